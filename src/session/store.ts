@@ -1,0 +1,23 @@
+/**
+ * The narrow key-value contract every stateful part of Kiunga is built on (sessions, locks, PIN records,
+ * lockout counters, language preferences). Two implementations: Redis (shared by every process) and an
+ * in-process map (one process, nothing survives a restart). Keys are built with `keys.ts` so that all keys
+ * of one session or one customer share a Redis Cluster hash tag.
+ */
+export interface KeyValueStore {
+  /** 'redis' when shared across processes, 'memory' for the single-process fallback. */
+  readonly kind: 'redis' | 'memory';
+  get(key: string): Promise<string | null>;
+  /** Sets a value, with an optional time-to-live in milliseconds (no TTL = persistent). */
+  set(key: string, value: string, ttlMs?: number): Promise<void>;
+  /** Sets only if the key does not exist (SET NX PX). Returns true when this call set it. */
+  setIfAbsent(key: string, value: string, ttlMs: number): Promise<boolean>;
+  delete(key: string): Promise<void>;
+  /** Deletes only while the key still holds `value` (atomic; used to release locks). */
+  deleteIfEquals(key: string, value: string): Promise<boolean>;
+  /** Atomically increments an integer counter; when ttlMs is given, the TTL is set on the first increment. */
+  increment(key: string, ttlMs?: number): Promise<number>;
+  /** Rejects when the backing store cannot answer. */
+  ping(): Promise<void>;
+  close(): Promise<void>;
+}
