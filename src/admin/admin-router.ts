@@ -1,0 +1,58 @@
+import { Router, type NextFunction, type Request, type Response } from 'express';
+import type { Logger } from 'pino';
+import type { PinService } from '../security/pin.js';
+import { timingSafeEqualStr } from '../security/secrets.js';
+
+/**
+ * The operator API under `/admin`, behind `Authorization: Bearer $ADMIN_TOKEN` compared in constant time
+ * (threat T17). Disabled (404) when no token is configured. Every call is logged without personal data.
+ */
+
+export interface AdminOptions {
+  token?: string;
+  pins: PinService;
+  logger: Logger;
+}
+
+export function adminRouter(options: AdminOptions): Router {
+  const router = Router();
+  const { pins, logger } = options;
+
+  const auth = (req: Request, res: Response, next: NextFunction) => {
+    if (!options.token) {
+      res.status(404).type('text/plain').send('not found');
+      return;
+    }
+    const header = req.get('authorization') ?? '';
+    const given = header.startsWith('Bearer ') ? header.slice(7) : '';
+    if (!timingSafeEqualStr(given, options.token)) {
+      logger.warn({ admin: req.method + ' ' + req.path }, 'admin call refused');
+      res.status(401).type('text/plain').send('unauthorized');
+      return;
+    }
+    logger.info({ admin: req.method + ' ' + req.path }, 'admin call');
+    next();
+  };
+
+  const clientId = (req: Request): number | undefined => {
+    const raw = String(req.params.clientId ?? '');
+    return /^\d{1,12}$/.test(raw) ? Number(raw) : undefined;
+  };
+
+  /** Is the customer's PIN locked? */
+  router.get('/admin/customers/:clientId/pin', auth, async (req, res) => {
+    const id = clientId(req);
+    if (id === undefined) return void res.status(400).json({ error: 'clientId must be a number' });
+    res.json({ clientId: id, locked: await pins.isLocked(id) });
+  });
+
+  /** Unlocks a customer locked out by wrong PINs (on every channel). */
+  router.delete('/admin/customers/:clientId/pin/lock', auth, async (req, res) => {
+    const id = clientId(req);
+    if (id === undefined) return void res.status(400).json({ error: 'clientId must be a number' });
+    await pins.unlock(id);
+    res.json({ clientId: id, locked: false });
+  });
+
+  return router;
+}

@@ -1,0 +1,106 @@
+import express, { type NextFunction, type Request, type Response } from 'express';
+import type { Logger } from 'pino';
+import type { Config } from './config.js';
+import type { TurnRunner } from './engine/turn-runner.js';
+import type { KeyValueStore } from './session/store.js';
+import type { Keys } from './session/keys.js';
+import type { FineractClient } from './fineract/types.js';
+import type { Translator } from './text/i18n.js';
+import type { PinService } from './security/pin.js';
+import { africastalkingUssd } from './channels/africastalking-ussd.js';
+import { adminRouter } from './admin/admin-router.js';
+
+/** Everything the HTTP app needs, built by `services.ts` (or by a test). */
+export interface AppDeps {
+  config: Config;
+  logger: Logger;
+  store: KeyValueStore;
+  keys: Keys;
+  fineract: FineractClient;
+  translator: Translator;
+  runner: TurnRunner;
+  pins: PinService;
+}
+
+/** Largest webhook body accepted; AT and Twilio bodies are well under 4 KB (threat T22). */
+const BODY_LIMIT = '16kb';
+
+/** Builds the HTTP app from injected dependencies; it never listens by itself. */
+export function buildApp(deps: AppDeps): express.Express {
+  const { config, logger } = deps;
+  const app = express();
+  app.disable('x-powered-by');
+  app.set('etag', false);
+  app.set('query parser', 'simple');
+  app.use(express.urlencoded({ extended: false, limit: BODY_LIMIT, parameterLimit: 50 }));
+  app.use(express.json({ limit: BODY_LIMIT }));
+
+  app.get('/healthz', (_req, res) => {
+    res.json({ status: 'ok' });
+  });
+  app.get('/readyz', async (_req, res) => {
+    const check = async (fn: () => Promise<void>) => {
+      try {
+        await withTimeout(fn(), 1500);
+        return 'ok';
+      } catch {
+        return 'unavailable';
+      }
+    };
+    const [store, fineract] = await Promise.all([check(() => deps.store.ping()), check(() => deps.fineract.ping())]);
+    const ready = store === 'ok' && fineract === 'ok';
+    res.status(ready ? 200 : 503).json({ status: ready ? 'ready' : 'not ready', store, storeKind: deps.store.kind, fineract });
+  });
+
+  app.use(
+    africastalkingUssd({
+      runner: deps.runner,
+      store: deps.store,
+      keys: deps.keys,
+      logger,
+      secret: config.pin.pepper,
+      callbackKey: config.africastalking.callbackKey,
+      hopDeadlineMs: config.hopDeadlineMs,
+      defaultCountry: config.defaultCountry,
+      flowId: 'banking',
+      politeEnd: () => deps.translator.t(config.defaultLanguage, 'error.generic'),
+    }),
+  );
+  app.use(adminRouter({ token: config.adminToken, pins: deps.pins, logger }));
+
+  app.use((req: Request, res: Response) => {
+    res.status(404).type('text/plain').send('not found');
+  });
+  // Body-parser and other request errors become 4xx with a short reason; nothing reaches the client as a 5xx stack.
+  app.use((error: unknown, req: Request, res: Response, _next: NextFunction) => {
+    const status = httpStatusOf(error);
+    if (status >= 500) logger.error({ err: { type: (error as Error)?.name }, path: req.path }, 'request failed');
+    else logger.warn({ status, reason: (error as { type?: string })?.type, path: req.path }, 'request refused');
+    const ussd = req.path.startsWith('/channels/africastalking/ussd');
+    const text = ussd ? `END ${deps.translator.t(config.defaultLanguage, 'error.generic')}` : reasonOf(status);
+    res.status(status).type('text/plain').send(text);
+  });
+  return app;
+}
+
+function httpStatusOf(error: unknown): number {
+  const status = (error as { status?: unknown; statusCode?: unknown })?.status ?? (error as { statusCode?: unknown })?.statusCode;
+  return typeof status === 'number' && status >= 400 && status < 600 ? status : 500;
+}
+
+function reasonOf(status: number): string {
+  if (status === 413) return 'request body too large';
+  if (status === 415) return 'unsupported content type or charset';
+  if (status >= 500) return 'internal error';
+  return 'bad request';
+}
+
+function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  return Promise.race([
+    promise.finally(() => clearTimeout(timer)),
+    new Promise<T>((_, reject) => {
+      timer = setTimeout(() => reject(new Error('timeout')), ms);
+    }),
+  ]);
+}

@@ -1,0 +1,140 @@
+import { Router, type Request, type Response } from 'express';
+import type { Logger } from 'pino';
+import type { CountryCode } from 'libphonenumber-js';
+import { toE164 } from '../fineract/phone.js';
+import { keyedHash } from '../security/secrets.js';
+import type { TurnRunner } from '../engine/turn-runner.js';
+import type { KeyValueStore } from '../session/store.js';
+import type { Keys } from '../session/keys.js';
+import { maskMsisdn } from '../logger.js';
+import { requireCallbackKey, formFields } from './africastalking-common.js';
+
+/**
+ * Africa's Talking USSD: `POST /channels/africastalking/ussd` answers `CON ...` / `END ...` as text/plain.
+ * AT repeats every earlier input (the PIN included) in `text`, joined by `*`; this adapter alone turns that
+ * into one new input per hop, remembering only a keyed hash of the previous `text`, never the text itself.
+ * https://developers.africastalking.com/docs/ussd/overview
+ */
+
+export interface AtUssdOptions {
+  runner: TurnRunner;
+  store: KeyValueStore;
+  keys: Keys;
+  logger: Logger;
+  /** Server secret keying the hashes of `text` (the PIN pepper). */
+  secret: string;
+  callbackKey?: string;
+  hopDeadlineMs: number;
+  defaultCountry: string;
+  flowId: string;
+  /** Text of the polite END for malformed requests, by language. */
+  politeEnd: () => string;
+}
+
+/** What the adapter remembers between hops: the length and a keyed hash of the previous `text`. */
+interface TextMemory {
+  len: number;
+  h: string;
+}
+
+const MAX_TEXT = 1_000;
+const SESSION_ID = /^[A-Za-z0-9_.:-]{1,100}$/;
+const SERVICE_CODE = /^[*#0-9]{1,32}$/;
+
+/**
+ * Derives the new inputs of a hop from the cumulative `text` and what was remembered last hop.
+ * An input may itself contain `*`: the new input is everything after the previous text and its separator.
+ */
+export function deriveInputs(text: string, previous: TextMemory | undefined, secret: string): string[] {
+  if (!previous) return text === '' ? [] : text.split('*'); // a dial-string shortcut (*384*1234*1#) on the first hop
+  if (previous.len === 0 && text.length > 0) return [text];
+  if (
+    text.length > previous.len &&
+    text[previous.len] === '*' &&
+    keyedHash(secret, text.slice(0, previous.len)) === previous.h
+  ) {
+    return [text.slice(previous.len + 1)];
+  }
+  // Not an extension of the previous text: an aggregator that sends only the latest input, or a restart.
+  return [text];
+}
+
+/** Builds the router for the USSD callback and its end-of-session notification. */
+export function africastalkingUssd(options: AtUssdOptions): Router {
+  const router = Router();
+  const { runner, logger, secret } = options;
+  const guard = requireCallbackKey(options.callbackKey);
+
+  router.post('/channels/africastalking/ussd', guard, async (req: Request, res: Response) => {
+    const deadlineAt = Date.now() + options.hopDeadlineMs;
+    const reply = (text: string, end: boolean, status = 200) => {
+      res.status(status).type('text/plain').send(`${end ? 'END' : 'CON'} ${text}`);
+    };
+    const fields = formFields(req, ['sessionId', 'phoneNumber', 'serviceCode', 'text', 'networkCode']);
+    if (!fields) {
+      res.status(415).type('text/plain').send('END expected application/x-www-form-urlencoded');
+      return;
+    }
+    const { sessionId, phoneNumber, serviceCode } = fields;
+    const text = fields.text ?? '';
+    const msisdn = phoneNumber ? toE164(phoneNumber, options.defaultCountry as CountryCode) : null;
+    const problems = [
+      !sessionId || !SESSION_ID.test(sessionId) ? 'sessionId' : '',
+      !msisdn ? 'phoneNumber' : '',
+      !serviceCode || !SERVICE_CODE.test(serviceCode) ? 'serviceCode' : '',
+      text.length > MAX_TEXT || /[\u0000-\u001f\ufffd]/.test(text) ? 'text' : '',
+    ].filter(Boolean);
+    if (problems.length > 0 || !msisdn || !sessionId) {
+      logger.warn({ route: 'at-ussd', invalid: problems }, 'malformed USSD request refused');
+      reply(options.politeEnd(), true, 400);
+      return;
+    }
+    const result = await runner.run(
+      {
+        channel: 'ussd',
+        sessionId: `at:${sessionId}`,
+        msisdn,
+        serviceCode,
+        flowId: options.flowId,
+        hopKey: keyedHash(secret, `hop:${text}`),
+        inputs: (previous) => {
+          const memory = previous as TextMemory | undefined;
+          return {
+            inputs: deriveInputs(text, memory, secret),
+            transport: { len: text.length, h: keyedHash(secret, text) } satisfies TextMemory,
+          };
+        },
+      },
+      deadlineAt,
+    );
+    reply(result.text, result.end);
+  });
+
+  router.post('/channels/africastalking/ussd/events', guard, async (req: Request, res: Response) => {
+    const fields = formFields(req, ['sessionId', 'phoneNumber', 'status', 'durationInMillis', 'hopsCount']);
+    if (!fields?.sessionId || !SESSION_ID.test(fields.sessionId)) {
+      res.status(400).type('text/plain').send('missing or invalid sessionId');
+      return;
+    }
+    // `input` and `lastAppResponse` repeat the PIN and balances: never logged.
+    logger.info(
+      {
+        route: 'at-ussd-events',
+        session: `at:${fields.sessionId}`,
+        msisdn: fields.phoneNumber ? maskMsisdn(fields.phoneNumber) : undefined,
+        status: fields.status,
+        durationMs: Number(fields.durationInMillis) || undefined,
+        hops: Number(fields.hopsCount) || undefined,
+      },
+      'USSD session ended',
+    );
+    try {
+      await options.store.delete(options.keys.session('ussd', `at:${fields.sessionId}`));
+    } catch {
+      // The record expires by itself; the notification needs no retry.
+    }
+    res.status(200).type('text/plain').send('OK');
+  });
+
+  return router;
+}

@@ -1,0 +1,280 @@
+import { z } from 'zod';
+
+/**
+ * The one place that reads the environment. Every setting has a default and a help text; the README's
+ * settings table is printed from `SETTINGS` by `kiunga config --markdown`, so the two cannot drift.
+ */
+
+const DEV_PIN_PEPPER = 'kiunga-development-pepper-do-not-use-in-production';
+
+const csv = (value: string | undefined): string[] =>
+  (value ?? '')
+    .split(',')
+    .map((s) => s.trim())
+    .filter((s) => s.length > 0);
+
+const int = (min: number, max: number) =>
+  z
+    .string()
+    .trim()
+    .regex(/^\d+$/, 'must be a whole number')
+    .transform(Number)
+    .pipe(z.number().int().min(min).max(max));
+
+const url = (protocols: string[]) =>
+  z
+    .string()
+    .trim()
+    .refine((v) => {
+      try {
+        return protocols.includes(new URL(v).protocol);
+      } catch {
+        return false;
+      }
+    }, `must be a URL (${protocols.join(' or ')})`);
+
+/** One documented setting: its schema, default and help text. */
+interface Setting {
+  help: string;
+  default?: string;
+  schema: z.ZodType;
+  secret?: boolean;
+}
+
+export const SETTINGS = {
+  PORT: { help: 'HTTP port the server listens on.', default: '3000', schema: int(0, 65535) },
+  HOST: { help: 'Address the server binds to.', default: '0.0.0.0', schema: z.string().min(1) },
+  PUBLIC_URL: {
+    help: 'Public base URL the aggregators call (used to check Twilio signatures).',
+    schema: url(['http:', 'https:']),
+  },
+  REDIS_URL: {
+    help:
+      'Redis for sessions, locks, PIN records and lockouts, shared by all processes. redis://, rediss://, ' +
+      'redis-sentinel://host:port,host:port/master or redis-cluster://host:port,host:port. Unset: in-process ' +
+      'stores (one process, nothing survives a restart).',
+    schema: z.string().trim().min(1),
+  },
+  REDIS_PREFIX: { help: 'Prefix of every Redis key.', default: 'kiunga', schema: z.string().regex(/^[A-Za-z0-9_.-]+$/) },
+  FINERACT_URL: {
+    help:
+      'Fineract API base, e.g. https://fineract:8443/fineract-provider/api/v1. Unset: the built-in sandbox ' +
+      'with the demo data is started in-process.',
+    schema: url(['http:', 'https:']),
+  },
+  FINERACT_READ_URLS: {
+    help: 'Comma-separated Fineract read replicas (reads only).',
+    default: '',
+    schema: z.string(),
+  },
+  FINERACT_TENANT: { help: 'Fineract tenant identifier.', default: 'default', schema: z.string().min(1) },
+  FINERACT_USERNAME: { help: 'Fineract service user.', default: 'mifos', schema: z.string().min(1) },
+  FINERACT_PASSWORD: {
+    help: 'Fineract service user password.',
+    default: 'password',
+    schema: z.string().min(1),
+    secret: true,
+  },
+  FINERACT_RATE_LIMIT: {
+    help: 'Requests per second to Fineract, shared by all processes.',
+    default: '50',
+    schema: int(1, 100_000),
+  },
+  FINERACT_TIMEOUT_MS: { help: 'Timeout of one Fineract request.', default: '2500', schema: int(100, 60_000) },
+  FINERACT_SAVINGS_PRODUCTS: {
+    help: 'Comma-separated savings product ids shown on channels (empty: all; sandbox default: 1).',
+    schema: z.string(),
+  },
+  FINERACT_LOAN_PRODUCTS: {
+    help: 'Comma-separated loan product ids shown on channels (empty: all; sandbox default: 1).',
+    schema: z.string(),
+  },
+  HOP_DEADLINE_MS: {
+    help: 'Budget for one USSD hop, from request to reply; a reply always leaves within it.',
+    default: '4000',
+    schema: int(200, 14_000),
+  },
+  USSD_SESSION_TTL_S: { help: 'Lifetime of a USSD session in Redis.', default: '180', schema: int(10, 3600) },
+  USSD_MAX_CHARS: {
+    help: 'Longest USSD screen in GSM-7 septets; longer screens are paged.',
+    default: '182',
+    schema: int(40, 182),
+  },
+  USSD_MAX_UCS2: { help: 'Longest USSD screen when it needs UCS-2.', default: '80', schema: int(20, 91) },
+  DEFAULT_COUNTRY: { help: 'Country for phone numbers without a prefix (ISO 3166).', default: 'KE', schema: z.string().regex(/^[A-Z]{2}$/) },
+  DEFAULT_LANGUAGE: { help: 'Language of new customers.', default: 'en', schema: z.string().regex(/^[a-z]{2}$/) },
+  AT_USERNAME: { help: "Africa's Talking username.", default: 'sandbox', schema: z.string().min(1) },
+  AT_API_KEY: { help: "Africa's Talking API key.", schema: z.string().min(1), secret: true },
+  AT_CALLBACK_KEY: {
+    help: "When set, every Africa's Talking route requires ?key=<value> (AT signs nothing) and answers 403 without it.",
+    schema: z.string().min(16, 'must be at least 16 characters'),
+    secret: true,
+  },
+  AT_VOICE_NUMBER: { help: "Africa's Talking voice number.", schema: z.string().min(1) },
+  TWILIO_ACCOUNT_SID: { help: 'Twilio account SID.', schema: z.string().min(1) },
+  TWILIO_AUTH_TOKEN: { help: 'Twilio auth token (checks X-Twilio-Signature).', schema: z.string().min(1), secret: true },
+  TWILIO_NUMBER: { help: 'Twilio phone number.', schema: z.string().min(1) },
+  MESSAGING_PROVIDER: {
+    help: 'Outbound SMS and calls: sandbox, africastalking or twilio.',
+    default: 'sandbox',
+    schema: z.enum(['sandbox', 'africastalking', 'twilio']),
+  },
+  ADMIN_TOKEN: {
+    help: 'Bearer token for /admin routes (unset: admin API disabled).',
+    schema: z.string().min(16, 'must be at least 16 characters'),
+    secret: true,
+  },
+  PIN_PEPPER: {
+    help:
+      'Server secret that keys PIN hashes; never stored in Redis. Required with FINERACT_URL; the sandbox uses a ' +
+      'development default and says so.',
+    schema: z.string().min(16, 'must be at least 16 characters'),
+    secret: true,
+  },
+  PIN_MAX_ATTEMPTS: { help: 'Wrong PINs before the customer is locked on every channel.', default: '3', schema: int(1, 10) },
+  FLOWS_DIR: { help: 'Directory of flow files.', default: 'flows', schema: z.string().min(1) },
+  LOCALES_DIR: { help: 'Directory of locale files.', default: 'locales', schema: z.string().min(1) },
+  SANDBOX_PORT: { help: 'Port of `kiunga sandbox`.', default: '8080', schema: int(0, 65535) },
+  LOG_LEVEL: {
+    help: 'pino log level.',
+    default: 'info',
+    schema: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']),
+  },
+} satisfies Record<string, Setting>;
+
+export type SettingName = keyof typeof SETTINGS;
+
+/** The typed, frozen configuration the rest of the code receives. */
+export interface Config {
+  port: number;
+  host: string;
+  publicUrl?: string;
+  redisUrl?: string;
+  redisPrefix: string;
+  fineract: {
+    /** Undefined: run the built-in sandbox. */
+    url?: string;
+    readUrls: string[];
+    tenant: string;
+    username: string;
+    password: string;
+    rateLimit: number;
+    timeoutMs: number;
+    savingsProductIds?: number[];
+    loanProductIds?: number[];
+  };
+  hopDeadlineMs: number;
+  ussd: { sessionTtlS: number; maxChars: number; maxUcs2: number };
+  defaultCountry: string;
+  defaultLanguage: string;
+  africastalking: { username: string; apiKey?: string; callbackKey?: string; voiceNumber?: string };
+  twilio: { accountSid?: string; authToken?: string; number?: string };
+  messagingProvider: 'sandbox' | 'africastalking' | 'twilio';
+  adminToken?: string;
+  pin: { pepper: string; usingDevelopmentPepper: boolean; maxAttempts: number };
+  flowsDir: string;
+  localesDir: string;
+  sandboxPort: number;
+  logLevel: string;
+}
+
+/** Thrown with every problem at once, each naming the variable. Never includes secret values. */
+export class ConfigError extends Error {
+  constructor(readonly problems: string[]) {
+    super(`invalid configuration:\n  ${problems.join('\n  ')}`);
+    this.name = 'ConfigError';
+  }
+}
+
+const productIds = (raw: string | undefined, name: string, problems: string[]): number[] | undefined => {
+  if (raw === undefined) return undefined;
+  const ids = csv(raw);
+  if (ids.some((id) => !/^\d+$/.test(id))) {
+    problems.push(`${name}: must be comma-separated product ids`);
+    return undefined;
+  }
+  return ids.map(Number);
+};
+
+/** Reads, validates and freezes the configuration; reports every problem at once. */
+export function loadConfig(env: Record<string, string | undefined> = process.env): Config {
+  const problems: string[] = [];
+  const values: Record<string, unknown> = {};
+  for (const [name, setting] of Object.entries(SETTINGS) as [SettingName, Setting][]) {
+    const raw = env[name] === '' && setting.default === undefined ? undefined : env[name];
+    const value = raw ?? setting.default;
+    if (value === undefined) continue;
+    const parsed = setting.schema.safeParse(value);
+    if (parsed.success) values[name] = parsed.data;
+    else problems.push(`${name}: ${parsed.error.issues.map((i) => i.message).join('; ')}`);
+  }
+  const v = values as Record<SettingName, never>;
+  const fineractUrl = v.FINERACT_URL as string | undefined;
+  const readUrls = csv(v.FINERACT_READ_URLS as string);
+  for (const r of readUrls) {
+    if (!url(['http:', 'https:']).safeParse(r).success) problems.push(`FINERACT_READ_URLS: '${r}' is not an http(s) URL`);
+  }
+  if (readUrls.length > 0 && !fineractUrl) problems.push('FINERACT_READ_URLS: needs FINERACT_URL');
+  const pepper = v.PIN_PEPPER as string | undefined;
+  if (fineractUrl && !pepper) problems.push('PIN_PEPPER: required when FINERACT_URL is set (a real back office)');
+  const sandbox = !fineractUrl;
+  const savingsProductIds =
+    productIds(env.FINERACT_SAVINGS_PRODUCTS, 'FINERACT_SAVINGS_PRODUCTS', problems) ?? (sandbox ? [1] : undefined);
+  const loanProductIds =
+    productIds(env.FINERACT_LOAN_PRODUCTS, 'FINERACT_LOAN_PRODUCTS', problems) ?? (sandbox ? [1] : undefined);
+  if (problems.length > 0) throw new ConfigError(problems);
+
+  const config: Config = {
+    port: v.PORT,
+    host: v.HOST,
+    publicUrl: v.PUBLIC_URL,
+    redisUrl: v.REDIS_URL,
+    redisPrefix: v.REDIS_PREFIX,
+    fineract: {
+      url: fineractUrl,
+      readUrls,
+      tenant: v.FINERACT_TENANT,
+      username: v.FINERACT_USERNAME,
+      password: v.FINERACT_PASSWORD,
+      rateLimit: v.FINERACT_RATE_LIMIT,
+      timeoutMs: v.FINERACT_TIMEOUT_MS,
+      savingsProductIds: savingsProductIds?.length ? savingsProductIds : undefined,
+      loanProductIds: loanProductIds?.length ? loanProductIds : undefined,
+    },
+    hopDeadlineMs: v.HOP_DEADLINE_MS,
+    ussd: { sessionTtlS: v.USSD_SESSION_TTL_S, maxChars: v.USSD_MAX_CHARS, maxUcs2: v.USSD_MAX_UCS2 },
+    defaultCountry: v.DEFAULT_COUNTRY,
+    defaultLanguage: v.DEFAULT_LANGUAGE,
+    africastalking: {
+      username: v.AT_USERNAME,
+      apiKey: v.AT_API_KEY,
+      callbackKey: v.AT_CALLBACK_KEY,
+      voiceNumber: v.AT_VOICE_NUMBER,
+    },
+    twilio: { accountSid: v.TWILIO_ACCOUNT_SID, authToken: v.TWILIO_AUTH_TOKEN, number: v.TWILIO_NUMBER },
+    messagingProvider: v.MESSAGING_PROVIDER,
+    adminToken: v.ADMIN_TOKEN,
+    pin: { pepper: pepper ?? DEV_PIN_PEPPER, usingDevelopmentPepper: !pepper, maxAttempts: v.PIN_MAX_ATTEMPTS },
+    flowsDir: v.FLOWS_DIR,
+    localesDir: v.LOCALES_DIR,
+    sandboxPort: v.SANDBOX_PORT,
+    logLevel: v.LOG_LEVEL,
+  };
+  return deepFreeze(config);
+}
+
+function deepFreeze<T>(value: T): T {
+  if (value && typeof value === 'object') {
+    for (const v of Object.values(value)) deepFreeze(v);
+    Object.freeze(value);
+  }
+  return value;
+}
+
+/** The README's settings table, generated from SETTINGS. */
+export function settingsMarkdown(): string {
+  const rows = (Object.entries(SETTINGS) as [string, Setting][]).map(
+    ([name, s]) => `| \`${name}\` | ${s.default === undefined ? '(unset)' : s.default === '' ? '(empty)' : `\`${s.default}\``} | ${s.help} |`,
+  );
+  return ['| setting | default | meaning |', '|---|---|---|', ...rows].join('\n');
+}

@@ -1,0 +1,203 @@
+import { createActor, waitFor, type AnyActorRef, type AnyMachineSnapshot, type StateValue } from 'xstate';
+import type { LoadedFlow } from './flow-loader.js';
+import type { FlowInput } from './registry.js';
+import { buildScreen, currentScreenMeta, type ScreenTranslator } from './screen.js';
+import type { FlowContext, Screen } from './types.js';
+
+/**
+ * One conversation's machine for the length of a hop: started fresh or restored from the persisted
+ * snapshot, driven by the customer's inputs with engine-level navigation (`0` back, `00` home, `98` more),
+ * and persisted again only when it rests (waiting for input, or final).
+ */
+
+/** Thrown when the machine did not come to rest within the hop deadline (Fineract too slow). */
+export class HopDeadlineExceeded extends Error {
+  constructor() {
+    super('hop deadline exceeded');
+    this.name = 'HopDeadlineExceeded';
+  }
+}
+
+export interface NavigationKeys {
+  more: string;
+  back: string;
+  home: string;
+}
+
+/** The part of the session record a conversation owns. */
+export interface ConversationState {
+  snapshot: unknown;
+  /** Resting screens since home, as state values, for `0` (back). */
+  history: StateValue[];
+  page: number;
+}
+
+const INPUT_PATTERNS: Record<string, RegExp> = {
+  pin: /^\d{4,6}$/,
+  digits: /^\d{1,20}$/,
+  amount: /^\d{1,9}(\.\d{1,2})?$/,
+  phone: /^\+?\d[\d ]{5,18}$/,
+  text: /^[\p{L}\p{N} .,'\-/]{1,60}$/u,
+};
+
+const isRest = (s: AnyMachineSnapshot) => s.status !== 'active' || s.hasTag('prompt');
+const sameValue = (a: StateValue, b: StateValue) => JSON.stringify(a) === JSON.stringify(b);
+
+export class Conversation {
+  /** A one-hop notice shown above the screen (invalid choice). Never persisted. */
+  notice?: string;
+  /** Screen pages of the current render, filled by `render`. */
+  private actor: AnyActorRef;
+
+  private constructor(
+    readonly flow: LoadedFlow,
+    actor: AnyActorRef,
+    public history: StateValue[],
+    public page: number,
+    private readonly deadlineAt: number,
+  ) {
+    this.actor = actor;
+  }
+
+  /** Starts the flow and runs it to its first resting screen. */
+  static async start(flow: LoadedFlow, input: FlowInput, deadlineAt: number): Promise<Conversation> {
+    const actor = createActor(flow.machine, { input });
+    const c = new Conversation(flow, actor, [], 0, deadlineAt);
+    actor.start();
+    await c.settle();
+    c.remember();
+    return c;
+  }
+
+  /** Restores a persisted conversation (nothing runs: it was persisted at rest). */
+  static restore(flow: LoadedFlow, state: ConversationState, deadlineAt: number): Conversation {
+    const actor = createActor(flow.machine, { snapshot: state.snapshot as never });
+    actor.start();
+    return new Conversation(flow, actor, state.history, state.page, deadlineAt);
+  }
+
+  get snapshot(): AnyMachineSnapshot {
+    return this.actor.getSnapshot() as AnyMachineSnapshot;
+  }
+
+  get context(): FlowContext {
+    return this.snapshot.context as FlowContext;
+  }
+
+  get ended(): boolean {
+    return this.snapshot.status !== 'active';
+  }
+
+  /** Applies one customer input; `pages` is how many pages the current screen has on this channel. */
+  async apply(input: string, pages: number, keys: NavigationKeys): Promise<void> {
+    this.notice = undefined;
+    const current = currentScreenMeta(this.flow, this.snapshot);
+    const meta = current?.meta;
+    const optionKeys = new Set((meta?.options ?? []).map((o) => o.key));
+    const reserved = (key: string) => input === key && !optionKeys.has(key);
+
+    if (reserved(keys.more) && this.page < pages - 1) {
+      this.page += 1;
+      return;
+    }
+    if (reserved(keys.back)) {
+      if (this.page > 0) {
+        this.page -= 1;
+        return;
+      }
+      if (this.history.length > 1) {
+        this.history.pop();
+        this.jumpTo(this.history[this.history.length - 1]!);
+        return;
+      }
+    }
+    if (reserved(keys.home) && this.flow.homeId) {
+      const homeValue = this.homeValue();
+      if (homeValue !== undefined && this.history.some((v) => sameValue(v, homeValue))) {
+        this.history = [homeValue];
+        this.jumpTo(homeValue);
+        return;
+      }
+    }
+    const option = meta?.options?.find((o) => o.key === input);
+    if (option) {
+      await this.send({ type: option.event, ...(option.params ?? {}) });
+      return;
+    }
+    if (meta?.input) {
+      if (!INPUT_PATTERNS[meta.input]!.test(input)) {
+        this.notice = 'error.invalidInput';
+        return;
+      }
+      await this.send({ type: 'INPUT', value: input });
+      return;
+    }
+    this.notice = 'error.invalidChoice';
+  }
+
+  /** The screen the customer sees now. */
+  screen(tr: ScreenTranslator): Screen {
+    return buildScreen(this.flow, this.snapshot, tr);
+  }
+
+  /** What to persist; call only at rest. */
+  persist(): ConversationState {
+    return { snapshot: this.actor.getPersistedSnapshot(), history: this.history, page: this.page };
+  }
+
+  stop(): void {
+    this.actor.stop();
+  }
+
+  private homeValue(): StateValue | undefined {
+    const id = this.flow.homeId;
+    if (!id) return undefined;
+    return id.split('.').slice(1).reduceRight<StateValue | undefined>(
+      (acc, key) => (acc === undefined ? key : { [key]: acc }),
+      undefined,
+    );
+  }
+
+  private jumpTo(value: StateValue): void {
+    const context = this.context;
+    this.actor.stop();
+    const snapshot = this.flow.machine.resolveState({ value, context });
+    this.actor = createActor(this.flow.machine, { snapshot });
+    this.actor.start();
+    this.page = 0;
+  }
+
+  private async send(event: { type: string; [k: string]: unknown }): Promise<void> {
+    this.actor.send(event);
+    await this.settle();
+    this.page = 0;
+    this.remember();
+  }
+
+  /** Waits until the machine rests, within the hop deadline. */
+  private async settle(): Promise<void> {
+    const remaining = this.deadlineAt - Date.now();
+    if (isRest(this.snapshot)) return;
+    if (remaining <= 0) throw new HopDeadlineExceeded();
+    try {
+      await waitFor(this.actor, isRest, { timeout: remaining });
+    } catch (error) {
+      if (this.snapshot.status === 'error') return;
+      this.actor.stop();
+      throw error instanceof Error && /timeout/i.test(error.message) ? new HopDeadlineExceeded() : error;
+    }
+  }
+
+  /** Records the resting screen for back navigation. */
+  private remember(): void {
+    if (this.ended) return;
+    const current = currentScreenMeta(this.flow, this.snapshot);
+    const value = this.snapshot.value as StateValue;
+    if (current?.meta.checkpoint || current?.id === this.flow.homeId) {
+      this.history = [value];
+      return;
+    }
+    const top = this.history[this.history.length - 1];
+    if (top === undefined || !sameValue(top, value)) this.history.push(value);
+  }
+}

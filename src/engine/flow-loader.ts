@@ -1,0 +1,179 @@
+import { createHash } from 'node:crypto';
+import { readdir, readFile } from 'node:fs/promises';
+import { join, relative } from 'node:path';
+import { LineCounter, parseDocument, isNode } from 'yaml';
+import type { AnyStateMachine } from 'xstate';
+import { flowFileSchema, type FlowFile, type StateNodeConfig } from './flow-schema.js';
+import { checkFlow, type CheckContext, type FlowProblem } from './flow-check.js';
+import type { FlowContext, ScreenMeta } from './types.js';
+import type { FlowInput } from './registry.js';
+
+/**
+ * Reads flow files (YAML or JSON), validates them against the schema, cross-checks every name and key,
+ * and builds the XState machines. A broken flow is refused with messages naming the file, the line and the
+ * path inside it.
+ */
+
+export interface LoadedFlow {
+  id: string;
+  file: string;
+  /** Content hash; a session restored under another version restarts cleanly. */
+  version: string;
+  definition: FlowFile;
+  machine: AnyStateMachine;
+  /** Screen metadata by XState state node id (e.g. `banking.menu`). */
+  screens: Map<string, ScreenMeta>;
+  /** State node id of the home screen, if the flow declares one. */
+  homeId?: string;
+}
+
+export interface FlowIssue extends FlowProblem {
+  file: string;
+  line?: number;
+}
+
+/** Thrown when one or more flow files are broken; `issues` lists every problem. */
+export class FlowLoadError extends Error {
+  constructor(readonly issues: FlowIssue[]) {
+    super(`flow files refused:\n  ${issues.map(formatIssue).join('\n  ')}`);
+    this.name = 'FlowLoadError';
+  }
+}
+
+/** `flows/banking.yaml:12 machine.states.menu.on.BALANCE: target 'balanse' does not exist` */
+export function formatIssue(issue: FlowIssue): string {
+  const where = issue.path.length > 0 ? ` ${issue.path.join('.')}` : '';
+  return `${issue.file}${issue.line ? `:${issue.line}` : ''}${where}: ${issue.message}`;
+}
+
+/** Builds the machine for a checked flow; `setup` is the registry's setup() result. */
+export type MachineFactory = (config: Record<string, unknown>) => AnyStateMachine;
+
+/** Parses and checks one flow file's source. Returns the flow or its problems (never throws). */
+export function parseFlow(
+  file: string,
+  source: string,
+  ctx: CheckContext,
+): { flow: FlowFile; issues: [] } | { flow?: undefined; issues: FlowIssue[] } {
+  const lineCounter = new LineCounter();
+  const doc = parseDocument(source, { lineCounter, prettyErrors: false, uniqueKeys: true });
+  if (doc.errors.length > 0) {
+    return {
+      issues: doc.errors.map((e) => ({
+        file,
+        path: [],
+        line: lineCounter.linePos(e.pos[0]).line,
+        message: `syntax error: ${e.message.split('\n')[0]}`,
+      })),
+    };
+  }
+  const lineOf = (path: (string | number)[]): number | undefined => {
+    for (let n = path.length; n >= 0; n--) {
+      const node = doc.getIn(path.slice(0, n), true);
+      if (isNode(node) && node.range) return lineCounter.linePos(node.range[0]).line;
+    }
+    return undefined;
+  };
+  const parsed = flowFileSchema.safeParse(doc.toJS());
+  if (!parsed.success) {
+    return {
+      issues: parsed.error.issues.map((i) => {
+        const path = i.path.map((p) => (typeof p === 'symbol' ? String(p) : p));
+        const keys = i.code === 'unrecognized_keys' ? ` (${(i as { keys: string[] }).keys.join(', ')})` : '';
+        return { file, path, line: lineOf(path), message: `${i.message}${keys}` };
+      }),
+    };
+  }
+  const problems = checkFlow(parsed.data, ctx);
+  if (problems.length > 0) return { issues: problems.map((p) => ({ ...p, file, line: lineOf(p.path) })) };
+  return { flow: parsed.data, issues: [] };
+}
+
+/** Turns a checked flow into machine config: actor inputs wired, prompt states tagged for the runner. */
+function toMachineConfig(flow: FlowFile): Record<string, unknown> {
+  const convert = (node: StateNodeConfig): Record<string, unknown> => {
+    const out: Record<string, unknown> = { ...node };
+    if (node.meta?.prompt) out.tags = [...(node.tags ?? []), 'prompt'];
+    if (node.invoke) {
+      out.invoke = {
+        ...node.invoke,
+        // Actors receive the context and the event that entered the state (e.g. the PIN typed), which is
+        // never copied into the context and so never persisted.
+        input: ({ context, event }: { context: FlowContext; event: unknown }) => ({ context, event }),
+      };
+    }
+    if (node.states) out.states = Object.fromEntries(Object.entries(node.states).map(([k, v]) => [k, convert(v)]));
+    return out;
+  };
+  return {
+    id: flow.id,
+    initial: flow.machine.initial,
+    on: flow.machine.on,
+    states: Object.fromEntries(Object.entries(flow.machine.states).map(([k, v]) => [k, convert(v)])),
+    context: ({ input }: { input: FlowInput }): FlowContext => ({
+      channel: input.channel,
+      msisdn: input.msisdn,
+      lang: input.lang,
+      view: {},
+      data: {},
+    }),
+  };
+}
+
+/** Collects screen metadata by state node id. */
+function collectScreens(flow: FlowFile): Map<string, ScreenMeta> {
+  const screens = new Map<string, ScreenMeta>();
+  const walk = (states: Record<string, StateNodeConfig>, prefix: string) => {
+    for (const [key, node] of Object.entries(states)) {
+      const id = node.id ?? `${prefix}.${key}`;
+      if (node.meta) screens.set(id, node.meta as ScreenMeta);
+      if (node.states) walk(node.states, id);
+    }
+  };
+  walk(flow.machine.states, flow.id);
+  return screens;
+}
+
+/** Builds a LoadedFlow from a checked definition. */
+export function buildFlow(file: string, source: string, flow: FlowFile, factory: MachineFactory): LoadedFlow {
+  const machine = factory(toMachineConfig(flow));
+  const homeNode = flow.home ? machine.root.states[flow.home] : undefined;
+  return {
+    id: flow.id,
+    file,
+    version: createHash('sha256').update(source).digest('hex').slice(0, 12),
+    definition: flow,
+    machine,
+    screens: collectScreens(flow),
+    homeId: homeNode?.id,
+  };
+}
+
+/** Loads every `*.yaml|*.yml|*.json` flow in `dir` (test files `*.test.yaml` excepted); throws FlowLoadError. */
+export async function loadFlows(
+  dir: string,
+  ctx: CheckContext,
+  factory: MachineFactory,
+): Promise<Map<string, LoadedFlow>> {
+  const names = (await readdir(dir)).filter((n) => /\.(ya?ml|json)$/.test(n) && !/\.test\.ya?ml$/.test(n)).sort();
+  const flows = new Map<string, LoadedFlow>();
+  const issues: FlowIssue[] = [];
+  for (const name of names) {
+    const path = join(dir, name);
+    const file = relative(process.cwd(), path) || name;
+    const source = await readFile(path, 'utf8');
+    const result = parseFlow(file, source, ctx);
+    if (!result.flow) {
+      issues.push(...result.issues);
+      continue;
+    }
+    if (flows.has(result.flow.id)) {
+      issues.push({ file, path: ['id'], message: `flow id '${result.flow.id}' is already used by ${flows.get(result.flow.id)?.file}` });
+      continue;
+    }
+    flows.set(result.flow.id, buildFlow(file, source, result.flow, factory));
+  }
+  if (issues.length > 0) throw new FlowLoadError(issues);
+  if (flows.size === 0) throw new FlowLoadError([{ file: dir, path: [], message: 'no flow files found' }]);
+  return flows;
+}

@@ -1,0 +1,72 @@
+import type { AnyMachineSnapshot } from 'xstate';
+import type { LoadedFlow } from './flow-loader.js';
+import type { FlowContext, Screen, ScreenMeta, ViewValue, ViewVars } from './types.js';
+
+/**
+ * Builds the channel-neutral screen of a resting machine: the translated prompt, list lines and options.
+ * Channels turn it into USSD text, speech or an SMS.
+ */
+
+/** The translation and formatting functions the screen builder needs. */
+export interface ScreenTranslator {
+  t(lang: string, key: string, vars?: Record<string, unknown>): string;
+  formatAmount(lang: string, amount: number, currency: string, decimals?: number): string;
+  formatDate(lang: string, isoDate: string): string;
+}
+
+/** Formats view values for a locale: amounts and dates become text, the rest passes through. */
+export function formatVars(tr: ScreenTranslator, lang: string, vars: Record<string, ViewValue | ViewVars[]>) {
+  const out: Record<string, string | number> = {};
+  for (const [name, value] of Object.entries(vars)) {
+    if (Array.isArray(value)) continue;
+    if (typeof value === 'object' && value !== null) {
+      out[name] =
+        'amount' in value
+          ? tr.formatAmount(lang, value.amount, value.currency, value.decimals)
+          : tr.formatDate(lang, value.date);
+    } else out[name] = value;
+  }
+  return out;
+}
+
+/** The prompt state the machine rests in (the deepest active node with a prompt), if any. */
+export function currentScreenMeta(flow: LoadedFlow, snapshot: AnyMachineSnapshot): { id: string; meta: ScreenMeta } | undefined {
+  let best: { id: string; meta: ScreenMeta } | undefined;
+  for (const id of Object.keys(snapshot.getMeta())) {
+    const meta = flow.screens.get(id);
+    if (meta?.prompt && (!best || id.length > best.id.length)) best = { id, meta };
+  }
+  return best;
+}
+
+/** Builds the screen for a resting snapshot; `fallbackKey` is shown by final states without a prompt. */
+export function buildScreen(
+  flow: LoadedFlow,
+  snapshot: AnyMachineSnapshot,
+  tr: ScreenTranslator,
+  fallbackKey = 'common.goodbye',
+): Screen {
+  const context = snapshot.context as FlowContext;
+  const lang = context.lang;
+  const final = snapshot.status !== 'active';
+  const current = currentScreenMeta(flow, snapshot);
+  if (!current) return { stateId: '', final: true, text: tr.t(lang, final ? fallbackKey : 'error.generic'), list: [], options: [] };
+  const { meta, id } = current;
+  const vars = formatVars(tr, lang, context.view);
+  let text = tr.t(lang, meta.prompt ?? fallbackKey, vars);
+  const list: string[] = [];
+  if (meta.list) {
+    const items = context.view[meta.list.items];
+    const rows = Array.isArray(items) ? items : [];
+    for (const row of rows) list.push(tr.t(lang, meta.list.item, { ...vars, ...formatVars(tr, lang, row) }));
+    if (rows.length === 0 && meta.list.empty) text = `${text}\n${tr.t(lang, meta.list.empty, vars)}`;
+  }
+  return {
+    stateId: id,
+    final,
+    text,
+    list,
+    options: (meta.options ?? []).map((o) => ({ key: o.key, label: tr.t(lang, o.label, vars) })),
+    input: meta.input,
+  };
+}

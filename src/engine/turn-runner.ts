@@ -1,0 +1,201 @@
+import type { Logger } from 'pino';
+import type { KeyValueStore } from '../session/store.js';
+import { withLock } from '../session/lock.js';
+import type { Keys } from '../session/keys.js';
+import { maskMsisdn } from '../logger.js';
+import { Conversation, HopDeadlineExceeded, type ConversationState, type NavigationKeys } from './conversation.js';
+import type { LoadedFlow } from './flow-loader.js';
+import type { ScreenTranslator } from './screen.js';
+import type { Channel, Screen, TurnReply } from './types.js';
+
+/**
+ * Runs one hop of a conversation: lock the session, restore the machine, apply the inputs, wait until it
+ * rests within the hop deadline, persist, and answer. A repeated hop (an aggregator retry) gets the recorded
+ * reply without running anything again. Whatever fails, the caller gets a polite reply, never an exception.
+ */
+
+export interface TurnRequest {
+  channel: Channel;
+  /** Unique per provider and session, e.g. `at:ATUid_123`. */
+  sessionId: string;
+  /** E.164 number of the caller; the session is bound to it (threat T8). */
+  msisdn: string;
+  serviceCode?: string;
+  flowId: string;
+  /** Identity of this hop for duplicate detection (a keyed hash: it may cover a PIN). */
+  hopKey: string;
+  /** Derives this hop's inputs from what the adapter remembered last hop (e.g. AT text un-accumulation). */
+  inputs(previous: unknown): { inputs: string[]; transport: unknown };
+}
+
+interface SessionRecord extends ConversationState {
+  v: 1;
+  flowId: string;
+  flowVersion: string;
+  msisdn: string;
+  serviceCode?: string;
+  ended: boolean;
+  transport: unknown;
+  /** Last replies by hop key, newest last, for aggregator retries. */
+  hops: { key: string; reply: TurnReply }[];
+}
+
+/** How one channel presents screens. */
+export interface ChannelProfile {
+  ttlMs: number;
+  keys: NavigationKeys;
+  /** Renders a screen into pages; a final screen must fit one page. */
+  render(screen: Screen, lang: string, notice?: string): string[];
+}
+
+/** Where flows come from (a hot-reloading registry later). */
+export interface FlowSource {
+  current(id: string): LoadedFlow | undefined;
+  version(id: string, version: string): LoadedFlow | undefined;
+}
+
+export interface TurnRunnerDeps {
+  store: KeyValueStore;
+  keys: Keys;
+  flows: FlowSource;
+  translator: ScreenTranslator & { languages: readonly string[] };
+  profiles: Record<Channel, ChannelProfile>;
+  logger: Logger;
+  defaultLanguage: string;
+}
+
+const RECENT_HOPS = 3;
+
+export class TurnRunner {
+  constructor(private readonly deps: TurnRunnerDeps) {}
+
+  /** Runs a hop; always resolves with a reply, before `deadlineAt` whenever the store answers. */
+  async run(req: TurnRequest, deadlineAt: number): Promise<TurnReply> {
+    const { logger } = this.deps;
+    const log = logger.child({ channel: req.channel, session: req.sessionId, msisdn: maskMsisdn(req.msisdn) });
+    try {
+      const lockWait = Math.max(0, deadlineAt - Date.now() - 50);
+      return await withLock(
+        this.deps.store,
+        this.deps.keys.lock(req.channel, req.sessionId),
+        { ttlMs: Math.max(1000, deadlineAt - Date.now() + 2000), waitMs: lockWait },
+        () => this.locked(req, deadlineAt, log),
+      );
+    } catch (error) {
+      log.warn({ err: { type: (error as Error)?.name, message: (error as Error)?.message } }, 'hop failed');
+      return { end: true, text: this.deps.translator.t(this.deps.defaultLanguage, 'error.unavailable') };
+    }
+  }
+
+  private async locked(req: TurnRequest, deadlineAt: number, log: Logger): Promise<TurnReply> {
+    const { store, keys, translator } = this.deps;
+    const profile = this.deps.profiles[req.channel];
+    const sessionKey = keys.session(req.channel, req.sessionId);
+    const record = this.parse(await store.get(sessionKey), log);
+
+    if (record && (record.msisdn !== req.msisdn || record.serviceCode !== req.serviceCode)) {
+      log.warn('hop refused: session belongs to another number or service code');
+      return { end: true, text: translator.t(this.deps.defaultLanguage, 'error.generic') };
+    }
+    const replay = record?.hops.find((h) => h.key === req.hopKey);
+    if (replay) {
+      log.info('duplicate hop answered from the session record');
+      return replay.reply;
+    }
+    if (record?.ended) return record.hops[record.hops.length - 1]?.reply ?? { end: true, text: translator.t(this.deps.defaultLanguage, 'common.goodbye') };
+
+    const { inputs, transport } = req.inputs(record?.transport);
+    const restored = record ? this.deps.flows.version(record.flowId, record.flowVersion) : undefined;
+    let conversation: Conversation;
+    let startLang: string;
+    let pending = inputs;
+    try {
+      if (record && restored) {
+        conversation = Conversation.restore(restored, record, deadlineAt);
+        startLang = conversation.context.lang;
+      } else {
+        const flow = this.deps.flows.current(req.flowId);
+        if (!flow) throw new Error(`unknown flow ${req.flowId}`);
+        if (record) {
+          log.info('session restarted: its flow version is gone');
+          pending = [];
+        }
+        startLang = await this.language(req.msisdn);
+        conversation = await Conversation.start(flow, { channel: req.channel, msisdn: req.msisdn, lang: startLang }, deadlineAt);
+      }
+      for (const input of pending) {
+        if (conversation.ended) break;
+        const pages = profile.render(conversation.screen(translator), conversation.context.lang).length;
+        await conversation.apply(input, pages, profile.keys);
+      }
+    } catch (error) {
+      if (!(error instanceof HopDeadlineExceeded)) throw error;
+      log.warn('hop deadline exceeded: answering politely and ending the session');
+      const reply = { end: true, text: translator.t(record ? this.langOf(record) : this.deps.defaultLanguage, 'error.unavailable') };
+      await this.save(sessionKey, profile, record, req, transport, reply, undefined);
+      return reply;
+    }
+
+    const lang = conversation.context.lang;
+    const screen = conversation.screen(translator);
+    const pages = profile.render(screen, lang, conversation.notice ? translator.t(lang, conversation.notice) : undefined);
+    conversation.page = Math.min(conversation.page, pages.length - 1);
+    const reply: TurnReply = { end: screen.final, text: pages[conversation.page] ?? '' };
+    const state = conversation.persist();
+    conversation.stop();
+    await this.save(sessionKey, profile, record, req, transport, reply, { ...state, flowId: conversation.flow.id, flowVersion: conversation.flow.version });
+    if (lang !== startLang && translator.languages.includes(lang)) {
+      await store.set(keys.language(req.msisdn), lang);
+    }
+    log.info({ state: screen.stateId, end: reply.end, page: conversation.page }, 'hop answered');
+    return reply;
+  }
+
+  private async save(
+    sessionKey: string,
+    profile: ChannelProfile,
+    previous: SessionRecord | undefined,
+    req: TurnRequest,
+    transport: unknown,
+    reply: TurnReply,
+    state: (ConversationState & { flowId: string; flowVersion: string }) | undefined,
+  ): Promise<void> {
+    const base = state ?? previous;
+    const record: SessionRecord = {
+      v: 1,
+      flowId: base?.flowId ?? req.flowId,
+      flowVersion: base?.flowVersion ?? '',
+      snapshot: base?.snapshot ?? null,
+      history: base?.history ?? [],
+      page: base?.page ?? 0,
+      msisdn: req.msisdn,
+      serviceCode: req.serviceCode,
+      ended: reply.end,
+      transport,
+      hops: [...(previous?.hops ?? []), { key: req.hopKey, reply }].slice(-RECENT_HOPS),
+    };
+    await this.deps.store.set(sessionKey, JSON.stringify(record), profile.ttlMs);
+  }
+
+  private langOf(record: SessionRecord): string {
+    const ctx = (record.snapshot as { context?: { lang?: string } } | null)?.context;
+    return ctx?.lang ?? this.deps.defaultLanguage;
+  }
+
+  private async language(msisdn: string): Promise<string> {
+    const stored = await this.deps.store.get(this.deps.keys.language(msisdn));
+    return stored && this.deps.translator.languages.includes(stored) ? stored : this.deps.defaultLanguage;
+  }
+
+  private parse(raw: string | null, log: Logger): SessionRecord | undefined {
+    if (!raw) return undefined;
+    try {
+      const record = JSON.parse(raw) as SessionRecord;
+      if (record.v !== 1 || !Array.isArray(record.hops)) throw new Error('unknown record version');
+      return record;
+    } catch {
+      log.warn('unreadable session record ignored');
+      return undefined;
+    }
+  }
+}

@@ -1,0 +1,74 @@
+/**
+ * Types shared by the flow engine: the machine context every flow runs with, events, and the
+ * channel-neutral screen the renderer turns into USSD text, speech or SMS.
+ */
+
+/** A value a prompt can show; objects are formatted per locale at render time. */
+export type ViewValue =
+  | string
+  | number
+  | { amount: number; currency: string; decimals?: number }
+  | { date: string };
+
+export type ViewVars = Record<string, ViewValue>;
+
+/** The context of every flow machine. Never holds a PIN, an OTP or a raw AT `text`. */
+export interface FlowContext {
+  channel: Channel;
+  msisdn: string;
+  lang: string;
+  customer?: { clientId: number; name: string; displayName: string; officeId: number };
+  /** Display values for prompts; lists are arrays of var objects. */
+  view: Record<string, ViewValue | ViewVars[]>;
+  /** Free-form data actions keep between states (ids, amounts); never secrets. */
+  data: Record<string, string | number | boolean | null>;
+}
+
+export type Channel = 'ussd' | 'voice' | 'sms';
+
+/** Every event a flow receives: menu events, `INPUT` with a value, and XState's done/error events. */
+export interface FlowEvent {
+  type: string;
+  value?: string;
+  [key: string]: unknown;
+}
+
+/** What a prompt state asks for when it takes free input. */
+export type InputKind = 'pin' | 'digits' | 'amount' | 'phone' | 'text';
+
+export interface MenuOption {
+  key: string;
+  /** i18n key of the label. */
+  label: string;
+  event: string;
+  /** Extra fields sent with the event, e.g. `{ lang: sw }`. */
+  params?: Record<string, string | number | boolean>;
+}
+
+/** Screen metadata of a state (`meta:` in a flow file). */
+export interface ScreenMeta {
+  prompt?: string;
+  input?: InputKind;
+  options?: MenuOption[];
+  list?: { items: string; item: string; empty?: string };
+  /** Entering this screen forgets the back history (e.g. after money moved). */
+  checkpoint?: boolean;
+}
+
+/** A channel-neutral screen: what to say and what the customer may answer. */
+export interface Screen {
+  stateId: string;
+  final: boolean;
+  /** Translated prompt text (may contain newlines), already interpolated. */
+  text: string;
+  /** Translated list lines (mini statement), shown as many as fit. */
+  list: string[];
+  /** Translated empty-list text, when the list is empty. */
+  options: { key: string; label: string }[];
+  input?: InputKind;
+}
+
+export interface TurnReply {
+  end: boolean;
+  text: string;
+}

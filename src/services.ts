@@ -1,0 +1,112 @@
+import { resolve } from 'node:path';
+import type { CountryCode } from 'libphonenumber-js';
+import type { Config } from './config.js';
+import { createLogger, type Logger } from './logger.js';
+import { createMemoryStore } from './session/memory-store.js';
+import { createRedisStore } from './session/redis-store.js';
+import { createKeys } from './session/keys.js';
+import type { KeyValueStore } from './session/store.js';
+import { startSandbox } from './sandbox/server.js';
+import { createFineractClient } from './fineract/client.js';
+import { createPinService } from './security/pin.js';
+import { DEMO_PINS } from './security/demo-pins.js';
+import { createTranslator } from './text/i18n.js';
+import { createImplementations } from './engine/registry.js';
+import { loadFlowRegistry, type FlowRegistry } from './engine/flow-registry.js';
+import { TurnRunner } from './engine/turn-runner.js';
+import { ussdProfile } from './channels/ussd-screen.js';
+import type { AppDeps } from './app.js';
+
+/**
+ * Builds every long-lived dependency from the configuration: store (Redis or in-process), Fineract (or the
+ * built-in sandbox), PINs, translations, flows and the turn runner. `close()` releases them all.
+ */
+export interface Services extends AppDeps {
+  flows: FlowRegistry;
+  /** Set when the built-in sandbox runs in this process. */
+  sandboxUrl?: string;
+  close(): Promise<void>;
+}
+
+export async function createServices(config: Config, logger: Logger = createLogger(config.logLevel)): Promise<Services> {
+  const closers: (() => Promise<void>)[] = [];
+  try {
+    const store: KeyValueStore = config.redisUrl
+      ? createRedisStore(config.redisUrl, { logger })
+      : createMemoryStore();
+    closers.push(() => store.close());
+    if (!config.redisUrl) {
+      logger.warn('REDIS_URL is not set: sessions, PINs and lockouts live in this process only and are lost on restart');
+    }
+    const keys = createKeys(config.redisPrefix);
+
+    let fineractUrl = config.fineract.url;
+    let sandboxUrl: string | undefined;
+    if (!fineractUrl) {
+      const sandbox = await startSandbox({ port: 0 });
+      closers.push(() => sandbox.close());
+      fineractUrl = sandboxUrl = sandbox.url;
+      logger.warn({ sandbox: sandbox.url }, 'FINERACT_URL is not set: serving the built-in Fineract sandbox with demo data');
+    }
+    const fineract = createFineractClient({
+      baseUrl: fineractUrl,
+      tenant: config.fineract.tenant,
+      username: config.fineract.username,
+      password: config.fineract.password,
+      timeoutMs: config.fineract.timeoutMs,
+      defaultCountry: config.defaultCountry as CountryCode,
+      savingsProductIds: config.fineract.savingsProductIds,
+      loanProductIds: config.fineract.loanProductIds,
+      logger,
+    });
+    closers.push(() => fineract.close());
+
+    const pins = createPinService({ store, pepper: config.pin.pepper, maxAttempts: config.pin.maxAttempts, keys, logger });
+    if (config.pin.usingDevelopmentPepper) {
+      logger.warn('PIN_PEPPER is not set: using the development pepper (sandbox only; set PIN_PEPPER in production)');
+    }
+    if (sandboxUrl) {
+      for (const [clientId, pin] of Object.entries(DEMO_PINS)) await pins.seedIfAbsent(Number(clientId), pin);
+    }
+
+    const translator = await createTranslator({ dir: resolve(config.localesDir), fallback: config.defaultLanguage });
+    const impl = createImplementations({ fineract, pins, logger });
+    const flows = await loadFlowRegistry(resolve(config.flowsDir), impl, translator);
+    const runner = new TurnRunner({
+      store,
+      keys,
+      flows,
+      translator,
+      logger,
+      defaultLanguage: config.defaultLanguage,
+      profiles: {
+        ussd: ussdProfile({
+          ttlMs: config.ussd.sessionTtlS * 1000,
+          limits: { 'GSM-7': config.ussd.maxChars, 'UCS-2': config.ussd.maxUcs2 },
+          translator,
+        }),
+        // Voice and SMS arrive with their own issue; until then they share the USSD presentation.
+        voice: ussdProfile({ ttlMs: 600_000, limits: { 'GSM-7': 1000, 'UCS-2': 1000 }, translator }),
+        sms: ussdProfile({ ttlMs: 600_000, limits: { 'GSM-7': 306, 'UCS-2': 134 }, translator }),
+      },
+    });
+    return {
+      config,
+      logger,
+      store,
+      keys,
+      fineract,
+      translator,
+      runner,
+      pins,
+      flows,
+      sandboxUrl,
+      async close() {
+        for (const close of closers.reverse()) await close().catch(() => undefined);
+      },
+    };
+  } catch (error) {
+    for (const close of closers.reverse()) await close().catch(() => undefined);
+    throw error;
+  }
+}

@@ -1,0 +1,109 @@
+import { mkdtemp, writeFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { parseFlow, loadFlows, FlowLoadError, formatIssue } from '../../src/engine/flow-loader.js';
+import { checkContextFor, machineFactory } from '../../src/engine/flow-registry.js';
+import { createImplementations } from '../../src/engine/registry.js';
+import { createTranslator, type Translator } from '../../src/text/i18n.js';
+import type { CheckContext } from '../../src/engine/flow-check.js';
+import { createLogger } from '../../src/logger.js';
+
+/** Implementations whose dependencies are never called: the loader only reads their names. */
+const unusedDeps = () =>
+  createImplementations({
+    fineract: {} as never,
+    pins: {} as never,
+    logger: createLogger('silent'),
+  });
+
+const GOOD = `
+id: demo
+channels: [ussd]
+home: menu
+machine:
+  initial: identify
+  states:
+    identify:
+      invoke:
+        src: findCustomer
+        onDone: { target: menu, actions: rememberCustomer }
+        onError:
+          - { guard: { type: errorIs, params: { code: unregistered } }, target: unregistered }
+          - { target: unavailable }
+    menu:
+      meta:
+        prompt: menu.title
+        options:
+          - { key: "1", label: menu.balance, event: BALANCE }
+      on: { BALANCE: balance }
+    balance:
+      invoke: { src: fetchBalances, onDone: { target: done, actions: rememberBalances }, onError: unavailable }
+    done: { type: final, meta: { prompt: balance.title } }
+    unregistered: { type: final, meta: { prompt: error.unregistered } }
+    unavailable: { type: final, meta: { prompt: error.unavailable } }
+`;
+
+let ctx: CheckContext;
+let translator: Translator;
+
+beforeAll(async () => {
+  translator = await createTranslator({ dir: resolve('locales'), fallback: 'en' });
+  ctx = checkContextFor(unusedDeps(), translator);
+});
+
+const messagesOf = (source: string) => parseFlow('flows/demo.yaml', source, ctx).issues.map(formatIssue);
+
+describe('flow loader', () => {
+  it('should accept a sound flow', () => {
+    expect(messagesOf(GOOD)).toEqual([]);
+  });
+
+  const broken: [string, (s: string) => string, RegExp][] = [
+    ['a YAML syntax error', (s) => s.replace('channels: [ussd]', 'channels: [ussd'), /^flows\/demo\.yaml:\d+: syntax error/],
+    ['a misspelt key', (s) => s.replace('onError: unavailable }', 'onEror: unavailable }'), /machine\.states\.balance\.invoke: .*onEror/],
+    ['an unknown action', (s) => s.replace('actions: rememberCustomer', 'actions: rememberCustomr'), /:1\d machine\.states\.identify\.invoke\.onDone\.actions: action 'rememberCustomr' is not implemented/],
+    ['an unknown guard', (s) => s.replace('type: errorIs', 'type: errorIss'), /identify\.invoke\.onError\.0\.guard: guard 'errorIss' is not implemented/],
+    ['a guard without its params', (s) => s.replace('{ type: errorIs, params: { code: unregistered } }', 'errorIs'), /guard 'errorIs' needs params\.code/],
+    ['an unknown actor', (s) => s.replace('src: fetchBalances', 'src: fetchBalance'), /machine\.states\.balance\.invoke\.src: actor 'fetchBalance' is not implemented/],
+    ['a missing target', (s) => s.replace('on: { BALANCE: balance }', 'on: { BALANCE: balanse }'), /machine\.states\.menu\.on\.BALANCE: target 'balanse' does not exist/],
+    ['a missing initial state', (s) => s.replace('initial: identify', 'initial: start'), /machine\.initial: initial state 'start' does not exist/],
+    ['a prompt key missing from the locales', (s) => s.replace('prompt: menu.title', 'prompt: menu.titel'), /machine\.states\.menu\.meta\.prompt: prompt 'menu\.titel' is missing in locale 'en'/],
+    ['an invoke without onError', (s) => s.replace(', onError: unavailable }', ' }'), /machine\.states\.balance\.invoke: invoke needs onError/],
+    ['a dead end', (s) => s.replace("done: { type: final, meta: { prompt: balance.title } }", 'done: { meta: { prompt: balance.title } }'), /machine\.states\.done: dead end/],
+    ['an option whose event is not handled', (s) => s.replace('event: BALANCE', 'event: BALANC'), /options\.0\.event: event 'BALANC' is not handled/],
+    ['a home that does not exist', (s) => s.replace('home: menu', 'home: menu2'), /home: home state 'menu2' does not exist/],
+    ['code in a flow file', (s) => s.replace('onError: unavailable }', 'onError: unavailable, input: "({context}) => context" }'), /unrecognized|Unrecognized/],
+  ];
+
+  for (const [what, edit, expected] of broken) {
+    it(`should refuse ${what} with a message naming the file, line and path`, () => {
+      const edited = edit(GOOD);
+      expect(edited).not.toBe(GOOD);
+      const messages = messagesOf(edited);
+      expect(messages.length).toBeGreaterThan(0);
+      expect(messages.join('\n')).toMatch(expected);
+      expect(messages.every((m) => m.startsWith('flows/demo.yaml'))).toBe(true);
+    });
+  }
+
+  it('should refuse a whole directory when one file is broken, listing every problem', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'kiunga-flows-'));
+    try {
+      await writeFile(join(dir, 'good.yaml'), GOOD);
+      await writeFile(join(dir, 'bad.yaml'), GOOD.replace('id: demo', 'id: other').replace('src: fetchBalances', 'src: nope'));
+      await writeFile(join(dir, 'good.test.yaml'), 'not a flow: [');
+      const error = await loadFlows(dir, ctx, machineFactory(unusedDeps())).catch((e: unknown) => e);
+      expect(error).toBeInstanceOf(FlowLoadError);
+      expect((error as FlowLoadError).message).toMatch(/bad\.yaml:\d+ machine\.states\.balance\.invoke\.src: actor 'nope'/);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('should load the shipped flows cleanly', async () => {
+    const flows = await loadFlows(resolve('flows'), ctx, machineFactory(unusedDeps()));
+    expect([...flows.keys()]).toContain('banking');
+    expect(flows.get('banking')?.homeId).toBe('banking.menu');
+  });
+});
