@@ -30,6 +30,11 @@ export interface TranslatorOptions {
   fallback: string;
   /** Intl locale tag per language; merged over `DEFAULT_LOCALE_TAGS`. */
   localeTags?: Readonly<Record<string, string>>;
+  /**
+   * Called when `t` gets no value for a `{{variable}}` of the template (the variable is rendered as an empty
+   * string, never as raw braces on a customer's screen). Use it to log the flow bug.
+   */
+  onMissingVariable?: (lang: string, key: string, variable: string) => void;
 }
 
 export interface MissingKey {
@@ -77,10 +82,14 @@ export async function createTranslator(options: TranslatorOptions): Promise<Tran
     trees[lang] = parsed as Tree;
     flat.set(lang, entries);
   }
-  return buildTranslator(languages, options.fallback, trees, flat, {
-    ...DEFAULT_LOCALE_TAGS,
-    ...options.localeTags,
-  });
+  return buildTranslator(
+    languages,
+    options.fallback,
+    trees,
+    flat,
+    { ...DEFAULT_LOCALE_TAGS, ...options.localeTags },
+    options.onMissingVariable,
+  );
 }
 
 /** The `{{var}}` names a template uses (formatting suffixes like `{{x, number}}` are ignored), sorted. */
@@ -191,8 +200,11 @@ function buildTranslator(
   trees: Record<string, Tree>,
   flat: Map<string, Map<string, string>>,
   tags: LocaleTags,
+  onMissingVariable: TranslatorOptions['onMissingVariable'],
 ): Translator {
   const instance: i18n = i18next.createInstance();
+  // t() is synchronous, so the key being translated is known while i18next interpolates.
+  let current = { lang: '', key: '' };
   void instance.init({
     initAsync: false,
     resources: Object.fromEntries(languages.map((l) => [l, { translation: trees[l]! }])),
@@ -200,7 +212,16 @@ function buildTranslator(
     fallbackLng: fallback,
     supportedLngs: languages,
     load: 'languageOnly',
-    interpolation: { escapeValue: false },
+    interpolation: {
+      escapeValue: false,
+      // values are inserted as they are: never interpolated or nested again (a name such as "{{x}}" or
+      // "$t(menu.title)" stays literal); this is i18next's default, made explicit
+      skipOnVariables: true,
+    },
+    missingInterpolationHandler: (_text: string, match: RegExpExecArray) => {
+      onMissingVariable?.(current.lang, current.key, (match[1] ?? '').trim());
+      return '';
+    },
     returnNull: false,
     returnObjects: false,
     showSupportNotice: false,
@@ -220,6 +241,7 @@ function buildTranslator(
       // Variables go in `replace`, so a variable named like an i18next option (lng, ns, defaultValue ...)
       // cannot change how the key is looked up; `count` is passed on for plural keys.
       const count = vars?.['count'];
+      current = { lang, key };
       return instance.t(key, { lng: lang, replace: { ...vars }, ...(typeof count === 'number' ? { count } : {}) });
     },
     missingKeys(referenceLang = fallback) {

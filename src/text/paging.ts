@@ -127,10 +127,11 @@ export function fitList(
 // internals
 
 /** What a page is made of: body words, the whitespace between them, and whole option lines. */
-type Unit =
-  | { kind: 'word'; text: string }
-  | { kind: 'space'; text: string }
-  | { kind: 'option'; text: string };
+interface Unit {
+  kind: 'word' | 'space' | 'option';
+  text: string;
+  cost: Cost;
+}
 
 /** Additive cost: septets while every character is GSM (null once one is not), and UTF-16 units. */
 interface Cost {
@@ -164,9 +165,9 @@ function toUnits(screen: Screen): Unit[] {
   const units: Unit[] = [];
   for (const part of screen.body.split(/(\s+)/)) {
     if (part === '') continue;
-    units.push({ kind: /^\s/.test(part) ? 'space' : 'word', text: part });
+    units.push({ kind: /^\s/.test(part) ? 'space' : 'word', text: part, cost: costOf(part) });
   }
-  for (const o of screen.options) units.push({ kind: 'option', text: optionLine(o) });
+  for (const o of screen.options) units.push(option(optionLine(o)));
   return units;
 }
 
@@ -176,18 +177,68 @@ function trimLeading(units: Unit[]): Unit[] {
   return units.slice(i);
 }
 
-/** Page text: body words and spaces as they are, option lines and navigation lines on their own lines. */
+/** Page text: body words and spaces as they are (trailing whitespace dropped), then option and nav lines. */
 function assemble(units: readonly Unit[], nav: readonly string[]): string {
   let body = '';
   const lines: string[] = [];
-  let end = units.length;
-  while (end > 0 && units[end - 1]!.kind === 'space') end--; // whitespace at a break is dropped
-  for (let i = 0; i < end; i++) {
-    const u = units[i]!;
+  for (const u of units) {
     if (u.kind === 'option') lines.push(u.text);
     else body += u.text;
   }
-  return joinLines([body, ...lines, ...nav]);
+  return joinLines([body.trimEnd(), ...lines, ...nav]);
+}
+
+const ZERO: Cost = { gsm: 0, ucs2: 0 };
+
+function add(a: Cost, b: Cost): Cost {
+  return { gsm: a.gsm === null || b.gsm === null ? null : a.gsm + b.gsm, ucs2: a.ucs2 + b.ucs2 };
+}
+
+/**
+ * The cost of a page as units are placed on it, kept incrementally (the same text `assemble` builds):
+ * body words with the whitespace between them, option lines, navigation lines, and one newline between
+ * each two non-empty parts. Whitespace is only counted once a word follows it.
+ */
+class PageMeter {
+  private body = ZERO;
+  private pending = ZERO;
+  private hasBody = false;
+  private lines = ZERO;
+  private lineCount = 0;
+  private readonly nav: Cost;
+
+  constructor(private readonly navLines: readonly string[]) {
+    this.nav = navLines.reduce((c, l) => add(c, costOf(l)), ZERO);
+  }
+
+  /** The page's cost if `unit` were placed next. */
+  costWith(unit: Unit): Cost {
+    if (unit.kind === 'space') return this.total(this.body, this.hasBody, this.lines, this.lineCount);
+    if (unit.kind === 'word') {
+      const body = this.hasBody ? add(add(this.body, this.pending), unit.cost) : unit.cost;
+      return this.total(body, true, this.lines, this.lineCount);
+    }
+    return this.total(this.body, this.hasBody, add(this.lines, unit.cost), this.lineCount + 1);
+  }
+
+  place(unit: Unit): void {
+    if (unit.kind === 'space') {
+      if (this.hasBody) this.pending = add(this.pending, unit.cost);
+    } else if (unit.kind === 'word') {
+      this.body = this.hasBody ? add(add(this.body, this.pending), unit.cost) : unit.cost;
+      this.pending = ZERO;
+      this.hasBody = true;
+    } else {
+      this.lines = add(this.lines, unit.cost);
+      this.lineCount += 1;
+    }
+  }
+
+  private total(body: Cost, hasBody: boolean, lines: Cost, lineCount: number): Cost {
+    const parts = (hasBody ? 1 : 0) + lineCount + this.navLines.length;
+    const newlines = Math.max(0, parts - 1);
+    return add(add(add(body, lines), this.nav), { gsm: newlines, ucs2: newlines });
+  }
 }
 
 /**
@@ -201,47 +252,53 @@ function fillPage(
   back: string,
 ): { page: string; consumed: number; remainder?: Unit } {
   const leading = rest.length - trimLeading([...rest]).length;
+  const meter = new PageMeter(nav);
   const placed: Unit[] = [];
   let i = leading;
   for (; i < rest.length; i++) {
-    const candidate = [...placed, rest[i]!];
-    if (fits(costOf(assemble(candidate, nav)), limits)) {
-      placed.push(rest[i]!);
+    const unit = rest[i]!;
+    if (fits(meter.costWith(unit), limits)) {
+      meter.place(unit);
+      placed.push(unit);
       continue;
     }
-    const unit = rest[i]!;
     const chars = [...unit.text];
     if (placed.some((u) => u.kind !== 'space')) {
       // The page has content. A word that no page can hold (even with Back alone) must be cut anyway:
       // start it here to use the room left. Anything else moves whole to the next page.
-      const alone = (nav2: readonly string[]): boolean => fits(costOf(assemble([unit], nav2)), limits);
-      if (unit.kind !== 'word' || alone([back])) break;
-      const n = longestPrefix(chars.length, (k) =>
-        fits(costOf(assemble([...placed, { kind: 'word', text: chars.slice(0, k).join('') }], nav)), limits),
-      );
+      if (unit.kind !== 'word' || fits(costOf(assemble([unit], [back])), limits)) break;
+      const n = longestPrefix(chars.length, (k) => fits(meter.costWith(word(chars.slice(0, k).join(''))), limits));
       if (n === 0) break;
       return {
-        page: assemble([...placed, { kind: 'word', text: chars.slice(0, n).join('') }], nav),
+        page: assemble([...placed, word(chars.slice(0, n).join(''))], nav),
         consumed: i + 1,
-        remainder: { kind: 'word', text: chars.slice(n).join('') },
+        remainder: word(chars.slice(n).join('')),
       };
     }
     // Nothing fits yet: the unit alone is longer than a page.
-    const room = (s: string): boolean => fits(costOf(assemble([{ kind: unit.kind, text: s }], nav)), limits);
     if (unit.kind === 'option') {
-      const n = longestPrefix(chars.length, (k) => room(chars.slice(0, k).join('') + '...'));
+      const shortened = (k: number): Unit => option(chars.slice(0, k).join('') + '...');
+      const n = longestPrefix(chars.length, (k) => fits(meter.costWith(shortened(k)), limits));
       if (n === 0) throw new RangeError('paging: the screen limit cannot hold the navigation lines');
-      return { page: assemble([{ kind: 'option', text: chars.slice(0, n).join('') + '...' }], nav), consumed: i + 1 };
+      return { page: assemble([shortened(n)], nav), consumed: i + 1 };
     }
-    const n = longestPrefix(chars.length, (k) => room(chars.slice(0, k).join('')));
+    const n = longestPrefix(chars.length, (k) => fits(meter.costWith(word(chars.slice(0, k).join(''))), limits));
     if (n === 0) throw new RangeError('paging: the screen limit cannot hold the navigation lines');
     return {
-      page: assemble([{ kind: 'word', text: chars.slice(0, n).join('') }], nav),
+      page: assemble([word(chars.slice(0, n).join(''))], nav),
       consumed: i + 1,
-      remainder: { kind: 'word', text: chars.slice(n).join('') },
+      remainder: word(chars.slice(n).join('')),
     };
   }
   return { page: assemble(placed, nav), consumed: i };
+}
+
+function word(text: string): Unit {
+  return { kind: 'word', text, cost: costOf(text) };
+}
+
+function option(text: string): Unit {
+  return { kind: 'option', text, cost: costOf(text) };
 }
 
 /** The largest k in [0, max] with ok(k), given ok is monotone (true then false). */

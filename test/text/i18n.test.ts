@@ -174,3 +174,25 @@ describe('translator formatting', () => {
     ).toBe('Akiba Savings 000000001: 12 500,00 KES');
   });
 });
+
+describe('interpolation safety', () => {
+  it('renders a missing variable as empty and reports it', async () => {
+    const missing: string[] = [];
+    const tr = await createTranslator({
+      dir: LOCALES,
+      fallback: 'en',
+      onMissingVariable: (lang, key, variable) => missing.push(`${lang}:${key}:${variable}`),
+    });
+    expect(tr.t('sw', 'pin.ask')).toBe('Karibu . Weka PIN yako:');
+    expect(missing).toEqual(['sw:pin.ask:name']);
+    expect(tr.t('en', 'pin.ask', { name: null })).toBe('Welcome . Enter your PIN:');
+  });
+
+  it('inserts values literally: no nested interpolation or $t() from customer data', async () => {
+    const tr = await createTranslator({ dir: LOCALES, fallback: 'en' });
+    expect(tr.t('en', 'pin.ask', { name: '{{attemptsLeft}} $t(menu.title)' })).toBe(
+      'Welcome {{attemptsLeft}} $t(menu.title). Enter your PIN:',
+    );
+    expect(tr.t('en', 'pin.wrong', { attemptsLeft: 0 })).toBe('Wrong PIN. 0 attempt(s) left. Enter your PIN:');
+  });
+});

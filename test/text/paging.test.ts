@@ -237,6 +237,23 @@ describe('fitList', () => {
   });
 });
 
+/** Greedy filling: the first word or option of the next page would not have fitted on this one. */
+function expectFull(pages: string[], opts: PagingOptions): void {
+  const navCount = (i: number): number => (i < pages.length - 1 ? 1 : 0) + (i > 0 ? 1 : 0);
+  for (let i = 0; i < pages.length - 1; i++) {
+    const lines = pages[i]!.split('\n');
+    const content = lines.slice(0, lines.length - navCount(i));
+    const nav = lines.slice(lines.length - navCount(i));
+    const nextLine = pages[i + 1]!.split('\n')[0]!;
+    const isOption = /^\d+\. /.test(nextLine);
+    const token = isOption ? nextLine : nextLine.split(/\s/)[0]!;
+    const candidate = [...content.slice(0, -1), content.at(-1)! + (isOption ? '\n' : ' ') + token, ...nav].join('\n');
+    expect(measure(candidate).units, `page ${i + 1} could hold ${JSON.stringify(token)}`).toBeGreaterThan(
+      pageLimit(candidate, opts.limit),
+    );
+  }
+}
+
 describe('paginate on generated screens', () => {
   it('keeps every rule for many random screens and limits', () => {
     let seed = 42;
@@ -260,6 +277,7 @@ describe('paginate on generated screens', () => {
         expect(measure(pages[0]!).units).toBeLessThanOrEqual(pageLimit(pages[0]!, opts.limit));
       } else {
         checkPages(pages, screen, opts);
+        expectFull(pages, opts);
       }
     }
   });
