@@ -236,8 +236,10 @@ function buildTranslator(
     keys: (lang) => [...(flat.get(lang)?.keys() ?? [])].sort(),
     template,
     t(lang, key, vars) {
-      // A key that addresses an object, not a string, is treated as missing.
-      if (!languages.some((l) => template(l, key) !== undefined)) return key;
+      // A key that addresses an object, not a string, is treated as missing (plural keys: key_one, key_other).
+      if (!languages.some((l) => template(l, key) !== undefined || template(l, `${key}_other`) !== undefined)) {
+        return key;
+      }
       // Variables go in `replace`, so a variable named like an i18next option (lng, ns, defaultValue ...)
       // cannot change how the key is looked up; `count` is passed on for plural keys.
       const count = vars?.['count'];

@@ -16,7 +16,13 @@ describe('createTranslator on a scratch directory', () => {
     dir = await mkdtemp(join(tmpdir(), 'kiunga-locales-'));
     await writeFile(
       join(dir, 'en.json'),
-      JSON.stringify({ menu: { title: 'Main menu', balance: 'Balance' }, greet: 'Hello {{name}}', only: { en: 'English only' } }),
+      JSON.stringify({
+        menu: { title: 'Main menu', balance: 'Balance' },
+        greet: 'Hello {{name}}',
+        only: { en: 'English only' },
+        tries_one: '{{count}} try left',
+        tries_other: '{{count}} tries left',
+      }),
     );
     await writeFile(join(dir, 'sw.json'), JSON.stringify({ menu: { title: 'Menyu kuu' }, greet: 'Habari {{name}}' }));
     await writeFile(join(dir, 'notes.txt'), 'not a locale');
@@ -45,6 +51,11 @@ describe('createTranslator on a scratch directory', () => {
     expect(tr.t('en', 'menu')).toBe('menu'); // an object, not a prompt
   });
 
+  it('supports i18next plural keys through count', () => {
+    expect(tr.t('en', 'tries', { count: 1 })).toBe('1 try left');
+    expect(tr.t('en', 'tries', { count: 2 })).toBe('2 tries left');
+  });
+
   it('does not let a variable named like an i18next option change the lookup', () => {
     expect(tr.t('sw', 'greet', { name: 'Amina', lng: 'en', defaultValue: 'x', ns: 'other' })).toBe('Habari Amina');
   });
@@ -62,6 +73,8 @@ describe('createTranslator on a scratch directory', () => {
     expect(tr.missingKeys()).toEqual([
       { lang: 'sw', key: 'menu.balance' },
       { lang: 'sw', key: 'only.en' },
+      { lang: 'sw', key: 'tries_one' },
+      { lang: 'sw', key: 'tries_other' },
     ]);
     expect(tr.missingKeys('sw')).toEqual([]);
     expect(() => tr.missingKeys('de')).toThrow(/unknown reference language/);
