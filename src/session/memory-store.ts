@@ -1,0 +1,121 @@
+import type { KeyValueStore } from './store.js';
+import { StoreUnavailable, checkTtl } from './errors.js';
+
+/** The in-process store, with its entry count for metrics and tests. */
+export interface MemoryStore extends KeyValueStore {
+  readonly kind: 'memory';
+  /** Entries held right now, expired ones not yet swept included. */
+  size(): number;
+}
+
+export interface MemoryStoreOptions {
+  /** How often expired entries are removed even when nobody reads them (default 30 s). */
+  sweepIntervalMs?: number;
+}
+
+interface Entry {
+  value: string;
+  /** performance.now() deadline; Infinity when the entry has no TTL. */
+  expiresAt: number;
+}
+
+/**
+ * The single-process fallback store: a Map with Redis-like TTL semantics (`set` without a TTL makes the
+ * key persistent, `increment` keeps an existing TTL). Expired entries are dropped when read and by a
+ * periodic sweep that does not keep the process alive. Every operation runs synchronously inside one
+ * call, so each is atomic within the process; nothing is shared with other processes or survives a restart.
+ */
+export function createMemoryStore(options: MemoryStoreOptions = {}): MemoryStore {
+  const entries = new Map<string, Entry>();
+  let closed = false;
+
+  const now = () => performance.now();
+
+  function sweep(): void {
+    const t = now();
+    for (const [key, entry] of entries) if (entry.expiresAt <= t) entries.delete(key);
+  }
+  const sweeper = setInterval(sweep, options.sweepIntervalMs ?? 30_000);
+  sweeper.unref();
+
+  function live(key: string): Entry | undefined {
+    const entry = entries.get(key);
+    if (entry === undefined) return undefined;
+    if (entry.expiresAt <= now()) {
+      entries.delete(key);
+      return undefined;
+    }
+    return entry;
+  }
+
+  function open(): void {
+    if (closed) throw new StoreUnavailable('memory store is closed');
+  }
+
+  function deadline(ttlMs: number | undefined): number {
+    return ttlMs === undefined ? Infinity : now() + checkTtl(ttlMs);
+  }
+
+  return {
+    kind: 'memory',
+    size: () => entries.size,
+
+    async get(key) {
+      open();
+      return live(key)?.value ?? null;
+    },
+
+    async set(key, value, ttlMs) {
+      open();
+      entries.set(key, { value, expiresAt: deadline(ttlMs) });
+    },
+
+    async setIfAbsent(key, value, ttlMs) {
+      open();
+      const expiresAt = deadline(ttlMs);
+      if (live(key) !== undefined) return false;
+      entries.set(key, { value, expiresAt });
+      return true;
+    },
+
+    async delete(key) {
+      open();
+      entries.delete(key);
+    },
+
+    async deleteIfEquals(key, value) {
+      open();
+      if (live(key)?.value !== value) return false;
+      entries.delete(key);
+      return true;
+    },
+
+    async increment(key, ttlMs) {
+      open();
+      const expiresAt = deadline(ttlMs);
+      const entry = live(key);
+      if (entry === undefined) {
+        entries.set(key, { value: '1', expiresAt });
+        return 1;
+      }
+      // Same rule as Redis INCR: the value must be a decimal integer.
+      if (!/^-?\d+$/.test(entry.value)) throw new TypeError('value is not an integer');
+      const next = Number(entry.value) + 1;
+      if (!Number.isSafeInteger(next)) throw new RangeError('increment would overflow');
+      entry.value = String(next);
+      // Like the Redis script: a counter asked to expire gets its TTL when it has none yet.
+      if (entry.expiresAt === Infinity) entry.expiresAt = expiresAt;
+      return next;
+    },
+
+    async ping() {
+      open();
+    },
+
+    async close() {
+      closed = true;
+      clearInterval(sweeper);
+      entries.clear();
+    },
+  };
+}
