@@ -1,0 +1,224 @@
+import { Cluster, Redis, type ClusterOptions, type RedisOptions } from 'ioredis';
+import type { Logger } from '../logger.js';
+import type { KeyValueStore } from './store.js';
+import { StoreUnavailable, checkTtl } from './errors.js';
+import { parseRedisUrl, scrubSecrets } from './redis-url.js';
+
+export interface RedisStoreOptions {
+  /** Receives connection errors (at most one line per 5 s) and recoveries. Secrets are scrubbed. */
+  logger?: Logger;
+  /** Connect timeout, and how long the first commands wait for the very first connection (default 1000). */
+  connectTimeoutMs?: number;
+  /** A command that gets no reply within this time rejects with `StoreUnavailable` (default 1000). */
+  commandTimeoutMs?: number;
+}
+
+/** The Redis store, with its live ioredis client for components that need Redis itself (job queue, limiter). */
+export interface RedisStore extends KeyValueStore {
+  readonly kind: 'redis';
+  readonly client: Redis | Cluster;
+}
+
+// Deletes KEYS[1] only while it holds ARGV[1] (lock release).
+const DELETE_IF_EQUALS = `
+if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
+return 0`;
+
+// INCR, then give the counter its TTL when it has none yet (on the first increment).
+const INCREMENT_WITH_TTL = `
+local n = redis.call('INCR', KEYS[1])
+if redis.call('PTTL', KEYS[1]) == -1 then redis.call('PEXPIRE', KEYS[1], ARGV[1]) end
+return n`;
+
+interface Scripts {
+  kiungaDeleteIfEquals(key: string, value: string): Promise<number>;
+  kiungaIncrementWithTtl(key: string, ttlMs: number): Promise<number>;
+}
+
+/** Reconnect forever, backing off to one attempt a second, so service resumes on its own. */
+const backoff = (times: number): number => Math.min(times * 100, 1000);
+
+const ERROR_LOG_INTERVAL_MS = 5000;
+
+/**
+ * Creates the shared store on Redis. Accepted URLs (credentials percent-encoded; `rediss` variants use TLS):
+ *
+ * - `redis://[[user]:password@]host[:6379][/db]`, `rediss://...`: one server.
+ * - `redis-sentinel://[[user]:password@]host1[:26379],host2[:26379]/<masterName>[/db][?sentinelPassword=...&sentinelUsername=...]`:
+ *   the master of `masterName` found through Sentinel; the credentials are the data node's.
+ * - `redis-cluster://[[user]:password@]host1[:6379],host2[:6379]`: a Redis Cluster, found from any of the
+ *   seed nodes. Keys built by `keys.ts` keep each session's and each customer's keys in one slot.
+ *
+ * A USSD hop must never hang on Redis, so the store fails fast: commands are not queued while
+ * disconnected (`enableOfflineQueue: false`), a command in flight when the connection drops is rejected at
+ * once and never replayed later (`maxRetriesPerRequest: 0`, `autoResendUnfulfilledCommands: false`: a
+ * late replay could take a lock or count a PIN failure behind the caller's back), and every command has a
+ * timeout. Meanwhile the client reconnects forever (100 ms, 200 ms, ... capped at 1 s), so service resumes
+ * by itself. Only the very first commands after start-up wait for the first connection, up to
+ * `connectTimeoutMs`. Every failure is thrown as `StoreUnavailable`, without the password.
+ */
+export function createRedisStore(url: string, options: RedisStoreOptions = {}): RedisStore {
+  const { logger, connectTimeoutMs = 1000, commandTimeoutMs = 1000 } = options;
+  const target = parseRedisUrl(url);
+  const scrub = (message: string) => scrubSecrets(message, target.secrets);
+
+  const failFast = {
+    connectTimeout: connectTimeoutMs,
+    commandTimeout: commandTimeoutMs,
+    maxRetriesPerRequest: 0,
+    autoResendUnfulfilledCommands: false,
+    ...(target.username ? { username: target.username } : {}),
+    ...(target.password ? { password: target.password } : {}),
+    ...(target.tls ? { tls: {} } : {}),
+  } satisfies RedisOptions;
+
+  let client: Redis | Cluster;
+  switch (target.mode) {
+    case 'standalone':
+      client = new Redis({
+        ...failFast,
+        host: target.host,
+        port: target.port,
+        db: target.db,
+        enableOfflineQueue: false,
+        retryStrategy: backoff,
+      });
+      break;
+    case 'sentinel':
+      client = new Redis({
+        ...failFast,
+        sentinels: target.sentinels,
+        name: target.name,
+        db: target.db,
+        ...(target.sentinelUsername ? { sentinelUsername: target.sentinelUsername } : {}),
+        ...(target.sentinelPassword ? { sentinelPassword: target.sentinelPassword } : {}),
+        ...(target.tls ? { enableTLSForSentinelMode: true, sentinelTLS: {} } : {}),
+        sentinelRetryStrategy: backoff,
+        sentinelCommandTimeout: commandTimeoutMs,
+        enableOfflineQueue: false,
+        retryStrategy: backoff,
+      });
+      break;
+    case 'cluster':
+      client = new Cluster(target.nodes, {
+        redisOptions: failFast,
+        enableOfflineQueue: false,
+        clusterRetryStrategy: backoff,
+        slotsRefreshTimeout: connectTimeoutMs,
+      } satisfies ClusterOptions);
+      break;
+  }
+
+  client.defineCommand('kiungaDeleteIfEquals', { numberOfKeys: 1, lua: DELETE_IF_EQUALS });
+  client.defineCommand('kiungaIncrementWithTtl', { numberOfKeys: 1, lua: INCREMENT_WITH_TTL });
+  const scripts = client as unknown as Scripts;
+
+  // ioredis emits 'error' on every failed (re)connect; an 'error' event nobody listens to would be
+  // reported as unhandled. Log at most one line per interval, and say when the connection comes back.
+  let lastErrorLog = -Infinity;
+  let down = false;
+  const onError = (err: Error & { code?: string }) => {
+    down = true;
+    const now = performance.now();
+    if (now - lastErrorLog < ERROR_LOG_INTERVAL_MS) return;
+    lastErrorLog = now;
+    logger?.warn({ code: err.code, reason: scrub(err.message), mode: target.mode }, 'redis unavailable');
+  };
+  client.on('error', onError);
+  if (client instanceof Cluster) client.on('node error', onError);
+
+  // Start-up: the first commands may wait for the first connection; after that, never.
+  let everReady = false;
+  const graceEnds = performance.now() + connectTimeoutMs;
+  const firstReady = new Promise<void>((resolve) => {
+    client.on('ready', () => {
+      void warmUp().then(() => {
+        if (down || !everReady) logger?.info({ mode: target.mode }, 'redis connection ready');
+        down = false;
+        everReady = true;
+        resolve();
+      });
+    });
+  });
+
+  /**
+   * A Cluster connects to its nodes lazily and, with the offline queue off, rejects commands for a node
+   * that is still connecting; connect to every master before declaring the store ready.
+   */
+  async function warmUp(): Promise<void> {
+    if (!(client instanceof Cluster)) return;
+    await Promise.allSettled(client.nodes('master').map((node) => node.ping()));
+  }
+
+  let closed = false;
+
+  async function ensureReady(): Promise<void> {
+    if (closed) throw new StoreUnavailable('redis store is closed');
+    if (everReady && client.status === 'ready') return;
+    const remaining = graceEnds - performance.now();
+    if (!everReady && remaining > 0) {
+      let timer: NodeJS.Timeout | undefined;
+      await Promise.race([firstReady, new Promise((resolve) => (timer = setTimeout(resolve, remaining)))]);
+      clearTimeout(timer);
+      if (everReady && client.status === 'ready') return;
+    }
+    throw new StoreUnavailable(`redis is not connected (${client.status})`);
+  }
+
+  async function run<T>(op: string, command: () => Promise<T>): Promise<T> {
+    await ensureReady();
+    try {
+      return await command();
+    } catch (err) {
+      const e = err as Error & { code?: string };
+      throw new StoreUnavailable(`redis ${op} failed: ${scrub(String(e.message))}`, e.code);
+    }
+  }
+
+  return {
+    kind: 'redis',
+    client,
+
+    get: (key) => run('get', () => client.get(key)),
+
+    async set(key, value, ttlMs) {
+      const ttl = ttlMs === undefined ? undefined : checkTtl(ttlMs);
+      await run('set', () => (ttl === undefined ? client.set(key, value) : client.set(key, value, 'PX', ttl)));
+    },
+
+    async setIfAbsent(key, value, ttlMs) {
+      const ttl = checkTtl(ttlMs);
+      return (await run('set', () => client.set(key, value, 'PX', ttl, 'NX'))) === 'OK';
+    },
+
+    async delete(key) {
+      await run('del', () => client.del(key));
+    },
+
+    async deleteIfEquals(key, value) {
+      return (await run('deleteIfEquals', () => scripts.kiungaDeleteIfEquals(key, value))) === 1;
+    },
+
+    async increment(key, ttlMs) {
+      if (ttlMs === undefined) return run('incr', () => client.incr(key));
+      const ttl = checkTtl(ttlMs);
+      return run('increment', () => scripts.kiungaIncrementWithTtl(key, ttl));
+    },
+
+    async ping() {
+      await run('ping', () => client.ping());
+    },
+
+    async close() {
+      if (closed) return;
+      closed = true;
+      if (client.status === 'ready') {
+        let timer: NodeJS.Timeout | undefined;
+        const gaveUp = new Promise((resolve) => (timer = setTimeout(resolve, commandTimeoutMs)));
+        await Promise.race([client.quit().catch(() => undefined), gaveUp]);
+        clearTimeout(timer);
+      }
+      client.disconnect();
+    },
+  };
+}
