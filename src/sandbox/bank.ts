@@ -1,0 +1,146 @@
+import type {
+  BankData,
+  Cents,
+  ClientRecord,
+  CurrencyRecord,
+  LoanProductRecord,
+  LoanRecord,
+  OfficeRecord,
+  SavingsAccountRecord,
+  SavingsProductRecord,
+  SavingsTxnRecord,
+} from './model.js';
+
+/** Savings transaction types that add money (fineract.md §4.2); every other sandbox type takes money out. */
+export const SAVINGS_CREDIT_TYPES: ReadonlySet<number> = new Set([1, 3, 8, 21]);
+
+/** Fineract's `/search` caps every resource's result at 50 rows. */
+export const SEARCH_LIMIT = 50;
+
+/**
+ * The sandbox's store and the business queries over it. Routes read through this class only, so that later
+ * capabilities (writes, transfers, idempotency) change one place. Holds one tenant's data.
+ */
+export class Bank {
+  readonly data: BankData;
+
+  constructor(data: BankData) {
+    this.data = data;
+    for (const account of data.savingsAccounts) this.recomputeRunningBalances(account);
+  }
+
+  get businessDate(): string {
+    return this.data.businessDate;
+  }
+
+  currency(code: string): CurrencyRecord {
+    const c = this.data.currencies.find((x) => x.code === code);
+    if (!c) throw new Error(`unknown currency ${code}`);
+    return c;
+  }
+
+  office(id: number): OfficeRecord | undefined {
+    return this.data.offices.find((o) => o.id === id);
+  }
+
+  client(id: number): ClientRecord | undefined {
+    return this.data.clients.find((c) => c.id === id);
+  }
+
+  clients(offset: number, limit: number): { total: number; page: ClientRecord[] } {
+    const all = [...this.data.clients].sort((a, b) => a.id - b.id);
+    return { total: all.length, page: all.slice(offset, offset + limit) };
+  }
+
+  /**
+   * `/search?resource=clients`: SQL `LIKE` over account_no, display_name, external_id and mobile_no, wrapped
+   * in `%...%` unless exactMatch; `%` and `_` in the query stay wildcards, as in Fineract. Case-insensitive
+   * (MySQL/MariaDB default collation).
+   */
+  searchClients(query: string, exactMatch: boolean): ClientRecord[] {
+    const re = likeRegExp(exactMatch ? query : `%${query}%`);
+    return this.data.clients
+      .filter((c) => [c.accountNo, displayName(c), c.externalId, c.mobileNo].some((v) => v !== undefined && re.test(v)))
+      .sort((a, b) => a.id - b.id)
+      .slice(0, SEARCH_LIMIT);
+  }
+
+  /** Loans and savings are matched by account number or external id. */
+  searchSavings(query: string, exactMatch: boolean): SavingsAccountRecord[] {
+    const re = likeRegExp(exactMatch ? query : `%${query}%`);
+    return this.data.savingsAccounts.filter((a) => re.test(a.accountNo)).slice(0, SEARCH_LIMIT);
+  }
+
+  searchLoans(query: string, exactMatch: boolean): LoanRecord[] {
+    const re = likeRegExp(exactMatch ? query : `%${query}%`);
+    return this.data.loans
+      .filter((l) => re.test(l.accountNo) || (l.externalId !== undefined && re.test(l.externalId)))
+      .slice(0, SEARCH_LIMIT);
+  }
+
+  savingsProduct(id: number): SavingsProductRecord | undefined {
+    return this.data.savingsProducts.find((p) => p.id === id);
+  }
+
+  loanProduct(id: number): LoanProductRecord | undefined {
+    return this.data.loanProducts.find((p) => p.id === id);
+  }
+
+  savingsAccount(id: number): SavingsAccountRecord | undefined {
+    return this.data.savingsAccounts.find((a) => a.id === id);
+  }
+
+  savingsAccountsOf(clientId: number): SavingsAccountRecord[] {
+    return this.data.savingsAccounts.filter((a) => a.clientId === clientId).sort((a, b) => a.id - b.id);
+  }
+
+  loan(id: number): LoanRecord | undefined {
+    return this.data.loans.find((l) => l.id === id);
+  }
+
+  loansOf(clientId: number): LoanRecord[] {
+    return this.data.loans.filter((l) => l.clientId === clientId).sort((a, b) => a.id - b.id);
+  }
+
+  /** Balance over non-reversed transactions. */
+  balance(account: SavingsAccountRecord): Cents {
+    return account.transactions.reduce((sum, t) => (t.reversed ? sum : sum + signed(t)), 0);
+  }
+
+  /** Fineract's availableBalance: accountBalance − onHoldFunds − savingsAmountOnHold. */
+  availableBalance(account: SavingsAccountRecord): Cents {
+    return this.balance(account) - account.onHoldFunds - account.savingsAmountOnHold;
+  }
+
+  /** Newest first: value date DESC, then id DESC (retrieveAllTransactions' order). */
+  transactionsNewestFirst(account: SavingsAccountRecord): SavingsTxnRecord[] {
+    return [...account.transactions].sort((a, b) => (a.date === b.date ? b.id - a.id : a.date < b.date ? 1 : -1));
+  }
+
+  /** Keeps runningBalance consistent; a reversed row carries the balance as it stood without it. */
+  recomputeRunningBalances(account: SavingsAccountRecord): void {
+    account.transactions.sort((a, b) => (a.date === b.date ? a.id - b.id : a.date < b.date ? -1 : 1));
+    let running = 0;
+    for (const t of account.transactions) {
+      if (!t.reversed) running += signed(t);
+      t.runningBalance = running;
+    }
+  }
+}
+
+export function displayName(c: ClientRecord): string {
+  return c.legalFormId === 2 ? (c.fullname ?? '') : [c.firstname, c.lastname].filter(Boolean).join(' ');
+}
+
+const signed = (t: SavingsTxnRecord): Cents => (SAVINGS_CREDIT_TYPES.has(t.typeId) ? t.amount : -t.amount);
+
+/** Compiles a SQL LIKE pattern (`%` any run, `_` one character, no escape character) to a RegExp. */
+export function likeRegExp(pattern: string): RegExp {
+  let source = '';
+  for (const ch of pattern) {
+    if (ch === '%') source += '[\\s\\S]*';
+    else if (ch === '_') source += '[\\s\\S]';
+    else source += ch.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&');
+  }
+  return new RegExp(`^${source}$`, 'iu');
+}

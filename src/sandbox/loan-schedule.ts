@@ -1,0 +1,115 @@
+import { addMonths } from './dates.js';
+import type { Cents, InstallmentRecord, LoanRecord, LoanTxnRecord } from './model.js';
+
+/**
+ * Flat-interest, equal-instalment monthly schedule (Fineract amortizationType 1, interestType 1): interest
+ * per period = principal x rate; principal split evenly, the rounding remainder on the last period.
+ */
+export function buildFlatSchedule(
+  principal: Cents,
+  numberOfRepayments: number,
+  interestRatePerPeriod: number,
+  disbursedOn: string,
+): InstallmentRecord[] {
+  const principalPerPeriod = Math.floor(principal / numberOfRepayments);
+  const interestPerPeriod = Math.round((principal * interestRatePerPeriod) / 100);
+  const periods: InstallmentRecord[] = [];
+  for (let n = 1; n <= numberOfRepayments; n++) {
+    const last = n === numberOfRepayments;
+    periods.push({
+      period: n,
+      fromDate: addMonths(disbursedOn, n - 1),
+      dueDate: addMonths(disbursedOn, n),
+      principalDue: last ? principal - principalPerPeriod * (numberOfRepayments - 1) : principalPerPeriod,
+      interestDue: interestPerPeriod,
+      principalPaid: 0,
+      interestPaid: 0,
+    });
+  }
+  return periods;
+}
+
+/**
+ * Applies a repayment to the schedule in Fineract's "mifos-standard-strategy" order (oldest instalment
+ * first; within one, interest before principal). Returns the new transaction, or null when the amount
+ * exceeds the outstanding balance (overpayment is not modelled).
+ */
+export function applyRepayment(loan: LoanRecord, amount: Cents, date: string, id: number): LoanTxnRecord | null {
+  if (amount <= 0 || amount > loanOutstanding(loan).total) return null;
+  let left = amount;
+  let principalPortion = 0;
+  let interestPortion = 0;
+  for (const p of loan.schedule) {
+    if (left === 0) break;
+    const interest = Math.min(left, p.interestDue - p.interestPaid);
+    p.interestPaid += interest;
+    interestPortion += interest;
+    left -= interest;
+    const principal = Math.min(left, p.principalDue - p.principalPaid);
+    p.principalPaid += principal;
+    principalPortion += principal;
+    left -= principal;
+    if (!p.obligationsMetOnDate && p.interestPaid === p.interestDue && p.principalPaid === p.principalDue) {
+      p.obligationsMetOnDate = date;
+    }
+  }
+  const txn: LoanTxnRecord = { id, typeId: 2, date, amount, principalPortion, interestPortion, reversed: false };
+  loan.transactions.push(txn);
+  if (loanOutstanding(loan).total === 0) {
+    loan.statusId = 600;
+    loan.closedOnDate = date;
+  }
+  return txn;
+}
+
+export interface LoanTotals {
+  principalDisbursed: Cents;
+  principalPaid: Cents;
+  principalOutstanding: Cents;
+  interestCharged: Cents;
+  interestPaid: Cents;
+  interestOutstanding: Cents;
+  total: Cents;
+  totalExpected: Cents;
+  totalPaid: Cents;
+}
+
+export function loanOutstanding(loan: LoanRecord): LoanTotals {
+  let principalPaid = 0;
+  let interestCharged = 0;
+  let interestPaid = 0;
+  for (const p of loan.schedule) {
+    principalPaid += p.principalPaid;
+    interestCharged += p.interestDue;
+    interestPaid += p.interestPaid;
+  }
+  const principalDisbursed = loan.disbursedOnDate ? loan.principal : 0;
+  const principalOutstanding = principalDisbursed - principalPaid;
+  const interestOutstanding = loan.disbursedOnDate ? interestCharged - interestPaid : 0;
+  return {
+    principalDisbursed,
+    principalPaid,
+    principalOutstanding,
+    interestCharged,
+    interestPaid,
+    interestOutstanding,
+    total: principalOutstanding + interestOutstanding,
+    totalExpected: principalDisbursed + interestCharged,
+    totalPaid: principalPaid + interestPaid,
+  };
+}
+
+/** Sum still due on instalments whose due date is before `businessDate`, and the oldest such due date. */
+export function loanOverdue(loan: LoanRecord, businessDate: string): { amount: Cents; since?: string } {
+  let amount = 0;
+  let since: string | undefined;
+  for (const p of loan.schedule) {
+    if (p.dueDate >= businessDate) continue;
+    const due = p.principalDue - p.principalPaid + (p.interestDue - p.interestPaid);
+    if (due > 0) {
+      amount += due;
+      since ??= p.dueDate;
+    }
+  }
+  return since ? { amount, since } : { amount };
+}

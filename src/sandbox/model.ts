@@ -1,0 +1,176 @@
+/**
+ * The sandbox's internal records: what a Fineract database would hold, not what its API returns. Money is
+ * held in integer minor units (cents) so that balances never drift; dates are ISO `yyyy-mm-dd` strings.
+ * Wire shapes are built from these records in `routes/*` with the helpers in `serialize.ts`.
+ */
+
+/** Integer amount in minor units (KES cents). */
+export type Cents = number;
+
+export interface CurrencyRecord {
+  code: string;
+  name: string;
+  decimalPlaces: number;
+  inMultiplesOf: number;
+  displaySymbol: string;
+}
+
+export interface OfficeRecord {
+  id: number;
+  name: string;
+  openingDate: string;
+  hierarchy: string;
+}
+
+/** Client status ids (ClientStatus.java): 100 pending, 300 active, 600 closed, 700 rejected, 800 withdrawn. */
+export type ClientStatusId = 100 | 300 | 600 | 700 | 800;
+
+export interface ClientRecord {
+  id: number;
+  accountNo: string;
+  externalId?: string;
+  /** Legal form 1 = person (firstname/lastname), 2 = entity (fullname). */
+  legalFormId: 1 | 2;
+  firstname?: string;
+  lastname?: string;
+  fullname?: string;
+  /** Stored verbatim, as messy as real data: `0711000001`, `+254 711 000002`, `254711000003`. */
+  mobileNo?: string;
+  officeId: number;
+  statusId: ClientStatusId;
+  submittedOnDate: string;
+  activationDate?: string;
+  closedOnDate?: string;
+}
+
+export interface SavingsProductRecord {
+  id: number;
+  name: string;
+  shortName: string;
+  description: string;
+  /** 100 savings, 200 fixed deposit, 300 recurring deposit, 400 current. */
+  depositTypeId: 100 | 200 | 300 | 400;
+  currencyCode: string;
+  nominalAnnualInterestRate: number;
+}
+
+export interface LoanProductRecord {
+  id: number;
+  name: string;
+  shortName: string;
+  description: string;
+  currencyCode: string;
+  principal: Cents;
+  minPrincipal: Cents;
+  maxPrincipal: Cents;
+  numberOfRepayments: number;
+  minNumberOfRepayments: number;
+  maxNumberOfRepayments: number;
+  repaymentEvery: number;
+  /** Per month, flat. */
+  interestRatePerPeriod: number;
+  startDate: string;
+}
+
+/** Savings transaction type ids (SavingsAccountTransactionType.java) that the sandbox uses. */
+export type SavingsTxnTypeId = 1 | 2 | 3 | 4 | 5 | 7 | 20 | 21;
+
+export interface SavingsTxnRecord {
+  id: number;
+  typeId: SavingsTxnTypeId;
+  /** Value date. */
+  date: string;
+  submittedOnDate: string;
+  amount: Cents;
+  reversed: boolean;
+  /** Computed by the bank over non-reversed transactions in value-date order. */
+  runningBalance: Cents;
+  paymentTypeId?: number;
+  receiptNumber?: string;
+  note?: string;
+}
+
+/** Savings account status ids (SavingsAccountStatusType.java). */
+export type SavingsStatusId = 100 | 200 | 300 | 400 | 500 | 600 | 700 | 800;
+
+export interface SavingsAccountRecord {
+  id: number;
+  accountNo: string;
+  clientId: number;
+  productId: number;
+  statusId: SavingsStatusId;
+  submittedOnDate: string;
+  activatedOnDate?: string;
+  closedOnDate?: string;
+  /** Lien amounts, subtracted from availableBalance. */
+  onHoldFunds: Cents;
+  savingsAmountOnHold: Cents;
+  /** Oldest first (value date, then id). */
+  transactions: SavingsTxnRecord[];
+}
+
+/** Loan status ids (LoanStatus.java). */
+export type LoanStatusId = 100 | 200 | 300 | 400 | 500 | 600 | 601 | 602 | 700;
+
+export interface InstallmentRecord {
+  period: number;
+  fromDate: string;
+  dueDate: string;
+  principalDue: Cents;
+  interestDue: Cents;
+  principalPaid: Cents;
+  interestPaid: Cents;
+  obligationsMetOnDate?: string;
+}
+
+/** Loan transaction type ids used here: 1 disbursement, 2 repayment. */
+export interface LoanTxnRecord {
+  id: number;
+  typeId: 1 | 2;
+  date: string;
+  amount: Cents;
+  principalPortion: Cents;
+  interestPortion: Cents;
+  reversed: boolean;
+  externalId?: string;
+}
+
+export interface LoanRecord {
+  id: number;
+  accountNo: string;
+  externalId?: string;
+  clientId: number;
+  productId: number;
+  statusId: LoanStatusId;
+  principal: Cents;
+  numberOfRepayments: number;
+  repaymentEvery: number;
+  interestRatePerPeriod: number;
+  submittedOnDate: string;
+  approvedOnDate?: string;
+  disbursedOnDate?: string;
+  closedOnDate?: string;
+  schedule: InstallmentRecord[];
+  transactions: LoanTxnRecord[];
+}
+
+export interface PaymentTypeRecord {
+  id: number;
+  name: string;
+  description: string;
+  isCashPayment: boolean;
+  position: number;
+}
+
+/** Everything one sandbox instance holds; `createDemoData()` builds a fresh one per sandbox. */
+export interface BankData {
+  businessDate: string;
+  currencies: CurrencyRecord[];
+  offices: OfficeRecord[];
+  clients: ClientRecord[];
+  savingsProducts: SavingsProductRecord[];
+  loanProducts: LoanProductRecord[];
+  savingsAccounts: SavingsAccountRecord[];
+  loans: LoanRecord[];
+  paymentTypes: PaymentTypeRecord[];
+}

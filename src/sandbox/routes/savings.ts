@@ -1,0 +1,167 @@
+import { SAVINGS_CREDIT_TYPES, displayName, type Bank } from '../bank.js';
+import type { SavingsAccountRecord, SavingsTxnRecord } from '../model.js';
+import { HttpError, intParam, ok, selectFields, type Route } from '../router.js';
+import {
+  currencyData,
+  depositType,
+  localDate,
+  money,
+  nonEmpty,
+  notFoundBody,
+  savingsStatus,
+  savingsSubStatusNone,
+  savingsTxnType,
+} from '../serialize.js';
+
+/** Top-level names `fields=` accepts on a savings account (SavingsAccountsApiResource's response parameters). */
+const SAVINGS_FIELDS: ReadonlySet<string> = new Set([
+  'id', 'accountNo', 'depositType', 'externalId', 'clientId', 'clientName', 'groupId', 'groupName',
+  'savingsProductId', 'savingsProductName', 'fieldOfficerId', 'fieldOfficerName', 'status', 'subStatus', 'timeline',
+  'currency', 'nominalAnnualInterestRate', 'interestCompoundingPeriodType', 'interestPostingPeriodType',
+  'interestCalculationType', 'interestCalculationDaysInYearType', 'minRequiredOpeningBalance',
+  'lockinPeriodFrequency', 'lockinPeriodFrequencyType', 'withdrawalFeeForTransfers', 'allowOverdraft',
+  'overdraftLimit', 'minRequiredBalance', 'enforceMinRequiredBalance', 'onHoldFunds', 'savingsAmountOnHold',
+  'withHoldTax', 'lastActiveTransactionDate', 'isDormancyTrackingActive', 'summary', 'transactions', 'charges',
+]);
+
+export function requireSavings(bank: Bank, id: number): SavingsAccountRecord {
+  const a = bank.savingsAccount(id);
+  if (!a) {
+    throw new HttpError(404, notFoundBody('error.msg.saving.account.id.invalid', `Savings account with identifier ${id} does not exist`, id));
+  }
+  return a;
+}
+
+const currencyOf = (bank: Bank, a: SavingsAccountRecord): Record<string, unknown> =>
+  currencyData(bank.currency(bank.savingsProduct(a.productId)?.currencyCode ?? 'KES'));
+
+/** SavingsAccountTransactionData (fineract.md §4.2). */
+export function savingsTxnView(bank: Bank, a: SavingsAccountRecord, t: SavingsTxnRecord): Record<string, unknown> {
+  const paymentType = t.paymentTypeId ? bank.data.paymentTypes.find((p) => p.id === t.paymentTypeId) : undefined;
+  return {
+    id: t.id,
+    transactionType: savingsTxnType(t.typeId),
+    entryType: SAVINGS_CREDIT_TYPES.has(t.typeId) ? 'CREDIT' : 'DEBIT',
+    accountId: a.id,
+    accountNo: a.accountNo,
+    date: localDate(t.date),
+    submittedOnDate: localDate(t.submittedOnDate),
+    currency: currencyOf(bank, a),
+    paymentDetailData: paymentType
+      ? { id: t.id, paymentType: { id: paymentType.id, name: paymentType.name }, receiptNumber: t.receiptNumber }
+      : undefined,
+    amount: money(t.amount),
+    runningBalance: money(t.runningBalance),
+    reversed: t.reversed,
+    note: t.note,
+    interestedPostedAsOn: false,
+    submittedByUsername: 'mifos',
+    isManualTransaction: false,
+    isReversal: false,
+    lienTransaction: false,
+  };
+}
+
+function sumOf(a: SavingsAccountRecord, typeIds: number[]): number {
+  return money(a.transactions.filter((t) => !t.reversed && typeIds.includes(t.typeId)).reduce((s, t) => s + t.amount, 0));
+}
+
+/** SavingsAccountData (fineract.md §4.1); `transactions` only when asked for. */
+export function savingsAccountView(bank: Bank, a: SavingsAccountRecord, withTransactions: boolean): Record<string, unknown> {
+  const product = bank.savingsProduct(a.productId);
+  const client = bank.client(a.clientId);
+  const currency = currencyOf(bank, a);
+  const last = bank.transactionsNewestFirst(a).find((t) => !t.reversed);
+  return {
+    id: a.id,
+    accountNo: a.accountNo,
+    depositType: depositType(product?.depositTypeId ?? 100),
+    clientId: a.clientId,
+    clientName: client ? displayName(client) : undefined,
+    savingsProductId: a.productId,
+    savingsProductName: product?.name,
+    fieldOfficerId: 0,
+    status: savingsStatus(a.statusId),
+    subStatus: savingsSubStatusNone(),
+    timeline: {
+      submittedOnDate: localDate(a.submittedOnDate),
+      submittedByUsername: 'mifos',
+      approvedOnDate: localDate(a.activatedOnDate),
+      activatedOnDate: localDate(a.activatedOnDate),
+      closedOnDate: localDate(a.closedOnDate),
+    },
+    currency,
+    nominalAnnualInterestRate: product?.nominalAnnualInterestRate,
+    interestCompoundingPeriodType: { id: 1, code: 'savings.interest.period.savingsCompoundingInterestPeriodType.daily', value: 'Daily' },
+    interestPostingPeriodType: { id: 4, code: 'savings.interest.posting.period.savingsPostingInterestPeriodType.monthly', value: 'Monthly' },
+    interestCalculationType: { id: 1, code: 'savingsInterestCalculationType.dailybalance', value: 'Daily Balance' },
+    interestCalculationDaysInYearType: { id: 365, code: 'savingsInterestCalculationDaysInYearType.days365', value: '365 Days' },
+    withdrawalFeeForTransfers: false,
+    allowOverdraft: false,
+    enforceMinRequiredBalance: false,
+    onHoldFunds: a.onHoldFunds > 0 ? money(a.onHoldFunds) : undefined,
+    savingsAmountOnHold: a.savingsAmountOnHold > 0 ? money(a.savingsAmountOnHold) : undefined,
+    withHoldTax: false,
+    lastActiveTransactionDate: localDate(last?.date),
+    isDormancyTrackingActive: false,
+    summary: {
+      currency,
+      totalDeposits: sumOf(a, [1]),
+      totalWithdrawals: sumOf(a, [2]),
+      totalWithdrawalFees: sumOf(a, [4]),
+      totalInterestPosted: sumOf(a, [3]),
+      accountBalance: money(bank.balance(a)),
+      availableBalance: money(bank.availableBalance(a)),
+      totalOverdraftInterestDerived: 0,
+      interestNotPosted: 0,
+    },
+    transactions: withTransactions ? nonEmpty(bank.transactionsNewestFirst(a).map((t) => savingsTxnView(bank, a, t))) : undefined,
+  };
+}
+
+export const savingsRoutes: Route[] = [
+  {
+    method: 'GET',
+    pattern: '/savingsaccounts/{accountId}',
+    permission: 'READ_SAVINGSACCOUNT',
+    handler: ({ bank, params, query }) => {
+      const account = requireSavings(bank, params.accountId as number);
+      const associations = (query.get('associations') ?? '').split(',').map((s) => s.trim());
+      const withTransactions = associations.includes('transactions') || associations.includes('all');
+      return ok(selectFields(savingsAccountView(bank, account, withTransactions), query.get('fields'), SAVINGS_FIELDS));
+    },
+  },
+  {
+    // Since 1.9.0. `offset` is a page index (Spring PageRequest.of(offset, limit)); default sort is newest first.
+    method: 'GET',
+    pattern: '/savingsaccounts/{accountId}/transactions/search',
+    permission: 'READ_SAVINGSACCOUNT',
+    handler: ({ bank, params, query }) => {
+      const account = requireSavings(bank, params.accountId as number);
+      const limit = intParam(query, 'limit', 50, 1, 1000);
+      const page = intParam(query, 'offset', 0);
+      const types = query.get('types')?.split(',').map(Number).filter(Number.isInteger);
+      let rows = bank.transactionsNewestFirst(account);
+      if (types && types.length > 0) rows = rows.filter((t) => types.includes(t.typeId));
+      if (query.get('credit') === 'true' && query.get('debit') !== 'true') rows = rows.filter((t) => SAVINGS_CREDIT_TYPES.has(t.typeId));
+      if (query.get('debit') === 'true' && query.get('credit') !== 'true') rows = rows.filter((t) => !SAVINGS_CREDIT_TYPES.has(t.typeId));
+      if (query.get('sortOrder')?.toUpperCase() === 'ASC') rows = rows.reverse();
+      const pageItems = rows.slice(page * limit, page * limit + limit).map((t) => savingsTxnView(bank, account, t));
+      return ok({ totalFilteredRecords: rows.length, pageItems });
+    },
+  },
+  {
+    method: 'GET',
+    pattern: '/savingsaccounts/{accountId}/transactions/{transactionId}',
+    permission: 'READ_SAVINGSACCOUNT',
+    handler: ({ bank, params }) => {
+      const account = requireSavings(bank, params.accountId as number);
+      const txn = account.transactions.find((t) => t.id === params.transactionId);
+      if (!txn) {
+        const id = params.transactionId as number;
+        throw new HttpError(404, notFoundBody('error.msg.saving.account.transaction.id.invalid', `Savings account transaction with identifier ${id} does not exist`, id));
+      }
+      return ok(savingsTxnView(bank, account, txn));
+    },
+  },
+];

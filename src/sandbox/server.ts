@@ -1,0 +1,201 @@
+import { createHash, timingSafeEqual } from 'node:crypto';
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { Logger } from '../logger.js';
+import { Bank } from './bank.js';
+import { SandboxControl } from './control.js';
+import { todayAt } from './dates.js';
+import { createDemoData } from './demo-data.js';
+import { HttpError, Router } from './router.js';
+import { clientRoutes } from './routes/clients.js';
+import { loanRoutes } from './routes/loans.js';
+import { officeRoutes, productRoutes } from './routes/products.js';
+import { handleControlRequest } from './routes/sandbox-control.js';
+import { savingsRoutes } from './routes/savings.js';
+import { fineractError, paramError, springErrorBody, stringify } from './serialize.js';
+
+export const API_PREFIX = '/fineract-provider/api/v1';
+const MAX_BODY_BYTES = 1_000_000;
+/** The demo tenant's clock: Africa/Nairobi, UTC+3. */
+const TENANT_UTC_OFFSET_MINUTES = 180;
+
+export interface SandboxOptions {
+  /** 0 (the default) picks a free port. */
+  port?: number;
+  host?: string;
+  username?: string;
+  password?: string;
+  tenant?: string;
+  /** Initial latency added to every Fineract API answer. */
+  latencyMs?: number;
+  /** Business date (`yyyy-mm-dd`) the demo history is relative to; default: today in Nairobi. */
+  businessDate?: string;
+  logger?: Logger;
+}
+
+export interface Sandbox {
+  /** Base URL including `/fineract-provider/api/v1`. */
+  url: string;
+  port: number;
+  control: SandboxControl;
+  /** The live data of this sandbox (tests may inspect or change it). */
+  bank: Bank;
+  close(): Promise<void>;
+}
+
+/** Starts a Fineract 1.x stand-in with a fresh copy of the demo data. */
+export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbox> {
+  const host = options.host ?? '127.0.0.1';
+  const tenant = options.tenant ?? 'default';
+  const expected = digest(`${options.username ?? 'mifos'}:${options.password ?? 'password'}`);
+  const credentialsValid = (u: string, p: string): boolean => timingSafeEqual(digest(`${u}:${p}`), expected);
+  const bank = new Bank(createDemoData(options.businessDate ?? todayAt(TENANT_UTC_OFFSET_MINUTES)));
+  const control = new SandboxControl(options.latencyMs ?? 0);
+  const router = new Router().add(...clientRoutes, ...savingsRoutes, ...loanRoutes, ...productRoutes, ...officeRoutes);
+  const timers = new Set<NodeJS.Timeout>();
+  const log = options.logger?.child({ component: 'sandbox' });
+
+  const delay = (ms: number): Promise<void> =>
+    new Promise((resolve) => {
+      const t = setTimeout(() => {
+        timers.delete(t);
+        resolve();
+      }, ms);
+      timers.add(t);
+    });
+
+  async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const url = new URL(req.url ?? '/', 'http://sandbox');
+    const path = url.pathname;
+    const body = await readJsonBody(req);
+
+    if (path.startsWith('/sandbox/')) return handleControlRequest(control, req, res, path, body.value);
+
+    const entry = control.record({ method: req.method ?? 'GET', path, query: url.search.slice(1), at: Date.now() });
+    res.on('finish', () => {
+      entry.status = res.statusCode;
+      log?.debug({ method: entry.method, path, status: res.statusCode }, 'sandbox request');
+    });
+
+    if (control.latencyMs > 0) await delay(control.latencyMs);
+    if (control.failMode === 'reset') {
+      req.socket.destroy();
+      return;
+    }
+    if (control.failMode === '500') {
+      return write(res, 500, { Exception: 'java.lang.IllegalStateException: sandbox failure injected (failMode=500)' });
+    }
+    if (!path.startsWith(`${API_PREFIX}/`)) return write(res, 404, springErrorBody(404, 'Not Found', path));
+
+    // TenantAwareBasicAuthenticationFilter: the tenant first (header, then query parameter), then credentials.
+    const tenantId = req.headers['fineract-platform-tenantid']?.toString().trim() || url.searchParams.get('tenantIdentifier');
+    if (!tenantId || tenantId !== tenant) return write(res, 400, springErrorBody(400, 'Bad Request', path));
+
+    const apiPath = path.slice(API_PREFIX.length);
+    const matched = router.match(req.method ?? 'GET', apiPath);
+    const open = matched !== null && matched !== 'methodNotAllowed' && matched.route.permission === null;
+    if (!open) {
+      const basic = parseBasic(req.headers.authorization);
+      if (!basic || !credentialsValid(basic.username, basic.password) || apiPath.startsWith('/self/')) {
+        // Spring's BasicAuthenticationEntryPoint; `/self/*` is refused for a non-self-service user the same way.
+        return write(res, 401, springErrorBody(401, 'Unauthorized', path), {
+          'WWW-Authenticate': 'Basic realm="Fineract Platform API"',
+        });
+      }
+    }
+    if (matched === null) return write(res, 404, springErrorBody(404, 'Not Found', path));
+    if (matched === 'methodNotAllowed') return write(res, 405, springErrorBody(405, 'Method Not Allowed', path));
+    const permission = matched.route.permission;
+    if (permission && control.deniedPermissions.has(permission)) {
+      const message = `User has no authority to: ${permission}`;
+      return write(res, 403, fineractError(403, 'error.msg.not.authorized', message));
+    }
+    if (body.invalid) {
+      const e = paramError('error.msg.invalid.request.body', 'The request body is not valid JSON.', 'body');
+      return write(res, 400, e);
+    }
+    try {
+      const reply = matched.route.handler({ bank, params: matched.params, query: url.searchParams, body: body.value, credentialsValid });
+      return write(res, reply.status, reply.body, { 'X-Notification-Refresh': 'false', ...reply.headers });
+    } catch (err) {
+      if (err instanceof HttpError) return write(res, err.status, err.body);
+      throw err;
+    }
+  }
+
+  const server = createServer((req, res) => {
+    handle(req, res).catch((err: unknown) => {
+      log?.error({ err }, 'sandbox handler failed');
+      if (!res.headersSent) write(res, 500, { Exception: err instanceof Error ? err.message : String(err) });
+      else res.destroy();
+    });
+  });
+
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(options.port ?? 0, host, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+  const port = (server.address() as AddressInfo).port;
+  const urlHost = host === '0.0.0.0' || host === '::' ? '127.0.0.1' : host.includes(':') ? `[${host}]` : host;
+  log?.info({ port, host }, 'Fineract sandbox listening');
+
+  return {
+    url: `http://${urlHost}:${port}${API_PREFIX}`,
+    port,
+    control,
+    bank,
+    close: () =>
+      new Promise<void>((resolve, reject) => {
+        for (const t of timers) clearTimeout(t);
+        timers.clear();
+        server.close((err) => (err ? reject(err) : resolve()));
+        server.closeAllConnections();
+      }),
+  };
+}
+
+function write(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
+  const text = stringify(body);
+  res.writeHead(status, {
+    'Content-Type': 'application/json',
+    'Content-Length': Buffer.byteLength(text),
+    ...headers,
+  });
+  res.end(text);
+}
+
+const digest = (s: string): Buffer => createHash('sha256').update(s).digest();
+
+function parseBasic(header: string | undefined): { username: string; password: string } | null {
+  if (!header) return null;
+  const m = /^Basic\s+([A-Za-z0-9+/=]+)\s*$/i.exec(header);
+  if (!m) return null;
+  const decoded = Buffer.from(m[1] as string, 'base64').toString('utf8');
+  const i = decoded.indexOf(':');
+  return i < 0 ? null : { username: decoded.slice(0, i), password: decoded.slice(i + 1) };
+}
+
+/** Reads a JSON body (at most 1 MB); an empty body is `undefined`, malformed JSON is flagged. */
+async function readJsonBody(req: IncomingMessage): Promise<{ value: unknown; invalid: boolean }> {
+  if (req.method === 'GET' || req.method === 'HEAD' || req.method === 'DELETE') {
+    req.resume();
+    return { value: undefined, invalid: false };
+  }
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of req as AsyncIterable<Buffer>) {
+    size += chunk.length;
+    if (size > MAX_BODY_BYTES) return { value: undefined, invalid: true };
+    chunks.push(chunk);
+  }
+  const text = Buffer.concat(chunks).toString('utf8').trim();
+  if (text === '') return { value: undefined, invalid: false };
+  try {
+    return { value: JSON.parse(text) as unknown, invalid: false };
+  } catch {
+    return { value: undefined, invalid: true };
+  }
+}
