@@ -1,0 +1,190 @@
+import { z } from 'zod';
+import type { LoanAccount, LoanAccountSummary, SavingsAccount, SavingsAccountSummary, SavingsTransaction } from './types.js';
+
+/**
+ * The parts of Fineract's JSON that Kiunga reads, checked at runtime (fineract.md §2-5). Unknown keys are
+ * dropped; absent keys are normal (Gson omits nulls). Nothing outside `src/fineract` sees these shapes.
+ */
+
+/** BigDecimal amounts: JSON numbers, possibly with trailing zeros; tolerate numeric strings. */
+const amount = z.union([z.number(), z.string().regex(/^-?\d+(\.\d+)?$/).transform(Number)]);
+
+/** LocalDate: `[2024, 1, 31]` from Gson endpoints, `"2024-01-31"` from Jackson ones. */
+const localDate = z
+  .union([z.tuple([z.number().int(), z.number().int(), z.number().int()]), z.string().regex(/^\d{4}-\d{2}-\d{2}/)])
+  .transform((d) =>
+    typeof d === 'string'
+      ? d.slice(0, 10)
+      : `${String(d[0]).padStart(4, '0')}-${String(d[1]).padStart(2, '0')}-${String(d[2]).padStart(2, '0')}`,
+  );
+
+const enumData = z.object({ id: z.number(), code: z.string().optional(), value: z.string().optional() });
+const status = enumData.extend({ active: z.boolean().optional() });
+const currency = z.object({ code: z.string(), decimalPlaces: z.number().int().min(0).max(6).optional() });
+
+export const SearchResults = z.array(
+  z.object({
+    entityId: z.number(),
+    entityType: z.string().optional(),
+    entityMobileNo: z.string().optional(),
+    entityStatus: enumData.optional(),
+  }),
+);
+
+export const ClientData = z.object({
+  id: z.number(),
+  displayName: z.string().optional(),
+  firstname: z.string().optional(),
+  lastname: z.string().optional(),
+  fullname: z.string().optional(),
+  mobileNo: z.string().optional(),
+  officeId: z.number(),
+  active: z.boolean().optional(),
+  status: enumData.optional(),
+});
+export type ClientData = z.infer<typeof ClientData>;
+
+const savingsSummaryEntry = z.object({
+  id: z.number(),
+  accountNo: z.string(),
+  productId: z.number(),
+  productName: z.string(),
+  status,
+  currency,
+  depositType: enumData.optional(),
+});
+
+const loanSummaryEntry = z.object({
+  id: z.number(),
+  accountNo: z.string(),
+  productId: z.number(),
+  productName: z.string(),
+  status,
+  currency,
+  loanBalance: amount.optional(),
+});
+
+export const ClientAccounts = z.object({
+  savingsAccounts: z.array(savingsSummaryEntry).optional(),
+  loanAccounts: z.array(loanSummaryEntry).optional(),
+});
+export type ClientAccounts = z.infer<typeof ClientAccounts>;
+
+const savingsTransaction = z.object({
+  id: z.number(),
+  transactionType: enumData,
+  entryType: z.string().optional(),
+  date: localDate,
+  amount,
+  runningBalance: amount.optional(),
+  reversed: z.boolean().optional(),
+  isReversal: z.boolean().optional(),
+});
+type WireSavingsTransaction = z.infer<typeof savingsTransaction>;
+
+export const SavingsAccountData = z.object({
+  id: z.number(),
+  accountNo: z.string(),
+  clientId: z.number().optional(),
+  savingsProductId: z.number(),
+  savingsProductName: z.string(),
+  status,
+  currency,
+  summary: z.object({ accountBalance: amount.optional(), availableBalance: amount.optional() }).optional(),
+  transactions: z.array(savingsTransaction).optional(),
+});
+export type SavingsAccountData = z.infer<typeof SavingsAccountData>;
+
+export const LoanAccountData = z.object({
+  id: z.number(),
+  accountNo: z.string(),
+  clientId: z.number().optional(),
+  loanProductId: z.number(),
+  loanProductName: z.string(),
+  status,
+  currency,
+  summary: z.object({ totalOutstanding: amount.optional(), principalOutstanding: amount.optional() }).optional(),
+});
+export type LoanAccountData = z.infer<typeof LoanAccountData>;
+
+// ---- mapping to Kiunga's types ---------------------------------------------------------------------------
+
+/** Status ids: 300 is active for clients, savings and loans alike. */
+export const ACTIVE = 300;
+/** depositType 100 = plain savings (not fixed, recurring or current deposits). */
+export const SAVINGS_DEPOSIT_TYPE = 100;
+/** Transaction types that add money when `entryType` is absent (Fineract < 1.9). */
+const CREDIT_TYPE_IDS: ReadonlySet<number> = new Set([1, 3, 8, 21]);
+/** Bookkeeping rows that never change the balance a customer sees. */
+const HIDDEN_TYPE_IDS: ReadonlySet<number> = new Set([10]);
+
+const isActive = (s: { id: number; active?: boolean | undefined }): boolean => s.active ?? s.id === ACTIVE;
+
+export function toSavingsSummary(a: z.infer<typeof savingsSummaryEntry>): SavingsAccountSummary {
+  return { id: a.id, accountNo: a.accountNo, productId: a.productId, productName: a.productName, currency: a.currency.code };
+}
+
+export const isListedSavings = (a: z.infer<typeof savingsSummaryEntry>): boolean =>
+  (a.depositType?.id ?? SAVINGS_DEPOSIT_TYPE) === SAVINGS_DEPOSIT_TYPE && isActive(a.status);
+
+export function toLoanSummary(l: z.infer<typeof loanSummaryEntry>): LoanAccountSummary {
+  return {
+    id: l.id, accountNo: l.accountNo, productId: l.productId, productName: l.productName, currency: l.currency.code,
+    statusId: l.status.id, ...(l.loanBalance !== undefined ? { loanBalance: l.loanBalance } : {}),
+  };
+}
+
+export const isListedLoan = (l: z.infer<typeof loanSummaryEntry>): boolean => l.status.id === ACTIVE;
+
+/** `Deposit` -> `deposit`, `Interest posting` -> `interest posting`; the code's last part when no value. */
+function typeName(t: WireSavingsTransaction['transactionType']): string {
+  const raw = t.value ?? t.code?.split('.').pop() ?? 'unknown';
+  return raw.trim().replace(/\s+/g, ' ').toLowerCase();
+}
+
+export function toSavingsTransactions(rows: WireSavingsTransaction[]): SavingsTransaction[] {
+  return rows
+    .filter((t) => t.reversed !== true && t.isReversal !== true && !HIDDEN_TYPE_IDS.has(t.transactionType.id))
+    .map((t) => ({
+      id: t.id,
+      date: t.date,
+      type: typeName(t.transactionType),
+      credit: t.entryType ? t.entryType.toUpperCase() === 'CREDIT' : CREDIT_TYPE_IDS.has(t.transactionType.id),
+      amount: t.amount,
+      ...(t.runningBalance !== undefined ? { runningBalance: t.runningBalance } : {}),
+    }))
+    .sort((a, b) => (a.date === b.date ? b.id - a.id : a.date < b.date ? 1 : -1));
+}
+
+export function toSavingsAccount(a: SavingsAccountData, clientId: number, withTransactions: boolean): SavingsAccount {
+  const accountBalance = a.summary?.accountBalance ?? 0;
+  return {
+    id: a.id,
+    accountNo: a.accountNo,
+    productId: a.savingsProductId,
+    productName: a.savingsProductName,
+    currency: a.currency.code,
+    clientId,
+    active: isActive(a.status),
+    decimalPlaces: a.currency.decimalPlaces ?? 2,
+    accountBalance,
+    availableBalance: a.summary?.availableBalance ?? accountBalance,
+    ...(withTransactions ? { transactions: toSavingsTransactions(a.transactions ?? []) } : {}),
+  };
+}
+
+export function toLoanAccount(l: LoanAccountData, clientId: number): LoanAccount {
+  const totalOutstanding = l.summary?.totalOutstanding ?? 0;
+  return {
+    id: l.id,
+    accountNo: l.accountNo,
+    productId: l.loanProductId,
+    productName: l.loanProductName,
+    currency: l.currency.code,
+    statusId: l.status.id,
+    loanBalance: totalOutstanding,
+    clientId,
+    totalOutstanding,
+    principalOutstanding: l.summary?.principalOutstanding ?? 0,
+  };
+}
