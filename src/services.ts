@@ -6,7 +6,7 @@ import { createMemoryStore } from './session/memory-store.js';
 import { createRedisStore } from './session/redis-store.js';
 import { createKeys } from './session/keys.js';
 import type { KeyValueStore } from './session/store.js';
-import { startSandbox } from './sandbox/server.js';
+import { startSandbox, type Sandbox } from './sandbox/server.js';
 import { createFineractClient } from './fineract/client.js';
 import { createPinService } from './security/pin.js';
 import { DEMO_PINS } from './security/demo-pins.js';
@@ -24,6 +24,7 @@ import type { AppDeps } from './app.js';
 export interface Services extends AppDeps {
   flows: FlowRegistry;
   /** Set when the built-in sandbox runs in this process. */
+  sandbox?: Sandbox;
   sandboxUrl?: string;
   close(): Promise<void>;
 }
@@ -42,9 +43,11 @@ export async function createServices(config: Config, logger: Logger = createLogg
 
     let fineractUrl = config.fineract.url;
     let sandboxUrl: string | undefined;
+    let sandbox: Sandbox | undefined;
     if (!fineractUrl) {
-      const sandbox = await startSandbox({ port: 0 });
-      closers.push(() => sandbox.close());
+      sandbox = await startSandbox({ port: 0 });
+      const running = sandbox;
+      closers.push(() => running.close());
       fineractUrl = sandboxUrl = sandbox.url;
       logger.warn({ sandbox: sandbox.url }, 'FINERACT_URL is not set: serving the built-in Fineract sandbox with demo data');
     }
@@ -100,6 +103,7 @@ export async function createServices(config: Config, logger: Logger = createLogg
       runner,
       pins,
       flows,
+      sandbox,
       sandboxUrl,
       async close() {
         for (const close of closers.reverse()) await close().catch(() => undefined);

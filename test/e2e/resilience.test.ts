@@ -1,0 +1,97 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { startTestServer, atSession, type TestServer } from '../helpers/server.js';
+import { RedisProcess, freePort } from '../helpers/redis-server.js';
+
+const AMINA = '+254711000001';
+const DEADLINE_MS = 1500;
+
+describe('when Fineract is slow or down', () => {
+  let server: TestServer;
+  beforeAll(async () => {
+    server = await startTestServer({ HOP_DEADLINE_MS: String(DEADLINE_MS), FINERACT_TIMEOUT_MS: '800' });
+  });
+  afterAll(async () => {
+    await server?.close();
+  });
+
+  it('should answer a polite END within the hop deadline when Fineract hangs', async () => {
+    const s = atSession(server, AMINA);
+    await s.send();
+    await s.send('1234');
+    server.services.sandbox!.control.latencyMs = 10_000;
+    const started = Date.now();
+    const reply = await s.send('1');
+    const took = Date.now() - started;
+    server.services.sandbox!.control.latencyMs = 0;
+    expect(reply.body).toBe('END Sorry, the service is not available right now. Please try again later.');
+    expect(took).toBeLessThan(DEADLINE_MS + 500);
+  });
+
+  it('should end politely when Fineract answers 500', async () => {
+    const s = atSession(server, AMINA);
+    await s.send();
+    await s.send('1234');
+    server.services.sandbox!.control.failMode = '500';
+    const reply = await s.send('1');
+    server.services.sandbox!.control.failMode = 'none';
+    expect(reply.body).toBe('END Sorry, the service is not available right now. Please try again later.');
+  });
+
+  it('should end politely when a hop outlives the deadline in the middle of a call, and replay that answer', async () => {
+    // Deadline shorter than the Fineract timeout: the runner itself gives up, not the client.
+    const tight = await startTestServer({ HOP_DEADLINE_MS: '400', FINERACT_TIMEOUT_MS: '2000' });
+    try {
+      const s = atSession(tight, AMINA);
+      await s.send();
+      await s.send('1234');
+      tight.services.sandbox!.control.latencyMs = 1_000;
+      const started = Date.now();
+      const reply = await s.send('1');
+      expect(Date.now() - started).toBeLessThan(900);
+      expect(reply.body).toMatch(/^END Sorry, the service is not available/);
+      expect((await s.resend()).body).toBe(reply.body);
+    } finally {
+      tight.services.sandbox!.control.latencyMs = 0;
+      await tight.close();
+    }
+  });
+});
+
+describe('when Redis stops in the middle of a session', () => {
+  let redis: RedisProcess;
+  let server: TestServer;
+  beforeAll(async () => {
+    redis = new RedisProcess(await freePort());
+    await redis.start();
+    server = await startTestServer({ REDIS_URL: redis.url, HOP_DEADLINE_MS: String(DEADLINE_MS) });
+  });
+  afterAll(async () => {
+    await server?.close();
+    await redis?.kill();
+  });
+
+  it('should end politely within the deadline, then resume by itself when Redis returns', async () => {
+    const s = atSession(server, AMINA);
+    expect((await s.send()).body).toMatch(/^CON Welcome Amina/);
+    await redis.kill();
+
+    const started = Date.now();
+    const reply = await s.send('1234');
+    expect(Date.now() - started).toBeLessThan(DEADLINE_MS + 500);
+    expect(reply.status).toBe(200);
+    expect(reply.body).toBe('END Sorry, the service is not available right now. Please try again later.');
+
+    const ready = await fetch(`${server.url}/readyz`);
+    expect(ready.status).toBe(503);
+
+    await redis.start();
+    let resumed = '';
+    for (let i = 0; i < 50 && !resumed.startsWith('CON Welcome'); i++) {
+      await sleep(200);
+      resumed = (await atSession(server, AMINA).send()).body;
+    }
+    expect(resumed).toBe('CON Welcome Amina. Enter your PIN:');
+    expect((await fetch(`${server.url}/readyz`)).status).toBe(200);
+  });
+});
