@@ -40,6 +40,13 @@ const backoff = (times: number): number => Math.min(times * 100, 1000);
 
 const ERROR_LOG_INTERVAL_MS = 5000;
 
+/** Waits for `promise` or for `ms`, whichever comes first; the timer never outlives the wait. */
+async function settleWithin(promise: Promise<unknown>, ms: number): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  await Promise.race([promise, new Promise((resolve) => (timer = setTimeout(resolve, ms)))]);
+  clearTimeout(timer);
+}
+
 /**
  * Creates the shared store on Redis. Accepted URLs (credentials percent-encoded; `rediss` variants use TLS):
  *
@@ -157,9 +164,7 @@ export function createRedisStore(url: string, options: RedisStoreOptions = {}): 
     if (everReady && client.status === 'ready') return;
     const remaining = graceEnds - performance.now();
     if (!everReady && remaining > 0) {
-      let timer: NodeJS.Timeout | undefined;
-      await Promise.race([firstReady, new Promise((resolve) => (timer = setTimeout(resolve, remaining)))]);
-      clearTimeout(timer);
+      await settleWithin(firstReady, remaining);
       if (everReady && client.status === 'ready') return;
     }
     throw new StoreUnavailable(`redis is not connected (${client.status})`);
@@ -212,12 +217,7 @@ export function createRedisStore(url: string, options: RedisStoreOptions = {}): 
     async close() {
       if (closed) return;
       closed = true;
-      if (client.status === 'ready') {
-        let timer: NodeJS.Timeout | undefined;
-        const gaveUp = new Promise((resolve) => (timer = setTimeout(resolve, commandTimeoutMs)));
-        await Promise.race([client.quit().catch(() => undefined), gaveUp]);
-        clearTimeout(timer);
-      }
+      if (client.status === 'ready') await settleWithin(client.quit().catch(() => undefined), commandTimeoutMs);
       client.disconnect();
     },
   };

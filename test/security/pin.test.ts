@@ -1,14 +1,12 @@
 import { afterAll, describe, expect, it } from 'vitest';
 import { createHash } from 'node:crypto';
-import { Writable } from 'node:stream';
 import { createMemoryStore } from '../../src/session/memory-store.js';
 import { defaultKeys } from '../../src/session/keys.js';
-import { createLogger } from '../../src/logger.js';
 import { createPinService, InvalidPinFormat } from '../../src/security/pin.js';
 import { createRedisStore } from '../../src/session/redis-store.js';
 import { PEPPER, pinContract } from './pin-contract.js';
 import { sharedMemoryStore } from '../session/helpers/memory.js';
-import { REDIS_URL, deleteByPrefix, testPrefix } from '../session/helpers/fixtures.js';
+import { REDIS_URL, captureLogs, deleteByPrefix, testPrefix } from '../session/helpers/fixtures.js';
 
 const prefix = testPrefix();
 pinContract('memory (one shared map)', sharedMemoryStore(), prefix);
@@ -78,15 +76,14 @@ describe('PIN settings', () => {
 
 describe('PIN secrecy (T6)', () => {
   it('never puts the PIN in an error or a log line', async () => {
-    const lines: string[] = [];
-    const logger = createLogger('debug', new Writable({ write: (chunk, _enc, done) => (lines.push(String(chunk)), done()) }));
-    const pins = createPinService({ store: createMemoryStore(), pepper: PEPPER, logger });
+    const logs = captureLogs();
+    const pins = createPinService({ store: createMemoryStore(), pepper: PEPPER, logger: logs.logger });
     const error = await pins.setPin(1, '98765432').catch((e: unknown) => e);
     expect(error).toBeInstanceOf(InvalidPinFormat);
     expect(`${(error as Error).message} ${(error as Error).stack}`).not.toContain('98765432');
     await pins.setPin(1, '5791');
     for (const guess of ['0000', '0001', '0002', '5791']) await pins.verify(1, guess);
-    expect(lines.join('')).toContain('PIN locked');
-    for (const pin of ['5791', '0000', '0001', '0002']) expect(lines.join('')).not.toContain(pin);
+    expect(logs.text()).toContain('PIN locked');
+    for (const pin of ['5791', '0000', '0001', '0002']) expect(logs.text()).not.toContain(pin);
   });
 });

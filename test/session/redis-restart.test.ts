@@ -8,7 +8,8 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { createRedisStore, type RedisStore } from '../../src/session/redis-store.js';
 import { StoreUnavailable } from '../../src/session/errors.js';
 import { withLock } from '../../src/session/lock.js';
-import { cli, startRedis, stopAll, type RedisProcess } from './helpers/redis-server.js';
+import { cli, freePort, startRedis, stopAll, type RedisProcess } from './helpers/redis-server.js';
+import { captureLogs } from './helpers/fixtures.js';
 
 let redis: RedisProcess;
 let store: RedisStore;
@@ -90,5 +91,37 @@ describe('redis store across a Redis restart', () => {
     await store.set('k', 'after');
     expect(await store.get('k')).toBe('after');
     expect(await withLock(store, 'lock', { ttlMs: 1000, waitMs: 100 }, async () => 'served')).toBe('served');
+  });
+
+  it('fails fast, without the password, when Redis was never reachable, and connects once it starts', async () => {
+    const logs = captureLogs('info');
+    const port = await freePort();
+    const late = createRedisStore(`redis://:S3cr%40tPw@127.0.0.1:${port}`, { logger: logs.logger, connectTimeoutMs: 300 });
+    try {
+      const first = await timed(late.get('k'));
+      expect(first.error).toBeInstanceOf(StoreUnavailable);
+      expect(first.ms).toBeLessThan(1000); // waits at most connectTimeoutMs for the first connection
+      // Past start-up nothing waits any more.
+      const again = await timed(late.ping());
+      expect(again.error).toBeInstanceOf(StoreUnavailable);
+      expect(again.ms).toBeLessThan(50);
+      const error = first.error as Error;
+      const text = `${error.message} ${error.stack} ${logs.text()}`;
+      expect(logs.text()).toContain('redis unavailable');
+      expect(text).not.toContain('S3cr');
+
+      // Redis comes up after Kiunga.
+      await startRedis({ port, extra: ['--requirepass', 'S3cr@tPw'] });
+      const started = performance.now();
+      let served = false;
+      while (!served && performance.now() - started < 5000) {
+        served = await late.ping().then(() => true, () => false);
+        if (!served) await sleep(20);
+      }
+      expect(served).toBe(true);
+      expect(logs.text()).toContain('redis connection ready');
+    } finally {
+      await late.close();
+    }
   });
 });

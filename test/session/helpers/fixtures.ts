@@ -1,6 +1,8 @@
 import { randomBytes } from 'node:crypto';
+import { Writable } from 'node:stream';
 import { Cluster } from 'ioredis';
 import type { RedisStore } from '../../../src/session/redis-store.js';
+import { createLogger, type Logger } from '../../../src/logger.js';
 
 /** The shared Redis the test suite may use (never flushed: tests delete only their own prefix). */
 export const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
@@ -23,4 +25,16 @@ export async function deleteByPrefix(store: RedisStore, prefix: string): Promise
       for (const key of found) await node.del(key);
     } while (cursor !== '0');
   }
+}
+
+/** A logger whose lines the test can read back (for redaction checks). */
+export function captureLogs(level = 'debug'): { logger: Logger; text: () => string } {
+  const lines: string[] = [];
+  const sink = new Writable({
+    write(chunk, _encoding, done) {
+      lines.push(String(chunk));
+      done();
+    },
+  });
+  return { logger: createLogger(level, sink), text: () => lines.join('') };
 }

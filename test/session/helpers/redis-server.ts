@@ -82,7 +82,8 @@ export async function startRedis(options: { port?: number; extra?: string[]; con
     running.add(proc);
     proc.once('exit', () => running.delete(proc));
     child = proc;
-    await waitFor(async () => (await cli(port, 'ping')).trim() === 'PONG', 5000, `redis-server on ${port}`);
+    // A server with requirepass answers NOAUTH: it is up all the same.
+    await waitFor(async () => /PONG|NOAUTH/.test(await cli(port, 'ping')), 5000, `redis-server on ${port}`);
   };
   await start();
 
