@@ -1,9 +1,8 @@
 import { afterAll, describe, expect, it } from 'vitest';
 import { createRedisStore } from '../../src/session/redis-store.js';
-import { StoreUnavailable } from '../../src/session/errors.js';
 import { storeContract } from './store-contract.js';
 import { lockContract } from './lock-contract.js';
-import { REDIS_URL, captureLogs, deleteByPrefix, testPrefix } from './helpers/fixtures.js';
+import { REDIS_URL, deleteByPrefix, testPrefix } from './helpers/fixtures.js';
 
 const prefix = testPrefix();
 const open = async () => createRedisStore(REDIS_URL);
