@@ -1,0 +1,57 @@
+import { describe, expect, it } from 'vitest';
+import { lookupQueries, toE164, uncappedFallbackQueries } from '../../src/fineract/phone.js';
+
+describe('toE164', () => {
+  it.each([
+    ['0711000001', '+254711000001'],
+    ['711000001', '+254711000001'],
+    ['254711000003', '+254711000003'],
+    ['+254 711 000002', '+254711000002'],
+    ['0711 000 004', '+254711000004'],
+    ['  0711-000-001 ', '+254711000001'],
+    ['00254711000001', '+254711000001'],
+    ['+255711000009', '+255711000009'],
+    ['255711000009', '+255711000009'],
+    ['+1 (415) 555-2671', '+14155552671'],
+  ])('normalises %j to %s', (raw, e164) => {
+    expect(toE164(raw, 'KE')).toBe(e164);
+  });
+
+  it.each(['', 'abc', '0711abc001', '%711000001%', '07110000091', '07110000011', '+254 711 000', '12', '0'.repeat(60)])(
+    'refuses junk %j',
+    (raw) => {
+      expect(toE164(raw, 'KE')).toBeNull();
+    },
+  );
+});
+
+describe('lookupQueries', () => {
+  it('searches the national number as a substring first, then spaced formats exactly', () => {
+    expect(lookupQueries('+254711000002', 'KE')).toEqual([
+      { query: '711000002', exactMatch: false },
+      { query: '+254 711 000002', exactMatch: true },
+      { query: '0711 000002', exactMatch: true },
+      { query: '254 711 000002', exactMatch: true },
+    ]);
+  });
+
+  it('skips the national format of a foreign number', () => {
+    const queries = lookupQueries('+255711000009', 'KE').map((q) => q.query);
+    expect(queries).toEqual(['711000009', '+255 711 000 009', '255 711 000 009']);
+  });
+
+  it('returns nothing for input that is not E.164', () => {
+    expect(lookupQueries('0711000001', 'KE')).toEqual([]);
+    expect(lookupQueries('+2547110000011', 'KE')).toEqual([]);
+    expect(lookupQueries('+254 711 000001', 'KE')).toEqual([]);
+  });
+
+  it('has unformatted exact fallbacks for when a substring search is capped', () => {
+    expect(uncappedFallbackQueries('+254711000001').map((q) => q.query)).toEqual([
+      '+254711000001',
+      '254711000001',
+      '0711000001',
+      '711000001',
+    ]);
+  });
+});
