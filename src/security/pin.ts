@@ -3,6 +3,7 @@ import type { Logger } from '../logger.js';
 import type { KeyValueStore } from '../session/store.js';
 import { defaultKeys, type ClientId, type Keys } from '../session/keys.js';
 import { hmacSha256 } from './secrets.js';
+import { withLock } from '../session/lock.js';
 
 export type PinVerifyResult =
   | { result: 'ok' }
@@ -33,6 +34,8 @@ export interface PinServiceOptions {
   keys?: Keys;
   /** Receives lockouts (client id only). */
   logger?: Logger;
+  /** How long a check waits for a concurrent check of the same customer (default 3000 ms). */
+  lockWaitMs?: number;
 }
 
 /** `setPin` was given something that is not a PIN. The message never repeats the value. */
@@ -60,7 +63,7 @@ const HASH_BYTES = 32;
  * shared failure counter. Stretching would only add CPU cost per hop, a denial-of-service lever.
  */
 export function createPinService(options: PinServiceOptions): PinService {
-  const { store, pepper, maxAttempts = 3, pinLength = 4, keys = defaultKeys, logger } = options;
+  const { store, pepper, maxAttempts = 3, pinLength = 4, keys = defaultKeys, logger, lockWaitMs = 3000 } = options;
   if (Buffer.byteLength(pepper, 'utf8') < 16) throw new TypeError('the PIN pepper must be at least 16 bytes');
   if (!Number.isInteger(maxAttempts) || maxAttempts < 1) throw new TypeError('maxAttempts must be a positive integer');
   if (!Number.isInteger(pinLength) || pinLength < 4 || pinLength > 6) throw new TypeError('pinLength must be 4, 5 or 6');
@@ -100,30 +103,25 @@ export function createPinService(options: PinServiceOptions): PinService {
     setPin,
 
     async verify(clientId, pin) {
-      if ((await store.get(keys.pinLock(clientId))) !== null) return { result: 'locked' };
-      const raw = await store.get(keys.pin(clientId));
-      if (raw === null) return { result: 'not-set' };
-      const stored = parse(clientId, raw);
-
-      // Take a numbered attempt before checking: the atomic counter, shared by every channel and process,
-      // decides. However many guesses race, at most maxAttempts are ever compared before a reset.
-      const attempt = await store.increment(keys.pinFailures(clientId));
-      if (attempt > maxAttempts) {
-        await lockOut(clientId, attempt);
-        return { result: 'locked' };
-      }
-
-      const candidate = digest(stored.salt, typeof pin === 'string' ? pin : '');
-      const matches = timingSafeEqual(candidate, stored.hash);
-      if (matches && typeof pin === 'string' && format.test(pin)) {
-        await store.delete(keys.pinFailures(clientId));
-        return { result: 'ok' };
-      }
-      if (attempt >= maxAttempts) {
-        await lockOut(clientId, attempt);
-        return { result: 'locked' };
-      }
-      return { result: 'wrong', attemptsLeft: maxAttempts - attempt };
+      // Checks of one customer's PIN are serialised across every channel and process, so concurrent guesses
+      // cannot compare more than maxAttempts wrong PINs, and concurrent right ones never count as wrong.
+      return withLock(store, keys.forCustomer(clientId, 'pin:check'), { ttlMs: 5000, waitMs: lockWaitMs, logger }, async () => {
+        if ((await store.get(keys.pinLock(clientId))) !== null) return { result: 'locked' } as const;
+        const raw = await store.get(keys.pin(clientId));
+        if (raw === null) return { result: 'not-set' } as const;
+        const stored = parse(clientId, raw);
+        const candidate = digest(stored.salt, typeof pin === 'string' ? pin : '');
+        if (timingSafeEqual(candidate, stored.hash) && typeof pin === 'string' && format.test(pin)) {
+          await store.delete(keys.pinFailures(clientId));
+          return { result: 'ok' } as const;
+        }
+        const attempt = await store.increment(keys.pinFailures(clientId));
+        if (attempt >= maxAttempts) {
+          await lockOut(clientId, attempt);
+          return { result: 'locked' } as const;
+        }
+        return { result: 'wrong', attemptsLeft: maxAttempts - attempt } as const;
+      });
     },
 
     async isLocked(clientId) {
