@@ -90,17 +90,18 @@ export function createMemoryStore(options: MemoryStoreOptions = {}): MemoryStore
       return true;
     },
 
-    async increment(key, ttlMs) {
+    async increment(key, ttlMs, by = 1) {
       open();
+      if (!Number.isSafeInteger(by)) throw new RangeError('increment must be an integer');
       const expiresAt = deadline(ttlMs);
       const entry = live(key);
       if (entry === undefined) {
-        entries.set(key, { value: '1', expiresAt });
-        return 1;
+        entries.set(key, { value: String(by), expiresAt });
+        return by;
       }
       // Same rule as Redis INCR: the value must be a decimal integer.
       if (!/^-?\d+$/.test(entry.value)) throw new TypeError('value is not an integer');
-      const next = Number(entry.value) + 1;
+      const next = Number(entry.value) + by;
       if (!Number.isSafeInteger(next)) throw new RangeError('increment would overflow');
       entry.value = String(next);
       // Like the Redis script: a counter asked to expire gets its TTL when it has none yet.

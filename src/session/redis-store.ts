@@ -26,13 +26,13 @@ return 0`;
 
 // INCR, then give the counter its TTL when it has none yet (on the first increment).
 const INCREMENT_WITH_TTL = `
-local n = redis.call('INCR', KEYS[1])
+local n = redis.call('INCRBY', KEYS[1], ARGV[2])
 if redis.call('PTTL', KEYS[1]) == -1 then redis.call('PEXPIRE', KEYS[1], ARGV[1]) end
 return n`;
 
 interface Scripts {
   kiungaDeleteIfEquals(key: string, value: string): Promise<number>;
-  kiungaIncrementWithTtl(key: string, ttlMs: number): Promise<number>;
+  kiungaIncrementWithTtl(key: string, ttlMs: number, by: number): Promise<number>;
 }
 
 /** Reconnect forever, backing off to one attempt a second, so service resumes on its own. */
@@ -204,10 +204,11 @@ export function createRedisStore(url: string, options: RedisStoreOptions = {}): 
       return (await run('deleteIfEquals', () => scripts.kiungaDeleteIfEquals(key, value))) === 1;
     },
 
-    async increment(key, ttlMs) {
-      if (ttlMs === undefined) return run('incr', () => client.incr(key));
+    async increment(key, ttlMs, by = 1) {
+      if (!Number.isSafeInteger(by)) throw new RangeError('increment must be an integer');
+      if (ttlMs === undefined) return run('incr', () => client.incrby(key, by));
       const ttl = checkTtl(ttlMs);
-      return run('increment', () => scripts.kiungaIncrementWithTtl(key, ttl));
+      return run('increment', () => scripts.kiungaIncrementWithTtl(key, ttl, by));
     },
 
     async ping() {

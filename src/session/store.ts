@@ -15,8 +15,11 @@ export interface KeyValueStore {
   delete(key: string): Promise<void>;
   /** Deletes only while the key still holds `value` (atomic; used to release locks). */
   deleteIfEquals(key: string, value: string): Promise<boolean>;
-  /** Atomically increments an integer counter; when ttlMs is given, the TTL is set on the first increment. */
-  increment(key: string, ttlMs?: number): Promise<number>;
+  /**
+   * Atomically adds `by` (default 1, may be negative) to an integer counter and returns the new value; when
+   * ttlMs is given, the TTL is set on the first increment.
+   */
+  increment(key: string, ttlMs?: number, by?: number): Promise<number>;
   /** Rejects when the backing store cannot answer. */
   ping(): Promise<void>;
   close(): Promise<void>;

@@ -102,6 +102,16 @@ export function storeContract(label: string, open: () => Promise<KeyValueStore>,
       await expect(store.increment(k)).rejects.toThrow();
     });
 
+    it('adds and subtracts amounts, with or without a TTL', async () => {
+      const k = key('incrby');
+      expect(await store.increment(k, undefined, 50_000)).toBe(50_000);
+      expect(await store.increment(k, undefined, -20_000)).toBe(30_000);
+      const t = key('incrby-ttl');
+      expect(await store.increment(t, 60_000, 250)).toBe(250);
+      expect(await store.increment(t, 60_000, 250)).toBe(500);
+      await expect(store.increment(t, 60_000, 1.5)).rejects.toBeInstanceOf(RangeError);
+    });
+
     it('gives each of 50 concurrent increments its own value', async () => {
       const k = key('incr-race');
       const values = await Promise.all(Array.from({ length: 50 }, () => store.increment(k)));
