@@ -1,7 +1,7 @@
 import { createActor, waitFor, type AnyActorRef, type AnyMachineSnapshot, type StateValue } from 'xstate';
 import type { LoadedFlow } from './flow-loader.js';
 import type { FlowInput } from './registry.js';
-import { buildScreen, currentScreenMeta, type ScreenTranslator } from './screen.js';
+import { buildScreen, currentScreenMeta, screenChoices, type ScreenTranslator } from './screen.js';
 import type { FlowContext, Screen } from './types.js';
 
 /**
@@ -93,7 +93,8 @@ export class Conversation {
     this.notice = undefined;
     const current = currentScreenMeta(this.flow, this.snapshot);
     const meta = current?.meta;
-    const optionKeys = new Set((meta?.options ?? []).map((o) => o.key));
+    const choices = meta ? screenChoices(meta, this.context) : [];
+    const optionKeys = new Set(choices.map((c) => c.key));
     const reserved = (key: string) => input === key && !optionKeys.has(key);
 
     if (reserved(keys.more) && this.page < pages - 1) {
@@ -119,9 +120,9 @@ export class Conversation {
         return;
       }
     }
-    const option = meta?.options?.find((o) => o.key === input);
-    if (option) {
-      await this.send({ type: option.event, ...(option.params ?? {}) });
+    const choice = choices.find((c) => c.key === input);
+    if (choice) {
+      await this.send(choice.event);
       return;
     }
     if (meta?.input) {

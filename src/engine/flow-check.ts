@@ -174,14 +174,18 @@ export function checkFlow(flow: FlowFile, ctx: CheckContext): FlowProblem[] {
       keys.add(o.key);
       if (!handles(node, o.event)) add([...op, 'event'], `event '${o.event}' is not handled by this state (add it to 'on')`);
     });
+    if (meta?.choose) {
+      checkKey([...p, 'meta', 'choose', 'item'], meta.choose.item, 'choice label');
+      if (!handles(node, meta.choose.event)) add([...p, 'meta', 'choose', 'event'], `event '${meta.choose.event}' is not handled by this state (add it to 'on')`);
+    }
     if (meta?.input && !handles(node, 'INPUT')) add([...p, 'meta', 'input'], "a state taking input must handle 'INPUT'");
-    if ((meta?.options || meta?.input) && !meta.prompt) add([...p, 'meta'], 'options and input need a prompt');
+    if ((meta?.options || meta?.input || meta?.choose) && !meta.prompt) add([...p, 'meta'], 'options and input need a prompt');
     if (meta?.prompt && c.invoke) add([...p, 'meta'], 'a prompt state cannot also invoke (the screen would be shown before the call ends)');
     const atomic = node.children.size === 0;
-    if (atomic && !final && !c.invoke && !c.always && !meta?.options && !meta?.input) {
+    if (atomic && !final && !c.invoke && !c.always && !meta?.options && !meta?.input && !meta?.choose) {
       add(p, 'dead end: this state waits for nothing the customer can send (add options, input, invoke or type: final)');
     }
-    if (final && (meta?.options || meta?.input)) add([...p, 'meta'], 'a final state ends the session and cannot take input');
+    if (final && (meta?.options || meta?.input || meta?.choose)) add([...p, 'meta'], 'a final state ends the session and cannot take input');
   }
   return problems;
 }

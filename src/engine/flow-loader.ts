@@ -112,6 +112,7 @@ function toMachineConfig(flow: FlowFile): Record<string, unknown> {
     states: Object.fromEntries(Object.entries(flow.machine.states).map(([k, v]) => [k, convert(v)])),
     context: ({ input }: { input: FlowInput }): FlowContext => ({
       channel: input.channel,
+      session: input.session,
       msisdn: input.msisdn,
       lang: input.lang,
       view: {},

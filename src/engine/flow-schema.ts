@@ -28,6 +28,7 @@ const option = z.strictObject({
   label: i18nKey,
   event: z.string().regex(/^[A-Z][A-Z0-9_]*$/, 'must be an UPPER_CASE event name'),
   params: params.optional(),
+  if: name.optional(),
 });
 
 export const screenMetaSchema = z.strictObject({
@@ -36,6 +37,9 @@ export const screenMetaSchema = z.strictObject({
   options: z.array(option).min(1).optional(),
   list: z
     .strictObject({ items: name, item: i18nKey, empty: i18nKey.optional() })
+    .optional(),
+  choose: z
+    .strictObject({ items: name, item: i18nKey, event: z.string().regex(/^[A-Z][A-Z0-9_]*$/, 'must be an UPPER_CASE event name') })
     .optional(),
   checkpoint: z.boolean().optional(),
   description: z.string().optional(),

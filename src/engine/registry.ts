@@ -51,6 +51,7 @@ export class FlowError extends Error {
 /** What the turn runner starts a flow with. */
 export interface FlowInput {
   channel: FlowContext['channel'];
+  session: string;
   msisdn: string;
   lang: string;
 }

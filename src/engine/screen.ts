@@ -39,6 +39,36 @@ export function currentScreenMeta(flow: LoadedFlow, snapshot: AnyMachineSnapshot
   return best;
 }
 
+/** One answer the customer can give on a screen: the key and the event it sends. */
+export interface ScreenChoice {
+  key: string;
+  /** i18n key of the label, or the already formatted label vars of a `choose` row. */
+  label: string;
+  labelVars?: Record<string, string | number>;
+  event: { type: string; [k: string]: unknown };
+}
+
+/** The options a screen offers now: static options whose `if` flag holds, then numbered `choose` rows. */
+export function screenChoices(meta: ScreenMeta, context: FlowContext, tr?: ScreenTranslator): ScreenChoice[] {
+  const choices: ScreenChoice[] = [];
+  for (const o of meta.options ?? []) {
+    if (o.if && context.data[o.if] !== true) continue;
+    choices.push({ key: o.key, label: o.label, event: { type: o.event, ...(o.params ?? {}) } });
+  }
+  if (meta.choose) {
+    const rows = context.view[meta.choose.items];
+    (Array.isArray(rows) ? rows : []).forEach((row, index) => {
+      choices.push({
+        key: String(index + 1),
+        label: meta.choose!.item,
+        labelVars: tr ? formatVars(tr, context.lang, row) : undefined,
+        event: { type: meta.choose!.event, index },
+      });
+    });
+  }
+  return choices;
+}
+
 /** Builds the screen for a resting snapshot; `fallbackKey` is shown by final states without a prompt. */
 export function buildScreen(
   flow: LoadedFlow,
@@ -66,7 +96,7 @@ export function buildScreen(
     final,
     text,
     list,
-    options: (meta.options ?? []).map((o) => ({ key: o.key, label: tr.t(lang, o.label, vars) })),
+    options: screenChoices(meta, context, tr).map((c) => ({ key: c.key, label: tr.t(lang, c.label, { ...vars, ...c.labelVars }) })),
     input: meta.input,
   };
 }

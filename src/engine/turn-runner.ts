@@ -121,7 +121,11 @@ export class TurnRunner {
           pending = [];
         }
         startLang = await this.language(req.msisdn);
-        conversation = await Conversation.start(flow, { channel: req.channel, msisdn: req.msisdn, lang: startLang }, deadlineAt);
+        conversation = await Conversation.start(
+          flow,
+          { channel: req.channel, session: req.sessionId, msisdn: req.msisdn, lang: startLang },
+          deadlineAt,
+        );
       }
       for (const input of pending) {
         if (conversation.ended) break;

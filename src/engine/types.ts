@@ -15,6 +15,8 @@ export type ViewVars = Record<string, ViewValue>;
 /** The context of every flow machine. Never holds a PIN, an OTP or a raw AT `text`. */
 export interface FlowContext {
   channel: Channel;
+  /** The runner's session id (e.g. `at:ATUid_1`); idempotency keys of money movements derive from it. */
+  session: string;
   msisdn: string;
   lang: string;
   customer?: { clientId: number; name: string; displayName: string; officeId: number };
@@ -43,6 +45,8 @@ export interface MenuOption {
   event: string;
   /** Extra fields sent with the event, e.g. `{ lang: sw }`. */
   params?: Record<string, string | number | boolean>;
+  /** Shown only while `context.data[if]` is true (never show an item that does not work). */
+  if?: string;
 }
 
 /** Screen metadata of a state (`meta:` in a flow file). */
@@ -51,6 +55,8 @@ export interface ScreenMeta {
   input?: InputKind;
   options?: MenuOption[];
   list?: { items: string; item: string; empty?: string };
+  /** Numbered choices built from a view list (e.g. accounts): key n sends `{ type: event, index: n - 1 }`. */
+  choose?: { items: string; item: string; event: string };
   /** Entering this screen forgets the back history (e.g. after money moved). */
   checkpoint?: boolean;
 }
