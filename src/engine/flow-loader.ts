@@ -7,6 +7,7 @@ import { flowFileSchema, type FlowFile, type StateNodeConfig } from './flow-sche
 import { checkFlow, type CheckContext, type FlowProblem } from './flow-check.js';
 import type { FlowContext, ScreenMeta } from './types.js';
 import type { FlowInput } from './registry.js';
+import type { Translator } from '../text/i18n.js';
 
 /**
  * Reads flow files (YAML or JSON), validates them against the schema, cross-checks every name and key,
@@ -25,6 +26,11 @@ export interface LoadedFlow {
   screens: Map<string, ScreenMeta>;
   /** State node id of the home screen, if the flow declares one. */
   homeId?: string;
+  /**
+   * The prompts this version was checked against. Set by `loadFlowSet` (flow-registry.ts), whose version then
+   * covers the locales too, so a session in flight keeps rendering with the texts it began with.
+   */
+  translator?: Translator;
 }
 
 export interface FlowIssue extends FlowProblem {
@@ -49,16 +55,20 @@ export function formatIssue(issue: FlowIssue): string {
 /** Builds the machine for a checked flow; `setup` is the registry's setup() result. */
 export type MachineFactory = (config: Record<string, unknown>) => AnyStateMachine;
 
-/** Parses and checks one flow file's source. Returns the flow or its problems (never throws). */
-export function parseFlow(
-  file: string,
-  source: string,
-  ctx: CheckContext,
-): { flow: FlowFile; issues: [] } | { flow?: undefined; issues: FlowIssue[] } {
+/** A flow file parsed against the schema, before cross-checks; `lineOf` maps a path to its line. */
+export interface ParsedFlowSource {
+  flow?: FlowFile;
+  issues: FlowIssue[];
+  lineOf(path: (string | number)[]): number | undefined;
+}
+
+/** Parses one flow file's source and validates it against the schema (no cross-checks; never throws). */
+export function parseFlowSource(file: string, source: string): ParsedFlowSource {
   const lineCounter = new LineCounter();
   const doc = parseDocument(source, { lineCounter, prettyErrors: false, uniqueKeys: true });
   if (doc.errors.length > 0) {
     return {
+      lineOf: () => undefined,
       issues: doc.errors.map((e) => ({
         file,
         path: [],
@@ -77,6 +87,7 @@ export function parseFlow(
   const parsed = flowFileSchema.safeParse(doc.toJS());
   if (!parsed.success) {
     return {
+      lineOf,
       issues: parsed.error.issues.map((i) => {
         const path = i.path.map((p) => (typeof p === 'symbol' ? String(p) : p));
         const keys = i.code === 'unrecognized_keys' ? ` (${(i as { keys: string[] }).keys.join(', ')})` : '';
@@ -84,9 +95,20 @@ export function parseFlow(
       }),
     };
   }
-  const problems = checkFlow(parsed.data, ctx);
-  if (problems.length > 0) return { issues: problems.map((p) => ({ ...p, file, line: lineOf(p.path) })) };
-  return { flow: parsed.data, issues: [] };
+  return { flow: parsed.data, issues: [], lineOf };
+}
+
+/** Parses and checks one flow file's source. Returns the flow or its problems (never throws). */
+export function parseFlow(
+  file: string,
+  source: string,
+  ctx: CheckContext,
+): { flow: FlowFile; issues: [] } | { flow?: undefined; issues: FlowIssue[] } {
+  const parsed = parseFlowSource(file, source);
+  if (!parsed.flow) return { issues: parsed.issues };
+  const problems = checkFlow(parsed.flow, ctx);
+  if (problems.length > 0) return { issues: problems.map((p) => ({ ...p, file, line: parsed.lineOf(p.path) })) };
+  return { flow: parsed.flow, issues: [] };
 }
 
 /** Turns a checked flow into machine config: actor inputs wired, prompt states tagged for the runner. */

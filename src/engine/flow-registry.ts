@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import type { AnyStateMachine } from 'xstate';
 import type { CheckContext } from './flow-check.js';
 import { loadFlows, type LoadedFlow, type MachineFactory } from './flow-loader.js';
@@ -49,9 +50,35 @@ export function checkContextFor(impl: Implementations, translator: Translator): 
   };
 }
 
+/**
+ * Loads and checks every flow in `dir`, each bound to `translator`: its version covers the flow source and
+ * the prompts, so a locale edit makes a new version and sessions in flight keep the texts they began with.
+ * Throws FlowLoadError.
+ */
+export async function loadFlowSet(dir: string, impl: Implementations, translator: Translator): Promise<Map<string, LoadedFlow>> {
+  const flows = await loadFlows(dir, checkContextFor(impl, translator), machineFactory(impl));
+  const prompts = translatorFingerprint(translator);
+  return new Map(
+    [...flows].map(([id, flow]) => [
+      id,
+      { ...flow, translator, version: createHash('sha256').update(`${flow.version}:${prompts}`).digest('hex').slice(0, 12) },
+    ]),
+  );
+}
+
+/** A content hash of every language, key and template of a translator (stable across processes). */
+export function translatorFingerprint(translator: Translator): string {
+  const hash = createHash('sha256');
+  for (const lang of [...translator.languages].sort()) {
+    hash.update(`\u0000${lang}`);
+    for (const key of translator.keys(lang)) hash.update(`\u0001${key}\u0002${translator.template(lang, key) ?? ''}`);
+  }
+  return hash.digest('hex').slice(0, 12);
+}
+
 /** Loads and checks every flow in `dir` against these implementations; throws FlowLoadError. */
 export async function loadFlowRegistry(dir: string, impl: Implementations, translator: Translator): Promise<FlowRegistry> {
-  return new FlowRegistry(await loadFlows(dir, checkContextFor(impl, translator), machineFactory(impl)));
+  return new FlowRegistry(await loadFlowSet(dir, impl, translator));
 }
 
 /** Builds machines from checked flow configs with the registry's setup(). */
