@@ -9,6 +9,7 @@ import type { Translator } from './text/i18n.js';
 import type { PinService } from './security/pin.js';
 import { africastalkingUssd } from './channels/africastalking-ussd.js';
 import { adminRouter } from './admin/admin-router.js';
+import type { SandboxOutbox } from './messaging/messenger.js';
 
 /** Everything the HTTP app needs, built by `services.ts` (or by a test). */
 export interface AppDeps {
@@ -20,6 +21,8 @@ export interface AppDeps {
   translator: Translator;
   runner: TurnRunner;
   pins: PinService;
+  /** The sandbox messenger, exposed at GET /sandbox/outbox when present. */
+  outbox?: SandboxOutbox;
 }
 
 /** Largest webhook body accepted; AT and Twilio bodies are well under 4 KB (threat T22). */
@@ -67,6 +70,13 @@ export function buildApp(deps: AppDeps): express.Express {
     }),
   );
   app.use(adminRouter({ token: config.adminToken, pins: deps.pins, logger }));
+  if (deps.outbox) {
+    const outbox = deps.outbox;
+    // Sandbox only: what would have been sent by SMS.
+    app.get('/sandbox/outbox', (req, res) => {
+      res.json(outbox.list(typeof req.query.to === 'string' ? req.query.to : undefined));
+    });
+  }
 
   app.use((req: Request, res: Response) => {
     res.status(404).type('text/plain').send('not found');

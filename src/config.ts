@@ -89,6 +89,26 @@ export const SETTINGS = {
     help: 'Comma-separated loan product ids shown on channels (empty: all; sandbox default: 1).',
     schema: z.string(),
   },
+  TIMEZONE: {
+    help: "The institution's time zone (IANA); business days and daily limits follow it.",
+    default: 'Africa/Nairobi',
+    schema: z.string().refine((tz) => {
+      try {
+        new Intl.DateTimeFormat('en', { timeZone: tz });
+        return true;
+      } catch {
+        return false;
+      }
+    }, 'must be an IANA time zone, e.g. Africa/Nairobi'),
+  },
+  CURRENCY: { help: 'Currency of channel accounts (ISO 4217), used for limits and receipts.', default: 'KES', schema: z.string().regex(/^[A-Z]{3}$/) },
+  TRANSFER_MIN: { help: 'Smallest amount one transfer or repayment may move (major units).', default: '10', schema: int(1, 1_000_000_000) },
+  TRANSFER_MAX: { help: 'Largest amount one transfer or repayment may move (major units).', default: '70000', schema: int(1, 1_000_000_000) },
+  TRANSFER_DAILY_LIMIT: {
+    help: 'Most a customer may move per business day, all channels together (major units).',
+    default: '150000',
+    schema: int(1, 1_000_000_000),
+  },
   HOP_DEADLINE_MS: {
     help: 'Budget for one USSD hop, from request to reply; a reply always leaves within it.',
     default: '4000',
@@ -163,6 +183,9 @@ export interface Config {
     savingsProductIds?: number[];
     loanProductIds?: number[];
   };
+  timezone: string;
+  currency: string;
+  limits: { minCents: number; maxCents: number; dailyCents: number };
   hopDeadlineMs: number;
   ussd: { sessionTtlS: number; maxChars: number; maxUcs2: number };
   defaultCountry: string;
@@ -216,6 +239,8 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   }
   if (readUrls.length > 0 && !fineractUrl) problems.push('FINERACT_READ_URLS: needs FINERACT_URL');
   const pepper = v.PIN_PEPPER as string | undefined;
+  if ((v.TRANSFER_MIN as number) > (v.TRANSFER_MAX as number)) problems.push('TRANSFER_MIN: must not exceed TRANSFER_MAX');
+  if ((v.TRANSFER_MAX as number) > (v.TRANSFER_DAILY_LIMIT as number)) problems.push('TRANSFER_MAX: must not exceed TRANSFER_DAILY_LIMIT');
   if (fineractUrl && !pepper) problems.push('PIN_PEPPER: required when FINERACT_URL is set (a real back office)');
   const sandbox = !fineractUrl;
   const savingsProductIds =
@@ -241,6 +266,9 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       savingsProductIds: savingsProductIds?.length ? savingsProductIds : undefined,
       loanProductIds: loanProductIds?.length ? loanProductIds : undefined,
     },
+    timezone: v.TIMEZONE,
+    currency: v.CURRENCY,
+    limits: { minCents: (v.TRANSFER_MIN as number) * 100, maxCents: (v.TRANSFER_MAX as number) * 100, dailyCents: (v.TRANSFER_DAILY_LIMIT as number) * 100 },
     hopDeadlineMs: v.HOP_DEADLINE_MS,
     ussd: { sessionTtlS: v.USSD_SESSION_TTL_S, maxChars: v.USSD_MAX_CHARS, maxUcs2: v.USSD_MAX_UCS2 },
     defaultCountry: v.DEFAULT_COUNTRY,

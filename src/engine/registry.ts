@@ -1,99 +1,23 @@
-import { assign, fromPromise, setup, type AnyActorLogic } from 'xstate';
+import { assign, setup, type AnyActorLogic } from 'xstate';
 import type { Logger } from 'pino';
-import { FineractError, OwnershipError } from '../fineract/errors.js';
 import type { FineractClient } from '../fineract/types.js';
 import type { FlowContext, FlowEvent, ViewVars } from './types.js';
+import { createMoneyImplementations, type LoanRepaymentSource, type MoneyDeps } from './registry-money.js';
+import { actor, checkPin, errorOf, FlowError, requireCustomer, type FlowInput, type PinVerifier } from './actor-kit.js';
+
+export { FlowError, toFlowError, type FlowErrorCode, type FlowInput, type PinVerifier } from './actor-kit.js';
 
 /**
  * The setup() registry: every action, guard and actor a flow file may name, implemented once. Flow files
  * only reference these by name; the loader refuses any other name.
  */
 
-/** The PIN check the flows use (implemented by security/pin.ts). */
-export interface PinVerifier {
-  verify(
-    clientId: number,
-    pin: string,
-  ): Promise<
-    { result: 'ok' } | { result: 'wrong'; attemptsLeft: number } | { result: 'locked' } | { result: 'not-set' }
-  >;
-}
-
 export interface EngineDeps {
   fineract: FineractClient;
   pins: PinVerifier;
   logger: Logger;
-}
-
-/** Codes a flow branches on with the `errorIs` guard. */
-export type FlowErrorCode =
-  | 'unregistered'
-  | 'inactive'
-  | 'pin-wrong'
-  | 'pin-locked'
-  | 'pin-not-set'
-  | 'unavailable'
-  | 'not-found'
-  | 'rejected'
-  | 'forbidden';
-
-/** The only error actors reject with; its message never carries customer data. */
-export class FlowError extends Error {
-  constructor(
-    readonly code: FlowErrorCode,
-    readonly details: Record<string, string | number> = {},
-  ) {
-    super(code);
-    this.name = 'FlowError';
-  }
-}
-
-/** What the turn runner starts a flow with. */
-export interface FlowInput {
-  channel: FlowContext['channel'];
-  session: string;
-  msisdn: string;
-  lang: string;
-}
-
-interface ActorInput {
-  context: FlowContext;
-  event: FlowEvent;
-}
-
-/** Converts anything an actor throws into a FlowError, so guards see a closed set of codes. */
-export function toFlowError(error: unknown): FlowError {
-  if (error instanceof FlowError) return error;
-  if (error instanceof OwnershipError) return new FlowError('forbidden');
-  if (error instanceof FineractError) {
-    if (error.kind === 'not-found') return new FlowError('not-found');
-    if (error.kind === 'rejected') return new FlowError('rejected');
-    return new FlowError('unavailable');
-  }
-  return new FlowError('unavailable');
-}
-
-const errorOf = (event: FlowEvent): FlowError | undefined =>
-  event.error instanceof FlowError ? event.error : undefined;
-
-const requireCustomer = (context: FlowContext) => {
-  if (!context.customer) throw new FlowError('unregistered');
-  return context.customer;
-};
-
-/** Wraps an async function as a named actor whose failures are always FlowErrors. */
-function actor<T>(logger: Logger, name: string, run: (input: ActorInput) => Promise<T>) {
-  return fromPromise<T, ActorInput>(async ({ input }) => {
-    try {
-      return await run(input);
-    } catch (error) {
-      const flowError = toFlowError(error);
-      if (flowError.code === 'unavailable') {
-        logger.warn({ actor: name, err: { type: (error as Error)?.name, message: (error as Error)?.message } }, 'actor failed');
-      }
-      throw flowError;
-    }
-  });
+  /** Money movements; without them the money actors are still registered but refuse to run. */
+  money?: Omit<MoneyDeps, 'fineract' | 'pins' | 'logger'>;
 }
 
 /** Builds the implementations bound to this process's dependencies. */
@@ -108,12 +32,8 @@ export function createImplementations(deps: EngineDeps) {
       return customer;
     }),
     verifyPin: actor(logger, 'verifyPin', async ({ context, event }) => {
-      const customer = requireCustomer(context);
-      const outcome = await pins.verify(customer.clientId, typeof event.value === 'string' ? event.value : '');
-      if (outcome.result === 'ok') return true;
-      if (outcome.result === 'wrong') throw new FlowError('pin-wrong', { attemptsLeft: outcome.attemptsLeft });
-      if (outcome.result === 'locked') throw new FlowError('pin-locked');
-      throw new FlowError('pin-not-set');
+      await checkPin(pins, requireCustomer(context).clientId, event);
+      return true;
     }),
     fetchBalances: actor(logger, 'fetchBalances', async ({ context }) => {
       const customer = requireCustomer(context);
@@ -176,13 +96,43 @@ export function createImplementations(deps: EngineDeps) {
     errorIs: ({ event }: { event: FlowEvent }, params: { code: string }) => errorOf(event)?.code === params.code,
   };
 
-  return { actors, actions, guards };
+  const money = createMoneyImplementations({
+    fineract: fineract as FineractClient & LoanRepaymentSource,
+    pins,
+    logger,
+    ...(deps.money ?? MONEY_UNAVAILABLE),
+  });
+  return {
+    actors: { ...actors, ...money.actors },
+    actions: { ...actions, ...money.actions },
+    guards: { ...guards, ...money.guards },
+  };
 }
+
+/** Used where no money service is wired (linting, tests of read-only flows): every transfer refuses. */
+const MONEY_UNAVAILABLE: Omit<MoneyDeps, 'fineract' | 'pins' | 'logger'> = {
+  transfers: {
+    checkLimits: async () => undefined,
+    execute: async () => {
+      throw new FlowError('unavailable');
+    },
+  } as unknown as MoneyDeps['transfers'],
+  secret: 'unused-secret-for-linting-only',
+  defaultCountry: 'KE',
+  currency: 'KES',
+  fallbackBudgetMs: 4000,
+  limits: { minCents: 1000, maxCents: 7_000_000, dailyCents: 15_000_000 },
+};
 
 export type Implementations = ReturnType<typeof createImplementations>;
 
 /** Parameters each parameterised guard or action requires, checked by the loader. */
-export const REQUIRED_PARAMS: Record<string, string[]> = { errorIs: ['code'] };
+export const REQUIRED_PARAMS: Record<string, string[]> = {
+  errorIs: ['code'],
+  usePurpose: ['purpose'],
+  purposeIs: ['purpose'],
+  outcomeIs: ['status'],
+};
 
 /** Creates the typed setup() every flow machine is built from. */
 export function createFlowSetup(impl: Implementations) {

@@ -3,6 +3,7 @@ import type { KeyValueStore } from '../session/store.js';
 import { withLock } from '../session/lock.js';
 import type { Keys } from '../session/keys.js';
 import { maskMsisdn } from '../logger.js';
+import { runWithDeadline } from '../fineract/deadline.js';
 import { Conversation, HopDeadlineExceeded, type ConversationState, type NavigationKeys } from './conversation.js';
 import type { LoadedFlow } from './flow-loader.js';
 import type { ScreenTranslator } from './screen.js';
@@ -79,7 +80,8 @@ export class TurnRunner {
         this.deps.store,
         this.deps.keys.lock(req.channel, req.sessionId),
         { ttlMs: Math.max(1000, deadlineAt - Date.now() + 2000), waitMs: lockWait },
-        () => this.locked(req, deadlineAt, log),
+        // Every Fineract call made for this hop knows the hop's deadline (the gateway drops what cannot be served in time).
+        () => runWithDeadline(deadlineAt, () => this.locked(req, deadlineAt, log)),
       );
     } catch (error) {
       log.warn({ err: { type: (error as Error)?.name, message: (error as Error)?.message } }, 'hop failed');

@@ -1,0 +1,108 @@
+import { fromPromise } from 'xstate';
+import type { Logger } from 'pino';
+import { FineractError, OwnershipError } from '../fineract/errors.js';
+import type { FlowContext, FlowEvent } from './types.js';
+
+/**
+ * What every registry actor shares: the closed set of error codes flows branch on, and the wrapper that
+ * turns any failure into one of them.
+ */
+
+/** Codes a flow branches on with the `errorIs` guard. */
+export type FlowErrorCode =
+  | 'unregistered'
+  | 'inactive'
+  | 'pin-wrong'
+  | 'pin-locked'
+  | 'pin-not-set'
+  | 'unavailable'
+  | 'not-found'
+  | 'rejected'
+  | 'forbidden'
+  | 'unknown-recipient'
+  | 'self'
+  | 'no-account'
+  | 'amount-low'
+  | 'amount-high'
+  | 'over-daily'
+  | 'insufficient'
+  | 'above-outstanding';
+
+/** The only error actors reject with; its message never carries customer data. */
+export class FlowError extends Error {
+  constructor(
+    readonly code: FlowErrorCode,
+    readonly details: Record<string, string | number> = {},
+  ) {
+    super(code);
+    this.name = 'FlowError';
+  }
+}
+
+/** What the turn runner starts a flow with. */
+export interface FlowInput {
+  channel: FlowContext['channel'];
+  session: string;
+  msisdn: string;
+  lang: string;
+}
+
+export interface ActorInput {
+  context: FlowContext;
+  event: FlowEvent;
+}
+
+/** Converts anything an actor throws into a FlowError, so guards see a closed set of codes. */
+export function toFlowError(error: unknown): FlowError {
+  if (error instanceof FlowError) return error;
+  if (error instanceof OwnershipError) return new FlowError('forbidden');
+  if (error instanceof FineractError) {
+    if (error.kind === 'not-found') return new FlowError('not-found');
+    if (error.kind === 'rejected') return new FlowError('rejected');
+    return new FlowError('unavailable');
+  }
+  return new FlowError('unavailable');
+}
+
+export const errorOf = (event: FlowEvent): FlowError | undefined =>
+  event.error instanceof FlowError ? event.error : undefined;
+
+export const requireCustomer = (context: FlowContext) => {
+  if (!context.customer) throw new FlowError('unregistered');
+  return context.customer;
+};
+
+/** Wraps an async function as a named actor whose failures are always FlowErrors. */
+export function actor<T>(logger: Logger, name: string, run: (input: ActorInput) => Promise<T>) {
+  return fromPromise<T, ActorInput>(async ({ input }) => {
+    try {
+      return await run(input);
+    } catch (error) {
+      const flowError = toFlowError(error);
+      if (flowError.code === 'unavailable') {
+        logger.warn({ actor: name, err: { type: (error as Error)?.name, message: (error as Error)?.message } }, 'actor failed');
+      }
+      throw flowError;
+    }
+  });
+}
+
+
+/** The PIN check the flows use (implemented by security/pin.ts). */
+export interface PinVerifier {
+  verify(
+    clientId: number,
+    pin: string,
+  ): Promise<
+    { result: 'ok' } | { result: 'wrong'; attemptsLeft: number } | { result: 'locked' } | { result: 'not-set' }
+  >;
+}
+
+/** Verifies a PIN typed as the event value; rejects with the FlowError the flow branches on. */
+export async function checkPin(pins: PinVerifier, clientId: number, event: FlowEvent): Promise<void> {
+  const outcome = await pins.verify(clientId, typeof event.value === 'string' ? event.value : '');
+  if (outcome.result === 'ok') return;
+  if (outcome.result === 'wrong') throw new FlowError('pin-wrong', { attemptsLeft: outcome.attemptsLeft });
+  if (outcome.result === 'locked') throw new FlowError('pin-locked');
+  throw new FlowError('pin-not-set');
+}

@@ -1,0 +1,248 @@
+import { assign, type AnyActorLogic } from 'xstate';
+import type { Logger } from 'pino';
+import type { CountryCode } from 'libphonenumber-js';
+import { toE164 } from '../fineract/phone.js';
+import type { FineractClient } from '../fineract/types.js';
+import { currentDeadline } from '../fineract/deadline.js';
+import { keyedHash } from '../security/secrets.js';
+import { parseAmount, toDecimal, type TransferIntent, type TransferService } from '../money/transfer-service.js';
+import { actor, checkPin, FlowError, requireCustomer, type PinVerifier } from './actor-kit.js';
+import type { FlowContext, FlowEvent, ViewVars } from './types.js';
+
+/**
+ * The money part of the setup() registry: recipients, amounts, loan repayment details and the transfer
+ * itself (PIN-confirmed, exactly once). Flow files name these; behaviour lives here.
+ */
+
+/** Next instalment and outstanding amount of a loan (implemented by the Fineract client). */
+export interface LoanRepaymentSource {
+  getLoanRepaymentInfo(
+    clientId: number,
+    loanId: number,
+  ): Promise<{ totalOutstanding: number; nextInstalment?: { dueDate: string; amount: number } }>;
+}
+
+export interface MoneyDeps {
+  fineract: FineractClient & LoanRepaymentSource;
+  pins: PinVerifier;
+  transfers: TransferService;
+  logger: Logger;
+  /** Server secret that keys idempotency keys (derived from session and step). */
+  secret: string;
+  defaultCountry: string;
+  currency: string;
+  /** Hop budget used when no hop deadline is set (background runs). */
+  fallbackBudgetMs: number;
+  limits: { minCents: number; maxCents: number; dailyCents: number };
+}
+
+type Purpose = 'send' | 'own' | 'loan';
+type Ctx = { context: FlowContext; event: FlowEvent };
+
+const data = (context: FlowContext) => context.data;
+const num = (value: unknown) => (typeof value === 'number' ? value : Number(value));
+
+/** "Baraka Otieno" -> "Baraka O." (enough for the sender to recognise, not a full identity). */
+export function maskName(displayName: string): string {
+  const [first = '', ...rest] = displayName.trim().split(/\s+/);
+  const last = rest[rest.length - 1];
+  return last ? `${first} ${last[0]!.toUpperCase()}.` : first;
+}
+
+/** "+254711000002" -> "0711***002" for display. */
+export function maskPhone(e164: string): string {
+  const national = e164.startsWith('+254') ? `0${e164.slice(4)}` : e164;
+  return national.length > 6 ? `${national.slice(0, 4)}***${national.slice(-3)}` : national;
+}
+
+export function createMoneyImplementations(deps: MoneyDeps) {
+  const { fineract, pins, transfers, logger } = deps;
+  const money = (cents: number) => ({ amount: cents / 100, currency: deps.currency });
+
+  const actors = {
+    /** After the PIN: which menu items work for this customer (own accounts, a loan to pay). */
+    loadAccounts: actor(logger, 'loadAccounts', async ({ context }) => {
+      const customer = requireCustomer(context);
+      const { savings, loans } = await fineract.listAccounts(customer.clientId);
+      return { savings, loans };
+    }),
+    findRecipient: actor(logger, 'findRecipient', async ({ context, event }) => {
+      const customer = requireCustomer(context);
+      const msisdn = toE164(String(event.value ?? ''), deps.defaultCountry as CountryCode);
+      if (!msisdn) throw new FlowError('unknown-recipient');
+      if (msisdn === context.msisdn) throw new FlowError('self');
+      const recipient = await fineract.findClientByPhone(msisdn);
+      if (!recipient || !recipient.active) throw new FlowError('unknown-recipient');
+      if (recipient.clientId === customer.clientId) throw new FlowError('self');
+      const account = (await fineract.listAccounts(recipient.clientId)).savings[0];
+      if (!account) throw new FlowError('unknown-recipient');
+      return {
+        clientId: recipient.clientId,
+        officeId: recipient.officeId,
+        accountId: account.id,
+        label: maskName(recipient.displayName),
+        msisdn,
+      };
+    }),
+    fetchLoan: actor(logger, 'fetchLoan', async ({ context }) => {
+      const customer = requireCustomer(context);
+      const loanId = num(data(context).loanId);
+      const loan = (await fineract.listAccounts(customer.clientId)).loans.find((l) => l.id === loanId);
+      if (!loan) throw new FlowError('no-account');
+      const info = await fineract.getLoanRepaymentInfo(customer.clientId, loanId);
+      return { accountNo: loan.accountNo, ...info };
+    }),
+    /** Validates the amount typed (or chosen) against limits, balance and, for a loan, what is owed. */
+    checkAmount: actor(logger, 'checkAmount', async ({ context, event }) => {
+      const customer = requireCustomer(context);
+      const text = typeof event.value === 'string' ? event.value : String(data(context).amountText ?? '');
+      const cents = parseAmount(text);
+      if (cents === undefined || cents === 0) throw new FlowError('amount-low', { min: 0 });
+      const problem = await transfers.checkLimits(customer.clientId, cents);
+      if (problem) throw new FlowError(problem);
+      if (data(context).purpose === 'loan' && cents > num(data(context).outstandingCents)) throw new FlowError('above-outstanding');
+      const source = await fineract.getOwnedSavingsAccount(customer.clientId, num(data(context).fromAccountId));
+      if (!source.active) throw new FlowError('inactive');
+      if (Math.round(source.availableBalance * 100) < cents) {
+        throw new FlowError('insufficient', { availableCents: Math.round(source.availableBalance * 100) });
+      }
+      return { cents };
+    }),
+    /** PIN-confirmed transfer: exactly once, within the hop deadline or completed in the background. */
+    transferMoney: actor(logger, 'transferMoney', async ({ context, event }) => {
+      const customer = requireCustomer(context);
+      await checkPin(pins, customer.clientId, event);
+      const d = data(context);
+      const id = keyedHash(deps.secret, `transfer:${context.session}:${String(d.step)}`).slice(0, 32);
+      const intent: TransferIntent = {
+        id,
+        ref: id.slice(0, 8).toUpperCase(),
+        kind: d.purpose as Purpose,
+        msisdn: context.msisdn,
+        lang: context.lang,
+        from: { clientId: customer.clientId, officeId: customer.officeId, accountId: num(d.fromAccountId) },
+        to: {
+          clientId: num(d.toClientId),
+          officeId: num(d.toOfficeId),
+          accountId: num(d.toAccountId),
+          type: d.purpose === 'loan' ? 'loan' : 'savings',
+        },
+        amountCents: num(d.amountCents),
+        currency: deps.currency,
+        counterparty: String(d.counterparty ?? ''),
+        recipientMsisdn: d.purpose === 'send' ? String(d.recipientMsisdn) : undefined,
+        senderLabel: maskName(customer.displayName),
+      };
+      const outcome = await transfers.execute(intent, currentDeadline() ?? Date.now() + deps.fallbackBudgetMs);
+      if (outcome.status === 'failed') throw new FlowError(outcome.code);
+      return outcome.status === 'done' ? { status: 'done', ref: intent.ref, transferId: outcome.transferId } : { status: 'processing', ref: intent.ref };
+    }),
+  } satisfies Record<string, AnyActorLogic>;
+
+  const actions = {
+    rememberAccounts: assign(({ context, event }: Ctx) => {
+      const out = event.output as Awaited<ReturnType<FineractClient['listAccounts']>>;
+      const [primary, ...others] = out.savings;
+      const loan = out.loans[0];
+      return {
+        data: {
+          ...context.data,
+          fromAccountId: primary?.id ?? null,
+          hasAccount: !!primary,
+          hasOwnAccounts: others.length > 0,
+          hasLoan: !!loan && !!primary,
+          loanId: loan?.id ?? null,
+        },
+        view: {
+          ...context.view,
+          ownAccounts: others.map((a): ViewVars => ({ account: `${a.productName} ${a.accountNo}`, accountId: a.id })),
+          account: primary ? `${primary.productName} ${primary.accountNo}` : '',
+        },
+      };
+    }),
+    /** `{ type: usePurpose, params: { purpose: send } }` on entering a money journey. */
+    usePurpose: assign(({ context }: Ctx, params: { purpose: Purpose }) => ({
+      data: { ...context.data, purpose: params.purpose, amountText: null },
+      view: {
+        ...context.view,
+        min: money(deps.limits.minCents),
+        max: money(deps.limits.maxCents),
+        daily: money(deps.limits.dailyCents),
+      },
+    })),
+    rememberRecipient: assign(({ context, event }: Ctx) => {
+      const r = event.output as { clientId: number; officeId: number; accountId: number; label: string; msisdn: string };
+      return {
+        data: { ...context.data, toClientId: r.clientId, toOfficeId: r.officeId, toAccountId: r.accountId, counterparty: r.label, recipientMsisdn: r.msisdn },
+        view: { ...context.view, counterparty: r.label, phone: maskPhone(r.msisdn) },
+      };
+    }),
+    chooseOwnAccount: assign(({ context, event }: Ctx) => {
+      const rows = context.view.ownAccounts;
+      const row = Array.isArray(rows) ? rows[num(event.index)] : undefined;
+      const customer = context.customer!;
+      return {
+        data: { ...context.data, toClientId: customer.clientId, toOfficeId: customer.officeId, toAccountId: row ? num(row.accountId) : null, counterparty: row ? String(row.account) : '' },
+        view: { ...context.view, counterparty: row ? String(row.account) : '' },
+      };
+    }),
+    rememberLoan: assign(({ context, event }: Ctx) => {
+      const loan = event.output as { accountNo: string; totalOutstanding: number; nextInstalment?: { dueDate: string; amount: number } };
+      const customer = context.customer!;
+      const instalmentCents = loan.nextInstalment ? Math.round(Math.min(loan.nextInstalment.amount, loan.totalOutstanding) * 100) : 0;
+      return {
+        data: {
+          ...context.data,
+          toClientId: customer.clientId,
+          toOfficeId: customer.officeId,
+          toAccountId: num(context.data.loanId),
+          counterparty: `Loan ${loan.accountNo}`,
+          outstandingCents: Math.round(loan.totalOutstanding * 100),
+          instalmentCents,
+          hasInstalment: instalmentCents > 0,
+        },
+        view: {
+          ...context.view,
+          loan: loan.accountNo,
+          counterparty: `Loan ${loan.accountNo}`,
+          outstanding: money(Math.round(loan.totalOutstanding * 100)),
+          instalment: money(instalmentCents),
+          dueDate: loan.nextInstalment ? { date: loan.nextInstalment.dueDate } : '-',
+        },
+      };
+    }),
+    useInstalment: assign(({ context }: Ctx) => ({
+      data: { ...context.data, amountText: toDecimal(num(context.data.instalmentCents)) },
+    })),
+    /** Entering a confirm screen starts a new money step: a new idempotency key for a new intent. */
+    rememberAmount: assign(({ context, event }: Ctx) => {
+      const { cents } = event.output as { cents: number };
+      return {
+        data: { ...context.data, amountCents: cents, step: num(context.data.step ?? 0) + 1 },
+        view: { ...context.view, amount: money(cents) },
+      };
+    }),
+    rememberAmountProblem: assign(({ context, event }: Ctx) => {
+      const details = (event.error as FlowError | undefined)?.details ?? {};
+      return {
+        view: {
+          ...context.view,
+          available: money(num(details.availableCents ?? 0)),
+        },
+      };
+    }),
+    rememberReceipt: assign(({ context, event }: Ctx) => {
+      const out = event.output as { ref: string; transferId?: number };
+      return { view: { ...context.view, ref: out.ref, transferId: out.transferId ?? '' } };
+    }),
+  };
+
+  const guards = {
+    /** `{ type: purposeIs, params: { purpose: loan } }` */
+    purposeIs: ({ context }: Ctx, params: { purpose: Purpose }) => context.data.purpose === params.purpose,
+    /** `{ type: outcomeIs, params: { status: processing } }` on a transfer's onDone. */
+    outcomeIs: ({ event }: Ctx, params: { status: string }) => (event.output as { status?: string })?.status === params.status,
+  };
+
+  return { actors, actions, guards };
+}
