@@ -306,3 +306,14 @@ export function settingsMarkdown(): string {
   );
   return ['| setting | default | meaning |', '|---|---|---|', ...rows].join('\n');
 }
+
+const START = '<!-- settings:start -->';
+const END = '<!-- settings:end -->';
+
+/** Replaces the settings block of a README text with the current table. */
+export function withSettingsTable(readme: string): string {
+  const start = readme.indexOf(START);
+  const end = readme.indexOf(END);
+  if (start < 0 || end < start) throw new Error(`README has no ${START} ... ${END} block`);
+  return `${readme.slice(0, start + START.length)}\n${settingsMarkdown()}\n${readme.slice(end)}`;
+}

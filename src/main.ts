@@ -1,6 +1,7 @@
 import { once } from 'node:events';
 import type { Server } from 'node:http';
-import { ConfigError, loadConfig, settingsMarkdown } from './config.js';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { ConfigError, loadConfig, settingsMarkdown, withSettingsTable } from './config.js';
 import { createLogger } from './logger.js';
 import { createServices } from './services.js';
 import { buildApp } from './app.js';
@@ -17,6 +18,7 @@ const USAGE = `usage: kiunga <command>
   serve       start the server on PORT (default 3000)
   sandbox     run the Fineract sandbox alone on SANDBOX_PORT (default 8080)
   config      print the settings table (markdown) with defaults and help
+              (config --readme [README.md] rewrites the README's settings block)
 
 Settings come from the environment; see README.md.`;
 
@@ -73,6 +75,11 @@ async function main(argv: string[]): Promise<number> {
         await sandbox();
         return -1;
       case 'config':
+        if (argv[1] === '--readme') {
+          const file = argv[2] ?? 'README.md';
+          writeFileSync(file, withSettingsTable(readFileSync(file, 'utf8')));
+          return 0;
+        }
         process.stdout.write(`${settingsMarkdown()}\n`);
         return 0;
       case 'help':
