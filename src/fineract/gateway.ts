@@ -1,0 +1,177 @@
+import type { Cluster, Redis } from 'ioredis';
+import type { Logger } from '../logger.js';
+import { CircuitBreaker, withBreaker, type BreakerOptions, type BreakerSnapshot } from './breaker.js';
+import { currentDeadline, FineractNotSent } from './deadline.js';
+import { FineractUnavailable } from './errors.js';
+import type { FineractRequester, HttpMethod, RequestOptions } from './http.js';
+import { createSharedLimiter, type LimiterStats, type Priority } from './limiter.js';
+import { createReplicaRouter, type ReadFrom, type RouterStats } from './replicas.js';
+
+export { FineractNotSent, type NotSentReason, currentDeadline, runWithDeadline } from './deadline.js';
+export type { Priority } from './limiter.js';
+export type { ReadFrom } from './replicas.js';
+export type { BreakerOptions, BreakerSnapshot, BreakerState } from './breaker.js';
+
+/**
+ * The gateway that protects the back office (threat T12): every Fineract call of every process goes
+ * through it. Layers, outside in:
+ *
+ * 1. **Deadline**: the call's deadline is `deadlineAt`, else the hop's (`runWithDeadline`), and the queue
+ *    wait is also capped by `maxQueueMs`. A call that cannot start in time is refused with
+ *    `FineractNotSent('queue deadline')` (a `FineractUnavailable`; nothing was sent: for a write, money
+ *    did not move). A read in flight is aborted at the hop deadline (an answer after it is useless); a
+ *    write that started is never aborted by the gateway (only by the HTTP layer's own timeout, or by the
+ *    caller's `signal`), so its outcome is never made unknown by the queue.
+ * 2. **Fail fast**: when the circuit of every upstream able to serve the call is open, refuse at once with
+ *    `FineractNotSent('circuit open')` instead of queueing.
+ * 3. **Shared limiter** (`limiter.ts`): `ratePerSecond` and `maxConcurrent` across all processes through
+ *    Redis (bottleneck), writes before reads, bounded queue. A 429 from Fineract empties the current
+ *    second's tokens everywhere.
+ * 4. **Routing** (`replicas.ts`): GETs round-robin to the read replicas with fallback to the primary,
+ *    everything else to the primary. One token covers a replica attempt and its fallback, so no instance
+ *    sees more than the configured rate.
+ * 5. **Circuit breaker per upstream** (`breaker.ts`).
+ *
+ * `close()` closes the limiter and every upstream; the Redis client stays open (it belongs to the store).
+ */
+export interface GatewayRequestOptions extends RequestOptions {
+  /** Latest epoch-ms time the call may start; default: the hop's deadline (`currentDeadline()`). */
+  deadlineAt?: number;
+  /** Default: `write` for POST/PUT/DELETE, `read` for GET. */
+  priority?: Priority;
+  /** `primary` forces a GET to the primary (a read right after a write). */
+  readFrom?: ReadFrom;
+}
+
+export interface FineractGatewayOptions {
+  primary: FineractRequester;
+  replicas?: FineractRequester[];
+  /** The store's ioredis client (standalone, Sentinel or Cluster); undefined = in-process limiter. */
+  redis?: Redis | Cluster;
+  /** Limiter id shared by all processes (default `kiunga-fineract`). */
+  id?: string;
+  /** Calls per second across all processes (FINERACT_RATE_LIMIT). */
+  ratePerSecond: number;
+  /** Calls in flight at once across all processes. */
+  maxConcurrent: number;
+  /** Per upstream; see `breaker.ts` for the defaults. */
+  breaker?: BreakerOptions;
+  /** Longest wait in the queue for a call with no deadline (default 10,000 ms). */
+  maxQueueMs?: number;
+  /** Calls waiting in this process at most (default 1,000). */
+  maxQueued?: number;
+  /** A call needs at least this much time before its deadline to start (default 50 ms). */
+  minStartMs?: number;
+  /** bottleneck heartbeat (default 100 ms): bounds the delay of the shared reservoir's refill. */
+  heartbeatMs?: number;
+  /** Slot of a call still running after this long is released (a crashed process; default 30,000 ms). */
+  maxRunMs?: number;
+  logger?: Logger;
+  now?: () => number;
+}
+
+export interface GatewayStats {
+  limiter: LimiterStats;
+  /** One per upstream: `primary`, `replica-1`, `replica-2`, ... */
+  upstreams: BreakerSnapshot[];
+  routing: RouterStats;
+  /** Calls refused at the door because every usable circuit was open. */
+  circuitRefused: number;
+}
+
+export interface FineractGateway extends FineractRequester {
+  request<T = unknown>(method: HttpMethod, path: string, options?: GatewayRequestOptions): Promise<T>;
+  /** Resolves once the shared limiter is connected and its settings are written. */
+  ready(): Promise<void>;
+  /** For /metrics and /readyz: queue, refusals, breaker states. Cheap (no I/O). */
+  stats(): GatewayStats;
+}
+
+export function createFineractGateway(options: FineractGatewayOptions): FineractGateway {
+  const now = options.now ?? Date.now;
+  const maxQueueMs = options.maxQueueMs ?? 10_000;
+  const minStartMs = options.minStartMs ?? 50;
+  const logger = options.logger;
+
+  // A 429 from any upstream (even one whose read then fell back to the primary) slows everybody down.
+  let penalize = (): void => undefined;
+  const observe429 = (upstream: FineractRequester): FineractRequester => ({
+    async request<T = unknown>(method: HttpMethod, path: string, opts?: RequestOptions): Promise<T> {
+      try {
+        return await upstream.request<T>(method, path, opts);
+      } catch (err) {
+        if (err instanceof FineractUnavailable && err.httpStatus === 429) penalize();
+        throw err;
+      }
+    },
+    close: () => upstream.close(),
+  });
+  const guard = (name: string, upstream: FineractRequester) =>
+    withBreaker(observe429(upstream), new CircuitBreaker(name, options.breaker, { now, ...(logger ? { logger } : {}) }), now);
+  const primary = guard('primary', options.primary);
+  const replicas = (options.replicas ?? []).map((r, i) => guard(`replica-${i + 1}`, r));
+  const router = createReplicaRouter({ primary, replicas, ...(logger ? { logger } : {}) });
+  const limiter = createSharedLimiter({
+    id: options.id ?? 'kiunga-fineract',
+    ratePerSecond: options.ratePerSecond,
+    maxConcurrent: options.maxConcurrent,
+    ...(options.redis ? { redis: options.redis } : {}),
+    ...(options.heartbeatMs !== undefined ? { heartbeatMs: options.heartbeatMs } : {}),
+    ...(options.maxQueued !== undefined ? { maxQueued: options.maxQueued } : {}),
+    ...(options.maxRunMs !== undefined ? { maxRunMs: options.maxRunMs } : {}),
+    ...(logger ? { logger } : {}),
+    now,
+  });
+  penalize = () => limiter.penalize();
+  let circuitRefused = 0;
+
+  async function call<T>(method: HttpMethod, path: string, opts: GatewayRequestOptions): Promise<T> {
+    const { deadlineAt: explicit, priority: givenPriority, readFrom, ...http } = opts;
+    const where = `${method} ${path}`;
+    const isWrite = method !== 'GET';
+    const priority: Priority = givenPriority ?? (isWrite ? 'write' : 'read');
+    const hopDeadline = explicit ?? currentDeadline();
+    const startBy = Math.min(hopDeadline ?? Infinity, now() + maxQueueMs) - minStartMs;
+
+    if (!router.canServe(method, readFrom)) {
+      circuitRefused++;
+      throw new FineractNotSent('circuit open', where);
+    }
+
+    return limiter.schedule<T>({
+      priority,
+      startBy,
+      where,
+      run: async () => {
+        // A read is useless after the hop's deadline: abort it then. A write that started runs to its end.
+        let timer: NodeJS.Timeout | undefined;
+        let signal = http.signal;
+        if (!isWrite && hopDeadline !== undefined) {
+          const controller = new AbortController();
+          timer = setTimeout(() => controller.abort(), Math.max(0, hopDeadline - now()));
+          signal = signal ? AbortSignal.any([signal, controller.signal]) : controller.signal;
+        }
+        try {
+          return await router.request<T>(method, path, { ...http, ...(signal ? { signal } : {}), ...(readFrom ? { readFrom } : {}) });
+        } finally {
+          clearTimeout(timer);
+        }
+      },
+    });
+  }
+
+  return {
+    request: <T = unknown>(method: HttpMethod, path: string, opts: GatewayRequestOptions = {}) => call<T>(method, path, opts),
+    ready: () => limiter.ready(),
+    stats: () => ({
+      limiter: limiter.stats(),
+      upstreams: [primary, ...replicas].map((u) => u.breaker.snapshot()),
+      routing: router.stats(),
+      circuitRefused,
+    }),
+    async close(): Promise<void> {
+      await limiter.close();
+      await router.close();
+    },
+  };
+}
