@@ -23,6 +23,8 @@ export const SEARCH_LIMIT = 50;
  */
 export class Bank {
   readonly data: BankData;
+  /** Bumped by every posting; the command runner rolls back only when a failed write changed something. */
+  revision = 0;
 
   constructor(data: BankData) {
     this.data = data;

@@ -176,5 +176,6 @@ export function createDemoData(businessDate: string): BankData {
       { id: 2, name: 'Mobile Money', description: 'M-Pesa and other wallets', isCashPayment: false, position: 2 },
       { id: 3, name: 'USSD Channel', description: 'Kiunga self-service', isCashPayment: false, position: 3 },
     ],
+    transfers: [],
   };
 }

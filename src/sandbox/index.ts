@@ -1,6 +1,13 @@
 /** The built-in Fineract 1.x sandbox: `startSandbox()` plus the demo data tests refer to. */
 export { startSandbox, API_PREFIX, type Sandbox, type SandboxOptions } from './server.js';
-export { SandboxControl, type FailMode, type SandboxRequest, type SandboxControlState } from './control.js';
+export {
+  SandboxControl,
+  type FailMode,
+  type SandboxRequest,
+  type SandboxControlState,
+  type SandboxVersion,
+  type TimeoutAfterCommit,
+} from './control.js';
 export { Bank } from './bank.js';
 export {
   DEMO,

@@ -31,11 +31,11 @@ export function buildFlatSchedule(
 
 /**
  * Applies a repayment to the schedule in Fineract's "mifos-standard-strategy" order (oldest instalment
- * first; within one, interest before principal). Returns the new transaction, or null when the amount
- * exceeds the outstanding balance (overpayment is not modelled).
+ * first; within one, interest before principal). Money beyond the schedule is kept as `overpaid` and the
+ * loan becomes 700 (overpaid); a loan paid exactly in full closes (600). Returns null for amount <= 0.
  */
-export function applyRepayment(loan: LoanRecord, amount: Cents, date: string, id: number): LoanTxnRecord | null {
-  if (amount <= 0 || amount > loanOutstanding(loan).total) return null;
+export function applyRepayment(loan: LoanRecord, amount: Cents, date: string, id: number, externalId?: string): LoanTxnRecord | null {
+  if (amount <= 0) return null;
   let left = amount;
   let principalPortion = 0;
   let interestPortion = 0;
@@ -53,13 +53,23 @@ export function applyRepayment(loan: LoanRecord, amount: Cents, date: string, id
       p.obligationsMetOnDate = date;
     }
   }
-  const txn: LoanTxnRecord = { id, typeId: 2, date, amount, principalPortion, interestPortion, reversed: false };
+  const txn: LoanTxnRecord = {
+    id, typeId: 2, date, amount, principalPortion, interestPortion, reversed: false,
+    ...(externalId !== undefined ? { externalId } : {}),
+  };
   loan.transactions.push(txn);
+  if (left > 0) loan.overpaid = (loan.overpaid ?? 0) + left;
   if (loanOutstanding(loan).total === 0) {
-    loan.statusId = 600;
-    loan.closedOnDate = date;
+    loan.statusId = (loan.overpaid ?? 0) > 0 ? 700 : 600;
+    loan.closedOnDate = loan.statusId === 600 ? date : undefined;
+    if (loan.closedOnDate === undefined) delete loan.closedOnDate;
   }
   return txn;
+}
+
+/** The earliest instalment not fully paid (what `transactions/template?command=repayment` proposes). */
+export function nextInstallment(loan: LoanRecord): InstallmentRecord | undefined {
+  return loan.schedule.find((p) => p.principalPaid + p.interestPaid < p.principalDue + p.interestDue);
 }
 
 export interface LoanTotals {

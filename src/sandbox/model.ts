@@ -88,6 +88,8 @@ export interface SavingsTxnRecord {
   paymentTypeId?: number;
   receiptNumber?: string;
   note?: string;
+  /** Set on both savings legs of an account transfer (rendered as the `transfer` object). */
+  transferId?: number;
 }
 
 /** Savings account status ids (SavingsAccountStatusType.java). */
@@ -152,6 +154,32 @@ export interface LoanRecord {
   closedOnDate?: string;
   schedule: InstallmentRecord[];
   transactions: LoanTxnRecord[];
+  /** Paid beyond the schedule (status 700, overpaid). */
+  overpaid?: Cents;
+}
+
+/** Portfolio account types of a transfer (PortfolioAccountType.java): 1 loan, 2 savings. */
+export type PortfolioAccountTypeId = 1 | 2;
+
+/** One account transfer (m_account_transfer_details plus its single transaction). */
+export interface TransferRecord {
+  id: number;
+  date: string;
+  submittedOnDate: string;
+  amount: Cents;
+  description: string;
+  reversed: boolean;
+  fromOfficeId: number;
+  fromClientId: number;
+  fromAccountType: PortfolioAccountTypeId;
+  fromAccountId: number;
+  toOfficeId: number;
+  toClientId: number;
+  toAccountType: PortfolioAccountTypeId;
+  toAccountId: number;
+  fromSavingsTxnId?: number;
+  toSavingsTxnId?: number;
+  toLoanTxnId?: number;
 }
 
 export interface PaymentTypeRecord {
@@ -173,4 +201,6 @@ export interface BankData {
   savingsAccounts: SavingsAccountRecord[];
   loans: LoanRecord[];
   paymentTypes: PaymentTypeRecord[];
+  /** Account transfers, oldest first. */
+  transfers: TransferRecord[];
 }

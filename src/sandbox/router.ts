@@ -1,9 +1,12 @@
 import type { Bank } from './bank.js';
+import type { SandboxControl } from './control.js';
 import { paramError, validationBody } from './serialize.js';
 
 /** What a route handler sees: the bank, numeric path parameters, the query and the parsed JSON body. */
 export interface RouteContext {
   bank: Bank;
+  /** Fault switches some handlers honour (e.g. `loanLocked` on a transfer to a loan). */
+  control: SandboxControl;
   params: Record<string, number>;
   query: URLSearchParams;
   body: unknown;
@@ -19,14 +22,37 @@ export interface Reply {
 
 export type Handler = (ctx: RouteContext) => Reply;
 
-export interface Route {
+/** A write's name in Fineract's command pipeline (CommandWrapperBuilder), e.g. DEPOSIT / SAVINGSACCOUNT. */
+export interface CommandName {
+  action: string;
+  entity: string;
+}
+
+interface RouteBase {
   method: 'GET' | 'POST' | 'PUT' | 'DELETE';
   /** Path below the API prefix; `{name}` matches a positive integer (Jersey's Long path params). */
   pattern: string;
-  /** Fineract permission code the service user needs, e.g. `READ_CLIENT`; null for open paths. */
-  permission: string | null;
   handler: Handler;
 }
+
+/** A read (or an open path such as `POST /authentication`). */
+export interface QueryRoute extends RouteBase {
+  /** Fineract permission code the service user needs, e.g. `READ_CLIENT`; null for open paths. */
+  permission: string | null;
+  command?: undefined;
+}
+
+/**
+ * A write through the command pipeline: the permission checked is `ACTION_ENTITY` of its command, and the
+ * command name scopes the idempotency key (fineract.md §10). `command` returns null for an unknown `?command=`.
+ */
+export interface CommandRoute extends RouteBase {
+  method: 'POST' | 'PUT' | 'DELETE';
+  permission?: undefined;
+  command(query: URLSearchParams): CommandName | null;
+}
+
+export type Route = QueryRoute | CommandRoute;
 
 /** Thrown by handlers to answer with a non-200 status; the body is serialised as is. */
 export class HttpError extends Error {
@@ -40,9 +66,7 @@ export class HttpError extends Error {
 
 export const ok = (body: unknown): Reply => ({ status: 200, body });
 
-interface CompiledRoute extends Route {
-  segments: string[];
-}
+type CompiledRoute = Route & { segments: string[] };
 
 export class Router {
   readonly #routes: CompiledRoute[] = [];

@@ -179,10 +179,10 @@ export function fineractError(
   };
 }
 
-export function paramError(code: string, message: string, parameterName = 'id', args: unknown[] = []): ParamError {
+export function paramError(code: string, message: string, parameterName = 'id', args: unknown[] = [], value?: unknown): ParamError {
   return {
-    developerMessage: message, defaultUserMessage: message, userMessageGlobalisationCode: code, parameterName,
-    args: nonEmpty(args.map((value) => ({ value }))),
+    developerMessage: message, defaultUserMessage: message, userMessageGlobalisationCode: code, parameterName, value,
+    args: nonEmpty(args.map((v) => ({ value: v }))),
   };
 }
 
@@ -191,6 +191,17 @@ export function notFoundBody(specificCode: string, message: string, id: number |
   return fineractError(404, 'error.msg.resource.not.found', 'The requested resource is not available.', [
     paramError(specificCode, message, 'id', [id]),
   ]);
+}
+
+/** 403 from AbstractPlatformDomainRuleException (fineract.md §9.1), e.g. insufficient funds. */
+export function domainRuleBody(code: string, message: string, args: unknown[] = []): Record<string, unknown> {
+  return {
+    developerMessage: 'Request was understood but caused a domain rule violation.',
+    httpStatusCode: '403',
+    defaultUserMessage: 'Errors contain reason for domain rule violation.',
+    userMessageGlobalisationCode: 'validation.msg.domain.rule.violation',
+    errors: [paramError(code, message, 'id', args)],
+  };
 }
 
 /** 400 from PlatformApiDataValidationException. */

@@ -3,19 +3,23 @@ import { createServer, type IncomingMessage, type ServerResponse } from 'node:ht
 import type { AddressInfo } from 'node:net';
 import type { Logger } from '../logger.js';
 import { Bank } from './bank.js';
+import { CommandSource } from './command-source.js';
+import { runCommand } from './commands.js';
 import { SandboxControl } from './control.js';
 import { todayAt } from './dates.js';
 import { createDemoData } from './demo-data.js';
-import { HttpError, Router } from './router.js';
+import { parseBasic, readJsonBody, write } from './http-io.js';
+import { HttpError, Router, type RouteContext } from './router.js';
 import { clientRoutes } from './routes/clients.js';
 import { loanRoutes } from './routes/loans.js';
+import { moneyRoutes, unknownCommand } from './routes/money.js';
 import { officeRoutes, productRoutes } from './routes/products.js';
 import { handleControlRequest } from './routes/sandbox-control.js';
 import { savingsRoutes } from './routes/savings.js';
-import { fineractError, paramError, springErrorBody, stringify } from './serialize.js';
+import { transferRoutes } from './routes/transfers.js';
+import { fineractError, paramError, springErrorBody } from './serialize.js';
 
 export const API_PREFIX = '/fineract-provider/api/v1';
-const MAX_BODY_BYTES = 1_000_000;
 /** The demo tenant's clock: Africa/Nairobi, UTC+3. */
 const TENANT_UTC_OFFSET_MINUTES = 180;
 
@@ -30,6 +34,13 @@ export interface SandboxOptions {
   latencyMs?: number;
   /** Business date (`yyyy-mm-dd`) the demo history is relative to; default: today in Nairobi. */
   businessDate?: string;
+  /**
+   * A read instance (Fineract `fineract.mode.write-enabled=false`): writes get 405
+   * `error.msg.invalid.instance.type`. Start a second sandbox with this to play a read replica; it holds its
+   * own copy of the demo data and shares nothing with the writer (no replication: writes to the writer are
+   * never visible on it, a permanent "replica lag").
+   */
+  readOnly?: boolean;
   logger?: Logger;
 }
 
@@ -50,8 +61,11 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
   const expected = digest(`${options.username ?? 'mifos'}:${options.password ?? 'password'}`);
   const credentialsValid = (u: string, p: string): boolean => timingSafeEqual(digest(`${u}:${p}`), expected);
   const bank = new Bank(createDemoData(options.businessDate ?? todayAt(TENANT_UTC_OFFSET_MINUTES)));
-  const control = new SandboxControl(options.latencyMs ?? 0);
-  const router = new Router().add(...clientRoutes, ...savingsRoutes, ...loanRoutes, ...productRoutes, ...officeRoutes);
+  const control = new SandboxControl(options.latencyMs ?? 0, { readOnly: options.readOnly ?? false });
+  const source = new CommandSource();
+  const router = new Router().add(
+    ...clientRoutes, ...savingsRoutes, ...loanRoutes, ...moneyRoutes, ...transferRoutes, ...productRoutes, ...officeRoutes,
+  );
   const timers = new Set<NodeJS.Timeout>();
   const log = options.logger?.child({ component: 'sandbox' });
 
@@ -67,14 +81,16 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const url = new URL(req.url ?? '/', 'http://sandbox');
     const path = url.pathname;
+    const method = req.method ?? 'GET';
     const body = await readJsonBody(req);
 
     if (path.startsWith('/sandbox/')) return handleControlRequest(control, req, res, path, body.value);
 
-    const entry = control.record({ method: req.method ?? 'GET', path, query: url.search.slice(1), at: Date.now() });
+    const idempotencyKey = req.headers['idempotency-key']?.toString();
+    const entry = control.record({ method, path, query: url.search.slice(1), at: Date.now(), ...(idempotencyKey ? { idempotencyKey } : {}) });
     res.on('finish', () => {
       entry.status = res.statusCode;
-      log?.debug({ method: entry.method, path, status: res.statusCode }, 'sandbox request');
+      log?.debug({ method, path, status: res.statusCode }, 'sandbox request');
     });
 
     if (control.latencyMs > 0) await delay(control.latencyMs);
@@ -85,6 +101,9 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
     if (control.failMode === '500') {
       return write(res, 500, { Exception: 'java.lang.IllegalStateException: sandbox failure injected (failMode=500)' });
     }
+    if (control.drawError()) {
+      return write(res, 500, { Exception: 'java.lang.IllegalStateException: sandbox failure injected (errorRate)' });
+    }
     if (!path.startsWith(`${API_PREFIX}/`)) return write(res, 404, springErrorBody(404, 'Not Found', path));
 
     // TenantAwareBasicAuthenticationFilter: the tenant first (header, then query parameter), then credentials.
@@ -92,8 +111,8 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
     if (!tenantId || tenantId !== tenant) return write(res, 400, springErrorBody(400, 'Bad Request', path));
 
     const apiPath = path.slice(API_PREFIX.length);
-    const matched = router.match(req.method ?? 'GET', apiPath);
-    const open = matched !== null && matched !== 'methodNotAllowed' && matched.route.permission === null;
+    const matched = router.match(method, apiPath);
+    const open = matched !== null && matched !== 'methodNotAllowed' && !matched.route.command && matched.route.permission === null;
     if (!open) {
       const basic = parseBasic(req.headers.authorization);
       if (!basic || !credentialsValid(basic.username, basic.password) || apiPath.startsWith('/self/')) {
@@ -103,9 +122,19 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
         });
       }
     }
+    // FineractInstanceModeApiFilter: a read instance serves GET only.
+    if (control.readOnly && method !== 'GET' && method !== 'HEAD') {
+      return write(res, 405, fineractError(405, 'error.msg.invalid.instance.type', 'Invalid instance type called in api request'));
+    }
     if (matched === null) return write(res, 404, springErrorBody(404, 'Not Found', path));
     if (matched === 'methodNotAllowed') return write(res, 405, springErrorBody(405, 'Method Not Allowed', path));
-    const permission = matched.route.permission;
+    const { route, params } = matched;
+    const command = route.command ? route.command(url.searchParams) : undefined;
+    if (command === null) {
+      const e = unknownCommand(url.searchParams);
+      return write(res, e.status, e.body);
+    }
+    const permission = command ? `${command.action}_${command.entity}` : route.permission;
     if (permission && control.deniedPermissions.has(permission)) {
       const message = `User has no authority to: ${permission}`;
       return write(res, 403, fineractError(403, 'error.msg.not.authorized', message));
@@ -114,8 +143,21 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
       const e = paramError('error.msg.invalid.request.body', 'The request body is not valid JSON.', 'body');
       return write(res, 400, e);
     }
+    const ctx: RouteContext = { bank, control, params, query: url.searchParams, body: body.value, credentialsValid };
+
+    if (route.command && command) {
+      const outcome = await runCommand({ route, command, ctx, idempotencyKey, source, delay });
+      if (outcome.servedFromCache) entry.servedFromCache = true;
+      if (outcome.committed) entry.committed = true;
+      if (outcome.afterCommit?.mode === 'destroy') {
+        req.socket.destroy();
+        return;
+      }
+      if (outcome.afterCommit) await delay(outcome.afterCommit.ms);
+      return write(res, outcome.status, outcome.body, { 'X-Notification-Refresh': 'false', ...outcome.headers });
+    }
     try {
-      const reply = matched.route.handler({ bank, params: matched.params, query: url.searchParams, body: body.value, credentialsValid });
+      const reply = route.handler(ctx);
       return write(res, reply.status, reply.body, { 'X-Notification-Refresh': 'false', ...reply.headers });
     } catch (err) {
       if (err instanceof HttpError) return write(res, err.status, err.body);
@@ -140,7 +182,7 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
   });
   const port = (server.address() as AddressInfo).port;
   const urlHost = host === '0.0.0.0' || host === '::' ? '127.0.0.1' : host.includes(':') ? `[${host}]` : host;
-  log?.info({ port, host }, 'Fineract sandbox listening');
+  log?.info({ port, host, readOnly: control.readOnly }, 'Fineract sandbox listening');
 
   return {
     url: `http://${urlHost}:${port}${API_PREFIX}`,
@@ -157,45 +199,4 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
   };
 }
 
-function write(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
-  const text = stringify(body);
-  res.writeHead(status, {
-    'Content-Type': 'application/json',
-    'Content-Length': Buffer.byteLength(text),
-    ...headers,
-  });
-  res.end(text);
-}
-
 const digest = (s: string): Buffer => createHash('sha256').update(s).digest();
-
-function parseBasic(header: string | undefined): { username: string; password: string } | null {
-  if (!header) return null;
-  const m = /^Basic\s+([A-Za-z0-9+/=]+)\s*$/i.exec(header);
-  if (!m) return null;
-  const decoded = Buffer.from(m[1] as string, 'base64').toString('utf8');
-  const i = decoded.indexOf(':');
-  return i < 0 ? null : { username: decoded.slice(0, i), password: decoded.slice(i + 1) };
-}
-
-/** Reads a JSON body (at most 1 MB); an empty body is `undefined`, malformed JSON is flagged. */
-async function readJsonBody(req: IncomingMessage): Promise<{ value: unknown; invalid: boolean }> {
-  if (req.method === 'GET' || req.method === 'HEAD' || req.method === 'DELETE') {
-    req.resume();
-    return { value: undefined, invalid: false };
-  }
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of req as AsyncIterable<Buffer>) {
-    size += chunk.length;
-    if (size > MAX_BODY_BYTES) return { value: undefined, invalid: true };
-    chunks.push(chunk);
-  }
-  const text = Buffer.concat(chunks).toString('utf8').trim();
-  if (text === '') return { value: undefined, invalid: false };
-  try {
-    return { value: JSON.parse(text) as unknown, invalid: false };
-  } catch {
-    return { value: undefined, invalid: true };
-  }
-}

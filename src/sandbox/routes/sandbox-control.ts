@@ -1,15 +1,36 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { z } from 'zod';
-import { FAIL_MODES, type SandboxControl } from '../control.js';
+import { FAIL_MODES, SANDBOX_VERSIONS, type SandboxControl } from '../control.js';
 
-/** Body of `POST /sandbox/control`; every member optional, unknown members refused. */
+const ms = z.number().int().min(0).max(600_000);
+
+/** Body of `POST /sandbox/control`; every member optional, unknown members refused. See `SandboxControl`. */
 export const ControlRequest = z.strictObject({
-  latencyMs: z.number().int().min(0).max(600_000).optional(),
+  latencyMs: ms.optional(),
   failMode: z.enum(FAIL_MODES as [string, ...string[]]).optional(),
   /** Replaces the set of denied permission codes, e.g. `["READ_SAVINGSACCOUNT"]`. */
   deniedPermissions: z.array(z.string().regex(/^[A-Z_]{1,100}$/)).max(100).optional(),
+  /** Probability 0..1 of a 500 `{"Exception": ...}` per API request. */
+  errorRate: z.number().min(0).max(1).optional(),
+  /** Restarts the error-rate PRNG (same seed, same requests fail). */
+  seed: z.number().int().min(0).max(0xffff_ffff).optional(),
+  /** `1.8` ignores `Idempotency-Key`. */
+  version: z.enum(SANDBOX_VERSIONS as [string, ...string[]]).optional(),
+  /** Writes answer 405 `error.msg.invalid.instance.type`. */
+  readOnly: z.boolean().optional(),
+  /** Writes answer 200 `{commandId, rollbackTransaction: true}` and move nothing. */
+  makerChecker: z.boolean().optional(),
+  /** Loan writes answer 409 `error.msg.loan.locked`. */
+  loanLocked: z.boolean().optional(),
+  /** A write keeps its idempotency key "under processing" this long before committing. */
+  writeLatencyMs: ms.optional(),
+  /** The next `count` committed writes answer after `ms` (`delay`) or never (`destroy`); null disarms. */
+  timeoutAfterCommit: z
+    .strictObject({ count: z.number().int().min(1).max(10_000), mode: z.enum(['delay', 'destroy']), ms: ms.default(0) })
+    .nullable()
+    .optional(),
   clearRequests: z.boolean().optional(),
-  /** Back to normal service first (latency 0, failMode none, no denied permissions). */
+  /** Back to normal service first (no latency, failures or faults, version 1.10, no denied permissions). */
   reset: z.boolean().optional(),
 });
 
@@ -55,6 +76,14 @@ export function handleControlRequest(
         control.deniedPermissions.clear();
         for (const p of c.deniedPermissions) control.deniedPermissions.add(p);
       }
+      if (c.errorRate !== undefined) control.errorRate = c.errorRate;
+      if (c.seed !== undefined) control.seed = c.seed;
+      if (c.version !== undefined) control.version = c.version as SandboxControl['version'];
+      if (c.readOnly !== undefined) control.readOnly = c.readOnly;
+      if (c.makerChecker !== undefined) control.makerChecker = c.makerChecker;
+      if (c.loanLocked !== undefined) control.loanLocked = c.loanLocked;
+      if (c.writeLatencyMs !== undefined) control.writeLatencyMs = c.writeLatencyMs;
+      if (c.timeoutAfterCommit !== undefined) control.timeoutAfterCommit = c.timeoutAfterCommit;
       if (c.clearRequests) control.clearRequests();
       return send(res, 200, control.state());
     }

@@ -54,11 +54,26 @@ export function savingsTxnView(bank: Bank, a: SavingsAccountRecord, t: SavingsTx
     runningBalance: money(t.runningBalance),
     reversed: t.reversed,
     note: t.note,
+    transfer: t.transferId !== undefined ? transferBasicView(bank, a, t.transferId) : undefined,
     interestedPostedAsOn: false,
     submittedByUsername: 'mifos',
     isManualTransaction: false,
     isReversal: false,
     lienTransaction: false,
+  };
+}
+
+/** AccountTransferData.transferBasicDetails: the `transfer` object on each savings leg of a transfer. */
+export function transferBasicView(bank: Bank, a: SavingsAccountRecord, transferId: number): Record<string, unknown> | undefined {
+  const t = bank.data.transfers.find((x) => x.id === transferId);
+  if (!t) return undefined;
+  return {
+    id: t.id,
+    reversed: t.reversed,
+    currency: currencyOf(bank, a),
+    transferAmount: money(t.amount),
+    transferDate: localDate(t.date),
+    transferDescription: t.description,
   };
 }
 
