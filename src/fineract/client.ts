@@ -1,22 +1,38 @@
 import type { z } from 'zod';
 import { maskMsisdn, type Logger } from '../logger.js';
-import { FineractError, FineractNotFound, FineractUnavailable, OwnershipError } from './errors.js';
-import { FineractHttp, type FineractRequester } from './http.js';
+import { FineractError, FineractNotFound, FineractRejected, FineractUnavailable, OwnershipError } from './errors.js';
+import { FineractHttp, isServedFromCache, requestWithMeta, type FineractRequester } from './http.js';
 import { lookupQueries, toE164, uncappedFallbackQueries, type CountryCode, type LookupQuery } from './phone.js';
-import type { Customer, CustomerAccounts, FineractClient, LoanAccount, SavingsAccount } from './types.js';
+import type {
+  Customer,
+  CustomerAccounts,
+  FineractClient,
+  LoanAccount,
+  LoanRepaymentInfo,
+  LoanRepaymentRequest,
+  SavingsAccount,
+  TransferRequest,
+  TransferResult,
+} from './types.js';
 import {
   ACTIVE,
   ClientAccounts,
   ClientData,
+  CommandResult,
   LoanAccountData,
+  LoanWithSchedule,
   SavingsAccountData,
+  SavingsTransactionList,
+  SavingsTransactionPage,
   SearchResults,
   isListedLoan,
   isListedSavings,
   toLoanAccount,
+  toLoanRepaymentInfo,
   toLoanSummary,
   toSavingsAccount,
   toSavingsSummary,
+  type TransferLeg,
 } from './wire.js';
 
 export interface FineractClientOptions {
@@ -36,10 +52,51 @@ export interface FineractClientOptions {
   logger?: Logger;
   /** Request layer to use instead of a direct connection (e.g. a rate-limited gateway); the client closes it. */
   http?: FineractRequester;
+  /** The tenant's business date `yyyy-mm-dd` for transfers; default: today in `timeZone`. */
+  today?: () => string;
+  /** The tenant's IANA time zone (Fineract's `fineract.tenant.timezone`); default `Africa/Nairobi`. */
+  timeZone?: string;
+  /** How many of the source account's newest transactions `findTransfer` looks through (default 100). */
+  reconcileWindow?: number;
 }
 
 /** Fineract's `/search` returns at most this many rows per resource. */
 const SEARCH_CAP = 50;
+
+/** errors[0] code of a 403 insufficient-funds answer (`...balance.withdraw` when a withdrawal fee applies). */
+export const INSUFFICIENT_FUNDS = 'error.msg.savingsaccount.transaction.insufficient.account.balance';
+/** FineractRejected code when maker-checker holds a write for approval (HTTP 200, `rollbackTransaction: true`). */
+export const MAKER_CHECKER_PENDING = 'kiunga.maker.checker.pending';
+/** FineractRejected code of a write sent to a read-only Fineract instance (HTTP 405). */
+export const INVALID_INSTANCE_TYPE = 'error.msg.invalid.instance.type';
+const NOT_ACTIVE = 'error.msg.savingsaccount.transaction.account.is.not.active';
+const DESCRIPTION_MAX = 200;
+
+/** True for Fineract's insufficient-funds refusal (403 `validation.msg.domain.rule.violation`). */
+export function isInsufficientFunds(err: unknown): err is FineractRejected {
+  return err instanceof FineractRejected && (err.code === INSUFFICIENT_FUNDS || err.code === `${INSUFFICIENT_FUNDS}.withdraw`);
+}
+
+/**
+ * What Fineract stores as a transfer description (T18): accents folded, anything outside printable ASCII
+ * dropped, whitespace collapsed, at most 200 characters. `findTransfer` compares against the same form.
+ */
+export function sanitizeDescription(text: string): string {
+  return text
+    .normalize('NFKD')
+    .replace(/\s+/g, ' ')
+    .replace(/[^\x20-\x7e]/g, '')
+    .replace(/ {2,}/g, ' ')
+    .trim()
+    .slice(0, DESCRIPTION_MAX)
+    .trimEnd();
+}
+
+/** Today in an IANA time zone, `yyyy-mm-dd`. */
+export function todayIn(timeZone: string): () => string {
+  const fmt = new Intl.DateTimeFormat('en-CA', { timeZone, year: 'numeric', month: '2-digit', day: '2-digit' });
+  return () => fmt.format(new Date());
+}
 
 /** Typed Fineract calls for the flows. Every method rejects only with a FineractError or OwnershipError. */
 export function createFineractClient(options: FineractClientOptions): FineractClient {
@@ -159,6 +216,76 @@ export function createFineractClient(options: FineractClientOptions): FineractCl
     return toLoanAccount(loan, clientId);
   }
 
+  const today = options.today ?? todayIn(options.timeZone ?? 'Africa/Nairobi');
+  const reconcileWindow = Math.min(Math.max(options.reconcileWindow ?? 100, 1), 1000);
+
+  async function getLoanRepaymentInfo(clientId: number, loanId: number): Promise<LoanRepaymentInfo> {
+    const loan = await get(LoanWithSchedule, `/loans/${id(loanId)}`, { associations: 'repaymentSchedule' });
+    if (loan.clientId !== clientId) {
+      log?.warn({ clientId, loanId }, 'loan does not belong to the customer');
+      throw new OwnershipError();
+    }
+    return toLoanRepaymentInfo(loan);
+  }
+
+  async function transfer(req: TransferRequest, loanChecked = false): Promise<TransferResult> {
+    const key = idempotencyKey(req.idempotencyKey);
+    const description = sanitizeDescription(req.description);
+    if (description === '') throw rejected('transfer description is empty', 'validation.msg.accounttransfer.transferDescription.cannot.be.blank');
+    const date = req.date ?? today();
+    if (!/^\d{4}-\d{2}-\d{2}$/.test(date)) throw rejected('transfer date is not yyyy-mm-dd', 'validation.msg.invalid.date.format');
+    // Fineract does not check that an account belongs to the client named with it (fineract.md §6.1, T10).
+    const source = await getOwnedSavingsAccount(req.from.clientId, req.from.accountId);
+    if (!source.active) throw rejected('source account is not active', NOT_ACTIVE);
+    const transferAmount = decimalAmount(req.amount, source.decimalPlaces);
+    if (req.to.type === 'loan' && !loanChecked) await getOwnedLoan(req.to.clientId, req.to.accountId);
+    const body = {
+      fromOfficeId: id(req.from.officeId), fromClientId: id(req.from.clientId), fromAccountType: 2, fromAccountId: id(req.from.accountId),
+      toOfficeId: id(req.to.officeId), toClientId: id(req.to.clientId), toAccountType: req.to.type === 'loan' ? 1 : 2,
+      toAccountId: id(req.to.accountId),
+      transferDate: date, dateFormat: 'yyyy-MM-dd', locale: 'en',
+      transferAmount, transferDescription: description,
+    };
+    const res = await requestWithMeta(http, 'POST', '/accounttransfers', { body, idempotencyKey: key });
+    const parsed = CommandResult.safeParse(res.body);
+    if (parsed.success && parsed.data.rollbackTransaction === true) {
+      log?.warn({ fromAccountId: req.from.accountId, commandId: parsed.data.commandId }, 'transfer held for maker-checker approval');
+      throw new FineractRejected('Fineract holds POST /accounttransfers for maker-checker approval; nothing moved yet', res.status, MAKER_CHECKER_PENDING);
+    }
+    if (!parsed.success || parsed.data.resourceId === undefined) {
+      // The transfer may have happened: the caller treats this like a timeout and reconciles.
+      throw new FineractUnavailable('Fineract answered POST /accounttransfers without a transfer id', res.status);
+    }
+    const result = { transferId: parsed.data.resourceId, replayed: isServedFromCache(res) };
+    log?.info({ fromAccountId: req.from.accountId, toType: req.to.type, ...result }, 'transfer posted');
+    return result;
+  }
+
+  async function repayLoan(req: LoanRepaymentRequest): Promise<TransferResult> {
+    await getOwnedLoan(req.from.clientId, req.loanId);
+    const { loanId, ...rest } = req;
+    return transfer({ ...rest, to: { clientId: req.from.clientId, officeId: req.from.officeId, accountId: loanId, type: 'loan' } }, true);
+  }
+
+  async function findTransfer(query: { fromAccountId: number; description: string }): Promise<{ transferId: number } | null> {
+    const wanted = sanitizeDescription(query.description);
+    if (wanted === '') return null;
+    const accountId = id(query.fromAccountId);
+    let legs: TransferLeg[];
+    try {
+      const page = await get(SavingsTransactionPage, `/savingsaccounts/${accountId}/transactions/search`, { limit: String(reconcileWindow) });
+      legs = page.pageItems;
+    } catch (err) {
+      // Fineract < 1.9 has no search endpoint (a bare 404): read the account with all its transactions.
+      if (!(err instanceof FineractNotFound) || err.code !== 'error.msg.resource.not.found') throw err;
+      legs = (await get(SavingsTransactionList, `/savingsaccounts/${accountId}`, { associations: 'transactions' })).transactions ?? [];
+    }
+    const debit = (t: TransferLeg): boolean => (t.entryType ? t.entryType.toUpperCase() === 'DEBIT' : t.transactionType?.id !== 1);
+    const hit = legs.find((t) => t.transfer?.transferDescription === wanted && t.transfer.reversed !== true && t.reversed !== true && debit(t));
+    log?.info({ fromAccountId: accountId, found: hit !== undefined, looked: legs.length }, 'transfer reconciliation');
+    return hit?.transfer ? { transferId: hit.transfer.id } : null;
+  }
+
   async function ping(): Promise<void> {
     await http.request('GET', '/offices/1', { query: { fields: 'id' } });
   }
@@ -182,6 +309,10 @@ export function createFineractClient(options: FineractClientOptions): FineractCl
     listAccounts: guard(listAccounts),
     getOwnedSavingsAccount: guard(getOwnedSavingsAccount),
     getOwnedLoan: guard(getOwnedLoan),
+    transfer: guard((req: TransferRequest) => transfer(req)),
+    repayLoan: guard(repayLoan),
+    getLoanRepaymentInfo: guard(getLoanRepaymentInfo),
+    findTransfer: guard(findTransfer),
     ping: guard(ping),
     close: () => http.close(),
   };
@@ -190,5 +321,27 @@ export function createFineractClient(options: FineractClientOptions): FineractCl
 /** Ids go into URL paths: only positive integers, so customer input can never reach a path (T18). */
 function id(value: number): number {
   if (!Number.isSafeInteger(value) || value <= 0) throw new FineractNotFound(`invalid Fineract id`, 'error.msg.resource.not.found');
+  return value;
+}
+
+const rejected = (message: string, code: string): FineractRejected => new FineractRejected(message, 400, code);
+
+/** Header-safe key: printable ASCII without spaces, 1 to 128 characters. */
+function idempotencyKey(key: string): string {
+  if (!/^[\x21-\x7e]{1,128}$/.test(key)) throw rejected('idempotency key must be 1-128 printable ASCII characters', 'kiunga.idempotency.key.invalid');
+  return key;
+}
+
+/**
+ * A decimal string ("500", "500.5", "500.00") as the JSON number Fineract reads exactly: positive, no more
+ * decimals than the currency has, at most 13 integer digits (so the double prints back as the same decimal).
+ */
+function decimalAmount(amount: string, decimalPlaces: number): number {
+  const m = /^(\d{1,13})(?:\.(\d+))?$/.exec(amount.trim());
+  if (!m || (m[2] ?? '').length > decimalPlaces) {
+    throw rejected(`amount must be a decimal with at most ${decimalPlaces} decimal places`, 'validation.msg.invalid.decimal.format');
+  }
+  const value = Number(amount.trim());
+  if (!(value > 0)) throw rejected('amount must be greater than 0', 'validation.msg.accounttransfer.transferAmount.not.greater.than.zero');
   return value;
 }

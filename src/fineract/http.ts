@@ -22,6 +22,22 @@ export interface RequestOptions {
   timeoutMs?: number;
   /** Caller's cancellation (e.g. the aggregator's deadline); aborting gives FineractUnavailable(timedOut). */
   signal?: AbortSignal;
+  /**
+   * Called with the status and headers of every HTTP answer (success or error) before it is interpreted.
+   * Wrappers (gateway, limiter, breaker) pass options through unchanged, so this reaches the transport.
+   */
+  onResponse?: (meta: ResponseMeta) => void;
+}
+
+/** Status line and headers of one answer; header names are lower-case. */
+export interface ResponseMeta {
+  status: number;
+  headers: Record<string, string>;
+}
+
+/** A 2xx answer with its status and headers: needed to see `x-served-from-cache` (an idempotent replay). */
+export interface ResponseWithMeta<T> extends ResponseMeta {
+  body: T;
 }
 
 /**
@@ -56,6 +72,30 @@ interface ErrorBody {
   userMessageGlobalisationCode?: unknown;
   errors?: { userMessageGlobalisationCode?: unknown }[];
 }
+
+/**
+ * `request` plus the answer's status and headers, through any requester (a plain `FineractHttp` or a gateway
+ * wrapping one): errors are the same FineractErrors as `request`'s (a 425 is FineractUnavailable, retryable).
+ */
+export async function requestWithMeta<T = unknown>(
+  requester: FineractRequester,
+  method: HttpMethod,
+  path: string,
+  options: RequestOptions = {},
+): Promise<ResponseWithMeta<T>> {
+  let meta: ResponseMeta | undefined;
+  const body = await requester.request<T>(method, path, {
+    ...options,
+    onResponse: (m) => {
+      meta = m;
+      options.onResponse?.(m);
+    },
+  });
+  return { status: meta?.status ?? 200, headers: meta?.headers ?? {}, body };
+}
+
+/** The header `x-served-from-cache: true` Fineract 1.9+ puts on an idempotent replay (and on 425). */
+export const isServedFromCache = (meta: ResponseMeta): boolean => meta.headers['x-served-from-cache']?.toLowerCase() === 'true';
 
 /** Undici pool with keep-alive, Basic auth and tenant headers, per-call deadline and the error taxonomy. */
 export class FineractHttp implements FineractRequester {
@@ -112,6 +152,7 @@ export class FineractHttp implements FineractRequester {
       });
       status = res.statusCode;
       const text = await readCapped(res.body);
+      options.onResponse?.({ status, headers: flattenHeaders(res.headers) });
       const result = interpret<T>(status, text, where);
       this.#log?.debug({ method, path, status, ms: Math.round(performance.now() - started) }, 'fineract call');
       return result;
@@ -126,9 +167,20 @@ export class FineractHttp implements FineractRequester {
     }
   }
 
+  /** `request` with the answer's status and headers (see the module-level `requestWithMeta`). */
+  requestWithMeta<T = unknown>(method: HttpMethod, path: string, options: RequestOptions = {}): Promise<ResponseWithMeta<T>> {
+    return requestWithMeta<T>(this, method, path, options);
+  }
+
   async close(): Promise<void> {
     await this.#pool.close();
   }
+}
+
+function flattenHeaders(headers: Dispatcher.ResponseData['headers']): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [k, v] of Object.entries(headers)) if (v !== undefined) out[k.toLowerCase()] = Array.isArray(v) ? v.join(', ') : v;
+  return out;
 }
 
 function queryString(query: Record<string, QueryValue> | undefined): string {

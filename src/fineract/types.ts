@@ -68,6 +68,59 @@ export interface CustomerAccounts {
   loans: LoanAccountSummary[];
 }
 
+/** One side of an account transfer: Fineract needs the office and client of both sides, not only the account. */
+export interface TransferParty {
+  clientId: number;
+  officeId: number;
+  accountId: number;
+}
+
+export interface TransferRequest {
+  /** A savings account that must belong to `from.clientId` (checked before any money moves) and be active. */
+  from: TransferParty;
+  /** A savings account, or a loan (a repayment from the wallet). */
+  to: TransferParty & { type: 'savings' | 'loan' };
+  /** Decimal string in major units, e.g. `"500.00"`: positive, at most the currency's decimal places. */
+  amount: string;
+  /**
+   * Stored with the transfer and on both savings legs; put a unique reference in it (reconciliation finds the
+   * transfer by it). Sanitised to printable ASCII and cut to 200 characters.
+   */
+  description: string;
+  /** Sent as `Idempotency-Key`: one fresh value per logical money movement, reused only to retry it. */
+  idempotencyKey: string;
+  /** Business date `yyyy-mm-dd`; default: the client's `today()` (today in the tenant's time zone). */
+  date?: string;
+}
+
+export interface TransferResult {
+  /** Fineract's transfer id (`resourceId` of `POST /accounttransfers`). */
+  transferId: number;
+  /** True when Fineract answered from its idempotency store (`x-served-from-cache`): nothing moved this time. */
+  replayed: boolean;
+}
+
+/** A repayment from the customer's own savings account: a transfer to the loan. */
+export interface LoanRepaymentRequest {
+  from: TransferParty;
+  /** Must belong to `from.clientId`. */
+  loanId: number;
+  amount: string;
+  description: string;
+  idempotencyKey: string;
+  date?: string;
+}
+
+export interface LoanRepaymentInfo {
+  loanId: number;
+  currency: string;
+  totalOutstanding: number;
+  /** Due before today and still unpaid (0 when none). */
+  totalOverdue: number;
+  /** The earliest instalment not fully paid: its due date and what is still owed on it. */
+  nextInstalment?: { dueDate: string; amount: number };
+}
+
 /** Typed calls to Fineract used by the flows. Every method rejects only with a `FineractError` (or `OwnershipError`). */
 export interface FineractClient {
   /** Finds the active client whose stored mobileNo (in whatever format) is this E.164 number; null if none. */
@@ -83,6 +136,22 @@ export interface FineractClient {
   ): Promise<SavingsAccount>;
   /** A loan, after checking it belongs to `clientId` (OwnershipError otherwise). */
   getOwnedLoan(clientId: number, loanId: number): Promise<LoanAccount>;
+  /**
+   * Moves money once: checks the source belongs to `from.clientId` (OwnershipError) and is active, then posts
+   * `POST /accounttransfers` with the idempotency key. Insufficient funds is a FineractRejected (see
+   * `isInsufficientFunds`). A timeout (FineractUnavailable with `timedOut`) leaves the outcome uncertain:
+   * retry with the same key (Fineract 1.9+) or look for it with `findTransfer` (any version).
+   */
+  transfer(request: TransferRequest): Promise<TransferResult>;
+  /** Pays a loan of `from.clientId` from their savings account (ownership of both checked). */
+  repayLoan(request: LoanRepaymentRequest): Promise<TransferResult>;
+  /** Outstanding balance and next instalment from the repayment schedule, after the ownership check. */
+  getLoanRepaymentInfo(clientId: number, loanId: number): Promise<LoanRepaymentInfo>;
+  /**
+   * Reconciliation after an uncertain outcome: the newest transfer out of `fromAccountId` whose description is
+   * exactly `description` (sanitised the way `transfer` sanitises it), or null.
+   */
+  findTransfer(query: { fromAccountId: number; description: string }): Promise<{ transferId: number } | null>;
   /** Resolves when Fineract answers an authenticated request (used by /readyz). */
   ping(): Promise<void>;
   close(): Promise<void>;

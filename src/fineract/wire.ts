@@ -1,5 +1,12 @@
 import { z } from 'zod';
-import type { LoanAccount, LoanAccountSummary, SavingsAccount, SavingsAccountSummary, SavingsTransaction } from './types.js';
+import type {
+  LoanAccount,
+  LoanAccountSummary,
+  LoanRepaymentInfo,
+  SavingsAccount,
+  SavingsAccountSummary,
+  SavingsTransaction,
+} from './types.js';
 
 /**
  * The parts of Fineract's JSON that Kiunga reads, checked at runtime (fineract.md §2-5). Unknown keys are
@@ -107,6 +114,52 @@ export const LoanAccountData = z.object({
 });
 export type LoanAccountData = z.infer<typeof LoanAccountData>;
 
+/** `CommandProcessingResult` of `POST /accounttransfers`; maker-checker answers `{commandId, rollbackTransaction}`. */
+export const CommandResult = z.object({
+  resourceId: z.number().optional(),
+  savingsId: z.number().optional(),
+  loanId: z.number().optional(),
+  commandId: z.number().optional(),
+  rollbackTransaction: z.boolean().optional(),
+});
+export type CommandResult = z.infer<typeof CommandResult>;
+
+/** A savings transaction as far as reconciliation needs it: its `transfer` (AccountTransferData basic details). */
+const transferLeg = z.object({
+  id: z.number(),
+  entryType: z.string().optional(),
+  transactionType: enumData.optional(),
+  reversed: z.boolean().optional(),
+  transfer: z
+    .object({ id: z.number(), transferDescription: z.string().optional(), reversed: z.boolean().optional() })
+    .optional(),
+});
+export type TransferLeg = z.infer<typeof transferLeg>;
+
+/** `GET /savingsaccounts/{id}/transactions/search` (1.9+): newest first. */
+export const SavingsTransactionPage = z.object({ totalFilteredRecords: z.number().optional(), pageItems: z.array(transferLeg) });
+
+/** `GET /savingsaccounts/{id}?associations=transactions` (every version): newest first, all of them. */
+export const SavingsTransactionList = z.object({ transactions: z.array(transferLeg).optional() });
+
+const schedulePeriod = z.object({
+  period: z.number().optional(),
+  dueDate: localDate,
+  complete: z.boolean().optional(),
+  totalDueForPeriod: amount.optional(),
+  totalPaidForPeriod: amount.optional(),
+  totalOutstandingForPeriod: amount.optional(),
+});
+
+/** `GET /loans/{id}?associations=repaymentSchedule`. */
+export const LoanWithSchedule = LoanAccountData.extend({
+  summary: z
+    .object({ totalOutstanding: amount.optional(), principalOutstanding: amount.optional(), totalOverdue: amount.optional() })
+    .optional(),
+  repaymentSchedule: z.object({ periods: z.array(schedulePeriod).optional() }).optional(),
+});
+export type LoanWithSchedule = z.infer<typeof LoanWithSchedule>;
+
 // ---- mapping to Kiunga's types ---------------------------------------------------------------------------
 
 /** Status ids: 300 is active for clients, savings and loans alike. */
@@ -186,5 +239,21 @@ export function toLoanAccount(l: LoanAccountData, clientId: number): LoanAccount
     clientId,
     totalOutstanding,
     principalOutstanding: l.summary?.principalOutstanding ?? 0,
+  };
+}
+
+/**
+ * Next instalment from the schedule (fineract.md §5.1): the first period that has a period number (the
+ * disbursement row has none, or 0 in old docs) and is not complete; the amount is what is still owed on it.
+ */
+export function toLoanRepaymentInfo(l: LoanWithSchedule): LoanRepaymentInfo {
+  const next = (l.repaymentSchedule?.periods ?? []).find((p) => (p.period ?? 0) > 0 && p.complete !== true);
+  const owed = next ? (next.totalOutstandingForPeriod ?? Math.max(0, (next.totalDueForPeriod ?? 0) - (next.totalPaidForPeriod ?? 0))) : 0;
+  return {
+    loanId: l.id,
+    currency: l.currency.code,
+    totalOutstanding: l.summary?.totalOutstanding ?? 0,
+    totalOverdue: l.summary?.totalOverdue ?? 0,
+    ...(next && owed > 0 ? { nextInstalment: { dueDate: next.dueDate, amount: owed } } : {}),
   };
 }
