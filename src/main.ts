@@ -7,6 +7,7 @@ import { createServices } from './services.js';
 import { buildApp } from './app.js';
 import { startSandbox } from './sandbox/server.js';
 import { FlowLoadError } from './engine/flow-loader.js';
+import { AUTHORING_COMMANDS, runAuthoringCommand, type AuthoringCommand } from './authoring/cli.js';
 
 /**
  * The `kiunga` command line: serve (default), sandbox, config. Every command reads its settings through
@@ -19,6 +20,13 @@ const USAGE = `usage: kiunga <command>
   sandbox     run the Fineract sandbox alone on SANDBOX_PORT (default 8080)
   config      print the settings table (markdown) with defaults and help
               (config --readme [README.md] rewrites the README's settings block)
+
+  lint [dir]      check flows and locales: names, graph, translations, screen budget
+  test [dir]      run the conversation tests flows/*.test.yaml; report state coverage
+  graph <flow>    draw a flow as Mermaid (or DOT/SVG) with the prompts of one locale
+  simulate        a phone in the terminal, against a running or an embedded server
+  schema [file]   write the JSON Schema of the flow format (editor completion)
+  (kiunga <command> --help shows the options of each)
 
 Settings come from the environment; see README.md.`;
 
@@ -88,6 +96,9 @@ async function main(argv: string[]): Promise<number> {
         process.stdout.write(`${USAGE}\n`);
         return 0;
       default:
+        if ((AUTHORING_COMMANDS as string[]).includes(command)) {
+          return await runAuthoringCommand(command as AuthoringCommand, argv.slice(1));
+        }
         process.stderr.write(`kiunga: unknown command '${command}'\n\n${USAGE}\n`);
         return 2;
     }

@@ -1,0 +1,2 @@
+import type { CliIo } from './cli.js';
+export async function testCommand(_args: string[], _io: CliIo): Promise<number> { return 2; }
