@@ -9,7 +9,10 @@ export type FailMode = 'none' | '500' | 'reset';
 
 export const FAIL_MODES: readonly FailMode[] = ['none', '500', 'reset'];
 
-/** Simulated Fineract version: `1.8` has no idempotency store (the `Idempotency-Key` header is ignored). */
+/**
+ * Simulated Fineract version. `1.8` has no idempotency store (the `Idempotency-Key` header is ignored) and no
+ * `GET /savingsaccounts/{id}/transactions/search` (404); 1.9 and 1.10 behave alike here.
+ */
 export type SandboxVersion = '1.8' | '1.9' | '1.10';
 
 export const SANDBOX_VERSIONS: readonly SandboxVersion[] = ['1.8', '1.9', '1.10'];

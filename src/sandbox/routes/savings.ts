@@ -11,6 +11,7 @@ import {
   savingsStatus,
   savingsSubStatusNone,
   savingsTxnType,
+  springErrorBody,
 } from '../serialize.js';
 
 /** Top-level names `fields=` accepts on a savings account (SavingsAccountsApiResource's response parameters). */
@@ -151,7 +152,11 @@ export const savingsRoutes: Route[] = [
     method: 'GET',
     pattern: '/savingsaccounts/{accountId}/transactions/search',
     permission: 'READ_SAVINGSACCOUNT',
-    handler: ({ bank, params, query }) => {
+    handler: ({ bank, control, params, query }) => {
+      if (control.version === '1.8') {
+        // Added in 1.9.0: on 1.8 Jersey knows no such path (a container 404, not Fineract's error JSON).
+        throw new HttpError(404, springErrorBody(404, 'Not Found', `/savingsaccounts/${params.accountId}/transactions/search`));
+      }
       const account = requireSavings(bank, params.accountId as number);
       const limit = intParam(query, 'limit', 50, 1, 1000);
       const page = intParam(query, 'offset', 0);
