@@ -124,6 +124,7 @@ export function createFineractGateway(options: FineractGatewayOptions): Fineract
   });
   penalize = () => limiter.penalize();
   let circuitRefused = 0;
+  let closing: Promise<void> | undefined;
 
   async function call<T>(method: HttpMethod, path: string, opts: GatewayRequestOptions): Promise<T> {
     const { deadlineAt: explicit, priority: givenPriority, readFrom, ...http } = opts;
@@ -169,9 +170,12 @@ export function createFineractGateway(options: FineractGatewayOptions): Fineract
       routing: router.stats(),
       circuitRefused,
     }),
-    async close(): Promise<void> {
-      await limiter.close();
-      await router.close();
+    close(): Promise<void> {
+      closing ??= (async () => {
+        await limiter.close();
+        await router.close();
+      })();
+      return closing;
     },
   };
 }

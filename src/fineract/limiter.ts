@@ -229,12 +229,14 @@ export function createSharedLimiter(options: LimiterOptions): SharedLimiter {
           w.refuse('queue deadline'); // its timer has not fired yet
           w = takeNext();
         }
-        pump();
         if (!w) {
           wastedTokens++;
+          pump();
           return;
         }
-        await w.start();
+        const running = w.start(); // takes it off the live count at once, before the next token is asked for
+        pump();
+        await running;
       })
       .catch((err: unknown) => {
         if (granted) return; // expiration: the call outlived maxRunMs; its caller still gets its answer
@@ -368,13 +370,15 @@ export function createSharedLimiter(options: LimiterOptions): SharedLimiter {
       for (let i = 0; i < 50 && bottleneck.counts().EXECUTING + bottleneck.counts().RUNNING > 0; i++) {
         await new Promise((r) => setTimeout(r, 10));
       }
+      // With a shared connection, bottleneck's disconnect only clears its heartbeat and unsubscribes
+      // (without awaiting: an unsubscribe on a dead subscriber would be an unhandled rejection). Our
+      // subscriber is closed right after anyway, so mark the connection terminated: no unsubscribe.
+      const internals = connection as unknown as { terminated?: boolean; subscriber?: { disconnect(): void } } | undefined;
+      if (internals) internals.terminated = true;
       await Promise.resolve(bottleneck.disconnect(false)).catch(() => undefined);
-      if (connection) {
-        // The shared client belongs to the store: only our subscriber is ours to close.
-        const { subscriber } = connection as unknown as { subscriber?: { disconnect(): void } };
-        subscriber?.disconnect();
-        addedListeners?.();
-      }
+      // The shared client belongs to the store: only the subscriber (its duplicate) is ours to close.
+      internals?.subscriber?.disconnect();
+      addedListeners?.();
     },
   };
 }
