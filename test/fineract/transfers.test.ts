@@ -1,0 +1,211 @@
+import { afterAll, afterEach, beforeEach, describe, expect, it } from 'vitest';
+import {
+  INSUFFICIENT_FUNDS,
+  INVALID_INSTANCE_TYPE,
+  MAKER_CHECKER_PENDING,
+  createFineractClient,
+  isInsufficientFunds,
+  sanitizeDescription,
+  todayIn,
+  type FineractClientOptions,
+} from '../../src/fineract/client.js';
+import { FineractNotFound, FineractRejected, FineractUnavailable, OwnershipError } from '../../src/fineract/errors.js';
+import type { FineractClient, TransferRequest } from '../../src/fineract/types.js';
+import { addDays, addMonths } from '../../src/sandbox/dates.js';
+import { DEMO, DEMO_LOANS, DEMO_SAVINGS, startSandbox, type Sandbox } from '../../src/sandbox/index.js';
+
+const BUSINESS_DATE = '2026-11-25';
+const AMINA = { clientId: 1, officeId: 1, accountId: DEMO_SAVINGS.amina.id };
+const BARAKA = { clientId: 2, officeId: 1, accountId: DEMO_SAVINGS.baraka.id };
+const LOAN = DEMO_LOANS.amina.id;
+
+let sandbox: Sandbox;
+const clients: FineractClient[] = [];
+let keySeq = 0;
+
+function client(overrides: Partial<FineractClientOptions> = {}, target: Sandbox = sandbox): FineractClient {
+  const c = createFineractClient({
+    baseUrl: target.url, tenant: DEMO.tenant, username: DEMO.username, password: DEMO.password, timeoutMs: 2_000,
+    defaultCountry: 'KE', today: () => BUSINESS_DATE, ...overrides,
+  });
+  clients.push(c);
+  return c;
+}
+
+const request = (overrides: Partial<TransferRequest> = {}): TransferRequest => ({
+  from: AMINA, to: { ...BARAKA, type: 'savings' }, amount: '500.00', description: `Kiunga send T${++keySeq}`,
+  idempotencyKey: `key-${keySeq}-${Date.now()}`, ...overrides,
+});
+
+const balance = (accountId: number): number => sandbox.bank.balance(sandbox.bank.savingsAccount(accountId)!);
+const posts = (): number => sandbox.control.requests.filter((r) => r.method === 'POST').length;
+
+async function failure(p: Promise<unknown>): Promise<Error> {
+  try {
+    await p;
+  } catch (err) {
+    return err as Error;
+  }
+  throw new Error('expected a rejection');
+}
+
+beforeEach(async () => {
+  sandbox = await startSandbox({ businessDate: BUSINESS_DATE });
+});
+afterEach(async () => {
+  await Promise.all(clients.splice(0).map((c) => c.close()));
+  await sandbox.close();
+});
+afterAll(async () => {
+  await Promise.all(clients.map((c) => c.close()));
+});
+
+describe('transfer', () => {
+  it('moves money once, sends the idempotency key and returns the transfer id', async () => {
+    const req = request({ amount: '1234.56' });
+    expect(await client().transfer(req)).toEqual({ transferId: 1, replayed: false });
+    expect(balance(AMINA.accountId)).toBe(12_500_00 - 1234_56);
+    expect(balance(BARAKA.accountId)).toBe(3_000_00 + 1234_56);
+    const post = sandbox.control.requests.find((r) => r.method === 'POST');
+    expect(post).toMatchObject({ path: '/fineract-provider/api/v1/accounttransfers', idempotencyKey: req.idempotencyKey, committed: true });
+    expect(sandbox.bank.data.transfers[0]).toMatchObject({ date: BUSINESS_DATE, description: req.description, amount: 1234_56, toClientId: 2 });
+  });
+
+  it('returns the original result, marked replayed, when the same key is sent again', async () => {
+    const req = request();
+    const first = await client().transfer(req);
+    const again = await client().transfer(req);
+    expect(again).toEqual({ transferId: first.transferId, replayed: true });
+    expect(balance(AMINA.accountId)).toBe(12_500_00 - 500_00);
+  });
+
+  it('refuses a source account of another customer before moving anything (OwnershipError)', async () => {
+    const err = await failure(client().transfer(request({ from: { ...AMINA, accountId: BARAKA.accountId } })));
+    expect(err).toBeInstanceOf(OwnershipError);
+    expect(posts()).toBe(0);
+    expect(balance(BARAKA.accountId)).toBe(3_000_00);
+  });
+
+  it('refuses an inactive source account before posting', async () => {
+    const closed = { clientId: 5, officeId: 1, accountId: DEMO_SAVINGS.estherClosed.id };
+    const err = await failure(client().transfer(request({ from: closed })));
+    expect(err).toBeInstanceOf(FineractRejected);
+    expect((err as FineractRejected).code).toBe('error.msg.savingsaccount.transaction.account.is.not.active');
+    expect(posts()).toBe(0);
+  });
+
+  it('surfaces insufficient funds as FineractRejected 403 that isInsufficientFunds recognises', async () => {
+    const err = await failure(client().transfer(request({ amount: '12500.01' })));
+    expect(err).toBeInstanceOf(FineractRejected);
+    expect(err).toMatchObject({ httpStatus: 403, code: INSUFFICIENT_FUNDS, topLevelCode: 'validation.msg.domain.rule.violation', retryable: false });
+    expect(isInsufficientFunds(err)).toBe(true);
+    expect(isInsufficientFunds(new FineractRejected('x', 400, 'error.msg.savingsaccount.transaction.account.is.not.active'))).toBe(false);
+    expect(isInsufficientFunds(new Error(INSUFFICIENT_FUNDS))).toBe(false);
+    expect(balance(AMINA.accountId)).toBe(12_500_00);
+  });
+
+  it('validates the amount, key and description before any call', async () => {
+    for (const amount of ['0', '0.00', '-1', '1e3', '500.001', 'abc', '', '12345678901234']) {
+      const err = await failure(client().transfer(request({ amount })));
+      expect([amount, err instanceof FineractRejected]).toEqual([amount, true]);
+    }
+    for (const idempotencyKey of ['', 'has space', 'x'.repeat(129), 'ünï']) {
+      expect(await failure(client().transfer(request({ idempotencyKey })))).toBeInstanceOf(FineractRejected);
+    }
+    expect(await failure(client().transfer(request({ description: ' \n\u2713 ' })))).toMatchObject({
+      code: 'validation.msg.accounttransfer.transferDescription.cannot.be.blank',
+    });
+    expect(posts()).toBe(0);
+    expect(await client().transfer(request({ amount: '0.5' }))).toMatchObject({ replayed: false });
+    expect(balance(BARAKA.accountId)).toBe(3_000_50);
+  });
+
+  it('sanitises the description to printable ASCII, at most 200 characters', async () => {
+    expect(sanitizeDescription('  Pay\tJosé  Müller\n✓ ref-42  ')).toBe('Pay Jose Muller ref-42');
+    expect(sanitizeDescription('x'.repeat(250))).toHaveLength(200);
+    const raw = `Lipa ${'é'.repeat(10)} ✓ REF-${keySeq}`;
+    const { transferId } = await client().transfer(request({ description: raw }));
+    expect(sandbox.bank.data.transfers[0]?.description).toBe(sanitizeDescription(raw));
+    expect(await client().findTransfer({ fromAccountId: AMINA.accountId, description: raw })).toEqual({ transferId });
+  });
+
+  it('dates the transfer with today() by default, or the date the caller passes', async () => {
+    const future = await failure(client({ today: () => addDays(BUSINESS_DATE, 1) }).transfer(request()));
+    expect(future).toMatchObject({ httpStatus: 400, code: 'error.msg.savingsaccount.transaction.in.the.future' });
+    await client().transfer(request({ date: addDays(BUSINESS_DATE, -1) }));
+    expect(sandbox.bank.data.transfers[0]?.date).toBe(addDays(BUSINESS_DATE, -1));
+    expect(todayIn('Africa/Nairobi')()).toMatch(/^\d{4}-\d{2}-\d{2}$/);
+    expect(() => todayIn('Not/AZone')).toThrow();
+  });
+
+  it('is atomic: a transfer to a closed account leaves the source untouched', async () => {
+    const err = await failure(client().transfer(request({ to: { clientId: 5, officeId: 1, accountId: DEMO_SAVINGS.estherClosed.id, type: 'savings' } })));
+    expect(err).toMatchObject({ httpStatus: 400, code: 'error.msg.savingsaccount.transaction.account.is.not.active' });
+    expect(balance(AMINA.accountId)).toBe(12_500_00);
+    expect(sandbox.bank.savingsAccount(AMINA.accountId)?.transactions).toHaveLength(8);
+  });
+
+  it('maps a write to a read-only instance (405) to FineractRejected error.msg.invalid.instance.type', async () => {
+    const replica = await startSandbox({ businessDate: BUSINESS_DATE, readOnly: true });
+    try {
+      const err = await failure(client({}, replica).transfer(request()));
+      expect(err).toBeInstanceOf(FineractRejected);
+      expect(err).toMatchObject({ httpStatus: 405, code: INVALID_INSTANCE_TYPE, retryable: false });
+    } finally {
+      await replica.close();
+    }
+  });
+
+  it('treats a maker-checker answer as pending: FineractRejected, nothing moved', async () => {
+    sandbox.control.makerChecker = true;
+    const err = await failure(client().transfer(request()));
+    expect(err).toMatchObject({ code: MAKER_CHECKER_PENDING, httpStatus: 200 });
+    expect(balance(AMINA.accountId)).toBe(12_500_00);
+  });
+
+  it('maps 500 and errorRate to a retryable FineractUnavailable', async () => {
+    sandbox.control.errorRate = 1;
+    const err = await failure(client().transfer(request()));
+    expect(err).toBeInstanceOf(FineractUnavailable);
+    expect(err).toMatchObject({ httpStatus: 500, retryable: true });
+  });
+});
+
+describe('loans', () => {
+  const dueDate = addMonths(addDays(BUSINESS_DATE, -70), 3);
+
+  it('getLoanRepaymentInfo gives the outstanding total and the next instalment from the schedule', async () => {
+    expect(await client().getLoanRepaymentInfo(1, LOAN)).toEqual({
+      loanId: LOAN, currency: 'KES', totalOutstanding: 30_000, totalOverdue: 0, nextInstalment: { dueDate, amount: 3750 },
+    });
+    expect(await failure(client().getLoanRepaymentInfo(2, LOAN))).toBeInstanceOf(OwnershipError);
+    expect(await failure(client().getLoanRepaymentInfo(1, 999))).toBeInstanceOf(FineractNotFound);
+    expect(await client().getLoanRepaymentInfo(1, DEMO_LOANS.aminaClosed.id)).toEqual({
+      loanId: DEMO_LOANS.aminaClosed.id, currency: 'KES', totalOutstanding: 0, totalOverdue: 0,
+    });
+  });
+
+  it('repayLoan pays from the customer\'s savings and the schedule moves on', async () => {
+    const c = client();
+    const { transferId } = await c.repayLoan({ from: AMINA, loanId: LOAN, amount: '1000', description: 'Kiunga loan L1', idempotencyKey: 'loan-1' });
+    expect(transferId).toBe(1);
+    expect(balance(AMINA.accountId)).toBe(12_500_00 - 1000_00);
+    expect(await c.getLoanRepaymentInfo(1, LOAN)).toMatchObject({ totalOutstanding: 29_000, nextInstalment: { dueDate, amount: 2750 } });
+    await c.repayLoan({ from: AMINA, loanId: LOAN, amount: '2750.00', description: 'Kiunga loan L2', idempotencyKey: 'loan-2' });
+    expect(await c.getLoanRepaymentInfo(1, LOAN)).toMatchObject({ totalOutstanding: 26_250, nextInstalment: { dueDate: addMonths(dueDate, 1), amount: 3750 } });
+    expect(sandbox.bank.data.transfers.map((t) => t.toAccountType)).toEqual([1, 1]);
+  });
+
+  it('repayLoan and transfer refuse a loan of another customer before posting', async () => {
+    const other = DEMO_LOANS.duma.id;
+    expect(await failure(client().repayLoan({ from: AMINA, loanId: other, amount: '10', description: 'x', idempotencyKey: 'k' }))).toBeInstanceOf(OwnershipError);
+    expect(await failure(client().transfer(request({ to: { clientId: 1, officeId: 1, accountId: other, type: 'loan' } })))).toBeInstanceOf(OwnershipError);
+    expect(posts()).toBe(0);
+  });
+
+  it('surfaces a COB-locked loan as FineractRejected 409 error.msg.loan.locked', async () => {
+    sandbox.control.loanLocked = true;
+    const err = await failure(client().repayLoan({ from: AMINA, loanId: LOAN, amount: '10', description: 'x', idempotencyKey: 'locked' }));
+    expect(err).toMatchObject({ httpStatus: 409, code: 'error.msg.loan.locked' });
+  });
+});
