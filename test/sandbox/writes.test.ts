@@ -228,7 +228,7 @@ describe('savings deposit and withdrawal', () => {
   });
 
   it('applies the savings rules: funds, status, dates, amount, unknown keys and commands', async () => {
-    const path = (cmd: string, id = BARAKA) => `/savingsaccounts/${id}/transactions?command=${cmd}`;
+    const path = (cmd: string, id: number = BARAKA) => `/savingsaccounts/${id}/transactions?command=${cmd}`;
     const cases: [string, number, Record<string, unknown>, number, string][] = [
       ['withdrawal', BARAKA, { transactionAmount: 3000.01 }, 403, 'error.msg.savingsaccount.transaction.insufficient.account.balance'],
       ['deposit', CLOSED, {}, 400, 'error.msg.savingsaccount.transaction.account.is.not.active'],
@@ -278,7 +278,7 @@ describe('loan repayment and schedule', () => {
   });
 
   it('refuses a duplicate externalId, a closed loan, a future date; paymentTypeId is optional', async () => {
-    const post = (o: Record<string, unknown>, id = LOAN) => call(sandbox, `/loans/${id}/transactions?command=repayment`, { body: repaymentBody(o) });
+    const post = (o: Record<string, unknown>, id: number = LOAN) => call(sandbox, `/loans/${id}/transactions?command=repayment`, { body: repaymentBody(o) });
     expect((await post({ externalId: 'dup', paymentTypeId: 3 })).status).toBe(200);
     const dup = await post({ externalId: 'dup' });
     expect([dup.status, codes(dup)]).toEqual([400, ['validation.msg.loan.transaction.externalId.value.must.be.unique']]);
