@@ -310,5 +310,16 @@ describe('loan repayment and schedule', () => {
     const loan = (await call(sandbox, `/loans/${LOAN}`)).json;
     expect(loan.status).toMatchObject({ id: 600, closed: true });
     expect(loan.summary.totalOutstanding).toBe(0);
+    expect(loan).not.toHaveProperty('totalOverpaid');
+  });
+
+  it('accepts an overpayment, as Fineract does: the loan becomes overpaid (700)', async () => {
+    await call(sandbox, `/savingsaccounts/${AMINA}/transactions?command=deposit`, { body: savingsTxnBody({ transactionAmount: 20_000 }) });
+    const r = await call(sandbox, '/accounttransfers', { body: transferBody({ toAccountType: 1, toAccountId: LOAN, transferAmount: 30_100 }) });
+    expect(r.status).toBe(200);
+    const loan = (await call(sandbox, `/loans/${LOAN}`)).json;
+    expect([loan.status.id, loan.summary.totalOutstanding, loan.totalOverpaid]).toEqual([700, 0, 100]);
+    const again = await call(sandbox, `/loans/${LOAN}/transactions?command=repayment`, { body: repaymentBody() });
+    expect(codes(again)).toEqual(['error.msg.loan.repayment.or.waiver.account.is.not.active']);
   });
 });

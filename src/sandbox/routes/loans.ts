@@ -168,6 +168,7 @@ export function loanView(bank: Bank, l: LoanRecord, withSchedule: boolean): Reco
       closedOnDate: localDate(l.closedOnDate),
     },
     summary: l.disbursedOnDate ? summaryView(bank, l, currency) : undefined,
+    totalOverpaid: l.overpaid ? money(l.overpaid) : undefined,
     inArrears: active && overdue.amount > 0,
     isNPA: false,
     delinquent: active
