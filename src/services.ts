@@ -16,6 +16,11 @@ import { loadFlowRegistry, type FlowRegistry } from './engine/flow-registry.js';
 import { TurnRunner } from './engine/turn-runner.js';
 import { ussdProfile } from './channels/ussd-screen.js';
 import type { AppDeps } from './app.js';
+import { createBullQueue, createMemoryQueue, type JobQueue } from './jobs/queue.js';
+import { SandboxOutbox, type Messenger } from './messaging/messenger.js';
+import { RESOLVE_JOB, SMS_JOB, TransferService } from './money/transfer-service.js';
+import { translatedReceipts } from './money/receipts.js';
+import type { RedisStore } from './session/redis-store.js';
 
 /**
  * Builds every long-lived dependency from the configuration: store (Redis or in-process), Fineract (or the
@@ -23,6 +28,9 @@ import type { AppDeps } from './app.js';
  */
 export interface Services extends AppDeps {
   flows: FlowRegistry;
+  queue: JobQueue;
+  messenger: Messenger;
+  transfers: TransferService;
   /** Set when the built-in sandbox runs in this process. */
   sandbox?: Sandbox;
   sandboxUrl?: string;
@@ -73,7 +81,44 @@ export async function createServices(config: Config, logger: Logger = createLogg
     }
 
     const translator = await createTranslator({ dir: resolve(config.localesDir), fallback: config.defaultLanguage });
-    const impl = createImplementations({ fineract, pins, logger });
+
+    const queue: JobQueue = config.redisUrl
+      ? createBullQueue({ redis: (store as RedisStore).client, prefix: config.redisPrefix, logger })
+      : createMemoryQueue({ logger });
+    closers.push(() => queue.close());
+    const outbox = config.messagingProvider === 'sandbox' ? new SandboxOutbox() : undefined;
+    if (!outbox) throw new Error(`MESSAGING_PROVIDER=${config.messagingProvider} is not available yet; use sandbox`);
+    const messenger: Messenger = outbox;
+    const transfers = new TransferService({
+      store,
+      keys,
+      fineract,
+      queue,
+      receipts: translatedReceipts(translator),
+      limits: config.limits,
+      fineractTimeoutMs: config.fineract.timeoutMs,
+      logger,
+      today: () => new Intl.DateTimeFormat('en-CA', { timeZone: config.timezone }).format(new Date()),
+    });
+    queue.handle(RESOLVE_JOB, async (job) => transfers.resolve(Number(job.clientId), String(job.id)));
+    queue.handle(SMS_JOB, async (job) => {
+      await messenger.send({ to: String(job.to), text: String(job.text), ref: job.ref ? String(job.ref) : undefined });
+    });
+    await queue.start();
+
+    const impl = createImplementations({
+      fineract,
+      pins,
+      logger,
+      money: {
+        transfers,
+        secret: config.pin.pepper,
+        defaultCountry: config.defaultCountry,
+        currency: config.currency,
+        fallbackBudgetMs: config.hopDeadlineMs,
+        limits: config.limits,
+      },
+    });
     const flows = await loadFlowRegistry(resolve(config.flowsDir), impl, translator);
     const runner = new TurnRunner({
       store,
@@ -103,6 +148,10 @@ export async function createServices(config: Config, logger: Logger = createLogg
       runner,
       pins,
       flows,
+      queue,
+      messenger,
+      outbox,
+      transfers,
       sandbox,
       sandboxUrl,
       async close() {

@@ -44,10 +44,11 @@ export function createBullQueue(options: { redis: Redis | Cluster; prefix: strin
     if (base instanceof Cluster) {
       return base.duplicate(undefined, {
         enableOfflineQueue: true,
-        redisOptions: { ...base.options.redisOptions, maxRetriesPerRequest: null },
+        redisOptions: { ...base.options.redisOptions, maxRetriesPerRequest: null, commandTimeout: undefined },
       }) as unknown as ConnectionOptions;
     }
-    return base.duplicate({ maxRetriesPerRequest: null, enableOfflineQueue: true }) as unknown as ConnectionOptions;
+    // No command timeout either: a worker's blocking wait for the next job is meant to last.
+    return base.duplicate({ maxRetriesPerRequest: null, enableOfflineQueue: true, commandTimeout: undefined }) as unknown as ConnectionOptions;
   };
   const name = 'jobs';
   const prefix = `{${options.prefix}:bull}`;

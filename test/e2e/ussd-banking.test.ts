@@ -23,7 +23,7 @@ describe('USSD banking over Africa\'s Talking, with Redis and the sandbox', () =
     expect(first.status).toBe(200);
     expect(first.body).toBe('CON Welcome Amina. Enter your PIN:');
     const menu = await s.send('1234');
-    expect(menu.body).toMatch(/^CON Main menu\n1\. Balance\n2\. Mini statement\n3\. Language/);
+    expect(menu.body).toBe('CON Main menu\n1. Balance\n2. Mini statement\n3. Send money\n4. Pay loan\n6. Language');
     const balance = await s.send('1');
     expect(balance.body).toMatch(/^END Balance\nAkiba Savings 000000001: KES 12,500\.00$/);
     expect(balance.body).not.toContain('000000011'); // Staff Savings is a hidden product
@@ -73,9 +73,9 @@ describe('USSD banking over Africa\'s Talking, with Redis and the sandbox', () =
     const s = atSession(server, AMINA);
     await s.send();
     await s.send('1234');
-    expect((await s.send('3')).body).toMatch(/^CON Choose language/);
+    expect((await s.send('6')).body).toMatch(/^CON Choose language/);
     expect((await s.send('0')).body).toMatch(/^CON Main menu/);
-    expect((await s.send('3')).body).toMatch(/^CON Choose language/);
+    expect((await s.send('6')).body).toMatch(/^CON Choose language/);
     expect((await s.send('00')).body).toMatch(/^CON Main menu/);
     expect((await s.send('7')).body).toMatch(/^CON Invalid choice\.\nMain menu/);
   });
