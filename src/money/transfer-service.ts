@@ -4,6 +4,7 @@ import type { Keys } from '../session/keys.js';
 import { withLock } from '../session/lock.js';
 import type { JobQueue } from '../jobs/queue.js';
 import { FineractError, FineractRejected, OwnershipError } from '../fineract/errors.js';
+import { MAKER_CHECKER_PENDING } from '../fineract/client.js';
 import type { SavingsAccount } from '../fineract/types.js';
 
 /**
@@ -333,7 +334,9 @@ function failureCode(error: unknown): FailureCode | undefined {
   if (error instanceof FineractRejected) {
     if (error.code === 'error.msg.savingsaccount.transaction.insufficient.account.balance') return 'insufficient';
     if (error.code === 'error.msg.savingsaccount.transaction.account.is.not.active') return 'inactive';
-    if (error.code === 'error.msg.invalid.instance.type') return undefined;
+    // A write sent to a read replica did not run, and one parked for maker-checker may still run when
+    // approved: neither is a failure the customer may be told about, both stay uncertain.
+    if (error.code === 'error.msg.invalid.instance.type' || error.code === MAKER_CHECKER_PENDING) return undefined;
     return 'rejected';
   }
   if (error.kind === 'not-found' || error.kind === 'unauthorized') return 'rejected';
