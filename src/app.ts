@@ -10,6 +10,7 @@ import type { PinService } from './security/pin.js';
 import { africastalkingUssd } from './channels/africastalking-ussd.js';
 import { adminRouter } from './admin/admin-router.js';
 import type { SandboxOutbox } from './messaging/messenger.js';
+import { simulatorRouter } from './simulator/router.js';
 
 /** Everything the HTTP app needs, built by `services.ts` (or by a test). */
 export interface AppDeps {
@@ -23,6 +24,8 @@ export interface AppDeps {
   pins: PinService;
   /** The sandbox messenger, exposed at GET /sandbox/outbox when present. */
   outbox?: SandboxOutbox;
+  /** Serve the browser phone at /simulator (sandbox and development mode only). */
+  simulator?: { sandbox: boolean };
 }
 
 /** Largest webhook body accepted; AT and Twilio bodies are well under 4 KB (threat T22). */
@@ -76,6 +79,10 @@ export function buildApp(deps: AppDeps): express.Express {
     app.get('/sandbox/outbox', (req, res) => {
       res.json(outbox.list(typeof req.query.to === 'string' ? req.query.to : undefined));
     });
+  }
+
+  if (deps.simulator) {
+    app.use(simulatorRouter({ config, sandbox: deps.simulator.sandbox, outbox: Boolean(deps.outbox) }));
   }
 
   app.use((req: Request, res: Response) => {

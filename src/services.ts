@@ -154,6 +154,8 @@ export async function createServices(config: Config, logger: Logger = createLogg
       transfers,
       sandbox,
       sandboxUrl,
+      // The browser phone: with the built-in sandbox, or in development (NODE_ENV belongs in config.ts).
+      simulator: sandboxUrl || process.env.NODE_ENV === 'development' ? { sandbox: Boolean(sandboxUrl) } : undefined,
       async close() {
         for (const close of closers.reverse()) await close().catch(() => undefined);
       },

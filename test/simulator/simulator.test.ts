@@ -1,0 +1,132 @@
+import { existsSync } from 'node:fs';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { once } from 'node:events';
+import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { chromium, type BrowserContext, type Page } from 'playwright-core';
+import { buildApp } from '../../src/app.js';
+import { startTestServer, type TestServer } from '../helpers/server.js';
+
+/**
+ * The browser phone, driven in real headless Chromium (Debian's `chromium`; .ci/run installs it). A missing
+ * browser fails this suite: it is never skipped.
+ */
+const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
+const ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
+
+let server: TestServer;
+let profile: string;
+let context: BrowserContext;
+let page: Page;
+const problems: string[] = [];
+
+beforeAll(async () => {
+  if (!existsSync(CHROMIUM)) {
+    throw new Error(`Chromium is missing at ${CHROMIUM}: install it (apt-get install -y chromium; .ci/run does) or set CHROMIUM_PATH`);
+  }
+  server = await startTestServer({ REDIS_URL: '' });
+  profile = await mkdtemp(join(tmpdir(), 'kiunga-chromium-'));
+  context = await chromium.launchPersistentContext(profile, { executablePath: CHROMIUM, headless: true, args: ARGS });
+  page = await context.newPage();
+  page.on('console', (m) => {
+    if (m.type() === 'error') problems.push(`console: ${m.text()}`);
+  });
+  page.on('pageerror', (e) => problems.push(`page error: ${e.message}`));
+}, 30_000);
+
+afterAll(async () => {
+  await context?.close();
+  await server?.close();
+  if (profile) await rm(profile, { recursive: true, force: true });
+});
+
+const screen = (text: string) => page.locator('#text', { hasText: text }).waitFor({ timeout: 10_000 });
+const press = async (keys: string) => {
+  for (const k of keys) await page.click(`.keypad [data-key="${k}"]`);
+};
+const send = () => page.click('#call');
+
+describe('/simulator in headless Chromium', () => {
+  it('should dial, take the PIN from the keypad and show the balance', async () => {
+    const response = await page.goto(`${server.url}/simulator`);
+    expect(response?.status()).toBe(200);
+    expect(response?.headers()['content-security-policy']).toMatch(/script-src 'sha256-/);
+    await page.locator('#mode', { hasText: 'sandbox' }).waitFor();
+    await send();
+    await screen('Welcome Amina. Enter your PIN:');
+    expect(await page.textContent('#state')).toBe('CON');
+    await press('1234');
+    expect(await page.textContent('#entry')).toBe('1234');
+    await send();
+    await screen('Main menu');
+    expect(await page.textContent('#size')).toMatch(/^\d+\/182 GSM-7$/);
+    await press('1');
+    await send();
+    await screen('Akiba Savings 000000001: KES 12,500.00');
+    expect(await page.textContent('#state')).toBe('END');
+    expect(await page.locator('#log li').count()).toBe(3);
+  });
+
+  it('should send money with the keyboard, and show the SMS receipt in the inbox', async () => {
+    await page.keyboard.press('Escape');
+    await page.keyboard.press('Enter');
+    await screen('Welcome Amina');
+    const type = async (text: string, expected: string) => {
+      await page.keyboard.type(text);
+      await page.keyboard.press('Enter');
+      await screen(expected);
+    };
+    await type('1234', 'Main menu');
+    await type('3', "Enter the recipient's phone number:");
+    await type('0711000002', 'Amount to Baraka O.');
+    await type('100', 'Pay KES 100.00 to Baraka O.');
+    await type('1234', 'Done: KES 100.00 to Baraka O.');
+    await page.locator('#inbox li', { hasText: 'You sent KES 100.00 to' }).waitFor({ timeout: 10_000 });
+  });
+
+  it('should say plainly that SMS keywords and call-back voice are not available yet', async () => {
+    expect(await page.textContent('#sms-compose')).toMatch(/^Not available yet: SMS keywords/);
+    expect(await page.textContent('#callback')).toMatch(/^Not available yet: call-back voice/);
+  });
+
+  it('should list the sandbox demo customers, and switch number on a click', async () => {
+    await page.click('table.demo tr:has-text("Baraka Otieno")');
+    expect(await page.inputValue('#msisdn')).toBe('+254711000002');
+    await send();
+    await screen('Welcome Baraka');
+  });
+
+  it('should have run without a console error or a blocked script', () => {
+    expect(problems).toEqual([]);
+  });
+});
+
+describe('/simulator outside sandbox and development mode', () => {
+  it('should not be served', async () => {
+    const app = buildApp({ ...server.services, simulator: undefined });
+    const http = app.listen(0, '127.0.0.1');
+    await once(http, 'listening');
+    try {
+      const base = `http://127.0.0.1:${(http.address() as AddressInfo).port}`;
+      expect((await fetch(`${base}/simulator`)).status).toBe(404);
+      expect((await fetch(`${base}/simulator/config`)).status).toBe(404);
+    } finally {
+      http.closeAllConnections();
+      await new Promise<void>((resolve) => http.close(() => resolve()));
+    }
+  });
+
+  it('should tell the page whether the callback key is needed, never the key itself', async () => {
+    const keyed = await startTestServer({ REDIS_URL: '', AT_CALLBACK_KEY: 'secret-callback-key-0123456789' });
+    try {
+      const res = await fetch(`${keyed.url}/simulator/config`);
+      const text = await res.text();
+      expect(JSON.parse(text)).toMatchObject({ callbackKeyRequired: true, serviceCode: '*384*123#', outbox: true });
+      expect(text).not.toContain('secret-callback-key');
+    } finally {
+      await keyed.close();
+    }
+  });
+});
