@@ -33,7 +33,7 @@ Settings come from the environment; see README.md.`;
 async function serve(): Promise<void> {
   const config = loadConfig();
   const logger = createLogger(config.logLevel);
-  const services = await createServices(config, logger);
+  const services = await createServices(config, logger, { watch: true });
   const app = buildApp(services);
   const server: Server = app.listen(config.port, config.host);
   await once(server, 'listening');

@@ -21,6 +21,7 @@ import { SandboxOutbox, type Messenger } from './messaging/messenger.js';
 import { RESOLVE_JOB, SMS_JOB, TransferService } from './money/transfer-service.js';
 import { translatedReceipts } from './money/receipts.js';
 import type { RedisStore } from './session/redis-store.js';
+import { SwitchableTranslator, watchFlows, type FlowWatcher } from './authoring/hot-reload.js';
 
 /**
  * Builds every long-lived dependency from the configuration: store (Redis or in-process), Fineract (or the
@@ -34,10 +35,21 @@ export interface Services extends AppDeps {
   /** Set when the built-in sandbox runs in this process. */
   sandbox?: Sandbox;
   sandboxUrl?: string;
+  /** Set when flows and locales are watched (hot reload). */
+  flowWatcher?: FlowWatcher;
   close(): Promise<void>;
 }
 
-export async function createServices(config: Config, logger: Logger = createLogger(config.logLevel)): Promise<Services> {
+export interface ServicesOptions {
+  /** Reload flows and locales when their files change (`kiunga serve`); off by default (tests, tools). */
+  watch?: boolean;
+}
+
+export async function createServices(
+  config: Config,
+  logger: Logger = createLogger(config.logLevel),
+  options: ServicesOptions = {},
+): Promise<Services> {
   const closers: (() => Promise<void>)[] = [];
   try {
     const store: KeyValueStore = config.redisUrl
@@ -80,7 +92,10 @@ export async function createServices(config: Config, logger: Logger = createLogg
       for (const [clientId, pin] of Object.entries(DEMO_PINS)) await pins.seedIfAbsent(Number(clientId), pin);
     }
 
-    const translator = await createTranslator({ dir: resolve(config.localesDir), fallback: config.defaultLanguage });
+    // Every flow version keeps the texts it was loaded with (LoadedFlow.translator); the rest of the server
+    // shares this one, which a hot reload switches to the new texts.
+    const loadedTexts = await createTranslator({ dir: resolve(config.localesDir), fallback: config.defaultLanguage });
+    const translator = new SwitchableTranslator(loadedTexts);
 
     const queue: JobQueue = config.redisUrl
       ? createBullQueue({ redis: (store as RedisStore).client, prefix: config.redisPrefix, logger })
@@ -119,7 +134,11 @@ export async function createServices(config: Config, logger: Logger = createLogg
         limits: config.limits,
       },
     });
-    const flows = await loadFlowRegistry(resolve(config.flowsDir), impl, translator);
+    const flows = await loadFlowRegistry(resolve(config.flowsDir), impl, loadedTexts);
+    const flowWatcher = options.watch
+      ? watchFlows({ flowsDir: resolve(config.flowsDir), localesDir: resolve(config.localesDir), fallback: config.defaultLanguage, impl, flows, translator, logger })
+      : undefined;
+    if (flowWatcher) closers.push(async () => flowWatcher.close());
     const runner = new TurnRunner({
       store,
       keys,
@@ -154,6 +173,7 @@ export async function createServices(config: Config, logger: Logger = createLogg
       transfers,
       sandbox,
       sandboxUrl,
+      flowWatcher,
       // The browser phone: with the built-in sandbox, or in development (NODE_ENV belongs in config.ts).
       simulator: sandboxUrl || process.env.NODE_ENV === 'development' ? { sandbox: Boolean(sandboxUrl) } : undefined,
       async close() {
