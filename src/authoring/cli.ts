@@ -13,7 +13,7 @@ import { flowJsonSchema } from './schema.js';
 export interface CliIo {
   stdout(text: string): void;
   stderr(text: string): void;
-  /** Environment the settings are read from (default: process.env). */
+  /** Environment the settings are read from (default: the process environment, read by config.ts). */
   env?: Record<string, string | undefined>;
   stdin?: NodeJS.ReadableStream;
 }
@@ -106,7 +106,7 @@ async function lintCommand(args: string[], io: CliIo): Promise<number> {
     'errors-only': { type: 'boolean' },
   });
   if (positionals.length > 1) throw new UsageError('at most one flows directory');
-  const config = loadConfig(io.env ?? process.env);
+  const config = loadConfig(io.env);
   const report = await lint({
     flowsDir: resolve(positionals[0] ?? config.flowsDir),
     localesDir: resolve(values.locales ?? config.localesDir),

@@ -3,7 +3,7 @@ import { basename, join, relative } from 'node:path';
 import { fromPromise, type AnyActorLogic, type AnyActorScope, type AnyStateMachine } from 'xstate';
 import { isNode, LineCounter, parseDocument } from 'yaml';
 import { z } from 'zod';
-import { loadConfig } from '../config.js';
+import { loadConfig, type Config } from '../config.js';
 import { createLogger, type Logger } from '../logger.js';
 import { createServices, type Services } from '../services.js';
 import type { LoadedFlow } from '../engine/flow-loader.js';
@@ -108,15 +108,33 @@ export interface TestReport {
 export interface TestOptions {
   flowsDir: string;
   localesDir: string;
-  /** Settings the embedded server reads (connection settings are ignored: it is always in-process). */
-  env?: Record<string, string | undefined>;
+  /**
+   * The institution's settings (default: the environment's). The embedded server takes from them what shapes
+   * a conversation — language, country, currency, time zone, screen budget, hop deadline, PIN attempts and
+   * transfer limits — and nothing that connects it elsewhere: it always runs in-process on the sandbox.
+   */
+  base?: Config;
   /** Run only cases whose name contains this. */
   only?: string;
   logger?: Logger;
 }
 
-/** Settings that would connect the embedded server to real systems; never passed on. */
-const CONNECTIONS = /^(REDIS_|FINERACT_|MESSAGING_PROVIDER$|AT_|TWILIO_|ADMIN_TOKEN$|PORT$|HOST$|PUBLIC_URL$|LOG_LEVEL$)/;
+/** The settings of `base` that shape a conversation, as the environment of the embedded server. */
+export function conversationSettings(base: Config): Record<string, string> {
+  return {
+    DEFAULT_LANGUAGE: base.defaultLanguage,
+    DEFAULT_COUNTRY: base.defaultCountry,
+    CURRENCY: base.currency,
+    TIMEZONE: base.timezone,
+    USSD_MAX_CHARS: String(base.ussd.maxChars),
+    USSD_MAX_UCS2: String(base.ussd.maxUcs2),
+    HOP_DEADLINE_MS: String(base.hopDeadlineMs),
+    PIN_MAX_ATTEMPTS: String(base.pin.maxAttempts),
+    TRANSFER_MIN: String(base.limits.minCents / 100),
+    TRANSFER_MAX: String(base.limits.maxCents / 100),
+    TRANSFER_DAILY_LIMIT: String(base.limits.dailyCents / 100),
+  };
+}
 
 export async function readTestFiles(flowsDir: string): Promise<{ files: TestFile[]; problems: string[] }> {
   const names = (await readdir(flowsDir)).filter((n) => /\.test\.ya?ml$/.test(n)).sort();
@@ -174,8 +192,8 @@ export async function readTestFiles(flowsDir: string): Promise<{ files: TestFile
 /** Runs every test file of `flowsDir`; never throws for a failing case. */
 export async function runConversationTests(options: TestOptions): Promise<TestReport> {
   const { files, problems } = await readTestFiles(options.flowsDir);
-  const env = Object.fromEntries(Object.entries(options.env ?? {}).filter(([k]) => !CONNECTIONS.test(k)));
-  const config = loadConfig({ ...env, FLOWS_DIR: options.flowsDir, LOCALES_DIR: options.localesDir, LOG_LEVEL: 'silent' });
+  const settings = conversationSettings(options.base ?? loadConfig());
+  const config = loadConfig({ ...settings, FLOWS_DIR: options.flowsDir, LOCALES_DIR: options.localesDir, LOG_LEVEL: 'silent' });
   const logger = options.logger ?? createLogger('silent');
 
   // One server to read the flows and their graphs; every case then gets its own.

@@ -232,7 +232,7 @@ export async function graphCommand(args: string[], io: CliIo): Promise<number> {
   if (positionals.length !== 1) throw new UsageError('name one flow (its id, e.g. banking)');
   const format = values.format ?? 'mermaid';
   if (!['mermaid', 'dot', 'svg'].includes(format)) throw new UsageError(`unknown format '${format}' (mermaid, dot or svg)`);
-  const config = loadConfig(io.env ?? process.env);
+  const config = loadConfig(io.env);
   const found = await findFlow(resolve(values.flows ?? config.flowsDir), positionals[0]!);
   if ('error' in found) {
     io.stderr(`kiunga graph: ${found.error}\n`);

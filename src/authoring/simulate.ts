@@ -140,10 +140,9 @@ export async function simulateCommand(args: string[], io: CliIo): Promise<number
   const serviceCode = values.code ?? '*384*123#';
   let url = values.url;
   let stop = async () => {};
-  const env = io.env ?? process.env;
   if (!url) {
     // An embedded server on a free loopback port, with the settings of the environment.
-    const config = loadConfig({ ...env, PORT: '0', HOST: '127.0.0.1' });
+    const config = loadConfig(io.env);
     const { createServices } = await import('../services.js');
     const { buildApp } = await import('../app.js');
     const services = await createServices(config, createLogger('silent'));

@@ -16,11 +16,10 @@ export async function testCommand(args: string[], io: CliIo): Promise<number> {
     strict: { type: 'boolean' },
   });
   if (positionals.length > 1) throw new UsageError('at most one flows directory');
-  const env = io.env ?? process.env;
-  const config = loadConfig(env);
+  const config = loadConfig(io.env);
   const flowsDir = resolve(positionals[0] ?? config.flowsDir);
   const localesDir = resolve(values.locales ?? config.localesDir);
-  const report = await runConversationTests({ flowsDir, localesDir, env, only: values.case });
+  const report = await runConversationTests({ flowsDir, localesDir, base: config, only: values.case });
   io.stdout(formatReport(report));
   if (values.generate) {
     const translator = await createTranslator({ dir: localesDir, fallback: config.defaultLanguage });
