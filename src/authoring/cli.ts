@@ -91,6 +91,15 @@ export async function runAuthoringCommand(command: AuthoringCommand, args: strin
       io.stderr(`kiunga ${command}: ${error.message}\n\n${USAGES[command]}\n`);
       return 2;
     }
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT' || code === 'ENOTDIR') {
+      io.stderr(`kiunga ${command}: no such directory or file: ${(error as NodeJS.ErrnoException).path}\n`);
+      return 2;
+    }
+    if (error instanceof Error && /^locales: /.test(error.message)) {
+      io.stderr(`kiunga ${command}: ${error.message}\n`);
+      return 1;
+    }
     throw error;
   }
 }

@@ -1,5 +1,5 @@
 import { existsSync } from 'node:fs';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { formatLintMessage, lint, type LintReport } from '../../src/authoring/lint.js';
 import { runAuthoringCommand } from '../../src/authoring/cli.js';
@@ -137,6 +137,12 @@ describe('kiunga lint on the command line', () => {
     const warned = await run([join(FIXTURES, 'no-way-back'), '--locales', join(FIXTURES, 'locales')]);
     expect(warned.code).toBe(0);
     expect(warned.out).toMatch(/0 errors, 1 warning/);
+  });
+
+  it('should name a directory that does not exist', async () => {
+    const r = await run(['test/authoring/fixtures/nope']);
+    expect(r.code).toBe(2);
+    expect(r.err).toBe(`kiunga lint: no such directory or file: ${resolve('test/authoring/fixtures/nope')}\n`);
   });
 
   it('should refuse an unknown option with the usage', async () => {
