@@ -131,7 +131,8 @@ export class TurnRunner {
       }
       for (const input of pending) {
         if (conversation.ended) break;
-        const pages = profile.render(conversation.screen(translator), conversation.context.lang).length;
+        // A session renders with the texts of the flow version it began on (hot reload).
+        const pages = profile.render(conversation.screen(conversation.flow.translator ?? translator), conversation.context.lang).length;
         await conversation.apply(input, pages, profile.keys);
       }
     } catch (error) {
@@ -143,8 +144,9 @@ export class TurnRunner {
     }
 
     const lang = conversation.context.lang;
-    const screen = conversation.screen(translator);
-    const pages = profile.render(screen, lang, conversation.notice ? translator.t(lang, conversation.notice) : undefined);
+    const texts = conversation.flow.translator ?? translator;
+    const screen = conversation.screen(texts);
+    const pages = profile.render(screen, lang, conversation.notice ? texts.t(lang, conversation.notice) : undefined);
     conversation.page = Math.min(conversation.page, pages.length - 1);
     const reply: TurnReply = { end: screen.final, text: pages[conversation.page] ?? '' };
     const state = conversation.persist();
