@@ -12,7 +12,8 @@ import type { KeyValueStore } from '../session/store.js';
  *   the id is used as is only when short and plain, hashed otherwise, as in `keys.ts`).
  * - A loader result of `null` is a negative entry ("no client with this number"), cached for
  *   `negativeTtlMs` (default a fifth of the TTL) so that a number enrolled a moment later is found soon;
- *   call `invalidate` on enrolment to make it immediate. `undefined` is returned but never cached.
+ *   call `invalidate` on enrolment to make it immediate; `negativeTtlMs: 0` caches no `null`. `undefined`
+ *   is returned but never cached.
  * - Concurrent misses of one key in one process load once (single flight); other processes may load the
  *   same key at the same moment (no distributed lock: the loads are cheap, idempotent reads, and the rate
  *   limiter bounds them).
@@ -97,8 +98,8 @@ export function createLookupCache(options: LookupCacheOptions): LookupCache {
     flight.promise = (async () => {
       try {
         const value = await loader();
-        if (value !== undefined && !flight.stale) {
-          const ttl = value === null ? negativeTtlMs : ttlMs;
+        const ttl = value === null ? negativeTtlMs : ttlMs;
+        if (value !== undefined && ttl > 0 && !flight.stale) {
           await store.set(key, JSON.stringify({ v: value }), ttl).catch((err: unknown) => storeFailed('set', err));
         }
         return value;

@@ -62,6 +62,8 @@ export interface FineractGatewayOptions {
   maxQueued?: number;
   /** A call needs at least this much time before its deadline to start (default 50 ms). */
   minStartMs?: number;
+  /** Pacing below the rate that absorbs start-to-arrival jitter (default 0.05; see `limiter.ts`). */
+  paceMargin?: number;
   /** bottleneck heartbeat (default 100 ms): bounds the delay of the shared reservoir's refill. */
   heartbeatMs?: number;
   /** Slot of a call still running after this long is released (a crashed process; default 30,000 ms). */
@@ -117,6 +119,7 @@ export function createFineractGateway(options: FineractGatewayOptions): Fineract
     maxConcurrent: options.maxConcurrent,
     ...(options.redis ? { redis: options.redis } : {}),
     ...(options.heartbeatMs !== undefined ? { heartbeatMs: options.heartbeatMs } : {}),
+    ...(options.paceMargin !== undefined ? { paceMargin: options.paceMargin } : {}),
     ...(options.maxQueued !== undefined ? { maxQueued: options.maxQueued } : {}),
     ...(options.maxRunMs !== undefined ? { maxRunMs: options.maxRunMs } : {}),
     ...(logger ? { logger } : {}),
@@ -143,6 +146,7 @@ export function createFineractGateway(options: FineractGatewayOptions): Fineract
       priority,
       startBy,
       where,
+      ...(http.signal ? { signal: http.signal } : {}),
       run: async () => {
         // A read is useless after the hop's deadline: abort it then. A write that started runs to its end.
         let timer: NodeJS.Timeout | undefined;

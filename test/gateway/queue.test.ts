@@ -128,6 +128,19 @@ describe('deadline-bounded queue', () => {
     expect(Date.now() - started).toBeLessThan(300);
   });
 
+  it("drops a waiting call when the caller's own signal aborts", async () => {
+    const g = await gateway({ maxConcurrent: 1 });
+    sandbox.control.latencyMs = 400;
+    fill(g, 1);
+    await untilStarted(1);
+    const controller = new AbortController();
+    const pending = failure(g.request('GET', '/clients/2', { signal: controller.signal }));
+    setTimeout(() => controller.abort(), 50);
+    expect(await pending).toMatchObject({ reason: 'queue deadline', executed: false });
+    await g.close();
+    expect(hits(sandbox, '/clients/2')).toHaveLength(0);
+  });
+
   it('reports a write that could not start as not executed, and never sends it', async () => {
     const g = await gateway({ maxConcurrent: 1 });
     sandbox.control.latencyMs = 600;
