@@ -31,7 +31,7 @@ afterAll(async () => {
 });
 
 /** Two gateways ("processes") on two Redis connections sharing one limiter. */
-async function twoProcesses(options: { ratePerSecond: number; maxConcurrent: number }, warm = false): Promise<[FineractGateway, FineractGateway]> {
+async function twoProcesses(options: { ratePerSecond: number; maxConcurrent: number; paceMargin?: number }, warm = false): Promise<[FineractGateway, FineractGateway]> {
   const id = uniqueId('shared');
   ids.push(id);
   const make = (redis: RedisStore) =>
@@ -71,6 +71,18 @@ describe('shared rate limit (two processes, one Redis)', () => {
     expect(b.stats().limiter.started).toBe(61);
     // A token is asked for only while somebody waits: none is spent on an empty queue, but the last one.
     expect(a.stats().limiter.wastedTokens + b.stats().limiter.wastedTokens, JSON.stringify([a.stats(), b.stats()])).toBeLessThanOrEqual(2);
+  });
+
+  it('refills the shared reservoir on time when it is the binding limit (heartbeat pitfall)', async () => {
+    // No pacing margin: each second's 20 tokens run out and waiting processes depend on bottleneck's
+    // heartbeat to see the refill. With its 5 s default this ran 20 calls per 5 s.
+    const [a, b] = await twoProcesses({ ratePerSecond: 20, maxConcurrent: 10, paceMargin: 0 });
+    const started = Date.now();
+    await Promise.all(Array.from({ length: 30 }, () => [a.request('GET', '/clients/1'), b.request('GET', '/clients/1')]).flat());
+    const elapsed = Date.now() - started;
+    expect(hits(sandbox)).toHaveLength(60);
+    expect(elapsed).toBeGreaterThan(2_500);
+    expect(elapsed).toBeLessThan(4_500);
   });
 
   it('caps the calls in flight across both processes', async () => {
