@@ -83,8 +83,8 @@ export interface GatewayStats {
 
 export interface FineractGateway extends FineractRequester {
   request<T = unknown>(method: HttpMethod, path: string, options?: GatewayRequestOptions): Promise<T>;
-  /** Resolves once the shared limiter is connected and its settings are written. */
-  ready(): Promise<void>;
+  /** True once the shared limiter is connected (see `SharedLimiter.ready`); false after `timeoutMs`. Never rejects. */
+  ready(timeoutMs?: number): Promise<boolean>;
   /** For /metrics and /readyz: queue, refusals, breaker states. Cheap (no I/O). */
   stats(): GatewayStats;
 }
@@ -167,7 +167,7 @@ export function createFineractGateway(options: FineractGatewayOptions): Fineract
 
   return {
     request: <T = unknown>(method: HttpMethod, path: string, opts: GatewayRequestOptions = {}) => call<T>(method, path, opts),
-    ready: () => limiter.ready(),
+    ready: (timeoutMs?: number) => limiter.ready(timeoutMs),
     stats: () => ({
       limiter: limiter.stats(),
       upstreams: [primary, ...replicas].map((u) => u.breaker.snapshot()),

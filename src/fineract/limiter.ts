@@ -105,8 +105,12 @@ export interface SharedLimiter {
   schedule<T>(task: LimiterTask<T>): Promise<T>;
   /** Fineract answered 429: spend the rest of this second's tokens, in every process (at most once a second). */
   penalize(): void;
-  /** Resolves once the limiter is connected and its settings are written. */
-  ready(): Promise<void>;
+  /**
+   * Waits until the limiter is connected and its settings are written: true; or false after `timeoutMs`
+   * (default 3,000) if Redis is not there yet. Never rejects: until connected, calls are refused with
+   * `FineractNotSent('limiter unavailable')`, and the limiter connects by itself when Redis comes.
+   */
+  ready(timeoutMs?: number): Promise<boolean>;
   stats(): LimiterStats;
   /** Refuses the waiting calls, waits (up to 5 s) for running ones, and leaves Redis; the shared client stays open. */
   close(): Promise<void>;
@@ -356,7 +360,14 @@ export function createSharedLimiter(options: LimiterOptions): SharedLimiter {
       bottleneck.incrementReservoir(-ratePerSecond).catch((err: unknown) => logError(err, 'rate limiter penalty failed'));
     },
 
-    ready: () => readyPromise,
+    async ready(timeoutMs = 3_000): Promise<boolean> {
+      let timer: NodeJS.Timeout | undefined;
+      const timedOut = new Promise<false>((resolve) => (timer = setTimeout(() => resolve(false), timeoutMs)));
+      const ok = await Promise.race([readyPromise.then(() => true, () => false), timedOut]);
+      clearTimeout(timer);
+      if (!ok) log?.warn({ timeoutMs }, 'rate limiter not connected yet: Fineract calls are refused until Redis answers');
+      return ok;
+    },
 
     stats(): LimiterStats {
       return {

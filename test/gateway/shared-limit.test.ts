@@ -38,7 +38,7 @@ async function twoProcesses(options: { ratePerSecond: number; maxConcurrent: num
     createFineractGateway({ primary: httpTo(sandbox), redis: redis.client, id, maxQueueMs: 20_000, ...options });
   const pair: [FineractGateway, FineractGateway] = [make(redisA), make(redisB)];
   gateways.push(...pair);
-  await Promise.all(pair.map((g) => g.ready()));
+  expect(await Promise.all(pair.map((g) => g.ready()))).toEqual([true, true]);
   if (warm) {
     // Warm the HTTP connections (their set-up is not the limiter's doing), then let the reservoir refill.
     await Promise.all(pair.map((g) => g.request('GET', '/clients/1')));
@@ -113,6 +113,7 @@ describe('shared rate limit (two processes, one Redis)', () => {
       expect(Date.now() - started).toBeLessThan(100);
       expect(hits(sandbox)).toHaveLength(0);
       expect(gateway.stats().limiter.connected).toBe(false);
+      expect(await gateway.ready(100)).toBe(false); // bounded: start-up does not hang on Redis
     } finally {
       await gateway.close();
       await dead.close();
