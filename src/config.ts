@@ -80,6 +80,16 @@ export const SETTINGS = {
     default: '50',
     schema: int(1, 100_000),
   },
+  FINERACT_MAX_CONCURRENT: {
+    help: 'Requests in flight to Fineract at once, shared by all processes.',
+    default: '16',
+    schema: int(1, 10_000),
+  },
+  FINERACT_CACHE_TTL_S: {
+    help: 'How long lookups (client by phone, account lists) are cached in Redis; balances are never cached.',
+    default: '300',
+    schema: int(0, 86_400),
+  },
   FINERACT_TIMEOUT_MS: { help: 'Timeout of one Fineract request.', default: '2500', schema: int(100, 60_000) },
   FINERACT_SAVINGS_PRODUCTS: {
     help: 'Comma-separated savings product ids shown on channels (empty: all; sandbox default: 1).',
@@ -179,6 +189,8 @@ export interface Config {
     username: string;
     password: string;
     rateLimit: number;
+    maxConcurrent: number;
+    cacheTtlS: number;
     timeoutMs: number;
     savingsProductIds?: number[];
     loanProductIds?: number[];
@@ -262,6 +274,8 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       username: v.FINERACT_USERNAME,
       password: v.FINERACT_PASSWORD,
       rateLimit: v.FINERACT_RATE_LIMIT,
+      maxConcurrent: v.FINERACT_MAX_CONCURRENT,
+      cacheTtlS: v.FINERACT_CACHE_TTL_S,
       timeoutMs: v.FINERACT_TIMEOUT_MS,
       savingsProductIds: savingsProductIds?.length ? savingsProductIds : undefined,
       loanProductIds: loanProductIds?.length ? loanProductIds : undefined,

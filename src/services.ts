@@ -8,6 +8,10 @@ import { createKeys } from './session/keys.js';
 import type { KeyValueStore } from './session/store.js';
 import { startSandbox, type Sandbox } from './sandbox/server.js';
 import { createFineractClient } from './fineract/client.js';
+import { FineractHttp } from './fineract/http.js';
+import { createFineractGateway, type FineractGateway } from './fineract/gateway.js';
+import { createLookupCache } from './fineract/cache.js';
+import { withLookupCache } from './fineract/cached-client.js';
 import { createPinService } from './security/pin.js';
 import { DEMO_PINS } from './security/demo-pins.js';
 import { createTranslator } from './text/i18n.js';
@@ -29,6 +33,7 @@ import { SwitchableTranslator, watchFlows, type FlowWatcher } from './authoring/
  */
 export interface Services extends AppDeps {
   flows: FlowRegistry;
+  gateway: FineractGateway;
   queue: JobQueue;
   messenger: Messenger;
   transfers: TransferService;
@@ -73,7 +78,28 @@ export async function createServices(
       fineractUrl = sandboxUrl = sandbox.url;
       logger.warn({ sandbox: sandbox.url }, 'FINERACT_URL is not set: serving the built-in Fineract sandbox with demo data');
     }
-    const fineract = createFineractClient({
+    const http = (baseUrl: string) =>
+      new FineractHttp({
+        baseUrl,
+        tenant: config.fineract.tenant,
+        username: config.fineract.username,
+        password: config.fineract.password,
+        timeoutMs: config.fineract.timeoutMs,
+        logger,
+      });
+    // Every call goes through the gateway: shared rate limit and concurrency cap, deadline-bounded queue,
+    // writes first, a breaker per upstream, reads to the replicas.
+    const gateway = createFineractGateway({
+      primary: http(fineractUrl),
+      replicas: config.fineract.readUrls.map(http),
+      redis: store.kind === 'redis' ? (store as RedisStore).client : undefined,
+      id: `${config.redisPrefix}-fineract`,
+      ratePerSecond: config.fineract.rateLimit,
+      maxConcurrent: config.fineract.maxConcurrent,
+      logger,
+    });
+    await gateway.ready();
+    const client = createFineractClient({
       baseUrl: fineractUrl,
       tenant: config.fineract.tenant,
       username: config.fineract.username,
@@ -82,9 +108,15 @@ export async function createServices(
       defaultCountry: config.defaultCountry as CountryCode,
       savingsProductIds: config.fineract.savingsProductIds,
       loanProductIds: config.fineract.loanProductIds,
+      timeZone: config.timezone,
+      http: gateway,
       logger,
     });
-    closers.push(() => fineract.close());
+    closers.push(() => client.close());
+    const cacheTtlMs = config.fineract.cacheTtlS * 1000;
+    const fineract = cacheTtlMs > 0
+      ? withLookupCache(client, createLookupCache({ store, keys, logger }), { lookupMs: cacheTtlMs, negativeMs: Math.min(cacheTtlMs, 60_000) })
+      : client;
 
     const pins = createPinService({ store, pepper: config.pin.pepper, maxAttempts: config.pin.maxAttempts, keys, logger });
     if (config.pin.usingDevelopmentPepper) {
@@ -169,6 +201,7 @@ export async function createServices(
       runner,
       pins,
       flows,
+      gateway,
       queue,
       messenger,
       outbox,
