@@ -223,6 +223,14 @@ export function createSharedLimiter(options: LimiterOptions): SharedLimiter {
     if (i > 0) list.splice(0, i);
   }
 
+  /** Drops refused waiters from the middle of a list once they outnumber the live ones (bounded memory). */
+  function compact(list: Waiter[], liveCount: number): void {
+    if (list.length < 2 * liveCount + 64) return;
+    let j = 0;
+    for (const w of list) if (!w.settled) list[j++] = w;
+    list.length = j;
+  }
+
   function takeNext(): Waiter | undefined {
     for (const list of [writes, reads]) {
       trim(list);
@@ -266,8 +274,7 @@ export function createSharedLimiter(options: LimiterOptions): SharedLimiter {
 
   function refuseAll(reason: NotSentReason): void {
     for (const list of [writes, reads]) {
-      for (const w of list) if (!w.settled) w.refuse(reason);
-      list.length = 0;
+      for (const w of list.splice(0)) if (!w.settled) w.refuse(reason);
     }
   }
 
@@ -322,6 +329,7 @@ export function createSharedLimiter(options: LimiterOptions): SharedLimiter {
             clearTimeout(w.timer);
             task.signal?.removeEventListener('abort', onAbort);
             if (reason !== 'circuit open') refused[reason]++;
+            compact(listOf(w.priority), live[w.priority]);
             reject(new FineractNotSent(reason, w.where));
           },
           async start() {

@@ -212,6 +212,22 @@ describe('high-water mark', () => {
   });
 });
 
+describe('many expiring calls', () => {
+  it('refuses each at its own deadline while an older call keeps waiting, then serves the older one', async () => {
+    const g = await gateway({ maxConcurrent: 1, maxQueued: 500 });
+    sandbox.control.latencyMs = 500;
+    fill(g, 1); // running for 500 ms
+    await untilStarted(1);
+    const older = g.request('GET', '/clients/2', { deadlineAt: Date.now() + 5_000 });
+    const short = Array.from({ length: 200 }, (_, i) => failure(g.request('GET', '/clients/3', { deadlineAt: Date.now() + 60 + (i % 5) * 20 })));
+    const refused = await Promise.all(short);
+    expect(refused.every((e) => e instanceof FineractNotSent && e.reason === 'queue deadline')).toBe(true);
+    await expect(older).resolves.toMatchObject({ id: 2 });
+    expect(hits(sandbox, '/clients/3')).toHaveLength(0);
+    expect(g.stats().limiter.queued).toEqual({ write: 0, read: 0 });
+  });
+});
+
 describe('in-process limiter (no Redis)', () => {
   it('holds the rate and the concurrency in one process', async () => {
     const g = await gateway({ shared: false, ratePerSecond: 40, maxConcurrent: 4 });
