@@ -96,6 +96,8 @@ export async function createServices(
       id: `${config.redisPrefix}-fineract`,
       ratePerSecond: config.fineract.rateLimit,
       maxConcurrent: config.fineract.maxConcurrent,
+      // A slot outlives the longest call, so a running call never loses its place.
+      maxRunMs: config.fineract.timeoutMs + 5000,
       logger,
     });
     await gateway.ready();

@@ -160,6 +160,7 @@ export function createSharedLimiter(options: LimiterOptions): SharedLimiter {
     const before = new Set(redis.listeners('error'));
     // Uses the live client for commands and `client.duplicate()` (Redis or Cluster) for its subscriber.
     connection = new Bottleneck.IORedisConnection({ client: redis });
+    tolerateRedis7ErrorPrefix(connection);
     const added = redis.listeners('error').filter((l) => !before.has(l));
     addedListeners = () => {
       for (const l of added) redis.off('error', l as (...args: unknown[]) => void);
@@ -418,4 +419,22 @@ export function createSharedLimiter(options: LimiterOptions): SharedLimiter {
       addedListeners?.();
     },
   };
+}
+
+/**
+ * Redis 7 prefixes `ERR ` to the error replies of bottleneck's Lua scripts, so bottleneck 2.19.5 no longer
+ * recognises `SETTINGS_KEY_NOT_FOUND` and `UNKNOWN_CLIENT` and never re-creates its keys after Redis lost
+ * them (a restart without persistence, a failover): every later call failed. Strip the prefix so its own
+ * recovery (re-run `init` / `register_client`) works again. Relies on bottleneck's internal
+ * `__scriptArgs__`; the Redis-restart test fails without it.
+ */
+function tolerateRedis7ErrorPrefix(connection: Bottleneck.IORedisConnection): void {
+  type Callback = (err: Error | null, replies: unknown) => void;
+  const target = connection as unknown as { __scriptArgs__: (name: string, id: string, args: unknown[], cb: Callback) => unknown[] };
+  const original = target.__scriptArgs__.bind(connection);
+  target.__scriptArgs__ = (name, id, args, cb) =>
+    original(name, id, args, (err, replies) => {
+      if (err && /^ERR (SETTINGS_KEY_NOT_FOUND|UNKNOWN_CLIENT)$/.test(err.message)) return cb(new Error(err.message.slice(4)), replies);
+      cb(err, replies);
+    });
 }
