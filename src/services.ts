@@ -98,6 +98,9 @@ export async function createServices(
       maxConcurrent: config.fineract.maxConcurrent,
       // A slot outlives the longest call, so a running call never loses its place.
       maxRunMs: config.fineract.timeoutMs + 5000,
+      // Start calls 10% below the limit: network and event-loop jitter bunch arrivals at Fineract, and the
+      // limit must hold where Fineract counts, not only where Kiunga starts calls.
+      paceMargin: 0.1,
       logger,
     });
     await gateway.ready();
