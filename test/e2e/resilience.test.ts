@@ -95,3 +95,39 @@ describe('when Redis stops in the middle of a session', () => {
     expect((await fetch(`${server.url}/readyz`)).status).toBe(200);
   });
 });
+
+describe('when the sandbox is down for a while', () => {
+  let server: TestServer;
+  beforeAll(async () => {
+    server = await startTestServer({ HOP_DEADLINE_MS: String(DEADLINE_MS), FINERACT_TIMEOUT_MS: '800', FINERACT_CACHE_TTL_S: '0' });
+  });
+  afterAll(async () => {
+    await server?.close();
+  });
+
+  it('should fail fast while the breaker is open and close it by itself when Fineract is back', async () => {
+    const sandbox = server.services.sandbox!;
+    sandbox.control.failMode = 'reset';
+    // Enough failures to open the primary's breaker.
+    for (let i = 0; i < 8; i++) {
+      const reply = await atSession(server, AMINA).send();
+      expect(reply.body).toBe('END Sorry, the service is not available right now. Please try again later.');
+    }
+    const primary = () => server.services.gateway.stats().upstreams[0]!;
+    expect(primary().state).toBe('open');
+    const before = sandbox.control.requests.length;
+    const started = Date.now();
+    expect((await atSession(server, AMINA).send()).body).toMatch(/^END Sorry/);
+    expect(Date.now() - started).toBeLessThan(500); // refused at the door, no Fineract timeout waited out
+    expect(sandbox.control.requests.length).toBe(before); // nothing reached Fineract while open
+
+    sandbox.control.failMode = 'none';
+    let reply = '';
+    for (let i = 0; i < 40 && !reply.startsWith('CON Welcome'); i++) {
+      await sleep(250);
+      reply = (await atSession(server, AMINA).send()).body;
+    }
+    expect(reply).toBe('CON Welcome Amina. Enter your PIN:');
+    expect(primary().state).toBe('closed');
+  }, 30_000);
+});
