@@ -9,6 +9,8 @@ import type { Translator } from './text/i18n.js';
 import type { PinService } from './security/pin.js';
 import { africastalkingUssd } from './channels/africastalking-ussd.js';
 import { adminRouter } from './admin/admin-router.js';
+import { createMetrics } from './metrics.js';
+import type { FineractGateway } from './fineract/gateway.js';
 import type { SandboxOutbox } from './messaging/messenger.js';
 import { simulatorRouter } from './simulator/router.js';
 
@@ -22,6 +24,8 @@ export interface AppDeps {
   translator: Translator;
   runner: TurnRunner;
   pins: PinService;
+  /** The Fineract gateway, for /metrics and /readyz. */
+  gateway?: FineractGateway;
   /** The sandbox messenger, exposed at GET /sandbox/outbox when present. */
   outbox?: SandboxOutbox;
   /** Serve the browser phone at /simulator (sandbox and development mode only). */
@@ -41,6 +45,11 @@ export function buildApp(deps: AppDeps): express.Express {
   app.use(express.urlencoded({ extended: false, limit: BODY_LIMIT, parameterLimit: 50 }));
   app.use(express.json({ limit: BODY_LIMIT }));
 
+  const metrics = createMetrics({ gateway: deps.gateway });
+  app.use(metrics.middleware);
+  app.get('/metrics', async (_req, res) => {
+    res.type(metrics.registry.contentType).send(await metrics.registry.metrics());
+  });
   app.get('/healthz', (_req, res) => {
     res.json({ status: 'ok' });
   });
