@@ -164,6 +164,11 @@ export const SETTINGS = {
   PIN_MAX_ATTEMPTS: { help: 'Wrong PINs before the customer is locked on every channel.', default: '3', schema: int(1, 10) },
   FLOWS_DIR: { help: 'Directory of flow files.', default: 'flows', schema: z.string().min(1) },
   LOCALES_DIR: { help: 'Directory of locale files.', default: 'locales', schema: z.string().min(1) },
+  SANDBOX_CUSTOMERS: {
+    help: 'Extra synthetic sandbox customers for load tests: +254720000000, +254720000001, ... with PIN 4321.',
+    default: '0',
+    schema: int(0, 100_000),
+  },
   SANDBOX_PORT: { help: 'Port of `kiunga sandbox`.', default: '8080', schema: int(0, 65535) },
   LOG_LEVEL: {
     help: 'pino log level.',
@@ -210,6 +215,7 @@ export interface Config {
   flowsDir: string;
   localesDir: string;
   sandboxPort: number;
+  sandboxCustomers: number;
   logLevel: string;
 }
 
@@ -300,6 +306,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     flowsDir: v.FLOWS_DIR,
     localesDir: v.LOCALES_DIR,
     sandboxPort: v.SANDBOX_PORT,
+    sandboxCustomers: v.SANDBOX_CUSTOMERS,
     logLevel: v.LOG_LEVEL,
   };
   return deepFreeze(config);

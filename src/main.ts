@@ -62,7 +62,7 @@ async function serve(): Promise<void> {
 async function sandbox(): Promise<void> {
   const config = loadConfig();
   const logger = createLogger(config.logLevel);
-  const running = await startSandbox({ port: config.sandboxPort, host: config.host });
+  const running = await startSandbox({ port: config.sandboxPort, host: config.host, syntheticCustomers: config.sandboxCustomers });
   logger.info({ url: running.url, tenant: 'default', user: 'mifos' }, 'Fineract sandbox listening');
   const stop = async () => {
     await running.close();

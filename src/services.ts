@@ -14,6 +14,7 @@ import { createLookupCache } from './fineract/cache.js';
 import { withLookupCache } from './fineract/cached-client.js';
 import { createPinService } from './security/pin.js';
 import { DEMO_PINS } from './security/demo-pins.js';
+import { SYNTHETIC_FIRST_ID, SYNTHETIC_PIN } from './sandbox/synthetic.js';
 import { createTranslator } from './text/i18n.js';
 import { createImplementations } from './engine/registry.js';
 import { loadFlowRegistry, type FlowRegistry } from './engine/flow-registry.js';
@@ -72,7 +73,7 @@ export async function createServices(
     let sandboxUrl: string | undefined;
     let sandbox: Sandbox | undefined;
     if (!fineractUrl) {
-      sandbox = await startSandbox({ port: 0 });
+      sandbox = await startSandbox({ port: 0, syntheticCustomers: config.sandboxCustomers });
       const running = sandbox;
       closers.push(() => running.close());
       fineractUrl = sandboxUrl = sandbox.url;
@@ -129,6 +130,7 @@ export async function createServices(
     }
     if (sandboxUrl) {
       for (const [clientId, pin] of Object.entries(DEMO_PINS)) await pins.seedIfAbsent(Number(clientId), pin);
+      for (let i = 0; i < config.sandboxCustomers; i++) await pins.seedIfAbsent(SYNTHETIC_FIRST_ID + i, SYNTHETIC_PIN);
     }
 
     // Every flow version keeps the texts it was loaded with (LoadedFlow.translator); the rest of the server

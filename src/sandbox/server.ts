@@ -8,6 +8,7 @@ import { runCommand } from './commands.js';
 import { SandboxControl } from './control.js';
 import { todayAt } from './dates.js';
 import { createDemoData } from './demo-data.js';
+import { addSyntheticCustomers } from './synthetic.js';
 import { parseBasic, readJsonBody, write } from './http-io.js';
 import { HttpError, Router, type RouteContext } from './router.js';
 import { clientRoutes } from './routes/clients.js';
@@ -24,6 +25,8 @@ export const API_PREFIX = '/fineract-provider/api/v1';
 const TENANT_UTC_OFFSET_MINUTES = 180;
 
 export interface SandboxOptions {
+  /** Extra customers for load tests (see synthetic.ts). */
+  syntheticCustomers?: number;
   /** 0 (the default) picks a free port. */
   port?: number;
   host?: string;
@@ -60,7 +63,9 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
   const tenant = options.tenant ?? 'default';
   const expected = digest(`${options.username ?? 'mifos'}:${options.password ?? 'password'}`);
   const credentialsValid = (u: string, p: string): boolean => timingSafeEqual(digest(`${u}:${p}`), expected);
-  const bank = new Bank(createDemoData(options.businessDate ?? todayAt(TENANT_UTC_OFFSET_MINUTES)));
+  const data = createDemoData(options.businessDate ?? todayAt(TENANT_UTC_OFFSET_MINUTES));
+  if (options.syntheticCustomers) addSyntheticCustomers(data, options.syntheticCustomers);
+  const bank = new Bank(data);
   const control = new SandboxControl(options.latencyMs ?? 0, { readOnly: options.readOnly ?? false });
   const source = new CommandSource();
   const router = new Router().add(
