@@ -431,9 +431,17 @@ function groupHops(path: Step[]): GeneratedHop[] {
   for (const step of path) {
     const t = step.trigger;
     const guard = step.guard ? ` when ${step.guard}` : '';
-    if (t.kind === 'dial' || t.kind === 'option' || t.kind === 'choose' || t.kind === 'input') {
+    if (t.kind === 'dial' || t.kind === 'option' || t.kind === 'choose' || t.kind === 'input' || t.kind === 'keyword') {
       const send =
-        t.kind === 'dial' ? null : t.kind === 'option' ? t.key : t.kind === 'choose' ? '1' : SAMPLE_INPUT[t.input] ?? 'text';
+        t.kind === 'dial'
+          ? null
+          : t.kind === 'option'
+            ? t.key
+            : t.kind === 'choose'
+              ? '1'
+              : t.kind === 'keyword'
+                ? [t.word, ...t.args.map((a) => SAMPLE_INPUT[a] ?? (a === 'lang' ? 'sw' : a))].join(' ')
+                : SAMPLE_INPUT[t.input] ?? 'text';
       const notes =
         t.kind === 'option' && t.if ? [`option ${t.key} shows only while data.${t.if} is true`] : t.kind === 'input' ? [`${t.input} input: adjust the value`] : [];
       hops.push({ send, notes: step.guard ? [...notes, `takes '${step.to}'${guard}`] : notes, restsIn: step.to });

@@ -20,6 +20,7 @@ export type Trigger =
   | { kind: 'option'; key: string; label: string; event: string; if?: string }
   | { kind: 'choose'; items: string; event: string }
   | { kind: 'input'; input: string }
+  | { kind: 'keyword'; word: string; args: string[]; event: string }
   | { kind: 'done'; actor: string }
   | { kind: 'error'; actor: string }
   | { kind: 'always' };
@@ -138,6 +139,10 @@ export function buildFlowGraph(flow: FlowFile): FlowGraph {
         handle(screen.meta.choose.event, { kind: 'choose', items: screen.meta.choose.items, event: screen.meta.choose.event });
       }
       if (screen?.meta.input) handle('INPUT', { kind: 'input', input: screen.meta.input });
+      for (const k of screen?.meta.keywords ?? []) {
+        const word = Object.values(k.words)[0]?.[0] ?? k.event;
+        handle(k.event, { kind: 'keyword', word, args: k.args ?? [], event: k.event });
+      }
       for (const n of nodes) {
         if (n === root) continue;
         if (n.config.always) add(n, n.config.always, { kind: 'always' }, [...n.filePath, 'always']);
@@ -168,7 +173,7 @@ export function buildFlowGraph(flow: FlowFile): FlowGraph {
 }
 
 /** Whether the step is caused by something the customer sends (and so costs one hop). */
-export const isCustomerStep = (t: Trigger) => t.kind === 'option' || t.kind === 'choose' || t.kind === 'input';
+export const isCustomerStep = (t: Trigger) => t.kind === 'option' || t.kind === 'choose' || t.kind === 'input' || t.kind === 'keyword';
 
 /**
  * Shortest paths (fewest customer hops) from the start to every reachable leaf: the dial is the first hop,

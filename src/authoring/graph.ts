@@ -65,6 +65,12 @@ function prepare(flow: FlowFile, tr: Translator, lang: string): Drawing {
       const options = (meta?.options ?? []).filter((o) => o.event === event);
       if (options.length > 0) cause = options.map((o) => `${o.key} ${say(o.label)}${o.if ? ` (if ${o.if})` : ''}`).join(' / ');
       else if (meta?.choose?.event === event) cause = `1…n ${say(meta.choose.item)}`;
+      const keywords = (meta?.keywords ?? []).filter((k) => k.event === event);
+      if (keywords.length > 0) {
+        cause = keywords
+          .map((k) => [(k.words[lang] ?? Object.values(k.words)[0] ?? []).join('/'), ...(k.args ?? []).map((a) => a.toUpperCase())].join(' '))
+          .join(' / ');
+      }
       if (node === root) continue; // machine-wide events are listed in the flow file, not drawn from every state
       add(node, t, cause);
     }

@@ -184,6 +184,7 @@ function collectKeys(flow: FlowFile, into: Set<string>): void {
       if (meta.list.empty) into.add(meta.list.empty);
     }
     if (meta.choose) into.add(meta.choose.item);
+    for (const k of meta.keywords ?? []) if (k.usage) into.add(k.usage);
   }
 }
 
@@ -231,7 +232,12 @@ function lintGraph(
   const sent = new Set<string>();
   for (const list of graph.steps.values()) {
     for (const step of list) {
-      const event = step.trigger.kind === 'option' || step.trigger.kind === 'choose' ? step.trigger.event : step.trigger.kind === 'input' ? 'INPUT' : undefined;
+      const event =
+        step.trigger.kind === 'option' || step.trigger.kind === 'choose' || step.trigger.kind === 'keyword'
+          ? step.trigger.event
+          : step.trigger.kind === 'input'
+            ? 'INPUT'
+            : undefined;
       if (event) sent.add(`${step.declaredBy}\u0000${event}`);
     }
   }

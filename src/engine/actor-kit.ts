@@ -15,6 +15,8 @@ export type FlowErrorCode =
   | 'pin-wrong'
   | 'pin-locked'
   | 'pin-not-set'
+  /** A PIN arrived by SMS where the institution has turned PIN-in-SMS off (SMS_PIN_ENABLED=false). */
+  | 'sms-pin-off'
   | 'unavailable'
   | 'not-found'
   | 'rejected'
@@ -98,9 +100,13 @@ export interface PinVerifier {
   >;
 }
 
-/** Verifies a PIN typed as the event value; rejects with the FlowError the flow branches on. */
+/**
+ * Verifies the PIN of the event (typed input `value`, or an SMS keyword's `pin` argument); rejects with the
+ * FlowError the flow branches on.
+ */
 export async function checkPin(pins: PinVerifier, clientId: number, event: FlowEvent): Promise<void> {
-  const outcome = await pins.verify(clientId, typeof event.value === 'string' ? event.value : '');
+  const pin = typeof event.value === 'string' ? event.value : typeof event.pin === 'string' ? event.pin : '';
+  const outcome = await pins.verify(clientId, pin);
   if (outcome.result === 'ok') return;
   if (outcome.result === 'wrong') throw new FlowError('pin-wrong', { attemptsLeft: outcome.attemptsLeft });
   if (outcome.result === 'locked') throw new FlowError('pin-locked');

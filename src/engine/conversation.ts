@@ -3,6 +3,7 @@ import type { LoadedFlow } from './flow-loader.js';
 import type { FlowInput } from './registry.js';
 import { buildScreen, currentScreenMeta, screenChoices, type ScreenTranslator } from './screen.js';
 import type { FlowContext, Screen } from './types.js';
+import { matchKeyword } from './keywords.js';
 
 /**
  * One conversation's machine for the length of a hop: started fresh or restored from the persisted
@@ -125,6 +126,21 @@ export class Conversation {
       await this.send(choice.event);
       return;
     }
+    if (meta?.keywords) {
+      const languages = this.flow.translator?.languages ?? [...new Set(meta.keywords.flatMap((k) => Object.keys(k.words)))];
+      const match = matchKeyword(meta.keywords, input, this.context.lang, languages);
+      if (match.kind === 'event') {
+        if (match.lang) this.restartWith(this.snapshot.value as StateValue, { ...this.context, lang: match.lang });
+        await this.send(match.event);
+        return;
+      }
+      if (match.kind === 'usage') {
+        this.notice = match.usage ?? 'error.invalidInput';
+        return;
+      }
+      // Not a keyword: the screen itself (its prompt lists the keywords) is the answer.
+      if (!meta.input) return;
+    }
     if (meta?.input) {
       if (!INPUT_PATTERNS[meta.input]!.test(input)) {
         this.notice = 'error.invalidInput';
@@ -166,6 +182,13 @@ export class Conversation {
     this.actor = createActor(this.flow.machine, { snapshot });
     this.actor.start();
     this.page = 0;
+  }
+
+  /** Restarts the actor at rest in `value` with another context (a keyword in another language). */
+  private restartWith(value: StateValue, context: FlowContext): void {
+    this.actor.stop();
+    this.actor = createActor(this.flow.machine, { snapshot: this.flow.machine.resolveState({ value, context }) });
+    this.actor.start();
   }
 
   private async send(event: { type: string; [k: string]: unknown }): Promise<void> {

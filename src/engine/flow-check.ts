@@ -1,5 +1,6 @@
 import type { FlowFile, StateNodeConfig, TransitionConfig, ActionsConfig, NamedRef } from './flow-schema.js';
 import { REQUIRED_PARAMS } from './registry.js';
+import { normalizeKeyword } from './keywords.js';
 
 /**
  * Cross-checks a schema-valid flow against the registry and the locales: every action, guard, actor,
@@ -137,6 +138,29 @@ export function checkFlow(flow: FlowFile, ctx: CheckContext): FlowProblem[] {
     else if (!node.children.has(initial)) add([...path, 'initial'], `initial state '${initial}' does not exist`);
   };
 
+  /** SMS keywords: handled events, known languages, each word meaning one thing on the screen, usage texts. */
+  const checkKeywords = (keywords: NonNullable<StateNodeConfig['meta']>['keywords'] & {}, path: (string | number)[], node: NodeInfo) => {
+    const owner = new Map<string, string>();
+    keywords.forEach((k, i) => {
+      const kp = [...path, i];
+      if (!handles(node, k.event)) add([...kp, 'event'], `event '${k.event}' is not handled by this state (add it to 'on')`);
+      if (k.usage) checkKey([...kp, 'usage'], k.usage, 'keyword usage');
+      const args = k.args ?? [];
+      args.forEach((a, j) => {
+        if (args.indexOf(a) !== j) add([...kp, 'args', j], `argument '${a}' is taken twice (each kind is sent once, as event.${a})`);
+      });
+      for (const [lang, words] of Object.entries(k.words)) {
+        if (!ctx.languages.includes(lang)) add([...kp, 'words', lang], `language '${lang}' has no locale (known: ${ctx.languages.join(', ')})`);
+        words.forEach((w, j) => {
+          const word = normalizeKeyword(w);
+          const other = owner.get(word);
+          if (other !== undefined && other !== k.event) add([...kp, 'words', lang, j], `word '${w}' already sends ${other} on this screen`);
+          else owner.set(word, k.event);
+        });
+      }
+    });
+  };
+
   checkInitial(root, flow.machine.initial, ['machine']);
   for (const [event, t] of Object.entries(flow.machine.on ?? {})) checkTransitions(root, ['machine', 'on', event], t);
   if (flow.home && !resolveTarget(root, flow.home, ids)) add(['home'], `home state '${flow.home}' does not exist`);
@@ -178,14 +202,15 @@ export function checkFlow(flow: FlowFile, ctx: CheckContext): FlowProblem[] {
       checkKey([...p, 'meta', 'choose', 'item'], meta.choose.item, 'choice label');
       if (!handles(node, meta.choose.event)) add([...p, 'meta', 'choose', 'event'], `event '${meta.choose.event}' is not handled by this state (add it to 'on')`);
     }
+    if (meta?.keywords) checkKeywords(meta.keywords, [...p, 'meta', 'keywords'], node);
     if (meta?.input && !handles(node, 'INPUT')) add([...p, 'meta', 'input'], "a state taking input must handle 'INPUT'");
-    if ((meta?.options || meta?.input || meta?.choose) && !meta.prompt) add([...p, 'meta'], 'options and input need a prompt');
+    if ((meta?.options || meta?.input || meta?.choose || meta?.keywords) && !meta.prompt) add([...p, 'meta'], 'options, input and keywords need a prompt');
     if (meta?.prompt && c.invoke) add([...p, 'meta'], 'a prompt state cannot also invoke (the screen would be shown before the call ends)');
     const atomic = node.children.size === 0;
-    if (atomic && !final && !c.invoke && !c.always && !meta?.options && !meta?.input && !meta?.choose) {
+    if (atomic && !final && !c.invoke && !c.always && !meta?.options && !meta?.input && !meta?.choose && !meta?.keywords) {
       add(p, 'dead end: this state waits for nothing the customer can send (add options, input, invoke or type: final)');
     }
-    if (final && (meta?.options || meta?.input || meta?.choose)) add([...p, 'meta'], 'a final state ends the session and cannot take input');
+    if (final && (meta?.options || meta?.input || meta?.choose || meta?.keywords)) add([...p, 'meta'], 'a final state ends the session and cannot take input');
   }
   return problems;
 }

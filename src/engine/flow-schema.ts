@@ -31,6 +31,24 @@ const option = z.strictObject({
   if: name.optional(),
 });
 
+const eventName = z.string().regex(/^[A-Z][A-Z0-9_]*$/, 'must be an UPPER_CASE event name');
+
+/** `BAL`, `MINI STATEMENT`: letters and digits, words separated by one space. */
+const keywordWord = z
+  .string()
+  .regex(/^[\p{L}\p{N}]+( [\p{L}\p{N}]+)*$/u, 'must be letters and digits (words separated by one space)')
+  .max(30);
+
+/** `{ event: BALANCE, words: { en: [BAL], sw: [SALIO] }, args: [pin], usage: sms.usage.balance }` */
+const keyword = z.strictObject({
+  event: eventName,
+  words: z
+    .record(z.string().regex(/^[a-z]{2}$/, 'must be a language code like en'), z.array(keywordWord).min(1))
+    .refine((w) => Object.keys(w).length > 0, 'needs the words of at least one language'),
+  args: z.array(z.enum(['pin', 'lang', 'digits', 'amount', 'phone'])).max(4).optional(),
+  usage: i18nKey.optional(),
+});
+
 export const screenMetaSchema = z.strictObject({
   prompt: i18nKey.optional(),
   input: z.enum(['pin', 'digits', 'amount', 'phone', 'text']).optional(),
@@ -42,6 +60,7 @@ export const screenMetaSchema = z.strictObject({
     .strictObject({ items: name, item: i18nKey, event: z.string().regex(/^[A-Z][A-Z0-9_]*$/, 'must be an UPPER_CASE event name') })
     .optional(),
   checkpoint: z.boolean().optional(),
+  keywords: z.array(keyword).min(1).optional(),
   description: z.string().optional(),
 });
 

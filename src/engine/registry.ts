@@ -18,6 +18,8 @@ export interface EngineDeps {
   logger: Logger;
   /** Money movements; without them the money actors are still registered but refuse to run. */
   money?: Omit<MoneyDeps, 'fineract' | 'pins' | 'logger'>;
+  /** SMS_PIN_ENABLED: `false` refuses every PIN that arrives by SMS, before it is checked (threat T6). */
+  smsPinEnabled?: boolean;
 }
 
 /** Builds the implementations bound to this process's dependencies. */
@@ -32,7 +34,9 @@ export function createImplementations(deps: EngineDeps) {
       return customer;
     }),
     verifyPin: actor(logger, 'verifyPin', async ({ context, event }) => {
-      await checkPin(pins, requireCustomer(context).clientId, event);
+      const customer = requireCustomer(context);
+      if (context.channel === 'sms' && deps.smsPinEnabled === false) throw new FlowError('sms-pin-off');
+      await checkPin(pins, customer.clientId, event);
       return true;
     }),
     fetchBalances: actor(logger, 'fetchBalances', async ({ context }) => {

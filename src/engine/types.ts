@@ -49,6 +49,22 @@ export interface MenuOption {
   if?: string;
 }
 
+/** An argument an SMS keyword takes after its word, sent with the event under its own name (`{ pin }`). */
+export type KeywordArg = 'pin' | 'lang' | 'digits' | 'amount' | 'phone';
+
+/**
+ * Words a screen understands as a whole message (SMS): `BAL 1234` sends `{ type: BALANCE, pin: '1234' }`.
+ * Matched case-insensitively, tolerant of extra spaces; arguments are positional and checked by kind.
+ */
+export interface Keyword {
+  event: string;
+  /** Words per language, e.g. `{ en: [BAL, BALANCE], sw: [SALIO] }`; a word may be several words (`MINI STATEMENT`). */
+  words: Record<string, string[]>;
+  args?: KeywordArg[];
+  /** i18n key shown above the prompt when the word matches but the arguments do not (default `error.invalidInput`). */
+  usage?: string;
+}
+
 /** Screen metadata of a state (`meta:` in a flow file). */
 export interface ScreenMeta {
   prompt?: string;
@@ -59,6 +75,8 @@ export interface ScreenMeta {
   choose?: { items: string; item: string; event: string };
   /** Entering this screen forgets the back history (e.g. after money moved). */
   checkpoint?: boolean;
+  /** Keywords (SMS): a whole message matched against words per language. */
+  keywords?: Keyword[];
 }
 
 /** A channel-neutral screen: what to say and what the customer may answer. */
