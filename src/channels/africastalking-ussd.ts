@@ -3,7 +3,7 @@ import type { Logger } from 'pino';
 import type { CountryCode } from 'libphonenumber-js';
 import { toE164 } from '../fineract/phone.js';
 import { keyedHash } from '../security/secrets.js';
-import type { TurnRunner } from '../engine/turn-runner.js';
+import { hopDeadline, type TurnRunner } from '../engine/turn-runner.js';
 import type { KeyValueStore } from '../session/store.js';
 import type { Keys } from '../session/keys.js';
 import { maskMsisdn } from '../logger.js';
@@ -66,8 +66,11 @@ export function africastalkingUssd(options: AtUssdOptions): Router {
   const guard = requireCallbackKey(options.callbackKey);
 
   router.post('/channels/africastalking/ussd', guard, async (req: Request, res: Response) => {
-    const deadlineAt = Date.now() + options.hopDeadlineMs;
+    const started = performance.now();
+    const deadlineAt = hopDeadline(options.hopDeadlineMs);
     const reply = (text: string, end: boolean, status = 200) => {
+      // Server-Timing: how long the hop took here, from arrival to answer (the deadline's own measure).
+      res.set('server-timing', `hop;dur=${(performance.now() - started).toFixed(1)}`);
       res.status(status).type('text/plain').send(`${end ? 'END' : 'CON'} ${text}`);
     };
     const fields = formFields(req, ['sessionId', 'phoneNumber', 'serviceCode', 'text', 'networkCode']);

@@ -25,8 +25,11 @@ export interface TurnRequest {
   flowId: string;
   /** Identity of this hop for duplicate detection (a keyed hash: it may cover a PIN). */
   hopKey: string;
-  /** Derives this hop's inputs from what the adapter remembered last hop (e.g. AT text un-accumulation). */
-  inputs(previous: unknown): { inputs: string[]; transport: unknown };
+  /**
+   * Derives this hop's inputs from what the adapter remembered last hop (e.g. AT text un-accumulation).
+   * `endWith` (an i18n key) ends the session now with that text instead (voice: the caller stayed silent).
+   */
+  inputs(previous: unknown): { inputs: string[]; transport: unknown; endWith?: string };
 }
 
 interface SessionRecord extends ConversationState {
@@ -47,6 +50,11 @@ export interface ChannelProfile {
   keys: NavigationKeys;
   /** Renders a screen into pages; a final screen must fit one page. */
   render(screen: Screen, lang: string, notice?: string): string[];
+  /**
+   * The adapter renders from the screen itself (voice): replies then carry `screen`, `lang`, `notice` and
+   * `transport`, and are recorded with them so a repeated hop renders the same.
+   */
+  structured?: boolean;
 }
 
 /** Where flows come from (a hot-reloading registry later). */
@@ -66,6 +74,15 @@ export interface TurnRunnerDeps {
 }
 
 const RECENT_HOPS = 3;
+
+/**
+ * The internal deadline of a hop that must be answered within `budgetMs` of arrival: the engine stops
+ * waiting a little earlier (15%, at most 500 ms), keeping time to persist and answer even when the machine
+ * is loaded and timers fire late.
+ */
+export function hopDeadline(budgetMs: number, arrivedAt = Date.now()): number {
+  return arrivedAt + budgetMs - Math.min(500, Math.round(budgetMs * 0.15));
+}
 
 export class TurnRunner {
   constructor(private readonly deps: TurnRunnerDeps) {}
@@ -106,7 +123,16 @@ export class TurnRunner {
     }
     if (record?.ended) return record.hops[record.hops.length - 1]?.reply ?? { end: true, text: translator.t(this.deps.defaultLanguage, 'common.goodbye') };
 
-    const { inputs, transport } = req.inputs(record?.transport);
+    const { inputs, transport, endWith } = req.inputs(record?.transport);
+    if (endWith) {
+      const lang = record ? this.langOf(record) : this.deps.defaultLanguage;
+      const texts = (record && this.deps.flows.version(record.flowId, record.flowVersion)?.translator) || translator;
+      const reply: TurnReply = { end: true, text: texts.t(lang, endWith) };
+      if (profile.structured) Object.assign(reply, { lang, transport, screen: closingScreen(endWith, reply.text) });
+      await this.save(sessionKey, profile, record, req, transport, reply, undefined);
+      log.info({ end: true, reason: endWith }, 'session ended by the channel');
+      return reply;
+    }
     const restored = record ? this.deps.flows.version(record.flowId, record.flowVersion) : undefined;
     let conversation: Conversation;
     let startLang: string;
@@ -138,7 +164,9 @@ export class TurnRunner {
     } catch (error) {
       if (!(error instanceof HopDeadlineExceeded)) throw error;
       log.warn('hop deadline exceeded: answering politely and ending the session');
-      const reply = { end: true, text: translator.t(record ? this.langOf(record) : this.deps.defaultLanguage, 'error.unavailable') };
+      const lang = record ? this.langOf(record) : this.deps.defaultLanguage;
+      const reply: TurnReply = { end: true, text: translator.t(lang, 'error.unavailable') };
+      if (profile.structured) Object.assign(reply, { lang, transport, screen: closingScreen('error.unavailable', reply.text) });
       await this.save(sessionKey, profile, record, req, transport, reply, undefined);
       return reply;
     }
@@ -149,6 +177,7 @@ export class TurnRunner {
     const pages = profile.render(screen, lang, conversation.notice ? texts.t(lang, conversation.notice) : undefined);
     conversation.page = Math.min(conversation.page, pages.length - 1);
     const reply: TurnReply = { end: screen.final, text: pages[conversation.page] ?? '' };
+    if (profile.structured) Object.assign(reply, { screen, lang, notice: conversation.notice, transport });
     const state = conversation.persist();
     conversation.stop();
     await this.save(sessionKey, profile, record, req, transport, reply, { ...state, flowId: conversation.flow.id, flowVersion: conversation.flow.version });
@@ -206,4 +235,9 @@ export class TurnRunner {
       return undefined;
     }
   }
+}
+
+/** The final screen of a session the runner ends itself (a polite end), for structured profiles. */
+function closingScreen(key: string, text: string): Screen {
+  return { stateId: '', final: true, text, list: [], options: [], parts: { vars: {}, prompt: { key }, list: [], options: [] } };
 }
