@@ -8,10 +8,13 @@ import type { FineractClient } from './fineract/types.js';
 import type { Translator } from './text/i18n.js';
 import type { PinService } from './security/pin.js';
 import { africastalkingUssd } from './channels/africastalking-ussd.js';
+import { africastalkingSms } from './channels/africastalking-sms.js';
+import { twilioSms } from './channels/twilio-sms.js';
 import { adminRouter } from './admin/admin-router.js';
 import { createMetrics } from './metrics.js';
 import type { FineractGateway } from './fineract/gateway.js';
 import type { SandboxOutbox } from './messaging/messenger.js';
+import type { JobQueue } from './jobs/queue.js';
 import { simulatorRouter } from './simulator/router.js';
 
 /** Everything the HTTP app needs, built by `services.ts` (or by a test). */
@@ -28,6 +31,8 @@ export interface AppDeps {
   gateway?: FineractGateway;
   /** The sandbox messenger, exposed at GET /sandbox/outbox when present. */
   outbox?: SandboxOutbox;
+  /** The job queue; with it, AT SMS replies are queued for the messenger (POST /channels/africastalking/sms). */
+  queue?: JobQueue;
   /** Serve the browser phone at /simulator (sandbox and development mode only). */
   simulator?: { sandbox: boolean };
 }
@@ -81,6 +86,20 @@ export function buildApp(deps: AppDeps): express.Express {
       politeEnd: () => deps.translator.t(config.defaultLanguage, 'error.generic'),
     }),
   );
+  // SMS keywords (flows/sms.yaml): AT replies through the job queue, Twilio replies as TwiML.
+  const sms = {
+    runner: deps.runner,
+    store: deps.store,
+    keys: deps.keys,
+    logger,
+    secret: config.pin.pepper,
+    hopDeadlineMs: config.hopDeadlineMs,
+    defaultCountry: config.defaultCountry,
+    flowId: 'sms',
+    maxPerHour: config.sms.maxPerHour,
+  };
+  if (deps.queue) app.use(africastalkingSms({ ...sms, queue: deps.queue, callbackKey: config.africastalking.callbackKey }));
+  app.use(twilioSms({ ...sms, authToken: config.twilio.authToken, publicUrl: config.publicUrl }));
   app.use(adminRouter({ token: config.adminToken, pins: deps.pins, logger }));
   if (deps.outbox) {
     const outbox = deps.outbox;

@@ -33,6 +33,13 @@ const url = (protocols: string[]) =>
       }
     }, `must be a URL (${protocols.join(' or ')})`);
 
+const bool = z
+  .string()
+  .trim()
+  .toLowerCase()
+  .refine((v) => ['true', 'false', '1', '0', 'yes', 'no'].includes(v), 'must be true or false')
+  .transform((v) => v === 'true' || v === '1' || v === 'yes');
+
 /** One documented setting: its schema, default and help text. */
 interface Setting {
   help: string;
@@ -162,6 +169,18 @@ export const SETTINGS = {
     secret: true,
   },
   PIN_MAX_ATTEMPTS: { help: 'Wrong PINs before the customer is locked on every channel.', default: '3', schema: int(1, 10) },
+  SMS_PIN_ENABLED: {
+    help:
+      'Accept the PIN inside an SMS keyword (BAL 1234). false: PIN keywords answer that the service needs USSD, and ' +
+      'no PIN sent by SMS is ever checked (an SMS stays in the phone; threat T6).',
+    default: 'true',
+    schema: bool,
+  },
+  SMS_MAX_PER_HOUR: {
+    help: 'Inbound SMS answered per number per hour; more are read but not answered (sender spoofing must not become SMS bombing).',
+    default: '30',
+    schema: int(1, 10_000),
+  },
   FLOWS_DIR: { help: 'Directory of flow files.', default: 'flows', schema: z.string().min(1) },
   LOCALES_DIR: { help: 'Directory of locale files.', default: 'locales', schema: z.string().min(1) },
   SANDBOX_CUSTOMERS: {
@@ -212,6 +231,8 @@ export interface Config {
   messagingProvider: 'sandbox' | 'africastalking' | 'twilio';
   adminToken?: string;
   pin: { pepper: string; usingDevelopmentPepper: boolean; maxAttempts: number };
+  /** SMS keywords: PIN-in-SMS allowed (SMS_PIN_ENABLED), answers per number per hour (SMS_MAX_PER_HOUR). */
+  sms: { pinEnabled: boolean; maxPerHour: number };
   flowsDir: string;
   localesDir: string;
   sandboxPort: number;
@@ -303,6 +324,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     messagingProvider: v.MESSAGING_PROVIDER,
     adminToken: v.ADMIN_TOKEN,
     pin: { pepper: pepper ?? DEV_PIN_PEPPER, usingDevelopmentPepper: !pepper, maxAttempts: v.PIN_MAX_ATTEMPTS },
+    sms: { pinEnabled: v.SMS_PIN_ENABLED, maxPerHour: v.SMS_MAX_PER_HOUR },
     flowsDir: v.FLOWS_DIR,
     localesDir: v.LOCALES_DIR,
     sandboxPort: v.SANDBOX_PORT,

@@ -20,6 +20,7 @@ import { createImplementations } from './engine/registry.js';
 import { loadFlowRegistry, type FlowRegistry } from './engine/flow-registry.js';
 import { TurnRunner } from './engine/turn-runner.js';
 import { ussdProfile } from './channels/ussd-screen.js';
+import { smsProfile } from './channels/sms-screen.js';
 import type { AppDeps } from './app.js';
 import { createBullQueue, createMemoryQueue, type JobQueue } from './jobs/queue.js';
 import { SandboxOutbox, type Messenger } from './messaging/messenger.js';
@@ -166,6 +167,7 @@ export async function createServices(
       fineract,
       pins,
       logger,
+      smsPinEnabled: config.sms.pinEnabled,
       money: {
         transfers,
         secret: config.pin.pepper,
@@ -193,9 +195,10 @@ export async function createServices(
           limits: { 'GSM-7': config.ussd.maxChars, 'UCS-2': config.ussd.maxUcs2 },
           translator,
         }),
-        // Voice and SMS arrive with their own issue; until then they share the USSD presentation.
+        // Voice arrives with its own issue; until then it shares the USSD presentation.
         voice: ussdProfile({ ttlMs: 600_000, limits: { 'GSM-7': 1000, 'UCS-2': 1000 }, translator }),
-        sms: ussdProfile({ ttlMs: 600_000, limits: { 'GSM-7': 306, 'UCS-2': 134 }, translator }),
+        // One reply per message, at most 2 SMS parts; the record answers a provider retry of the message for an hour.
+        sms: smsProfile({ ttlMs: 3_600_000, maxSegments: 2 }),
       },
     });
     return {

@@ -106,8 +106,16 @@ export function createImplementations(deps: EngineDeps) {
     logger,
     ...(deps.money ?? MONEY_UNAVAILABLE),
   });
+  // Actors another capability implements; a real implementation of the same name (spread after) replaces these.
+  const placeholders = {
+    /** Call-back request (SMS CALL); the voice channel provides the real one. Until then: not available. */
+    requestCallback: actor(logger, 'requestCallback', async () => {
+      throw new FlowError('unavailable');
+    }),
+  } satisfies Record<string, AnyActorLogic>;
+
   return {
-    actors: { ...actors, ...money.actors },
+    actors: { ...placeholders, ...actors, ...money.actors },
     actions: { ...actions, ...money.actions },
     guards: { ...guards, ...money.guards },
   };

@@ -121,3 +121,25 @@ machine:
     expect(issues(final)).toContain('flows/texts.yaml:7 machine.states.done.meta: a final state ends the session and cannot take input');
   });
 });
+
+describe('docs/flows.md', () => {
+  it('should teach SMS keywords with a flow that lints clean against the shipped locales', async () => {
+    const { readFileSync } = await import('node:fs');
+    const { mkdtemp, rm, writeFile } = await import('node:fs/promises');
+    const { tmpdir } = await import('node:os');
+    const { join } = await import('node:path');
+    const { lint, formatLintMessage } = await import('../../src/authoring/lint.js');
+    const doc = readFileSync('docs/flows.md', 'utf8');
+    const flow = [...doc.matchAll(/```yaml\n([\s\S]*?)```/g)].map((m) => m[1]!).find((b) => /^id: /m.test(b) && /keywords:/.test(b));
+    expect(flow).toBeDefined();
+    const dir = await mkdtemp(join(tmpdir(), 'kiunga-sms-docs-'));
+    try {
+      await writeFile(join(dir, 'texts.yaml'), flow!);
+      const report = await lint({ flowsDir: dir, localesDir: resolve('locales'), fallback: 'en' });
+      expect(report.messages.filter((m) => m.file.endsWith('texts.yaml') || m.message.includes('texts.yaml')).map(formatLintMessage)).toEqual([]);
+      expect(report.flows).toEqual(['texts']);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+});

@@ -1,0 +1,106 @@
+import { Router, type Request, type Response } from 'express';
+import { keyedHash } from '../security/secrets.js';
+import { maskMsisdn } from '../logger.js';
+import type { JobQueue } from '../jobs/queue.js';
+import { SMS_JOB } from '../money/transfer-service.js';
+import { requireCallbackKey, formFields } from './africastalking-common.js';
+import { answerSms, MAX_SMS_TEXT, MESSAGE_ID, type SmsConversationOptions } from './sms-inbound.js';
+
+/**
+ * Africa's Talking SMS: `POST /channels/africastalking/sms` receives a message (form: from, to, text, date, id,
+ * linkId, networkCode), runs it through the `sms` flow and queues the reply for the messenger; AT gets 200 as
+ * soon as the reply is queued (within the hop deadline). A retry of the same message id is answered from the
+ * session record and queued under the same job id, so the customer gets one reply. `linkId` (premium and
+ * on-demand short codes) travels with the reply job: the provider must echo it or AT refuses the reply.
+ * `POST /channels/africastalking/sms/delivery` takes delivery reports. AT signs nothing: AT_CALLBACK_KEY (T1).
+ * https://developers.africastalking.com/docs/sms/notifications
+ */
+
+/** Data of an `sms` job (SMS_JOB). `linkId` and `shortCode` only for a reply to a premium / on-demand message. */
+export interface SmsJobData {
+  to: string;
+  text: string;
+  ref?: string;
+  /** AT `linkId` of the inbound message: must be sent back with the reply (premium SMS). */
+  linkId?: string;
+  /** The short code the customer wrote to (AT `to`), the sender of a premium reply. */
+  shortCode?: string;
+  [key: string]: unknown;
+}
+
+export interface AtSmsOptions extends SmsConversationOptions {
+  queue: JobQueue;
+  callbackKey?: string;
+}
+
+const LINK_ID = /^[A-Za-z0-9_.:-]{1,100}$/;
+const SHORT_CODE = /^\+?[A-Za-z0-9]{1,20}$/;
+const DELIVERY_STATUS = /^[A-Za-z]{1,20}$/;
+
+export function africastalkingSms(options: AtSmsOptions): Router {
+  const router = Router();
+  const { logger, queue, secret } = options;
+  const guard = requireCallbackKey(options.callbackKey);
+
+  router.post('/channels/africastalking/sms', guard, async (req: Request, res: Response) => {
+    const fields = formFields(req, ['from', 'to', 'text', 'date', 'id', 'linkId', 'networkCode']);
+    if (!fields) {
+      res.status(415).type('text/plain').send('expected application/x-www-form-urlencoded');
+      return;
+    }
+    const { from, id, to } = fields;
+    const text = fields.text ?? '';
+    // AT's SDK sends the string "undefined" for an omitted linkId; it is no link id.
+    const linkId = fields.linkId && fields.linkId !== 'undefined' && LINK_ID.test(fields.linkId) ? fields.linkId : undefined;
+    const problems = [!id || !MESSAGE_ID.test(id) ? 'id' : '', !from ? 'from' : '', text.length > MAX_SMS_TEXT ? 'text' : ''].filter(Boolean);
+    if (problems.length > 0 || !id || !from) {
+      logger.warn({ route: 'at-sms', invalid: problems }, 'malformed SMS notification refused');
+      res.status(400).type('text/plain').send('bad request');
+      return;
+    }
+    const outcome = await answerSms(options, { provider: 'at', messageId: id, from, text });
+    if (outcome.kind !== 'reply') {
+      logger.info({ route: 'at-sms', message: id, outcome: outcome.kind }, 'inbound SMS not answered');
+      res.status(200).type('text/plain').send('OK');
+      return;
+    }
+    const job: SmsJobData = {
+      to: outcome.msisdn,
+      text: outcome.text,
+      ref: `at:${id}`,
+      ...(linkId ? { linkId, ...(to && SHORT_CODE.test(to) ? { shortCode: to } : {}) } : {}),
+    };
+    try {
+      // One reply per message id, even when AT retries the notification (jobs are deduplicated by id).
+      await queue.add(SMS_JOB, job, { jobId: `sms-reply-${keyedHash(secret, `at:${id}`).slice(0, 40)}` });
+    } catch (error) {
+      // AT retries a notification that failed: the retry is answered from the session record.
+      logger.warn({ route: 'at-sms', message: id, err: { type: (error as Error)?.name } }, 'SMS reply could not be queued');
+      res.status(503).type('text/plain').send('try again');
+      return;
+    }
+    res.status(200).type('text/plain').send('OK');
+  });
+
+  router.post('/channels/africastalking/sms/delivery', guard, (req: Request, res: Response) => {
+    const fields = formFields(req, ['id', 'status', 'phoneNumber', 'networkCode', 'failureReason', 'retryCount']);
+    if (!fields?.id || !MESSAGE_ID.test(fields.id) || !fields.status || !DELIVERY_STATUS.test(fields.status)) {
+      res.status(400).type('text/plain').send('bad request');
+      return;
+    }
+    const failed = fields.status === 'Failed' || fields.status === 'Rejected';
+    logger[failed ? 'warn' : 'info'](
+      {
+        route: 'at-sms-delivery',
+        message: fields.id,
+        status: fields.status,
+        failureReason: fields.failureReason && DELIVERY_STATUS.test(fields.failureReason) ? fields.failureReason : undefined,
+        msisdn: fields.phoneNumber ? maskMsisdn(fields.phoneNumber) : undefined,
+      },
+      'SMS delivery report',
+    );
+    res.status(200).type('text/plain').send('OK');
+  });
+
+  return router;
+}

@@ -1,0 +1,89 @@
+import type { Logger } from 'pino';
+import type { CountryCode } from 'libphonenumber-js';
+import { toE164 } from '../fineract/phone.js';
+import { keyedHash } from '../security/secrets.js';
+import { maskMsisdn } from '../logger.js';
+import type { TurnRunner } from '../engine/turn-runner.js';
+import type { KeyValueStore } from '../session/store.js';
+import type { Keys } from '../session/keys.js';
+
+/**
+ * What both SMS webhooks (Africa's Talking, Twilio) share: one inbound message is one short conversation of
+ * the `sms` flow on a fresh session named after the provider's message id, so a provider retry of the same
+ * message gets the recorded reply without running anything again (the runner's hop replay). The customer is
+ * the sender's number. The message text (which may carry a PIN) is never logged or stored: the session
+ * record keeps only a keyed hash of it, and the reply never repeats it.
+ */
+
+export interface SmsConversationOptions {
+  runner: TurnRunner;
+  store: KeyValueStore;
+  keys: Keys;
+  logger: Logger;
+  /** Server secret keying the hashes of messages (the PIN pepper). */
+  secret: string;
+  hopDeadlineMs: number;
+  defaultCountry: string;
+  /** The flow every inbound SMS runs (`sms`). */
+  flowId: string;
+  /** Messages answered per number per hour (SMS_MAX_PER_HOUR); more get no reply. */
+  maxPerHour: number;
+}
+
+/** Longest message accepted: a concatenated SMS has at most ~10 parts. */
+export const MAX_SMS_TEXT = 1_600;
+/** Provider message ids: `ATXid_...`, `SM...`. */
+export const MESSAGE_ID = /^[A-Za-z0-9_.:-]{1,100}$/;
+
+export interface InboundSms {
+  /** Short provider tag, part of the session id: `at`, `tw`. */
+  provider: string;
+  messageId: string;
+  /** The sender as the provider sent it; must be a phone number. */
+  from: string;
+  text: string;
+}
+
+export type SmsOutcome =
+  /** The reply to send to `msisdn`. */
+  | { kind: 'reply'; msisdn: string; text: string }
+  /** The sender is not a phone number (an alphanumeric sender, `whatsapp:`): nothing to answer. */
+  | { kind: 'not-a-phone' }
+  /** The number sent more than SMS_MAX_PER_HOUR messages this hour: read, not answered. */
+  | { kind: 'limited'; msisdn: string };
+
+/** Turns control characters (other than line breaks) into spaces; keywords are matched on words anyway. */
+export const cleanSmsText = (text: string) => text.replace(/[\u0000-\u0009\u000b\u000c\u000e-\u001f\u007f]/g, ' ');
+
+/** Runs one inbound SMS through the `sms` flow; always resolves (the runner answers politely on any failure). */
+export async function answerSms(options: SmsConversationOptions, sms: InboundSms): Promise<SmsOutcome> {
+  const { runner, logger, secret } = options;
+  const msisdn = toE164(sms.from, options.defaultCountry as CountryCode);
+  if (!msisdn) return { kind: 'not-a-phone' };
+  const log = logger.child({ channel: 'sms', provider: sms.provider, msisdn: maskMsisdn(msisdn) });
+
+  // Per-number cap: a spoofed sender must not turn the service into an SMS bomb aimed at that number.
+  try {
+    const count = await options.store.increment(options.keys.forMsisdn(msisdn, 'sms:inbound'), 3_600_000);
+    if (count > options.maxPerHour) {
+      if (count === options.maxPerHour + 1) log.warn({ maxPerHour: options.maxPerHour }, 'inbound SMS limit reached: further messages this hour get no reply');
+      return { kind: 'limited', msisdn };
+    }
+  } catch {
+    // The store is down: the runner answers politely below.
+  }
+
+  const text = cleanSmsText(sms.text);
+  const reply = await runner.run(
+    {
+      channel: 'sms',
+      sessionId: `${sms.provider}:${sms.messageId}`,
+      msisdn,
+      flowId: options.flowId,
+      hopKey: keyedHash(secret, `sms:${text}`),
+      inputs: () => ({ inputs: [text], transport: null }),
+    },
+    Date.now() + options.hopDeadlineMs,
+  );
+  return { kind: 'reply', msisdn, text: reply.text };
+}
