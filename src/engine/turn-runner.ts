@@ -1,6 +1,8 @@
 import type { Logger } from 'pino';
 import type { KeyValueStore } from '../session/store.js';
-import { withLock } from '../session/lock.js';
+import { randomBytes } from 'node:crypto';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { LockTimeout } from '../session/errors.js';
 import type { Keys } from '../session/keys.js';
 import { maskMsisdn } from '../logger.js';
 import { runWithDeadline } from '../fineract/deadline.js';
@@ -75,6 +77,15 @@ export interface TurnRunnerDeps {
 
 const RECENT_HOPS = 3;
 
+/** The session lock held for one hop. */
+interface HopLock {
+  lockKey: string;
+  sessionKey: string;
+  token: string;
+  /** Set once the record was written and the lock released together. */
+  released: boolean;
+}
+
 /**
  * The internal deadline of a hop that must be answered within `budgetMs` of arrival: the engine stops
  * waiting a little earlier (15%, at most 500 ms), keeping time to persist and answer even when the machine
@@ -91,26 +102,42 @@ export class TurnRunner {
   async run(req: TurnRequest, deadlineAt: number): Promise<TurnReply> {
     const { logger } = this.deps;
     const log = logger.child({ channel: req.channel, session: req.sessionId, msisdn: maskMsisdn(req.msisdn) });
+    const { store, keys } = this.deps;
+    const hop: HopLock = {
+      lockKey: keys.lock(req.channel, req.sessionId),
+      sessionKey: keys.session(req.channel, req.sessionId),
+      token: randomBytes(12).toString('base64url'),
+      released: false,
+    };
     try {
-      const lockWait = Math.max(0, deadlineAt - Date.now() - 50);
-      return await withLock(
-        this.deps.store,
-        this.deps.keys.lock(req.channel, req.sessionId),
-        { ttlMs: Math.max(1000, deadlineAt - Date.now() + 2000), waitMs: lockWait },
+      // Concurrent hops of one session are serialised: the lock is taken and the record read in one round
+      // trip, and the record written and the lock released in another.
+      let raw: string | null = null;
+      for (;;) {
+        const taken = await store.lockAndGet(hop.lockKey, hop.token, Math.max(1000, deadlineAt - Date.now() + 2000), hop.sessionKey);
+        if (taken.locked) {
+          raw = taken.value;
+          break;
+        }
+        if (Date.now() >= deadlineAt - 50) throw new LockTimeout(hop.lockKey, 0);
+        await sleep(10 + Math.random() * 15);
+      }
+      try {
         // Every Fineract call made for this hop knows the hop's deadline (the gateway drops what cannot be served in time).
-        () => runWithDeadline(deadlineAt, () => this.locked(req, deadlineAt, log)),
-      );
+        return await runWithDeadline(deadlineAt, () => this.locked(req, raw, hop, deadlineAt, log));
+      } finally {
+        if (!hop.released) await store.deleteIfEquals(hop.lockKey, hop.token).catch(() => undefined);
+      }
     } catch (error) {
       log.warn({ err: { type: (error as Error)?.name, message: (error as Error)?.message } }, 'hop failed');
       return { end: true, text: this.deps.translator.t(this.deps.defaultLanguage, 'error.unavailable') };
     }
   }
 
-  private async locked(req: TurnRequest, deadlineAt: number, log: Logger): Promise<TurnReply> {
+  private async locked(req: TurnRequest, raw: string | null, hop: HopLock, deadlineAt: number, log: Logger): Promise<TurnReply> {
     const { store, keys, translator } = this.deps;
     const profile = this.deps.profiles[req.channel];
-    const sessionKey = keys.session(req.channel, req.sessionId);
-    const record = this.parse(await store.get(sessionKey), log);
+    const record = this.parse(raw, log);
 
     if (record && (record.msisdn !== req.msisdn || record.serviceCode !== req.serviceCode)) {
       log.warn('hop refused: session belongs to another number or service code');
@@ -129,7 +156,7 @@ export class TurnRunner {
       const texts = (record && this.deps.flows.version(record.flowId, record.flowVersion)?.translator) || translator;
       const reply: TurnReply = { end: true, text: texts.t(lang, endWith) };
       if (profile.structured) Object.assign(reply, { lang, transport, screen: closingScreen(endWith, reply.text) });
-      await this.save(sessionKey, profile, record, req, transport, reply, undefined);
+      await this.save(hop, profile, record, req, transport, reply, undefined);
       log.info({ end: true, reason: endWith }, 'session ended by the channel');
       return reply;
     }
@@ -167,7 +194,7 @@ export class TurnRunner {
       const lang = record ? this.langOf(record) : this.deps.defaultLanguage;
       const reply: TurnReply = { end: true, text: translator.t(lang, 'error.unavailable') };
       if (profile.structured) Object.assign(reply, { lang, transport, screen: closingScreen('error.unavailable', reply.text) });
-      await this.save(sessionKey, profile, record, req, transport, reply, undefined);
+      await this.save(hop, profile, record, req, transport, reply, undefined);
       return reply;
     }
 
@@ -180,7 +207,7 @@ export class TurnRunner {
     if (profile.structured) Object.assign(reply, { screen, lang, notice: conversation.notice, transport });
     const state = conversation.persist();
     conversation.stop();
-    await this.save(sessionKey, profile, record, req, transport, reply, { ...state, flowId: conversation.flow.id, flowVersion: conversation.flow.version });
+    await this.save(hop, profile, record, req, transport, reply, { ...state, flowId: conversation.flow.id, flowVersion: conversation.flow.version });
     if (lang !== startLang && translator.languages.includes(lang)) {
       await store.set(keys.language(req.msisdn), lang);
     }
@@ -189,7 +216,7 @@ export class TurnRunner {
   }
 
   private async save(
-    sessionKey: string,
+    hop: HopLock,
     profile: ChannelProfile,
     previous: SessionRecord | undefined,
     req: TurnRequest,
@@ -211,7 +238,8 @@ export class TurnRunner {
       transport,
       hops: [...(previous?.hops ?? []), { key: req.hopKey, reply }].slice(-RECENT_HOPS),
     };
-    await this.deps.store.set(sessionKey, JSON.stringify(record), profile.ttlMs);
+    await this.deps.store.setAndUnlock(hop.sessionKey, JSON.stringify(record), profile.ttlMs, hop.lockKey, hop.token);
+    hop.released = true;
   }
 
   private langOf(record: SessionRecord): string {

@@ -83,6 +83,19 @@ export function createMemoryStore(options: MemoryStoreOptions = {}): MemoryStore
       entries.delete(key);
     },
 
+    async lockAndGet(lockKey, token, lockTtlMs, key) {
+      open();
+      if (live(lockKey) !== undefined) return { locked: false, value: null };
+      entries.set(lockKey, { value: token, expiresAt: deadline(lockTtlMs) });
+      return { locked: true, value: live(key)?.value ?? null };
+    },
+
+    async setAndUnlock(key, value, ttlMs, lockKey, token) {
+      open();
+      entries.set(key, { value, expiresAt: deadline(ttlMs) });
+      if (live(lockKey)?.value === token) entries.delete(lockKey);
+    },
+
     async deleteIfEquals(key, value) {
       open();
       if (live(key)?.value !== value) return false;

@@ -30,7 +30,20 @@ local n = redis.call('INCRBY', KEYS[1], ARGV[2])
 if redis.call('PTTL', KEYS[1]) == -1 then redis.call('PEXPIRE', KEYS[1], ARGV[1]) end
 return n`;
 
+// Takes the lock KEYS[1] (token ARGV[1], TTL ARGV[2] ms); when taken, returns {1, GET KEYS[2]}.
+const LOCK_AND_GET = `
+if redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2]) then return {1, redis.call('GET', KEYS[2])} end
+return {0, false}`;
+
+// SET KEYS[1] ARGV[1] PX ARGV[2], then releases the lock KEYS[2] if it still holds ARGV[3].
+const SET_AND_UNLOCK = `
+redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+if redis.call('GET', KEYS[2]) == ARGV[3] then redis.call('DEL', KEYS[2]) end
+return 1`;
+
 interface Scripts {
+  kiungaLockAndGet(lockKey: string, key: string, token: string, ttlMs: number): Promise<[number, string | null]>;
+  kiungaSetAndUnlock(key: string, lockKey: string, value: string, ttlMs: number, token: string): Promise<number>;
   kiungaDeleteIfEquals(key: string, value: string): Promise<number>;
   kiungaIncrementWithTtl(key: string, ttlMs: number, by: number): Promise<number>;
 }
@@ -118,6 +131,8 @@ export function createRedisStore(url: string, options: RedisStoreOptions = {}): 
 
   client.defineCommand('kiungaDeleteIfEquals', { numberOfKeys: 1, lua: DELETE_IF_EQUALS });
   client.defineCommand('kiungaIncrementWithTtl', { numberOfKeys: 1, lua: INCREMENT_WITH_TTL });
+  client.defineCommand('kiungaLockAndGet', { numberOfKeys: 2, lua: LOCK_AND_GET });
+  client.defineCommand('kiungaSetAndUnlock', { numberOfKeys: 2, lua: SET_AND_UNLOCK });
   const scripts = client as unknown as Scripts;
 
   // ioredis emits 'error' on every failed (re)connect; an 'error' event nobody listens to would be
@@ -209,6 +224,17 @@ export function createRedisStore(url: string, options: RedisStoreOptions = {}): 
       if (ttlMs === undefined) return run('incr', () => client.incrby(key, by));
       const ttl = checkTtl(ttlMs);
       return run('increment', () => scripts.kiungaIncrementWithTtl(key, ttl, by));
+    },
+
+    async lockAndGet(lockKey, token, lockTtlMs, key) {
+      const ttl = checkTtl(lockTtlMs);
+      const [locked, value] = await run('lockAndGet', () => scripts.kiungaLockAndGet(lockKey, key, token, ttl));
+      return { locked: locked === 1, value: locked === 1 ? (value ?? null) : null };
+    },
+
+    async setAndUnlock(key, value, ttlMs, lockKey, token) {
+      const ttl = checkTtl(ttlMs);
+      await run('setAndUnlock', () => scripts.kiungaSetAndUnlock(key, lockKey, value, ttl, token));
     },
 
     async ping() {

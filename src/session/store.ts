@@ -20,6 +20,13 @@ export interface KeyValueStore {
    * ttlMs is given, the TTL is set on the first increment.
    */
   increment(key: string, ttlMs?: number, by?: number): Promise<number>;
+  /**
+   * Takes the lock `lockKey` (SET NX PX with `token`) and, when taken, reads `key`, in one round trip. Both
+   * keys must share a Redis Cluster slot (keys.ts gives a session's keys one hash tag).
+   */
+  lockAndGet(lockKey: string, token: string, lockTtlMs: number, key: string): Promise<{ locked: boolean; value: string | null }>;
+  /** Writes `key` and releases `lockKey` if it still holds `token`, in one round trip (same slot). */
+  setAndUnlock(key: string, value: string, ttlMs: number, lockKey: string, token: string): Promise<void>;
   /** Rejects when the backing store cannot answer. */
   ping(): Promise<void>;
   close(): Promise<void>;

@@ -92,6 +92,22 @@ export function storeContract(label: string, open: () => Promise<KeyValueStore>,
       expect(await store.get(k)).toBeNull();
     });
 
+    it('takes a lock and reads a key in one step, and writes and unlocks in one step', async () => {
+      const lock = key('combo-lock');
+      const data = key('combo-data');
+      await store.set(data, 'before');
+      expect(await store.lockAndGet(lock, 'token-a', 5000, data)).toEqual({ locked: true, value: 'before' });
+      // A second holder is refused and reads nothing.
+      expect(await store.lockAndGet(lock, 'token-b', 5000, data)).toEqual({ locked: false, value: null });
+      // The wrong token writes but does not release someone else's lock.
+      await store.setAndUnlock(data, 'by-b', 5000, lock, 'token-b');
+      expect(await store.get(lock)).toBe('token-a');
+      await store.setAndUnlock(data, 'by-a', 5000, lock, 'token-a');
+      expect(await store.get(lock)).toBeNull();
+      expect(await store.get(data)).toBe('by-a');
+      expect(await store.lockAndGet(lock, 'token-c', 5000, key('combo-missing'))).toEqual({ locked: true, value: null });
+    });
+
     it('increments a counter, from a missing key or an integer value', async () => {
       const k = key('incr');
       expect(await store.increment(k)).toBe(1);
