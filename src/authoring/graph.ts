@@ -68,7 +68,7 @@ function prepare(flow: FlowFile, tr: Translator, lang: string): Drawing {
       const keywords = (meta?.keywords ?? []).filter((k) => k.event === event);
       if (keywords.length > 0) {
         cause = keywords
-          .map((k) => [(k.words[lang] ?? Object.values(k.words)[0] ?? []).join('/'), ...(k.args ?? []).map((a) => a.toUpperCase())].join(' '))
+          .map((k) => [(k.words[lang] ?? Object.values(k.words)[0] ?? []).join('/'), ...(k.args ?? []).map((a) => `‹${a}›`)].join(' '))
           .join(' / ');
       }
       if (node === root) continue; // machine-wide events are listed in the flow file, not drawn from every state
