@@ -15,6 +15,7 @@ import { createMetrics } from './metrics.js';
 import type { FineractGateway } from './fineract/gateway.js';
 import type { SandboxOutbox } from './messaging/messenger.js';
 import type { JobQueue } from './jobs/queue.js';
+import type { SandboxDialer } from './messaging/dialer.js';
 import { simulatorRouter } from './simulator/router.js';
 
 /** Everything the HTTP app needs, built by `services.ts` (or by a test). */
@@ -33,6 +34,8 @@ export interface AppDeps {
   outbox?: SandboxOutbox;
   /** The job queue; with it, AT SMS replies are queued for the messenger (POST /channels/africastalking/sms). */
   queue?: JobQueue;
+  /** The sandbox dialer, exposed at GET /sandbox/calls when present. */
+  calls?: SandboxDialer;
   /** Serve the browser phone at /simulator (sandbox and development mode only). */
   simulator?: { sandbox: boolean };
 }
@@ -106,6 +109,13 @@ export function buildApp(deps: AppDeps): express.Express {
     // Sandbox only: what would have been sent by SMS.
     app.get('/sandbox/outbox', (req, res) => {
       res.json(outbox.list(typeof req.query.to === 'string' ? req.query.to : undefined));
+    });
+  }
+  if (deps.calls) {
+    const calls = deps.calls;
+    // Sandbox only: the call-backs that would have been placed.
+    app.get('/sandbox/calls', (req, res) => {
+      res.json(calls.list(typeof req.query.to === 'string' ? req.query.to : undefined));
     });
   }
 

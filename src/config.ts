@@ -147,14 +147,34 @@ export const SETTINGS = {
     schema: z.string().min(16, 'must be at least 16 characters'),
     secret: true,
   },
-  AT_VOICE_NUMBER: { help: "Africa's Talking voice number.", schema: z.string().min(1) },
+  AT_VOICE_NUMBER: {
+    help: "Africa's Talking voice number (E.164); call-backs are placed from it. Required with MESSAGING_PROVIDER=africastalking.",
+    schema: z.string().min(1),
+  },
+  AT_SENDER_ID: {
+    help: "Sender ID or short code of outbound SMS through Africa's Talking (unset: AT's default sender).",
+    schema: z.string().trim().min(1).max(16),
+  },
   TWILIO_ACCOUNT_SID: { help: 'Twilio account SID.', schema: z.string().min(1) },
   TWILIO_AUTH_TOKEN: { help: 'Twilio auth token (checks X-Twilio-Signature).', schema: z.string().min(1), secret: true },
-  TWILIO_NUMBER: { help: 'Twilio phone number.', schema: z.string().min(1) },
+  TWILIO_NUMBER: {
+    help: 'Twilio phone number (E.164): outbound SMS and call-backs come from it. Required with MESSAGING_PROVIDER=twilio.',
+    schema: z.string().min(1),
+  },
   MESSAGING_PROVIDER: {
     help: 'Outbound SMS and calls: sandbox, africastalking or twilio.',
     default: 'sandbox',
     schema: z.enum(['sandbox', 'africastalking', 'twilio']),
+  },
+  SMS_RATE_LIMIT: {
+    help: 'Outbound SMS per second to the messaging provider, shared by all processes (not applied to the sandbox).',
+    default: '10',
+    schema: int(1, 10_000),
+  },
+  CALL_RATE_LIMIT: {
+    help: 'Outbound call-backs placed per second through the messaging provider, shared by all processes (not applied to the sandbox).',
+    default: '1',
+    schema: int(1, 1_000),
   },
   ADMIN_TOKEN: {
     help: 'Bearer token for /admin routes (unset: admin API disabled).',
@@ -226,9 +246,11 @@ export interface Config {
   ussd: { sessionTtlS: number; maxChars: number; maxUcs2: number };
   defaultCountry: string;
   defaultLanguage: string;
-  africastalking: { username: string; apiKey?: string; callbackKey?: string; voiceNumber?: string };
+  africastalking: { username: string; apiKey?: string; callbackKey?: string; voiceNumber?: string; senderId?: string };
   twilio: { accountSid?: string; authToken?: string; number?: string };
   messagingProvider: 'sandbox' | 'africastalking' | 'twilio';
+  /** Provider rate limits (per second, all processes together). */
+  outbound: { smsPerSecond: number; callsPerSecond: number };
   adminToken?: string;
   pin: { pepper: string; usingDevelopmentPepper: boolean; maxAttempts: number };
   /** SMS keywords: PIN-in-SMS allowed (SMS_PIN_ENABLED), answers per number per hour (SMS_MAX_PER_HOUR). */
@@ -281,6 +303,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   if ((v.TRANSFER_MIN as number) > (v.TRANSFER_MAX as number)) problems.push('TRANSFER_MIN: must not exceed TRANSFER_MAX');
   if ((v.TRANSFER_MAX as number) > (v.TRANSFER_DAILY_LIMIT as number)) problems.push('TRANSFER_MAX: must not exceed TRANSFER_DAILY_LIMIT');
   if (fineractUrl && !pepper) problems.push('PIN_PEPPER: required when FINERACT_URL is set (a real back office)');
+  problems.push(...providerProblems(v.MESSAGING_PROVIDER, env, values));
   const sandbox = !fineractUrl;
   const savingsProductIds =
     productIds(env.FINERACT_SAVINGS_PRODUCTS, 'FINERACT_SAVINGS_PRODUCTS', problems) ?? (sandbox ? [1] : undefined);
@@ -319,9 +342,11 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       apiKey: v.AT_API_KEY,
       callbackKey: v.AT_CALLBACK_KEY,
       voiceNumber: v.AT_VOICE_NUMBER,
+      senderId: v.AT_SENDER_ID,
     },
     twilio: { accountSid: v.TWILIO_ACCOUNT_SID, authToken: v.TWILIO_AUTH_TOKEN, number: v.TWILIO_NUMBER },
     messagingProvider: v.MESSAGING_PROVIDER,
+    outbound: { smsPerSecond: v.SMS_RATE_LIMIT, callsPerSecond: v.CALL_RATE_LIMIT },
     adminToken: v.ADMIN_TOKEN,
     pin: { pepper: pepper ?? DEV_PIN_PEPPER, usingDevelopmentPepper: !pepper, maxAttempts: v.PIN_MAX_ATTEMPTS },
     sms: { pinEnabled: v.SMS_PIN_ENABLED, maxPerHour: v.SMS_MAX_PER_HOUR },
@@ -332,6 +357,27 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     logLevel: v.LOG_LEVEL,
   };
   return deepFreeze(config);
+}
+
+/**
+ * What the chosen MESSAGING_PROVIDER needs, all missing settings at once: africastalking needs AT_USERNAME,
+ * AT_API_KEY and AT_VOICE_NUMBER; twilio needs TWILIO_ACCOUNT_SID, TWILIO_AUTH_TOKEN, TWILIO_NUMBER and
+ * PUBLIC_URL (its webhooks are built from it). Numbers calls come from must be E.164.
+ */
+function providerProblems(provider: string | undefined, env: Record<string, string | undefined>, values: Record<string, unknown>): string[] {
+  const needs: Record<string, SettingName[]> = {
+    africastalking: ['AT_USERNAME', 'AT_API_KEY', 'AT_VOICE_NUMBER'],
+    twilio: ['TWILIO_ACCOUNT_SID', 'TWILIO_AUTH_TOKEN', 'TWILIO_NUMBER', 'PUBLIC_URL'],
+  };
+  const out: string[] = [];
+  for (const name of needs[provider ?? ''] ?? []) {
+    // A value that was given but invalid already has its own problem.
+    if (values[name] === undefined && !env[name]?.trim()) out.push(`${name}: required with MESSAGING_PROVIDER=${provider}`);
+  }
+  const number = provider === 'africastalking' ? 'AT_VOICE_NUMBER' : provider === 'twilio' ? 'TWILIO_NUMBER' : undefined;
+  const given = number ? values[number] : undefined;
+  if (number && typeof given === 'string' && !/^\+[1-9]\d{6,14}$/.test(given.trim())) out.push(`${number}: must be an E.164 number, e.g. +254711082000`);
+  return out;
 }
 
 function deepFreeze<T>(value: T): T {

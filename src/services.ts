@@ -23,8 +23,10 @@ import { ussdProfile } from './channels/ussd-screen.js';
 import { smsProfile } from './channels/sms-screen.js';
 import type { AppDeps } from './app.js';
 import { createBullQueue, createMemoryQueue, type JobQueue } from './jobs/queue.js';
-import { SandboxOutbox, type Messenger } from './messaging/messenger.js';
-import { RESOLVE_JOB, SMS_JOB, TransferService } from './money/transfer-service.js';
+import type { Messenger } from './messaging/messenger.js';
+import type { Dialer } from './messaging/dialer.js';
+import { createOutbound } from './messaging/outbound.js';
+import { RESOLVE_JOB, TransferService } from './money/transfer-service.js';
 import { translatedReceipts } from './money/receipts.js';
 import type { RedisStore } from './session/redis-store.js';
 import { SwitchableTranslator, watchFlows, type FlowWatcher } from './authoring/hot-reload.js';
@@ -38,6 +40,7 @@ export interface Services extends AppDeps {
   gateway: FineractGateway;
   queue: JobQueue;
   messenger: Messenger;
+  dialer: Dialer;
   transfers: TransferService;
   /** Set when the built-in sandbox runs in this process. */
   sandbox?: Sandbox;
@@ -139,13 +142,22 @@ export async function createServices(
     const loadedTexts = await createTranslator({ dir: resolve(config.localesDir), fallback: config.defaultLanguage });
     const translator = new SwitchableTranslator(loadedTexts);
 
+    // Outbound SMS and calls through MESSAGING_PROVIDER, rate-limited per provider across processes; closed
+    // after the queue (closers run in reverse), so running jobs keep their limiter.
+    const outbound = createOutbound({
+      config,
+      redis: store.kind === 'redis' ? (store as RedisStore).client : undefined,
+      store,
+      keys,
+      logger,
+    });
+    closers.push(() => outbound.close());
+    await outbound.ready();
+    const { messenger, dialer, outbox, calls } = outbound;
     const queue: JobQueue = config.redisUrl
       ? createBullQueue({ redis: (store as RedisStore).client, prefix: config.redisPrefix, logger })
       : createMemoryQueue({ logger });
     closers.push(() => queue.close());
-    const outbox = config.messagingProvider === 'sandbox' ? new SandboxOutbox() : undefined;
-    if (!outbox) throw new Error(`MESSAGING_PROVIDER=${config.messagingProvider} is not available yet; use sandbox`);
-    const messenger: Messenger = outbox;
     const transfers = new TransferService({
       store,
       keys,
@@ -158,9 +170,7 @@ export async function createServices(
       today: () => new Intl.DateTimeFormat('en-CA', { timeZone: config.timezone }).format(new Date()),
     });
     queue.handle(RESOLVE_JOB, async (job) => transfers.resolve(Number(job.clientId), String(job.id)));
-    queue.handle(SMS_JOB, async (job) => {
-      await messenger.send({ to: String(job.to), text: String(job.text), ref: job.ref ? String(job.ref) : undefined });
-    });
+    outbound.register(queue); // `sms` and `call` jobs
     await queue.start();
 
     const impl = createImplementations({
@@ -214,7 +224,9 @@ export async function createServices(
       gateway,
       queue,
       messenger,
+      dialer,
       outbox,
+      calls,
       transfers,
       sandbox,
       sandboxUrl,
