@@ -16,6 +16,7 @@ import type { FineractGateway } from './fineract/gateway.js';
 import type { SandboxOutbox } from './messaging/messenger.js';
 import type { JobQueue } from './jobs/queue.js';
 import type { SandboxDialer } from './messaging/dialer.js';
+import { fineractHooksRouter } from './hooks/fineract-hooks.js';
 import { simulatorRouter } from './simulator/router.js';
 
 /** Everything the HTTP app needs, built by `services.ts` (or by a test). */
@@ -32,7 +33,7 @@ export interface AppDeps {
   gateway?: FineractGateway;
   /** The sandbox messenger, exposed at GET /sandbox/outbox when present. */
   outbox?: SandboxOutbox;
-  /** The job queue; with it, AT SMS replies are queued for the messenger (POST /channels/africastalking/sms). */
+  /** The job queue; with it, AT SMS replies are queued for the messenger (POST /channels/africastalking/sms) and Fineract hooks are accepted (POST /hooks/fineract). */
   queue?: JobQueue;
   /** The sandbox dialer, exposed at GET /sandbox/calls when present. */
   calls?: SandboxDialer;
@@ -104,6 +105,11 @@ export function buildApp(deps: AppDeps): express.Express {
   if (deps.queue) app.use(africastalkingSms({ ...sms, queue: deps.queue, callbackKey: config.africastalking.callbackKey }));
   app.use(twilioSms({ ...sms, authToken: config.twilio.authToken, publicUrl: config.publicUrl }));
   app.use(adminRouter({ token: config.adminToken, pins: deps.pins, logger }));
+  if (deps.queue) {
+    app.use(
+      fineractHooksRouter({ secret: config.hookSecret, tenant: config.fineract.tenant, store: deps.store, keys: deps.keys, queue: deps.queue, logger }),
+    );
+  }
   if (deps.outbox) {
     const outbox = deps.outbox;
     // Sandbox only: what would have been sent by SMS.

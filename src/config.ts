@@ -176,6 +176,13 @@ export const SETTINGS = {
     default: '1',
     schema: int(1, 1_000),
   },
+  FINERACT_HOOK_SECRET: {
+    help:
+      'Secret of the Fineract hook URL (Fineract signs nothing): hooks are accepted at POST /hooks/fineract?key=<secret> ' +
+      'or /hooks/fineract/<secret>. Unset: every hook is refused (403).',
+    schema: z.string().min(16, 'must be at least 16 characters'),
+    secret: true,
+  },
   ADMIN_TOKEN: {
     help: 'Bearer token for /admin routes (unset: admin API disabled).',
     schema: z.string().min(16, 'must be at least 16 characters'),
@@ -251,6 +258,8 @@ export interface Config {
   messagingProvider: 'sandbox' | 'africastalking' | 'twilio';
   /** Provider rate limits (per second, all processes together). */
   outbound: { smsPerSecond: number; callsPerSecond: number };
+  /** FINERACT_HOOK_SECRET; undefined refuses every hook. */
+  hookSecret?: string;
   adminToken?: string;
   pin: { pepper: string; usingDevelopmentPepper: boolean; maxAttempts: number };
   /** SMS keywords: PIN-in-SMS allowed (SMS_PIN_ENABLED), answers per number per hour (SMS_MAX_PER_HOUR). */
@@ -347,6 +356,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     twilio: { accountSid: v.TWILIO_ACCOUNT_SID, authToken: v.TWILIO_AUTH_TOKEN, number: v.TWILIO_NUMBER },
     messagingProvider: v.MESSAGING_PROVIDER,
     outbound: { smsPerSecond: v.SMS_RATE_LIMIT, callsPerSecond: v.CALL_RATE_LIMIT },
+    hookSecret: v.FINERACT_HOOK_SECRET,
     adminToken: v.ADMIN_TOKEN,
     pin: { pepper: pepper ?? DEV_PIN_PEPPER, usingDevelopmentPepper: !pepper, maxAttempts: v.PIN_MAX_ATTEMPTS },
     sms: { pinEnabled: v.SMS_PIN_ENABLED, maxPerHour: v.SMS_MAX_PER_HOUR },

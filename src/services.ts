@@ -26,6 +26,7 @@ import { createBullQueue, createMemoryQueue, type JobQueue } from './jobs/queue.
 import type { Messenger } from './messaging/messenger.js';
 import type { Dialer } from './messaging/dialer.js';
 import { createOutbound } from './messaging/outbound.js';
+import { registerHookJob } from './hooks/fineract-hooks.js';
 import { RESOLVE_JOB, TransferService } from './money/transfer-service.js';
 import { translatedReceipts } from './money/receipts.js';
 import type { RedisStore } from './session/redis-store.js';
@@ -171,6 +172,7 @@ export async function createServices(
     });
     queue.handle(RESOLVE_JOB, async (job) => transfers.resolve(Number(job.clientId), String(job.id)));
     outbound.register(queue); // `sms` and `call` jobs
+    registerHookJob({ fineract, store, keys, translator, defaultLanguage: config.defaultLanguage, queue, logger });
     await queue.start();
 
     const impl = createImplementations({

@@ -1,0 +1,246 @@
+import { Router, type Request, type Response } from 'express';
+import { z } from 'zod';
+import type { Logger } from 'pino';
+import { maskMsisdn } from '../logger.js';
+import type { JobQueue } from '../jobs/queue.js';
+import type { KeyValueStore } from '../session/store.js';
+import type { Keys } from '../session/keys.js';
+import type { FineractClient } from '../fineract/types.js';
+import { FineractNotFound, OwnershipError } from '../fineract/errors.js';
+import type { Translator } from '../text/i18n.js';
+import { toGsm } from '../text/gsm.js';
+import { timingSafeEqualStr } from '../security/secrets.js';
+import { SMS_JOB } from '../money/transfer-service.js';
+
+/**
+ * Fineract hooks (the "Web" template, fineract.md §11) → SMS alerts to the account owner.
+ *
+ * Fineract signs nothing and never retries, so (threat T20):
+ * - **Authenticity** is only the secret in the URL: `POST /hooks/fineract?key=<FINERACT_HOOK_SECRET>` or
+ *   `POST /hooks/fineract/<FINERACT_HOOK_SECRET>`, compared in constant time. Anything else is 403 before
+ *   the body is looked at; nothing is stored or queued. No secret configured: every hook is 403.
+ * - **The payload is a hint, never the truth.** Only the event's identity is taken from it (action, savings
+ *   account id, transaction id, the client id it claims); the job re-reads the account with its
+ *   transactions from Fineract, checks the account belongs to the claimed client, finds the transaction
+ *   (which must exist, not be reversed, and go the claimed way), reads the owner's mobile number from the
+ *   client record, and writes the alert from what Fineract says: amount, account number, balance.
+ * - **Once per event.** The event identity (action + savings account + transaction id) is claimed in Redis
+ *   with SET NX for 7 days before the job is queued; a second delivery answers `duplicate` and does nothing.
+ * - **Fast answer.** The route only validates, claims and queues (200); the work is the `fineract-hook` job,
+ *   delayed by a second because Fineract may deliver before its write is visible, and retried while the
+ *   transaction is not there yet. Malformed bodies get 4xx; events other than savings deposits and
+ *   withdrawals, failed commands (`status: "Exception"`) and other tenants get 200 `ignored`. Never 5xx:
+ *   an internal failure is logged and answered 200 `not processed` (Fineract would not retry anyway).
+ */
+
+export const HOOK_JOB = 'fineract-hook';
+export const HOOK_DEDUPE_TTL_MS = 7 * 24 * 3600 * 1000;
+/** Delay before the re-read: Fineract may deliver a hook before its transaction is committed. */
+export const HOOK_DELAY_MS = 1000;
+
+export type HookAction = 'DEPOSIT' | 'WITHDRAWAL';
+
+/** What the job receives: the event's identity only. */
+export interface HookEvent {
+  action: HookAction;
+  /** The client id the payload claims; checked against the account re-read from Fineract. */
+  clientId: number;
+  savingsId: number;
+  transactionId: number;
+}
+
+/** The Redis key that makes one event alert once. */
+export function hookEventKey(keys: Keys, e: Pick<HookEvent, 'action' | 'savingsId' | 'transactionId'>): string {
+  return keys.forSession('fineract-hook', `savings-${e.savingsId}`, `${e.action.toLowerCase()}:${e.transactionId}`);
+}
+
+const Id = z.number().int().positive().max(Number.MAX_SAFE_INTEGER);
+const Payload = z.object({
+  entityName: z.string().max(64).optional(),
+  actionName: z.string().max(64).optional(),
+  status: z.string().max(64).optional(),
+  clientId: Id.optional(),
+  response: z
+    .object({
+      clientId: Id.optional(),
+      savingsId: Id.optional(),
+      resourceId: Id.optional(),
+    })
+    .optional(),
+});
+
+export interface FineractHooksOptions {
+  /** FINERACT_HOOK_SECRET; undefined refuses every hook. */
+  secret: string | undefined;
+  /** FINERACT_TENANT: hooks of another tenant are ignored. */
+  tenant: string;
+  store: KeyValueStore;
+  keys: Keys;
+  queue: JobQueue;
+  logger: Logger;
+}
+
+type Verdict =
+  | { status: 400 | 415; error: string }
+  | { status: 200; ignored: string }
+  | { status: 200; event: HookEvent };
+
+/** Reads a hook request; pure (no side effect). */
+export function readHook(req: Pick<Request, 'get' | 'is' | 'body'>, tenant: string): Verdict {
+  if (!req.is('application/json')) return { status: 415, error: 'hooks must be JSON (Content Type "json" in the hook config)' };
+  const parsed = Payload.safeParse(req.body);
+  if (!parsed.success) return { status: 400, error: 'malformed hook payload' };
+  const body = parsed.data;
+  const header = (name: string) => (req.get(`x-fineract-${name}`) ?? req.get(`x-mifos-${name}`))?.trim().toUpperCase();
+  const entity = header('entity') ?? body.entityName?.toUpperCase();
+  const action = header('action') ?? body.actionName?.toUpperCase();
+  if (!entity || !action) return { status: 400, error: 'missing entity or action' };
+  if ((body.entityName && body.entityName.toUpperCase() !== entity) || (body.actionName && body.actionName.toUpperCase() !== action)) {
+    return { status: 400, error: 'headers and payload disagree' };
+  }
+  const hookTenant = req.get('fineract-platform-tenantid') ?? req.get('x-mifos-platform-tenantid');
+  if (hookTenant !== undefined && hookTenant !== tenant) return { status: 200, ignored: 'another tenant' };
+  if (body.status !== undefined && body.status.toLowerCase() === 'exception') return { status: 200, ignored: 'failed command' };
+  if (entity !== 'SAVINGSACCOUNT' || (action !== 'DEPOSIT' && action !== 'WITHDRAWAL')) return { status: 200, ignored: 'event not handled' };
+  const r = body.response;
+  if (!r?.savingsId || !r.resourceId) return { status: 400, error: 'missing response.savingsId or response.resourceId' };
+  if (r.clientId !== undefined && body.clientId !== undefined && r.clientId !== body.clientId) {
+    return { status: 400, error: 'clientId and response.clientId disagree' };
+  }
+  const clientId = r.clientId ?? body.clientId;
+  if (clientId === undefined) return { status: 400, error: 'missing clientId' };
+  return { status: 200, event: { action, clientId, savingsId: r.savingsId, transactionId: r.resourceId } };
+}
+
+export function fineractHooksRouter(options: FineractHooksOptions): Router {
+  const { secret, tenant, store, keys, queue } = options;
+  const log = options.logger.child({ component: 'fineract-hooks' });
+  const router = Router();
+  let warnedNoSecret = false;
+
+  const handle = async (req: Request, res: Response) => {
+    const given = typeof req.params.key === 'string' ? req.params.key : typeof req.query.key === 'string' ? req.query.key : '';
+    if (!secret || !timingSafeEqualStr(given, secret)) {
+      if (!secret && !warnedNoSecret) {
+        warnedNoSecret = true;
+        log.warn('a Fineract hook arrived but FINERACT_HOOK_SECRET is not set: every hook is refused');
+      }
+      log.warn({ reason: given ? 'wrong key' : 'no key' }, 'Fineract hook refused');
+      res.status(403).type('text/plain').send('forbidden');
+      return;
+    }
+    const verdict = readHook(req, tenant);
+    if ('error' in verdict) {
+      log.warn({ status: verdict.status, reason: verdict.error }, 'Fineract hook rejected');
+      res.status(verdict.status).json({ error: verdict.error });
+      return;
+    }
+    if ('ignored' in verdict) {
+      log.info({ reason: verdict.ignored }, 'Fineract hook ignored');
+      res.json({ status: 'ignored', reason: verdict.ignored });
+      return;
+    }
+    const { event } = verdict;
+    const dedupe = hookEventKey(keys, event);
+    try {
+      if (!(await store.setIfAbsent(dedupe, '1', HOOK_DEDUPE_TTL_MS))) {
+        log.info({ action: event.action, savingsId: event.savingsId, transactionId: event.transactionId }, 'Fineract hook already seen');
+        res.json({ status: 'duplicate' });
+        return;
+      }
+      try {
+        await queue.add(HOOK_JOB, { ...event }, {
+          jobId: `hook-${event.action.toLowerCase()}-${event.savingsId}-${event.transactionId}`,
+          delayMs: HOOK_DELAY_MS,
+          attempts: 6,
+          backoffMs: 1000,
+        });
+      } catch (err) {
+        await store.delete(dedupe).catch(() => undefined); // a redelivery may try again
+        throw err;
+      }
+    } catch (err) {
+      log.error({ err: { type: (err as Error)?.name, message: (err as Error)?.message } }, 'Fineract hook not processed');
+      res.json({ status: 'not processed' });
+      return;
+    }
+    log.info({ action: event.action, savingsId: event.savingsId, transactionId: event.transactionId }, 'Fineract hook accepted');
+    res.json({ status: 'accepted' });
+  };
+
+  router.post('/hooks/fineract', handle);
+  router.post('/hooks/fineract/:key', handle);
+  return router;
+}
+
+export interface HookJobOptions {
+  fineract: FineractClient;
+  store: KeyValueStore;
+  keys: Keys;
+  translator: Translator;
+  defaultLanguage: string;
+  queue: JobQueue;
+  logger: Logger;
+}
+
+/** Not an error worth a stack: the transaction is not visible yet; the queue tries again with backoff. */
+export class TransactionNotVisible extends Error {
+  constructor() {
+    super('transaction not visible in Fineract yet');
+    this.name = 'TransactionNotVisible';
+  }
+}
+
+/** Registers the `fineract-hook` job: re-read, check, and queue the alert SMS. */
+export function registerHookJob(options: HookJobOptions): void {
+  const { fineract, store, keys, translator, queue } = options;
+  const log = options.logger.child({ component: 'fineract-hooks' });
+
+  queue.handle(HOOK_JOB, async (data) => {
+    const event = data as unknown as HookEvent;
+    const ids = { action: event.action, savingsId: event.savingsId, transactionId: event.transactionId };
+    let account;
+    try {
+      account = await fineract.getOwnedSavingsAccount(Number(event.clientId), Number(event.savingsId), { transactions: true });
+    } catch (err) {
+      if (err instanceof OwnershipError) {
+        log.warn(ids, 'Fineract hook names a client who does not own the account: no alert');
+        return;
+      }
+      if (err instanceof FineractNotFound) {
+        log.warn(ids, 'Fineract hook names an unknown savings account: no alert');
+        return;
+      }
+      throw err; // Fineract unavailable: retried
+    }
+    const txn = account.transactions?.find((t) => t.id === Number(event.transactionId));
+    if (!txn) throw new TransactionNotVisible(); // not committed yet, or reversed: retried, then given up
+    const deposit = event.action === 'DEPOSIT';
+    if (txn.credit !== deposit) {
+      log.warn({ ...ids, type: txn.type }, 'Fineract hook action does not match the transaction: no alert');
+      return;
+    }
+    const owner = await fineract.getClient(account.clientId);
+    if (!owner.msisdn) {
+      log.info(ids, 'account owner has no usable mobile number: no alert');
+      return;
+    }
+    const stored = await store.get(keys.language(owner.msisdn)).catch(() => null);
+    const lang = stored && translator.languages.includes(stored) ? stored : options.defaultLanguage;
+    const money = (amount: number) => translator.formatAmount(lang, amount, account.currency, account.decimalPlaces);
+    const text = toGsm(
+      translator.t(lang, deposit ? 'sms.alert.deposit' : 'sms.alert.withdrawal', {
+        amount: money(txn.amount),
+        account: account.accountNo,
+        balance: money(txn.runningBalance ?? account.accountBalance),
+      }),
+    );
+    const action = event.action.toLowerCase();
+    await queue.add(
+      SMS_JOB,
+      { to: owner.msisdn, text, ref: `${action}-${account.id}-${txn.id}` },
+      { jobId: `sms-hook-${action}-${account.id}-${txn.id}` },
+    );
+    log.info({ ...ids, to: maskMsisdn(owner.msisdn) }, 'account alert queued');
+  });
+}

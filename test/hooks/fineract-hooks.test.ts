@@ -1,0 +1,215 @@
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { startTestServer, type TestServer } from '../helpers/server.js';
+import { call, savingsTxnBody } from '../sandbox/api.js';
+import { hookEventKey } from '../../src/hooks/fineract-hooks.js';
+
+/**
+ * Fineract hooks → SMS alerts (threat T20): the secret in the URL is the only authenticity, the payload is
+ * only a hint (everything in the alert is re-read from Fineract), one alert per event however often the
+ * hook arrives, 4xx for malformed bodies and never 5xx. Deposits are made in the built-in sandbox, then the
+ * hook Fineract would send is posted with Fineract's headers and payload (fineract.md §11).
+ */
+
+const SECRET = 'hook-secret-0123456789abcdef';
+const BARAKA = '+254711000002';
+const AMINA = '+254711000001';
+let server: TestServer;
+
+const today = () => new Intl.DateTimeFormat('en-CA', { timeZone: 'Africa/Nairobi' }).format(new Date());
+
+/** Posts a deposit or withdrawal to the sandbox; returns Fineract's CommandProcessingResult. */
+async function postTxn(accountId: number, command: 'deposit' | 'withdrawal', amount: number) {
+  const res = await call(server.services.sandbox!, `/savingsaccounts/${accountId}/transactions?command=${command}`, {
+    body: savingsTxnBody({ transactionDate: today(), transactionAmount: amount }),
+  });
+  expect(res.status).toBe(200);
+  return res.json as { officeId: number; clientId: number; savingsId: number; resourceId: number; changes: Record<string, unknown> };
+}
+
+/** The payload Fineract's "Web" hook template sends for a command (fineract.md §11.1). */
+function payloadOf(result: { clientId: number; savingsId: number; resourceId: number; officeId: number }, action: string, amount: number) {
+  return {
+    entityName: 'SAVINGSACCOUNT',
+    actionName: action,
+    createdBy: 1,
+    createdByName: 'mifos',
+    createdByFullName: 'App Administrator',
+    request: { transactionDate: today(), dateFormat: 'yyyy-MM-dd', locale: 'en', transactionAmount: amount, paymentTypeId: 2.0 },
+    officeId: result.officeId,
+    clientId: result.clientId,
+    response: { clientId: result.clientId, savingsId: result.savingsId, resourceId: result.resourceId, changes: { paymentTypeId: 2 } },
+    timestamp: new Date().toISOString(),
+  };
+}
+
+interface HookPost {
+  body: unknown;
+  action?: string;
+  entity?: string;
+  path?: string;
+  contentType?: string;
+  raw?: string;
+}
+
+async function hook({ body, action = 'DEPOSIT', entity = 'SAVINGSACCOUNT', path = `/hooks/fineract?key=${SECRET}`, contentType = 'application/json; charset=UTF-8', raw }: HookPost) {
+  const res = await fetch(`${server.url}${path}`, {
+    method: 'POST',
+    headers: {
+      'content-type': contentType,
+      'x-fineract-entity': entity,
+      'x-fineract-action': action,
+      'fineract-platform-tenantid': 'default',
+      'x-fineract-endpoint': `${server.services.sandbox!.url}/`,
+    },
+    body: raw ?? JSON.stringify(body),
+  });
+  const text = await res.text();
+  return { status: res.status, text, json: (() => { try { return JSON.parse(text) as Record<string, unknown>; } catch { return undefined; } })() };
+}
+
+const outbox = (to: string) => server.services.outbox!.list(to);
+/** Balance of a sandbox savings account (major units), straight from the sandbox's books. */
+const balance = (accountId: number) => {
+  const bank = server.services.sandbox!.bank;
+  return bank.balance(bank.savingsAccount(accountId)!) / 100;
+};
+const kes = (amount: number, lang = 'en') => server.services.translator.formatAmount(lang, amount, 'KES');
+
+beforeAll(async () => {
+  server = await startTestServer({ FINERACT_HOOK_SECRET: SECRET });
+});
+afterAll(async () => {
+  await server?.close();
+});
+beforeEach(() => {
+  server.services.sandbox!.control.reset();
+  server.services.outbox!.clear();
+});
+
+describe('Fineract hooks', () => {
+  it("should alert the owner of a deposit with Fineract's own figures", async () => {
+    expect(balance(2)).toBe(3000); // the demo data, untouched yet
+    const result = await postTxn(2, 'deposit', 1000);
+    const res = await hook({ body: payloadOf(result, 'DEPOSIT', 1000) });
+    expect(res).toMatchObject({ status: 200, json: { status: 'accepted' } });
+    await server.services.queue.idle();
+    expect(outbox(BARAKA).map((m) => m.text)).toEqual(['Deposit of KES 1,000.00 to 000000002. Balance KES 4,000.00.']);
+  });
+
+  it('should alert a withdrawal, in the language the customer chose, in GSM-7', async () => {
+    await server.services.store.set(server.services.keys.language(BARAKA), 'fr');
+    try {
+      const result = await postTxn(2, 'withdrawal', 500);
+      expect((await hook({ body: payloadOf(result, 'WITHDRAWAL', 500), action: 'WITHDRAWAL' })).status).toBe(200);
+      await server.services.queue.idle();
+      const text = outbox(BARAKA).map((m) => m.text);
+      expect(text).toEqual([`Retrait de 500,00 KES du compte 000000002. Solde ${kes(balance(2), 'fr')}.`]);
+      expect(text[0]).toMatch(/^[\x20-\x7e]+$/); // plain GSM-7: French number spaces became plain spaces
+    } finally {
+      await server.services.store.delete(server.services.keys.language(BARAKA));
+    }
+  });
+
+  it('should refuse a forged or missing secret with 403, send nothing and claim nothing', async () => {
+    const result = await postTxn(2, 'deposit', 200);
+    const body = payloadOf(result, 'DEPOSIT', 200);
+    for (const path of ['/hooks/fineract', '/hooks/fineract?key=', '/hooks/fineract?key=wrong-secret-0123456789', `/hooks/fineract/${SECRET}x`, `/hooks/fineract?key=${SECRET.slice(0, -1)}`]) {
+      const res = await hook({ body, path });
+      expect(res.status, path).toBe(403);
+      expect(res.text).toBe('forbidden');
+    }
+    // Refused before the body is read: a malformed body gets 403 too.
+    expect((await hook({ body: [], path: '/hooks/fineract?key=nope' })).status).toBe(403);
+    await server.services.queue.idle();
+    expect(outbox(BARAKA)).toEqual([]);
+    const key = hookEventKey(server.services.keys, { action: 'DEPOSIT', savingsId: 2, transactionId: result.resourceId });
+    expect(await server.services.store.get(key)).toBeNull();
+    // The genuine delivery afterwards still works (nothing was claimed by the forgeries), also with the secret in the path.
+    expect((await hook({ body, path: `/hooks/fineract/${SECRET}` })).json).toEqual({ status: 'accepted' });
+    await server.services.queue.idle();
+    expect(outbox(BARAKA)).toHaveLength(1);
+  });
+
+  it('should alert once when the same hook arrives twice, or five times at once', async () => {
+    const start = balance(2);
+    const result = await postTxn(2, 'deposit', 300);
+    const body = payloadOf(result, 'DEPOSIT', 300);
+    expect((await hook({ body })).json).toEqual({ status: 'accepted' });
+    expect((await hook({ body })).json).toEqual({ status: 'duplicate' });
+    const second = await postTxn(2, 'deposit', 301);
+    const answers = await Promise.all(Array.from({ length: 5 }, () => hook({ body: payloadOf(second, 'DEPOSIT', 301) })));
+    expect(answers.map((a) => a.json?.status).sort()).toEqual(['accepted', 'duplicate', 'duplicate', 'duplicate', 'duplicate']);
+    await server.services.queue.idle();
+    expect(outbox(BARAKA).map((m) => m.text)).toEqual([
+      `Deposit of KES 300.00 to 000000002. Balance ${kes(start + 300)}.`,
+      `Deposit of KES 301.00 to 000000002. Balance ${kes(start + 601)}.`,
+    ]);
+  });
+
+  it('should write the alert from the re-read account when the payload lies about the amount', async () => {
+    const result = await postTxn(2, 'deposit', 1000);
+    const after = balance(2);
+    const lying = payloadOf(result, 'DEPOSIT', 1_000_000);
+    (lying.response.changes as Record<string, unknown>).transactionAmount = 1_000_000;
+    expect((await hook({ body: lying })).status).toBe(200);
+    await server.services.queue.idle();
+    expect(outbox(BARAKA).map((m) => m.text)).toEqual([`Deposit of KES 1,000.00 to 000000002. Balance ${kes(after)}.`]);
+  });
+
+  it('should alert nobody when the payload names another owner, or a withdrawal as a deposit', async () => {
+    const result = await postTxn(2, 'deposit', 700);
+    // Amina claimed as the owner of Baraka's account: the re-read account belongs to Baraka, so no alert to anyone.
+    const stolen = payloadOf({ ...result, clientId: 1 }, 'DEPOSIT', 700);
+    expect((await hook({ body: stolen })).json).toEqual({ status: 'accepted' });
+    // A withdrawal relabelled as a deposit.
+    const withdrawal = await postTxn(2, 'withdrawal', 50);
+    expect((await hook({ body: payloadOf(withdrawal, 'DEPOSIT', 50) })).json).toEqual({ status: 'accepted' });
+    await server.services.queue.idle();
+    expect(outbox(AMINA)).toEqual([]);
+    expect(outbox(BARAKA)).toEqual([]);
+    expect(server.logs.text).toContain('Fineract hook names a client who does not own the account: no alert');
+    expect(server.logs.text).toContain('Fineract hook action does not match the transaction: no alert');
+  });
+
+  it('should answer 4xx to malformed hooks and 200 "ignored" to events it does not handle, never 5xx', async () => {
+    const result = await postTxn(2, 'deposit', 10);
+    const good = payloadOf(result, 'DEPOSIT', 10);
+    const malformed: [HookPost, number][] = [
+      [{ body: null, raw: '{"entityName": "SAVINGSACCOUNT",' }, 400],
+      [{ body: [] }, 400],
+      [{ body: 'deposit' }, 400],
+      [{ body: { ...good, response: { clientId: 2, savingsId: 2 } } }, 400],
+      [{ body: { ...good, response: { ...good.response, resourceId: 'forty-seven' } } }, 400],
+      [{ body: { ...good, response: { ...good.response, savingsId: -2 } } }, 400],
+      [{ body: { ...good, clientId: 3 } }, 400],
+      [{ body: { ...good, actionName: 'WITHDRAWAL' } }, 400],
+      [{ body: good, contentType: 'application/x-www-form-urlencoded', raw: 'entityName=SAVINGSACCOUNT' }, 415],
+      [{ body: good, contentType: 'text/plain' }, 415],
+    ];
+    for (const [post, status] of malformed) {
+      const res = await hook(post);
+      expect(res.status, JSON.stringify(post).slice(0, 120)).toBe(status);
+    }
+    const ignored: HookPost[] = [
+      { body: { ...good, entityName: 'LOAN', actionName: 'REPAYMENT' }, entity: 'LOAN', action: 'REPAYMENT' },
+      { body: { ...good, entityName: 'ACCOUNTTRANSFER', actionName: 'CREATE' }, entity: 'ACCOUNTTRANSFER', action: 'CREATE' },
+      { body: { ...good, status: 'Exception', response: { errorCode: 'error.msg', statusCode: 403 } } },
+    ];
+    for (const post of ignored) expect((await hook(post)).json).toMatchObject({ status: 'ignored' });
+    await server.services.queue.idle();
+    expect(outbox(BARAKA)).toEqual([]);
+  });
+});
+
+describe('Fineract hooks without a secret configured', () => {
+  it('should refuse every hook', async () => {
+    const bare = await startTestServer({ REDIS_URL: '' });
+    try {
+      const res = await fetch(`${bare.url}/hooks/fineract?key=`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}' });
+      expect(res.status).toBe(403);
+      expect((await fetch(`${bare.url}/hooks/fineract/anything`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}' })).status).toBe(403);
+    } finally {
+      await bare.close();
+    }
+  });
+});
