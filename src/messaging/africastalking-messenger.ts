@@ -10,7 +10,8 @@ import {
 } from './errors.js';
 
 /**
- * SMS through Africa's Talking (`AT.SMS.send`, one recipient per message).
+ * SMS through Africa's Talking (`AT.SMS.send`, one recipient per message; `AT.SMS.sendPremium` for a reply to
+ * a premium on-demand message, when the job carries its `linkId` and `keyword`).
  *
  * Success is HTTP 201 with a per-recipient `statusCode` (channels.md §2.3): 100 Processed, 101 Sent and
  * 102 Queued mean AT accepted the message; any other code is a failure, permanent or not by its meaning:
@@ -48,9 +49,13 @@ export class AfricasTalkingMessenger implements Messenger {
 
   async send(sms: OutboundSms): Promise<{ id: string }> {
     const { sdk, from, timeoutMs = 10_000 } = this.options;
+    const premium = sms.linkId && sms.keyword;
+    const sending = premium
+      ? sdk.SMS.sendPremium({ to: [sms.to], message: sms.text, keyword: sms.keyword!, linkId: sms.linkId!, ...(sms.shortCode ? { from: sms.shortCode } : {}) })
+      : sdk.SMS.send({ to: [sms.to], message: sms.text, ...(from ? { from } : {}) });
     let answer: unknown;
     try {
-      answer = await withDeliveryTimeout(sdk.SMS.send({ to: [sms.to], message: sms.text, ...(from ? { from } : {}) }), timeoutMs, PROVIDER, 'sms');
+      answer = await withDeliveryTimeout(sending, timeoutMs, PROVIDER, 'sms');
     } catch (err) {
       // Another 2xx than 201 rejects with the body itself: judge it like a 201.
       if (isSmsAnswer(err)) return smsOutcome(err);

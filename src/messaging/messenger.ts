@@ -9,6 +9,14 @@ export interface OutboundSms {
   text: string;
   /** Correlation (e.g. a transfer reference); never a secret. */
   ref?: string;
+  /**
+   * Africa's Talking premium (on-demand) reply: the inbound message's `linkId`, the short code it was sent to
+   * and the product keyword. Sent as a premium message only when `linkId` and `keyword` are both known;
+   * otherwise as a standard SMS. Other providers ignore them.
+   */
+  linkId?: string;
+  shortCode?: string;
+  keyword?: string;
 }
 
 export interface Messenger {

@@ -24,7 +24,7 @@ import { PermanentDeliveryError, TransientDeliveryError, type DeliveryKind } fro
  * handlers that send through it.
  *
  * - **Queue.** Everything goes through the job queue (bullmq on Redis, in-process without): `sms`
- *   (`{ to, text, ref? }`) and `call` (`{ to, ref }`). The queue retries with exponential backoff; a
+ *   (`{ to, text, ref?, linkId?, shortCode?, keyword? }`) and `call` (`{ to, ref }`). The queue retries with exponential backoff; a
  *   `PermanentDeliveryError` (invalid number, blacklisted, ...) ends the job at once (bullmq
  *   `UnrecoverableError`; the in-process queue, which retries any error, gets a completed job and a log line).
  * - **Rate limits.** One limiter per provider and kind (`<prefix>-sms-<provider>`, `<prefix>-call-<provider>`):
@@ -164,7 +164,7 @@ export function createOutbound(options: OutboundOptions): Outbound {
         if (!isE164(to) || text.length === 0) {
           return giveUp(new PermanentDeliveryError(provider, 'sms', 'invalid job: recipient or text'), to, ref, 'sms');
         }
-        const sms: OutboundSms = { to, text, ...(ref ? { ref } : {}) };
+        const sms: OutboundSms = { to, text, ...(ref ? { ref } : {}), ...premiumFields(job) };
         try {
           const { id } = await messenger.send(sms);
           log.info({ provider, to: maskMsisdn(to), ref, id }, 'sms sent');
@@ -206,6 +206,15 @@ export function createOutbound(options: OutboundOptions): Outbound {
       await Promise.all(limiters.map((l) => l.close()));
     },
   };
+}
+
+/** AT premium reply fields of an `sms` job (see `OutboundSms`), each only when well-formed. */
+function premiumFields(job: Record<string, unknown>): Pick<OutboundSms, 'linkId' | 'shortCode' | 'keyword'> {
+  const pick = (name: string, pattern: RegExp) => {
+    const v = job[name];
+    return typeof v === 'string' && v !== 'undefined' && pattern.test(v) ? { [name]: v } : {};
+  };
+  return { ...pick('linkId', /^[A-Za-z0-9_.:-]{1,100}$/), ...pick('shortCode', /^\+?[A-Za-z0-9]{1,20}$/), ...pick('keyword', /^[A-Za-z0-9]{1,30}$/) };
 }
 
 const E164 = /^\+[1-9]\d{6,14}$/;

@@ -20,7 +20,7 @@ beforeAll(async () => {
   sdk = createAfricasTalkingSdk({
     username: 'kiunga-test',
     apiKey: 'at-test-key',
-    endpoints: { sms: `${fake.url}/version1/messaging`, voice: fake.url },
+    endpoints: { sms: `${fake.url}/version1/messaging`, voice: fake.url, content: `${fake.url}/content/version1` },
   });
 });
 afterAll(async () => {
@@ -56,6 +56,23 @@ describe("Africa's Talking SMS", () => {
     await new AfricasTalkingMessenger({ sdk, from: 'KIUNGA' }).send({ to: AMINA, text: 'hi' });
     expect(fake.requests[0]!.form.from).toBe('KIUNGA');
     expect(fake.requests[0]!.raw).not.toContain('undefined');
+  });
+
+  it('should answer a premium message as a premium reply with its linkId and keyword, never "undefined"', async () => {
+    fake.on('/version1/messaging', () => ({ status: 201, body: atSmsAnswer(101, 'Success') }));
+    const messenger = new AfricasTalkingMessenger({ sdk, from: 'KIUNGA' });
+    await messenger.send({ to: AMINA, text: 'Balance ...', linkId: 'SampleLinkId123', shortCode: '22384', keyword: 'BAL' });
+    const req = fake.requests[0]!;
+    expect(req.path).toBe('/content/version1/messaging');
+    expect(Object.fromEntries(req.pairs)).toEqual({
+      username: 'kiunga-test', to: AMINA, message: 'Balance ...', from: '22384', bulkSMSMode: '0', keyword: 'BAL', linkId: 'SampleLinkId123',
+    });
+    expect(req.raw).not.toContain('undefined');
+    // Without the keyword the SDK cannot send a premium reply: a standard SMS from the sender id instead.
+    await messenger.send({ to: AMINA, text: 'Balance ...', linkId: 'SampleLinkId123', shortCode: '22384' });
+    expect(fake.requests[1]!.path).toBe('/version1/messaging');
+    expect(fake.requests[1]!.form).toMatchObject({ from: 'KIUNGA', bulkSMSMode: '1' });
+    expect(fake.requests[1]!.raw).not.toMatch(/linkId|undefined/);
   });
 
   it('should accept 100, 101 and 102 and judge every other recipient status by its meaning', () => {

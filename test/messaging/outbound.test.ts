@@ -57,7 +57,7 @@ async function process_(prefix: string, env: Record<string, string> = {}, kind: 
     store: createMemoryStore(),
     keys: createKeys(prefix),
     logger,
-    endpoints: { africastalking: { sms: `${fake.url}/version1/messaging`, voice: fake.url } },
+    endpoints: { africastalking: { sms: `${fake.url}/version1/messaging`, voice: fake.url, content: `${fake.url}/content/version1` } },
     timeoutMs: 1000,
   });
   await outbound.ready();
@@ -124,6 +124,22 @@ describe('provider selection', () => {
     expect(problems({ ...AT_ENV, AT_VOICE_NUMBER: '0711082000' })).toEqual(['AT_VOICE_NUMBER: must be an E.164 number, e.g. +254711082000']);
     expect(problems({ MESSAGING_PROVIDER: 'sandbox' })).toEqual([]);
     expect(problems({ ...TWILIO_ENV })).toEqual([]);
+  });
+});
+
+describe('sms job', () => {
+  it("should carry an AT premium reply's linkId, short code and keyword to the provider, and drop malformed ones", async () => {
+    fake.on('/version1/messaging', () => ({ status: 201, body: atSmsAnswer(101, 'Success') }));
+    const { queue } = await process_(prefix(), {}, 'memory');
+    await queue.add(SMS_JOB, { to: AMINA, text: 'a', linkId: 'Link-1', shortCode: '22384', keyword: 'BAL' });
+    await queue.idle(5_000);
+    await queue.add(SMS_JOB, { to: AMINA, text: 'b', linkId: 'undefined', shortCode: '22384', keyword: 'BAL' });
+    await queue.idle(5_000);
+    const [premium, standard] = smsRequests();
+    expect(premium!.path).toBe('/content/version1/messaging');
+    expect(premium!.form).toMatchObject({ linkId: 'Link-1', keyword: 'BAL', from: '22384' });
+    expect(standard!.path).toBe('/version1/messaging');
+    expect(standard!.raw).not.toContain('undefined');
   });
 });
 
