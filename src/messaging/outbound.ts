@@ -75,7 +75,7 @@ export interface OutboundOptions {
   keys: Keys;
   logger: Logger;
   /** Tests: the providers' API bases (loopback fakes) instead of the real ones. */
-  endpoints?: { africastalking?: { sms?: string; voice?: string }; twilio?: string };
+  endpoints?: { africastalking?: { sms?: string; voice?: string; content?: string }; twilio?: string };
   /** Provider request timeout (default 10,000 ms). */
   timeoutMs?: number;
 }
