@@ -102,7 +102,16 @@ export function buildApp(deps: AppDeps): express.Express {
     flowId: 'sms',
     maxPerHour: config.sms.maxPerHour,
   };
-  if (deps.queue) app.use(africastalkingSms({ ...sms, queue: deps.queue, callbackKey: config.africastalking.callbackKey }));
+  if (deps.queue) {
+    app.use(
+      africastalkingSms({
+        ...sms,
+        queue: deps.queue,
+        callbackKey: config.africastalking.callbackKey,
+        serviceKeyword: config.africastalking.smsKeyword,
+      }),
+    );
+  }
   app.use(twilioSms({ ...sms, authToken: config.twilio.authToken, publicUrl: config.publicUrl }));
   app.use(adminRouter({ token: config.adminToken, pins: deps.pins, logger }));
   if (deps.queue) {

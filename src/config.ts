@@ -155,6 +155,12 @@ export const SETTINGS = {
     help: "Sender ID or short code of outbound SMS through Africa's Talking (unset: AT's default sender).",
     schema: z.string().trim().min(1).max(16),
   },
+  AT_SMS_KEYWORD: {
+    help:
+      "Keyword of the SMS service on a shared or premium Africa's Talking short code: dropped from the start of " +
+      'inbound messages (KIUNGA BAL 1234 reads as BAL 1234) and sent with premium replies (with the linkId).',
+    schema: z.string().trim().regex(/^[A-Za-z0-9]{1,30}$/, 'must be one word of letters and digits'),
+  },
   TWILIO_ACCOUNT_SID: { help: 'Twilio account SID.', schema: z.string().min(1) },
   TWILIO_AUTH_TOKEN: { help: 'Twilio auth token (checks X-Twilio-Signature).', schema: z.string().min(1), secret: true },
   TWILIO_NUMBER: {
@@ -253,7 +259,7 @@ export interface Config {
   ussd: { sessionTtlS: number; maxChars: number; maxUcs2: number };
   defaultCountry: string;
   defaultLanguage: string;
-  africastalking: { username: string; apiKey?: string; callbackKey?: string; voiceNumber?: string; senderId?: string };
+  africastalking: { username: string; apiKey?: string; callbackKey?: string; voiceNumber?: string; senderId?: string; smsKeyword?: string };
   twilio: { accountSid?: string; authToken?: string; number?: string };
   messagingProvider: 'sandbox' | 'africastalking' | 'twilio';
   /** Provider rate limits (per second, all processes together). */
@@ -352,6 +358,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       callbackKey: v.AT_CALLBACK_KEY,
       voiceNumber: v.AT_VOICE_NUMBER,
       senderId: v.AT_SENDER_ID,
+      smsKeyword: v.AT_SMS_KEYWORD,
     },
     twilio: { accountSid: v.TWILIO_ACCOUNT_SID, authToken: v.TWILIO_AUTH_TOKEN, number: v.TWILIO_NUMBER },
     messagingProvider: v.MESSAGING_PROVIDER,

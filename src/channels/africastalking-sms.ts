@@ -11,12 +11,13 @@ import { answerSms, MAX_SMS_TEXT, MESSAGE_ID, type SmsConversationOptions } from
  * linkId, networkCode), runs it through the `sms` flow and queues the reply for the messenger; AT gets 200 as
  * soon as the reply is queued (within the hop deadline). A retry of the same message id is answered from the
  * session record and queued under the same job id, so the customer gets one reply. `linkId` (premium and
- * on-demand short codes) travels with the reply job: the provider must echo it or AT refuses the reply.
+ * on-demand short codes) travels with the reply job, with the short code and the service keyword (AT_SMS_KEYWORD,
+ * also dropped from the start of inbound messages): AT refuses a premium reply without them.
  * `POST /channels/africastalking/sms/delivery` takes delivery reports. AT signs nothing: AT_CALLBACK_KEY (T1).
  * https://developers.africastalking.com/docs/sms/notifications
  */
 
-/** Data of an `sms` job (SMS_JOB). `linkId` and `shortCode` only for a reply to a premium / on-demand message. */
+/** Data of an `sms` job (SMS_JOB). `linkId`, `shortCode` and `keyword` only for a reply to a premium / on-demand message. */
 export interface SmsJobData {
   to: string;
   text: string;
@@ -25,12 +26,23 @@ export interface SmsJobData {
   linkId?: string;
   /** The short code the customer wrote to (AT `to`), the sender of a premium reply. */
   shortCode?: string;
+  /** The service keyword on the short code (AT_SMS_KEYWORD), required by AT for a premium reply. */
+  keyword?: string;
   [key: string]: unknown;
 }
 
 export interface AtSmsOptions extends SmsConversationOptions {
   queue: JobQueue;
   callbackKey?: string;
+  /** AT_SMS_KEYWORD: the service's keyword on a shared or premium short code. */
+  serviceKeyword?: string;
+}
+
+/** `KIUNGA BAL 1234` → `BAL 1234` when KIUNGA is the service keyword of the short code (any case, any spacing). */
+export function withoutServiceKeyword(text: string, keyword: string | undefined): string {
+  if (!keyword) return text;
+  const m = /^\s*(\S+)(?:\s+|$)/u.exec(text);
+  return m && m[1]!.toUpperCase() === keyword.toUpperCase() ? text.slice(m[0].length) : text;
 }
 
 const LINK_ID = /^[A-Za-z0-9_.:-]{1,100}$/;
@@ -49,7 +61,7 @@ export function africastalkingSms(options: AtSmsOptions): Router {
       return;
     }
     const { from, id, to } = fields;
-    const text = fields.text ?? '';
+    const text = withoutServiceKeyword(fields.text ?? '', options.serviceKeyword);
     // AT's SDK sends the string "undefined" for an omitted linkId; it is no link id.
     const linkId = fields.linkId && fields.linkId !== 'undefined' && LINK_ID.test(fields.linkId) ? fields.linkId : undefined;
     const problems = [!id || !MESSAGE_ID.test(id) ? 'id' : '', !from ? 'from' : '', text.length > MAX_SMS_TEXT ? 'text' : ''].filter(Boolean);
@@ -68,7 +80,13 @@ export function africastalkingSms(options: AtSmsOptions): Router {
       to: outcome.msisdn,
       text: outcome.text,
       ref: `at:${id}`,
-      ...(linkId ? { linkId, ...(to && SHORT_CODE.test(to) ? { shortCode: to } : {}) } : {}),
+      ...(linkId
+        ? {
+            linkId,
+            ...(to && SHORT_CODE.test(to) ? { shortCode: to } : {}),
+            ...(options.serviceKeyword ? { keyword: options.serviceKeyword } : {}),
+          }
+        : {}),
     };
     try {
       // One reply per message id, even when AT retries the notification (jobs are deduplicated by id).

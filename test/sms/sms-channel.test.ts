@@ -16,7 +16,7 @@ const twilioOpts = { token: TOKEN, publicUrl: PUBLIC_URL };
 let server: TestServer;
 
 beforeAll(async () => {
-  server = await startTestServer({ TWILIO_AUTH_TOKEN: TOKEN, PUBLIC_URL });
+  server = await startTestServer({ TWILIO_AUTH_TOKEN: TOKEN, PUBLIC_URL, AT_SMS_KEYWORD: 'Kiunga' });
 });
 afterAll(async () => {
   await server?.close();
@@ -59,7 +59,7 @@ describe("SMS keywords through Africa's Talking", () => {
     await server.services.pins.unlock(4);
   });
 
-  it('should echo linkId with the reply job of a premium message, and never the string "undefined"', async () => {
+  it('should echo linkId, short code and service keyword with the reply job of a premium message, never "undefined"', async () => {
     const jobs: Record<string, unknown>[] = [];
     const queue = server.services.queue;
     const add = queue.add.bind(queue);
@@ -68,13 +68,16 @@ describe("SMS keywords through Africa's Talking", () => {
       return add(name, data, opts);
     };
     try {
-      await at(AMINA, 'HELP', { linkId: 'SampleLinkId123' });
+      await at(AMINA, 'KIUNGA BAL 1234', { linkId: 'SampleLinkId123' });
       await at(AMINA, 'HELP', { linkId: 'undefined' });
     } finally {
       queue.add = add;
     }
-    expect(jobs[0]).toMatchObject({ to: AMINA, linkId: 'SampleLinkId123', shortCode: '22384' });
+    expect(jobs[0]).toMatchObject({ to: AMINA, linkId: 'SampleLinkId123', shortCode: '22384', keyword: 'Kiunga' });
+    // The service keyword in front of the message is not part of the command.
+    expect(jobs[0]!.text).toBe('Balance\nAkiba Savings 000000001: KES 12,500.00');
     expect(jobs[1]).not.toHaveProperty('linkId');
+    expect(jobs[1]).not.toHaveProperty('keyword');
   });
 
   it('should answer SALIO in Swahili and SOLDE in French', async () => {
