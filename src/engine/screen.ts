@@ -1,6 +1,6 @@
 import type { AnyMachineSnapshot } from 'xstate';
 import type { LoadedFlow } from './flow-loader.js';
-import type { FlowContext, Screen, ScreenMeta, ViewValue, ViewVars } from './types.js';
+import type { FlowContext, Screen, ScreenMeta, ScreenParts, ViewValue, ViewVars } from './types.js';
 
 /**
  * Builds the channel-neutral screen of a resting machine: the translated prompt, list lines and options.
@@ -80,23 +80,37 @@ export function buildScreen(
   const lang = context.lang;
   const final = snapshot.status !== 'active';
   const current = currentScreenMeta(flow, snapshot);
-  if (!current) return { stateId: '', final: true, text: tr.t(lang, final ? fallbackKey : 'error.generic'), list: [], options: [] };
+  if (!current) {
+    const key = final ? fallbackKey : 'error.generic';
+    return { stateId: '', final: true, text: tr.t(lang, key), list: [], options: [], parts: { vars: {}, prompt: { key }, list: [], options: [] } };
+  }
   const { meta, id } = current;
   const vars = formatVars(tr, lang, context.view);
   let text = tr.t(lang, meta.prompt ?? fallbackKey, vars);
   const list: string[] = [];
+  const parts: ScreenParts = { vars, prompt: { key: meta.prompt ?? fallbackKey }, list: [], options: [] };
   if (meta.list) {
     const items = context.view[meta.list.items];
     const rows = Array.isArray(items) ? items : [];
-    for (const row of rows) list.push(tr.t(lang, meta.list.item, { ...vars, ...formatVars(tr, lang, row) }));
-    if (rows.length === 0 && meta.list.empty) text = `${text}\n${tr.t(lang, meta.list.empty, vars)}`;
+    for (const row of rows) {
+      const rowVars = formatVars(tr, lang, row);
+      list.push(tr.t(lang, meta.list.item, { ...vars, ...rowVars }));
+      parts.list.push({ key: meta.list.item, vars: rowVars });
+    }
+    if (rows.length === 0 && meta.list.empty) {
+      text = `${text}\n${tr.t(lang, meta.list.empty, vars)}`;
+      parts.empty = { key: meta.list.empty };
+    }
   }
+  const choices = screenChoices(meta, context, tr);
+  parts.options = choices.map((c) => ({ key: c.key, label: { key: c.label, vars: c.labelVars } }));
   return {
     stateId: id,
     final,
     text,
     list,
-    options: screenChoices(meta, context, tr).map((c) => ({ key: c.key, label: tr.t(lang, c.label, { ...vars, ...c.labelVars }) })),
+    options: choices.map((c) => ({ key: c.key, label: tr.t(lang, c.label, { ...vars, ...c.labelVars }) })),
     input: meta.input,
+    parts,
   };
 }

@@ -90,9 +90,39 @@ export interface Screen {
   /** Translated empty-list text, when the list is empty. */
   options: { key: string; label: string }[];
   input?: InputKind;
+  /**
+   * The same texts as i18n keys and variables, for channels that do more than show text: voice plays a
+   * recording of a key, or speaks another language where the customer's has no synthetic voice.
+   */
+  parts?: ScreenParts;
+}
+
+/** A text of a screen before translation. */
+export interface ScreenText {
+  key: string;
+  /** Variables of this text only (list rows, choice labels); `ScreenParts.vars` holds the shared ones. */
+  vars?: Record<string, string | number>;
+}
+
+export interface ScreenParts {
+  /** Formatted view variables every text of the screen may use. */
+  vars: Record<string, string | number>;
+  prompt?: ScreenText;
+  list: ScreenText[];
+  /** Shown (after the prompt) when the list is empty. */
+  empty?: ScreenText;
+  options: { key: string; label: ScreenText }[];
 }
 
 export interface TurnReply {
   end: boolean;
   text: string;
+  /** Set for channels whose profile is `structured` (voice): the screen the text was rendered from. */
+  screen?: Screen;
+  /** Language of the reply (structured profiles). */
+  lang?: string;
+  /** i18n key of the one-hop notice shown above the screen (structured profiles), e.g. `error.invalidChoice`. */
+  notice?: string;
+  /** The adapter's transport state after this hop (structured profiles), so a replayed hop renders the same. */
+  transport?: unknown;
 }
