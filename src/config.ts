@@ -184,8 +184,8 @@ export const SETTINGS = {
   },
   FINERACT_HOOK_SECRET: {
     help:
-      'Secret of the Fineract hook URL (Fineract signs nothing): hooks are accepted at POST /hooks/fineract?key=<secret> ' +
-      'or /hooks/fineract/<secret>. Unset: every hook is refused (403).',
+      'Secret of the Fineract hook URL (Fineract signs nothing): hooks are accepted at POST /hooks/fineract?key=<secret>. ' +
+      'Unset: every hook is refused (403).',
     schema: z.string().min(16, 'must be at least 16 characters'),
     secret: true,
   },

@@ -16,9 +16,10 @@ import { SMS_JOB } from '../money/transfer-service.js';
  * Fineract hooks (the "Web" template, fineract.md §11) → SMS alerts to the account owner.
  *
  * Fineract signs nothing and never retries, so (threat T20):
- * - **Authenticity** is only the secret in the URL: `POST /hooks/fineract?key=<FINERACT_HOOK_SECRET>` or
- *   `POST /hooks/fineract/<FINERACT_HOOK_SECRET>`, compared in constant time. Anything else is 403 before
- *   the body is looked at; nothing is stored or queued. No secret configured: every hook is 403.
+ * - **Authenticity** is only the secret in the URL: `POST /hooks/fineract?key=<FINERACT_HOOK_SECRET>`,
+ *   compared in constant time. Anything else is 403 before the body is looked at; nothing is stored or
+ *   queued. No secret configured: every hook is 403. The secret goes in the query, not in the path: paths
+ *   appear in Kiunga's own request logs (a refused body logs `req.path`), the query never does.
  * - **The payload is a hint, never the truth.** Only the event's identity is taken from it (action, savings
  *   account id, transaction id, the client id it claims); the job re-reads the account with its
  *   transactions from Fineract, checks the account belongs to the claimed client, finds the transaction
@@ -119,7 +120,7 @@ export function fineractHooksRouter(options: FineractHooksOptions): Router {
   let warnedNoSecret = false;
 
   const handle = async (req: Request, res: Response) => {
-    const given = typeof req.params.key === 'string' ? req.params.key : typeof req.query.key === 'string' ? req.query.key : '';
+    const given = typeof req.query.key === 'string' ? req.query.key : '';
     if (!secret || !timingSafeEqualStr(given, secret)) {
       if (!secret && !warnedNoSecret) {
         warnedNoSecret = true;
@@ -169,7 +170,6 @@ export function fineractHooksRouter(options: FineractHooksOptions): Router {
   };
 
   router.post('/hooks/fineract', handle);
-  router.post('/hooks/fineract/:key', handle);
   return router;
 }
 
