@@ -39,6 +39,9 @@ export const VIEW_VARS: Readonly<Record<string, ViewVarSpec>> = Object.freeze({
   instalment: amount('next loan instalment'),
   sender: { max: 20, example: 'Nyambura-Wairimu K.', description: "sender's masked name (SMS receipt)" },
   reason: { max: 30, example: 'account not active at the bank', description: 'why a payment failed, translated (SMS receipt)' },
+  // voice (src/channels/voice-render.ts): a menu option read out, "For {{option}}, press {{digit}}."
+  option: { max: 30, example: 'Akiba Savings Plus 000000000001', description: 'an option label read out on voice' },
+  digit: { max: 3, example: '98#', description: 'the key of an option read out on voice' },
   fee: amount('a fee'),
   total: amount('amount plus fee'),
 });

@@ -28,7 +28,11 @@ export type FlowErrorCode =
   | 'amount-high'
   | 'over-daily'
   | 'insufficient'
-  | 'above-outstanding';
+  | 'above-outstanding'
+  // call-back requests (src/callback): one is already on its way, too many this hour, number not allowed
+  | 'callback-pending'
+  | 'callback-limit'
+  | 'callback-refused';
 
 /** The only error actors reject with; its message never carries customer data. */
 export class FlowError extends Error {

@@ -4,6 +4,7 @@ import type { FineractClient } from '../fineract/types.js';
 import type { FlowContext, FlowEvent, ViewVars } from './types.js';
 import { createMoneyImplementations, type LoanRepaymentSource, type MoneyDeps } from './registry-money.js';
 import { actor, checkPin, errorOf, FlowError, requireCustomer, type FlowInput, type PinVerifier } from './actor-kit.js';
+import { createCallbackImplementations, type CallbackRequester } from './registry-callback.js';
 
 export { FlowError, toFlowError, type FlowErrorCode, type FlowInput, type PinVerifier } from './actor-kit.js';
 
@@ -18,6 +19,8 @@ export interface EngineDeps {
   logger: Logger;
   /** Money movements; without them the money actors are still registered but refuse to run. */
   money?: Omit<MoneyDeps, 'fineract' | 'pins' | 'logger'>;
+  /** Call-back requests (USSD "Call me back", SMS CALL); without it `requestCallback` answers unavailable. */
+  callbacks?: CallbackRequester;
   /** SMS_PIN_ENABLED: `false` refuses every PIN that arrives by SMS, before it is checked (threat T6). */
   smsPinEnabled?: boolean;
 }
@@ -106,17 +109,10 @@ export function createImplementations(deps: EngineDeps) {
     logger,
     ...(deps.money ?? MONEY_UNAVAILABLE),
   });
-  // Actors another capability implements; a real implementation of the same name (spread after) replaces these.
-  const placeholders = {
-    /** Call-back request (SMS CALL); the voice channel provides the real one. Until then: not available. */
-    requestCallback: actor(logger, 'requestCallback', async () => {
-      throw new FlowError('unavailable');
-    }),
-  } satisfies Record<string, AnyActorLogic>;
-
+  const callback = createCallbackImplementations({ callbacks: deps.callbacks, logger });
   return {
-    actors: { ...placeholders, ...actors, ...money.actors },
-    actions: { ...actions, ...money.actions },
+    actors: { ...actors, ...money.actors, ...callback.actors },
+    actions: { ...actions, ...money.actions, ...callback.actions },
     guards: { ...guards, ...money.guards },
   };
 }

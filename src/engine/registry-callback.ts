@@ -1,0 +1,73 @@
+import { assign, type AnyActorLogic } from 'xstate';
+import type { Logger } from 'pino';
+import { actor, FlowError } from './actor-kit.js';
+import type { FlowContext } from './types.js';
+
+/**
+ * The call-back part of the setup() registry: `requestCallback` (the USSD "Call me back" item and the SMS
+ * keyword CALL) and `rememberChannel`, which sets the `if` flags `onUssd`, `onVoice` and `onSms` so a flow can
+ * show an option on some channels only (a call-back is offered on USSD, never during the call itself).
+ */
+
+/** Who asked for a call-back. */
+export type CallbackSource = 'missed-call' | 'ussd' | 'sms';
+
+/** Why a call-back was not queued. */
+export type CallbackRefusal =
+  /** Not a valid number of the home country (DEFAULT_COUNTRY): toll fraud to premium or foreign ranges. */
+  | 'not-home'
+  | 'unregistered'
+  | 'inactive'
+  /** A call-back to this number is already on its way. */
+  | 'pending'
+  /** Too many call-backs to this number this hour. */
+  | 'limit'
+  /** Too many call-backs overall this minute. */
+  | 'busy';
+
+export type CallbackOutcome = { status: 'queued'; ref: string } | { status: 'refused'; reason: CallbackRefusal };
+
+/** The call-back service as the engine sees it (implemented by src/callback/callbacks.ts). */
+export interface CallbackRequester {
+  request(req: { msisdn: string; source: CallbackSource }): Promise<CallbackOutcome>;
+}
+
+/** Flow error code per refusal; flows branch on these with `errorIs`. */
+const REFUSAL_CODES = {
+  'not-home': 'callback-refused',
+  unregistered: 'unregistered',
+  inactive: 'inactive',
+  pending: 'callback-pending',
+  limit: 'callback-limit',
+  busy: 'callback-limit',
+} as const satisfies Record<CallbackRefusal, string>;
+
+export function createCallbackImplementations(deps: { callbacks?: CallbackRequester; logger: Logger }) {
+  const { logger } = deps;
+  const actors = {
+    /**
+     * Queues a call-back to the number of this session. Resolves `{ ref }`; rejects with `callback-pending`,
+     * `callback-limit`, `callback-refused`, `unregistered`, `inactive` or `unavailable`.
+     */
+    requestCallback: actor(logger, 'requestCallback', async ({ context }) => {
+      if (!deps.callbacks) throw new FlowError('unavailable');
+      const source = context.channel === 'sms' ? 'sms' : 'ussd';
+      const outcome = await deps.callbacks.request({ msisdn: context.msisdn, source });
+      if (outcome.status === 'queued') return { ref: outcome.ref };
+      throw new FlowError(REFUSAL_CODES[outcome.reason]);
+    }),
+  } satisfies Record<string, AnyActorLogic>;
+
+  const actions = {
+    /** Sets `data.onUssd`, `data.onVoice`, `data.onSms` from the channel, for options with `if:`. */
+    rememberChannel: assign(({ context }: { context: FlowContext }) => ({
+      data: {
+        ...context.data,
+        onUssd: context.channel === 'ussd',
+        onVoice: context.channel === 'voice',
+        onSms: context.channel === 'sms',
+      },
+    })),
+  };
+  return { actors, actions };
+}
