@@ -18,6 +18,12 @@ import type { JobQueue } from './jobs/queue.js';
 import type { SandboxDialer } from './messaging/dialer.js';
 import { fineractHooksRouter } from './hooks/fineract-hooks.js';
 import { simulatorRouter } from './simulator/router.js';
+import { resolve } from 'node:path';
+import type { CallbackService } from './callback/callbacks.js';
+import { NO_AUDIO, type AudioCatalogue } from './channels/voice-audio.js';
+import { twilioVoice } from './channels/twilio-voice.js';
+import { africastalkingVoice } from './channels/africastalking-voice.js';
+import { twilioSignatureGuard } from './channels/twilio-signature.js';
 
 /** Everything the HTTP app needs, built by `services.ts` (or by a test). */
 export interface AppDeps {
@@ -37,6 +43,10 @@ export interface AppDeps {
   queue?: JobQueue;
   /** The sandbox dialer, exposed at GET /sandbox/calls when present. */
   calls?: SandboxDialer;
+  /** Call-backs; with them the voice routes are served (Twilio and Africa's Talking). */
+  callbacks?: CallbackService;
+  /** Voice recordings (locales/audio), served at /voice/audio unless VOICE_AUDIO_URL is set. */
+  voiceAudio?: AudioCatalogue;
   /** Serve the browser phone at /simulator (sandbox and development mode only). */
   simulator?: { sandbox: boolean };
 }
@@ -113,6 +123,45 @@ export function buildApp(deps: AppDeps): express.Express {
     );
   }
   app.use(twilioSms({ ...sms, authToken: config.twilio.authToken, publicUrl: config.publicUrl }));
+  if (deps.callbacks) {
+    // Call-back IVR: the banking flow on channel voice, answered as TwiML or AT voice XML.
+    const voice = {
+      runner: deps.runner,
+      callbacks: deps.callbacks,
+      store: deps.store,
+      keys: deps.keys,
+      logger,
+      secret: config.pin.pepper,
+      hopDeadlineMs: config.hopDeadlineMs,
+      defaultCountry: config.defaultCountry,
+      defaultLanguage: config.defaultLanguage,
+      flowId: 'banking',
+      publicUrl: config.publicUrl,
+      timeoutS: config.voice.inputTimeoutS,
+    };
+    const audio = deps.voiceAudio ?? NO_AUDIO;
+    const twilioVoices = config.voice.twilioVoices;
+    app.use(
+      twilioVoice({
+        ...voice,
+        guard: twilioSignatureGuard({ authToken: config.twilio.authToken, publicUrl: config.publicUrl, logger }),
+        voices: twilioVoices,
+        render: { translator: deps.translator, audio, speaks: (lang) => lang in twilioVoices },
+      }),
+    );
+    app.use(
+      africastalkingVoice({
+        ...voice,
+        callbackKey: config.africastalking.callbackKey,
+        voice: config.voice.atVoice,
+        // AT's text-to-speech speaks English only.
+        render: { translator: deps.translator, audio, speaks: (lang) => lang === 'en' },
+      }),
+    );
+    if (!config.voice.audioUrl) {
+      app.use('/voice/audio', express.static(resolve(config.localesDir, 'audio'), { index: false, dotfiles: 'ignore', redirect: false }));
+    }
+  }
   app.use(adminRouter({ token: config.adminToken, pins: deps.pins, logger }));
   if (deps.queue) {
     app.use(

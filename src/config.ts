@@ -138,6 +138,57 @@ export const SETTINGS = {
     schema: int(40, 182),
   },
   USSD_MAX_UCS2: { help: 'Longest USSD screen when it needs UCS-2.', default: '80', schema: int(20, 91) },
+  CALLBACK_MAX_PER_HOUR: {
+    help: 'Call-backs per number per hour (missed call, USSD "Call me back", SMS CALL together).',
+    default: '3',
+    schema: int(1, 100),
+  },
+  CALLBACK_MAX_PER_MINUTE: {
+    help: 'Call-backs per minute for all numbers together, shared by all processes (cost and abuse ceiling).',
+    default: '60',
+    schema: int(1, 100_000),
+  },
+  CALLBACK_DELAY_MS: {
+    help: 'Wait before a call-back is placed, so the USSD dialog that asked for it has closed.',
+    default: '3000',
+    schema: int(0, 120_000),
+  },
+  CALLBACK_PENDING_TTL_S: {
+    help: 'How long a call-back blocks the next request for the same number when its outcome never arrives.',
+    default: '300',
+    schema: int(30, 86_400),
+  },
+  CALLBACK_RETRIES: {
+    help: 'Times a call-back is placed again after no answer, busy or failure.',
+    default: '1',
+    schema: int(0, 5),
+  },
+  CALLBACK_RETRY_DELAY_S: { help: 'Wait before a call-back is placed again.', default: '60', schema: int(0, 3600) },
+  VOICE_SESSION_TTL_S: { help: 'Lifetime of a voice (call-back) session in Redis.', default: '900', schema: int(60, 7200) },
+  VOICE_INPUT_TIMEOUT_S: {
+    help: 'Seconds a voice menu or input waits for a key before it counts as silence (twice re-prompted, then goodbye).',
+    default: '10',
+    schema: int(3, 60),
+  },
+  TWILIO_VOICES: {
+    help:
+      'Twilio <Say> voice per language, lang=voice/language comma-separated. A language without one (Swahili: Twilio ' +
+      'has none) plays recordings from locales/audio, else speaks the fallback language.',
+    default: 'en=Polly.Amy/en-GB,fr=Polly.Lea/fr-FR',
+    schema: z
+      .string()
+      .trim()
+      .regex(/^([a-z]{2}=[A-Za-z0-9._-]+\/[A-Za-z]{2,3}(-[A-Za-z0-9]+)*)(,[a-z]{2}=[A-Za-z0-9._-]+\/[A-Za-z]{2,3}(-[A-Za-z0-9]+)*)*$/, 'must be lang=voice/language,... e.g. en=Polly.Amy/en-GB'),
+  },
+  AT_VOICE: {
+    help: "Africa's Talking <Say> voice (its text-to-speech is English only; other languages play recordings or speak English).",
+    default: 'woman',
+    schema: z.enum(['woman', 'man']),
+  },
+  VOICE_AUDIO_URL: {
+    help: 'Base URL of the voice recordings (<base>/<lang>/<file>). Unset: PUBLIC_URL/voice/audio, served from LOCALES_DIR/audio.',
+    schema: url(['http:', 'https:']),
+  },
   DEFAULT_COUNTRY: { help: 'Country for phone numbers without a prefix (ISO 3166).', default: 'KE', schema: z.string().regex(/^[A-Z]{2}$/) },
   DEFAULT_LANGUAGE: { help: 'Language of new customers.', default: 'en', schema: z.string().regex(/^[a-z]{2}$/) },
   AT_USERNAME: { help: "Africa's Talking username.", default: 'sandbox', schema: z.string().min(1) },
@@ -257,6 +308,22 @@ export interface Config {
   limits: { minCents: number; maxCents: number; dailyCents: number };
   hopDeadlineMs: number;
   ussd: { sessionTtlS: number; maxChars: number; maxUcs2: number };
+  callback: {
+    maxPerHour: number;
+    maxPerMinute: number;
+    delayMs: number;
+    pendingTtlS: number;
+    retries: number;
+    retryDelayS: number;
+  };
+  voice: {
+    sessionTtlS: number;
+    inputTimeoutS: number;
+    /** TWILIO_VOICES by language. */
+    twilioVoices: Record<string, { voice: string; language: string }>;
+    atVoice: 'woman' | 'man';
+    audioUrl?: string;
+  };
   defaultCountry: string;
   defaultLanguage: string;
   africastalking: { username: string; apiKey?: string; callbackKey?: string; voiceNumber?: string; senderId?: string; smsKeyword?: string };
@@ -350,6 +417,27 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     limits: { minCents: (v.TRANSFER_MIN as number) * 100, maxCents: (v.TRANSFER_MAX as number) * 100, dailyCents: (v.TRANSFER_DAILY_LIMIT as number) * 100 },
     hopDeadlineMs: v.HOP_DEADLINE_MS,
     ussd: { sessionTtlS: v.USSD_SESSION_TTL_S, maxChars: v.USSD_MAX_CHARS, maxUcs2: v.USSD_MAX_UCS2 },
+    callback: {
+      maxPerHour: v.CALLBACK_MAX_PER_HOUR,
+      maxPerMinute: v.CALLBACK_MAX_PER_MINUTE,
+      delayMs: v.CALLBACK_DELAY_MS,
+      pendingTtlS: v.CALLBACK_PENDING_TTL_S,
+      retries: v.CALLBACK_RETRIES,
+      retryDelayS: v.CALLBACK_RETRY_DELAY_S,
+    },
+    voice: {
+      sessionTtlS: v.VOICE_SESSION_TTL_S,
+      inputTimeoutS: v.VOICE_INPUT_TIMEOUT_S,
+      twilioVoices: Object.fromEntries(
+        csv(v.TWILIO_VOICES as string).map((entry) => {
+          const [lang, rest = ''] = entry.split('=');
+          const [voice = '', language = ''] = rest.split('/');
+          return [lang!, { voice, language }];
+        }),
+      ),
+      atVoice: v.AT_VOICE,
+      audioUrl: v.VOICE_AUDIO_URL,
+    },
     defaultCountry: v.DEFAULT_COUNTRY,
     defaultLanguage: v.DEFAULT_LANGUAGE,
     africastalking: {

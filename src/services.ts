@@ -20,6 +20,9 @@ import { createImplementations } from './engine/registry.js';
 import { loadFlowRegistry, type FlowRegistry } from './engine/flow-registry.js';
 import { TurnRunner } from './engine/turn-runner.js';
 import { ussdProfile } from './channels/ussd-screen.js';
+import { voiceProfile } from './channels/voice-render.js';
+import { loadAudioCatalogue, type AudioCatalogue } from './channels/voice-audio.js';
+import { CallbackService } from './callback/callbacks.js';
 import { smsProfile } from './channels/sms-screen.js';
 import type { AppDeps } from './app.js';
 import { createBullQueue, createMemoryQueue, type JobQueue } from './jobs/queue.js';
@@ -43,6 +46,10 @@ export interface Services extends AppDeps {
   messenger: Messenger;
   dialer: Dialer;
   transfers: TransferService;
+  /** Call-back requests (missed call, USSD, SMS CALL) and the records the voice webhooks trust. */
+  callbacks: CallbackService;
+  /** Voice recordings found under LOCALES_DIR/audio. */
+  voiceAudio: AudioCatalogue;
   /** Set when the built-in sandbox runs in this process. */
   sandbox?: Sandbox;
   sandboxUrl?: string;
@@ -175,10 +182,34 @@ export async function createServices(
     registerHookJob({ fineract, store, keys, translator, defaultLanguage: config.defaultLanguage, queue, logger });
     await queue.start();
 
+    const callbacks = new CallbackService({
+      store,
+      keys,
+      queue,
+      fineract,
+      logger,
+      settings: {
+        homeCountry: config.defaultCountry,
+        maxPerHour: config.callback.maxPerHour,
+        maxPerMinute: config.callback.maxPerMinute,
+        delayMs: config.callback.delayMs,
+        pendingTtlMs: config.callback.pendingTtlS * 1000,
+        retries: config.callback.retries,
+        retryDelayMs: config.callback.retryDelayS * 1000,
+      },
+    });
+    const voiceAudio = await loadAudioCatalogue({
+      dir: resolve(config.localesDir, 'audio'),
+      baseUrl: config.voice.audioUrl ?? (config.publicUrl ? `${config.publicUrl.replace(/\/+$/, '')}/voice/audio` : undefined),
+      translator: loadedTexts,
+      logger,
+    });
+
     const impl = createImplementations({
       fineract,
       pins,
       logger,
+      callbacks,
       smsPinEnabled: config.sms.pinEnabled,
       money: {
         transfers,
@@ -207,8 +238,8 @@ export async function createServices(
           limits: { 'GSM-7': config.ussd.maxChars, 'UCS-2': config.ussd.maxUcs2 },
           translator,
         }),
-        // Voice arrives with its own issue; until then it shares the USSD presentation.
-        voice: ussdProfile({ ttlMs: 600_000, limits: { 'GSM-7': 1000, 'UCS-2': 1000 }, translator }),
+        // Call-back IVR: the adapters render TwiML / AT voice XML from the structured screen.
+        voice: voiceProfile({ ttlMs: config.voice.sessionTtlS * 1000, translator }),
         // One reply per message, at most 2 SMS parts; the record answers a provider retry of the message for an hour.
         sms: smsProfile({ ttlMs: 3_600_000, maxSegments: 2 }),
       },
@@ -227,6 +258,8 @@ export async function createServices(
       queue,
       messenger,
       dialer,
+      callbacks,
+      voiceAudio,
       outbox,
       calls,
       transfers,

@@ -1,0 +1,158 @@
+import { Router, type Request, type Response } from 'express';
+import type { Logger } from 'pino';
+import type { CountryCode } from 'libphonenumber-js';
+import { toE164 } from '../fineract/phone.js';
+import { maskMsisdn } from '../logger.js';
+import { hopDeadline, type TurnRunner } from '../engine/turn-runner.js';
+import type { KeyValueStore } from '../session/store.js';
+import type { Keys } from '../session/keys.js';
+import type { CallbackRecord, CallbackService, CallOutcome } from '../callback/callbacks.js';
+import { callRefKey } from '../messaging/outbound.js';
+import { formFields, requireCallbackKey } from './africastalking-common.js';
+import { voiceScript, type VoiceRenderOptions } from './voice-render.js';
+import { atVoiceXml, AtVoiceXml } from './voice-xml.js';
+import { CALL_ID, callbackOfCall, closingReply, digitsOf, endCall, runVoiceHop, seqOf } from './voice-session.js';
+
+/**
+ * Africa's Talking voice: `POST /channels/africastalking/voice`, the callback URL of the voice number, which
+ * AT posts for inbound calls, answered outbound calls, every `GetDigits` result and the final notification.
+ * With AT_CALLBACK_KEY set it requires `?key=` (AT signs nothing); the key is repeated in the callback URLs of
+ * the XML Kiunga sends.
+ *
+ * - `isActive=1`, `direction=Inbound`: a missed call; `<Reject/>` (no charge), then a call-back is requested
+ *   for `callerNumber`.
+ * - `isActive=1`, `direction=Outbound`: a call-back Kiunga placed. It is found by `sessionId` (recorded when the
+ *   call was placed) or `clientRequestId` (the call-back's ref); anything else hears `voice.notRequested` and
+ *   ends (threat T21). The number is the call-back record's, never `callerNumber`/`destinationNumber`.
+ *   The banking flow runs on channel `voice`, session `at:<sessionId>`; replies are AT voice XML with every
+ *   text escaped (voice-xml.ts).
+ * - `isActive=0`: the call ended (`hangupCause`, `durationInSeconds`): the session ends and the call-back
+ *   records the outcome.
+ */
+
+export interface AtVoiceOptions {
+  runner: TurnRunner;
+  callbacks: CallbackService;
+  store: KeyValueStore;
+  keys: Keys;
+  logger: Logger;
+  secret: string;
+  callbackKey?: string;
+  hopDeadlineMs: number;
+  defaultCountry: string;
+  defaultLanguage: string;
+  flowId: string;
+  /** PUBLIC_URL; without it the callback URLs are built from the request's own host. */
+  publicUrl?: string;
+  render: VoiceRenderOptions;
+  /** AT_VOICE (`woman` or `man`); AT's synthetic voice speaks English only. */
+  voice: string;
+  timeoutS: number;
+}
+
+export const AT_VOICE_ROUTE = '/channels/africastalking/voice';
+
+/** How an AT call ended, from its `hangupCause` when the customer never answered. */
+export function atOutcome(record: Pick<CallbackRecord, 'state'>, hangupCause: string | undefined): CallOutcome {
+  if (record.state === 'answered') return 'completed';
+  switch (hangupCause) {
+    case 'NORMAL_CLEARING':
+      return 'completed';
+    case 'USER_BUSY':
+    case 'CALL_REJECTED':
+      return 'busy';
+    case 'NO_ANSWER':
+    case 'NO_USER_RESPONSE':
+    case 'ORIGINATOR_CANCEL':
+    case 'RECOVERY_ON_TIMER_EXPIRE':
+    case 'SUBSCRIBER_ABSENT':
+      return 'no-answer';
+    default:
+      return 'failed';
+  }
+}
+
+export function africastalkingVoice(options: AtVoiceOptions): Router {
+  const router = Router();
+  const { logger, callbacks, store, keys, render } = options;
+  const log = logger.child({ route: 'at-voice' });
+  const guard = requireCallbackKey(options.callbackKey);
+  // AT samples answer voice XML as text/plain.
+  const send = (res: Response, body: string) => res.status(200).type('text/plain').send(body);
+  const callbackUrl = (req: Request, seq: number) => {
+    const base = (options.publicUrl ?? `${req.protocol}://${req.get('host')}`).replace(/\/+$/, '');
+    const key = options.callbackKey ? `key=${encodeURIComponent(options.callbackKey)}&` : '';
+    return `${base}${AT_VOICE_ROUTE}?${key}seq=${seq}`;
+  };
+  const closing = (res: Response, key: string) =>
+    send(res, atVoiceXml(voiceScript(closingReply(render, options.defaultLanguage, key), render), { voice: options.voice, callbackUrl: '', timeoutS: options.timeoutS }));
+
+  router.post(AT_VOICE_ROUTE, guard, async (req: Request, res: Response) => {
+    const deadlineAt = hopDeadline(options.hopDeadlineMs);
+    const f = formFields(req, ['sessionId', 'direction', 'isActive', 'callerNumber', 'clientRequestId', 'dtmfDigits', 'hangupCause', 'durationInSeconds']);
+    if (!f) {
+      res.status(415).type('text/plain').send('expected application/x-www-form-urlencoded');
+      return;
+    }
+    const sessionId = f.sessionId ?? '';
+    if (!CALL_ID.test(sessionId)) {
+      res.status(400).type('text/plain').send('missing or invalid sessionId');
+      return;
+    }
+    const ref = f.clientRequestId && /^[a-z0-9]{20}$/.test(f.clientRequestId) ? f.clientRequestId : undefined;
+
+    if (f.isActive === '0') {
+      try {
+        if (f.direction !== 'Inbound') {
+          const known = (await store.get(callRefKey(keys, sessionId))) ?? ref;
+          const cause = f.hangupCause;
+          await endCall({ callbacks, store, keys, logger: log, sessionId: `at:${sessionId}`, callId: sessionId, ref: known, outcome: (r) => atOutcome(r, cause) });
+        }
+      } catch (err) {
+        log.warn({ err: { message: (err as Error)?.message } }, 'call end not recorded');
+      }
+      send(res, '');
+      return;
+    }
+
+    if (f.direction === 'Inbound') {
+      send(res, new AtVoiceXml().reject().toString());
+      const msisdn = f.callerNumber ? toE164(f.callerNumber, options.defaultCountry as CountryCode) : null;
+      if (!msisdn) return;
+      await callbacks
+        .request({ msisdn, source: 'missed-call' })
+        .catch((err: unknown) => log.warn({ msisdn: maskMsisdn(msisdn), err: { message: (err as Error).message } }, 'call-back request failed'));
+      return;
+    }
+
+    try {
+      const seq = seqOf(req.query.seq);
+      const record =
+        f.direction === 'Outbound'
+          ? await callbackOfCall({ callbacks, store, callRefKey: callRefKey(keys, sessionId), ref, preferRef: false, answer: seq === undefined })
+          : undefined;
+      if (!record) {
+        log.warn({ direction: f.direction, seq }, 'voice request for a call Kiunga did not place: ended');
+        closing(res, 'voice.notRequested');
+        return;
+      }
+      const { reply, transport } = await runVoiceHop({
+        runner: options.runner,
+        secret: options.secret,
+        deadlineAt,
+        flowId: options.flowId,
+        sessionId: `at:${sessionId}`,
+        msisdn: record.msisdn,
+        seq,
+        digits: digitsOf(f.dtmfDigits),
+      });
+      const script = voiceScript(reply, render, { intro: transport.seq === 1, silence: transport.silence });
+      send(res, atVoiceXml(script, { voice: options.voice, callbackUrl: callbackUrl(req, transport.seq), timeoutS: options.timeoutS }));
+    } catch (err) {
+      log.warn({ err: { type: (err as Error)?.name, message: (err as Error)?.message } }, 'voice hop failed');
+      closing(res, 'error.unavailable');
+    }
+  });
+
+  return router;
+}
