@@ -42,6 +42,8 @@ export const VIEW_VARS: Readonly<Record<string, ViewVarSpec>> = Object.freeze({
   // voice (src/channels/voice-render.ts): a menu option read out, "For {{option}}, press {{digit}}."
   option: { max: 30, example: 'Akiba Savings Plus 000000000001', description: 'an option label read out on voice' },
   digit: { max: 3, example: '98#', description: 'the key of an option read out on voice' },
+  // Fineract hook alerts (src/hooks): the balance after a deposit or withdrawal
+  balance: amount('account balance after the transaction (SMS alert)'),
   fee: amount('a fee'),
   total: amount('amount plus fee'),
 });

@@ -4,6 +4,7 @@ import type { Logger } from 'pino';
 import type { KeyValueStore } from '../session/store.js';
 import type { Keys } from '../session/keys.js';
 import type { JobQueue } from '../jobs/queue.js';
+import { CALL_JOB } from '../messaging/outbound.js';
 import type { FineractClient } from '../fineract/types.js';
 import { maskMsisdn } from '../logger.js';
 import type { CallbackOutcome, CallbackRequester, CallbackSource } from '../engine/registry-callback.js';
@@ -63,7 +64,8 @@ export interface CallbackRecord {
 /** How a placed call ended, as the voice webhooks report it. */
 export type CallOutcome = 'completed' | 'no-answer' | 'busy' | 'failed' | 'canceled';
 
-export const CALL_JOB = 'call';
+/** The outbound job that places a call (handled by src/messaging/outbound.ts). */
+export { CALL_JOB };
 
 /** Refs are random and short enough for a URL and a job id. */
 const REF = /^[a-z0-9]{20}$/;

@@ -118,8 +118,9 @@ describe('the call-back call on Twilio', () => {
     expect(await server.services.store.get(server.services.keys.session('voice', `twilio:${call.callSid}`))).toBeNull();
     expect((await server.services.callbacks.get(ref))?.state).toBe('done');
 
-    // Nothing typed is ever said back: no reply of the call contained the PIN.
+    // Nothing typed is ever said back or logged: no reply of the call and no log line holds the PIN.
     for (const r of [answer, menu, confirm, done]) expect(r.body).not.toContain('1234');
+    expect(server.logs.text).not.toMatch(/"(Digits|dtmfDigits|value|pin)":"1234"|Digits=1234/);
   });
 
   it('should read the balance and pay the loan by keypad', async () => {
@@ -157,6 +158,10 @@ describe('the call-back call on Twilio', () => {
     expect(spoken(await call.press('0'))).toMatch(/^Main menu/);
     await call.press('3');
     expect(spoken(await call.press('*'))).toMatch(/^Main menu/);
+    // The mini statement is read in full, then the call ends.
+    const statement = await call.press('2');
+    expect(spoken(statement)).toMatch(/^Mini statement 000000003 (\d\d\/\d\d\/\d{4} [+-]KES [\d,]+\.\d\d ){2,10}Thank you for banking with us\.$/);
+    expect(verbs(statement).at(-1)).toBe('Hangup');
     await call.status('completed');
   });
 
