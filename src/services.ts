@@ -196,6 +196,7 @@ export async function createServices(
         pendingTtlMs: config.callback.pendingTtlS * 1000,
         retries: config.callback.retries,
         retryDelayMs: config.callback.retryDelayS * 1000,
+        callTtlMs: config.voice.sessionTtlS * 1000,
       },
     });
     const voiceAudio = await loadAudioCatalogue({

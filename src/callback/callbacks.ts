@@ -41,6 +41,8 @@ export interface CallbackSettings {
   /** Calls placed again after no answer or busy (0: none). */
   retries: number;
   retryDelayMs: number;
+  /** Longest a call may last (the voice session TTL): an answered call keeps the number pending that long. */
+  callTtlMs?: number;
 }
 
 export type CallbackState = 'queued' | 'answered' | 'done' | 'missed';
@@ -166,6 +168,9 @@ export class CallbackService implements CallbackRequester {
     const record = await this.get(ref);
     if (!record || record.state === 'answered') return;
     await this.save({ ...record, state: 'answered' });
+    // While the customer is on the call, no other call-back to the number (a call may outlast the pending TTL).
+    const ttl = Math.max(this.deps.settings.pendingTtlMs, this.deps.settings.callTtlMs ?? 0);
+    await this.deps.store.set(this.pendingKey(record.msisdn), record.ref, ttl);
   }
 
   /**

@@ -123,6 +123,8 @@ describe('call-back requests', () => {
     expect(await callbacks.forCall({ ref: '../../etc' })).toBeUndefined();
     expect(await callbacks.forCall({ callRef: async () => ref })).toMatchObject({ ref });
     await callbacks.answered(ref);
+    // On the call: still one at a time, however long it lasts.
+    expect(await callbacks.request({ msisdn: '+254711000001', source: 'missed-call' })).toEqual({ status: 'refused', reason: 'pending' });
     await callbacks.finished(ref, 'completed', 'c1');
     expect(await callbacks.forCall({ ref })).toBeUndefined();
   });
