@@ -1,10 +1,11 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { atSession, type TestServer } from '../helpers/server.js';
-import { AMINA, BARAKA, NOBODY, placedCalls, spoken, startVoiceServer, twilioCall, twilioPost, TWILIO_NUMBER, newCallSid } from './helpers.js';
+import { atSms } from '../sms/helpers.js';
+import { AMINA, atCall, BARAKA, CHANYA, NOBODY, placedCalls, spoken, startVoiceServer, twilioCall, twilioPost, TWILIO_NUMBER, newCallSid } from './helpers.js';
 
 /**
- * "Call me back" on the USSD menu: END first, the call a few seconds later (the USSD dialog must be closed),
+ * "Call me back" on the USSD menu and the SMS keyword CALL: END first, the call a few seconds later (the USSD dialog must be closed),
  * then the same flow by voice. One at a time and a few per hour; foreign and unknown numbers are never called.
  */
 
@@ -56,6 +57,18 @@ describe('Call me back on USSD', () => {
     expect((await askOnUssd(BARAKA, '2468')).body).toBe('END You have asked for too many calls. Please try again later.');
     await sleep(600);
     expect(server.services.calls!.list(BARAKA)).toHaveLength(2);
+  });
+
+  it('should call back on the SMS keyword CALL (through Africa\'s Talking), then answer on AT', async () => {
+    expect((await atSms(server, CHANYA, 'call')).status).toBe(200);
+    const [placed] = await placedCalls(server, CHANYA);
+    expect(placed).toMatchObject({ to: CHANYA });
+    for (let i = 0; i < 50 && !server.services.outbox!.list(CHANYA).length; i++) await sleep(20);
+    expect(server.services.outbox!.list(CHANYA).at(-1)?.text).toBe('We will call you back on this number shortly.');
+    const call = atCall(server, CHANYA, placed!.id);
+    expect(spoken(await call.answer())).toContain('Welcome Chanya. Enter your PIN:');
+    await call.end();
+    expect((await server.services.callbacks.get(placed!.ref))?.state).toBe('done');
   });
 
   it('should never call a foreign or an unregistered number back', async () => {
