@@ -127,10 +127,9 @@ export function africastalkingVoice(options: AtVoiceOptions): Router {
 
     try {
       const seq = seqOf(req.query.seq);
-      const record =
-        f.direction === 'Outbound'
-          ? await callbackOfCall({ callbacks, store, callRefKey: callRefKey(keys, sessionId), ref, preferRef: false, answer: seq === undefined })
-          : undefined;
+      // Not a missed call: served only as a call-back Kiunga placed (whether or not AT repeats `direction`
+      // on every GetDigits result, the call must match a call-back record).
+      const record = await callbackOfCall({ callbacks, store, callRefKey: callRefKey(keys, sessionId), ref, preferRef: false, answer: seq === undefined });
       if (!record) {
         log.warn({ direction: f.direction, seq }, 'voice request for a call Kiunga did not place: ended');
         closing(res, 'voice.notRequested');
