@@ -3,7 +3,7 @@ import type { CountryCode } from 'libphonenumber-js';
 import { toE164 } from '../fineract/phone.js';
 import { keyedHash } from '../security/secrets.js';
 import { maskMsisdn } from '../logger.js';
-import type { TurnRunner } from '../engine/turn-runner.js';
+import { hopDeadline, type TurnRunner } from '../engine/turn-runner.js';
 import type { KeyValueStore } from '../session/store.js';
 import type { Keys } from '../session/keys.js';
 
@@ -83,7 +83,7 @@ export async function answerSms(options: SmsConversationOptions, sms: InboundSms
       hopKey: keyedHash(secret, `sms:${text}`),
       inputs: () => ({ inputs: [text], transport: null }),
     },
-    Date.now() + options.hopDeadlineMs,
+    hopDeadline(options.hopDeadlineMs),
   );
   return { kind: 'reply', msisdn, text: reply.text };
 }
