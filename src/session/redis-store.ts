@@ -148,6 +148,14 @@ export function createRedisStore(url: string, options: RedisStoreOptions = {}): 
   };
   client.on('error', onError);
   if (client instanceof Cluster) client.on('node error', onError);
+  // Connections duplicated from this one (the job queue's, the rate limiter's subscriber) report their
+  // reconnect errors through the same throttled log instead of ioredis's "Unhandled error event" lines.
+  const duplicate = client.duplicate.bind(client) as (...args: unknown[]) => Redis | Cluster;
+  (client as { duplicate: (...args: unknown[]) => Redis | Cluster }).duplicate = (...args: unknown[]) => {
+    const copy = duplicate(...args);
+    copy.on('error', onError);
+    return copy;
+  };
 
   // Start-up: the first commands may wait for the first connection; after that, never.
   let everReady = false;
