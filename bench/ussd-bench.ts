@@ -74,7 +74,8 @@ function script(journey: Journey, customer: number): [string, string][] {
 /** Runs CONCURRENCY virtual customers for `seconds`, each doing sessions of `journey` back to back. */
 async function drive(baseUrl: string, sandboxUrl: string, label: string, journey: Journey, seconds = SECONDS): Promise<RoundResult> {
   const pool = new Pool(baseUrl, { connections: CONCURRENCY });
-  await fetch(`${sandboxUrl}/sandbox/requests`, { method: 'DELETE' });
+  const received = async () => ((await (await fetch(`${sandboxUrl}/sandbox/control`)).json()) as { received: number }).received;
+  const receivedBefore = await received();
   const latencies: number[] = [];
   let hops = 0;
   let sessions = 0;
@@ -110,9 +111,9 @@ async function drive(baseUrl: string, sandboxUrl: string, label: string, journey
   await Promise.all(Array.from({ length: CONCURRENCY }, (_, w) => worker(w)));
   const elapsed = (performance.now() - started) / 1000;
   await pool.close();
-  const log = (await (await fetch(`${sandboxUrl}/sandbox/requests`)).json()) as unknown[];
+  const fineractRequests = (await received()) - receivedBefore;
   if (samples.length > 0) process.stderr.write(`${label} ${journey}: unexpected replies, e.g.\n  ${samples.join('\n  ')}\n`);
-  return { hops, sessions, errors, latencies, seconds: elapsed, fineractRequests: log.length };
+  return { hops, sessions, errors, latencies, seconds: elapsed, fineractRequests };
 }
 
 const percentile = (sorted: number[], p: number) => sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? NaN;

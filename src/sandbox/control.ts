@@ -58,6 +58,8 @@ export interface SandboxControlState {
   loanLocked: boolean;
   writeLatencyMs: number;
   timeoutAfterCommit: TimeoutAfterCommit | null;
+  /** Fineract API requests received since start (the log keeps only the latest REQUEST_LOG_LIMIT). */
+  received: number;
 }
 
 /** Entries kept in the request log; the oldest are dropped beyond this. */
@@ -100,7 +102,10 @@ export class SandboxControl {
     return this.#requests;
   }
 
+  #received = 0;
+
   record(entry: SandboxRequest): SandboxRequest {
+    this.#received++;
     this.#requests.push(entry);
     if (this.#requests.length > REQUEST_LOG_LIMIT) this.#requests.splice(0, this.#requests.length - REQUEST_LOG_LIMIT);
     return entry;
@@ -166,6 +171,7 @@ export class SandboxControl {
       loanLocked: this.loanLocked,
       writeLatencyMs: this.writeLatencyMs,
       timeoutAfterCommit: this.timeoutAfterCommit ? { ...this.timeoutAfterCommit } : null,
+      received: this.#received,
     };
   }
 }
