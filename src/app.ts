@@ -86,22 +86,8 @@ export function buildApp(deps: AppDeps): express.Express {
     res.status(ready ? 200 : 503).json({ status: ready ? 'ready' : 'not ready', store, storeKind: deps.store.kind, fineract });
   });
 
-  app.use(
-    africastalkingUssd({
-      runner: deps.runner,
-      store: deps.store,
-      keys: deps.keys,
-      logger,
-      secret: config.pin.pepper,
-      callbackKey: config.africastalking.callbackKey,
-      hopDeadlineMs: config.hopDeadlineMs,
-      defaultCountry: config.defaultCountry,
-      flowId: 'banking',
-      politeEnd: () => deps.translator.t(config.defaultLanguage, 'error.generic'),
-    }),
-  );
-  // SMS keywords (flows/sms.yaml): AT replies through the job queue, Twilio replies as TwiML.
-  const sms = {
+  // What every channel adapter shares: the runner, the store, the secret that keys hashes, the hop budget.
+  const channel = {
     runner: deps.runner,
     store: deps.store,
     keys: deps.keys,
@@ -109,6 +95,18 @@ export function buildApp(deps: AppDeps): express.Express {
     secret: config.pin.pepper,
     hopDeadlineMs: config.hopDeadlineMs,
     defaultCountry: config.defaultCountry,
+  };
+  app.use(
+    africastalkingUssd({
+      ...channel,
+      callbackKey: config.africastalking.callbackKey,
+      flowId: 'banking',
+      politeEnd: () => deps.translator.t(config.defaultLanguage, 'error.generic'),
+    }),
+  );
+  // SMS keywords (flows/sms.yaml): AT replies through the job queue, Twilio replies as TwiML.
+  const sms = {
+    ...channel,
     flowId: 'sms',
     maxPerHour: config.sms.maxPerHour,
   };
@@ -126,14 +124,8 @@ export function buildApp(deps: AppDeps): express.Express {
   if (deps.callbacks) {
     // Call-back IVR: the banking flow on channel voice, answered as TwiML or AT voice XML.
     const voice = {
-      runner: deps.runner,
+      ...channel,
       callbacks: deps.callbacks,
-      store: deps.store,
-      keys: deps.keys,
-      logger,
-      secret: config.pin.pepper,
-      hopDeadlineMs: config.hopDeadlineMs,
-      defaultCountry: config.defaultCountry,
       defaultLanguage: config.defaultLanguage,
       flowId: 'banking',
       publicUrl: config.publicUrl,
