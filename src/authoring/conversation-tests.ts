@@ -49,7 +49,8 @@ const hopSchema = z.strictObject({
 
 const caseSchema = z.strictObject({
   name: z.string().min(1),
-  channel: z.enum(['ussd']).default('ussd'),
+  /** `sms`: every hop is one inbound message, its own short session (as the SMS routes run them). */
+  channel: z.enum(['ussd', 'sms']).default('ussd'),
   /** The language the customer chose earlier (default: DEFAULT_LANGUAGE). */
   lang: z.string().regex(/^[a-z]{2}$/).optional(),
   msisdn: z.string().regex(/^\+\d{7,15}$/, 'must be an E.164 number like +254711000001'),
@@ -167,6 +168,14 @@ export async function readTestFiles(flowsDir: string): Promise<{ files: TestFile
     let ok = true;
     parsed.data.forEach((c, i) => {
       c.hops.forEach((h, j) => {
+        if (c.channel === 'sms') {
+          // Every SMS is its own session: each hop sends a message, and each may end.
+          if (h.send === null) {
+            problems.push(`${file}:${lineOf([i, 'hops', j, 'send'])} ${i}.hops.${j}.send: an SMS hop sends a message (no dialing)`);
+            ok = false;
+          }
+          return;
+        }
         if ((j === 0) !== (h.send === null)) {
           problems.push(`${file}:${lineOf([i, 'hops', j, 'send'])} ${i}.hops.${j}.send: ${j === 0 ? 'the first hop must dial (send: null)' : 'only the first hop dials (send: null)'}`);
           ok = false;
@@ -259,9 +268,11 @@ async function runCase(
     services.flows.install(new Map([[flow.id, instrument(flow, stubActors(c.stubs ?? {}), (value) => idsOfStateValue(value).forEach((id) => visited.add(id)))]]));
     if (c.lang) await services.store.set(services.keys.language(c.msisdn), c.lang);
     applySandbox(services, c.sandbox);
-    const sessionId = `test:${Date.now().toString(36)}:${Math.random().toString(36).slice(2, 8)}`;
+    const newSessionId = () => `test:${Date.now().toString(36)}:${Math.random().toString(36).slice(2, 8)}`;
+    let sessionId = newSessionId();
     for (const [j, hop] of c.hops.entries()) {
       applySandbox(services, hop.sandbox);
+      if (c.channel === 'sms' && j > 0) sessionId = newSessionId();
       const reply = await services.runner.run(
         {
           channel: c.channel,
@@ -270,7 +281,7 @@ async function runCase(
           serviceCode: '*384*123#',
           flowId: tf.flowId,
           hopKey: `hop-${j}`,
-          inputs: () => ({ inputs: hop.send === null ? [] : [hop.send], transport: null }),
+          inputs: () => ({ inputs: hop.send === null ? (c.channel === 'sms' ? [''] : []) : [hop.send], transport: null }),
         },
         Date.now() + config.hopDeadlineMs,
       );

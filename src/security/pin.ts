@@ -4,6 +4,7 @@ import type { KeyValueStore } from '../session/store.js';
 import { defaultKeys, type ClientId, type Keys } from '../session/keys.js';
 import { hmacSha256 } from './secrets.js';
 import { withLock } from '../session/lock.js';
+import { remainingMs } from '../fineract/deadline.js';
 
 export type PinVerifyResult =
   | { result: 'ok' }
@@ -34,7 +35,10 @@ export interface PinServiceOptions {
   keys?: Keys;
   /** Receives lockouts (client id only). */
   logger?: Logger;
-  /** How long a check waits for a concurrent check of the same customer (default 3000 ms). */
+  /**
+   * How long a check waits for a concurrent check of the same customer: until shortly before the current
+   * hop's deadline when there is one, else this (default 3000 ms).
+   */
   lockWaitMs?: number;
 }
 
@@ -105,7 +109,9 @@ export function createPinService(options: PinServiceOptions): PinService {
     async verify(clientId, pin) {
       // Checks of one customer's PIN are serialised across every channel and process, so concurrent guesses
       // cannot compare more than maxAttempts wrong PINs, and concurrent right ones never count as wrong.
-      return withLock(store, keys.forCustomer(clientId, 'pin:check'), { ttlMs: 5000, waitMs: lockWaitMs, logger }, async () => {
+      const hopLeft = remainingMs();
+      const waitMs = hopLeft === undefined ? lockWaitMs : Math.max(0, hopLeft - 100);
+      return withLock(store, keys.forCustomer(clientId, 'pin:check'), { ttlMs: 5000, waitMs, logger }, async () => {
         if ((await store.get(keys.pinLock(clientId))) !== null) return { result: 'locked' } as const;
         const raw = await store.get(keys.pin(clientId));
         if (raw === null) return { result: 'not-set' } as const;
