@@ -9,7 +9,9 @@ import { DEMO_PINS } from '../security/demo-pins.js';
 /**
  * `/simulator`: a phone in the browser for flow authors and demos, mounted only in sandbox and development
  * mode (app.ts). The page is one static HTML file with its script inline (no framework, no build step); it
- * calls this server's Africa's Talking USSD route and reads the sandbox outbox. `/simulator/config` tells it
+ * calls this server's Africa's Talking USSD, SMS and voice routes as the aggregator does, reads the sandbox
+ * outbox (SMS replies, receipts) and polls the sandbox dialer (`/sandbox/calls`) for call-backs to answer, the
+ * spoken text of the voice XML shown and keypad digits posted as GetDigits results. `/simulator/config` tells it
  * the USSD code, the screen budget, whether the AT callback key is required (never the key itself) and, with
  * the built-in sandbox, the demo customers and their PINs (public demo data, design.md).
  */

@@ -69,6 +69,32 @@ describe('/simulator in headless Chromium', () => {
     expect(await page.locator('#log li').count()).toBe(3);
   });
 
+  it('should ask for a call-back by USSD, ring, answer and follow the spoken menu by keypad', async () => {
+    await page.click('#end');
+    await send();
+    await screen('Welcome Amina');
+    await press('1234');
+    await send();
+    await screen('Main menu');
+    await press('8');
+    await send();
+    await screen('We will call you in a moment.');
+    await page.locator('#call-status', { hasText: 'Incoming call' }).waitFor({ timeout: 15_000 });
+    await page.click('#call-answer');
+    const spoken = (text: string) => page.locator('#spoken li', { hasText: text }).waitFor({ timeout: 10_000 });
+    await spoken('Welcome Amina. Enter your PIN: Then press the hash key.');
+    for (const k of '1234') await page.click(`.dtmf [data-dtmf="${k}"]`);
+    // The keys pressed are masked, never shown back.
+    expect(await page.textContent('#dtmf-entry')).toBe('••••');
+    await page.click('.dtmf [data-dtmf="#"]');
+    await spoken('Main menu For Balance, press 1.');
+    await page.click('.dtmf [data-dtmf="1"]');
+    await spoken('12,500.00');
+    expect(await page.textContent('#spoken')).not.toContain('1234');
+    await page.locator('#call-status', { hasText: 'Call ended' }).waitFor({ timeout: 10_000 });
+    expect(await page.isHidden('#call-keypad')).toBe(true);
+  });
+
   it('should send money with the keyboard, and show the SMS receipt in the inbox', async () => {
     await page.keyboard.press('Escape');
     await page.keyboard.press('Enter');
@@ -86,9 +112,12 @@ describe('/simulator in headless Chromium', () => {
     await page.locator('#inbox li', { hasText: 'You sent KES 100.00 to' }).waitFor({ timeout: 10_000 });
   });
 
-  it('should say plainly that SMS keywords and call-back voice are not available yet', async () => {
-    expect(await page.textContent('#sms-compose')).toMatch(/^Not available yet: SMS keywords/);
-    expect(await page.textContent('#callback')).toMatch(/^Not available yet: call-back voice/);
+  it('should send an SMS keyword and show the reply in the inbox', async () => {
+    await page.fill('#sms-text', 'BAL 1234');
+    await page.click('#sms-send');
+    await page.locator('#sms-status', { hasText: 'Sent' }).waitFor({ timeout: 10_000 });
+    await page.locator('#inbox li', { hasText: /Akiba Savings 000000001: KES 12,400\.00/ }).waitFor({ timeout: 10_000 });
+    expect(await page.inputValue('#sms-text')).toBe('');
   });
 
   it('should list the sandbox demo customers, and switch number on a click', async () => {
