@@ -272,6 +272,11 @@ export const SETTINGS = {
     default: '0',
     schema: int(0, 100_000),
   },
+  SANDBOX_SIM_SWAPPED: {
+    help: 'Sandbox only: comma-separated E.164 numbers whose SIM counts as just swapped (transfers refused, threat T4).',
+    default: '',
+    schema: z.string(),
+  },
   SANDBOX_PORT: { help: 'Port of `kiunga sandbox`.', default: '8080', schema: int(0, 65535) },
   LOG_LEVEL: {
     help: 'pino log level.',
@@ -341,6 +346,7 @@ export interface Config {
   localesDir: string;
   sandboxPort: number;
   sandboxCustomers: number;
+  sandboxSimSwapped: string[];
   logLevel: string;
 }
 
@@ -459,6 +465,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     localesDir: v.LOCALES_DIR,
     sandboxPort: v.SANDBOX_PORT,
     sandboxCustomers: v.SANDBOX_CUSTOMERS,
+    sandboxSimSwapped: csv(v.SANDBOX_SIM_SWAPPED as string),
     logLevel: v.LOG_LEVEL,
   };
   return deepFreeze(config);

@@ -14,6 +14,7 @@ import { createLookupCache } from './fineract/cache.js';
 import { withLookupCache } from './fineract/cached-client.js';
 import { createPinService } from './security/pin.js';
 import { DEMO_PINS } from './security/demo-pins.js';
+import { sandboxSimSwap } from './security/sim-swap.js';
 import { SYNTHETIC_FIRST_ID, SYNTHETIC_PIN } from './sandbox/synthetic.js';
 import { createTranslator } from './text/i18n.js';
 import { createImplementations } from './engine/registry.js';
@@ -219,6 +220,8 @@ export async function createServices(
         currency: config.currency,
         fallbackBudgetMs: config.hopDeadlineMs,
         limits: config.limits,
+        // Threat T4: the sandbox's list of freshly swapped SIMs; a real deployment plugs a provider check in here.
+        simSwap: sandboxUrl ? sandboxSimSwap(config.sandboxSimSwapped) : undefined,
       },
     });
     const flows = await loadFlowRegistry(resolve(config.flowsDir), impl, loadedTexts);

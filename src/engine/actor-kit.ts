@@ -29,6 +29,7 @@ export type FlowErrorCode =
   | 'over-daily'
   | 'insufficient'
   | 'above-outstanding'
+  | 'sim-swap'
   // call-back requests (src/callback): one is already on its way, too many this hour, number not allowed
   | 'callback-pending'
   | 'callback-limit'

@@ -5,6 +5,7 @@ import { toE164 } from '../fineract/phone.js';
 import type { FineractClient } from '../fineract/types.js';
 import { currentDeadline } from '../fineract/deadline.js';
 import { keyedHash } from '../security/secrets.js';
+import type { SimSwapCheck } from '../security/sim-swap.js';
 import { parseAmount, toDecimal, type TransferIntent, type TransferService } from '../money/transfer-service.js';
 import { actor, checkPin, FlowError, requireCustomer, type PinVerifier } from './actor-kit.js';
 import type { FlowContext, FlowEvent, ViewVars } from './types.js';
@@ -34,6 +35,8 @@ export interface MoneyDeps {
   /** Hop budget used when no hop deadline is set (background runs). */
   fallbackBudgetMs: number;
   limits: { minCents: number; maxCents: number; dailyCents: number };
+  /** Asked before money moves (threat T4); a recent SIM swap refuses the transfer. */
+  simSwap?: SimSwapCheck;
 }
 
 type Purpose = 'send' | 'own' | 'loan';
@@ -112,6 +115,7 @@ export function createMoneyImplementations(deps: MoneyDeps) {
     transferMoney: actor(logger, 'transferMoney', async ({ context, event }) => {
       const customer = requireCustomer(context);
       await checkPin(pins, customer.clientId, event);
+      if (deps.simSwap && (await deps.simSwap.recentlySwapped(context.msisdn))) throw new FlowError('sim-swap');
       const d = data(context);
       const id = keyedHash(deps.secret, `transfer:${context.session}:${String(d.step)}`).slice(0, 32);
       const intent: TransferIntent = {

@@ -150,3 +150,25 @@ describe('refusing transfers clearly, moving nothing', () => {
     expect((await session.send('0711000001')).body).toBe('CON You cannot send money to yourself. Enter another number:');
   });
 });
+
+describe('a recent SIM swap (threat T4)', () => {
+  it('should refuse to move money from a number whose SIM just changed, even with the right PIN', async () => {
+    const swapped = await startTestServer({ SANDBOX_SIM_SWAPPED: AMINA });
+    try {
+      const before = [balance(swapped, 1), balance(swapped, 2)];
+      const commits = committedTransfers(swapped);
+      const { session } = await toConfirmation(swapped, '0711000002', '500');
+      const reply = await session.send('1234');
+      expect(reply.body).toBe('END For your security, transfers are paused after a recent SIM change. No money was moved. Please visit a branch with your ID.');
+      expect([balance(swapped, 1), balance(swapped, 2)]).toEqual(before);
+      expect(committedTransfers(swapped)).toBe(commits);
+      // Reading stays possible.
+      const read = atSession(swapped, AMINA);
+      await read.send();
+      await read.send('1234');
+      expect((await read.send('1')).body).toMatch(/^END Balance/);
+    } finally {
+      await swapped.close();
+    }
+  });
+});
