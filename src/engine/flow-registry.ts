@@ -7,23 +7,46 @@ import type { FlowSource } from './turn-runner.js';
 import type { Translator } from '../text/i18n.js';
 
 /**
- * The flows a process serves. Keeps every version it has loaded, so a session restored under an older
- * version finishes on it while new sessions get the current one.
+ * The flows a process serves. Keeps the versions it replaced for `retainMs` (longer than any session may
+ * last), so a session restored under an older version finishes on it while new sessions get the current
+ * one; after that the old version is dropped, and a session still naming it restarts cleanly.
  */
 export class FlowRegistry implements FlowSource {
   private readonly currentById = new Map<string, LoadedFlow>();
   private readonly byVersion = new Map<string, LoadedFlow>();
+  /** When each replaced version stopped being current. */
+  private readonly retiredAt = new Map<string, number>();
 
-  constructor(flows: Map<string, LoadedFlow>) {
+  constructor(
+    flows: Map<string, LoadedFlow>,
+    private readonly retainMs = 2 * 3600_000,
+    private readonly now: () => number = Date.now,
+  ) {
     this.install(flows);
   }
 
-  /** Makes `flows` the current versions (older versions stay available to sessions in flight). */
+  /** Makes `flows` the current versions; replaced ones stay available to sessions in flight for a while. */
   install(flows: Map<string, LoadedFlow>): void {
+    const t = this.now();
     for (const flow of flows.values()) {
+      const previous = this.currentById.get(flow.id);
+      const key = `${flow.id}@${flow.version}`;
+      if (previous && previous.version !== flow.version) this.retiredAt.set(`${previous.id}@${previous.version}`, t);
+      this.retiredAt.delete(key);
       this.currentById.set(flow.id, flow);
-      this.byVersion.set(`${flow.id}@${flow.version}`, flow);
+      this.byVersion.set(key, flow);
     }
+    for (const [key, at] of this.retiredAt) {
+      if (t - at > this.retainMs) {
+        this.byVersion.delete(key);
+        this.retiredAt.delete(key);
+      }
+    }
+  }
+
+  /** How many versions are kept (current and retired). */
+  size(): number {
+    return this.byVersion.size;
   }
 
   current(id: string): LoadedFlow | undefined {

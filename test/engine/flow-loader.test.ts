@@ -107,3 +107,22 @@ describe('flow loader', () => {
     expect(flows.get('banking')?.homeId).toBe('banking.menu');
   });
 });
+
+describe('flow registry', () => {
+  it('should keep a replaced version for sessions in flight, then drop it', async () => {
+    const { FlowRegistry } = await import('../../src/engine/flow-registry.js');
+    const flows = await loadFlows(resolve('flows'), ctx, machineFactory(unusedDeps()));
+    const banking = flows.get('banking')!;
+    let now = 0;
+    const registry = new FlowRegistry(new Map([['banking', banking]]), 1000, () => now);
+    const edited = { ...banking, version: 'edited' };
+    now = 10;
+    registry.install(new Map([['banking', edited]]));
+    expect(registry.current('banking')?.version).toBe('edited');
+    expect(registry.version('banking', banking.version)).toBe(banking);
+    now = 2000;
+    registry.install(new Map([['banking', edited]]));
+    expect(registry.version('banking', banking.version)).toBeUndefined();
+    expect(registry.version('banking', 'edited')).toBe(edited);
+  });
+});
