@@ -74,7 +74,32 @@ export function drawScreen(answer: UssdAnswer): string {
 const HELP = `Enter (on an idle phone) dials; a code like *384*123# dials that code; anything else answers the screen.
   /dial [code]     dial (again)            /hangup   leave the session
   /msisdn <number> change the phone number /quit     leave the simulator
-  /sms, /call      SMS and call-back voice (not available yet)`;
+  /sms <text>      send an SMS keyword (e.g. /sms BAL 1234) and print the reply from the sandbox outbox
+  /call            call-backs are answered in the browser phone (/simulator), not in the terminal`;
+
+/** Sends one SMS as Africa's Talking would and waits for the reply in the sandbox outbox (sandbox only). */
+export async function sendSms(phone: PhoneOptions, text: string, waitMs = 5000): Promise<string> {
+  const base = phone.url.replace(/\/$/, '');
+  const outboxUrl = `${base}/sandbox/outbox?to=${encodeURIComponent(phone.msisdn)}`;
+  const before = await fetch(outboxUrl)
+    .then(async (r) => (r.ok ? ((await r.json()) as unknown[]).length : undefined))
+    .catch(() => undefined);
+  const query = phone.key ? `?key=${encodeURIComponent(phone.key)}` : '';
+  const id = `sim-${Date.now().toString(36)}-${Math.random().toString(36).slice(2, 8)}`;
+  const res = await fetch(`${base}/channels/africastalking/sms${query}`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/x-www-form-urlencoded' },
+    body: new URLSearchParams({ from: phone.msisdn, to: '20880', text, id, date: new Date().toISOString(), networkCode: '63902' }).toString(),
+  });
+  if (!res.ok) return `SMS refused: HTTP ${res.status}`;
+  if (before === undefined) return '(sent; the reply goes to the phone through the messaging provider)';
+  for (const until = Date.now() + waitMs; Date.now() < until; ) {
+    const list = (await (await fetch(outboxUrl)).json()) as { text: string }[];
+    if (list.length > before) return list.slice(before).map((m) => `SMS> ${m.text}`).join('\n');
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  return '(sent; no reply yet)';
+}
 
 /** The interactive loop over `input` lines; resolves when input ends or on /quit. */
 export async function runPhone(options: PhoneOptions, input: NodeJS.ReadableStream, print: (text: string) => void, interactive = false): Promise<void> {
@@ -115,8 +140,18 @@ export async function runPhone(options: PhoneOptions, input: NodeJS.ReadableStre
         session = undefined;
         print(`phone number is now ${arg}\n`);
       } else print('usage: /msisdn +254711000001\n');
-    } else if (command === '/sms' || command === '/call') {
-      print(`${command === '/sms' ? 'SMS' : 'Call-back voice'} is not available yet: it arrives with the SMS and voice channels.\n`);
+    } else if (command === '/sms') {
+      const text = line.slice(4).trim();
+      if (!text) print('usage: /sms BAL 1234\n');
+      else {
+        try {
+          print(`${await sendSms(phone, text)}\n`);
+        } catch (error) {
+          print(`cannot reach ${phone.url}: ${(error as Error).message}\n`);
+        }
+      }
+    } else if (command === '/call') {
+      print('call-backs are answered in the browser phone: open /simulator on the same server\n');
     } else if (!session || session.ended) {
       if (line === '' || /^[*#][*#0-9]*#$/.test(line)) await dial(line || undefined);
       else print('no session: press Enter to dial, or /help\n');

@@ -49,7 +49,7 @@ describe('kiunga simulate', () => {
     let out = '';
     await runPhone(
       { url: server.url, msisdn: '+254711000001', serviceCode: '*384*123#', key: KEY },
-      Readable.from(['/msisdn +254711000002\n', '\n', '2468\n', '6\n', '/hangup\n', 'hello\n', '/sms\n', '/call\n', '*384*123#\n', '/quit\n', 'never read\n']),
+      Readable.from(['/msisdn +254711000002\n', '\n', '2468\n', '6\n', '/hangup\n', 'hello\n', '/sms\n', '/sms BAL 2468\n', '/call\n', '*384*123#\n', '/quit\n', 'never read\n']),
       (s) => (out += s),
     );
     expect(out).toContain('phone number is now +254711000002');
@@ -57,8 +57,11 @@ describe('kiunga simulate', () => {
     expect(out).toContain('│ Choose language ');
     expect(out).toContain('(hung up)');
     expect(out).toContain('no session: press Enter to dial, or /help');
-    expect(out).toContain('SMS is not available yet');
-    expect(out).toContain('Call-back voice is not available yet');
+    expect(out).toContain('usage: /sms BAL 1234');
+    // The SMS goes through the AT SMS route; the reply comes back from the sandbox outbox, without the PIN.
+    expect(out).toMatch(/SMS> Balance\nAkiba Savings 000000002: KES 3,000\.00|SMS> Balance Akiba Savings 000000002: KES 3,000\.00/);
+    expect(out).not.toContain('SMS> BAL 2468');
+    expect(out).toContain('call-backs are answered in the browser phone');
     expect(out.match(/dialling \*384\*123# from \+254711000002/g)).toHaveLength(2);
   });
 
