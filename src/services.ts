@@ -174,7 +174,7 @@ export async function createServices(
       queue,
       receipts: translatedReceipts(translator),
       limits: config.limits,
-      fineractTimeoutMs: config.fineract.timeoutMs,
+      callMaxMs: config.hopDeadlineMs + config.fineract.timeoutMs,
       logger,
       today: () => new Intl.DateTimeFormat('en-CA', { timeZone: config.timezone }).format(new Date()),
     });

@@ -96,8 +96,11 @@ export interface TransferServiceDeps {
   queue: JobQueue;
   receipts: ReceiptWriter;
   limits: TransferLimits;
-  /** Fineract's own request timeout: a resolution never runs before an original call could still be in flight. */
-  fineractTimeoutMs: number;
+  /**
+   * The longest an original call can still be on its way or in flight (its wait in the gateway's queue, at
+   * most a hop, plus Fineract's timeout): a resolution never sends again before that.
+   */
+  callMaxMs: number;
   logger: Logger;
   /** The tenant's business date, `yyyy-mm-dd` (daily limits reset with it). */
   today(): string;
@@ -188,7 +191,7 @@ export class TransferService {
     if (record.status === 'failed') return { status: 'failed', code: record.code! };
     // Pending or uncertain: an earlier attempt may still be in flight or may have committed. Never send
     // again before it must have ended; the queued resolution settles it and the SMS tells the customer.
-    if (Date.now() - record.updatedAt > this.deps.fineractTimeoutMs + ANSWER_MARGIN_MS && deadlineAt - Date.now() > 1000) {
+    if (Date.now() - record.updatedAt > this.deps.callMaxMs + ANSWER_MARGIN_MS && deadlineAt - Date.now() > 1000) {
       try {
         await this.resolve(record.intent.from.clientId, record.intent.id);
         const settled = await this.read(record.intent.from.clientId, record.intent.id);
@@ -255,7 +258,7 @@ export class TransferService {
     await this.deps.queue.add(
       RESOLVE_JOB,
       { clientId: intent.from.clientId, id: intent.id },
-      { delayMs: this.deps.fineractTimeoutMs + 1000, jobId: `resolve-${intent.id}`, attempts: 12, backoffMs: 2000 },
+      { delayMs: this.deps.callMaxMs + 1000, jobId: `resolve-${intent.id}`, attempts: 12, backoffMs: 2000 },
     );
   }
 
