@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { startTestServer, atSession, type TestServer } from '../helpers/server.js';
-import { RedisProcess, freePort } from '../helpers/redis-server.js';
+import { startRedis, stopAll, type RedisProcess } from '../session/helpers/redis-server.js';
 
 const AMINA = '+254711000001';
 const DEADLINE_MS = 1500;
@@ -62,13 +62,12 @@ describe('when Redis stops in the middle of a session', () => {
   let redis: RedisProcess;
   let server: TestServer;
   beforeAll(async () => {
-    redis = new RedisProcess(await freePort());
-    await redis.start();
+    redis = await startRedis();
     server = await startTestServer({ REDIS_URL: redis.url, HOP_DEADLINE_MS: String(DEADLINE_MS) });
   });
   afterAll(async () => {
     await server?.close();
-    await redis?.kill();
+    await stopAll();
   });
 
   it('should end politely within the deadline, then resume by itself when Redis returns', async () => {
@@ -85,7 +84,7 @@ describe('when Redis stops in the middle of a session', () => {
     const ready = await fetch(`${server.url}/readyz`);
     expect(ready.status).toBe(503);
 
-    await redis.start();
+    await redis.restart();
     let resumed = '';
     for (let i = 0; i < 50 && !resumed.startsWith('CON Welcome'); i++) {
       await sleep(200);
