@@ -11,6 +11,7 @@ import { africastalkingUssd } from './channels/africastalking-ussd.js';
 import { africastalkingSms } from './channels/africastalking-sms.js';
 import { twilioSms } from './channels/twilio-sms.js';
 import { adminRouter } from './admin/admin-router.js';
+import type { ChannelDeps } from './channels/channel-deps.js';
 import { createMetrics } from './metrics.js';
 import type { FineractGateway } from './fineract/gateway.js';
 import type { SandboxOutbox } from './messaging/messenger.js';
@@ -87,7 +88,7 @@ export function buildApp(deps: AppDeps): express.Express {
   });
 
   // What every channel adapter shares: the runner, the store, the secret that keys hashes, the hop budget.
-  const channel = {
+  const channel: ChannelDeps = {
     runner: deps.runner,
     store: deps.store,
     keys: deps.keys,

@@ -1,13 +1,11 @@
 import { Router, type Request, type Response } from 'express';
-import type { Logger } from 'pino';
 import type { CountryCode } from 'libphonenumber-js';
 import { toE164 } from '../fineract/phone.js';
 import { keyedHash } from '../security/secrets.js';
-import { hopDeadline, type TurnRunner } from '../engine/turn-runner.js';
-import type { KeyValueStore } from '../session/store.js';
-import type { Keys } from '../session/keys.js';
+import { hopDeadline } from '../engine/turn-runner.js';
 import { maskMsisdn } from '../logger.js';
 import { requireCallbackKey, formFields } from './africastalking-common.js';
+import type { ChannelDeps } from './channel-deps.js';
 
 /**
  * Africa's Talking USSD: `POST /channels/africastalking/ussd` answers `CON ...` / `END ...` as text/plain.
@@ -16,16 +14,8 @@ import { requireCallbackKey, formFields } from './africastalking-common.js';
  * https://developers.africastalking.com/docs/ussd/overview
  */
 
-export interface AtUssdOptions {
-  runner: TurnRunner;
-  store: KeyValueStore;
-  keys: Keys;
-  logger: Logger;
-  /** Server secret keying the hashes of `text` (the PIN pepper). */
-  secret: string;
+export interface AtUssdOptions extends ChannelDeps {
   callbackKey?: string;
-  hopDeadlineMs: number;
-  defaultCountry: string;
   flowId: string;
   /** Text of the polite END for malformed requests, by language. */
   politeEnd: () => string;

@@ -1,17 +1,15 @@
 import { Router, type Request, type Response } from 'express';
-import type { Logger } from 'pino';
 import type { CountryCode } from 'libphonenumber-js';
 import { toE164 } from '../fineract/phone.js';
 import { maskMsisdn } from '../logger.js';
-import { hopDeadline, type TurnRunner } from '../engine/turn-runner.js';
-import type { KeyValueStore } from '../session/store.js';
-import type { Keys } from '../session/keys.js';
+import { hopDeadline } from '../engine/turn-runner.js';
 import type { CallbackRecord, CallbackService, CallOutcome } from '../callback/callbacks.js';
 import { callRefKey } from '../messaging/outbound.js';
 import { formFields, requireCallbackKey } from './africastalking-common.js';
 import { voiceScript, type VoiceRenderOptions } from './voice-render.js';
 import { atVoiceXml, AtVoiceXml } from './voice-xml.js';
 import { CALL_ID, callbackOfCall, closingReply, digitsOf, endCall, runVoiceHop, seqOf } from './voice-session.js';
+import type { ChannelDeps } from './channel-deps.js';
 
 /**
  * Africa's Talking voice: `POST /channels/africastalking/voice`, the callback URL of the voice number, which
@@ -30,16 +28,9 @@ import { CALL_ID, callbackOfCall, closingReply, digitsOf, endCall, runVoiceHop, 
  *   records the outcome.
  */
 
-export interface AtVoiceOptions {
-  runner: TurnRunner;
+export interface AtVoiceOptions extends ChannelDeps {
   callbacks: CallbackService;
-  store: KeyValueStore;
-  keys: Keys;
-  logger: Logger;
-  secret: string;
   callbackKey?: string;
-  hopDeadlineMs: number;
-  defaultCountry: string;
   defaultLanguage: string;
   flowId: string;
   /** PUBLIC_URL; without it the callback URLs are built from the request's own host. */

@@ -1,11 +1,9 @@
-import type { Logger } from 'pino';
 import type { CountryCode } from 'libphonenumber-js';
 import { toE164 } from '../fineract/phone.js';
 import { keyedHash } from '../security/secrets.js';
 import { maskMsisdn } from '../logger.js';
-import { hopDeadline, type TurnRunner } from '../engine/turn-runner.js';
-import type { KeyValueStore } from '../session/store.js';
-import type { Keys } from '../session/keys.js';
+import { hopDeadline } from '../engine/turn-runner.js';
+import type { ChannelDeps } from './channel-deps.js';
 
 /**
  * What both SMS webhooks (Africa's Talking, Twilio) share: one inbound message is one short conversation of
@@ -15,15 +13,7 @@ import type { Keys } from '../session/keys.js';
  * record keeps only a keyed hash of it, and the reply never repeats it.
  */
 
-export interface SmsConversationOptions {
-  runner: TurnRunner;
-  store: KeyValueStore;
-  keys: Keys;
-  logger: Logger;
-  /** Server secret keying the hashes of messages (the PIN pepper). */
-  secret: string;
-  hopDeadlineMs: number;
-  defaultCountry: string;
+export interface SmsConversationOptions extends ChannelDeps {
   /** The flow every inbound SMS runs (`sms`). */
   flowId: string;
   /** Messages answered per number per hour (SMS_MAX_PER_HOUR); more get no reply. */

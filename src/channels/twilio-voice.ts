@@ -1,17 +1,15 @@
 import { Router, type Request, type RequestHandler, type Response } from 'express';
 import twilio from 'twilio';
-import type { Logger } from 'pino';
 import type { CountryCode } from 'libphonenumber-js';
 import { toE164 } from '../fineract/phone.js';
 import { maskMsisdn } from '../logger.js';
-import { hopDeadline, type TurnRunner } from '../engine/turn-runner.js';
-import type { KeyValueStore } from '../session/store.js';
-import type { Keys } from '../session/keys.js';
+import { hopDeadline } from '../engine/turn-runner.js';
 import type { CallbackService, CallOutcome } from '../callback/callbacks.js';
 import { callRefKey } from '../messaging/outbound.js';
 import { formFields } from './africastalking-common.js';
 import { voiceScript, type VoiceRenderOptions, type VoiceScript } from './voice-render.js';
 import { CALL_ID, callbackOfCall, closingReply, digitsOf, endCall, runVoiceHop, seqOf } from './voice-session.js';
+import type { ChannelDeps } from './channel-deps.js';
 
 /**
  * Twilio voice: `POST /channels/twilio/voice` (TwiML) and `POST /channels/twilio/voice/status`, both behind
@@ -28,17 +26,10 @@ import { CALL_ID, callbackOfCall, closingReply, digitsOf, endCall, runVoiceHop, 
  * - status: a final `CallStatus` ends the session and tells the call-back how the call went.
  */
 
-export interface TwilioVoiceOptions {
+export interface TwilioVoiceOptions extends ChannelDeps {
   /** `twilioSignatureGuard` (src/channels/twilio-signature.ts). */
   guard: RequestHandler;
-  runner: TurnRunner;
   callbacks: CallbackService;
-  store: KeyValueStore;
-  keys: Keys;
-  logger: Logger;
-  secret: string;
-  hopDeadlineMs: number;
-  defaultCountry: string;
   defaultLanguage: string;
   flowId: string;
   /** PUBLIC_URL (the signature guard refuses every request without it). */
