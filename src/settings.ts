@@ -1,0 +1,306 @@
+import { z } from 'zod';
+
+/**
+ * Every setting Kiunga reads: its schema, default and help text. `config.ts` reads the environment with
+ * them; the README's settings table is printed from them (`kiunga config --readme`), so the two cannot
+ * drift.
+ */
+
+export const csv = (value: string | undefined): string[] =>
+  (value ?? '')
+    .split(',')
+    .map((s) => s.trim())
+    .filter((s) => s.length > 0);
+
+const int = (min: number, max: number) =>
+  z
+    .string()
+    .trim()
+    .regex(/^\d+$/, 'must be a whole number')
+    .transform(Number)
+    .pipe(z.number().int().min(min).max(max));
+
+export const url = (protocols: string[]) =>
+  z
+    .string()
+    .trim()
+    .refine((v) => {
+      try {
+        return protocols.includes(new URL(v).protocol);
+      } catch {
+        return false;
+      }
+    }, `must be a URL (${protocols.join(' or ')})`);
+
+const bool = z
+  .string()
+  .trim()
+  .toLowerCase()
+  .refine((v) => ['true', 'false', '1', '0', 'yes', 'no'].includes(v), 'must be true or false')
+  .transform((v) => v === 'true' || v === '1' || v === 'yes');
+
+/** One documented setting: its schema, default and help text. */
+export interface Setting {
+  help: string;
+  default?: string;
+  schema: z.ZodType;
+  secret?: boolean;
+}
+
+export const SETTINGS = {
+  PORT: { help: 'HTTP port the server listens on.', default: '3000', schema: int(0, 65535) },
+  HOST: { help: 'Address the server binds to.', default: '0.0.0.0', schema: z.string().min(1) },
+  PUBLIC_URL: {
+    help: 'Public base URL the aggregators call (used to check Twilio signatures).',
+    schema: url(['http:', 'https:']),
+  },
+  REDIS_URL: {
+    help:
+      'Redis for sessions, locks, PIN records and lockouts, shared by all processes. redis://, rediss://, ' +
+      'redis-sentinel://host:port,host:port/master or redis-cluster://host:port,host:port. Unset: in-process ' +
+      'stores (one process, nothing survives a restart).',
+    schema: z.string().trim().min(1),
+  },
+  REDIS_PREFIX: { help: 'Prefix of every Redis key.', default: 'kiunga', schema: z.string().regex(/^[A-Za-z0-9_.-]+$/) },
+  FINERACT_URL: {
+    help:
+      'Fineract API base, e.g. https://fineract:8443/fineract-provider/api/v1. Unset: the built-in sandbox ' +
+      'with the demo data is started in-process.',
+    schema: url(['http:', 'https:']),
+  },
+  FINERACT_READ_URLS: {
+    help: 'Comma-separated Fineract read replicas (reads only).',
+    default: '',
+    schema: z.string(),
+  },
+  FINERACT_TENANT: { help: 'Fineract tenant identifier.', default: 'default', schema: z.string().min(1) },
+  FINERACT_USERNAME: { help: 'Fineract service user.', default: 'mifos', schema: z.string().min(1) },
+  FINERACT_PASSWORD: {
+    help: 'Fineract service user password.',
+    default: 'password',
+    schema: z.string().min(1),
+    secret: true,
+  },
+  FINERACT_RATE_LIMIT: {
+    help: 'Requests per second to Fineract, shared by all processes.',
+    default: '50',
+    schema: int(1, 100_000),
+  },
+  FINERACT_MAX_CONCURRENT: {
+    help: 'Requests in flight to Fineract at once, shared by all processes.',
+    default: '16',
+    schema: int(1, 10_000),
+  },
+  FINERACT_CACHE_TTL_S: {
+    help: 'How long lookups (client by phone, account lists) are cached in Redis; balances are never cached.',
+    default: '300',
+    schema: int(0, 86_400),
+  },
+  FINERACT_TIMEOUT_MS: { help: 'Timeout of one Fineract request.', default: '2500', schema: int(100, 60_000) },
+  FINERACT_SAVINGS_PRODUCTS: {
+    help: 'Comma-separated savings product ids shown on channels (empty: all; sandbox default: 1).',
+    schema: z.string(),
+  },
+  FINERACT_LOAN_PRODUCTS: {
+    help: 'Comma-separated loan product ids shown on channels (empty: all; sandbox default: 1).',
+    schema: z.string(),
+  },
+  TIMEZONE: {
+    help: "The institution's time zone (IANA); business days and daily limits follow it.",
+    default: 'Africa/Nairobi',
+    schema: z.string().refine((tz) => {
+      try {
+        new Intl.DateTimeFormat('en', { timeZone: tz });
+        return true;
+      } catch {
+        return false;
+      }
+    }, 'must be an IANA time zone, e.g. Africa/Nairobi'),
+  },
+  CURRENCY: { help: 'Currency of channel accounts (ISO 4217), used for limits and receipts.', default: 'KES', schema: z.string().regex(/^[A-Z]{3}$/) },
+  TRANSFER_MIN: { help: 'Smallest amount one transfer or repayment may move (major units).', default: '10', schema: int(1, 1_000_000_000) },
+  TRANSFER_MAX: { help: 'Largest amount one transfer or repayment may move (major units).', default: '70000', schema: int(1, 1_000_000_000) },
+  TRANSFER_DAILY_LIMIT: {
+    help: 'Most a customer may move per business day, all channels together (major units).',
+    default: '150000',
+    schema: int(1, 1_000_000_000),
+  },
+  HOP_DEADLINE_MS: {
+    help: 'Budget for one USSD hop, from request to reply; a reply always leaves within it.',
+    default: '4000',
+    schema: int(200, 14_000),
+  },
+  USSD_SESSION_TTL_S: { help: 'Lifetime of a USSD session in Redis.', default: '180', schema: int(10, 3600) },
+  USSD_MAX_CHARS: {
+    help: 'Longest USSD screen in GSM-7 septets; longer screens are paged.',
+    default: '182',
+    schema: int(40, 182),
+  },
+  USSD_MAX_UCS2: { help: 'Longest USSD screen when it needs UCS-2.', default: '80', schema: int(20, 91) },
+  CALLBACK_MAX_PER_HOUR: {
+    help: 'Call-backs per number per hour (missed call, USSD "Call me back", SMS CALL together).',
+    default: '3',
+    schema: int(1, 100),
+  },
+  CALLBACK_MAX_PER_MINUTE: {
+    help: 'Call-backs per minute for all numbers together, shared by all processes (cost and abuse ceiling).',
+    default: '60',
+    schema: int(1, 100_000),
+  },
+  CALLBACK_DELAY_MS: {
+    help: 'Wait before a call-back is placed, so the USSD dialog that asked for it has closed.',
+    default: '3000',
+    schema: int(0, 120_000),
+  },
+  CALLBACK_PENDING_TTL_S: {
+    help: 'How long a call-back blocks the next request for the same number when its outcome never arrives.',
+    default: '300',
+    schema: int(30, 86_400),
+  },
+  CALLBACK_RETRIES: {
+    help: 'Times a call-back is placed again after no answer, busy or failure.',
+    default: '1',
+    schema: int(0, 5),
+  },
+  CALLBACK_RETRY_DELAY_S: { help: 'Wait before a call-back is placed again.', default: '60', schema: int(0, 3600) },
+  VOICE_SESSION_TTL_S: { help: 'Lifetime of a voice (call-back) session in Redis.', default: '900', schema: int(60, 7200) },
+  VOICE_INPUT_TIMEOUT_S: {
+    help: 'Seconds a voice menu or input waits for a key before it counts as silence (twice re-prompted, then goodbye).',
+    default: '10',
+    schema: int(3, 60),
+  },
+  TWILIO_VOICES: {
+    help:
+      'Twilio <Say> voice per language, lang=voice/language comma-separated. A language without one (Swahili: Twilio ' +
+      'has none) plays recordings from locales/audio, else speaks the fallback language.',
+    default: 'en=Polly.Amy/en-GB,fr=Polly.Lea/fr-FR',
+    schema: z
+      .string()
+      .trim()
+      .regex(/^([a-z]{2}=[A-Za-z0-9._-]+\/[A-Za-z]{2,3}(-[A-Za-z0-9]+)*)(,[a-z]{2}=[A-Za-z0-9._-]+\/[A-Za-z]{2,3}(-[A-Za-z0-9]+)*)*$/, 'must be lang=voice/language,... e.g. en=Polly.Amy/en-GB'),
+  },
+  AT_VOICE: {
+    help: "Africa's Talking <Say> voice (its text-to-speech is English only; other languages play recordings or speak English).",
+    default: 'woman',
+    schema: z.enum(['woman', 'man']),
+  },
+  VOICE_AUDIO_URL: {
+    help: 'Base URL of the voice recordings (<base>/<lang>/<file>). Unset: PUBLIC_URL/voice/audio, served from LOCALES_DIR/audio.',
+    schema: url(['http:', 'https:']),
+  },
+  DEFAULT_COUNTRY: { help: 'Country for phone numbers without a prefix (ISO 3166).', default: 'KE', schema: z.string().regex(/^[A-Z]{2}$/) },
+  DEFAULT_LANGUAGE: { help: 'Language of new customers.', default: 'en', schema: z.string().regex(/^[a-z]{2}$/) },
+  AT_USERNAME: { help: "Africa's Talking username.", default: 'sandbox', schema: z.string().min(1) },
+  AT_API_KEY: { help: "Africa's Talking API key.", schema: z.string().min(1), secret: true },
+  AT_CALLBACK_KEY: {
+    help: "When set, every Africa's Talking route requires ?key=<value> (AT signs nothing) and answers 403 without it.",
+    schema: z.string().min(16, 'must be at least 16 characters'),
+    secret: true,
+  },
+  AT_VOICE_NUMBER: {
+    help: "Africa's Talking voice number (E.164); call-backs are placed from it. Required with MESSAGING_PROVIDER=africastalking.",
+    schema: z.string().min(1),
+  },
+  AT_SENDER_ID: {
+    help: "Sender ID or short code of outbound SMS through Africa's Talking (unset: AT's default sender).",
+    schema: z.string().trim().min(1).max(16),
+  },
+  AT_SMS_KEYWORD: {
+    help:
+      "Keyword of the SMS service on a shared or premium Africa's Talking short code: dropped from the start of " +
+      'inbound messages (KIUNGA BAL 1234 reads as BAL 1234) and sent with premium replies (with the linkId).',
+    schema: z.string().trim().regex(/^[A-Za-z0-9]{1,30}$/, 'must be one word of letters and digits'),
+  },
+  TWILIO_ACCOUNT_SID: { help: 'Twilio account SID.', schema: z.string().min(1) },
+  TWILIO_AUTH_TOKEN: { help: 'Twilio auth token (checks X-Twilio-Signature).', schema: z.string().min(1), secret: true },
+  TWILIO_NUMBER: {
+    help: 'Twilio phone number (E.164): outbound SMS and call-backs come from it. Required with MESSAGING_PROVIDER=twilio.',
+    schema: z.string().min(1),
+  },
+  MESSAGING_PROVIDER: {
+    help: 'Outbound SMS and calls: sandbox, africastalking or twilio.',
+    default: 'sandbox',
+    schema: z.enum(['sandbox', 'africastalking', 'twilio']),
+  },
+  SMS_RATE_LIMIT: {
+    help: 'Outbound SMS per second to the messaging provider, shared by all processes (not applied to the sandbox).',
+    default: '10',
+    schema: int(1, 10_000),
+  },
+  CALL_RATE_LIMIT: {
+    help: 'Outbound call-backs placed per second through the messaging provider, shared by all processes (not applied to the sandbox).',
+    default: '1',
+    schema: int(1, 1_000),
+  },
+  FINERACT_HOOK_SECRET: {
+    help:
+      'Secret of the Fineract hook URL (Fineract signs nothing): hooks are accepted at POST /hooks/fineract?key=<secret>. ' +
+      'Unset: every hook is refused (403).',
+    schema: z.string().min(16, 'must be at least 16 characters'),
+    secret: true,
+  },
+  ADMIN_TOKEN: {
+    help: 'Bearer token for /admin routes (unset: admin API disabled).',
+    schema: z.string().min(16, 'must be at least 16 characters'),
+    secret: true,
+  },
+  PIN_PEPPER: {
+    help:
+      'Server secret that keys PIN hashes; never stored in Redis. Required with FINERACT_URL; the sandbox uses a ' +
+      'development default and says so.',
+    schema: z.string().min(16, 'must be at least 16 characters'),
+    secret: true,
+  },
+  PIN_MAX_ATTEMPTS: { help: 'Wrong PINs before the customer is locked on every channel.', default: '3', schema: int(1, 10) },
+  SMS_PIN_ENABLED: {
+    help:
+      'Accept the PIN inside an SMS keyword (BAL 1234). false: PIN keywords answer that the service needs USSD, and ' +
+      'no PIN sent by SMS is ever checked (an SMS stays in the phone; threat T6).',
+    default: 'true',
+    schema: bool,
+  },
+  SMS_MAX_PER_HOUR: {
+    help: 'Inbound SMS answered per number per hour; more are read but not answered (sender spoofing must not become SMS bombing).',
+    default: '30',
+    schema: int(1, 10_000),
+  },
+  FLOWS_DIR: { help: 'Directory of flow files.', default: 'flows', schema: z.string().min(1) },
+  LOCALES_DIR: { help: 'Directory of locale files.', default: 'locales', schema: z.string().min(1) },
+  SANDBOX_CUSTOMERS: {
+    help: 'Extra synthetic sandbox customers for load tests: +254720000000, +254720000001, ... with PIN 4321.',
+    default: '0',
+    schema: int(0, 100_000),
+  },
+  SANDBOX_SIM_SWAPPED: {
+    help: 'Sandbox only: comma-separated E.164 numbers whose SIM counts as just swapped (transfers refused, threat T4).',
+    default: '',
+    schema: z.string(),
+  },
+  SANDBOX_PORT: { help: 'Port of `kiunga sandbox`.', default: '8080', schema: int(0, 65535) },
+  LOG_LEVEL: {
+    help: 'pino log level.',
+    default: 'info',
+    schema: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']),
+  },
+} satisfies Record<string, Setting>;
+
+export type SettingName = keyof typeof SETTINGS;
+
+/** The README's settings table, generated from SETTINGS. */
+export function settingsMarkdown(): string {
+  const rows = (Object.entries(SETTINGS) as [string, Setting][]).map(
+    ([name, s]) => `| \`${name}\` | ${s.default === undefined ? '(unset)' : s.default === '' ? '(empty)' : `\`${s.default}\``} | ${s.help} |`,
+  );
+  return ['| setting | default | meaning |', '|---|---|---|', ...rows].join('\n');
+}
+
+const START = '<!-- settings:start -->';
+const END = '<!-- settings:end -->';
+
+/** Replaces the settings block of a README text with the current table. */
+export function withSettingsTable(readme: string): string {
+  const start = readme.indexOf(START);
+  const end = readme.indexOf(END);
+  if (start < 0 || end < start) throw new Error(`README has no ${START} ... ${END} block`);
+  return `${readme.slice(0, start + START.length)}\n${settingsMarkdown()}\n${readme.slice(end)}`;
+}
