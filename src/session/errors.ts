@@ -29,6 +29,19 @@ export class LockTimeout extends Error {
 }
 
 /**
+ * A hop tried to write its session record after losing the session lock (its lock expired, and possibly
+ * another hop took it over and wrote a newer record). Nothing was written: a stale hop never overwrites a
+ * newer one's state. The hop's reply is still owed to the customer; what it may say is the caller's call.
+ */
+export class LockLost extends Error {
+  override readonly name = 'LockLost';
+
+  constructor(readonly key: string) {
+    super('session lock lost before the record was written; nothing was written');
+  }
+}
+
+/**
  * Checks a time-to-live given to a store and rounds it up to whole milliseconds (Redis PX takes integers).
  * A zero, negative or non-finite TTL is a programming error, not an outage, so it is a RangeError.
  */

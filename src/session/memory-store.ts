@@ -1,5 +1,5 @@
 import type { KeyValueStore } from './store.js';
-import { StoreUnavailable, checkTtl } from './errors.js';
+import { LockLost, StoreUnavailable, checkTtl } from './errors.js';
 
 /** The in-process store, with its entry count for metrics and tests. */
 export interface MemoryStore extends KeyValueStore {
@@ -92,8 +92,10 @@ export function createMemoryStore(options: MemoryStoreOptions = {}): MemoryStore
 
     async setAndUnlock(key, value, ttlMs, lockKey, token) {
       open();
-      entries.set(key, { value, expiresAt: deadline(ttlMs) });
-      if (live(lockKey)?.value === token) entries.delete(lockKey);
+      const expiresAt = deadline(ttlMs);
+      if (live(lockKey)?.value !== token) throw new LockLost(lockKey);
+      entries.set(key, { value, expiresAt });
+      entries.delete(lockKey);
     },
 
     async deleteIfEquals(key, value) {

@@ -1,7 +1,7 @@
 import { Cluster, Redis, type ClusterOptions, type RedisOptions } from 'ioredis';
 import type { Logger } from '../logger.js';
 import type { KeyValueStore } from './store.js';
-import { StoreUnavailable, checkTtl } from './errors.js';
+import { LockLost, StoreUnavailable, checkTtl } from './errors.js';
 import { parseRedisUrl, scrubSecrets } from './redis-url.js';
 
 export interface RedisStoreOptions {
@@ -35,10 +35,12 @@ const LOCK_AND_GET = `
 if redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2]) then return {1, redis.call('GET', KEYS[2])} end
 return {0, false}`;
 
-// SET KEYS[1] ARGV[1] PX ARGV[2], then releases the lock KEYS[2] if it still holds ARGV[3].
+// Only while the lock KEYS[2] still holds ARGV[3]: SET KEYS[1] ARGV[1] PX ARGV[2] and release the lock
+// (returns 1). A lock that expired or was taken over writes nothing (returns 0).
 const SET_AND_UNLOCK = `
+if redis.call('GET', KEYS[2]) ~= ARGV[3] then return 0 end
 redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
-if redis.call('GET', KEYS[2]) == ARGV[3] then redis.call('DEL', KEYS[2]) end
+redis.call('DEL', KEYS[2])
 return 1`;
 
 interface Scripts {
@@ -242,7 +244,8 @@ export function createRedisStore(url: string, options: RedisStoreOptions = {}): 
 
     async setAndUnlock(key, value, ttlMs, lockKey, token) {
       const ttl = checkTtl(ttlMs);
-      await run('setAndUnlock', () => scripts.kiungaSetAndUnlock(key, lockKey, value, ttl, token));
+      const written = await run('setAndUnlock', () => scripts.kiungaSetAndUnlock(key, lockKey, value, ttl, token));
+      if (written !== 1) throw new LockLost(lockKey);
     },
 
     async ping() {

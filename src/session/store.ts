@@ -25,7 +25,11 @@ export interface KeyValueStore {
    * keys must share a Redis Cluster slot (keys.ts gives a session's keys one hash tag).
    */
   lockAndGet(lockKey: string, token: string, lockTtlMs: number, key: string): Promise<{ locked: boolean; value: string | null }>;
-  /** Writes `key` and releases `lockKey` if it still holds `token`, in one round trip (same slot). */
+  /**
+   * Only while `lockKey` still holds `token`: writes `key` and releases the lock, atomically, in one round
+   * trip (same slot). Otherwise (the lock expired or another holder took it) writes nothing and rejects
+   * with `LockLost`, so a stale holder never overwrites a newer holder's record.
+   */
   setAndUnlock(key: string, value: string, ttlMs: number, lockKey: string, token: string): Promise<void>;
   /** Rejects when the backing store cannot answer. */
   ping(): Promise<void>;

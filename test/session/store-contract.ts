@@ -5,7 +5,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { KeyValueStore } from '../../src/session/store.js';
-import { StoreUnavailable } from '../../src/session/errors.js';
+import { LockLost, StoreUnavailable } from '../../src/session/errors.js';
 import { createKeys } from '../../src/session/keys.js';
 
 export function storeContract(label: string, open: () => Promise<KeyValueStore>, prefix: string): void {
@@ -99,13 +99,35 @@ export function storeContract(label: string, open: () => Promise<KeyValueStore>,
       expect(await store.lockAndGet(lock, 'token-a', 5000, data)).toEqual({ locked: true, value: 'before' });
       // A second holder is refused and reads nothing.
       expect(await store.lockAndGet(lock, 'token-b', 5000, data)).toEqual({ locked: false, value: null });
-      // The wrong token writes but does not release someone else's lock.
-      await store.setAndUnlock(data, 'by-b', 5000, lock, 'token-b');
+      // The wrong token neither writes nor releases someone else's lock.
+      await expect(store.setAndUnlock(data, 'by-b', 5000, lock, 'token-b')).rejects.toBeInstanceOf(LockLost);
       expect(await store.get(lock)).toBe('token-a');
+      expect(await store.get(data)).toBe('before');
       await store.setAndUnlock(data, 'by-a', 5000, lock, 'token-a');
       expect(await store.get(lock)).toBeNull();
       expect(await store.get(data)).toBe('by-a');
       expect(await store.lockAndGet(lock, 'token-c', 5000, key('combo-missing'))).toEqual({ locked: true, value: null });
+    });
+
+    it('a holder whose lock expired and was taken over cannot overwrite the newer record (LockLost)', async () => {
+      const lock = key('takeover-lock');
+      const data = key('takeover-data');
+      await store.set(data, 'v1', 5000);
+      // Hop A takes the lock, then stalls past the lock's TTL.
+      expect(await store.lockAndGet(lock, 'token-a', 60, data)).toEqual({ locked: true, value: 'v1' });
+      await sleep(150);
+      // Hop B takes the lock over and writes the newer record, keeping the lock (still working).
+      expect(await store.lockAndGet(lock, 'token-b', 5000, data)).toEqual({ locked: true, value: 'v1' });
+      await expect(store.setAndUnlock(data, 'stale-from-a', 5000, lock, 'token-a')).rejects.toBeInstanceOf(LockLost);
+      expect(await store.get(data)).toBe('v1');
+      expect(await store.get(lock)).toBe('token-b');
+      await store.setAndUnlock(data, 'v2-from-b', 5000, lock, 'token-b');
+      // A persists late, after B finished and released: still refused, the newer record stays.
+      const late = store.setAndUnlock(data, 'stale-from-a', 5000, lock, 'token-a');
+      await expect(late).rejects.toBeInstanceOf(LockLost);
+      await expect(late).rejects.toMatchObject({ name: 'LockLost' });
+      expect(await store.get(data)).toBe('v2-from-b');
+      expect(await store.get(lock)).toBeNull();
     });
 
     it('increments a counter, from a missing key or an integer value', async () => {
