@@ -17,7 +17,7 @@ import type { FineractGateway } from './fineract/gateway.js';
 import type { SandboxOutbox } from './messaging/messenger.js';
 import type { JobQueue } from './jobs/queue.js';
 import type { SandboxDialer } from './messaging/dialer.js';
-import { fineractHooksRouter } from './hooks/fineract-hooks.js';
+import { fineractHooksRouter, maskHookPath } from './hooks/fineract-hooks.js';
 import { simulatorRouter } from './simulator/router.js';
 import { resolve } from 'node:path';
 import type { CallbackService } from './callback/callbacks.js';
@@ -186,8 +186,9 @@ export function buildApp(deps: AppDeps): express.Express {
   // Body-parser and other request errors become 4xx with a short reason; nothing reaches the client as a 5xx stack.
   app.use((error: unknown, req: Request, res: Response, _next: NextFunction) => {
     const status = httpStatusOf(error);
-    if (status >= 500) logger.error({ err: { type: (error as Error)?.name }, path: req.path }, 'request failed');
-    else logger.warn({ status, reason: (error as { type?: string })?.type, path: req.path }, 'request refused');
+    // The hook path carries FINERACT_HOOK_SECRET: never log it as is.
+    if (status >= 500) logger.error({ err: { type: (error as Error)?.name }, path: maskHookPath(req.path) }, 'request failed');
+    else logger.warn({ status, reason: (error as { type?: string })?.type, path: maskHookPath(req.path) }, 'request refused');
     const ussd = req.path.startsWith('/channels/africastalking/ussd');
     const text = ussd ? `END ${deps.translator.t(config.defaultLanguage, 'error.generic')}` : reasonOf(status);
     res.status(status).type('text/plain').send(text);

@@ -13,13 +13,20 @@ import { timingSafeEqualStr } from '../security/secrets.js';
 import { SMS_JOB } from '../money/transfer-service.js';
 
 /**
- * Fineract hooks (the "Web" template, fineract.md §11) → SMS alerts to the account owner.
+ * Fineract hooks (the "Web" template) → SMS alerts to the account owner.
+ *
+ * How Fineract delivers (apache/fineract `ProcessorHelper.createWebHookService`, `WebHookService`): it builds a
+ * Retrofit client with `baseUrl(<Payload URL>)` and posts with `@POST(".")`. Retrofit refuses a base URL whose
+ * path does not end in `/` (so registering such a hook fails), and resolving "." against the base keeps the
+ * path and drops the query string. A secret in `?key=` therefore never arrives; the secret is a path segment:
+ * the Payload URL is `https://<host>/hooks/fineract/<FINERACT_HOOK_SECRET>/`.
  *
  * Fineract signs nothing and never retries, so (threat T20):
- * - **Authenticity** is only the secret in the URL: `POST /hooks/fineract?key=<FINERACT_HOOK_SECRET>`,
- *   compared in constant time. Anything else is 403 before the body is looked at; nothing is stored or
- *   queued. No secret configured: every hook is 403. The secret goes in the query, not in the path: paths
- *   appear in Kiunga's own request logs (a refused body logs `req.path`), the query never does.
+ * - **Authenticity** is only the secret in the URL: `POST /hooks/fineract/<secret>/` (the trailing slash is
+ *   what Fineract sends; without it is accepted too), compared in constant time. `POST /hooks/fineract?key=`
+ *   stays as a fallback for a proxy that rewrites the path into a query. Anything else is 403 before the body
+ *   is looked at; nothing is stored or queued. No secret configured: every hook is 403. The path holds the
+ *   secret, so Kiunga never logs it: request logs go through `maskHookPath`, metrics use the route pattern.
  * - **The payload is a hint, never the truth.** Only the event's identity is taken from it (action, savings
  *   account id, transaction id, the client id it claims); the job re-reads the account with its
  *   transactions from Fineract, checks the account belongs to the claimed client, finds the transaction
@@ -30,8 +37,13 @@ import { SMS_JOB } from '../money/transfer-service.js';
  * - **Fast answer.** The route only validates, claims and queues (200); the work is the `fineract-hook` job,
  *   delayed by a second because Fineract may deliver before its write is visible, and retried while the
  *   transaction is not there yet. Malformed bodies get 4xx; events other than savings deposits and
- *   withdrawals, failed commands (`status: "Exception"`) and other tenants get 200 `ignored`. Never 5xx:
- *   an internal failure is logged and answered 200 `not processed` (Fineract would not retry anyway).
+ *   withdrawals and other tenants get 200 `ignored`. Never 5xx: an internal failure is logged and answered
+ *   200 `not processed` (Fineract would not retry anyway).
+ * - **Failed commands fire hooks too** (`SynchronousCommandProcessingService.publishHookErrorEvent`): up to
+ *   1.8 with `"status": "Exception"` and an error `response`; since 1.9 the error is passed as a String, so the
+ *   hook carries neither `status` nor `response` (nor `clientId`). A success hook always has `response` (the
+ *   CommandProcessingResult minus officeId). Both kinds of failure hook are answered 200 `ignored` and logged
+ *   at debug only: they are normal traffic, not an attack or a misconfiguration.
  */
 
 export const HOOK_JOB = 'fineract-hook';
@@ -83,7 +95,7 @@ export interface FineractHooksOptions {
 
 type Verdict =
   | { status: 400 | 415; error: string }
-  | { status: 200; ignored: string }
+  | { status: 200; ignored: string; quiet?: boolean }
   | { status: 200; event: HookEvent };
 
 /** Reads a hook request; pure (no side effect). */
@@ -101,7 +113,9 @@ export function readHook(req: Pick<Request, 'get' | 'is' | 'body'>, tenant: stri
   }
   const hookTenant = req.get('fineract-platform-tenantid') ?? req.get('x-mifos-platform-tenantid');
   if (hookTenant !== undefined && hookTenant !== tenant) return { status: 200, ignored: 'another tenant' };
-  if (body.status !== undefined && body.status.toLowerCase() === 'exception') return { status: 200, ignored: 'failed command' };
+  // A failed command: 1.8 says so in `status`; 1.9+ sends no `status` and no `response` at all.
+  if (body.status !== undefined && body.status.toLowerCase() === 'exception') return { status: 200, ignored: 'failed command', quiet: true };
+  if (body.response === undefined) return { status: 200, ignored: 'failed command', quiet: true };
   if (entity !== 'SAVINGSACCOUNT' || (action !== 'DEPOSIT' && action !== 'WITHDRAWAL')) return { status: 200, ignored: 'event not handled' };
   const r = body.response;
   if (!r?.savingsId || !r.resourceId) return { status: 400, error: 'missing response.savingsId or response.resourceId' };
@@ -120,7 +134,9 @@ export function fineractHooksRouter(options: FineractHooksOptions): Router {
   let warnedNoSecret = false;
 
   const handle = async (req: Request, res: Response) => {
-    const given = typeof req.query.key === 'string' ? req.query.key : '';
+    // The path segment (what Fineract sends); `?key=` only as a fallback for a proxy that moved it there.
+    const fromPath = typeof req.params.secret === 'string' ? req.params.secret : undefined;
+    const given = fromPath ?? (typeof req.query.key === 'string' ? req.query.key : '');
     if (!secret || !timingSafeEqualStr(given, secret)) {
       if (!secret && !warnedNoSecret) {
         warnedNoSecret = true;
@@ -137,7 +153,8 @@ export function fineractHooksRouter(options: FineractHooksOptions): Router {
       return;
     }
     if ('ignored' in verdict) {
-      log.info({ reason: verdict.ignored }, 'Fineract hook ignored');
+      if (verdict.quiet) log.debug({ reason: verdict.ignored }, 'Fineract hook ignored');
+      else log.info({ reason: verdict.ignored }, 'Fineract hook ignored');
       res.json({ status: 'ignored', reason: verdict.ignored });
       return;
     }
@@ -169,8 +186,17 @@ export function fineractHooksRouter(options: FineractHooksOptions): Router {
     res.json({ status: 'accepted' });
   };
 
+  router.post(HOOK_ROUTE, handle);
   router.post('/hooks/fineract', handle);
   return router;
+}
+
+/** The hook route; Express matches it with or without the trailing slash Fineract sends. */
+export const HOOK_ROUTE = '/hooks/fineract/:secret';
+
+/** A request path safe to log: the hook secret in `/hooks/fineract/<secret>/` is replaced. */
+export function maskHookPath(path: string): string {
+  return path.replace(/^(\/hooks\/fineract\/)[^/]+/i, '$1[redacted]');
 }
 
 export interface HookJobOptions {

@@ -5,6 +5,7 @@ import type { Logger } from '../logger.js';
 import { Bank } from './bank.js';
 import { CommandSource } from './command-source.js';
 import { runCommand } from './commands.js';
+import { SandboxHooks } from './hooks.js';
 import { SandboxControl } from './control.js';
 import { todayAt } from './dates.js';
 import { createDemoData } from './demo-data.js';
@@ -54,6 +55,8 @@ export interface Sandbox {
   control: SandboxControl;
   /** The live data of this sandbox (tests may inspect or change it). */
   bank: Bank;
+  /** Hooks registered with `POST /hooks`, delivered after each command as Fineract does (hooks.ts). */
+  hooks: SandboxHooks;
   close(): Promise<void>;
 }
 
@@ -68,11 +71,13 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
   const bank = new Bank(data);
   const control = new SandboxControl(options.latencyMs ?? 0, { readOnly: options.readOnly ?? false });
   const source = new CommandSource();
+  const log = options.logger?.child({ component: 'sandbox' });
+  const hooks = new SandboxHooks({ tenant, user: { id: 1, username: options.username ?? 'mifos', displayName: 'App Administrator' }, logger: log });
   const router = new Router().add(
     ...clientRoutes, ...savingsRoutes, ...loanRoutes, ...moneyRoutes, ...transferRoutes, ...productRoutes, ...officeRoutes,
+    ...hooks.routes,
   );
   const timers = new Set<NodeJS.Timeout>();
-  const log = options.logger?.child({ component: 'sandbox' });
 
   const delay = (ms: number): Promise<void> =>
     new Promise((resolve) => {
@@ -154,6 +159,7 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
       const outcome = await runCommand({ route, command, ctx, idempotencyKey, source, delay });
       if (outcome.servedFromCache) entry.servedFromCache = true;
       if (outcome.committed) entry.committed = true;
+      hooks.published({ command, params, request: body.value, status: outcome.status, body: outcome.body, servedFromCache: outcome.servedFromCache, version: control.version });
       if (outcome.afterCommit?.mode === 'destroy') {
         req.socket.destroy();
         return;
@@ -188,14 +194,17 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
   const port = (server.address() as AddressInfo).port;
   const urlHost = host === '0.0.0.0' || host === '::' ? '127.0.0.1' : host.includes(':') ? `[${host}]` : host;
   log?.info({ port, host, readOnly: control.readOnly }, 'Fineract sandbox listening');
+  hooks.endpoint = `http://${urlHost}:${port}${API_PREFIX}/`;
 
   return {
     url: `http://${urlHost}:${port}${API_PREFIX}`,
     port,
     control,
     bank,
+    hooks,
     close: () =>
       new Promise<void>((resolve, reject) => {
+        hooks.close();
         for (const t of timers) clearTimeout(t);
         timers.clear();
         server.close((err) => (err ? reject(err) : resolve()));

@@ -4,10 +4,12 @@ import { call, savingsTxnBody } from '../sandbox/api.js';
 import { hookEventKey } from '../../src/hooks/fineract-hooks.js';
 
 /**
- * Fineract hooks → SMS alerts (threat T20): the secret in the URL is the only authenticity, the payload is
- * only a hint (everything in the alert is re-read from Fineract), one alert per event however often the
- * hook arrives, 4xx for malformed bodies and never 5xx. Deposits are made in the built-in sandbox, then the
- * hook Fineract would send is posted with Fineract's headers and payload (fineract.md §11).
+ * Fineract hooks → SMS alerts (threat T20): the secret in the URL path is the only authenticity (Fineract
+ * posts with Retrofit `@POST(".")`: the Payload URL must end in `/` and its query string is dropped), the
+ * payload is only a hint (everything in the alert is re-read from Fineract), one alert per event however
+ * often the hook arrives, 4xx for malformed bodies and never 5xx, failed-command hooks ignored quietly.
+ * Most tests post the hook Fineract would send by hand; the last block lets the sandbox's hook emitter post
+ * it after a real deposit, the way Fineract does.
  */
 
 const SECRET = 'hook-secret-0123456789abcdef';
@@ -51,7 +53,7 @@ interface HookPost {
   raw?: string;
 }
 
-async function hook({ body, action = 'DEPOSIT', entity = 'SAVINGSACCOUNT', path = `/hooks/fineract?key=${SECRET}`, contentType = 'application/json; charset=UTF-8', raw }: HookPost) {
+async function hook({ body, action = 'DEPOSIT', entity = 'SAVINGSACCOUNT', path = `/hooks/fineract/${SECRET}/`, contentType = 'application/json; charset=UTF-8', raw }: HookPost) {
   const res = await fetch(`${server.url}${path}`, {
     method: 'POST',
     headers: {
@@ -113,19 +115,23 @@ describe('Fineract hooks', () => {
   it('should refuse a forged or missing secret with 403, send nothing and claim nothing', async () => {
     const result = await postTxn(2, 'deposit', 200);
     const body = payloadOf(result, 'DEPOSIT', 200);
-    for (const path of ['/hooks/fineract', '/hooks/fineract?key=', '/hooks/fineract?key=wrong-secret-0123456789', `/hooks/fineract?key=${SECRET}x`, `/hooks/fineract?key=${SECRET.slice(0, -1)}`, `/hooks/fineract?key=${SECRET}&key=${SECRET}`]) {
+    const forged = [
+      '/hooks/fineract', '/hooks/fineract/', '/hooks/fineract?key=', '/hooks/fineract?key=wrong-secret-0123456789',
+      `/hooks/fineract?key=${SECRET}x`, `/hooks/fineract?key=${SECRET.slice(0, -1)}`, `/hooks/fineract?key=${SECRET}&key=${SECRET}`,
+      '/hooks/fineract/wrong-secret-0123456789/', `/hooks/fineract/${SECRET}x/`, `/hooks/fineract/${SECRET.slice(0, -1)}/`,
+      `/hooks/fineract/${SECRET.toUpperCase()}/`, `/hooks/fineract/x/?key=${SECRET}`,
+    ];
+    for (const path of forged) {
       const res = await hook({ body, path });
       expect(res.status, path).toBe(403);
       expect(res.text).toBe('forbidden');
     }
     // Refused before the body is read: a malformed body gets 403 too.
-    expect((await hook({ body: [], path: '/hooks/fineract?key=nope' })).status).toBe(403);
+    expect((await hook({ body: [], path: '/hooks/fineract/nope-nope-nope-nope/' })).status).toBe(403);
     await server.services.queue.idle();
     expect(outbox(BARAKA)).toEqual([]);
     const key = hookEventKey(server.services.keys, { action: 'DEPOSIT', savingsId: 2, transactionId: result.resourceId });
     expect(await server.services.store.get(key)).toBeNull();
-    // The secret is taken from the query only (a path would end up in request logs).
-    expect((await hook({ body, path: `/hooks/fineract/${SECRET}` })).status).toBe(404);
     // The genuine delivery afterwards still works: nothing was claimed by the forgeries.
     expect((await hook({ body })).json).toEqual({ status: 'accepted' });
     await server.services.queue.idle();
@@ -200,6 +206,110 @@ describe('Fineract hooks', () => {
     for (const post of ignored) expect((await hook(post)).json).toMatchObject({ status: 'ignored' });
     await server.services.queue.idle();
     expect(outbox(BARAKA)).toEqual([]);
+  });
+});
+
+describe('Fineract hooks: where Fineract posts them', () => {
+  it('should take the secret from the path Fineract posts to, with or without the trailing slash, and ?key= as a fallback', async () => {
+    const paths = [`/hooks/fineract/${SECRET}/`, `/hooks/fineract/${SECRET}`, `/hooks/fineract?key=${SECRET}`];
+    for (const path of paths) {
+      const result = await postTxn(2, 'deposit', 20);
+      expect((await hook({ body: payloadOf(result, 'DEPOSIT', 20), path })).json, path).toEqual({ status: 'accepted' });
+    }
+    await server.services.queue.idle();
+    expect(outbox(BARAKA)).toHaveLength(3);
+  });
+
+  it('should answer the failure hooks of Fineract 1.9+ (no status, no response) 200 "ignored", logging nothing above debug', async () => {
+    const before = server.logs.lines.length;
+    // publishHookErrorEvent since 1.9: the error is a String, so only the request part of the payload is sent.
+    const failed = {
+      entityName: 'SAVINGSACCOUNT', actionName: 'WITHDRAWAL', createdBy: 1, createdByName: 'mifos', createdByFullName: 'App Administrator',
+      request: { transactionDate: today(), dateFormat: 'yyyy-MM-dd', locale: 'en', transactionAmount: 1e9, paymentTypeId: 2.0 },
+      timestamp: new Date().toISOString(),
+    };
+    for (const action of ['WITHDRAWAL', 'DEPOSIT']) {
+      const res = await hook({ body: { ...failed, actionName: action }, action });
+      expect(res.status).toBe(200);
+      expect(res.json).toEqual({ status: 'ignored', reason: 'failed command' });
+    }
+    // Up to 1.8: status "Exception" and the error in `response`.
+    const old = { ...failed, status: 'Exception', response: { errorCode: null, statusCode: 403, userMessageGlobalisationCode: 'error.msg.savingsaccount.transaction.insufficient.account.balance' } };
+    expect((await hook({ body: old, action: 'WITHDRAWAL' })).json).toEqual({ status: 'ignored', reason: 'failed command' });
+    await server.services.queue.idle();
+    expect(outbox(BARAKA)).toEqual([]);
+    const lines = server.logs.lines.slice(before).join('\n');
+    expect(lines).not.toMatch(/Fineract hook/);
+  });
+
+  it('should never write the hook secret to its logs, even for a request it refuses', async () => {
+    const before = server.logs.lines.length;
+    // A body the JSON parser refuses: the error handler logs the path.
+    const res = await hook({ body: null, raw: '{"entityName": "SAVINGSACCOUNT",' });
+    expect(res.status).toBe(400);
+    const big = await hook({ body: null, raw: JSON.stringify({ pad: 'x'.repeat(20_000) }) });
+    expect(big.status).toBe(413);
+    const lines = server.logs.lines.slice(before).join('\n');
+    expect(lines).toContain('/hooks/fineract/[redacted]');
+    expect(lines).not.toContain(SECRET);
+    expect(server.logs.text).not.toContain(SECRET);
+  });
+});
+
+describe("Fineract hooks posted by the sandbox's hook emitter, as Fineract posts them", () => {
+  const sandbox = () => server.services.sandbox!;
+  const register = (payloadUrl: string, events = [{ entityName: 'SAVINGSACCOUNT', actionName: 'DEPOSIT' }, { entityName: 'SAVINGSACCOUNT', actionName: 'WITHDRAWAL' }]) =>
+    call(sandbox(), '/hooks', {
+      body: { name: 'Web', displayName: `kiunga-${Math.random().toString(36).slice(2)}`, isActive: true, events, config: { 'Payload URL': payloadUrl, 'Content Type': 'json' } },
+    });
+  beforeEach(() => sandbox().hooks.clear());
+
+  it('should alert the customer exactly once after a deposit made through the sandbox API', async () => {
+    const registered = await register(`${server.url}/hooks/fineract/${SECRET}/`);
+    expect(registered.status).toBe(200);
+    expect(registered.json).toEqual({ resourceId: expect.any(Number) });
+    const start = balance(2);
+    const result = await postTxn(2, 'deposit', 1250);
+    await sandbox().hooks.idle();
+    expect(sandbox().hooks.deliveries).toEqual([
+      { hookId: registered.json.resourceId, url: `${server.url}/hooks/fineract/${SECRET}/`, entity: 'SAVINGSACCOUNT', action: 'DEPOSIT', status: 200 },
+    ]);
+    await server.services.queue.idle();
+    expect(outbox(BARAKA).map((m) => m.text)).toEqual([`Deposit of KES 1,250.00 to 000000002. Balance ${kes(start + 1250)}.`]);
+    expect(result.resourceId).toBeGreaterThan(0);
+  });
+
+  it('should ignore the failure hook of a refused withdrawal and the events it was not registered for', async () => {
+    await register(`${server.url}/hooks/fineract/${SECRET}/`);
+    const refused = await call(sandbox(), '/savingsaccounts/2/transactions?command=withdrawal', { body: savingsTxnBody({ transactionDate: today(), transactionAmount: 1_000_000 }) });
+    expect(refused.status).toBe(403);
+    // A transfer is not among the registered events: no delivery.
+    await sandbox().hooks.idle();
+    expect(sandbox().hooks.deliveries.map((d) => [d.action, d.status])).toEqual([['WITHDRAWAL', 200]]);
+    await server.services.queue.idle();
+    expect(outbox(BARAKA)).toEqual([]);
+  });
+
+  it('should drop the query string of the Payload URL, as Retrofit does: a secret in ?key= never arrives', async () => {
+    // The URL the README used to give: it registers (the path ends in /) but every delivery is refused.
+    await register(`${server.url}/hooks/fineract/?key=${SECRET}`);
+    await postTxn(2, 'deposit', 40);
+    await sandbox().hooks.idle();
+    expect(sandbox().hooks.deliveries.map((d) => [d.url, d.status])).toEqual([[`${server.url}/hooks/fineract/`, 403]]);
+    await server.services.queue.idle();
+    expect(outbox(BARAKA)).toEqual([]);
+  });
+
+  it('should refuse, as Fineract does, a Payload URL that does not end in / (500) and any target off this machine', async () => {
+    const noSlash = await register(`${server.url}/hooks/fineract/${SECRET}`);
+    expect(noSlash.status).toBe(500);
+    expect(noSlash.json.Exception).toMatch(/^baseUrl must end in \//);
+    const withQuery = await register(`${server.url}/hooks/fineract?key=${SECRET}`);
+    expect(withQuery.status).toBe(500);
+    const remote = await register(`https://hooks.example.org/hooks/fineract/${SECRET}/`);
+    expect(remote.status).toBe(400);
+    expect(remote.json.errors[0].userMessageGlobalisationCode).toBe('validation.msg.hook.url.invalid');
+    expect(sandbox().hooks.list()).toEqual([]);
   });
 });
 
