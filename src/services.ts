@@ -176,7 +176,8 @@ export async function createServices(
       limits: config.limits,
       callMaxMs: config.hopDeadlineMs + config.fineract.timeoutMs,
       logger,
-      today: () => new Intl.DateTimeFormat('en-CA', { timeZone: config.timezone }).format(new Date()),
+      // Fineract's business date (the date transfers carry), not Kiunga's clock: daily limits reset with it.
+      today: () => client.businessDateNow(),
     });
     queue.handle(RESOLVE_JOB, async (job) => transfers.resolve(Number(job.clientId), String(job.id)));
     outbound.register(queue); // `sms` and `call` jobs
