@@ -1,7 +1,8 @@
 import type { z } from 'zod';
 import { maskMsisdn, type Logger } from '../logger.js';
-import { FineractError, FineractNotFound, FineractRejected, FineractUnavailable, OwnershipError } from './errors.js';
-import { FineractHttp, isServedFromCache, requestWithMeta, type FineractRequester } from './http.js';
+import { createBusinessDate, todayIn } from './business-date.js';
+import { FineractError, FineractNotFound, FineractRejected, FineractUnauthorized, FineractUnavailable, FineractUnexpectedShape, OwnershipError } from './errors.js';
+import { FineractHttp, isServedFromCache, requestWithMeta, type FineractRequester, type RequestOptions } from './http.js';
 import { lookupQueries, toE164, uncappedFallbackQueries, type CountryCode, type LookupQuery } from './phone.js';
 import type {
   Customer,
@@ -16,6 +17,7 @@ import type {
 } from './types.js';
 import {
   ACTIVE,
+  AccountTransferPage,
   ClientAccounts,
   ClientData,
   CommandResult,
@@ -52,12 +54,22 @@ export interface FineractClientOptions {
   logger?: Logger;
   /** Request layer to use instead of a direct connection (e.g. a rate-limited gateway); the client closes it. */
   http?: FineractRequester;
-  /** The tenant's business date `yyyy-mm-dd` for transfers; default: today in `timeZone`. */
+  /**
+   * A fixed source of the business date `yyyy-mm-dd` (tests); default: read from Fineract (`GET /businessdate`
+   * when `enable_business_date` is on, else today in `timeZone`), cached `businessDateTtlMs`.
+   */
   today?: () => string;
-  /** The tenant's IANA time zone (Fineract's `fineract.tenant.timezone`); default `Africa/Nairobi`. */
+  /** The Fineract tenant's IANA time zone (`tenants.timezone_id`); default `Africa/Nairobi`. */
   timeZone?: string;
-  /** How many of the source account's newest transactions `findTransfer` looks through (default 100). */
+  /** How long a business date read from Fineract is used (default 60,000 ms). */
+  businessDateTtlMs?: number;
+  /**
+   * Page size of `findTransfer`'s search of the source account's debits (default 100, at most 1000). Without
+   * `onOrAfter` it looks through this many newest debits only.
+   */
   reconcileWindow?: number;
+  /** With `onOrAfter`, `findTransfer` reads at most this many pages before it gives up as uncertain (default 50). */
+  reconcileMaxPages?: number;
 }
 
 /** Fineract's `/search` returns at most this many rows per resource. */
@@ -73,7 +85,8 @@ const NOT_ACTIVE = 'error.msg.savingsaccount.transaction.account.is.not.active';
 const DESCRIPTION_MAX = 200;
 
 /** True for Fineract's insufficient-funds refusal (403 `validation.msg.domain.rule.violation`). */
-export function isInsufficientFunds(err: unknown): err is FineractRejected {
+// A plain boolean, not a type predicate: its false branch must not narrow a FineractRejected away.
+export function isInsufficientFunds(err: unknown): boolean {
   return err instanceof FineractRejected && (err.code === INSUFFICIENT_FUNDS || err.code === `${INSUFFICIENT_FUNDS}.withdraw`);
 }
 
@@ -92,11 +105,7 @@ export function sanitizeDescription(text: string): string {
     .trimEnd();
 }
 
-/** Today in an IANA time zone, `yyyy-mm-dd`. */
-export function todayIn(timeZone: string): () => string {
-  const fmt = new Intl.DateTimeFormat('en-CA', { timeZone, year: 'numeric', month: '2-digit', day: '2-digit' });
-  return () => fmt.format(new Date());
-}
+export { todayIn };
 
 /** Typed Fineract calls for the flows. Every method rejects only with a FineractError or OwnershipError. */
 export function createFineractClient(options: FineractClientOptions): FineractClient {
@@ -106,13 +115,18 @@ export function createFineractClient(options: FineractClientOptions): FineractCl
   const savingsProducts = options.savingsProductIds?.length ? new Set(options.savingsProductIds) : null;
   const loanProducts = options.loanProductIds?.length ? new Set(options.loanProductIds) : null;
 
-  /** GET + runtime shape check; a malformed answer is an unavailable Fineract, not a crash. */
-  async function get<S extends z.ZodType>(schema: S, path: string, query?: Record<string, string | boolean>): Promise<z.infer<S>> {
-    const raw = await http.request('GET', path, query ? { query } : {});
+  /** GET + runtime shape check; a malformed answer is an unavailable Fineract (FineractUnexpectedShape), not a crash. */
+  async function get<S extends z.ZodType>(
+    schema: S,
+    path: string,
+    query?: Record<string, string | boolean>,
+    options: Pick<RequestOptions, 'readFrom'> = {},
+  ): Promise<z.infer<S>> {
+    const raw = await http.request('GET', path, { ...(query ? { query } : {}), ...options });
     const parsed = schema.safeParse(raw);
     if (!parsed.success) {
       const at = parsed.error.issues[0]?.path.join('.') || '(root)';
-      throw new FineractUnavailable(`Fineract answered GET ${path} with an unexpected shape (at ${at})`);
+      throw new FineractUnexpectedShape(`Fineract answered GET ${path} with an unexpected shape (at ${at})`);
     }
     return parsed.data;
   }
@@ -216,8 +230,14 @@ export function createFineractClient(options: FineractClientOptions): FineractCl
     return toLoanAccount(loan, clientId);
   }
 
-  const today = options.today ?? todayIn(options.timeZone ?? 'Africa/Nairobi');
+  const fixedToday = options.today;
+  const businessDates = fixedToday
+    ? undefined
+    : createBusinessDate({ http, timeZone: options.timeZone ?? 'Africa/Nairobi', ttlMs: options.businessDateTtlMs, logger: options.logger });
+  const businessDate = async (): Promise<string> => (fixedToday ? fixedToday() : businessDates!.get());
+  const businessDateNow = (): string => (fixedToday ? fixedToday() : businessDates!.current());
   const reconcileWindow = Math.min(Math.max(options.reconcileWindow ?? 100, 1), 1000);
+  const reconcileMaxPages = Math.min(Math.max(options.reconcileMaxPages ?? 50, 1), 1000);
 
   async function getLoanRepaymentInfo(clientId: number, loanId: number): Promise<LoanRepaymentInfo> {
     const loan = await get(LoanWithSchedule, `/loans/${id(loanId)}`, { associations: 'repaymentSchedule' });
@@ -232,7 +252,8 @@ export function createFineractClient(options: FineractClientOptions): FineractCl
     const key = idempotencyKey(req.idempotencyKey);
     const description = sanitizeDescription(req.description);
     if (description === '') throw rejected('transfer description is empty', 'validation.msg.accounttransfer.transferDescription.cannot.be.blank');
-    const date = req.date ?? today();
+    // Fineract refuses a date after its business date (400 error.msg.savingsaccount.transaction.in.the.future).
+    const date = req.date ?? (await businessDate());
     if (!/^\d{4}-\d{2}-\d{2}$/.test(date)) throw rejected('transfer date is not yyyy-mm-dd', 'validation.msg.invalid.date.format');
     // Fineract does not check that an account belongs to the client named with it (fineract.md §6.1, T10).
     const source = await getOwnedSavingsAccount(req.from.clientId, req.from.accountId);
@@ -256,9 +277,31 @@ export function createFineractClient(options: FineractClientOptions): FineractCl
       // The transfer may have happened: the caller treats this like a timeout and reconciles.
       throw new FineractUnavailable('Fineract answered POST /accounttransfers without a transfer id', res.status);
     }
-    const result = { transferId: parsed.data.resourceId, replayed: isServedFromCache(res) };
-    log?.info({ fromAccountId: req.from.accountId, toType: req.to.type, ...result }, 'transfer posted');
+    const detailId = parsed.data.resourceId;
+    const result = { transferId: await transferTransactionId(detailId, description), replayed: isServedFromCache(res) };
+    log?.info({ fromAccountId: req.from.accountId, toType: req.to.type, detailId, ...result }, 'transfer posted');
     return result;
+  }
+
+  /**
+   * The POST answers the transfer *detail* id (`m_account_transfer_details`); the legs, `GET /accounttransfers/{id}`
+   * and `findTransfer` know the transfer *transaction* id (`m_account_transfer_transaction`), a separate sequence.
+   * Kiunga reports the transaction id everywhere, so one read maps the one to the other (from the primary: a
+   * replica may not have the transfer yet). The money moved already: any failure here leaves the outcome
+   * uncertain (FineractUnavailable), and reconciliation finds the same id later.
+   */
+  async function transferTransactionId(detailId: number, description: string): Promise<number> {
+    try {
+      const page = await get(AccountTransferPage, '/accounttransfers', { accountDetailId: String(id(detailId)), limit: '10' }, { readFrom: 'primary' });
+      const legs = page.pageItems.filter((t) => t.reversed !== true && (t.transferDescription === undefined || t.transferDescription === description));
+      const newest = legs.reduce<number | undefined>((max, t) => (max === undefined || t.id > max ? t.id : max), undefined);
+      if (newest === undefined) throw new FineractUnavailable(`Fineract listed no transaction of transfer detail ${detailId}`);
+      return newest;
+    } catch (err) {
+      const level = err instanceof FineractUnauthorized ? 'error' : 'warn';
+      log?.[level]({ detailId, err: { type: err instanceof Error ? err.name : 'error' } }, 'transfer posted, but its transaction id could not be read (READ_ACCOUNTTRANSFER?); outcome left to reconciliation');
+      throw new FineractUnavailable('transfer posted, but Fineract did not give its transaction id; reconcile it');
+    }
   }
 
   async function repayLoan(req: LoanRepaymentRequest): Promise<TransferResult> {
@@ -267,23 +310,58 @@ export function createFineractClient(options: FineractClientOptions): FineractCl
     return transfer({ ...rest, to: { clientId: req.from.clientId, officeId: req.from.officeId, accountId: loanId, type: 'loan' } }, true);
   }
 
-  async function findTransfer(query: { fromAccountId: number; description: string }): Promise<{ transferId: number } | null> {
+  /**
+   * Reconciliation (docs/fineract.md): the source account's debits, newest first, each leg carrying
+   * `transfer{id, transferDescription, reversed}`. Without `onOrAfter` only the newest page (`reconcileWindow`)
+   * is read; with it, Fineract filters `transaction_date >= onOrAfter` and the pages are read back until that
+   * date is passed. "Not found" is answered only when every debit since `onOrAfter` was seen: a search cut off by
+   * `reconcileMaxPages` is uncertain (FineractUnavailable). Reads go to the primary (a replica may lag behind
+   * the transfer). Fineract < 1.9 has no search (a container 404), and a search answer of another shape also falls
+   * back to the account with all its transactions.
+   */
+  async function findTransfer(query: { fromAccountId: number; description: string; onOrAfter?: string }): Promise<{ transferId: number } | null> {
     const wanted = sanitizeDescription(query.description);
     if (wanted === '') return null;
     const accountId = id(query.fromAccountId);
-    let legs: TransferLeg[];
-    try {
-      const page = await get(SavingsTransactionPage, `/savingsaccounts/${accountId}/transactions/search`, { limit: String(reconcileWindow) });
-      legs = page.pageItems;
-    } catch (err) {
-      // Fineract < 1.9 has no search endpoint (a bare 404): read the account with all its transactions.
-      if (!(err instanceof FineractNotFound) || err.code !== 'error.msg.resource.not.found') throw err;
-      legs = (await get(SavingsTransactionList, `/savingsaccounts/${accountId}`, { associations: 'transactions' })).transactions ?? [];
-    }
+    const since = query.onOrAfter;
+    if (since !== undefined && !/^\d{4}-\d{2}-\d{2}$/.test(since)) throw rejected('onOrAfter is not yyyy-mm-dd', 'validation.msg.invalid.date.format');
     const debit = (t: TransferLeg): boolean => (t.entryType ? t.entryType.toUpperCase() === 'DEBIT' : t.transactionType?.id !== 1);
-    const hit = legs.find((t) => t.transfer?.transferDescription === wanted && t.transfer.reversed !== true && t.reversed !== true && debit(t));
-    log?.info({ fromAccountId: accountId, found: hit !== undefined, looked: legs.length }, 'transfer reconciliation');
-    return hit?.transfer ? { transferId: hit.transfer.id } : null;
+    const match = (t: TransferLeg): boolean =>
+      t.transfer?.transferDescription === wanted && t.transfer.reversed !== true && t.reversed !== true && debit(t);
+    const done = (hit: TransferLeg | undefined, looked: number, pages: number): { transferId: number } | null => {
+      log?.info({ fromAccountId: accountId, found: hit !== undefined, looked, pages }, 'transfer reconciliation');
+      return hit?.transfer ? { transferId: hit.transfer.id } : null;
+    };
+
+    let looked = 0;
+    try {
+      const pages = since === undefined ? 1 : reconcileMaxPages;
+      for (let page = 0; page < pages; page++) {
+        const params: Record<string, string> = { limit: String(reconcileWindow), offset: String(page), debit: 'true' };
+        if (since !== undefined) Object.assign(params, { fromDate: since, dateFormat: 'yyyy-MM-dd', locale: 'en' });
+        const { total, items } = await get(SavingsTransactionPage, `/savingsaccounts/${accountId}/transactions/search`, params, { readFrom: 'primary' });
+        looked += items.length;
+        const hit = items.find(match);
+        if (hit) return done(hit, looked, page + 1);
+        const oldest = items.at(-1)?.date;
+        const exhausted =
+          items.length < reconcileWindow ||
+          (total !== undefined && (page + 1) * reconcileWindow >= total) ||
+          (since !== undefined && oldest !== undefined && oldest < since);
+        if (since === undefined || exhausted) return done(undefined, looked, page + 1);
+      }
+      log?.warn({ fromAccountId: accountId, looked, pages: reconcileMaxPages }, 'transfer reconciliation stopped at its page limit');
+      throw new FineractUnavailable(`reconciliation read ${reconcileMaxPages} pages of account ${accountId} without reaching ${since}; outcome still uncertain`);
+    } catch (err) {
+      const noSearch = err instanceof FineractNotFound && err.code === 'error.msg.resource.not.found';
+      if (!noSearch && !(err instanceof FineractUnexpectedShape)) throw err;
+    }
+    const legs = (await get(SavingsTransactionList, `/savingsaccounts/${accountId}`, { associations: 'transactions' }, { readFrom: 'primary' })).transactions ?? [];
+    return done(legs.find(match), legs.length, 0);
+  }
+
+  async function getBusinessDate(): Promise<string> {
+    return businessDate();
   }
 
   async function ping(): Promise<void> {
@@ -313,6 +391,8 @@ export function createFineractClient(options: FineractClientOptions): FineractCl
     repayLoan: guard(repayLoan),
     getLoanRepaymentInfo: guard(getLoanRepaymentInfo),
     findTransfer: guard(findTransfer),
+    businessDate: guard(getBusinessDate),
+    businessDateNow,
     ping: guard(ping),
     close: () => http.close(),
   };

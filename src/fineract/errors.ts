@@ -33,6 +33,31 @@ export class FineractRejected extends FineractError {
   }
 }
 
+/**
+ * A failure Fineract 1.9+ replayed from its idempotency store (`x-served-from-cache: true` on a non-2xx answer
+ * other than 425), whose fresh answer would have looked retryable (a 5xx). Fineract stores every non-200 outcome
+ * of a command, a 500 included, as ERROR and answers it again for the same (action, entity, key) forever: the
+ * command ran once, failed and was rolled back, so nothing moved and retrying the key can never move anything.
+ * Final: treat it as "not executed" (the code is the stored error's, or `http.<status>`).
+ */
+export class FineractReplayedFailure extends FineractRejected {
+  readonly servedFromCache = true as const;
+}
+
+/**
+ * True when a write is known not to have been executed and never will be under its idempotency key: a replayed
+ * failure (any status but 425, including a cached 500). Money code maps it to a final failure, not "uncertain".
+ */
+export function isReplayedFailure(err: unknown): err is FineractReplayedFailure {
+  return err instanceof FineractReplayedFailure;
+}
+
+/**
+ * An answer whose JSON is not the shape Kiunga expects (a Fineract version or a proxy that answers differently):
+ * retryable like any unavailable upstream, but callers may try another endpoint that carries the same data.
+ */
+export class FineractUnexpectedShape extends FineractUnavailable {}
+
 /** 404: the resource does not exist (e.g. `error.msg.saving.account.id.invalid`). */
 export class FineractNotFound extends FineractError {
   readonly kind = 'not-found' as const;

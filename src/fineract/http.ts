@@ -4,6 +4,7 @@ import {
   FineractError,
   FineractNotFound,
   FineractRejected,
+  FineractReplayedFailure,
   FineractUnauthorized,
   FineractUnavailable,
 } from './errors.js';
@@ -27,6 +28,11 @@ export interface RequestOptions {
    * Wrappers (gateway, limiter, breaker) pass options through unchanged, so this reaches the transport.
    */
   onResponse?: (meta: ResponseMeta) => void;
+  /**
+   * `primary` asks a replica-routing wrapper to send this GET to the primary (read-your-writes: reconciliation
+   * and the id of a transfer just posted). The plain transport ignores it.
+   */
+  readFrom?: 'primary' | 'replica';
 }
 
 /** Status line and headers of one answer; header names are lower-case. */
@@ -152,8 +158,9 @@ export class FineractHttp implements FineractRequester {
       });
       status = res.statusCode;
       const text = await readCapped(res.body);
-      options.onResponse?.({ status, headers: flattenHeaders(res.headers) });
-      const result = interpret<T>(status, text, where);
+      const responseHeaders = flattenHeaders(res.headers);
+      options.onResponse?.({ status, headers: responseHeaders });
+      const result = interpret<T>(status, text, where, isServedFromCache({ status, headers: responseHeaders }));
       this.#log?.debug({ method, path, status, ms: Math.round(performance.now() - started) }, 'fineract call');
       return result;
     } catch (err) {
@@ -213,8 +220,11 @@ function parseJson(text: string): unknown {
   }
 }
 
-/** Maps an HTTP answer onto the taxonomy (fineract.md §9.2). Messages carry codes, never response text. */
-function interpret<T>(status: number, text: string, where: string): T {
+/**
+ * Maps an HTTP answer onto the taxonomy (docs/fineract.md, error bodies). Messages carry codes, never response
+ * text. `replayed` is `x-served-from-cache: true`: a stored failure is final even when its status says "retry".
+ */
+function interpret<T>(status: number, text: string, where: string, replayed = false): T {
   if (status >= 200 && status < 300) {
     if (text.trim() === '') return undefined as T;
     try {
@@ -235,6 +245,12 @@ function interpret<T>(status: number, text: string, where: string): T {
   if (status === 404) {
     const code = specific ?? top ?? 'error.msg.resource.not.found';
     throw new FineractNotFound(`Fineract found nothing for ${where}: ${code}`, code);
+  }
+  // A stored failure replayed for the same idempotency key (any status but 425, which means "still running"):
+  // the command ran once and rolled back; every retry of the key gets this same answer (docs/fineract.md).
+  if (replayed && status !== 425 && (status >= 500 || status === 408 || status === 429)) {
+    const code = specific ?? top ?? `http.${status}`;
+    throw new FineractReplayedFailure(`Fineract replayed a stored failure of ${where}: ${code} (HTTP ${status}); nothing moved`, status, code, top);
   }
   // 408/425/429: try again later (425 = same idempotency key still in flight, retry with the same key).
   if (status === 408 || status === 425 || status === 429) {

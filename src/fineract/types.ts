@@ -89,12 +89,16 @@ export interface TransferRequest {
   description: string;
   /** Sent as `Idempotency-Key`: one fresh value per logical money movement, reused only to retry it. */
   idempotencyKey: string;
-  /** Business date `yyyy-mm-dd`; default: the client's `today()` (today in the tenant's time zone). */
+  /** Transfer date `yyyy-mm-dd`; default: the tenant's business date (`FineractClient.businessDate()`). */
   date?: string;
 }
 
 export interface TransferResult {
-  /** Fineract's transfer id (`resourceId` of `POST /accounttransfers`). */
+  /**
+   * Fineract's account-transfer *transaction* id (`m_account_transfer_transaction.id`): the `transfer.id` on both
+   * savings legs, the id `GET /accounttransfers/{id}` takes, and what `findTransfer` returns. Not the POST's
+   * `resourceId`, which is the transfer *detail* id (a separate sequence); the client maps one to the other.
+   */
   transferId: number;
   /** True when Fineract answered from its idempotency store (`x-served-from-cache`): nothing moved this time. */
   replayed: boolean;
@@ -149,9 +153,20 @@ export interface FineractClient {
   getLoanRepaymentInfo(clientId: number, loanId: number): Promise<LoanRepaymentInfo>;
   /**
    * Reconciliation after an uncertain outcome: the newest transfer out of `fromAccountId` whose description is
-   * exactly `description` (sanitised the way `transfer` sanitises it), or null.
+   * exactly `description` (sanitised the way `transfer` sanitises it), or null. Without `onOrAfter` only the
+   * newest page of debits (`reconcileWindow`, default 100) is searched; with it (`yyyy-mm-dd`, the transfer's
+   * date or earlier) every debit dated on or after it is, page by page, and a search cut off at the page limit
+   * rejects with FineractUnavailable (still uncertain) instead of answering null.
    */
-  findTransfer(query: { fromAccountId: number; description: string }): Promise<{ transferId: number } | null>;
+  findTransfer(query: { fromAccountId: number; description: string; onOrAfter?: string }): Promise<{ transferId: number } | null>;
+  /**
+   * The tenant's business date `yyyy-mm-dd`, the latest transfer date Fineract accepts: `BUSINESS_DATE` when
+   * Fineract's `enable_business_date` is on, else today in the tenant's time zone. Cached briefly; never rejects
+   * (falls back to the last date read, then to today in the configured time zone).
+   */
+  businessDate(): Promise<string>;
+  /** The business date known right now, without waiting (refreshed in the background when stale). */
+  businessDateNow(): string;
   /** Resolves when Fineract answers an authenticated request (used by /readyz). */
   ping(): Promise<void>;
   close(): Promise<void>;

@@ -127,6 +127,7 @@ export type CommandResult = z.infer<typeof CommandResult>;
 /** A savings transaction as far as reconciliation needs it: its `transfer` (AccountTransferData basic details). */
 const transferLeg = z.object({
   id: z.number(),
+  date: localDate.optional(),
   entryType: z.string().optional(),
   transactionType: enumData.optional(),
   reversed: z.boolean().optional(),
@@ -136,8 +137,32 @@ const transferLeg = z.object({
 });
 export type TransferLeg = z.infer<typeof transferLeg>;
 
-/** `GET /savingsaccounts/{id}/transactions/search` (1.9+): newest first. */
-export const SavingsTransactionPage = z.object({ totalFilteredRecords: z.number().optional(), pageItems: z.array(transferLeg) });
+/**
+ * `GET /savingsaccounts/{id}/transactions/search` (1.9+), newest first. Fineract serialises a Spring Data
+ * `PageImpl` with plain Gson: `{"total": n, "content": [...], "pageable": {"sort": ..., "page": i, "size": s}}`.
+ * Fineract's own paged shape `{totalFilteredRecords, pageItems}` is accepted too (a tolerance for proxies and
+ * older stand-ins). Either way the result is `{ total, items }`.
+ */
+export const SavingsTransactionPage = z
+  .union([
+    z.object({ total: z.number().optional(), content: z.array(transferLeg) }),
+    z.object({ totalFilteredRecords: z.number().optional(), pageItems: z.array(transferLeg) }),
+  ])
+  .transform((p) =>
+    'content' in p ? { total: p.total, items: p.content } : { total: p.totalFilteredRecords, items: p.pageItems },
+  );
+
+/** `GET /accounttransfers?accountDetailId=d`: the transfer transactions (`m_account_transfer_transaction`) of one transfer detail. */
+export const AccountTransferPage = z.object({
+  totalFilteredRecords: z.number().optional(),
+  pageItems: z.array(z.object({ id: z.number(), reversed: z.boolean().optional(), transferDescription: z.string().optional() })),
+});
+
+/** `GET /configurations/name/{name}` (GlobalConfigurationPropertyData): only whether it is on. */
+export const GlobalConfigurationProperty = z.object({ name: z.string().optional(), enabled: z.boolean() });
+
+/** `GET /businessdate/{type}` (BusinessDateData): `date` is a LocalDate (Gson `[y, m, d]`). */
+export const BusinessDateData = z.object({ type: z.string().optional(), date: localDate });
 
 /** `GET /savingsaccounts/{id}?associations=transactions` (every version): newest first, all of them. */
 export const SavingsTransactionList = z.object({ transactions: z.array(transferLeg).optional() });

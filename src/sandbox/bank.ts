@@ -1,3 +1,4 @@
+import { todayAt } from './dates.js';
 import type {
   BankData,
   Cents,
@@ -10,6 +11,9 @@ import type {
   SavingsProductRecord,
   SavingsTxnRecord,
 } from './model.js';
+
+/** The demo tenant's clock: Africa/Nairobi, UTC+3, no daylight saving. */
+export const TENANT_UTC_OFFSET_MINUTES = 180;
 
 /** Savings transaction types that add money (fineract.md §4.2); every other sandbox type takes money out. */
 export const SAVINGS_CREDIT_TYPES: ReadonlySet<number> = new Set([1, 3, 8, 21]);
@@ -31,8 +35,17 @@ export class Bank {
     for (const account of data.savingsAccounts) this.recomputeRunningBalances(account);
   }
 
+  /**
+   * Fineract's global configuration `enable_business_date`. On (the sandbox's default), the business date is the
+   * stored BUSINESS_DATE (`data.businessDate`), which moves only when told to; off (Fineract's default), it is
+   * today in the tenant's time zone (the demo tenant: Africa/Nairobi, UTC+3), while `GET /businessdate` still
+   * answers the stored row, as Fineract does.
+   */
+  businessDateEnabled = true;
+
+  /** The date every write is checked against ("cannot be in the future"), as Fineract's request filter sets it. */
   get businessDate(): string {
-    return this.data.businessDate;
+    return this.businessDateEnabled ? this.data.businessDate : todayAt(TENANT_UTC_OFFSET_MINUTES);
   }
 
   currency(code: string): CurrencyRecord {

@@ -37,7 +37,8 @@ const CACHE_HEADER = { 'x-served-from-cache': 'true' } as const;
  * 3. The handler runs as one transaction: if it throws, the bank is restored, so no leg of a transfer survives.
  * 4. Maker-checker: the handler's checks run, then everything is rolled back and the answer is
  *    `{commandId, rollbackTransaction: true}` with HTTP 200.
- * 5. The answer (success or error) is stored under the key; an armed `timeoutAfterCommit` is consumed.
+ * 5. The answer (success or error, a 500 from `failMode: 'command-500'` included) is stored under the key; an
+ *    armed `timeoutAfterCommit` is consumed.
  */
 export async function runCommand(req: CommandRequest): Promise<CommandOutcome> {
   const { ctx, route, command } = req;
@@ -74,7 +75,11 @@ export async function runCommand(req: CommandRequest): Promise<CommandOutcome> {
     };
     try {
       reply = route.handler(ctx);
-      if (control.makerChecker) {
+      if (control.failMode === 'command-500') {
+        // An unexpected exception inside the command (SynchronousCommandProcessingService stores it as ERROR/500).
+        rollback();
+        reply = { status: 500, body: { Exception: 'java.lang.IllegalStateException: sandbox failure injected inside the command (failMode=command-500)' } };
+      } else if (control.makerChecker) {
         rollback();
         const entityId = ctx.params.accountId ?? ctx.params.loanId;
         reply = { status: 200, body: { commandId, resourceId: entityId, rollbackTransaction: true } };

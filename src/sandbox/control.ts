@@ -4,10 +4,15 @@
  * processes use `POST /sandbox/control` and `GET /sandbox/requests` on the same port.
  */
 
-/** `500` answers `{"Exception": ...}` with HTTP 500 (Fineract 1.9+ DefaultExceptionMapper); `reset` destroys the socket. */
-export type FailMode = 'none' | '500' | 'reset';
+/**
+ * `500` answers every API request `{"Exception": ...}` with HTTP 500 (Fineract 1.9+ DefaultExceptionMapper) before
+ * anything runs; `reset` destroys the socket; `command-500` lets reads through and fails every write *inside* the
+ * command (after its checks; rolled back), so the 500 is stored under the idempotency key and replayed with
+ * `x-served-from-cache: true` forever, as Fineract stores any non-200 outcome of a command as ERROR.
+ */
+export type FailMode = 'none' | '500' | 'reset' | 'command-500';
 
-export const FAIL_MODES: readonly FailMode[] = ['none', '500', 'reset'];
+export const FAIL_MODES: readonly FailMode[] = ['none', '500', 'reset', 'command-500'];
 
 /**
  * Simulated Fineract version. `1.8` has no idempotency store (the `Idempotency-Key` header is ignored) and no

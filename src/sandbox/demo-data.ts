@@ -177,5 +177,6 @@ export function createDemoData(businessDate: string): BankData {
       { id: 3, name: 'USSD Channel', description: 'Kiunga self-service', isCashPayment: false, position: 3 },
     ],
     transfers: [],
+    lastTransferDetailId: 0,
   };
 }

@@ -160,4 +160,11 @@ const nextSavingsTxnId = (bank: Bank): number =>
 const nextLoanTxnId = (bank: Bank): number =>
   1 + bank.data.loans.reduce((max, l) => l.transactions.reduce((m, t) => Math.max(m, t.id), max), 0);
 
+/** Next m_account_transfer_transaction id (the legs' `transfer.id`). */
 export const nextTransferId = (bank: Bank): number => 1 + bank.data.transfers.reduce((m, t) => Math.max(m, t.id), 0);
+
+/** Next m_account_transfer_details id (the POST's `resourceId`); its own sequence. */
+export function nextTransferDetailId(bank: Bank): number {
+  bank.data.lastTransferDetailId = Math.max(bank.data.lastTransferDetailId ?? 0, ...bank.data.transfers.map((t) => t.detailId)) + 1;
+  return bank.data.lastTransferDetailId;
+}

@@ -161,9 +161,16 @@ export interface LoanRecord {
 /** Portfolio account types of a transfer (PortfolioAccountType.java): 1 loan, 2 savings. */
 export type PortfolioAccountTypeId = 1 | 2;
 
-/** One account transfer (m_account_transfer_details plus its single transaction). */
+/**
+ * One account transfer: an `m_account_transfer_transaction` row and the `m_account_transfer_details` row it belongs
+ * to. Two tables, two id sequences, as in Fineract: `POST /accounttransfers` answers the detail id as
+ * `resourceId`; the legs' `transfer.id` and `GET /accounttransfers/{id}` use the transaction id.
+ */
 export interface TransferRecord {
+  /** m_account_transfer_transaction.id */
   id: number;
+  /** m_account_transfer_details.id */
+  detailId: number;
   date: string;
   submittedOnDate: string;
   amount: Cents;
@@ -203,4 +210,9 @@ export interface BankData {
   paymentTypes: PaymentTypeRecord[];
   /** Account transfers, oldest first. */
   transfers: TransferRecord[];
+  /**
+   * Last id the m_account_transfer_details sequence gave. It runs ahead of the transfer-transaction ids as soon
+   * as a detail has no transaction or several (standing instructions); tests move it to make the two differ.
+   */
+  lastTransferDetailId: number;
 }

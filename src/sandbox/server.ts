@@ -2,7 +2,7 @@ import { createHash, timingSafeEqual } from 'node:crypto';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Logger } from '../logger.js';
-import { Bank } from './bank.js';
+import { Bank, TENANT_UTC_OFFSET_MINUTES } from './bank.js';
 import { CommandSource } from './command-source.js';
 import { runCommand } from './commands.js';
 import { SandboxHooks } from './hooks.js';
@@ -12,6 +12,7 @@ import { createDemoData } from './demo-data.js';
 import { addSyntheticCustomers } from './synthetic.js';
 import { parseBasic, readJsonBody, write } from './http-io.js';
 import { HttpError, Router, type RouteContext } from './router.js';
+import { businessDateRoutes } from './routes/business-date.js';
 import { clientRoutes } from './routes/clients.js';
 import { loanRoutes } from './routes/loans.js';
 import { moneyRoutes, unknownCommand } from './routes/money.js';
@@ -22,8 +23,6 @@ import { transferRoutes } from './routes/transfers.js';
 import { fineractError, paramError, springErrorBody } from './serialize.js';
 
 export const API_PREFIX = '/fineract-provider/api/v1';
-/** The demo tenant's clock: Africa/Nairobi, UTC+3. */
-const TENANT_UTC_OFFSET_MINUTES = 180;
 
 export interface SandboxOptions {
   /** Extra customers for load tests (see synthetic.ts). */
@@ -36,8 +35,13 @@ export interface SandboxOptions {
   tenant?: string;
   /** Initial latency added to every Fineract API answer. */
   latencyMs?: number;
-  /** Business date (`yyyy-mm-dd`) the demo history is relative to; default: today in Nairobi. */
+  /**
+   * Business date (`yyyy-mm-dd`) the demo history is relative to, and the stored BUSINESS_DATE; default: today in
+   * Nairobi. It stays put while the wall clock moves on (until `POST /sandbox/control {"businessDate"}`).
+   */
   businessDate?: string;
+  /** Fineract's `enable_business_date` (default true here; false: writes are checked against today in Nairobi). */
+  businessDateEnabled?: boolean;
   /**
    * A read instance (Fineract `fineract.mode.write-enabled=false`): writes get 405
    * `error.msg.invalid.instance.type`. Start a second sandbox with this to play a read replica; it holds its
@@ -69,12 +73,14 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
   const data = createDemoData(options.businessDate ?? todayAt(TENANT_UTC_OFFSET_MINUTES));
   if (options.syntheticCustomers) addSyntheticCustomers(data, options.syntheticCustomers);
   const bank = new Bank(data);
+  bank.businessDateEnabled = options.businessDateEnabled ?? true;
   const control = new SandboxControl(options.latencyMs ?? 0, { readOnly: options.readOnly ?? false });
   const source = new CommandSource();
   const log = options.logger?.child({ component: 'sandbox' });
   const hooks = new SandboxHooks({ tenant, user: { id: 1, username: options.username ?? 'mifos', displayName: 'App Administrator' }, logger: log });
   const router = new Router().add(
     ...clientRoutes, ...savingsRoutes, ...loanRoutes, ...moneyRoutes, ...transferRoutes, ...productRoutes, ...officeRoutes,
+    ...businessDateRoutes,
     ...hooks.routes,
   );
   const timers = new Set<NodeJS.Timeout>();
@@ -94,7 +100,7 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
     const method = req.method ?? 'GET';
     const body = await readJsonBody(req);
 
-    if (path.startsWith('/sandbox/')) return handleControlRequest(control, req, res, path, body.value);
+    if (path.startsWith('/sandbox/')) return handleControlRequest(control, req, res, path, body.value, bank);
 
     const idempotencyKey = req.headers['idempotency-key']?.toString();
     const entry = control.record({ method, path, query: url.search.slice(1), at: Date.now(), ...(idempotencyKey ? { idempotencyKey } : {}) });

@@ -1,5 +1,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { z } from 'zod';
+import type { Bank } from '../bank.js';
+import { isIsoDate } from '../dates.js';
 import { FAIL_MODES, SANDBOX_VERSIONS, type SandboxControl } from '../control.js';
 
 const ms = z.number().int().min(0).max(600_000);
@@ -29,6 +31,10 @@ export const ControlRequest = z.strictObject({
     .strictObject({ count: z.number().int().min(1).max(10_000), mode: z.enum(['delay', 'destroy']), ms: ms.default(0) })
     .nullable()
     .optional(),
+  /** Fineract's stored BUSINESS_DATE (`yyyy-mm-dd`), e.g. a day behind the wall clock when close of business lags. */
+  businessDate: z.string().refine(isIsoDate, 'must be a date yyyy-mm-dd').optional(),
+  /** Fineract's `enable_business_date`; off: writes are checked against today in the tenant's zone. */
+  businessDateEnabled: z.boolean().optional(),
   clearRequests: z.boolean().optional(),
   /** Back to normal service first (no latency, failures or faults, version 1.10, no denied permissions). */
   reset: z.boolean().optional(),
@@ -53,7 +59,12 @@ export function handleControlRequest(
   res: ServerResponse,
   path: string,
   body: unknown,
+  bank?: Bank,
 ): void {
+  const state = () => ({
+    ...control.state(),
+    ...(bank ? { businessDate: bank.data.businessDate, businessDateEnabled: bank.businessDateEnabled } : {}),
+  });
   const route = `${req.method ?? 'GET'} ${path}`;
   switch (route) {
     case 'GET /sandbox/requests':
@@ -62,7 +73,7 @@ export function handleControlRequest(
       control.clearRequests();
       return send(res, 204);
     case 'GET /sandbox/control':
-      return send(res, 200, control.state());
+      return send(res, 200, state());
     case 'POST /sandbox/control': {
       const parsed = ControlRequest.safeParse(body ?? {});
       if (!parsed.success) {
@@ -85,7 +96,9 @@ export function handleControlRequest(
       if (c.writeLatencyMs !== undefined) control.writeLatencyMs = c.writeLatencyMs;
       if (c.timeoutAfterCommit !== undefined) control.timeoutAfterCommit = c.timeoutAfterCommit;
       if (c.clearRequests) control.clearRequests();
-      return send(res, 200, control.state());
+      if (bank && c.businessDate !== undefined) bank.data.businessDate = c.businessDate;
+      if (bank && c.businessDateEnabled !== undefined) bank.businessDateEnabled = c.businessDateEnabled;
+      return send(res, 200, state());
     }
     default:
       return send(res, 404, { error: 'not found', routes: ['GET /sandbox/requests', 'DELETE /sandbox/requests', 'GET /sandbox/control', 'POST /sandbox/control'] });

@@ -1,4 +1,5 @@
 import { SAVINGS_CREDIT_TYPES, displayName, type Bank } from '../bank.js';
+import { isIsoDate } from '../dates.js';
 import type { SavingsAccountRecord, SavingsTxnRecord } from '../model.js';
 import { HttpError, intParam, ok, selectFields, type Route } from '../router.js';
 import {
@@ -8,10 +9,12 @@ import {
   money,
   nonEmpty,
   notFoundBody,
+  paramError,
   savingsStatus,
   savingsSubStatusNone,
   savingsTxnType,
   springErrorBody,
+  validationBody,
 } from '../serialize.js';
 
 /** Top-level names `fields=` accepts on a savings account (SavingsAccountsApiResource's response parameters). */
@@ -24,6 +27,18 @@ const SAVINGS_FIELDS: ReadonlySet<string> = new Set([
   'overdraftLimit', 'minRequiredBalance', 'enforceMinRequiredBalance', 'onHoldFunds', 'savingsAmountOnHold',
   'withHoldTax', 'lastActiveTransactionDate', 'isDormancyTrackingActive', 'summary', 'transactions', 'charges',
 ]);
+
+/** A `fromDate`/`toDate` search parameter: `yyyy-MM-dd` unless `dateFormat` says otherwise (only that pattern here). */
+function searchDate(query: URLSearchParams, name: string): string | undefined {
+  const raw = query.get(name);
+  if (raw === null) return undefined;
+  const format = query.get('dateFormat') ?? 'yyyy-MM-dd';
+  if (format !== 'yyyy-MM-dd' || !isIsoDate(raw)) {
+    // DateUtils.parseLocalDate: validation.msg.invalid.date.pattern, parameter "date".
+    throw new HttpError(400, validationBody([paramError('validation.msg.invalid.date.pattern', `The parameter date (${raw}) format is invalid`, 'date', [], raw)]));
+  }
+  return raw;
+}
 
 export function requireSavings(bank: Bank, id: number): SavingsAccountRecord {
   const a = bank.savingsAccount(id);
@@ -148,7 +163,10 @@ export const savingsRoutes: Route[] = [
     },
   },
   {
-    // Since 1.9.0. `offset` is a page index (Spring PageRequest.of(offset, limit)); default sort is newest first.
+    // Since 1.9.0 (SavingsAccountTransactionsApiResource.searchTransactions, SavingsAccountTransactionsSearchServiceImpl).
+    // Answers a Spring Data `PageImpl` as plain Gson writes it: `{total, content, pageable}`. `offset` is a page
+    // index (PageRequest.of(offset, limit)), `limit` defaults to 50; the default order is transaction_date,
+    // created_date, id, all DESC; reversal rows (`is_reversal`) are left out; an unknown account is an empty page.
     method: 'GET',
     pattern: '/savingsaccounts/{accountId}/transactions/search',
     permission: 'READ_SAVINGSACCOUNT',
@@ -157,17 +175,32 @@ export const savingsRoutes: Route[] = [
         // Added in 1.9.0: on 1.8 Jersey knows no such path (a container 404, not Fineract's error JSON).
         throw new HttpError(404, springErrorBody(404, 'Not Found', `/savingsaccounts/${params.accountId}/transactions/search`));
       }
-      const account = requireSavings(bank, params.accountId as number);
+      const account = bank.savingsAccount(params.accountId as number);
       const limit = intParam(query, 'limit', 50, 1, 1000);
       const page = intParam(query, 'offset', 0);
+      const ascending = query.get('sortOrder')?.toUpperCase() === 'ASC' && query.get('orderBy') !== null;
+      const from = searchDate(query, 'fromDate');
+      const to = searchDate(query, 'toDate');
       const types = query.get('types')?.split(',').map(Number).filter(Number.isInteger);
-      let rows = bank.transactionsNewestFirst(account);
+      let rows = account ? bank.transactionsNewestFirst(account) : [];
+      if (from) rows = rows.filter((t) => t.date >= from);
+      if (to) rows = rows.filter((t) => t.date <= to);
       if (types && types.length > 0) rows = rows.filter((t) => types.includes(t.typeId));
       if (query.get('credit') === 'true' && query.get('debit') !== 'true') rows = rows.filter((t) => SAVINGS_CREDIT_TYPES.has(t.typeId));
       if (query.get('debit') === 'true' && query.get('credit') !== 'true') rows = rows.filter((t) => !SAVINGS_CREDIT_TYPES.has(t.typeId));
-      if (query.get('sortOrder')?.toUpperCase() === 'ASC') rows = rows.reverse();
-      const pageItems = rows.slice(page * limit, page * limit + limit).map((t) => savingsTxnView(bank, account, t));
-      return ok({ totalFilteredRecords: rows.length, pageItems });
+      if (ascending) rows = rows.reverse();
+      const content = account ? rows.slice(page * limit, page * limit + limit).map((t) => savingsTxnView(bank, account, t)) : [];
+      const direction = ascending ? 'ASC' : 'DESC';
+      const properties = ascending ? (query.get('orderBy') as string).split(',') : ['transaction_date', 'created_date', 'id'];
+      return ok({
+        total: rows.length,
+        content,
+        pageable: {
+          sort: { orders: properties.map((property) => ({ direction, property, ignoreCase: false, nullHandling: 'NATIVE' })) },
+          page,
+          size: limit,
+        },
+      });
     },
   },
   {

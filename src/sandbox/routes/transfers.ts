@@ -1,6 +1,6 @@
 import { displayName, type Bank } from '../bank.js';
 import { JsonCommand } from '../json-command.js';
-import { checkLoanRepayment, checkSavingsCredit, checkSavingsDebit, nextTransferId, postRepayment, postSavings } from '../ledger.js';
+import { checkLoanRepayment, checkSavingsCredit, checkSavingsDebit, nextTransferDetailId, nextTransferId, postRepayment, postSavings } from '../ledger.js';
 import type { PortfolioAccountTypeId, TransferRecord } from '../model.js';
 import { HttpError, intParam, ok, type Route } from '../router.js';
 import { currencyData, fineractError, localDate, money, notFoundBody, paramError, validationBody } from '../serialize.js';
@@ -9,11 +9,13 @@ import { requireLoan } from './loans.js';
 import { requireSavings } from './savings.js';
 
 /**
- * Account transfers (fineract.md §6): `POST /accounttransfers` for savings→savings and savings→loan (a
+ * Account transfers (docs/fineract.md): `POST /accounttransfers` for savings→savings and savings→loan (a
  * repayment from the wallet), `GET /accounttransfers/{id}` and `GET /accounttransfers`.
  *
- * One id numbers the transfer (the POST's `resourceId`), its detail and the `transfer.id` on both savings legs;
- * in Fineract the detail id and the transfer-transaction id are separate sequences that usually coincide.
+ * As in Fineract, the POST's `resourceId` is the transfer *detail* id (AccountTransfersWritePlatformServiceImpl
+ * `withEntityId(transferDetailId)`), while the `transfer.id` on both savings legs, `GET /accounttransfers/{id}`
+ * and the list's `id` are the transfer *transaction* id (AccountTransfersReadPlatformServiceImpl `att.id`): two
+ * sequences, equal in a fresh sandbox until `lastTransferDetailId` is moved.
  */
 
 /** AccountTransfersDataValidator.REQUEST_DATA_PARAMETERS: nothing else, no externalId, no paymentTypeId. */
@@ -116,16 +118,17 @@ export const transferRoutes: Route[] = [
       requireClient(bank, ids.toClientId);
 
       const id = nextTransferId(bank);
+      const detailId = nextTransferDetailId(bank);
       const withdrawal = postSavings(bank, from, 2, on, cents, { transferId: id });
       const record: TransferRecord = {
-        id, date: on, submittedOnDate: bank.businessDate, amount: cents, description: description as string, reversed: false,
+        id, detailId, date: on, submittedOnDate: bank.businessDate, amount: cents, description: description as string, reversed: false,
         ...ids, fromSavingsTxnId: withdrawal.id,
       };
       if (toSavings) record.toSavingsTxnId = postSavings(bank, toSavings, 1, on, cents, { transferId: id }).id;
       if (toLoan) record.toLoanTxnId = postRepayment(bank, toLoan, on, cents).id;
       bank.data.transfers.push(record);
       bank.revision += 1;
-      return ok({ savingsId: from.id, resourceId: id });
+      return ok({ savingsId: from.id, resourceId: detailId });
     },
   },
   {
@@ -140,9 +143,10 @@ export const transferRoutes: Route[] = [
     },
   },
   {
-    // Paged, newest first. `fromAccountId`/`fromAccountType` filters are a sandbox convenience: Fineract's list
-    // takes only externalId, offset, limit, orderBy, sortOrder and accountDetailId, so Kiunga reconciles through
-    // the account's own transactions (each leg carries `transfer.transferDescription`).
+    // Paged, newest first. `accountDetailId` lists the transactions of one transfer detail (`att.account_transfer_details_id`),
+    // which is how Kiunga maps a POST's `resourceId` to the transaction id. `fromAccountId`/`fromAccountType` filters
+    // are a sandbox convenience: Fineract's list takes only externalId, offset, limit, orderBy, sortOrder and
+    // accountDetailId, so Kiunga reconciles through the account's own transactions.
     method: 'GET',
     pattern: '/accounttransfers',
     permission: 'READ_ACCOUNTTRANSFER',
@@ -151,7 +155,9 @@ export const transferRoutes: Route[] = [
       const limit = intParam(query, 'limit', 200, 1, 1000);
       const fromAccountId = query.get('fromAccountId');
       const fromAccountType = query.get('fromAccountType');
+      const accountDetailId = query.get('accountDetailId');
       const rows = [...bank.data.transfers]
+        .filter((t) => accountDetailId === null || String(t.detailId) === accountDetailId)
         .filter((t) => fromAccountId === null || String(t.fromAccountId) === fromAccountId)
         .filter((t) => fromAccountType === null || String(t.fromAccountType) === fromAccountType)
         .sort((a, b) => b.id - a.id);
