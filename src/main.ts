@@ -1,9 +1,10 @@
 import { once } from 'node:events';
-import type { Server } from 'node:http';
+import { createServer, type Server, type ServerResponse } from 'node:http';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { ConfigError, loadConfig, settingsMarkdown, withSettingsTable } from './config.js';
 import { createLogger } from './logger.js';
-import { createServices } from './services.js';
+import { createServices, type Services } from './services.js';
+import type { Logger } from './logger.js';
 import { buildApp } from './app.js';
 import { startSandbox } from './sandbox/server.js';
 import { FlowLoadError } from './engine/flow-loader.js';
@@ -30,12 +31,62 @@ const USAGE = `usage: kiunga <command>
 
 Settings come from the environment; see README.md.`;
 
-async function serve(): Promise<void> {
+/** Resolves with the first SIGTERM or SIGINT; a second one while shutting down exits at once (code 1). */
+function stopSignal(logger?: Logger): Promise<NodeJS.Signals> {
+  return new Promise((resolve) => {
+    let received: NodeJS.Signals | undefined;
+    const on = (signal: NodeJS.Signals) => {
+      if (received) {
+        logger?.error({ signal }, 'second signal while shutting down: exiting without waiting');
+        process.exit(1);
+      }
+      received = signal;
+      resolve(signal);
+    };
+    process.on('SIGTERM', on);
+    process.on('SIGINT', on);
+  });
+}
+
+/** Waits for `promise` at most `ms`; true when it settled in time. */
+async function settlesWithin(promise: Promise<unknown>, ms: number): Promise<boolean> {
+  let timer: NodeJS.Timeout | undefined;
+  const settled = await Promise.race([
+    promise.then(
+      () => true,
+      () => true,
+    ),
+    new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(false), ms))),
+  ]);
+  clearTimeout(timer);
+  return settled;
+}
+
+/**
+ * Serves until SIGTERM or SIGINT, then drains and resolves with the exit code: 0 when everything drained,
+ * 1 when something did not (a log line names it).
+ */
+async function serve(): Promise<number> {
   const config = loadConfig();
   const logger = createLogger(config.logLevel);
   const services = await createServices(config, logger, { watch: true });
   const app = buildApp(services);
-  const server: Server = app.listen(config.port, config.host);
+  let draining = false;
+  const inFlight = new Set<ServerResponse>();
+  const server: Server = createServer((req, res) => {
+    inFlight.add(res);
+    res.once('close', () => inFlight.delete(res));
+    if (draining) {
+      // Tell keep-alive clients this connection ends with this answer; an orchestrator's probe sees 503.
+      res.setHeader('connection', 'close');
+      if (req.method === 'GET' && (req.url === '/readyz' || req.url?.startsWith('/readyz?'))) {
+        res.writeHead(503, { 'content-type': 'application/json' }).end(JSON.stringify({ status: 'draining' }));
+        return;
+      }
+    }
+    app(req, res);
+  });
+  server.listen(config.port, config.host);
   await once(server, 'listening');
   server.keepAliveTimeout = 65_000;
   server.requestTimeout = 15_000;
@@ -49,27 +100,56 @@ async function serve(): Promise<void> {
     },
     'kiunga listening',
   );
-  const stop = async (signal: string) => {
-    logger.info({ signal }, 'shutting down');
-    server.close();
-    await services.close();
-    process.exit(0);
-  };
-  process.once('SIGINT', () => void stop('SIGINT'));
-  process.once('SIGTERM', () => void stop('SIGTERM'));
+
+  const signal = await stopSignal(logger);
+  draining = true;
+  // Answers still to come end their connection too, so no client keeps one open after the drain.
+  for (const res of inFlight) if (!res.headersSent) res.setHeader('connection', 'close');
+  logger.info({ signal, inFlight: inFlight.size }, 'shutting down: not ready, no new connections, finishing requests in flight');
+  return shutdown(server, services, logger, () => inFlight.size);
 }
 
-async function sandbox(): Promise<void> {
+/**
+ * The drain after a stop signal: the listener closes (new connections are refused; idle keep-alive
+ * connections close), requests in flight get their answer within the hop deadline, the job queue stops
+ * taking jobs and waits for its running ones (waiting and delayed jobs stay in Redis), then the rest of the
+ * services close, Redis last.
+ */
+async function shutdown(server: Server, services: Services, logger: Logger, inFlight: () => number): Promise<number> {
+  const { config } = services;
+  const undrained: string[] = [];
+  const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+  // Node closes the connections idle now; these close the ones that fall idle during the drain.
+  const idle = setInterval(() => server.closeIdleConnections(), 50);
+  // A hop answers within HOP_DEADLINE_MS of its arrival; the margin covers writing the answer.
+  const drained = await settlesWithin(closed, config.hopDeadlineMs + 1000);
+  clearInterval(idle);
+  if (!drained) {
+    undrained.push(`${inFlight()} HTTP request(s) still open after the hop deadline`);
+    server.closeAllConnections();
+  }
+  // A job's longest step is a Fineract call made on a hop's budget.
+  const jobs = await services.queue.close(config.hopDeadlineMs + config.fineract.timeoutMs);
+  if (jobs.running > 0) undrained.push(`${jobs.running} job(s) still running (${services.queue.kind === 'bullmq' ? 'Redis hands them to another worker' : 'lost'})`);
+  if (jobs.dropped > 0) undrained.push(`${jobs.dropped} waiting or delayed job(s) lost with the in-process queue`);
+  await services.close();
+  if (undrained.length > 0) {
+    logger.error({ undrained }, 'shut down without a clean drain');
+    return 1;
+  }
+  logger.info('shut down cleanly');
+  return 0;
+}
+
+/** The Fineract sandbox alone, until SIGTERM or SIGINT. */
+async function sandbox(): Promise<number> {
   const config = loadConfig();
   const logger = createLogger(config.logLevel);
   const running = await startSandbox({ port: config.sandboxPort, host: config.host, syntheticCustomers: config.sandboxCustomers });
   logger.info({ url: running.url, tenant: 'default', user: 'mifos' }, 'Fineract sandbox listening');
-  const stop = async () => {
-    await running.close();
-    process.exit(0);
-  };
-  process.once('SIGINT', () => void stop());
-  process.once('SIGTERM', () => void stop());
+  await stopSignal(logger);
+  await running.close();
+  return 0;
 }
 
 async function main(argv: string[]): Promise<number> {
@@ -77,11 +157,9 @@ async function main(argv: string[]): Promise<number> {
   try {
     switch (command) {
       case 'serve':
-        await serve();
-        return -1;
+        return await serve();
       case 'sandbox':
-        await sandbox();
-        return -1;
+        return await sandbox();
       case 'config':
         if (argv[1] === '--readme') {
           const file = argv[2] ?? 'README.md';
@@ -111,5 +189,4 @@ async function main(argv: string[]): Promise<number> {
   }
 }
 
-const code = await main(process.argv.slice(2));
-if (code >= 0) process.exit(code);
+process.exit(await main(process.argv.slice(2)));

@@ -166,7 +166,7 @@ export async function createServices(
     const queue: JobQueue = config.redisUrl
       ? createBullQueue({ redis: (store as RedisStore).client, prefix: config.redisPrefix, logger })
       : createMemoryQueue({ logger });
-    closers.push(() => queue.close());
+    closers.push(async () => void (await queue.close()));
     const transfers = new TransferService({
       store,
       keys,

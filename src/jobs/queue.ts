@@ -20,6 +20,17 @@ export interface JobOptions {
 
 export type JobHandler = (data: Record<string, unknown>) => Promise<void>;
 
+/** What `close` left undone (both zero after a clean drain). */
+export interface QueueClosed {
+  /**
+   * Jobs still running when the wait ran out. On bullmq they stay in Redis: once their lock expires, a
+   * worker of any process takes them again (handlers are idempotent).
+   */
+  running: number;
+  /** Jobs waiting, delayed or due for a retry that are lost with the process (the in-process queue only). */
+  dropped: number;
+}
+
 export interface JobQueue {
   readonly kind: 'bullmq' | 'memory';
   add(name: string, data: Record<string, unknown>, options?: JobOptions): Promise<void>;
@@ -28,7 +39,25 @@ export interface JobQueue {
   start(): Promise<void>;
   /** Resolves when no job is waiting, delayed or running (tests and shutdown). */
   idle(timeoutMs?: number): Promise<void>;
-  close(): Promise<void>;
+  /**
+   * Stops taking jobs, waits up to `timeoutMs` (default 10 s) for the running ones to finish, and releases
+   * the queue's connections. Waiting and delayed jobs stay in Redis (bullmq). Idempotent.
+   */
+  close(timeoutMs?: number): Promise<QueueClosed>;
+}
+
+/** Waits for `promise` at most `ms`; true when it settled in time. The timer never outlives the wait. */
+async function settlesWithin(promise: Promise<unknown>, ms: number): Promise<boolean> {
+  let timer: NodeJS.Timeout | undefined;
+  const settled = await Promise.race([
+    promise.then(
+      () => true,
+      () => true,
+    ),
+    new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(false), ms))),
+  ]);
+  clearTimeout(timer);
+  return settled;
 }
 
 const DEFAULTS = { attempts: 8, backoffMs: 1000 };
@@ -39,22 +68,31 @@ export function createBullQueue(options: { redis: Redis | Cluster; prefix: strin
   const { logger } = options;
   // bullmq needs its own connections (a worker blocks); duplicate the store's client settings.
   // Workers block on Redis, so they need unlimited retries and the offline queue, unlike the fail-fast store.
+  // bullmq does not close a connection it was given, so the queue keeps them and closes them itself.
+  const connections: (Redis | Cluster)[] = [];
   const connection = (): ConnectionOptions => {
     const base = options.redis;
+    let copy: Redis | Cluster;
     if (base instanceof Cluster) {
-      return base.duplicate(undefined, {
+      copy = base.duplicate(undefined, {
         enableOfflineQueue: true,
         redisOptions: { ...base.options.redisOptions, maxRetriesPerRequest: null, commandTimeout: undefined },
-      }) as unknown as ConnectionOptions;
+      });
+    } else {
+      // No command timeout either: a worker's blocking wait for the next job is meant to last.
+      copy = base.duplicate({ maxRetriesPerRequest: null, enableOfflineQueue: true, commandTimeout: undefined });
     }
-    // No command timeout either: a worker's blocking wait for the next job is meant to last.
-    return base.duplicate({ maxRetriesPerRequest: null, enableOfflineQueue: true, commandTimeout: undefined }) as unknown as ConnectionOptions;
+    connections.push(copy);
+    return copy as unknown as ConnectionOptions;
   };
   const name = 'jobs';
   const prefix = `{${options.prefix}:bull}`;
   const queue = new Queue(name, { connection: connection(), prefix });
   queue.on('error', (err) => logger.warn({ err: { message: err.message } }, 'job queue error'));
   let worker: Worker | undefined;
+  /** Jobs this process's worker is running right now. */
+  let active = 0;
+  let closing: Promise<QueueClosed> | undefined;
 
   return {
     kind: 'bullmq',
@@ -77,7 +115,12 @@ export function createBullQueue(options: { redis: Redis | Cluster; prefix: strin
         async (job: Job) => {
           const handler = handlers.get(job.name);
           if (!handler) throw new Error(`no handler for job ${job.name}`);
-          await handler(job.data as Record<string, unknown>);
+          active++;
+          try {
+            await handler(job.data as Record<string, unknown>);
+          } finally {
+            active--;
+          }
         },
         { connection: connection(), prefix, concurrency: options.concurrency ?? 8 },
       );
@@ -95,22 +138,71 @@ export function createBullQueue(options: { redis: Redis | Cluster; prefix: strin
       }
       throw new Error('job queue not idle');
     },
-    async close() {
-      await worker?.close();
-      await queue.close();
+    close(timeoutMs = 10_000) {
+      closing ??= (async () => {
+        // The worker stops fetching at once and waits for its running jobs; past the wait they are left to
+        // Redis (their lock expires and a worker takes them again). Waiting and delayed jobs never leave Redis.
+        const finished = worker ? await settlesWithin(worker.close(), timeoutMs) : true;
+        const running = finished ? 0 : active;
+        if (running > 0) logger.warn({ running }, 'job queue closed with jobs still running; Redis hands them to another worker');
+        await settlesWithin(queue.close(), 1000);
+        await Promise.allSettled(connections.map((c) => settlesWithin(c.quit(), 1000).then(() => c.disconnect())));
+        return { running, dropped: 0 };
+      })();
+      return closing;
     },
   };
 }
 
+export interface MemoryQueueOptions {
+  logger: Logger;
+  /**
+   * Deduplication by job id, as bullmq keeps finished jobs (completed: 1 h, at most 10,000): the id of a
+   * job not finished yet (waiting, delayed, running, due for a retry) is always remembered; a finished
+   * job's id is remembered for `dedupeMaxAgeMs` (default 1 h), and at most `dedupeMaxIds` finished ids
+   * (default 10,000) are kept, the oldest forgotten first.
+   */
+  dedupeMaxIds?: number;
+  dedupeMaxAgeMs?: number;
+  /** Clock for the dedupe window (tests). */
+  now?: () => number;
+}
+
+/** The in-process queue, with the number of job ids it remembers for deduplication (metrics, tests). */
+export interface MemoryQueue extends JobQueue {
+  readonly kind: 'memory';
+  rememberedIds(): number;
+}
+
 /** The single-process queue: same API and retry rules, timers instead of Redis. */
-export function createMemoryQueue(options: { logger: Logger }): JobQueue {
+export function createMemoryQueue(options: MemoryQueueOptions): MemoryQueue {
+  const { dedupeMaxIds = 10_000, dedupeMaxAgeMs = 3_600_000, now = Date.now } = options;
   const handlers = new Map<string, JobHandler>();
-  const seen = new Set<string>();
+  /** Ids of jobs not finished yet. */
+  const unfinished = new Set<string>();
+  /** Ids of finished jobs with the time they finished, oldest first (Map keeps insertion order). */
+  const finished = new Map<string, number>();
   const timers = new Set<NodeJS.Timeout>();
   let running = 0;
   let started = false;
   const pending: (() => void)[] = [];
   let closed = false;
+  let closing: Promise<QueueClosed> | undefined;
+
+  const forgetOld = () => {
+    const oldest = now() - dedupeMaxAgeMs;
+    for (const [id, at] of finished) {
+      if (finished.size <= dedupeMaxIds && at > oldest) break;
+      finished.delete(id);
+    }
+  };
+  const done = (jobId: string | undefined) => {
+    if (jobId === undefined) return;
+    unfinished.delete(jobId);
+    finished.delete(jobId);
+    finished.set(jobId, now());
+    forgetOld();
+  };
 
   const schedule = (jobName: string, data: Record<string, unknown>, opts: JobOptions, attempt: number, delay: number) => {
     const t = setTimeout(async () => {
@@ -118,15 +210,18 @@ export function createMemoryQueue(options: { logger: Logger }): JobQueue {
       if (closed) return;
       const handler = handlers.get(jobName);
       running++;
+      let retry = false;
       try {
         if (!handler) throw new Error(`no handler for job ${jobName}`);
         await handler(data);
       } catch (err) {
         const attempts = opts.attempts ?? DEFAULTS.attempts;
         options.logger.warn({ job: jobName, attempt, err: { type: (err as Error).name, message: (err as Error).message } }, 'job failed');
-        if (attempt < attempts) schedule(jobName, data, opts, attempt + 1, (opts.backoffMs ?? DEFAULTS.backoffMs) * 2 ** (attempt - 1));
+        retry = attempt < attempts && !closed;
+        if (retry) schedule(jobName, data, opts, attempt + 1, (opts.backoffMs ?? DEFAULTS.backoffMs) * 2 ** (attempt - 1));
       } finally {
         running--;
+        if (!retry) done(opts.jobId);
       }
     }, delay);
     timers.add(t);
@@ -134,10 +229,12 @@ export function createMemoryQueue(options: { logger: Logger }): JobQueue {
 
   return {
     kind: 'memory',
+    rememberedIds: () => unfinished.size + finished.size,
     async add(jobName, data, opts = {}) {
       if (opts.jobId) {
-        if (seen.has(opts.jobId)) return;
-        seen.add(opts.jobId);
+        forgetOld();
+        if (unfinished.has(opts.jobId) || finished.has(opts.jobId)) return;
+        unfinished.add(opts.jobId);
       }
       const run = () => schedule(jobName, data, opts, 1, opts.delayMs ?? 0);
       if (started) run();
@@ -158,10 +255,20 @@ export function createMemoryQueue(options: { logger: Logger }): JobQueue {
       }
       throw new Error('job queue not idle');
     },
-    async close() {
-      closed = true;
-      for (const t of timers) clearTimeout(t);
-      timers.clear();
+    close(timeoutMs = 10_000) {
+      closing ??= (async () => {
+        closed = true;
+        const dropped = timers.size + pending.length;
+        for (const t of timers) clearTimeout(t);
+        timers.clear();
+        pending.length = 0;
+        if (dropped > 0) options.logger.warn({ dropped }, 'in-process job queue closed: waiting and delayed jobs are lost');
+        const until = Date.now() + timeoutMs;
+        while (running > 0 && Date.now() < until) await new Promise((r) => setTimeout(r, 20));
+        if (running > 0) options.logger.warn({ running }, 'in-process job queue closed with jobs still running');
+        return { running, dropped };
+      })();
+      return closing;
     },
   };
 }

@@ -1,0 +1,166 @@
+/**
+ * The job queue: the in-process queue's deduplication is bounded (count and age) without ever forgetting
+ * a job that has not finished; `close` waits for running jobs, reports what it could not drain, and on
+ * bullmq leaves waiting and delayed jobs in Redis.
+ */
+import { randomBytes } from 'node:crypto';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { afterAll, describe, expect, it } from 'vitest';
+import { Queue } from 'bullmq';
+import { Redis } from 'ioredis';
+import { pino } from 'pino';
+import { createBullQueue, createMemoryQueue } from '../../src/jobs/queue.js';
+import { createRedisStore } from '../../src/session/redis-store.js';
+import { REDIS_URL } from '../helpers/server.js';
+
+const logger = pino({ level: 'silent' });
+
+describe('in-process queue deduplication', () => {
+  it('remembers at most 10,000 finished job ids, forgetting the oldest first', async () => {
+    const queue = createMemoryQueue({ logger });
+    const runs = new Map<string, number>();
+    queue.handle('job', async (data) => void runs.set(String(data.id), (runs.get(String(data.id)) ?? 0) + 1));
+    await queue.start();
+    for (let i = 0; i < 10_050; i++) await queue.add('job', { id: `j${i}` }, { jobId: `j${i}` });
+    await queue.idle(30_000);
+    expect(queue.rememberedIds()).toBe(10_000);
+
+    await queue.add('job', { id: 'j0' }, { jobId: 'j0' }); // forgotten: runs again
+    await queue.add('job', { id: 'j10049' }, { jobId: 'j10049' }); // remembered: not queued again
+    await queue.idle();
+    expect(runs.get('j0')).toBe(2);
+    expect(runs.get('j10049')).toBe(1);
+    expect(queue.rememberedIds()).toBe(10_000);
+    await queue.close();
+  }, 60_000);
+
+  it('forgets a finished job id after the age bound (1 h by default)', async () => {
+    let now = 1_000_000;
+    const queue = createMemoryQueue({ logger, now: () => now });
+    let runs = 0;
+    queue.handle('job', async () => void runs++);
+    await queue.start();
+    await queue.add('job', {}, { jobId: 'receipt-1' });
+    await queue.idle();
+    now += 3_599_000;
+    await queue.add('job', {}, { jobId: 'receipt-1' });
+    await queue.idle();
+    expect(runs).toBe(1);
+    now += 2_000;
+    await queue.add('job', {}, { jobId: 'receipt-1' });
+    await queue.idle();
+    expect(runs).toBe(2);
+    await queue.close();
+  });
+
+  it('never forgets the id of a job that has not run yet, whatever the bounds', async () => {
+    let now = 0;
+    const queue = createMemoryQueue({ logger, dedupeMaxIds: 2, dedupeMaxAgeMs: 10, now: () => now });
+    let runs = 0;
+    queue.handle('job', async () => void runs++);
+    await queue.start();
+    await queue.add('job', {}, { jobId: 'later', delayMs: 60_000 });
+    for (let i = 0; i < 5; i++) await queue.add('job', {}, { jobId: `now-${i}` });
+    await sleep(20);
+    expect(runs).toBe(5);
+    expect(queue.rememberedIds()).toBe(3); // 'later' and the two newest finished ids
+    now += 1_000;
+    await queue.add('job', {}, { jobId: 'later', delayMs: 60_000 });
+    expect(queue.rememberedIds()).toBe(1); // 'later' only: the finished ids are past the age bound
+    // Closing drops the delayed job (the process loses it) and says so.
+    expect(await queue.close()).toEqual({ running: 0, dropped: 1 });
+  });
+});
+
+describe('in-process queue close', () => {
+  it('waits for a running job, stops taking others, and reports them', async () => {
+    const queue = createMemoryQueue({ logger });
+    let finished = 0;
+    let release!: () => void;
+    const gate = new Promise<void>((resolve) => (release = resolve));
+    queue.handle('slow', async () => {
+      await gate;
+      finished++;
+    });
+    await queue.start();
+    await queue.add('slow', {});
+    await sleep(20); // the job is running
+    await queue.add('slow', {}, { delayMs: 60_000 });
+    const closing = queue.close(10_000);
+    release();
+    expect(await closing).toEqual({ running: 0, dropped: 1 });
+    expect(finished).toBe(1);
+  });
+
+  it('reports a job still running when the wait runs out', async () => {
+    const queue = createMemoryQueue({ logger });
+    queue.handle('stuck', () => new Promise(() => undefined));
+    await queue.start();
+    await queue.add('stuck', {});
+    await sleep(20);
+    expect(await queue.close(100)).toEqual({ running: 1, dropped: 0 });
+  });
+});
+
+describe('bullmq queue close (real Redis)', () => {
+  const prefixes: string[] = [];
+  const stores: ReturnType<typeof createRedisStore>[] = [];
+  const open = async () => {
+    const prefix = `kiunga-jobs-${randomBytes(4).toString('hex')}`;
+    prefixes.push(prefix);
+    const store = createRedisStore(REDIS_URL);
+    stores.push(store);
+    await store.ping();
+    const inspect = new Queue('jobs', { connection: new Redis(REDIS_URL, { maxRetriesPerRequest: null }), prefix: `{${prefix}:bull}` });
+    return { queue: createBullQueue({ redis: store.client, prefix, logger }), inspect };
+  };
+  afterAll(async () => {
+    const redis = new Redis(REDIS_URL);
+    for (const prefix of prefixes) {
+      const keys = await redis.keys(`{${prefix}:bull}*`);
+      if (keys.length > 0) await redis.del(...keys);
+    }
+    await redis.quit();
+    for (const store of stores) await store.close();
+  });
+
+  it('waits for the running job and leaves delayed jobs in Redis for the next process', async () => {
+    const { queue, inspect } = await open();
+    let release!: () => void;
+    const gate = new Promise<void>((resolve) => (release = resolve));
+    let started = false;
+    queue.handle('slow', async () => {
+      started = true;
+      await gate;
+    });
+    await queue.start();
+    await queue.add('slow', {}, { jobId: 'running-one' });
+    await queue.add('slow', {}, { jobId: 'for-later', delayMs: 600_000 });
+    for (let i = 0; i < 200 && !started; i++) await sleep(10);
+    expect(started).toBe(true);
+    const closing = queue.close(10_000);
+    await sleep(50);
+    release();
+    expect(await closing).toEqual({ running: 0, dropped: 0 });
+    expect(await inspect.getJobState('running-one')).toBe('completed');
+    expect(await inspect.getJobState('for-later')).toBe('delayed');
+    await inspect.close();
+    await (await inspect.client).quit();
+  });
+
+  it('leaves a job that outlasts the wait active in Redis (taken again once its lock expires) and reports it', async () => {
+    const { queue, inspect } = await open();
+    let started = false;
+    queue.handle('stuck', async () => {
+      started = true;
+      await new Promise(() => undefined);
+    });
+    await queue.start();
+    await queue.add('stuck', {}, { jobId: 'stuck-one' });
+    for (let i = 0; i < 200 && !started; i++) await sleep(10);
+    expect(await queue.close(200)).toEqual({ running: 1, dropped: 0 });
+    expect(await inspect.getJobState('stuck-one')).toBe('active');
+    await inspect.close();
+    await (await inspect.client).quit();
+  });
+});

@@ -1,0 +1,166 @@
+/**
+ * Graceful shutdown of `kiunga serve`, run as a real child process on real Redis with the built-in sandbox:
+ * on SIGTERM /readyz answers 503 at once, new connections are refused, the hop in flight gets its answer,
+ * delayed jobs stay in Redis for the next process, and the exit code is 0 after a clean drain.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { once } from 'node:events';
+import { connect, type Socket } from 'node:net';
+import { createInterface } from 'node:readline';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { afterAll, describe, expect, it } from 'vitest';
+import { Queue } from 'bullmq';
+import { Redis } from 'ioredis';
+import { freePort } from '../session/helpers/redis-server.js';
+import { REDIS_URL } from '../helpers/server.js';
+
+const prefix = `kiunga-shutdown-${randomBytes(4).toString('hex')}`;
+let child: ChildProcess | undefined;
+
+afterAll(async () => {
+  if (child && child.exitCode === null) child.kill('SIGKILL');
+  const redis = new Redis(REDIS_URL);
+  const keys = [...(await redis.keys(`${prefix}:*`)), ...(await redis.keys(`{${prefix}:*`))];
+  if (keys.length > 0) await redis.del(...keys);
+  await redis.quit();
+});
+
+interface LogLine {
+  msg: string;
+  [field: string]: unknown;
+}
+
+/** Starts `kiunga serve` and collects its JSON log lines. */
+async function startServer(env: Record<string, string>) {
+  const port = await freePort();
+  const proc = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts', 'serve'], {
+    env: { ...process.env, PORT: String(port), HOST: '127.0.0.1', LOG_LEVEL: 'info', ...env },
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  child = proc;
+  const lines: LogLine[] = [];
+  const waiters: { test: (l: LogLine) => boolean; resolve: (l: LogLine) => void }[] = [];
+  createInterface({ input: proc.stdout! }).on('line', (text) => {
+    let line: LogLine;
+    try {
+      line = JSON.parse(text) as LogLine;
+    } catch {
+      return;
+    }
+    lines.push(line);
+    for (const w of waiters.splice(0)) (w.test(line) ? w.resolve(line) : waiters.push(w));
+  });
+  const exited = once(proc, 'exit') as Promise<[number | null, NodeJS.Signals | null]>;
+  const logged = (msg: string | RegExp, timeoutMs = 60_000): Promise<LogLine> => {
+    const test = (l: LogLine) => (typeof msg === 'string' ? l.msg === msg : msg.test(l.msg));
+    const seen = lines.find(test);
+    if (seen) return Promise.resolve(seen);
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`no log line ${String(msg)}; last: ${lines.slice(-5).map((l) => l.msg).join(' | ')}`)), timeoutMs);
+      waiters.push({ test, resolve: (l) => (clearTimeout(timer), resolve(l)) });
+    });
+  };
+  const sandboxLine = await logged(/FINERACT_URL is not set/);
+  await logged('kiunga listening');
+  return { proc, port, url: `http://127.0.0.1:${port}`, sandbox: new URL(String(sandboxLine.sandbox)).origin, lines, logged, exited };
+}
+
+/** Opens a connection and sends a request's first line and headers but not the blank line that ends it. */
+async function partialRequest(port: number, path: string): Promise<{ socket: Socket; finish(): Promise<string> }> {
+  const socket = connect(port, '127.0.0.1');
+  await once(socket, 'connect');
+  socket.write(`GET ${path} HTTP/1.1\r\nHost: 127.0.0.1\r\n`);
+  return {
+    socket,
+    async finish() {
+      let answer = '';
+      socket.on('data', (chunk) => (answer += chunk.toString('utf8')));
+      const ended = new Promise((resolve) => socket.once('close', resolve));
+      socket.write('\r\n');
+      await ended;
+      return answer;
+    },
+  };
+}
+
+/** Resolves with the connect error code, or 'connected'. */
+function tryConnect(port: number): Promise<string> {
+  return new Promise((resolve) => {
+    const socket = connect(port, '127.0.0.1');
+    socket.once('connect', () => {
+      socket.destroy();
+      resolve('connected');
+    });
+    socket.once('error', (err: NodeJS.ErrnoException) => resolve(err.code ?? 'error'));
+  });
+}
+
+const form = (fields: Record<string, string>) => ({
+  method: 'POST',
+  headers: { 'content-type': 'application/x-www-form-urlencoded' },
+  body: new URLSearchParams(fields).toString(),
+});
+
+describe('kiunga serve on SIGTERM', () => {
+  it('answers the hop in flight, says not ready, refuses new connections, keeps delayed jobs in Redis, exits 0', async () => {
+    const server = await startServer({ REDIS_URL, REDIS_PREFIX: prefix, HOP_DEADLINE_MS: '4000', CALLBACK_DELAY_MS: '60000' });
+    expect((await fetch(`${server.url}/readyz`)).status).toBe(200);
+
+    // A delayed job: an SMS call-back request is placed after CALLBACK_DELAY_MS (a minute).
+    const sms = await fetch(
+      `${server.url}/channels/africastalking/sms`,
+      form({ from: '+254711000001', to: '22384', text: 'CALL', date: new Date().toISOString(), id: `ATXid_${randomBytes(4).toString('hex')}` }),
+    );
+    expect(sms.status).toBe(200);
+    const jobs = new Queue('jobs', { connection: new Redis(REDIS_URL, { maxRetriesPerRequest: null }), prefix: `{${prefix}:bull}` });
+    for (let i = 0; i < 100 && (await jobs.getDelayedCount()) === 0; i++) await sleep(50);
+    expect(await jobs.getDelayedCount()).toBe(1);
+
+    // A slow hop: every Fineract answer takes 700 ms.
+    const control = await fetch(`${server.sandbox}/sandbox/control`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ latencyMs: 700, clearRequests: true }),
+    });
+    expect(control.status).toBe(200);
+    let hopAnswered = false;
+    const hop = fetch(
+      `${server.url}/channels/africastalking/ussd`,
+      form({ sessionId: `ATUid_${randomBytes(6).toString('hex')}`, phoneNumber: '+254711000002', serviceCode: '*384*123#', text: '' }),
+    ).then(async (res) => {
+      hopAnswered = true;
+      return { status: res.status, body: await res.text() };
+    });
+    // A probe whose request is still arriving when the signal comes.
+    const probe = await partialRequest(server.port, '/readyz');
+    // Wait until the hop is at Fineract, then stop the server.
+    for (let i = 0; i < 200; i++) {
+      const seen = (await (await fetch(`${server.sandbox}/sandbox/requests`)).json()) as unknown[];
+      if (seen.length > 0) break;
+      await sleep(10);
+    }
+    server.proc.kill('SIGTERM');
+    const draining = await server.logged(/^shutting down/);
+    expect(draining.inFlight).toBe(1); // the hop (the probe's request has not arrived whole yet)
+
+    const probeAnswer = await probe.finish();
+    expect(probeAnswer).toMatch(/^HTTP\/1\.1 503 /);
+    expect(probeAnswer).toContain('draining');
+    let refused = 'connected';
+    for (let i = 0; i < 50 && refused === 'connected'; i++) refused = await tryConnect(server.port);
+    expect(refused).toBe('ECONNREFUSED');
+
+    const answer = await hop;
+    expect(answer.status).toBe(200);
+    expect(answer.body).toMatch(/^CON Welcome Baraka/);
+
+    const [code] = await server.exited;
+    expect(code).toBe(0);
+    expect(server.lines.some((l) => l.msg === 'shut down cleanly')).toBe(true);
+    // The delayed call-back is still in Redis for the next process.
+    expect(await jobs.getDelayedCount()).toBe(1);
+    await jobs.close();
+    await (await jobs.client).quit();
+  }, 90_000);
+});
