@@ -1,7 +1,8 @@
 /**
  * Graceful shutdown of `kiunga serve`, run as a real child process on real Redis with the built-in sandbox:
  * on SIGTERM /readyz answers 503 at once, new connections are refused, the hop in flight gets its answer,
- * delayed jobs stay in Redis for the next process, and the exit code is 0 after a clean drain.
+ * delayed jobs stay in Redis for the next process, and the exit code is 0 after a clean drain (1, with a
+ * log line naming what was left, otherwise).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -16,10 +17,10 @@ import { freePort } from '../session/helpers/redis-server.js';
 import { REDIS_URL } from '../helpers/server.js';
 
 const prefix = `kiunga-shutdown-${randomBytes(4).toString('hex')}`;
-let child: ChildProcess | undefined;
+const children: ChildProcess[] = [];
 
 afterAll(async () => {
-  if (child && child.exitCode === null) child.kill('SIGKILL');
+  for (const child of children) if (child.exitCode === null) child.kill('SIGKILL');
   const redis = new Redis(REDIS_URL);
   const keys = [...(await redis.keys(`${prefix}:*`)), ...(await redis.keys(`{${prefix}:*`))];
   if (keys.length > 0) await redis.del(...keys);
@@ -38,7 +39,7 @@ async function startServer(env: Record<string, string>) {
     env: { ...process.env, PORT: String(port), HOST: '127.0.0.1', LOG_LEVEL: 'info', ...env },
     stdio: ['ignore', 'pipe', 'inherit'],
   });
-  child = proc;
+  children.push(proc);
   const lines: LogLine[] = [];
   const waiters: { test: (l: LogLine) => boolean; resolve: (l: LogLine) => void }[] = [];
   createInterface({ input: proc.stdout! }).on('line', (text) => {
@@ -162,5 +163,20 @@ describe('kiunga serve on SIGTERM', () => {
     expect(await jobs.getDelayedCount()).toBe(1);
     await jobs.close();
     await (await jobs.client).quit();
+  }, 90_000);
+
+  it('exits non-zero and names what did not drain: a delayed job of the in-process queue is lost', async () => {
+    const server = await startServer({ REDIS_URL: '', CALLBACK_DELAY_MS: '60000' });
+    const sms = await fetch(
+      `${server.url}/channels/africastalking/sms`,
+      form({ from: '+254711000001', to: '22384', text: 'CALL', date: new Date().toISOString(), id: `ATXid_${randomBytes(4).toString('hex')}` }),
+    );
+    expect(sms.status).toBe(200);
+    await server.logged('call-back queued');
+    server.proc.kill('SIGTERM');
+    const [code] = await server.exited;
+    expect(code).toBe(1);
+    const report = server.lines.find((l) => l.msg === 'shut down without a clean drain');
+    expect(report?.undrained).toEqual(['1 waiting or delayed job(s) lost with the in-process queue']);
   }, 90_000);
 });
