@@ -7,7 +7,7 @@ import type { Logger } from 'pino';
  * TWILIO_AUTH_TOKEN, over the URL Twilio called and every form parameter it sent. The URL is rebuilt from
  * PUBLIC_URL (the address configured in Twilio's console), never from the request's own Host or protocol:
  * behind TLS termination or a load balancer those differ from what Twilio signed, and they are attacker
- * controlled anyway. See shared/reference/channels.md section 6.
+ * controlled anyway.
  *
  * The check uses the twilio library's `validateRequest(token, signature, url, params)` (which compares in
  * constant time). Not `twilio.webhook({ authToken })`: twilio 6.x ignores that option and reads the token from

@@ -3,7 +3,7 @@ import type { VoiceScript } from './voice-render.js';
 /**
  * Africa's Talking voice XML, built here rather than with the SDK's ActionBuilder, which writes text and
  * attribute values into the XML as they are: a customer or product name with `&` or `<` would make the whole
- * response malformed, and AT would drop the call (shared/reference/channels.md §3.3 and §11). Every text and
+ * response malformed, and AT would drop the call. Every text and
  * attribute goes through `xmlEscape`, and characters XML 1.0 cannot carry are removed.
  *
  * Elements used: `Say` (`voice`), `Play` (`url`), `GetDigits` (`numDigits`, `finishOnKey`, `timeout`,

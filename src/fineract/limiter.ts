@@ -17,7 +17,7 @@ import { FineractNotSent, type NotSentReason } from './deadline.js';
  *    (`paceMargin`): a reservoir alone lets a second's calls out in one burst, and a burst delayed on
  *    its way (a new connection, a busy event loop) lands on Fineract together with the next one. In clustered mode bottleneck refreshes the reservoir only when some limiter runs a script,
  *    and a limiter that only waits runs one on its heartbeat (default 5 s): with the default, 20/s ran as
- *    20 per 5 s (pitfalls.md). `heartbeatMs` (default 100) bounds that delay, so the achieved rate is the
+ *    20 per 5 s (measured). `heartbeatMs` (default 100) bounds that delay, so the achieved rate is the
  *    configured one. `expiration` (`maxRunMs`) frees the slot of a process that died mid-call.
  * 2. **Waiters: our own queue.** bottleneck cannot take a job out of its queue, and a job it starts costs a
  *    token even if its caller gave up. So the calls wait here, in two FIFO lists (writes, then reads), each

@@ -13,7 +13,7 @@ import {
  * SMS through Africa's Talking (`AT.SMS.send`, one recipient per message; `AT.SMS.sendPremium` for a reply to
  * a premium on-demand message, when the job carries its `linkId` and `keyword`).
  *
- * Success is HTTP 201 with a per-recipient `statusCode` (channels.md §2.3): 100 Processed, 101 Sent and
+ * Success is HTTP 201 with a per-recipient `statusCode` (AT's SMS API): 100 Processed, 101 Sent and
  * 102 Queued mean AT accepted the message; any other code is a failure, permanent or not by its meaning:
  *
  * | code | status | here |

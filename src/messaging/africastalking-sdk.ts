@@ -2,7 +2,7 @@ import { createRequire } from 'node:module';
 
 /**
  * The two calls Kiunga makes with the `africastalking` SDK (0.8.3), typed here: the SDK ships no types and
- * `@types/africastalking` is wrong (channels.md §3.1, §11). The adapters take this narrow interface, so
+ * `@types/africastalking` does not match the SDK's actual calls. The adapters take this narrow interface, so
  * their mapping is tested with a stub and the SDK's wire format against a loopback fake.
  *
  * SDK facts this relies on (read in `node_modules/africastalking/lib`):
@@ -11,8 +11,8 @@ import { createRequire } from 'node:module';
  *   body on another 2xx, with an axios error on 4xx/5xx or no answer, and with an `Error` when its own
  *   validation fails (a number without `+`).
  * - `SMS.sendPremium({ to, message, from?, keyword, linkId })` posts `...,bulkSMSMode=0,keyword,linkId` to
- *   `${Common.CONTENT_URL}/messaging`; an omitted `linkId` is sent as the string "undefined" (channels.md
- *   §2.4), so it is only called with both `keyword` and `linkId`.
+ *   `${Common.CONTENT_URL}/messaging`; an omitted `linkId` is sent as the string "undefined",
+ *   so it is only called with both `keyword` and `linkId`.
  * - `VOICE.call({ callFrom, callTo, clientRequestId })` posts `username,to,from,clientRequestId` to
  *   `${Common.VOICE_URL}/call`; an omitted `clientRequestId` is sent as the string "undefined", so callers
  *   always pass one. Its validation errors reject with a **string**.

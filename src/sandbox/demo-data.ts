@@ -10,7 +10,7 @@ import type {
 } from './model.js';
 
 /**
- * The demo data of design.md ("Demo data (built-in sandbox)"). Dates are relative to the sandbox's business
+ * The demo data listed in README.md ("Demo data (built-in sandbox)"). Dates are relative to the sandbox's business
  * date so that statements look recent; amounts, ids and numbers are fixed so tests can refer to them.
  */
 

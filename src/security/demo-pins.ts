@@ -1,5 +1,5 @@
 /**
- * PINs of the demo customers (design.md), seeded only when Kiunga runs against its built-in sandbox.
+ * PINs of the demo customers (README.md, "Demo data"), seeded only when Kiunga runs against its built-in sandbox.
  * Fineract holds no channel PINs; a real deployment enrols customers instead.
  */
 export const DEMO_PINS: Readonly<Record<number, string>> = Object.freeze({

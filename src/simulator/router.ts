@@ -13,7 +13,7 @@ import { DEMO_PINS } from '../security/demo-pins.js';
  * outbox (SMS replies, receipts) and polls the sandbox dialer (`/sandbox/calls`) for call-backs to answer, the
  * spoken text of the voice XML shown and keypad digits posted as GetDigits results. `/simulator/config` tells it
  * the USSD code, the screen budget, whether the AT callback key is required (never the key itself) and, with
- * the built-in sandbox, the demo customers and their PINs (public demo data, design.md).
+ * the built-in sandbox, the demo customers and their PINs (public demo data, listed in README.md).
  */
 
 export interface SimulatorOptions {

@@ -1,6 +1,6 @@
 /**
  * GSM 03.38 (3GPP TS 23.038) text budget: what a USSD screen or an SMS costs, and how to keep text in the
- * 7-bit default alphabet. See shared/reference/channels.md section 9.
+ * 7-bit default alphabet.
  *
  * Counting rules:
  * - GSM-7: a basic-table character costs 1 septet, an extension-table character (escape + code) costs 2.

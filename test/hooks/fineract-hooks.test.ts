@@ -28,7 +28,7 @@ async function postTxn(accountId: number, command: 'deposit' | 'withdrawal', amo
   return res.json as { officeId: number; clientId: number; savingsId: number; resourceId: number; changes: Record<string, unknown> };
 }
 
-/** The payload Fineract's "Web" hook template sends for a command (fineract.md §11.1). */
+/** The payload Fineract's "Web" hook template sends for a command (docs/fineract.md §11.1). */
 function payloadOf(result: { clientId: number; savingsId: number; resourceId: number; officeId: number }, action: string, amount: number) {
   return {
     entityName: 'SAVINGSACCOUNT',

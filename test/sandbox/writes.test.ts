@@ -71,7 +71,7 @@ describe('POST /accounttransfers, savings to savings', () => {
     expect(codes(missing)).toEqual(['error.msg.accounttransfer.id.invalid']);
   });
 
-  it('refuses with 403 and the exact insufficient-funds body of fineract.md §9.1, moving nothing', async () => {
+  it('refuses with 403 and the exact insufficient-funds body of docs/fineract.md §9.1, moving nothing', async () => {
     const r = await call(sandbox, '/accounttransfers', { body: transferBody({ transferAmount: 12_500.01 }) });
     expect(r.status).toBe(403);
     expect(r.json).toEqual({
