@@ -48,8 +48,10 @@ export interface AppDeps {
   callbacks?: CallbackService;
   /** Voice recordings (locales/audio), served at /voice/audio unless VOICE_AUDIO_URL is set. */
   voiceAudio?: AudioCatalogue;
-  /** Serve the browser phone at /simulator (sandbox and development mode only). */
+  /** Serve the browser phone at /simulator (SIMULATOR; by default with the built-in sandbox only). */
   simulator?: { sandbox: boolean };
+  /** Africa's Talking SIM-swap answers (`POST /channels/africastalking/sim-swap`), with SIM_SWAP_PROVIDER=africastalking. */
+  simSwapCallbacks?: express.Router;
 }
 
 /** Largest webhook body accepted; AT and Twilio bodies are well under 4 KB (threat T22). */
@@ -155,6 +157,7 @@ export function buildApp(deps: AppDeps): express.Express {
       app.use('/voice/audio', express.static(resolve(config.localesDir, 'audio'), { index: false, dotfiles: 'ignore', redirect: false }));
     }
   }
+  if (deps.simSwapCallbacks) app.use(deps.simSwapCallbacks);
   app.use(adminRouter({ token: config.adminToken, pins: deps.pins, logger }));
   if (deps.queue) {
     app.use(

@@ -69,8 +69,20 @@ export interface Config {
   sandboxPort: number;
   sandboxCustomers: number;
   sandboxSimSwapped: string[];
+  /** SIM_SWAP_*: the check before money-out (threat T4). */
+  simSwap: { provider: SimSwapProvider; maxAgeDays: number; waitMs: number; cacheS: number };
+  /** KIUNGA_ALLOW_INSECURE: unsafe settings explicitly accepted against a real Fineract (threat T27). */
+  allowInsecure: InsecureSetting[];
+  /** SIMULATOR: serve /simulator (default: with the built-in sandbox only). */
+  simulator: boolean;
   logLevel: string;
 }
+
+export type SimSwapProvider = 'sandbox' | 'africastalking' | 'none';
+
+/** The unsafe settings KIUNGA_ALLOW_INSECURE can acknowledge. */
+export const INSECURE_SETTINGS = ['messaging', 'callback-key', 'fineract-password', 'sim-swap'] as const;
+export type InsecureSetting = (typeof INSECURE_SETTINGS)[number];
 
 /** Thrown with every problem at once, each naming the variable. Never includes secret values. */
 export class ConfigError extends Error {
@@ -114,6 +126,33 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   if ((v.TRANSFER_MAX as number) > (v.TRANSFER_DAILY_LIMIT as number)) problems.push('TRANSFER_MAX: must not exceed TRANSFER_DAILY_LIMIT');
   if (fineractUrl && !pepper) problems.push('PIN_PEPPER: required when FINERACT_URL is set (a real back office)');
   problems.push(...providerProblems(v.MESSAGING_PROVIDER, env, values));
+  const simSwapProvider: SimSwapProvider = (v.SIM_SWAP_PROVIDER as SimSwapProvider | undefined) ?? (fineractUrl ? 'none' : 'sandbox');
+  if (simSwapProvider === 'africastalking') {
+    for (const name of ['AT_USERNAME', 'AT_API_KEY', 'AT_CALLBACK_KEY'] as const) {
+      // AT_CALLBACK_KEY: the answer arrives by callback, and a forged "NotSwapped" must not get through.
+      if (values[name] === undefined && !env[name]?.trim()) problems.push(`${name}: required with SIM_SWAP_PROVIDER=africastalking`);
+    }
+  }
+  const allowInsecure = csv(v.KIUNGA_ALLOW_INSECURE as string);
+  for (const word of allowInsecure) {
+    if (!(INSECURE_SETTINGS as readonly string[]).includes(word)) {
+      problems.push(`KIUNGA_ALLOW_INSECURE: unknown word '${word.slice(0, 40)}' (known: ${INSECURE_SETTINGS.join(', ')})`);
+    }
+  }
+  if (fineractUrl) {
+    const unsafe = unsafeSettings({
+      messagingProvider: v.MESSAGING_PROVIDER,
+      callbackKey: v.AT_CALLBACK_KEY,
+      fineractPassword: v.FINERACT_PASSWORD,
+      simSwapProvider,
+    }).filter((u) => !allowInsecure.includes(u.word));
+    if (unsafe.length > 0) {
+      problems.push(
+        `unsafe settings against a real Fineract (FINERACT_URL is set; threat T27): ${unsafe.map((u) => u.problem).join('; ')}. ` +
+          `Fix each, or accept it explicitly with KIUNGA_ALLOW_INSECURE=${unsafe.map((u) => u.word).join(',')}`,
+      );
+    }
+  }
   const sandbox = !fineractUrl;
   const savingsProductIds =
     productIds(env.FINERACT_SAVINGS_PRODUCTS, 'FINERACT_SAVINGS_PRODUCTS', problems) ?? (sandbox ? [1] : undefined);
@@ -188,6 +227,9 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     sandboxPort: v.SANDBOX_PORT,
     sandboxCustomers: v.SANDBOX_CUSTOMERS,
     sandboxSimSwapped: csv(v.SANDBOX_SIM_SWAPPED as string),
+    simSwap: { provider: simSwapProvider, maxAgeDays: v.SIM_SWAP_MAX_AGE_DAYS, waitMs: v.SIM_SWAP_WAIT_MS, cacheS: v.SIM_SWAP_CACHE_S },
+    allowInsecure: allowInsecure as InsecureSetting[],
+    simulator: (v.SIMULATOR as boolean | undefined) ?? !fineractUrl,
     logLevel: v.LOG_LEVEL,
   };
   return deepFreeze(config);
@@ -211,6 +253,35 @@ function providerProblems(provider: string | undefined, env: Record<string, stri
   const number = provider === 'africastalking' ? 'AT_VOICE_NUMBER' : provider === 'twilio' ? 'TWILIO_NUMBER' : undefined;
   const given = number ? values[number] : undefined;
   if (number && typeof given === 'string' && !/^\+[1-9]\d{6,14}$/.test(given.trim())) out.push(`${number}: must be an E.164 number, e.g. +254711082000`);
+  return out;
+}
+
+/** The default Fineract password (the demo `mifos` user's). */
+const DEFAULT_FINERACT_PASSWORD = 'password';
+
+/**
+ * What makes a deployment against a real Fineract unsafe (threat T27), each with the KIUNGA_ALLOW_INSECURE word
+ * that accepts it. Never echoes a secret value.
+ */
+export function unsafeSettings(s: {
+  messagingProvider: string | undefined;
+  callbackKey: string | undefined;
+  fineractPassword: string | undefined;
+  simSwapProvider: SimSwapProvider;
+}): { word: InsecureSetting; problem: string }[] {
+  const out: { word: InsecureSetting; problem: string }[] = [];
+  if (s.messagingProvider === 'sandbox') {
+    out.push({ word: 'messaging', problem: 'MESSAGING_PROVIDER=sandbox (no SMS or call reaches anyone, and GET /sandbox/outbox shows receipts to anyone)' });
+  }
+  if (!s.callbackKey) {
+    out.push({ word: 'callback-key', problem: "AT_CALLBACK_KEY is not set (the Africa's Talking USSD, SMS and voice routes answer anyone who posts to them)" });
+  }
+  if (s.fineractPassword === DEFAULT_FINERACT_PASSWORD) {
+    out.push({ word: 'fineract-password', problem: "FINERACT_PASSWORD is Fineract's default password" });
+  }
+  if (s.simSwapProvider !== 'africastalking') {
+    out.push({ word: 'sim-swap', problem: `SIM_SWAP_PROVIDER=${s.simSwapProvider} (no real SIM-swap check before money leaves an account, threat T4)` });
+  }
   return out;
 }
 

@@ -1,6 +1,7 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { NextFunction, Request, Response } from 'express';
 import type { FineractGateway } from './fineract/gateway.js';
+import { refusalOf } from './limits/refusals.js';
 
 /**
  * Prometheus metrics for `GET /metrics`: request counts and latencies per route (never per number or
@@ -15,7 +16,16 @@ export interface Metrics {
 
 const BREAKER_STATES = { closed: 0, 'half-open': 1, open: 2 } as const;
 
-export function createMetrics(options: { gateway?: FineractGateway }): Metrics {
+export interface MetricsOptions {
+  gateway?: FineractGateway;
+  /** Lookups of unknown numbers refused by FINERACT_UNKNOWN_LOOKUP_SHARE since start. */
+  unknownLookupsRefused?: () => number;
+}
+
+/** Channel and hook routes: a 403 there is a refused key or signature, counted even when no reason was marked. */
+const DOOR = /^\/(channels|hooks)\//;
+
+export function createMetrics(options: MetricsOptions): Metrics {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry, prefix: 'kiunga_' });
   const requests = new Counter({
@@ -31,6 +41,25 @@ export function createMetrics(options: { gateway?: FineractGateway }): Metrics {
     buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2, 4, 8],
     registers: [registry],
   });
+  const refused = new Counter({
+    name: 'kiunga_refused_requests_total',
+    help:
+      'Channel and hook requests refused before any work, by route and reason: a missing or wrong key or signature ' +
+      '(403), or an abuse limit (number limit, source limit).',
+    labelNames: ['route', 'reason'],
+    registers: [registry],
+  });
+  const unknownLookupsRefused = options.unknownLookupsRefused;
+  if (unknownLookupsRefused) {
+    new Gauge({
+      name: 'kiunga_unknown_lookups_refused',
+      help: 'Lookups of numbers never matched to a customer refused by FINERACT_UNKNOWN_LOOKUP_SHARE (since start).',
+      registers: [registry],
+      collect() {
+        this.set(unknownLookupsRefused());
+      },
+    });
+  }
   const gateway = options.gateway;
   if (gateway) {
     new Gauge({
@@ -82,6 +111,8 @@ export function createMetrics(options: { gateway?: FineractGateway }): Metrics {
         const route = req.route?.path ? `${req.baseUrl}${String(req.route.path)}` : 'unmatched';
         end({ route });
         requests.inc({ route, status: String(res.statusCode) });
+        const reason = refusalOf(res) ?? (res.statusCode === 403 && DOOR.test(req.path) ? 'forbidden' : undefined);
+        if (reason) refused.inc({ route, reason });
       });
       next();
     },

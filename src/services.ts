@@ -14,7 +14,8 @@ import { createLookupCache } from './fineract/cache.js';
 import { withLookupCache } from './fineract/cached-client.js';
 import { createPinService } from './security/pin.js';
 import { DEMO_PINS } from './security/demo-pins.js';
-import { sandboxSimSwap } from './security/sim-swap.js';
+import { createSimSwap } from './security/sim-swap-provider.js';
+import { unsafeSettings } from './config.js';
 import { SYNTHETIC_FIRST_ID, SYNTHETIC_PIN } from './sandbox/synthetic.js';
 import { createTranslator } from './text/i18n.js';
 import { createImplementations } from './engine/registry.js';
@@ -81,6 +82,16 @@ export async function createServices(
       logger.warn('REDIS_URL is not set: sessions, PINs and lockouts live in this process only and are lost on restart');
     }
     const keys = createKeys(config.redisPrefix);
+    if (config.fineract.url) {
+      // Threat T27: loadConfig refused every unsafe setting not acknowledged; say which ones are.
+      const accepted = unsafeSettings({
+        messagingProvider: config.messagingProvider,
+        callbackKey: config.africastalking.callbackKey,
+        fineractPassword: config.fineract.password,
+        simSwapProvider: config.simSwap.provider,
+      }).filter((u) => config.allowInsecure.includes(u.word));
+      for (const u of accepted) logger.warn({ acknowledged: u.word }, `KIUNGA_ALLOW_INSECURE: running against a real Fineract with ${u.problem}`);
+    }
 
     let fineractUrl = config.fineract.url;
     let sandboxUrl: string | undefined;
@@ -182,6 +193,8 @@ export async function createServices(
     queue.handle(RESOLVE_JOB, async (job) => transfers.resolve(Number(job.clientId), String(job.id)));
     outbound.register(queue); // `sms` and `call` jobs
     registerHookJob({ fineract, store, keys, translator, defaultLanguage: config.defaultLanguage, queue, logger });
+    // Threat T4: SIM_SWAP_PROVIDER; Africa's Talking answers by callback (its route is served by the app).
+    const simSwap = createSimSwap(config, { store, keys, logger });
     await queue.start();
 
     const callbacks = new CallbackService({
@@ -222,7 +235,7 @@ export async function createServices(
         fallbackBudgetMs: config.hopDeadlineMs,
         limits: config.limits,
         // Threat T4: the sandbox's list of freshly swapped SIMs; a real deployment plugs a provider check in here.
-        simSwap: sandboxUrl ? sandboxSimSwap(config.sandboxSimSwapped) : undefined,
+        simSwap: simSwap.check,
       },
     });
     const flows = await loadFlowRegistry(resolve(config.flowsDir), impl, loadedTexts);
@@ -272,7 +285,9 @@ export async function createServices(
       sandboxUrl,
       flowWatcher,
       // The browser phone: with the built-in sandbox, or when the caller asks for it (development).
-      simulator: sandboxUrl || options.simulator ? { sandbox: Boolean(sandboxUrl) } : undefined,
+      simSwapCallbacks: simSwap.router,
+      // The browser phone: SIMULATOR (default: with the built-in sandbox only), or when the caller asks for it.
+      simulator: config.simulator || options.simulator ? { sandbox: Boolean(sandboxUrl) } : undefined,
       async close() {
         for (const close of closers.reverse()) await close().catch(() => undefined);
       },

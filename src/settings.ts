@@ -234,9 +234,13 @@ export const SETTINGS = {
   },
   FINERACT_HOOK_SECRET: {
     help:
-      'Secret of the Fineract hook URL (Fineract signs nothing): hooks are accepted at POST /hooks/fineract?key=<secret>. ' +
-      'Unset: every hook is refused (403).',
-    schema: z.string().min(16, 'must be at least 16 characters'),
+      'Secret of the Fineract hook URL (Fineract signs nothing): register the "Web" hook with Payload URL ' +
+      'https://<host>/hooks/fineract/<secret>/ (Fineract needs the trailing / and drops any query string, so the ' +
+      'secret is a path segment; Kiunga never logs it). Letters, digits and . _ ~ - only. Unset: every hook is refused (403).',
+    schema: z
+      .string()
+      .min(16, 'must be at least 16 characters')
+      .regex(/^[A-Za-z0-9._~-]+$/, 'must be letters, digits and . _ ~ - only (it is a URL path segment)'),
     secret: true,
   },
   ADMIN_TOKEN: {
@@ -275,6 +279,43 @@ export const SETTINGS = {
     help: 'Sandbox only: comma-separated E.164 numbers whose SIM counts as just swapped (transfers refused, threat T4).',
     default: '',
     schema: z.string(),
+  },
+  SIM_SWAP_PROVIDER: {
+    help:
+      "SIM-swap check before money leaves an account (threat T4): sandbox (SANDBOX_SIM_SWAPPED), africastalking (AT " +
+      'Insights through the africastalking SDK; needs AT_USERNAME, AT_API_KEY, AT_CALLBACK_KEY and the SIM-swap ' +
+      'callback URL in the AT dashboard) or none. Unset: sandbox without FINERACT_URL, none with it. A check that ' +
+      'cannot answer refuses the transfer (fails closed).',
+    schema: z.enum(['sandbox', 'africastalking', 'none']),
+  },
+  SIM_SWAP_MAX_AGE_DAYS: {
+    help: 'A SIM changed within this many days blocks money-out (the customer is sent to a branch).',
+    default: '7',
+    schema: int(1, 365),
+  },
+  SIM_SWAP_WAIT_MS: {
+    help:
+      "How long a transfer waits for Africa's Talking's SIM-swap answer (it arrives by callback); past it the " +
+      'customer is asked to try again shortly and no money moves. Keep it well under HOP_DEADLINE_MS.',
+    default: '1500',
+    schema: int(100, 10_000),
+  },
+  SIM_SWAP_CACHE_S: {
+    help: "How long one Africa's Talking SIM-swap answer is reused for the same number (each check is billed).",
+    default: '3600',
+    schema: int(0, 86_400),
+  },
+  KIUNGA_ALLOW_INSECURE: {
+    help:
+      'With FINERACT_URL set, Kiunga refuses to start while a setting is unsafe (threat T27): MESSAGING_PROVIDER=sandbox ' +
+      '(messaging), no AT_CALLBACK_KEY (callback-key), the default FINERACT_PASSWORD (fineract-password), no SIM-swap ' +
+      'check (sim-swap). Comma-separated words acknowledge each one explicitly; each is logged as a warning at start.',
+    default: '',
+    schema: z.string(),
+  },
+  SIMULATOR: {
+    help: 'Serve the browser phone at /simulator. Unset: served with the built-in sandbox, not against a real Fineract.',
+    schema: bool,
   },
   SANDBOX_PORT: { help: 'Port of `kiunga sandbox`.', default: '8080', schema: int(0, 65535) },
   LOG_LEVEL: {

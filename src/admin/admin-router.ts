@@ -39,14 +39,15 @@ export function adminRouter(options: AdminOptions): Router {
     return /^\d{1,12}$/.test(raw) ? Number(raw) : undefined;
   };
 
-  /** Is the customer's PIN locked? */
+  /** Is the customer's PIN locked, until when (`until`, ISO time; absent when `hard`), after how many locks in a row? */
   router.get('/admin/customers/:clientId/pin', auth, async (req, res) => {
     const id = clientId(req);
     if (id === undefined) return void res.status(400).json({ error: 'clientId must be a number' });
-    res.json({ clientId: id, locked: await pins.isLocked(id) });
+    const s = await pins.status(id);
+    res.json({ clientId: id, locked: s.locked, hard: s.hard, ...(s.until ? { until: new Date(s.until).toISOString() } : {}), failures: s.failures, locks: s.locks });
   });
 
-  /** Unlocks a customer locked out by wrong PINs (on every channel). */
+  /** Unlocks a customer locked out by wrong PINs (on every channel), timed or hard, and forgets the escalation. */
   router.delete('/admin/customers/:clientId/pin/lock', auth, async (req, res) => {
     const id = clientId(req);
     if (id === undefined) return void res.status(400).json({ error: 'clientId must be a number' });

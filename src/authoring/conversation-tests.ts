@@ -111,7 +111,7 @@ export interface TestOptions {
   localesDir: string;
   /**
    * The institution's settings (default: the environment's). The embedded server takes from them what shapes
-   * a conversation — language, country, currency, time zone, screen budget, hop deadline, PIN attempts and
+   * a conversation — language, country, currency, time zone, screen budget, hop deadline, PIN lockout and
    * transfer limits — and nothing that connects it elsewhere: it always runs in-process on the sandbox.
    */
   base?: Config;
@@ -130,7 +130,12 @@ export function conversationSettings(base: Config): Record<string, string> {
     USSD_MAX_CHARS: String(base.ussd.maxChars),
     USSD_MAX_UCS2: String(base.ussd.maxUcs2),
     HOP_DEADLINE_MS: String(base.hopDeadlineMs),
-    PIN_MAX_ATTEMPTS: String(base.pin.maxAttempts),
+    PIN_MAX_FAILURES: String(base.pin.maxFailures),
+    PIN_LOCK_S: String(base.pin.lockS),
+    PIN_HARD_LOCK_AFTER: String(base.pin.hardLockAfter),
+    // Flow tests play every keyword of a flow, the PIN keywords included, whatever the institution chose for
+    // PIN-by-SMS; its refusal (sms-pin-off) is reached with a stub of verifyPin.
+    SMS_PIN_ENABLED: 'true',
     TRANSFER_MIN: String(base.limits.minCents / 100),
     TRANSFER_MAX: String(base.limits.maxCents / 100),
     TRANSFER_DAILY_LIMIT: String(base.limits.dailyCents / 100),

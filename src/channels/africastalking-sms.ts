@@ -4,6 +4,8 @@ import { maskMsisdn } from '../logger.js';
 import type { JobQueue } from '../jobs/queue.js';
 import { SMS_JOB } from '../money/transfer-service.js';
 import { requireCallbackKey, formFields } from './africastalking-common.js';
+import { sourceOf } from '../limits/abuse.js';
+import { refuse } from '../limits/refusals.js';
 import { answerSms, MAX_SMS_TEXT, MESSAGE_ID, type SmsConversationOptions } from './sms-inbound.js';
 
 /**
@@ -52,7 +54,7 @@ const DELIVERY_STATUS = /^[A-Za-z]{1,20}$/;
 export function africastalkingSms(options: AtSmsOptions): Router {
   const router = Router();
   const { logger, queue, secret } = options;
-  const guard = requireCallbackKey(options.callbackKey);
+  const guard = requireCallbackKey(options.callbackKey, { route: 'at-sms', logger });
 
   router.post('/channels/africastalking/sms', guard, async (req: Request, res: Response) => {
     const fields = formFields(req, ['from', 'to', 'text', 'date', 'id', 'linkId', 'networkCode']);
@@ -70,7 +72,13 @@ export function africastalkingSms(options: AtSmsOptions): Router {
       res.status(400).type('text/plain').send('bad request');
       return;
     }
-    const outcome = await answerSms(options, { provider: 'at', messageId: id, from, text });
+    const outcome = await answerSms(options, { provider: 'at', messageId: id, from, text, source: sourceOf(req) });
+    if (outcome.kind === 'refused') {
+      // Abuse limit: no SMS is sent (a spoofed sender must not turn into SMS to a victim), 429 to AT.
+      refuse(res, logger, { route: 'at-sms', reason: `${outcome.bucket} limit`, msisdn: outcome.msisdn });
+      res.status(429).set('retry-after', String(outcome.retryAfterS)).type('text/plain').send('too many requests');
+      return;
+    }
     if (outcome.kind !== 'reply') {
       logger.info({ route: 'at-sms', message: id, outcome: outcome.kind }, 'inbound SMS not answered');
       res.status(200).type('text/plain').send('OK');

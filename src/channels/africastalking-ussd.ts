@@ -6,6 +6,8 @@ import { hopDeadline } from '../engine/turn-runner.js';
 import { maskMsisdn } from '../logger.js';
 import { requireCallbackKey, formFields } from './africastalking-common.js';
 import type { ChannelDeps } from './channel-deps.js';
+import { admit } from './abuse-gate.js';
+import { withCaller } from '../security/caller.js';
 
 /**
  * Africa's Talking USSD: `POST /channels/africastalking/ussd` answers `CON ...` / `END ...` as text/plain.
@@ -53,7 +55,7 @@ export function deriveInputs(text: string, previous: TextMemory | undefined, sec
 export function africastalkingUssd(options: AtUssdOptions): Router {
   const router = Router();
   const { runner, logger, secret } = options;
-  const guard = requireCallbackKey(options.callbackKey);
+  const guard = requireCallbackKey(options.callbackKey, { route: 'at-ussd', logger });
 
   router.post('/channels/africastalking/ussd', guard, async (req: Request, res: Response) => {
     const started = performance.now();
@@ -82,7 +84,12 @@ export function africastalkingUssd(options: AtUssdOptions): Router {
       reply(options.politeEnd(), true, 400);
       return;
     }
-    const result = await runner.run(
+    // Abuse limits before any work: a polite END, never an error status (AT would show its own text).
+    if (!(await admit(options, req, res, 'at-ussd', msisdn)).ok) {
+      reply(options.busyText?.() ?? options.politeEnd(), true);
+      return;
+    }
+    const result = await withCaller({ msisdn, channel: 'ussd' }, () => runner.run(
       {
         channel: 'ussd',
         sessionId: `at:${sessionId}`,
@@ -99,7 +106,7 @@ export function africastalkingUssd(options: AtUssdOptions): Router {
         },
       },
       deadlineAt,
-    );
+    ));
     reply(result.text, result.end);
   });
 

@@ -10,6 +10,8 @@ import { voiceScript, type VoiceRenderOptions } from './voice-render.js';
 import { atVoiceXml, AtVoiceXml } from './voice-xml.js';
 import { CALL_ID, callbackOfCall, closingReply, digitsOf, endCall, runVoiceHop, seqOf } from './voice-session.js';
 import type { ChannelDeps } from './channel-deps.js';
+import { admit } from './abuse-gate.js';
+import { withCaller } from '../security/caller.js';
 
 /**
  * Africa's Talking voice: `POST /channels/africastalking/voice`, the callback URL of the voice number, which
@@ -67,7 +69,7 @@ export function africastalkingVoice(options: AtVoiceOptions): Router {
   const router = Router();
   const { logger, callbacks, store, keys, render } = options;
   const log = logger.child({ route: 'at-voice' });
-  const guard = requireCallbackKey(options.callbackKey);
+  const guard = requireCallbackKey(options.callbackKey, { route: 'at-voice', logger });
   // AT samples answer voice XML as text/plain.
   const send = (res: Response, body: string) => res.status(200).type('text/plain').send(body);
   const callbackUrl = (req: Request, seq: number) => {
@@ -107,9 +109,11 @@ export function africastalkingVoice(options: AtVoiceOptions): Router {
     }
 
     if (f.direction === 'Inbound') {
-      send(res, new AtVoiceXml().reject().toString());
       const msisdn = f.callerNumber ? toE164(f.callerNumber, options.defaultCountry as CountryCode) : null;
-      if (!msisdn) return;
+      // Over an abuse limit the missed call is rejected the same way, and no call-back is asked for.
+      const admitted = (await admit(options, req, res, 'at-voice', msisdn ?? undefined)).ok;
+      send(res, new AtVoiceXml().reject().toString());
+      if (!msisdn || !admitted) return;
       await callbacks
         .request({ msisdn, source: 'missed-call' })
         .catch((err: unknown) => log.warn({ msisdn: maskMsisdn(msisdn), err: { message: (err as Error).message } }, 'call-back request failed'));
@@ -126,7 +130,11 @@ export function africastalkingVoice(options: AtVoiceOptions): Router {
         closing(res, 'voice.notRequested');
         return;
       }
-      const { reply, transport } = await runVoiceHop({
+      if (!(await admit(options, req, res, 'at-voice', record.msisdn)).ok) {
+        closing(res, 'error.busy');
+        return;
+      }
+      const { reply, transport } = await withCaller({ msisdn: record.msisdn, channel: 'voice' }, () => runVoiceHop({
         runner: options.runner,
         secret: options.secret,
         deadlineAt,
@@ -135,7 +143,7 @@ export function africastalkingVoice(options: AtVoiceOptions): Router {
         msisdn: record.msisdn,
         seq,
         digits: digitsOf(f.dtmfDigits),
-      });
+      }));
       const script = voiceScript(reply, render, { intro: transport.seq === 1, silence: transport.silence });
       send(res, atVoiceXml(script, { voice: options.voice, callbackUrl: callbackUrl(req, transport.seq), timeoutS: options.timeoutS }));
     } catch (err) {

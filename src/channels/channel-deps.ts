@@ -2,6 +2,7 @@ import type { Logger } from 'pino';
 import type { TurnRunner } from '../engine/turn-runner.js';
 import type { KeyValueStore } from '../session/store.js';
 import type { Keys } from '../session/keys.js';
+import type { AbuseLimiter } from '../limits/abuse.js';
 
 /** What every channel adapter is built with (app.ts builds one object and spreads it into each). */
 export interface ChannelDeps {
@@ -14,4 +15,8 @@ export interface ChannelDeps {
   /** HOP_DEADLINE_MS: the budget from a request's arrival to its answer. */
   hopDeadlineMs: number;
   defaultCountry: string;
+  /** Per-number and per-source buckets, checked before any work (threats T22, T28); none: no limit. */
+  abuse?: AbuseLimiter;
+  /** The polite "too many requests, try later" text (default language). */
+  busyText?: () => string;
 }

@@ -4,6 +4,8 @@ import { keyedHash } from '../security/secrets.js';
 import { maskMsisdn } from '../logger.js';
 import { hopDeadline } from '../engine/turn-runner.js';
 import type { ChannelDeps } from './channel-deps.js';
+import { withCaller } from '../security/caller.js';
+import type { AbuseBucket } from '../limits/abuse.js';
 
 /**
  * What both SMS webhooks (Africa's Talking, Twilio) share: one inbound message is one short conversation of
@@ -32,6 +34,8 @@ export interface InboundSms {
   /** The sender as the provider sent it; must be a phone number. */
   from: string;
   text: string;
+  /** The request's source address (abuse limits). */
+  source?: string;
 }
 
 export type SmsOutcome =
@@ -40,7 +44,9 @@ export type SmsOutcome =
   /** The sender is not a phone number (an alphanumeric sender, `whatsapp:`): nothing to answer. */
   | { kind: 'not-a-phone' }
   /** The number sent more than SMS_MAX_PER_HOUR messages this hour: read, not answered. */
-  | { kind: 'limited'; msisdn: string };
+  | { kind: 'limited'; msisdn: string }
+  /** An abuse bucket (number or source) is empty: refused before any work, answered 429 without an SMS. */
+  | { kind: 'refused'; msisdn: string; bucket: AbuseBucket; retryAfterS: number };
 
 /** Turns control characters (other than line breaks) into spaces; keywords are matched on words anyway. */
 export const cleanSmsText = (text: string) => text.replace(/[\u0000-\u0009\u000b\u000c\u000e-\u001f\u007f]/g, ' ');
@@ -51,6 +57,10 @@ export async function answerSms(options: SmsConversationOptions, sms: InboundSms
   const msisdn = toE164(sms.from, options.defaultCountry as CountryCode);
   if (!msisdn) return { kind: 'not-a-phone' };
   const log = logger.child({ channel: 'sms', provider: sms.provider, msisdn: maskMsisdn(msisdn) });
+
+  // Abuse limits (per number, per source) before any work.
+  const admission = options.abuse ? await options.abuse.admit({ source: sms.source, msisdn }) : { ok: true as const };
+  if (!admission.ok) return { kind: 'refused', msisdn, bucket: admission.bucket, retryAfterS: admission.retryAfterS };
 
   // Per-number cap: a spoofed sender must not turn the service into an SMS bomb aimed at that number.
   try {
@@ -64,7 +74,7 @@ export async function answerSms(options: SmsConversationOptions, sms: InboundSms
   }
 
   const text = cleanSmsText(sms.text);
-  const reply = await runner.run(
+  const reply = await withCaller({ msisdn, channel: 'sms' }, () => runner.run(
     {
       channel: 'sms',
       sessionId: `${sms.provider}:${sms.messageId}`,
@@ -74,6 +84,6 @@ export async function answerSms(options: SmsConversationOptions, sms: InboundSms
       inputs: () => ({ inputs: [text], transport: null }),
     },
     hopDeadline(options.hopDeadlineMs),
-  );
+  ));
   return { kind: 'reply', msisdn, text: reply.text };
 }

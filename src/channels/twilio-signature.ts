@@ -1,6 +1,7 @@
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
 import twilio from 'twilio';
 import type { Logger } from 'pino';
+import { markRefused, logRefusal } from '../limits/refusals.js';
 
 /**
  * Authenticity of every Twilio route (threat T2): `X-Twilio-Signature` must be Twilio's HMAC-SHA1, keyed with
@@ -44,6 +45,12 @@ function signedParams(req: Request): Record<string, unknown> {
   return Object.fromEntries(Object.entries(body));
 }
 
+/** The number a Twilio request claims (From), for a masked log line only. */
+function fromOf(req: Request): string | undefined {
+  const from = (req.body as Record<string, unknown> | undefined)?.From;
+  return typeof from === 'string' && from.length <= 32 ? from : undefined;
+}
+
 /** True when `req` carries a valid Twilio signature for `authToken` and `publicUrl`. */
 export function hasValidTwilioSignature(req: Request, authToken: string, publicUrl: string): boolean {
   const signature = req.get(TWILIO_SIGNATURE_HEADER);
@@ -72,7 +79,9 @@ export function twilioSignatureGuard(options: TwilioSignatureOptions): RequestHa
       next();
       return;
     }
-    logger?.warn({ route: req.path, reason }, 'Twilio request refused');
+    // Counted in /metrics by route and reason; logged (throttled) with the masked number, never the signature.
+    markRefused(res, reason);
+    if (logger) logRefusal(logger, { route: req.path, reason, msisdn: fromOf(req), status: 403 });
     res.status(403).type('text/plain').send('forbidden');
   };
 }

@@ -3,6 +3,8 @@ import twilio from 'twilio';
 import { formFields } from './africastalking-common.js';
 import { twilioSignatureGuard } from './twilio-signature.js';
 import { answerSms, MAX_SMS_TEXT, MESSAGE_ID, type SmsConversationOptions } from './sms-inbound.js';
+import { sourceOf } from '../limits/abuse.js';
+import { refuse } from '../limits/refusals.js';
 
 /**
  * Twilio SMS: `POST /channels/twilio/sms` receives a message (form: MessageSid, From, To, Body, ... signed
@@ -45,7 +47,13 @@ export function twilioSms(options: TwilioSmsOptions): Router {
       res.status(400).type('text/plain').send('bad request');
       return;
     }
-    const outcome = await answerSms(options, { provider: 'tw', messageId: id, from, text });
+    const outcome = await answerSms(options, { provider: 'tw', messageId: id, from, text, source: sourceOf(req) });
+    if (outcome.kind === 'refused') {
+      // Abuse limit: 429 and no <Message> (no SMS goes out).
+      refuse(res, logger, { route: 'twilio-sms', reason: `${outcome.bucket} limit`, msisdn: outcome.msisdn });
+      res.status(429).set('retry-after', String(outcome.retryAfterS)).type('text/plain').send('too many requests');
+      return;
+    }
     if (outcome.kind !== 'reply') {
       logger.info({ route: 'twilio-sms', message: id, outcome: outcome.kind }, 'inbound SMS not answered');
       twiml(res);

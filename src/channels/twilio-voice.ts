@@ -10,6 +10,8 @@ import { formFields } from './africastalking-common.js';
 import { voiceScript, type VoiceRenderOptions, type VoiceScript } from './voice-render.js';
 import { CALL_ID, callbackOfCall, closingReply, digitsOf, endCall, runVoiceHop, seqOf } from './voice-session.js';
 import type { ChannelDeps } from './channel-deps.js';
+import { admit } from './abuse-gate.js';
+import { withCaller } from '../security/caller.js';
 
 /**
  * Twilio voice: `POST /channels/twilio/voice` (TwiML) and `POST /channels/twilio/voice/status`, both behind
@@ -94,9 +96,11 @@ export function twilioVoice(options: TwilioVoiceOptions): Router {
       // A missed call: refuse it before anything else, so it costs nothing, then decide about a call-back.
       const rejected = new twilio.twiml.VoiceResponse();
       rejected.reject({ reason: 'busy' });
-      xml(res, rejected.toString());
       const msisdn = f.From ? toE164(f.From, options.defaultCountry as CountryCode) : null;
-      if (!msisdn) return;
+      // Over an abuse limit the missed call is rejected the same way, and no call-back is asked for.
+      const admitted = (await admit(options, req, res, 'twilio-voice', msisdn ?? undefined)).ok;
+      xml(res, rejected.toString());
+      if (!msisdn || !admitted) return;
       await callbacks
         .request({ msisdn, source: 'missed-call' })
         .catch((err: unknown) => log.warn({ msisdn: maskMsisdn(msisdn), err: { message: (err as Error).message } }, 'call-back request failed'));
@@ -116,7 +120,11 @@ export function twilioVoice(options: TwilioVoiceOptions): Router {
         closing(res, 'voice.notRequested');
         return;
       }
-      const { reply, transport } = await runVoiceHop({
+      if (!(await admit(options, req, res, 'twilio-voice', record.msisdn)).ok) {
+        closing(res, 'error.busy');
+        return;
+      }
+      const { reply, transport } = await withCaller({ msisdn: record.msisdn, channel: 'voice' }, () => runVoiceHop({
         runner: options.runner,
         secret: options.secret,
         deadlineAt,
@@ -125,7 +133,7 @@ export function twilioVoice(options: TwilioVoiceOptions): Router {
         msisdn: record.msisdn,
         seq,
         digits: digitsOf(f.Digits),
-      });
+      }));
       const action = `${base}${TWILIO_VOICE_ROUTE}?ref=${encodeURIComponent(record.ref)}&seq=${transport.seq}`;
       const script = voiceScript(reply, render, { intro: transport.seq === 1, silence: transport.silence });
       xml(res, twiml(script, { action, voices: options.voices, timeoutS: options.timeoutS }));

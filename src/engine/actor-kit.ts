@@ -30,6 +30,8 @@ export type FlowErrorCode =
   | 'insufficient'
   | 'above-outstanding'
   | 'sim-swap'
+  /** The SIM-swap check could not answer: money-out refused (fails closed, threat T4). */
+  | 'sim-swap-unknown'
   // call-back requests (src/callback): one is already on its way, too many this hour, number not allowed
   | 'callback-pending'
   | 'callback-limit'

@@ -115,7 +115,7 @@ export function createMoneyImplementations(deps: MoneyDeps) {
     transferMoney: actor(logger, 'transferMoney', async ({ context, event }) => {
       const customer = requireCustomer(context);
       await checkPin(pins, customer.clientId, event);
-      if (deps.simSwap && (await deps.simSwap.recentlySwapped(context.msisdn))) throw new FlowError('sim-swap');
+      if (deps.simSwap && (await deps.simSwap.recentlySwapped(context.msisdn).catch(() => Promise.reject(new FlowError('sim-swap-unknown'))))) throw new FlowError('sim-swap');
       const d = data(context);
       const id = keyedHash(deps.secret, `transfer:${context.session}:${String(d.step)}`).slice(0, 32);
       const intent: TransferIntent = {

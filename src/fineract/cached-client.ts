@@ -1,10 +1,24 @@
 import type { LookupCache } from './cache.js';
 import type { FineractClient } from './types.js';
+import { FineractUnavailable } from './errors.js';
+import type { Logger } from '../logger.js';
+import type { KeyValueStore } from '../session/store.js';
+import type { Keys } from '../session/keys.js';
+import type { TokenBuckets } from '../limits/buckets.js';
+import { abuseKey } from '../limits/abuse.js';
 
 /**
  * Lookup data cached in Redis with TTLs (threat T12: keep channel traffic to the back office small):
  * the client behind a phone number (also "nobody", for a shorter time) and a client's account list.
  * Balances, statements, loans and writes always go to Fineract, so a customer never sees a stale balance.
+ *
+ * With a cap (threat T28), a lookup of a number Kiunga has never matched to a customer spends a shared
+ * budget, a share of FINERACT_RATE_LIMIT (FINERACT_UNKNOWN_LOOKUP_SHARE): one token per Fineract request
+ * the lookup makes (one `GET /search` per spelling of the number). When the budget is spent the lookup is
+ * refused without calling Fineract (`UnknownLookupRefused`, an "unavailable": the customer is asked to try
+ * later). Returning customers never wait for it: their number is in the lookup cache, or in the
+ * known-numbers record that every successful lookup writes (kept 30 days), so a flood of random numbers
+ * cannot take the budget they need.
  */
 
 export interface CacheTtls {
@@ -14,12 +28,58 @@ export interface CacheTtls {
   negativeMs: number;
 }
 
-/** Wraps a client so lookups are served from the cache when fresh. */
-export function withLookupCache(client: FineractClient, cache: LookupCache, ttls: CacheTtls): FineractClient {
+export interface UnknownLookupCap {
+  store: KeyValueStore;
+  keys: Keys;
+  buckets: TokenBuckets;
+  /** Fineract requests per second lookups of unknown numbers may use (share × FINERACT_RATE_LIMIT); 0 refuses all. */
+  perSecond: number;
+  /** Fineract requests one lookup of this number makes. */
+  costOf: (e164: string) => number;
+  /** How long a matched number counts as known (default 30 days). */
+  knownTtlMs?: number;
+  logger?: Logger;
+}
+
+/** A lookup of an unknown number refused because its share of the Fineract budget is spent; nothing was sent. */
+export class UnknownLookupRefused extends FineractUnavailable {
+  override readonly name = 'UnknownLookupRefused';
+  constructor() {
+    super('lookup of an unknown number refused: FINERACT_UNKNOWN_LOOKUP_SHARE spent');
+  }
+}
+
+const KNOWN_TTL_MS = 30 * 24 * 3600 * 1000;
+
+/** Wraps a client so lookups are served from the cache when fresh (and, with `cap`, unknown numbers are capped). */
+export function withLookupCache(client: FineractClient, cache: LookupCache, ttls: CacheTtls, cap?: UnknownLookupCap): FineractClient & { unknownLookupsRefused(): number } {
+  let refused = 0;
+  const knownKey = (e164: string) => cap!.keys.forMsisdn(e164, 'known');
+
+  async function lookup(e164: string) {
+    if (!cap) return client.findClientByPhone(e164);
+    const known = await cap.store.get(knownKey(e164)).catch(() => null);
+    if (known === null) {
+      const allowed =
+        cap.perSecond > 0 &&
+        (await cap.buckets
+          .take([{ key: abuseKey(cap.keys, 'fineract', 'unknown-lookups'), capacity: Math.max(1, cap.perSecond), perSecond: cap.perSecond, cost: cap.costOf(e164) }])
+          .then((r) => r.ok)
+          .catch(() => true)); // the store is down: the gateway's own limit still holds
+      if (!allowed) {
+        refused++;
+        throw new UnknownLookupRefused();
+      }
+    }
+    const customer = await client.findClientByPhone(e164);
+    if (customer) await cap.store.set(knownKey(e164), '1', cap.knownTtlMs ?? KNOWN_TTL_MS).catch(() => undefined);
+    return customer;
+  }
+
   return {
     ...client,
-    findClientByPhone: (e164) =>
-      cache.getOrLoad('client-by-phone', e164, ttls.lookupMs, () => client.findClientByPhone(e164), { negativeTtlMs: ttls.negativeMs }),
+    findClientByPhone: (e164) => cache.getOrLoad('client-by-phone', e164, ttls.lookupMs, () => lookup(e164), { negativeTtlMs: ttls.negativeMs }),
     listAccounts: (clientId) => cache.getOrLoad('accounts', clientId, ttls.lookupMs, () => client.listAccounts(clientId)),
+    unknownLookupsRefused: () => refused,
   };
 }

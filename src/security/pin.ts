@@ -5,20 +5,55 @@ import { defaultKeys, type ClientId, type Keys } from '../session/keys.js';
 import { hmacSha256 } from './secrets.js';
 import { withLock } from '../session/lock.js';
 import { remainingMs } from '../fineract/deadline.js';
+import { maskMsisdn } from '../logger.js';
+import { currentCaller } from './caller.js';
+import { createLockoutStore, type FailOutcome, type LockoutPolicy, type SubjectState } from './lockout.js';
 
 export type PinVerifyResult =
   | { result: 'ok' }
   | { result: 'wrong'; attemptsLeft: number }
-  | { result: 'locked' }
+  /** `until`: when a timed lock ends (epoch ms); absent for a hard lock (until an operator unlocks). */
+  | { result: 'locked'; until?: number }
   | { result: 'not-set' };
+
+/** What an operator (or a test) may know about a customer's lockout. */
+export interface PinLockStatus {
+  locked: boolean;
+  /** End of a timed lock (epoch ms). */
+  until?: number;
+  /** Locked until an operator unlocks. */
+  hard: boolean;
+  /** Wrong PINs counted towards the next lock. */
+  failures: number;
+  /** Locks remembered for escalation (each doubles the next; reset by a right PIN, an unlock, or 24 h after the last lock). */
+  locks: number;
+}
+
+/** Sent once per lock, to tell the customer (an SMS): never carries the PIN. */
+export interface PinLockNotice {
+  clientId: ClientId;
+  /** The number the hop claimed (the customer's registered number, which the lookup matched); absent outside a hop. */
+  msisdn?: string;
+  /** End of a timed lock (epoch ms); absent when hard. */
+  until?: number;
+  /** Length of this lock in ms; absent when hard. */
+  lockMs?: number;
+  hard: boolean;
+  /** This is the customer's n-th lock in a row. */
+  locks: number;
+}
 
 export interface PinService {
   /** Stores a new PIN (throws `InvalidPinFormat` when it is not `pinLength` digits). Leaves any lockout alone. */
   setPin(clientId: ClientId, pin: string): Promise<void>;
-  /** Checks a PIN against the stored one and counts failures; never throws on bad input. */
-  verify(clientId: ClientId, pin: string): Promise<PinVerifyResult>;
+  /**
+   * Checks a PIN against the stored one and counts failures against the customer and against the number
+   * the hop came from (`caller.msisdn`, else the channel adapter's `withCaller`); never throws on bad input.
+   */
+  verify(clientId: ClientId, pin: string, caller?: { msisdn?: string }): Promise<PinVerifyResult>;
   isLocked(clientId: ClientId): Promise<boolean>;
-  /** Lifts a lockout: clears the lock flag and the failure counter. */
+  status(clientId: ClientId): Promise<PinLockStatus>;
+  /** Lifts a lockout (timed or hard): clears the lock, the failure count and the escalation, of the customer and of the numbers that failed for them. */
   unlock(clientId: ClientId): Promise<void>;
   /** Stores the PIN only when the customer has none (demo data); true when it did. */
   seedIfAbsent(clientId: ClientId, pin: string): Promise<boolean>;
@@ -28,8 +63,20 @@ export interface PinServiceOptions {
   store: KeyValueStore;
   /** The server secret (`PIN_PEPPER`) that keys every PIN hash; never stored. At least 16 bytes. */
   pepper: string;
-  /** Wrong PINs, counted across every channel and process, before the customer is locked out (default 3). */
-  maxAttempts?: number;
+  /** Wrong PINs in a row, counted across every channel and process, that lock the PIN (PIN_MAX_FAILURES, default 3). */
+  maxFailures?: number;
+  /** The first lock, in ms; each further lock doubles (PIN_LOCK_S, default 30 min). */
+  lockMs?: number;
+  /** Timed locks before the next lock is hard (PIN_HARD_LOCK_AFTER, default 3; 0: every lock is hard). */
+  hardLockAfter?: number;
+  /** Wrong PINs are forgotten this long after the last one (default 24 h). */
+  failureWindowMs?: number;
+  /** Locks are forgotten for escalation this long after the last one ended (default 24 h). */
+  escalationMemoryMs?: number;
+  /** The clock (epoch ms); tests move it. */
+  now?: () => number;
+  /** Called once per new lock (queues the customer's SMS); its failure is logged, never the caller's. */
+  onLocked?: (notice: PinLockNotice) => Promise<void> | void;
   /** PIN length in digits, 4 to 6 (default 4). */
   pinLength?: number;
   keys?: Keys;
@@ -46,6 +93,12 @@ export interface PinServiceOptions {
 export class InvalidPinFormat extends Error {
   override readonly name = 'InvalidPinFormat';
 }
+
+const DAY_MS = 24 * 3600 * 1000;
+/** The longest single timed lock, however far it escalates. */
+const MAX_LOCK_MS = 30 * DAY_MS;
+/** Numbers remembered per customer, so an unlock also frees the numbers that failed for them. */
+const NUMBERS_KEPT = 5;
 
 /** Stored per customer under `keys.pin(clientId)`; neither the PIN nor an unkeyed hash of it. */
 interface PinRecord {
@@ -65,11 +118,26 @@ const HASH_BYTES = 32;
  * 10,000 PINs fall in under a minute. What protects a copied Redis (T7) is the pepper, which lives only in
  * the server's environment; without it a record reveals nothing. Online guessing (T5) is stopped by the
  * shared failure counter. Stretching would only add CPU cost per hop, a denial-of-service lever.
+ *
+ * Lockout (threats T5, T26): wrong PINs are counted per customer AND per number (lockout.ts), in the
+ * shared store, across every channel and process. The customer subject is what a PIN protects: it stops
+ * guessing one customer's PIN from many numbers or sessions. The number subject stops one number from
+ * guessing across the customers it can reach over time (a recycled or re-enrolled number, two clients
+ * sharing a mobile number, whichever Fineract returns first): a number locked for one customer stays
+ * locked for the next. A check is refused while either is locked; a wrong PIN counts on both; a right
+ * PIN clears both. Locks are time-boxed and escalate, so claiming a number (a spoofed SMS sender, a
+ * forged hop) can lock a customer out only for a while, and the customer hears of each lock by SMS.
  */
 export function createPinService(options: PinServiceOptions): PinService {
-  const { store, pepper, maxAttempts = 3, pinLength = 4, keys = defaultKeys, logger, lockWaitMs = 3000 } = options;
+  const { store, pepper, pinLength = 4, keys = defaultKeys, logger, lockWaitMs = 3000, onLocked } = options;
+  const { maxFailures = 3, lockMs = 1_800_000, hardLockAfter = 3, now = Date.now } = options;
+  const { failureWindowMs = DAY_MS, escalationMemoryMs = DAY_MS } = options;
   if (Buffer.byteLength(pepper, 'utf8') < 16) throw new TypeError('the PIN pepper must be at least 16 bytes');
-  if (!Number.isInteger(maxAttempts) || maxAttempts < 1) throw new TypeError('maxAttempts must be a positive integer');
+  if (!Number.isInteger(maxFailures) || maxFailures < 1) throw new TypeError('maxFailures must be a positive integer');
+  if (!Number.isInteger(hardLockAfter) || hardLockAfter < 0) throw new TypeError('hardLockAfter must be a whole number');
+  for (const [name, ms] of Object.entries({ lockMs, failureWindowMs, escalationMemoryMs })) {
+    if (!Number.isInteger(ms) || ms < 1) throw new TypeError(`${name} must be a positive number of ms`);
+  }
   if (!Number.isInteger(pinLength) || pinLength < 4 || pinLength > 6) throw new TypeError('pinLength must be 4, 5 or 6');
   const format = new RegExp(`^\\d{${pinLength}}$`);
 
@@ -96,9 +164,56 @@ export function createPinService(options: PinServiceOptions): PinService {
     throw new Error(`the stored PIN record of client ${clientId} is unreadable`);
   }
 
-  async function lockOut(clientId: ClientId, attempt: number): Promise<void> {
-    await store.set(keys.pinLock(clientId), new Date().toISOString());
-    if (attempt === maxAttempts) logger?.warn({ clientId, maxAttempts }, 'PIN locked after too many wrong attempts');
+  const policy: LockoutPolicy = {
+    maxFailures,
+    lockMs,
+    hardLockAfter,
+    failureWindowMs,
+    memoryMs: escalationMemoryMs,
+    maxLockMs: Math.max(lockMs, MAX_LOCK_MS),
+  };
+  const lockout = createLockoutStore(store, policy);
+  const customerKey = (clientId: ClientId) => keys.forCustomer(clientId, 'pin:lockout');
+  const numberKey = (msisdn: string) => keys.forMsisdn(msisdn, 'pin:lockout');
+  const numbersKey = (clientId: ClientId) => keys.forCustomer(clientId, 'pin:numbers');
+
+  /** Remembers that `msisdn` failed for this customer (under the customer's check lock), for `unlock`. */
+  async function rememberNumber(clientId: ClientId, msisdn: string): Promise<void> {
+    const raw = await store.get(numbersKey(clientId));
+    const list = raw ? (JSON.parse(raw) as string[]) : [];
+    if (list.includes(msisdn)) return;
+    const kept = [msisdn, ...list].slice(0, NUMBERS_KEPT);
+    await store.set(numbersKey(clientId), JSON.stringify(kept), MAX_LOCK_MS + failureWindowMs + escalationMemoryMs);
+  }
+
+  const lockedResult = (states: { until?: number; hard: boolean }[]): Extract<PinVerifyResult, { result: 'locked' }> => {
+    if (states.some((s) => s.hard)) return { result: 'locked' };
+    return { result: 'locked', until: Math.max(...states.map((s) => s.until ?? 0)) };
+  };
+
+  async function lockedNow(clientId: ClientId, msisdn: string | undefined, at: number, outcomes: FailOutcome[]): Promise<PinVerifyResult> {
+    const locks = outcomes.filter((o): o is Extract<FailOutcome, { kind: 'locked' }> => o.kind === 'locked');
+    const result = lockedResult(locks.map((o) => ({ until: o.until, hard: o.until === undefined })));
+    const fresh = locks.filter((o) => o.fresh);
+    if (fresh.length === 0) return result;
+    const hard = result.until === undefined;
+    const notice: PinLockNotice = {
+      clientId,
+      ...(msisdn ? { msisdn } : {}),
+      ...(hard ? {} : { until: result.until, lockMs: result.until! - at }),
+      hard,
+      locks: Math.max(...fresh.map((o) => o.locks)),
+    };
+    logger?.warn(
+      { clientId, msisdn: msisdn ? maskMsisdn(msisdn) : undefined, hard, lockS: hard ? undefined : Math.round(notice.lockMs! / 1000), locks: notice.locks },
+      hard ? 'PIN locked until an operator unlocks it (too many wrong attempts)' : 'PIN locked for a while after too many wrong attempts',
+    );
+    try {
+      await onLocked?.(notice);
+    } catch (err) {
+      logger?.error({ clientId, err: { type: (err as Error)?.name, message: (err as Error)?.message } }, 'PIN lock notice not sent');
+    }
+    return result;
   }
 
   const setPin = async (clientId: ClientId, pin: string) => store.set(keys.pin(clientId), record(pin));
@@ -106,39 +221,48 @@ export function createPinService(options: PinServiceOptions): PinService {
   return {
     setPin,
 
-    async verify(clientId, pin) {
+    async verify(clientId, pin, caller) {
+      const msisdn = caller?.msisdn ?? currentCaller()?.msisdn;
+      const subjects = [customerKey(clientId), ...(msisdn ? [numberKey(msisdn)] : [])];
       // Checks of one customer's PIN are serialised across every channel and process, so concurrent guesses
-      // cannot compare more than maxAttempts wrong PINs, and concurrent right ones never count as wrong.
+      // cannot compare more than maxFailures wrong PINs, and concurrent right ones never count as wrong.
       const hopLeft = remainingMs();
       const waitMs = hopLeft === undefined ? lockWaitMs : Math.max(0, hopLeft - 100);
-      return withLock(store, keys.forCustomer(clientId, 'pin:check'), { ttlMs: 5000, waitMs, logger }, async () => {
-        if ((await store.get(keys.pinLock(clientId))) !== null) return { result: 'locked' } as const;
+      return withLock(store, keys.forCustomer(clientId, 'pin:check'), { ttlMs: 5000, waitMs, logger }, async (): Promise<PinVerifyResult> => {
+        const at = now();
+        const states = await Promise.all(subjects.map((key) => lockout.status(key, at)));
+        const locked = states.filter((s) => s.locked);
+        if (locked.length > 0) return lockedResult(locked);
         const raw = await store.get(keys.pin(clientId));
-        if (raw === null) return { result: 'not-set' } as const;
+        if (raw === null) return { result: 'not-set' };
         const stored = parse(clientId, raw);
         const candidate = digest(stored.salt, typeof pin === 'string' ? pin : '');
         if (timingSafeEqual(candidate, stored.hash) && typeof pin === 'string' && format.test(pin)) {
-          await store.delete(keys.pinFailures(clientId));
-          return { result: 'ok' } as const;
+          if (states.some((s) => s.failures > 0 || s.locks > 0)) await Promise.all(subjects.map((key) => lockout.clear(key)));
+          return { result: 'ok' };
         }
-        const attempt = await store.increment(keys.pinFailures(clientId));
-        if (attempt >= maxAttempts) {
-          await lockOut(clientId, attempt);
-          return { result: 'locked' } as const;
-        }
-        return { result: 'wrong', attemptsLeft: maxAttempts - attempt } as const;
+        if (msisdn) await rememberNumber(clientId, msisdn);
+        const outcomes = await Promise.all(subjects.map((key) => lockout.fail(key, at)));
+        if (outcomes.some((o) => o.kind === 'locked')) return lockedNow(clientId, msisdn, at, outcomes);
+        const left = Math.min(...outcomes.map((o) => (o.kind === 'wrong' ? o.left : 0)));
+        return { result: 'wrong', attemptsLeft: left };
       });
     },
 
     async isLocked(clientId) {
-      return (await store.get(keys.pinLock(clientId))) !== null;
+      return (await lockout.status(customerKey(clientId), now())).locked;
+    },
+
+    async status(clientId) {
+      const s: SubjectState = await lockout.status(customerKey(clientId), now());
+      return { locked: s.locked, ...(s.until !== undefined ? { until: s.until } : {}), hard: s.locked && s.hard, failures: s.failures, locks: s.locks };
     },
 
     async unlock(clientId) {
-      // Counter first: a guess racing the unlock then meets the old flag, not a stale counter that would
-      // lock the customer again right after.
-      await store.delete(keys.pinFailures(clientId));
-      await store.delete(keys.pinLock(clientId));
+      const raw = await store.get(numbersKey(clientId));
+      const numbers = raw ? (JSON.parse(raw) as string[]) : [];
+      await Promise.all([customerKey(clientId), ...numbers.map(numberKey)].map((key) => lockout.clear(key)));
+      await store.delete(numbersKey(clientId));
     },
 
     async seedIfAbsent(clientId, pin) {

@@ -3,13 +3,24 @@
  * recently; if so the transfer is refused with a clear screen and the customer is sent to a branch. A
  * fraudster who took over the number then cannot empty the account even with a stolen PIN.
  *
- * Implementations: the sandbox (numbers listed in SANDBOX_SIM_SWAPPED count as freshly swapped), and for
- * production a provider check such as Africa's Talking Insights `checkSimSwapState` (not built here: it needs
- * the live service; plug it in behind this interface).
+ * Providers (SIM_SWAP_PROVIDER): `sandbox` (numbers listed in SANDBOX_SIM_SWAPPED count as freshly swapped),
+ * `africastalking` (AT Insights through the africastalking SDK, `africastalking-sim-swap.ts`) and `none`.
+ *
+ * The check **fails closed**: a provider that cannot answer (error, timeout, no answer yet, an answer it does
+ * not understand) rejects with `SimSwapUnavailable`, and the money journey refuses the transfer with a polite
+ * "try again shortly, no money was moved" instead of letting it through.
  */
 export interface SimSwapCheck {
   /** True when the number's SIM changed within the institution's window; rejects when unknown (fail closed). */
   recentlySwapped(msisdn: string): Promise<boolean>;
+}
+
+/** The check could not tell: money-out is refused (fail closed). `reason` is for logs; it holds no number. */
+export class SimSwapUnavailable extends Error {
+  constructor(readonly reason: string) {
+    super(`SIM-swap check unavailable: ${reason}`);
+    this.name = 'SimSwapUnavailable';
+  }
 }
 
 /** The sandbox check: a fixed set of numbers whose SIM "just changed". */

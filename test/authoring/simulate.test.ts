@@ -29,7 +29,7 @@ function simulate(args: string[], stdin: string, env: Record<string, string | un
 describe('kiunga simulate', () => {
   let server: TestServer;
   beforeAll(async () => {
-    server = await startTestServer({ REDIS_URL: '', AT_CALLBACK_KEY: KEY });
+    server = await startTestServer({ REDIS_URL: '', AT_CALLBACK_KEY: KEY, SMS_PIN_ENABLED: 'true' });
   });
   afterAll(async () => {
     await server?.close();

@@ -40,6 +40,8 @@ export async function startTestServer(env: Record<string, string> = {}): Promise
     LOG_LEVEL: 'info',
     PORT: '0',
     HOST: '127.0.0.1',
+    // Tests hammer a few demo numbers; the abuse limits have their own tests (test/limits), which set them.
+    LIMIT_NUMBER_PER_MIN: '100000',
     ...env,
   });
   const logs = new LogCapture();

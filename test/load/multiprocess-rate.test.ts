@@ -61,11 +61,15 @@ beforeAll(async () => {
           REDIS_URL,
           REDIS_PREFIX: prefix,
           FINERACT_URL: `${sandboxUrl}/fineract-provider/api/v1`,
+          // The sandbox on loopback stands in for Fineract: its unsafe settings are expected (threat T27).
+          KIUNGA_ALLOW_INSECURE: 'messaging,callback-key,fineract-password,sim-swap',
           FINERACT_SAVINGS_PRODUCTS: '1',
           FINERACT_LOAN_PRODUCTS: '1',
           FINERACT_RATE_LIMIT: String(RATE),
           HOP_DEADLINE_MS: String(DEADLINE_MS),
           PIN_PEPPER: PEPPER,
+          // 1,000 sessions on four numbers: far past the per-number abuse limit, which is not under test here.
+          LIMIT_NUMBER_PER_MIN: '100000',
         },
         `http://127.0.0.1:${port}/healthz`,
       ),

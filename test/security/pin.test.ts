@@ -52,7 +52,9 @@ describe('PIN records (T7)', () => {
     expect(() => createPinService({ store, pepper: '' })).toThrow(TypeError);
     expect(() => createPinService({ store, pepper: 'short' })).toThrow(TypeError);
     expect(() => createPinService({ store, pepper: PEPPER, pinLength: 3 })).toThrow(TypeError);
-    expect(() => createPinService({ store, pepper: PEPPER, maxAttempts: 0 })).toThrow(TypeError);
+    expect(() => createPinService({ store, pepper: PEPPER, maxFailures: 0 })).toThrow(TypeError);
+    expect(() => createPinService({ store, pepper: PEPPER, hardLockAfter: -1 })).toThrow(TypeError);
+    expect(() => createPinService({ store, pepper: PEPPER, lockMs: 0 })).toThrow(TypeError);
   });
 
   it('throws on an unreadable stored record, without the record', async () => {
@@ -66,7 +68,7 @@ describe('PIN records (T7)', () => {
 
 describe('PIN settings', () => {
   it('supports 6-digit PINs and another attempt limit', async () => {
-    const pins = createPinService({ store: createMemoryStore(), pepper: PEPPER, pinLength: 6, maxAttempts: 5 });
+    const pins = createPinService({ store: createMemoryStore(), pepper: PEPPER, pinLength: 6, maxFailures: 5 });
     await expect(pins.setPin(1, '1234')).rejects.toBeInstanceOf(InvalidPinFormat);
     await pins.setPin(1, '123456');
     expect(await pins.verify(1, '1234')).toEqual({ result: 'wrong', attemptsLeft: 4 });

@@ -26,7 +26,7 @@ beforeAll(async () => {
   if (!existsSync(CHROMIUM)) {
     throw new Error(`Chromium is missing at ${CHROMIUM}: install it (apt-get install -y chromium; .ci/run does) or set CHROMIUM_PATH`);
   }
-  server = await startTestServer({ REDIS_URL: '' });
+  server = await startTestServer({ REDIS_URL: '', SMS_PIN_ENABLED: 'true' });
   profile = await mkdtemp(join(tmpdir(), 'kiunga-chromium-'));
   context = await chromium.launchPersistentContext(profile, { executablePath: CHROMIUM, headless: true, args: ARGS });
   page = await context.newPage();

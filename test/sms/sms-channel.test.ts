@@ -16,14 +16,17 @@ const twilioOpts = { token: TOKEN, publicUrl: PUBLIC_URL };
 let server: TestServer;
 
 beforeAll(async () => {
-  server = await startTestServer({ TWILIO_AUTH_TOKEN: TOKEN, PUBLIC_URL, AT_SMS_KEYWORD: 'Kiunga' });
+  server = await startTestServer({ TWILIO_AUTH_TOKEN: TOKEN, PUBLIC_URL, AT_SMS_KEYWORD: 'Kiunga', SMS_PIN_ENABLED: 'true' });
 });
 afterAll(async () => {
   await server?.close();
 });
 
 const at = (from: string, text: string, extra: Record<string, string> = {}) => atSms(server, from, text, extra);
-const failures = async (clientId: number) => server.services.store.get(server.services.keys.pinFailures(clientId));
+const failures = async (clientId: number) => {
+  const { failures: n } = await server.services.pins.status(clientId);
+  return n === 0 ? null : String(n);
+};
 const lastText = async (to: string) => (await outboxOf(server, to)).at(-1)?.text ?? '';
 const forgetLanguage = (msisdn: string) => server.services.store.delete(server.services.keys.language(msisdn));
 

@@ -1,0 +1,25 @@
+import { AsyncLocalStorage } from 'node:async_hooks';
+
+/**
+ * Who the hop being served claims to be: the phone number a channel adapter read from the aggregator's
+ * request (for a call-back, the number Kiunga called), carried through async calls the way the hop's
+ * deadline is. The PIN service counts wrong PINs against this number as well as against the customer,
+ * and tells the customer of a lock by SMS at this number, without every flow actor passing it along.
+ */
+export interface Caller {
+  /** E.164. */
+  msisdn: string;
+  channel: string;
+}
+
+const storage = new AsyncLocalStorage<Caller>();
+
+/** Runs `fn` as a hop of `caller`. */
+export function withCaller<T>(caller: Caller, fn: () => Promise<T>): Promise<T> {
+  return storage.run(caller, fn);
+}
+
+/** The caller of the hop being served, or undefined outside a channel hop. */
+export function currentCaller(): Caller | undefined {
+  return storage.getStore();
+}

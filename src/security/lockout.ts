@@ -1,0 +1,203 @@
+import type { Cluster, Redis } from 'ioredis';
+import type { KeyValueStore } from '../session/store.js';
+
+/**
+ * The lockout state machine of one subject (a customer, or a phone number), threat T26: a lock is a
+ * weapon in the hands of anyone who can claim a number, so every lock ends by itself and only repeated
+ * locks escalate to a hard one.
+ *
+ * - Wrong PINs are counted; the count is forgotten `failureWindowMs` after the last wrong PIN (or at once
+ *   on a right PIN).
+ * - At `maxFailures` the subject is locked for `lockMs`; each further lock doubles (`lockMs`, 2×, 4×, ...,
+ *   at most `maxLockMs`). The count of locks ("escalation") is forgotten `memoryMs` after the last lock
+ *   ended, or on a right PIN.
+ * - The lock after `hardLockAfter` timed ones is hard: it ends only when an operator clears the subject.
+ *   `hardLockAfter: 0` makes every lock hard (the behaviour before time-boxed locks).
+ *
+ * On Redis every step (read, expire, count, lock, write) is one Lua script on one key: atomic across
+ * every process, so concurrent wrong PINs never compare past the limit and never lose a count. Times come
+ * from the caller's clock (`now`), so tests can move time; the key's TTL only collects the garbage once
+ * everything in it has expired (a hard lock has none). The in-process fallback runs the same steps in
+ * JavaScript, serialised per key.
+ */
+
+export interface LockoutPolicy {
+  maxFailures: number;
+  lockMs: number;
+  hardLockAfter: number;
+  failureWindowMs: number;
+  memoryMs: number;
+  maxLockMs: number;
+}
+
+export interface SubjectState {
+  /** Locked now (timed or hard). */
+  locked: boolean;
+  /** End of a timed lock (epoch ms); undefined when not locked or hard. */
+  until?: number;
+  hard: boolean;
+  /** Wrong PINs counted towards the next lock. */
+  failures: number;
+  /** Locks remembered for escalation. */
+  locks: number;
+}
+
+export type FailOutcome =
+  | { kind: 'wrong'; left: number }
+  /** `fresh`: this failure set the lock (tell the customer once); `until` undefined: hard. */
+  | { kind: 'locked'; until?: number; locks: number; fresh: boolean };
+
+export interface LockoutStore {
+  status(key: string, now: number): Promise<SubjectState>;
+  /** Counts one wrong PIN (nothing is counted while locked). */
+  fail(key: string, now: number): Promise<FailOutcome>;
+  /** Forgets everything: failures, lock, escalation (a right PIN, an operator's unlock). */
+  clear(key: string): Promise<void>;
+}
+
+interface Raw {
+  /** failures, failure window end, lock end (-1 hard, 0 none), locks, escalation memory end (-1 forever). */
+  n: number;
+  nx: number;
+  u: number;
+  lv: number;
+  lx: number;
+}
+
+// KEYS[1]: the subject's hash (n, nx, u, lv, lx). ARGV: op, now, maxFailures, lockMs, hardLockAfter,
+// failureWindowMs, memoryMs, maxLockMs. Returns status: {locked, until, failures, locks};
+// fail: {'wrong', left} or {'locked', until, locks, fresh}.
+const LOCKOUT_LUA = `
+local now = tonumber(ARGV[2])
+local v = redis.call('HMGET', KEYS[1], 'n', 'nx', 'u', 'lv', 'lx')
+local n, nx, u, lv, lx = tonumber(v[1]) or 0, tonumber(v[2]) or 0, tonumber(v[3]) or 0, tonumber(v[4]) or 0, tonumber(v[5]) or 0
+if nx <= now then n = 0 end
+local hard = u < 0
+if not hard and lx >= 0 and lx <= now then lv = 0 end
+local locked = hard or u > now
+if ARGV[1] == 'status' then return {locked and 1 or 0, string.format('%.0f', u), n, lv} end
+if locked then return {'locked', string.format('%.0f', u), lv, 0} end
+local max = tonumber(ARGV[3])
+n = n + 1
+local fresh = 0
+if n < max then
+  nx = now + tonumber(ARGV[6])
+else
+  n = 0
+  nx = 0
+  lv = lv + 1
+  fresh = 1
+  if lv > tonumber(ARGV[5]) then
+    u = -1
+    lx = -1
+  else
+    local d = tonumber(ARGV[4]) * math.pow(2, lv - 1)
+    if d > tonumber(ARGV[8]) then d = tonumber(ARGV[8]) end
+    u = now + d
+    lx = u + tonumber(ARGV[7])
+  end
+end
+local f = function(x) return string.format('%.0f', x) end
+redis.call('HSET', KEYS[1], 'n', n, 'nx', f(nx), 'u', f(u), 'lv', lv, 'lx', f(lx))
+if u < 0 then
+  redis.call('PERSIST', KEYS[1])
+else
+  redis.call('PEXPIRE', KEYS[1], f(math.max(nx, u, lx, now + 1000) - now + 1000))
+end
+if fresh == 1 then return {'locked', f(u), lv, 1} end
+return {'wrong', max - n}`;
+
+interface LockoutScript {
+  kiungaPinLockout(key: string, ...args: (string | number)[]): Promise<[number | string, string | number, number, number]>;
+}
+
+/** The lockout store on the given key-value store: a Lua script on Redis, serialised steps in process. */
+export function createLockoutStore(store: KeyValueStore, policy: LockoutPolicy): LockoutStore {
+  const client = (store as { client?: Redis | Cluster }).client;
+  if (store.kind === 'redis' && client) return redisLockout(client, policy);
+  return memoryLockout(store, policy);
+}
+
+const args = (p: LockoutPolicy) => [p.maxFailures, p.lockMs, p.hardLockAfter, p.failureWindowMs, p.memoryMs, p.maxLockMs];
+
+function redisLockout(client: Redis | Cluster, policy: LockoutPolicy): LockoutStore {
+  client.defineCommand('kiungaPinLockout', { numberOfKeys: 1, lua: LOCKOUT_LUA });
+  const script = client as unknown as LockoutScript;
+  return {
+    async status(key, now) {
+      const [locked, u, n, lv] = await script.kiungaPinLockout(key, 'status', now, ...args(policy));
+      const until = Number(u);
+      return { locked: locked === 1, hard: until < 0, ...(locked === 1 && until > 0 ? { until } : {}), failures: n, locks: lv };
+    },
+    async fail(key, now) {
+      const reply = await script.kiungaPinLockout(key, 'fail', now, ...args(policy));
+      if (reply[0] === 'wrong') return { kind: 'wrong', left: Number(reply[1]) };
+      const until = Number(reply[1]);
+      return { kind: 'locked', ...(until > 0 ? { until } : {}), locks: Number(reply[2]), fresh: reply[3] === 1 };
+    },
+    async clear(key) {
+      await client.del(key);
+    },
+  };
+}
+
+/** Steps of one key run one after the other in this process (the store's own calls are atomic each). */
+const queues = new Map<string, Promise<unknown>>();
+function serialised<T>(key: string, fn: () => Promise<T>): Promise<T> {
+  const previous = queues.get(key) ?? Promise.resolve();
+  const next = previous.then(fn, fn);
+  const tail = next.catch(() => undefined);
+  queues.set(key, tail);
+  void tail.then(() => {
+    if (queues.get(key) === tail) queues.delete(key);
+  });
+  return next;
+}
+
+function memoryLockout(store: KeyValueStore, policy: LockoutPolicy): LockoutStore {
+  const read = async (key: string, now: number): Promise<Raw> => {
+    const text = await store.get(key);
+    const raw: Raw = text ? (JSON.parse(text) as Raw) : { n: 0, nx: 0, u: 0, lv: 0, lx: 0 };
+    if (raw.nx <= now) raw.n = 0;
+    if (raw.u >= 0 && raw.lx >= 0 && raw.lx <= now) raw.lv = 0;
+    return raw;
+  };
+  const isLocked = (raw: Raw, now: number) => raw.u < 0 || raw.u > now;
+  return {
+    async status(key, now) {
+      const raw = await read(key, now);
+      const locked = isLocked(raw, now);
+      return { locked, hard: raw.u < 0, ...(locked && raw.u > 0 ? { until: raw.u } : {}), failures: raw.n, locks: raw.lv };
+    },
+    fail(key, now) {
+      return serialised(key, async (): Promise<FailOutcome> => {
+        const raw = await read(key, now);
+        if (isLocked(raw, now)) return { kind: 'locked', ...(raw.u > 0 ? { until: raw.u } : {}), locks: raw.lv, fresh: false };
+        raw.n += 1;
+        let outcome: FailOutcome;
+        if (raw.n < policy.maxFailures) {
+          raw.nx = now + policy.failureWindowMs;
+          outcome = { kind: 'wrong', left: policy.maxFailures - raw.n };
+        } else {
+          raw.n = 0;
+          raw.nx = 0;
+          raw.lv += 1;
+          if (raw.lv > policy.hardLockAfter) {
+            raw.u = -1;
+            raw.lx = -1;
+          } else {
+            raw.u = now + Math.min(policy.lockMs * 2 ** (raw.lv - 1), policy.maxLockMs);
+            raw.lx = raw.u + policy.memoryMs;
+          }
+          outcome = { kind: 'locked', ...(raw.u > 0 ? { until: raw.u } : {}), locks: raw.lv, fresh: true };
+        }
+        const ttl = raw.u < 0 ? undefined : Math.max(raw.nx, raw.u, raw.lx, now + 1000) - now + 1000;
+        await store.set(key, JSON.stringify(raw), ttl);
+        return outcome;
+      });
+    },
+    clear(key) {
+      return serialised(key, () => store.delete(key));
+    },
+  };
+}
