@@ -255,7 +255,7 @@ export function createFineractClient(options: FineractClientOptions): FineractCl
     // Fineract refuses a date after its business date (400 error.msg.savingsaccount.transaction.in.the.future).
     const date = req.date ?? (await businessDate());
     if (!/^\d{4}-\d{2}-\d{2}$/.test(date)) throw rejected('transfer date is not yyyy-mm-dd', 'validation.msg.invalid.date.format');
-    // Fineract does not check that an account belongs to the client named with it (fineract.md §6.1, T10).
+    // Fineract does not check that an account belongs to the client named with it (docs/fineract.md §6.1, T10).
     const source = await getOwnedSavingsAccount(req.from.clientId, req.from.accountId);
     if (!source.active) throw rejected('source account is not active', NOT_ACTIVE);
     const transferAmount = decimalAmount(req.amount, source.decimalPlaces);
@@ -406,9 +406,9 @@ function id(value: number): number {
 
 const rejected = (message: string, code: string): FineractRejected => new FineractRejected(message, 400, code);
 
-/** Header-safe key: printable ASCII without spaces, 1 to 128 characters. */
+/** Header-safe key: printable ASCII without spaces, 1 to 50 characters (m_portfolio_command_source.idempotency_key is VARCHAR(50)). */
 function idempotencyKey(key: string): string {
-  if (!/^[\x21-\x7e]{1,128}$/.test(key)) throw rejected('idempotency key must be 1-128 printable ASCII characters', 'kiunga.idempotency.key.invalid');
+  if (!/^[\x21-\x7e]{1,50}$/.test(key)) throw rejected('idempotency key must be 1-50 printable ASCII characters', 'kiunga.idempotency.key.invalid');
   return key;
 }
 

@@ -5,7 +5,7 @@ import { FineractRejected, FineractUnauthorized, FineractUnavailable } from './e
 import type { FineractRequester, HttpMethod, RequestOptions } from './http.js';
 
 /**
- * Read/write separation (fineract.md §13): Fineract read instances serve only GET and answer anything else
+ * Read/write separation (docs/fineract.md §13): Fineract read instances serve only GET and answer anything else
  * with 405 `error.msg.invalid.instance.type`; a POST search counts as a write there. So:
  *
  * - every non-GET call goes to the primary;

@@ -9,7 +9,7 @@ import type {
 } from './types.js';
 
 /**
- * The parts of Fineract's JSON that Kiunga reads, checked at runtime (fineract.md §2-5). Unknown keys are
+ * The parts of Fineract's JSON that Kiunga reads, checked at runtime (docs/fineract.md §2-5). Unknown keys are
  * dropped; absent keys are normal (Gson omits nulls). Nothing outside `src/fineract` sees these shapes.
  */
 
@@ -268,7 +268,7 @@ export function toLoanAccount(l: LoanAccountData, clientId: number): LoanAccount
 }
 
 /**
- * Next instalment from the schedule (fineract.md §5.1): the first period that has a period number (the
+ * Next instalment from the schedule (docs/fineract.md §5.1): the first period that has a period number (the
  * disbursement row has none, or 0 in old docs) and is not complete; the amount is what is still owed on it.
  */
 export function toLoanRepaymentInfo(l: LoanWithSchedule): LoanRepaymentInfo {

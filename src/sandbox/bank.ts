@@ -15,7 +15,7 @@ import type {
 /** The demo tenant's clock: Africa/Nairobi, UTC+3, no daylight saving. */
 export const TENANT_UTC_OFFSET_MINUTES = 180;
 
-/** Savings transaction types that add money (fineract.md §4.2); every other sandbox type takes money out. */
+/** Savings transaction types that add money (docs/fineract.md §4.2); every other sandbox type takes money out. */
 export const SAVINGS_CREDIT_TYPES: ReadonlySet<number> = new Set([1, 3, 8, 21]);
 
 /** Fineract's `/search` caps every resource's result at 50 rows. */

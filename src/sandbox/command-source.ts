@@ -10,7 +10,7 @@ type Entry = { state: 'processing' } | { state: 'done'; answer: StoredAnswer };
 
 /**
  * The sandbox's `m_portfolio_command_source`: numbers commands and remembers idempotency keys (Fineract 1.9+,
- * fineract.md §10). A key is unique per (action, entity, key), not per resource: the same key on DEPOSIT for
+ * docs/fineract.md §10). A key is unique per (action, entity, key), not per resource: the same key on DEPOSIT for
  * another account replays the first answer. Entries are never purged (Fineract's purge job is off by default).
  */
 export class CommandSource {

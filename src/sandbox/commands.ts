@@ -29,7 +29,7 @@ export interface CommandRequest {
 const CACHE_HEADER = { 'x-served-from-cache': 'true' } as const;
 
 /**
- * Runs one write the way Fineract's command pipeline does (fineract.md §10, §13, §1.4):
+ * Runs one write the way Fineract's command pipeline does (docs/fineract.md §10, §13, §14):
  *
  * 1. Loan COB lock filter on `/loans/{id}/...` writes: 409 `error.msg.loan.locked`, nothing recorded.
  * 2. Idempotency (not in 1.8 mode): a key still processing answers 425, a processed key (success or error)

@@ -5,7 +5,7 @@ import { paramError, validationBody, type ParamError } from './serialize.js';
 
 /**
  * A write's JSON body read the way Fineract's `JsonCommand`, `FromJsonHelper` and `DataValidatorBuilder` read
- * it (fineract.md §9, §12): unknown keys are refused all at once (`error.msg.parameter.unsupported`), a date
+ * it (docs/fineract.md §9): unknown keys are refused all at once (`error.msg.parameter.unsupported`), a date
  * needs `dateFormat` and `locale` (refused at once when missing), a string number needs `locale`, and field
  * rules accumulate `validation.msg.{resource}.{param}.{rule}` errors until `throwIfErrors()`.
  */

@@ -36,7 +36,7 @@ export function checkSavingsCredit(bank: Bank, account: SavingsAccountRecord, da
 /**
  * Withdrawal rules (also the debit leg of a transfer): the credit rules, then no running balance from the
  * value date on may go negative and the final balance must cover the holds; otherwise 403 insufficient funds
- * with the exact body of fineract.md §9.1.
+ * with the exact body of docs/fineract.md §9.1.
  */
 export function checkSavingsDebit(bank: Bank, account: SavingsAccountRecord, date: string, rawDate: string, amount: Cents): void {
   checkSavingsCredit(bank, account, date, rawDate);

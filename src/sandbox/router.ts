@@ -44,7 +44,7 @@ export interface QueryRoute extends RouteBase {
 
 /**
  * A write through the command pipeline: the permission checked is `ACTION_ENTITY` of its command, and the
- * command name scopes the idempotency key (fineract.md §10). `command` returns null for an unknown `?command=`.
+ * command name scopes the idempotency key (docs/fineract.md §10). `command` returns null for an unknown `?command=`.
  */
 export interface CommandRoute extends RouteBase {
   method: 'POST' | 'PUT' | 'DELETE';

@@ -2,7 +2,7 @@ import { toLocalDateArray } from './dates.js';
 import type { Cents, CurrencyRecord } from './model.js';
 
 /**
- * Fineract's wire conventions, in one place (reference/fineract.md §0, §9, §12, §15.2):
+ * Fineract's wire conventions, in one place (docs/fineract.md §9):
  * Gson omits null keys, LocalDate is `[y, m, d]`, amounts are JSON numbers (BigDecimal, sometimes with
  * trailing zeros), enums are `{id, code, value}` plus status booleans, error bodies carry `httpStatusCode` as
  * a string, and container errors (tenant, authentication) are Spring's own body, not Fineract's.
@@ -193,7 +193,7 @@ export function notFoundBody(specificCode: string, message: string, id: number |
   ]);
 }
 
-/** 403 from AbstractPlatformDomainRuleException (fineract.md §9.1), e.g. insufficient funds. */
+/** 403 from AbstractPlatformDomainRuleException (docs/fineract.md §9.1), e.g. insufficient funds. */
 export function domainRuleBody(code: string, message: string, args: unknown[] = []): Record<string, unknown> {
   return {
     developerMessage: 'Request was understood but caused a domain rule violation.',

@@ -17,7 +17,7 @@ import {
   savingsSubStatusNone,
 } from '../serialize.js';
 
-/** ClientData as `GET /clients/{id}` renders it (fineract.md §2.6). */
+/** ClientData as `GET /clients/{id}` renders it (docs/fineract.md §2). */
 export function clientView(bank: Bank, c: ClientRecord): Record<string, unknown> {
   const office = bank.office(c.officeId);
   return {
@@ -52,7 +52,7 @@ export function requireClient(bank: Bank, id: number): ClientRecord {
   return c;
 }
 
-/** SavingsAccountSummaryData (fineract.md §3); accountBalance only for active accounts. */
+/** SavingsAccountSummaryData (docs/fineract.md §3); accountBalance only for active accounts. */
 function savingsSummaryView(bank: Bank, a: SavingsAccountRecord): Record<string, unknown> {
   const product = bank.savingsProduct(a.productId);
   const active = a.statusId === 300;
@@ -78,7 +78,7 @@ function savingsSummaryView(bank: Bank, a: SavingsAccountRecord): Record<string,
   };
 }
 
-/** LoanAccountSummaryData (fineract.md §3). */
+/** LoanAccountSummaryData (docs/fineract.md §3). */
 function loanSummaryView(bank: Bank, l: LoanRecord): Record<string, unknown> {
   const product = bank.loanProduct(l.productId);
   const totals = loanOutstanding(l);

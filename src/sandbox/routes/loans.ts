@@ -13,7 +13,7 @@ export function requireLoan(bank: Bank, id: number): LoanRecord {
 
 const MONTHS = { id: 2, value: 'Months' } as const;
 
-/** LoanSummaryData (fineract.md §5.1); zero charge and write-off counters included, as Fineract does. */
+/** LoanSummaryData (docs/fineract.md §5.1); zero charge and write-off counters included, as Fineract does. */
 function summaryView(bank: Bank, l: LoanRecord, currency: Record<string, unknown>): Record<string, unknown> {
   const t = loanOutstanding(l);
   const overdue = loanOverdue(l, bank.businessDate);
@@ -122,7 +122,7 @@ function scheduleView(bank: Bank, l: LoanRecord, currency: Record<string, unknow
   };
 }
 
-/** LoanAccountData (fineract.md §5.1); associations only when requested. */
+/** LoanAccountData (docs/fineract.md §5.1); associations only when requested. */
 export function loanView(bank: Bank, l: LoanRecord, withSchedule: boolean): Record<string, unknown> {
   const product = bank.loanProduct(l.productId);
   const client = bank.client(l.clientId);

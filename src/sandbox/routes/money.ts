@@ -8,7 +8,7 @@ import { requireLoan } from './loans.js';
 import { requireSavings } from './savings.js';
 
 /**
- * Cash-like writes (fineract.md §5.2, §8): `POST /savingsaccounts/{id}/transactions?command=deposit|withdrawal`
+ * Cash-like writes (docs/fineract.md §5.2, §8): `POST /savingsaccounts/{id}/transactions?command=deposit|withdrawal`
  * and `POST /loans/{id}/transactions?command=repayment`, plus the repayment template. Transfers live in
  * `transfers.ts`.
  */
@@ -117,7 +117,7 @@ export const moneyRoutes: Route[] = [
     },
   },
   {
-    // LoanTransactionData of the earliest unpaid instalment (fineract.md §5.1, "cheaper alternative").
+    // LoanTransactionData of the earliest unpaid instalment (docs/fineract.md §5.1, "cheaper alternative").
     method: 'GET',
     pattern: '/loans/{loanId}/transactions/template',
     permission: 'READ_LOAN',

@@ -3,7 +3,7 @@ import type { LoanProductRecord, SavingsProductRecord } from '../model.js';
 import { HttpError, ok, selectFields, type Route } from '../router.js';
 import { currencyData, decimal6, fineractError, localDate, notFoundBody } from '../serialize.js';
 
-/** LoanProductData (fineract.md §7.1), amounts as scale-6 BigDecimals. */
+/** LoanProductData (docs/fineract.md §7), amounts as scale-6 BigDecimals. */
 function loanProductView(bank: Bank, p: LoanProductRecord): Record<string, unknown> {
   const months = { id: 2, value: 'Months' };
   return {
@@ -127,7 +127,7 @@ export const officeRoutes: Route[] = [
     },
   },
   {
-    // Open path: a credential check, not a login (fineract.md §1.3).
+    // Open path: a credential check, not a login (docs/fineract.md §1).
     method: 'POST',
     pattern: '/authentication',
     permission: null,

@@ -51,7 +51,7 @@ export function requireSavings(bank: Bank, id: number): SavingsAccountRecord {
 const currencyOf = (bank: Bank, a: SavingsAccountRecord): Record<string, unknown> =>
   currencyData(bank.currency(bank.savingsProduct(a.productId)?.currencyCode ?? 'KES'));
 
-/** SavingsAccountTransactionData (fineract.md §4.2). */
+/** SavingsAccountTransactionData (docs/fineract.md §4.2). */
 export function savingsTxnView(bank: Bank, a: SavingsAccountRecord, t: SavingsTxnRecord): Record<string, unknown> {
   const paymentType = t.paymentTypeId ? bank.data.paymentTypes.find((p) => p.id === t.paymentTypeId) : undefined;
   return {
@@ -97,7 +97,7 @@ function sumOf(a: SavingsAccountRecord, typeIds: number[]): number {
   return money(a.transactions.filter((t) => !t.reversed && typeIds.includes(t.typeId)).reduce((s, t) => s + t.amount, 0));
 }
 
-/** SavingsAccountData (fineract.md §4.1); `transactions` only when asked for. */
+/** SavingsAccountData (docs/fineract.md §4.1); `transactions` only when asked for. */
 export function savingsAccountView(bank: Bank, a: SavingsAccountRecord, withTransactions: boolean): Record<string, unknown> {
   const product = bank.savingsProduct(a.productId);
   const client = bank.client(a.clientId);

@@ -33,7 +33,7 @@ function requireOffice(bank: Bank, id: number): void {
   if (!bank.office(id)) throw new HttpError(404, notFoundBody('error.msg.office.id.invalid', `Office with identifier ${id} does not exist`, id));
 }
 
-/** AccountTransferData.instance (fineract.md §6.2 field list). */
+/** AccountTransferData.instance (docs/fineract.md §6.2 field list). */
 export function transferView(bank: Bank, t: TransferRecord): Record<string, unknown> {
   const office = (id: number): Record<string, unknown> => ({ id, name: bank.office(id)?.name });
   const client = (id: number): Record<string, unknown> => {
