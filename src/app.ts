@@ -21,6 +21,7 @@ import { fineractHooksRouter, maskHookPath } from './hooks/fineract-hooks.js';
 import { simulatorRouter } from './simulator/router.js';
 import { resolve } from 'node:path';
 import type { CallbackService } from './callback/callbacks.js';
+import type { TransferService } from './money/transfer-service.js';
 import { NO_AUDIO, type AudioCatalogue } from './channels/voice-audio.js';
 import { twilioVoice } from './channels/twilio-voice.js';
 import { africastalkingVoice } from './channels/africastalking-voice.js';
@@ -52,6 +53,8 @@ export interface AppDeps {
   simulator?: { sandbox: boolean };
   /** Africa's Talking SIM-swap answers (`POST /channels/africastalking/sim-swap`), with SIM_SWAP_PROVIDER=africastalking. */
   simSwapCallbacks?: express.Router;
+  /** Money movements: their metrics on /metrics, the uncertain ones at GET /admin/transfers. */
+  transfers?: TransferService;
 }
 
 /** Largest webhook body accepted; AT and Twilio bodies are well under 4 KB (threat T22). */
@@ -68,6 +71,7 @@ export function buildApp(deps: AppDeps): express.Express {
   app.use(express.json({ limit: BODY_LIMIT }));
 
   const metrics = createMetrics({ gateway: deps.gateway });
+  for (const metric of deps.transfers?.metrics ?? []) metrics.registry.registerMetric(metric);
   app.use(metrics.middleware);
   app.get('/metrics', async (_req, res) => {
     res.type(metrics.registry.contentType).send(await metrics.registry.metrics());
@@ -158,7 +162,7 @@ export function buildApp(deps: AppDeps): express.Express {
     }
   }
   if (deps.simSwapCallbacks) app.use(deps.simSwapCallbacks);
-  app.use(adminRouter({ token: config.adminToken, pins: deps.pins, logger }));
+  app.use(adminRouter({ token: config.adminToken, pins: deps.pins, transfers: deps.transfers, logger }));
   if (deps.queue) {
     app.use(
       fineractHooksRouter({ secret: config.hookSecret, tenant: config.fineract.tenant, store: deps.store, keys: deps.keys, queue: deps.queue, logger }),

@@ -33,6 +33,8 @@ export interface Config {
   timezone: string;
   currency: string;
   limits: { minCents: number; maxCents: number; dailyCents: number };
+  /** TRANSFER_RESOLVE_MAX_AGE_S: past it, an unresolved transfer is only looked for, never sent again. */
+  transferResolveMaxAgeS: number;
   hopDeadlineMs: number;
   ussd: { sessionTtlS: number; maxChars: number; maxUcs2: number };
   callback: {
@@ -182,6 +184,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     timezone: v.TIMEZONE,
     currency: v.CURRENCY,
     limits: { minCents: (v.TRANSFER_MIN as number) * 100, maxCents: (v.TRANSFER_MAX as number) * 100, dailyCents: (v.TRANSFER_DAILY_LIMIT as number) * 100 },
+    transferResolveMaxAgeS: v.TRANSFER_RESOLVE_MAX_AGE_S,
     hopDeadlineMs: v.HOP_DEADLINE_MS,
     ussd: { sessionTtlS: v.USSD_SESSION_TTL_S, maxChars: v.USSD_MAX_CHARS, maxUcs2: v.USSD_MAX_UCS2 },
     callback: {

@@ -186,6 +186,7 @@ export async function createServices(
       receipts: translatedReceipts(translator),
       limits: config.limits,
       callMaxMs: config.hopDeadlineMs + config.fineract.timeoutMs,
+      resolveMaxAgeMs: config.transferResolveMaxAgeS * 1000,
       logger,
       // Fineract's business date (the date transfers carry), not Kiunga's clock: daily limits reset with it.
       today: () => client.businessDateNow(),

@@ -106,7 +106,7 @@ export const SETTINGS = {
     schema: z.string(),
   },
   TIMEZONE: {
-    help: "The Fineract tenant's time zone (IANA, its timezone_id). Transfer dates and daily limits follow Fineract's business date: read from Fineract when its business date feature is on, else today in this zone.",
+    help: "The institution's time zone (IANA); business days and daily limits follow it.",
     default: 'Africa/Nairobi',
     schema: z.string().refine((tz) => {
       try {
@@ -124,6 +124,11 @@ export const SETTINGS = {
     help: 'Most a customer may move per business day, all channels together (major units).',
     default: '150000',
     schema: int(1, 1_000_000_000),
+  },
+  TRANSFER_RESOLVE_MAX_AGE_S: {
+    help: 'A transfer whose outcome is still unknown this long after it was confirmed is only looked for in Fineract, never sent again; the customer is told by SMS and operators see it at GET /admin/transfers?status=uncertain.',
+    default: '900',
+    schema: int(1, 7 * 24 * 3600),
   },
   HOP_DEADLINE_MS: {
     help: 'Budget for one USSD hop, from request to reply; a reply always leaves within it.',

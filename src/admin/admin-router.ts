@@ -1,6 +1,7 @@
 import { Router, type NextFunction, type Request, type Response } from 'express';
 import type { Logger } from 'pino';
 import type { PinService } from '../security/pin.js';
+import type { TransferService } from '../money/transfer-service.js';
 import { timingSafeEqualStr } from '../security/secrets.js';
 
 /**
@@ -11,6 +12,8 @@ import { timingSafeEqualStr } from '../security/secrets.js';
 export interface AdminOptions {
   token?: string;
   pins: PinService;
+  /** With it, `GET /admin/transfers?status=uncertain` lists the money movements whose outcome is not known. */
+  transfers?: TransferService;
   logger: Logger;
 }
 
@@ -53,6 +56,17 @@ export function adminRouter(options: AdminOptions): Router {
     if (id === undefined) return void res.status(400).json({ error: 'clientId must be a number' });
     await pins.unlock(id);
     res.json({ clientId: id, locked: false });
+  });
+
+  /**
+   * Money movements whose outcome is not known yet (threats T29, T30), oldest first: reference, customer id,
+   * amount, masked sender number, masked counterparty, age, and whether the resolution stopped sending.
+   */
+  router.get('/admin/transfers', auth, async (req, res) => {
+    const status = typeof req.query.status === 'string' ? req.query.status : 'uncertain';
+    if (status !== 'uncertain') return void res.status(400).json({ error: 'status must be uncertain' });
+    if (!options.transfers) return void res.json({ status, transfers: [] });
+    res.json({ status, transfers: await options.transfers.listUncertain() });
   });
 
   return router;

@@ -81,11 +81,23 @@ export const requireCustomer = (context: FlowContext) => {
   return context.customer;
 };
 
+/**
+ * Actors that move money. A state invoking one may be entered only from a prompt state by the customer's
+ * own input (its confirmation screen): the engine treats that prompt as a money confirmation (threats T25,
+ * T29).
+ */
+export const MONEY_ACTORS: ReadonlySet<string> = new Set(['transferMoney']);
+
+/** What an actor gets besides its input: `signal` aborts when the hop stops waiting for it (deadline). */
+export interface ActorScope {
+  signal: AbortSignal;
+}
+
 /** Wraps an async function as a named actor whose failures are always FlowErrors. */
-export function actor<T>(logger: Logger, name: string, run: (input: ActorInput) => Promise<T>) {
-  return fromPromise<T, ActorInput>(async ({ input }) => {
+export function actor<T>(logger: Logger, name: string, run: (input: ActorInput, scope: ActorScope) => Promise<T>) {
+  return fromPromise<T, ActorInput>(async ({ input, signal }) => {
     try {
-      return await run(input);
+      return await run(input, { signal });
     } catch (error) {
       const flowError = toFlowError(error);
       if (flowError.code === 'unavailable') {

@@ -4,6 +4,7 @@ import type { FlowInput } from './registry.js';
 import { buildScreen, currentScreenMeta, screenChoices, type ScreenTranslator } from './screen.js';
 import type { FlowContext, Screen } from './types.js';
 import { matchKeyword } from './keywords.js';
+import { MONEY_ACTORS } from './actor-kit.js';
 
 /**
  * One conversation's machine for the length of a hop: started fresh or restored from the persisted
@@ -11,12 +12,34 @@ import { matchKeyword } from './keywords.js';
  * and persisted again only when it rests (waiting for input, or final).
  */
 
-/** Thrown when the machine did not come to rest within the hop deadline (Fineract too slow). */
+/**
+ * Thrown when the machine did not come to rest within the hop deadline (Fineract too slow). `moneyInFlight`
+ * is set when the hop was a money confirmation: money may still move, so the outcome is not known.
+ */
 export class HopDeadlineExceeded extends Error {
-  constructor() {
+  constructor(readonly moneyInFlight = false) {
     super('hop deadline exceeded');
     this.name = 'HopDeadlineExceeded';
   }
+}
+
+/** Ids of the prompt states that confirm a money movement: an event of theirs enters a state invoking a money actor. */
+const confirmStates = new WeakMap<LoadedFlow, Set<string>>();
+
+/** The money-confirmation prompts of a flow, derived from the machine (threats T25, T29). */
+export function moneyConfirmStates(flow: LoadedFlow): Set<string> {
+  let ids = confirmStates.get(flow);
+  if (ids) return ids;
+  ids = new Set<string>();
+  const movesMoney = (node: { invoke: { src: unknown }[] }) => node.invoke.some((i) => typeof i.src === 'string' && MONEY_ACTORS.has(i.src));
+  for (const id of flow.screens.keys()) {
+    const node = flow.machine.getStateNodeById(id);
+    for (const list of node.transitions.values()) {
+      if (list.some((t) => t.target?.some(movesMoney))) ids.add(id);
+    }
+  }
+  confirmStates.set(flow, ids);
+  return ids;
 }
 
 export interface NavigationKeys {
@@ -47,6 +70,8 @@ const sameValue = (a: StateValue, b: StateValue) => JSON.stringify(a) === JSON.s
 export class Conversation {
   /** A one-hop notice shown above the screen (invalid choice). Never persisted. */
   notice?: string;
+  /** Set once this hop sent an event from a money-confirmation screen: money may move in this hop. */
+  moneyHop = false;
   /** Screen pages of the current render, filled by `render`. */
   private actor: AnyActorRef;
 
@@ -89,6 +114,13 @@ export class Conversation {
     return this.snapshot.status !== 'active';
   }
 
+  /** True when the machine rests on a money-confirmation screen (amount and recipient shown, PIN asked). */
+  get atConfirm(): boolean {
+    if (this.ended) return false;
+    const current = currentScreenMeta(this.flow, this.snapshot);
+    return !!current && moneyConfirmStates(this.flow).has(current.id);
+  }
+
   /** Applies one customer input; `pages` is how many pages the current screen has on this channel. */
   async apply(input: string, pages: number, keys: NavigationKeys): Promise<void> {
     this.notice = undefined;
@@ -113,6 +145,7 @@ export class Conversation {
         return;
       }
     }
+    const confirming = !!current && moneyConfirmStates(this.flow).has(current.id);
     if (reserved(keys.home) && this.flow.homeId) {
       const homeValue = this.homeValue();
       if (homeValue !== undefined && this.history.some((v) => sameValue(v, homeValue))) {
@@ -122,6 +155,7 @@ export class Conversation {
       }
     }
     const choice = choices.find((c) => c.key === input);
+    if (confirming) this.moneyHop = true;
     if (choice) {
       await this.send(choice.event);
       return;
@@ -202,13 +236,17 @@ export class Conversation {
   private async settle(): Promise<void> {
     const remaining = this.deadlineAt - Date.now();
     if (isRest(this.snapshot)) return;
-    if (remaining <= 0) throw new HopDeadlineExceeded();
+    // Stopping the machine aborts its running actors' signals: a money actor then reports its outcome by SMS.
+    if (remaining <= 0) {
+      this.actor.stop();
+      throw new HopDeadlineExceeded(this.moneyHop);
+    }
     try {
       await waitFor(this.actor, isRest, { timeout: remaining });
     } catch (error) {
       if (this.snapshot.status === 'error') return;
       this.actor.stop();
-      throw error instanceof Error && /timeout/i.test(error.message) ? new HopDeadlineExceeded() : error;
+      throw error instanceof Error && /timeout/i.test(error.message) ? new HopDeadlineExceeded(this.moneyHop) : error;
     }
   }
 

@@ -1,13 +1,14 @@
+import { randomBytes } from 'node:crypto';
 import { assign, type AnyActorLogic } from 'xstate';
 import type { Logger } from 'pino';
 import type { CountryCode } from 'libphonenumber-js';
 import { toE164 } from '../fineract/phone.js';
+import { FineractError } from '../fineract/errors.js';
 import type { FineractClient } from '../fineract/types.js';
 import { currentDeadline } from '../fineract/deadline.js';
-import { keyedHash } from '../security/secrets.js';
 import type { SimSwapCheck } from '../security/sim-swap.js';
-import { parseAmount, toDecimal, type TransferIntent, type TransferService } from '../money/transfer-service.js';
-import { actor, checkPin, FlowError, requireCustomer, type PinVerifier } from './actor-kit.js';
+import { parseAmount, toDecimal, type FailureCode, type TransferIntent, type TransferService } from '../money/transfer-service.js';
+import { actor, checkPin, FlowError, requireCustomer, toFlowError, type PinVerifier } from './actor-kit.js';
 import type { FlowContext, FlowEvent, ViewVars } from './types.js';
 
 /**
@@ -28,7 +29,7 @@ export interface MoneyDeps {
   pins: PinVerifier;
   transfers: TransferService;
   logger: Logger;
-  /** Server secret that keys idempotency keys (derived from session and step). */
+  /** Server secret (kept for implementations that key derived values; idempotency keys are random). */
   secret: string;
   defaultCountry: string;
   currency: string;
@@ -40,6 +41,42 @@ export interface MoneyDeps {
 }
 
 type Purpose = 'send' | 'own' | 'loan';
+
+/**
+ * The money intent fixed when the confirmation screen is entered (threat T24): a random idempotency key and
+ * exactly what the customer is shown and asked to confirm. Kept in the session context.
+ */
+interface PendingIntent {
+  id: string;
+  kind: Purpose;
+  clientId: number;
+  fromAccountId: number;
+  toClientId: number;
+  toOfficeId: number;
+  toAccountId: number;
+  toType: 'savings' | 'loan';
+  amountCents: number;
+  currency: string;
+  counterparty: string;
+  recipientMsisdn?: string;
+}
+
+/** A refusal told by SMS when the hop stopped waiting for it. */
+const REFUSALS: Partial<Record<string, FailureCode>> = {
+  insufficient: 'insufficient',
+  inactive: 'inactive',
+  'over-daily': 'over-daily',
+  forbidden: 'forbidden',
+  'pin-wrong': 'forbidden',
+  'pin-locked': 'forbidden',
+  'pin-not-set': 'forbidden',
+  'sim-swap': 'forbidden',
+  'sim-swap-unknown': 'forbidden',
+  unavailable: 'unavailable',
+};
+
+/** A fresh idempotency key: 128 random bits as 32 hex characters (Fineract's column holds 50). */
+export const newTransferKey = () => randomBytes(16).toString('hex');
 type Ctx = { context: FlowContext; event: FlowEvent };
 
 const data = (context: FlowContext) => context.data;
@@ -111,35 +148,60 @@ export function createMoneyImplementations(deps: MoneyDeps) {
       }
       return { cents };
     }),
-    /** PIN-confirmed transfer: exactly once, within the hop deadline or completed in the background. */
-    transferMoney: actor(logger, 'transferMoney', async ({ context, event }) => {
+    /**
+     * PIN-confirmed transfer of the intent fixed on the confirmation screen: exactly once, within the hop
+     * deadline or completed in the background. When the hop stops waiting (deadline) the customer has been
+     * told an SMS will follow, so the outcome, whatever it is, goes by SMS (threat T29).
+     */
+    transferMoney: actor(logger, 'transferMoney', async ({ context, event }, { signal }) => {
       const customer = requireCustomer(context);
-      await checkPin(pins, customer.clientId, event);
-      if (deps.simSwap && (await deps.simSwap.recentlySwapped(context.msisdn).catch(() => Promise.reject(new FlowError('sim-swap-unknown'))))) throw new FlowError('sim-swap');
-      const d = data(context);
-      const id = keyedHash(deps.secret, `transfer:${context.session}:${String(d.step)}`).slice(0, 32);
+      const stored = data(context).transfer;
+      const pending = typeof stored === 'string' ? (JSON.parse(stored) as PendingIntent) : undefined;
+      if (!pending || pending.clientId !== customer.clientId) throw new FlowError('unavailable');
       const intent: TransferIntent = {
-        id,
-        ref: id.slice(0, 8).toUpperCase(),
-        kind: d.purpose as Purpose,
+        id: pending.id,
+        ref: pending.id.slice(0, 8).toUpperCase(),
+        kind: pending.kind,
         msisdn: context.msisdn,
         lang: context.lang,
-        from: { clientId: customer.clientId, officeId: customer.officeId, accountId: num(d.fromAccountId) },
-        to: {
-          clientId: num(d.toClientId),
-          officeId: num(d.toOfficeId),
-          accountId: num(d.toAccountId),
-          type: d.purpose === 'loan' ? 'loan' : 'savings',
-        },
-        amountCents: num(d.amountCents),
-        currency: deps.currency,
-        counterparty: String(d.counterparty ?? ''),
-        recipientMsisdn: d.purpose === 'send' ? String(d.recipientMsisdn) : undefined,
+        from: { clientId: customer.clientId, officeId: customer.officeId, accountId: pending.fromAccountId },
+        to: { clientId: pending.toClientId, officeId: pending.toOfficeId, accountId: pending.toAccountId, type: pending.toType },
+        amountCents: pending.amountCents,
+        currency: pending.currency,
+        counterparty: pending.counterparty,
+        recipientMsisdn: pending.recipientMsisdn,
         senderLabel: maskName(customer.displayName),
       };
-      const outcome = await transfers.execute(intent, currentDeadline() ?? Date.now() + deps.fallbackBudgetMs);
-      if (outcome.status === 'failed') throw new FlowError(outcome.code);
-      return outcome.status === 'done' ? { status: 'done', ref: intent.ref, transferId: outcome.transferId } : { status: 'processing', ref: intent.ref };
+      let settled: { refusal?: FailureCode; known: boolean } | undefined;
+      const tell = () => {
+        if (!settled || !signal.aborted) return;
+        transfers.tellLater(intent, settled.refusal).catch((error: unknown) => {
+          logger.warn({ transfer: intent.ref, err: { type: (error as Error)?.name } }, 'transfer outcome not queued for SMS');
+        });
+      };
+      signal.addEventListener('abort', tell, { once: true });
+      try {
+        await checkPin(pins, customer.clientId, event);
+        if (deps.simSwap && (await deps.simSwap.recentlySwapped(context.msisdn).catch(() => Promise.reject(new FlowError('sim-swap-unknown'))))) throw new FlowError('sim-swap');
+        // The lookup cache may still call a blocked client active: ask Fineract itself before money leaves.
+        // An unanswered read does not stop the transfer: its own calls meet the same outage and stay uncertain.
+        const client = await fineract.getClient(customer.clientId).catch((error: unknown) => {
+          if (error instanceof FineractError && error.kind === 'unavailable') return undefined;
+          throw error;
+        });
+        if (client && !client.active) throw new FlowError('inactive');
+        // The hop gave up before anything was sent: send nothing (the SMS says so).
+        if (signal.aborted) throw new FlowError('unavailable');
+        const outcome = await transfers.execute(intent, currentDeadline() ?? Date.now() + deps.fallbackBudgetMs, { signal });
+        settled = { known: true, refusal: outcome.status === 'failed' && !signal.aborted ? outcome.code : undefined };
+        if (outcome.status === 'failed') throw new FlowError(outcome.code);
+        return outcome.status === 'done' ? { status: 'done', ref: intent.ref, transferId: outcome.transferId } : { status: 'processing', ref: intent.ref };
+      } catch (error) {
+        settled ??= { known: true, refusal: REFUSALS[toFlowError(error).code] ?? 'rejected' };
+        throw error;
+      } finally {
+        tell();
+      }
     }),
   } satisfies Record<string, AnyActorLogic>;
 
@@ -218,12 +280,31 @@ export function createMoneyImplementations(deps: MoneyDeps) {
     useInstalment: assign(({ context }: Ctx) => ({
       data: { ...context.data, amountText: toDecimal(num(context.data.instalmentCents)) },
     })),
-    /** Entering a confirm screen starts a new money step: a new idempotency key for a new intent. */
+    /**
+     * Entering the confirmation screen fixes a new money intent: a random idempotency key (never derived from
+     * the session id, which aggregators reuse: threat T24) with exactly what the screen shows.
+     */
     rememberAmount: assign(({ context, event }: Ctx) => {
       const { cents } = event.output as { cents: number };
+      const d = context.data;
+      const customer = context.customer!;
+      const transfer: PendingIntent = {
+        id: newTransferKey(),
+        kind: d.purpose as Purpose,
+        clientId: customer.clientId,
+        fromAccountId: num(d.fromAccountId),
+        toClientId: num(d.toClientId),
+        toOfficeId: num(d.toOfficeId),
+        toAccountId: num(d.toAccountId),
+        toType: d.purpose === 'loan' ? 'loan' : 'savings',
+        amountCents: cents,
+        currency: deps.currency,
+        counterparty: String(d.counterparty ?? ''),
+        ...(d.purpose === 'send' ? { recipientMsisdn: String(d.recipientMsisdn) } : {}),
+      };
       return {
-        data: { ...context.data, amountCents: cents, step: num(context.data.step ?? 0) + 1 },
-        view: { ...context.view, amount: money(cents) },
+        data: { ...d, amountCents: cents, transfer: JSON.stringify(transfer) },
+        view: { ...context.view, amount: money(cents), ref: transfer.id.slice(0, 8).toUpperCase() },
       };
     }),
     rememberAmountProblem: assign(({ context, event }: Ctx) => {

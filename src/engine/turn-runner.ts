@@ -182,19 +182,30 @@ export class TurnRunner {
           deadlineAt,
         );
       }
-      for (const input of pending) {
+      for (const [i, input] of pending.entries()) {
         if (conversation.ended) break;
+        // A money confirmation needs a hop of its own, after the customer has seen the amount and recipient
+        // (threat T25): whatever else this hop carried (a replayed dial string with the PIN) is dropped.
+        if (i > 0 && conversation.atConfirm) {
+          log.info({ dropped: pending.length - i }, 'inputs after a money confirmation screen dropped: it needs a hop of its own');
+          break;
+        }
         // A session renders with the texts of the flow version it began on (hot reload).
         const pages = profile.render(conversation.screen(conversation.flow.translator ?? translator), conversation.context.lang).length;
         await conversation.apply(input, pages, profile.keys);
       }
     } catch (error) {
       if (!(error instanceof HopDeadlineExceeded)) throw error;
-      log.warn('hop deadline exceeded: answering politely and ending the session');
+      // After a money confirmation the outcome is not known yet (threat T29): never "try again", which
+      // invites a second payment; the transfer's own SMS tells the result.
+      const key = error.moneyInFlight ? 'transfer.pending' : 'error.unavailable';
+      log.warn({ moneyInFlight: error.moneyInFlight }, 'hop deadline exceeded: answering politely and ending the session');
       const lang = record ? this.langOf(record) : this.deps.defaultLanguage;
-      const reply: TurnReply = { end: true, text: translator.t(lang, 'error.unavailable') };
-      if (profile.structured) Object.assign(reply, { lang, transport, screen: closingScreen('error.unavailable', reply.text) });
-      await this.save(hop, profile, record, req, transport, reply, undefined);
+      const reply: TurnReply = { end: true, text: translator.t(lang, key) };
+      if (profile.structured) Object.assign(reply, { lang, transport, screen: closingScreen(key, reply.text) });
+      await this.save(hop, profile, record, req, transport, reply, undefined).catch((saveError: unknown) => {
+        if (!error.moneyInFlight) throw saveError;
+      });
       return reply;
     }
 
@@ -207,7 +218,15 @@ export class TurnRunner {
     if (profile.structured) Object.assign(reply, { screen, lang, notice: conversation.notice, transport });
     const state = conversation.persist();
     conversation.stop();
-    await this.save(hop, profile, record, req, transport, reply, { ...state, flowId: conversation.flow.id, flowVersion: conversation.flow.version });
+    try {
+      await this.save(hop, profile, record, req, transport, reply, { ...state, flowId: conversation.flow.id, flowVersion: conversation.flow.version });
+    } catch (error) {
+      // A money hop's final screen states what the transfer service knows (done, refused, or being processed
+      // with an SMS to follow): it stays the answer even when the session cannot be saved (threat T29).
+      if (!(conversation.moneyHop && reply.end)) throw error;
+      log.warn({ err: { type: (error as Error)?.name, message: (error as Error)?.message } }, 'session not saved after a money hop; answering its outcome');
+      return reply;
+    }
     if (lang !== startLang && translator.languages.includes(lang)) {
       await store.set(keys.language(req.msisdn), lang);
     }

@@ -8,6 +8,7 @@ const REASON_KEYS: Record<FailureCode, string> = {
   forbidden: 'sms.reason.forbidden',
   'over-daily': 'sms.reason.overDaily',
   rejected: 'sms.reason.rejected',
+  unavailable: 'sms.reason.unavailable',
 };
 
 /** SMS receipts in the customer's language, GSM-7 only (so two segments hold them). */
@@ -21,6 +22,10 @@ export function translatedReceipts(translator: Translator): ReceiptWriter {
     recipientDone(intent, transferId) {
       const lang = intent.recipientLang ?? translator.fallback;
       return toGsm(translator.t(lang, 'sms.received', { amount: amount(intent, lang), sender: intent.senderLabel ?? '', transferId }));
+    },
+    senderUnconfirmed(intent) {
+      const lang = intent.lang;
+      return toGsm(translator.t(lang, 'sms.unconfirmed', { amount: amount(intent, lang), counterparty: intent.counterparty, ref: intent.ref }));
     },
     senderFailed(intent, code) {
       const lang = intent.lang;

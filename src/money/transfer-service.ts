@@ -3,18 +3,23 @@ import type { KeyValueStore } from '../session/store.js';
 import type { Keys } from '../session/keys.js';
 import { withLock } from '../session/lock.js';
 import type { JobQueue } from '../jobs/queue.js';
-import { FineractError, FineractRejected, OwnershipError } from '../fineract/errors.js';
-import { MAKER_CHECKER_PENDING } from '../fineract/client.js';
+import { Counter, Gauge, type Metric } from 'prom-client';
+import { FineractError, FineractRejected, OwnershipError, isReplayedFailure } from '../fineract/errors.js';
+import { INVALID_INSTANCE_TYPE, MAKER_CHECKER_PENDING, isInsufficientFunds } from '../fineract/client.js';
 import type { SavingsAccount } from '../fineract/types.js';
+import { maskMsisdn } from '../logger.js';
 
 /**
- * Moves money exactly once or not at all (threat T9). Every movement has an idempotency key derived from the
- * session and step; its record is written to Redis before Fineract is called, the key is sent as
+ * Moves money exactly once or not at all (threat T9). Every money intent has a random idempotency key drawn
+ * when its confirmation screen is entered (threat T24: never derived from a session id, which aggregators
+ * reuse); its record (with the intent) is written to Redis before Fineract is called, the key is sent as
  * `Idempotency-Key`, and a resolution job is queued before the call so that even a crash right after it is
- * resolved. An uncertain outcome (a timeout after Fineract may have committed) is resolved by asking
- * Fineract (the transfer's unique reference in its description, then a replay with the same key) before
- * anything is sent again. The customer is told the truth: done, failed, or being processed with an SMS to
- * follow.
+ * resolved. A key whose record holds another intent, or a replayed Fineract answer on a key never sent
+ * before, is a collision: never reported as success. An uncertain outcome (a timeout after Fineract may
+ * have committed) is resolved by asking Fineract (the transfer's unique reference in its description, then
+ * a replay with the same key) before anything is sent again, and never sent again past
+ * `resolveMaxAgeMs` (threat T30). The customer is told the truth: done, failed (only when nothing reached
+ * Fineract or Fineract refused it), or being processed with an SMS to follow (threat T29).
  */
 
 export interface TransferParty {
@@ -24,7 +29,10 @@ export interface TransferParty {
 }
 
 export interface TransferIntent {
-  /** Idempotency key (32 hex characters), unique per session and step. */
+  /**
+   * Idempotency key: 32 random hex characters drawn once per money intent (Fineract stores at most 50,
+   * `m_portfolio_command_source.idempotency_key VARCHAR(50)`).
+   */
   id: string;
   /** Short reference shown to customers and written into Fineract's transfer description. */
   ref: string;
@@ -45,7 +53,8 @@ export interface TransferIntent {
   senderLabel?: string;
 }
 
-export type FailureCode = 'insufficient' | 'inactive' | 'forbidden' | 'over-daily' | 'rejected';
+/** Why nothing moved; `unavailable`: Kiunga stopped before sending (the hop gave up waiting). */
+export type FailureCode = 'insufficient' | 'inactive' | 'forbidden' | 'over-daily' | 'rejected' | 'unavailable';
 
 export type TransferOutcome =
   | { status: 'done'; transferId: number }
@@ -59,8 +68,33 @@ interface TransferRecord {
   code?: FailureCode;
   /** The customer saw the final outcome on screen (a failure then needs no SMS). */
   shown?: boolean;
+  /** Business date the record was made on (`yyyy-mm-dd`): the transfer is looked for from that date. */
+  date?: string;
+  /** Fineract replayed another movement's answer for this key: never sent again, only looked for. */
+  collision?: boolean;
+  /** Listed among the uncertain transfers operators see. */
+  listed?: boolean;
   createdAt: number;
   updatedAt: number;
+}
+
+/** One unresolved money movement, as operators see it (`GET /admin/transfers?status=uncertain`). */
+export interface UncertainTransfer {
+  ref: string;
+  clientId: number;
+  kind: TransferIntent['kind'];
+  status: 'pending' | 'uncertain';
+  amount: string;
+  currency: string;
+  /** Masked sender number, e.g. `+254711***001`. */
+  sender: string;
+  counterparty: string;
+  fromAccountId: number;
+  createdAt: string;
+  ageS: number;
+  /** Older than the resolution's maximum age: only looked for, never sent again. */
+  pastMaxAge: boolean;
+  collision: boolean;
 }
 
 /** The Fineract calls a transfer needs (implemented by the Fineract client). */
@@ -72,7 +106,7 @@ export interface TransferBackend {
     description: string;
     idempotencyKey: string;
   }): Promise<{ transferId: number; replayed?: boolean }>;
-  findTransfer(query: { fromAccountId: number; description: string }): Promise<{ transferId: number } | null>;
+  findTransfer(query: { fromAccountId: number; description: string; onOrAfter?: string }): Promise<{ transferId: number } | null>;
   getOwnedSavingsAccount(clientId: number, accountId: number): Promise<SavingsAccount>;
 }
 
@@ -81,6 +115,8 @@ export interface ReceiptWriter {
   senderDone(intent: TransferIntent, transferId: number): string;
   recipientDone(intent: TransferIntent, transferId: number): string;
   senderFailed(intent: TransferIntent, code: FailureCode): string;
+  /** Past the resolution's maximum age, not found in Fineract: not sent again. */
+  senderUnconfirmed(intent: TransferIntent): string;
 }
 
 export interface TransferLimits {
@@ -101,15 +137,25 @@ export interface TransferServiceDeps {
    * most a hop, plus Fineract's timeout): a resolution never sends again before that.
    */
   callMaxMs: number;
+  /**
+   * Past this age (from the record's creation) a resolution only looks for the transfer in Fineract and
+   * never sends it again (TRANSFER_RESOLVE_MAX_AGE_S, threat T30).
+   */
+  resolveMaxAgeMs: number;
   logger: Logger;
   /** The tenant's business date, `yyyy-mm-dd` (daily limits reset with it). */
   today(): string;
+  /** Clock (tests). */
+  now?: () => number;
 }
 
 const RECORD_TTL_MS = 7 * 24 * 3600 * 1000;
 const DAILY_TTL_MS = 2 * 24 * 3600 * 1000;
 /** Time kept back from the hop deadline to persist and answer after the call. */
 const ANSWER_MARGIN_MS = 300;
+
+/** Most uncertain transfers listed for operators (the oldest are dropped from the list beyond it). */
+const UNCERTAIN_LIST_MAX = 10_000;
 
 export const RESOLVE_JOB = 'resolveTransfer';
 export const SMS_JOB = 'sms';
@@ -124,8 +170,59 @@ export function parseAmount(text: string): number | undefined {
   return Number(m[1]) * 100 + Number((m[2] ?? '0').padEnd(2, '0'));
 }
 
+/** The parts of an intent that say what moves where: a key reused for anything else is a collision. */
+function sameIntent(a: TransferIntent, b: TransferIntent): boolean {
+  return (
+    a.kind === b.kind &&
+    a.from.clientId === b.from.clientId &&
+    a.from.accountId === b.from.accountId &&
+    a.to.clientId === b.to.clientId &&
+    a.to.accountId === b.to.accountId &&
+    a.to.type === b.to.type &&
+    a.amountCents === b.amountCents &&
+    a.currency === b.currency
+  );
+}
+
+export interface ExecuteOptions {
+  /** Aborts when the hop stopped waiting: the outcome then reaches the customer by SMS, not on screen. */
+  signal?: AbortSignal;
+}
+
 export class TransferService {
-  constructor(private readonly deps: TransferServiceDeps) {}
+  /** Prometheus metrics of money movements, registered by the app on /metrics. */
+  readonly metrics: Metric[];
+  private readonly collisions: Counter<'reason'>;
+  private readonly pastMaxAge: Counter;
+  private readonly now: () => number;
+
+  constructor(private readonly deps: TransferServiceDeps) {
+    this.now = deps.now ?? Date.now;
+    this.collisions = new Counter({
+      name: 'kiunga_transfer_key_collisions_total',
+      help: 'Idempotency-key collisions (threat T24): a key whose record holds another intent, or a Fineract answer replayed on a key never sent before. Never reported as success; alert on any.',
+      labelNames: ['reason'],
+      registers: [],
+    });
+    this.pastMaxAge = new Counter({
+      name: 'kiunga_transfer_unresolved_past_max_age_total',
+      help: 'Resolutions that found no transfer past TRANSFER_RESOLVE_MAX_AGE_S: not sent again, left to an operator (threat T30).',
+      registers: [],
+    });
+    const uncertain = new Gauge({
+      name: 'kiunga_transfers_uncertain',
+      help: 'Money movements whose outcome is not known yet (listed at GET /admin/transfers?status=uncertain).',
+      registers: [],
+      collect: async () => {
+        try {
+          uncertain.set(Object.keys(await this.readList()).length);
+        } catch {
+          // Store unavailable: keep the last value.
+        }
+      },
+    });
+    this.metrics = [this.collisions, this.pastMaxAge, uncertain];
+  }
 
   /** The description Fineract stores with the transfer; its unique reference makes it findable. */
   static description(intent: TransferIntent): string {
@@ -142,10 +239,13 @@ export class TransferService {
     return undefined;
   }
 
-  /** Runs a transfer once, within the hop deadline; replays and retries return the first outcome. */
-  async execute(intent: TransferIntent, deadlineAt: number): Promise<TransferOutcome> {
+  /**
+   * Runs a transfer once, within the hop deadline; replays and retries return the first outcome. Rejects only
+   * while no request can have reached Fineract; from the first request on, an unknown outcome is `processing`.
+   */
+  async execute(intent: TransferIntent, deadlineAt: number, options: ExecuteOptions = {}): Promise<TransferOutcome> {
     const existing = await this.read(intent.from.clientId, intent.id);
-    if (existing) return this.continueExisting(existing, deadlineAt);
+    if (existing) return sameIntent(existing.intent, intent) ? this.continueExisting(existing, deadlineAt) : this.collision(intent, 'intent');
 
     const { store } = this.deps;
     const dailyKey = this.dailyKey(intent.from.clientId);
@@ -154,16 +254,48 @@ export class TransferService {
       await store.increment(dailyKey, DAILY_TTL_MS, -intent.amountCents);
       return { status: 'failed', code: 'over-daily' };
     }
-    const now = Date.now();
-    const record: TransferRecord = { intent, status: 'pending', createdAt: now, updatedAt: now };
+    const now = this.now();
+    const record: TransferRecord = { intent, status: 'pending', date: this.deps.today(), createdAt: now, updatedAt: now };
     if (!(await store.setIfAbsent(this.recordKey(intent.from.clientId, intent.id), JSON.stringify(record), RECORD_TTL_MS))) {
       await store.increment(dailyKey, DAILY_TTL_MS, -intent.amountCents);
       const raced = await this.read(intent.from.clientId, intent.id);
+      if (raced && !sameIntent(raced.intent, intent)) return this.collision(intent, 'intent');
       return raced ? this.continueExisting(raced, deadlineAt) : { status: 'processing' };
     }
     // Queued before the call: if this process dies after Fineract commits, the job still finds out and tells the customer.
     await this.scheduleResolution(intent);
-    return this.attempt(intent, deadlineAt);
+    try {
+      return await this.attempt(intent, deadlineAt, options);
+    } catch (error) {
+      // A request may have reached Fineract: the outcome is not known, the queued resolution tells the customer.
+      this.deps.logger.warn({ transfer: intent.ref, err: { type: (error as Error)?.name } }, 'transfer outcome uncertain after a store failure');
+      return { status: 'processing' };
+    }
+  }
+
+  /**
+   * The hop stopped waiting for this transfer (deadline): the customer was told an SMS will follow, so the
+   * outcome goes by SMS. `refusal` is the reason when the transfer was refused before any record was made.
+   */
+  async tellLater(intent: TransferIntent, refusal?: FailureCode): Promise<void> {
+    const key = this.recordKey(intent.from.clientId, intent.id);
+    const record = await this.read(intent.from.clientId, intent.id);
+    if (!record) {
+      await this.deps.queue.add(
+        SMS_JOB,
+        { to: intent.msisdn, text: this.deps.receipts.senderFailed(intent, refusal ?? 'rejected'), ref: intent.ref },
+        { jobId: `sms-${intent.id}-f` },
+      );
+      return;
+    }
+    if (record.shown) {
+      await withLock(this.deps.store, `${key}:lock`, { ttlMs: 5000, waitMs: 3000 }, async () => {
+        const current = await this.read(intent.from.clientId, intent.id);
+        if (current) await this.deps.store.set(key, JSON.stringify({ ...current, shown: false }), RECORD_TTL_MS);
+      });
+    }
+    // Pending or uncertain: the queued resolution settles and notifies.
+    await this.notify(intent.from.clientId, intent.id);
   }
 
   /** Settles an uncertain or pending transfer: asks Fineract, replays with the same key if needed, notifies. */
@@ -175,9 +307,18 @@ export class TransferService {
       const found = await this.deps.fineract.findTransfer({
         fromAccountId: intent.from.accountId,
         description: TransferService.description(intent),
+        ...(record.date ? { onOrAfter: record.date } : {}),
       });
       if (found) await this.settle(intent, { status: 'done', transferId: found.transferId });
-      else {
+      else if (this.now() - record.createdAt > this.deps.resolveMaxAgeMs) {
+        // Too late to send (threat T30): the customer may have paid another way since. Look only.
+        await this.unresolved(record);
+        throw new Error('transfer unresolved past its maximum age: not sent again');
+      } else if (record.collision) {
+        // Another movement's answer came back for this key: sending again would only replay it. Look only.
+        await this.list(record);
+        throw new Error('transfer key collision unresolved: not sent again');
+      } else {
         // Not there: send it now with the same key (Fineract 1.9+ deduplicates it even so).
         const outcome = await this.call(intent);
         if (outcome.status === 'processing') throw new Error('transfer outcome still uncertain');
@@ -186,12 +327,45 @@ export class TransferService {
     await this.notify(clientId, id);
   }
 
+  /** Uncertain transfers for operators, oldest first; settled ones are dropped from the list on the way. */
+  async listUncertain(): Promise<UncertainTransfer[]> {
+    const entries = await this.readList();
+    const out: UncertainTransfer[] = [];
+    const settled: string[] = [];
+    for (const entry of Object.keys(entries)) {
+      const [clientId, id] = entry.split(':') as [string, string];
+      const record = await this.read(Number(clientId), id);
+      if (!record || record.status === 'done' || record.status === 'failed') {
+        settled.push(entry);
+        continue;
+      }
+      const { intent } = record;
+      out.push({
+        ref: intent.ref,
+        clientId: intent.from.clientId,
+        kind: intent.kind,
+        status: record.status,
+        amount: toDecimal(intent.amountCents),
+        currency: intent.currency,
+        sender: maskMsisdn(intent.msisdn),
+        counterparty: intent.counterparty,
+        fromAccountId: intent.from.accountId,
+        createdAt: new Date(record.createdAt).toISOString(),
+        ageS: Math.round((this.now() - record.createdAt) / 1000),
+        pastMaxAge: this.now() - record.createdAt > this.deps.resolveMaxAgeMs,
+        collision: record.collision === true,
+      });
+    }
+    if (settled.length) await this.unlist(settled).catch(() => undefined);
+    return out.sort((a, b) => a.createdAt.localeCompare(b.createdAt));
+  }
+
   private async continueExisting(record: TransferRecord, deadlineAt: number): Promise<TransferOutcome> {
     if (record.status === 'done') return { status: 'done', transferId: record.transferId! };
     if (record.status === 'failed') return { status: 'failed', code: record.code! };
     // Pending or uncertain: an earlier attempt may still be in flight or may have committed. Never send
     // again before it must have ended; the queued resolution settles it and the SMS tells the customer.
-    if (Date.now() - record.updatedAt > this.deps.callMaxMs + ANSWER_MARGIN_MS && deadlineAt - Date.now() > 1000) {
+    if (this.now() - record.updatedAt > this.deps.callMaxMs + ANSWER_MARGIN_MS && deadlineAt - Date.now() > 1000) {
       try {
         await this.resolve(record.intent.from.clientId, record.intent.id);
         const settled = await this.read(record.intent.from.clientId, record.intent.id);
@@ -204,7 +378,14 @@ export class TransferService {
     return { status: 'processing' };
   }
 
-  private async attempt(intent: TransferIntent, deadlineAt: number): Promise<TransferOutcome> {
+  /** A key already used for another intent (threat T24): nothing is sent for this intent under it. */
+  private collision(intent: TransferIntent, reason: 'intent' | 'replayed'): TransferOutcome {
+    this.collisions.inc({ reason });
+    this.deps.logger.error({ transfer: intent.ref, reason }, 'idempotency key collision: not reported as success');
+    return reason === 'intent' ? { status: 'failed', code: 'rejected' } : { status: 'processing' };
+  }
+
+  private async attempt(intent: TransferIntent, deadlineAt: number, options: ExecuteOptions): Promise<TransferOutcome> {
     const budget = deadlineAt - Date.now() - ANSWER_MARGIN_MS;
     if (budget <= 0) return this.handOver(intent);
     const call = this.call(intent);
@@ -215,8 +396,14 @@ export class TransferService {
       call.catch(() => undefined);
       return this.handOver(intent);
     }
-    if (outcome.status !== 'processing') await this.markShown(intent);
-    if (outcome.status === 'done') await this.notify(intent.from.clientId, intent.id);
+    // A failure the customer reads on screen needs no SMS; one the hop gave up waiting for does.
+    if (outcome.status === 'failed' && !options.signal?.aborted) await this.markShown(intent).catch(() => undefined);
+    if (outcome.status !== 'processing') {
+      await this.notify(intent.from.clientId, intent.id).catch((error: unknown) => {
+        // The queued resolution notifies later.
+        this.deps.logger.warn({ transfer: intent.ref, err: { type: (error as Error)?.name } }, 'transfer receipt not queued yet');
+      });
+    }
     return outcome;
   }
 
@@ -228,28 +415,56 @@ export class TransferService {
     });
   }
 
-  /** One call to Fineract with the intent's idempotency key; writes the outcome it learns. */
+  /**
+   * One call to Fineract with the intent's idempotency key; writes the outcome it learns. Never rejects:
+   * once the request may have reached Fineract, anything unknown is `processing` (the resolution settles it).
+   */
   private async call(intent: TransferIntent): Promise<TransferOutcome> {
+    // Counted before the request: a replayed answer to the first request ever sent with a key is a collision.
+    const sent = await this.deps.store.increment(`${this.recordKey(intent.from.clientId, intent.id)}:calls`, RECORD_TTL_MS, 1);
+    let result: { transferId: number; replayed?: boolean };
     try {
-      const result = await this.deps.fineract.transfer({
+      result = await this.deps.fineract.transfer({
         from: intent.from,
         to: intent.to,
         amount: toDecimal(intent.amountCents),
         description: TransferService.description(intent),
         idempotencyKey: intent.id,
       });
-      return this.settle(intent, { status: 'done', transferId: result.transferId });
     } catch (error) {
       const code = failureCode(error);
-      if (code) return this.settle(intent, { status: 'failed', code });
+      // A stored failure replayed on a key never sent before is another request's answer (threat T24); it
+      // still means this request did not run: nothing moved for this intent.
+      if (code && isReplayedFailure(error) && sent === 1) this.collision(intent, 'replayed');
+      if (code) {
+        try {
+          return await this.settle(intent, { status: 'failed', code });
+        } catch (storeError) {
+          // Refused, but not written: the resolution (a replay with the same key) settles and tells by SMS.
+          this.deps.logger.warn({ transfer: intent.ref, err: { type: (storeError as Error)?.name } }, 'transfer refusal not recorded');
+          return { status: 'processing' };
+        }
+      }
       this.deps.logger.warn({ transfer: intent.ref, err: { type: (error as Error).name } }, 'transfer outcome uncertain');
-      await this.mark(intent, 'uncertain');
+      await this.mark(intent, 'uncertain').catch(() => undefined);
       return { status: 'processing' };
+    }
+    if (result.replayed && sent === 1) {
+      // Fineract answered from its idempotency store on a key Kiunga never sent before: another movement's answer.
+      await this.mark(intent, 'uncertain', { collision: true }).catch(() => undefined);
+      return this.collision(intent, 'replayed');
+    }
+    try {
+      return await this.settle(intent, { status: 'done', transferId: result.transferId });
+    } catch (storeError) {
+      // Fineract moved the money: that is known. The queued resolution finds it and sends the receipt.
+      this.deps.logger.warn({ transfer: intent.ref, err: { type: (storeError as Error)?.name } }, 'transfer done but not recorded yet');
+      return { status: 'done', transferId: result.transferId };
     }
   }
 
   private async handOver(intent: TransferIntent): Promise<TransferOutcome> {
-    await this.mark(intent, 'uncertain');
+    await this.mark(intent, 'uncertain').catch(() => undefined);
     this.deps.logger.info({ transfer: intent.ref }, 'transfer handed over to the background');
     return { status: 'processing' };
   }
@@ -265,54 +480,112 @@ export class TransferService {
   /** Writes a final outcome once; a final outcome is never overwritten. Releases the daily reservation on failure. */
   private async settle(intent: TransferIntent, outcome: { status: 'done'; transferId: number } | { status: 'failed'; code: FailureCode }): Promise<TransferOutcome> {
     const key = this.recordKey(intent.from.clientId, intent.id);
-    return withLock(this.deps.store, `${key}:lock`, { ttlMs: 5000, waitMs: 3000 }, async () => {
+    const settled = await withLock(this.deps.store, `${key}:lock`, { ttlMs: 5000, waitMs: 3000 }, async () => {
       const current = await this.read(intent.from.clientId, intent.id);
-      if (current?.status === 'done') return { status: 'done', transferId: current.transferId! } as const;
-      if (current?.status === 'failed') return { status: 'failed', code: current.code! } as const;
+      if (current?.status === 'done') return { outcome: { status: 'done', transferId: current.transferId! } as const, current };
+      if (current?.status === 'failed') return { outcome: { status: 'failed', code: current.code! } as const, current };
       const record: TransferRecord = {
         intent,
         status: outcome.status,
         transferId: outcome.status === 'done' ? outcome.transferId : undefined,
         code: outcome.status === 'failed' ? outcome.code : undefined,
-        createdAt: current?.createdAt ?? Date.now(),
-        updatedAt: Date.now(),
+        date: current?.date,
+        listed: current?.listed,
+        createdAt: current?.createdAt ?? this.now(),
+        updatedAt: this.now(),
       };
       await this.deps.store.set(key, JSON.stringify(record), RECORD_TTL_MS);
       if (outcome.status === 'failed') await this.deps.store.increment(this.dailyKey(intent.from.clientId), DAILY_TTL_MS, -intent.amountCents);
       this.deps.logger.info({ transfer: intent.ref, kind: intent.kind, status: outcome.status }, 'transfer settled');
-      return outcome;
+      return { outcome, current: record };
     });
+    if (settled.current?.listed) await this.unlist([`${intent.from.clientId}:${intent.id}`]).catch(() => undefined);
+    return settled.outcome;
   }
 
-  private async mark(intent: TransferIntent, status: 'uncertain'): Promise<void> {
+  private async mark(intent: TransferIntent, status: 'uncertain', flags: { collision?: boolean } = {}): Promise<void> {
+    const key = this.recordKey(intent.from.clientId, intent.id);
+    const marked = await withLock(this.deps.store, `${key}:lock`, { ttlMs: 5000, waitMs: 3000 }, async () => {
+      const current = await this.read(intent.from.clientId, intent.id);
+      if (!current || current.status === 'done' || current.status === 'failed') return undefined;
+      const next: TransferRecord = { ...current, ...flags, status, updatedAt: this.now() };
+      await this.deps.store.set(key, JSON.stringify(next), RECORD_TTL_MS);
+      return next;
+    });
+    if (marked) await this.list(marked);
+  }
+
+  /** Past the maximum age and not found: listed for operators, counted, and the customer told once. */
+  private async unresolved(record: TransferRecord): Promise<void> {
+    const { intent } = record;
+    await this.list(record);
+    const key = `${this.recordKey(intent.from.clientId, intent.id)}:unconfirmed`;
+    if (!(await this.deps.store.setIfAbsent(key, '1', RECORD_TTL_MS))) return;
+    this.pastMaxAge.inc();
+    this.deps.logger.error({ transfer: intent.ref, ageS: Math.round((this.now() - record.createdAt) / 1000) }, 'transfer unresolved past its maximum age: not sent again, operator to check');
+    await this.deps.queue.add(SMS_JOB, { to: intent.msisdn, text: this.deps.receipts.senderUnconfirmed(intent), ref: intent.ref }, { jobId: `sms-${intent.id}-u` });
+  }
+
+  /** Adds a record to the operators' list of uncertain transfers (once). */
+  private async list(record: TransferRecord): Promise<void> {
+    if (record.listed) return;
+    const { intent } = record;
+    const entry = `${intent.from.clientId}:${intent.id}`;
+    await withLock(this.deps.store, `${this.listKey()}:lock`, { ttlMs: 5000, waitMs: 3000 }, async () => {
+      const entries = await this.readList();
+      entries[entry] = record.createdAt;
+      const kept = Object.entries(entries).sort((a, b) => b[1] - a[1]).slice(0, UNCERTAIN_LIST_MAX);
+      await this.deps.store.set(this.listKey(), JSON.stringify(Object.fromEntries(kept)), RECORD_TTL_MS);
+    });
     const key = this.recordKey(intent.from.clientId, intent.id);
     await withLock(this.deps.store, `${key}:lock`, { ttlMs: 5000, waitMs: 3000 }, async () => {
       const current = await this.read(intent.from.clientId, intent.id);
-      if (!current || current.status === 'done' || current.status === 'failed') return;
-      await this.deps.store.set(key, JSON.stringify({ ...current, status, updatedAt: Date.now() }), RECORD_TTL_MS);
+      if (current && current.status !== 'done' && current.status !== 'failed') {
+        await this.deps.store.set(key, JSON.stringify({ ...current, listed: true }), RECORD_TTL_MS);
+      }
     });
+  }
+
+  private async unlist(entries: string[]): Promise<void> {
+    await withLock(this.deps.store, `${this.listKey()}:lock`, { ttlMs: 5000, waitMs: 3000 }, async () => {
+      const current = await this.readList();
+      for (const e of entries) delete current[e];
+      await this.deps.store.set(this.listKey(), JSON.stringify(current), RECORD_TTL_MS);
+    });
+  }
+
+  private async readList(): Promise<Record<string, number>> {
+    const raw = await this.deps.store.get(this.listKey());
+    return raw ? (JSON.parse(raw) as Record<string, number>) : {};
   }
 
   /** Queues the SMS receipts of a settled transfer, once. */
   private async notify(clientId: number, id: string): Promise<void> {
     const record = await this.read(clientId, id);
     if (!record || (record.status !== 'done' && record.status !== 'failed')) return;
+    if (record.status === 'failed' && record.shown) return; // the customer read it on screen
     const key = `${this.recordKey(clientId, id)}:notified`;
     if (!(await this.deps.store.setIfAbsent(key, '1', RECORD_TTL_MS))) return;
     const { intent } = record;
     const { receipts, queue } = this.deps;
-    if (record.status === 'done') {
-      await queue.add(SMS_JOB, { to: intent.msisdn, text: receipts.senderDone(intent, record.transferId!), ref: intent.ref }, { jobId: `sms-${id}-s` });
-      if (intent.recipientMsisdn) {
-        await queue.add(
-          SMS_JOB,
-          { to: intent.recipientMsisdn, text: receipts.recipientDone(intent, record.transferId!), ref: intent.ref },
-          { jobId: `sms-${id}-r` },
-        );
+    // Job ids derive from the intent's random key: a receipt is never deduplicated against another movement's.
+    try {
+      if (record.status === 'done') {
+        await queue.add(SMS_JOB, { to: intent.msisdn, text: receipts.senderDone(intent, record.transferId!), ref: intent.ref }, { jobId: `sms-${id}-s` });
+        if (intent.recipientMsisdn) {
+          await queue.add(
+            SMS_JOB,
+            { to: intent.recipientMsisdn, text: receipts.recipientDone(intent, record.transferId!), ref: intent.ref },
+            { jobId: `sms-${id}-r` },
+          );
+        }
+      } else {
+        // A failure settled after the customer stopped waiting (or without a screen) is told by SMS.
+        await queue.add(SMS_JOB, { to: intent.msisdn, text: receipts.senderFailed(intent, record.code!), ref: intent.ref }, { jobId: `sms-${id}-f` });
       }
-    } else if (!record.shown) {
-      // A failure the customer already saw on screen needs no SMS; one settled later does.
-      await queue.add(SMS_JOB, { to: intent.msisdn, text: receipts.senderFailed(intent, record.code!), ref: intent.ref }, { jobId: `sms-${id}-f` });
+    } catch (error) {
+      await this.deps.store.delete(key).catch(() => undefined); // the next notify (the resolution) tries again
+      throw error;
     }
   }
 
@@ -325,21 +598,26 @@ export class TransferService {
     return this.deps.keys.forCustomer(clientId, `transfer:${id}`);
   }
 
+  private listKey(): string {
+    return this.deps.keys.forSession('money', 'transfers', 'uncertain');
+  }
+
   private dailyKey(clientId: number): string {
     return this.deps.keys.forCustomer(clientId, `daily:${this.deps.today().replaceAll('-', '')}`);
   }
 }
 
 /** Fineract's refusals that mean "nothing moved"; anything else leaves the outcome uncertain. */
-function failureCode(error: unknown): FailureCode | undefined {
+export function failureCode(error: unknown): FailureCode | undefined {
   if (error instanceof OwnershipError) return 'forbidden';
   if (!(error instanceof FineractError)) return undefined;
   if (error instanceof FineractRejected) {
-    if (error.code === 'error.msg.savingsaccount.transaction.insufficient.account.balance') return 'insufficient';
+    // InsufficientAccountBalanceException, with or without a withdrawal fee (`...balance.withdraw`).
+    if (isInsufficientFunds(error)) return 'insufficient';
     if (error.code === 'error.msg.savingsaccount.transaction.account.is.not.active') return 'inactive';
     // A write sent to a read replica did not run, and one parked for maker-checker may still run when
     // approved: neither is a failure the customer may be told about, both stay uncertain.
-    if (error.code === 'error.msg.invalid.instance.type' || error.code === MAKER_CHECKER_PENDING) return undefined;
+    if (error.code === INVALID_INSTANCE_TYPE || error.code === MAKER_CHECKER_PENDING) return undefined;
     return 'rejected';
   }
   if (error.kind === 'not-found' || error.kind === 'unauthorized') return 'rejected';

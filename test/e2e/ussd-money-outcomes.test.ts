@@ -1,0 +1,113 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { atSession, startTestServer, type TestServer } from '../helpers/server.js';
+import { cli, startRedis, stopAll, type RedisProcess } from '../session/helpers/redis-server.js';
+
+/**
+ * Threat T29: a screen states an outcome only when it is known. When it is not (the hop ran out of time,
+ * Redis failed after Fineract committed), the customer reads "being processed, an SMS will confirm", never
+ * "No money was moved" or "try again", and the SMS always comes.
+ */
+
+const AMINA = '+254711000001';
+const BARAKA = '+254711000002';
+
+const balance = (s: TestServer, accountId: number) => {
+  const bank = s.services.sandbox!.bank;
+  return bank.balance(bank.savingsAccount(accountId)!) / 100;
+};
+const transferPosts = (s: TestServer) => s.services.sandbox!.control.requests.filter((r) => r.method === 'POST' && r.path.endsWith('/accounttransfers'));
+
+async function toConfirmation(s: TestServer, amount: string) {
+  const session = atSession(s, AMINA);
+  await session.send();
+  await session.send('1234');
+  await session.send('3');
+  await session.send('0711000002');
+  expect((await session.send(amount)).body).toMatch(/^CON Pay KES /);
+  return session;
+}
+
+async function waitForSms(s: TestServer, to: string, prefix: string): Promise<string[]> {
+  for (let i = 0; i < 300 && !s.services.outbox!.list(to).some((m) => m.text.startsWith(prefix)); i++) await sleep(50);
+  return s.services.outbox!.list(to).map((m) => m.text).filter((t) => t.startsWith(prefix));
+}
+
+describe('when Redis stalls right after Fineract committed the transfer', () => {
+  let redis: RedisProcess;
+  let server: TestServer;
+  let pid = 0;
+  beforeAll(async () => {
+    redis = await startRedis();
+    pid = Number(/process_id:(\d+)/.exec(await cli(redis.port, 'info', 'server'))?.[1]);
+    server = await startTestServer({ REDIS_URL: redis.url, HOP_DEADLINE_MS: '6000', FINERACT_TIMEOUT_MS: '2000' });
+  });
+  afterAll(async () => {
+    if (pid) process.kill(pid, 'SIGCONT');
+    await server?.close();
+    await stopAll();
+  });
+
+  it('should never say no money moved, and the receipt SMS comes once Redis is back', async () => {
+    const before = [balance(server, 1), balance(server, 2)];
+    const session = await toConfirmation(server, '500');
+    // Fineract commits, then its answer is held back while Redis stops answering.
+    server.services.sandbox!.control.timeoutAfterCommit = { count: 1, mode: 'delay', ms: 800 };
+    const reply = session.send('1234');
+    for (let i = 0; i < 200 && !transferPosts(server).some((r) => r.committed); i++) await sleep(10);
+    expect(transferPosts(server).filter((r) => r.committed)).toHaveLength(1);
+    process.kill(pid, 'SIGSTOP');
+    let body: string;
+    try {
+      body = (await reply).body;
+    } finally {
+      process.kill(pid, 'SIGCONT');
+    }
+    expect(body).not.toMatch(/No money was moved|try again/i);
+    expect(body).toMatch(/^END (Done: KES 500\.00 to Baraka O\.|Your payment (of KES 500\.00 to Baraka O\. )?is being processed)/);
+    // The resolution job (queued before the call) settles it and sends the receipt, without moving money again.
+    expect(await waitForSms(server, AMINA, 'You sent')).toEqual([expect.stringMatching(/^You sent KES 500\.00 to Baraka O\./)]);
+    await server.services.queue.idle();
+    expect([balance(server, 1), balance(server, 2)]).toEqual([before[0]! - 500, before[1]! + 500]);
+    expect(transferPosts(server).filter((r) => r.committed)).toHaveLength(1);
+  });
+});
+
+describe('when the hop runs out of time during a money confirmation', () => {
+  let redis: RedisProcess;
+  let server: TestServer;
+  let pid = 0;
+  beforeAll(async () => {
+    redis = await startRedis();
+    pid = Number(/process_id:(\d+)/.exec(await cli(redis.port, 'info', 'server'))?.[1]);
+    server = await startTestServer({ REDIS_URL: redis.url, HOP_DEADLINE_MS: '2500', FINERACT_TIMEOUT_MS: '2000' });
+  });
+  afterAll(async () => {
+    if (pid) process.kill(pid, 'SIGCONT');
+    await server?.close();
+    await stopAll();
+  });
+
+  it('should answer "being processed, an SMS will confirm", never "try again", and the SMS comes', async () => {
+    const before = [balance(server, 1), balance(server, 2)];
+    const session = await toConfirmation(server, '500');
+    // Fineract commits but answers late; Redis stalls, so handing the transfer over outlasts the hop.
+    server.services.sandbox!.control.timeoutAfterCommit = { count: 1, mode: 'delay', ms: 3000 };
+    const reply = session.send('1234');
+    for (let i = 0; i < 200 && !transferPosts(server).some((r) => r.committed); i++) await sleep(10);
+    expect(transferPosts(server).filter((r) => r.committed)).toHaveLength(1);
+    process.kill(pid, 'SIGSTOP');
+    let body: string;
+    try {
+      body = (await reply).body;
+    } finally {
+      process.kill(pid, 'SIGCONT');
+    }
+    expect(body).toBe('END Your payment is being processed. An SMS will confirm the result.');
+    expect(await waitForSms(server, AMINA, 'You sent')).toEqual([expect.stringMatching(/^You sent KES 500\.00 to Baraka O\./)]);
+    await server.services.queue.idle();
+    expect([balance(server, 1), balance(server, 2)]).toEqual([before[0]! - 500, before[1]! + 500]);
+    expect(transferPosts(server).filter((r) => r.committed)).toHaveLength(1);
+    expect(server.services.outbox!.list(BARAKA).filter((m) => m.text.startsWith('You received KES 500.00'))).toHaveLength(1);
+  });
+});

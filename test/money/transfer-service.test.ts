@@ -1,0 +1,180 @@
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { randomBytes } from 'node:crypto';
+import pino from 'pino';
+import { createFineractClient, INSUFFICIENT_FUNDS } from '../../src/fineract/client.js';
+import { FineractRejected } from '../../src/fineract/errors.js';
+import type { FineractClient } from '../../src/fineract/types.js';
+import { createMemoryQueue } from '../../src/jobs/queue.js';
+import { failureCode, TransferService, type ReceiptWriter, type TransferIntent } from '../../src/money/transfer-service.js';
+import { newTransferKey } from '../../src/engine/registry-money.js';
+import { DEMO, DEMO_SAVINGS, startSandbox, type Sandbox } from '../../src/sandbox/index.js';
+import { createKeys } from '../../src/session/keys.js';
+import { createRedisStore, type RedisStore } from '../../src/session/redis-store.js';
+
+/** The transfer service against the sandbox over HTTP and real Redis (threats T24, T30; Fineract error codes). */
+
+const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
+const logger = pino({ level: 'silent' });
+const receipts: ReceiptWriter = {
+  senderDone: (i, id) => `sent ${i.amountCents} ${id}`,
+  recipientDone: (i, id) => `received ${i.amountCents} ${id}`,
+  senderFailed: (i, code) => `failed ${i.amountCents} ${code}`,
+  senderUnconfirmed: (i) => `unconfirmed ${i.amountCents}`,
+};
+
+let sandbox: Sandbox;
+let fineract: FineractClient;
+let store: RedisStore;
+
+function service(now?: () => number) {
+  const queue = createMemoryQueue({ logger });
+  const transfers = new TransferService({
+    store,
+    keys: createKeys(`kiunga-money-${randomBytes(4).toString('hex')}`),
+    fineract,
+    queue,
+    receipts,
+    limits: { minCents: 1000, maxCents: 10_000_000, dailyCents: 100_000_000 },
+    callMaxMs: 1000,
+    resolveMaxAgeMs: 900_000,
+    logger,
+    today: () => sandbox.bank.data.businessDate ?? new Date().toISOString().slice(0, 10),
+    now,
+  });
+  return { transfers, queue };
+}
+
+const intent = (overrides: Partial<TransferIntent> = {}): TransferIntent => {
+  const id = newTransferKey();
+  return {
+    id,
+    ref: id.slice(0, 8).toUpperCase(),
+    kind: 'send',
+    msisdn: '+254711000001',
+    lang: 'en',
+    from: { clientId: 1, officeId: 1, accountId: DEMO_SAVINGS.amina.id },
+    to: { clientId: 2, officeId: 1, accountId: DEMO_SAVINGS.baraka.id, type: 'savings' },
+    amountCents: 100_00,
+    currency: 'KES',
+    counterparty: 'Baraka O.',
+    ...overrides,
+  };
+};
+const balance = (accountId: number) => sandbox.bank.balance(sandbox.bank.savingsAccount(accountId)!);
+const commits = () => sandbox.control.requests.filter((r) => r.method === 'POST' && r.committed).length;
+const collisions = async (t: TransferService) => {
+  const counter = t.metrics.find((m) => (m as { name?: string }).name === 'kiunga_transfer_key_collisions_total')!;
+  const values = (await counter.get()).values;
+  return values.reduce((sum, v) => sum + v.value, 0);
+};
+
+beforeAll(async () => {
+  sandbox = await startSandbox();
+  fineract = createFineractClient({ baseUrl: sandbox.url, tenant: DEMO.tenant, username: DEMO.username, password: DEMO.password, timeoutMs: 2000, defaultCountry: 'KE' });
+  store = createRedisStore(REDIS_URL);
+});
+afterAll(async () => {
+  await fineract?.close();
+  await store?.close();
+  await sandbox?.close();
+});
+beforeEach(() => sandbox.control.reset());
+
+describe('idempotency keys (threat T24)', () => {
+  it('should draw random keys that fit Fineract\'s idempotency column (VARCHAR(50))', () => {
+    const keys = new Set(Array.from({ length: 1000 }, newTransferKey));
+    expect(keys.size).toBe(1000);
+    for (const key of keys) expect(key).toMatch(/^[0-9a-f]{32}$/);
+  });
+
+  it('should never report success for a key whose record holds another intent', async () => {
+    const { transfers, queue } = service();
+    const first = intent();
+    expect(await transfers.execute(first, Date.now() + 3000)).toMatchObject({ status: 'done' });
+    const before = [balance(DEMO_SAVINGS.amina.id), commits()];
+    const other = { ...first, amountCents: 300_00 };
+    expect(await transfers.execute(other, Date.now() + 3000)).toEqual({ status: 'failed', code: 'rejected' });
+    expect(await transfers.execute({ ...first, to: { ...first.to, clientId: 3, accountId: DEMO_SAVINGS.chanya.id } }, Date.now() + 3000)).toEqual({
+      status: 'failed',
+      code: 'rejected',
+    });
+    expect([balance(DEMO_SAVINGS.amina.id), commits()]).toEqual(before);
+    expect(await collisions(transfers)).toBe(2);
+    // The same intent again is the same movement (a retry): its first outcome.
+    expect(await transfers.execute(first, Date.now() + 3000)).toMatchObject({ status: 'done' });
+    await queue.close();
+  });
+
+  it('should treat a replayed Fineract answer on a key never sent before as a collision, never "done"', async () => {
+    const { transfers, queue } = service();
+    const mine = intent({ amountCents: 250_00 });
+    // Someone else's movement already used this key at Fineract.
+    await fineract.transfer({
+      from: { clientId: 3, officeId: 1, accountId: DEMO_SAVINGS.chanya.id },
+      to: { clientId: 2, officeId: 1, accountId: DEMO_SAVINGS.baraka.id, type: 'savings' },
+      amount: '40.00',
+      description: TransferService.description(mine),
+      idempotencyKey: mine.id,
+    });
+    const before = [balance(DEMO_SAVINGS.amina.id), commits()];
+    expect(await transfers.execute(mine, Date.now() + 3000)).toEqual({ status: 'processing' });
+    expect([balance(DEMO_SAVINGS.amina.id), commits()]).toEqual(before);
+    expect(sandbox.control.requests.filter((r) => r.method === 'POST').at(-1)).toMatchObject({ idempotencyKey: mine.id, servedFromCache: true });
+    expect(await collisions(transfers)).toBe(1);
+    // Operators see it; the resolution only looks, it never sends the key again.
+    expect(await transfers.listUncertain()).toEqual([expect.objectContaining({ ref: mine.ref, collision: true, amount: '250.00' })]);
+    const posts = sandbox.control.requests.filter((r) => r.method === 'POST').length;
+    await expect(transfers.resolve(1, mine.id)).rejects.toThrow(/collision/);
+    expect(sandbox.control.requests.filter((r) => r.method === 'POST').length).toBe(posts);
+    await queue.close();
+  });
+
+  it('should not report success when the replayed answer belongs to a movement with another description', async () => {
+    const { transfers, queue } = service();
+    const mine = intent({ amountCents: 260_00 });
+    await fineract.transfer({
+      from: { clientId: 3, officeId: 1, accountId: DEMO_SAVINGS.chanya.id },
+      to: { clientId: 2, officeId: 1, accountId: DEMO_SAVINGS.baraka.id, type: 'savings' },
+      amount: '45.00',
+      description: 'someone else',
+      idempotencyKey: mine.id,
+    });
+    const before = [balance(DEMO_SAVINGS.amina.id), commits()];
+    expect(await transfers.execute(mine, Date.now() + 3000)).toEqual({ status: 'processing' });
+    expect([balance(DEMO_SAVINGS.amina.id), commits()]).toEqual(before);
+    await queue.close();
+  });
+});
+
+describe('resolution age (threat T30)', () => {
+  it('should not send again past the maximum age, and should send again before it', async () => {
+    let clock = Date.now();
+    const { transfers, queue } = service(() => clock);
+    const stale = intent({ amountCents: 120_00 });
+    const fresh = intent({ amountCents: 130_00 });
+    // Both writes are refused by a read-only instance: nothing moved, outcome not known to Kiunga.
+    sandbox.control.readOnly = true;
+    expect(await transfers.execute(stale, Date.now() + 3000)).toEqual({ status: 'processing' });
+    expect(await transfers.execute(fresh, Date.now() + 3000)).toEqual({ status: 'processing' });
+    sandbox.control.readOnly = false;
+    const before = commits();
+    clock += 901_000;
+    await expect(transfers.resolve(1, stale.id)).rejects.toThrow(/maximum age/);
+    expect(commits()).toBe(before);
+    expect((await transfers.listUncertain()).find((t) => t.ref === stale.ref)).toMatchObject({ pastMaxAge: true });
+    clock -= 901_000;
+    await transfers.resolve(1, fresh.id);
+    expect(commits()).toBe(before + 1);
+    expect((await transfers.listUncertain()).map((t) => t.ref)).toEqual([stale.ref]);
+    await queue.close();
+  });
+});
+
+describe('failureCode', () => {
+  it('should read insufficient funds with and without a withdrawal fee through the client\'s own predicate', () => {
+    expect(failureCode(new FineractRejected('x', 403, INSUFFICIENT_FUNDS))).toBe('insufficient');
+    expect(failureCode(new FineractRejected('x', 403, `${INSUFFICIENT_FUNDS}.withdraw`))).toBe('insufficient');
+    expect(failureCode(new FineractRejected('x', 405, 'error.msg.invalid.instance.type'))).toBeUndefined();
+    expect(failureCode(new FineractRejected('x', 400, 'error.msg.something.else'))).toBe('rejected');
+  });
+});
