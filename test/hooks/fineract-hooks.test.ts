@@ -242,7 +242,7 @@ describe('Fineract hooks: where Fineract posts them', () => {
     expect(lines).not.toMatch(/Fineract hook/);
   });
 
-  it('should never write the hook secret to its logs, even for a request it refuses', async () => {
+  it('should never write the hook secret to its logs or metrics, even for a request it refuses', async () => {
     const before = server.logs.lines.length;
     // A body the JSON parser refuses: the error handler logs the path.
     const res = await hook({ body: null, raw: '{"entityName": "SAVINGSACCOUNT",' });
@@ -253,6 +253,10 @@ describe('Fineract hooks: where Fineract posts them', () => {
     expect(lines).toContain('/hooks/fineract/[redacted]');
     expect(lines).not.toContain(SECRET);
     expect(server.logs.text).not.toContain(SECRET);
+    // Metrics label requests by route pattern, never by path.
+    const metrics = await (await fetch(`${server.url}/metrics`)).text();
+    expect(metrics).toContain('route="/hooks/fineract/:secret"');
+    expect(metrics).not.toContain(SECRET);
   });
 });
 
