@@ -26,6 +26,7 @@ import { NO_AUDIO, type AudioCatalogue } from './channels/voice-audio.js';
 import { twilioVoice } from './channels/twilio-voice.js';
 import { africastalkingVoice } from './channels/africastalking-voice.js';
 import { twilioSignatureGuard } from './channels/twilio-signature.js';
+import type { AbuseLimiter } from './limits/abuse.js';
 
 /** Everything the HTTP app needs, built by `services.ts` (or by a test). */
 export interface AppDeps {
@@ -51,6 +52,10 @@ export interface AppDeps {
   voiceAudio?: AudioCatalogue;
   /** Serve the browser phone at /simulator (SIMULATOR; by default with the built-in sandbox only). */
   simulator?: { sandbox: boolean };
+  /** Per-number and per-source limits on every channel route (threats T22, T28). */
+  abuse?: AbuseLimiter;
+  /** Lookups of unknown numbers refused by FINERACT_UNKNOWN_LOOKUP_SHARE, for /metrics. */
+  unknownLookupsRefused?: () => number;
   /** Africa's Talking SIM-swap answers (`POST /channels/africastalking/sim-swap`), with SIM_SWAP_PROVIDER=africastalking. */
   simSwapCallbacks?: express.Router;
   /** Money movements: their metrics on /metrics, the uncertain ones at GET /admin/transfers. */
@@ -70,7 +75,7 @@ export function buildApp(deps: AppDeps): express.Express {
   app.use(express.urlencoded({ extended: false, limit: BODY_LIMIT, parameterLimit: 50 }));
   app.use(express.json({ limit: BODY_LIMIT }));
 
-  const metrics = createMetrics({ gateway: deps.gateway });
+  const metrics = createMetrics({ gateway: deps.gateway, unknownLookupsRefused: deps.unknownLookupsRefused });
   for (const metric of deps.transfers?.metrics ?? []) metrics.registry.registerMetric(metric);
   app.use(metrics.middleware);
   app.get('/metrics', async (_req, res) => {
@@ -102,6 +107,8 @@ export function buildApp(deps: AppDeps): express.Express {
     secret: config.pin.pepper,
     hopDeadlineMs: config.hopDeadlineMs,
     defaultCountry: config.defaultCountry,
+    abuse: deps.abuse,
+    busyText: () => deps.translator.t(config.defaultLanguage, 'error.busy'),
   };
   app.use(
     africastalkingUssd({

@@ -1,3 +1,4 @@
+import { isIP } from 'node:net';
 import { SETTINGS, csv, url, type Setting, type SettingName } from './settings.js';
 
 export { SETTINGS, settingsMarkdown, withSettingsTable, type SettingName } from './settings.js';
@@ -24,6 +25,8 @@ export interface Config {
     username: string;
     password: string;
     rateLimit: number;
+    /** FINERACT_UNKNOWN_LOOKUP_SHARE: share of rateLimit for lookups of numbers never matched to a customer. */
+    unknownLookupShare: number;
     maxConcurrent: number;
     cacheTtlS: number;
     timeoutMs: number;
@@ -63,7 +66,10 @@ export interface Config {
   /** FINERACT_HOOK_SECRET; undefined refuses every hook. */
   hookSecret?: string;
   adminToken?: string;
-  pin: { pepper: string; usingDevelopmentPepper: boolean; maxAttempts: number };
+  /** PIN_MAX_FAILURES wrong PINs lock for PIN_LOCK_S, doubling per lock; after PIN_HARD_LOCK_AFTER timed locks the next is hard. */
+  pin: { pepper: string; usingDevelopmentPepper: boolean; maxFailures: number; lockS: number; hardLockAfter: number };
+  /** Abuse buckets on every channel route (LIMIT_NUMBER_PER_MIN, LIMIT_SOURCE_PER_MIN, TRUSTED_SOURCES). */
+  abuse: { numberPerMin: number; sourcePerMin: number; trustedSources: string[] };
   /** SMS keywords: PIN-in-SMS allowed (SMS_PIN_ENABLED), answers per number per hour (SMS_MAX_PER_HOUR). */
   sms: { pinEnabled: boolean; maxPerHour: number };
   flowsDir: string;
@@ -126,6 +132,11 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   const pepper = v.PIN_PEPPER as string | undefined;
   if ((v.TRANSFER_MIN as number) > (v.TRANSFER_MAX as number)) problems.push('TRANSFER_MIN: must not exceed TRANSFER_MAX');
   if ((v.TRANSFER_MAX as number) > (v.TRANSFER_DAILY_LIMIT as number)) problems.push('TRANSFER_MAX: must not exceed TRANSFER_DAILY_LIMIT');
+  if (env.PIN_MAX_ATTEMPTS !== undefined) {
+    problems.push('PIN_MAX_ATTEMPTS: no longer read; locks are now time-boxed: set PIN_MAX_FAILURES (wrong PINs per lock), PIN_LOCK_S and PIN_HARD_LOCK_AFTER instead');
+  }
+  const trustedSources = csv(v.TRUSTED_SOURCES as string | undefined);
+  for (const t of trustedSources) if (!isAddressOrCidr(t)) problems.push(`TRUSTED_SOURCES: '${t}' is not an IP address or CIDR`);
   if (fineractUrl && !pepper) problems.push('PIN_PEPPER: required when FINERACT_URL is set (a real back office)');
   problems.push(...providerProblems(v.MESSAGING_PROVIDER, env, values));
   const simSwapProvider: SimSwapProvider = (v.SIM_SWAP_PROVIDER as SimSwapProvider | undefined) ?? (fineractUrl ? 'none' : 'sandbox');
@@ -175,6 +186,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       username: v.FINERACT_USERNAME,
       password: v.FINERACT_PASSWORD,
       rateLimit: v.FINERACT_RATE_LIMIT,
+      unknownLookupShare: v.FINERACT_UNKNOWN_LOOKUP_SHARE,
       maxConcurrent: v.FINERACT_MAX_CONCURRENT,
       cacheTtlS: v.FINERACT_CACHE_TTL_S,
       timeoutMs: v.FINERACT_TIMEOUT_MS,
@@ -223,7 +235,14 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     outbound: { smsPerSecond: v.SMS_RATE_LIMIT, callsPerSecond: v.CALL_RATE_LIMIT },
     hookSecret: v.FINERACT_HOOK_SECRET,
     adminToken: v.ADMIN_TOKEN,
-    pin: { pepper: pepper ?? DEV_PIN_PEPPER, usingDevelopmentPepper: !pepper, maxAttempts: v.PIN_MAX_ATTEMPTS },
+    pin: {
+      pepper: pepper ?? DEV_PIN_PEPPER,
+      usingDevelopmentPepper: !pepper,
+      maxFailures: v.PIN_MAX_FAILURES,
+      lockS: v.PIN_LOCK_S,
+      hardLockAfter: v.PIN_HARD_LOCK_AFTER,
+    },
+    abuse: { numberPerMin: v.LIMIT_NUMBER_PER_MIN, sourcePerMin: v.LIMIT_SOURCE_PER_MIN, trustedSources },
     sms: { pinEnabled: v.SMS_PIN_ENABLED, maxPerHour: v.SMS_MAX_PER_HOUR },
     flowsDir: v.FLOWS_DIR,
     localesDir: v.LOCALES_DIR,
@@ -286,6 +305,15 @@ export function unsafeSettings(s: {
     out.push({ word: 'sim-swap', problem: `SIM_SWAP_PROVIDER=${s.simSwapProvider} (no real SIM-swap check before money leaves an account, threat T4)` });
   }
   return out;
+}
+
+/** `10.0.0.1`, `2001:db8::1`, `10.0.0.0/8` or `2001:db8::/32`. */
+function isAddressOrCidr(value: string): boolean {
+  const [address = '', bits, extra] = value.split('/');
+  const family = isIP(address);
+  if (family === 0 || extra !== undefined) return false;
+  if (bits === undefined) return true;
+  return /^\d{1,3}$/.test(bits) && Number(bits) <= (family === 4 ? 32 : 128);
 }
 
 function deepFreeze<T>(value: T): T {

@@ -12,7 +12,11 @@ import { FineractHttp } from './fineract/http.js';
 import { createFineractGateway, type FineractGateway } from './fineract/gateway.js';
 import { createLookupCache } from './fineract/cache.js';
 import { withLookupCache } from './fineract/cached-client.js';
-import { createPinService } from './security/pin.js';
+import { createPinService, type PinLockNotice } from './security/pin.js';
+import { lockNoticeSender } from './security/lock-notice.js';
+import { createTokenBuckets } from './limits/buckets.js';
+import { createAbuseLimiter } from './limits/abuse.js';
+import { lookupQueries } from './fineract/phone.js';
 import { DEMO_PINS } from './security/demo-pins.js';
 import { createSimSwap } from './security/sim-swap-provider.js';
 import { unsafeSettings } from './config.js';
@@ -144,11 +148,42 @@ export async function createServices(
     });
     closers.push(() => client.close());
     const cacheTtlMs = config.fineract.cacheTtlS * 1000;
-    const fineract = cacheTtlMs > 0
-      ? withLookupCache(client, createLookupCache({ store, keys, logger }), { lookupMs: cacheTtlMs, negativeMs: Math.min(cacheTtlMs, 60_000) })
-      : client;
+    // Threats T22, T28: token buckets shared by all processes, for the channel routes (per number, per
+    // source) and for lookups of numbers never matched to a customer (a share of the Fineract budget).
+    const buckets = createTokenBuckets(store);
+    const abuse = createAbuseLimiter({
+      store,
+      keys,
+      buckets,
+      numberPerMin: config.abuse.numberPerMin,
+      sourcePerMin: config.abuse.sourcePerMin,
+      trustedSources: config.abuse.trustedSources,
+      logger,
+    });
+    const cached = cacheTtlMs > 0
+      ? withLookupCache(client, createLookupCache({ store, keys, logger }), { lookupMs: cacheTtlMs, negativeMs: Math.min(cacheTtlMs, 60_000) }, config.fineract.unknownLookupShare < 1 ? {
+          store,
+          keys,
+          buckets,
+          perSecond: config.fineract.rateLimit * config.fineract.unknownLookupShare,
+          costOf: (e164) => Math.max(1, lookupQueries(e164, config.defaultCountry as CountryCode).length),
+          logger,
+        } : undefined)
+      : undefined;
+    const fineract = cached ?? client;
 
-    const pins = createPinService({ store, pepper: config.pin.pepper, maxAttempts: config.pin.maxAttempts, keys, logger });
+    // Threat T26: time-boxed, escalating locks; the customer is told by SMS (the queue exists further down).
+    let notifyLock: ((notice: PinLockNotice) => Promise<void>) | undefined;
+    const pins = createPinService({
+      store,
+      pepper: config.pin.pepper,
+      maxFailures: config.pin.maxFailures,
+      lockMs: config.pin.lockS * 1000,
+      hardLockAfter: config.pin.hardLockAfter,
+      keys,
+      logger,
+      onLocked: (notice) => notifyLock?.(notice),
+    });
     if (config.pin.usingDevelopmentPepper) {
       logger.warn('PIN_PEPPER is not set: using the development pepper (sandbox only; set PIN_PEPPER in production)');
     }
@@ -193,6 +228,16 @@ export async function createServices(
     });
     queue.handle(RESOLVE_JOB, async (job) => transfers.resolve(Number(job.clientId), String(job.id)));
     outbound.register(queue); // `sms` and `call` jobs
+    notifyLock = lockNoticeSender({
+      queue,
+      translator,
+      store,
+      keys,
+      defaultLanguage: config.defaultLanguage,
+      timeZone: config.timezone,
+      findMsisdn: async (clientId) => (await fineract.getClient(clientId)).msisdn,
+      logger,
+    });
     registerHookJob({ fineract, store, keys, translator, defaultLanguage: config.defaultLanguage, queue, logger });
     // Threat T4: SIM_SWAP_PROVIDER; Africa's Talking answers by callback (its route is served by the app).
     const simSwap = createSimSwap(config, { store, keys, logger });
@@ -285,6 +330,8 @@ export async function createServices(
       sandbox,
       sandboxUrl,
       flowWatcher,
+      abuse,
+      unknownLookupsRefused: cached?.unknownLookupsRefused,
       // The browser phone: with the built-in sandbox, or when the caller asks for it (development).
       simSwapCallbacks: simSwap.router,
       // The browser phone: SIMULATOR (default: with the built-in sandbox only), or when the caller asks for it.

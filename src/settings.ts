@@ -86,6 +86,18 @@ export const SETTINGS = {
     default: '50',
     schema: int(1, 100_000),
   },
+  FINERACT_UNKNOWN_LOOKUP_SHARE: {
+    help:
+      'Share of FINERACT_RATE_LIMIT that lookups of numbers Kiunga has never matched to a customer may use, shared ' +
+      'by all processes; beyond it such a hop is answered "try later" without calling Fineract, so a flood of ' +
+      'random numbers cannot starve returning customers (threat T28). 0 refuses every new number, 1 disables the cap.',
+    default: '0.2',
+    schema: z
+      .string()
+      .trim()
+      .regex(/^(0(\.\d+)?|1(\.0+)?)$/, 'must be a number from 0 to 1')
+      .transform(Number),
+  },
   FINERACT_MAX_CONCURRENT: {
     help: 'Requests in flight to Fineract at once, shared by all processes.',
     default: '16',
@@ -260,13 +272,56 @@ export const SETTINGS = {
     schema: z.string().min(16, 'must be at least 16 characters'),
     secret: true,
   },
-  PIN_MAX_ATTEMPTS: { help: 'Wrong PINs before the customer is locked on every channel.', default: '3', schema: int(1, 10) },
+  PIN_MAX_FAILURES: {
+    help:
+      'Wrong PINs in a row (within 24 h; counted per customer and per number, across every channel and process) ' +
+      'that lock the PIN. A right PIN clears the count.',
+    default: '3',
+    schema: int(1, 10),
+  },
+  PIN_LOCK_S: {
+    help:
+      'Seconds the first lock lasts; each further lock doubles it (30 min, 60 min, 120 min ...). A lock is ' +
+      'remembered for escalation until 24 h after it ended. The customer is told by SMS.',
+    default: '1800',
+    schema: int(1, 7 * 86_400),
+  },
+  PIN_HARD_LOCK_AFTER: {
+    help:
+      'Timed locks in a row before the next lock is hard (lasts until an operator unlocks: DELETE ' +
+      '/admin/customers/<clientId>/pin/lock). 0: every lock is hard.',
+    default: '3',
+    schema: int(0, 20),
+  },
   SMS_PIN_ENABLED: {
     help:
       'Accept the PIN inside an SMS keyword (BAL 1234). false: PIN keywords answer that the service needs USSD, and ' +
-      'no PIN sent by SMS is ever checked (an SMS stays in the phone; threat T6).',
-    default: 'true',
+      'no PIN sent by SMS is ever checked (an SMS stays in the phone, and a spoofed sender could lock the ' +
+      'customer out; threats T6, T26).',
+    default: 'false',
     schema: bool,
+  },
+  LIMIT_NUMBER_PER_MIN: {
+    help:
+      'Requests per phone number per minute on every channel route, all processes together (a token bucket holding ' +
+      'a minute\'s worth); checked before any work. Over it: a polite USSD END, TwiML goodbye, or 429 for SMS (threat T22).',
+    default: '30',
+    schema: int(1, 100_000),
+  },
+  LIMIT_SOURCE_PER_MIN: {
+    help:
+      'Requests per source address (the TCP peer) per minute on every channel route, all processes together; not ' +
+      'applied to TRUSTED_SOURCES. Checked with the per-number bucket, in one Redis round trip, before any work.',
+    default: '600',
+    schema: int(1, 1_000_000),
+  },
+  TRUSTED_SOURCES: {
+    help:
+      "Comma-separated IPs or CIDRs of aggregators (Africa's Talking, Twilio, a load balancer) that send many " +
+      'customers from few addresses: no per-source limit for them; the per-number limit and ' +
+      'FINERACT_UNKNOWN_LOOKUP_SHARE still apply. The default trusts loopback (a reverse proxy on the same host).',
+    default: '127.0.0.0/8,::1',
+    schema: z.string(),
   },
   SMS_MAX_PER_HOUR: {
     help: 'Inbound SMS answered per number per hour; more are read but not answered (sender spoofing must not become SMS bombing).',

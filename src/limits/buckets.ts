@@ -61,6 +61,8 @@ export function createTokenBuckets(store: KeyValueStore, options: { now?: () => 
     return {
       async take(specs) {
         if (specs.length === 0) return { ok: true };
+        // The store waits for its very first connection (and says why it cannot); the raw client would not.
+        if (client.status !== 'ready') await store.ping();
         const args = specs.flatMap((s) => [s.capacity, s.perSecond / 1000, costOf(s)]);
         const [refused, retryAfterMs] = await script.kiungaTakeTokens(specs.length, ...specs.map((s) => s.key), ...args);
         return refused === 0 ? { ok: true } : { ok: false, refused: refused - 1, retryAfterMs };

@@ -114,28 +114,35 @@ interface LockoutScript {
 /** The lockout store on the given key-value store: a Lua script on Redis, serialised steps in process. */
 export function createLockoutStore(store: KeyValueStore, policy: LockoutPolicy): LockoutStore {
   const client = (store as { client?: Redis | Cluster }).client;
-  if (store.kind === 'redis' && client) return redisLockout(client, policy);
+  if (store.kind === 'redis' && client) return redisLockout(client, policy, store);
   return memoryLockout(store, policy);
 }
 
 const args = (p: LockoutPolicy) => [p.maxFailures, p.lockMs, p.hardLockAfter, p.failureWindowMs, p.memoryMs, p.maxLockMs];
 
-function redisLockout(client: Redis | Cluster, policy: LockoutPolicy): LockoutStore {
+function redisLockout(client: Redis | Cluster, policy: LockoutPolicy, store: KeyValueStore): LockoutStore {
   client.defineCommand('kiungaPinLockout', { numberOfKeys: 1, lua: LOCKOUT_LUA });
   const script = client as unknown as LockoutScript;
+  // The store waits for its very first connection (and says why it cannot); the raw client would not.
+  const ready = async () => {
+    if (client.status !== 'ready') await store.ping();
+  };
   return {
     async status(key, now) {
+      await ready();
       const [locked, u, n, lv] = await script.kiungaPinLockout(key, 'status', now, ...args(policy));
       const until = Number(u);
       return { locked: locked === 1, hard: until < 0, ...(locked === 1 && until > 0 ? { until } : {}), failures: n, locks: lv };
     },
     async fail(key, now) {
+      await ready();
       const reply = await script.kiungaPinLockout(key, 'fail', now, ...args(policy));
       if (reply[0] === 'wrong') return { kind: 'wrong', left: Number(reply[1]) };
       const until = Number(reply[1]);
       return { kind: 'locked', ...(until > 0 ? { until } : {}), locks: Number(reply[2]), fresh: reply[3] === 1 };
     },
     async clear(key) {
+      await ready();
       await client.del(key);
     },
   };

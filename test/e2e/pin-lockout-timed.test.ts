@@ -63,7 +63,7 @@ describe('PIN lockout that cannot be a weapon (T26)', () => {
     const sms = await until('the lock SMS', async () => texts(BARAKA.msisdn), (t) => t.some((x) => x.startsWith('Your PIN is locked for')));
     const notice = sms.find((x) => x.startsWith('Your PIN is locked for'))!;
     expect(notice).toMatch(/^Your PIN is locked for 1 min \(until \d\d:\d\d\) after too many wrong attempts\./);
-    expect(notice).toContain('The bank will never ask for your PIN.');
+    expect(notice).toContain('The bank never asks for your PIN.');
     expect(notice).not.toMatch(/000[012]/);
 
     await until('the lock to end', () => admin('GET', BARAKA.clientId), (s) => !s.locked);

@@ -28,6 +28,8 @@ const VARS = {
   amount: 'KES 250,000.00',
   date: '25/11/2026',
   sign: '-',
+  minutes: 1440,
+  time: '23:59',
 };
 
 describe('locales', () => {
