@@ -30,6 +30,9 @@ export const VIEW_VARS: Readonly<Record<string, ViewVarSpec>> = Object.freeze({
   loan: { max: 12, example: '000000000101', description: 'loan account number' },
   ref: { max: 8, example: 'AB12CD34', description: 'transfer reference shown to customers' },
   transferId: { max: 10, example: '1234567890', description: 'Fineract transfer id' },
+  // PIN lock notices (security/lock-notice.ts)
+  minutes: { max: 5, example: '43200', description: 'minutes a PIN lock lasts' },
+  time: { max: 5, example: '23:59', description: 'time of day a PIN lock ends (HH:mm, institution time zone)' },
   dueDate: { max: 10, example: '25/11/2026', description: 'next instalment due date' },
   min: amount('smallest amount allowed'),
   max: amount('largest amount allowed'),

@@ -14,7 +14,7 @@ import { abuseKey } from '../limits/abuse.js';
  *
  * With a cap (threat T28), a lookup of a number Kiunga has never matched to a customer spends a shared
  * budget, a share of FINERACT_RATE_LIMIT (FINERACT_UNKNOWN_LOOKUP_SHARE): one token per Fineract request
- * the lookup makes (one `GET /search` per spelling of the number). When the budget is spent the lookup is
+ * the lookup makes (one `GET /search` per spelling of the number), with up to 5 s' worth spent ahead. When the budget is spent the lookup is
  * refused without calling Fineract (`UnknownLookupRefused`, an "unavailable": the customer is asked to try
  * later). Returning customers never wait for it: their number is in the lookup cache, or in the
  * known-numbers record that every successful lookup writes (kept 30 days), so a flood of random numbers
@@ -50,6 +50,12 @@ export class UnknownLookupRefused extends FineractUnavailable {
 }
 
 const KNOWN_TTL_MS = 30 * 24 * 3600 * 1000;
+/**
+ * The budget may be spent ahead by this many seconds' worth: new customers arriving together (the first
+ * day, before anyone is known) are not refused one by one, while a sustained flood still gets only its
+ * share per second.
+ */
+const BURST_S = 5;
 
 /** Wraps a client so lookups are served from the cache when fresh (and, with `cap`, unknown numbers are capped). */
 export function withLookupCache(client: FineractClient, cache: LookupCache, ttls: CacheTtls, cap?: UnknownLookupCap): FineractClient & { unknownLookupsRefused(): number } {
@@ -63,7 +69,7 @@ export function withLookupCache(client: FineractClient, cache: LookupCache, ttls
       const allowed =
         cap.perSecond > 0 &&
         (await cap.buckets
-          .take([{ key: abuseKey(cap.keys, 'fineract', 'unknown-lookups'), capacity: Math.max(1, cap.perSecond), perSecond: cap.perSecond, cost: cap.costOf(e164) }])
+          .take([{ key: abuseKey(cap.keys, 'fineract', 'unknown-lookups'), capacity: Math.max(1, cap.perSecond * BURST_S), perSecond: cap.perSecond, cost: cap.costOf(e164) }])
           .then((r) => r.ok)
           .catch(() => true)); // the store is down: the gateway's own limit still holds
       if (!allowed) {
