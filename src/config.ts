@@ -278,6 +278,15 @@ function providerProblems(provider: string | undefined, env: Record<string, stri
   return out;
 }
 
+/** `10.0.0.1`, `2001:db8::1`, `10.0.0.0/8` or `2001:db8::/32`. */
+function isAddressOrCidr(value: string): boolean {
+  const [address = '', bits, extra] = value.split('/');
+  const family = isIP(address);
+  if (family === 0 || extra !== undefined) return false;
+  if (bits === undefined) return true;
+  return /^\d{1,3}$/.test(bits) && Number(bits) <= (family === 4 ? 32 : 128);
+}
+
 /** The default Fineract password (the demo `mifos` user's). */
 const DEFAULT_FINERACT_PASSWORD = 'password';
 
@@ -305,15 +314,6 @@ export function unsafeSettings(s: {
     out.push({ word: 'sim-swap', problem: `SIM_SWAP_PROVIDER=${s.simSwapProvider} (no real SIM-swap check before money leaves an account, threat T4)` });
   }
   return out;
-}
-
-/** `10.0.0.1`, `2001:db8::1`, `10.0.0.0/8` or `2001:db8::/32`. */
-function isAddressOrCidr(value: string): boolean {
-  const [address = '', bits, extra] = value.split('/');
-  const family = isIP(address);
-  if (family === 0 || extra !== undefined) return false;
-  if (bits === undefined) return true;
-  return /^\d{1,3}$/.test(bits) && Number(bits) <= (family === 4 ? 32 : 128);
 }
 
 function deepFreeze<T>(value: T): T {

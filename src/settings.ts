@@ -118,7 +118,7 @@ export const SETTINGS = {
     schema: z.string(),
   },
   TIMEZONE: {
-    help: "The institution's time zone (IANA); business days and daily limits follow it.",
+    help: "The Fineract tenant's time zone (IANA, its timezone_id). Transfer dates and daily limits follow Fineract's business date: read from Fineract when its business date feature is on, else today in this zone.",
     default: 'Africa/Nairobi',
     schema: z.string().refine((tz) => {
       try {

@@ -116,6 +116,6 @@ describe('malformed and forged USSD webhooks', () => {
     expect((await fetch(url, { headers: { authorization: 'Bearer wrong' } })).status).toBe(401);
     const ok = await fetch(url, { headers: { authorization: 'Bearer admin-token-0123456789abcdef' } });
     expect(ok.status).toBe(200);
-    expect(await ok.json()).toEqual({ clientId: 1, locked: false });
+    expect(await ok.json()).toEqual({ clientId: 1, locked: false, hard: false, failures: 0, locks: 0 });
   });
 });
