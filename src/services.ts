@@ -16,7 +16,7 @@ import { createPinService, type PinLockNotice } from './security/pin.js';
 import { lockNoticeSender } from './security/lock-notice.js';
 import { createTokenBuckets } from './limits/buckets.js';
 import { createAbuseLimiter } from './limits/abuse.js';
-import { lookupQueries } from './fineract/phone.js';
+import { lookupQueries } from './fineract/phone-lookup.js';
 import { DEMO_PINS } from './security/demo-pins.js';
 import { createSimSwap } from './security/sim-swap-provider.js';
 import { unsafeSettings } from './config.js';

@@ -1,6 +1,6 @@
 import { Router, type Request, type Response } from 'express';
 import type { CountryCode } from 'libphonenumber-js';
-import { toE164 } from '../fineract/phone.js';
+import { toE164 } from '../text/phone.js';
 import { maskMsisdn } from '../logger.js';
 import { hopDeadline } from '../engine/turn-runner.js';
 import type { CallbackRecord, CallbackService, CallOutcome } from '../callback/callbacks.js';

@@ -1,5 +1,5 @@
 import type { CountryCode } from 'libphonenumber-js';
-import { toE164 } from '../fineract/phone.js';
+import { toE164 } from '../text/phone.js';
 import { keyedHash } from '../security/secrets.js';
 import { maskMsisdn } from '../logger.js';
 import { hopDeadline } from '../engine/turn-runner.js';

@@ -1,7 +1,7 @@
 import { Router, type Request, type RequestHandler, type Response } from 'express';
 import twilio from 'twilio';
 import type { CountryCode } from 'libphonenumber-js';
-import { toE164 } from '../fineract/phone.js';
+import { toE164 } from '../text/phone.js';
 import { maskMsisdn } from '../logger.js';
 import { hopDeadline } from '../engine/turn-runner.js';
 import type { CallbackService, CallOutcome } from '../callback/callbacks.js';

@@ -5,7 +5,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { LockTimeout } from '../session/errors.js';
 import type { Keys } from '../session/keys.js';
 import { maskMsisdn } from '../logger.js';
-import { runWithDeadline } from '../fineract/deadline.js';
+import { runWithDeadline } from '../limits/deadline.js';
 import { Conversation, HopDeadlineExceeded, type ConversationState, type NavigationKeys } from './conversation.js';
 import type { LoadedFlow } from './flow-loader.js';
 import type { ScreenTranslator } from './screen.js';

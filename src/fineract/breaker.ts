@@ -1,5 +1,5 @@
 import type { Logger } from '../logger.js';
-import { FineractNotSent } from './deadline.js';
+import { FineractNotSent } from './not-sent.js';
 import { FineractError, FineractUnavailable } from './errors.js';
 import type { FineractRequester, HttpMethod, RequestOptions } from './http.js';
 

@@ -3,7 +3,8 @@ import { maskMsisdn, type Logger } from '../logger.js';
 import { createBusinessDate, todayIn } from './business-date.js';
 import { FineractError, FineractNotFound, FineractRejected, FineractUnauthorized, FineractUnavailable, FineractUnexpectedShape, OwnershipError } from './errors.js';
 import { FineractHttp, isServedFromCache, requestWithMeta, type FineractRequester, type RequestOptions } from './http.js';
-import { lookupQueries, toE164, uncappedFallbackQueries, type CountryCode, type LookupQuery } from './phone.js';
+import { lookupQueries, uncappedFallbackQueries, type LookupQuery } from './phone-lookup.js';
+import { toE164, type CountryCode } from '../text/phone.js';
 import type {
   Customer,
   CustomerAccounts,

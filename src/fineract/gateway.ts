@@ -1,14 +1,16 @@
 import type { Cluster, Redis } from 'ioredis';
 import type { Logger } from '../logger.js';
 import { CircuitBreaker, withBreaker, type BreakerOptions, type BreakerSnapshot } from './breaker.js';
-import { currentDeadline, FineractNotSent } from './deadline.js';
+import { currentDeadline } from '../limits/deadline.js';
+import { FineractNotSent } from './not-sent.js';
 import { FineractUnavailable } from './errors.js';
 import type { FineractRequester, HttpMethod, RequestOptions } from './http.js';
-import { createSharedLimiter, type LimiterStats, type Priority } from './limiter.js';
+import { createSharedLimiter, type LimiterStats, type Priority } from '../limits/limiter.js';
 import { createReplicaRouter, type ReadFrom, type RouterStats } from './replicas.js';
 
-export { FineractNotSent, type NotSentReason, currentDeadline, runWithDeadline } from './deadline.js';
-export type { Priority } from './limiter.js';
+export { FineractNotSent, type NotSentReason } from './not-sent.js';
+export { currentDeadline, runWithDeadline } from '../limits/deadline.js';
+export type { Priority } from '../limits/limiter.js';
 export type { ReadFrom } from './replicas.js';
 export type { BreakerOptions, BreakerSnapshot, BreakerState } from './breaker.js';
 

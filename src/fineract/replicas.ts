@@ -1,6 +1,6 @@
 import type { Logger } from '../logger.js';
 import type { CircuitBreaker } from './breaker.js';
-import { FineractNotSent } from './deadline.js';
+import { FineractNotSent } from './not-sent.js';
 import { FineractRejected, FineractUnauthorized, FineractUnavailable } from './errors.js';
 import type { FineractRequester, HttpMethod, RequestOptions } from './http.js';
 

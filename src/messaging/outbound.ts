@@ -6,8 +6,8 @@ import { maskMsisdn, type Logger } from '../logger.js';
 import type { JobQueue } from '../jobs/queue.js';
 import type { KeyValueStore } from '../session/store.js';
 import type { Keys } from '../session/keys.js';
-import { createSharedLimiter, type SharedLimiter } from '../fineract/limiter.js';
-import { FineractNotSent } from '../fineract/deadline.js';
+import { createSharedLimiter, type SharedLimiter } from '../limits/limiter.js';
+import { FineractNotSent } from '../fineract/not-sent.js';
 import { SMS_JOB } from '../money/transfer-service.js';
 import { SandboxOutbox, type Messenger, type OutboundSms } from './messenger.js';
 import { SandboxDialer, type Dialer, type OutboundCall } from './dialer.js';
@@ -28,7 +28,7 @@ import { PermanentDeliveryError, TransientDeliveryError, type DeliveryKind } fro
  *   `PermanentDeliveryError` (invalid number, blacklisted, ...) ends the job at once (bullmq
  *   `UnrecoverableError`; the in-process queue, which retries any error, gets a completed job and a log line).
  * - **Rate limits.** One limiter per provider and kind (`<prefix>-sms-<provider>`, `<prefix>-call-<provider>`):
- *   the clustered bottleneck limiter of `fineract/limiter.ts`, shared by every process through Redis
+ *   the clustered bottleneck limiter of `limits/limiter.ts`, shared by every process through Redis
  *   (in-process without Redis). A job waits for a token inside its handler (at most `LIMIT_WAIT_MS`, then it
  *   fails and is retried later). bullmq's own `limiter` applies to a whole queue, not to a job name, and the
  *   queue also carries transfer resolution jobs that must not wait behind SMS pacing; a separate queue per

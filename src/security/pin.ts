@@ -4,7 +4,7 @@ import type { KeyValueStore } from '../session/store.js';
 import { defaultKeys, type ClientId, type Keys } from '../session/keys.js';
 import { hmacSha256 } from './secrets.js';
 import { withLock } from '../session/lock.js';
-import { remainingMs } from '../fineract/deadline.js';
+import { remainingMs } from '../limits/deadline.js';
 import { maskMsisdn } from '../logger.js';
 import { currentCaller } from './caller.js';
 import { createLockoutStore, type FailOutcome, type LockoutPolicy, type SubjectState } from './lockout.js';

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { createSharedLimiter } from '../../src/fineract/limiter.js';
+import { createSharedLimiter } from '../../src/limits/limiter.js';
 
 describe('limiter batches at high rates', () => {
   it('should grant many calls per bottleneck job when the rate is high (its per-job cost capped a process near 400/s)', async () => {

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { currentDeadline, FineractNotSent, remainingMs, runWithDeadline } from '../../src/fineract/deadline.js';
+import { currentDeadline, remainingMs, runWithDeadline } from '../../src/limits/deadline.js';
+import { FineractNotSent } from '../../src/fineract/not-sent.js';
 import { FineractUnavailable } from '../../src/fineract/errors.js';
 
 describe('hop deadline', () => {

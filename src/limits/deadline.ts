@@ -1,9 +1,9 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
-import { FineractUnavailable } from './errors.js';
 
 /**
  * The current hop's absolute deadline (epoch milliseconds, `Date.now()` clock), carried through async calls
- * so that every Fineract call made while serving a hop knows how long it may wait, without plumbing.
+ * so that every call made while serving a hop (Fineract, Redis, the rate limiter) knows how long it may wait,
+ * without plumbing.
  *
  * The turn runner wraps each hop: `runWithDeadline(Date.now() + budgetMs, () => runHop(...))`. The gateway
  * reads `currentDeadline()` when a call gives no `deadlineAt` of its own.
@@ -29,33 +29,4 @@ export function currentDeadline(): number | undefined {
 export function remainingMs(now: number = Date.now()): number | undefined {
   const deadline = storage.getStore();
   return deadline === undefined ? undefined : deadline - now;
-}
-
-/** Why the gateway refused a call without sending it. */
-export type NotSentReason =
-  /** The call could not start before its deadline (or the gateway's longest queue wait). */
-  | 'queue deadline'
-  /** This process's queue is at its high-water mark and the call was the one shed. */
-  | 'queue full'
-  /** The circuit breaker of every upstream able to serve the call is open. */
-  | 'circuit open'
-  /** The shared rate limiter (Redis) could not be reached. */
-  | 'limiter unavailable'
-  /** The gateway is closing. */
-  | 'closed';
-
-/**
- * A call the gateway refused before anything reached Fineract: for a write, money did NOT move, and the
- * same request may be retried (with the same idempotency key). It is a `FineractUnavailable` (kind
- * `unavailable`, retryable), so flows that branch on `kind` need no change.
- */
-export class FineractNotSent extends FineractUnavailable {
-  /** Always false: the request never left Kiunga. */
-  readonly executed = false as const;
-  constructor(
-    readonly reason: NotSentReason,
-    where: string,
-  ) {
-    super(`Fineract call ${where} not sent: ${reason}`);
-  }
 }

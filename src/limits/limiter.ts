@@ -1,7 +1,7 @@
 import Bottleneck from 'bottleneck';
 import type { Cluster, Redis } from 'ioredis';
 import type { Logger } from '../logger.js';
-import { FineractNotSent, type NotSentReason } from './deadline.js';
+import { FineractNotSent, type NotSentReason } from '../fineract/not-sent.js';
 
 /**
  * The shared admission control in front of Fineract: a request rate and a concurrency cap that hold

@@ -1,41 +1,4 @@
-import { parsePhoneNumberFromString, type CountryCode, type PhoneNumber } from 'libphonenumber-js';
-
-export type { CountryCode };
-
-/** Characters a stored or received phone number may contain; anything else (letters, `%`, `_`) is junk. */
-const PHONE_CHARS = /^\+?[\d\s\-().]+$/;
-const MAX_RAW_LENGTH = 50;
-
-function valid(raw: string, country?: CountryCode): PhoneNumber | undefined {
-  const n = country ? parsePhoneNumberFromString(raw, country) : parsePhoneNumberFromString(raw);
-  return n?.isValid() ? n : undefined;
-}
-
-/**
- * Normalises a phone number the way it may be typed or stored (`0711000001`, `711000001`, `254711000003`,
- * `+254 711 000002`, `00254711000001`) to E.164 (`+254711000001`). Returns null for junk and for numbers that
- * are not valid in their country (wrong length, impossible prefix).
- */
-export function toE164(raw: string, defaultCountry: CountryCode): string | null {
-  if (typeof raw !== 'string') return null;
-  const text = raw.trim();
-  if (text === '' || text.length > MAX_RAW_LENGTH || !PHONE_CHARS.test(text)) return null;
-  const digits = text.replace(/\D/g, '');
-  if (digits.length < 6 || digits.length > 15) return null;
-
-  const candidates: (() => PhoneNumber | undefined)[] = [
-    () => valid(text, defaultCountry),
-    // International number stored without the plus sign (`255711000009`).
-    () => (text.startsWith('+') ? undefined : valid(`+${digits}`)),
-    // International call prefix `00` (libphonenumber only knows the default country's own prefix).
-    () => (digits.startsWith('00') && !text.startsWith('+') ? valid(`+${digits.slice(2)}`) : undefined),
-  ];
-  for (const candidate of candidates) {
-    const n = candidate();
-    if (n) return n.number;
-  }
-  return null;
-}
+import { parseValid, type CountryCode, type PhoneNumber } from '../text/phone.js';
 
 /** One `GET /search?resource=clients` query. */
 export interface LookupQuery {
@@ -55,7 +18,7 @@ export interface LookupQuery {
  */
 export function lookupQueries(e164: string, country: CountryCode): LookupQuery[] {
   if (!/^\+\d{6,15}$/.test(e164)) return [];
-  const n = valid(e164);
+  const n = parseValid(e164);
   if (!n || n.number !== e164) return [];
   const nsn = n.nationalNumber as string;
   const international = n.formatInternational();
@@ -78,7 +41,7 @@ export function lookupQueries(e164: string, country: CountryCode): LookupQuery[]
 }
 
 function isHomeNumber(n: PhoneNumber, country: CountryCode): boolean {
-  return valid(n.formatNational(), country)?.number === n.number;
+  return parseValid(n.formatNational(), country)?.number === n.number;
 }
 
 /**
@@ -86,7 +49,7 @@ function isHomeNumber(n: PhoneNumber, country: CountryCode): boolean {
  * the unformatted variants the substring search would otherwise have covered.
  */
 export function uncappedFallbackQueries(e164: string): LookupQuery[] {
-  const n = valid(e164);
+  const n = parseValid(e164);
   if (!n) return [];
   const nsn = n.nationalNumber as string;
   const nationalDigits = n.formatNational().replace(/\D/g, '');

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { lookupQueries, toE164, uncappedFallbackQueries } from '../../src/fineract/phone.js';
+import { lookupQueries, uncappedFallbackQueries } from '../../src/fineract/phone-lookup.js';
+import { toE164 } from '../../src/text/phone.js';
 
 describe('toE164', () => {
   it.each([

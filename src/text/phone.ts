@@ -1,0 +1,39 @@
+import { parsePhoneNumberFromString, type CountryCode, type PhoneNumber } from 'libphonenumber-js';
+
+export type { CountryCode, PhoneNumber };
+
+/** Characters a stored or received phone number may contain; anything else (letters, `%`, `_`) is junk. */
+const PHONE_CHARS = /^\+?[\d\s\-().]+$/;
+const MAX_RAW_LENGTH = 50;
+
+/** The number `raw` parses to when it is valid (in `country`, or international), else undefined. */
+export function parseValid(raw: string, country?: CountryCode): PhoneNumber | undefined {
+  const n = country ? parsePhoneNumberFromString(raw, country) : parsePhoneNumberFromString(raw);
+  return n?.isValid() ? n : undefined;
+}
+
+/**
+ * Normalises a phone number the way it may be typed or stored (`0711000001`, `711000001`, `254711000003`,
+ * `+254 711 000002`, `00254711000001`) to E.164 (`+254711000001`). Returns null for junk and for numbers that
+ * are not valid in their country (wrong length, impossible prefix).
+ */
+export function toE164(raw: string, defaultCountry: CountryCode): string | null {
+  if (typeof raw !== 'string') return null;
+  const text = raw.trim();
+  if (text === '' || text.length > MAX_RAW_LENGTH || !PHONE_CHARS.test(text)) return null;
+  const digits = text.replace(/\D/g, '');
+  if (digits.length < 6 || digits.length > 15) return null;
+
+  const candidates: (() => PhoneNumber | undefined)[] = [
+    () => parseValid(text, defaultCountry),
+    // International number stored without the plus sign (`255711000009`).
+    () => (text.startsWith('+') ? undefined : parseValid(`+${digits}`)),
+    // International call prefix `00` (libphonenumber only knows the default country's own prefix).
+    () => (digits.startsWith('00') && !text.startsWith('+') ? parseValid(`+${digits.slice(2)}`) : undefined),
+  ];
+  for (const candidate of candidates) {
+    const n = candidate();
+    if (n) return n.number;
+  }
+  return null;
+}
