@@ -10,6 +10,7 @@ import type { LoadedFlow } from '../engine/flow-loader.js';
 import { FlowError, type FlowErrorCode } from '../engine/registry.js';
 import { buildFlowGraph, idsOfStateValue, shortestPaths, type FlowGraph, type Step } from './flow-graph.js';
 import type { Translator } from '../text/i18n.js';
+import { FAIL_MODES } from '../sandbox/control.js';
 
 /**
  * `kiunga test`: conversations written as data (`flows/<flow>.test.yaml`) and played against an embedded
@@ -21,7 +22,7 @@ import type { Translator } from '../text/i18n.js';
 
 const sandboxSchema = z.strictObject({
   /** `500` makes every Fineract call fail; `reset` drops the connection; `none` heals. */
-  failMode: z.enum(['none', '500', 'reset']).optional(),
+  failMode: z.enum(FAIL_MODES).optional(),
   latencyMs: z.number().int().min(0).max(60_000).optional(),
   /** Fineract permission codes answered with 403, e.g. READ_SAVINGSACCOUNT. */
   deniedPermissions: z.array(z.string().regex(/^[A-Z_]+$/)).optional(),

@@ -184,12 +184,13 @@ export function createMoneyImplementations(deps: MoneyDeps) {
         await checkPin(pins, customer.clientId, event);
         if (deps.simSwap && (await deps.simSwap.recentlySwapped(context.msisdn).catch(() => Promise.reject(new FlowError('sim-swap-unknown'))))) throw new FlowError('sim-swap');
         // The lookup cache may still call a blocked client active: ask Fineract itself before money leaves.
-        // An unanswered read does not stop the transfer: its own calls meet the same outage and stay uncertain.
+        // A read that goes unanswered stops the transfer too (it fails closed): nothing has been sent yet, so
+        // "no money was moved" is the truth.
         const client = await fineract.getClient(customer.clientId).catch((error: unknown) => {
-          if (error instanceof FineractError && error.kind === 'unavailable') return undefined;
+          if (error instanceof FineractError && error.kind === 'unavailable') throw new FlowError('unavailable');
           throw error;
         });
-        if (client && !client.active) throw new FlowError('inactive');
+        if (!client.active) throw new FlowError('inactive');
         // The hop gave up before anything was sent: send nothing (the SMS says so).
         if (signal.aborted) throw new FlowError('unavailable');
         const outcome = await transfers.execute(intent, currentDeadline() ?? Date.now() + deps.fallbackBudgetMs, { signal });
