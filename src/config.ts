@@ -1,96 +1,29 @@
 import { isIP } from 'node:net';
+import { z } from 'zod';
 import { SETTINGS, csv, url, type Setting, type SettingName } from './settings.js';
 
 export { SETTINGS, settingsMarkdown, withSettingsTable, type SettingName } from './settings.js';
 
 /**
- * The one place that reads the environment: validates every setting of `settings.ts`, reports every problem
- * at once and hands a frozen, typed configuration to the rest.
+ * The one place that reads the environment: one zod schema over it (`configSchema`) validates every setting of
+ * `settings.ts` and the rules between them, reports every problem at once, and its transform yields the frozen
+ * configuration the rest of the code receives. `Config` is that transform's output type.
  */
 
 const DEV_PIN_PEPPER = 'kiunga-development-pepper-do-not-use-in-production';
 
-/** The typed, frozen configuration the rest of the code receives. */
-export interface Config {
-  port: number;
-  host: string;
-  publicUrl?: string;
-  redisUrl?: string;
-  redisPrefix: string;
-  fineract: {
-    /** Undefined: run the built-in sandbox. */
-    url?: string;
-    readUrls: string[];
-    tenant: string;
-    username: string;
-    password: string;
-    rateLimit: number;
-    /** FINERACT_UNKNOWN_LOOKUP_SHARE: share of rateLimit for lookups of numbers never matched to a customer. */
-    unknownLookupShare: number;
-    maxConcurrent: number;
-    cacheTtlS: number;
-    timeoutMs: number;
-    savingsProductIds?: number[];
-    loanProductIds?: number[];
-  };
-  timezone: string;
-  currency: string;
-  limits: { minCents: number; maxCents: number; dailyCents: number };
-  /** TRANSFER_RESOLVE_MAX_AGE_S: past it, an unresolved transfer is only looked for, never sent again. */
-  transferResolveMaxAgeS: number;
-  hopDeadlineMs: number;
-  ussd: { sessionTtlS: number; maxChars: number; maxUcs2: number };
-  callback: {
-    maxPerHour: number;
-    maxPerMinute: number;
-    delayMs: number;
-    pendingTtlS: number;
-    retries: number;
-    retryDelayS: number;
-  };
-  voice: {
-    sessionTtlS: number;
-    inputTimeoutS: number;
-    /** TWILIO_VOICES by language. */
-    twilioVoices: Record<string, { voice: string; language: string }>;
-    atVoice: 'woman' | 'man';
-    audioUrl?: string;
-  };
-  defaultCountry: string;
-  defaultLanguage: string;
-  africastalking: { username: string; apiKey?: string; callbackKey?: string; voiceNumber?: string; senderId?: string; smsKeyword?: string };
-  twilio: { accountSid?: string; authToken?: string; number?: string };
-  messagingProvider: 'sandbox' | 'africastalking' | 'twilio';
-  /** Provider rate limits (per second, all processes together). */
-  outbound: { smsPerSecond: number; callsPerSecond: number };
-  /** FINERACT_HOOK_SECRET; undefined refuses every hook. */
-  hookSecret?: string;
-  adminToken?: string;
-  /** PIN_MAX_FAILURES wrong PINs lock for PIN_LOCK_S, doubling per lock; after PIN_HARD_LOCK_AFTER timed locks the next is hard. */
-  pin: { pepper: string; usingDevelopmentPepper: boolean; maxFailures: number; lockS: number; hardLockAfter: number };
-  /** Abuse buckets on every channel route (LIMIT_NUMBER_PER_MIN, LIMIT_SOURCE_PER_MIN, TRUSTED_SOURCES). */
-  abuse: { numberPerMin: number; sourcePerMin: number; trustedSources: string[] };
-  /** SMS keywords: PIN-in-SMS allowed (SMS_PIN_ENABLED), answers per number per hour (SMS_MAX_PER_HOUR). */
-  sms: { pinEnabled: boolean; maxPerHour: number };
-  flowsDir: string;
-  localesDir: string;
-  sandboxPort: number;
-  sandboxCustomers: number;
-  sandboxSimSwapped: string[];
-  /** SIM_SWAP_*: the check before money-out (threat T4). */
-  simSwap: { provider: SimSwapProvider; maxAgeDays: number; waitMs: number; cacheS: number };
-  /** KIUNGA_ALLOW_INSECURE: unsafe settings explicitly accepted against a real Fineract (threat T27). */
-  allowInsecure: InsecureSetting[];
-  /** SIMULATOR: serve /simulator (default: with the built-in sandbox only). */
-  simulator: boolean;
-  logLevel: string;
-}
+type Settings = typeof SETTINGS;
+/** A setting's parsed value: always there when it has a default. */
+type Value<S extends Setting> = S extends { default: string } ? z.output<S['schema']> : z.output<S['schema']> | undefined;
+/** Every setting, parsed. */
+export type SettingValues = { [K in SettingName]: Value<Settings[K]> };
 
-export type SimSwapProvider = 'sandbox' | 'africastalking' | 'none';
+export type SimSwapProvider = NonNullable<SettingValues['SIM_SWAP_PROVIDER']>;
 
 /** The unsafe settings KIUNGA_ALLOW_INSECURE can acknowledge. */
 export const INSECURE_SETTINGS = ['messaging', 'callback-key', 'fineract-password', 'sim-swap'] as const;
 export type InsecureSetting = (typeof INSECURE_SETTINGS)[number];
+const isInsecureSetting = (word: string): word is InsecureSetting => (INSECURE_SETTINGS as readonly string[]).includes(word);
 
 /** Thrown with every problem at once, each naming the variable. Never includes secret values. */
 export class ConfigError extends Error {
@@ -100,102 +33,126 @@ export class ConfigError extends Error {
   }
 }
 
-const productIds = (raw: string | undefined, name: string, problems: string[]): number[] | undefined => {
-  if (raw === undefined) return undefined;
-  const ids = csv(raw);
-  if (ids.some((id) => !/^\d+$/.test(id))) {
-    problems.push(`${name}: must be comma-separated product ids`);
-    return undefined;
+/** Settings no longer read: setting one is a problem that names what replaces it. */
+const RETIRED = {
+  PIN_MAX_ATTEMPTS:
+    'no longer read; locks are now time-boxed: set PIN_MAX_FAILURES (wrong PINs per lock), PIN_LOCK_S and PIN_HARD_LOCK_AFTER instead',
+} as const;
+
+/** Settings where an empty value means something ("every product") rather than "unset". */
+const EMPTY_IS_A_VALUE: readonly SettingName[] = ['FINERACT_SAVINGS_PRODUCTS', 'FINERACT_LOAN_PRODUCTS'];
+
+/**
+ * One variable: unset takes the default, and so does empty for a setting without one (unless empty means
+ * something); then the setting's own schema reads it.
+ */
+function settingSchema(name: SettingName): z.ZodType<unknown, string | undefined> {
+  const setting: Setting = SETTINGS[name];
+  const given = z.string().optional();
+  if (setting.default !== undefined) {
+    const fallback = setting.default;
+    return given.transform((raw) => raw ?? fallback).pipe(setting.schema);
   }
-  return ids.map(Number);
+  const keepEmpty = EMPTY_IS_A_VALUE.includes(name);
+  return given.transform((raw) => (raw === '' && !keepEmpty ? undefined : raw)).pipe(setting.schema.optional());
+}
+
+const settingsShape = Object.fromEntries((Object.keys(SETTINGS) as SettingName[]).map((name) => [name, settingSchema(name)])) as {
+  [K in SettingName]: z.ZodType<Value<Settings[K]>, string | undefined>;
+};
+const retiredShape = Object.fromEntries(Object.entries(RETIRED).map(([name, message]) => [name, z.undefined({ error: message }).optional()])) as {
+  [K in keyof typeof RETIRED]: z.ZodOptional<z.ZodUndefined>;
 };
 
-/** Reads, validates and freezes the configuration; reports every problem at once. */
-export function loadConfig(env: Record<string, string | undefined> = process.env): Config {
-  const problems: string[] = [];
-  const values: Record<string, unknown> = {};
-  for (const [name, setting] of Object.entries(SETTINGS) as [SettingName, Setting][]) {
-    const raw = env[name] === '' && setting.default === undefined ? undefined : env[name];
-    const value = raw ?? setting.default;
-    if (value === undefined) continue;
-    const parsed = setting.schema.safeParse(value);
-    if (parsed.success) values[name] = parsed.data;
-    else problems.push(`${name}: ${parsed.error.issues.map((i) => i.message).join('; ')}`);
-  }
-  const v = values as Record<SettingName, never>;
-  const fineractUrl = v.FINERACT_URL as string | undefined;
-  const readUrls = csv(v.FINERACT_READ_URLS as string);
+/** The Fineract URL or the sandbox; SIM_SWAP_PROVIDER unset means none against a real Fineract. */
+const simSwapProviderOf = (v: { FINERACT_URL?: string; SIM_SWAP_PROVIDER?: SimSwapProvider }): SimSwapProvider =>
+  v.SIM_SWAP_PROVIDER ?? (v.FINERACT_URL ? 'none' : 'sandbox');
+
+/**
+ * The rules between settings. They run even when some variables are invalid (so every problem is reported at
+ * once), reading only the settings that parsed.
+ */
+function crossProblems(parsed: SettingValues, ctx: z.RefinementCtx<SettingValues>): void {
+  const failed = new Set(ctx.issues.map((issue) => issue.path?.[0]));
+  const v = <K extends SettingName>(name: K): SettingValues[K] | undefined => (failed.has(name) ? undefined : parsed[name]);
+  const problem = (message: string) => ctx.addIssue({ code: 'custom', message, path: [], input: undefined });
+
+  const fineractUrl = v('FINERACT_URL');
+  const readUrls = csv(v('FINERACT_READ_URLS'));
   for (const r of readUrls) {
-    if (!url(['http:', 'https:']).safeParse(r).success) problems.push(`FINERACT_READ_URLS: '${r}' is not an http(s) URL`);
+    if (!url(['http:', 'https:']).safeParse(r).success) problem(`FINERACT_READ_URLS: '${r}' is not an http(s) URL`);
   }
-  if (readUrls.length > 0 && !fineractUrl) problems.push('FINERACT_READ_URLS: needs FINERACT_URL');
-  const pepper = v.PIN_PEPPER as string | undefined;
-  if ((v.TRANSFER_MIN as number) > (v.TRANSFER_MAX as number)) problems.push('TRANSFER_MIN: must not exceed TRANSFER_MAX');
-  if ((v.TRANSFER_MAX as number) > (v.TRANSFER_DAILY_LIMIT as number)) problems.push('TRANSFER_MAX: must not exceed TRANSFER_DAILY_LIMIT');
-  if (env.PIN_MAX_ATTEMPTS !== undefined) {
-    problems.push('PIN_MAX_ATTEMPTS: no longer read; locks are now time-boxed: set PIN_MAX_FAILURES (wrong PINs per lock), PIN_LOCK_S and PIN_HARD_LOCK_AFTER instead');
-  }
-  const trustedSources = csv(v.TRUSTED_SOURCES as string | undefined);
-  for (const t of trustedSources) if (!isAddressOrCidr(t)) problems.push(`TRUSTED_SOURCES: '${t}' is not an IP address or CIDR`);
-  if (fineractUrl && !pepper) problems.push('PIN_PEPPER: required when FINERACT_URL is set (a real back office)');
-  problems.push(...providerProblems(v.MESSAGING_PROVIDER, env, values));
-  const simSwapProvider: SimSwapProvider = (v.SIM_SWAP_PROVIDER as SimSwapProvider | undefined) ?? (fineractUrl ? 'none' : 'sandbox');
+  if (readUrls.length > 0 && !fineractUrl) problem('FINERACT_READ_URLS: needs FINERACT_URL');
+  const [min, max, daily] = [v('TRANSFER_MIN'), v('TRANSFER_MAX'), v('TRANSFER_DAILY_LIMIT')];
+  if (min !== undefined && max !== undefined && min > max) problem('TRANSFER_MIN: must not exceed TRANSFER_MAX');
+  if (max !== undefined && daily !== undefined && max > daily) problem('TRANSFER_MAX: must not exceed TRANSFER_DAILY_LIMIT');
+  for (const t of csv(v('TRUSTED_SOURCES'))) if (!isAddressOrCidr(t)) problem(`TRUSTED_SOURCES: '${t}' is not an IP address or CIDR`);
+  if (fineractUrl && !v('PIN_PEPPER')) problem('PIN_PEPPER: required when FINERACT_URL is set (a real back office)');
+  // A variable that was given but is invalid already has its own problem.
+  const missing = (name: SettingName) => v(name) === undefined && !failed.has(name);
+  const provider = v('MESSAGING_PROVIDER');
+  for (const p of providerProblems(provider, missing, v('AT_VOICE_NUMBER'), v('TWILIO_NUMBER'))) problem(p);
+  const simSwapProvider = simSwapProviderOf({ FINERACT_URL: fineractUrl, SIM_SWAP_PROVIDER: v('SIM_SWAP_PROVIDER') });
   if (simSwapProvider === 'africastalking') {
     for (const name of ['AT_USERNAME', 'AT_API_KEY', 'AT_CALLBACK_KEY'] as const) {
       // AT_CALLBACK_KEY: the answer arrives by callback, and a forged "NotSwapped" must not get through.
-      if (values[name] === undefined && !env[name]?.trim()) problems.push(`${name}: required with SIM_SWAP_PROVIDER=africastalking`);
+      if (missing(name)) problem(`${name}: required with SIM_SWAP_PROVIDER=africastalking`);
     }
   }
-  const allowInsecure = csv(v.KIUNGA_ALLOW_INSECURE as string);
+  const allowInsecure = csv(v('KIUNGA_ALLOW_INSECURE'));
   for (const word of allowInsecure) {
-    if (!(INSECURE_SETTINGS as readonly string[]).includes(word)) {
-      problems.push(`KIUNGA_ALLOW_INSECURE: unknown word '${word.slice(0, 40)}' (known: ${INSECURE_SETTINGS.join(', ')})`);
-    }
+    if (!isInsecureSetting(word)) problem(`KIUNGA_ALLOW_INSECURE: unknown word '${word.slice(0, 40)}' (known: ${INSECURE_SETTINGS.join(', ')})`);
   }
   if (fineractUrl) {
     const unsafe = unsafeSettings({
-      messagingProvider: v.MESSAGING_PROVIDER,
-      callbackKey: v.AT_CALLBACK_KEY,
-      fineractPassword: v.FINERACT_PASSWORD,
+      messagingProvider: provider,
+      callbackKey: v('AT_CALLBACK_KEY'),
+      fineractPassword: v('FINERACT_PASSWORD'),
       simSwapProvider,
     }).filter((u) => !allowInsecure.includes(u.word));
     if (unsafe.length > 0) {
-      problems.push(
+      problem(
         `unsafe settings against a real Fineract (FINERACT_URL is set; threat T27): ${unsafe.map((u) => u.problem).join('; ')}. ` +
           `Fix each, or accept it explicitly with KIUNGA_ALLOW_INSECURE=${unsafe.map((u) => u.word).join(',')}`,
       );
     }
   }
-  const sandbox = !fineractUrl;
-  const savingsProductIds =
-    productIds(env.FINERACT_SAVINGS_PRODUCTS, 'FINERACT_SAVINGS_PRODUCTS', problems) ?? (sandbox ? [1] : undefined);
-  const loanProductIds =
-    productIds(env.FINERACT_LOAN_PRODUCTS, 'FINERACT_LOAN_PRODUCTS', problems) ?? (sandbox ? [1] : undefined);
-  if (problems.length > 0) throw new ConfigError(problems);
+}
 
-  const config: Config = {
+/** The configuration built from valid settings. */
+function toConfig(v: SettingValues) {
+  const fineractUrl = v.FINERACT_URL;
+  const sandbox = !fineractUrl;
+  const savingsProductIds = v.FINERACT_SAVINGS_PRODUCTS ?? (sandbox ? [1] : undefined);
+  const loanProductIds = v.FINERACT_LOAN_PRODUCTS ?? (sandbox ? [1] : undefined);
+  const pepper = v.PIN_PEPPER;
+  return {
     port: v.PORT,
     host: v.HOST,
     publicUrl: v.PUBLIC_URL,
     redisUrl: v.REDIS_URL,
     redisPrefix: v.REDIS_PREFIX,
     fineract: {
+      /** Undefined: run the built-in sandbox. */
       url: fineractUrl,
-      readUrls,
+      readUrls: csv(v.FINERACT_READ_URLS),
       tenant: v.FINERACT_TENANT,
       username: v.FINERACT_USERNAME,
       password: v.FINERACT_PASSWORD,
       rateLimit: v.FINERACT_RATE_LIMIT,
+      /** FINERACT_UNKNOWN_LOOKUP_SHARE: share of rateLimit for lookups of numbers never matched to a customer. */
       unknownLookupShare: v.FINERACT_UNKNOWN_LOOKUP_SHARE,
       maxConcurrent: v.FINERACT_MAX_CONCURRENT,
       cacheTtlS: v.FINERACT_CACHE_TTL_S,
       timeoutMs: v.FINERACT_TIMEOUT_MS,
+      /** Undefined: every product. */
       savingsProductIds: savingsProductIds?.length ? savingsProductIds : undefined,
       loanProductIds: loanProductIds?.length ? loanProductIds : undefined,
     },
     timezone: v.TIMEZONE,
     currency: v.CURRENCY,
-    limits: { minCents: (v.TRANSFER_MIN as number) * 100, maxCents: (v.TRANSFER_MAX as number) * 100, dailyCents: (v.TRANSFER_DAILY_LIMIT as number) * 100 },
+    limits: { minCents: v.TRANSFER_MIN * 100, maxCents: v.TRANSFER_MAX * 100, dailyCents: v.TRANSFER_DAILY_LIMIT * 100 },
+    /** TRANSFER_RESOLVE_MAX_AGE_S: past it, an unresolved transfer is only looked for, never sent again. */
     transferResolveMaxAgeS: v.TRANSFER_RESOLVE_MAX_AGE_S,
     hopDeadlineMs: v.HOP_DEADLINE_MS,
     ussd: { sessionTtlS: v.USSD_SESSION_TTL_S, maxChars: v.USSD_MAX_CHARS, maxUcs2: v.USSD_MAX_UCS2 },
@@ -210,11 +167,12 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     voice: {
       sessionTtlS: v.VOICE_SESSION_TTL_S,
       inputTimeoutS: v.VOICE_INPUT_TIMEOUT_S,
+      /** TWILIO_VOICES by language. */
       twilioVoices: Object.fromEntries(
-        csv(v.TWILIO_VOICES as string).map((entry) => {
-          const [lang, rest = ''] = entry.split('=');
+        csv(v.TWILIO_VOICES).map((entry): [string, { voice: string; language: string }] => {
+          const [lang = '', rest = ''] = entry.split('=');
           const [voice = '', language = ''] = rest.split('/');
-          return [lang!, { voice, language }];
+          return [lang, { voice, language }];
         }),
       ),
       atVoice: v.AT_VOICE,
@@ -232,9 +190,12 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     },
     twilio: { accountSid: v.TWILIO_ACCOUNT_SID, authToken: v.TWILIO_AUTH_TOKEN, number: v.TWILIO_NUMBER },
     messagingProvider: v.MESSAGING_PROVIDER,
+    /** Provider rate limits (per second, all processes together). */
     outbound: { smsPerSecond: v.SMS_RATE_LIMIT, callsPerSecond: v.CALL_RATE_LIMIT },
+    /** FINERACT_HOOK_SECRET; undefined refuses every hook. */
     hookSecret: v.FINERACT_HOOK_SECRET,
     adminToken: v.ADMIN_TOKEN,
+    /** PIN_MAX_FAILURES wrong PINs lock for PIN_LOCK_S, doubling per lock; after PIN_HARD_LOCK_AFTER timed locks the next is hard. */
     pin: {
       pepper: pepper ?? DEV_PIN_PEPPER,
       usingDevelopmentPepper: !pepper,
@@ -242,19 +203,58 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       lockS: v.PIN_LOCK_S,
       hardLockAfter: v.PIN_HARD_LOCK_AFTER,
     },
-    abuse: { numberPerMin: v.LIMIT_NUMBER_PER_MIN, sourcePerMin: v.LIMIT_SOURCE_PER_MIN, trustedSources },
+    /** Abuse buckets on every channel route (LIMIT_NUMBER_PER_MIN, LIMIT_SOURCE_PER_MIN, TRUSTED_SOURCES). */
+    abuse: { numberPerMin: v.LIMIT_NUMBER_PER_MIN, sourcePerMin: v.LIMIT_SOURCE_PER_MIN, trustedSources: csv(v.TRUSTED_SOURCES) },
+    /** SMS keywords: PIN-in-SMS allowed (SMS_PIN_ENABLED), answers per number per hour (SMS_MAX_PER_HOUR). */
     sms: { pinEnabled: v.SMS_PIN_ENABLED, maxPerHour: v.SMS_MAX_PER_HOUR },
     flowsDir: v.FLOWS_DIR,
     localesDir: v.LOCALES_DIR,
     sandboxPort: v.SANDBOX_PORT,
     sandboxCustomers: v.SANDBOX_CUSTOMERS,
-    sandboxSimSwapped: csv(v.SANDBOX_SIM_SWAPPED as string),
-    simSwap: { provider: simSwapProvider, maxAgeDays: v.SIM_SWAP_MAX_AGE_DAYS, waitMs: v.SIM_SWAP_WAIT_MS, cacheS: v.SIM_SWAP_CACHE_S },
-    allowInsecure: allowInsecure as InsecureSetting[],
-    simulator: (v.SIMULATOR as boolean | undefined) ?? !fineractUrl,
+    sandboxSimSwapped: csv(v.SANDBOX_SIM_SWAPPED),
+    /** SIM_SWAP_*: the check before money-out (threat T4). */
+    simSwap: { provider: simSwapProviderOf(v), maxAgeDays: v.SIM_SWAP_MAX_AGE_DAYS, waitMs: v.SIM_SWAP_WAIT_MS, cacheS: v.SIM_SWAP_CACHE_S },
+    /** KIUNGA_ALLOW_INSECURE: unsafe settings explicitly accepted against a real Fineract (threat T27). */
+    allowInsecure: csv(v.KIUNGA_ALLOW_INSECURE).filter(isInsecureSetting),
+    /** SIMULATOR: serve /simulator (default: with the built-in sandbox only). */
+    simulator: v.SIMULATOR ?? sandbox,
     logLevel: v.LOG_LEVEL,
   };
-  return deepFreeze(config);
+}
+
+/**
+ * The environment in, the configuration out: each variable by its setting's schema, the rules between them
+ * (`crossProblems`, run even when a variable is invalid), then the frozen configuration. Unknown variables are
+ * ignored.
+ */
+export const configSchema = z
+  .object({ ...settingsShape, ...retiredShape })
+  .superRefine(crossProblems, { when: () => true })
+  .transform((v) => deepFreeze(toConfig(v)));
+
+/** The typed, frozen configuration the rest of the code receives. */
+export type Config = z.output<typeof configSchema>;
+
+/**
+ * One line per problem: a variable's own problems joined on one line naming it, then the rules between
+ * settings (their messages name the variables).
+ */
+function problemsOf(issues: readonly z.core.$ZodIssue[]): string[] {
+  const byVariable = new Map<string, string[]>();
+  const rules: string[] = [];
+  for (const issue of issues) {
+    const name = issue.path?.[0];
+    if (typeof name !== 'string') rules.push(issue.message);
+    else byVariable.set(name, [...(byVariable.get(name) ?? []), issue.message]);
+  }
+  return [...[...byVariable].map(([name, messages]) => `${name}: ${messages.join('; ')}`), ...rules];
+}
+
+/** Reads, validates and freezes the configuration; reports every problem at once. */
+export function loadConfig(env: Record<string, string | undefined> = process.env): Config {
+  const parsed = configSchema.safeParse(env);
+  if (!parsed.success) throw new ConfigError(problemsOf(parsed.error.issues));
+  return parsed.data;
 }
 
 /**
@@ -262,19 +262,21 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
  * AT_API_KEY and AT_VOICE_NUMBER; twilio needs TWILIO_ACCOUNT_SID, TWILIO_AUTH_TOKEN, TWILIO_NUMBER and
  * PUBLIC_URL (its webhooks are built from it). Numbers calls come from must be E.164.
  */
-function providerProblems(provider: string | undefined, env: Record<string, string | undefined>, values: Record<string, unknown>): string[] {
+function providerProblems(
+  provider: SettingValues['MESSAGING_PROVIDER'] | undefined,
+  missing: (name: SettingName) => boolean,
+  atVoiceNumber: string | undefined,
+  twilioNumber: string | undefined,
+): string[] {
   const needs: Record<string, SettingName[]> = {
     africastalking: ['AT_USERNAME', 'AT_API_KEY', 'AT_VOICE_NUMBER'],
     twilio: ['TWILIO_ACCOUNT_SID', 'TWILIO_AUTH_TOKEN', 'TWILIO_NUMBER', 'PUBLIC_URL'],
   };
   const out: string[] = [];
-  for (const name of needs[provider ?? ''] ?? []) {
-    // A value that was given but invalid already has its own problem.
-    if (values[name] === undefined && !env[name]?.trim()) out.push(`${name}: required with MESSAGING_PROVIDER=${provider}`);
-  }
-  const number = provider === 'africastalking' ? 'AT_VOICE_NUMBER' : provider === 'twilio' ? 'TWILIO_NUMBER' : undefined;
-  const given = number ? values[number] : undefined;
-  if (number && typeof given === 'string' && !/^\+[1-9]\d{6,14}$/.test(given.trim())) out.push(`${number}: must be an E.164 number, e.g. +254711082000`);
+  for (const name of needs[provider ?? ''] ?? []) if (missing(name)) out.push(`${name}: required with MESSAGING_PROVIDER=${provider}`);
+  const [number, given] =
+    provider === 'africastalking' ? ['AT_VOICE_NUMBER', atVoiceNumber] : provider === 'twilio' ? ['TWILIO_NUMBER', twilioNumber] : [undefined, undefined];
+  if (number && given !== undefined && !/^\+[1-9]\d{6,14}$/.test(given.trim())) out.push(`${number}: must be an E.164 number, e.g. +254711082000`);
   return out;
 }
 

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { DEFAULT_COUNTRY, DEFAULT_CURRENCY, DEFAULT_TIMEZONE } from './constants.js';
 
 /**
  * Every setting Kiunga reads: its schema, default and help text. `config.ts` reads the environment with
@@ -32,6 +33,13 @@ export const url = (protocols: string[]) =>
       }
     }, `must be a URL (${protocols.join(' or ')})`);
 
+/** Comma-separated product ids; empty means every product. */
+const productIds = z
+  .string()
+  .transform(csv)
+  .refine((ids) => ids.every((id) => /^\d+$/.test(id)), 'must be comma-separated product ids')
+  .transform((ids) => ids.map(Number));
+
 const bool = z
   .string()
   .trim()
@@ -43,7 +51,8 @@ const bool = z
 export interface Setting {
   help: string;
   default?: string;
-  schema: z.ZodType;
+  /** Reads the variable's text (after the default is applied). */
+  schema: z.ZodType<unknown, string>;
   secret?: boolean;
 }
 
@@ -111,15 +120,15 @@ export const SETTINGS = {
   FINERACT_TIMEOUT_MS: { help: 'Timeout of one Fineract request.', default: '2500', schema: int(100, 60_000) },
   FINERACT_SAVINGS_PRODUCTS: {
     help: 'Comma-separated savings product ids shown on channels (empty: all; sandbox default: 1).',
-    schema: z.string(),
+    schema: productIds,
   },
   FINERACT_LOAN_PRODUCTS: {
     help: 'Comma-separated loan product ids shown on channels (empty: all; sandbox default: 1).',
-    schema: z.string(),
+    schema: productIds,
   },
   TIMEZONE: {
     help: "The Fineract tenant's time zone (IANA, its timezone_id). Transfer dates and daily limits follow Fineract's business date: read from Fineract when its business date feature is on, else today in this zone.",
-    default: 'Africa/Nairobi',
+    default: DEFAULT_TIMEZONE,
     schema: z.string().refine((tz) => {
       try {
         new Intl.DateTimeFormat('en', { timeZone: tz });
@@ -129,7 +138,7 @@ export const SETTINGS = {
       }
     }, 'must be an IANA time zone, e.g. Africa/Nairobi'),
   },
-  CURRENCY: { help: 'Currency of channel accounts (ISO 4217), used for limits and receipts.', default: 'KES', schema: z.string().regex(/^[A-Z]{3}$/) },
+  CURRENCY: { help: 'Currency of channel accounts (ISO 4217), used for limits and receipts.', default: DEFAULT_CURRENCY, schema: z.string().regex(/^[A-Z]{3}$/) },
   TRANSFER_MIN: { help: 'Smallest amount one transfer or repayment may move (major units).', default: '10', schema: int(1, 1_000_000_000) },
   TRANSFER_MAX: { help: 'Largest amount one transfer or repayment may move (major units).', default: '70000', schema: int(1, 1_000_000_000) },
   TRANSFER_DAILY_LIMIT: {
@@ -205,7 +214,7 @@ export const SETTINGS = {
     help: 'Base URL of the voice recordings (<base>/<lang>/<file>). Unset: PUBLIC_URL/voice/audio, served from LOCALES_DIR/audio.',
     schema: url(['http:', 'https:']),
   },
-  DEFAULT_COUNTRY: { help: 'Country for phone numbers without a prefix (ISO 3166).', default: 'KE', schema: z.string().regex(/^[A-Z]{2}$/) },
+  DEFAULT_COUNTRY: { help: 'Country for phone numbers without a prefix (ISO 3166).', default: DEFAULT_COUNTRY, schema: z.string().regex(/^[A-Z]{2}$/) },
   DEFAULT_LANGUAGE: { help: 'Language of new customers.', default: 'en', schema: z.string().regex(/^[a-z]{2}$/) },
   AT_USERNAME: { help: "Africa's Talking username.", default: 'sandbox', schema: z.string().min(1) },
   AT_API_KEY: { help: "Africa's Talking API key.", schema: z.string().min(1), secret: true },

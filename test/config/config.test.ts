@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
-import { describe, expect, it } from 'vitest';
-import { ConfigError, loadConfig, withSettingsTable } from '../../src/config.js';
+import { describe, expect, expectTypeOf, it } from 'vitest';
+import type { z } from 'zod';
+import { ConfigError, configSchema, loadConfig, withSettingsTable, type Config } from '../../src/config.js';
 
 describe('configuration', () => {
   it('should default everything for the sandbox', () => {
@@ -25,6 +26,32 @@ describe('configuration', () => {
     const text = error.problems.join('\n');
     for (const name of ['PORT', 'FINERACT_URL', 'PIN_PEPPER', 'LOG_LEVEL', 'TRANSFER_MIN']) expect(text).toContain(name);
     expect(error.message).not.toContain('short');
+  });
+
+  it('should type the configuration end to end: one zod schema over the environment yields Config', () => {
+    expectTypeOf<Config>().toEqualTypeOf<z.output<typeof configSchema>>();
+    expectTypeOf<Config['port']>().toEqualTypeOf<number>();
+    expectTypeOf<Config['messagingProvider']>().toEqualTypeOf<'sandbox' | 'africastalking' | 'twilio'>();
+    const parsed = configSchema.safeParse({ PORT: '8081', TRANSFER_MIN: '20', FINERACT_SAVINGS_PRODUCTS: '' });
+    expect(parsed.success).toBe(true);
+    expect(parsed.data?.port).toBe(8081);
+    expect(parsed.data?.limits.minCents).toBe(2000);
+    // An empty product list means every product, also with the sandbox.
+    expect(parsed.data?.fineract.savingsProductIds).toBeUndefined();
+    expect(parsed.data?.fineract.loanProductIds).toEqual([1]);
+    expect(readFileSync('src/config.ts', 'utf8')).not.toMatch(/as never|Record<SettingName, never>/);
+  });
+
+  it('should report a bad product list and a bad read replica by name', () => {
+    const problems = (() => {
+      try {
+        loadConfig({ FINERACT_LOAN_PRODUCTS: '1,x', FINERACT_URL: 'https://f.example/api', FINERACT_READ_URLS: 'ftp://r', PIN_PEPPER: 'p'.repeat(16), KIUNGA_ALLOW_INSECURE: 'messaging,callback-key,fineract-password,sim-swap' });
+      } catch (e) {
+        return (e as ConfigError).problems;
+      }
+      return [];
+    })();
+    expect(problems.sort()).toEqual(['FINERACT_LOAN_PRODUCTS: must be comma-separated product ids', "FINERACT_READ_URLS: 'ftp://r' is not an http(s) URL"]);
   });
 
   it('should require PIN_PEPPER against a real Fineract', () => {
