@@ -39,7 +39,7 @@ import { registerHookJob } from './hooks/fineract-hooks.js';
 import { RESOLVE_JOB, TransferService } from './money/transfer-service.js';
 import { translatedReceipts } from './money/receipts.js';
 import type { RedisStore } from './session/redis-store.js';
-import { SwitchableTranslator, watchFlows, type FlowWatcher } from './authoring/hot-reload.js';
+import { SwitchableTranslator, watchFlows, type FlowWatcher } from './engine/hot-reload.js';
 
 /**
  * Builds every long-lived dependency from the configuration: store (Redis or in-process), Fineract (or the

@@ -1,27 +1,14 @@
 import { writeFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
-import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { loadConfig } from '../config.js';
 import { formatLintMessage, lint, summary } from './lint.js';
 import { flowJsonSchema } from './schema.js';
+import { int, parse, processIo, UsageError, type CliIo } from './cli-args.js';
 
 /**
  * The flow authors' commands of the `kiunga` CLI: lint, test, graph, simulate, schema. Each returns its exit
  * code (0 ok, 1 problems found, 2 usage error); output goes through `io` so tests can run them in-process.
  */
-
-export interface CliIo {
-  stdout(text: string): void;
-  stderr(text: string): void;
-  /** Environment the settings are read from (default: the process environment, read by config.ts). */
-  env?: Record<string, string | undefined>;
-  stdin?: NodeJS.ReadableStream;
-}
-
-export const processIo: CliIo = {
-  stdout: (s) => void process.stdout.write(s),
-  stderr: (s) => void process.stderr.write(s),
-};
 
 export const USAGES = {
   lint: `usage: kiunga lint [flows-dir] [--locales dir] [--max-chars n] [--max-ucs2 n] [--sms-segments n] [--errors-only]
@@ -50,22 +37,6 @@ export const USAGES = {
 
 export type AuthoringCommand = keyof typeof USAGES;
 export const AUTHORING_COMMANDS = Object.keys(USAGES) as AuthoringCommand[];
-
-class UsageError extends Error {}
-
-function parse<O extends NonNullable<ParseArgsConfig['options']>>(args: string[], options: O) {
-  try {
-    return parseArgs({ args, options, allowPositionals: true, strict: true });
-  } catch (error) {
-    throw new UsageError((error as Error).message);
-  }
-}
-
-const int = (value: string | undefined, name: string, fallback: number): number => {
-  if (value === undefined) return fallback;
-  if (!/^\d+$/.test(value)) throw new UsageError(`--${name} must be a whole number`);
-  return Number(value);
-};
 
 /** Runs one authoring command; resolves with the exit code. */
 export async function runAuthoringCommand(command: AuthoringCommand, args: string[], io: CliIo = processIo): Promise<number> {
@@ -104,7 +75,7 @@ export async function runAuthoringCommand(command: AuthoringCommand, args: strin
   }
 }
 
-export { UsageError, parse as parseCommandArgs, int as intOption };
+export { UsageError, parse as parseCommandArgs, int as intOption, processIo, type CliIo };
 
 async function lintCommand(args: string[], io: CliIo): Promise<number> {
   const { values, positionals } = parse(args, {

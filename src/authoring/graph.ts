@@ -7,7 +7,7 @@ import { parseFlowSource } from '../engine/flow-loader.js';
 import type { FlowFile, TransitionConfig } from '../engine/flow-schema.js';
 import type { ScreenMeta } from '../engine/types.js';
 import { createTranslator, type Translator } from '../text/i18n.js';
-import { parseCommandArgs, UsageError, type CliIo } from './cli.js';
+import { parse as parseCommandArgs, UsageError, type CliIo } from './cli-args.js';
 import { describeGuard } from './flow-graph.js';
 
 /**

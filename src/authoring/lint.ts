@@ -9,7 +9,7 @@ import { createTranslator, variablesOf, type Translator } from '../text/i18n.js'
 import { nonGsmChars } from '../text/gsm.js';
 import { DEFAULT_SCREEN_LIMITS, type ScreenLimits } from '../text/paging.js';
 import { buildFlowGraph, canFinish, components, type FlowGraph, type Step } from './flow-graph.js';
-import { readLocaleFiles, type LocaleFile } from './locale-files.js';
+import { readLocaleFiles, type LocaleFile } from '../text/locale-files.js';
 import { checkEngineText, checkScreenBudget, ENGINE_FINAL_KEYS, ENGINE_KEYS } from './screen-budget.js';
 import { namesOnlyImplementations } from './implementations.js';
 import { VIEW_VARS, type ViewVarSpec } from './view-vars.js';

@@ -5,7 +5,7 @@ import type { AddressInfo } from 'node:net';
 import { createInterface } from 'node:readline';
 import { loadConfig } from '../config.js';
 import { createLogger } from '../logger.js';
-import { parseCommandArgs, UsageError, type CliIo } from './cli.js';
+import { parse as parseCommandArgs, UsageError, type CliIo } from './cli-args.js';
 
 /**
  * `kiunga simulate`: a phone in the terminal. It speaks to the Africa's Talking USSD route exactly as the

@@ -5,7 +5,7 @@ import { buildFlowGraph } from './flow-graph.js';
 import { parseFlowSource } from '../engine/flow-loader.js';
 import { readFile } from 'node:fs/promises';
 import { generateCases, runConversationTests, type CaseResult, type TestReport } from './conversation-tests.js';
-import { parseCommandArgs, UsageError, type CliIo } from './cli.js';
+import { parse as parseCommandArgs, UsageError, type CliIo } from './cli-args.js';
 
 /** `kiunga test [dir] [--locales dir] [--generate] [--case name] [--strict]` */
 export async function testCommand(args: string[], io: CliIo): Promise<number> {

@@ -1,10 +1,10 @@
 import { watch, type FSWatcher } from 'node:fs';
 import type { Logger } from 'pino';
-import { FlowLoadError, formatIssue } from '../engine/flow-loader.js';
-import { loadFlowSet, type FlowRegistry } from '../engine/flow-registry.js';
-import type { Implementations } from '../engine/registry.js';
+import { FlowLoadError, formatIssue } from './flow-loader.js';
+import { loadFlowSet, type FlowRegistry } from './flow-registry.js';
+import type { Implementations } from './registry.js';
 import { createTranslator, type Translator } from '../text/i18n.js';
-import { readLocaleFiles } from './locale-files.js';
+import { readLocaleFiles } from '../text/locale-files.js';
 
 /**
  * Hot reload of flows and locales. When a file in FLOWS_DIR or LOCALES_DIR changes, the locales and every
