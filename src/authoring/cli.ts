@@ -1,6 +1,7 @@
 import { writeFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { loadConfig } from '../config.js';
+import { SMS_MAX_PARTS } from '../constants.js';
 import { formatLintMessage, lint, summary } from './lint.js';
 import { flowJsonSchema } from './schema.js';
 import { int, parse, processIo, UsageError, type CliIo } from './cli-args.js';
@@ -92,7 +93,7 @@ async function lintCommand(args: string[], io: CliIo): Promise<number> {
     localesDir: resolve(values.locales ?? config.localesDir),
     fallback: config.defaultLanguage,
     limits: { 'GSM-7': int(values['max-chars'], 'max-chars', config.ussd.maxChars), 'UCS-2': int(values['max-ucs2'], 'max-ucs2', config.ussd.maxUcs2) },
-    smsSegments: int(values['sms-segments'], 'sms-segments', 2),
+    smsSegments: int(values['sms-segments'], 'sms-segments', SMS_MAX_PARTS),
   });
   for (const m of report.messages) {
     if (values['errors-only'] && m.severity !== 'error') continue;

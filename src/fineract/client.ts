@@ -5,6 +5,7 @@ import { FineractError, FineractNotFound, FineractRejected, FineractUnauthorized
 import { FineractHttp, isServedFromCache, requestWithMeta, type FineractRequester, type RequestOptions } from './http.js';
 import { lookupQueries, uncappedFallbackQueries, type LookupQuery } from './phone-lookup.js';
 import { toE164, type CountryCode } from '../text/phone.js';
+import { DEFAULT_TIMEZONE } from '../constants.js';
 import type {
   Customer,
   CustomerAccounts,
@@ -60,7 +61,7 @@ export interface FineractClientOptions {
    * when `enable_business_date` is on, else today in `timeZone`), cached `businessDateTtlMs`.
    */
   today?: () => string;
-  /** The Fineract tenant's IANA time zone (`tenants.timezone_id`); default `Africa/Nairobi`. */
+  /** The Fineract tenant's IANA time zone (`tenants.timezone_id`); default `DEFAULT_TIMEZONE` (Africa/Nairobi). */
   timeZone?: string;
   /** How long a business date read from Fineract is used (default 60,000 ms). */
   businessDateTtlMs?: number;
@@ -234,7 +235,7 @@ export function createFineractClient(options: FineractClientOptions): FineractCl
   const fixedToday = options.today;
   const businessDates = fixedToday
     ? undefined
-    : createBusinessDate({ http, timeZone: options.timeZone ?? 'Africa/Nairobi', ttlMs: options.businessDateTtlMs, logger: options.logger });
+    : createBusinessDate({ http, timeZone: options.timeZone ?? DEFAULT_TIMEZONE, ttlMs: options.businessDateTtlMs, logger: options.logger });
   const businessDate = async (): Promise<string> => (fixedToday ? fixedToday() : businessDates!.get());
   const businessDateNow = (): string => (fixedToday ? fixedToday() : businessDates!.current());
   const reconcileWindow = Math.min(Math.max(options.reconcileWindow ?? 100, 1), 1000);

@@ -1,6 +1,7 @@
 import Bottleneck from 'bottleneck';
 import type { Cluster, Redis } from 'ioredis';
 import type { Logger } from '../logger.js';
+import { PACE_MARGIN } from '../constants.js';
 import { FineractNotSent, type NotSentReason } from '../fineract/not-sent.js';
 
 /**
@@ -57,7 +58,7 @@ export interface LimiterOptions {
   maxConcurrent: number;
   /**
    * Calls are started at most every `1000 / (ratePerSecond * (1 - paceMargin))` ms across all processes
-   * (default margin 0.05: 20/s is paced at 19/s). The margin absorbs the jitter between the moment a call
+   * (default `PACE_MARGIN`, 0.05: 20/s is paced at 19/s). The margin absorbs the jitter between the moment a call
    * is allowed to start and the moment it reaches Fineract (event loop, network), so that Fineract itself
    * does not see more than the rate in any one-second window. 0 paces at exactly the rate.
    */
@@ -141,7 +142,7 @@ export function createSharedLimiter(options: LimiterOptions): SharedLimiter {
   const maxQueued = options.maxQueued ?? 1_000;
   const maxRunMs = options.maxRunMs ?? 30_000;
   const heartbeatMs = options.heartbeatMs ?? 100;
-  const paceMargin = options.paceMargin ?? 0.05;
+  const paceMargin = options.paceMargin ?? PACE_MARGIN;
   if (!(paceMargin >= 0 && paceMargin < 1)) throw new RangeError(`paceMargin must be in [0, 1), got ${paceMargin}`);
   const log = options.logger?.child({ component: 'fineract-limiter' });
 
