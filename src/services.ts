@@ -302,8 +302,8 @@ export async function createServices(
           limits: { 'GSM-7': config.ussd.maxChars, 'UCS-2': config.ussd.maxUcs2 },
           translator,
         }),
-        // Call-back IVR: the adapters render TwiML / AT voice XML from the structured screen.
-        voice: voiceProfile({ ttlMs: config.voice.sessionTtlS * 1000, translator }),
+        // Call-back IVR: the adapters render TwiML / AT voice XML from the neutral turn.
+        voice: voiceProfile({ ttlMs: config.voice.sessionTtlS * 1000 }),
         // One reply per message, at most 2 SMS parts; the record answers a provider retry of the message for an hour.
         sms: smsProfile({ ttlMs: 3_600_000, maxSegments: 2 }),
       },

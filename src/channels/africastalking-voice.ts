@@ -6,7 +6,7 @@ import { hopDeadline } from '../engine/turn-runner.js';
 import type { CallbackRecord, CallbackService, CallOutcome } from '../callback/callbacks.js';
 import { callRefKey } from '../messaging/outbound.js';
 import { formFields, requireCallbackKey } from './africastalking-common.js';
-import { voiceScript, type VoiceRenderOptions } from './voice-render.js';
+import { voiceReplyOf, voiceScript, type VoiceRenderOptions } from './voice-render.js';
 import { atVoiceXml, AtVoiceXml } from './voice-xml.js';
 import { CALL_ID, callbackOfCall, closingReply, digitsOf, endCall, runVoiceHop, seqOf } from './voice-session.js';
 import type { ChannelDeps } from './channel-deps.js';
@@ -134,7 +134,7 @@ export function africastalkingVoice(options: AtVoiceOptions): Router {
         closing(res, 'error.busy');
         return;
       }
-      const { reply, transport } = await withCaller({ msisdn: record.msisdn, channel: 'voice' }, () => runVoiceHop({
+      const body = await withCaller({ msisdn: record.msisdn, channel: 'voice' }, () => runVoiceHop({
         runner: options.runner,
         secret: options.secret,
         deadlineAt,
@@ -143,9 +143,13 @@ export function africastalkingVoice(options: AtVoiceOptions): Router {
         msisdn: record.msisdn,
         seq,
         digits: digitsOf(f.dtmfDigits),
+        // Rendered once, with the texts of the call's flow version (a call in flight keeps them on a hot reload).
+        render: (turn, texts, transport) => {
+          const script = voiceScript(voiceReplyOf(turn, texts), { ...render, translator: texts }, { intro: transport.seq === 1, silence: transport.silence });
+          return atVoiceXml(script, { voice: options.voice, callbackUrl: callbackUrl(req, transport.seq), timeoutS: options.timeoutS });
+        },
       }));
-      const script = voiceScript(reply, render, { intro: transport.seq === 1, silence: transport.silence });
-      send(res, atVoiceXml(script, { voice: options.voice, callbackUrl: callbackUrl(req, transport.seq), timeoutS: options.timeoutS }));
+      send(res, body);
     } catch (err) {
       log.warn({ err: { type: (err as Error)?.name, message: (err as Error)?.message } }, 'voice hop failed');
       closing(res, 'error.unavailable');

@@ -1,6 +1,7 @@
 import { smsSegments, toGsm } from '../text/gsm.js';
 import { optionLine } from '../text/paging.js';
 import type { ChannelProfile } from '../engine/turn-runner.js';
+import { translateScreen } from '../engine/screen.js';
 import type { Screen } from '../engine/types.js';
 
 /**
@@ -20,7 +21,7 @@ export interface SmsProfileOptions {
 }
 
 /** Keys nobody can send by SMS: a message is a keyword, never engine navigation (back, home, more). */
-const NO_NAVIGATION = { more: '\u0000more', back: '\u0000back', home: '\u0000home' } as const;
+const NO_NAVIGATION = { back: '\u0000back', home: '\u0000home' } as const;
 
 const joinLines = (lines: readonly string[]) => lines.filter((l) => l !== '').join('\n');
 const questionMarks = (s: string) => s.split('?').length - 1;
@@ -69,9 +70,14 @@ export function smsProfile(options: SmsProfileOptions): ChannelProfile {
   const maxSegments = options.maxSegments ?? 2;
   return {
     ttlMs: options.ttlMs,
-    keys: { ...NO_NAVIGATION },
-    render(screen: Screen, _lang: string, notice?: string): string[] {
-      return [renderSms(screen, notice, maxSegments)];
+    keys: { back: NO_NAVIGATION.back, home: NO_NAVIGATION.home },
+    presenter: {
+      render(turn, texts) {
+        // A session the runner ends itself (a polite end) answers its one text as it is.
+        if (turn.closing) return { text: texts.t(turn.lang, turn.closing) };
+        const notice = turn.notice ? texts.t(turn.lang, turn.notice) : undefined;
+        return { text: renderSms(translateScreen(turn.screen, texts, turn.lang), notice, maxSegments) };
+      },
     },
   };
 }

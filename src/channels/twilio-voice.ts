@@ -7,7 +7,7 @@ import { hopDeadline } from '../engine/turn-runner.js';
 import type { CallbackService, CallOutcome } from '../callback/callbacks.js';
 import { callRefKey } from '../messaging/outbound.js';
 import { formFields } from './africastalking-common.js';
-import { voiceScript, type VoiceRenderOptions, type VoiceScript } from './voice-render.js';
+import { voiceReplyOf, voiceScript, type VoiceRenderOptions, type VoiceScript } from './voice-render.js';
 import { CALL_ID, callbackOfCall, closingReply, digitsOf, endCall, runVoiceHop, seqOf } from './voice-session.js';
 import type { ChannelDeps } from './channel-deps.js';
 import { admit } from './abuse-gate.js';
@@ -124,7 +124,7 @@ export function twilioVoice(options: TwilioVoiceOptions): Router {
         closing(res, 'error.busy');
         return;
       }
-      const { reply, transport } = await withCaller({ msisdn: record.msisdn, channel: 'voice' }, () => runVoiceHop({
+      const body = await withCaller({ msisdn: record.msisdn, channel: 'voice' }, () => runVoiceHop({
         runner: options.runner,
         secret: options.secret,
         deadlineAt,
@@ -133,10 +133,14 @@ export function twilioVoice(options: TwilioVoiceOptions): Router {
         msisdn: record.msisdn,
         seq,
         digits: digitsOf(f.Digits),
+        // Rendered once, with the texts of the call's flow version (a call in flight keeps them on a hot reload).
+        render: (turn, texts, transport) => {
+          const action = `${base}${TWILIO_VOICE_ROUTE}?ref=${encodeURIComponent(record.ref)}&seq=${transport.seq}`;
+          const script = voiceScript(voiceReplyOf(turn, texts), { ...render, translator: texts }, { intro: transport.seq === 1, silence: transport.silence });
+          return twiml(script, { action, voices: options.voices, timeoutS: options.timeoutS });
+        },
       }));
-      const action = `${base}${TWILIO_VOICE_ROUTE}?ref=${encodeURIComponent(record.ref)}&seq=${transport.seq}`;
-      const script = voiceScript(reply, render, { intro: transport.seq === 1, silence: transport.silence });
-      xml(res, twiml(script, { action, voices: options.voices, timeoutS: options.timeoutS }));
+      xml(res, body);
     } catch (err) {
       log.warn({ err: { type: (err as Error)?.name, message: (err as Error)?.message } }, 'voice hop failed');
       closing(res, 'error.unavailable');

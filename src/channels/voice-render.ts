@@ -1,5 +1,6 @@
 import type { ChannelProfile } from '../engine/turn-runner.js';
-import type { Screen, TurnReply } from '../engine/types.js';
+import { translateScreen } from '../engine/screen.js';
+import type { Screen, Turn } from '../engine/types.js';
 import type { Translator } from '../text/i18n.js';
 import type { AudioCatalogue } from './voice-audio.js';
 
@@ -41,10 +42,29 @@ interface Sentence {
 
 type Texts = Pick<Translator, 't' | 'template' | 'fallback' | 'languages'>;
 
+/** What a voice reply is rendered from: a turn translated with the texts of the session's flow version. */
+export interface VoiceReply {
+  end: boolean;
+  /** The prompt text; said as it is when there is no screen. */
+  text: string;
+  screen?: Screen;
+  lang?: string;
+  /** i18n key of the one-hop notice. */
+  notice?: string;
+  /** The runner ended the session itself (a polite end, silence): the text already is the goodbye. */
+  closing?: boolean;
+}
+
+/** Translates a neutral turn for the voice renderer, with `texts` (the session's flow version's). */
+export function voiceReplyOf(turn: Turn, texts: Parameters<typeof translateScreen>[1]): VoiceReply {
+  const screen = translateScreen(turn.screen, texts, turn.lang);
+  return { end: turn.end, text: screen.text, screen, lang: turn.lang, notice: turn.notice, closing: turn.closing !== undefined };
+}
+
 const spaced = (text: string) => text.replace(/\s*\n\s*/g, (_m, offset: number, all: string) => (/[.:!?]$/.test(all.slice(0, offset)) ? ' ' : '. ')).trim();
 
 /** The sentences of a screen, in order, for any language. */
-function sentences(tr: Texts, screen: Screen | undefined, reply: Pick<TurnReply, 'text' | 'notice'>, extra: { intro?: boolean; silence?: number }): Sentence[] {
+function sentences(tr: Texts, screen: Screen | undefined, reply: Pick<VoiceReply, 'text' | 'notice' | 'closing'>, extra: { intro?: boolean; silence?: number }): Sentence[] {
   const out: Sentence[] = [];
   const staticText = (key: string, vars?: Record<string, string | number>): Sentence => ({
     audio: key,
@@ -72,8 +92,9 @@ function sentences(tr: Texts, screen: Screen | undefined, reply: Pick<TurnReply,
     });
   }
   if (screen.input) out.push(staticText('voice.hash'));
-  // A flow's final screen ends with a goodbye; an end the runner made itself (stateId '') already is one.
-  if (final && screen.stateId !== '' && parts.prompt?.key !== 'common.goodbye') out.push(staticText('common.goodbye'));
+  // A flow's final screen ends with a goodbye; an end the runner made itself already is one (as is a final
+  // state without a prompt of its own, which says `common.goodbye`).
+  if (final && !reply.closing && screen.stateId !== '' && parts.prompt?.key !== 'common.goodbye') out.push(staticText('common.goodbye'));
   return out;
 }
 
@@ -91,9 +112,9 @@ export interface VoiceRenderOptions {
   speaks: (lang: string) => boolean;
 }
 
-/** Renders a runner reply into the sentences and gather of a voice reply. */
+/** Renders a reply into the sentences and gather of a voice reply. */
 export function voiceScript(
-  reply: TurnReply,
+  reply: VoiceReply,
   options: VoiceRenderOptions,
   extra: { intro?: boolean; silence?: number } = {},
 ): VoiceScript {
@@ -128,23 +149,23 @@ export function spokenText(tr: Texts, screen: Screen, lang: string, notice?: str
 
 export interface VoiceProfileOptions {
   ttlMs: number;
-  translator: Texts;
 }
 
 /**
  * The runner's voice profile: no paging (one page is everything said), keys `0` back and `*` home (a menu
- * gathers one key, so `00` cannot be typed), and structured replies so the adapters render from the screen.
+ * gathers one key, so `00` cannot be typed). The voice adapters render their own TwiML or AT voice XML from
+ * the turn (`TurnRequest.render`); this presenter's plain spoken text serves any other caller of the runner.
  */
 export function voiceProfile(options: VoiceProfileOptions): ChannelProfile {
   return {
     ttlMs: options.ttlMs,
-    keys: { more: '98', back: '0', home: '*' },
-    structured: true,
-    render(screen, lang, notice) {
-      // The runner passes the notice translated; the script wants its key, which the reply carries. Here the
-      // translated notice simply leads the text.
-      const body = spokenText(options.translator, screen, lang);
-      return [notice ? `${notice}\n${body}` : body];
+    keys: { back: '0', home: '*' },
+    presenter: {
+      render(turn, texts) {
+        if (turn.closing) return { text: texts.t(turn.lang, turn.closing) };
+        const body = spokenText(texts, translateScreen(turn.screen, texts, turn.lang), turn.lang);
+        return { text: turn.notice ? `${texts.t(turn.lang, turn.notice)}\n${body}` : body };
+      },
     },
   };
 }

@@ -1,12 +1,13 @@
 import type { Logger } from 'pino';
 import type { TurnRunner } from '../engine/turn-runner.js';
-import type { Screen, TurnReply } from '../engine/types.js';
+import type { Screen, Turn } from '../engine/types.js';
+import type { TurnTexts } from '../engine/turn-runner.js';
 import type { KeyValueStore } from '../session/store.js';
 import type { Keys } from '../session/keys.js';
 import { keyedHash } from '../security/secrets.js';
 import { maskMsisdn } from '../logger.js';
 import type { CallbackRecord, CallbackService } from '../callback/callbacks.js';
-import type { VoiceRenderOptions } from './voice-render.js';
+import type { VoiceRenderOptions, VoiceReply } from './voice-render.js';
 
 /**
  * What the Twilio and Africa's Talking voice adapters share: running one hop of a call-back call through the
@@ -61,10 +62,15 @@ export interface VoiceHop {
   /** From the URL; undefined on the answer. */
   seq?: number;
   digits: string;
+  /**
+   * Renders the turn into the provider's reply (TwiML, AT voice XML) with the texts of the call's flow
+   * version; `transport` is the call's state after this hop (the next `seq`, silent hops in a row).
+   */
+  render(turn: Turn, texts: TurnTexts, transport: VoiceTransport): string;
 }
 
-/** Runs one hop of a call; always resolves. */
-export async function runVoiceHop(hop: VoiceHop): Promise<{ reply: TurnReply; transport: VoiceTransport }> {
+/** Runs one hop of a call; always resolves with the rendered reply. */
+export async function runVoiceHop(hop: VoiceHop): Promise<string> {
   const answer = hop.seq === undefined;
   const hopKey = keyedHash(hop.secret, answer ? 'voice:answer' : `voice:${hop.seq}:${hop.digits}`);
   const reply = await hop.runner.run(
@@ -86,15 +92,15 @@ export async function runVoiceHop(hop: VoiceHop): Promise<{ reply: TurnReply; tr
         }
         return { inputs: [hop.digits], transport: { seq, silence: 0 } };
       },
+      render: (turn, texts) => hop.render(turn, texts, isTransport(turn.transport) ? turn.transport : { seq: (hop.seq ?? 0) + 1, silence: 0 }),
     },
     hop.deadlineAt,
   );
-  const transport = isTransport(reply.transport) ? reply.transport : { seq: (hop.seq ?? 0) + 1, silence: 0 };
-  return { reply, transport };
+  return reply.text;
 }
 
 /** A closing reply said in `lang` (a call that is not Kiunga's, an error): the text of `key`, then the end. */
-export function closingReply(render: VoiceRenderOptions, lang: string, key: string): TurnReply {
+export function closingReply(render: VoiceRenderOptions, lang: string, key: string): VoiceReply {
   const text = render.translator.t(lang, key);
   const screen: Screen = { stateId: '', final: true, text, list: [], options: [], parts: { vars: {}, prompt: { key }, list: [], options: [] } };
   return { end: true, text, lang, screen };

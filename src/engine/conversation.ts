@@ -1,15 +1,16 @@
 import { createActor, waitFor, type AnyActorRef, type AnyMachineSnapshot, type StateValue } from 'xstate';
 import type { LoadedFlow } from './flow-loader.js';
 import type { FlowInput } from './registry.js';
-import { buildScreen, currentScreenMeta, screenChoices, type ScreenTranslator } from './screen.js';
-import type { FlowContext, Screen } from './types.js';
+import { currentScreenMeta, screenChoices, turnScreen } from './screen.js';
+import type { FlowContext, TurnScreen } from './types.js';
 import { matchKeyword } from './keywords.js';
 import { MONEY_ACTORS } from './actor-kit.js';
 
 /**
  * One conversation's machine for the length of a hop: started fresh or restored from the persisted
- * snapshot, driven by the customer's inputs with engine-level navigation (`0` back, `00` home, `98` more),
- * and persisted again only when it rests (waiting for input, or final).
+ * snapshot, driven by the customer's inputs with engine-level navigation (`0` back, `00` home), and
+ * persisted again only when it rests (waiting for input, or final). Paging a long screen (`98` more) is the
+ * USSD presenter's, not the engine's.
  */
 
 /**
@@ -42,8 +43,8 @@ export function moneyConfirmStates(flow: LoadedFlow): Set<string> {
   return ids;
 }
 
+/** The keys the engine itself understands: back one screen, home. */
 export interface NavigationKeys {
-  more: string;
   back: string;
   home: string;
 }
@@ -53,7 +54,6 @@ export interface ConversationState {
   snapshot: unknown;
   /** Resting screens since home, as state values, for `0` (back). */
   history: StateValue[];
-  page: number;
 }
 
 const INPUT_PATTERNS: Record<string, RegExp> = {
@@ -72,14 +72,12 @@ export class Conversation {
   notice?: string;
   /** Set once this hop sent an event from a money-confirmation screen: money may move in this hop. */
   moneyHop = false;
-  /** Screen pages of the current render, filled by `render`. */
   private actor: AnyActorRef;
 
   private constructor(
     readonly flow: LoadedFlow,
     actor: AnyActorRef,
     public history: StateValue[],
-    public page: number,
     private readonly deadlineAt: number,
   ) {
     this.actor = actor;
@@ -88,7 +86,7 @@ export class Conversation {
   /** Starts the flow and runs it to its first resting screen. */
   static async start(flow: LoadedFlow, input: FlowInput, deadlineAt: number): Promise<Conversation> {
     const actor = createActor(flow.machine, { input });
-    const c = new Conversation(flow, actor, [], 0, deadlineAt);
+    const c = new Conversation(flow, actor, [], deadlineAt);
     actor.start();
     await c.settle();
     c.remember();
@@ -99,7 +97,7 @@ export class Conversation {
   static restore(flow: LoadedFlow, state: ConversationState, deadlineAt: number): Conversation {
     const actor = createActor(flow.machine, { snapshot: state.snapshot as never });
     actor.start();
-    return new Conversation(flow, actor, state.history, state.page, deadlineAt);
+    return new Conversation(flow, actor, state.history, deadlineAt);
   }
 
   get snapshot(): AnyMachineSnapshot {
@@ -121,8 +119,11 @@ export class Conversation {
     return !!current && moneyConfirmStates(this.flow).has(current.id);
   }
 
-  /** Applies one customer input; `pages` is how many pages the current screen has on this channel. */
-  async apply(input: string, pages: number, keys: NavigationKeys): Promise<void> {
+  /**
+   * Applies one customer input. Resolves true when the machine moved to another screen (an event, back or
+   * home), false when the input only set a notice or was not understood.
+   */
+  async apply(input: string, keys: NavigationKeys): Promise<boolean> {
     this.notice = undefined;
     const current = currentScreenMeta(this.flow, this.snapshot);
     const meta = current?.meta;
@@ -130,20 +131,10 @@ export class Conversation {
     const optionKeys = new Set(choices.map((c) => c.key));
     const reserved = (key: string) => input === key && !optionKeys.has(key);
 
-    if (reserved(keys.more) && this.page < pages - 1) {
-      this.page += 1;
-      return;
-    }
-    if (reserved(keys.back)) {
-      if (this.page > 0) {
-        this.page -= 1;
-        return;
-      }
-      if (this.history.length > 1) {
-        this.history.pop();
-        this.jumpTo(this.history[this.history.length - 1]!);
-        return;
-      }
+    if (reserved(keys.back) && this.history.length > 1) {
+      this.history.pop();
+      this.jumpTo(this.history[this.history.length - 1]!);
+      return true;
     }
     const confirming = !!current && moneyConfirmStates(this.flow).has(current.id);
     if (reserved(keys.home) && this.flow.homeId) {
@@ -151,14 +142,14 @@ export class Conversation {
       if (homeValue !== undefined && this.history.some((v) => sameValue(v, homeValue))) {
         this.history = [homeValue];
         this.jumpTo(homeValue);
-        return;
+        return true;
       }
     }
     const choice = choices.find((c) => c.key === input);
     if (confirming) this.moneyHop = true;
     if (choice) {
       await this.send(choice.event);
-      return;
+      return true;
     }
     if (meta?.keywords) {
       const languages = this.flow.translator?.languages ?? [...new Set(meta.keywords.flatMap((k) => Object.keys(k.words)))];
@@ -166,34 +157,35 @@ export class Conversation {
       if (match.kind === 'event') {
         if (match.lang) this.restartWith(this.snapshot.value as StateValue, { ...this.context, lang: match.lang });
         await this.send(match.event);
-        return;
+        return true;
       }
       if (match.kind === 'usage') {
         this.notice = match.usage ?? 'error.invalidInput';
-        return;
+        return false;
       }
       // Not a keyword: the screen itself (its prompt lists the keywords) is the answer.
-      if (!meta.input) return;
+      if (!meta.input) return false;
     }
     if (meta?.input) {
       if (!INPUT_PATTERNS[meta.input]!.test(input)) {
         this.notice = 'error.invalidInput';
-        return;
+        return false;
       }
       await this.send({ type: 'INPUT', value: input });
-      return;
+      return true;
     }
     this.notice = 'error.invalidChoice';
+    return false;
   }
 
-  /** The screen the customer sees now. */
-  screen(tr: ScreenTranslator): Screen {
-    return buildScreen(this.flow, this.snapshot, tr);
+  /** The screen the customer sees now, as keys and raw variables. */
+  screen(): TurnScreen {
+    return turnScreen(this.flow, this.snapshot);
   }
 
   /** What to persist; call only at rest. */
   persist(): ConversationState {
-    return { snapshot: this.actor.getPersistedSnapshot(), history: this.history, page: this.page };
+    return { snapshot: this.actor.getPersistedSnapshot(), history: this.history };
   }
 
   stop(): void {
@@ -215,7 +207,6 @@ export class Conversation {
     const snapshot = this.flow.machine.resolveState({ value, context });
     this.actor = createActor(this.flow.machine, { snapshot });
     this.actor.start();
-    this.page = 0;
   }
 
   /** Restarts the actor at rest in `value` with another context (a keyword in another language). */
@@ -228,7 +219,6 @@ export class Conversation {
   private async send(event: { type: string; [k: string]: unknown }): Promise<void> {
     this.actor.send(event);
     await this.settle();
-    this.page = 0;
     this.remember();
   }
 

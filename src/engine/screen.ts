@@ -1,10 +1,11 @@
 import type { AnyMachineSnapshot } from 'xstate';
 import type { LoadedFlow } from './flow-loader.js';
-import type { FlowContext, Screen, ScreenMeta, ScreenParts, ViewValue, ViewVars } from './types.js';
+import type { FlowContext, Screen, ScreenMeta, ScreenParts, TurnScreen, ViewValue, ViewVars } from './types.js';
 
 /**
- * Builds the channel-neutral screen of a resting machine: the translated prompt, list lines and options.
- * Channels turn it into USSD text, speech or an SMS.
+ * Builds the channel-neutral screen of a resting machine (keys and raw variables, `turnScreen`), and
+ * translates it for a presenter (`translateScreen`). Channels turn the translation into USSD text, speech or
+ * an SMS.
  */
 
 /** The translation and formatting functions the screen builder needs. */
@@ -42,14 +43,15 @@ export function currentScreenMeta(flow: LoadedFlow, snapshot: AnyMachineSnapshot
 /** One answer the customer can give on a screen: the key and the event it sends. */
 export interface ScreenChoice {
   key: string;
-  /** i18n key of the label, or the already formatted label vars of a `choose` row. */
+  /** i18n key of the label. */
   label: string;
-  labelVars?: Record<string, string | number>;
+  /** The raw row of a `choose` list (an account), the label's own variables. */
+  labelVars?: ViewVars;
   event: { type: string; [k: string]: unknown };
 }
 
 /** The options a screen offers now: static options whose `if` flag holds, then numbered `choose` rows. */
-export function screenChoices(meta: ScreenMeta, context: FlowContext, tr?: ScreenTranslator): ScreenChoice[] {
+export function screenChoices(meta: ScreenMeta, context: FlowContext): ScreenChoice[] {
   const choices: ScreenChoice[] = [];
   for (const o of meta.options ?? []) {
     if (o.if && context.data[o.if] !== true) continue;
@@ -58,59 +60,63 @@ export function screenChoices(meta: ScreenMeta, context: FlowContext, tr?: Scree
   if (meta.choose) {
     const rows = context.view[meta.choose.items];
     (Array.isArray(rows) ? rows : []).forEach((row, index) => {
-      choices.push({
-        key: String(index + 1),
-        label: meta.choose!.item,
-        labelVars: tr ? formatVars(tr, context.lang, row) : undefined,
-        event: { type: meta.choose!.event, index },
-      });
+      choices.push({ key: String(index + 1), label: meta.choose!.item, labelVars: row, event: { type: meta.choose!.event, index } });
     });
   }
   return choices;
 }
 
-/** Builds the screen for a resting snapshot; `fallbackKey` is shown by final states without a prompt. */
-export function buildScreen(
-  flow: LoadedFlow,
-  snapshot: AnyMachineSnapshot,
-  tr: ScreenTranslator,
-  fallbackKey = 'common.goodbye',
-): Screen {
+/** The neutral screen of a runner-made end: the one text `key`, then the end. */
+export function closingScreen(key: string): TurnScreen {
+  return { final: true, vars: {}, prompt: { key }, list: [], options: [] };
+}
+
+/**
+ * The neutral screen of a resting snapshot: keys and raw variables, nothing translated. `fallbackKey` is
+ * shown by final states without a prompt.
+ */
+export function turnScreen(flow: LoadedFlow, snapshot: AnyMachineSnapshot, fallbackKey = 'common.goodbye'): TurnScreen {
   const context = snapshot.context as FlowContext;
-  const lang = context.lang;
   const final = snapshot.status !== 'active';
   const current = currentScreenMeta(flow, snapshot);
-  if (!current) {
-    const key = final ? fallbackKey : 'error.generic';
-    return { stateId: '', final: true, text: tr.t(lang, key), list: [], options: [], parts: { vars: {}, prompt: { key }, list: [], options: [] } };
-  }
+  if (!current) return closingScreen(final ? fallbackKey : 'error.generic');
   const { meta, id } = current;
-  const vars = formatVars(tr, lang, context.view);
-  let text = tr.t(lang, meta.prompt ?? fallbackKey, vars);
-  const list: string[] = [];
-  const parts: ScreenParts = { vars, prompt: { key: meta.prompt ?? fallbackKey }, list: [], options: [] };
+  const vars: Record<string, ViewValue> = {};
+  for (const [name, value] of Object.entries(context.view)) if (!Array.isArray(value)) vars[name] = value;
+  const screen: TurnScreen = { stateId: id, final, vars, prompt: { key: meta.prompt ?? fallbackKey }, list: [], options: [], input: meta.input };
   if (meta.list) {
     const items = context.view[meta.list.items];
     const rows = Array.isArray(items) ? items : [];
-    for (const row of rows) {
-      const rowVars = formatVars(tr, lang, row);
-      list.push(tr.t(lang, meta.list.item, { ...vars, ...rowVars }));
-      parts.list.push({ key: meta.list.item, vars: rowVars });
-    }
-    if (rows.length === 0 && meta.list.empty) {
-      text = `${text}\n${tr.t(lang, meta.list.empty, vars)}`;
-      parts.empty = { key: meta.list.empty };
-    }
+    for (const row of rows) screen.list.push({ key: meta.list.item, vars: row });
+    if (rows.length === 0 && meta.list.empty) screen.empty = { key: meta.list.empty };
   }
-  const choices = screenChoices(meta, context, tr);
-  parts.options = choices.map((c) => ({ key: c.key, label: { key: c.label, vars: c.labelVars } }));
-  return {
-    stateId: id,
-    final,
-    text,
-    list,
-    options: choices.map((c) => ({ key: c.key, label: tr.t(lang, c.label, { ...vars, ...c.labelVars }) })),
-    input: meta.input,
-    parts,
-  };
+  screen.options = screenChoices(meta, context).map((c) => ({ key: c.key, label: { key: c.label, vars: c.labelVars } }));
+  if (screen.input === undefined) delete screen.input;
+  return screen;
+}
+
+/**
+ * Translates a neutral screen in `lang` with `tr` (the texts of the session's flow version): the prompt,
+ * list lines and option labels as text, and the same texts as keys with formatted variables (`parts`).
+ */
+export function translateScreen(screen: TurnScreen, tr: ScreenTranslator, lang: string): Screen {
+  const vars = formatVars(tr, lang, screen.vars);
+  const parts: ScreenParts = { vars, prompt: { key: screen.prompt.key }, list: [], options: [] };
+  let text = tr.t(lang, screen.prompt.key, vars);
+  const list: string[] = [];
+  for (const row of screen.list) {
+    const rowVars = formatVars(tr, lang, row.vars ?? {});
+    list.push(tr.t(lang, row.key, { ...vars, ...rowVars }));
+    parts.list.push({ key: row.key, vars: rowVars });
+  }
+  if (screen.empty) {
+    text = `${text}\n${tr.t(lang, screen.empty.key, vars)}`;
+    parts.empty = { key: screen.empty.key };
+  }
+  const options = screen.options.map((o) => {
+    const labelVars = o.label.vars ? formatVars(tr, lang, o.label.vars) : undefined;
+    parts.options.push({ key: o.key, label: { key: o.label.key, vars: labelVars } });
+    return { key: o.key, label: tr.t(lang, o.label.key, { ...vars, ...labelVars }) };
+  });
+  return { stateId: screen.stateId ?? '', final: screen.final, text, list, options, input: screen.input, parts };
 }

@@ -8,12 +8,15 @@ import { maskMsisdn } from '../logger.js';
 import { runWithDeadline } from '../limits/deadline.js';
 import { Conversation, HopDeadlineExceeded, type ConversationState, type NavigationKeys } from './conversation.js';
 import type { LoadedFlow } from './flow-loader.js';
-import type { ScreenTranslator } from './screen.js';
-import type { Channel, Screen, TurnReply } from './types.js';
+import { closingScreen, type ScreenTranslator } from './screen.js';
+import type { Translator } from '../text/i18n.js';
+import type { Channel, Turn, TurnReply } from './types.js';
 
 /**
  * Runs one hop of a conversation: lock the session, restore the machine, apply the inputs, wait until it
- * rests within the hop deadline, persist, and answer. A repeated hop (an aggregator retry) gets the recorded
+ * rests within the hop deadline, persist, and answer. The answer is one neutral turn (the screen as keys and
+ * variables, the language, end or continue, the notice), rendered once by the channel's presenter with the
+ * texts of the session's flow version. A repeated hop (an aggregator retry) gets the recorded
  * reply without running anything again. Whatever fails, the caller gets a polite reply, never an exception.
  */
 
@@ -32,6 +35,11 @@ export interface TurnRequest {
    * `endWith` (an i18n key) ends the session now with that text instead (voice: the caller stayed silent).
    */
   inputs(previous: unknown): { inputs: string[]; transport: unknown; endWith?: string };
+  /**
+   * Renders the turn instead of the channel's presenter (voice: TwiML or AT voice XML, which name the
+   * provider's callback URL). Called once per hop; its body is what a repeated hop gets again.
+   */
+  render?: (turn: Turn, texts: TurnTexts) => string;
 }
 
 interface SessionRecord extends ConversationState {
@@ -42,21 +50,32 @@ interface SessionRecord extends ConversationState {
   serviceCode?: string;
   ended: boolean;
   transport: unknown;
-  /** Last replies by hop key, newest last, for aggregator retries. */
+  /** The presenter's own state (USSD: the page shown), after the last render. */
+  view?: unknown;
+  /** Last replies by hop key, newest last, for aggregator retries: the rendered body. */
   hops: { key: string; reply: TurnReply }[];
 }
 
-/** How one channel presents screens. */
+/** The texts a presenter renders with: the session's flow version's, or the server's for a polite end. */
+export type TurnTexts = ScreenTranslator & Pick<Translator, 'languages' | 'fallback' | 'template'>;
+
+/** How one channel presents a neutral turn. */
+export interface Presenter {
+  /**
+   * Presentation-only navigation (USSD "98 More" and "0 Back" between pages of one screen): the presenter's
+   * state after `input`, or undefined when the input is not its own (the engine then gets it). `current`
+   * gives the screen as it stands, for a presenter that needs to measure it.
+   */
+  navigate?(input: string, view: unknown, current: () => { turn: Turn; texts: TurnTexts }): unknown;
+  /** Renders the turn once, with `texts`; `view` is the presenter's state (after `navigate`). */
+  render(turn: Turn, texts: TurnTexts, view: unknown): { text: string; view?: unknown };
+}
+
+/** A channel: how long its sessions live, the engine's navigation keys on it, and its presenter. */
 export interface ChannelProfile {
   ttlMs: number;
   keys: NavigationKeys;
-  /** Renders a screen into pages; a final screen must fit one page. */
-  render(screen: Screen, lang: string, notice?: string): string[];
-  /**
-   * The adapter renders from the screen itself (voice): replies then carry `screen`, `lang`, `notice` and
-   * `transport`, and are recorded with them so a repeated hop renders the same.
-   */
-  structured?: boolean;
+  presenter: Presenter;
 }
 
 /** Where flows come from (a hot-reloading registry later). */
@@ -69,7 +88,7 @@ export interface TurnRunnerDeps {
   store: KeyValueStore;
   keys: Keys;
   flows: FlowSource;
-  translator: ScreenTranslator & { languages: readonly string[] };
+  translator: TurnTexts;
   profiles: Record<Channel, ChannelProfile>;
   logger: Logger;
   defaultLanguage: string;
@@ -130,33 +149,33 @@ export class TurnRunner {
       }
     } catch (error) {
       log.warn({ err: { type: (error as Error)?.name, message: (error as Error)?.message } }, 'hop failed');
-      return { end: true, text: this.deps.translator.t(this.deps.defaultLanguage, 'error.unavailable') };
+      return this.closing(req, this.deps.translator, this.deps.defaultLanguage, 'error.unavailable').reply;
     }
   }
 
   private async locked(req: TurnRequest, raw: string | null, hop: HopLock, deadlineAt: number, log: Logger): Promise<TurnReply> {
     const { store, keys, translator } = this.deps;
     const profile = this.deps.profiles[req.channel];
+    const { presenter } = profile;
     const record = this.parse(raw, log);
 
     if (record && (record.msisdn !== req.msisdn || record.serviceCode !== req.serviceCode)) {
       log.warn('hop refused: session belongs to another number or service code');
-      return { end: true, text: translator.t(this.deps.defaultLanguage, 'error.generic') };
+      return this.closing(req, translator, this.deps.defaultLanguage, 'error.generic').reply;
     }
     const replay = record?.hops.find((h) => h.key === req.hopKey);
     if (replay) {
       log.info('duplicate hop answered from the session record');
       return replay.reply;
     }
-    if (record?.ended) return record.hops[record.hops.length - 1]?.reply ?? { end: true, text: translator.t(this.deps.defaultLanguage, 'common.goodbye') };
+    if (record?.ended) return record.hops[record.hops.length - 1]?.reply ?? this.closing(req, translator, this.deps.defaultLanguage, 'common.goodbye').reply;
 
     const { inputs, transport, endWith } = req.inputs(record?.transport);
     if (endWith) {
       const lang = record ? this.langOf(record) : this.deps.defaultLanguage;
       const texts = (record && this.deps.flows.version(record.flowId, record.flowVersion)?.translator) || translator;
-      const reply: TurnReply = { end: true, text: texts.t(lang, endWith) };
-      if (profile.structured) Object.assign(reply, { lang, transport, screen: closingScreen(endWith, reply.text) });
-      await this.save(hop, profile, record, req, transport, reply, undefined);
+      const { reply } = this.closing(req, texts, lang, endWith, transport);
+      await this.save(hop, profile, record, req, transport, reply, undefined, record?.view);
       log.info({ end: true, reason: endWith }, 'session ended by the channel');
       return reply;
     }
@@ -164,6 +183,8 @@ export class TurnRunner {
     let conversation: Conversation;
     let startLang: string;
     let pending = inputs;
+    // The presenter's state (the USSD page), kept while the customer stays on one screen.
+    let view: unknown = record?.view;
     try {
       if (record && restored) {
         conversation = Conversation.restore(restored, record, deadlineAt);
@@ -175,6 +196,7 @@ export class TurnRunner {
           log.info('session restarted: its flow version is gone');
           pending = [];
         }
+        view = undefined;
         startLang = await this.language(req.msisdn);
         conversation = await Conversation.start(
           flow,
@@ -182,17 +204,25 @@ export class TurnRunner {
           deadlineAt,
         );
       }
+      const c = conversation;
+      // A session renders with the texts of the flow version it began on (hot reload).
+      const current = () => ({ turn: turnOf(c, transport), texts: c.flow.translator ?? translator });
       for (const [i, input] of pending.entries()) {
-        if (conversation.ended) break;
+        if (c.ended) break;
         // A money confirmation needs a hop of its own, after the customer has seen the amount and recipient
         // (threat T25): whatever else this hop carried (a replayed dial string with the PIN) is dropped.
-        if (i > 0 && conversation.atConfirm) {
+        if (i > 0 && c.atConfirm) {
           log.info({ dropped: pending.length - i }, 'inputs after a money confirmation screen dropped: it needs a hop of its own');
           break;
         }
-        // A session renders with the texts of the flow version it began on (hot reload).
-        const pages = profile.render(conversation.screen(conversation.flow.translator ?? translator), conversation.context.lang).length;
-        await conversation.apply(input, pages, profile.keys);
+        const navigated = presenter.navigate?.(input, view, current);
+        if (navigated !== undefined) {
+          view = navigated;
+          c.notice = undefined;
+          continue;
+        }
+        // A new screen starts on its first page.
+        if (await c.apply(input, profile.keys)) view = undefined;
       }
     } catch (error) {
       if (!(error instanceof HopDeadlineExceeded)) throw error;
@@ -201,25 +231,22 @@ export class TurnRunner {
       const key = error.moneyInFlight ? 'transfer.pending' : 'error.unavailable';
       log.warn({ moneyInFlight: error.moneyInFlight }, 'hop deadline exceeded: answering politely and ending the session');
       const lang = record ? this.langOf(record) : this.deps.defaultLanguage;
-      const reply: TurnReply = { end: true, text: translator.t(lang, key) };
-      if (profile.structured) Object.assign(reply, { lang, transport, screen: closingScreen(key, reply.text) });
-      await this.save(hop, profile, record, req, transport, reply, undefined).catch((saveError: unknown) => {
+      const { reply } = this.closing(req, translator, lang, key, transport);
+      await this.save(hop, profile, record, req, transport, reply, undefined, record?.view).catch((saveError: unknown) => {
         if (!error.moneyInFlight) throw saveError;
       });
       return reply;
     }
 
-    const lang = conversation.context.lang;
+    const turn = turnOf(conversation, transport);
     const texts = conversation.flow.translator ?? translator;
-    const screen = conversation.screen(texts);
-    const pages = profile.render(screen, lang, conversation.notice ? texts.t(lang, conversation.notice) : undefined);
-    conversation.page = Math.min(conversation.page, pages.length - 1);
-    const reply: TurnReply = { end: screen.final, text: pages[conversation.page] ?? '' };
-    if (profile.structured) Object.assign(reply, { screen, lang, notice: conversation.notice, transport });
+    // Rendered once per hop; the body is what a repeated hop gets again.
+    const rendered = req.render ? { text: req.render(turn, texts), view } : presenter.render(turn, texts, view);
+    const reply: TurnReply = { end: turn.end, text: rendered.text };
     const state = conversation.persist();
     conversation.stop();
     try {
-      await this.save(hop, profile, record, req, transport, reply, { ...state, flowId: conversation.flow.id, flowVersion: conversation.flow.version });
+      await this.save(hop, profile, record, req, transport, reply, { ...state, flowId: conversation.flow.id, flowVersion: conversation.flow.version }, rendered.view);
     } catch (error) {
       // A money hop's final screen states what the transfer service knows (done, refused, or being processed
       // with an SMS to follow): it stays the answer even when the session cannot be saved (threat T29).
@@ -227,11 +254,18 @@ export class TurnRunner {
       log.warn({ err: { type: (error as Error)?.name, message: (error as Error)?.message } }, 'session not saved after a money hop; answering its outcome');
       return reply;
     }
-    if (lang !== startLang && translator.languages.includes(lang)) {
-      await store.set(keys.language(req.msisdn), lang);
+    if (turn.lang !== startLang && translator.languages.includes(turn.lang)) {
+      await store.set(keys.language(req.msisdn), turn.lang);
     }
-    log.info({ state: screen.stateId, end: reply.end, page: conversation.page }, 'hop answered');
+    log.info({ state: turn.screen.stateId ?? '', end: reply.end }, 'hop answered');
     return reply;
+  }
+
+  /** A runner-made end (a polite end, the deadline, the channel's `endWith`): the one text `key`, rendered. */
+  private closing(req: TurnRequest, texts: TurnTexts, lang: string, key: string, transport?: unknown): { turn: Turn; reply: TurnReply } {
+    const turn: Turn = { end: true, lang, screen: closingScreen(key), closing: key, transport };
+    const text = req.render ? req.render(turn, texts) : this.deps.profiles[req.channel].presenter.render(turn, texts, undefined).text;
+    return { turn, reply: { end: true, text } };
   }
 
   private async save(
@@ -242,6 +276,7 @@ export class TurnRunner {
     transport: unknown,
     reply: TurnReply,
     state: (ConversationState & { flowId: string; flowVersion: string }) | undefined,
+    view: unknown,
   ): Promise<void> {
     const base = state ?? previous;
     const record: SessionRecord = {
@@ -250,11 +285,11 @@ export class TurnRunner {
       flowVersion: base?.flowVersion ?? '',
       snapshot: base?.snapshot ?? null,
       history: base?.history ?? [],
-      page: base?.page ?? 0,
       msisdn: req.msisdn,
       serviceCode: req.serviceCode,
       ended: reply.end,
       transport,
+      ...(view === undefined ? {} : { view }),
       hops: [...(previous?.hops ?? []), { key: req.hopKey, reply }].slice(-RECENT_HOPS),
     };
     await this.deps.store.setAndUnlock(hop.sessionKey, JSON.stringify(record), profile.ttlMs, hop.lockKey, hop.token);
@@ -284,7 +319,10 @@ export class TurnRunner {
   }
 }
 
-/** The final screen of a session the runner ends itself (a polite end), for structured profiles. */
-function closingScreen(key: string, text: string): Screen {
-  return { stateId: '', final: true, text, list: [], options: [], parts: { vars: {}, prompt: { key }, list: [], options: [] } };
+/** The neutral turn of a conversation at rest. */
+function turnOf(conversation: Conversation, transport: unknown): Turn {
+  const screen = conversation.screen();
+  const turn: Turn = { end: screen.final, lang: conversation.context.lang, screen, transport };
+  if (conversation.notice) turn.notice = conversation.notice;
+  return turn;
 }

@@ -114,15 +114,49 @@ export interface ScreenParts {
   options: { key: string; label: ScreenText }[];
 }
 
+/** A text of a turn before translation: an i18n key and its own raw variables (list rows, choice labels). */
+export interface TurnText {
+  key: string;
+  vars?: ViewVars;
+}
+
+/**
+ * The channel-neutral screen of a turn: keys and raw variables only, nothing translated or formatted. A
+ * channel's presenter translates it (`translateScreen`, screen.ts) with the texts of the session's flow version.
+ */
+export interface TurnScreen {
+  /** The prompt state the machine rests on; absent when the runner ended the session itself. */
+  stateId?: string;
+  final: boolean;
+  /** View variables every text of the screen may use (lists left out). */
+  vars: Record<string, ViewValue>;
+  prompt: TurnText;
+  list: TurnText[];
+  /** Shown (after the prompt) when the list is empty. */
+  empty?: TurnText;
+  options: { key: string; label: TurnText }[];
+  input?: InputKind;
+}
+
+/** One hop's outcome, neutral: rendered once by the channel's presenter. */
+export interface Turn {
+  end: boolean;
+  lang: string;
+  screen: TurnScreen;
+  /** i18n key of the one-hop notice shown above the screen, e.g. `error.invalidChoice`. */
+  notice?: string;
+  /**
+   * Set when the runner ended the session itself (a polite end, the deadline, the channel's `endWith`): the
+   * i18n key said. A flow's own final screen leaves it unset.
+   */
+  closing?: string;
+  /** The adapter's transport state after this hop (voice: seq and silence). */
+  transport?: unknown;
+}
+
+/** What a hop answers: the rendered body (the one a repeated hop gets again) and whether the session ended. */
 export interface TurnReply {
   end: boolean;
+  /** The body as the channel's presenter rendered it (USSD text, SMS text, TwiML or AT voice XML). */
   text: string;
-  /** Set for channels whose profile is `structured` (voice): the screen the text was rendered from. */
-  screen?: Screen;
-  /** Language of the reply (structured profiles). */
-  lang?: string;
-  /** i18n key of the one-hop notice shown above the screen (structured profiles), e.g. `error.invalidChoice`. */
-  notice?: string;
-  /** The adapter's transport state after this hop (structured profiles), so a replayed hop renders the same. */
-  transport?: unknown;
 }

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { renderSms, smsProfile, smsText } from '../../src/channels/sms-screen.js';
 import { smsSegments } from '../../src/text/gsm.js';
-import type { Screen } from '../../src/engine/types.js';
+import type { Screen, Turn } from '../../src/engine/types.js';
 
 const screen = (text: string, list: string[] = [], options: { key: string; label: string }[] = []): Screen => ({
   stateId: 'sms.x',
@@ -41,7 +41,16 @@ describe('SMS rendering', () => {
 
   it('should put a notice above the prompt, and never page', () => {
     const profile = smsProfile({ ttlMs: 1000 });
-    const pages = profile.render(screen('Send BAL and your PIN.', [], [{ key: '1', label: 'Balance' }]), 'en', 'Invalid input.');
+    const words: Record<string, string> = { 'sms.ask': 'Send BAL and your PIN.', 'menu.balance': 'Balance', 'error.invalidInput': 'Invalid input.' };
+    const texts = { t: (_l: string, k: string) => words[k] ?? k, formatAmount: () => '', formatDate: () => '', languages: ['en'], fallback: 'en', template: () => undefined };
+    const turn: Turn = {
+      end: true,
+      lang: 'en',
+      notice: 'error.invalidInput',
+      screen: { stateId: 'sms.x', final: true, vars: {}, prompt: { key: 'sms.ask' }, list: [], options: [{ key: '1', label: { key: 'menu.balance' } }] },
+    };
+    // The presenter renders the neutral turn once: one reply, never pages.
+    const pages = [profile.presenter.render(turn, texts, undefined).text];
     expect(pages).toEqual(['Invalid input.\nSend BAL and your PIN.\n1. Balance']);
     expect(Object.values(profile.keys).some((k) => /^[0-9]+$/.test(k))).toBe(false);
   });

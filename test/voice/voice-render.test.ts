@@ -5,10 +5,10 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createTranslator, type Translator } from '../../src/text/i18n.js';
 import { loadAudioCatalogue, NO_AUDIO, type AudioCatalogue } from '../../src/channels/voice-audio.js';
-import { voiceScript, type VoiceScript } from '../../src/channels/voice-render.js';
+import { voiceScript, type VoiceReply, type VoiceScript } from '../../src/channels/voice-render.js';
 import { atVoiceXml, xmlEscape } from '../../src/channels/voice-xml.js';
 import { twiml } from '../../src/channels/twilio-voice.js';
-import type { Screen, TurnReply } from '../../src/engine/types.js';
+import type { Screen } from '../../src/engine/types.js';
 import type { TestServer } from '../helpers/server.js';
 import { allNodes, CHANYA, parseXml, placedCalls, spoken, startVoiceServer, twilioCall, twilioPost, newCallSid, TWILIO_NUMBER } from './helpers.js';
 
@@ -40,7 +40,7 @@ afterAll(async () => {
   await rm(dir, { recursive: true, force: true });
 });
 
-const menu = (lang: string): TurnReply => {
+const menu = (lang: string): VoiceReply => {
   const screen: Screen = {
     stateId: 'banking.menu',
     final: false,
