@@ -8,6 +8,8 @@ export default defineConfig({
   test: {
     include: ['test/load/**/*.test.ts'],
     globals: false,
+    // Installs or names missing programs and starts a Redis for the run when none answers at REDIS_URL.
+    globalSetup: ['test/helpers/global-setup.ts'],
     testTimeout: 120_000,
     hookTimeout: 120_000,
     pool: 'forks',
