@@ -1,5 +1,6 @@
 import { Writable } from 'node:stream';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { rejectionOf } from '../helpers/rejection.js';
 import { createFineractClient, type FineractClientOptions } from '../../src/fineract/client.js';
 import {
   FineractError,
@@ -39,14 +40,6 @@ function client(overrides: Partial<FineractClientOptions> = {}): FineractClient 
 }
 
 /** Resolves to the rejection of `p` (fails the test if it resolves). */
-async function failure(p: Promise<unknown>): Promise<Error> {
-  try {
-    await p;
-  } catch (err) {
-    return err as Error;
-  }
-  throw new Error('expected a rejection');
-}
 
 beforeAll(async () => {
   sandbox = await startSandbox({ businessDate: '2026-11-25' });
@@ -162,8 +155,8 @@ describe('accounts', () => {
   });
 
   it('throws OwnershipError when Amina asks for Baraka’s account or loan', async () => {
-    expect(await failure(client().getOwnedSavingsAccount(DEMO_CLIENTS.amina.id, DEMO_SAVINGS.baraka.id))).toBeInstanceOf(OwnershipError);
-    expect(await failure(client().getOwnedLoan(DEMO_CLIENTS.baraka.id, DEMO_LOANS.amina.id))).toBeInstanceOf(OwnershipError);
+    await expect(client().getOwnedSavingsAccount(DEMO_CLIENTS.amina.id, DEMO_SAVINGS.baraka.id)).rejects.toBeInstanceOf(OwnershipError);
+    await expect(client().getOwnedLoan(DEMO_CLIENTS.baraka.id, DEMO_LOANS.amina.id)).rejects.toBeInstanceOf(OwnershipError);
   });
 
   it('reads an owned loan', async () => {
@@ -192,7 +185,7 @@ describe('errors', () => {
     expect(errors.length).toBeGreaterThanOrEqual(9);
   });
   const caught = async (p: Promise<unknown>): Promise<Error> => {
-    const e = await failure(p);
+    const e = await rejectionOf(p);
     errors.push(e);
     return e;
   };
@@ -230,7 +223,7 @@ describe('errors', () => {
     const e = await caught(client().listAccounts(1));
     expect(e).toBeInstanceOf(FineractUnavailable);
     expect(e).toMatchObject({ kind: 'unavailable', retryable: true, httpStatus: 500, timedOut: false });
-    expect(await failure(client().ping())).toBeInstanceOf(FineractUnavailable);
+    await expect(client().ping()).rejects.toBeInstanceOf(FineractUnavailable);
   });
 
   it('maps a reset connection to FineractUnavailable', async () => {

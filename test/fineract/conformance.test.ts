@@ -43,14 +43,6 @@ const request = (ref: string, overrides: Partial<TransferRequest> = {}): Transfe
 const balanceOf = (s: Sandbox, accountId: number): number => s.bank.balance(s.bank.savingsAccount(accountId)!);
 const apiPath = (p: string): string => p.split('/api/v1')[1] ?? p;
 
-async function failure(p: Promise<unknown>): Promise<Error> {
-  try {
-    await p;
-  } catch (err) {
-    return err as Error;
-  }
-  throw new Error('expected a rejection');
-}
 
 afterEach(async () => {
   await Promise.all(closers.splice(0).map((c) => c.close()));
@@ -133,9 +125,9 @@ describe('reconciliation of a busy account (an agent float)', () => {
     const s = await start();
     const c = client(s, { today: () => BUSINESS_DATE, reconcileMaxPages: 1 });
     await busyFloat(s, c, BUSINESS_DATE, BUSINESS_DATE);
-    const err = await failure(c.findTransfer({ fromAccountId: CHANYA.accountId, description: 'Kiunga send NOPE', onOrAfter: BUSINESS_DATE }));
-    expect(err).toBeInstanceOf(FineractUnavailable);
-    expect(err).toMatchObject({ retryable: true });
+    const err = c.findTransfer({ fromAccountId: CHANYA.accountId, description: 'Kiunga send NOPE', onOrAfter: BUSINESS_DATE });
+    await expect(err).rejects.toBeInstanceOf(FineractUnavailable);
+    await expect(err).rejects.toMatchObject({ retryable: true });
   });
 });
 
@@ -144,16 +136,16 @@ describe('a failed idempotency key stays failed', () => {
     const s = await start();
     const c = client(s, { today: () => BUSINESS_DATE });
     s.control.failMode = 'command-500';
-    const first = await failure(c.transfer(request('POISON')));
+    const first = c.transfer(request('POISON'));
     // The live 500 says nothing about where it failed: retryable.
-    expect(first).toBeInstanceOf(FineractUnavailable);
+    await expect(first).rejects.toBeInstanceOf(FineractUnavailable);
     s.control.failMode = 'none';
     for (let i = 0; i < 2; i++) {
-      const replay = await failure(c.transfer(request('POISON')));
-      expect(replay).toBeInstanceOf(FineractReplayedFailure);
-      expect(replay).toBeInstanceOf(FineractRejected);
-      expect(isReplayedFailure(replay)).toBe(true);
-      expect(replay).toMatchObject({ kind: 'rejected', retryable: false, httpStatus: 500, servedFromCache: true });
+      const replay = c.transfer(request('POISON'));
+      await expect(replay).rejects.toBeInstanceOf(FineractReplayedFailure);
+      await expect(replay).rejects.toBeInstanceOf(FineractRejected);
+      await expect(replay).rejects.toSatisfy(isReplayedFailure);
+      await expect(replay).rejects.toMatchObject({ kind: 'rejected', retryable: false, httpStatus: 500, servedFromCache: true });
     }
     expect(balanceOf(s, AMINA.accountId)).toBe(12_500_00);
     expect(s.control.requests.filter((r) => r.committed)).toHaveLength(0);
@@ -166,9 +158,9 @@ describe('a failed idempotency key stays failed', () => {
     const s = await start();
     const c = client(s, { today: () => BUSINESS_DATE });
     s.control.failMode = '500';
-    const err = await failure(c.transfer(request('TRANSIENT')));
-    expect(err).toBeInstanceOf(FineractUnavailable);
-    expect(isReplayedFailure(err)).toBe(false);
+    const err = c.transfer(request('TRANSIENT'));
+    await expect(err).rejects.toBeInstanceOf(FineractUnavailable);
+    await expect(err).rejects.not.toSatisfy(isReplayedFailure);
     s.control.failMode = 'none';
     expect(await c.transfer(request('TRANSIENT'))).toMatchObject({ replayed: false });
   });
@@ -185,9 +177,9 @@ describe("the transfer date is Fineract's business date", () => {
     const { transferId } = await c.transfer(request('BD1'));
     expect(s.bank.data.transfers.find((t) => t.id === transferId)?.date).toBe(yesterday);
     // Kiunga's own clock would have been refused, as Fineract refuses it.
-    const future = await failure(c.transfer(request('BD2', { date: nairobiToday() })));
-    expect(future).toBeInstanceOf(FineractRejected);
-    expect(future).toMatchObject({ httpStatus: 400, code: 'error.msg.savingsaccount.transaction.in.the.future' });
+    const future = c.transfer(request('BD2', { date: nairobiToday() }));
+    await expect(future).rejects.toBeInstanceOf(FineractRejected);
+    await expect(future).rejects.toMatchObject({ httpStatus: 400, code: 'error.msg.savingsaccount.transaction.in.the.future' });
   });
 
   it('with enable_business_date off, today in the tenant zone, whatever stale row GET /businessdate holds', async () => {
@@ -238,8 +230,8 @@ describe('transfer ids: detail id (POST resourceId) and transaction id (legs, GE
     s.bank.data.lastTransferDetailId = 7;
     s.control.deniedPermissions.add('READ_ACCOUNTTRANSFER');
     const c = client(s, { today: () => BUSINESS_DATE });
-    const err = await failure(c.transfer(request('IDS2')));
-    expect(err).toBeInstanceOf(FineractUnavailable);
+    const err = c.transfer(request('IDS2'));
+    await expect(err).rejects.toBeInstanceOf(FineractUnavailable);
     expect(balanceOf(s, AMINA.accountId)).toBe(12_000_00);
     const found = await c.findTransfer({ fromAccountId: AMINA.accountId, description: 'Kiunga send IDS2' });
     expect(found).toEqual({ transferId: s.bank.data.transfers.at(-1)!.id });

@@ -1,5 +1,6 @@
 import { Writable } from 'node:stream';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { rejectionOf } from '../helpers/rejection.js';
 import { createFineractClient, type FineractClientOptions } from '../../src/fineract/client.js';
 import { FineractError, FineractUnavailable, OwnershipError } from '../../src/fineract/errors.js';
 import { FineractHttp, isServedFromCache, requestWithMeta, type FineractRequester } from '../../src/fineract/http.js';
@@ -36,14 +37,6 @@ const request = (ref: string, overrides: Partial<TransferRequest> = {}): Transfe
 
 const aminaBalance = (): number => sandbox.bank.balance(sandbox.bank.savingsAccount(AMINA.accountId)!);
 
-async function failure(p: Promise<unknown>): Promise<Error> {
-  try {
-    await p;
-  } catch (err) {
-    return err as Error;
-  }
-  throw new Error('expected a rejection');
-}
 
 beforeEach(async () => {
   sandbox = await startSandbox({ businessDate: BUSINESS_DATE });
@@ -98,9 +91,9 @@ describe('timeout after commit', () => {
   it('times out, although the money moved once; findTransfer finds it; a replay returns it without moving again', async () => {
     const c = client({ timeoutMs: 150 });
     sandbox.control.timeoutAfterCommit = { count: 1, mode: 'delay', ms: 1_000 };
-    const err = await failure(c.transfer(request('T1')));
-    expect(err).toBeInstanceOf(FineractUnavailable);
-    expect(err).toMatchObject({ timedOut: true, retryable: true });
+    const err = c.transfer(request('T1'));
+    await expect(err).rejects.toBeInstanceOf(FineractUnavailable);
+    await expect(err).rejects.toMatchObject({ timedOut: true, retryable: true });
     expect(aminaBalance()).toBe(12_500_00 - 500_00);
 
     const found = await c.findTransfer({ fromAccountId: AMINA.accountId, description: 'Kiunga send T1' });
@@ -112,8 +105,8 @@ describe('timeout after commit', () => {
   it('the same when the connection drops after the commit', async () => {
     const c = client();
     sandbox.control.timeoutAfterCommit = { count: 1, mode: 'destroy', ms: 0 };
-    const err = await failure(c.transfer(request('D1')));
-    expect(err).toBeInstanceOf(FineractUnavailable);
+    const err = c.transfer(request('D1'));
+    await expect(err).rejects.toBeInstanceOf(FineractUnavailable);
     expect(await c.findTransfer({ fromAccountId: AMINA.accountId, description: 'Kiunga send D1' })).toEqual({ transferId: 1 });
     expect(await c.transfer(request('D1'))).toEqual({ transferId: 1, replayed: true });
     expect(aminaBalance()).toBe(12_500_00 - 500_00);
@@ -165,9 +158,9 @@ describe('requestWithMeta', () => {
     const slow = http.request('POST', '/accounttransfers', { body, idempotencyKey: 'meta-2' });
     await new Promise((r) => setTimeout(r, 30));
     const seen: number[] = [];
-    const busy = await failure(http.request('POST', '/accounttransfers', { body, idempotencyKey: 'meta-2', onResponse: (m) => seen.push(m.status) }));
-    expect(busy).toBeInstanceOf(FineractUnavailable);
-    expect(busy).toMatchObject({ httpStatus: 425, retryable: true });
+    const busy = http.request('POST', '/accounttransfers', { body, idempotencyKey: 'meta-2', onResponse: (m) => seen.push(m.status) });
+    await expect(busy).rejects.toBeInstanceOf(FineractUnavailable);
+    await expect(busy).rejects.toMatchObject({ httpStatus: 425, retryable: true });
     expect(seen).toEqual([425]);
     await slow;
   });
@@ -186,16 +179,16 @@ describe('no credentials in errors or logs', () => {
     const wrong = client({ username: secretUser, password: `${secret}x`, logger: createLogger('debug', sink) });
 
     const errors: Error[] = [];
-    errors.push(await failure(wrong.transfer(request('P0'))));
-    errors.push(await failure(c.transfer(request('P1', { amount: '99999' }))));
-    errors.push(await failure(c.transfer(request('P2', { from: { ...AMINA, accountId: BARAKA.accountId } }))));
+    errors.push(await rejectionOf(wrong.transfer(request('P0'))));
+    errors.push(await rejectionOf(c.transfer(request('P1', { amount: '99999' }))));
+    errors.push(await rejectionOf(c.transfer(request('P2', { from: { ...AMINA, accountId: BARAKA.accountId } }))));
     sandbox.control.readOnly = true;
-    errors.push(await failure(c.transfer(request('P3'))));
+    errors.push(await rejectionOf(c.transfer(request('P3'))));
     sandbox.control.readOnly = false;
     sandbox.control.timeoutAfterCommit = { count: 1, mode: 'delay', ms: 1_000 };
-    errors.push(await failure(c.transfer(request('P4'))));
+    errors.push(await rejectionOf(c.transfer(request('P4'))));
     sandbox.control.errorRate = 1;
-    errors.push(await failure(c.findTransfer({ fromAccountId: 1, description: 'x' })));
+    errors.push(await rejectionOf(c.findTransfer({ fromAccountId: 1, description: 'x' })));
 
     expect(errors.map((e) => e.constructor.name)).toEqual([
       'FineractUnauthorized', 'FineractRejected', 'OwnershipError', 'FineractRejected', 'FineractUnavailable', 'FineractUnavailable',

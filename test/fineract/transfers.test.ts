@@ -40,14 +40,6 @@ const request = (overrides: Partial<TransferRequest> = {}): TransferRequest => (
 const balance = (accountId: number): number => sandbox.bank.balance(sandbox.bank.savingsAccount(accountId)!);
 const posts = (): number => sandbox.control.requests.filter((r) => r.method === 'POST').length;
 
-async function failure(p: Promise<unknown>): Promise<Error> {
-  try {
-    await p;
-  } catch (err) {
-    return err as Error;
-  }
-  throw new Error('expected a rejection');
-}
 
 beforeEach(async () => {
   sandbox = await startSandbox({ businessDate: BUSINESS_DATE });
@@ -80,25 +72,25 @@ describe('transfer', () => {
   });
 
   it('refuses a source account of another customer before moving anything (OwnershipError)', async () => {
-    const err = await failure(client().transfer(request({ from: { ...AMINA, accountId: BARAKA.accountId } })));
-    expect(err).toBeInstanceOf(OwnershipError);
+    const err = client().transfer(request({ from: { ...AMINA, accountId: BARAKA.accountId } }));
+    await expect(err).rejects.toBeInstanceOf(OwnershipError);
     expect(posts()).toBe(0);
     expect(balance(BARAKA.accountId)).toBe(3_000_00);
   });
 
   it('refuses an inactive source account before posting', async () => {
     const closed = { clientId: 5, officeId: 1, accountId: DEMO_SAVINGS.estherClosed.id };
-    const err = await failure(client().transfer(request({ from: closed })));
-    expect(err).toBeInstanceOf(FineractRejected);
-    expect((err as FineractRejected).code).toBe('error.msg.savingsaccount.transaction.account.is.not.active');
+    const err = client().transfer(request({ from: closed }));
+    await expect(err).rejects.toBeInstanceOf(FineractRejected);
+    await expect(err).rejects.toHaveProperty('code', 'error.msg.savingsaccount.transaction.account.is.not.active');
     expect(posts()).toBe(0);
   });
 
   it('surfaces insufficient funds as FineractRejected 403 that isInsufficientFunds recognises', async () => {
-    const err = await failure(client().transfer(request({ amount: '12500.01' })));
-    expect(err).toBeInstanceOf(FineractRejected);
-    expect(err).toMatchObject({ httpStatus: 403, code: INSUFFICIENT_FUNDS, topLevelCode: 'validation.msg.domain.rule.violation', retryable: false });
-    expect(isInsufficientFunds(err)).toBe(true);
+    const err = client().transfer(request({ amount: '12500.01' }));
+    await expect(err).rejects.toBeInstanceOf(FineractRejected);
+    await expect(err).rejects.toMatchObject({ httpStatus: 403, code: INSUFFICIENT_FUNDS, topLevelCode: 'validation.msg.domain.rule.violation', retryable: false });
+    await expect(err).rejects.toSatisfy(isInsufficientFunds);
     expect(isInsufficientFunds(new FineractRejected('x', 400, 'error.msg.savingsaccount.transaction.account.is.not.active'))).toBe(false);
     expect(isInsufficientFunds(new Error(INSUFFICIENT_FUNDS))).toBe(false);
     expect(balance(AMINA.accountId)).toBe(12_500_00);
@@ -106,13 +98,13 @@ describe('transfer', () => {
 
   it('validates the amount, key and description before any call', async () => {
     for (const amount of ['0', '0.00', '-1', '1e3', '500.001', 'abc', '', '12345678901234']) {
-      const err = await failure(client().transfer(request({ amount })));
-      expect([amount, err instanceof FineractRejected]).toEqual([amount, true]);
+      const err = client().transfer(request({ amount }));
+      await expect(err, amount).rejects.toBeInstanceOf(FineractRejected);
     }
     for (const idempotencyKey of ['', 'has space', 'x'.repeat(129), 'ünï']) {
-      expect(await failure(client().transfer(request({ idempotencyKey })))).toBeInstanceOf(FineractRejected);
+      await expect(client().transfer(request({ idempotencyKey }))).rejects.toBeInstanceOf(FineractRejected);
     }
-    expect(await failure(client().transfer(request({ description: ' \n\u2713 ' })))).toMatchObject({
+    await expect(client().transfer(request({ description: ' \n\u2713 ' }))).rejects.toMatchObject({
       code: 'validation.msg.accounttransfer.transferDescription.cannot.be.blank',
     });
     expect(posts()).toBe(0);
@@ -130,8 +122,8 @@ describe('transfer', () => {
   });
 
   it('dates the transfer with today() by default, or the date the caller passes', async () => {
-    const future = await failure(client({ today: () => addDays(BUSINESS_DATE, 1) }).transfer(request()));
-    expect(future).toMatchObject({ httpStatus: 400, code: 'error.msg.savingsaccount.transaction.in.the.future' });
+    const future = client({ today: () => addDays(BUSINESS_DATE, 1) }).transfer(request());
+    await expect(future).rejects.toMatchObject({ httpStatus: 400, code: 'error.msg.savingsaccount.transaction.in.the.future' });
     await client().transfer(request({ date: addDays(BUSINESS_DATE, -1) }));
     expect(sandbox.bank.data.transfers[0]?.date).toBe(addDays(BUSINESS_DATE, -1));
     expect(todayIn('Africa/Nairobi')()).toMatch(/^\d{4}-\d{2}-\d{2}$/);
@@ -139,8 +131,8 @@ describe('transfer', () => {
   });
 
   it('is atomic: a transfer to a closed account leaves the source untouched', async () => {
-    const err = await failure(client().transfer(request({ to: { clientId: 5, officeId: 1, accountId: DEMO_SAVINGS.estherClosed.id, type: 'savings' } })));
-    expect(err).toMatchObject({ httpStatus: 400, code: 'error.msg.savingsaccount.transaction.account.is.not.active' });
+    const err = client().transfer(request({ to: { clientId: 5, officeId: 1, accountId: DEMO_SAVINGS.estherClosed.id, type: 'savings' } }));
+    await expect(err).rejects.toMatchObject({ httpStatus: 400, code: 'error.msg.savingsaccount.transaction.account.is.not.active' });
     expect(balance(AMINA.accountId)).toBe(12_500_00);
     expect(sandbox.bank.savingsAccount(AMINA.accountId)?.transactions).toHaveLength(8);
   });
@@ -148,9 +140,9 @@ describe('transfer', () => {
   it('maps a write to a read-only instance (405) to FineractRejected error.msg.invalid.instance.type', async () => {
     const replica = await startSandbox({ businessDate: BUSINESS_DATE, readOnly: true });
     try {
-      const err = await failure(client({}, replica).transfer(request()));
-      expect(err).toBeInstanceOf(FineractRejected);
-      expect(err).toMatchObject({ httpStatus: 405, code: INVALID_INSTANCE_TYPE, retryable: false });
+      const err = client({}, replica).transfer(request());
+      await expect(err).rejects.toBeInstanceOf(FineractRejected);
+      await expect(err).rejects.toMatchObject({ httpStatus: 405, code: INVALID_INSTANCE_TYPE, retryable: false });
     } finally {
       await replica.close();
     }
@@ -158,16 +150,16 @@ describe('transfer', () => {
 
   it('treats a maker-checker answer as pending: FineractRejected, nothing moved', async () => {
     sandbox.control.makerChecker = true;
-    const err = await failure(client().transfer(request()));
-    expect(err).toMatchObject({ code: MAKER_CHECKER_PENDING, httpStatus: 200 });
+    const err = client().transfer(request());
+    await expect(err).rejects.toMatchObject({ code: MAKER_CHECKER_PENDING, httpStatus: 200 });
     expect(balance(AMINA.accountId)).toBe(12_500_00);
   });
 
   it('maps 500 and errorRate to a retryable FineractUnavailable', async () => {
     sandbox.control.errorRate = 1;
-    const err = await failure(client().transfer(request()));
-    expect(err).toBeInstanceOf(FineractUnavailable);
-    expect(err).toMatchObject({ httpStatus: 500, retryable: true });
+    const err = client().transfer(request());
+    await expect(err).rejects.toBeInstanceOf(FineractUnavailable);
+    await expect(err).rejects.toMatchObject({ httpStatus: 500, retryable: true });
   });
 });
 
@@ -178,8 +170,8 @@ describe('loans', () => {
     expect(await client().getLoanRepaymentInfo(1, LOAN)).toEqual({
       loanId: LOAN, currency: 'KES', totalOutstanding: 30_000, totalOverdue: 0, nextInstalment: { dueDate, amount: 3750 },
     });
-    expect(await failure(client().getLoanRepaymentInfo(2, LOAN))).toBeInstanceOf(OwnershipError);
-    expect(await failure(client().getLoanRepaymentInfo(1, 999))).toBeInstanceOf(FineractNotFound);
+    await expect(client().getLoanRepaymentInfo(2, LOAN)).rejects.toBeInstanceOf(OwnershipError);
+    await expect(client().getLoanRepaymentInfo(1, 999)).rejects.toBeInstanceOf(FineractNotFound);
     expect(await client().getLoanRepaymentInfo(1, DEMO_LOANS.aminaClosed.id)).toEqual({
       loanId: DEMO_LOANS.aminaClosed.id, currency: 'KES', totalOutstanding: 0, totalOverdue: 0,
     });
@@ -198,14 +190,14 @@ describe('loans', () => {
 
   it('repayLoan and transfer refuse a loan of another customer before posting', async () => {
     const other = DEMO_LOANS.duma.id;
-    expect(await failure(client().repayLoan({ from: AMINA, loanId: other, amount: '10', description: 'x', idempotencyKey: 'k' }))).toBeInstanceOf(OwnershipError);
-    expect(await failure(client().transfer(request({ to: { clientId: 1, officeId: 1, accountId: other, type: 'loan' } })))).toBeInstanceOf(OwnershipError);
+    await expect(client().repayLoan({ from: AMINA, loanId: other, amount: '10', description: 'x', idempotencyKey: 'k' })).rejects.toBeInstanceOf(OwnershipError);
+    await expect(client().transfer(request({ to: { clientId: 1, officeId: 1, accountId: other, type: 'loan' } }))).rejects.toBeInstanceOf(OwnershipError);
     expect(posts()).toBe(0);
   });
 
   it('surfaces a COB-locked loan as FineractRejected 409 error.msg.loan.locked', async () => {
     sandbox.control.loanLocked = true;
-    const err = await failure(client().repayLoan({ from: AMINA, loanId: LOAN, amount: '10', description: 'x', idempotencyKey: 'locked' }));
-    expect(err).toMatchObject({ httpStatus: 409, code: 'error.msg.loan.locked' });
+    const err = client().repayLoan({ from: AMINA, loanId: LOAN, amount: '10', description: 'x', idempotencyKey: 'locked' });
+    await expect(err).rejects.toMatchObject({ httpStatus: 409, code: 'error.msg.loan.locked' });
   });
 });
