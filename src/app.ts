@@ -27,6 +27,7 @@ import { twilioVoice } from './channels/twilio-voice.js';
 import { africastalkingVoice } from './channels/africastalking-voice.js';
 import { twilioSignatureGuard } from './channels/twilio-signature.js';
 import type { AbuseLimiter } from './limits/abuse.js';
+import { flowFor, type FlowCatalogue } from './channels/flow-routing.js';
 
 /** Everything the HTTP app needs, built by `services.ts` (or by a test). */
 export interface AppDeps {
@@ -37,6 +38,8 @@ export interface AppDeps {
   fineract: FineractClient;
   translator: Translator;
   runner: TurnRunner;
+  /** The current flows: which one answers a channel comes from their files. */
+  flows: FlowCatalogue;
   pins: PinService;
   /** The Fineract gateway, for /metrics and /readyz. */
   gateway?: FineractGateway;
@@ -101,6 +104,8 @@ export function buildApp(deps: AppDeps): express.Express {
   // What every channel adapter shares: the runner, the store, the secret that keys hashes, the hop budget.
   const channel: ChannelDeps = {
     runner: deps.runner,
+    // Which flow answers which channel and service code: the flow files say (channels:, serviceCodes:).
+    flowFor: (c, code) => flowFor(deps.flows, c, code),
     store: deps.store,
     keys: deps.keys,
     logger,
@@ -114,14 +119,12 @@ export function buildApp(deps: AppDeps): express.Express {
     africastalkingUssd({
       ...channel,
       callbackKey: config.africastalking.callbackKey,
-      flowId: 'banking',
       politeEnd: () => deps.translator.t(config.defaultLanguage, 'error.generic'),
     }),
   );
-  // SMS keywords (flows/sms.yaml): AT replies through the job queue, Twilio replies as TwiML.
+  // SMS keywords (the flow whose channels list sms): AT replies through the job queue, Twilio replies as TwiML.
   const sms = {
     ...channel,
-    flowId: 'sms',
     maxPerHour: config.sms.maxPerHour,
   };
   if (deps.queue) {
@@ -136,12 +139,11 @@ export function buildApp(deps: AppDeps): express.Express {
   }
   app.use(twilioSms({ ...sms, authToken: config.twilio.authToken, publicUrl: config.publicUrl }));
   if (deps.callbacks) {
-    // Call-back IVR: the banking flow on channel voice, answered as TwiML or AT voice XML.
+    // Call-back IVR: the flow whose channels list voice, answered as TwiML or AT voice XML.
     const voice = {
       ...channel,
       callbacks: deps.callbacks,
       defaultLanguage: config.defaultLanguage,
-      flowId: 'banking',
       publicUrl: config.publicUrl,
       timeoutS: config.voice.inputTimeoutS,
     };

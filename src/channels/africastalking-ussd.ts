@@ -18,7 +18,6 @@ import { withCaller } from '../security/caller.js';
 
 export interface AtUssdOptions extends ChannelDeps {
   callbackKey?: string;
-  flowId: string;
   /** Text of the polite END for malformed requests, by language. */
   politeEnd: () => string;
 }
@@ -95,7 +94,8 @@ export function africastalkingUssd(options: AtUssdOptions): Router {
         sessionId: `at:${sessionId}`,
         msisdn,
         serviceCode,
-        flowId: options.flowId,
+        // The flow that names this service code, else the USSD catch-all (the flow files decide).
+        flowId: options.flowFor('ussd', serviceCode) ?? '',
         hopKey: keyedHash(secret, `hop:${text}`),
         inputs: (previous) => {
           const memory = previous as TextMemory | undefined;

@@ -34,7 +34,6 @@ export interface AtVoiceOptions extends ChannelDeps {
   callbacks: CallbackService;
   callbackKey?: string;
   defaultLanguage: string;
-  flowId: string;
   /** PUBLIC_URL; without it the callback URLs are built from the request's own host. */
   publicUrl?: string;
   render: VoiceRenderOptions;
@@ -138,7 +137,7 @@ export function africastalkingVoice(options: AtVoiceOptions): Router {
         runner: options.runner,
         secret: options.secret,
         deadlineAt,
-        flowId: options.flowId,
+        flowId: options.flowFor('voice') ?? '',
         sessionId: `at:${sessionId}`,
         msisdn: record.msisdn,
         seq,

@@ -3,10 +3,13 @@ import type { TurnRunner } from '../engine/turn-runner.js';
 import type { KeyValueStore } from '../session/store.js';
 import type { Keys } from '../session/keys.js';
 import type { AbuseLimiter } from '../limits/abuse.js';
+import type { Channel } from '../engine/types.js';
 
 /** What every channel adapter is built with (app.ts builds one object and spreads it into each). */
 export interface ChannelDeps {
   runner: TurnRunner;
+  /** The flow that answers a channel and USSD service code, as the flow files declare it (flow-routing.ts). */
+  flowFor: (channel: Channel, serviceCode?: string) => string | undefined;
   store: KeyValueStore;
   keys: Keys;
   logger: Logger;

@@ -16,8 +16,6 @@ import type { AbuseBucket } from '../limits/abuse.js';
  */
 
 export interface SmsConversationOptions extends ChannelDeps {
-  /** The flow every inbound SMS runs (`sms`). */
-  flowId: string;
   /** Messages answered per number per hour (SMS_MAX_PER_HOUR); more get no reply. */
   maxPerHour: number;
 }
@@ -79,7 +77,7 @@ export async function answerSms(options: SmsConversationOptions, sms: InboundSms
       channel: 'sms',
       sessionId: `${sms.provider}:${sms.messageId}`,
       msisdn,
-      flowId: options.flowId,
+      flowId: options.flowFor('sms') ?? '',
       hopKey: keyedHash(secret, `sms:${text}`),
       inputs: () => ({ inputs: [text], transport: null }),
     },

@@ -33,7 +33,6 @@ export interface TwilioVoiceOptions extends ChannelDeps {
   guard: RequestHandler;
   callbacks: CallbackService;
   defaultLanguage: string;
-  flowId: string;
   /** PUBLIC_URL (the signature guard refuses every request without it). */
   publicUrl?: string;
   render: VoiceRenderOptions;
@@ -128,7 +127,7 @@ export function twilioVoice(options: TwilioVoiceOptions): Router {
         runner: options.runner,
         secret: options.secret,
         deadlineAt,
-        flowId: options.flowId,
+        flowId: options.flowFor('voice') ?? '',
         sessionId: `twilio:${callSid}`,
         msisdn: record.msisdn,
         seq,

@@ -107,6 +107,11 @@ export const flowFileSchema = z.strictObject({
   id: name,
   description: z.string().optional(),
   channels: z.array(z.enum(['ussd', 'voice', 'sms'])).min(1),
+  /**
+   * USSD service codes this flow answers (`'*384*1#'`). Without it, the flow answers every code of its
+   * channels that no other flow names (src/channels/flow-routing.ts).
+   */
+  serviceCodes: z.array(z.string().regex(/^[*#0-9]{1,32}$/, 'a USSD service code: digits, * and #')).min(1).optional(),
   /** The state `00` returns to, once the customer has reached it. */
   home: z.string().optional(),
   machine: z.strictObject({
