@@ -36,7 +36,8 @@ import type { Messenger } from './messaging/messenger.js';
 import type { Dialer } from './messaging/dialer.js';
 import { createOutbound } from './messaging/outbound.js';
 import { registerHookJob } from './hooks/fineract-hooks.js';
-import { RESOLVE_JOB, TransferService } from './money/transfer-service.js';
+import { TransferService } from './money/transfer-service.js';
+import { RESOLVE_JOB } from './jobs/catalogue.js';
 import { translatedReceipts } from './money/receipts.js';
 import type { RedisStore } from './session/redis-store.js';
 import { SwitchableTranslator, watchFlows, type FlowWatcher } from './engine/hot-reload.js';
@@ -226,7 +227,7 @@ export async function createServices(
       // Fineract's business date (the date transfers carry), not Kiunga's clock: daily limits reset with it.
       today: () => client.businessDateNow(),
     });
-    queue.handle(RESOLVE_JOB, async (job) => transfers.resolve(Number(job.clientId), String(job.id)));
+    queue.handle(RESOLVE_JOB, async (job) => transfers.resolve(job.clientId, job.id));
     outbound.register(queue); // `sms` and `call` jobs
     notifyLock = lockNoticeSender({
       queue,

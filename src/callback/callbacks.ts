@@ -4,7 +4,7 @@ import type { Logger } from 'pino';
 import type { KeyValueStore } from '../session/store.js';
 import type { Keys } from '../session/keys.js';
 import type { JobQueue } from '../jobs/queue.js';
-import { CALL_JOB } from '../messaging/outbound.js';
+import { CALL_JOB } from '../jobs/catalogue.js';
 import type { FineractClient } from '../fineract/types.js';
 import { maskMsisdn } from '../logger.js';
 import type { CallbackOutcome, CallbackRequester, CallbackSource } from '../engine/registry-callback.js';
@@ -65,9 +65,6 @@ export interface CallbackRecord {
 
 /** How a placed call ended, as the voice webhooks report it. */
 export type CallOutcome = 'completed' | 'no-answer' | 'busy' | 'failed' | 'canceled';
-
-/** The outbound job that places a call (handled by src/messaging/outbound.ts). */
-export { CALL_JOB };
 
 /** Refs are random and short enough for a URL and a job id. */
 const REF = /^[a-z0-9]{20}$/;

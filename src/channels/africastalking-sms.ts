@@ -2,7 +2,7 @@ import { Router, type Request, type Response } from 'express';
 import { keyedHash } from '../security/secrets.js';
 import { maskMsisdn } from '../logger.js';
 import type { JobQueue } from '../jobs/queue.js';
-import { SMS_JOB } from '../money/transfer-service.js';
+import { SMS_JOB } from '../jobs/catalogue.js';
 import { requireCallbackKey, formFields } from './africastalking-common.js';
 import { sourceOf } from '../limits/abuse.js';
 import { refuse } from '../limits/refusals.js';

@@ -10,7 +10,7 @@ import { FineractNotFound, OwnershipError } from '../fineract/errors.js';
 import type { Translator } from '../text/i18n.js';
 import { toGsm } from '../text/gsm.js';
 import { timingSafeEqualStr } from '../security/secrets.js';
-import { SMS_JOB } from '../money/transfer-service.js';
+import { HOOK_JOB, SMS_JOB } from '../jobs/catalogue.js';
 
 /**
  * Fineract hooks (the "Web" template) → SMS alerts to the account owner.
@@ -46,7 +46,6 @@ import { SMS_JOB } from '../money/transfer-service.js';
  *   at debug only: they are normal traffic, not an attack or a misconfiguration.
  */
 
-export const HOOK_JOB = 'fineract-hook';
 export const HOOK_DEDUPE_TTL_MS = 7 * 24 * 3600 * 1000;
 /** Delay before the re-read: Fineract may deliver a hook before its transaction is committed. */
 export const HOOK_DELAY_MS = 1000;
@@ -223,7 +222,7 @@ export function registerHookJob(options: HookJobOptions): void {
   const log = options.logger.child({ component: 'fineract-hooks' });
 
   queue.handle(HOOK_JOB, async (data) => {
-    const event = data as unknown as HookEvent;
+    const event: HookEvent = data;
     const ids = { action: event.action, savingsId: event.savingsId, transactionId: event.transactionId };
     let account;
     try {

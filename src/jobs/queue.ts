@@ -1,11 +1,19 @@
-import { Queue, Worker, type ConnectionOptions, type Job } from 'bullmq';
+import { Queue, UnrecoverableError, Worker, type ConnectionOptions, type Job } from 'bullmq';
 import { Redis, Cluster } from 'ioredis';
 import type { Logger } from 'pino';
+import { JOB_SCHEMAS, type JobCatalogue, type JobDataOf, type Jobs } from './catalogue.js';
+
+export { SMS_JOB, CALL_JOB, RESOLVE_JOB, HOOK_JOB, type Jobs, type JobName } from './catalogue.js';
 
 /**
  * The job queue for outbound and background work (SMS, transfer completion). On Redis it is bullmq, so a
  * job survives the process that queued it and any process may run it; without Redis an in-process queue
  * with the same retry semantics serves a single process.
+ *
+ * Job names and the shape of their data come from a catalogue (`catalogue.ts`; tests may pass their own):
+ * `add` and `handle` are typed by the name, and the worker checks each job's data against the name's
+ * schema before its handler runs. A job whose data does not match, or whose name has no schema, is refused
+ * for good (never retried) with a log line naming the job and the fields at fault, never their values.
  */
 
 export interface JobOptions {
@@ -18,7 +26,7 @@ export interface JobOptions {
   backoffMs?: number;
 }
 
-export type JobHandler = (data: Record<string, unknown>) => Promise<void>;
+export type JobHandler<D = object> = (data: D) => Promise<void>;
 
 /** What `close` left undone (both zero after a clean drain). */
 export interface QueueClosed {
@@ -31,11 +39,11 @@ export interface QueueClosed {
   dropped: number;
 }
 
-export interface JobQueue {
+export interface JobQueue<J extends object = Jobs> {
   readonly kind: 'bullmq' | 'memory';
-  add(name: string, data: Record<string, unknown>, options?: JobOptions): Promise<void>;
-  /** Registers the handler of a job name; call before `start`. */
-  handle(name: string, handler: JobHandler): void;
+  add<K extends keyof J & string>(name: K, data: J[K], options?: JobOptions): Promise<void>;
+  /** Registers the handler of a job name; call before `start`. Its data has been checked against the name's schema. */
+  handle<K extends keyof J & string>(name: K, handler: JobHandler<J[K]>): void;
   start(): Promise<void>;
   /** Resolves when no job is waiting, delayed or running (tests and shutdown). */
   idle(timeoutMs?: number): Promise<void>;
@@ -62,9 +70,44 @@ async function settlesWithin(promise: Promise<unknown>, ms: number): Promise<boo
 
 const DEFAULTS = { attempts: 8, backoffMs: 1000 };
 
+/** A job the worker refuses for good: no schema for its name, or data that does not match it. */
+export class InvalidJobError extends Error {
+  constructor(
+    readonly job: string,
+    /** The fields at fault (`path: code`), never their values. */
+    readonly issues: string[],
+  ) {
+    super(issues.length ? `invalid ${job} job: ${issues.join('; ')}` : `no schema for job ${job}`);
+    this.name = 'InvalidJobError';
+  }
+}
+
+/** Checks a job's data against its name's schema: the parsed data, or an `InvalidJobError`. */
+function checkJob(catalogue: JobCatalogue, jobName: string, data: unknown): object {
+  const schema = Object.hasOwn(catalogue, jobName) ? catalogue[jobName] : undefined;
+  if (!schema) throw new InvalidJobError(jobName, []);
+  const parsed = schema.safeParse(data);
+  if (!parsed.success) throw new InvalidJobError(jobName, parsed.error.issues.map((i) => `${i.path.join('.') || '(data)'}: ${i.code}`));
+  return parsed.data;
+}
+
+/** Options both queues take. */
+export interface QueueOptions<C extends JobCatalogue> {
+  logger: Logger;
+  /** Job names and the schemas of their data (default: Kiunga's, `JOB_SCHEMAS`). */
+  jobs?: C;
+}
+
 /** bullmq on the given ioredis client's server; the queue name carries a hash tag for Redis Cluster. */
-export function createBullQueue(options: { redis: Redis | Cluster; prefix: string; logger: Logger; concurrency?: number }): JobQueue {
+export interface BullQueueOptions<C extends JobCatalogue = typeof JOB_SCHEMAS> extends QueueOptions<C> {
+  redis: Redis | Cluster;
+  prefix: string;
+  concurrency?: number;
+}
+
+export function createBullQueue<C extends JobCatalogue = typeof JOB_SCHEMAS>(options: BullQueueOptions<C>): JobQueue<NoInfer<JobDataOf<C>>> {
   const handlers = new Map<string, JobHandler>();
+  const catalogue: JobCatalogue = options.jobs ?? JOB_SCHEMAS;
   const { logger } = options;
   // bullmq needs its own connections (a worker blocks); duplicate the store's client settings.
   // Workers block on Redis, so they need unlimited retries and the offline queue, unlike the fail-fast store.
@@ -107,7 +150,7 @@ export function createBullQueue(options: { redis: Redis | Cluster; prefix: strin
       });
     },
     handle(jobName, handler) {
-      handlers.set(jobName, handler);
+      handlers.set(jobName, handler as JobHandler);
     },
     async start() {
       worker = new Worker(
@@ -115,9 +158,15 @@ export function createBullQueue(options: { redis: Redis | Cluster; prefix: strin
         async (job: Job) => {
           const handler = handlers.get(job.name);
           if (!handler) throw new Error(`no handler for job ${job.name}`);
+          let data: object;
+          try {
+            data = checkJob(catalogue, job.name, job.data);
+          } catch (err) {
+            throw new UnrecoverableError((err as Error).message); // bullmq does not retry it
+          }
           active++;
           try {
-            await handler(job.data as Record<string, unknown>);
+            await handler(data);
           } finally {
             active--;
           }
@@ -154,8 +203,7 @@ export function createBullQueue(options: { redis: Redis | Cluster; prefix: strin
   };
 }
 
-export interface MemoryQueueOptions {
-  logger: Logger;
+export interface MemoryQueueOptions<C extends JobCatalogue = typeof JOB_SCHEMAS> extends QueueOptions<C> {
   /**
    * Deduplication by job id, as bullmq keeps finished jobs (completed: 1 h, at most 10,000): the id of a
    * job not finished yet (waiting, delayed, running, due for a retry) is always remembered; a finished
@@ -169,14 +217,15 @@ export interface MemoryQueueOptions {
 }
 
 /** The in-process queue, with the number of job ids it remembers for deduplication (metrics, tests). */
-export interface MemoryQueue extends JobQueue {
+export interface MemoryQueue<J extends object = Jobs> extends JobQueue<J> {
   readonly kind: 'memory';
   rememberedIds(): number;
 }
 
 /** The single-process queue: same API and retry rules, timers instead of Redis. */
-export function createMemoryQueue(options: MemoryQueueOptions): MemoryQueue {
+export function createMemoryQueue<C extends JobCatalogue = typeof JOB_SCHEMAS>(options: MemoryQueueOptions<C>): MemoryQueue<NoInfer<JobDataOf<C>>> {
   const { dedupeMaxIds = 10_000, dedupeMaxAgeMs = 3_600_000, now = Date.now } = options;
+  const catalogue: JobCatalogue = options.jobs ?? JOB_SCHEMAS;
   const handlers = new Map<string, JobHandler>();
   /** Ids of jobs not finished yet. */
   const unfinished = new Set<string>();
@@ -204,7 +253,7 @@ export function createMemoryQueue(options: MemoryQueueOptions): MemoryQueue {
     forgetOld();
   };
 
-  const schedule = (jobName: string, data: Record<string, unknown>, opts: JobOptions, attempt: number, delay: number) => {
+  const schedule = (jobName: string, data: object, opts: JobOptions, attempt: number, delay: number) => {
     const t = setTimeout(async () => {
       timers.delete(t);
       if (closed) return;
@@ -213,8 +262,12 @@ export function createMemoryQueue(options: MemoryQueueOptions): MemoryQueue {
       let retry = false;
       try {
         if (!handler) throw new Error(`no handler for job ${jobName}`);
-        await handler(data);
+        await handler(checkJob(catalogue, jobName, data));
       } catch (err) {
+        if (err instanceof InvalidJobError) {
+          options.logger.warn({ job: jobName, attempt, err: { type: err.name, message: err.message } }, 'job refused: not retried');
+          return;
+        }
         const attempts = opts.attempts ?? DEFAULTS.attempts;
         options.logger.warn({ job: jobName, attempt, err: { type: (err as Error).name, message: (err as Error).message } }, 'job failed');
         retry = attempt < attempts && !closed;
@@ -241,7 +294,7 @@ export function createMemoryQueue(options: MemoryQueueOptions): MemoryQueue {
       else pending.push(run);
     },
     handle(jobName, handler) {
-      handlers.set(jobName, handler);
+      handlers.set(jobName, handler as JobHandler);
     },
     async start() {
       started = true;

@@ -8,7 +8,7 @@ import type { KeyValueStore } from '../session/store.js';
 import type { Keys } from '../session/keys.js';
 import { createSharedLimiter, type SharedLimiter } from '../limits/limiter.js';
 import { FineractNotSent } from '../fineract/not-sent.js';
-import { SMS_JOB } from '../money/transfer-service.js';
+import { CALL_JOB, SMS_JOB, type Jobs } from '../jobs/catalogue.js';
 import { SandboxOutbox, type Messenger, type OutboundSms } from './messenger.js';
 import { SandboxDialer, type Dialer, type OutboundCall } from './dialer.js';
 import { createAfricasTalkingSdk } from './africastalking-sdk.js';
@@ -24,7 +24,7 @@ import { PermanentDeliveryError, TransientDeliveryError, type DeliveryKind } fro
  * handlers that send through it.
  *
  * - **Queue.** Everything goes through the job queue (bullmq on Redis, in-process without): `sms`
- *   (`{ to, text, ref?, linkId?, shortCode?, keyword? }`) and `call` (`{ to, ref }`). The queue retries with exponential backoff; a
+ *   (`{ to, text, ref?, linkId?, shortCode?, keyword? }`) and `call` (`{ to, ref }`), as `jobs/catalogue.ts` defines them. The queue retries with exponential backoff; a
  *   `PermanentDeliveryError` (invalid number, blacklisted, ...) ends the job at once (bullmq
  *   `UnrecoverableError`; the in-process queue, which retries any error, gets a completed job and a log line).
  * - **Rate limits.** One limiter per provider and kind (`<prefix>-sms-<provider>`, `<prefix>-call-<provider>`):
@@ -38,9 +38,6 @@ import { PermanentDeliveryError, TransientDeliveryError, type DeliveryKind } fro
  *   (Twilio also gets it as `?ref=` in the signed webhook URLs).
  * - The sandbox provider records everything (`GET /sandbox/outbox`, `GET /sandbox/calls`) and is not limited.
  */
-
-export const CALL_JOB = 'call';
-export { SMS_JOB };
 
 /** How long a job may wait for a rate-limit token before it fails (and is retried with backoff). */
 export const LIMIT_WAIT_MS = 60_000;
@@ -158,9 +155,8 @@ export function createOutbound(options: OutboundOptions): Outbound {
       };
 
       queue.handle(SMS_JOB, async (job) => {
-        const to = typeof job.to === 'string' ? job.to : '';
-        const text = typeof job.text === 'string' ? job.text : '';
-        const ref = typeof job.ref === 'string' && job.ref ? job.ref : undefined;
+        const { to, text } = job; // shapes checked by the queue against the catalogue
+        const ref = job.ref || undefined;
         if (!isE164(to) || text.length === 0) {
           return giveUp(new PermanentDeliveryError(provider, 'sms', 'invalid job: recipient or text'), to, ref, 'sms');
         }
@@ -175,8 +171,7 @@ export function createOutbound(options: OutboundOptions): Outbound {
       });
 
       queue.handle(CALL_JOB, async (job) => {
-        const to = typeof job.to === 'string' ? job.to : '';
-        const ref = typeof job.ref === 'string' ? job.ref : '';
+        const { to, ref } = job;
         if (!isE164(to) || !/^[A-Za-z0-9_.-]{1,64}$/.test(ref)) {
           return giveUp(new PermanentDeliveryError(provider, 'call', 'invalid job: number or ref'), to, ref, 'call');
         }
@@ -209,8 +204,8 @@ export function createOutbound(options: OutboundOptions): Outbound {
 }
 
 /** AT premium reply fields of an `sms` job (see `OutboundSms`), each only when well-formed. */
-function premiumFields(job: Record<string, unknown>): Pick<OutboundSms, 'linkId' | 'shortCode' | 'keyword'> {
-  const pick = (name: string, pattern: RegExp) => {
+function premiumFields(job: Jobs['sms']): Pick<OutboundSms, 'linkId' | 'shortCode' | 'keyword'> {
+  const pick = (name: 'linkId' | 'shortCode' | 'keyword', pattern: RegExp) => {
     const v = job[name];
     return typeof v === 'string' && v !== 'undefined' && pattern.test(v) ? { [name]: v } : {};
   };

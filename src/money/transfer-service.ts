@@ -3,6 +3,7 @@ import type { KeyValueStore } from '../session/store.js';
 import type { Keys } from '../session/keys.js';
 import { withLock } from '../session/lock.js';
 import type { JobQueue } from '../jobs/queue.js';
+import { RESOLVE_JOB, SMS_JOB } from '../jobs/catalogue.js';
 import { Counter, Gauge, type Metric } from 'prom-client';
 import { FineractError, FineractRejected, OwnershipError, isReplayedFailure } from '../fineract/errors.js';
 import { INVALID_INSTANCE_TYPE, MAKER_CHECKER_PENDING, isInsufficientFunds } from '../fineract/client.js';
@@ -157,8 +158,6 @@ const ANSWER_MARGIN_MS = 300;
 /** Most uncertain transfers listed for operators (the oldest are dropped from the list beyond it). */
 const UNCERTAIN_LIST_MAX = 10_000;
 
-export const RESOLVE_JOB = 'resolveTransfer';
-export const SMS_JOB = 'sms';
 
 /** Fineract amounts are decimal strings: 50000 cents -> "500.00". */
 export const toDecimal = (cents: number) => `${Math.trunc(cents / 100)}.${String(Math.abs(cents) % 100).padStart(2, '0')}`;

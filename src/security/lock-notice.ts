@@ -5,7 +5,7 @@ import type { KeyValueStore } from '../session/store.js';
 import type { Keys } from '../session/keys.js';
 import type { Translator } from '../text/i18n.js';
 import { toGsm } from '../text/gsm.js';
-import { SMS_JOB } from '../money/transfer-service.js';
+import { SMS_JOB } from '../jobs/catalogue.js';
 import type { PinLockNotice } from './pin.js';
 
 /**

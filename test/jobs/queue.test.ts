@@ -9,15 +9,19 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
 import { pino } from 'pino';
+import { z } from 'zod';
 import { createBullQueue, createMemoryQueue } from '../../src/jobs/queue.js';
 import { createRedisStore } from '../../src/session/redis-store.js';
 import { REDIS_URL } from '../helpers/server.js';
 
 const logger = pino({ level: 'silent' });
 
+/** The jobs these tests queue: generic names with the data they carry. */
+const jobs = { job: z.object({ id: z.string().optional() }), slow: z.object({}), stuck: z.object({}) };
+
 describe('in-process queue deduplication', () => {
   it('remembers at most 10,000 finished job ids, forgetting the oldest first', async () => {
-    const queue = createMemoryQueue({ logger });
+    const queue = createMemoryQueue({ jobs, logger });
     const runs = new Map<string, number>();
     queue.handle('job', async (data) => void runs.set(String(data.id), (runs.get(String(data.id)) ?? 0) + 1));
     await queue.start();
@@ -36,7 +40,7 @@ describe('in-process queue deduplication', () => {
 
   it('forgets a finished job id after the age bound (1 h by default)', async () => {
     let now = 1_000_000;
-    const queue = createMemoryQueue({ logger, now: () => now });
+    const queue = createMemoryQueue({ jobs, logger, now: () => now });
     let runs = 0;
     queue.handle('job', async () => void runs++);
     await queue.start();
@@ -55,7 +59,7 @@ describe('in-process queue deduplication', () => {
 
   it('never forgets the id of a job that has not run yet, whatever the bounds', async () => {
     let now = 0;
-    const queue = createMemoryQueue({ logger, dedupeMaxIds: 2, dedupeMaxAgeMs: 10, now: () => now });
+    const queue = createMemoryQueue({ jobs, logger, dedupeMaxIds: 2, dedupeMaxAgeMs: 10, now: () => now });
     let runs = 0;
     queue.handle('job', async () => void runs++);
     await queue.start();
@@ -74,7 +78,7 @@ describe('in-process queue deduplication', () => {
 
 describe('in-process queue close', () => {
   it('waits for a running job, stops taking others, and reports them', async () => {
-    const queue = createMemoryQueue({ logger });
+    const queue = createMemoryQueue({ jobs, logger });
     let finished = 0;
     let release!: () => void;
     const gate = new Promise<void>((resolve) => (release = resolve));
@@ -93,7 +97,7 @@ describe('in-process queue close', () => {
   });
 
   it('reports a job still running when the wait runs out', async () => {
-    const queue = createMemoryQueue({ logger });
+    const queue = createMemoryQueue({ jobs, logger });
     queue.handle('stuck', () => new Promise(() => undefined));
     await queue.start();
     await queue.add('stuck', {});
@@ -112,7 +116,7 @@ describe('bullmq queue close (real Redis)', () => {
     stores.push(store);
     await store.ping();
     const inspect = new Queue('jobs', { connection: new Redis(REDIS_URL, { maxRetriesPerRequest: null }), prefix: `{${prefix}:bull}` });
-    return { queue: createBullQueue({ redis: store.client, prefix, logger }), inspect };
+    return { queue: createBullQueue({ jobs, redis: store.client, prefix, logger }), inspect };
   };
   afterAll(async () => {
     const redis = new Redis(REDIS_URL);

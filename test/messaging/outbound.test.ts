@@ -7,7 +7,8 @@ import { createLogger } from '../../src/logger.js';
 import { createBullQueue, createMemoryQueue, type JobQueue } from '../../src/jobs/queue.js';
 import { createMemoryStore } from '../../src/session/memory-store.js';
 import { createKeys } from '../../src/session/keys.js';
-import { CALL_JOB, SMS_JOB, callRefKey, createOutbound, type Outbound } from '../../src/messaging/outbound.js';
+import { callRefKey, createOutbound, type Outbound } from '../../src/messaging/outbound.js';
+import { CALL_JOB, SMS_JOB } from '../../src/jobs/catalogue.js';
 import { LogCapture, REDIS_URL, startTestServer, type TestServer } from '../helpers/server.js';
 import { FakeProvider, atSmsAnswer, type RecordedRequest } from './fake-provider.js';
 

@@ -2,7 +2,8 @@ import { describe, expect, it } from 'vitest';
 import { createMemoryStore } from '../../src/session/memory-store.js';
 import { createKeys } from '../../src/session/keys.js';
 import { createLogger } from '../../src/logger.js';
-import { CallbackService, CALL_JOB, type CallbackSettings } from '../../src/callback/callbacks.js';
+import { CallbackService, type CallbackSettings } from '../../src/callback/callbacks.js';
+import { CALL_JOB } from '../../src/jobs/catalogue.js';
 import type { JobOptions, JobQueue } from '../../src/jobs/queue.js';
 
 /**

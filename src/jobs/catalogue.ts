@@ -1,0 +1,62 @@
+import { z } from 'zod';
+
+/**
+ * Every job Kiunga queues, by name, with the shape of its data: one catalogue, so that `queue.add(name, data)`
+ * and `queue.handle(name, handler)` are typed by the name, and the worker checks each job's data against its
+ * schema before the handler runs (a job queued by another version of Kiunga, or edited in Redis, is refused
+ * for good rather than retried). Job data holds no PIN and no secret.
+ *
+ * Who queues and who handles:
+ * - `sms`: money (receipts), hooks (account alerts), security (PIN lock notices), the AT SMS channel (replies);
+ *   handled by `messaging/outbound.ts`.
+ * - `call`: call-back (`callback/callbacks.ts`); handled by `messaging/outbound.ts`.
+ * - `resolveTransfer`: money (`TransferService`), handled by `TransferService.resolve` (wired in services.ts).
+ * - `fineract-hook`: the Fineract hook route; handled by `hooks/fineract-hooks.ts` (`registerHookJob`).
+ */
+
+export const SMS_JOB = 'sms';
+export const CALL_JOB = 'call';
+export const RESOLVE_JOB = 'resolveTransfer';
+export const HOOK_JOB = 'fineract-hook';
+
+/** An outbound SMS. The handler still checks the number (E.164) and the premium fields' patterns. */
+const SmsJob = z.object({
+  to: z.string(),
+  text: z.string(),
+  ref: z.string().optional(),
+  /** AT `linkId` of the inbound message: sent back with a premium reply. */
+  linkId: z.string().optional(),
+  /** The short code the customer wrote to (AT `to`), the sender of a premium reply. */
+  shortCode: z.string().optional(),
+  /** The service keyword on the short code (AT_SMS_KEYWORD), required by AT for a premium reply. */
+  keyword: z.string().optional(),
+});
+
+/** An outbound call-back: the number and the call-back's ref. */
+const CallJob = z.object({ to: z.string(), ref: z.string() });
+
+/** Finish (or look at) one transfer intent: its client and its id. */
+const ResolveJob = z.object({ clientId: z.number().int().positive(), id: z.string().min(1) });
+
+export const HOOK_ACTIONS = ['DEPOSIT', 'WITHDRAWAL'] as const;
+const Id = z.number().int().positive().max(Number.MAX_SAFE_INTEGER);
+/** A Fineract hook event, as claimed by the payload: re-read from Fineract before any alert. */
+const HookJob = z.object({ action: z.enum(HOOK_ACTIONS), clientId: Id, savingsId: Id, transactionId: Id });
+
+/** The schema of each job's data, by job name. */
+export const JOB_SCHEMAS = {
+  [SMS_JOB]: SmsJob,
+  [CALL_JOB]: CallJob,
+  [RESOLVE_JOB]: ResolveJob,
+  [HOOK_JOB]: HookJob,
+} as const;
+
+/** A catalogue: job names and the schemas of their data. Tests may bring their own. */
+export type JobCatalogue = Record<string, z.ZodType<object>>;
+
+/** The data type of each job of a catalogue. */
+export type JobDataOf<C extends JobCatalogue> = { [K in keyof C & string]: z.output<C[K]> };
+
+/** Kiunga's jobs: name → data. */
+export type Jobs = JobDataOf<typeof JOB_SCHEMAS>;
+export type JobName = keyof Jobs;
