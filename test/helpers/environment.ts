@@ -2,7 +2,7 @@
  * What `npm test` needs from the machine, checked once before any test file runs (test/helpers/global-setup.ts):
  * the `redis-server` and `redis-cli` binaries (tests start their own servers: restarts, Cluster, Sentinel),
  * Chromium (the browser phone), and a Redis answering at REDIS_URL. Missing programs are installed with
- * apt-get when running as root on Debian (as .ci/run does), otherwise the run stops at once with the one
+ * apt-get when running as root on Debian (CI runs .ci/run as root), otherwise the run stops at once with the one
  * command that installs them. When nothing answers at a loopback REDIS_URL, a throw-away redis-server is
  * started for the run and stopped after it.
  */
@@ -52,16 +52,20 @@ export class EnvironmentError extends Error {
 }
 
 /**
- * Installs what is missing (root with apt-get: the Debian packages, as .ci/run does), else throws at once
+ * Installs what is missing (root with apt-get: the Debian packages), else throws at once
  * with the install command.
  */
-export function ensurePrograms(options: { path?: string; chromium?: string; canInstall?: boolean; log?: (line: string) => void } = {}): void {
+export function ensurePrograms(
+  options: { path?: string; chromium?: string; canInstall?: boolean; log?: (line: string) => void } = {},
+): void {
   const missing = requirements(options).filter((r) => !r.present);
   if (missing.length === 0) return;
   const canInstall = options.canInstall ?? (process.getuid?.() === 0 && onPath('apt-get'));
   const names = missing.map((r) => r.what).join(', ');
   if (!canInstall) {
-    throw new EnvironmentError(`npm test needs ${names}: install with\n  ${installCommand(missing)}\n(or run bash .ci/run as root, which installs them)`);
+    throw new EnvironmentError(
+      `npm test needs ${names}: install with\n  ${installCommand(missing)}\n(or run npm test as root on Debian, which installs them)`,
+    );
   }
   options.log?.(`test setup: installing ${names} (apt-get)`);
   const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
@@ -105,13 +109,18 @@ export async function ensureRedis(url: string, log?: (line: string) => void): Pr
   const host = parsed.hostname;
   const port = Number(parsed.port || 6379);
   if (await redisAnswers(host, port)) return undefined;
-  if (!LOOPBACK.has(host)) throw new EnvironmentError(`nothing answers at REDIS_URL=${parsed.protocol}//${host}:${port}: start Redis there or unset REDIS_URL`);
+  if (!LOOPBACK.has(host))
+    throw new EnvironmentError(`nothing answers at REDIS_URL=${parsed.protocol}//${host}:${port}: start Redis there or unset REDIS_URL`);
   log?.(`test setup: nothing answers at ${host}:${port}; starting redis-server on loopback for this run`);
   const dir = mkdtempSync(join(tmpdir(), 'kiunga-test-redis-'));
   const bind = host === 'localhost' ? '127.0.0.1' : host.replace(/^\[|\]$/g, '');
-  const child: ChildProcess = spawn('redis-server', ['--port', String(port), '--bind', bind, '--save', '', '--appendonly', 'no', '--dir', dir], {
-    stdio: 'ignore',
-  });
+  const child: ChildProcess = spawn(
+    'redis-server',
+    ['--port', String(port), '--bind', bind, '--save', '', '--appendonly', 'no', '--dir', dir],
+    {
+      stdio: 'ignore',
+    },
+  );
   let exited = false;
   child.once('exit', () => (exited = true));
   const stop = async () => {

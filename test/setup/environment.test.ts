@@ -4,7 +4,15 @@
  * at a loopback REDIS_URL, so the suite never fails halfway through with a connection error.
  */
 import { describe, expect, it } from 'vitest';
-import { DEFAULT_REDIS_URL, ensurePrograms, ensureRedis, EnvironmentError, installCommand, redisAnswers, requirements } from '../helpers/environment.js';
+import {
+  DEFAULT_REDIS_URL,
+  ensurePrograms,
+  ensureRedis,
+  EnvironmentError,
+  installCommand,
+  redisAnswers,
+  requirements,
+} from '../helpers/environment.js';
 import { freePort } from '../session/helpers/redis-server.js';
 
 describe('test environment', () => {
@@ -13,7 +21,9 @@ describe('test environment', () => {
     expect(requirements(options).every((r) => !r.present)).toBe(true);
     expect(() => ensurePrograms(options)).toThrow(EnvironmentError);
     expect(() => ensurePrograms(options)).toThrow('sudo apt-get install -y redis-server redis-tools chromium');
-    expect(installCommand(requirements({ chromium: '/nonexistent/chromium' }).filter((r) => !r.present))).toBe('sudo apt-get install -y chromium');
+    expect(installCommand(requirements({ chromium: '/nonexistent/chromium' }).filter((r) => !r.present))).toBe(
+      'sudo apt-get install -y chromium',
+    );
   });
 
   it('should find every program on this machine (the global setup ran)', () => {
@@ -36,7 +46,9 @@ describe('test environment', () => {
   });
 
   it('should refuse at once a remote REDIS_URL where nothing answers, and leave Sentinel and Cluster URLs to the tests', async () => {
-    await expect(ensureRedis('redis://nothing-here.invalid:6379')).rejects.toThrow(/nothing answers at REDIS_URL=redis:\/\/nothing-here.invalid:6379/);
+    await expect(ensureRedis('redis://nothing-here.invalid:6379')).rejects.toThrow(
+      /nothing answers at REDIS_URL=redis:\/\/nothing-here.invalid:6379/,
+    );
     expect(await ensureRedis('redis-sentinel://127.0.0.1:1,127.0.0.1:2/main')).toBeUndefined();
   });
 });
