@@ -11,8 +11,8 @@ export const DEFAULT_TIMEZONE = 'Africa/Nairobi';
 
 /** Navigation keys of a paged USSD screen: `98` next page, `0` back, `00` home. */
 export const USSD_KEYS = { more: '98', back: '0', home: '00' } as const;
-/** Navigation keys read out on voice: `*` is home (a caller cannot type `00` quickly between prompts). */
-export const VOICE_KEYS = { more: '98', back: '0', home: '*' } as const;
+/** Navigation keys on voice: no paging (one page is everything said), `*` home (a menu gathers one key, so `00` cannot be typed). */
+export const VOICE_KEYS = { back: '0', home: '*' } as const;
 
 /** An SMS answer (keyword reply, receipt) takes at most this many SMS parts; longer text is cut. */
 export const SMS_MAX_PARTS = 2;

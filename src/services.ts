@@ -1,6 +1,7 @@
 import { resolve } from 'node:path';
 import type { CountryCode } from 'libphonenumber-js';
 import type { Config } from './config.js';
+import { FINERACT_PACE_MARGIN, SMS_MAX_PARTS } from './constants.js';
 import { createLogger, type Logger } from './logger.js';
 import { createMemoryStore } from './session/memory-store.js';
 import { createRedisStore } from './session/redis-store.js';
@@ -128,9 +129,8 @@ export async function createServices(
       maxConcurrent: config.fineract.maxConcurrent,
       // A slot outlives the longest call, so a running call never loses its place.
       maxRunMs: config.fineract.timeoutMs + 5000,
-      // Start calls 10% below the limit: network and event-loop jitter bunch arrivals at Fineract, and the
-      // limit must hold where Fineract counts, not only where Kiunga starts calls.
-      paceMargin: 0.1,
+      // Wider than the limiter's default margin: the limit must hold where Fineract counts (constants.ts).
+      paceMargin: FINERACT_PACE_MARGIN,
       logger,
     });
     await gateway.ready();
@@ -306,7 +306,7 @@ export async function createServices(
         // Call-back IVR: the adapters render TwiML / AT voice XML from the neutral turn.
         voice: voiceProfile({ ttlMs: config.voice.sessionTtlS * 1000 }),
         // One reply per message, at most 2 SMS parts; the record answers a provider retry of the message for an hour.
-        sms: smsProfile({ ttlMs: 3_600_000, maxSegments: 2 }),
+        sms: smsProfile({ ttlMs: 3_600_000, maxSegments: SMS_MAX_PARTS }),
       },
     });
     return {

@@ -1,4 +1,5 @@
 import { smsSegments, toGsm } from '../text/gsm.js';
+import { SMS_MAX_PARTS } from '../constants.js';
 import { optionLine } from '../text/paging.js';
 import type { ChannelProfile } from '../engine/turn-runner.js';
 import { translateScreen } from '../engine/screen.js';
@@ -67,7 +68,7 @@ export function renderSms(screen: Screen, notice: string | undefined, maxSegment
 
 /** Builds the SMS channel profile used by the turn runner. */
 export function smsProfile(options: SmsProfileOptions): ChannelProfile {
-  const maxSegments = options.maxSegments ?? 2;
+  const maxSegments = options.maxSegments ?? SMS_MAX_PARTS;
   return {
     ttlMs: options.ttlMs,
     keys: { back: NO_NAVIGATION.back, home: NO_NAVIGATION.home },

@@ -1,4 +1,5 @@
 import { toGsm } from '../text/gsm.js';
+import { USSD_KEYS } from '../constants.js';
 import { fitList, paginate, type ScreenLimits } from '../text/paging.js';
 import type { ChannelProfile, Presenter } from '../engine/turn-runner.js';
 import { translateScreen, type ScreenTranslator } from '../engine/screen.js';
@@ -35,7 +36,7 @@ const isView = (v: unknown): v is UssdView => typeof v === 'object' && v !== nul
 
 /** Builds the USSD channel profile used by the turn runner: engine keys, and the presenter that pages. */
 export function ussdProfile(options: UssdProfileOptions): ChannelProfile {
-  const keys = options.keys ?? { more: '98', back: '0', home: '00' };
+  const keys = options.keys ?? USSD_KEYS;
   const { limits } = options;
   /** The pages of a translated screen (a final screen or a list is one page). */
   const pagesOf = (screen: Screen, tr: ScreenTranslator, lang: string, notice?: string): string[] => {

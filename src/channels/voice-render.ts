@@ -1,4 +1,5 @@
 import type { ChannelProfile } from '../engine/turn-runner.js';
+import { VOICE_KEYS } from '../constants.js';
 import { translateScreen } from '../engine/screen.js';
 import type { Screen, Turn } from '../engine/types.js';
 import type { Translator } from '../text/i18n.js';
@@ -159,7 +160,7 @@ export interface VoiceProfileOptions {
 export function voiceProfile(options: VoiceProfileOptions): ChannelProfile {
   return {
     ttlMs: options.ttlMs,
-    keys: { back: '0', home: '*' },
+    keys: VOICE_KEYS,
     presenter: {
       render(turn, texts) {
         if (turn.closing) return { text: texts.t(turn.lang, turn.closing) };

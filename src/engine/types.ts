@@ -15,7 +15,7 @@ export type ViewVars = Record<string, ViewValue>;
 /** The context of every flow machine. Never holds a PIN, an OTP or a raw AT `text`. */
 export interface FlowContext {
   channel: Channel;
-  /** The runner's session id (e.g. `at:ATUid_1`); idempotency keys of money movements derive from it. */
+  /** The runner's session id (e.g. `at:ATUid_1`), for logs; money idempotency keys are random per intent, never derived from it. */
   session: string;
   msisdn: string;
   lang: string;
