@@ -37,3 +37,12 @@ export function toE164(raw: string, defaultCountry: CountryCode): string | null 
   }
   return null;
 }
+
+/**
+ * How a customer of `country` writes one of their own numbers: the national form's digits (`+254711000002` ->
+ * `0711000002` in Kenya); a number of another country stays in E.164.
+ */
+export function nationalDigits(e164: string, country: CountryCode): string {
+  const n = parsePhoneNumberFromString(e164);
+  return n?.country === country ? n.formatNational().replace(/\D/g, '') : e164;
+}

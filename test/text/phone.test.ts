@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { lookupQueries, uncappedFallbackQueries } from '../../src/fineract/phone-lookup.js';
-import { toE164 } from '../../src/text/phone.js';
+import { nationalDigits, toE164 } from '../../src/text/phone.js';
 
 describe('toE164', () => {
   it.each([
@@ -54,5 +54,17 @@ describe('lookupQueries', () => {
       '0711000001',
       '711000001',
     ]);
+  });
+});
+
+describe('nationalDigits', () => {
+  it.each([
+    ['+254711000002', 'KE', '0711000002'],
+    ['+255711000009', 'KE', '+255711000009'],
+    ['+255711000009', 'TZ', '0711000009'],
+    ['+14155552671', 'US', '4155552671'],
+    ['not a number', 'KE', 'not a number'],
+  ] as const)('shows %s in %s as %s (national form only for numbers of that country)', (e164, country, shown) => {
+    expect(nationalDigits(e164, country)).toBe(shown);
   });
 });
