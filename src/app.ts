@@ -7,11 +7,7 @@ import type { Keys } from './session/keys.js';
 import type { FineractClient } from './fineract/types.js';
 import type { Translator } from './text/i18n.js';
 import type { PinService } from './security/pin.js';
-import { africastalkingUssd } from './channels/africastalking-ussd.js';
-import { africastalkingSms } from './channels/africastalking-sms.js';
-import { twilioSms } from './channels/twilio-sms.js';
 import { adminRouter } from './admin/admin-router.js';
-import type { ChannelDeps } from './channels/channel-deps.js';
 import { createMetrics } from './metrics.js';
 import type { FineractGateway } from './fineract/gateway.js';
 import type { SandboxOutbox } from './messaging/messenger.js';
@@ -22,12 +18,11 @@ import { simulatorRouter } from './simulator/router.js';
 import { resolve } from 'node:path';
 import type { CallbackService } from './callback/callbacks.js';
 import type { TransferService } from './money/transfer-service.js';
-import { NO_AUDIO, type AudioCatalogue } from './channels/voice-audio.js';
-import { twilioVoice } from './channels/twilio-voice.js';
-import { africastalkingVoice } from './channels/africastalking-voice.js';
-import { twilioSignatureGuard } from './channels/twilio-signature.js';
+import type { AudioCatalogue } from './channels/voice-audio.js';
+import { channelAdapters } from './channels/index.js';
+import { channelRouter } from './channels/adapter.js';
 import type { AbuseLimiter } from './limits/abuse.js';
-import { flowFor, type FlowCatalogue } from './channels/flow-routing.js';
+import type { FlowCatalogue } from './channels/flow-routing.js';
 
 /** Everything the HTTP app needs, built by `services.ts` (or by a test). */
 export interface AppDeps {
@@ -101,71 +96,17 @@ export function buildApp(deps: AppDeps): express.Express {
     res.status(ready ? 200 : 503).json({ status: ready ? 'ready' : 'not ready', store, storeKind: deps.store.kind, fineract });
   });
 
-  // What every channel adapter shares: the runner, the store, the secret that keys hashes, the hop budget.
-  const channel: ChannelDeps = {
-    runner: deps.runner,
-    // Which flow answers which channel and service code: the flow files say (channels:, serviceCodes:).
-    flowFor: (c, code) => flowFor(deps.flows, c, code),
-    store: deps.store,
-    keys: deps.keys,
-    logger,
-    secret: config.pin.pepper,
-    hopDeadlineMs: config.hopDeadlineMs,
-    defaultCountry: config.defaultCountry,
-    abuse: deps.abuse,
-    busyText: () => deps.translator.t(config.defaultLanguage, 'error.busy'),
-  };
+  // The channel adapters, in one explicit list (src/channels/index.ts), behind the one request wrapper.
   app.use(
-    africastalkingUssd({
-      ...channel,
+    channelRouter(channelAdapters({ ...deps, logger }), {
+      logger,
+      hopDeadlineMs: config.hopDeadlineMs,
+      abuse: deps.abuse,
       callbackKey: config.africastalking.callbackKey,
-      politeEnd: () => deps.translator.t(config.defaultLanguage, 'error.generic'),
+      twilio: { authToken: config.twilio.authToken, publicUrl: config.publicUrl },
     }),
   );
-  // SMS keywords (the flow whose channels list sms): AT replies through the job queue, Twilio replies as TwiML.
-  const sms = {
-    ...channel,
-    maxPerHour: config.sms.maxPerHour,
-  };
-  if (deps.queue) {
-    app.use(
-      africastalkingSms({
-        ...sms,
-        queue: deps.queue,
-        callbackKey: config.africastalking.callbackKey,
-        serviceKeyword: config.africastalking.smsKeyword,
-      }),
-    );
-  }
-  app.use(twilioSms({ ...sms, authToken: config.twilio.authToken, publicUrl: config.publicUrl }));
   if (deps.callbacks) {
-    // Call-back IVR: the flow whose channels list voice, answered as TwiML or AT voice XML.
-    const voice = {
-      ...channel,
-      callbacks: deps.callbacks,
-      defaultLanguage: config.defaultLanguage,
-      publicUrl: config.publicUrl,
-      timeoutS: config.voice.inputTimeoutS,
-    };
-    const audio = deps.voiceAudio ?? NO_AUDIO;
-    const twilioVoices = config.voice.twilioVoices;
-    app.use(
-      twilioVoice({
-        ...voice,
-        guard: twilioSignatureGuard({ authToken: config.twilio.authToken, publicUrl: config.publicUrl, logger }),
-        voices: twilioVoices,
-        render: { translator: deps.translator, audio, speaks: (lang) => lang in twilioVoices },
-      }),
-    );
-    app.use(
-      africastalkingVoice({
-        ...voice,
-        callbackKey: config.africastalking.callbackKey,
-        voice: config.voice.atVoice,
-        // AT's text-to-speech speaks English only.
-        render: { translator: deps.translator, audio, speaks: (lang) => lang === 'en' },
-      }),
-    );
     if (!config.voice.audioUrl) {
       app.use('/voice/audio', express.static(resolve(config.localesDir, 'audio'), { index: false, dotfiles: 'ignore', redirect: false }));
     }

@@ -1,11 +1,9 @@
-import { Router, type Request, type Response } from 'express';
+import { z } from 'zod';
 import { keyedHash } from '../security/secrets.js';
 import { maskMsisdn } from '../logger.js';
 import type { JobQueue } from '../jobs/queue.js';
 import { SMS_JOB } from '../jobs/catalogue.js';
-import { requireCallbackKey, formFields } from './africastalking-common.js';
-import { sourceOf } from '../limits/abuse.js';
-import { refuse } from '../limits/refusals.js';
+import { plain, type ChannelAdapter, type ChannelRoute } from './adapter.js';
 import { answerSms, MAX_SMS_TEXT, MESSAGE_ID, type SmsConversationOptions } from './sms-inbound.js';
 
 /**
@@ -35,7 +33,6 @@ export interface SmsJobData {
 
 export interface AtSmsOptions extends SmsConversationOptions {
   queue: JobQueue;
-  callbackKey?: string;
   /** AT_SMS_KEYWORD: the service's keyword on a shared or premium short code. */
   serviceKeyword?: string;
 }
@@ -51,82 +48,91 @@ const LINK_ID = /^[A-Za-z0-9_.:-]{1,100}$/;
 const SHORT_CODE = /^\+?[A-Za-z0-9]{1,20}$/;
 const DELIVERY_STATUS = /^[A-Za-z]{1,20}$/;
 
-export function africastalkingSms(options: AtSmsOptions): Router {
-  const router = Router();
-  const { logger, queue, secret } = options;
-  const guard = requireCallbackKey(options.callbackKey, { route: 'at-sms', logger });
+const atSmsForm = z.object({
+  from: z.string().min(1),
+  to: z.string().optional(),
+  text: z.string().optional(),
+  id: z.string().regex(MESSAGE_ID),
+  linkId: z.string().optional(),
+});
+const atDeliveryForm = z.object({
+  id: z.string().regex(MESSAGE_ID),
+  status: z.string().regex(DELIVERY_STATUS),
+  phoneNumber: z.string().optional(),
+  failureReason: z.string().optional(),
+});
+const badRequest = plain('bad request', 400);
 
-  router.post('/channels/africastalking/sms', guard, async (req: Request, res: Response) => {
-    const fields = formFields(req, ['from', 'to', 'text', 'date', 'id', 'linkId', 'networkCode']);
-    if (!fields) {
-      res.status(415).type('text/plain').send('expected application/x-www-form-urlencoded');
-      return;
-    }
-    const { from, id, to } = fields;
-    const text = withoutServiceKeyword(fields.text ?? '', options.serviceKeyword);
-    // AT's SDK sends the string "undefined" for an omitted linkId; it is no link id.
-    const linkId = fields.linkId && fields.linkId !== 'undefined' && LINK_ID.test(fields.linkId) ? fields.linkId : undefined;
-    const problems = [!id || !MESSAGE_ID.test(id) ? 'id' : '', !from ? 'from' : '', text.length > MAX_SMS_TEXT ? 'text' : ''].filter(Boolean);
-    if (problems.length > 0 || !id || !from) {
-      logger.warn({ route: 'at-sms', invalid: problems }, 'malformed SMS notification refused');
-      res.status(400).type('text/plain').send('bad request');
-      return;
-    }
-    const outcome = await answerSms(options, { provider: 'at', messageId: id, from, text, source: sourceOf(req) });
-    if (outcome.kind === 'refused') {
+export function africastalkingSms(options: AtSmsOptions): ChannelAdapter {
+  const { queue, secret } = options;
+
+  const inbound: ChannelRoute<z.infer<typeof atSmsForm>> = {
+    path: '/channels/africastalking/sms',
+    label: 'at-sms',
+    verify: 'callback-key',
+    form: atSmsForm,
+    unsupported: plain('expected application/x-www-form-urlencoded', 415),
+    invalid: () => badRequest,
+    invalidLog: 'malformed SMS notification refused',
+    async handle(hop, fields) {
+      const { from, id, to } = fields;
+      const text = withoutServiceKeyword(fields.text ?? '', options.serviceKeyword);
+      if (text.length > MAX_SMS_TEXT) {
+        hop.log.warn({ invalid: ['text'] }, 'malformed SMS notification refused');
+        return badRequest;
+      }
+      // AT's SDK sends the string "undefined" for an omitted linkId; it is no link id.
+      const linkId = fields.linkId && fields.linkId !== 'undefined' && LINK_ID.test(fields.linkId) ? fields.linkId : undefined;
+      const outcome = await answerSms(options, hop, { provider: 'at', messageId: id, from, text });
       // Abuse limit: no SMS is sent (a spoofed sender must not turn into SMS to a victim), 429 to AT.
-      refuse(res, logger, { route: 'at-sms', reason: `${outcome.bucket} limit`, msisdn: outcome.msisdn });
-      res.status(429).set('retry-after', String(outcome.retryAfterS)).type('text/plain').send('too many requests');
-      return;
-    }
-    if (outcome.kind !== 'reply') {
-      logger.info({ route: 'at-sms', message: id, outcome: outcome.kind }, 'inbound SMS not answered');
-      res.status(200).type('text/plain').send('OK');
-      return;
-    }
-    const job: SmsJobData = {
-      to: outcome.msisdn,
-      text: outcome.text,
-      ref: `at:${id}`,
-      ...(linkId
-        ? {
-            linkId,
-            ...(to && SHORT_CODE.test(to) ? { shortCode: to } : {}),
-            ...(options.serviceKeyword ? { keyword: options.serviceKeyword } : {}),
-          }
-        : {}),
-    };
-    try {
-      // One reply per message id, even when AT retries the notification (jobs are deduplicated by id).
-      await queue.add(SMS_JOB, job, { jobId: `sms-reply-${keyedHash(secret, `at:${id}`).slice(0, 40)}` });
-    } catch (error) {
-      // AT retries a notification that failed: the retry is answered from the session record.
-      logger.warn({ route: 'at-sms', message: id, err: { type: (error as Error)?.name } }, 'SMS reply could not be queued');
-      res.status(503).type('text/plain').send('try again');
-      return;
-    }
-    res.status(200).type('text/plain').send('OK');
-  });
+      if (outcome.kind === 'refused') return plain('too many requests', 429);
+      if (outcome.kind !== 'reply') {
+        hop.log.info({ message: id, outcome: outcome.kind }, 'inbound SMS not answered');
+        return plain('OK');
+      }
+      const job: SmsJobData = {
+        to: outcome.msisdn,
+        text: outcome.text,
+        ref: `at:${id}`,
+        ...(linkId
+          ? {
+              linkId,
+              ...(to && SHORT_CODE.test(to) ? { shortCode: to } : {}),
+              ...(options.serviceKeyword ? { keyword: options.serviceKeyword } : {}),
+            }
+          : {}),
+      };
+      try {
+        // One reply per message id, even when AT retries the notification (jobs are deduplicated by id).
+        await queue.add(SMS_JOB, job, { jobId: `sms-reply-${keyedHash(secret, `at:${id}`).slice(0, 40)}` });
+      } catch (error) {
+        // AT retries a notification that failed: the retry is answered from the session record.
+        hop.log.warn({ message: id, err: { type: (error as Error)?.name } }, 'SMS reply could not be queued');
+        return plain('try again', 503);
+      }
+      return plain('OK');
+    },
+  };
 
-  router.post('/channels/africastalking/sms/delivery', guard, (req: Request, res: Response) => {
-    const fields = formFields(req, ['id', 'status', 'phoneNumber', 'networkCode', 'failureReason', 'retryCount']);
-    if (!fields?.id || !MESSAGE_ID.test(fields.id) || !fields.status || !DELIVERY_STATUS.test(fields.status)) {
-      res.status(400).type('text/plain').send('bad request');
-      return;
-    }
-    const failed = fields.status === 'Failed' || fields.status === 'Rejected';
-    logger[failed ? 'warn' : 'info'](
-      {
-        route: 'at-sms-delivery',
-        message: fields.id,
-        status: fields.status,
-        failureReason: fields.failureReason && DELIVERY_STATUS.test(fields.failureReason) ? fields.failureReason : undefined,
-        msisdn: fields.phoneNumber ? maskMsisdn(fields.phoneNumber) : undefined,
-      },
-      'SMS delivery report',
-    );
-    res.status(200).type('text/plain').send('OK');
-  });
-
-  return router;
+  const delivery: ChannelRoute<z.infer<typeof atDeliveryForm>> = {
+    path: '/channels/africastalking/sms/delivery',
+    label: 'at-sms-delivery',
+    verify: 'callback-key',
+    form: atDeliveryForm,
+    invalid: () => badRequest,
+    async handle(hop, fields) {
+      const failed = fields.status === 'Failed' || fields.status === 'Rejected';
+      hop.log[failed ? 'warn' : 'info'](
+        {
+          message: fields.id,
+          status: fields.status,
+          failureReason: fields.failureReason && DELIVERY_STATUS.test(fields.failureReason) ? fields.failureReason : undefined,
+          msisdn: fields.phoneNumber ? maskMsisdn(fields.phoneNumber) : undefined,
+        },
+        'SMS delivery report',
+      );
+      return plain('OK');
+    },
+  };
+  return { name: 'africastalking-sms', routes: [inbound as ChannelRoute<never>, delivery as ChannelRoute<never>] };
 }

@@ -1,12 +1,10 @@
-import { Router, type Request, type Response } from 'express';
+import { z } from 'zod';
 import type { CountryCode } from 'libphonenumber-js';
 import { toE164 } from '../text/phone.js';
 import { keyedHash } from '../security/secrets.js';
-import { hopDeadline } from '../engine/turn-runner.js';
 import { maskMsisdn } from '../logger.js';
-import { requireCallbackKey, formFields } from './africastalking-common.js';
 import type { ChannelDeps } from './channel-deps.js';
-import { admit } from './abuse-gate.js';
+import { plain, type ChannelAdapter, type ChannelRoute } from './adapter.js';
 import { withCaller } from '../security/caller.js';
 
 /**
@@ -17,7 +15,6 @@ import { withCaller } from '../security/caller.js';
  */
 
 export interface AtUssdOptions extends ChannelDeps {
-  callbackKey?: string;
   /** Text of the polite END for malformed requests, by language. */
   politeEnd: () => string;
 }
@@ -50,91 +47,91 @@ export function deriveInputs(text: string, previous: TextMemory | undefined, sec
   return [text];
 }
 
-/** Builds the router for the USSD callback and its end-of-session notification. */
-export function africastalkingUssd(options: AtUssdOptions): Router {
-  const router = Router();
-  const { runner, logger, secret } = options;
-  const guard = requireCallbackKey(options.callbackKey, { route: 'at-ussd', logger });
+/** Builds the adapter of the USSD callback and its end-of-session notification. */
+export function africastalkingUssd(options: AtUssdOptions): ChannelAdapter {
+  const { runner, secret } = options;
+  const answer = (text: string, end: boolean, status = 200) => plain(`${end ? 'END' : 'CON'} ${text}`, status);
+  const form = z.object({
+    sessionId: z.string().regex(SESSION_ID),
+    phoneNumber: z.string().transform((value, ctx) => toE164(value, options.defaultCountry as CountryCode) ?? (ctx.addIssue({ code: 'custom', message: 'not a phone number' }), z.NEVER)),
+    serviceCode: z.string().regex(SERVICE_CODE),
+    text: z
+      .string()
+      .max(MAX_TEXT)
+      .refine((t) => !/[\u0000-\u001f\ufffd]/.test(t))
+      .optional(),
+  });
 
-  router.post('/channels/africastalking/ussd', guard, async (req: Request, res: Response) => {
-    const started = performance.now();
-    const deadlineAt = hopDeadline(options.hopDeadlineMs);
-    const reply = (text: string, end: boolean, status = 200) => {
-      // Server-Timing: how long the hop took here, from arrival to answer (the deadline's own measure).
-      res.set('server-timing', `hop;dur=${(performance.now() - started).toFixed(1)}`);
-      res.status(status).type('text/plain').send(`${end ? 'END' : 'CON'} ${text}`);
-    };
-    const fields = formFields(req, ['sessionId', 'phoneNumber', 'serviceCode', 'text', 'networkCode']);
-    if (!fields) {
-      res.status(415).type('text/plain').send('END expected application/x-www-form-urlencoded');
-      return;
-    }
-    const { sessionId, phoneNumber, serviceCode } = fields;
-    const text = fields.text ?? '';
-    const msisdn = phoneNumber ? toE164(phoneNumber, options.defaultCountry as CountryCode) : null;
-    const problems = [
-      !sessionId || !SESSION_ID.test(sessionId) ? 'sessionId' : '',
-      !msisdn ? 'phoneNumber' : '',
-      !serviceCode || !SERVICE_CODE.test(serviceCode) ? 'serviceCode' : '',
-      text.length > MAX_TEXT || /[\u0000-\u001f\ufffd]/.test(text) ? 'text' : '',
-    ].filter(Boolean);
-    if (problems.length > 0 || !msisdn || !sessionId) {
-      logger.warn({ route: 'at-ussd', invalid: problems }, 'malformed USSD request refused');
-      reply(options.politeEnd(), true, 400);
-      return;
-    }
-    // Abuse limits before any work: a polite END, never an error status (AT would show its own text).
-    if (!(await admit(options, req, res, 'at-ussd', msisdn)).ok) {
-      reply(options.busyText?.() ?? options.politeEnd(), true);
-      return;
-    }
-    const result = await withCaller({ msisdn, channel: 'ussd' }, () => runner.run(
-      {
-        channel: 'ussd',
-        sessionId: `at:${sessionId}`,
-        msisdn,
-        serviceCode,
-        // The flow that names this service code, else the USSD catch-all (the flow files decide).
-        flowId: options.flowFor('ussd', serviceCode) ?? '',
-        hopKey: keyedHash(secret, `hop:${text}`),
-        inputs: (previous) => {
-          const memory = previous as TextMemory | undefined;
-          return {
-            inputs: deriveInputs(text, memory, secret),
-            transport: { len: text.length, h: keyedHash(secret, text) } satisfies TextMemory,
-          };
+  const hops: ChannelRoute<z.infer<typeof form>> = {
+    path: '/channels/africastalking/ussd',
+    label: 'at-ussd',
+    verify: 'callback-key',
+    form,
+    unsupported: plain('END expected application/x-www-form-urlencoded', 415),
+    // A polite END (AT shows it), never an error page.
+    invalid: () => answer(options.politeEnd(), true, 400),
+    invalidLog: 'malformed USSD request refused',
+    async handle(hop, fields) {
+      const { sessionId, phoneNumber: msisdn, serviceCode } = fields;
+      const text = fields.text ?? '';
+      // Abuse limits before any work: a polite END, never an error status (AT would show its own text).
+      if (!(await hop.admit(msisdn)).ok) return answer(options.busyText?.() ?? options.politeEnd(), true);
+      const result = await withCaller({ msisdn, channel: 'ussd' }, () =>
+        runner.run(
+          {
+            channel: 'ussd',
+            sessionId: `at:${sessionId}`,
+            msisdn,
+            serviceCode,
+            // The flow that names this service code, else the USSD catch-all (the flow files decide).
+            flowId: options.flowFor('ussd', serviceCode) ?? '',
+            hopKey: keyedHash(secret, `hop:${text}`),
+            inputs: (previous) => {
+              const memory = previous as TextMemory | undefined;
+              return {
+                inputs: deriveInputs(text, memory, secret),
+                transport: { len: text.length, h: keyedHash(secret, text) } satisfies TextMemory,
+              };
+            },
+          },
+          hop.deadlineAt,
+        ),
+      );
+      return answer(result.text, result.end);
+    },
+  };
+
+  const events: ChannelRoute<{ sessionId: string; phoneNumber?: string; status?: string; durationInMillis?: string; hopsCount?: string }> = {
+    path: '/channels/africastalking/ussd/events',
+    label: 'at-ussd-events',
+    verify: 'callback-key',
+    form: z.object({
+      sessionId: z.string().regex(SESSION_ID),
+      phoneNumber: z.string().optional(),
+      status: z.string().optional(),
+      durationInMillis: z.string().optional(),
+      hopsCount: z.string().optional(),
+    }),
+    invalid: () => plain('missing or invalid sessionId', 400),
+    async handle(hop, fields) {
+      // `input` and `lastAppResponse` repeat the PIN and balances: never logged.
+      hop.log.info(
+        {
+          session: `at:${fields.sessionId}`,
+          msisdn: fields.phoneNumber ? maskMsisdn(fields.phoneNumber) : undefined,
+          status: fields.status,
+          durationMs: Number(fields.durationInMillis) || undefined,
+          hops: Number(fields.hopsCount) || undefined,
         },
-      },
-      deadlineAt,
-    ));
-    reply(result.text, result.end);
-  });
-
-  router.post('/channels/africastalking/ussd/events', guard, async (req: Request, res: Response) => {
-    const fields = formFields(req, ['sessionId', 'phoneNumber', 'status', 'durationInMillis', 'hopsCount']);
-    if (!fields?.sessionId || !SESSION_ID.test(fields.sessionId)) {
-      res.status(400).type('text/plain').send('missing or invalid sessionId');
-      return;
-    }
-    // `input` and `lastAppResponse` repeat the PIN and balances: never logged.
-    logger.info(
-      {
-        route: 'at-ussd-events',
-        session: `at:${fields.sessionId}`,
-        msisdn: fields.phoneNumber ? maskMsisdn(fields.phoneNumber) : undefined,
-        status: fields.status,
-        durationMs: Number(fields.durationInMillis) || undefined,
-        hops: Number(fields.hopsCount) || undefined,
-      },
-      'USSD session ended',
-    );
-    try {
-      await options.store.delete(options.keys.session('ussd', `at:${fields.sessionId}`));
-    } catch {
-      // The record expires by itself; the notification needs no retry.
-    }
-    res.status(200).type('text/plain').send('OK');
-  });
-
-  return router;
+        'USSD session ended',
+      );
+      try {
+        await options.store.delete(options.keys.session('ussd', `at:${fields.sessionId}`));
+      } catch {
+        // The record expires by itself; the notification needs no retry.
+      }
+      return plain('OK');
+    },
+  };
+  return { name: 'africastalking-ussd', routes: [hops as ChannelRoute<never>, events as ChannelRoute<never>] };
 }

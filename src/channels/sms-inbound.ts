@@ -2,17 +2,19 @@ import type { CountryCode } from 'libphonenumber-js';
 import { toE164 } from '../text/phone.js';
 import { keyedHash } from '../security/secrets.js';
 import { maskMsisdn } from '../logger.js';
-import { hopDeadline } from '../engine/turn-runner.js';
 import type { ChannelDeps } from './channel-deps.js';
 import { withCaller } from '../security/caller.js';
 import type { AbuseBucket } from '../limits/abuse.js';
+import { withinReplyCap } from '../sms/reply-cap.js';
+import type { Hop } from './adapter.js';
 
 /**
  * What both SMS webhooks (Africa's Talking, Twilio) share: one inbound message is one short conversation of
- * the `sms` flow on a fresh session named after the provider's message id, so a provider retry of the same
- * message gets the recorded reply without running anything again (the runner's hop replay). The customer is
- * the sender's number. The message text (which may carry a PIN) is never logged or stored: the session
- * record keeps only a keyed hash of it, and the reply never repeats it.
+ * the flow whose channels list `sms`, on a fresh session named after the provider's message id, so a provider
+ * retry of the same message gets the recorded reply without running anything again (the runner's hop
+ * replay). The customer is the sender's number. The message text (which may carry a PIN) is never logged or
+ * stored: the session record keeps only a keyed hash of it, and the reply never repeats it. The per-number
+ * reply cap is src/sms/reply-cap.ts's.
  */
 
 export interface SmsConversationOptions extends ChannelDeps {
@@ -32,8 +34,6 @@ export interface InboundSms {
   /** The sender as the provider sent it; must be a phone number. */
   from: string;
   text: string;
-  /** The request's source address (abuse limits). */
-  source?: string;
 }
 
 export type SmsOutcome =
@@ -49,27 +49,17 @@ export type SmsOutcome =
 /** Turns control characters (other than line breaks) into spaces; keywords are matched on words anyway. */
 export const cleanSmsText = (text: string) => text.replace(/[\u0000-\u0009\u000b\u000c\u000e-\u001f\u007f]/g, ' ');
 
-/** Runs one inbound SMS through the `sms` flow; always resolves (the runner answers politely on any failure). */
-export async function answerSms(options: SmsConversationOptions, sms: InboundSms): Promise<SmsOutcome> {
+/** Runs one inbound SMS through the SMS flow; always resolves (the runner answers politely on any failure). */
+export async function answerSms(options: SmsConversationOptions, hop: Pick<Hop, 'admit' | 'deadlineAt'>, sms: InboundSms): Promise<SmsOutcome> {
   const { runner, logger, secret } = options;
   const msisdn = toE164(sms.from, options.defaultCountry as CountryCode);
   if (!msisdn) return { kind: 'not-a-phone' };
   const log = logger.child({ channel: 'sms', provider: sms.provider, msisdn: maskMsisdn(msisdn) });
 
   // Abuse limits (per number, per source) before any work.
-  const admission = options.abuse ? await options.abuse.admit({ source: sms.source, msisdn }) : { ok: true as const };
+  const admission = await hop.admit(msisdn);
   if (!admission.ok) return { kind: 'refused', msisdn, bucket: admission.bucket, retryAfterS: admission.retryAfterS };
-
-  // Per-number cap: a spoofed sender must not turn the service into an SMS bomb aimed at that number.
-  try {
-    const count = await options.store.increment(options.keys.forMsisdn(msisdn, 'sms:inbound'), 3_600_000);
-    if (count > options.maxPerHour) {
-      if (count === options.maxPerHour + 1) log.warn({ maxPerHour: options.maxPerHour }, 'inbound SMS limit reached: further messages this hour get no reply');
-      return { kind: 'limited', msisdn };
-    }
-  } catch {
-    // The store is down: the runner answers politely below.
-  }
+  if (!(await withinReplyCap(options, msisdn, log))) return { kind: 'limited', msisdn };
 
   const text = cleanSmsText(sms.text);
   const reply = await withCaller({ msisdn, channel: 'sms' }, () => runner.run(
@@ -81,7 +71,7 @@ export async function answerSms(options: SmsConversationOptions, sms: InboundSms
       hopKey: keyedHash(secret, `sms:${text}`),
       inputs: () => ({ inputs: [text], transport: null }),
     },
-    hopDeadline(options.hopDeadlineMs),
+    hop.deadlineAt,
   ));
   return { kind: 'reply', msisdn, text: reply.text };
 }

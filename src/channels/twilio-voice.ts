@@ -1,24 +1,20 @@
-import { Router, type Request, type RequestHandler, type Response } from 'express';
 import twilio from 'twilio';
+import { z } from 'zod';
 import type { CountryCode } from 'libphonenumber-js';
 import { toE164 } from '../text/phone.js';
-import { maskMsisdn } from '../logger.js';
-import { hopDeadline } from '../engine/turn-runner.js';
-import type { CallbackService, CallOutcome } from '../callback/callbacks.js';
-import { callRefKey } from '../messaging/outbound.js';
-import { formFields } from './africastalking-common.js';
+import type { CallOutcome } from '../callback/callbacks.js';
+import { answerCall, CALL_ID, callEnded, digitsOf, missedCall, recordedRef, seqOf, type VoiceDeps } from '../voice/calls.js';
 import { voiceReplyOf, voiceScript, type VoiceRenderOptions, type VoiceScript } from './voice-render.js';
-import { CALL_ID, callbackOfCall, closingReply, digitsOf, endCall, runVoiceHop, seqOf } from './voice-session.js';
-import type { ChannelDeps } from './channel-deps.js';
-import { admit } from './abuse-gate.js';
-import { withCaller } from '../security/caller.js';
+import { closingReply } from './voice-session.js';
+import { xml, type ChannelAdapter, type ChannelRoute } from './adapter.js';
 
 /**
  * Twilio voice: `POST /channels/twilio/voice` (TwiML) and `POST /channels/twilio/voice/status`, both behind
  * the signature guard (a forged or unsigned request gets 403 before anything runs).
  *
  * - `Direction=inbound`: a missed call. `<Reject reason="busy"/>` is the first and only verb, so Twilio never
- *   answers and nobody pays; then a call-back is requested for `From` (src/callback/callbacks.ts decides).
+ *   answers and nobody pays; then a call-back is requested for `From` (src/voice/calls.ts and
+ *   src/callback/callbacks.ts decide).
  * - `Direction=outbound-api`: a call-back Kiunga placed, answered. The call must belong to a call-back record
  *   (`?ref=` in the signed URL, or the CallSid recorded when it was placed), and `To` must be its number;
  *   any other call hears `voice.notRequested` and ends: no PIN is ever asked on a call the customer did not
@@ -28,10 +24,9 @@ import { withCaller } from '../security/caller.js';
  * - status: a final `CallStatus` ends the session and tells the call-back how the call went.
  */
 
-export interface TwilioVoiceOptions extends ChannelDeps {
-  /** `twilioSignatureGuard` (src/channels/twilio-signature.ts). */
-  guard: RequestHandler;
-  callbacks: CallbackService;
+export interface TwilioVoiceOptions {
+  voiceDeps: VoiceDeps;
+  defaultCountry: string;
   defaultLanguage: string;
   /** PUBLIC_URL (the signature guard refuses every request without it). */
   publicUrl?: string;
@@ -75,91 +70,87 @@ export function twiml(script: VoiceScript, options: { action: string; voices: Tw
   return response.toString();
 }
 
-export function twilioVoice(options: TwilioVoiceOptions): Router {
-  const router = Router();
-  const { logger, callbacks, store, keys, render } = options;
+const twilioVoiceForm = z.object({
+  CallSid: z.string().optional(),
+  Direction: z.string().optional(),
+  From: z.string().optional(),
+  To: z.string().optional(),
+  Digits: z.string().optional(),
+});
+const twilioStatusForm = z.object({ CallSid: z.string().optional(), CallStatus: z.string().optional(), Direction: z.string().optional() });
+
+export function twilioVoice(options: TwilioVoiceOptions): ChannelAdapter {
+  const { render } = options;
   const base = (options.publicUrl ?? '').replace(/\/+$/, '');
-  const log = logger.child({ route: 'twilio-voice' });
-  const xml = (res: Response, body: string) => res.status(200).type('text/xml').send(body);
-  const closing = (res: Response, key: string) =>
-    xml(res, twiml(voiceScript(closingReply(render, options.defaultLanguage, key), render), { action: '', voices: options.voices, timeoutS: options.timeoutS }));
+  const closing = (key: string) =>
+    twiml(voiceScript(closingReply(render, options.defaultLanguage, key), render), { action: '', voices: options.voices, timeoutS: options.timeoutS });
+  const phone = (value: string) => toE164(value, options.defaultCountry as CountryCode);
 
-  router.post(TWILIO_VOICE_ROUTE, options.guard, async (req: Request, res: Response) => {
-    const deadlineAt = hopDeadline(options.hopDeadlineMs);
-    const f = formFields(req, ['CallSid', 'Direction', 'From', 'To', 'Digits']);
-    if (!f) {
-      res.status(415).type('text/plain').send('expected application/x-www-form-urlencoded');
-      return;
-    }
-    if (f.Direction === 'inbound') {
-      // A missed call: refuse it before anything else, so it costs nothing, then decide about a call-back.
-      const rejected = new twilio.twiml.VoiceResponse();
-      rejected.reject({ reason: 'busy' });
-      const msisdn = f.From ? toE164(f.From, options.defaultCountry as CountryCode) : null;
-      // Over an abuse limit the missed call is rejected the same way, and no call-back is asked for.
-      const admitted = (await admit(options, req, res, 'twilio-voice', msisdn ?? undefined)).ok;
-      xml(res, rejected.toString());
-      if (!msisdn || !admitted) return;
-      await callbacks
-        .request({ msisdn, source: 'missed-call' })
-        .catch((err: unknown) => log.warn({ msisdn: maskMsisdn(msisdn), err: { message: (err as Error).message } }, 'call-back request failed'));
-      return;
-    }
-    try {
+  const voice: ChannelRoute<z.infer<typeof twilioVoiceForm>> = {
+    path: TWILIO_VOICE_ROUTE,
+    label: 'twilio-voice',
+    verify: 'twilio-signature',
+    form: twilioVoiceForm,
+    unsupported: { status: 415, type: 'text/plain', body: 'expected application/x-www-form-urlencoded' },
+    invalid: () => ({ status: 400, type: 'text/plain', body: 'bad request' }),
+    async handle(hop, f) {
+      if (f.Direction === 'inbound') {
+        // A missed call: refuse it before anything else, so it costs nothing, then decide about a call-back.
+        const rejected = new twilio.twiml.VoiceResponse();
+        rejected.reject({ reason: 'busy' });
+        const msisdn = f.From ? phone(f.From) : null;
+        // Over an abuse limit the missed call is rejected the same way, and no call-back is asked for.
+        const admitted = (await hop.admit(msisdn ?? undefined)).ok;
+        return { ...xml(rejected.toString()), after: () => missedCall(options.voiceDeps, hop.log, msisdn, admitted) };
+      }
       const callSid = f.CallSid ?? '';
-      const ref = typeof req.query.ref === 'string' ? req.query.ref : undefined;
-      const seq = seqOf(req.query.seq);
-      const record =
-        f.Direction === 'outbound-api' && CALL_ID.test(callSid)
-          ? await callbackOfCall({ callbacks, store, callRefKey: callRefKey(keys, callSid), ref, preferRef: true, answer: seq === undefined })
-          : undefined;
-      const to = f.To ? toE164(f.To, options.defaultCountry as CountryCode) : null;
-      if (!record || (f.To && to !== record.msisdn)) {
-        log.warn({ direction: f.Direction, seq }, 'voice request for a call Kiunga did not place: ended');
-        closing(res, 'voice.notRequested');
-        return;
-      }
-      if (!(await admit(options, req, res, 'twilio-voice', record.msisdn)).ok) {
-        closing(res, 'error.busy');
-        return;
-      }
-      const body = await withCaller({ msisdn: record.msisdn, channel: 'voice' }, () => runVoiceHop({
-        runner: options.runner,
-        secret: options.secret,
-        deadlineAt,
-        flowId: options.flowFor('voice') ?? '',
-        sessionId: `twilio:${callSid}`,
-        msisdn: record.msisdn,
-        seq,
-        digits: digitsOf(f.Digits),
-        // Rendered once, with the texts of the call's flow version (a call in flight keeps them on a hot reload).
-        render: (turn, texts, transport) => {
-          const action = `${base}${TWILIO_VOICE_ROUTE}?ref=${encodeURIComponent(record.ref)}&seq=${transport.seq}`;
-          const script = voiceScript(voiceReplyOf(turn, texts), { ...render, translator: texts }, { intro: transport.seq === 1, silence: transport.silence });
-          return twiml(script, { action, voices: options.voices, timeoutS: options.timeoutS });
+      const ref = typeof hop.req.query.ref === 'string' ? hop.req.query.ref : undefined;
+      const body = await answerCall(
+        options.voiceDeps,
+        { deadlineAt: hop.deadlineAt, log: hop.log, admit: (msisdn) => hop.admit(msisdn) },
+        {
+          provider: 'twilio',
+          callId: f.Direction === 'outbound-api' && CALL_ID.test(callSid) ? callSid : undefined,
+          ref,
+          preferRef: true,
+          seq: seqOf(hop.req.query.seq),
+          digits: digitsOf(f.Digits),
+          to: f.To ? phone(f.To) : undefined,
         },
-      }));
-      xml(res, body);
-    } catch (err) {
-      log.warn({ err: { type: (err as Error)?.name, message: (err as Error)?.message } }, 'voice hop failed');
-      closing(res, 'error.unavailable');
-    }
-  });
+        {
+          // Rendered once, with the texts of the call's flow version (a call in flight keeps them on a hot reload).
+          render: (turn, texts, transport, record) => {
+            const action = `${base}${TWILIO_VOICE_ROUTE}?ref=${encodeURIComponent(record.ref)}&seq=${transport.seq}`;
+            const script = voiceScript(voiceReplyOf(turn, texts), { ...render, translator: texts }, { intro: transport.seq === 1, silence: transport.silence });
+            return twiml(script, { action, voices: options.voices, timeoutS: options.timeoutS });
+          },
+          closing,
+        },
+      );
+      return xml(body);
+    },
+  };
 
-  router.post(`${TWILIO_VOICE_ROUTE}/status`, options.guard, async (req: Request, res: Response) => {
-    const f = formFields(req, ['CallSid', 'CallStatus', 'Direction']) ?? {};
-    const status = f.CallStatus as CallOutcome | undefined;
-    const callSid = f.CallSid ?? '';
-    try {
-      if (f.Direction !== 'inbound' && status && FINAL_STATUSES.has(status) && CALL_ID.test(callSid)) {
-        const ref = (typeof req.query.ref === 'string' ? req.query.ref : undefined) ?? (await store.get(callRefKey(keys, callSid))) ?? undefined;
-        await endCall({ callbacks, store, keys, logger: log, sessionId: `twilio:${callSid}`, callId: callSid, ref, outcome: () => status });
+  const status: ChannelRoute<z.infer<typeof twilioStatusForm>> = {
+    path: `${TWILIO_VOICE_ROUTE}/status`,
+    label: 'twilio-voice',
+    verify: 'twilio-signature',
+    form: twilioStatusForm,
+    invalid: () => xml(new twilio.twiml.VoiceResponse().toString()),
+    async handle(hop, f) {
+      const outcome = f.CallStatus as CallOutcome | undefined;
+      const callSid = f.CallSid ?? '';
+      if (f.Direction !== 'inbound' && outcome && FINAL_STATUSES.has(outcome) && CALL_ID.test(callSid)) {
+        const ref = typeof hop.req.query.ref === 'string' ? hop.req.query.ref : undefined;
+        await callEnded(options.voiceDeps, hop.log, {
+          provider: 'twilio',
+          callId: callSid,
+          ref: async () => ref ?? (await recordedRef(options.voiceDeps, callSid)),
+          outcome: () => outcome,
+        });
       }
-    } catch (err) {
-      log.warn({ err: { message: (err as Error)?.message } }, 'call status not recorded');
-    }
-    xml(res, new twilio.twiml.VoiceResponse().toString());
-  });
-
-  return router;
+      return xml(new twilio.twiml.VoiceResponse().toString());
+    },
+  };
+  return { name: 'twilio-voice', routes: [voice as ChannelRoute<never>, status as ChannelRoute<never>] };
 }
