@@ -4,6 +4,7 @@ import { loadConfig } from '../config.js';
 import { SMS_MAX_PARTS } from '../constants.js';
 import { formatLintMessage, lint, summary } from './lint.js';
 import { flowJsonSchema } from './schema.js';
+import { writeRegistryReference } from './registry-docs.js';
 import { int, parse, processIo, UsageError, type CliIo } from './cli-args.js';
 
 /**
@@ -31,9 +32,11 @@ export const USAGES = {
 
   A phone in the terminal: dial, read the screen, type answers. Against a running server (--url) or an
   embedded one with the sandbox (no --url). Type /help inside for commands.`,
-  schema: `usage: kiunga schema [file]
+  schema: `usage: kiunga schema [file] | kiunga schema --docs [docs/flows.md]
 
-  Writes the JSON Schema of the flow format (for editor completion) to file, or to standard output.`,
+  Writes the JSON Schema of the flow format (for editor completion) to file, or to standard output; the
+  names of actions, guards, actors, flags and error codes come from the registry's manifests. --docs
+  rewrites the generated reference of those names in docs/flows.md instead.`,
 } as const;
 
 export type AuthoringCommand = keyof typeof USAGES;
@@ -104,8 +107,16 @@ async function lintCommand(args: string[], io: CliIo): Promise<number> {
 }
 
 async function schemaCommand(args: string[], io: CliIo): Promise<number> {
-  const { positionals } = parse(args, {});
+  const docs = args.includes('--docs');
+  const { positionals } = parse(args.filter((a) => a !== '--docs'), {});
   if (positionals.length > 1) throw new UsageError('at most one output file');
+  if (docs) {
+    const file = positionals[0] ?? 'docs/flows.md';
+    const changed = await writeRegistryReference(file);
+    io.stderr(`kiunga schema: ${changed ? 'rewrote' : 'already current:'} the registry reference in ${file}
+`);
+    return 0;
+  }
   const text = `${JSON.stringify(flowJsonSchema(), null, 2)}\n`;
   if (positionals[0]) {
     await writeFile(positionals[0], text);

@@ -7,7 +7,7 @@ import { loadConfig, type Config } from '../config.js';
 import { createLogger, type Logger } from '../logger.js';
 import { createServices, type Services } from '../services.js';
 import type { LoadedFlow } from '../engine/flow-loader.js';
-import { FlowError, type FlowErrorCode } from '../engine/registry.js';
+import { FLOW_ERROR_CODES, FlowError } from '../engine/registry.js';
 import { buildFlowGraph, idsOfStateValue, shortestPaths, type FlowGraph, type Step } from './flow-graph.js';
 import type { Translator } from '../text/i18n.js';
 import { FAIL_MODES } from '../sandbox/control.js';
@@ -29,7 +29,7 @@ const sandboxSchema = z.strictObject({
 });
 
 const stubSchema = z.union([
-  z.strictObject({ reject: z.string().min(1), details: z.record(z.string(), z.union([z.string(), z.number()])).optional() }),
+  z.strictObject({ reject: z.enum(FLOW_ERROR_CODES), details: z.record(z.string(), z.union([z.string(), z.number()])).optional() }),
   z.strictObject({ resolve: z.unknown() }),
 ]);
 
@@ -341,7 +341,7 @@ function stubActors(stubs: NonNullable<ConversationCase['stubs']>): Record<strin
     Object.entries(stubs).map(([name, stub]) => [
       name,
       fromPromise(async () => {
-        if ('reject' in stub) throw new FlowError(stub.reject as FlowErrorCode, stub.details ?? {});
+        if ('reject' in stub) throw new FlowError(stub.reject, stub.details ?? {});
         return stub.resolve;
       }),
     ]),

@@ -1,18 +1,17 @@
 import { readdir, readFile } from 'node:fs/promises';
 import { join, relative } from 'node:path';
 import { parseFlowSource, type FlowIssue } from '../engine/flow-loader.js';
-import { checkFlow } from '../engine/flow-check.js';
+import { checkContextFor, checkFlow, FLOW_RULES } from '../engine/flow-check.js';
 import type { FlowFile } from '../engine/flow-schema.js';
-import { checkContextFor } from '../engine/flow-registry.js';
+import { FLOW_MANIFESTS } from '../engine/registry.js';
+import { declaredViewVars, ENGINE_FINAL_KEYS, ENGINE_KEYS, type ViewVarSpec } from '../engine/manifest.js';
 import type { ScreenMeta } from '../engine/types.js';
 import { createTranslator, variablesOf, type Translator } from '../text/i18n.js';
 import { nonGsmChars } from '../text/gsm.js';
 import { DEFAULT_SCREEN_LIMITS, type ScreenLimits } from '../text/paging.js';
 import { buildFlowGraph, canFinish, components, type FlowGraph, type Step } from './flow-graph.js';
 import { readLocaleFiles, type LocaleFile } from '../text/locale-files.js';
-import { checkEngineText, checkScreenBudget, ENGINE_FINAL_KEYS, ENGINE_KEYS } from './screen-budget.js';
-import { namesOnlyImplementations } from './implementations.js';
-import { VIEW_VARS, type ViewVarSpec } from './view-vars.js';
+import { checkEngineText, checkScreenBudget } from './screen-budget.js';
 
 /**
  * `kiunga lint`: everything the loader refuses, plus what it cannot see — states nobody reaches, loops with
@@ -23,10 +22,26 @@ import { VIEW_VARS, type ViewVarSpec } from './view-vars.js';
 
 export type Severity = 'error' | 'warning';
 
+/** Every rule id lint reports: the loader's, then lint's own (each is documented in docs/flows.md). */
+export const LINT_RULES = [
+  ...FLOW_RULES,
+  'locale-missing',
+  'locale-syntax',
+  'unknown-variable',
+  'non-gsm',
+  'screen-budget',
+  'sms-budget',
+  'unreachable',
+  'no-way-out',
+  'no-way-back',
+  'unused-event',
+] as const;
+export type LintRule = (typeof LINT_RULES)[number];
+
 export interface LintMessage {
   severity: Severity;
   /** Rule id, documented in docs/flows.md (e.g. `unreachable`, `screen-budget`). */
-  rule: string;
+  rule: LintRule;
   file: string;
   line?: number;
   /** Path in the flow file (`machine.states.menu`) or locale key (`pin.ask`). */
@@ -68,19 +83,10 @@ export function summary(report: LintReport): string {
 const FLOW_FILE = /\.(ya?ml|json)$/;
 const TEST_FILE = /\.test\.ya?ml$/;
 
-/** Classifies a loader problem into a lint rule. */
-function ruleOf(message: string): string {
-  if (/syntax error/.test(message)) return 'syntax';
-  if (/is missing in locale/.test(message)) return 'locale-missing';
-  if (/^dead end/.test(message)) return 'dead-end';
-  if (/is not implemented|does not exist|needs params|is not handled/.test(message)) return 'reference';
-  return 'flow-check';
-}
-
 export async function lint(options: LintOptions): Promise<LintReport> {
   const limits = options.limits ?? DEFAULT_SCREEN_LIMITS;
   const keys = options.keys ?? { more: '98', back: '0', home: '00' };
-  const vars = options.vars ?? VIEW_VARS;
+  const vars = options.vars ?? declaredViewVars(FLOW_MANIFESTS);
   const messages: LintMessage[] = [];
   const add = (m: LintMessage) => messages.push(m);
 
@@ -98,7 +104,7 @@ export async function lint(options: LintOptions): Promise<LintReport> {
     translator = await createTranslator({ dir: options.localesDir, fallback: options.fallback });
   }
 
-  const ctx = translator ? checkContextFor(namesOnlyImplementations(), translator) : undefined;
+  const ctx = translator ? checkContextFor(translator) : undefined;
   const flowIds = new Map<string, string>();
   const referenced = new Set<string>();
   const names = (await readdir(options.flowsDir)).filter((n) => FLOW_FILE.test(n) && !TEST_FILE.test(n)).sort();
@@ -112,7 +118,7 @@ export async function lint(options: LintOptions): Promise<LintReport> {
     const parsed = parseFlowSource(file, await readFile(path, 'utf8'));
     const fromIssue = (i: FlowIssue): LintMessage => ({
       severity: 'error',
-      rule: ruleOf(i.message),
+      rule: i.rule,
       file,
       line: i.line,
       where: i.path.join('.'),
@@ -125,13 +131,14 @@ export async function lint(options: LintOptions): Promise<LintReport> {
     if (earlier) add({ severity: 'error', rule: 'flow-check', file, line: parsed.lineOf(['id']), where: 'id', message: `flow id '${flow.id}' is already used by ${earlier}` });
     flowIds.set(flow.id, file);
     collectKeys(flow, referenced);
-    const checked = ctx ? checkFlow(flow, ctx).map((p) => fromIssue({ ...p, file, line: parsed.lineOf(p.path) })) : [];
+    const checkedIssues = ctx ? checkFlow(flow, ctx) : [];
+    const checked = checkedIssues.map((p) => fromIssue({ ...p, file, line: parsed.lineOf(p.path) }));
     checked.forEach(add);
 
     const graph = buildFlowGraph(flow);
     const at = (filePath: (string | number)[]) => ({ file, line: parsed.lineOf(filePath), where: filePath.join('.') });
     // A target that does not resolve leaves a hole in the graph: fix it before reading graph checks.
-    if (!checked.some((m) => /^(target|initial state) '.*' does not exist/.test(m.message))) lintGraph(graph, keys, checked, at, add);
+    if (!checkedIssues.some((p) => 'unresolved' in p && p.unresolved)) lintGraph(graph, keys, checked, at, add);
 
     if (translator) {
       const channels = flow.channels.filter((c) => c === 'ussd' || c === 'sms');
@@ -339,7 +346,7 @@ function lintLocales(
     for (const key of ENGINE_KEYS) {
       if (!tr.has(lang, key)) {
         add({ severity: 'error', rule: 'locale-missing', ...at(key), message: `'${key}' is missing in locale '${lang}' (the engine shows it on every flow)` });
-      } else if ((ENGINE_FINAL_KEYS as readonly string[]).includes(key) && !referenced.has(key)) {
+      } else if (ENGINE_FINAL_KEYS.includes(key) && !referenced.has(key)) {
         const problem = checkEngineText(tr, lang, key, limits);
         if (problem) add({ severity: 'error', rule: 'screen-budget', ...at(key), message: `ussd screen in '${lang}' ${problem}` });
       }
@@ -352,7 +359,7 @@ function lintLocales(
             severity: 'error',
             rule: 'unknown-variable',
             ...at(key),
-            message: `variable '{{${v}}}' is not declared: its longest value is unknown (declare it in src/authoring/view-vars.ts; known: ${Object.keys(vars).sort().join(', ')})`,
+            message: `variable '{{${v}}}' is not declared: its longest value is unknown (declare it in the manifest of the action that sets it, src/engine/registry*.ts, or in SERVER_TEXTS, src/engine/manifest.ts; known: ${Object.keys(vars).sort().join(', ')})`,
           });
         }
       }
@@ -372,7 +379,7 @@ function lintLocales(
     }
     if (lang === fallback) continue;
     for (const key of fallbackKeys) {
-      if (tr.has(lang, key) || referenced.has(key) || (ENGINE_KEYS as readonly string[]).includes(key)) continue;
+      if (tr.has(lang, key) || referenced.has(key) || ENGINE_KEYS.includes(key)) continue;
       const fb = byLang.get(fallback);
       add({
         severity: 'warning',

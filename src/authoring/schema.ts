@@ -1,5 +1,7 @@
 import { z } from 'zod';
 import { flowFileSchema } from '../engine/flow-schema.js';
+import { FLOW_MANIFESTS } from '../engine/registry.js';
+import type { Manifest, ManifestSet } from '../engine/manifest.js';
 
 /**
  * The JSON Schema of the flow format, generated from the loader's own zod schema (so the two cannot drift),
@@ -50,6 +52,7 @@ export function flowJsonSchema(): Json {
     schema.$defs = Object.fromEntries(Object.entries(schema.$defs as Json).map(([k, v]) => [renames.get(k) ?? k, v]));
   }
   describe(schema, HELP.root!);
+  closeNames(schema, FLOW_MANIFESTS);
   const state = (schema.$defs as Record<string, Json> | undefined)?.state;
   if (state) {
     describe(state, HELP.state!);
@@ -69,4 +72,51 @@ function describe(node: Json, help: Record<string, string>): void {
   const props = node.properties as Record<string, Json> | undefined;
   if (!props) return;
   for (const [key, text] of Object.entries(help)) if (props[key]) props[key] = { description: text, ...props[key] };
+}
+
+/**
+ * The names a flow may use, from the registry's manifests: action, guard and actor names with their params
+ * (an `errorIs` code is one of the error codes), and the `if:` flags and view lists actions set. Editors then
+ * complete them and flag a misspelt one as the loader would.
+ */
+function closeNames(schema: Json, manifests: ManifestSet): void {
+  const refOf = (names: Readonly<Record<string, Manifest>>): Json => ({
+    anyOf: Object.entries(names).flatMap(([name, m]): Json[] => {
+      const params = m.params ? (z.toJSONSchema(m.params, { target: 'draft-2020-12' }) as Json) : undefined;
+      if (params) delete params.$schema;
+      const object: Json = {
+        type: 'object',
+        description: m.description,
+        properties: { type: { const: name }, ...(params ? { params } : {}) },
+        required: params ? ['type', 'params'] : ['type'],
+        additionalProperties: false,
+      };
+      return params ? [object] : [{ const: name, description: m.description }, object];
+    }),
+  });
+  const action = refOf(manifests.actions);
+  const actions: Json = { anyOf: [action, { type: 'array', items: action }] };
+  const guard = refOf(manifests.guards);
+  const names = (field: 'flags' | 'lists') => [...new Set(Object.values(manifests.actions).flatMap((m) => Object.keys(m[field] ?? {})))].sort();
+  const replacements: Record<string, Json> = {
+    guard,
+    actions,
+    entry: actions,
+    exit: actions,
+    src: { enum: Object.keys(manifests.actors).sort(), description: 'a named actor (src/engine/registry*.ts)' },
+    if: { enum: names('flags'), description: 'a flag an action of the flow sets (e.g. rememberAccounts sets hasLoan)' },
+    items: { enum: names('lists'), description: 'a view list an action of the flow sets (e.g. rememberBalances sets balances)' },
+  };
+  const walk = (node: unknown): void => {
+    if (Array.isArray(node)) return node.forEach(walk);
+    if (!node || typeof node !== 'object') return;
+    const props = (node as Json).properties as Json | undefined;
+    if (props && typeof props === 'object') {
+      for (const [key, replacement] of Object.entries(replacements)) {
+        if (key in props) props[key] = { ...replacement, ...((props[key] as Json).description ? { description: (props[key] as Json).description } : {}) };
+      }
+    }
+    for (const value of Object.values(node)) walk(value);
+  };
+  walk(schema);
 }

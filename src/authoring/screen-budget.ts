@@ -2,7 +2,8 @@ import { measure, smsSegments, toGsm } from '../text/gsm.js';
 import { optionLine, paginate, type ScreenLimits } from '../text/paging.js';
 import type { Translator } from '../text/i18n.js';
 import type { ScreenMeta } from '../engine/types.js';
-import { VIEW_VARS, worstCase, type ViewVarSpec } from './view-vars.js';
+import { declaredViewVars, worstCase, type ViewVarSpec } from '../engine/manifest.js';
+import { FLOW_MANIFESTS } from '../engine/registry.js';
 
 /**
  * The worst case of every screen, rendered the way the USSD channel renders it (src/channels/ussd-screen.ts):
@@ -33,7 +34,7 @@ const joinLines = (lines: readonly string[]) => lines.filter((l) => l !== '').jo
 const unitName = (text: string) => (measure(text).encoding === 'GSM-7' ? 'septets' : 'UCS-2 characters');
 
 /** Worst-case values of every declared variable. */
-export function worstCaseVars(vars: Readonly<Record<string, ViewVarSpec>> = VIEW_VARS): Record<string, string> {
+export function worstCaseVars(vars: Readonly<Record<string, ViewVarSpec>> = declaredViewVars(FLOW_MANIFESTS)): Record<string, string> {
   return Object.fromEntries(Object.keys(vars).map((name) => [name, worstCase(name, vars)!]));
 }
 
@@ -125,11 +126,6 @@ export function checkScreenBudget(
   }
   return problems;
 }
-
-/** Engine texts shown as whole final screens (polite ends): each must fit one screen. */
-export const ENGINE_FINAL_KEYS = ['error.unavailable', 'error.generic', 'common.goodbye'] as const;
-/** Every key the engine itself uses, whatever the flows. */
-export const ENGINE_KEYS = ['nav.more', 'nav.back', 'error.invalidChoice', 'error.invalidInput', ...ENGINE_FINAL_KEYS] as const;
 
 export function checkEngineText(tr: Translator, lang: string, key: string, limits: ScreenLimits): string | undefined {
   const shown = toGsm(tr.t(lang, key));

@@ -8,34 +8,40 @@ import type { FlowContext, FlowEvent } from './types.js';
  * turns any failure into one of them.
  */
 
-/** Codes a flow branches on with the `errorIs` guard. */
-export type FlowErrorCode =
-  | 'unregistered'
-  | 'inactive'
-  | 'pin-wrong'
-  | 'pin-locked'
-  | 'pin-not-set'
+/**
+ * Codes a flow branches on with the `errorIs` guard: the one list the type, the loader, `kiunga lint` and the
+ * editor schema all read (a misspelt code in a flow file is refused at load).
+ */
+export const FLOW_ERROR_CODES = [
+  'unregistered',
+  'inactive',
+  'pin-wrong',
+  'pin-locked',
+  'pin-not-set',
   /** A PIN arrived by SMS where the institution has turned PIN-in-SMS off (SMS_PIN_ENABLED=false). */
-  | 'sms-pin-off'
-  | 'unavailable'
-  | 'not-found'
-  | 'rejected'
-  | 'forbidden'
-  | 'unknown-recipient'
-  | 'self'
-  | 'no-account'
-  | 'amount-low'
-  | 'amount-high'
-  | 'over-daily'
-  | 'insufficient'
-  | 'above-outstanding'
-  | 'sim-swap'
+  'sms-pin-off',
+  'unavailable',
+  'not-found',
+  'rejected',
+  'forbidden',
+  'unknown-recipient',
+  'self',
+  'no-account',
+  'amount-low',
+  'amount-high',
+  'over-daily',
+  'insufficient',
+  'above-outstanding',
+  'sim-swap',
   /** The SIM-swap check could not answer: money-out refused (fails closed, threat T4). */
-  | 'sim-swap-unknown'
+  'sim-swap-unknown',
   // call-back requests (src/callback): one is already on its way, too many this hour, number not allowed
-  | 'callback-pending'
-  | 'callback-limit'
-  | 'callback-refused';
+  'callback-pending',
+  'callback-limit',
+  'callback-refused',
+] as const;
+
+export type FlowErrorCode = (typeof FLOW_ERROR_CODES)[number];
 
 /** The only error actors reject with; its message never carries customer data. */
 export class FlowError extends Error {

@@ -1,26 +1,62 @@
 import type { FlowFile, StateNodeConfig, TransitionConfig, ActionsConfig, NamedRef } from './flow-schema.js';
-import { REQUIRED_PARAMS } from './registry.js';
+import { FLOW_ERROR_CODES, FLOW_MANIFESTS } from './registry.js';
 import { normalizeKeyword } from './keywords.js';
+import type { Manifest, ManifestSet } from './manifest.js';
+import type { Translator } from '../text/i18n.js';
 
 /**
- * Cross-checks a schema-valid flow against the registry and the locales: every action, guard, actor,
- * target and prompt key must exist, every invoke must handle errors, and no state may be a dead end.
- * XState itself would silently ignore most of these mistakes.
+ * Cross-checks a schema-valid flow against the registry's manifests and the locales: every action, guard,
+ * actor, target and prompt key must exist, every parameter must have its declared type (an `errorIs` code
+ * is one of the closed set), every `if:` flag and view list must be set by an action of the flow, every
+ * invoke must handle errors, and no state may be a dead end. XState itself would silently ignore most of
+ * these mistakes.
  */
 
-export interface FlowProblem {
+/** Rule ids of the problems the loader finds (`kiunga lint` reports them with the same ids). */
+export const FLOW_RULES = [
+  'syntax',
+  'flow-check',
+  'reference',
+  'unknown-error-code',
+  'param-type',
+  'param-missing',
+  'undeclared-flag',
+  'undeclared-list',
+  'dead-end',
+] as const;
+export type FlowRule = (typeof FLOW_RULES)[number];
+
+interface ProblemBase {
   /** Path inside the file, e.g. ['machine', 'states', 'menu', 'on', 'BALANCE']. */
   path: (string | number)[];
   message: string;
 }
 
-/** The names a flow may reference, and the locale lookup. */
+/** A mistake in the flow itself. `unresolved` marks a target or initial state that does not exist. */
+export interface StructureProblem extends ProblemBase {
+  rule: FlowRule;
+  unresolved?: boolean;
+}
+
+/** A text the flow names that a locale lacks: the flow is right, the locale file is to be completed. */
+export interface LocaleProblem extends ProblemBase {
+  rule: 'locale-missing';
+  lang: string;
+  key: string;
+}
+
+export type FlowProblem = StructureProblem | LocaleProblem;
+
+/** The names a flow may reference (the registry's manifests), and the locale lookup. */
 export interface CheckContext {
-  actions: Set<string>;
-  guards: Set<string>;
-  actors: Set<string>;
+  manifests: ManifestSet;
   languages: string[];
   hasKey(lang: string, key: string): boolean;
+}
+
+/** The check context of the registry's manifests and these locales (builds no implementation). */
+export function checkContextFor(translator: Translator, manifests: ManifestSet = FLOW_MANIFESTS): CheckContext {
+  return { manifests, languages: [...translator.languages], hasKey: (lang, key) => translator.has(lang, key) };
 }
 
 export interface NodeInfo {
@@ -88,29 +124,127 @@ export function resolveTarget(
 const asArray = <T>(value: T | T[] | undefined): T[] => (value === undefined ? [] : Array.isArray(value) ? value : [value]);
 
 const refName = (ref: NamedRef) => (typeof ref === 'string' ? ref : ref.type);
-const refParams = (ref: NamedRef) => (typeof ref === 'string' ? {} : (ref.params ?? {}));
+const refParams = (ref: NamedRef) => (typeof ref === 'string' ? undefined : ref.params);
+
+/** Levenshtein distance, for "did you mean". */
+function distance(a: string, b: string): number {
+  const row = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    let prev = row[0]!;
+    row[0] = i;
+    for (let j = 1; j <= b.length; j++) {
+      const next = Math.min(row[j]! + 1, row[j - 1]! + 1, prev + (a[i - 1] === b[j - 1] ? 0 : 1));
+      prev = row[j]!;
+      row[j] = next;
+    }
+  }
+  return row[b.length]!;
+}
+
+/** The known value closest to a misspelt one, if one is close. */
+export function closest(value: string, known: readonly string[]): string | undefined {
+  const scored = known.map((k) => ({ k, d: distance(value.toLowerCase(), k.toLowerCase()) }));
+  const best = scored.filter((x) => x.d <= Math.max(2, Math.floor(x.k.length / 3))).sort((a, b) => a.d - b.d)[0];
+  return best?.k;
+}
+
+/** ` (did you mean 'pin-wrong'? known: …)` when one known value is close, else ` (known: …)`. */
+export function suggest(value: string, known: readonly string[]): string {
+  const near = closest(value, known);
+  const list = `known: ${[...known].sort().join(', ')}`;
+  return near ? ` (did you mean '${near}'? ${list})` : ` (${list})`;
+}
+
+const isErrorCodeSet = (values: readonly unknown[] | undefined) =>
+  !!values && values.length === FLOW_ERROR_CODES.length && FLOW_ERROR_CODES.every((c) => values.includes(c));
+
+/** Every action a flow names (entry, exit and transition actions), to know which flags and lists it sets. */
+function actionsNamed(flow: FlowFile, nodes: NodeInfo[]): Set<string> {
+  const names = new Set<string>();
+  const fromActions = (a: ActionsConfig | undefined) => asArray(a).forEach((r) => names.add(refName(r)));
+  const fromTransitions = (t: TransitionConfig | undefined) =>
+    asArray(t).forEach((tr) => typeof tr !== 'string' && fromActions(tr.actions));
+  Object.values(flow.machine.on ?? {}).forEach(fromTransitions);
+  for (const { config: c } of nodes) {
+    fromActions(c.entry);
+    fromActions(c.exit);
+    Object.values(c.on ?? {}).forEach(fromTransitions);
+    fromTransitions(c.always);
+    fromTransitions(c.invoke?.onDone);
+    fromTransitions(c.invoke?.onError);
+  }
+  return names;
+}
 
 /** Runs every cross-check and returns all problems found (empty when the flow is sound). */
 export function checkFlow(flow: FlowFile, ctx: CheckContext): FlowProblem[] {
   const problems: FlowProblem[] = [];
   const { root, ids, all } = buildTree(flow);
-  const add = (path: (string | number)[], message: string) => problems.push({ path, message });
+  const { manifests } = ctx;
+  const add = (path: (string | number)[], message: string, rule: FlowRule = 'flow-check', unresolved?: true) =>
+    problems.push({ path, message, rule, ...(unresolved ? { unresolved } : {}) });
+  const ref = (path: (string | number)[], message: string) => add(path, message, 'reference');
+  const missing = (path: (string | number)[], message: string) => add(path, message, 'reference', true);
 
   const checkKey = (path: (string | number)[], key: string, what: string) => {
     for (const lang of ctx.languages) {
-      if (!ctx.hasKey(lang, key)) add(path, `${what} '${key}' is missing in locale '${lang}'`);
+      if (!ctx.hasKey(lang, key)) problems.push({ path, rule: 'locale-missing', lang, key, message: `${what} '${key}' is missing in locale '${lang}'` });
     }
   };
-  const checkRef = (path: (string | number)[], ref: NamedRef, kind: 'action' | 'guard') => {
-    const name = refName(ref);
-    const known = kind === 'action' ? ctx.actions : ctx.guards;
-    if (!known.has(name)) {
-      add(path, `${kind} '${name}' is not implemented (known: ${[...known].sort().join(', ')})`);
+  const checkParams = (path: (string | number)[], kind: string, name: string, manifest: Manifest, params: Record<string, unknown> | undefined) => {
+    if (!manifest.params) {
+      if (params && Object.keys(params).length > 0) add([...path, 'params'], `${kind} '${name}' takes no params`, 'param-type');
       return;
     }
-    for (const p of REQUIRED_PARAMS[name] ?? []) {
-      if (!(p in refParams(ref))) add(path, `${kind} '${name}' needs params.${p}`);
+    const parsed = manifest.params.safeParse(params ?? {});
+    if (parsed.success) return;
+    for (const issue of parsed.error.issues) {
+      const key = String(issue.path[0] ?? '');
+      const given = params?.[key];
+      if (issue.code === 'unrecognized_keys') {
+        add([...path, 'params'], `${kind} '${name}' has no params ${issue.keys.join(', ')} (it takes ${Object.keys(manifest.params.shape).join(', ')})`, 'param-type');
+      } else if (given === undefined) {
+        add(params ? [...path, 'params'] : path, `${kind} '${name}' needs params.${key}`, 'param-missing');
+      } else if (issue.code === 'invalid_value' && typeof given !== 'string') {
+        const values = isErrorCodeSet(issue.values) ? 'an error code' : `one of ${issue.values.map(String).join(', ')}`;
+        add([...path, 'params', key], `${kind} '${name}' params.${key}: ${JSON.stringify(given)} is a ${typeof given}, not ${values}`, 'param-type');
+      } else if (issue.code === 'invalid_value' && isErrorCodeSet(issue.values)) {
+        add([...path, 'params', key], `${kind} '${name}': '${String(given)}' is not an error code actors reject with${suggest(String(given), FLOW_ERROR_CODES)}`, 'unknown-error-code');
+      } else if (issue.code === 'invalid_value') {
+        const values = issue.values.map(String);
+        const near = closest(String(given), values);
+        add([...path, 'params', key], `${kind} '${name}' params.${key}: '${String(given)}' is not one of ${values.join(', ')}${near ? ` (did you mean '${near}'?)` : ''}`, 'param-type');
+      } else {
+        add([...path, 'params', key], `${kind} '${name}' params.${key}: ${issue.message}`, 'param-type');
+      }
     }
+  };
+  const checkRef = (path: (string | number)[], r: NamedRef, kind: 'action' | 'guard') => {
+    const name = refName(r);
+    const known = kind === 'action' ? manifests.actions : manifests.guards;
+    const manifest = known[name];
+    if (!manifest) {
+      ref(path, `${kind} '${name}' is not implemented (known: ${Object.keys(known).sort().join(', ')})`);
+      return;
+    }
+    checkParams(path, kind, name, manifest, refParams(r));
+    for (const key of manifest.keys ?? []) checkKey(path, key, `text of ${kind} '${name}'`);
+  };
+
+  // What the actions of this flow set: `if:` flags and view lists must be among them.
+  const used = [...actionsNamed(flow, all)].map((n) => manifests.actions[n]).filter((m): m is Manifest => !!m);
+  const flags = new Set(used.flatMap((m) => Object.keys(m.flags ?? {})));
+  const lists = new Set(used.flatMap((m) => Object.keys(m.lists ?? {})));
+  const setters = (field: 'flags' | 'lists', name: string) =>
+    Object.entries(manifests.actions).filter(([, m]) => name in (m[field] ?? {})).map(([n]) => n);
+  const checkSet = (path: (string | number)[], field: 'flags' | 'lists', name: string) => {
+    const set = field === 'flags' ? flags : lists;
+    if (set.has(name)) return;
+    const what = field === 'flags' ? 'flag' : 'view list';
+    const by = setters(field, name);
+    const all = [...new Set(Object.values(manifests.actions).flatMap((m) => Object.keys(m[field] ?? {})))];
+    const why = by.length > 0 ? `only ${by.join(', ')} sets it, and this flow never runs ${by.length === 1 ? 'it' : 'them'}` : `no action sets it${suggest(name, all)}`;
+    add(path, `${what} '${name}' is never set: ${why}`, field === 'flags' ? 'undeclared-flag' : 'undeclared-list');
   };
   const checkActions = (path: (string | number)[], actions: ActionsConfig | undefined) => {
     asArray(actions).forEach((a, i) => checkRef(Array.isArray(actions) ? [...path, i] : path, a, 'action'));
@@ -121,7 +255,7 @@ export function checkFlow(flow: FlowFile, ctx: CheckContext): FlowProblem[] {
       const p = Array.isArray(t) ? [...path, i] : path;
       const obj = typeof tr === 'string' ? { target: tr } : tr;
       for (const target of asArray(obj.target)) {
-        if (!resolveTarget(from, target, ids)) add([...p, ...(typeof tr === 'string' ? [] : ['target'])], `target '${target}' does not exist`);
+        if (!resolveTarget(from, target, ids)) missing([...p, ...(typeof tr === 'string' ? [] : ['target'])], `target '${target}' does not exist`);
       }
       if (typeof tr !== 'string') {
         if (tr.guard) checkRef([...p, 'guard'], tr.guard, 'guard');
@@ -134,8 +268,8 @@ export function checkFlow(flow: FlowFile, ctx: CheckContext): FlowProblem[] {
 
   const checkInitial = (node: NodeInfo, initial: string | undefined, path: (string | number)[]) => {
     if (node.children.size === 0) return;
-    if (!initial) add(path, 'a state with child states needs `initial`');
-    else if (!node.children.has(initial)) add([...path, 'initial'], `initial state '${initial}' does not exist`);
+    if (!initial) add(path, 'a state with child states needs `initial`', 'reference', true);
+    else if (!node.children.has(initial)) missing([...path, 'initial'], `initial state '${initial}' does not exist`);
   };
 
   /** SMS keywords: handled events, known languages, each word meaning one thing on the screen, usage texts. */
@@ -143,7 +277,7 @@ export function checkFlow(flow: FlowFile, ctx: CheckContext): FlowProblem[] {
     const owner = new Map<string, string>();
     keywords.forEach((k, i) => {
       const kp = [...path, i];
-      if (!handles(node, k.event)) add([...kp, 'event'], `event '${k.event}' is not handled by this state (add it to 'on')`);
+      if (!handles(node, k.event)) ref([...kp, 'event'], `event '${k.event}' is not handled by this state (add it to 'on')`);
       if (k.usage) checkKey([...kp, 'usage'], k.usage, 'keyword usage');
       const args = k.args ?? [];
       args.forEach((a, j) => {
@@ -163,7 +297,7 @@ export function checkFlow(flow: FlowFile, ctx: CheckContext): FlowProblem[] {
 
   checkInitial(root, flow.machine.initial, ['machine']);
   for (const [event, t] of Object.entries(flow.machine.on ?? {})) checkTransitions(root, ['machine', 'on', event], t);
-  if (flow.home && !resolveTarget(root, flow.home, ids)) add(['home'], `home state '${flow.home}' does not exist`);
+  if (flow.home && !resolveTarget(root, flow.home, ids)) ref(['home'], `home state '${flow.home}' does not exist`);
 
   for (const node of all) {
     const c = node.config;
@@ -176,9 +310,9 @@ export function checkFlow(flow: FlowFile, ctx: CheckContext): FlowProblem[] {
     checkTransitions(node, [...p, 'always'], c.always);
     if (c.invoke) {
       const ip = [...p, 'invoke'];
-      if (!ctx.actors.has(c.invoke.src)) {
-        add([...ip, 'src'], `actor '${c.invoke.src}' is not implemented (known: ${[...ctx.actors].sort().join(', ')})`);
-      }
+      const actor = manifests.actors[c.invoke.src];
+      if (!actor) ref([...ip, 'src'], `actor '${c.invoke.src}' is not implemented (known: ${Object.keys(manifests.actors).sort().join(', ')})`);
+      for (const key of actor?.keys ?? []) checkKey([...ip, 'src'], key, `text of actor '${c.invoke.src}'`);
       if (!c.invoke.onDone) add(ip, 'invoke needs onDone');
       if (!c.invoke.onError) add(ip, 'invoke needs onError (what does the customer see when it fails?)');
       checkTransitions(node, [...ip, 'onDone'], c.invoke.onDone);
@@ -188,6 +322,7 @@ export function checkFlow(flow: FlowFile, ctx: CheckContext): FlowProblem[] {
     if (meta?.prompt) checkKey([...p, 'meta', 'prompt'], meta.prompt, 'prompt');
     if (meta?.list) {
       checkKey([...p, 'meta', 'list', 'item'], meta.list.item, 'list item');
+      checkSet([...p, 'meta', 'list', 'items'], 'lists', meta.list.items);
       if (meta.list.empty) checkKey([...p, 'meta', 'list', 'empty'], meta.list.empty, 'list empty text');
     }
     const keys = new Set<string>();
@@ -196,11 +331,13 @@ export function checkFlow(flow: FlowFile, ctx: CheckContext): FlowProblem[] {
       checkKey([...op, 'label'], o.label, 'option label');
       if (keys.has(o.key)) add([...op, 'key'], `key '${o.key}' is used twice on this screen`);
       keys.add(o.key);
-      if (!handles(node, o.event)) add([...op, 'event'], `event '${o.event}' is not handled by this state (add it to 'on')`);
+      if (!handles(node, o.event)) ref([...op, 'event'], `event '${o.event}' is not handled by this state (add it to 'on')`);
+      if (o.if) checkSet([...op, 'if'], 'flags', o.if);
     });
     if (meta?.choose) {
       checkKey([...p, 'meta', 'choose', 'item'], meta.choose.item, 'choice label');
-      if (!handles(node, meta.choose.event)) add([...p, 'meta', 'choose', 'event'], `event '${meta.choose.event}' is not handled by this state (add it to 'on')`);
+      if (!handles(node, meta.choose.event)) ref([...p, 'meta', 'choose', 'event'], `event '${meta.choose.event}' is not handled by this state (add it to 'on')`);
+      checkSet([...p, 'meta', 'choose', 'items'], 'lists', meta.choose.items);
     }
     if (meta?.keywords) checkKeywords(meta.keywords, [...p, 'meta', 'keywords'], node);
     if (meta?.input && !handles(node, 'INPUT')) add([...p, 'meta', 'input'], "a state taking input must handle 'INPUT'");
@@ -208,7 +345,7 @@ export function checkFlow(flow: FlowFile, ctx: CheckContext): FlowProblem[] {
     if (meta?.prompt && c.invoke) add([...p, 'meta'], 'a prompt state cannot also invoke (the screen would be shown before the call ends)');
     const atomic = node.children.size === 0;
     if (atomic && !final && !c.invoke && !c.always && !meta?.options && !meta?.input && !meta?.choose && !meta?.keywords) {
-      add(p, 'dead end: this state waits for nothing the customer can send (add options, input, invoke or type: final)');
+      add(p, 'dead end: this state waits for nothing the customer can send (add options, input, invoke or type: final)', 'dead-end');
     }
     if (final && (meta?.options || meta?.input || meta?.choose || meta?.keywords)) add([...p, 'meta'], 'a final state ends the session and cannot take input');
   }

@@ -33,15 +33,16 @@ export interface LoadedFlow {
   translator?: Translator;
 }
 
-export interface FlowIssue extends FlowProblem {
+/** A problem of one flow file, located: its rule id, the file, the line and the path inside it. */
+export type FlowIssue = FlowProblem & {
   file: string;
   line?: number;
-}
+};
 
 /** Thrown when one or more flow files are broken; `issues` lists every problem. */
 export class FlowLoadError extends Error {
   constructor(readonly issues: FlowIssue[]) {
-    super(`flow files refused:\n  ${issues.map(formatIssue).join('\n  ')}`);
+    super(`flow files refused:\n  ${issues.map(formatIssueWithRule).join('\n  ')}`);
     this.name = 'FlowLoadError';
   }
 }
@@ -51,6 +52,9 @@ export function formatIssue(issue: FlowIssue): string {
   const where = issue.path.length > 0 ? ` ${issue.path.join('.')}` : '';
   return `${issue.file}${issue.line ? `:${issue.line}` : ''}${where}: ${issue.message}`;
 }
+
+/** formatIssue with the rule id, as `kiunga lint` ends its messages: `… does not exist [reference]` */
+export const formatIssueWithRule = (issue: FlowIssue): string => `${formatIssue(issue)} [${issue.rule}]`;
 
 /** Builds the machine for a checked flow; `setup` is the registry's setup() result. */
 export type MachineFactory = (config: Record<string, unknown>) => AnyStateMachine;
@@ -73,6 +77,7 @@ export function parseFlowSource(file: string, source: string): ParsedFlowSource 
         file,
         path: [],
         line: lineCounter.linePos(e.pos[0]).line,
+        rule: 'syntax' as const,
         message: `syntax error: ${e.message.split('\n')[0]}`,
       })),
     };
@@ -91,7 +96,7 @@ export function parseFlowSource(file: string, source: string): ParsedFlowSource 
       issues: parsed.error.issues.map((i) => {
         const path = i.path.map((p) => (typeof p === 'symbol' ? String(p) : p));
         const keys = i.code === 'unrecognized_keys' ? ` (${(i as { keys: string[] }).keys.join(', ')})` : '';
-        return { file, path, line: lineOf(path), message: `${i.message}${keys}` };
+        return { file, path, line: lineOf(path), rule: 'flow-check' as const, message: `${i.message}${keys}` };
       }),
     };
   }
@@ -191,12 +196,12 @@ export async function loadFlows(
       continue;
     }
     if (flows.has(result.flow.id)) {
-      issues.push({ file, path: ['id'], message: `flow id '${result.flow.id}' is already used by ${flows.get(result.flow.id)?.file}` });
+      issues.push({ file, path: ['id'], rule: 'flow-check', message: `flow id '${result.flow.id}' is already used by ${flows.get(result.flow.id)?.file}` });
       continue;
     }
     flows.set(result.flow.id, buildFlow(file, source, result.flow, factory));
   }
   if (issues.length > 0) throw new FlowLoadError(issues);
-  if (flows.size === 0) throw new FlowLoadError([{ file: dir, path: [], message: 'no flow files found' }]);
+  if (flows.size === 0) throw new FlowLoadError([{ file: dir, path: [], rule: 'flow-check', message: 'no flow files found' }]);
   return flows;
 }

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import type { AnyStateMachine } from 'xstate';
-import type { CheckContext } from './flow-check.js';
+import { checkContextFor } from './flow-check.js';
 import { loadFlows, type LoadedFlow, type MachineFactory } from './flow-loader.js';
 import { createFlowSetup, type Implementations } from './registry.js';
 import type { FlowSource } from './turn-runner.js';
@@ -62,24 +62,13 @@ export class FlowRegistry implements FlowSource {
   }
 }
 
-/** The names and keys a flow may reference, from the registry's implementations and the locales. */
-export function checkContextFor(impl: Implementations, translator: Translator): CheckContext {
-  return {
-    actions: new Set(Object.keys(impl.actions)),
-    guards: new Set(Object.keys(impl.guards)),
-    actors: new Set(Object.keys(impl.actors)),
-    languages: [...translator.languages],
-    hasKey: (lang, key) => translator.has(lang, key),
-  };
-}
-
 /**
  * Loads and checks every flow in `dir`, each bound to `translator`: its version covers the flow source and
  * the prompts, so a locale edit makes a new version and sessions in flight keep the texts they began with.
  * Throws FlowLoadError.
  */
 export async function loadFlowSet(dir: string, impl: Implementations, translator: Translator): Promise<Map<string, LoadedFlow>> {
-  const flows = await loadFlows(dir, checkContextFor(impl, translator), machineFactory(impl));
+  const flows = await loadFlows(dir, checkContextFor(translator), machineFactory(impl));
   const prompts = translatorFingerprint(translator);
   return new Map(
     [...flows].map(([id, flow]) => [

@@ -2,6 +2,7 @@ import { assign, type AnyActorLogic } from 'xstate';
 import type { Logger } from 'pino';
 import { actor, FlowError } from './actor-kit.js';
 import type { FlowContext } from './types.js';
+import type { ManifestSet } from './manifest.js';
 
 /**
  * The call-back part of the setup() registry: `requestCallback` (the USSD "Call me back" item and the SMS
@@ -42,6 +43,23 @@ const REFUSAL_CODES = {
   busy: 'callback-limit',
 } as const satisfies Record<CallbackRefusal, string>;
 
+/** Manifests of the call-back action and actor. */
+export const CALLBACK_MANIFESTS = {
+  actors: {
+    requestCallback: {
+      description: 'queues a call-back to the number of this session; resolves { ref }',
+      errors: ['callback-pending', 'callback-limit', 'callback-refused', 'unregistered', 'inactive'],
+    },
+  },
+  actions: {
+    rememberChannel: {
+      description: 'sets a flag per channel, for options offered on some channels only',
+      flags: { onUssd: 'the session is on USSD', onVoice: 'the session is a voice call', onSms: 'the session is by SMS' },
+    },
+  },
+  guards: {},
+} as const satisfies ManifestSet;
+
 export function createCallbackImplementations(deps: { callbacks?: CallbackRequester; logger: Logger }) {
   const { logger } = deps;
   const actors = {
@@ -56,7 +74,7 @@ export function createCallbackImplementations(deps: { callbacks?: CallbackReques
       if (outcome.status === 'queued') return { ref: outcome.ref };
       throw new FlowError(REFUSAL_CODES[outcome.reason]);
     }),
-  } satisfies Record<string, AnyActorLogic>;
+  } satisfies Record<keyof typeof CALLBACK_MANIFESTS.actors, AnyActorLogic>;
 
   const actions = {
     /** Sets `data.onUssd`, `data.onVoice`, `data.onSms` from the channel, for options with `if:`. */
@@ -68,6 +86,6 @@ export function createCallbackImplementations(deps: { callbacks?: CallbackReques
         onSms: context.channel === 'sms',
       },
     })),
-  };
+  } satisfies Record<keyof typeof CALLBACK_MANIFESTS.actions, unknown>;
   return { actors, actions };
 }

@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { assign, type AnyActorLogic } from 'xstate';
+import { z } from 'zod';
 import type { Logger } from 'pino';
 import type { CountryCode } from 'libphonenumber-js';
 import { toE164 } from '../text/phone.js';
@@ -10,6 +11,7 @@ import type { SimSwapCheck } from '../security/sim-swap.js';
 import { parseAmount, toDecimal, type FailureCode, type TransferIntent, type TransferService } from '../money/transfer-service.js';
 import { actor, checkPin, FlowError, requireCustomer, toFlowError, type PinVerifier } from './actor-kit.js';
 import type { FlowContext, FlowEvent, ViewVars } from './types.js';
+import { accountVar, amountVar, dateVar, type ManifestSet } from './manifest.js';
 
 /**
  * The money part of the setup() registry: recipients, amounts, loan repayment details and the transfer
@@ -40,7 +42,81 @@ export interface MoneyDeps {
   simSwap?: SimSwapCheck;
 }
 
-type Purpose = 'send' | 'own' | 'loan';
+/** What a money journey is for: `usePurpose` sets it, `purposeIs` tests it. */
+export const PURPOSES = ['send', 'own', 'loan'] as const;
+type Purpose = (typeof PURPOSES)[number];
+/** What a transfer's onDone carries: `done`, or `processing` when the outcome will follow by SMS. */
+export const TRANSFER_OUTCOMES = ['done', 'processing'] as const;
+
+const purposeParams = z.strictObject({ purpose: z.enum(PURPOSES) });
+const outcomeParams = z.strictObject({ status: z.enum(TRANSFER_OUTCOMES) });
+const counterpartyVar = { max: 30, example: 'Akiba Savings Plus 000000000001', description: 'recipient: masked name, account or loan' };
+
+/** Manifests of the money actions, guards and actors. */
+export const MONEY_MANIFESTS = {
+  actors: {
+    loadAccounts: { description: "after the PIN: the customer's savings accounts and loans" },
+    findRecipient: { description: 'finds the customer of the phone number typed', errors: ['unknown-recipient', 'self'] },
+    fetchLoan: { description: "reads the customer's loan: next instalment and outstanding amount", errors: ['no-account'] },
+    checkAmount: {
+      description: 'checks the amount typed against the limits, the balance and, for a loan, what is owed',
+      errors: ['amount-low', 'amount-high', 'over-daily', 'above-outstanding', 'inactive', 'insufficient'],
+    },
+    transferMoney: {
+      description: 'PIN-confirmed transfer of the intent fixed on the confirmation screen, exactly once; resolves { status: done | processing }',
+      // shown by the turn runner when the hop deadline passes while the transfer runs (threat T29)
+      keys: ['transfer.pending'],
+      errors: ['pin-wrong', 'pin-locked', 'pin-not-set', 'sim-swap', 'sim-swap-unknown', 'inactive', 'insufficient', 'over-daily'],
+    },
+  },
+  actions: {
+    rememberAccounts: {
+      description: 'keeps the accounts loaded by loadAccounts: which menu items work for this customer',
+      flags: {
+        hasAccount: 'the customer has a savings account to pay from',
+        hasOwnAccounts: 'the customer has more than one savings account',
+        hasLoan: 'the customer has a loan and an account to repay it from',
+      },
+      views: { account: accountVar },
+      lists: { ownAccounts: { description: "the customer's other savings accounts", row: { account: accountVar } } },
+    },
+    usePurpose: {
+      description: 'starts a money journey: `{ type: usePurpose, params: { purpose: send } }`',
+      params: purposeParams,
+      views: { min: amountVar('smallest amount allowed'), max: amountVar('largest amount allowed'), daily: amountVar('daily limit') },
+    },
+    rememberRecipient: {
+      description: 'keeps the recipient found by findRecipient',
+      views: { counterparty: counterpartyVar, phone: { max: 13, example: '+255711000009', description: 'a phone number, masked for display (0711***002)' } },
+    },
+    chooseOwnAccount: { description: 'keeps the own account chosen (choose event index)', views: { counterparty: counterpartyVar } },
+    rememberLoan: {
+      description: 'keeps the loan read by fetchLoan',
+      flags: { hasInstalment: 'the loan has an instalment to pay' },
+      views: {
+        loan: { max: 12, example: '000000000101', description: 'loan account number' },
+        counterparty: counterpartyVar,
+        outstanding: amountVar('loan outstanding'),
+        instalment: amountVar('next loan instalment'),
+        dueDate: dateVar('next instalment due date'),
+      },
+    },
+    useInstalment: { description: 'takes the next instalment as the amount' },
+    rememberAmount: {
+      description: 'entering the confirmation screen: fixes the money intent (a new idempotency key) with the amount checked',
+      views: { amount: amountVar('the amount to send'), ref: { max: 8, example: 'AB12CD34', description: 'transfer reference shown to customers' } },
+    },
+    rememberAmountProblem: { description: 'after insufficient: the balance available', views: { available: amountVar('available balance') } },
+    rememberReceipt: {
+      description: 'keeps the transfer reference and Fineract transfer id',
+      views: { ref: { max: 8, example: 'AB12CD34', description: 'transfer reference shown to customers' }, transferId: { max: 10, example: '1234567890', description: 'Fineract transfer id' } },
+    },
+  },
+  guards: {
+    purposeIs: { description: 'the money journey is for this purpose: `{ type: purposeIs, params: { purpose: loan } }`', params: purposeParams },
+    outcomeIs: { description: "the transfer's outcome on onDone: `{ type: outcomeIs, params: { status: processing } }`", params: outcomeParams },
+  },
+} as const satisfies ManifestSet;
 
 /**
  * The money intent fixed when the confirmation screen is entered (threat T24): a random idempotency key and
@@ -204,7 +280,7 @@ export function createMoneyImplementations(deps: MoneyDeps) {
         tell();
       }
     }),
-  } satisfies Record<string, AnyActorLogic>;
+  } satisfies Record<keyof typeof MONEY_MANIFESTS.actors, AnyActorLogic>;
 
   const actions = {
     rememberAccounts: assign(({ context, event }: Ctx) => {
@@ -228,7 +304,7 @@ export function createMoneyImplementations(deps: MoneyDeps) {
       };
     }),
     /** `{ type: usePurpose, params: { purpose: send } }` on entering a money journey. */
-    usePurpose: assign(({ context }: Ctx, params: { purpose: Purpose }) => ({
+    usePurpose: assign(({ context }: Ctx, params: z.infer<typeof purposeParams>) => ({
       data: { ...context.data, purpose: params.purpose, amountText: null },
       view: {
         ...context.view,
@@ -321,14 +397,14 @@ export function createMoneyImplementations(deps: MoneyDeps) {
       const out = event.output as { ref: string; transferId?: number };
       return { view: { ...context.view, ref: out.ref, transferId: out.transferId ?? '' } };
     }),
-  };
+  } satisfies Record<keyof typeof MONEY_MANIFESTS.actions, unknown>;
 
   const guards = {
     /** `{ type: purposeIs, params: { purpose: loan } }` */
-    purposeIs: ({ context }: Ctx, params: { purpose: Purpose }) => context.data.purpose === params.purpose,
+    purposeIs: ({ context }: Ctx, params: z.infer<typeof purposeParams>) => context.data.purpose === params.purpose,
     /** `{ type: outcomeIs, params: { status: processing } }` on a transfer's onDone. */
-    outcomeIs: ({ event }: Ctx, params: { status: string }) => (event.output as { status?: string })?.status === params.status,
-  };
+    outcomeIs: ({ event }: Ctx, params: z.infer<typeof outcomeParams>) => (event.output as { status?: string })?.status === params.status,
+  } satisfies Record<keyof typeof MONEY_MANIFESTS.guards, unknown>;
 
   return { actors, actions, guards };
 }

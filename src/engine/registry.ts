@@ -1,17 +1,69 @@
 import { assign, setup, type AnyActorLogic } from 'xstate';
+import { z } from 'zod';
 import type { Logger } from 'pino';
 import type { FineractClient } from '../fineract/types.js';
 import type { FlowContext, FlowEvent, ViewVars } from './types.js';
-import { createMoneyImplementations, type LoanRepaymentSource, type MoneyDeps } from './registry-money.js';
-import { actor, checkPin, errorOf, FlowError, requireCustomer, type FlowInput, type PinVerifier } from './actor-kit.js';
-import { createCallbackImplementations, type CallbackRequester } from './registry-callback.js';
+import { createMoneyImplementations, MONEY_MANIFESTS, type LoanRepaymentSource, type MoneyDeps } from './registry-money.js';
+import { actor, checkPin, errorOf, FLOW_ERROR_CODES, FlowError, requireCustomer, type FlowInput, type PinVerifier } from './actor-kit.js';
+import { CALLBACK_MANIFESTS, createCallbackImplementations, type CallbackRequester } from './registry-callback.js';
+import { accountVar, amountVar, dateVar, type ManifestSet } from './manifest.js';
 
-export { FlowError, toFlowError, type FlowErrorCode, type FlowInput, type PinVerifier } from './actor-kit.js';
+export { FLOW_ERROR_CODES, FlowError, toFlowError, type FlowErrorCode, type FlowInput, type PinVerifier } from './actor-kit.js';
 
 /**
  * The setup() registry: every action, guard and actor a flow file may name, implemented once. Flow files
- * only reference these by name; the loader refuses any other name.
+ * only reference these by name; the loader refuses any other name. Each one declares its manifest (its
+ * params, the flags and view variables it sets) in the `*_MANIFESTS` next to it; the implementations must
+ * match the manifests name for name (checked by the compiler).
  */
+
+const errorIsParams = z.strictObject({ code: z.enum(FLOW_ERROR_CODES) });
+
+/** Manifests of the core actions, guards and actors (customer, PIN, balances, statement, language). */
+export const CORE_MANIFESTS = {
+  actors: {
+    findCustomer: { description: "finds the customer by the session's phone number", errors: ['unregistered', 'inactive'] },
+    verifyPin: {
+      description: 'checks the PIN typed (or sent by SMS) for the customer',
+      errors: ['pin-wrong', 'pin-locked', 'pin-not-set', 'sms-pin-off'],
+    },
+    fetchBalances: { description: "reads the customer's savings balances" },
+    fetchStatement: { description: 'reads the last 10 transactions of the primary savings account' },
+  },
+  actions: {
+    rememberCustomer: { description: 'keeps the customer found by findCustomer' },
+    greet: { description: "puts the customer's first name in the view", views: { name: { max: 20, example: 'Nyambura-Wairimu Kam', description: "customer's first name" } } },
+    rememberAttempts: {
+      description: 'after pin-wrong: how many PIN attempts are left',
+      views: { attemptsLeft: { max: 1, example: '9', description: 'PIN attempts left' } },
+    },
+    rememberBalances: {
+      description: 'keeps the balances fetched by fetchBalances',
+      lists: { balances: { description: 'one row per savings account', row: { account: accountVar, amount: amountVar('available balance of the account') } } },
+    },
+    rememberStatement: {
+      description: 'keeps the statement fetched by fetchStatement',
+      views: { account: accountVar },
+      lists: {
+        lines: {
+          description: 'one row per transaction, newest first',
+          row: { date: dateVar('a date (dd/mm/yyyy)'), sign: { max: 1, example: '-', description: '+ for credits, - for debits' }, amount: amountVar('the amount of the transaction') },
+        },
+      },
+    },
+    setLanguage: { description: "switches the session's language to the option's `lang` param" },
+  },
+  guards: {
+    errorIs: { description: 'the actor failed with this code: `{ type: errorIs, params: { code: pin-locked } }`', params: errorIsParams },
+  },
+} as const satisfies ManifestSet;
+
+/** Every name a flow file may use, with its manifest. */
+export const FLOW_MANIFESTS: ManifestSet = {
+  actors: { ...CORE_MANIFESTS.actors, ...MONEY_MANIFESTS.actors, ...CALLBACK_MANIFESTS.actors },
+  actions: { ...CORE_MANIFESTS.actions, ...MONEY_MANIFESTS.actions, ...CALLBACK_MANIFESTS.actions },
+  guards: { ...CORE_MANIFESTS.guards, ...MONEY_MANIFESTS.guards },
+};
 
 export interface EngineDeps {
   fineract: FineractClient;
@@ -70,7 +122,7 @@ export function createImplementations(deps: EngineDeps) {
       );
       return { account: account.accountNo, lines };
     }),
-  } satisfies Record<string, AnyActorLogic>;
+  } satisfies Record<keyof typeof CORE_MANIFESTS.actors, AnyActorLogic>;
 
   const actions = {
     rememberCustomer: assign(({ event }: { event: FlowEvent }) => {
@@ -96,12 +148,12 @@ export function createImplementations(deps: EngineDeps) {
     setLanguage: assign(({ context, event }: { context: FlowContext; event: FlowEvent }) => ({
       lang: typeof event.lang === 'string' ? event.lang : context.lang,
     })),
-  };
+  } satisfies Record<keyof typeof CORE_MANIFESTS.actions, unknown>;
 
   const guards = {
     /** True when the actor error has the given code: `{ type: errorIs, params: { code: pin-locked } }`. */
-    errorIs: ({ event }: { event: FlowEvent }, params: { code: string }) => errorOf(event)?.code === params.code,
-  };
+    errorIs: ({ event }: { event: FlowEvent }, params: z.infer<typeof errorIsParams>) => errorOf(event)?.code === params.code,
+  } satisfies Record<keyof typeof CORE_MANIFESTS.guards, unknown>;
 
   const money = createMoneyImplementations({
     fineract: fineract as FineractClient & LoanRepaymentSource,
@@ -117,7 +169,7 @@ export function createImplementations(deps: EngineDeps) {
   };
 }
 
-/** Used where no money service is wired (linting, tests of read-only flows): every transfer refuses. */
+/** Used where no money service is wired (tests of read-only flows): every transfer refuses. */
 const MONEY_UNAVAILABLE: Omit<MoneyDeps, 'fineract' | 'pins' | 'logger'> = {
   transfers: {
     checkLimits: async () => undefined,
@@ -133,14 +185,6 @@ const MONEY_UNAVAILABLE: Omit<MoneyDeps, 'fineract' | 'pins' | 'logger'> = {
 };
 
 export type Implementations = ReturnType<typeof createImplementations>;
-
-/** Parameters each parameterised guard or action requires, checked by the loader. */
-export const REQUIRED_PARAMS: Record<string, string[]> = {
-  errorIs: ['code'],
-  usePurpose: ['purpose'],
-  purposeIs: ['purpose'],
-  outcomeIs: ['status'],
-};
 
 /** Creates the typed setup() every flow machine is built from. */
 export function createFlowSetup(impl: Implementations) {

@@ -153,6 +153,19 @@ describe('kiunga test', () => {
     expect(r.problems.join('\n')).toMatch(/banking\.test\.yaml:5 0\.hops\.0\.send: the first hop must dial \(send: null\)/);
   });
 
+  it('should refuse a stub rejecting with an error code no actor has (the closed set)', async () => {
+    const flows = await withTests(`
+- name: misspelt code
+  msisdn: "+254711000001"
+  stubs: { findCustomer: { reject: inactiv } }
+  hops:
+    - { send: null, expect: [] }
+`);
+    const report = await runConversationTests({ flowsDir: flows, localesDir: LOCALES });
+    expect(report.results).toEqual([]);
+    expect(report.problems.join('\n')).toMatch(/banking\.test\.yaml:4 0\.stubs\.findCustomer/);
+  });
+
   it('should generate nothing for states no path reaches', async () => {
     const source = readFileSync('test/authoring/fixtures/unreachable/flow.yaml', 'utf8');
     const flow = parseFlowSource('flow.yaml', source).flow!;

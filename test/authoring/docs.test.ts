@@ -6,6 +6,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 import { lint, formatLintMessage } from '../../src/authoring/lint.js';
 import { runConversationTests, testFileSchema } from '../../src/authoring/conversation-tests.js';
+import { LINT_RULES } from '../../src/authoring/lint.js';
+import { withRegistryReference } from '../../src/authoring/registry-docs.js';
 
 /** docs/flows.md teaches by example: its examples must keep working. */
 const doc = readFileSync('docs/flows.md', 'utf8');
@@ -50,6 +52,13 @@ describe('docs/flows.md', () => {
     const source = readFileSync('src/authoring/lint.ts', 'utf8') + readFileSync('src/authoring/screen-budget.ts', 'utf8');
     const rules = new Set([...source.matchAll(/rule: '([a-z-]+)'/g), ...source.matchAll(/return '([a-z-]+)';/g)].map((m) => m[1]!));
     rules.add('sms-budget');
+    for (const rule of LINT_RULES) rules.add(rule);
     for (const rule of rules) expect(doc).toContain(`| \`${rule}\` |`);
+  });
+
+  it('should list the names a flow may use as the manifests declare them (regenerate: npx tsx src/main.ts schema --docs)', () => {
+    expect(doc).toBe(withRegistryReference(doc));
+    expect(doc).toContain('| `errorIs` |');
+    expect(doc).toContain('flags `hasAccount`, `hasOwnAccounts`, `hasLoan`');
   });
 });

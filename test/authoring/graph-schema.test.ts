@@ -147,6 +147,23 @@ describe('kiunga schema', () => {
     expect(validator.safeParse(lower).success).toBe(false);
   });
 
+  it('should close the names a flow may use: error codes, params, flags, lists and actors from the manifests', () => {
+    const validator = z.fromJSONSchema(flowJsonSchema() as never);
+    const banking = parse(readFileSync('flows/banking.yaml', 'utf8'));
+    const edited = (edit: (flow: typeof banking) => void) => {
+      const flow = structuredClone(banking);
+      edit(flow);
+      return validator.safeParse(flow).success;
+    };
+    expect(edited(() => undefined)).toBe(true);
+    expect(edited((f) => (f.machine.states.identify.invoke.onError[0].guard.params.code = 'unregisterd'))).toBe(false);
+    expect(edited((f) => (f.machine.states.identify.invoke.onError[0].guard.params.code = 404))).toBe(false);
+    expect(edited((f) => (f.machine.states.identify.invoke.onError[0].guard = 'errorIs'))).toBe(false);
+    expect(edited((f) => (f.machine.states.menu.meta.options[2].if = 'hasLaon'))).toBe(false);
+    expect(edited((f) => (f.machine.states.balance.invoke.src = 'fetchBalance'))).toBe(false);
+    expect(edited((f) => (f.machine.states.menu.on.SEND.actions.params.purpose = 'sned'))).toBe(false);
+  });
+
   it('should print the schema on standard output without a file', async () => {
     const r = await run('schema', []);
     expect(JSON.parse(r.out)).toEqual(flowJsonSchema());

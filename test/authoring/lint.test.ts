@@ -77,7 +77,22 @@ describe('kiunga lint', () => {
     [
       'unknown-variable',
       'error',
-      /^test\/authoring\/fixtures\/unknown-variable\/locales\/fr\.json:3 error pin\.ask: variable '\{\{nom\}\}' is not declared: .*view-vars\.ts.*\[unknown-variable\]$/,
+      /^test\/authoring\/fixtures\/unknown-variable\/locales\/fr\.json:3 error pin\.ask: variable '\{\{nom\}\}' is not declared: .*manifest.*\[unknown-variable\]$/,
+    ],
+    [
+      'unknown-error-code',
+      'error',
+      /^test\/authoring\/fixtures\/unknown-error-code\/flow\.yaml:13 error machine\.states\.identify\.invoke\.onError\.0\.guard\.params\.code: guard 'errorIs': 'unregisterd' is not an error code actors reject with \(did you mean 'unregistered'\? known: .*\) \[unknown-error-code\]$/,
+    ],
+    [
+      'undeclared-flag',
+      'error',
+      /^test\/authoring\/fixtures\/undeclared-flag\/flow\.yaml:25 error machine\.states\.menu\.meta\.options\.1\.if: flag 'hasLaon' is never set: no action sets it \(did you mean 'hasLoan'\? known: .*\) \[undeclared-flag\]$/,
+    ],
+    [
+      'param-type',
+      'error',
+      /^test\/authoring\/fixtures\/param-type\/flow\.yaml:13 error machine\.states\.identify\.invoke\.onError\.0\.guard\.params\.code: guard 'errorIs' params\.code: 404 is a number, not an error code \[param-type\]$/,
     ],
     [
       'locale-syntax',

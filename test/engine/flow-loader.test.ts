@@ -2,14 +2,15 @@ import { mkdtemp, writeFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { parseFlow, loadFlows, FlowLoadError, formatIssue } from '../../src/engine/flow-loader.js';
-import { checkContextFor, machineFactory } from '../../src/engine/flow-registry.js';
+import { parseFlow, loadFlows, FlowLoadError, formatIssueWithRule } from '../../src/engine/flow-loader.js';
+import { machineFactory } from '../../src/engine/flow-registry.js';
+import { checkContextFor } from '../../src/engine/flow-check.js';
 import { createImplementations } from '../../src/engine/registry.js';
 import { createTranslator, type Translator } from '../../src/text/i18n.js';
 import type { CheckContext } from '../../src/engine/flow-check.js';
 import { createLogger } from '../../src/logger.js';
 
-/** Implementations whose dependencies are never called: the loader only reads their names. */
+/** Implementations whose dependencies are never called: the loader checks names against the manifests. */
 const unusedDeps = () =>
   createImplementations({
     fineract: {} as never,
@@ -49,10 +50,10 @@ let translator: Translator;
 
 beforeAll(async () => {
   translator = await createTranslator({ dir: resolve('locales'), fallback: 'en' });
-  ctx = checkContextFor(unusedDeps(), translator);
+  ctx = checkContextFor(translator);
 });
 
-const messagesOf = (source: string) => parseFlow('flows/demo.yaml', source, ctx).issues.map(formatIssue);
+const messagesOf = (source: string) => parseFlow('flows/demo.yaml', source, ctx).issues.map(formatIssueWithRule);
 
 describe('flow loader', () => {
   it('should accept a sound flow', () => {
@@ -73,6 +74,13 @@ describe('flow loader', () => {
     ['a dead end', (s) => s.replace("done: { type: final, meta: { prompt: balance.title } }", 'done: { meta: { prompt: balance.title } }'), /machine\.states\.done: dead end/],
     ['an option whose event is not handled', (s) => s.replace('event: BALANCE', 'event: BALANC'), /options\.0\.event: event 'BALANC' is not handled/],
     ['a home that does not exist', (s) => s.replace('home: menu', 'home: menu2'), /home: home state 'menu2' does not exist/],
+    ['a misspelt error code', (s) => s.replace('code: unregistered', 'code: unregistred'), /:13 machine\.states\.identify\.invoke\.onError\.0\.guard\.params\.code: guard 'errorIs': 'unregistred' is not an error code actors reject with \(did you mean 'unregistered'\?.*\[unknown-error-code\]$/],
+    ['a parameter of the wrong type', (s) => s.replace('code: unregistered', 'code: 404'), /guard\.params\.code: guard 'errorIs' params\.code: 404 is a number, not an error code \[param-type\]$/],
+    ['a parameter the guard does not take', (s) => s.replace('params: { code: unregistered }', 'params: { code: unregistered, status: done }'), /guard\.params: guard 'errorIs' has no params status \(it takes code\) \[param-type\]$/],
+    ['params on an action that takes none', (s) => s.replace('actions: rememberCustomer', 'actions: { type: rememberCustomer, params: { who: me } }'), /onDone\.actions\.params: action 'rememberCustomer' takes no params \[param-type\]$/],
+    ['a value outside a closed set', (s) => s.replace('actions: rememberCustomer', 'actions: [rememberCustomer, { type: usePurpose, params: { purpose: sned } }]'), /onDone\.actions\.1\.params\.purpose: action 'usePurpose' params\.purpose: 'sned' is not one of send, own, loan \(did you mean 'send'\?\) \[param-type\]$/],
+    ['an option behind a flag no action of the flow sets', (s) => s.replace('event: BALANCE }', 'event: BALANCE, if: hasLoan }'), /menu\.meta\.options\.0\.if: flag 'hasLoan' is never set: only rememberAccounts sets it, and this flow never runs it \[undeclared-flag\]$/],
+    ['a list no action of the flow sets', (s) => s.replace("done: { type: final, meta: { prompt: balance.title } }", 'done: { type: final, meta: { prompt: balance.title, list: { items: balance, item: balance.line } } }'), /done\.meta\.list\.items: view list 'balance' is never set: no action sets it \(did you mean 'balances'\?.*\[undeclared-list\]$/],
     ['code in a flow file', (s) => s.replace('onError: unavailable }', 'onError: unavailable, input: "({context}) => context" }'), /unrecognized|Unrecognized/],
   ];
 
@@ -106,6 +114,24 @@ describe('flow loader', () => {
     expect([...flows.keys()]).toContain('banking');
     expect(flows.get('banking')?.homeId).toBe('banking.menu');
   });
+});
+
+describe('flow loader on the broken fixtures (a closed set misspelt in a flow file)', () => {
+  const cases: [string, RegExp][] = [
+    ['unknown-error-code', /^test\/authoring\/fixtures\/unknown-error-code\/flow\.yaml:13 machine\.states\.identify\.invoke\.onError\.0\.guard\.params\.code: guard 'errorIs': 'unregisterd' is not an error code .*\[unknown-error-code\]$/],
+    ['undeclared-flag', /^test\/authoring\/fixtures\/undeclared-flag\/flow\.yaml:25 machine\.states\.menu\.meta\.options\.1\.if: flag 'hasLaon' is never set: .*\[undeclared-flag\]$/],
+    ['param-type', /^test\/authoring\/fixtures\/param-type\/flow\.yaml:13 machine\.states\.identify\.invoke\.onError\.0\.guard\.params\.code: guard 'errorIs' params\.code: 404 is a number, not an error code \[param-type\]$/],
+  ];
+  for (const [fixture, expected] of cases) {
+    it(`should refuse ${fixture} at load, naming the file, the line and the rule`, async () => {
+      const fixtures = await createTranslator({ dir: resolve('test/authoring/fixtures/locales'), fallback: 'en' });
+      const error = await loadFlows(`test/authoring/fixtures/${fixture}`, checkContextFor(fixtures), machineFactory(unusedDeps())).catch((e: unknown) => e);
+      expect(error).toBeInstanceOf(FlowLoadError);
+      const issues = (error as FlowLoadError).issues;
+      expect(issues.map(formatIssueWithRule)).toEqual([expect.stringMatching(expected)]);
+      expect(issues[0]!.rule).toBe(fixture);
+    });
+  }
 });
 
 describe('flow registry', () => {

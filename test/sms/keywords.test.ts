@@ -2,9 +2,8 @@ import { resolve } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { matchKeyword } from '../../src/engine/keywords.js';
 import { formatIssue, parseFlow } from '../../src/engine/flow-loader.js';
-import { checkContextFor } from '../../src/engine/flow-registry.js';
+import { checkContextFor } from '../../src/engine/flow-check.js';
 import type { CheckContext } from '../../src/engine/flow-check.js';
-import { namesOnlyImplementations } from '../../src/authoring/implementations.js';
 import { createTranslator } from '../../src/text/i18n.js';
 import type { Keyword } from '../../src/engine/types.js';
 
@@ -70,7 +69,7 @@ ${keywords}
 
 let ctx: CheckContext;
 beforeAll(async () => {
-  ctx = checkContextFor(namesOnlyImplementations(), await createTranslator({ dir: resolve('locales'), fallback: 'en' }));
+  ctx = checkContextFor(await createTranslator({ dir: resolve('locales'), fallback: 'en' }));
 });
 const issues = (source: string) => parseFlow('flows/texts.yaml', source, ctx).issues.map(formatIssue);
 

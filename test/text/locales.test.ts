@@ -1,24 +1,38 @@
+import { readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { measure, nonGsmChars } from '../../src/text/gsm.js';
 import { createTranslator, variablesOf, type Translator } from '../../src/text/i18n.js';
 import { fitList, renderScreen, type ScreenOption } from '../../src/text/paging.js';
+import { declaredKeys } from '../../src/engine/manifest.js';
+import { FLOW_MANIFESTS } from '../../src/engine/registry.js';
+import { parseFlowSource } from '../../src/engine/flow-loader.js';
 
 const LOCALES = fileURLToPath(new URL('../../locales', import.meta.url));
+const FLOWS = fileURLToPath(new URL('../../flows', import.meta.url));
 const LANGS = ['en', 'fr', 'sw'];
 const SCREEN = 182;
 
-/** The keys flows rely on (see the text brief); locales may add more, but all of these must exist. */
-const REQUIRED_KEYS = [
-  'nav.more', 'nav.back', 'nav.home',
-  'pin.ask', 'pin.wrong', 'pin.locked', 'pin.notSet',
-  'menu.title', 'menu.balance', 'menu.statement', 'menu.language', 'menu.exit',
-  'balance.title', 'balance.line', 'balance.none',
-  'statement.title', 'statement.line', 'statement.empty',
-  'language.title', 'language.en', 'language.sw', 'language.fr', 'language.saved',
-  'error.unregistered', 'error.unavailable', 'error.invalidChoice', 'error.generic', 'error.inactive',
-  'common.goodbye',
-];
+/**
+ * The keys every locale must have: those the shipped flows name and those the server uses by itself (the
+ * manifests' texts). Derived, not listed by hand; it must cover at least the keys the flows were written
+ * against.
+ */
+function requiredKeys(): string[] {
+  const keys = new Set(declaredKeys(FLOW_MANIFESTS));
+  for (const name of readdirSync(FLOWS).filter((n) => /\.ya?ml$/.test(n) && !/\.test\.ya?ml$/.test(n))) {
+    const flow = parseFlowSource(name, readFileSync(join(FLOWS, name), 'utf8')).flow!;
+    const visit = (value: unknown, key?: string): void => {
+      if (Array.isArray(value)) value.forEach((v) => visit(v, key));
+      else if (value && typeof value === 'object') Object.entries(value).forEach(([k, v]) => visit(v, k));
+      else if (typeof value === 'string' && ['prompt', 'label', 'item', 'empty', 'usage'].includes(key ?? '')) keys.add(value);
+    };
+    visit(flow.machine);
+  }
+  return [...keys].sort();
+}
+const REQUIRED_KEYS = requiredKeys();
 
 /** Long but realistic values, to check screens against the budget in the worst case. */
 const VARS = {
@@ -43,6 +57,14 @@ describe('locales', () => {
   });
 
   it('defines every required key in every locale', () => {
+    // the keys the flows were first written against are among them (menu.exit, used by no flow and no code, is not)
+    expect(REQUIRED_KEYS).toEqual(expect.arrayContaining([
+      'nav.more', 'nav.back', 'pin.ask', 'pin.wrong', 'pin.locked', 'pin.notSet',
+      'menu.title', 'menu.balance', 'menu.statement', 'menu.language',
+      'balance.title', 'balance.line', 'balance.none', 'statement.title', 'statement.line', 'statement.empty',
+      'language.title', 'language.en', 'language.sw', 'language.fr', 'language.saved',
+      'error.unregistered', 'error.unavailable', 'error.invalidChoice', 'error.generic', 'error.inactive', 'common.goodbye',
+    ]));
     for (const lang of LANGS) {
       for (const key of REQUIRED_KEYS) expect(tr.has(lang, key), `${lang}: ${key}`).toBe(true);
     }

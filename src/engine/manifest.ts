@@ -1,0 +1,157 @@
+import { z } from 'zod';
+
+/**
+ * Manifests: what each named action, guard and actor declares next to its implementation, so that the
+ * loader, `kiunga lint`, `kiunga schema` and docs/flows.md read one source instead of lists kept in sync by
+ * hand. A manifest is plain data: reading it builds no client and calls nothing.
+ */
+
+/** A `{{variable}}` a text may use, with the longest value it can take once formatted. */
+export interface ViewVarSpec {
+  /** Longest formatted value, in characters. */
+  max: number;
+  /** A realistic worst case (spaces matter for paging: words are not split); padded or cut to `max`. */
+  example: string;
+  description: string;
+}
+
+export interface Manifest {
+  /** One line for docs/flows.md and editor hover. */
+  description: string;
+  /** The `params` it takes in a flow file (a strict zod object); none when absent. */
+  params?: z.ZodObject;
+  /** Context flags it sets (`context.data.<flag>`), which options test with `if:`. */
+  flags?: Readonly<Record<string, string>>;
+  /** View variables it sets, each with its longest value (texts use them as `{{name}}`). */
+  views?: Readonly<Record<string, ViewVarSpec>>;
+  /** View lists it sets, for `meta.list.items` and `meta.choose.items`, with the variables of each row. */
+  lists?: Readonly<Record<string, { description: string; row: Readonly<Record<string, ViewVarSpec>> }>>;
+  /** Locale keys it uses itself (beyond what flows name). */
+  keys?: readonly string[];
+  /** Error codes an actor rejects with (besides `unavailable`, `forbidden`, `not-found`, `rejected`). */
+  errors?: readonly string[];
+}
+
+/** The manifests of one part of the registry. */
+export interface ManifestSet {
+  actions: Readonly<Record<string, Manifest>>;
+  guards: Readonly<Record<string, Manifest>>;
+  actors: Readonly<Record<string, Manifest>>;
+}
+
+/** An amount with currency, formatted per locale (fr: "1 000 000,00 KES"). */
+export const amountVar = (description: string): ViewVarSpec => ({ max: 16, example: 'KES 1,000,000.00', description });
+/** Product name and account number. */
+export const accountVar: ViewVarSpec = { max: 30, example: 'Akiba Savings Plus 000000000001', description: 'product name and account number' };
+export const dateVar = (description: string): ViewVarSpec => ({ max: 10, example: '25/11/2026', description });
+
+/**
+ * Texts the server sends outside the named actions: the engine's own screens, the channels and the SMS it
+ * sends by itself. Each entry names the module that uses them.
+ */
+export const SERVER_TEXTS: Readonly<Record<string, Manifest>> = {
+  engine: {
+    description: 'the turn runner and USSD presenter: navigation, invalid input, polite ends (src/engine, src/channels/ussd-screen.ts)',
+    keys: ['nav.more', 'nav.back', 'error.invalidChoice', 'error.invalidInput', 'error.unavailable', 'error.generic', 'common.goodbye'],
+    views: { count: { max: 3, example: '999', description: 'i18next plural count' } },
+  },
+  gateway: {
+    description: 'answers before any flow runs: too busy (src/app.ts, the voice channels)',
+    keys: ['error.busy'],
+  },
+  voice: {
+    description: 'the call-back IVR (src/channels/voice-render.ts, voice-session.ts, the voice providers)',
+    keys: ['voice.intro', 'voice.option', 'voice.hash', 'voice.noInput', 'voice.silenceGoodbye', 'voice.notRequested'],
+    views: {
+      option: { max: 30, example: 'Akiba Savings Plus 000000000001', description: 'an option label read out on voice' },
+      digit: { max: 3, example: '98#', description: 'the key of an option read out on voice' },
+    },
+  },
+  receipts: {
+    description: 'transfer receipts by SMS (src/money/receipts.ts)',
+    keys: [
+      'sms.sent',
+      'sms.received',
+      'sms.unconfirmed',
+      'sms.failed',
+      'sms.reason.forbidden',
+      'sms.reason.inactive',
+      'sms.reason.insufficient',
+      'sms.reason.overDaily',
+      'sms.reason.rejected',
+      'sms.reason.unavailable',
+    ],
+    views: {
+      amount: amountVar('the amount sent'),
+      counterparty: { max: 30, example: 'Akiba Savings Plus 000000000001', description: 'recipient: masked name, account or loan' },
+      ref: { max: 8, example: 'AB12CD34', description: 'transfer reference shown to customers' },
+      sender: { max: 20, example: 'Nyambura-Wairimu K.', description: "sender's masked name (SMS receipt)" },
+      reason: { max: 30, example: 'account not active at the bank', description: 'why a payment failed, translated (SMS receipt)' },
+    },
+  },
+  lockNotice: {
+    description: 'the PIN lock notice by SMS (src/security/lock-notice.ts)',
+    keys: ['sms.pinLocked', 'sms.pinLockedHard'],
+    views: {
+      minutes: { max: 5, example: '43200', description: 'minutes a PIN lock lasts' },
+      time: { max: 5, example: '23:59', description: 'time of day a PIN lock ends (HH:mm, institution time zone)' },
+    },
+  },
+  hooks: {
+    description: 'deposit and withdrawal alerts from Fineract hooks (src/hooks/fineract-hooks.ts)',
+    keys: ['sms.alert.deposit', 'sms.alert.withdrawal'],
+    views: {
+      account: accountVar,
+      amount: amountVar('the amount of the transaction'),
+      balance: amountVar('account balance after the transaction (SMS alert)'),
+      fee: amountVar('a fee'),
+      total: amountVar('amount plus fee'),
+    },
+  },
+};
+
+/** The engine's texts shown as whole final screens (polite ends): each must fit one screen. */
+export const ENGINE_FINAL_KEYS: readonly string[] = ['error.unavailable', 'error.generic', 'common.goodbye'];
+
+/** Every manifest of a set, with its kind and name. */
+export function entriesOf(set: ManifestSet): { kind: 'action' | 'guard' | 'actor'; name: string; manifest: Manifest }[] {
+  return [
+    ...Object.entries(set.actions).map(([name, manifest]) => ({ kind: 'action' as const, name, manifest })),
+    ...Object.entries(set.guards).map(([name, manifest]) => ({ kind: 'guard' as const, name, manifest })),
+    ...Object.entries(set.actors).map(([name, manifest]) => ({ kind: 'actor' as const, name, manifest })),
+  ];
+}
+
+/**
+ * Every `{{variable}}` a text may use, from every manifest (view variables and list rows) and the server's
+ * own texts. A name declared twice keeps its longest value.
+ */
+export function declaredViewVars(set: ManifestSet, server: Readonly<Record<string, Manifest>> = SERVER_TEXTS): Record<string, ViewVarSpec> {
+  const out: Record<string, ViewVarSpec> = {};
+  const add = (vars: Readonly<Record<string, ViewVarSpec>> | undefined) => {
+    for (const [name, spec] of Object.entries(vars ?? {})) if (!out[name] || out[name].max < spec.max) out[name] = spec;
+  };
+  for (const m of [...entriesOf(set).map((e) => e.manifest), ...Object.values(server)]) {
+    add(m.views);
+    for (const list of Object.values(m.lists ?? {})) add(list.row);
+  }
+  return Object.fromEntries(Object.entries(out).sort(([a], [b]) => a.localeCompare(b)));
+}
+
+/** Locale keys the engine shows on every flow: every locale a flow is checked with must have them. */
+export const ENGINE_KEYS: readonly string[] = SERVER_TEXTS.engine!.keys!;
+
+/** Every locale key the server uses whatever the flows: the server's own texts and the manifests' keys. */
+export function declaredKeys(set: ManifestSet, server: Readonly<Record<string, Manifest>> = SERVER_TEXTS): string[] {
+  const keys = new Set<string>();
+  for (const m of [...entriesOf(set).map((e) => e.manifest), ...Object.values(server)]) for (const k of m.keys ?? []) keys.add(k);
+  return [...keys].sort();
+}
+
+/** The worst-case text of a declared variable (exactly `max` characters), or undefined if undeclared. */
+export function worstCase(name: string, vars: Readonly<Record<string, ViewVarSpec>>): string | undefined {
+  const spec = vars[name];
+  if (!spec) return undefined;
+  const padded = spec.example.length >= spec.max ? spec.example : spec.example + 'W'.repeat(spec.max - spec.example.length);
+  return [...padded].slice(0, spec.max).join('');
+}
