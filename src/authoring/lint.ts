@@ -9,6 +9,7 @@ import type { ScreenMeta } from '../engine/types.js';
 import { createTranslator, variablesOf, type Translator } from '../text/i18n.js';
 import { nonGsmChars } from '../text/gsm.js';
 import { DEFAULT_SCREEN_LIMITS, type ScreenLimits } from '../text/paging.js';
+import { SMS_MAX_PARTS, USSD_KEYS } from '../constants.js';
 import { buildFlowGraph, canFinish, components, type FlowGraph, type Step } from './flow-graph.js';
 import { readLocaleFiles, type LocaleFile } from '../text/locale-files.js';
 import { checkEngineText, checkScreenBudget } from './screen-budget.js';
@@ -85,7 +86,7 @@ const TEST_FILE = /\.test\.ya?ml$/;
 
 export async function lint(options: LintOptions): Promise<LintReport> {
   const limits = options.limits ?? DEFAULT_SCREEN_LIMITS;
-  const keys = options.keys ?? { more: '98', back: '0', home: '00' };
+  const keys = options.keys ?? USSD_KEYS;
   const vars = options.vars ?? declaredViewVars(FLOW_MANIFESTS);
   const messages: LintMessage[] = [];
   const add = (m: LintMessage) => messages.push(m);
@@ -148,7 +149,7 @@ export async function lint(options: LintOptions): Promise<LintReport> {
         const flowAt = `${state.node.filePath.join('.')} (${file}:${parsed.lineOf(state.node.filePath) ?? '?'})`;
         for (const lang of translator.languages) {
           if (!translator.has(lang, meta.prompt)) continue; // reported as missing
-          const problems = checkScreenBudget(translator, lang, meta, state.final, channels, { limits, smsSegments: options.smsSegments ?? 2, keys, vars });
+          const problems = checkScreenBudget(translator, lang, meta, state.final, channels, { limits, smsSegments: options.smsSegments ?? SMS_MAX_PARTS, keys, vars });
           for (const p of problems) {
             const locale = byLang.get(lang);
             add({

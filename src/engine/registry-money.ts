@@ -3,7 +3,7 @@ import { assign, type AnyActorLogic } from 'xstate';
 import { z } from 'zod';
 import type { Logger } from 'pino';
 import type { CountryCode } from 'libphonenumber-js';
-import { toE164 } from '../text/phone.js';
+import { nationalDigits, toE164 } from '../text/phone.js';
 import { FineractError } from '../fineract/errors.js';
 import type { FineractClient } from '../fineract/types.js';
 import { currentDeadline } from '../limits/deadline.js';
@@ -165,9 +165,9 @@ export function maskName(displayName: string): string {
   return last ? `${first} ${last[0]!.toUpperCase()}.` : first;
 }
 
-/** "+254711000002" -> "0711***002" for display. */
-export function maskPhone(e164: string): string {
-  const national = e164.startsWith('+254') ? `0${e164.slice(4)}` : e164;
+/** "+254711000002" -> "0711***002" for display (national form for numbers of `country`, the deployment's). */
+export function maskPhone(e164: string, country: CountryCode): string {
+  const national = nationalDigits(e164, country);
   return national.length > 6 ? `${national.slice(0, 4)}***${national.slice(-3)}` : national;
 }
 
@@ -317,7 +317,7 @@ export function createMoneyImplementations(deps: MoneyDeps) {
       const r = event.output as { clientId: number; officeId: number; accountId: number; label: string; msisdn: string };
       return {
         data: { ...context.data, toClientId: r.clientId, toOfficeId: r.officeId, toAccountId: r.accountId, counterparty: r.label, recipientMsisdn: r.msisdn },
-        view: { ...context.view, counterparty: r.label, phone: maskPhone(r.msisdn) },
+        view: { ...context.view, counterparty: r.label, phone: maskPhone(r.msisdn, deps.defaultCountry as CountryCode) },
       };
     }),
     chooseOwnAccount: assign(({ context, event }: Ctx) => {

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { lookupQueries, uncappedFallbackQueries } from '../../src/fineract/phone-lookup.js';
 import { nationalDigits, toE164 } from '../../src/text/phone.js';
+import { maskPhone } from '../../src/engine/registry-money.js';
 
 describe('toE164', () => {
   it.each([
@@ -66,5 +67,13 @@ describe('nationalDigits', () => {
     ['not a number', 'KE', 'not a number'],
   ] as const)('shows %s in %s as %s (national form only for numbers of that country)', (e164, country, shown) => {
     expect(nationalDigits(e164, country)).toBe(shown);
+  });
+});
+
+describe('maskPhone', () => {
+  it('should mask a number in the national form of the deployment country, any other in E.164', () => {
+    expect(maskPhone('+254711000002', 'KE')).toBe('0711***002');
+    expect(maskPhone('+255711000009', 'TZ')).toBe('0711***009');
+    expect(maskPhone('+255711000009', 'KE')).toBe('+255***009');
   });
 });
