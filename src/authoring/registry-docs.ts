@@ -1,5 +1,5 @@
 import { readFile, writeFile } from 'node:fs/promises';
-import { FLOW_ERROR_CODES, FLOW_MANIFESTS } from '../engine/registry.js';
+import { ANY_ACTOR_ERRORS, FLOW_ERROR_CODES, FLOW_MANIFESTS } from '../engine/registry.js';
 import type { Manifest, ManifestSet } from '../engine/manifest.js';
 
 /**
@@ -41,7 +41,7 @@ export function registryReference(manifests: ManifestSet = FLOW_MANIFESTS): stri
     '',
     '**Actors** (`invoke.src`):',
     '',
-    '| actor | what it does | rejects with (besides `unavailable`, `forbidden`, `not-found`, `rejected`) |',
+    `| actor | what it does | rejects with (any actor may also reject with ${list(ANY_ACTOR_ERRORS)}) |`,
     '|---|---|---|',
     ...Object.entries(manifests.actors).map(([n, m]) => row(n, m, list(m.errors ?? []))),
     '',

@@ -43,6 +43,12 @@ export const FLOW_ERROR_CODES = [
 
 export type FlowErrorCode = (typeof FLOW_ERROR_CODES)[number];
 
+/**
+ * Codes any actor may reject with besides those its manifest declares: what `toFlowError` makes of a
+ * Fineract failure, and `unregistered` from `requireCustomer` (no customer in the session yet).
+ */
+export const ANY_ACTOR_ERRORS = ['unavailable', 'forbidden', 'not-found', 'rejected', 'unregistered'] as const satisfies readonly FlowErrorCode[];
+
 /** The only error actors reject with; its message never carries customer data. */
 export class FlowError extends Error {
   constructor(

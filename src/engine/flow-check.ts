@@ -1,5 +1,5 @@
 import type { FlowFile, StateNodeConfig, TransitionConfig, ActionsConfig, NamedRef } from './flow-schema.js';
-import { FLOW_ERROR_CODES, FLOW_MANIFESTS } from './registry.js';
+import { ANY_ACTOR_ERRORS, FLOW_ERROR_CODES, FLOW_MANIFESTS } from './registry.js';
 import { normalizeKeyword } from './keywords.js';
 import type { Manifest, ManifestSet } from './manifest.js';
 import type { Translator } from '../text/i18n.js';
@@ -18,6 +18,7 @@ export const FLOW_RULES = [
   'flow-check',
   'reference',
   'unknown-error-code',
+  'unraised-error-code',
   'param-type',
   'param-missing',
   'undeclared-flag',
@@ -263,6 +264,17 @@ export function checkFlow(flow: FlowFile, ctx: CheckContext): FlowProblem[] {
       }
     });
   };
+  /** An onError branch on a code the invoked actor never rejects with would never be taken. */
+  const checkRaised = (src: string, actor: Manifest, path: (string | number)[], t: TransitionConfig | undefined) => {
+    const raised = new Set<string>([...(actor.errors ?? []), ...ANY_ACTOR_ERRORS]);
+    asArray(t).forEach((tr, i) => {
+      if (typeof tr === 'string' || !tr.guard || refName(tr.guard) !== 'errorIs') return;
+      const code = refParams(tr.guard)?.code;
+      if (typeof code !== 'string' || raised.has(code) || !(FLOW_ERROR_CODES as readonly string[]).includes(code)) return;
+      const p = [...(Array.isArray(t) ? [...path, i] : path), 'guard', 'params', 'code'];
+      add(p, `actor '${src}' never rejects with '${code}': this branch would never be taken (it rejects with ${[...raised].join(', ')})`, 'unraised-error-code');
+    });
+  };
   const handles = (node: NodeInfo | undefined, event: string): boolean =>
     !!node && (event in (node.config.on ?? {}) || handles(node.parent, event));
 
@@ -317,6 +329,7 @@ export function checkFlow(flow: FlowFile, ctx: CheckContext): FlowProblem[] {
       if (!c.invoke.onError) add(ip, 'invoke needs onError (what does the customer see when it fails?)');
       checkTransitions(node, [...ip, 'onDone'], c.invoke.onDone);
       checkTransitions(node, [...ip, 'onError'], c.invoke.onError);
+      if (actor) checkRaised(c.invoke.src, actor, [...ip, 'onError'], c.invoke.onError);
     }
     const meta = c.meta;
     if (meta?.prompt) checkKey([...p, 'meta', 'prompt'], meta.prompt, 'prompt');

@@ -8,7 +8,7 @@ import { actor, checkPin, errorOf, FLOW_ERROR_CODES, FlowError, requireCustomer,
 import { CALLBACK_MANIFESTS, createCallbackImplementations, type CallbackRequester } from './registry-callback.js';
 import { accountVar, amountVar, dateVar, type ManifestSet } from './manifest.js';
 
-export { FLOW_ERROR_CODES, FlowError, toFlowError, type FlowErrorCode, type FlowInput, type PinVerifier } from './actor-kit.js';
+export { ANY_ACTOR_ERRORS, FLOW_ERROR_CODES, FlowError, toFlowError, type FlowErrorCode, type FlowInput, type PinVerifier } from './actor-kit.js';
 
 /**
  * The setup() registry: every action, guard and actor a flow file may name, implemented once. Flow files
