@@ -7,6 +7,7 @@ import { createMoneyImplementations, MONEY_MANIFESTS, type LoanRepaymentSource, 
 import { actor, checkPin, errorOf, FLOW_ERROR_CODES, FlowError, requireCustomer, type FlowInput, type PinVerifier } from './actor-kit.js';
 import { CALLBACK_MANIFESTS, createCallbackImplementations, type CallbackRequester } from './registry-callback.js';
 import { accountVar, amountVar, dateVar, type ManifestSet } from './manifest.js';
+import { DEFAULT_COUNTRY, DEFAULT_CURRENCY } from '../constants.js';
 
 export { ANY_ACTOR_ERRORS, FLOW_ERROR_CODES, FlowError, toFlowError, type FlowErrorCode, type FlowInput, type PinVerifier } from './actor-kit.js';
 
@@ -178,8 +179,8 @@ const MONEY_UNAVAILABLE: Omit<MoneyDeps, 'fineract' | 'pins' | 'logger'> = {
     },
   } as unknown as MoneyDeps['transfers'],
   secret: 'unused-secret-for-linting-only',
-  defaultCountry: 'KE',
-  currency: 'KES',
+  defaultCountry: DEFAULT_COUNTRY,
+  currency: DEFAULT_CURRENCY,
   fallbackBudgetMs: 4000,
   limits: { minCents: 1000, maxCents: 7_000_000, dailyCents: 15_000_000 },
 };
