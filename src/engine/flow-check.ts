@@ -229,7 +229,7 @@ export function checkFlow(flow: FlowFile, ctx: CheckContext): FlowProblem[] {
       return;
     }
     checkParams(path, kind, name, manifest, refParams(r));
-    for (const key of manifest.keys ?? []) checkKey(path, key, `text of ${kind} '${name}'`);
+    for (const key of manifest.keys ?? []) checkKey(path, key, `${kind} '${name}' text`);
   };
 
   // What the actions of this flow set: `if:` flags and view lists must be among them.
@@ -324,7 +324,7 @@ export function checkFlow(flow: FlowFile, ctx: CheckContext): FlowProblem[] {
       const ip = [...p, 'invoke'];
       const actor = manifests.actors[c.invoke.src];
       if (!actor) ref([...ip, 'src'], `actor '${c.invoke.src}' is not implemented (known: ${Object.keys(manifests.actors).sort().join(', ')})`);
-      for (const key of actor?.keys ?? []) checkKey([...ip, 'src'], key, `text of actor '${c.invoke.src}'`);
+      for (const key of actor?.keys ?? []) checkKey([...ip, 'src'], key, `actor '${c.invoke.src}' text`);
       if (!c.invoke.onDone) add(ip, 'invoke needs onDone');
       if (!c.invoke.onError) add(ip, 'invoke needs onError (what does the customer see when it fails?)');
       checkTransitions(node, [...ip, 'onDone'], c.invoke.onDone);
