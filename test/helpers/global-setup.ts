@@ -10,8 +10,8 @@ let started: StartedRedis | undefined;
 export async function setup(): Promise<void> {
   const log = (line: string) => process.stderr.write(`${line}\n`);
   ensurePrograms({ log });
-  // Test workers are started after this and inherit the variable.
-  process.env.REDIS_URL ??= DEFAULT_REDIS_URL;
+  // Test workers are started after this and inherit the variable (unset or empty: the default).
+  if (!process.env.REDIS_URL) process.env.REDIS_URL = DEFAULT_REDIS_URL;
   started = await ensureRedis(process.env.REDIS_URL, log);
 }
 
