@@ -1,5 +1,5 @@
 import { readFile, writeFile } from 'node:fs/promises';
-import { ANY_ACTOR_ERRORS, FLOW_ERROR_CODES, FLOW_MANIFESTS } from '../engine/registry.js';
+import { ANY_ACTOR_ERRORS, errorCodeParam, FLOW_ERROR_CODES, FLOW_MANIFESTS } from '../engine/registry.js';
 import type { Manifest, ManifestSet } from '../engine/manifest.js';
 
 /**
@@ -18,7 +18,7 @@ function paramsOf(m: Manifest): string {
   return Object.entries(m.params.shape)
     .map(([name, schema]) => {
       const values = (schema as { options?: readonly unknown[] }).options;
-      const closed = values && values.length === FLOW_ERROR_CODES.length ? 'an error code' : values ? values.map(String).join(' \\| ') : 'value';
+      const closed = schema === errorCodeParam ? 'an error code' : values ? values.map(String).join(' \\| ') : 'value';
       return `${code(name)}: ${closed}`;
     })
     .join(', ');

@@ -1,4 +1,5 @@
 import { fromPromise } from 'xstate';
+import { z } from 'zod';
 import type { Logger } from 'pino';
 import { FineractError, OwnershipError } from '../fineract/errors.js';
 import type { FlowContext, FlowEvent } from './types.js';
@@ -42,6 +43,9 @@ export const FLOW_ERROR_CODES = [
 ] as const;
 
 export type FlowErrorCode = (typeof FLOW_ERROR_CODES)[number];
+
+/** The schema of an error code param (`errorIs`'s `code`): the loader names a mismatch `unknown-error-code`. */
+export const errorCodeParam = z.enum(FLOW_ERROR_CODES);
 
 /**
  * Codes any actor may reject with besides those its manifest declares: what `toFlowError` makes of a

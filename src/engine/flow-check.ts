@@ -1,5 +1,5 @@
 import type { FlowFile, StateNodeConfig, TransitionConfig, ActionsConfig, NamedRef } from './flow-schema.js';
-import { ANY_ACTOR_ERRORS, FLOW_ERROR_CODES, FLOW_MANIFESTS } from './registry.js';
+import { ANY_ACTOR_ERRORS, errorCodeParam, FLOW_ERROR_CODES, FLOW_MANIFESTS } from './registry.js';
 import { normalizeKeyword } from './keywords.js';
 import type { Manifest, ManifestSet } from './manifest.js';
 import type { Translator } from '../text/i18n.js';
@@ -156,9 +156,6 @@ export function suggest(value: string, known: readonly string[]): string {
   return near ? ` (did you mean '${near}'? ${list})` : ` (${list})`;
 }
 
-const isErrorCodeSet = (values: readonly unknown[] | undefined) =>
-  !!values && values.length === FLOW_ERROR_CODES.length && FLOW_ERROR_CODES.every((c) => values.includes(c));
-
 /** Every action a flow names (entry, exit and transition actions), to know which flags and lists it sets. */
 function actionsNamed(flow: FlowFile, nodes: NodeInfo[]): Set<string> {
   const names = new Set<string>();
@@ -202,14 +199,15 @@ export function checkFlow(flow: FlowFile, ctx: CheckContext): FlowProblem[] {
     for (const issue of parsed.error.issues) {
       const key = String(issue.path[0] ?? '');
       const given = params?.[key];
+      const isErrorCode = manifest.params.shape[key] === errorCodeParam;
       if (issue.code === 'unrecognized_keys') {
         add([...path, 'params'], `${kind} '${name}' has no params ${issue.keys.join(', ')} (it takes ${Object.keys(manifest.params.shape).join(', ')})`, 'param-type');
       } else if (given === undefined) {
         add(params ? [...path, 'params'] : path, `${kind} '${name}' needs params.${key}`, 'param-missing');
       } else if (issue.code === 'invalid_value' && typeof given !== 'string') {
-        const values = isErrorCodeSet(issue.values) ? 'an error code' : `one of ${issue.values.map(String).join(', ')}`;
+        const values = isErrorCode ? 'an error code' : `one of ${issue.values.map(String).join(', ')}`;
         add([...path, 'params', key], `${kind} '${name}' params.${key}: ${JSON.stringify(given)} is a ${typeof given}, not ${values}`, 'param-type');
-      } else if (issue.code === 'invalid_value' && isErrorCodeSet(issue.values)) {
+      } else if (issue.code === 'invalid_value' && isErrorCode) {
         add([...path, 'params', key], `${kind} '${name}': '${String(given)}' is not an error code actors reject with${suggest(String(given), FLOW_ERROR_CODES)}`, 'unknown-error-code');
       } else if (issue.code === 'invalid_value') {
         const values = issue.values.map(String);

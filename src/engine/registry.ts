@@ -4,12 +4,12 @@ import type { Logger } from 'pino';
 import type { FineractClient } from '../fineract/types.js';
 import type { FlowContext, FlowEvent, ViewVars } from './types.js';
 import { createMoneyImplementations, MONEY_MANIFESTS, type LoanRepaymentSource, type MoneyDeps } from './registry-money.js';
-import { actor, checkPin, errorOf, FLOW_ERROR_CODES, FlowError, requireCustomer, type FlowInput, type PinVerifier } from './actor-kit.js';
+import { actor, checkPin, errorCodeParam, errorOf, FlowError, requireCustomer, type FlowInput, type PinVerifier } from './actor-kit.js';
 import { CALLBACK_MANIFESTS, createCallbackImplementations, type CallbackRequester } from './registry-callback.js';
 import { accountVar, amountVar, dateVar, type ManifestSet } from './manifest.js';
 import { DEFAULT_COUNTRY, DEFAULT_CURRENCY } from '../constants.js';
 
-export { ANY_ACTOR_ERRORS, FLOW_ERROR_CODES, FlowError, toFlowError, type FlowErrorCode, type FlowInput, type PinVerifier } from './actor-kit.js';
+export { ANY_ACTOR_ERRORS, errorCodeParam, FLOW_ERROR_CODES, FlowError, toFlowError, type FlowErrorCode, type FlowInput, type PinVerifier } from './actor-kit.js';
 
 /**
  * The setup() registry: every action, guard and actor a flow file may name, implemented once. Flow files
@@ -18,7 +18,7 @@ export { ANY_ACTOR_ERRORS, FLOW_ERROR_CODES, FlowError, toFlowError, type FlowEr
  * match the manifests name for name (checked by the compiler).
  */
 
-const errorIsParams = z.strictObject({ code: z.enum(FLOW_ERROR_CODES) });
+const errorIsParams = z.strictObject({ code: errorCodeParam });
 
 /** Manifests of the core actions, guards and actors (customer, PIN, balances, statement, language). */
 export const CORE_MANIFESTS = {
