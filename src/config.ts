@@ -64,7 +64,7 @@ const retiredShape = Object.fromEntries(Object.entries(RETIRED).map(([name, mess
   [K in keyof typeof RETIRED]: z.ZodOptional<z.ZodUndefined>;
 };
 
-/** The Fineract URL or the sandbox; SIM_SWAP_PROVIDER unset means none against a real Fineract. */
+/** SIM_SWAP_PROVIDER; unset: none against a real Fineract (FINERACT_URL), the sandbox's list without one. */
 const simSwapProviderOf = (v: { FINERACT_URL?: string; SIM_SWAP_PROVIDER?: SimSwapProvider }): SimSwapProvider =>
   v.SIM_SWAP_PROVIDER ?? (v.FINERACT_URL ? 'none' : 'sandbox');
 

@@ -54,6 +54,18 @@ describe('configuration', () => {
     expect(problems.sort()).toEqual(['FINERACT_LOAN_PRODUCTS: must be comma-separated product ids', "FINERACT_READ_URLS: 'ftp://r' is not an http(s) URL"]);
   });
 
+  it('should not call a variable that was given but is invalid missing', () => {
+    const problems = (() => {
+      try {
+        loadConfig({ SIM_SWAP_PROVIDER: 'africastalking', AT_CALLBACK_KEY: 'short' });
+      } catch (e) {
+        return (e as ConfigError).problems;
+      }
+      return [];
+    })();
+    expect(problems).toEqual(['AT_CALLBACK_KEY: must be at least 16 characters', 'AT_API_KEY: required with SIM_SWAP_PROVIDER=africastalking']);
+  });
+
   it('should require PIN_PEPPER against a real Fineract', () => {
     expect(() => loadConfig({ FINERACT_URL: 'https://fineract.example/fineract-provider/api/v1' })).toThrow(/PIN_PEPPER/);
   });
