@@ -5,7 +5,7 @@ import { currentDeadline } from '../limits/deadline.js';
 import { FineractNotSent } from './not-sent.js';
 import { FineractUnavailable } from './errors.js';
 import type { FineractRequester, HttpMethod, RequestOptions } from './http.js';
-import { createSharedLimiter, type LimiterStats, type Priority } from '../limits/limiter.js';
+import { createSharedLimiter, RateLimited, type LimiterStats, type Priority } from '../limits/limiter.js';
 import { createReplicaRouter, type ReadFrom, type RouterStats } from './replicas.js';
 
 export { FineractNotSent, type NotSentReason } from './not-sent.js';
@@ -26,7 +26,7 @@ export type { BreakerOptions, BreakerSnapshot, BreakerState } from './breaker.js
  *    caller's `signal`), so its outcome is never made unknown by the queue.
  * 2. **Fail fast**: when the circuit of every upstream able to serve the call is open, refuse at once with
  *    `FineractNotSent('circuit open')` instead of queueing.
- * 3. **Shared limiter** (`limiter.ts`): `ratePerSecond` and `maxConcurrent` across all processes through
+ * 3. **Shared limiter** (`limits/limiter.ts`): `ratePerSecond` and `maxConcurrent` across all processes through
  *    Redis (bottleneck), writes before reads, bounded queue. A 429 from Fineract empties the current
  *    second's tokens everywhere.
  * 4. **Routing** (`replicas.ts`): GETs round-robin to the read replicas with fallback to the primary,
@@ -64,7 +64,7 @@ export interface FineractGatewayOptions {
   maxQueued?: number;
   /** A call needs at least this much time before its deadline to start (default 50 ms). */
   minStartMs?: number;
-  /** Pacing below the rate that absorbs start-to-arrival jitter (default 0.05; see `limiter.ts`). */
+  /** Pacing below the rate that absorbs start-to-arrival jitter (default 0.05; see `limits/limiter.ts`). */
   paceMargin?: number;
   /** bottleneck heartbeat (default 100 ms): bounds the delay of the shared reservoir's refill. */
   heartbeatMs?: number;
@@ -144,27 +144,32 @@ export function createFineractGateway(options: FineractGatewayOptions): Fineract
       throw new FineractNotSent('circuit open', where);
     }
 
-    return limiter.schedule<T>({
-      priority,
-      startBy,
-      where,
-      ...(http.signal ? { signal: http.signal } : {}),
-      run: async () => {
-        // A read is useless after the hop's deadline: abort it then. A write that started runs to its end.
-        let timer: NodeJS.Timeout | undefined;
-        let signal = http.signal;
-        if (!isWrite && hopDeadline !== undefined) {
-          const controller = new AbortController();
-          timer = setTimeout(() => controller.abort(), Math.max(0, hopDeadline - now()));
-          signal = signal ? AbortSignal.any([signal, controller.signal]) : controller.signal;
-        }
-        try {
-          return await router.request<T>(method, path, { ...http, ...(signal ? { signal } : {}), ...(readFrom ? { readFrom } : {}) });
-        } finally {
-          clearTimeout(timer);
-        }
-      },
-    });
+    return limiter
+      .schedule<T>({
+        priority,
+        startBy,
+        where,
+        ...(http.signal ? { signal: http.signal } : {}),
+        run: async () => {
+          // A read is useless after the hop's deadline: abort it then. A write that started runs to its end.
+          let timer: NodeJS.Timeout | undefined;
+          let signal = http.signal;
+          if (!isWrite && hopDeadline !== undefined) {
+            const controller = new AbortController();
+            timer = setTimeout(() => controller.abort(), Math.max(0, hopDeadline - now()));
+            signal = signal ? AbortSignal.any([signal, controller.signal]) : controller.signal;
+          }
+          try {
+            return await router.request<T>(method, path, { ...http, ...(signal ? { signal } : {}), ...(readFrom ? { readFrom } : {}) });
+          } finally {
+            clearTimeout(timer);
+          }
+        },
+      })
+      .catch((err: unknown) => {
+        // The limiter's refusal: nothing reached Fineract.
+        throw err instanceof RateLimited ? new FineractNotSent(err.reason, where) : err;
+      });
   }
 
   return {

@@ -87,7 +87,11 @@ function checkJob(catalogue: JobCatalogue, jobName: string, data: unknown): obje
   const schema = Object.hasOwn(catalogue, jobName) ? catalogue[jobName] : undefined;
   if (!schema) throw new InvalidJobError(jobName, []);
   const parsed = schema.safeParse(data);
-  if (!parsed.success) throw new InvalidJobError(jobName, parsed.error.issues.map((i) => `${i.path.join('.') || '(data)'}: ${i.code}`));
+  if (!parsed.success)
+    throw new InvalidJobError(
+      jobName,
+      parsed.error.issues.map((i) => `${i.path.join('.') || '(data)'}: ${i.code}`),
+    );
   return parsed.data;
 }
 
@@ -105,7 +109,9 @@ export interface BullQueueOptions<C extends JobCatalogue = typeof JOB_SCHEMAS> e
   concurrency?: number;
 }
 
-export function createBullQueue<C extends JobCatalogue = typeof JOB_SCHEMAS>(options: BullQueueOptions<C>): JobQueue<NoInfer<JobDataOf<C>>> {
+export function createBullQueue<C extends JobCatalogue = typeof JOB_SCHEMAS>(
+  options: BullQueueOptions<C>,
+): JobQueue<NoInfer<JobDataOf<C>>> {
   const handlers = new Map<string, JobHandler>();
   const catalogue: JobCatalogue = options.jobs ?? JOB_SCHEMAS;
   const { logger } = options;
@@ -223,7 +229,9 @@ export interface MemoryQueue<J extends object = Jobs> extends JobQueue<J> {
 }
 
 /** The single-process queue: same API and retry rules, timers instead of Redis. */
-export function createMemoryQueue<C extends JobCatalogue = typeof JOB_SCHEMAS>(options: MemoryQueueOptions<C>): MemoryQueue<NoInfer<JobDataOf<C>>> {
+export function createMemoryQueue<C extends JobCatalogue = typeof JOB_SCHEMAS>(
+  options: MemoryQueueOptions<C>,
+): MemoryQueue<NoInfer<JobDataOf<C>>> {
   const { dedupeMaxIds = 10_000, dedupeMaxAgeMs = 3_600_000, now = Date.now } = options;
   const catalogue: JobCatalogue = options.jobs ?? JOB_SCHEMAS;
   const handlers = new Map<string, JobHandler>();

@@ -6,8 +6,7 @@ import { maskMsisdn, type Logger } from '../logger.js';
 import type { JobQueue } from '../jobs/queue.js';
 import type { KeyValueStore } from '../session/store.js';
 import type { Keys } from '../session/keys.js';
-import { createSharedLimiter, type SharedLimiter } from '../limits/limiter.js';
-import { FineractNotSent } from '../fineract/not-sent.js';
+import { createSharedLimiter, RateLimited, type SharedLimiter } from '../limits/limiter.js';
 import { CALL_JOB, SMS_JOB, type Jobs } from '../jobs/catalogue.js';
 import { SandboxOutbox, type Messenger, type OutboundSms } from './messenger.js';
 import { SandboxDialer, type Dialer, type OutboundCall } from './dialer.js';
@@ -185,9 +184,11 @@ export function createOutbound(options: OutboundOptions): Outbound {
         try {
           const { id } = await dialer.call(call);
           log.info({ provider, to: maskMsisdn(to), ref, id }, 'call placed');
-          await store.set(callRefKey(keys, id), ref, CALL_REF_TTL_MS).catch((err: unknown) =>
-            log.warn({ ref, err: { message: (err as Error).message } }, 'could not record the ref of a placed call'),
-          );
+          await store
+            .set(callRefKey(keys, id), ref, CALL_REF_TTL_MS)
+            .catch((err: unknown) =>
+              log.warn({ ref, err: { message: (err as Error).message } }, 'could not record the ref of a placed call'),
+            );
         } catch (err) {
           if (err instanceof PermanentDeliveryError) return giveUp(err, to, ref, 'call');
           throw err;
@@ -209,7 +210,11 @@ function premiumFields(job: Jobs['sms']): Pick<OutboundSms, 'linkId' | 'shortCod
     const v = job[name];
     return typeof v === 'string' && v !== 'undefined' && pattern.test(v) ? { [name]: v } : {};
   };
-  return { ...pick('linkId', /^[A-Za-z0-9_.:-]{1,100}$/), ...pick('shortCode', /^\+?[A-Za-z0-9]{1,20}$/), ...pick('keyword', /^[A-Za-z0-9]{1,30}$/) };
+  return {
+    ...pick('linkId', /^[A-Za-z0-9_.:-]{1,100}$/),
+    ...pick('shortCode', /^\+?[A-Za-z0-9]{1,20}$/),
+    ...pick('keyword', /^[A-Za-z0-9]{1,30}$/),
+  };
 }
 
 const E164 = /^\+[1-9]\d{6,14}$/;
@@ -222,7 +227,7 @@ async function throughLimiter<T>(limiter: SharedLimiter, provider: string, kind:
   try {
     return await limiter.schedule({ priority: 'write', startBy: Date.now() + LIMIT_WAIT_MS, where: `${kind} ${provider}`, run });
   } catch (err) {
-    if (err instanceof FineractNotSent) throw new TransientDeliveryError(provider, kind, `rate limiter: ${err.reason}`);
+    if (err instanceof RateLimited) throw new TransientDeliveryError(provider, kind, `rate limiter: ${err.reason}`);
     throw err;
   }
 }

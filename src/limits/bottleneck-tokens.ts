@@ -1,0 +1,167 @@
+import Bottleneck from 'bottleneck';
+import type { Cluster, Redis } from 'ioredis';
+import { lostState, refreshWhileWaiting } from './bottleneck-workarounds.js';
+
+/**
+ * The tokens of the shared limit: bottleneck, clustered on Redis (`datastore: 'ioredis'`) or in-process when
+ * there is no Redis, used through its public API only.
+ *
+ * A grant is `weight` reservoir units (`reservoir = reservoirRefreshAmount = ratePerSecond`,
+ * `reservoirRefreshInterval: 1000`) plus `weight` of `maxConcurrent` running slots, held until the granted
+ * function settles. Starts are also spaced (`minTime`, shared through Redis). `expiration` (`maxRunMs`) frees
+ * the slots of a process that died mid-call.
+ *
+ * Redis: bottleneck gets a connection of its own (a duplicate of the store's client, and a subscriber), so
+ * that closing it never touches the store's client. bottleneck keeps its settings in Redis; at start-up this
+ * process writes its own rate and concurrency there, so a changed rate applies at the next deployment (the
+ * last process to start wins). When its keys are lost (Redis restarted empty), a new instance re-creates them
+ * (`bottleneck-workarounds.ts`).
+ */
+
+export interface TokenSourceOptions {
+  redis?: Redis | Cluster;
+  /** The limiter id, the same in every process sharing the limit. */
+  id: string;
+  ratePerSecond: number;
+  maxConcurrent: number;
+  /** Milliseconds between two grants, across all processes. */
+  minTime: number;
+  /** While a request waits: how often to let the shared reservoir refresh (Redis), or bottleneck's heartbeat (in-process). */
+  refreshMs: number;
+  /** A grant's slots are freed after this long even if its function still runs. */
+  maxRunMs: number;
+  onError: (err: unknown, what: string) => void;
+}
+
+export interface TokenSource {
+  readonly mode: 'redis' | 'local';
+  /** Resolves once connected with the settings written; rejects if start-up failed. */
+  ready(): Promise<void>;
+  /** The Redis connection is up (always true in-process). */
+  connected(): boolean;
+  /**
+   * Asks for one grant of `weight` tokens; `granted` runs when it is given and holds the slots until it
+   * settles. Rejects when the grant could not be asked for (Redis unreachable, keys lost).
+   */
+  request(weight: number, granted: () => Promise<void>): Promise<void>;
+  /** Spends `n` tokens of the current second in every process. */
+  spend(n: number): Promise<void>;
+  /** Grants still running in this process (bottleneck's count). */
+  busy(): number;
+  /** Leaves Redis (closes this source's own connection); the store's client stays open. */
+  close(): Promise<void>;
+}
+
+interface Generation {
+  limiter: Bottleneck;
+  connection?: Bottleneck.IORedisConnection;
+  client?: Redis | Cluster;
+  ready: Promise<void>;
+}
+
+export function createTokenSource(options: TokenSourceOptions): TokenSource {
+  const { redis, ratePerSecond, onError } = options;
+  // Written to Redis at start-up. Not `reservoir`: that would hand out a fresh second's tokens every time a
+  // process starts.
+  const settings = {
+    maxConcurrent: options.maxConcurrent,
+    reservoirRefreshAmount: ratePerSecond,
+    reservoirRefreshInterval: 1_000,
+    minTime: options.minTime,
+  };
+
+  function open(): Generation {
+    let client: Redis | Cluster | undefined;
+    let connection: Bottleneck.IORedisConnection | undefined;
+    if (redis) {
+      client = redis.duplicate();
+      // Uses `client` for commands and `client.duplicate()` for its subscriber; both are closed with it.
+      connection = new Bottleneck.IORedisConnection({ client });
+      connection.on('error', (err: unknown) => onError(err, 'rate limiter redis error'));
+    }
+    const limiter = new Bottleneck({
+      ...settings,
+      reservoir: ratePerSecond,
+      // Clustered: the id becomes a Redis Cluster hash tag, so all of bottleneck's keys (`b_{id}_settings`,
+      // ...) share one slot and its Lua scripts stay legal on a Cluster.
+      id: redis ? `{${options.id}}` : options.id,
+      // In-process, the heartbeat is what refills the reservoir; clustered, bottleneck's default (5 s) only
+      // keeps this process registered, and `refreshWhileWaiting` refills while somebody waits.
+      ...(connection ? { datastore: 'ioredis' as const, connection, clearDatastore: false } : { heartbeatInterval: options.refreshMs }),
+    });
+    limiter.on('error', (err: unknown) => {
+      onError(err, 'rate limiter error');
+      if (lostState(err)) rebuild();
+    });
+    const ready = (async () => {
+      await limiter.ready();
+      // Settings already in Redis win over the constructor's; write ours (a changed rate applies on deploy).
+      if (redis) await limiter.updateSettings(settings);
+    })();
+    return { limiter, connection, client, ready };
+  }
+
+  async function dispose(g: Generation): Promise<void> {
+    // Closing the connection first marks it terminated, so the limiter's own disconnect does not
+    // unsubscribe on a closed subscriber (an unhandled rejection).
+    await g.connection?.disconnect(false);
+    await Promise.resolve(g.limiter.disconnect(false)).catch(() => undefined);
+  }
+
+  let current = open();
+  let rebuilding = false;
+  let closed = false;
+
+  /** bottleneck's keys are gone: a new instance re-creates them at its start-up. */
+  function rebuild(): void {
+    if (rebuilding || closed || !redis) return;
+    rebuilding = true;
+    const old = current;
+    current = open();
+    current.ready.then(
+      () => (rebuilding = false),
+      (err: unknown) => {
+        rebuilding = false;
+        onError(err, 'rate limiter could not re-create its state');
+      },
+    );
+    void dispose(old).catch(() => undefined);
+  }
+
+  return {
+    mode: redis ? 'redis' : 'local',
+    ready: () => current.ready,
+    connected: () => !current.client || current.client.status === 'ready',
+
+    async request(weight, granted) {
+      const { limiter } = current;
+      let stop: (() => void) | undefined;
+      if (redis) stop = refreshWhileWaiting(limiter, options.refreshMs, (err) => onError(err, 'rate limiter refresh failed'));
+      try {
+        await limiter.schedule({ expiration: options.maxRunMs, weight }, async () => {
+          stop?.();
+          await granted();
+        });
+      } catch (err) {
+        if (lostState(err)) rebuild();
+        throw err;
+      } finally {
+        stop?.();
+      }
+    },
+
+    async spend(n) {
+      await current.limiter.incrementReservoir(-n);
+    },
+
+    busy() {
+      const counts = current.limiter.counts();
+      return counts.EXECUTING + counts.RUNNING;
+    },
+
+    async close() {
+      closed = true;
+      await dispose(current);
+    },
+  };
+}
