@@ -1,10 +1,10 @@
 import { readdir, readFile } from 'node:fs/promises';
 import { join, relative } from 'node:path';
 import { parseFlowSource, type FlowIssue } from '../engine/flow-loader.js';
-import { checkContextFor, checkFlow, FLOW_RULES } from '../engine/flow-check.js';
+import { actionsNamed, checkContextFor, checkFlow, FLOW_RULES } from '../engine/flow-check.js';
 import type { FlowFile } from '../engine/flow-schema.js';
 import { FLOW_MANIFESTS } from '../engine/registry.js';
-import { declaredViewVars, ENGINE_FINAL_KEYS, ENGINE_KEYS, type ViewVarSpec } from '../engine/manifest.js';
+import { declaredViewVars, ENGINE_FINAL_KEYS, ENGINE_KEYS, SERVER_TEXTS, type ViewVarSpec } from '../engine/manifest.js';
 import type { ScreenMeta } from '../engine/types.js';
 import { createTranslator, variablesOf, type Translator } from '../text/i18n.js';
 import { nonGsmChars } from '../text/gsm.js';
@@ -29,6 +29,7 @@ export const LINT_RULES = [
   'locale-missing',
   'locale-syntax',
   'unknown-variable',
+  'unset-variable',
   'non-gsm',
   'screen-budget',
   'sms-budget',
@@ -141,6 +142,8 @@ export async function lint(options: LintOptions): Promise<LintReport> {
     // A target that does not resolve leaves a hole in the graph: fix it before reading graph checks.
     if (!checkedIssues.some((p) => 'unresolved' in p && p.unresolved)) lintGraph(graph, keys, checked, at, add);
 
+    if (translator) lintFlowVariables(flow, graph, translator, vars, at, add);
+
     if (translator) {
       const channels = flow.channels.filter((c) => c === 'ussd' || c === 'sms');
       for (const state of graph.states.values()) {
@@ -197,6 +200,53 @@ function collectKeys(flow: FlowFile, into: Set<string>): void {
 }
 
 type Locate = (filePath: (string | number)[]) => { file: string; line?: number; where: string };
+
+/**
+ * A screen text whose `{{variable}}` no action of this flow sets would show it empty: each text a screen
+ * names may use the view variables the flow's actions set (list and choice rows also their row's), and the
+ * engine's own.
+ */
+function lintFlowVariables(
+  flow: FlowFile,
+  graph: FlowGraph,
+  tr: Translator,
+  declared: Readonly<Record<string, ViewVarSpec>>,
+  at: Locate,
+  add: (m: LintMessage) => void,
+): void {
+  const used = [...actionsNamed(flow)].map((n) => FLOW_MANIFESTS.actions[n]).filter((m) => !!m);
+  const views = new Set([...used.flatMap((m) => Object.keys(m.views ?? {})), ...Object.keys(SERVER_TEXTS.engine?.views ?? {})]);
+  const rowsOf = (list: string) => new Set(used.flatMap((m) => Object.keys(m.lists?.[list]?.row ?? {})));
+  const setters = (v: string) => Object.entries(FLOW_MANIFESTS.actions).filter(([, m]) => v in (m.views ?? {})).map(([n]) => n);
+  for (const state of graph.states.values()) {
+    const meta = state.node.config.meta as ScreenMeta | undefined;
+    if (!meta) continue;
+    const p = [...state.node.filePath, 'meta'];
+    const texts: [(string | number)[], string, Set<string>][] = [];
+    if (meta.prompt) texts.push([[...p, 'prompt'], meta.prompt, views]);
+    meta.options?.forEach((o, i) => texts.push([[...p, 'options', i, 'label'], o.label, views]));
+    if (meta.list) {
+      texts.push([[...p, 'list', 'item'], meta.list.item, new Set([...views, ...rowsOf(meta.list.items)])]);
+      if (meta.list.empty) texts.push([[...p, 'list', 'empty'], meta.list.empty, views]);
+    }
+    if (meta.choose) texts.push([[...p, 'choose', 'item'], meta.choose.item, new Set([...views, ...rowsOf(meta.choose.items)])]);
+    meta.keywords?.forEach((k, i) => k.usage && texts.push([[...p, 'keywords', i, 'usage'], k.usage, views]));
+    for (const [path, key, allowed] of texts) {
+      const unset = new Map<string, string[]>();
+      for (const lang of tr.languages) {
+        for (const v of variablesOf(tr.template(lang, key) ?? '')) {
+          if (allowed.has(v) || !declared[v]) continue; // an undeclared one is reported as unknown-variable
+          unset.set(v, [...(unset.get(v) ?? []), lang]);
+        }
+      }
+      for (const [v, langs] of unset) {
+        const by = setters(v);
+        const why = by.length > 0 ? `only ${by.join(', ')} sets it, and this flow never runs ${by.length === 1 ? 'it' : 'them'}` : 'no action of a flow sets it';
+        add({ severity: 'error', rule: 'unset-variable', ...at(path), message: `'${key}' uses {{${v}}} (${langs.join(', ')}), which this screen never has: ${why}` });
+      }
+    }
+  }
+}
 
 /** Reachability, ways out, ways back, events nobody sends. */
 function lintGraph(

@@ -157,7 +157,7 @@ export function suggest(value: string, known: readonly string[]): string {
 }
 
 /** Every action a flow names (entry, exit and transition actions), to know which flags and lists it sets. */
-function actionsNamed(flow: FlowFile, nodes: NodeInfo[]): Set<string> {
+export function actionsNamed(flow: FlowFile, nodes: NodeInfo[] = buildTree(flow).all): Set<string> {
   const names = new Set<string>();
   const fromActions = (a: ActionsConfig | undefined) => asArray(a).forEach((r) => names.add(refName(r)));
   const fromTransitions = (t: TransitionConfig | undefined) =>

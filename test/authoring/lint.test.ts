@@ -95,6 +95,11 @@ describe('kiunga lint', () => {
       /^test\/authoring\/fixtures\/param-type\/flow\.yaml:13 error machine\.states\.identify\.invoke\.onError\.0\.guard\.params\.code: guard 'errorIs' params\.code: 404 is a number, not an error code \[param-type\]$/,
     ],
     [
+      'unset-variable',
+      'error',
+      /^test\/authoring\/fixtures\/unset-variable\/flow\.yaml:16 error machine\.states\.pin\.meta\.prompt: 'pin\.ask' uses \{\{name\}\} \(en, fr\), which this screen never has: only greet sets it, and this flow never runs it \[unset-variable\]$/,
+    ],
+    [
       'locale-syntax',
       'error',
       /^test\/authoring\/fixtures\/locale-syntax\/locales\/fr\.json:8 error: syntax error: .*\[locale-syntax\]$/,
