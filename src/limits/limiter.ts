@@ -3,7 +3,7 @@ import type { Logger } from '../logger.js';
 import { PACE_MARGIN } from '../constants.js';
 import { createTokenSource } from './bottleneck-tokens.js';
 import { RateLimited, type RefusalReason } from './rate-limited.js';
-import { createWaitingRoom, systemClock, type Clock, type Priority, type WaitingTask } from './waiting-room.js';
+import { createWaitingRoom, systemClock, type Clock, type WaitingTask } from './waiting-room.js';
 
 export { RateLimited, type RefusalReason } from './rate-limited.js';
 export type { Priority } from './waiting-room.js';

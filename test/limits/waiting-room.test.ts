@@ -159,7 +159,8 @@ describe('waiting room', () => {
       run: () => Promise.reject(new Error('upstream said no')),
     });
     const slow = r.wait({ priority: 'write', startBy: time.clock.now() + 1_000, where: 'POST /y', run: () => gate });
-    r.startUpTo(2);
+    const started = r.startUpTo(2);
+    expect(started).toHaveLength(2);
     await expect(failing).rejects.toThrow('upstream said no');
     expect(r.stats().running).toBe(1);
     const idle = r.idle(60_000);
@@ -171,8 +172,8 @@ describe('waiting room', () => {
 
   it('should stop waiting for running calls after the idle timeout', async () => {
     const { r, time } = room();
-    r.wait({ priority: 'write', startBy: time.clock.now() + 1_000, where: 'POST /stuck', run: () => new Promise(() => undefined) });
-    r.startUpTo(1);
+    void r.wait({ priority: 'write', startBy: time.clock.now() + 1_000, where: 'POST /stuck', run: () => new Promise(() => undefined) });
+    expect(r.startUpTo(1)).toHaveLength(1);
     const idle = r.idle(5_000);
     time.advance(5_000);
     await idle;
