@@ -66,7 +66,7 @@ export interface FineractGatewayOptions {
   minStartMs?: number;
   /** Pacing below the rate that absorbs start-to-arrival jitter (default 0.05; see `limits/limiter.ts`). */
   paceMargin?: number;
-  /** bottleneck heartbeat (default 100 ms): bounds the delay of the shared reservoir's refill. */
+  /** While calls wait, how often the shared reservoir may refill (default 100 ms; nothing runs while none wait). */
   heartbeatMs?: number;
   /** Slot of a call still running after this long is released (a crashed process; default 30,000 ms). */
   maxRunMs?: number;
