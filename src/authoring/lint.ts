@@ -215,7 +215,7 @@ function lintFlowVariables(
   add: (m: LintMessage) => void,
 ): void {
   const used = [...actionsNamed(flow)].map((n) => FLOW_MANIFESTS.actions[n]).filter((m) => !!m);
-  const views = new Set([...used.flatMap((m) => Object.keys(m.views ?? {})), ...Object.keys(SERVER_TEXTS.engine?.views ?? {})]);
+  const views = new Set([...used.flatMap((m) => Object.keys(m.views ?? {})), ...Object.keys(SERVER_TEXTS.engine.views)]);
   const rowsOf = (list: string) => new Set(used.flatMap((m) => Object.keys(m.lists?.[list]?.row ?? {})));
   const setters = (v: string) => Object.entries(FLOW_MANIFESTS.actions).filter(([, m]) => v in (m.views ?? {})).map(([n]) => n);
   for (const state of graph.states.values()) {

@@ -49,7 +49,7 @@ export const dateVar = (description: string): ViewVarSpec => ({ max: 10, example
  * Texts the server sends outside the named actions: the engine's own screens, the channels and the SMS it
  * sends by itself. Each entry names the module that uses them.
  */
-export const SERVER_TEXTS: Readonly<Record<string, Manifest>> = {
+export const SERVER_TEXTS = {
   engine: {
     description: 'the turn runner and USSD presenter: navigation, invalid input, polite ends (src/engine, src/channels/ussd-screen.ts)',
     keys: ['nav.more', 'nav.back', 'error.invalidChoice', 'error.invalidInput', 'error.unavailable', 'error.generic', 'common.goodbye'],
@@ -108,7 +108,7 @@ export const SERVER_TEXTS: Readonly<Record<string, Manifest>> = {
       total: amountVar('amount plus fee'),
     },
   },
-};
+} as const satisfies Readonly<Record<string, Manifest>>;
 
 /** The engine's texts shown as whole final screens (polite ends): each must fit one screen. */
 export const ENGINE_FINAL_KEYS: readonly string[] = ['error.unavailable', 'error.generic', 'common.goodbye'];
@@ -139,7 +139,7 @@ export function declaredViewVars(set: ManifestSet, server: Readonly<Record<strin
 }
 
 /** Locale keys the engine shows on every flow: every locale a flow is checked with must have them. */
-export const ENGINE_KEYS: readonly string[] = SERVER_TEXTS.engine!.keys!;
+export const ENGINE_KEYS: readonly string[] = SERVER_TEXTS.engine.keys;
 
 /** Every locale key the server uses whatever the flows: the server's own texts and the manifests' keys. */
 export function declaredKeys(set: ManifestSet, server: Readonly<Record<string, Manifest>> = SERVER_TEXTS): string[] {
