@@ -132,7 +132,7 @@ export function createBullQueue<C extends JobCatalogue = typeof JOB_SCHEMAS>(
       copy = base.duplicate({ maxRetriesPerRequest: null, enableOfflineQueue: true, commandTimeout: undefined });
     }
     connections.push(copy);
-    return copy as unknown as ConnectionOptions;
+    return copy;
   };
   const name = 'jobs';
   const prefix = `{${options.prefix}:bull}`;
