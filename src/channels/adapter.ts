@@ -10,9 +10,10 @@ import { twilioSignatureGuard } from './twilio-signature.js';
 /**
  * The one contract every provider adapter follows, and the one wrapper that serves it.
  *
- * An adapter translates and never decides: each of its routes names its path, how a request proves where it
- * comes from (`verify`), a zod schema for its form, and a handler that turns the checked form into an inbound
- * hop for the engine or a domain module (src/voice/, src/sms/) and renders the answer. The wrapper
+ * An adapter translates and never decides. It names how its requests prove where they come from (`verify`),
+ * and its routes: each a path, a zod schema for its form, and a handler. The conversational route's form
+ * becomes an inbound hop through the adapter's `toInbound`, goes to the engine or a domain module
+ * (src/voice/, src/sms/), which decide, and comes back through the adapter's `render`. The wrapper
  * (`channelRouter`) owns what every route repeats: the verification (403 with a masked log line and the
  * refusal counter), the 415 and 400 answers, the hop deadline taken at arrival, the child logger, the abuse
  * limit check (`hop.admit`: marks, logs and sets Retry-After; the route picks its polite answer), and the
@@ -52,7 +53,6 @@ export interface ChannelRoute<F = unknown> {
   path: string;
   /** The route's name in logs and metrics, e.g. `at-ussd`. */
   label: string;
-  verify: Verification;
   /** The form fields the route reads (strings only: a field sent twice counts as absent). */
   form: z.ZodType<F>;
   /** The answer when the body is not form-encoded; absent: an empty form is checked instead. */
@@ -64,10 +64,18 @@ export interface ChannelRoute<F = unknown> {
   handle(hop: Hop, form: F): Promise<Answer>;
 }
 
-/** One provider's channel: its routes. */
-export interface ChannelAdapter {
+/**
+ * One provider's channel. `toInbound` and `render` are the two translations of its conversational route
+ * (form to inbound hop, outcome to the provider's body); its handler composes them around the engine.
+ */
+export interface ChannelAdapter<I = unknown, O = unknown, R = unknown> {
   name: string;
+  verify: Verification;
   routes: ChannelRoute<never>[];
+  /** The conversational route's checked form, as the engine or the domain module takes it. */
+  toInbound(form: never, hop: Hop): I;
+  /** What the engine or domain answered, as the provider's body. */
+  render(outcome: O, ...context: never[]): R;
 }
 
 /** What the wrapper needs besides the adapters. */
@@ -98,7 +106,7 @@ export function channelRouter(adapters: readonly ChannelAdapter[], deps: Wrapper
   for (const adapter of adapters) {
     for (const route of adapter.routes as ChannelRoute<unknown>[]) {
       const guard: RequestHandler =
-        route.verify === 'twilio-signature' ? twilioGuard : requireCallbackKey(deps.callbackKey, { route: route.label, logger });
+        adapter.verify === 'twilio-signature' ? twilioGuard : requireCallbackKey(deps.callbackKey, { route: route.label, logger });
       router.post(route.path, guard, async (req: Request, res: Response) => {
         const started = performance.now();
         const deadlineAt = hopDeadline(deps.hopDeadlineMs);

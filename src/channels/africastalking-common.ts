@@ -36,18 +36,3 @@ export function claimedNumber(req: Request): string | undefined {
   }
   return undefined;
 }
-
-/**
- * Reads string fields from a form-encoded body. Returns undefined when the body was not form-encoded;
- * a field sent twice or as a nested value is treated as absent.
- */
-export function formFields<K extends string>(req: Request, names: K[]): Partial<Record<K, string>> | undefined {
-  if (!req.is('application/x-www-form-urlencoded')) return undefined;
-  const body = (req.body ?? {}) as Record<string, unknown>;
-  const out: Partial<Record<K, string>> = {};
-  for (const name of names) {
-    const value = body[name];
-    if (typeof value === 'string') out[name] = value;
-  }
-  return out;
-}

@@ -4,7 +4,7 @@ import { maskMsisdn } from '../logger.js';
 import type { JobQueue } from '../jobs/queue.js';
 import { SMS_JOB } from '../jobs/catalogue.js';
 import { plain, type ChannelAdapter, type ChannelRoute } from './adapter.js';
-import { answerSms, MAX_SMS_TEXT, MESSAGE_ID, type SmsConversationOptions } from './sms-inbound.js';
+import { answerSms, MAX_SMS_TEXT, MESSAGE_ID, type InboundSms, type SmsConversationOptions } from './sms-inbound.js';
 
 /**
  * Africa's Talking SMS: `POST /channels/africastalking/sms` receives a message (form: from, to, text, date, id,
@@ -63,45 +63,63 @@ const atDeliveryForm = z.object({
 });
 const badRequest = plain('bad request', 400);
 
-export function africastalkingSms(options: AtSmsOptions): ChannelAdapter {
-  const { queue, secret } = options;
+type Form = z.infer<typeof atSmsForm>;
 
-  const inbound: ChannelRoute<z.infer<typeof atSmsForm>> = {
+/** An inbound AT message as the SMS conversation takes it, with what a premium reply must carry back. */
+export interface AtInboundSms extends InboundSms {
+  linkId?: string;
+  /** The short code the customer wrote to (AT `to`). */
+  to?: string;
+}
+
+export function africastalkingSms(options: AtSmsOptions): ChannelAdapter<AtInboundSms, { msisdn: string; text: string }, SmsJobData> {
+  const { queue, secret } = options;
+  /** The notification as the SMS conversation takes it (the service keyword dropped). */
+  const toInbound = (f: Form): AtInboundSms => ({
+    provider: 'at',
+    messageId: f.id,
+    from: f.from,
+    text: withoutServiceKeyword(f.text ?? '', options.serviceKeyword),
+    // AT's SDK sends the string "undefined" for an omitted linkId; it is no link id.
+    linkId: f.linkId && f.linkId !== 'undefined' && LINK_ID.test(f.linkId) ? f.linkId : undefined,
+    to: f.to,
+  });
+  /** The reply as AT's messenger sends it: a premium reply carries the link id, short code and keyword back. */
+  const render = (reply: { msisdn: string; text: string }, sms: AtInboundSms): SmsJobData => ({
+    to: reply.msisdn,
+    text: reply.text,
+    ref: `at:${sms.messageId}`,
+    ...(sms.linkId
+      ? {
+          linkId: sms.linkId,
+          ...(sms.to && SHORT_CODE.test(sms.to) ? { shortCode: sms.to } : {}),
+          ...(options.serviceKeyword ? { keyword: options.serviceKeyword } : {}),
+        }
+      : {}),
+  });
+
+  const inbound: ChannelRoute<Form> = {
     path: '/channels/africastalking/sms',
     label: 'at-sms',
-    verify: 'callback-key',
     form: atSmsForm,
     unsupported: plain('expected application/x-www-form-urlencoded', 415),
     invalid: () => badRequest,
     invalidLog: 'malformed SMS notification refused',
     async handle(hop, fields) {
-      const { from, id, to } = fields;
-      const text = withoutServiceKeyword(fields.text ?? '', options.serviceKeyword);
-      if (text.length > MAX_SMS_TEXT) {
+      const sms = toInbound(fields);
+      const id = sms.messageId;
+      if (sms.text.length > MAX_SMS_TEXT) {
         hop.log.warn({ invalid: ['text'] }, 'malformed SMS notification refused');
         return badRequest;
       }
-      // AT's SDK sends the string "undefined" for an omitted linkId; it is no link id.
-      const linkId = fields.linkId && fields.linkId !== 'undefined' && LINK_ID.test(fields.linkId) ? fields.linkId : undefined;
-      const outcome = await answerSms(options, hop, { provider: 'at', messageId: id, from, text });
+      const outcome = await answerSms(options, hop, sms);
       // Abuse limit: no SMS is sent (a spoofed sender must not turn into SMS to a victim), 429 to AT.
       if (outcome.kind === 'refused') return plain('too many requests', 429);
       if (outcome.kind !== 'reply') {
         hop.log.info({ message: id, outcome: outcome.kind }, 'inbound SMS not answered');
         return plain('OK');
       }
-      const job: SmsJobData = {
-        to: outcome.msisdn,
-        text: outcome.text,
-        ref: `at:${id}`,
-        ...(linkId
-          ? {
-              linkId,
-              ...(to && SHORT_CODE.test(to) ? { shortCode: to } : {}),
-              ...(options.serviceKeyword ? { keyword: options.serviceKeyword } : {}),
-            }
-          : {}),
-      };
+      const job = render(outcome, sms);
       try {
         // One reply per message id, even when AT retries the notification (jobs are deduplicated by id).
         await queue.add(SMS_JOB, job, { jobId: `sms-reply-${keyedHash(secret, `at:${id}`).slice(0, 40)}` });
@@ -117,7 +135,6 @@ export function africastalkingSms(options: AtSmsOptions): ChannelAdapter {
   const delivery: ChannelRoute<z.infer<typeof atDeliveryForm>> = {
     path: '/channels/africastalking/sms/delivery',
     label: 'at-sms-delivery',
-    verify: 'callback-key',
     form: atDeliveryForm,
     invalid: () => badRequest,
     async handle(hop, fields) {
@@ -134,5 +151,5 @@ export function africastalkingSms(options: AtSmsOptions): ChannelAdapter {
       return plain('OK');
     },
   };
-  return { name: 'africastalking-sms', routes: [inbound as ChannelRoute<never>, delivery as ChannelRoute<never>] };
+  return { name: 'africastalking-sms', verify: 'callback-key', routes: [inbound as ChannelRoute<never>, delivery as ChannelRoute<never>], toInbound, render };
 }

@@ -4,7 +4,9 @@ import { toE164 } from '../text/phone.js';
 import { keyedHash } from '../security/secrets.js';
 import { maskMsisdn } from '../logger.js';
 import type { ChannelDeps } from './channel-deps.js';
-import { plain, type ChannelAdapter, type ChannelRoute } from './adapter.js';
+import { plain, type Answer, type ChannelAdapter, type ChannelRoute } from './adapter.js';
+import type { TurnRequest } from '../engine/turn-runner.js';
+import type { TurnReply } from '../engine/types.js';
 import { withCaller } from '../security/caller.js';
 
 /**
@@ -18,6 +20,9 @@ export interface AtUssdOptions extends ChannelDeps {
   /** Text of the polite END for malformed requests, by language. */
   politeEnd: () => string;
 }
+
+/** A USSD hop as the runner takes it (the flow is chosen by the service code). */
+export type UssdInbound = Omit<TurnRequest, 'flowId'> & { serviceCode: string };
 
 /** What the adapter remembers between hops: the length and a keyed hash of the previous `text`. */
 interface TextMemory {
@@ -48,7 +53,7 @@ export function deriveInputs(text: string, previous: TextMemory | undefined, sec
 }
 
 /** Builds the adapter of the USSD callback and its end-of-session notification. */
-export function africastalkingUssd(options: AtUssdOptions): ChannelAdapter {
+export function africastalkingUssd(options: AtUssdOptions): ChannelAdapter<UssdInbound, TurnReply, Answer> {
   const { runner, secret } = options;
   const answer = (text: string, end: boolean, status = 200) => plain(`${end ? 'END' : 'CON'} ${text}`, status);
   const form = z.object({
@@ -62,49 +67,46 @@ export function africastalkingUssd(options: AtUssdOptions): ChannelAdapter {
       .optional(),
   });
 
-  const hops: ChannelRoute<z.infer<typeof form>> = {
+  type Form = z.infer<typeof form>;
+  /** The hop as the runner takes it: AT's cumulative `text` becomes this hop's new inputs. */
+  const toInbound = (fields: Form): UssdInbound => {
+    const text = fields.text ?? '';
+    return {
+      channel: 'ussd',
+      sessionId: `at:${fields.sessionId}`,
+      msisdn: fields.phoneNumber,
+      serviceCode: fields.serviceCode,
+      hopKey: keyedHash(secret, `hop:${text}`),
+      inputs: (previous) => ({
+        inputs: deriveInputs(text, previous as TextMemory | undefined, secret),
+        transport: { len: text.length, h: keyedHash(secret, text) } satisfies TextMemory,
+      }),
+    };
+  };
+  /** The runner's reply as AT shows it. */
+  const render = (reply: TurnReply): Answer => answer(reply.text, reply.end);
+
+  const hops: ChannelRoute<Form> = {
     path: '/channels/africastalking/ussd',
     label: 'at-ussd',
-    verify: 'callback-key',
     form,
     unsupported: plain('END expected application/x-www-form-urlencoded', 415),
     // A polite END (AT shows it), never an error page.
     invalid: () => answer(options.politeEnd(), true, 400),
     invalidLog: 'malformed USSD request refused',
     async handle(hop, fields) {
-      const { sessionId, phoneNumber: msisdn, serviceCode } = fields;
-      const text = fields.text ?? '';
+      const inbound = toInbound(fields);
       // Abuse limits before any work: a polite END, never an error status (AT would show its own text).
-      if (!(await hop.admit(msisdn)).ok) return answer(options.busyText?.() ?? options.politeEnd(), true);
-      const result = await withCaller({ msisdn, channel: 'ussd' }, () =>
-        runner.run(
-          {
-            channel: 'ussd',
-            sessionId: `at:${sessionId}`,
-            msisdn,
-            serviceCode,
-            // The flow that names this service code, else the USSD catch-all (the flow files decide).
-            flowId: options.flowFor('ussd', serviceCode) ?? '',
-            hopKey: keyedHash(secret, `hop:${text}`),
-            inputs: (previous) => {
-              const memory = previous as TextMemory | undefined;
-              return {
-                inputs: deriveInputs(text, memory, secret),
-                transport: { len: text.length, h: keyedHash(secret, text) } satisfies TextMemory,
-              };
-            },
-          },
-          hop.deadlineAt,
-        ),
-      );
-      return answer(result.text, result.end);
+      if (!(await hop.admit(inbound.msisdn)).ok) return answer(options.busyText?.() ?? options.politeEnd(), true);
+      // The flow that names this service code, else the USSD catch-all (the flow files decide).
+      const flowId = options.flowFor('ussd', inbound.serviceCode) ?? '';
+      return render(await withCaller({ msisdn: inbound.msisdn, channel: 'ussd' }, () => runner.run({ ...inbound, flowId }, hop.deadlineAt)));
     },
   };
 
   const events: ChannelRoute<{ sessionId: string; phoneNumber?: string; status?: string; durationInMillis?: string; hopsCount?: string }> = {
     path: '/channels/africastalking/ussd/events',
     label: 'at-ussd-events',
-    verify: 'callback-key',
     form: z.object({
       sessionId: z.string().regex(SESSION_ID),
       phoneNumber: z.string().optional(),
@@ -133,5 +135,5 @@ export function africastalkingUssd(options: AtUssdOptions): ChannelAdapter {
       return plain('OK');
     },
   };
-  return { name: 'africastalking-ussd', routes: [hops as ChannelRoute<never>, events as ChannelRoute<never>] };
+  return { name: 'africastalking-ussd', verify: 'callback-key', routes: [hops as ChannelRoute<never>, events as ChannelRoute<never>], toInbound, render };
 }

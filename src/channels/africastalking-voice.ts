@@ -3,11 +3,13 @@ import { z } from 'zod';
 import type { CountryCode } from 'libphonenumber-js';
 import { toE164 } from '../text/phone.js';
 import type { CallbackRecord, CallOutcome } from '../callback/callbacks.js';
-import { answerCall, CALL_ID, callEnded, digitsOf, missedCall, recordedRef, seqOf, type VoiceDeps } from '../voice/calls.js';
+import { CALL_ID, digitsOf, seqOf, serveVoice, type VoiceDeps, type VoiceInbound, type VoiceTransport } from '../voice/calls.js';
+import type { TurnTexts } from '../engine/turn-runner.js';
+import type { Turn } from '../engine/types.js';
 import { voiceReplyOf, voiceScript, type VoiceRenderOptions } from './voice-render.js';
 import { atVoiceXml, AtVoiceXml } from './voice-xml.js';
 import { closingReply } from './voice-session.js';
-import { plain, type ChannelAdapter, type ChannelRoute } from './adapter.js';
+import { plain, type ChannelAdapter, type ChannelRoute, type Hop } from './adapter.js';
 
 /**
  * Africa's Talking voice: `POST /channels/africastalking/voice`, the callback URL of the voice number, which
@@ -73,7 +75,7 @@ const atVoiceForm = z.object({
   hangupCause: z.string().optional(),
 });
 
-export function africastalkingVoice(options: AtVoiceOptions): ChannelAdapter {
+export function africastalkingVoice(options: AtVoiceOptions): ChannelAdapter<VoiceInbound, Turn, string> {
   const { render } = options;
   // AT samples answer voice XML as text/plain.
   const send = (body: string) => plain(body);
@@ -84,52 +86,42 @@ export function africastalkingVoice(options: AtVoiceOptions): ChannelAdapter {
   };
   const closing = (key: string) =>
     atVoiceXml(voiceScript(closingReply(render, options.defaultLanguage, key), render), { voice: options.voice, callbackUrl: '', timeoutS: options.timeoutS });
+  /** A turn of the call as AT voice XML, said with `texts` (the call's flow version's). */
+  const renderTurn = (turn: Turn, texts: TurnTexts, transport: VoiceTransport, req: Request) => {
+    const script = voiceScript(voiceReplyOf(turn, texts), { ...render, translator: texts }, { intro: transport.seq === 1, silence: transport.silence });
+    return atVoiceXml(script, { voice: options.voice, callbackUrl: callbackUrl(req, transport.seq), timeoutS: options.timeoutS });
+  };
 
-  const voice: ChannelRoute<z.infer<typeof atVoiceForm>> = {
+  type Form = z.infer<typeof atVoiceForm>;
+  /** The webhook as the voice domain takes it (src/voice/calls.ts decides what happens). */
+  const toInbound = (f: Form, hop: Hop): VoiceInbound => {
+    const ref = f.clientRequestId && /^[a-z0-9]{20}$/.test(f.clientRequestId) ? f.clientRequestId : undefined;
+    if (f.isActive === '0') {
+      if (f.direction === 'Inbound') return { kind: 'ignored' };
+      const cause = f.hangupCause;
+      return { kind: 'ended', end: { provider: 'at', callId: f.sessionId, ref, preferRecorded: true, outcome: (r) => atOutcome(r, cause) } };
+    }
+    if (f.direction === 'Inbound') return { kind: 'missed', msisdn: f.callerNumber ? toE164(f.callerNumber, options.defaultCountry as CountryCode) : null };
+    // Not a missed call: served only as a call-back Kiunga placed (whether or not AT repeats `direction`
+    // on every GetDigits result, the call must match a call-back record).
+    return { kind: 'call', call: { provider: 'at', callId: f.sessionId, ref, preferRef: false, seq: seqOf(hop.req.query.seq), digits: digitsOf(f.dtmfDigits) } };
+  };
+
+  const voice: ChannelRoute<Form> = {
     path: AT_VOICE_ROUTE,
     label: 'at-voice',
-    verify: 'callback-key',
     form: atVoiceForm,
     unsupported: plain('expected application/x-www-form-urlencoded', 415),
     invalid: () => plain('missing or invalid sessionId', 400),
     async handle(hop, f) {
-      const ref = f.clientRequestId && /^[a-z0-9]{20}$/.test(f.clientRequestId) ? f.clientRequestId : undefined;
-      if (f.isActive === '0') {
-        if (f.direction !== 'Inbound') {
-          const cause = f.hangupCause;
-          await callEnded(options.voiceDeps, hop.log, {
-            provider: 'at',
-            callId: f.sessionId,
-            ref: async () => (await recordedRef(options.voiceDeps, f.sessionId)) ?? ref,
-            outcome: (r) => atOutcome(r, cause),
-          });
-        }
-        return send('');
-      }
-      if (f.direction === 'Inbound') {
-        const msisdn = f.callerNumber ? toE164(f.callerNumber, options.defaultCountry as CountryCode) : null;
-        // Over an abuse limit the missed call is rejected the same way, and no call-back is asked for.
-        const admitted = (await hop.admit(msisdn ?? undefined)).ok;
-        return { ...send(new AtVoiceXml().reject().toString()), after: () => missedCall(options.voiceDeps, hop.log, msisdn, admitted) };
-      }
-      // Not a missed call: served only as a call-back Kiunga placed (whether or not AT repeats `direction`
-      // on every GetDigits result, the call must match a call-back record).
-      const seq = seqOf(hop.req.query.seq);
-      const body = await answerCall(
-        options.voiceDeps,
-        { deadlineAt: hop.deadlineAt, log: hop.log, admit: (msisdn) => hop.admit(msisdn) },
-        { provider: 'at', callId: f.sessionId, ref, preferRef: false, seq, digits: digitsOf(f.dtmfDigits) },
-        {
-          // Rendered once, with the texts of the call's flow version (a call in flight keeps them on a hot reload).
-          render: (turn, texts, transport) => {
-            const script = voiceScript(voiceReplyOf(turn, texts), { ...render, translator: texts }, { intro: transport.seq === 1, silence: transport.silence });
-            return atVoiceXml(script, { voice: options.voice, callbackUrl: callbackUrl(hop.req, transport.seq), timeoutS: options.timeoutS });
-          },
-          closing,
-        },
-      );
-      return send(body);
+      const outcome = await serveVoice(options.voiceDeps, hop, toInbound(f, hop), {
+        // Rendered once, with the texts of the call's flow version (a call in flight keeps them on a hot reload).
+        render: (turn, texts, transport) => renderTurn(turn, texts, transport, hop.req),
+        closing,
+      });
+      if (outcome.kind === 'reject') return { ...send(new AtVoiceXml().reject().toString()), after: outcome.after };
+      return send(outcome.kind === 'body' ? outcome.body : '');
     },
   };
-  return { name: 'africastalking-voice', routes: [voice as ChannelRoute<never>] };
+  return { name: 'africastalking-voice', verify: 'callback-key', routes: [voice as ChannelRoute<never>], toInbound, render: renderTurn };
 }

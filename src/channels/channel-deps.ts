@@ -2,10 +2,12 @@ import type { Logger } from 'pino';
 import type { TurnRunner } from '../engine/turn-runner.js';
 import type { KeyValueStore } from '../session/store.js';
 import type { Keys } from '../session/keys.js';
-import type { AbuseLimiter } from '../limits/abuse.js';
 import type { Channel } from '../engine/types.js';
 
-/** What every channel adapter is built with (app.ts builds one object and spreads it into each). */
+/**
+ * What every channel adapter is built with (channels/index.ts builds one object and spreads it into each).
+ * The abuse limits are the request wrapper's (adapter.ts, `hop.admit`).
+ */
 export interface ChannelDeps {
   runner: TurnRunner;
   /** The flow that answers a channel and USSD service code, as the flow files declare it (flow-routing.ts). */
@@ -18,8 +20,6 @@ export interface ChannelDeps {
   /** HOP_DEADLINE_MS: the budget from a request's arrival to its answer. */
   hopDeadlineMs: number;
   defaultCountry: string;
-  /** Per-number and per-source buckets, checked before any work (threats T22, T28); none: no limit. */
-  abuse?: AbuseLimiter;
   /** The polite "too many requests, try later" text (default language). */
   busyText?: () => string;
 }

@@ -6,7 +6,6 @@ import type { Keys } from '../session/keys.js';
 import type { Translator } from '../text/i18n.js';
 import type { JobQueue } from '../jobs/queue.js';
 import type { CallbackService } from '../callback/callbacks.js';
-import type { AbuseLimiter } from '../limits/abuse.js';
 import type { VoiceDeps } from '../voice/calls.js';
 import { flowFor, type FlowCatalogue } from './flow-routing.js';
 import type { ChannelAdapter } from './adapter.js';
@@ -31,7 +30,6 @@ export interface ChannelSetup {
   store: KeyValueStore;
   keys: Keys;
   translator: Translator;
-  abuse?: AbuseLimiter;
   /** With it, AT SMS replies are queued for the messenger (no queue: no AT SMS route). */
   queue?: JobQueue;
   /** With it, the voice routes are served (call-backs). */
@@ -52,7 +50,6 @@ export function channelAdapters(setup: ChannelSetup): ChannelAdapter[] {
     secret: config.pin.pepper,
     hopDeadlineMs: config.hopDeadlineMs,
     defaultCountry: config.defaultCountry,
-    abuse: setup.abuse,
     busyText: () => translator.t(config.defaultLanguage, 'error.busy'),
   };
   const sms = { ...channel, maxPerHour: config.sms.maxPerHour };

@@ -1,7 +1,7 @@
 import twilio from 'twilio';
 import { z } from 'zod';
-import { answerSms, MAX_SMS_TEXT, MESSAGE_ID, type SmsConversationOptions } from './sms-inbound.js';
-import { plain, xml, type ChannelAdapter, type ChannelRoute } from './adapter.js';
+import { answerSms, MAX_SMS_TEXT, MESSAGE_ID, type InboundSms, type SmsConversationOptions, type SmsOutcome } from './sms-inbound.js';
+import { plain, xml, type Answer, type ChannelAdapter, type ChannelRoute } from './adapter.js';
 
 /**
  * Twilio SMS: `POST /channels/twilio/sms` receives a message (form: MessageSid, From, To, Body, ... signed
@@ -23,26 +23,30 @@ const twilioSmsForm = z
   .object({ MessageSid: z.string().optional(), SmsSid: z.string().optional(), From: z.string().min(1), Body: z.string().max(MAX_SMS_TEXT).optional() })
   .refine((f) => MESSAGE_ID.test(f.MessageSid ?? f.SmsSid ?? ''), { path: ['MessageSid'] });
 
-export function twilioSms(options: TwilioSmsOptions): ChannelAdapter {
-  const inbound: ChannelRoute<z.infer<typeof twilioSmsForm>> = {
+type Form = z.infer<typeof twilioSmsForm>;
+
+/** The webhook as the SMS conversation takes it. */
+const toInbound = (f: Form): InboundSms => ({ provider: 'tw', messageId: (f.MessageSid ?? f.SmsSid)!, from: f.From, text: f.Body ?? '' });
+
+/** The outcome as Twilio takes it: the reply in `<Message>`, or an empty answer (no SMS). */
+const render = (outcome: SmsOutcome): Answer =>
+  // Abuse limit: 429 and no <Message> (no SMS goes out).
+  outcome.kind === 'refused' ? plain('too many requests', 429) : twiml(outcome.kind === 'reply' ? outcome.text : undefined);
+
+export function twilioSms(options: TwilioSmsOptions): ChannelAdapter<InboundSms, SmsOutcome, Answer> {
+  const inbound: ChannelRoute<Form> = {
     path: '/channels/twilio/sms',
     label: 'twilio-sms',
-    verify: 'twilio-signature',
     form: twilioSmsForm,
     unsupported: plain('expected application/x-www-form-urlencoded', 415),
     invalid: () => plain('bad request', 400),
     invalidLog: 'malformed SMS webhook refused',
     async handle(hop, fields) {
-      const id = (fields.MessageSid ?? fields.SmsSid)!;
-      const outcome = await answerSms(options, hop, { provider: 'tw', messageId: id, from: fields.From, text: fields.Body ?? '' });
-      // Abuse limit: 429 and no <Message> (no SMS goes out).
-      if (outcome.kind === 'refused') return plain('too many requests', 429);
-      if (outcome.kind !== 'reply') {
-        hop.log.info({ message: id, outcome: outcome.kind }, 'inbound SMS not answered');
-        return twiml();
-      }
-      return twiml(outcome.text);
+      const sms = toInbound(fields);
+      const outcome = await answerSms(options, hop, sms);
+      if (outcome.kind !== 'reply' && outcome.kind !== 'refused') hop.log.info({ message: sms.messageId, outcome: outcome.kind }, 'inbound SMS not answered');
+      return render(outcome);
     },
   };
-  return { name: 'twilio-sms', routes: [inbound as ChannelRoute<never>] };
+  return { name: 'twilio-sms', verify: 'twilio-signature', routes: [inbound as ChannelRoute<never>], toInbound, render };
 }

@@ -2,11 +2,13 @@ import twilio from 'twilio';
 import { z } from 'zod';
 import type { CountryCode } from 'libphonenumber-js';
 import { toE164 } from '../text/phone.js';
-import type { CallOutcome } from '../callback/callbacks.js';
-import { answerCall, CALL_ID, callEnded, digitsOf, missedCall, recordedRef, seqOf, type VoiceDeps } from '../voice/calls.js';
+import type { CallbackRecord, CallOutcome } from '../callback/callbacks.js';
+import { CALL_ID, digitsOf, seqOf, serveVoice, type VoiceDeps, type VoiceInbound, type VoiceTransport } from '../voice/calls.js';
+import type { TurnTexts } from '../engine/turn-runner.js';
+import type { Turn } from '../engine/types.js';
 import { voiceReplyOf, voiceScript, type VoiceRenderOptions, type VoiceScript } from './voice-render.js';
 import { closingReply } from './voice-session.js';
-import { xml, type ChannelAdapter, type ChannelRoute } from './adapter.js';
+import { xml, type ChannelAdapter, type ChannelRoute, type Hop } from './adapter.js';
 
 /**
  * Twilio voice: `POST /channels/twilio/voice` (TwiML) and `POST /channels/twilio/voice/status`, both behind
@@ -79,78 +81,76 @@ const twilioVoiceForm = z.object({
 });
 const twilioStatusForm = z.object({ CallSid: z.string().optional(), CallStatus: z.string().optional(), Direction: z.string().optional() });
 
-export function twilioVoice(options: TwilioVoiceOptions): ChannelAdapter {
+export function twilioVoice(options: TwilioVoiceOptions): ChannelAdapter<VoiceInbound, Turn, string> {
   const { render } = options;
   const base = (options.publicUrl ?? '').replace(/\/+$/, '');
   const closing = (key: string) =>
     twiml(voiceScript(closingReply(render, options.defaultLanguage, key), render), { action: '', voices: options.voices, timeoutS: options.timeoutS });
   const phone = (value: string) => toE164(value, options.defaultCountry as CountryCode);
 
-  const voice: ChannelRoute<z.infer<typeof twilioVoiceForm>> = {
+  type Form = z.infer<typeof twilioVoiceForm>;
+  /** The webhook as the voice domain takes it (src/voice/calls.ts decides what happens). */
+  const toInbound = (f: Form, hop: Hop): VoiceInbound => {
+    // A missed call: rejected before anything else, so it costs nothing; then the domain decides about a call-back.
+    if (f.Direction === 'inbound') return { kind: 'missed', msisdn: f.From ? phone(f.From) : null };
+    const callSid = f.CallSid ?? '';
+    return {
+      kind: 'call',
+      call: {
+        provider: 'twilio',
+        callId: f.Direction === 'outbound-api' && CALL_ID.test(callSid) ? callSid : undefined,
+        ref: typeof hop.req.query.ref === 'string' ? hop.req.query.ref : undefined,
+        preferRef: true,
+        seq: seqOf(hop.req.query.seq),
+        digits: digitsOf(f.Digits),
+        to: f.To ? phone(f.To) : undefined,
+      },
+    };
+  };
+  /** A turn of the call as TwiML, said with `texts` (the call's flow version's); the next hop names `record`. */
+  const renderTurn = (turn: Turn, texts: TurnTexts, transport: VoiceTransport, record: Pick<CallbackRecord, 'ref'>) => {
+    const action = `${base}${TWILIO_VOICE_ROUTE}?ref=${encodeURIComponent(record.ref)}&seq=${transport.seq}`;
+    const script = voiceScript(voiceReplyOf(turn, texts), { ...render, translator: texts }, { intro: transport.seq === 1, silence: transport.silence });
+    return twiml(script, { action, voices: options.voices, timeoutS: options.timeoutS });
+  };
+  const empty = () => xml(new twilio.twiml.VoiceResponse().toString());
+
+  const voice: ChannelRoute<Form> = {
     path: TWILIO_VOICE_ROUTE,
     label: 'twilio-voice',
-    verify: 'twilio-signature',
     form: twilioVoiceForm,
     unsupported: { status: 415, type: 'text/plain', body: 'expected application/x-www-form-urlencoded' },
     invalid: () => ({ status: 400, type: 'text/plain', body: 'bad request' }),
     async handle(hop, f) {
-      if (f.Direction === 'inbound') {
-        // A missed call: refuse it before anything else, so it costs nothing, then decide about a call-back.
+      // Rendered once, with the texts of the call's flow version (a call in flight keeps them on a hot reload).
+      const outcome = await serveVoice(options.voiceDeps, hop, toInbound(f, hop), { render: renderTurn, closing });
+      if (outcome.kind === 'reject') {
         const rejected = new twilio.twiml.VoiceResponse();
         rejected.reject({ reason: 'busy' });
-        const msisdn = f.From ? phone(f.From) : null;
-        // Over an abuse limit the missed call is rejected the same way, and no call-back is asked for.
-        const admitted = (await hop.admit(msisdn ?? undefined)).ok;
-        return { ...xml(rejected.toString()), after: () => missedCall(options.voiceDeps, hop.log, msisdn, admitted) };
+        return { ...xml(rejected.toString()), after: outcome.after };
       }
-      const callSid = f.CallSid ?? '';
-      const ref = typeof hop.req.query.ref === 'string' ? hop.req.query.ref : undefined;
-      const body = await answerCall(
-        options.voiceDeps,
-        { deadlineAt: hop.deadlineAt, log: hop.log, admit: (msisdn) => hop.admit(msisdn) },
-        {
-          provider: 'twilio',
-          callId: f.Direction === 'outbound-api' && CALL_ID.test(callSid) ? callSid : undefined,
-          ref,
-          preferRef: true,
-          seq: seqOf(hop.req.query.seq),
-          digits: digitsOf(f.Digits),
-          to: f.To ? phone(f.To) : undefined,
-        },
-        {
-          // Rendered once, with the texts of the call's flow version (a call in flight keeps them on a hot reload).
-          render: (turn, texts, transport, record) => {
-            const action = `${base}${TWILIO_VOICE_ROUTE}?ref=${encodeURIComponent(record.ref)}&seq=${transport.seq}`;
-            const script = voiceScript(voiceReplyOf(turn, texts), { ...render, translator: texts }, { intro: transport.seq === 1, silence: transport.silence });
-            return twiml(script, { action, voices: options.voices, timeoutS: options.timeoutS });
-          },
-          closing,
-        },
-      );
-      return xml(body);
+      return outcome.kind === 'body' ? xml(outcome.body) : empty();
     },
   };
 
   const status: ChannelRoute<z.infer<typeof twilioStatusForm>> = {
     path: `${TWILIO_VOICE_ROUTE}/status`,
     label: 'twilio-voice',
-    verify: 'twilio-signature',
     form: twilioStatusForm,
-    invalid: () => xml(new twilio.twiml.VoiceResponse().toString()),
+    invalid: empty,
     async handle(hop, f) {
       const outcome = f.CallStatus as CallOutcome | undefined;
       const callSid = f.CallSid ?? '';
-      if (f.Direction !== 'inbound' && outcome && FINAL_STATUSES.has(outcome) && CALL_ID.test(callSid)) {
-        const ref = typeof hop.req.query.ref === 'string' ? hop.req.query.ref : undefined;
-        await callEnded(options.voiceDeps, hop.log, {
-          provider: 'twilio',
-          callId: callSid,
-          ref: async () => ref ?? (await recordedRef(options.voiceDeps, callSid)),
-          outcome: () => outcome,
-        });
-      }
-      return xml(new twilio.twiml.VoiceResponse().toString());
+      const tracked = f.Direction !== 'inbound' && outcome && FINAL_STATUSES.has(outcome) && CALL_ID.test(callSid);
+      const ref = typeof hop.req.query.ref === 'string' ? hop.req.query.ref : undefined;
+      await serveVoice(
+        options.voiceDeps,
+        hop,
+        tracked ? { kind: 'ended', end: { provider: 'twilio', callId: callSid, ref, preferRecorded: false, outcome: () => outcome } } : { kind: 'ignored' },
+        { render: renderTurn, closing },
+      );
+      return empty();
     },
   };
-  return { name: 'twilio-voice', routes: [voice as ChannelRoute<never>, status as ChannelRoute<never>] };
+  return { name: 'twilio-voice', verify: 'twilio-signature', routes: [voice as ChannelRoute<never>, status as ChannelRoute<never>], toInbound, render: renderTurn };
 }

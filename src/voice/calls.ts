@@ -218,18 +218,25 @@ export async function answerCall(
   }
 }
 
+/** A call that ended, as the adapter read it. */
+export interface CallEnd {
+  provider: string;
+  callId: string;
+  /** The call-back ref the request names, if any. */
+  ref?: string;
+  /** AT: the ref recorded for the call id comes first; Twilio: the ref of the URL does. */
+  preferRecorded: boolean;
+  outcome: (record: CallbackRecord) => CallOutcome;
+}
+
 /**
- * A call ended (`ref`: its call-back, when known): its session goes, and the call-back records the outcome.
- * Never throws.
+ * A call ended: its session goes, and its call-back (when known) records the outcome. Never throws.
  */
-export async function callEnded(
-  deps: Pick<VoiceDeps, 'callbacks' | 'store' | 'keys'>,
-  log: Logger,
-  call: { provider: string; callId: string; ref?: () => Promise<string | null | undefined>; outcome: (record: CallbackRecord) => CallOutcome },
-): Promise<void> {
+export async function callEnded(deps: Pick<VoiceDeps, 'callbacks' | 'store' | 'keys'>, log: Logger, call: CallEnd): Promise<void> {
   try {
     await deps.store.delete(deps.keys.session('voice', `${call.provider}:${call.callId}`)).catch(() => undefined);
-    const ref = (await call.ref?.()) ?? undefined;
+    const recorded = () => deps.store.get(callRefKey(deps.keys, call.callId));
+    const ref = (call.preferRecorded ? ((await recorded()) ?? call.ref) : (call.ref ?? (await recorded()))) ?? undefined;
     if (!ref) return;
     const record = await deps.callbacks.get(ref);
     if (!record) return;
@@ -241,5 +248,39 @@ export async function callEnded(
   }
 }
 
-/** The ref recorded for a provider call id when the call was placed. */
-export const recordedRef = (deps: Pick<VoiceDeps, 'store' | 'keys'>, callId: string) => deps.store.get(callRefKey(deps.keys, callId));
+/** One voice webhook, as the adapter read it. */
+export type VoiceInbound =
+  /** A missed call from `msisdn` (null: not a phone number). */
+  | { kind: 'missed'; msisdn: string | null }
+  /** A request of a call in progress. */
+  | { kind: 'call'; call: CallRequest }
+  /** A call ended. */
+  | { kind: 'ended'; end: CallEnd }
+  /** Nothing to do (the end of a missed call, a status Kiunga does not track). */
+  | { kind: 'ignored' };
+
+/** What the adapter renders: a reject (then `after` asks for the call-back), a reply body, or nothing. */
+export type VoiceOutcome = { kind: 'reject'; after: () => Promise<void> } | { kind: 'body'; body: string } | { kind: 'empty' };
+
+/** Serves one voice webhook: every decision about calls is made here, whichever provider carried it. */
+export async function serveVoice(
+  deps: VoiceDeps,
+  hop: { deadlineAt: number; log: Logger; admit(msisdn: string | undefined): Promise<Admission> },
+  inbound: VoiceInbound,
+  answers: CallAnswers,
+): Promise<VoiceOutcome> {
+  switch (inbound.kind) {
+    case 'missed': {
+      // A missed call is rejected (no charge) in any case; over an abuse limit no call-back is asked for.
+      const admitted = (await hop.admit(inbound.msisdn ?? undefined)).ok;
+      return { kind: 'reject', after: () => missedCall(deps, hop.log, inbound.msisdn, admitted) };
+    }
+    case 'call':
+      return { kind: 'body', body: await answerCall(deps, hop, inbound.call, answers) };
+    case 'ended':
+      await callEnded(deps, hop.log, inbound.end);
+      return { kind: 'empty' };
+    case 'ignored':
+      return { kind: 'empty' };
+  }
+}
