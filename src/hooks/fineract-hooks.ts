@@ -10,7 +10,7 @@ import { FineractNotFound, OwnershipError } from '../fineract/errors.js';
 import type { Translator } from '../text/i18n.js';
 import { toGsm } from '../text/gsm.js';
 import { timingSafeEqualStr } from '../security/secrets.js';
-import { HOOK_JOB, SMS_JOB } from '../jobs/catalogue.js';
+import { HOOK_JOB, SMS_JOB, type Jobs } from '../jobs/catalogue.js';
 
 /**
  * Fineract hooks (the "Web" template) → SMS alerts to the account owner.
@@ -50,16 +50,12 @@ export const HOOK_DEDUPE_TTL_MS = 7 * 24 * 3600 * 1000;
 /** Delay before the re-read: Fineract may deliver a hook before its transaction is committed. */
 export const HOOK_DELAY_MS = 1000;
 
-export type HookAction = 'DEPOSIT' | 'WITHDRAWAL';
-
-/** What the job receives: the event's identity only. */
-export interface HookEvent {
-  action: HookAction;
-  /** The client id the payload claims; checked against the account re-read from Fineract. */
-  clientId: number;
-  savingsId: number;
-  transactionId: number;
-}
+/**
+ * What the job receives: the event's identity only (`fineract-hook` in the job catalogue). `clientId` is the
+ * one the payload claims, checked against the account re-read from Fineract.
+ */
+export type HookEvent = Jobs[typeof HOOK_JOB];
+export type HookAction = HookEvent['action'];
 
 /** The Redis key that makes one event alert once. */
 export function hookEventKey(keys: Keys, e: Pick<HookEvent, 'action' | 'savingsId' | 'transactionId'>): string {
