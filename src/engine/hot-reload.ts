@@ -1,6 +1,6 @@
 import { watch, type FSWatcher } from 'node:fs';
 import type { Logger } from 'pino';
-import { FlowLoadError, formatIssue } from './flow-loader.js';
+import { FlowLoadError, formatIssueWithRule } from './flow-loader.js';
 import { loadFlowSet, type FlowRegistry } from './flow-registry.js';
 import type { Implementations } from './registry.js';
 import { createTranslator, type Translator } from '../text/i18n.js';
@@ -116,7 +116,7 @@ export async function reloadFlows(options: FlowWatcherOptions): Promise<ReloadOu
     else logger.debug({ versions }, 'flows reloaded: nothing changed');
     return { ok: true, versions, changed };
   } catch (error) {
-    const problems = error instanceof FlowLoadError ? error.issues.map(formatIssue) : [(error as Error).message];
+    const problems = error instanceof FlowLoadError ? error.issues.map(formatIssueWithRule) : [(error as Error).message];
     logger.error({ problems }, 'reload refused: a flow is broken; the last good version keeps serving');
     return { ok: false, problems };
   }
