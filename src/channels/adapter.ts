@@ -115,8 +115,15 @@ export function channelRouter(adapters: readonly ChannelAdapter[], deps: Wrapper
           // Server-Timing: how long the request took here, from arrival to answer (the deadline's own measure).
           res.set('server-timing', `hop;dur=${(performance.now() - started).toFixed(1)}`);
           if (answer.headers) res.set(answer.headers);
-          res.status(answer.status ?? 200).type(answer.type).send(answer.body);
-          answer.after?.().catch((error: unknown) => log.warn({ err: { type: (error as Error)?.name, message: (error as Error)?.message } }, 'work after the answer failed'));
+          res
+            .status(answer.status ?? 200)
+            .type(answer.type)
+            .send(answer.body);
+          answer
+            .after?.()
+            .catch((error: unknown) =>
+              log.warn({ err: { type: (error as Error)?.name, message: (error as Error)?.message } }, 'work after the answer failed'),
+            );
         };
         const form = formOf(req);
         if (!form && route.unsupported) {

@@ -151,5 +151,11 @@ export function africastalkingSms(options: AtSmsOptions): ChannelAdapter<AtInbou
       return plain('OK');
     },
   };
-  return { name: 'africastalking-sms', verify: 'callback-key', routes: [inbound as ChannelRoute<never>, delivery as ChannelRoute<never>], toInbound, render };
+  return {
+    name: 'africastalking-sms',
+    verify: 'callback-key',
+    routes: [inbound as ChannelRoute<never>, delivery as ChannelRoute<never>],
+    toInbound,
+    render,
+  };
 }

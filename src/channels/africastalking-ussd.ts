@@ -41,11 +41,7 @@ const SERVICE_CODE = /^[*#0-9]{1,32}$/;
 export function deriveInputs(text: string, previous: TextMemory | undefined, secret: string): string[] {
   if (!previous) return text === '' ? [] : text.split('*'); // a dial-string shortcut (*384*1234*1#) on the first hop
   if (previous.len === 0 && text.length > 0) return [text];
-  if (
-    text.length > previous.len &&
-    text[previous.len] === '*' &&
-    keyedHash(secret, text.slice(0, previous.len)) === previous.h
-  ) {
+  if (text.length > previous.len && text[previous.len] === '*' && keyedHash(secret, text.slice(0, previous.len)) === previous.h) {
     return [text.slice(previous.len + 1)];
   }
   // Not an extension of the previous text: an aggregator that sends only the latest input, or a restart.
@@ -58,7 +54,13 @@ export function africastalkingUssd(options: AtUssdOptions): ChannelAdapter<UssdI
   const answer = (text: string, end: boolean, status = 200) => plain(`${end ? 'END' : 'CON'} ${text}`, status);
   const form = z.object({
     sessionId: z.string().regex(SESSION_ID),
-    phoneNumber: z.string().transform((value, ctx) => toE164(value, options.defaultCountry as CountryCode) ?? (ctx.addIssue({ code: 'custom', message: 'not a phone number' }), z.NEVER)),
+    phoneNumber: z
+      .string()
+      .transform(
+        (value, ctx) =>
+          toE164(value, options.defaultCountry as CountryCode) ??
+          (ctx.addIssue({ code: 'custom', message: 'not a phone number' }), z.NEVER),
+      ),
     serviceCode: z.string().regex(SERVICE_CODE),
     text: z
       .string()
@@ -100,40 +102,49 @@ export function africastalkingUssd(options: AtUssdOptions): ChannelAdapter<UssdI
       if (!(await hop.admit(inbound.msisdn)).ok) return answer(options.busyText?.() ?? options.politeEnd(), true);
       // The flow that names this service code, else the USSD catch-all (the flow files decide).
       const flowId = options.flowFor('ussd', inbound.serviceCode) ?? '';
-      return render(await withCaller({ msisdn: inbound.msisdn, channel: 'ussd' }, () => runner.run({ ...inbound, flowId }, hop.deadlineAt)));
+      return render(
+        await withCaller({ msisdn: inbound.msisdn, channel: 'ussd' }, () => runner.run({ ...inbound, flowId }, hop.deadlineAt)),
+      );
     },
   };
 
-  const events: ChannelRoute<{ sessionId: string; phoneNumber?: string; status?: string; durationInMillis?: string; hopsCount?: string }> = {
-    path: '/channels/africastalking/ussd/events',
-    label: 'at-ussd-events',
-    form: z.object({
-      sessionId: z.string().regex(SESSION_ID),
-      phoneNumber: z.string().optional(),
-      status: z.string().optional(),
-      durationInMillis: z.string().optional(),
-      hopsCount: z.string().optional(),
-    }),
-    invalid: () => plain('missing or invalid sessionId', 400),
-    async handle(hop, fields) {
-      // `input` and `lastAppResponse` repeat the PIN and balances: never logged.
-      hop.log.info(
-        {
-          session: `at:${fields.sessionId}`,
-          msisdn: fields.phoneNumber ? maskMsisdn(fields.phoneNumber) : undefined,
-          status: fields.status,
-          durationMs: Number(fields.durationInMillis) || undefined,
-          hops: Number(fields.hopsCount) || undefined,
-        },
-        'USSD session ended',
-      );
-      try {
-        await options.store.delete(options.keys.session('ussd', `at:${fields.sessionId}`));
-      } catch {
-        // The record expires by itself; the notification needs no retry.
-      }
-      return plain('OK');
-    },
+  const events: ChannelRoute<{ sessionId: string; phoneNumber?: string; status?: string; durationInMillis?: string; hopsCount?: string }> =
+    {
+      path: '/channels/africastalking/ussd/events',
+      label: 'at-ussd-events',
+      form: z.object({
+        sessionId: z.string().regex(SESSION_ID),
+        phoneNumber: z.string().optional(),
+        status: z.string().optional(),
+        durationInMillis: z.string().optional(),
+        hopsCount: z.string().optional(),
+      }),
+      invalid: () => plain('missing or invalid sessionId', 400),
+      async handle(hop, fields) {
+        // `input` and `lastAppResponse` repeat the PIN and balances: never logged.
+        hop.log.info(
+          {
+            session: `at:${fields.sessionId}`,
+            msisdn: fields.phoneNumber ? maskMsisdn(fields.phoneNumber) : undefined,
+            status: fields.status,
+            durationMs: Number(fields.durationInMillis) || undefined,
+            hops: Number(fields.hopsCount) || undefined,
+          },
+          'USSD session ended',
+        );
+        try {
+          await options.store.delete(options.keys.session('ussd', `at:${fields.sessionId}`));
+        } catch {
+          // The record expires by itself; the notification needs no retry.
+        }
+        return plain('OK');
+      },
+    };
+  return {
+    name: 'africastalking-ussd',
+    verify: 'callback-key',
+    routes: [hops as ChannelRoute<never>, events as ChannelRoute<never>],
+    toInbound,
+    render,
   };
-  return { name: 'africastalking-ussd', verify: 'callback-key', routes: [hops as ChannelRoute<never>, events as ChannelRoute<never>], toInbound, render };
 }

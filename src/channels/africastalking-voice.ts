@@ -85,10 +85,18 @@ export function africastalkingVoice(options: AtVoiceOptions): ChannelAdapter<Voi
     return `${base}${AT_VOICE_ROUTE}?${key}seq=${seq}`;
   };
   const closing = (key: string) =>
-    atVoiceXml(voiceScript(closingReply(render, options.defaultLanguage, key), render), { voice: options.voice, callbackUrl: '', timeoutS: options.timeoutS });
+    atVoiceXml(voiceScript(closingReply(render, options.defaultLanguage, key), render), {
+      voice: options.voice,
+      callbackUrl: '',
+      timeoutS: options.timeoutS,
+    });
   /** A turn of the call as AT voice XML, said with `texts` (the call's flow version's). */
   const renderTurn = (turn: Turn, texts: TurnTexts, transport: VoiceTransport, req: Request) => {
-    const script = voiceScript(voiceReplyOf(turn, texts), { ...render, translator: texts }, { intro: transport.seq === 1, silence: transport.silence });
+    const script = voiceScript(
+      voiceReplyOf(turn, texts),
+      { ...render, translator: texts },
+      { intro: transport.seq === 1, silence: transport.silence },
+    );
     return atVoiceXml(script, { voice: options.voice, callbackUrl: callbackUrl(req, transport.seq), timeoutS: options.timeoutS });
   };
 
@@ -99,12 +107,19 @@ export function africastalkingVoice(options: AtVoiceOptions): ChannelAdapter<Voi
     if (f.isActive === '0') {
       if (f.direction === 'Inbound') return { kind: 'ignored' };
       const cause = f.hangupCause;
-      return { kind: 'ended', end: { provider: 'at', callId: f.sessionId, ref, preferRecorded: true, outcome: (r) => atOutcome(r, cause) } };
+      return {
+        kind: 'ended',
+        end: { provider: 'at', callId: f.sessionId, ref, preferRecorded: true, outcome: (r) => atOutcome(r, cause) },
+      };
     }
-    if (f.direction === 'Inbound') return { kind: 'missed', msisdn: f.callerNumber ? toE164(f.callerNumber, options.defaultCountry as CountryCode) : null };
+    if (f.direction === 'Inbound')
+      return { kind: 'missed', msisdn: f.callerNumber ? toE164(f.callerNumber, options.defaultCountry as CountryCode) : null };
     // Not a missed call: served only as a call-back Kiunga placed (whether or not AT repeats `direction`
     // on every GetDigits result, the call must match a call-back record).
-    return { kind: 'call', call: { provider: 'at', callId: f.sessionId, ref, preferRef: false, seq: seqOf(hop.req.query.seq), digits: digitsOf(f.dtmfDigits) } };
+    return {
+      kind: 'call',
+      call: { provider: 'at', callId: f.sessionId, ref, preferRef: false, seq: seqOf(hop.req.query.seq), digits: digitsOf(f.dtmfDigits) },
+    };
   };
 
   const voice: ChannelRoute<Form> = {

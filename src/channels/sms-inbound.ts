@@ -50,7 +50,11 @@ export type SmsOutcome =
 export const cleanSmsText = (text: string) => text.replace(/[\u0000-\u0009\u000b\u000c\u000e-\u001f\u007f]/g, ' ');
 
 /** Runs one inbound SMS through the SMS flow; always resolves (the runner answers politely on any failure). */
-export async function answerSms(options: SmsConversationOptions, hop: Pick<Hop, 'admit' | 'deadlineAt'>, sms: InboundSms): Promise<SmsOutcome> {
+export async function answerSms(
+  options: SmsConversationOptions,
+  hop: Pick<Hop, 'admit' | 'deadlineAt'>,
+  sms: InboundSms,
+): Promise<SmsOutcome> {
   const { runner, logger, secret } = options;
   const msisdn = toE164(sms.from, options.defaultCountry as CountryCode);
   if (!msisdn) return { kind: 'not-a-phone' };
@@ -62,16 +66,18 @@ export async function answerSms(options: SmsConversationOptions, hop: Pick<Hop, 
   if (!(await withinReplyCap(options, msisdn, log))) return { kind: 'limited', msisdn };
 
   const text = cleanSmsText(sms.text);
-  const reply = await withCaller({ msisdn, channel: 'sms' }, () => runner.run(
-    {
-      channel: 'sms',
-      sessionId: `${sms.provider}:${sms.messageId}`,
-      msisdn,
-      flowId: options.flowFor('sms') ?? '',
-      hopKey: keyedHash(secret, `sms:${text}`),
-      inputs: () => ({ inputs: [text], transport: null }),
-    },
-    hop.deadlineAt,
-  ));
+  const reply = await withCaller({ msisdn, channel: 'sms' }, () =>
+    runner.run(
+      {
+        channel: 'sms',
+        sessionId: `${sms.provider}:${sms.messageId}`,
+        msisdn,
+        flowId: options.flowFor('sms') ?? '',
+        hopKey: keyedHash(secret, `sms:${text}`),
+        inputs: () => ({ inputs: [text], transport: null }),
+      },
+      hop.deadlineAt,
+    ),
+  );
   return { kind: 'reply', msisdn, text: reply.text };
 }

@@ -20,7 +20,12 @@ const twiml = (reply?: string) => {
 };
 
 const twilioSmsForm = z
-  .object({ MessageSid: z.string().optional(), SmsSid: z.string().optional(), From: z.string().min(1), Body: z.string().max(MAX_SMS_TEXT).optional() })
+  .object({
+    MessageSid: z.string().optional(),
+    SmsSid: z.string().optional(),
+    From: z.string().min(1),
+    Body: z.string().max(MAX_SMS_TEXT).optional(),
+  })
   .refine((f) => MESSAGE_ID.test(f.MessageSid ?? f.SmsSid ?? ''), { path: ['MessageSid'] });
 
 type Form = z.infer<typeof twilioSmsForm>;
@@ -44,7 +49,8 @@ export function twilioSms(options: TwilioSmsOptions): ChannelAdapter<InboundSms,
     async handle(hop, fields) {
       const sms = toInbound(fields);
       const outcome = await answerSms(options, hop, sms);
-      if (outcome.kind !== 'reply' && outcome.kind !== 'refused') hop.log.info({ message: sms.messageId, outcome: outcome.kind }, 'inbound SMS not answered');
+      if (outcome.kind !== 'reply' && outcome.kind !== 'refused')
+        hop.log.info({ message: sms.messageId, outcome: outcome.kind }, 'inbound SMS not answered');
       return render(outcome);
     },
   };

@@ -85,7 +85,11 @@ export function twilioVoice(options: TwilioVoiceOptions): ChannelAdapter<VoiceIn
   const { render } = options;
   const base = (options.publicUrl ?? '').replace(/\/+$/, '');
   const closing = (key: string) =>
-    twiml(voiceScript(closingReply(render, options.defaultLanguage, key), render), { action: '', voices: options.voices, timeoutS: options.timeoutS });
+    twiml(voiceScript(closingReply(render, options.defaultLanguage, key), render), {
+      action: '',
+      voices: options.voices,
+      timeoutS: options.timeoutS,
+    });
   const phone = (value: string) => toE164(value, options.defaultCountry as CountryCode);
 
   type Form = z.infer<typeof twilioVoiceForm>;
@@ -110,7 +114,11 @@ export function twilioVoice(options: TwilioVoiceOptions): ChannelAdapter<VoiceIn
   /** A turn of the call as TwiML, said with `texts` (the call's flow version's); the next hop names `record`. */
   const renderTurn = (turn: Turn, texts: TurnTexts, transport: VoiceTransport, record: Pick<CallbackRecord, 'ref'>) => {
     const action = `${base}${TWILIO_VOICE_ROUTE}?ref=${encodeURIComponent(record.ref)}&seq=${transport.seq}`;
-    const script = voiceScript(voiceReplyOf(turn, texts), { ...render, translator: texts }, { intro: transport.seq === 1, silence: transport.silence });
+    const script = voiceScript(
+      voiceReplyOf(turn, texts),
+      { ...render, translator: texts },
+      { intro: transport.seq === 1, silence: transport.silence },
+    );
     return twiml(script, { action, voices: options.voices, timeoutS: options.timeoutS });
   };
   const empty = () => xml(new twilio.twiml.VoiceResponse().toString());
@@ -146,11 +154,19 @@ export function twilioVoice(options: TwilioVoiceOptions): ChannelAdapter<VoiceIn
       await serveVoice(
         options.voiceDeps,
         hop,
-        tracked ? { kind: 'ended', end: { provider: 'twilio', callId: callSid, ref, preferRecorded: false, outcome: () => outcome } } : { kind: 'ignored' },
+        tracked
+          ? { kind: 'ended', end: { provider: 'twilio', callId: callSid, ref, preferRecorded: false, outcome: () => outcome } }
+          : { kind: 'ignored' },
         { render: renderTurn, closing },
       );
       return empty();
     },
   };
-  return { name: 'twilio-voice', verify: 'twilio-signature', routes: [voice as ChannelRoute<never>, status as ChannelRoute<never>], toInbound, render: renderTurn };
+  return {
+    name: 'twilio-voice',
+    verify: 'twilio-signature',
+    routes: [voice as ChannelRoute<never>, status as ChannelRoute<never>],
+    toInbound,
+    render: renderTurn,
+  };
 }

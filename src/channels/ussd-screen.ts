@@ -32,7 +32,8 @@ export interface UssdView {
   back: boolean;
 }
 
-const isView = (v: unknown): v is UssdView => typeof v === 'object' && v !== null && typeof (v as UssdView).page === 'number' && typeof (v as UssdView).pages === 'number';
+const isView = (v: unknown): v is UssdView =>
+  typeof v === 'object' && v !== null && typeof (v as UssdView).page === 'number' && typeof (v as UssdView).pages === 'number';
 
 /** Builds the USSD channel profile used by the turn runner: engine keys, and the presenter that pages. */
 export function ussdProfile(options: UssdProfileOptions): ChannelProfile {

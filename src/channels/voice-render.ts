@@ -62,10 +62,16 @@ export function voiceReplyOf(turn: Turn, texts: Parameters<typeof translateScree
   return { end: turn.end, text: screen.text, screen, lang: turn.lang, notice: turn.notice, closing: turn.closing !== undefined };
 }
 
-const spaced = (text: string) => text.replace(/\s*\n\s*/g, (_m, offset: number, all: string) => (/[.:!?]$/.test(all.slice(0, offset)) ? ' ' : '. ')).trim();
+const spaced = (text: string) =>
+  text.replace(/\s*\n\s*/g, (_m, offset: number, all: string) => (/[.:!?]$/.test(all.slice(0, offset)) ? ' ' : '. ')).trim();
 
 /** The sentences of a screen, in order, for any language. */
-function sentences(tr: Texts, screen: Screen | undefined, reply: Pick<VoiceReply, 'text' | 'notice' | 'closing'>, extra: { intro?: boolean; silence?: number }): Sentence[] {
+function sentences(
+  tr: Texts,
+  screen: Screen | undefined,
+  reply: Pick<VoiceReply, 'text' | 'notice' | 'closing'>,
+  extra: { intro?: boolean; silence?: number },
+): Sentence[] {
   const out: Sentence[] = [];
   const staticText = (key: string, vars?: Record<string, string | number>): Sentence => ({
     audio: key,
@@ -83,7 +89,8 @@ function sentences(tr: Texts, screen: Screen | undefined, reply: Pick<VoiceReply
   }
   const vars = parts.vars;
   if (parts.prompt) out.push(staticText(parts.prompt.key, vars));
-  for (const row of parts.list.slice(0, MAX_LIST_ITEMS)) out.push({ text: (lang) => spaced(tr.t(lang, row.key, { ...vars, ...row.vars })) });
+  for (const row of parts.list.slice(0, MAX_LIST_ITEMS))
+    out.push({ text: (lang) => spaced(tr.t(lang, row.key, { ...vars, ...row.vars })) });
   if (parts.empty) out.push(staticText(parts.empty.key, vars));
   for (const o of parts.options) {
     out.push({

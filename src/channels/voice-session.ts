@@ -10,6 +10,13 @@ import type { VoiceRenderOptions, VoiceReply } from './voice-render.js';
 /** A closing reply said in `lang`: the text of `key`, then the end. */
 export function closingReply(render: VoiceRenderOptions, lang: string, key: string): VoiceReply {
   const text = render.translator.t(lang, key);
-  const screen: Screen = { stateId: '', final: true, text, list: [], options: [], parts: { vars: {}, prompt: { key }, list: [], options: [] } };
+  const screen: Screen = {
+    stateId: '',
+    final: true,
+    text,
+    list: [],
+    options: [],
+    parts: { vars: {}, prompt: { key }, list: [], options: [] },
+  };
   return { end: true, text, lang, screen, closing: true };
 }

@@ -32,7 +32,8 @@ export function moneyConfirmStates(flow: LoadedFlow): Set<string> {
   let ids = confirmStates.get(flow);
   if (ids) return ids;
   ids = new Set<string>();
-  const movesMoney = (node: { invoke: { src: unknown }[] }) => node.invoke.some((i) => typeof i.src === 'string' && MONEY_ACTORS.has(i.src));
+  const movesMoney = (node: { invoke: { src: unknown }[] }) =>
+    node.invoke.some((i) => typeof i.src === 'string' && MONEY_ACTORS.has(i.src));
   for (const id of flow.screens.keys()) {
     const node = flow.machine.getStateNodeById(id);
     for (const list of node.transitions.values()) {
@@ -195,10 +196,10 @@ export class Conversation {
   private homeValue(): StateValue | undefined {
     const id = this.flow.homeId;
     if (!id) return undefined;
-    return id.split('.').slice(1).reduceRight<StateValue | undefined>(
-      (acc, key) => (acc === undefined ? key : { [key]: acc }),
-      undefined,
-    );
+    return id
+      .split('.')
+      .slice(1)
+      .reduceRight<StateValue | undefined>((acc, key) => (acc === undefined ? key : { [key]: acc }), undefined);
   }
 
   private jumpTo(value: StateValue): void {

@@ -21,10 +21,7 @@ export function formatVars(tr: ScreenTranslator, lang: string, vars: Record<stri
   for (const [name, value] of Object.entries(vars)) {
     if (Array.isArray(value)) continue;
     if (typeof value === 'object' && value !== null) {
-      out[name] =
-        'amount' in value
-          ? tr.formatAmount(lang, value.amount, value.currency, value.decimals)
-          : tr.formatDate(lang, value.date);
+      out[name] = 'amount' in value ? tr.formatAmount(lang, value.amount, value.currency, value.decimals) : tr.formatDate(lang, value.date);
     } else out[name] = value;
   }
   return out;
@@ -83,7 +80,15 @@ export function turnScreen(flow: LoadedFlow, snapshot: AnyMachineSnapshot, fallb
   const { meta, id } = current;
   const vars: Record<string, ViewValue> = {};
   for (const [name, value] of Object.entries(context.view)) if (!Array.isArray(value)) vars[name] = value;
-  const screen: TurnScreen = { stateId: id, final, vars, prompt: { key: meta.prompt ?? fallbackKey }, list: [], options: [], input: meta.input };
+  const screen: TurnScreen = {
+    stateId: id,
+    final,
+    vars,
+    prompt: { key: meta.prompt ?? fallbackKey },
+    list: [],
+    options: [],
+    input: meta.input,
+  };
   if (meta.list) {
     const items = context.view[meta.list.items];
     const rows = Array.isArray(items) ? items : [];

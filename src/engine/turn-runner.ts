@@ -168,7 +168,8 @@ export class TurnRunner {
       log.info('duplicate hop answered from the session record');
       return replay.reply;
     }
-    if (record?.ended) return record.hops[record.hops.length - 1]?.reply ?? this.closing(req, translator, this.deps.defaultLanguage, 'common.goodbye').reply;
+    if (record?.ended)
+      return record.hops[record.hops.length - 1]?.reply ?? this.closing(req, translator, this.deps.defaultLanguage, 'common.goodbye').reply;
 
     const { inputs, transport, endWith } = req.inputs(record?.transport);
     if (endWith) {
@@ -246,12 +247,24 @@ export class TurnRunner {
     const state = conversation.persist();
     conversation.stop();
     try {
-      await this.save(hop, profile, record, req, transport, reply, { ...state, flowId: conversation.flow.id, flowVersion: conversation.flow.version }, rendered.view);
+      await this.save(
+        hop,
+        profile,
+        record,
+        req,
+        transport,
+        reply,
+        { ...state, flowId: conversation.flow.id, flowVersion: conversation.flow.version },
+        rendered.view,
+      );
     } catch (error) {
       // A money hop's final screen states what the transfer service knows (done, refused, or being processed
       // with an SMS to follow): it stays the answer even when the session cannot be saved (threat T29).
       if (!(conversation.moneyHop && reply.end)) throw error;
-      log.warn({ err: { type: (error as Error)?.name, message: (error as Error)?.message } }, 'session not saved after a money hop; answering its outcome');
+      log.warn(
+        { err: { type: (error as Error)?.name, message: (error as Error)?.message } },
+        'session not saved after a money hop; answering its outcome',
+      );
       return reply;
     }
     if (turn.lang !== startLang && translator.languages.includes(turn.lang)) {

@@ -4,11 +4,7 @@
  */
 
 /** A value a prompt can show; objects are formatted per locale at render time. */
-export type ViewValue =
-  | string
-  | number
-  | { amount: number; currency: string; decimals?: number }
-  | { date: string };
+export type ViewValue = string | number | { amount: number; currency: string; decimals?: number } | { date: string };
 
 export type ViewVars = Record<string, ViewValue>;
 

@@ -19,7 +19,8 @@ export async function withinReplyCap(cap: SmsReplyCap, msisdn: string, log: Pick
   try {
     const count = await cap.store.increment(cap.keys.forMsisdn(msisdn, 'sms:inbound'), 3_600_000);
     if (count > cap.maxPerHour) {
-      if (count === cap.maxPerHour + 1) log.warn({ maxPerHour: cap.maxPerHour }, 'inbound SMS limit reached: further messages this hour get no reply');
+      if (count === cap.maxPerHour + 1)
+        log.warn({ maxPerHour: cap.maxPerHour }, 'inbound SMS limit reached: further messages this hour get no reply');
       return false;
     }
   } catch {

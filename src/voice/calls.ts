@@ -48,7 +48,10 @@ export function seqOf(value: unknown): number | undefined {
 /** Keys pressed: digits, `*` and `#` only (a trailing `#` finished the input), at most 30. */
 export function digitsOf(value: unknown): string {
   if (typeof value !== 'string') return '';
-  return value.replace(/[^0-9*#]/g, '').replace(/#+$/, '').slice(0, 30);
+  return value
+    .replace(/[^0-9*#]/g, '')
+    .replace(/#+$/, '')
+    .slice(0, 30);
 }
 
 const isTransport = (t: unknown): t is VoiceTransport =>
@@ -106,7 +109,8 @@ export async function runVoiceHop(hop: VoiceHop): Promise<string> {
         }
         return { inputs: [hop.digits], transport: { seq, silence: 0 } };
       },
-      render: (turn, texts) => hop.render(turn, texts, isTransport(turn.transport) ? turn.transport : { seq: (hop.seq ?? 0) + 1, silence: 0 }),
+      render: (turn, texts) =>
+        hop.render(turn, texts, isTransport(turn.transport) ? turn.transport : { seq: (hop.seq ?? 0) + 1, silence: 0 }),
     },
     hop.deadlineAt,
   );
@@ -121,7 +125,9 @@ export async function missedCall(deps: Pick<VoiceDeps, 'callbacks'>, log: Logger
   if (!msisdn || !admitted) return;
   await deps.callbacks
     .request({ msisdn, source: 'missed-call' })
-    .catch((err: unknown) => log.warn({ msisdn: maskMsisdn(msisdn), err: { message: (err as Error).message } }, 'call-back request failed'));
+    .catch((err: unknown) =>
+      log.warn({ msisdn: maskMsisdn(msisdn), err: { message: (err as Error).message } }, 'call-back request failed'),
+    );
 }
 
 /**
@@ -141,7 +147,7 @@ export async function callbackOfCall(options: {
   const byIndex = () => store.get(options.callRefKey);
   const record = options.preferRef
     ? await callbacks.forCall({ ref: options.ref, callRef: byIndex })
-    : (await callbacks.forCall({ callRef: byIndex })) ?? (await callbacks.forCall({ ref: options.ref }));
+    : ((await callbacks.forCall({ callRef: byIndex })) ?? (await callbacks.forCall({ ref: options.ref })));
   if (record && options.answer) {
     await store.setIfAbsent(options.callRefKey, record.ref, 3_600_000);
     await callbacks.answered(record.ref);

@@ -27,7 +27,11 @@ export const atUssdCases: CaseTable = {
     {
       name: 'the same hop posted again gets the recorded answer',
       threat: 'T9',
-      steps: [hop('', { status: 200 }), hop('1234', { status: 200, body: /^CON Main menu/ }), hop('1234', { status: 200, body: /^CON Main menu/ })],
+      steps: [
+        hop('', { status: 200 }),
+        hop('1234', { status: 200, body: /^CON Main menu/ }),
+        hop('1234', { status: 200, body: /^CON Main menu/ }),
+      ],
     },
     {
       name: 'a dial string carrying the PIN answers in one hop, and the PIN is never logged',
@@ -52,14 +56,25 @@ export const atUssdCases: CaseTable = {
       threat: 'T22',
       steps: [
         hop('', { status: 400, body: GENERIC }, 'not-a-number'),
-        { ...hop('', { status: 400, body: GENERIC }), form: { sessionId: 'bad id with spaces', serviceCode: '*384*123#', phoneNumber: '+254711000001', text: '' } },
+        {
+          ...hop('', { status: 400, body: GENERIC }),
+          form: { sessionId: 'bad id with spaces', serviceCode: '*384*123#', phoneNumber: '+254711000001', text: '' },
+        },
         hop('1234\u0000', { status: 400, body: GENERIC }),
         hop('9'.repeat(1001), { status: 400, body: GENERIC }),
       ],
     },
     {
       name: 'a body that is not a form: 415',
-      steps: [{ path: USSD, query: 'key=$KEY', raw: { type: 'application/json', body: '{"text":"1234"}' }, status: 415, body: 'END expected application/x-www-form-urlencoded' }],
+      steps: [
+        {
+          path: USSD,
+          query: 'key=$KEY',
+          raw: { type: 'application/json', body: '{"text":"1234"}' },
+          status: 415,
+          body: 'END expected application/x-www-form-urlencoded',
+        },
+      ],
     },
     {
       name: 'over the per-number limit: a polite END and Retry-After, admitted again a minute later',
@@ -78,7 +93,13 @@ export const atUssdCases: CaseTable = {
         {
           path: `${USSD}/events`,
           query: 'key=$KEY',
-          form: { sessionId: 'ATUid_$ID', phoneNumber: '+254711000001', status: 'Success', input: '1234*1', lastAppResponse: 'END Balance KES 12,500.00' },
+          form: {
+            sessionId: 'ATUid_$ID',
+            phoneNumber: '+254711000001',
+            status: 'Success',
+            input: '1234*1',
+            lastAppResponse: 'END Balance KES 12,500.00',
+          },
           status: 200,
           body: 'OK',
         },

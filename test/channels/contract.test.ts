@@ -15,7 +15,13 @@ afterAll(async () => {
 describe('the channel adapter list', () => {
   it('should give every adapter a verification, routes with a form schema, toInbound and render', () => {
     const adapters = channelAdapters({ ...server.services, config: server.config });
-    expect(adapters.map((a) => a.name)).toEqual(['africastalking-ussd', 'africastalking-sms', 'twilio-sms', 'twilio-voice', 'africastalking-voice']);
+    expect(adapters.map((a) => a.name)).toEqual([
+      'africastalking-ussd',
+      'africastalking-sms',
+      'twilio-sms',
+      'twilio-voice',
+      'africastalking-voice',
+    ]);
     for (const adapter of adapters) {
       expect(adapter.verify).toBe(adapter.name.startsWith('twilio') ? 'twilio-signature' : 'callback-key');
       expect(typeof adapter.toInbound).toBe('function');
@@ -39,7 +45,10 @@ describe('the channel adapter list', () => {
 
   it("should turn AT's cumulative USSD text into this hop's input, keeping only a keyed hash of it", () => {
     const [ussd] = channelAdapters({ ...server.services, config: server.config });
-    const inbound = ussd!.toInbound({ sessionId: 'ATUid_x', phoneNumber: '+254711000001', serviceCode: '*384*123#', text: '1234*1' } as never, {} as never) as {
+    const inbound = ussd!.toInbound(
+      { sessionId: 'ATUid_x', phoneNumber: '+254711000001', serviceCode: '*384*123#', text: '1234*1' } as never,
+      {} as never,
+    ) as {
       msisdn: string;
       sessionId: string;
       inputs(previous: unknown): { inputs: string[]; transport: unknown };

@@ -98,7 +98,8 @@ export function runTables(tables: readonly CaseTable[]): void {
             if (typeof step.body === 'string') expect(got.body, where).toBe(step.body);
             else if (step.body) expect(got.body, where).toMatch(step.body);
             for (const text of step.contains ?? []) expect(got.body, where).toContain(text);
-            for (const [name, pattern] of Object.entries(step.headers ?? {})) expect(got.headers.get(name) ?? '', `${where}: ${name}`).toMatch(pattern);
+            for (const [name, pattern] of Object.entries(step.headers ?? {}))
+              expect(got.headers.get(name) ?? '', `${where}: ${name}`).toMatch(pattern);
           }
           // Secrets never reach a log line (threats T6, T13, T19).
           const written = server.logs.lines.slice(firstLine).join('\n');
@@ -126,7 +127,11 @@ async function send(server: TestServer, step: Step, id: string) {
     body = new URLSearchParams(form).toString();
   }
   if (step.sign) {
-    const signature = twilio.getExpectedTwilioSignature(step.sign === 'forged' ? 'not-the-token' : TWILIO_TOKEN, `${PUBLIC_URL}${path}`, form ?? {});
+    const signature = twilio.getExpectedTwilioSignature(
+      step.sign === 'forged' ? 'not-the-token' : TWILIO_TOKEN,
+      `${PUBLIC_URL}${path}`,
+      form ?? {},
+    );
     headers['x-twilio-signature'] = signature;
   }
   const res = await fetch(`${server.url}${path}`, { method: 'POST', headers, body });

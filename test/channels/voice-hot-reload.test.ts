@@ -61,10 +61,18 @@ async function until(what: string, done: () => boolean, ms = 8000): Promise<void
 
 describe('voice during a hot reload', () => {
   it('should finish a call in flight with the texts it began with, while a new call gets the new ones', async () => {
-    await atPost(test, { sessionId: `ATVId_in_${Date.now()}`, direction: 'Inbound', isActive: '1', callerNumber: AMINA, destinationNumber: '+254711082000' });
+    await atPost(test, {
+      sessionId: `ATVId_in_${Date.now()}`,
+      direction: 'Inbound',
+      isActive: '1',
+      callerNumber: AMINA,
+      destinationNumber: '+254711082000',
+    });
     const [placed] = await placedCalls(test, AMINA, 1);
     const call = atCall(test, AMINA, placed!.id);
-    expect(spoken(await call.answer())).toBe('Hello. This is the call you asked for from your bank. Welcome Amina. Enter your PIN: Then press the hash key.');
+    expect(spoken(await call.answer())).toBe(
+      'Hello. This is the call you asked for from your bank. Welcome Amina. Enter your PIN: Then press the hash key.',
+    );
 
     const old = services.flows.current('banking')!.version;
     const file = join(root, 'locales/en.json');
@@ -80,7 +88,12 @@ describe('voice during a hot reload', () => {
     const res = await fetch(`${test.url}/channels/africastalking/ussd?key=${AT_KEY}`, {
       method: 'POST',
       headers: { 'content-type': 'application/x-www-form-urlencoded' },
-      body: new URLSearchParams({ sessionId: `ATUid_reload_${Date.now()}`, serviceCode: '*384*123#', phoneNumber: AMINA, text: '1234' }).toString(),
+      body: new URLSearchParams({
+        sessionId: `ATUid_reload_${Date.now()}`,
+        serviceCode: '*384*123#',
+        phoneNumber: AMINA,
+        text: '1234',
+      }).toString(),
     });
     expect(await res.text()).toMatch(/^CON Home menu\n1\. Balance/);
   });

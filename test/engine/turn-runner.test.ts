@@ -59,7 +59,8 @@ const request = (sessionId: string, inputs: string[]): TurnRequest => ({
   inputs: () => ({ inputs, transport: null }),
 });
 const run = (sessionId: string, inputs: string[]) => runner.run(request(sessionId, inputs), Date.now() + 5000);
-const record = async (sessionId: string) => JSON.parse((await services.store.get(services.keys.session('ussd', sessionId)))!) as Record<string, unknown>;
+const record = async (sessionId: string) =>
+  JSON.parse((await services.store.get(services.keys.session('ussd', sessionId)))!) as Record<string, unknown>;
 
 describe('turn runner: neutral turns', () => {
   it('should render once per hop, however many inputs the hop carries', async () => {
@@ -80,12 +81,26 @@ describe('turn runner: neutral turns', () => {
     expect(third.text).not.toMatch(/^Main menu/);
   });
 
+  it('should page a screen reached in the same hop (a dial string ending in 98) as when the 98 comes alone', async () => {
+    const apart = `test:${Date.now()}:apart`;
+    await run(apart, []);
+    await run(apart, ['1234']);
+    const second = await run(apart, ['98']);
+    const together = `test:${Date.now()}:together`;
+    await run(together, []);
+    expect(await run(together, ['1234', '98'])).toEqual(second);
+  });
+
   it('should hand the presenter a neutral turn: keys and raw variables, nothing translated', async () => {
     const session = `test:${Date.now()}:neutral`;
     renders.length = 0;
     await run(session, []);
     const turn = renders[0]!;
-    expect(turn).toMatchObject({ end: false, lang: 'en', screen: { stateId: 'banking.pin', final: false, prompt: { key: 'pin.ask' }, input: 'pin' } });
+    expect(turn).toMatchObject({
+      end: false,
+      lang: 'en',
+      screen: { stateId: 'banking.pin', final: false, prompt: { key: 'pin.ask' }, input: 'pin' },
+    });
     expect(turn.closing).toBeUndefined();
     expect(JSON.stringify(turn)).not.toContain('Enter your PIN');
   });
