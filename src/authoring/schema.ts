@@ -12,8 +12,10 @@ import type { Manifest, ManifestSet } from '../engine/manifest.js';
 /** Help shown by editors on hover; keyed by property name inside the given parent. */
 const HELP: Record<string, Record<string, string>> = {
   root: {
-    id: 'Flow id; the channel routes name it (the USSD route serves `banking`).',
+    id: 'Flow id (letters, digits, `_`), unique in the flows directory.',
     channels: 'Channels this flow serves; lint checks the screen budget of `ussd` (and `sms`: two segments).',
+    serviceCodes:
+      'USSD service codes this flow answers (e.g. `*384*5#`); a flow without them answers the codes of its channels that no other flow names.',
     home: 'The state `00` returns to, once the customer has reached it.',
     machine: 'An XState v5 machine config: plain data, no code.',
   },
