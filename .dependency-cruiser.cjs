@@ -11,6 +11,7 @@ const LAYERS = {
   // Leaves: they never import the domain.
   logger: [],
   constants: [],
+  time: [],
   settings: [],
   text: [],
   jobs: [],
@@ -121,10 +122,10 @@ const unit = (name) => `${name}(/|\\.ts$)`;
 
 const layerRules = Object.entries(LAYERS).map(([layer, allowed]) => ({
   name: `layer-${layer}`,
-  comment: `src/${layer} may import only ${allowed.length ? allowed.join(', ') : 'nothing of src/'} (and logger, constants)`,
+  comment: `src/${layer} may import only ${allowed.length ? allowed.join(', ') : 'nothing of src/'} (and logger, constants, time)`,
   severity: 'error',
   from: { path: `^src/${unit(layer)}`, pathNot: EXCEPTIONS.map((e) => e.from) },
-  to: { path: '^src/', pathNot: `^src/(${[layer, ...allowed, 'logger', 'constants'].map(unit).join('|')})` },
+  to: { path: '^src/', pathNot: `^src/(${[layer, ...allowed, 'logger', 'constants', 'time'].map(unit).join('|')})` },
 }));
 
 const exceptionRules = EXCEPTIONS.map((e) => {
@@ -133,7 +134,7 @@ const exceptionRules = EXCEPTIONS.map((e) => {
     name: `layer-${layer}-exception`,
     severity: 'error',
     from: { path: e.from },
-    to: { path: '^src/', pathNot: [`^src/(${[layer, ...LAYERS[layer], 'logger', 'constants'].map(unit).join('|')})`, e.to] },
+    to: { path: '^src/', pathNot: [`^src/(${[layer, ...LAYERS[layer], 'logger', 'constants', 'time'].map(unit).join('|')})`, e.to] },
   };
 });
 

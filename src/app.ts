@@ -23,6 +23,7 @@ import { channelAdapters } from './channels/index.js';
 import { channelRouter } from './channels/adapter.js';
 import type { AbuseLimiter } from './limits/abuse.js';
 import type { FlowCatalogue } from './channels/flow-routing.js';
+import { withTimeout } from './time.js';
 
 /** Everything the HTTP app needs, built by `services.ts` (or by a test). */
 export interface AppDeps {
@@ -165,12 +166,3 @@ function reasonOf(status: number): string {
   return 'bad request';
 }
 
-function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  return Promise.race([
-    promise.finally(() => clearTimeout(timer)),
-    new Promise<T>((_, reject) => {
-      timer = setTimeout(() => reject(new Error('timeout')), ms);
-    }),
-  ]);
-}

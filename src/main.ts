@@ -9,6 +9,7 @@ import { buildApp } from './app.js';
 import { startSandbox } from './sandbox/server.js';
 import { FlowLoadError } from './engine/flow-loader.js';
 import { AUTHORING_COMMANDS, runAuthoringCommand, type AuthoringCommand } from './authoring/cli.js';
+import { settlesWithin } from './time.js';
 
 /**
  * The `kiunga` command line: serve (default), sandbox, config. Every command reads its settings through
@@ -46,20 +47,6 @@ function stopSignal(logger?: Logger): Promise<NodeJS.Signals> {
     process.on('SIGTERM', on);
     process.on('SIGINT', on);
   });
-}
-
-/** Waits for `promise` at most `ms`; true when it settled in time. */
-async function settlesWithin(promise: Promise<unknown>, ms: number): Promise<boolean> {
-  let timer: NodeJS.Timeout | undefined;
-  const settled = await Promise.race([
-    promise.then(
-      () => true,
-      () => true,
-    ),
-    new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(false), ms))),
-  ]);
-  clearTimeout(timer);
-  return settled;
 }
 
 /**

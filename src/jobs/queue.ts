@@ -2,6 +2,7 @@ import { Queue, UnrecoverableError, Worker, type ConnectionOptions, type Job } f
 import { Redis, Cluster } from 'ioredis';
 import type { Logger } from 'pino';
 import { JOB_SCHEMAS, type JobCatalogue, type JobDataOf, type Jobs } from './catalogue.js';
+import { settlesWithin } from '../time.js';
 
 export { SMS_JOB, CALL_JOB, RESOLVE_JOB, HOOK_JOB, type Jobs, type JobName } from './catalogue.js';
 
@@ -52,20 +53,6 @@ export interface JobQueue<J extends object = Jobs> {
    * the queue's connections. Waiting and delayed jobs stay in Redis (bullmq). Idempotent.
    */
   close(timeoutMs?: number): Promise<QueueClosed>;
-}
-
-/** Waits for `promise` at most `ms`; true when it settled in time. The timer never outlives the wait. */
-async function settlesWithin(promise: Promise<unknown>, ms: number): Promise<boolean> {
-  let timer: NodeJS.Timeout | undefined;
-  const settled = await Promise.race([
-    promise.then(
-      () => true,
-      () => true,
-    ),
-    new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(false), ms))),
-  ]);
-  clearTimeout(timer);
-  return settled;
 }
 
 const DEFAULTS = { attempts: 8, backoffMs: 1000 };

@@ -6,6 +6,7 @@ import type { KeyValueStore } from '../session/store.js';
 import type { Keys } from '../session/keys.js';
 import { requireCallbackKey } from '../channels/africastalking-common.js';
 import { SimSwapUnavailable, type SimSwapCheck } from './sim-swap.js';
+import { withTimeout } from '../time.js';
 
 /**
  * Africa's Talking Insights SIM-swap check (threat T4), through the `africastalking` SDK (0.8.3,
@@ -221,12 +222,3 @@ function describe(err: unknown): string {
 
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
-function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  return Promise.race([
-    promise.finally(() => clearTimeout(timer)),
-    new Promise<T>((_, reject) => {
-      timer = setTimeout(() => reject(new Error('timeout')), ms);
-    }),
-  ]);
-}
