@@ -33,7 +33,11 @@ app.post('/channels/africastalking/ussd', async (req, res) => {
   if (parts.length === 0) reply = 'CON Welcome. Enter your PIN:';
   else if (parts.length === 1) reply = 'CON Main menu\n1. Balance\n2. Mini statement\n3. Send money';
   else if (parts[1] === '1') {
-    const { body } = await fineract.request({ method: 'GET', path: `${fineractUrl.pathname}/savingsaccounts/${accountOf(phoneNumber!)}`, headers });
+    const { body } = await fineract.request({
+      method: 'GET',
+      path: `${fineractUrl.pathname}/savingsaccounts/${accountOf(phoneNumber!)}`,
+      headers,
+    });
     const account = (await body.json()) as { summary: { availableBalance: number } };
     reply = `END Balance: KES ${account.summary.availableBalance.toFixed(2)}`;
   } else if (parts.length < 5) reply = 'CON Next:';
@@ -45,9 +49,18 @@ app.post('/channels/africastalking/ussd', async (req, res) => {
       path: `${fineractUrl.pathname}/accounttransfers`,
       headers,
       body: JSON.stringify({
-        fromOfficeId: 1, fromClientId: from, fromAccountType: 2, fromAccountId: from,
-        toOfficeId: 1, toClientId: to, toAccountType: 2, toAccountId: to,
-        transferAmount: parts[3], transferDate: new Date().toISOString().slice(0, 10), dateFormat: 'yyyy-MM-dd', locale: 'en',
+        fromOfficeId: 1,
+        fromClientId: from,
+        fromAccountType: 2,
+        fromAccountId: from,
+        toOfficeId: 1,
+        toClientId: to,
+        toAccountType: 2,
+        toAccountId: to,
+        transferAmount: parts[3],
+        transferDate: new Date().toISOString().slice(0, 10),
+        dateFormat: 'yyyy-MM-dd',
+        locale: 'en',
         transferDescription: `bench ${sessionId}`,
       }),
     });

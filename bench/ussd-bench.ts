@@ -40,7 +40,10 @@ async function freePort(): Promise<number> {
 
 /** Starts a child process and waits until `url` answers. */
 async function startChild(args: string[], env: Record<string, string>, url: string, nodeFlags: string[] = []): Promise<void> {
-  const child = spawn(process.execPath, [...nodeFlags, '--import', 'tsx', ...args], { env: { ...process.env, ...env }, stdio: ['ignore', 'ignore', 'inherit'] });
+  const child = spawn(process.execPath, [...nodeFlags, '--import', 'tsx', ...args], {
+    env: { ...process.env, ...env },
+    stdio: ['ignore', 'ignore', 'inherit'],
+  });
   children.push(child);
   for (let i = 0; i < 300; i++) {
     try {
@@ -65,10 +68,22 @@ interface RoundResult {
 /** The hops of one session: [text, expected reply prefix]. */
 function script(journey: Journey, customer: number): [string, string][] {
   const pin = SYNTHETIC_PIN;
-  if (journey === 'balance') return [['', 'CON '], [pin, 'CON '], [`${pin}*1`, 'END ']];
+  if (journey === 'balance')
+    return [
+      ['', 'CON '],
+      [pin, 'CON '],
+      [`${pin}*1`, 'END '],
+    ];
   const recipient = `0720${String((customer + 1) % CUSTOMERS).padStart(6, '0')}`;
   const base = `${pin}*3*${recipient}*10`;
-  return [['', 'CON '], [pin, 'CON '], [`${pin}*3`, 'CON '], [`${pin}*3*${recipient}`, 'CON '], [base, 'CON '], [`${base}*${pin}`, 'END ']];
+  return [
+    ['', 'CON '],
+    [pin, 'CON '],
+    [`${pin}*3`, 'CON '],
+    [`${pin}*3*${recipient}`, 'CON '],
+    [base, 'CON '],
+    [`${base}*${pin}`, 'END '],
+  ];
 }
 
 /** Runs CONCURRENCY virtual customers for `seconds`, each doing sessions of `journey` back to back. */
@@ -144,7 +159,11 @@ async function main() {
   const pins = createPinService({ store, pepper: PEPPER, keys: createKeys(prefix) });
   for (let i = 0; i < CUSTOMERS; i++) await pins.setPin(SYNTHETIC_FIRST_ID + i, SYNTHETIC_PIN);
 
-  await startChild(['src/main.ts', 'sandbox'], { SANDBOX_PORT: String(sandboxPort), SANDBOX_CUSTOMERS: String(CUSTOMERS), LOG_LEVEL: 'warn' }, `${sandboxUrl}/sandbox/requests`);
+  await startChild(
+    ['src/main.ts', 'sandbox'],
+    { SANDBOX_PORT: String(sandboxPort), SANDBOX_CUSTOMERS: String(CUSTOMERS), LOG_LEVEL: 'warn' },
+    `${sandboxUrl}/sandbox/requests`,
+  );
   await startChild(
     ['src/main.ts', 'serve'],
     {
@@ -170,7 +189,11 @@ async function main() {
     `http://127.0.0.1:${kiungaPort}/healthz`,
     process.env.BENCH_KIUNGA_PROFILE ? ['--cpu-prof', '--cpu-prof-dir=/tmp/kiunga-prof'] : [],
   );
-  await startChild(['bench/minimal-server.ts'], { PORT: String(minimalPort), REDIS_URL, REDIS_PREFIX: `${prefix}-minimal`, FINERACT_URL: fineractUrl }, `http://127.0.0.1:${minimalPort}/`);
+  await startChild(
+    ['bench/minimal-server.ts'],
+    { PORT: String(minimalPort), REDIS_URL, REDIS_PREFIX: `${prefix}-minimal`, FINERACT_URL: fineractUrl },
+    `http://127.0.0.1:${minimalPort}/`,
+  );
   const targets = { minimal: `http://127.0.0.1:${minimalPort}`, kiunga: `http://127.0.0.1:${kiungaPort}` };
 
   process.stdout.write(`warming up: ${CUSTOMERS} customers become returning customers...\n`);

@@ -116,7 +116,14 @@ export function buildApp(deps: AppDeps): express.Express {
   app.use(adminRouter({ token: config.adminToken, pins: deps.pins, transfers: deps.transfers, logger }));
   if (deps.queue) {
     app.use(
-      fineractHooksRouter({ secret: config.hookSecret, tenant: config.fineract.tenant, store: deps.store, keys: deps.keys, queue: deps.queue, logger }),
+      fineractHooksRouter({
+        secret: config.hookSecret,
+        tenant: config.fineract.tenant,
+        store: deps.store,
+        keys: deps.keys,
+        queue: deps.queue,
+        logger,
+      }),
     );
   }
   if (deps.outbox) {
@@ -165,4 +172,3 @@ function reasonOf(status: number): string {
   if (status >= 500) return 'internal error';
   return 'bad request';
 }
-

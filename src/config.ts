@@ -60,7 +60,9 @@ function settingSchema(name: SettingName): z.ZodType<unknown, string | undefined
 const settingsShape = Object.fromEntries((Object.keys(SETTINGS) as SettingName[]).map((name) => [name, settingSchema(name)])) as {
   [K in SettingName]: z.ZodType<Value<Settings[K]>, string | undefined>;
 };
-const retiredShape = Object.fromEntries(Object.entries(RETIRED).map(([name, message]) => [name, z.undefined({ error: message }).optional()])) as {
+const retiredShape = Object.fromEntries(
+  Object.entries(RETIRED).map(([name, message]) => [name, z.undefined({ error: message }).optional()]),
+) as {
   [K in keyof typeof RETIRED]: z.ZodOptional<z.ZodUndefined>;
 };
 
@@ -101,7 +103,8 @@ function crossProblems(parsed: SettingValues, ctx: z.RefinementCtx<SettingValues
   }
   const allowInsecure = csv(v('KIUNGA_ALLOW_INSECURE'));
   for (const word of allowInsecure) {
-    if (!isInsecureSetting(word)) problem(`KIUNGA_ALLOW_INSECURE: unknown word '${word.slice(0, 40)}' (known: ${INSECURE_SETTINGS.join(', ')})`);
+    if (!isInsecureSetting(word))
+      problem(`KIUNGA_ALLOW_INSECURE: unknown word '${word.slice(0, 40)}' (known: ${INSECURE_SETTINGS.join(', ')})`);
   }
   if (fineractUrl) {
     const unsafe = unsafeSettings({
@@ -213,7 +216,12 @@ function toConfig(v: SettingValues) {
     sandboxCustomers: v.SANDBOX_CUSTOMERS,
     sandboxSimSwapped: csv(v.SANDBOX_SIM_SWAPPED),
     /** SIM_SWAP_*: the check before money-out (threat T4). */
-    simSwap: { provider: simSwapProviderOf(v), maxAgeDays: v.SIM_SWAP_MAX_AGE_DAYS, waitMs: v.SIM_SWAP_WAIT_MS, cacheS: v.SIM_SWAP_CACHE_S },
+    simSwap: {
+      provider: simSwapProviderOf(v),
+      maxAgeDays: v.SIM_SWAP_MAX_AGE_DAYS,
+      waitMs: v.SIM_SWAP_WAIT_MS,
+      cacheS: v.SIM_SWAP_CACHE_S,
+    },
     /** KIUNGA_ALLOW_INSECURE: unsafe settings explicitly accepted against a real Fineract (threat T27). */
     allowInsecure: csv(v.KIUNGA_ALLOW_INSECURE).filter(isInsecureSetting),
     /** SIMULATOR: serve /simulator (default: with the built-in sandbox only). */
@@ -275,8 +283,13 @@ function providerProblems(
   const out: string[] = [];
   for (const name of needs[provider ?? ''] ?? []) if (missing(name)) out.push(`${name}: required with MESSAGING_PROVIDER=${provider}`);
   const [number, given] =
-    provider === 'africastalking' ? ['AT_VOICE_NUMBER', atVoiceNumber] : provider === 'twilio' ? ['TWILIO_NUMBER', twilioNumber] : [undefined, undefined];
-  if (number && given !== undefined && !/^\+[1-9]\d{6,14}$/.test(given.trim())) out.push(`${number}: must be an E.164 number, e.g. +254711082000`);
+    provider === 'africastalking'
+      ? ['AT_VOICE_NUMBER', atVoiceNumber]
+      : provider === 'twilio'
+        ? ['TWILIO_NUMBER', twilioNumber]
+        : [undefined, undefined];
+  if (number && given !== undefined && !/^\+[1-9]\d{6,14}$/.test(given.trim()))
+    out.push(`${number}: must be an E.164 number, e.g. +254711082000`);
   return out;
 }
 
@@ -304,16 +317,25 @@ export function unsafeSettings(s: {
 }): { word: InsecureSetting; problem: string }[] {
   const out: { word: InsecureSetting; problem: string }[] = [];
   if (s.messagingProvider === 'sandbox') {
-    out.push({ word: 'messaging', problem: 'MESSAGING_PROVIDER=sandbox (no SMS or call reaches anyone, and GET /sandbox/outbox shows receipts to anyone)' });
+    out.push({
+      word: 'messaging',
+      problem: 'MESSAGING_PROVIDER=sandbox (no SMS or call reaches anyone, and GET /sandbox/outbox shows receipts to anyone)',
+    });
   }
   if (!s.callbackKey) {
-    out.push({ word: 'callback-key', problem: "AT_CALLBACK_KEY is not set (the Africa's Talking USSD, SMS and voice routes answer anyone who posts to them)" });
+    out.push({
+      word: 'callback-key',
+      problem: "AT_CALLBACK_KEY is not set (the Africa's Talking USSD, SMS and voice routes answer anyone who posts to them)",
+    });
   }
   if (s.fineractPassword === DEFAULT_FINERACT_PASSWORD) {
     out.push({ word: 'fineract-password', problem: "FINERACT_PASSWORD is Fineract's default password" });
   }
   if (s.simSwapProvider !== 'africastalking') {
-    out.push({ word: 'sim-swap', problem: `SIM_SWAP_PROVIDER=${s.simSwapProvider} (no real SIM-swap check before money leaves an account, threat T4)` });
+    out.push({
+      word: 'sim-swap',
+      problem: `SIM_SWAP_PROVIDER=${s.simSwapProvider} (no real SIM-swap check before money leaves an account, threat T4)`,
+    });
   }
   return out;
 }

@@ -117,7 +117,10 @@ async function shutdown(server: Server, services: Services, logger: Logger, inFl
   }
   // A job's longest step is a Fineract call made on a hop's budget.
   const jobs = await services.queue.close(config.hopDeadlineMs + config.fineract.timeoutMs);
-  if (jobs.running > 0) undrained.push(`${jobs.running} job(s) still running (${services.queue.kind === 'bullmq' ? 'Redis hands them to another worker' : 'lost'})`);
+  if (jobs.running > 0)
+    undrained.push(
+      `${jobs.running} job(s) still running (${services.queue.kind === 'bullmq' ? 'Redis hands them to another worker' : 'lost'})`,
+    );
   if (jobs.dropped > 0) undrained.push(`${jobs.dropped} waiting or delayed job(s) lost with the in-process queue`);
   await services.close();
   if (undrained.length > 0) {

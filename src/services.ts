@@ -80,9 +80,7 @@ export async function createServices(
 ): Promise<Services> {
   const closers: (() => Promise<void>)[] = [];
   try {
-    const store: KeyValueStore = config.redisUrl
-      ? createRedisStore(config.redisUrl, { logger })
-      : createMemoryStore();
+    const store: KeyValueStore = config.redisUrl ? createRedisStore(config.redisUrl, { logger }) : createMemoryStore();
     closers.push(() => store.close());
     if (!config.redisUrl) {
       logger.warn('REDIS_URL is not set: sessions, PINs and lockouts live in this process only and are lost on restart');
@@ -96,7 +94,8 @@ export async function createServices(
         fineractPassword: config.fineract.password,
         simSwapProvider: config.simSwap.provider,
       }).filter((u) => config.allowInsecure.includes(u.word));
-      for (const u of accepted) logger.warn({ acknowledged: u.word }, `KIUNGA_ALLOW_INSECURE: running against a real Fineract with ${u.problem}`);
+      for (const u of accepted)
+        logger.warn({ acknowledged: u.word }, `KIUNGA_ALLOW_INSECURE: running against a real Fineract with ${u.problem}`);
     }
 
     let fineractUrl = config.fineract.url;
@@ -161,19 +160,29 @@ export async function createServices(
       trustedSources: config.abuse.trustedSources,
       logger,
     });
-    const cached = cacheTtlMs > 0
-      ? withLookupCache(client, createLookupCache({ store, keys, logger }), { lookupMs: cacheTtlMs, negativeMs: Math.min(cacheTtlMs, 60_000) }, config.fineract.unknownLookupShare < 1 ? {
-          store,
-          keys,
-          buckets,
-          perSecond: config.fineract.rateLimit * config.fineract.unknownLookupShare,
-          costOf: (e164) => Math.max(1, lookupQueries(e164, config.defaultCountry as CountryCode).length),
-          logger,
-        } : undefined)
-      : undefined;
+    const cached =
+      cacheTtlMs > 0
+        ? withLookupCache(
+            client,
+            createLookupCache({ store, keys, logger }),
+            { lookupMs: cacheTtlMs, negativeMs: Math.min(cacheTtlMs, 60_000) },
+            config.fineract.unknownLookupShare < 1
+              ? {
+                  store,
+                  keys,
+                  buckets,
+                  perSecond: config.fineract.rateLimit * config.fineract.unknownLookupShare,
+                  costOf: (e164) => Math.max(1, lookupQueries(e164, config.defaultCountry as CountryCode).length),
+                  logger,
+                }
+              : undefined,
+          )
+        : undefined;
     const fineract = cached ?? client;
 
     // Threat T26: time-boxed, escalating locks; the customer is told by SMS (the queue exists further down).
+    // Assigned once the queue exists (below); the PIN service reads it only when a lock happens.
+    // eslint-disable-next-line prefer-const
     let notifyLock: ((notice: PinLockNotice) => Promise<void>) | undefined;
     const pins = createPinService({
       store,
@@ -287,7 +296,15 @@ export async function createServices(
     });
     const flows = await loadFlowRegistry(resolve(config.flowsDir), impl, loadedTexts);
     const flowWatcher = options.watch
-      ? watchFlows({ flowsDir: resolve(config.flowsDir), localesDir: resolve(config.localesDir), fallback: config.defaultLanguage, impl, flows, translator, logger })
+      ? watchFlows({
+          flowsDir: resolve(config.flowsDir),
+          localesDir: resolve(config.localesDir),
+          fallback: config.defaultLanguage,
+          impl,
+          flows,
+          translator,
+          logger,
+        })
       : undefined;
     if (flowWatcher) closers.push(async () => flowWatcher.close());
     const runner = new TurnRunner({

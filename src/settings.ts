@@ -14,24 +14,22 @@ export const csv = (value: string | undefined): string[] =>
     .filter((s) => s.length > 0);
 
 const int = (min: number, max: number) =>
-  z
-    .string()
-    .trim()
-    .regex(/^\d+$/, 'must be a whole number')
-    .transform(Number)
-    .pipe(z.number().int().min(min).max(max));
+  z.string().trim().regex(/^\d+$/, 'must be a whole number').transform(Number).pipe(z.number().int().min(min).max(max));
 
 export const url = (protocols: string[]) =>
   z
     .string()
     .trim()
-    .refine((v) => {
-      try {
-        return protocols.includes(new URL(v).protocol);
-      } catch {
-        return false;
-      }
-    }, `must be a URL (${protocols.join(' or ')})`);
+    .refine(
+      (v) => {
+        try {
+          return protocols.includes(new URL(v).protocol);
+        } catch {
+          return false;
+        }
+      },
+      `must be a URL (${protocols.join(' or ')})`,
+    );
 
 /** Comma-separated product ids; empty means every product. */
 const productIds = z
@@ -138,9 +136,17 @@ export const SETTINGS = {
       }
     }, 'must be an IANA time zone, e.g. Africa/Nairobi'),
   },
-  CURRENCY: { help: 'Currency of channel accounts (ISO 4217), used for limits and receipts.', default: DEFAULT_CURRENCY, schema: z.string().regex(/^[A-Z]{3}$/) },
+  CURRENCY: {
+    help: 'Currency of channel accounts (ISO 4217), used for limits and receipts.',
+    default: DEFAULT_CURRENCY,
+    schema: z.string().regex(/^[A-Z]{3}$/),
+  },
   TRANSFER_MIN: { help: 'Smallest amount one transfer or repayment may move (major units).', default: '10', schema: int(1, 1_000_000_000) },
-  TRANSFER_MAX: { help: 'Largest amount one transfer or repayment may move (major units).', default: '70000', schema: int(1, 1_000_000_000) },
+  TRANSFER_MAX: {
+    help: 'Largest amount one transfer or repayment may move (major units).',
+    default: '70000',
+    schema: int(1, 1_000_000_000),
+  },
   TRANSFER_DAILY_LIMIT: {
     help: 'Most a customer may move per business day, all channels together (major units).',
     default: '150000',
@@ -203,7 +209,10 @@ export const SETTINGS = {
     schema: z
       .string()
       .trim()
-      .regex(/^([a-z]{2}=[A-Za-z0-9._-]+\/[A-Za-z]{2,3}(-[A-Za-z0-9]+)*)(,[a-z]{2}=[A-Za-z0-9._-]+\/[A-Za-z]{2,3}(-[A-Za-z0-9]+)*)*$/, 'must be lang=voice/language,... e.g. en=Polly.Amy/en-GB'),
+      .regex(
+        /^([a-z]{2}=[A-Za-z0-9._-]+\/[A-Za-z]{2,3}(-[A-Za-z0-9]+)*)(,[a-z]{2}=[A-Za-z0-9._-]+\/[A-Za-z]{2,3}(-[A-Za-z0-9]+)*)*$/,
+        'must be lang=voice/language,... e.g. en=Polly.Amy/en-GB',
+      ),
   },
   AT_VOICE: {
     help: "Africa's Talking <Say> voice (its text-to-speech is English only; other languages play recordings or speak English).",
@@ -214,7 +223,11 @@ export const SETTINGS = {
     help: 'Base URL of the voice recordings (<base>/<lang>/<file>). Unset: PUBLIC_URL/voice/audio, served from LOCALES_DIR/audio.',
     schema: url(['http:', 'https:']),
   },
-  DEFAULT_COUNTRY: { help: 'Country for phone numbers without a prefix (ISO 3166).', default: DEFAULT_COUNTRY, schema: z.string().regex(/^[A-Z]{2}$/) },
+  DEFAULT_COUNTRY: {
+    help: 'Country for phone numbers without a prefix (ISO 3166).',
+    default: DEFAULT_COUNTRY,
+    schema: z.string().regex(/^[A-Z]{2}$/),
+  },
   DEFAULT_LANGUAGE: { help: 'Language of new customers.', default: 'en', schema: z.string().regex(/^[a-z]{2}$/) },
   AT_USERNAME: { help: "Africa's Talking username.", default: 'sandbox', schema: z.string().min(1) },
   AT_API_KEY: { help: "Africa's Talking API key.", schema: z.string().min(1), secret: true },
@@ -235,7 +248,10 @@ export const SETTINGS = {
     help:
       "Keyword of the SMS service on a shared or premium Africa's Talking short code: dropped from the start of " +
       'inbound messages (KIUNGA BAL 1234 reads as BAL 1234) and sent with premium replies (with the linkId).',
-    schema: z.string().trim().regex(/^[A-Za-z0-9]{1,30}$/, 'must be one word of letters and digits'),
+    schema: z
+      .string()
+      .trim()
+      .regex(/^[A-Za-z0-9]{1,30}$/, 'must be one word of letters and digits'),
   },
   TWILIO_ACCOUNT_SID: { help: 'Twilio account SID.', schema: z.string().min(1) },
   TWILIO_AUTH_TOKEN: { help: 'Twilio auth token (checks X-Twilio-Signature).', schema: z.string().min(1), secret: true },
@@ -313,7 +329,7 @@ export const SETTINGS = {
   LIMIT_NUMBER_PER_MIN: {
     help:
       'Requests per phone number per minute on every channel route, all processes together (a token bucket holding ' +
-      'a minute\'s worth); checked before any work. Over it: a polite USSD END, TwiML goodbye, or 429 for SMS (threat T22).',
+      "a minute's worth); checked before any work. Over it: a polite USSD END, TwiML goodbye, or 429 for SMS (threat T22).",
     default: '30',
     schema: int(1, 100_000),
   },
@@ -351,7 +367,7 @@ export const SETTINGS = {
   },
   SIM_SWAP_PROVIDER: {
     help:
-      "SIM-swap check before money leaves an account (threat T4): sandbox (SANDBOX_SIM_SWAPPED), africastalking (AT " +
+      'SIM-swap check before money leaves an account (threat T4): sandbox (SANDBOX_SIM_SWAPPED), africastalking (AT ' +
       'Insights through the africastalking SDK; needs AT_USERNAME, AT_API_KEY, AT_CALLBACK_KEY and the SIM-swap ' +
       'callback URL in the AT dashboard) or none. Unset: sandbox without FINERACT_URL, none with it. A check that ' +
       'cannot answer refuses the transfer (fails closed).',
@@ -399,7 +415,8 @@ export type SettingName = keyof typeof SETTINGS;
 /** The README's settings table, generated from SETTINGS. */
 export function settingsMarkdown(): string {
   const rows = (Object.entries(SETTINGS) as [string, Setting][]).map(
-    ([name, s]) => `| \`${name}\` | ${s.default === undefined ? '(unset)' : s.default === '' ? '(empty)' : `\`${s.default}\``} | ${s.help} |`,
+    ([name, s]) =>
+      `| \`${name}\` | ${s.default === undefined ? '(unset)' : s.default === '' ? '(empty)' : `\`${s.default}\``} | ${s.help} |`,
   );
   return ['| setting | default | meaning |', '|---|---|---|', ...rows].join('\n');
 }

@@ -47,7 +47,14 @@ export function adminRouter(options: AdminOptions): Router {
     const id = clientId(req);
     if (id === undefined) return void res.status(400).json({ error: 'clientId must be a number' });
     const s = await pins.status(id);
-    res.json({ clientId: id, locked: s.locked, hard: s.hard, ...(s.until ? { until: new Date(s.until).toISOString() } : {}), failures: s.failures, locks: s.locks });
+    res.json({
+      clientId: id,
+      locked: s.locked,
+      hard: s.hard,
+      ...(s.until ? { until: new Date(s.until).toISOString() } : {}),
+      failures: s.failures,
+      locks: s.locks,
+    });
   });
 
   /** Unlocks a customer locked out by wrong PINs (on every channel), timed or hard, and forgets the escalation. */

@@ -95,7 +95,10 @@ async function lintCommand(args: string[], io: CliIo): Promise<number> {
     flowsDir: resolve(positionals[0] ?? config.flowsDir),
     localesDir: resolve(values.locales ?? config.localesDir),
     fallback: config.defaultLanguage,
-    limits: { 'GSM-7': int(values['max-chars'], 'max-chars', config.ussd.maxChars), 'UCS-2': int(values['max-ucs2'], 'max-ucs2', config.ussd.maxUcs2) },
+    limits: {
+      'GSM-7': int(values['max-chars'], 'max-chars', config.ussd.maxChars),
+      'UCS-2': int(values['max-ucs2'], 'max-ucs2', config.ussd.maxUcs2),
+    },
     smsSegments: int(values['sms-segments'], 'sms-segments', SMS_MAX_PARTS),
   });
   for (const m of report.messages) {
@@ -108,7 +111,10 @@ async function lintCommand(args: string[], io: CliIo): Promise<number> {
 
 async function schemaCommand(args: string[], io: CliIo): Promise<number> {
   const docs = args.includes('--docs');
-  const { positionals } = parse(args.filter((a) => a !== '--docs'), {});
+  const { positionals } = parse(
+    args.filter((a) => a !== '--docs'),
+    {},
+  );
   if (positionals.length > 1) throw new UsageError('at most one output file');
   if (docs) {
     const file = positionals[0] ?? 'docs/flows.md';

@@ -53,7 +53,10 @@ const caseSchema = z.strictObject({
   /** `sms`: every hop is one inbound message, its own short session (as the SMS routes run them). */
   channel: z.enum(['ussd', 'sms']).default('ussd'),
   /** The language the customer chose earlier (default: DEFAULT_LANGUAGE). */
-  lang: z.string().regex(/^[a-z]{2}$/).optional(),
+  lang: z
+    .string()
+    .regex(/^[a-z]{2}$/)
+    .optional(),
   msisdn: z.string().regex(/^\+\d{7,15}$/, 'must be an E.164 number like +254711000001'),
   /** Sandbox behaviour from the dial on. */
   sandbox: sandboxSchema.optional(),
@@ -183,7 +186,9 @@ export async function readTestFiles(flowsDir: string): Promise<{ files: TestFile
           return;
         }
         if ((j === 0) !== (h.send === null)) {
-          problems.push(`${file}:${lineOf([i, 'hops', j, 'send'])} ${i}.hops.${j}.send: ${j === 0 ? 'the first hop must dial (send: null)' : 'only the first hop dials (send: null)'}`);
+          problems.push(
+            `${file}:${lineOf([i, 'hops', j, 'send'])} ${i}.hops.${j}.send: ${j === 0 ? 'the first hop must dial (send: null)' : 'only the first hop dials (send: null)'}`,
+          );
           ok = false;
         }
         if (h.end && j < c.hops.length - 1) {
@@ -224,7 +229,9 @@ export async function runConversationTests(options: TestOptions): Promise<TestRe
     }
     for (const tf of files) {
       if (!reference.flows.current(tf.flowId)) {
-        problems.push(`${tf.file}:1: no flow '${tf.flowId}' in ${relative(process.cwd(), options.flowsDir) || '.'} (a test file is named <flow id>.test.yaml)`);
+        problems.push(
+          `${tf.file}:1: no flow '${tf.flowId}' in ${relative(process.cwd(), options.flowsDir) || '.'} (a test file is named <flow id>.test.yaml)`,
+        );
         continue;
       }
       for (const [i, c] of tf.cases.entries()) {
@@ -266,12 +273,23 @@ async function runCase(
   visited: Set<string>,
 ): Promise<CaseResult> {
   const started = Date.now();
-  const result: CaseResult = { file: tf.file, flowId: tf.flowId, name: c.name, line, passed: false, hops: 0, ms: 0, stubbed: Object.keys(c.stubs ?? {}) };
+  const result: CaseResult = {
+    file: tf.file,
+    flowId: tf.flowId,
+    name: c.name,
+    line,
+    passed: false,
+    hops: 0,
+    ms: 0,
+    stubbed: Object.keys(c.stubs ?? {}),
+  };
   let services: Services | undefined;
   try {
     services = await createServices(config, logger);
     const flow = services.flows.current(tf.flowId)!;
-    services.flows.install(new Map([[flow.id, instrument(flow, stubActors(c.stubs ?? {}), (value) => idsOfStateValue(value).forEach((id) => visited.add(id)))]]));
+    services.flows.install(
+      new Map([[flow.id, instrument(flow, stubActors(c.stubs ?? {}), (value) => idsOfStateValue(value).forEach((id) => visited.add(id)))]]),
+    );
     if (c.lang) await services.store.set(services.keys.language(c.msisdn), c.lang);
     applySandbox(services, c.sandbox);
     const newSessionId = () => `test:${Date.now().toString(36)}:${Math.random().toString(36).slice(2, 8)}`;
@@ -294,10 +312,14 @@ async function runCase(
       result.hops = j + 1;
       const state = await restingState(services, c.channel, sessionId);
       const problems: string[] = [];
-      for (const text of hop.expect) if (!reply.text.includes(text)) problems.push(`expected the screen to contain ${JSON.stringify(text)}`);
-      for (const text of hop.absent ?? []) if (reply.text.includes(text)) problems.push(`expected the screen not to contain ${JSON.stringify(text)}`);
-      if (reply.end !== hop.end) problems.push(hop.end ? 'expected the session to end here (END)' : 'expected the session to go on (CON), but it ended');
-      if (hop.state !== undefined && hop.state !== state) problems.push(`expected to rest in state '${hop.state}', but it rests in '${state ?? '(none)'}'`);
+      for (const text of hop.expect)
+        if (!reply.text.includes(text)) problems.push(`expected the screen to contain ${JSON.stringify(text)}`);
+      for (const text of hop.absent ?? [])
+        if (reply.text.includes(text)) problems.push(`expected the screen not to contain ${JSON.stringify(text)}`);
+      if (reply.end !== hop.end)
+        problems.push(hop.end ? 'expected the session to end here (END)' : 'expected the session to go on (CON), but it ended');
+      if (hop.state !== undefined && hop.state !== state)
+        problems.push(`expected to rest in state '${hop.state}', but it rests in '${state ?? '(none)'}'`);
       if (problems.length > 0) {
         result.failure = { hop: j + 1, send: hop.send, problems, screen: reply, state };
         return result;
@@ -306,7 +328,11 @@ async function runCase(
     result.passed = true;
     return result;
   } catch (error) {
-    result.failure = { hop: result.hops + 1, send: c.hops[result.hops]?.send ?? null, problems: [`crashed: ${(error as Error).stack ?? String(error)}`] };
+    result.failure = {
+      hop: result.hops + 1,
+      send: c.hops[result.hops]?.send ?? null,
+      problems: [`crashed: ${(error as Error).stack ?? String(error)}`],
+    };
     return result;
   } finally {
     result.ms = Date.now() - started;
@@ -422,7 +448,12 @@ export function generateCases(graph: FlowGraph, targets: string[], translator: T
   }
   for (const [target, path] of chosen) {
     const hops = groupHops(path);
-    out.push(`- name: reach ${target}`, `  lang: ${lang}`, `  msisdn: "+254711000001"   # a customer for whom every step below happens`, '  hops:');
+    out.push(
+      `- name: reach ${target}`,
+      `  lang: ${lang}`,
+      `  msisdn: "+254711000001"   # a customer for whom every step below happens`,
+      '  hops:',
+    );
     for (const hop of hops) {
       for (const note of hop.notes) out.push(`    # ${note}`);
       const rest = graph.states.get(hop.restsIn);
@@ -458,9 +489,13 @@ function groupHops(path: Step[]): GeneratedHop[] {
               ? '1'
               : t.kind === 'keyword'
                 ? [t.word, ...t.args.map((a) => SAMPLE_INPUT[a] ?? (a === 'lang' ? 'sw' : a))].join(' ')
-                : SAMPLE_INPUT[t.input] ?? 'text';
+                : (SAMPLE_INPUT[t.input] ?? 'text');
       const notes =
-        t.kind === 'option' && t.if ? [`option ${t.key} shows only while data.${t.if} is true`] : t.kind === 'input' ? [`${t.input} input: adjust the value`] : [];
+        t.kind === 'option' && t.if
+          ? [`option ${t.key} shows only while data.${t.if} is true`]
+          : t.kind === 'input'
+            ? [`${t.input} input: adjust the value`]
+            : [];
       hops.push({ send, notes: step.guard ? [...notes, `takes '${step.to}'${guard}`] : notes, restsIn: step.to });
       continue;
     }

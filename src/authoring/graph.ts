@@ -107,11 +107,21 @@ function guardText(guard: string): string {
  * a semicolon or a line break (stateDiagram.jison, DESCR), so colons become the look-alike ∶ (U+2236).
  */
 const mermaidText = (s: string) =>
-  s.replace(/"/g, "'").replace(/:/g, '∶').replace(/;/g, ',').replace(/#/g, 'No.').replace(/[\r\n]+/g, ' ').replace(/\s+/g, ' ').trim();
+  s
+    .replace(/"/g, "'")
+    .replace(/:/g, '∶')
+    .replace(/;/g, ',')
+    .replace(/#/g, 'No.')
+    .replace(/[\r\n]+/g, ' ')
+    .replace(/\s+/g, ' ')
+    .trim();
 
 export function toMermaid(flow: FlowFile, tr: Translator, lang: string): string {
   const d = prepare(flow, tr, lang);
-  const out = ['stateDiagram-v2', `  %% ${[flow.id, flow.description].filter(Boolean).join(': ')} (prompts: ${lang})`.replace(/[\r\n]+/g, ' ')];
+  const out = [
+    'stateDiagram-v2',
+    `  %% ${[flow.id, flow.description].filter(Boolean).join(': ')} (prompts: ${lang})`.replace(/[\r\n]+/g, ' '),
+  ];
   const id = (n: NodeInfo) => n.path.join('__');
   const declare = (node: NodeInfo, indent: string) => {
     if (node.children.size > 0) {
@@ -134,7 +144,11 @@ export function toMermaid(flow: FlowFile, tr: Translator, lang: string): string 
   for (const child of d.root.children.values()) declare(child, '  ');
   for (const e of d.edges) out.push(`  ${e.from} --> ${e.to}${e.label ? ` : ${mermaidText(e.label)}` : ''}`);
   const byKind = (k: string) => d.nodes.filter((n) => d.kind(n) === k).map(id);
-  out.push('  classDef screen fill:#e8f1ff,stroke:#3b6fb6', '  classDef step fill:#f4f4f4,stroke:#999,font-style:italic', '  classDef final fill:#eaf7ea,stroke:#3c8d40');
+  out.push(
+    '  classDef screen fill:#e8f1ff,stroke:#3b6fb6',
+    '  classDef step fill:#f4f4f4,stroke:#999,font-style:italic',
+    '  classDef final fill:#eaf7ea,stroke:#3c8d40',
+  );
   for (const k of ['screen', 'step', 'final']) {
     const members = byKind(k);
     if (members.length > 0) out.push(`  class ${members.join(',')} ${k}`);
@@ -164,7 +178,12 @@ export function toDot(flow: FlowFile, tr: Translator, lang: string): string {
       return;
     }
     const k = d.kind(node);
-    const shape = k === 'screen' ? 'box, style="rounded,filled", fillcolor="#e8f1ff"' : k === 'final' ? 'box, style="rounded,filled", fillcolor="#eaf7ea", peripheries=2' : 'ellipse, style=dashed';
+    const shape =
+      k === 'screen'
+        ? 'box, style="rounded,filled", fillcolor="#e8f1ff"'
+        : k === 'final'
+          ? 'box, style="rounded,filled", fillcolor="#eaf7ea", peripheries=2'
+          : 'ellipse, style=dashed';
     const label = [node.key, ...d.text(node)].join('\n');
     out.push(`${indent}${dotString(id(node))} [shape=${shape}, label=${dotString(label)}];`);
   };
@@ -249,7 +268,12 @@ export async function graphCommand(args: string[], io: CliIo): Promise<number> {
   if (!tr.languages.includes(lang)) throw new UsageError(`no locale '${lang}' (locales: ${tr.languages.join(', ')})`);
   let text: string;
   try {
-    text = format === 'mermaid' ? toMermaid(found.flow, tr, lang) : format === 'dot' ? toDot(found.flow, tr, lang) : toSvg(toDot(found.flow, tr, lang));
+    text =
+      format === 'mermaid'
+        ? toMermaid(found.flow, tr, lang)
+        : format === 'dot'
+          ? toDot(found.flow, tr, lang)
+          : toSvg(toDot(found.flow, tr, lang));
   } catch (error) {
     if (!(error instanceof GraphvizMissing)) throw error;
     io.stderr(`kiunga graph: ${error.message}\n`);

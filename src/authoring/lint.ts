@@ -99,7 +99,13 @@ export async function lint(options: LintOptions): Promise<LintReport> {
     for (const e of l.errors) add({ severity: 'error', rule: 'locale-syntax', file: l.file, line: e.line, where: '', message: e.message });
   }
   if (!byLang.has(options.fallback)) {
-    add({ severity: 'error', rule: 'locale-missing', file: relative(process.cwd(), options.localesDir) || options.localesDir, where: '', message: `the fallback language '${options.fallback}' has no ${options.fallback}.json` });
+    add({
+      severity: 'error',
+      rule: 'locale-missing',
+      file: relative(process.cwd(), options.localesDir) || options.localesDir,
+      where: '',
+      message: `the fallback language '${options.fallback}' has no ${options.fallback}.json`,
+    });
   }
   let translator: Translator | undefined;
   if (!messages.some((m) => m.severity === 'error')) {
@@ -111,7 +117,13 @@ export async function lint(options: LintOptions): Promise<LintReport> {
   const referenced = new Set<string>();
   const names = (await readdir(options.flowsDir)).filter((n) => FLOW_FILE.test(n) && !TEST_FILE.test(n)).sort();
   if (names.length === 0) {
-    add({ severity: 'error', rule: 'flow-check', file: relative(process.cwd(), options.flowsDir) || options.flowsDir, where: '', message: 'no flow files found' });
+    add({
+      severity: 'error',
+      rule: 'flow-check',
+      file: relative(process.cwd(), options.flowsDir) || options.flowsDir,
+      where: '',
+      message: 'no flow files found',
+    });
   }
 
   for (const name of names) {
@@ -130,7 +142,15 @@ export async function lint(options: LintOptions): Promise<LintReport> {
     const flow = parsed.flow;
     if (!flow) continue;
     const earlier = flowIds.get(flow.id);
-    if (earlier) add({ severity: 'error', rule: 'flow-check', file, line: parsed.lineOf(['id']), where: 'id', message: `flow id '${flow.id}' is already used by ${earlier}` });
+    if (earlier)
+      add({
+        severity: 'error',
+        rule: 'flow-check',
+        file,
+        line: parsed.lineOf(['id']),
+        where: 'id',
+        message: `flow id '${flow.id}' is already used by ${earlier}`,
+      });
     flowIds.set(flow.id, file);
     collectKeys(flow, referenced);
     const checkedIssues = ctx ? checkFlow(flow, ctx) : [];
@@ -152,7 +172,12 @@ export async function lint(options: LintOptions): Promise<LintReport> {
         const flowAt = `${state.node.filePath.join('.')} (${file}:${parsed.lineOf(state.node.filePath) ?? '?'})`;
         for (const lang of translator.languages) {
           if (!translator.has(lang, meta.prompt)) continue; // reported as missing
-          const problems = checkScreenBudget(translator, lang, meta, state.final, channels, { limits, smsSegments: options.smsSegments ?? SMS_MAX_PARTS, keys, vars });
+          const problems = checkScreenBudget(translator, lang, meta, state.final, channels, {
+            limits,
+            smsSegments: options.smsSegments ?? SMS_MAX_PARTS,
+            keys,
+            vars,
+          });
           for (const p of problems) {
             const locale = byLang.get(lang);
             add({
@@ -217,7 +242,10 @@ function lintFlowVariables(
   const used = [...actionsNamed(flow)].map((n) => FLOW_MANIFESTS.actions[n]).filter((m) => !!m);
   const views = new Set([...used.flatMap((m) => Object.keys(m.views ?? {})), ...Object.keys(SERVER_TEXTS.engine.views)]);
   const rowsOf = (list: string) => new Set(used.flatMap((m) => Object.keys(m.lists?.[list]?.row ?? {})));
-  const setters = (v: string) => Object.entries(FLOW_MANIFESTS.actions).filter(([, m]) => v in (m.views ?? {})).map(([n]) => n);
+  const setters = (v: string) =>
+    Object.entries(FLOW_MANIFESTS.actions)
+      .filter(([, m]) => v in (m.views ?? {}))
+      .map(([n]) => n);
   for (const state of graph.states.values()) {
     const meta = state.node.config.meta as ScreenMeta | undefined;
     if (!meta) continue;
@@ -241,8 +269,16 @@ function lintFlowVariables(
       }
       for (const [v, langs] of unset) {
         const by = setters(v);
-        const why = by.length > 0 ? `only ${by.join(', ')} sets it, and this flow never runs ${by.length === 1 ? 'it' : 'them'}` : 'no action of a flow sets it';
-        add({ severity: 'error', rule: 'unset-variable', ...at(path), message: `'${key}' uses {{${v}}} (${langs.join(', ')}), which this screen never has: ${why}` });
+        const why =
+          by.length > 0
+            ? `only ${by.join(', ')} sets it, and this flow never runs ${by.length === 1 ? 'it' : 'them'}`
+            : 'no action of a flow sets it';
+        add({
+          severity: 'error',
+          rule: 'unset-variable',
+          ...at(path),
+          message: `'${key}' uses {{${v}}} (${langs.join(', ')}), which this screen never has: ${why}`,
+        });
       }
     }
   }
@@ -261,12 +297,19 @@ function lintGraph(
     if (graph.reachable.has(s.id)) continue;
     const parent = s.id.split('.').slice(0, -1).join('.');
     if (parent && !graph.reachable.has(parent)) continue;
-    add({ severity: 'error', rule: 'unreachable', ...at(s.node.filePath), message: `unreachable: no transition leads to '${s.id}' from the start of the flow` });
+    add({
+      severity: 'error',
+      rule: 'unreachable',
+      ...at(s.node.filePath),
+      message: `unreachable: no transition leads to '${s.id}' from the start of the flow`,
+    });
   }
 
   // No way out: loops of reachable states that never reach a final state.
   const finishing = canFinish(graph);
-  const stuck = new Set([...graph.states.values()].filter((s) => s.leaf && !s.final && graph.reachable.has(s.id) && !finishing.has(s.id)).map((s) => s.id));
+  const stuck = new Set(
+    [...graph.states.values()].filter((s) => s.leaf && !s.final && graph.reachable.has(s.id) && !finishing.has(s.id)).map((s) => s.id),
+  );
   for (const comp of components(graph, stuck)) {
     const inComp = new Set(comp);
     const leaves = comp.flatMap((id) => graph.steps.get(id) ?? []);
@@ -301,14 +344,26 @@ function lintGraph(
   }
   const machineOn = graph.flow.machine.on ?? {};
   for (const event of Object.keys(machineOn)) {
-    if (!sent.has(`\u0000${event}`)) add({ severity: 'warning', rule: 'unused-event', ...at(['machine', 'on', event]), message: `event '${event}' is never sent: no screen offers an option with it` });
+    if (!sent.has(`\u0000${event}`))
+      add({
+        severity: 'warning',
+        rule: 'unused-event',
+        ...at(['machine', 'on', event]),
+        message: `event '${event}' is never sent: no screen offers an option with it`,
+      });
   }
   for (const s of graph.states.values()) {
     if (!graph.reachable.has(s.id)) continue;
     for (const event of Object.keys(s.node.config.on ?? {})) {
       if (sent.has(`${s.id}\u0000${event}`)) continue;
-      const why = event === 'INPUT' ? 'no screen under this state takes input' : `no screen under this state offers an option with event '${event}'`;
-      add({ severity: 'warning', rule: 'unused-event', ...at([...s.node.filePath, 'on', event]), message: `event '${event}' is never sent here: ${why}` });
+      const why =
+        event === 'INPUT' ? 'no screen under this state takes input' : `no screen under this state offers an option with event '${event}'`;
+      add({
+        severity: 'warning',
+        rule: 'unused-event',
+        ...at([...s.node.filePath, 'on', event]),
+        message: `event '${event}' is never sent here: ${why}`,
+      });
     }
   }
 
@@ -326,10 +381,19 @@ function lintGraph(
     if (engineBack || engineHome || optionBack) continue;
     const reasons = [
       meta.checkpoint ? 'it is a checkpoint (back history is cleared)' : `key '${keys.back}' is one of its options`,
-      !graph.home ? 'the flow declares no home' : meta.checkpoint ? `'${keys.home}' (home) is forgotten too` : `'${keys.home}' (home) does not apply`,
+      !graph.home
+        ? 'the flow declares no home'
+        : meta.checkpoint
+          ? `'${keys.home}' (home) is forgotten too`
+          : `'${keys.home}' (home) does not apply`,
       'no option leads back',
     ];
-    add({ severity: 'warning', rule: 'no-way-back', ...at([...s.node.filePath, 'meta']), message: `menu without a way back: ${reasons.join(', ')}` });
+    add({
+      severity: 'warning',
+      rule: 'no-way-back',
+      ...at([...s.node.filePath, 'meta']),
+      message: `menu without a way back: ${reasons.join(', ')}`,
+    });
   }
 }
 
@@ -396,7 +460,12 @@ function lintLocales(
     const at = (key: string) => ({ file, line: locale?.lineOf(key), where: key });
     for (const key of ENGINE_KEYS) {
       if (!tr.has(lang, key)) {
-        add({ severity: 'error', rule: 'locale-missing', ...at(key), message: `'${key}' is missing in locale '${lang}' (the engine shows it on every flow)` });
+        add({
+          severity: 'error',
+          rule: 'locale-missing',
+          ...at(key),
+          message: `'${key}' is missing in locale '${lang}' (the engine shows it on every flow)`,
+        });
       } else if (ENGINE_FINAL_KEYS.includes(key) && !referenced.has(key)) {
         const problem = checkEngineText(tr, lang, key, limits);
         if (problem) add({ severity: 'error', rule: 'screen-budget', ...at(key), message: `ussd screen in '${lang}' ${problem}` });

@@ -99,7 +99,8 @@ function closeNames(schema: Json, manifests: ManifestSet): void {
   const action = refOf(manifests.actions);
   const actions: Json = { anyOf: [action, { type: 'array', items: action }] };
   const guard = refOf(manifests.guards);
-  const names = (field: 'flags' | 'lists') => [...new Set(Object.values(manifests.actions).flatMap((m) => Object.keys(m[field] ?? {})))].sort();
+  const names = (field: 'flags' | 'lists') =>
+    [...new Set(Object.values(manifests.actions).flatMap((m) => Object.keys(m[field] ?? {})))].sort();
   const replacements: Record<string, Json> = {
     guard,
     actions,
@@ -115,7 +116,8 @@ function closeNames(schema: Json, manifests: ManifestSet): void {
     const props = (node as Json).properties as Json | undefined;
     if (props && typeof props === 'object') {
       for (const [key, replacement] of Object.entries(replacements)) {
-        if (key in props) props[key] = { ...replacement, ...((props[key] as Json).description ? { description: (props[key] as Json).description } : {}) };
+        if (key in props)
+          props[key] = { ...replacement, ...((props[key] as Json).description ? { description: (props[key] as Json).description } : {}) };
       }
     }
     for (const value of Object.values(node)) walk(value);

@@ -68,7 +68,9 @@ export function checkScreenBudget(
     const shown = toGsm(body);
     const m = measure(shown);
     if (m.units > limitOf(shown)) {
-      ussd(`${what} ends the session with ${m.units} ${unitName(shown)}, more than ${limitOf(shown)}: the lines that do not fit would be cut`);
+      ussd(
+        `${what} ends the session with ${m.units} ${unitName(shown)}, more than ${limitOf(shown)}: the lines that do not fit would be cut`,
+      );
     }
   };
   const checkPaged = (body: string, what: string) => {
@@ -103,7 +105,9 @@ export function checkScreenBudget(
     const shown = joinLines([header, toGsm(row ?? ''), ...opts.map((o) => optionLine({ key: o.key, label: toGsm(o.label) }))]);
     const m = measure(shown);
     if (m.units > limitOf(shown)) {
-      ussd(`the list screen with one row${opts.length ? ' and its options' : ''} needs ${m.units} ${unitName(shown)}, more than ${limitOf(shown)}: not even one row would show`);
+      ussd(
+        `the list screen with one row${opts.length ? ' and its options' : ''} needs ${m.units} ${unitName(shown)}, more than ${limitOf(shown)}: not even one row would show`,
+      );
     }
     if (meta.list.empty) {
       if (final) checkFinal(emptyText, 'the empty list screen');

@@ -89,20 +89,36 @@ export async function sendSms(phone: PhoneOptions, text: string, waitMs = 5000):
   const res = await fetch(`${base}/channels/africastalking/sms${query}`, {
     method: 'POST',
     headers: { 'content-type': 'application/x-www-form-urlencoded' },
-    body: new URLSearchParams({ from: phone.msisdn, to: '20880', text, id, date: new Date().toISOString(), networkCode: '63902' }).toString(),
+    body: new URLSearchParams({
+      from: phone.msisdn,
+      to: '20880',
+      text,
+      id,
+      date: new Date().toISOString(),
+      networkCode: '63902',
+    }).toString(),
   });
   if (!res.ok) return `SMS refused: HTTP ${res.status}`;
   if (before === undefined) return '(sent; the reply goes to the phone through the messaging provider)';
-  for (const until = Date.now() + waitMs; Date.now() < until; ) {
+  for (const until = Date.now() + waitMs; Date.now() < until;) {
     const list = (await (await fetch(outboxUrl)).json()) as { text: string }[];
-    if (list.length > before) return list.slice(before).map((m) => `SMS> ${m.text}`).join('\n');
+    if (list.length > before)
+      return list
+        .slice(before)
+        .map((m) => `SMS> ${m.text}`)
+        .join('\n');
     await new Promise((r) => setTimeout(r, 200));
   }
   return '(sent; no reply yet)';
 }
 
 /** The interactive loop over `input` lines; resolves when input ends or on /quit. */
-export async function runPhone(options: PhoneOptions, input: NodeJS.ReadableStream, print: (text: string) => void, interactive = false): Promise<void> {
+export async function runPhone(
+  options: PhoneOptions,
+  input: NodeJS.ReadableStream,
+  print: (text: string) => void,
+  interactive = false,
+): Promise<void> {
   let phone = { ...options };
   let session: UssdSession | undefined;
   const rl = createInterface({ input, terminal: false });
@@ -184,7 +200,9 @@ export async function simulateCommand(args: string[], io: CliIo): Promise<number
     const server: Server = buildApp(services).listen(0, '127.0.0.1');
     await once(server, 'listening');
     url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-    io.stdout(`embedded server (${services.sandboxUrl ? 'Fineract sandbox with demo data' : 'FINERACT_URL'}, ${services.store.kind} store)\n`);
+    io.stdout(
+      `embedded server (${services.sandboxUrl ? 'Fineract sandbox with demo data' : 'FINERACT_URL'}, ${services.store.kind} store)\n`,
+    );
     stop = async () => {
       server.closeAllConnections();
       await new Promise<void>((resolve) => server.close(() => resolve()));

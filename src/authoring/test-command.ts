@@ -46,7 +46,11 @@ export function formatReport(report: TestReport): string {
       file = r.file;
       out.push(file);
     }
-    out.push(r.passed ? `  ok    ${r.name} (${r.hops} hop${r.hops === 1 ? '' : 's'}, ${r.ms} ms)${r.stubbed.length ? ` [stubs: ${r.stubbed.join(', ')}]` : ''}` : failureText(r));
+    out.push(
+      r.passed
+        ? `  ok    ${r.name} (${r.hops} hop${r.hops === 1 ? '' : 's'}, ${r.ms} ms)${r.stubbed.length ? ` [stubs: ${r.stubbed.join(', ')}]` : ''}`
+        : failureText(r),
+    );
   }
   for (const c of report.coverage) {
     const n = c.states.length - c.unreached.length;
@@ -66,7 +70,9 @@ export function formatReport(report: TestReport): string {
 
 function failureText(r: CaseResult): string {
   const f = r.failure!;
-  const lines = [`  FAIL  ${r.name}${r.line ? ` (${r.file}:${r.line})` : ''}: hop ${f.hop}, send ${f.send === null ? 'dial' : JSON.stringify(f.send)}`];
+  const lines = [
+    `  FAIL  ${r.name}${r.line ? ` (${r.file}:${r.line})` : ''}: hop ${f.hop}, send ${f.send === null ? 'dial' : JSON.stringify(f.send)}`,
+  ];
   for (const p of f.problems) lines.push(`        ${p}`);
   if (f.screen) {
     lines.push(`        screen (${f.screen.end ? 'END' : 'CON'}${f.state ? `, state ${f.state}` : ''}):`);

@@ -51,7 +51,13 @@ export const errorCodeParam = z.enum(FLOW_ERROR_CODES);
  * Codes any actor may reject with besides those its manifest declares: what `toFlowError` makes of a
  * Fineract failure, and `unregistered` from `requireCustomer` (no customer in the session yet).
  */
-export const ANY_ACTOR_ERRORS = ['unavailable', 'forbidden', 'not-found', 'rejected', 'unregistered'] as const satisfies readonly FlowErrorCode[];
+export const ANY_ACTOR_ERRORS = [
+  'unavailable',
+  'forbidden',
+  'not-found',
+  'rejected',
+  'unregistered',
+] as const satisfies readonly FlowErrorCode[];
 
 /** The only error actors reject with; its message never carries customer data. */
 export class FlowError extends Error {
@@ -89,8 +95,7 @@ export function toFlowError(error: unknown): FlowError {
   return new FlowError('unavailable');
 }
 
-export const errorOf = (event: FlowEvent): FlowError | undefined =>
-  event.error instanceof FlowError ? event.error : undefined;
+export const errorOf = (event: FlowEvent): FlowError | undefined => (event.error instanceof FlowError ? event.error : undefined);
 
 export const requireCustomer = (context: FlowContext) => {
   if (!context.customer) throw new FlowError('unregistered');
@@ -124,15 +129,12 @@ export function actor<T>(logger: Logger, name: string, run: (input: ActorInput, 
   });
 }
 
-
 /** The PIN check the flows use (implemented by security/pin.ts). */
 export interface PinVerifier {
   verify(
     clientId: number,
     pin: string,
-  ): Promise<
-    { result: 'ok' } | { result: 'wrong'; attemptsLeft: number } | { result: 'locked' } | { result: 'not-set' }
-  >;
+  ): Promise<{ result: 'ok' } | { result: 'wrong'; attemptsLeft: number } | { result: 'locked' } | { result: 'not-set' }>;
 }
 
 /**

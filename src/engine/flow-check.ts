@@ -104,11 +104,7 @@ export function buildTree(flow: FlowFile): { root: NodeInfo; ids: Map<string, No
 }
 
 /** Resolves a transition target the way XState does: sibling by default, `.child`, or `#id.path`. */
-export function resolveTarget(
-  from: NodeInfo,
-  target: string,
-  ids: Map<string, NodeInfo>,
-): NodeInfo | undefined {
+export function resolveTarget(from: NodeInfo, target: string, ids: Map<string, NodeInfo>): NodeInfo | undefined {
   const descend = (start: NodeInfo | undefined, segments: string[]) => {
     let node = start;
     for (const s of segments) node = node?.children.get(s);
@@ -186,10 +182,17 @@ export function checkFlow(flow: FlowFile, ctx: CheckContext): FlowProblem[] {
 
   const checkKey = (path: (string | number)[], key: string, what: string) => {
     for (const lang of ctx.languages) {
-      if (!ctx.hasKey(lang, key)) problems.push({ path, rule: 'locale-missing', lang, key, message: `${what} '${key}' is missing in locale '${lang}'` });
+      if (!ctx.hasKey(lang, key))
+        problems.push({ path, rule: 'locale-missing', lang, key, message: `${what} '${key}' is missing in locale '${lang}'` });
     }
   };
-  const checkParams = (path: (string | number)[], kind: string, name: string, manifest: Manifest, params: Record<string, unknown> | undefined) => {
+  const checkParams = (
+    path: (string | number)[],
+    kind: string,
+    name: string,
+    manifest: Manifest,
+    params: Record<string, unknown> | undefined,
+  ) => {
     if (!manifest.params) {
       if (params && Object.keys(params).length > 0) add([...path, 'params'], `${kind} '${name}' takes no params`, 'param-type');
       return;
@@ -201,18 +204,34 @@ export function checkFlow(flow: FlowFile, ctx: CheckContext): FlowProblem[] {
       const given = params?.[key];
       const isErrorCode = manifest.params.shape[key] === errorCodeParam;
       if (issue.code === 'unrecognized_keys') {
-        add([...path, 'params'], `${kind} '${name}' has no params ${issue.keys.join(', ')} (it takes ${Object.keys(manifest.params.shape).join(', ')})`, 'param-type');
+        add(
+          [...path, 'params'],
+          `${kind} '${name}' has no params ${issue.keys.join(', ')} (it takes ${Object.keys(manifest.params.shape).join(', ')})`,
+          'param-type',
+        );
       } else if (given === undefined) {
         add(params ? [...path, 'params'] : path, `${kind} '${name}' needs params.${key}`, 'param-missing');
       } else if (issue.code === 'invalid_value' && typeof given !== 'string') {
         const values = isErrorCode ? 'an error code' : `one of ${issue.values.map(String).join(', ')}`;
-        add([...path, 'params', key], `${kind} '${name}' params.${key}: ${JSON.stringify(given)} is a ${typeof given}, not ${values}`, 'param-type');
+        add(
+          [...path, 'params', key],
+          `${kind} '${name}' params.${key}: ${JSON.stringify(given)} is a ${typeof given}, not ${values}`,
+          'param-type',
+        );
       } else if (issue.code === 'invalid_value' && isErrorCode) {
-        add([...path, 'params', key], `${kind} '${name}': '${String(given)}' is not an error code actors reject with${suggest(String(given), FLOW_ERROR_CODES)}`, 'unknown-error-code');
+        add(
+          [...path, 'params', key],
+          `${kind} '${name}': '${String(given)}' is not an error code actors reject with${suggest(String(given), FLOW_ERROR_CODES)}`,
+          'unknown-error-code',
+        );
       } else if (issue.code === 'invalid_value') {
         const values = issue.values.map(String);
         const near = closest(String(given), values);
-        add([...path, 'params', key], `${kind} '${name}' params.${key}: '${String(given)}' is not one of ${values.join(', ')}${near ? ` (did you mean '${near}'?)` : ''}`, 'param-type');
+        add(
+          [...path, 'params', key],
+          `${kind} '${name}' params.${key}: '${String(given)}' is not one of ${values.join(', ')}${near ? ` (did you mean '${near}'?)` : ''}`,
+          'param-type',
+        );
       } else {
         add([...path, 'params', key], `${kind} '${name}' params.${key}: ${issue.message}`, 'param-type');
       }
@@ -235,14 +254,19 @@ export function checkFlow(flow: FlowFile, ctx: CheckContext): FlowProblem[] {
   const flags = new Set(used.flatMap((m) => Object.keys(m.flags ?? {})));
   const lists = new Set(used.flatMap((m) => Object.keys(m.lists ?? {})));
   const setters = (field: 'flags' | 'lists', name: string) =>
-    Object.entries(manifests.actions).filter(([, m]) => name in (m[field] ?? {})).map(([n]) => n);
+    Object.entries(manifests.actions)
+      .filter(([, m]) => name in (m[field] ?? {}))
+      .map(([n]) => n);
   const checkSet = (path: (string | number)[], field: 'flags' | 'lists', name: string) => {
     const set = field === 'flags' ? flags : lists;
     if (set.has(name)) return;
     const what = field === 'flags' ? 'flag' : 'view list';
     const by = setters(field, name);
     const all = [...new Set(Object.values(manifests.actions).flatMap((m) => Object.keys(m[field] ?? {})))];
-    const why = by.length > 0 ? `only ${by.join(', ')} sets it, and this flow never runs ${by.length === 1 ? 'it' : 'them'}` : `no action sets it${suggest(name, all)}`;
+    const why =
+      by.length > 0
+        ? `only ${by.join(', ')} sets it, and this flow never runs ${by.length === 1 ? 'it' : 'them'}`
+        : `no action sets it${suggest(name, all)}`;
     add(path, `${what} '${name}' is never set: ${why}`, field === 'flags' ? 'undeclared-flag' : 'undeclared-list');
   };
   const checkActions = (path: (string | number)[], actions: ActionsConfig | undefined) => {
@@ -254,7 +278,8 @@ export function checkFlow(flow: FlowFile, ctx: CheckContext): FlowProblem[] {
       const p = Array.isArray(t) ? [...path, i] : path;
       const obj = typeof tr === 'string' ? { target: tr } : tr;
       for (const target of asArray(obj.target)) {
-        if (!resolveTarget(from, target, ids)) missing([...p, ...(typeof tr === 'string' ? [] : ['target'])], `target '${target}' does not exist`);
+        if (!resolveTarget(from, target, ids))
+          missing([...p, ...(typeof tr === 'string' ? [] : ['target'])], `target '${target}' does not exist`);
       }
       if (typeof tr !== 'string') {
         if (tr.guard) checkRef([...p, 'guard'], tr.guard, 'guard');
@@ -270,7 +295,11 @@ export function checkFlow(flow: FlowFile, ctx: CheckContext): FlowProblem[] {
       const code = refParams(tr.guard)?.code;
       if (typeof code !== 'string' || raised.has(code) || !(FLOW_ERROR_CODES as readonly string[]).includes(code)) return;
       const p = [...(Array.isArray(t) ? [...path, i] : path), 'guard', 'params', 'code'];
-      add(p, `actor '${src}' never rejects with '${code}': this branch would never be taken (it rejects with ${[...raised].join(', ')})`, 'unraised-error-code');
+      add(
+        p,
+        `actor '${src}' never rejects with '${code}': this branch would never be taken (it rejects with ${[...raised].join(', ')})`,
+        'unraised-error-code',
+      );
     });
   };
   const handles = (node: NodeInfo | undefined, event: string): boolean =>
@@ -294,7 +323,8 @@ export function checkFlow(flow: FlowFile, ctx: CheckContext): FlowProblem[] {
         if (args.indexOf(a) !== j) add([...kp, 'args', j], `argument '${a}' is taken twice (each kind is sent once, as event.${a})`);
       });
       for (const [lang, words] of Object.entries(k.words)) {
-        if (!ctx.languages.includes(lang)) add([...kp, 'words', lang], `language '${lang}' has no locale (known: ${ctx.languages.join(', ')})`);
+        if (!ctx.languages.includes(lang))
+          add([...kp, 'words', lang], `language '${lang}' has no locale (known: ${ctx.languages.join(', ')})`);
         words.forEach((w, j) => {
           const word = normalizeKeyword(w);
           const other = owner.get(word);
@@ -321,7 +351,8 @@ export function checkFlow(flow: FlowFile, ctx: CheckContext): FlowProblem[] {
     if (c.invoke) {
       const ip = [...p, 'invoke'];
       const actor = manifests.actors[c.invoke.src];
-      if (!actor) ref([...ip, 'src'], `actor '${c.invoke.src}' is not implemented (known: ${Object.keys(manifests.actors).sort().join(', ')})`);
+      if (!actor)
+        ref([...ip, 'src'], `actor '${c.invoke.src}' is not implemented (known: ${Object.keys(manifests.actors).sort().join(', ')})`);
       for (const key of actor?.keys ?? []) checkKey([...ip, 'src'], key, `actor '${c.invoke.src}' text`);
       if (!c.invoke.onDone) add(ip, 'invoke needs onDone');
       if (!c.invoke.onError) add(ip, 'invoke needs onError (what does the customer see when it fails?)');
@@ -347,18 +378,21 @@ export function checkFlow(flow: FlowFile, ctx: CheckContext): FlowProblem[] {
     });
     if (meta?.choose) {
       checkKey([...p, 'meta', 'choose', 'item'], meta.choose.item, 'choice label');
-      if (!handles(node, meta.choose.event)) ref([...p, 'meta', 'choose', 'event'], `event '${meta.choose.event}' is not handled by this state (add it to 'on')`);
+      if (!handles(node, meta.choose.event))
+        ref([...p, 'meta', 'choose', 'event'], `event '${meta.choose.event}' is not handled by this state (add it to 'on')`);
       checkSet([...p, 'meta', 'choose', 'items'], 'lists', meta.choose.items);
     }
     if (meta?.keywords) checkKeywords(meta.keywords, [...p, 'meta', 'keywords'], node);
     if (meta?.input && !handles(node, 'INPUT')) add([...p, 'meta', 'input'], "a state taking input must handle 'INPUT'");
-    if ((meta?.options || meta?.input || meta?.choose || meta?.keywords) && !meta.prompt) add([...p, 'meta'], 'options, input and keywords need a prompt');
+    if ((meta?.options || meta?.input || meta?.choose || meta?.keywords) && !meta.prompt)
+      add([...p, 'meta'], 'options, input and keywords need a prompt');
     if (meta?.prompt && c.invoke) add([...p, 'meta'], 'a prompt state cannot also invoke (the screen would be shown before the call ends)');
     const atomic = node.children.size === 0;
     if (atomic && !final && !c.invoke && !c.always && !meta?.options && !meta?.input && !meta?.choose && !meta?.keywords) {
       add(p, 'dead end: this state waits for nothing the customer can send (add options, input, invoke or type: final)', 'dead-end');
     }
-    if (final && (meta?.options || meta?.input || meta?.choose || meta?.keywords)) add([...p, 'meta'], 'a final state ends the session and cannot take input');
+    if (final && (meta?.options || meta?.input || meta?.choose || meta?.keywords))
+      add([...p, 'meta'], 'a final state ends the session and cannot take input');
   }
   return problems;
 }

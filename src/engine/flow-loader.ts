@@ -178,11 +178,7 @@ export function buildFlow(file: string, source: string, flow: FlowFile, factory:
 }
 
 /** Loads every `*.yaml|*.yml|*.json` flow in `dir` (test files `*.test.yaml` excepted); throws FlowLoadError. */
-export async function loadFlows(
-  dir: string,
-  ctx: CheckContext,
-  factory: MachineFactory,
-): Promise<Map<string, LoadedFlow>> {
+export async function loadFlows(dir: string, ctx: CheckContext, factory: MachineFactory): Promise<Map<string, LoadedFlow>> {
   const names = (await readdir(dir)).filter((n) => /\.(ya?ml|json)$/.test(n) && !/\.test\.ya?ml$/.test(n)).sort();
   const flows = new Map<string, LoadedFlow>();
   const issues: FlowIssue[] = [];
@@ -196,7 +192,12 @@ export async function loadFlows(
       continue;
     }
     if (flows.has(result.flow.id)) {
-      issues.push({ file, path: ['id'], rule: 'flow-check', message: `flow id '${result.flow.id}' is already used by ${flows.get(result.flow.id)?.file}` });
+      issues.push({
+        file,
+        path: ['id'],
+        rule: 'flow-check',
+        message: `flow id '${result.flow.id}' is already used by ${flows.get(result.flow.id)?.file}`,
+      });
       continue;
     }
     flows.set(result.flow.id, buildFlow(file, source, result.flow, factory));

@@ -45,7 +45,10 @@ const keyword = z.strictObject({
   words: z
     .record(z.string().regex(/^[a-z]{2}$/, 'must be a language code like en'), z.array(keywordWord).min(1))
     .refine((w) => Object.keys(w).length > 0, 'needs the words of at least one language'),
-  args: z.array(z.enum(['pin', 'lang', 'digits', 'amount', 'phone'])).max(4).optional(),
+  args: z
+    .array(z.enum(['pin', 'lang', 'digits', 'amount', 'phone']))
+    .max(4)
+    .optional(),
   usage: i18nKey.optional(),
 });
 
@@ -53,9 +56,7 @@ export const screenMetaSchema = z.strictObject({
   prompt: i18nKey.optional(),
   input: z.enum(['pin', 'digits', 'amount', 'phone', 'text']).optional(),
   options: z.array(option).min(1).optional(),
-  list: z
-    .strictObject({ items: name, item: i18nKey, empty: i18nKey.optional() })
-    .optional(),
+  list: z.strictObject({ items: name, item: i18nKey, empty: i18nKey.optional() }).optional(),
   choose: z
     .strictObject({ items: name, item: i18nKey, event: z.string().regex(/^[A-Z][A-Z0-9_]*$/, 'must be an UPPER_CASE event name') })
     .optional(),
@@ -111,7 +112,10 @@ export const flowFileSchema = z.strictObject({
    * USSD service codes this flow answers (`'*384*1#'`). Without it, the flow answers every code of its
    * channels that no other flow names (src/channels/flow-routing.ts).
    */
-  serviceCodes: z.array(z.string().regex(/^[*#0-9]{1,32}$/, 'a USSD service code: digits, * and #')).min(1).optional(),
+  serviceCodes: z
+    .array(z.string().regex(/^[*#0-9]{1,32}$/, 'a USSD service code: digits, * and #'))
+    .min(1)
+    .optional(),
   /** The state `00` returns to, once the customer has reached it. */
   home: z.string().optional(),
   machine: z.strictObject({

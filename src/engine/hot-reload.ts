@@ -79,9 +79,7 @@ export interface FlowWatcherOptions {
   debounceMs?: number;
 }
 
-export type ReloadOutcome =
-  | { ok: true; versions: Record<string, string>; changed: string[] }
-  | { ok: false; problems: string[] };
+export type ReloadOutcome = { ok: true; versions: Record<string, string>; changed: string[] } | { ok: false; problems: string[] };
 
 export interface FlowWatcher {
   /** Reloads now (also what a file change triggers); never throws. */
@@ -159,7 +157,10 @@ export function watchFlows(options: FlowWatcherOptions): FlowWatcher {
       options.logger.warn({ dir, err: { message: (error as Error).message } }, 'cannot watch directory; hot reload is off for it');
     }
   }
-  options.logger.info({ flows: options.flowsDir, locales: options.localesDir }, 'watching flows and locales: edits are loaded without a restart');
+  options.logger.info(
+    { flows: options.flowsDir, locales: options.localesDir },
+    'watching flows and locales: edits are loaded without a restart',
+  );
   return {
     reload,
     async settled() {

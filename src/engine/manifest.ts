@@ -42,7 +42,11 @@ export interface ManifestSet {
 /** An amount with currency, formatted per locale (fr: "1 000 000,00 KES"). */
 export const amountVar = (description: string): ViewVarSpec => ({ max: 16, example: 'KES 1,000,000.00', description });
 /** Product name and account number. */
-export const accountVar: ViewVarSpec = { max: 30, example: 'Akiba Savings Plus 000000000001', description: 'product name and account number' };
+export const accountVar: ViewVarSpec = {
+  max: 30,
+  example: 'Akiba Savings Plus 000000000001',
+  description: 'product name and account number',
+};
 export const dateVar = (description: string): ViewVarSpec => ({ max: 10, example: '25/11/2026', description });
 
 /**

@@ -63,7 +63,8 @@ export const MONEY_MANIFESTS = {
       errors: ['amount-low', 'amount-high', 'over-daily', 'above-outstanding', 'inactive', 'insufficient'],
     },
     transferMoney: {
-      description: 'PIN-confirmed transfer of the intent fixed on the confirmation screen, exactly once; resolves { status: done | processing }',
+      description:
+        'PIN-confirmed transfer of the intent fixed on the confirmation screen, exactly once; resolves { status: done | processing }',
       // shown by the turn runner when the hop deadline passes while the transfer runs (threat T29)
       keys: ['transfer.pending'],
       errors: ['pin-wrong', 'pin-locked', 'pin-not-set', 'sim-swap', 'sim-swap-unknown', 'inactive', 'insufficient', 'over-daily'],
@@ -87,7 +88,10 @@ export const MONEY_MANIFESTS = {
     },
     rememberRecipient: {
       description: 'keeps the recipient found by findRecipient',
-      views: { counterparty: counterpartyVar, phone: { max: 13, example: '+255711000009', description: 'a phone number, masked for display (0711***002)' } },
+      views: {
+        counterparty: counterpartyVar,
+        phone: { max: 13, example: '+255711000009', description: 'a phone number, masked for display (0711***002)' },
+      },
     },
     chooseOwnAccount: { description: 'keeps the own account chosen (choose event index)', views: { counterparty: counterpartyVar } },
     rememberLoan: {
@@ -104,17 +108,32 @@ export const MONEY_MANIFESTS = {
     useInstalment: { description: 'takes the next instalment as the amount' },
     rememberAmount: {
       description: 'entering the confirmation screen: fixes the money intent (a new idempotency key) with the amount checked',
-      views: { amount: amountVar('the amount to send'), ref: { max: 8, example: 'AB12CD34', description: 'transfer reference shown to customers' } },
+      views: {
+        amount: amountVar('the amount to send'),
+        ref: { max: 8, example: 'AB12CD34', description: 'transfer reference shown to customers' },
+      },
     },
-    rememberAmountProblem: { description: 'after insufficient: the balance available', views: { available: amountVar('available balance') } },
+    rememberAmountProblem: {
+      description: 'after insufficient: the balance available',
+      views: { available: amountVar('available balance') },
+    },
     rememberReceipt: {
       description: 'keeps the transfer reference and Fineract transfer id',
-      views: { ref: { max: 8, example: 'AB12CD34', description: 'transfer reference shown to customers' }, transferId: { max: 10, example: '1234567890', description: 'Fineract transfer id' } },
+      views: {
+        ref: { max: 8, example: 'AB12CD34', description: 'transfer reference shown to customers' },
+        transferId: { max: 10, example: '1234567890', description: 'Fineract transfer id' },
+      },
     },
   },
   guards: {
-    purposeIs: { description: 'the money journey is for this purpose: `{ type: purposeIs, params: { purpose: loan } }`', params: purposeParams },
-    outcomeIs: { description: "the transfer's outcome on onDone: `{ type: outcomeIs, params: { status: processing } }`", params: outcomeParams },
+    purposeIs: {
+      description: 'the money journey is for this purpose: `{ type: purposeIs, params: { purpose: loan } }`',
+      params: purposeParams,
+    },
+    outcomeIs: {
+      description: "the transfer's outcome on onDone: `{ type: outcomeIs, params: { status: processing } }`",
+      params: outcomeParams,
+    },
   },
 } as const satisfies ManifestSet;
 
@@ -258,7 +277,11 @@ export function createMoneyImplementations(deps: MoneyDeps) {
       signal.addEventListener('abort', tell, { once: true });
       try {
         await checkPin(pins, customer.clientId, event);
-        if (deps.simSwap && (await deps.simSwap.recentlySwapped(context.msisdn).catch(() => Promise.reject(new FlowError('sim-swap-unknown'))))) throw new FlowError('sim-swap');
+        if (
+          deps.simSwap &&
+          (await deps.simSwap.recentlySwapped(context.msisdn).catch(() => Promise.reject(new FlowError('sim-swap-unknown'))))
+        )
+          throw new FlowError('sim-swap');
         // The lookup cache may still call a blocked client active: ask Fineract itself before money leaves.
         // A read that goes unanswered stops the transfer too (it fails closed): nothing has been sent yet, so
         // "no money was moved" is the truth.
@@ -272,7 +295,9 @@ export function createMoneyImplementations(deps: MoneyDeps) {
         const outcome = await transfers.execute(intent, currentDeadline() ?? Date.now() + deps.fallbackBudgetMs, { signal });
         settled = { known: true, refusal: outcome.status === 'failed' && !signal.aborted ? outcome.code : undefined };
         if (outcome.status === 'failed') throw new FlowError(outcome.code);
-        return outcome.status === 'done' ? { status: 'done', ref: intent.ref, transferId: outcome.transferId } : { status: 'processing', ref: intent.ref };
+        return outcome.status === 'done'
+          ? { status: 'done', ref: intent.ref, transferId: outcome.transferId }
+          : { status: 'processing', ref: intent.ref };
       } catch (error) {
         settled ??= { known: true, refusal: REFUSALS[toFlowError(error).code] ?? 'rejected' };
         throw error;
@@ -316,7 +341,14 @@ export function createMoneyImplementations(deps: MoneyDeps) {
     rememberRecipient: assign(({ context, event }: Ctx) => {
       const r = event.output as { clientId: number; officeId: number; accountId: number; label: string; msisdn: string };
       return {
-        data: { ...context.data, toClientId: r.clientId, toOfficeId: r.officeId, toAccountId: r.accountId, counterparty: r.label, recipientMsisdn: r.msisdn },
+        data: {
+          ...context.data,
+          toClientId: r.clientId,
+          toOfficeId: r.officeId,
+          toAccountId: r.accountId,
+          counterparty: r.label,
+          recipientMsisdn: r.msisdn,
+        },
         view: { ...context.view, counterparty: r.label, phone: maskPhone(r.msisdn, deps.defaultCountry as CountryCode) },
       };
     }),
@@ -325,7 +357,13 @@ export function createMoneyImplementations(deps: MoneyDeps) {
       const row = Array.isArray(rows) ? rows[num(event.index)] : undefined;
       const customer = context.customer!;
       return {
-        data: { ...context.data, toClientId: customer.clientId, toOfficeId: customer.officeId, toAccountId: row ? num(row.accountId) : null, counterparty: row ? String(row.account) : '' },
+        data: {
+          ...context.data,
+          toClientId: customer.clientId,
+          toOfficeId: customer.officeId,
+          toAccountId: row ? num(row.accountId) : null,
+          counterparty: row ? String(row.account) : '',
+        },
         view: { ...context.view, counterparty: row ? String(row.account) : '' },
       };
     }),

@@ -9,7 +9,16 @@ import { CALLBACK_MANIFESTS, createCallbackImplementations, type CallbackRequest
 import { accountVar, amountVar, dateVar, type ManifestSet } from './manifest.js';
 import { DEFAULT_COUNTRY, DEFAULT_CURRENCY } from '../constants.js';
 
-export { ANY_ACTOR_ERRORS, errorCodeParam, FLOW_ERROR_CODES, FlowError, toFlowError, type FlowErrorCode, type FlowInput, type PinVerifier } from './actor-kit.js';
+export {
+  ANY_ACTOR_ERRORS,
+  errorCodeParam,
+  FLOW_ERROR_CODES,
+  FlowError,
+  toFlowError,
+  type FlowErrorCode,
+  type FlowInput,
+  type PinVerifier,
+} from './actor-kit.js';
 
 /**
  * The setup() registry: every action, guard and actor a flow file may name, implemented once. Flow files
@@ -33,14 +42,22 @@ export const CORE_MANIFESTS = {
   },
   actions: {
     rememberCustomer: { description: 'keeps the customer found by findCustomer' },
-    greet: { description: "puts the customer's first name in the view", views: { name: { max: 20, example: 'Nyambura-Wairimu Kam', description: "customer's first name" } } },
+    greet: {
+      description: "puts the customer's first name in the view",
+      views: { name: { max: 20, example: 'Nyambura-Wairimu Kam', description: "customer's first name" } },
+    },
     rememberAttempts: {
       description: 'after pin-wrong: how many PIN attempts are left',
       views: { attemptsLeft: { max: 1, example: '9', description: 'PIN attempts left' } },
     },
     rememberBalances: {
       description: 'keeps the balances fetched by fetchBalances',
-      lists: { balances: { description: 'one row per savings account', row: { account: accountVar, amount: amountVar('available balance of the account') } } },
+      lists: {
+        balances: {
+          description: 'one row per savings account',
+          row: { account: accountVar, amount: amountVar('available balance of the account') },
+        },
+      },
     },
     rememberStatement: {
       description: 'keeps the statement fetched by fetchStatement',
@@ -48,7 +65,11 @@ export const CORE_MANIFESTS = {
       lists: {
         lines: {
           description: 'one row per transaction, newest first',
-          row: { date: dateVar('a date (dd/mm/yyyy)'), sign: { max: 1, example: '-', description: '+ for credits, - for debits' }, amount: amountVar('the amount of the transaction') },
+          row: {
+            date: dateVar('a date (dd/mm/yyyy)'),
+            sign: { max: 1, example: '-', description: '+ for credits, - for debits' },
+            amount: amountVar('the amount of the transaction'),
+          },
         },
       },
     },
@@ -98,15 +119,11 @@ export function createImplementations(deps: EngineDeps) {
     fetchBalances: actor(logger, 'fetchBalances', async ({ context }) => {
       const customer = requireCustomer(context);
       const { savings } = await fineract.listAccounts(customer.clientId);
-      const accounts = await Promise.all(
-        savings.map((s) => fineract.getOwnedSavingsAccount(customer.clientId, s.id)),
-      );
-      return accounts.map(
-        (a): ViewVars => ({
-          account: `${a.productName} ${a.accountNo}`,
-          amount: { amount: a.availableBalance, currency: a.currency, decimals: a.decimalPlaces },
-        }),
-      );
+      const accounts = await Promise.all(savings.map((s) => fineract.getOwnedSavingsAccount(customer.clientId, s.id)));
+      return accounts.map((a): ViewVars => ({
+        account: `${a.productName} ${a.accountNo}`,
+        amount: { amount: a.availableBalance, currency: a.currency, decimals: a.decimalPlaces },
+      }));
     }),
     fetchStatement: actor(logger, 'fetchStatement', async ({ context }) => {
       const customer = requireCustomer(context);
@@ -114,13 +131,11 @@ export function createImplementations(deps: EngineDeps) {
       const primary = savings[0];
       if (!primary) return { account: '', lines: [] as ViewVars[] };
       const account = await fineract.getOwnedSavingsAccount(customer.clientId, primary.id, { transactions: true });
-      const lines = (account.transactions ?? []).slice(0, 10).map(
-        (t): ViewVars => ({
-          date: { date: t.date },
-          sign: t.credit ? '+' : '-',
-          amount: { amount: t.amount, currency: account.currency, decimals: account.decimalPlaces },
-        }),
-      );
+      const lines = (account.transactions ?? []).slice(0, 10).map((t): ViewVars => ({
+        date: { date: t.date },
+        sign: t.credit ? '+' : '-',
+        amount: { amount: t.amount, currency: account.currency, decimals: account.decimalPlaces },
+      }));
       return { account: account.accountNo, lines };
     }),
   } satisfies Record<keyof typeof CORE_MANIFESTS.actors, AnyActorLogic>;

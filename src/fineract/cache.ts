@@ -112,7 +112,13 @@ export function createLookupCache(options: LookupCacheOptions): LookupCache {
   }
 
   return {
-    async getOrLoad<T>(name: string, id: string | number, ttlMs: number, loader: () => Promise<T>, opts: { negativeTtlMs?: number } = {}): Promise<T> {
+    async getOrLoad<T>(
+      name: string,
+      id: string | number,
+      ttlMs: number,
+      loader: () => Promise<T>,
+      opts: { negativeTtlMs?: number } = {},
+    ): Promise<T> {
       if (!(ttlMs > 0)) throw new RangeError(`ttlMs must be positive, got ${ttlMs}`);
       const negativeTtlMs = opts.negativeTtlMs ?? Math.max(1, Math.floor(ttlMs / 5));
       const key = lookupKey(keys, name, id);

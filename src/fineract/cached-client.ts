@@ -58,7 +58,12 @@ const KNOWN_TTL_MS = 30 * 24 * 3600 * 1000;
 const BURST_S = 5;
 
 /** Wraps a client so lookups are served from the cache when fresh (and, with `cap`, unknown numbers are capped). */
-export function withLookupCache(client: FineractClient, cache: LookupCache, ttls: CacheTtls, cap?: UnknownLookupCap): FineractClient & { unknownLookupsRefused(): number } {
+export function withLookupCache(
+  client: FineractClient,
+  cache: LookupCache,
+  ttls: CacheTtls,
+  cap?: UnknownLookupCap,
+): FineractClient & { unknownLookupsRefused(): number } {
   let refused = 0;
   const knownKey = (e164: string) => cap!.keys.forMsisdn(e164, 'known');
 
@@ -69,7 +74,14 @@ export function withLookupCache(client: FineractClient, cache: LookupCache, ttls
       const allowed =
         cap.perSecond > 0 &&
         (await cap.buckets
-          .take([{ key: abuseKey(cap.keys, 'fineract', 'unknown-lookups'), capacity: Math.max(1, cap.perSecond * BURST_S), perSecond: cap.perSecond, cost: cap.costOf(e164) }])
+          .take([
+            {
+              key: abuseKey(cap.keys, 'fineract', 'unknown-lookups'),
+              capacity: Math.max(1, cap.perSecond * BURST_S),
+              perSecond: cap.perSecond,
+              cost: cap.costOf(e164),
+            },
+          ])
           .then((r) => r.ok)
           .catch(() => true)); // the store is down: the gateway's own limit still holds
       if (!allowed) {
@@ -84,7 +96,8 @@ export function withLookupCache(client: FineractClient, cache: LookupCache, ttls
 
   return {
     ...client,
-    findClientByPhone: (e164) => cache.getOrLoad('client-by-phone', e164, ttls.lookupMs, () => lookup(e164), { negativeTtlMs: ttls.negativeMs }),
+    findClientByPhone: (e164) =>
+      cache.getOrLoad('client-by-phone', e164, ttls.lookupMs, () => lookup(e164), { negativeTtlMs: ttls.negativeMs }),
     listAccounts: (clientId) => cache.getOrLoad('accounts', clientId, ttls.lookupMs, () => client.listAccounts(clientId)),
     unknownLookupsRefused: () => refused,
   };

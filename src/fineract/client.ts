@@ -1,7 +1,15 @@
 import type { z } from 'zod';
 import { maskMsisdn, type Logger } from '../logger.js';
 import { createBusinessDate, todayIn } from './business-date.js';
-import { FineractError, FineractNotFound, FineractRejected, FineractUnauthorized, FineractUnavailable, FineractUnexpectedShape, OwnershipError } from './errors.js';
+import {
+  FineractError,
+  FineractNotFound,
+  FineractRejected,
+  FineractUnauthorized,
+  FineractUnavailable,
+  FineractUnexpectedShape,
+  OwnershipError,
+} from './errors.js';
 import { FineractHttp, isServedFromCache, requestWithMeta, type FineractRequester, type RequestOptions } from './http.js';
 import { lookupQueries, uncappedFallbackQueries, type LookupQuery } from './phone-lookup.js';
 import { toE164, type CountryCode } from '../text/phone.js';
@@ -161,7 +169,8 @@ export function createFineractClient(options: FineractClientOptions): FineractCl
         toE164(r.entityMobileNo, country) === e164,
     );
     const ids = [...new Set(candidates.map((r) => r.entityId))];
-    if (ids.length > 1) log?.warn({ msisdn: maskMsisdn(e164), clients: ids }, 'several active clients share one mobile number; using the first');
+    if (ids.length > 1)
+      log?.warn({ msisdn: maskMsisdn(e164), clients: ids }, 'several active clients share one mobile number; using the first');
     for (const clientId of ids) {
       // Confirm on the client record itself: the search row may be stale or from another resource.
       const customer = await getClient(clientId).catch((err: unknown) => {
@@ -235,7 +244,12 @@ export function createFineractClient(options: FineractClientOptions): FineractCl
   const fixedToday = options.today;
   const businessDates = fixedToday
     ? undefined
-    : createBusinessDate({ http, timeZone: options.timeZone ?? DEFAULT_TIMEZONE, ttlMs: options.businessDateTtlMs, logger: options.logger });
+    : createBusinessDate({
+        http,
+        timeZone: options.timeZone ?? DEFAULT_TIMEZONE,
+        ttlMs: options.businessDateTtlMs,
+        logger: options.logger,
+      });
   const businessDate = async (): Promise<string> => (fixedToday ? fixedToday() : businessDates!.get());
   const businessDateNow = (): string => (fixedToday ? fixedToday() : businessDates!.current());
   const reconcileWindow = Math.min(Math.max(options.reconcileWindow ?? 100, 1), 1000);
@@ -253,7 +267,8 @@ export function createFineractClient(options: FineractClientOptions): FineractCl
   async function transfer(req: TransferRequest, loanChecked = false): Promise<TransferResult> {
     const key = idempotencyKey(req.idempotencyKey);
     const description = sanitizeDescription(req.description);
-    if (description === '') throw rejected('transfer description is empty', 'validation.msg.accounttransfer.transferDescription.cannot.be.blank');
+    if (description === '')
+      throw rejected('transfer description is empty', 'validation.msg.accounttransfer.transferDescription.cannot.be.blank');
     // Fineract refuses a date after its business date (400 error.msg.savingsaccount.transaction.in.the.future).
     const date = req.date ?? (await businessDate());
     if (!/^\d{4}-\d{2}-\d{2}$/.test(date)) throw rejected('transfer date is not yyyy-mm-dd', 'validation.msg.invalid.date.format');
@@ -263,17 +278,29 @@ export function createFineractClient(options: FineractClientOptions): FineractCl
     const transferAmount = decimalAmount(req.amount, source.decimalPlaces);
     if (req.to.type === 'loan' && !loanChecked) await getOwnedLoan(req.to.clientId, req.to.accountId);
     const body = {
-      fromOfficeId: id(req.from.officeId), fromClientId: id(req.from.clientId), fromAccountType: 2, fromAccountId: id(req.from.accountId),
-      toOfficeId: id(req.to.officeId), toClientId: id(req.to.clientId), toAccountType: req.to.type === 'loan' ? 1 : 2,
+      fromOfficeId: id(req.from.officeId),
+      fromClientId: id(req.from.clientId),
+      fromAccountType: 2,
+      fromAccountId: id(req.from.accountId),
+      toOfficeId: id(req.to.officeId),
+      toClientId: id(req.to.clientId),
+      toAccountType: req.to.type === 'loan' ? 1 : 2,
       toAccountId: id(req.to.accountId),
-      transferDate: date, dateFormat: 'yyyy-MM-dd', locale: 'en',
-      transferAmount, transferDescription: description,
+      transferDate: date,
+      dateFormat: 'yyyy-MM-dd',
+      locale: 'en',
+      transferAmount,
+      transferDescription: description,
     };
     const res = await requestWithMeta(http, 'POST', '/accounttransfers', { body, idempotencyKey: key });
     const parsed = CommandResult.safeParse(res.body);
     if (parsed.success && parsed.data.rollbackTransaction === true) {
       log?.warn({ fromAccountId: req.from.accountId, commandId: parsed.data.commandId }, 'transfer held for maker-checker approval');
-      throw new FineractRejected('Fineract holds POST /accounttransfers for maker-checker approval; nothing moved yet', res.status, MAKER_CHECKER_PENDING);
+      throw new FineractRejected(
+        'Fineract holds POST /accounttransfers for maker-checker approval; nothing moved yet',
+        res.status,
+        MAKER_CHECKER_PENDING,
+      );
     }
     if (!parsed.success || parsed.data.resourceId === undefined) {
       // The transfer may have happened: the caller treats this like a timeout and reconciles.
@@ -294,14 +321,24 @@ export function createFineractClient(options: FineractClientOptions): FineractCl
    */
   async function transferTransactionId(detailId: number, description: string): Promise<number> {
     try {
-      const page = await get(AccountTransferPage, '/accounttransfers', { accountDetailId: String(id(detailId)), limit: '10' }, { readFrom: 'primary' });
-      const legs = page.pageItems.filter((t) => t.reversed !== true && (t.transferDescription === undefined || t.transferDescription === description));
+      const page = await get(
+        AccountTransferPage,
+        '/accounttransfers',
+        { accountDetailId: String(id(detailId)), limit: '10' },
+        { readFrom: 'primary' },
+      );
+      const legs = page.pageItems.filter(
+        (t) => t.reversed !== true && (t.transferDescription === undefined || t.transferDescription === description),
+      );
       const newest = legs.reduce<number | undefined>((max, t) => (max === undefined || t.id > max ? t.id : max), undefined);
       if (newest === undefined) throw new FineractUnavailable(`Fineract listed no transaction of transfer detail ${detailId}`);
       return newest;
     } catch (err) {
       const level = err instanceof FineractUnauthorized ? 'error' : 'warn';
-      log?.[level]({ detailId, err: { type: err instanceof Error ? err.name : 'error' } }, 'transfer posted, but its transaction id could not be read (READ_ACCOUNTTRANSFER?); outcome left to reconciliation');
+      log?.[level](
+        { detailId, err: { type: err instanceof Error ? err.name : 'error' } },
+        'transfer posted, but its transaction id could not be read (READ_ACCOUNTTRANSFER?); outcome left to reconciliation',
+      );
       throw new FineractUnavailable('transfer posted, but Fineract did not give its transaction id; reconcile it');
     }
   }
@@ -321,12 +358,17 @@ export function createFineractClient(options: FineractClientOptions): FineractCl
    * the transfer). Fineract < 1.9 has no search (a container 404), and a search answer of another shape also falls
    * back to the account with all its transactions.
    */
-  async function findTransfer(query: { fromAccountId: number; description: string; onOrAfter?: string }): Promise<{ transferId: number } | null> {
+  async function findTransfer(query: {
+    fromAccountId: number;
+    description: string;
+    onOrAfter?: string;
+  }): Promise<{ transferId: number } | null> {
     const wanted = sanitizeDescription(query.description);
     if (wanted === '') return null;
     const accountId = id(query.fromAccountId);
     const since = query.onOrAfter;
-    if (since !== undefined && !/^\d{4}-\d{2}-\d{2}$/.test(since)) throw rejected('onOrAfter is not yyyy-mm-dd', 'validation.msg.invalid.date.format');
+    if (since !== undefined && !/^\d{4}-\d{2}-\d{2}$/.test(since))
+      throw rejected('onOrAfter is not yyyy-mm-dd', 'validation.msg.invalid.date.format');
     const debit = (t: TransferLeg): boolean => (t.entryType ? t.entryType.toUpperCase() === 'DEBIT' : t.transactionType?.id !== 1);
     const match = (t: TransferLeg): boolean =>
       t.transfer?.transferDescription === wanted && t.transfer.reversed !== true && t.reversed !== true && debit(t);
@@ -341,7 +383,9 @@ export function createFineractClient(options: FineractClientOptions): FineractCl
       for (let page = 0; page < pages; page++) {
         const params: Record<string, string> = { limit: String(reconcileWindow), offset: String(page), debit: 'true' };
         if (since !== undefined) Object.assign(params, { fromDate: since, dateFormat: 'yyyy-MM-dd', locale: 'en' });
-        const { total, items } = await get(SavingsTransactionPage, `/savingsaccounts/${accountId}/transactions/search`, params, { readFrom: 'primary' });
+        const { total, items } = await get(SavingsTransactionPage, `/savingsaccounts/${accountId}/transactions/search`, params, {
+          readFrom: 'primary',
+        });
         looked += items.length;
         const hit = items.find(match);
         if (hit) return done(hit, looked, page + 1);
@@ -353,12 +397,16 @@ export function createFineractClient(options: FineractClientOptions): FineractCl
         if (since === undefined || exhausted) return done(undefined, looked, page + 1);
       }
       log?.warn({ fromAccountId: accountId, looked, pages: reconcileMaxPages }, 'transfer reconciliation stopped at its page limit');
-      throw new FineractUnavailable(`reconciliation read ${reconcileMaxPages} pages of account ${accountId} without reaching ${since}; outcome still uncertain`);
+      throw new FineractUnavailable(
+        `reconciliation read ${reconcileMaxPages} pages of account ${accountId} without reaching ${since}; outcome still uncertain`,
+      );
     } catch (err) {
       const noSearch = err instanceof FineractNotFound && err.code === 'error.msg.resource.not.found';
       if (!noSearch && !(err instanceof FineractUnexpectedShape)) throw err;
     }
-    const legs = (await get(SavingsTransactionList, `/savingsaccounts/${accountId}`, { associations: 'transactions' }, { readFrom: 'primary' })).transactions ?? [];
+    const legs =
+      (await get(SavingsTransactionList, `/savingsaccounts/${accountId}`, { associations: 'transactions' }, { readFrom: 'primary' }))
+        .transactions ?? [];
     return done(legs.find(match), legs.length, 0);
   }
 
@@ -410,7 +458,8 @@ const rejected = (message: string, code: string): FineractRejected => new Finera
 
 /** Header-safe key: printable ASCII without spaces, 1 to 50 characters (m_portfolio_command_source.idempotency_key is VARCHAR(50)). */
 function idempotencyKey(key: string): string {
-  if (!/^[\x21-\x7e]{1,50}$/.test(key)) throw rejected('idempotency key must be 1-50 printable ASCII characters', 'kiunga.idempotency.key.invalid');
+  if (!/^[\x21-\x7e]{1,50}$/.test(key))
+    throw rejected('idempotency key must be 1-50 printable ASCII characters', 'kiunga.idempotency.key.invalid');
   return key;
 }
 

@@ -8,7 +8,10 @@ export abstract class FineractError extends Error {
   abstract readonly kind: FineractErrorKind;
   /** True when the same request may succeed later (network failure, 5xx, timeout). */
   abstract readonly retryable: boolean;
-  constructor(message: string, readonly httpStatus?: number) {
+  constructor(
+    message: string,
+    readonly httpStatus?: number,
+  ) {
     super(message);
     this.name = new.target.name;
     Object.setPrototypeOf(this, new.target.prototype);
@@ -19,7 +22,11 @@ export abstract class FineractError extends Error {
 export class FineractUnavailable extends FineractError {
   readonly kind = 'unavailable' as const;
   readonly retryable = true;
-  constructor(message: string, httpStatus?: number, readonly timedOut = false) {
+  constructor(
+    message: string,
+    httpStatus?: number,
+    readonly timedOut = false,
+  ) {
     super(message, httpStatus);
   }
 }
@@ -28,7 +35,12 @@ export class FineractUnavailable extends FineractError {
 export class FineractRejected extends FineractError {
   readonly kind = 'rejected' as const;
   readonly retryable = false;
-  constructor(message: string, httpStatus: number, readonly code: string, readonly topLevelCode?: string) {
+  constructor(
+    message: string,
+    httpStatus: number,
+    readonly code: string,
+    readonly topLevelCode?: string,
+  ) {
     super(message, httpStatus);
   }
 }
@@ -62,7 +74,10 @@ export class FineractUnexpectedShape extends FineractUnavailable {}
 export class FineractNotFound extends FineractError {
   readonly kind = 'not-found' as const;
   readonly retryable = false;
-  constructor(message: string, readonly code = 'error.msg.resource.not.found') {
+  constructor(
+    message: string,
+    readonly code = 'error.msg.resource.not.found',
+  ) {
     super(message, 404);
   }
 }

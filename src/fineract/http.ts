@@ -167,7 +167,14 @@ export class FineractHttp implements FineractRequester {
       const error = toFineractError(err, where, status, signal.aborted, timeoutMs);
       const level = error instanceof FineractUnauthorized ? 'error' : 'warn';
       this.#log?.[level](
-        { method, path, status: status || undefined, kind: error.kind, code: 'code' in error ? error.code : undefined, ms: Math.round(performance.now() - started) },
+        {
+          method,
+          path,
+          status: status || undefined,
+          kind: error.kind,
+          code: 'code' in error ? error.code : undefined,
+          ms: Math.round(performance.now() - started),
+        },
         'fineract call failed',
       );
       throw error;
@@ -250,7 +257,12 @@ function interpret<T>(status: number, text: string, where: string, replayed = fa
   // the command ran once and rolled back; every retry of the key gets this same answer (docs/fineract.md).
   if (replayed && status !== 425 && (status >= 500 || status === 408 || status === 429)) {
     const code = specific ?? top ?? `http.${status}`;
-    throw new FineractReplayedFailure(`Fineract replayed a stored failure of ${where}: ${code} (HTTP ${status}); nothing moved`, status, code, top);
+    throw new FineractReplayedFailure(
+      `Fineract replayed a stored failure of ${where}: ${code} (HTTP ${status}); nothing moved`,
+      status,
+      code,
+      top,
+    );
   }
   // 408/425/429: try again later (425 = same idempotency key still in flight, retry with the same key).
   if (status === 408 || status === 425 || status === 429) {
@@ -266,8 +278,10 @@ function interpret<T>(status: number, text: string, where: string, replayed = fa
 function toFineractError(err: unknown, where: string, status: number, aborted: boolean, timeoutMs: number): FineractError {
   if (err instanceof FineractError) return err;
   const code = typeof err === 'object' && err !== null && 'code' in err ? String((err as { code: unknown }).code) : undefined;
-  const timedOut =
-    aborted || code === 'UND_ERR_HEADERS_TIMEOUT' || code === 'UND_ERR_BODY_TIMEOUT' || code === 'UND_ERR_CONNECT_TIMEOUT';
+  const timedOut = aborted || code === 'UND_ERR_HEADERS_TIMEOUT' || code === 'UND_ERR_BODY_TIMEOUT' || code === 'UND_ERR_CONNECT_TIMEOUT';
   if (timedOut) return new FineractUnavailable(`Fineract did not answer ${where} within ${timeoutMs} ms`, status || undefined, true);
-  return new FineractUnavailable(`Fineract unreachable on ${where} (${code ?? (err instanceof Error ? err.name : 'error')})`, status || undefined);
+  return new FineractUnavailable(
+    `Fineract unreachable on ${where} (${code ?? (err instanceof Error ? err.name : 'error')})`,
+    status || undefined,
+  );
 }

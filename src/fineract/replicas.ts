@@ -99,7 +99,10 @@ export function createReplicaRouter(options: ReplicaRouterOptions): ReplicaRoute
         stats.fallbacks++;
         const reason = err instanceof FineractNotSent ? err.reason : err instanceof Error ? err.name : 'error';
         const level = err instanceof FineractUnauthorized || err instanceof FineractRejected ? 'error' : 'debug';
-        log?.[level]({ method, path, reason, status: (err as { httpStatus?: number }).httpStatus }, 'read replica failed; reading from the primary');
+        log?.[level](
+          { method, path, reason, status: (err as { httpStatus?: number }).httpStatus },
+          'read replica failed; reading from the primary',
+        );
         stats.primaryReads++;
         return primary.request<T>(method, path, rest);
       }

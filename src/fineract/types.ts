@@ -133,11 +133,7 @@ export interface FineractClient {
   /** Active plain savings accounts and loans of the client, restricted to the products shown on channels. */
   listAccounts(clientId: number): Promise<CustomerAccounts>;
   /** A savings account, after checking it belongs to `clientId` (OwnershipError otherwise). */
-  getOwnedSavingsAccount(
-    clientId: number,
-    accountId: number,
-    options?: { transactions?: boolean },
-  ): Promise<SavingsAccount>;
+  getOwnedSavingsAccount(clientId: number, accountId: number, options?: { transactions?: boolean }): Promise<SavingsAccount>;
   /** A loan, after checking it belongs to `clientId` (OwnershipError otherwise). */
   getOwnedLoan(clientId: number, loanId: number): Promise<LoanAccount>;
   /**

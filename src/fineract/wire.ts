@@ -14,7 +14,13 @@ import type {
  */
 
 /** BigDecimal amounts: JSON numbers, possibly with trailing zeros; tolerate numeric strings. */
-const amount = z.union([z.number(), z.string().regex(/^-?\d+(\.\d+)?$/).transform(Number)]);
+const amount = z.union([
+  z.number(),
+  z
+    .string()
+    .regex(/^-?\d+(\.\d+)?$/)
+    .transform(Number),
+]);
 
 /** LocalDate: `[2024, 1, 31]` from Gson endpoints, `"2024-01-31"` from Jackson ones. */
 const localDate = z
@@ -131,9 +137,7 @@ const transferLeg = z.object({
   entryType: z.string().optional(),
   transactionType: enumData.optional(),
   reversed: z.boolean().optional(),
-  transfer: z
-    .object({ id: z.number(), transferDescription: z.string().optional(), reversed: z.boolean().optional() })
-    .optional(),
+  transfer: z.object({ id: z.number(), transferDescription: z.string().optional(), reversed: z.boolean().optional() }).optional(),
 });
 export type TransferLeg = z.infer<typeof transferLeg>;
 
@@ -148,9 +152,7 @@ export const SavingsTransactionPage = z
     z.object({ total: z.number().optional(), content: z.array(transferLeg) }),
     z.object({ totalFilteredRecords: z.number().optional(), pageItems: z.array(transferLeg) }),
   ])
-  .transform((p) =>
-    'content' in p ? { total: p.total, items: p.content } : { total: p.totalFilteredRecords, items: p.pageItems },
-  );
+  .transform((p) => ('content' in p ? { total: p.total, items: p.content } : { total: p.totalFilteredRecords, items: p.pageItems }));
 
 /** `GET /accounttransfers?accountDetailId=d`: the transfer transactions (`m_account_transfer_transaction`) of one transfer detail. */
 export const AccountTransferPage = z.object({
@@ -207,8 +209,13 @@ export const isListedSavings = (a: z.infer<typeof savingsSummaryEntry>): boolean
 
 export function toLoanSummary(l: z.infer<typeof loanSummaryEntry>): LoanAccountSummary {
   return {
-    id: l.id, accountNo: l.accountNo, productId: l.productId, productName: l.productName, currency: l.currency.code,
-    statusId: l.status.id, ...(l.loanBalance !== undefined ? { loanBalance: l.loanBalance } : {}),
+    id: l.id,
+    accountNo: l.accountNo,
+    productId: l.productId,
+    productName: l.productName,
+    currency: l.currency.code,
+    statusId: l.status.id,
+    ...(l.loanBalance !== undefined ? { loanBalance: l.loanBalance } : {}),
   };
 }
 

@@ -88,10 +88,7 @@ export interface FineractHooksOptions {
   logger: Logger;
 }
 
-type Verdict =
-  | { status: 400 | 415; error: string }
-  | { status: 200; ignored: string; quiet?: boolean }
-  | { status: 200; event: HookEvent };
+type Verdict = { status: 400 | 415; error: string } | { status: 200; ignored: string; quiet?: boolean } | { status: 200; event: HookEvent };
 
 /** Reads a hook request; pure (no side effect). */
 export function readHook(req: Pick<Request, 'get' | 'is' | 'body'>, tenant: string): Verdict {
@@ -109,9 +106,11 @@ export function readHook(req: Pick<Request, 'get' | 'is' | 'body'>, tenant: stri
   const hookTenant = req.get('fineract-platform-tenantid') ?? req.get('x-mifos-platform-tenantid');
   if (hookTenant !== undefined && hookTenant !== tenant) return { status: 200, ignored: 'another tenant' };
   // A failed command: 1.8 says so in `status`; 1.9+ sends no `status` and no `response` at all.
-  if (body.status !== undefined && body.status.toLowerCase() === 'exception') return { status: 200, ignored: 'failed command', quiet: true };
+  if (body.status !== undefined && body.status.toLowerCase() === 'exception')
+    return { status: 200, ignored: 'failed command', quiet: true };
   if (body.response === undefined) return { status: 200, ignored: 'failed command', quiet: true };
-  if (entity !== 'SAVINGSACCOUNT' || (action !== 'DEPOSIT' && action !== 'WITHDRAWAL')) return { status: 200, ignored: 'event not handled' };
+  if (entity !== 'SAVINGSACCOUNT' || (action !== 'DEPOSIT' && action !== 'WITHDRAWAL'))
+    return { status: 200, ignored: 'event not handled' };
   const r = body.response;
   if (!r?.savingsId || !r.resourceId) return { status: 400, error: 'missing response.savingsId or response.resourceId' };
   if (r.clientId !== undefined && body.clientId !== undefined && r.clientId !== body.clientId) {
@@ -162,12 +161,16 @@ export function fineractHooksRouter(options: FineractHooksOptions): Router {
         return;
       }
       try {
-        await queue.add(HOOK_JOB, { ...event }, {
-          jobId: `hook-${event.action.toLowerCase()}-${event.savingsId}-${event.transactionId}`,
-          delayMs: HOOK_DELAY_MS,
-          attempts: 6,
-          backoffMs: 1000,
-        });
+        await queue.add(
+          HOOK_JOB,
+          { ...event },
+          {
+            jobId: `hook-${event.action.toLowerCase()}-${event.savingsId}-${event.transactionId}`,
+            delayMs: HOOK_DELAY_MS,
+            attempts: 6,
+            backoffMs: 1000,
+          },
+        );
       } catch (err) {
         await store.delete(dedupe).catch(() => undefined); // a redelivery may try again
         throw err;

@@ -93,7 +93,8 @@ export function createAbuseLimiter(options: AbuseLimiterOptions): AbuseLimiter {
     async admit({ source, msisdn }) {
       const specs: (BucketSpec & { bucket: AbuseBucket })[] = [];
       if (msisdn) specs.push({ bucket: 'number', key: abuseKey(keys, 'n', msisdn), ...perMinute(options.numberPerMin) });
-      if (source && !trusted(source)) specs.push({ bucket: 'source', key: abuseKey(keys, 's', source), ...perMinute(options.sourcePerMin) });
+      if (source && !trusted(source))
+        specs.push({ bucket: 'source', key: abuseKey(keys, 's', source), ...perMinute(options.sourcePerMin) });
       if (specs.length === 0) return { ok: true };
       try {
         const result = await buckets.take(specs);
@@ -103,7 +104,10 @@ export function createAbuseLimiter(options: AbuseLimiterOptions): AbuseLimiter {
         const t = performance.now();
         if (t - lastErrorLog >= ERROR_LOG_INTERVAL_MS) {
           lastErrorLog = t;
-          logger?.warn({ reason: (err as Error)?.message, msisdn: msisdn ? maskMsisdn(msisdn) : undefined }, 'abuse limits unavailable; request let through');
+          logger?.warn(
+            { reason: (err as Error)?.message, msisdn: msisdn ? maskMsisdn(msisdn) : undefined },
+            'abuse limits unavailable; request let through',
+          );
         }
         return { ok: true };
       }

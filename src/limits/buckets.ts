@@ -19,7 +19,8 @@ export interface BucketSpec {
   cost?: number;
 }
 
-export type TakeResult = { ok: true } | { ok: false; /** Index of the first bucket that was short. */ refused: number; retryAfterMs: number };
+export type TakeResult =
+  { ok: true } | { ok: false; /** Index of the first bucket that was short. */ refused: number; retryAfterMs: number };
 
 export interface TokenBuckets {
   take(specs: readonly BucketSpec[]): Promise<TakeResult>;

@@ -22,7 +22,10 @@ const LOG_INTERVAL_MS = 1000;
 const throttles = new WeakMap<Logger, Map<string, { at: number; skipped: number }>>();
 
 /** Logs a refusal (throttled per logger, route and reason). */
-export function logRefusal(logger: Logger | Pick<Logger, 'warn'>, entry: { route: string; reason: string; msisdn?: string; status?: number }): void {
+export function logRefusal(
+  logger: Logger | Pick<Logger, 'warn'>,
+  entry: { route: string; reason: string; msisdn?: string; status?: number },
+): void {
   let seen = throttles.get(logger as Logger);
   if (!seen) throttles.set(logger as Logger, (seen = new Map()));
   const key = `${entry.route} ${entry.reason}`;
@@ -46,7 +49,11 @@ export function logRefusal(logger: Logger | Pick<Logger, 'warn'>, entry: { route
 }
 
 /** Marks and logs a refusal in one call. */
-export function refuse(res: Response, logger: Logger | Pick<Logger, 'warn'>, entry: { route: string; reason: string; msisdn?: string; status?: number }): void {
+export function refuse(
+  res: Response,
+  logger: Logger | Pick<Logger, 'warn'>,
+  entry: { route: string; reason: string; msisdn?: string; status?: number },
+): void {
   markRefused(res, entry.reason);
   logRefusal(logger, entry);
 }

@@ -51,7 +51,13 @@ export class AfricasTalkingMessenger implements Messenger {
     const { sdk, from, timeoutMs = 10_000 } = this.options;
     const premium = sms.linkId && sms.keyword;
     const sending = premium
-      ? sdk.SMS.sendPremium({ to: [sms.to], message: sms.text, keyword: sms.keyword!, linkId: sms.linkId!, ...(sms.shortCode ? { from: sms.shortCode } : {}) })
+      ? sdk.SMS.sendPremium({
+          to: [sms.to],
+          message: sms.text,
+          keyword: sms.keyword!,
+          linkId: sms.linkId!,
+          ...(sms.shortCode ? { from: sms.shortCode } : {}),
+        })
       : sdk.SMS.send({ to: [sms.to], message: sms.text, ...(from ? { from } : {}) });
     let answer: unknown;
     try {
@@ -70,7 +76,12 @@ interface SmsAnswer {
 }
 
 function isSmsAnswer(value: unknown): value is SmsAnswer {
-  return typeof value === 'object' && value !== null && typeof (value as SmsAnswer).SMSMessageData === 'object' && (value as SmsAnswer).SMSMessageData !== null;
+  return (
+    typeof value === 'object' &&
+    value !== null &&
+    typeof (value as SmsAnswer).SMSMessageData === 'object' &&
+    (value as SmsAnswer).SMSMessageData !== null
+  );
 }
 
 /** The message id when AT accepted the (single) recipient; a Transient/PermanentDeliveryError otherwise. */

@@ -42,7 +42,10 @@ export class PermanentDeliveryError extends DeliveryError {
 export function shortReason(value: unknown, max = 60): string {
   const s = typeof value === 'string' ? value : typeof value === 'number' ? String(value) : '';
   // Digits runs of 7+ could be phone numbers: mask them.
-  return s.replace(/[^\x20-\x7e]/g, '?').replace(/\+?\d{7,}/g, '<number>').slice(0, max);
+  return s
+    .replace(/[^\x20-\x7e]/g, '?')
+    .replace(/\+?\d{7,}/g, '<number>')
+    .slice(0, max);
 }
 
 /**

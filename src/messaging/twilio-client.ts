@@ -54,8 +54,8 @@ export function createTwilioClient(options: TwilioClientOptions): TwilioClient {
  * this list only names them in logs.
  */
 const PERMANENT_TWILIO_CODES = new Set([
-  13223, 13224, 13227, 21210, 21211, 21212, 21214, 21215, 21216, 21217, 21401, 21407, 21408, 21421, 21601,
-  21602, 21603, 21604, 21606, 21608, 21610, 21612, 21614, 21617, 21659, 30003, 30004, 30005, 30006, 30007, 30008,
+  13223, 13224, 13227, 21210, 21211, 21212, 21214, 21215, 21216, 21217, 21401, 21407, 21408, 21421, 21601, 21602, 21603, 21604, 21606,
+  21608, 21610, 21612, 21614, 21617, 21659, 30003, 30004, 30005, 30006, 30007, 30008,
 ]);
 
 /**
@@ -70,7 +70,9 @@ export function twilioFailure(err: unknown, kind: DeliveryKind): Error {
   if (status !== undefined) {
     const reason = `HTTP ${status}${code !== undefined ? ` code ${code}` : ''}`;
     if (code !== undefined && PERMANENT_TWILIO_CODES.has(code)) return new PermanentDeliveryError('twilio', kind, reason);
-    return isTransientHttpStatus(status) ? new TransientDeliveryError('twilio', kind, reason) : new PermanentDeliveryError('twilio', kind, reason);
+    return isTransientHttpStatus(status)
+      ? new TransientDeliveryError('twilio', kind, reason)
+      : new PermanentDeliveryError('twilio', kind, reason);
   }
   if (e?.isAxiosError) return new TransientDeliveryError('twilio', kind, `no answer (${shortReason(e.code) || 'network'})`);
   return new TransientDeliveryError('twilio', kind, 'unexpected failure');

@@ -17,7 +17,9 @@ export function translatedReceipts(translator: Translator): ReceiptWriter {
   return {
     senderDone(intent, transferId) {
       const lang = intent.lang;
-      return toGsm(translator.t(lang, 'sms.sent', { amount: amount(intent, lang), counterparty: intent.counterparty, transferId, ref: intent.ref }));
+      return toGsm(
+        translator.t(lang, 'sms.sent', { amount: amount(intent, lang), counterparty: intent.counterparty, transferId, ref: intent.ref }),
+      );
     },
     recipientDone(intent, transferId) {
       const lang = intent.recipientLang ?? translator.fallback;
@@ -25,7 +27,9 @@ export function translatedReceipts(translator: Translator): ReceiptWriter {
     },
     senderUnconfirmed(intent) {
       const lang = intent.lang;
-      return toGsm(translator.t(lang, 'sms.unconfirmed', { amount: amount(intent, lang), counterparty: intent.counterparty, ref: intent.ref }));
+      return toGsm(
+        translator.t(lang, 'sms.unconfirmed', { amount: amount(intent, lang), counterparty: intent.counterparty, ref: intent.ref }),
+      );
     },
     senderFailed(intent, code) {
       const lang = intent.lang;

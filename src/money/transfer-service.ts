@@ -57,10 +57,7 @@ export interface TransferIntent {
 /** Why nothing moved; `unavailable`: Kiunga stopped before sending (the hop gave up waiting). */
 export type FailureCode = 'insufficient' | 'inactive' | 'forbidden' | 'over-daily' | 'rejected' | 'unavailable';
 
-export type TransferOutcome =
-  | { status: 'done'; transferId: number }
-  | { status: 'failed'; code: FailureCode }
-  | { status: 'processing' };
+export type TransferOutcome = { status: 'done'; transferId: number } | { status: 'failed'; code: FailureCode } | { status: 'processing' };
 
 interface TransferRecord {
   intent: TransferIntent;
@@ -158,7 +155,6 @@ const ANSWER_MARGIN_MS = 300;
 /** Most uncertain transfers listed for operators (the oldest are dropped from the list beyond it). */
 const UNCERTAIN_LIST_MAX = 10_000;
 
-
 /** Fineract amounts are decimal strings: 50000 cents -> "500.00". */
 export const toDecimal = (cents: number) => `${Math.trunc(cents / 100)}.${String(Math.abs(cents) % 100).padStart(2, '0')}`;
 
@@ -244,7 +240,8 @@ export class TransferService {
    */
   async execute(intent: TransferIntent, deadlineAt: number, options: ExecuteOptions = {}): Promise<TransferOutcome> {
     const existing = await this.read(intent.from.clientId, intent.id);
-    if (existing) return sameIntent(existing.intent, intent) ? this.continueExisting(existing, deadlineAt) : this.collision(intent, 'intent');
+    if (existing)
+      return sameIntent(existing.intent, intent) ? this.continueExisting(existing, deadlineAt) : this.collision(intent, 'intent');
 
     const { store } = this.deps;
     const dailyKey = this.dailyKey(intent.from.clientId);
@@ -267,7 +264,10 @@ export class TransferService {
       return await this.attempt(intent, deadlineAt, options);
     } catch (error) {
       // A request may have reached Fineract: the outcome is not known, the queued resolution tells the customer.
-      this.deps.logger.warn({ transfer: intent.ref, err: { type: (error as Error)?.name } }, 'transfer outcome uncertain after a store failure');
+      this.deps.logger.warn(
+        { transfer: intent.ref, err: { type: (error as Error)?.name } },
+        'transfer outcome uncertain after a store failure',
+      );
       return { status: 'processing' };
     }
   }
@@ -477,7 +477,10 @@ export class TransferService {
   }
 
   /** Writes a final outcome once; a final outcome is never overwritten. Releases the daily reservation on failure. */
-  private async settle(intent: TransferIntent, outcome: { status: 'done'; transferId: number } | { status: 'failed'; code: FailureCode }): Promise<TransferOutcome> {
+  private async settle(
+    intent: TransferIntent,
+    outcome: { status: 'done'; transferId: number } | { status: 'failed'; code: FailureCode },
+  ): Promise<TransferOutcome> {
     const key = this.recordKey(intent.from.clientId, intent.id);
     const settled = await withLock(this.deps.store, `${key}:lock`, { ttlMs: 5000, waitMs: 3000 }, async () => {
       const current = await this.read(intent.from.clientId, intent.id);
@@ -494,7 +497,8 @@ export class TransferService {
         updatedAt: this.now(),
       };
       await this.deps.store.set(key, JSON.stringify(record), RECORD_TTL_MS);
-      if (outcome.status === 'failed') await this.deps.store.increment(this.dailyKey(intent.from.clientId), DAILY_TTL_MS, -intent.amountCents);
+      if (outcome.status === 'failed')
+        await this.deps.store.increment(this.dailyKey(intent.from.clientId), DAILY_TTL_MS, -intent.amountCents);
       this.deps.logger.info({ transfer: intent.ref, kind: intent.kind, status: outcome.status }, 'transfer settled');
       return { outcome, current: record };
     });
@@ -521,8 +525,15 @@ export class TransferService {
     const key = `${this.recordKey(intent.from.clientId, intent.id)}:unconfirmed`;
     if (!(await this.deps.store.setIfAbsent(key, '1', RECORD_TTL_MS))) return;
     this.pastMaxAge.inc();
-    this.deps.logger.error({ transfer: intent.ref, ageS: Math.round((this.now() - record.createdAt) / 1000) }, 'transfer unresolved past its maximum age: not sent again, operator to check');
-    await this.deps.queue.add(SMS_JOB, { to: intent.msisdn, text: this.deps.receipts.senderUnconfirmed(intent), ref: intent.ref }, { jobId: `sms-${intent.id}-u` });
+    this.deps.logger.error(
+      { transfer: intent.ref, ageS: Math.round((this.now() - record.createdAt) / 1000) },
+      'transfer unresolved past its maximum age: not sent again, operator to check',
+    );
+    await this.deps.queue.add(
+      SMS_JOB,
+      { to: intent.msisdn, text: this.deps.receipts.senderUnconfirmed(intent), ref: intent.ref },
+      { jobId: `sms-${intent.id}-u` },
+    );
   }
 
   /** Adds a record to the operators' list of uncertain transfers (once). */
@@ -533,7 +544,9 @@ export class TransferService {
     await withLock(this.deps.store, `${this.listKey()}:lock`, { ttlMs: 5000, waitMs: 3000 }, async () => {
       const entries = await this.readList();
       entries[entry] = record.createdAt;
-      const kept = Object.entries(entries).sort((a, b) => b[1] - a[1]).slice(0, UNCERTAIN_LIST_MAX);
+      const kept = Object.entries(entries)
+        .sort((a, b) => b[1] - a[1])
+        .slice(0, UNCERTAIN_LIST_MAX);
       await this.deps.store.set(this.listKey(), JSON.stringify(Object.fromEntries(kept)), RECORD_TTL_MS);
     });
     const key = this.recordKey(intent.from.clientId, intent.id);
@@ -570,7 +583,11 @@ export class TransferService {
     // Job ids derive from the intent's random key: a receipt is never deduplicated against another movement's.
     try {
       if (record.status === 'done') {
-        await queue.add(SMS_JOB, { to: intent.msisdn, text: receipts.senderDone(intent, record.transferId!), ref: intent.ref }, { jobId: `sms-${id}-s` });
+        await queue.add(
+          SMS_JOB,
+          { to: intent.msisdn, text: receipts.senderDone(intent, record.transferId!), ref: intent.ref },
+          { jobId: `sms-${id}-s` },
+        );
         if (intent.recipientMsisdn) {
           await queue.add(
             SMS_JOB,
@@ -580,7 +597,11 @@ export class TransferService {
         }
       } else {
         // A failure settled after the customer stopped waiting (or without a screen) is told by SMS.
-        await queue.add(SMS_JOB, { to: intent.msisdn, text: receipts.senderFailed(intent, record.code!), ref: intent.ref }, { jobId: `sms-${id}-f` });
+        await queue.add(
+          SMS_JOB,
+          { to: intent.msisdn, text: receipts.senderFailed(intent, record.code!), ref: intent.ref },
+          { jobId: `sms-${id}-f` },
+        );
       }
     } catch (error) {
       await this.deps.store.delete(key).catch(() => undefined); // the next notify (the resolution) tries again

@@ -44,7 +44,13 @@ export async function runCommand(req: CommandRequest): Promise<CommandOutcome> {
   const { ctx, route, command } = req;
   const { control, bank } = ctx;
   const outcome = (status: number, body: unknown, extra: Partial<CommandOutcome> = {}): CommandOutcome => ({
-    status, body, headers: {}, servedFromCache: false, committed: false, afterCommit: null, ...extra,
+    status,
+    body,
+    headers: {},
+    servedFromCache: false,
+    committed: false,
+    afterCommit: null,
+    ...extra,
   });
 
   const loanId = ctx.params.loanId;
@@ -78,7 +84,10 @@ export async function runCommand(req: CommandRequest): Promise<CommandOutcome> {
       if (control.failMode === 'command-500') {
         // An unexpected exception inside the command (SynchronousCommandProcessingService stores it as ERROR/500).
         rollback();
-        reply = { status: 500, body: { Exception: 'java.lang.IllegalStateException: sandbox failure injected inside the command (failMode=command-500)' } };
+        reply = {
+          status: 500,
+          body: { Exception: 'java.lang.IllegalStateException: sandbox failure injected inside the command (failMode=command-500)' },
+        };
       } else if (control.makerChecker) {
         rollback();
         const entityId = ctx.params.accountId ?? ctx.params.loanId;

@@ -1,13 +1,6 @@
 import { addDays } from './dates.js';
 import { applyRepayment, buildFlatSchedule } from './loan-schedule.js';
-import type {
-  BankData,
-  ClientRecord,
-  LoanRecord,
-  SavingsAccountRecord,
-  SavingsStatusId,
-  SavingsTxnTypeId,
-} from './model.js';
+import type { BankData, ClientRecord, LoanRecord, SavingsAccountRecord, SavingsStatusId, SavingsTxnTypeId } from './model.js';
 
 /**
  * The demo data listed in README.md ("Demo data (built-in sandbox)"). Dates are relative to the sandbox's business
@@ -72,13 +65,38 @@ type TxnSeed = [daysAgo: number, typeId: SavingsTxnTypeId, amount: number, rever
 
 /** Opening deposit first; balances are recomputed by the bank, and tests check them against DEMO_SAVINGS. */
 const SAVINGS_HISTORY: Record<number, TxnSeed[]> = {
-  1: [[80, 1, 5_000], [66, 1, 10_000], [52, 2, 2_000], [41, 1, 3_000, true], [33, 3, 30], [20, 2, 1_500], [20, 4, 30], [6, 1, 1_000]],
+  1: [
+    [80, 1, 5_000],
+    [66, 1, 10_000],
+    [52, 2, 2_000],
+    [41, 1, 3_000, true],
+    [33, 3, 30],
+    [20, 2, 1_500],
+    [20, 4, 30],
+    [6, 1, 1_000],
+  ],
   11: [[100, 1, 800]],
-  2: [[60, 1, 2_000], [35, 1, 1_500], [12, 2, 500]],
-  3: [[90, 1, 120_000], [45, 2, 25_000], [15, 1, 4_000], [3, 1, 1_000]],
+  2: [
+    [60, 1, 2_000],
+    [35, 1, 1_500],
+    [12, 2, 500],
+  ],
+  3: [
+    [90, 1, 120_000],
+    [45, 2, 25_000],
+    [15, 1, 4_000],
+    [3, 1, 1_000],
+  ],
   13: [[150, 1, 50_000]],
-  4: [[120, 1, 200_000], [70, 1, 80_000], [30, 2, 30_000]],
-  5: [[400, 1, 1_000], [200, 2, 1_000]],
+  4: [
+    [120, 1, 200_000],
+    [70, 1, 80_000],
+    [30, 2, 30_000],
+  ],
+  5: [
+    [400, 1, 1_000],
+    [200, 2, 1_000],
+  ],
 };
 
 /** Builds a fresh, independent copy of the demo data for one sandbox. */
@@ -88,16 +106,32 @@ export function createDemoData(businessDate: string): BankData {
   let loanTxnId = 0;
 
   const person = (id: number, firstname: string, lastname: string, mobileNo: string, since: number): ClientRecord => ({
-    id, accountNo: accountNo(id), legalFormId: 1, firstname, lastname, mobileNo, officeId: 1, statusId: 300,
-    submittedOnDate: ago(since), activationDate: ago(since),
+    id,
+    accountNo: accountNo(id),
+    legalFormId: 1,
+    firstname,
+    lastname,
+    mobileNo,
+    officeId: 1,
+    statusId: 300,
+    submittedOnDate: ago(since),
+    activationDate: ago(since),
   });
   const clients: ClientRecord[] = [
     person(1, 'Amina', 'Wanjiru', DEMO_CLIENTS.amina.mobileNo, 400),
     person(2, 'Baraka', 'Otieno', DEMO_CLIENTS.baraka.mobileNo, 200),
     person(3, 'Chanya', 'Mwangi', DEMO_CLIENTS.chanya.mobileNo, 300),
     {
-      id: 4, accountNo: accountNo(4), legalFormId: 2, fullname: 'Duma Traders Ltd', mobileNo: DEMO_CLIENTS.duma.mobileNo,
-      externalId: 'BRN-2019-004512', officeId: 1, statusId: 300, submittedOnDate: ago(365), activationDate: ago(365),
+      id: 4,
+      accountNo: accountNo(4),
+      legalFormId: 2,
+      fullname: 'Duma Traders Ltd',
+      mobileNo: DEMO_CLIENTS.duma.mobileNo,
+      externalId: 'BRN-2019-004512',
+      officeId: 1,
+      statusId: 300,
+      submittedOnDate: ago(365),
+      activationDate: ago(365),
     },
     { ...person(5, 'Esther', 'Njeri', DEMO_CLIENTS.esther.mobileNo, 500), statusId: 600, closedOnDate: ago(190) },
     person(6, 'Faraji', 'Kamau', DEMO_CLIENTS.faraji.mobileNo, 50),
@@ -110,13 +144,24 @@ export function createDemoData(businessDate: string): BankData {
     const closed = s.id === DEMO_SAVINGS.estherClosed.id;
     const statusId: SavingsStatusId = closed ? 600 : 300;
     return {
-      id: s.id, accountNo: s.accountNo, clientId: s.clientId, productId: s.productId, statusId,
-      submittedOnDate: opened, activatedOnDate: opened, ...(closed ? { closedOnDate: ago(200) } : {}),
+      id: s.id,
+      accountNo: s.accountNo,
+      clientId: s.clientId,
+      productId: s.productId,
+      statusId,
+      submittedOnDate: opened,
+      activatedOnDate: opened,
+      ...(closed ? { closedOnDate: ago(200) } : {}),
       onHoldFunds: 0,
       savingsAmountOnHold: cents(s.balance - s.available),
       transactions: history.map(([daysAgo, typeId, amount, reversed]) => ({
-        id: ++savingsTxnId, typeId, date: ago(daysAgo), submittedOnDate: ago(daysAgo), amount: cents(amount),
-        reversed: reversed ?? false, runningBalance: 0,
+        id: ++savingsTxnId,
+        typeId,
+        date: ago(daysAgo),
+        submittedOnDate: ago(daysAgo),
+        amount: cents(amount),
+        reversed: reversed ?? false,
+        runningBalance: 0,
         ...(typeId === 1 || typeId === 2 ? { paymentTypeId: typeId === 1 ? 2 : 1 } : {}),
         ...(typeId === 1 ? { receiptNumber: `RKT${String(savingsTxnId * 7919).padStart(7, '0')}` } : {}),
       })),
@@ -124,16 +169,41 @@ export function createDemoData(businessDate: string): BankData {
   });
 
   const loan = (
-    id: number, clientId: number, productId: number, principal: number, repayments: number, rate: number,
-    disbursedDaysAgo: number, paidPeriods: number,
+    id: number,
+    clientId: number,
+    productId: number,
+    principal: number,
+    repayments: number,
+    rate: number,
+    disbursedDaysAgo: number,
+    paidPeriods: number,
   ): LoanRecord => {
     const disbursed = ago(disbursedDaysAgo);
     const record: LoanRecord = {
-      id, accountNo: accountNo(id), clientId, productId, statusId: 300, principal: cents(principal),
-      numberOfRepayments: repayments, repaymentEvery: 1, interestRatePerPeriod: rate,
-      submittedOnDate: addDays(disbursed, -5), approvedOnDate: addDays(disbursed, -2), disbursedOnDate: disbursed,
+      id,
+      accountNo: accountNo(id),
+      clientId,
+      productId,
+      statusId: 300,
+      principal: cents(principal),
+      numberOfRepayments: repayments,
+      repaymentEvery: 1,
+      interestRatePerPeriod: rate,
+      submittedOnDate: addDays(disbursed, -5),
+      approvedOnDate: addDays(disbursed, -2),
+      disbursedOnDate: disbursed,
       schedule: buildFlatSchedule(cents(principal), repayments, rate, disbursed),
-      transactions: [{ id: ++loanTxnId, typeId: 1, date: disbursed, amount: cents(principal), principalPortion: cents(principal), interestPortion: 0, reversed: false }],
+      transactions: [
+        {
+          id: ++loanTxnId,
+          typeId: 1,
+          date: disbursed,
+          amount: cents(principal),
+          principalPortion: cents(principal),
+          interestPortion: 0,
+          reversed: false,
+        },
+      ],
     };
     for (const p of record.schedule.slice(0, paidPeriods)) {
       applyRepayment(record, p.principalDue + p.interestDue, p.dueDate, ++loanTxnId);
@@ -147,30 +217,70 @@ export function createDemoData(businessDate: string): BankData {
     offices: [{ id: 1, name: DEMO.officeName, openingDate: '2009-01-01', hierarchy: '.' }],
     clients,
     savingsProducts: [
-      { id: 1, name: 'Akiba Savings', shortName: 'AKB', description: 'Everyday savings wallet', depositTypeId: 100, currencyCode: 'KES', nominalAnnualInterestRate: 3 },
-      { id: 2, name: 'Staff Savings', shortName: 'STF', description: 'Staff welfare savings (not on channels)', depositTypeId: 100, currencyCode: 'KES', nominalAnnualInterestRate: 6 },
-      { id: 3, name: 'Akiba Fixed Deposit', shortName: 'AFD', description: '12-month fixed deposit', depositTypeId: 200, currencyCode: 'KES', nominalAnnualInterestRate: 9 },
+      {
+        id: 1,
+        name: 'Akiba Savings',
+        shortName: 'AKB',
+        description: 'Everyday savings wallet',
+        depositTypeId: 100,
+        currencyCode: 'KES',
+        nominalAnnualInterestRate: 3,
+      },
+      {
+        id: 2,
+        name: 'Staff Savings',
+        shortName: 'STF',
+        description: 'Staff welfare savings (not on channels)',
+        depositTypeId: 100,
+        currencyCode: 'KES',
+        nominalAnnualInterestRate: 6,
+      },
+      {
+        id: 3,
+        name: 'Akiba Fixed Deposit',
+        shortName: 'AFD',
+        description: '12-month fixed deposit',
+        depositTypeId: 200,
+        currencyCode: 'KES',
+        nominalAnnualInterestRate: 9,
+      },
     ],
     loanProducts: [
       {
-        id: 1, name: 'Biashara Loan', shortName: 'BIA', description: 'Working capital for small traders', currencyCode: 'KES',
-        principal: cents(20_000), minPrincipal: cents(5_000), maxPrincipal: cents(50_000),
-        numberOfRepayments: 6, minNumberOfRepayments: 3, maxNumberOfRepayments: 12, repaymentEvery: 1,
-        interestRatePerPeriod: 2.5, startDate: '2020-01-01',
+        id: 1,
+        name: 'Biashara Loan',
+        shortName: 'BIA',
+        description: 'Working capital for small traders',
+        currencyCode: 'KES',
+        principal: cents(20_000),
+        minPrincipal: cents(5_000),
+        maxPrincipal: cents(50_000),
+        numberOfRepayments: 6,
+        minNumberOfRepayments: 3,
+        maxNumberOfRepayments: 12,
+        repaymentEvery: 1,
+        interestRatePerPeriod: 2.5,
+        startDate: '2020-01-01',
       },
       {
-        id: 2, name: 'Asset Finance', shortName: 'ASF', description: 'Equipment and vehicle finance (branch only)', currencyCode: 'KES',
-        principal: cents(200_000), minPrincipal: cents(50_000), maxPrincipal: cents(1_000_000),
-        numberOfRepayments: 12, minNumberOfRepayments: 6, maxNumberOfRepayments: 24, repaymentEvery: 1,
-        interestRatePerPeriod: 1.5, startDate: '2021-06-01',
+        id: 2,
+        name: 'Asset Finance',
+        shortName: 'ASF',
+        description: 'Equipment and vehicle finance (branch only)',
+        currencyCode: 'KES',
+        principal: cents(200_000),
+        minPrincipal: cents(50_000),
+        maxPrincipal: cents(1_000_000),
+        numberOfRepayments: 12,
+        minNumberOfRepayments: 6,
+        maxNumberOfRepayments: 24,
+        repaymentEvery: 1,
+        interestRatePerPeriod: 1.5,
+        startDate: '2021-06-01',
       },
     ],
     savingsAccounts,
-    loans: [
-      loan(101, 1, 1, 30_000, 10, 2.5, 70, 2),
-      loan(102, 1, 1, 5_000, 3, 2.5, 300, 3),
-      loan(103, 4, 2, 180_000, 12, 1.5, 100, 3),
-    ],
+    loans: [loan(101, 1, 1, 30_000, 10, 2.5, 70, 2), loan(102, 1, 1, 5_000, 3, 2.5, 300, 3), loan(103, 4, 2, 180_000, 12, 1.5, 100, 3)],
     paymentTypes: [
       { id: 1, name: 'Cash', description: 'Cash at branch or agent', isCashPayment: true, position: 1 },
       { id: 2, name: 'Mobile Money', description: 'M-Pesa and other wallets', isCashPayment: false, position: 2 },

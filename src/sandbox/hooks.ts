@@ -132,7 +132,10 @@ function javaToString(value: unknown): string {
   if (value instanceof RawJson) return value.text;
   if (Array.isArray(value)) return `[${value.map(javaToString).join(', ')}]`;
   if (value && typeof value === 'object') {
-    return `{${Object.entries(value).filter(([, v]) => v !== null && v !== undefined).map(([k, v]) => `${k}=${javaToString(v)}`).join(', ')}}`;
+    return `{${Object.entries(value)
+      .filter(([, v]) => v !== null && v !== undefined)
+      .map(([k, v]) => `${k}=${javaToString(v)}`)
+      .join(', ')}}`;
   }
   return String(value);
 }
@@ -211,27 +214,46 @@ export class SandboxHooks {
     const json = body as Record<string, unknown>;
     const unsupported = Object.keys(json).filter((k) => !SUPPORTED.has(k));
     if (unsupported.length > 0) {
-      throw new HttpError(400, validationBody(unsupported.map((n) => paramError('error.msg.parameter.unsupported', `The parameter ${n} is not supported.`, n, [n]))));
+      throw new HttpError(
+        400,
+        validationBody(
+          unsupported.map((n) => paramError('error.msg.parameter.unsupported', `The parameter ${n} is not supported.`, n, [n])),
+        ),
+      );
     }
     const templateName = typeof json.name === 'string' ? json.name.trim() : '';
     if (!templateName || templateName.length > 100) {
-      throw new HttpError(400, validationBody([paramError('validation.msg.hook.name.cannot.be.blank', 'The parameter `name` is mandatory.', 'name')]));
+      throw new HttpError(
+        400,
+        validationBody([paramError('validation.msg.hook.name.cannot.be.blank', 'The parameter `name` is mandatory.', 'name')]),
+      );
     }
     const template = TEMPLATES.find((t) => t.toLowerCase() === templateName.toLowerCase());
     if (!template) {
-      throw new HttpError(404, notFoundBody('error.msg.template.not.found', `Template with name \`${templateName}\` does not exist`, templateName));
+      throw new HttpError(
+        404,
+        notFoundBody('error.msg.template.not.found', `Template with name \`${templateName}\` does not exist`, templateName),
+      );
     }
     if (template !== WEB_TEMPLATE) {
-      throw new HttpError(400, validationBody([hookValidation('sandbox.template.not.supported', `The sandbox delivers "Web" hooks only, not "${template}".`)]));
+      throw new HttpError(
+        400,
+        validationBody([hookValidation('sandbox.template.not.supported', `The sandbox delivers "Web" hooks only, not "${template}".`)]),
+      );
     }
     // assembleConfig: keys matched to the template's fields ignoring case, stored as sent.
-    const rawConfig = json.config && typeof json.config === 'object' && !Array.isArray(json.config) ? (json.config as Record<string, unknown>) : {};
+    const rawConfig =
+      json.config && typeof json.config === 'object' && !Array.isArray(json.config) ? (json.config as Record<string, unknown>) : {};
     const config: Record<string, string> = {};
     for (const [key, value] of Object.entries(rawConfig)) {
-      if (WEB_FIELDS.some((f) => f.toLowerCase() === key.toLowerCase()) && value !== null && value !== undefined) config[key] = String(value);
+      if (WEB_FIELDS.some((f) => f.toLowerCase() === key.toLowerCase()) && value !== null && value !== undefined)
+        config[key] = String(value);
     }
     const events: HookEventName[] = (Array.isArray(json.events) ? json.events : []).flatMap((e) =>
-      e && typeof e === 'object' && typeof (e as HookEventName).entityName === 'string' && typeof (e as HookEventName).actionName === 'string'
+      e &&
+      typeof e === 'object' &&
+      typeof (e as HookEventName).entityName === 'string' &&
+      typeof (e as HookEventName).actionName === 'string'
         ? [{ entityName: (e as HookEventName).entityName, actionName: (e as HookEventName).actionName }]
         : [],
     );
@@ -251,7 +273,11 @@ export class SandboxHooks {
     }
     if (events.length === 0) errors.push(hookValidation('registered.events.cannot.be.empty', 'Registered events cannot be empty.'));
     for (const field of WEB_FIELDS) {
-      if (config[field] === undefined) errors.push({ ...hookValidation('required.config.field.not.provided', `Required config field ${field} not provided.`), value: field });
+      if (config[field] === undefined)
+        errors.push({
+          ...hookValidation('required.config.field.not.provided', `Required config field ${field} not provided.`),
+          value: field,
+        });
     }
     if (errors.length > 0) throw new HttpError(400, validationBody(errors));
 
@@ -340,7 +366,11 @@ export class SandboxHooks {
     };
     const text = json
       ? stringify(payload)
-      : new URLSearchParams(Object.entries(payload).filter(([, v]) => v !== null && v !== undefined).map(([k, v]) => [k, javaToString(v)])).toString();
+      : new URLSearchParams(
+          Object.entries(payload)
+            .filter(([, v]) => v !== null && v !== undefined)
+            .map(([k, v]) => [k, javaToString(v)]),
+        ).toString();
     const abort = new AbortController();
     this.#aborts.add(abort);
     const timer = setTimeout(() => abort.abort(), this.#options.timeoutMs ?? 10_000);
@@ -363,7 +393,8 @@ export class SandboxHooks {
 
   #require(id: number): SandboxHook {
     const hook = this.#hooks.get(id);
-    if (!hook) throw new HttpError(404, notFoundBody('error.msg.hook.identifier.not.found', `Hook with identifier ${id} does not exist`, id));
+    if (!hook)
+      throw new HttpError(404, notFoundBody('error.msg.hook.identifier.not.found', `Hook with identifier ${id} does not exist`, id));
     return hook;
   }
 }

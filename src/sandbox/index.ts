@@ -9,12 +9,4 @@ export {
   type TimeoutAfterCommit,
 } from './control.js';
 export { Bank } from './bank.js';
-export {
-  DEMO,
-  DEMO_CLIENTS,
-  DEMO_SAVINGS,
-  DEMO_LOANS,
-  DEMO_PRODUCTS,
-  DEMO_UNKNOWN_MSISDN,
-  createDemoData,
-} from './demo-data.js';
+export { DEMO, DEMO_CLIENTS, DEMO_SAVINGS, DEMO_LOANS, DEMO_PRODUCTS, DEMO_UNKNOWN_MSISDN, createDemoData } from './demo-data.js';

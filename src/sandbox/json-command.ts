@@ -27,7 +27,9 @@ export class JsonCommand {
     if (unsupported.length > 0) {
       throw new HttpError(
         400,
-        validationBody(unsupported.map((k) => paramError('error.msg.parameter.unsupported', `The parameter ${k} is not supported.`, k, [k]))),
+        validationBody(
+          unsupported.map((k) => paramError('error.msg.parameter.unsupported', `The parameter ${k} is not supported.`, k, [k])),
+        ),
       );
     }
   }
@@ -57,7 +59,18 @@ export class JsonCommand {
     const v = this.#body[name];
     const n = typeof v === 'number' ? v : typeof v === 'string' && /^\s*-?\d+\s*$/.test(v) ? Number(v) : NaN;
     if (!Number.isSafeInteger(n)) {
-      throw new HttpError(400, validationBody([paramError('validation.msg.invalid.integer.format', `The parameter ${name} has value: ${String(v)} which is invalid integer value.`, name, [], v)]));
+      throw new HttpError(
+        400,
+        validationBody([
+          paramError(
+            'validation.msg.invalid.integer.format',
+            `The parameter ${name} has value: ${String(v)} which is invalid integer value.`,
+            name,
+            [],
+            v,
+          ),
+        ]),
+      );
     }
     if (n <= 0) return this.#fail(name, 'not.greater.than.zero', `The parameter \`${name}\` must be greater than 0.`, n);
     return n;
@@ -68,7 +81,12 @@ export class JsonCommand {
     const n = this.positiveInt(name, true);
     if (n === undefined) return undefined;
     if (!allowed.includes(n as T)) {
-      return this.#fail(name, 'is.not.one.of.expected.enumerations', `The parameter \`${name}\` must be one of [ ${allowed.join(', ')} ] .`, n);
+      return this.#fail(
+        name,
+        'is.not.one.of.expected.enumerations',
+        `The parameter \`${name}\` must be one of [ ${allowed.join(', ')} ] .`,
+        n,
+      );
     }
     return n as T;
   }
@@ -99,7 +117,18 @@ export class JsonCommand {
     }
     const cents = toCents(text);
     if (cents === null) {
-      throw new HttpError(400, validationBody([paramError('validation.msg.invalid.decimal.format', `The parameter ${name} has value: ${String(v)} which is invalid decimal value for provided locale.`, name, [], v)]));
+      throw new HttpError(
+        400,
+        validationBody([
+          paramError(
+            'validation.msg.invalid.decimal.format',
+            `The parameter ${name} has value: ${String(v)} which is invalid decimal value for provided locale.`,
+            name,
+            [],
+            v,
+          ),
+        ]),
+      );
     }
     if (cents <= 0) return this.#fail(name, 'not.greater.than.zero', `The parameter \`${name}\` must be greater than 0.`, v);
     return cents;
@@ -111,15 +140,38 @@ export class JsonCommand {
     const v = this.#body[name];
     const format = this.#body.dateFormat;
     if (typeof format !== 'string' || format.trim() === '') {
-      throw new HttpError(400, validationBody([paramError('validation.msg.missing.dateFormat.parameter', `The parameter '${name}' requires a 'dateFormat' parameter to be passed with it.`, name)]));
+      throw new HttpError(
+        400,
+        validationBody([
+          paramError(
+            'validation.msg.missing.dateFormat.parameter',
+            `The parameter '${name}' requires a 'dateFormat' parameter to be passed with it.`,
+            name,
+          ),
+        ]),
+      );
     }
     this.#locale();
     const iso = typeof v === 'string' ? parseDate(v, format) : 'invalid-format';
     if (iso === 'invalid-format') {
-      throw new HttpError(400, validationBody([paramError('validation.msg.invalid.dateFormat.format', `Dateformat: ${format} is invalid.`, name, [], format)]));
+      throw new HttpError(
+        400,
+        validationBody([paramError('validation.msg.invalid.dateFormat.format', `Dateformat: ${format} is invalid.`, name, [], format)]),
+      );
     }
     if (iso === null) {
-      throw new HttpError(400, validationBody([paramError('validation.msg.invalid.date.format', `The parameter ${name} is invalid based on the dateFormat: '${format}' and locale provided.`, name, [], v)]));
+      throw new HttpError(
+        400,
+        validationBody([
+          paramError(
+            'validation.msg.invalid.date.format',
+            `The parameter ${name} is invalid based on the dateFormat: '${format}' and locale provided.`,
+            name,
+            [],
+            v,
+          ),
+        ]),
+      );
     }
     return iso;
   }
@@ -128,10 +180,24 @@ export class JsonCommand {
   #locale(): string {
     const locale = this.#body.locale;
     if (typeof locale !== 'string' || locale.trim() === '') {
-      throw new HttpError(400, validationBody([paramError('validation.msg.missing.locale.parameter', "The parameter 'locale' is missing.", 'locale')]));
+      throw new HttpError(
+        400,
+        validationBody([paramError('validation.msg.missing.locale.parameter', "The parameter 'locale' is missing.", 'locale')]),
+      );
     }
     if (!/^[a-z]{2,3}([_-][A-Za-z]{2})?$/.test(locale.trim())) {
-      throw new HttpError(400, validationBody([paramError('validation.msg.invalid.locale.format', `The parameter locale has an invalid language value ${locale} .`, 'locale', [], locale)]));
+      throw new HttpError(
+        400,
+        validationBody([
+          paramError(
+            'validation.msg.invalid.locale.format',
+            `The parameter locale has an invalid language value ${locale} .`,
+            'locale',
+            [],
+            locale,
+          ),
+        ]),
+      );
     }
     return locale.trim();
   }
@@ -167,11 +233,19 @@ export function parseDate(value: string, pattern: string): string | null | 'inva
   let re = '';
   const order: ('y' | 'M' | 'MMM' | 'd')[] = [];
   for (const t of tokens) {
-    if (/^[yu]{4}$/.test(t)) (re += '(\\d{4})', order.push('y'));
-    else if (t === 'MM' || t === 'M') (re += t === 'MM' ? '(\\d{2})' : '(\\d{1,2})', order.push('M'));
-    else if (t === 'MMM' || t === 'MMMM') (re += '([A-Za-z]{3,9})', order.push('MMM'));
-    else if (t === 'dd' || t === 'd') (re += t === 'dd' ? '(\\d{2})' : '(\\d{1,2})', order.push('d'));
-    else if (/^[A-Za-z]/.test(t)) return 'invalid-format';
+    if (/^[yu]{4}$/.test(t)) {
+      re += '(\\d{4})';
+      order.push('y');
+    } else if (t === 'MM' || t === 'M') {
+      re += t === 'MM' ? '(\\d{2})' : '(\\d{1,2})';
+      order.push('M');
+    } else if (t === 'MMM' || t === 'MMMM') {
+      re += '([A-Za-z]{3,9})';
+      order.push('MMM');
+    } else if (t === 'dd' || t === 'd') {
+      re += t === 'dd' ? '(\\d{2})' : '(\\d{1,2})';
+      order.push('d');
+    } else if (/^[A-Za-z]/.test(t)) return 'invalid-format';
     else re += t.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&');
   }
   if (!order.includes('y') || !order.includes('d') || !(order.includes('M') || order.includes('MMM'))) return 'invalid-format';

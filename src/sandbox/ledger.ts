@@ -19,7 +19,11 @@ const dateError = (code: string, message: string, rawDate: string): HttpError =>
 /** Deposit rules (also the credit leg of a transfer). */
 export function checkSavingsCredit(bank: Bank, account: SavingsAccountRecord, date: string, rawDate: string): void {
   if (account.statusId !== 300) {
-    throw dateError('error.msg.savingsaccount.transaction.account.is.not.active', 'Transaction is not allowed. Account is not active.', rawDate);
+    throw dateError(
+      'error.msg.savingsaccount.transaction.account.is.not.active',
+      'Transaction is not allowed. Account is not active.',
+      rawDate,
+    );
   }
   if (date > bank.businessDate) {
     throw dateError('error.msg.savingsaccount.transaction.in.the.future', 'Transaction date cannot be in the future.', rawDate);
@@ -83,12 +87,19 @@ export function checkLoanRepayment(bank: Bank, loan: LoanRecord, date: string, r
   }
   if (date > bank.businessDate) {
     // InvalidLoanStateTransitionException is a domain rule: 403, not 400.
-    throw new HttpError(403, domainRuleBody('error.msg.loan.transaction.cannot.be.a.future.date', 'The transaction date cannot be in the future.', [rawDate]));
+    throw new HttpError(
+      403,
+      domainRuleBody('error.msg.loan.transaction.cannot.be.a.future.date', 'The transaction date cannot be in the future.', [rawDate]),
+    );
   }
   if (loan.disbursedOnDate && date < loan.disbursedOnDate) {
     throw new HttpError(
       403,
-      domainRuleBody('error.msg.loan.transaction.cannot.be.before.disbursement.date', 'The transaction date cannot be before the loan disbursement date.', [rawDate]),
+      domainRuleBody(
+        'error.msg.loan.transaction.cannot.be.before.disbursement.date',
+        'The transaction date cannot be before the loan disbursement date.',
+        [rawDate],
+      ),
     );
   }
 }

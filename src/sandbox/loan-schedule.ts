@@ -54,7 +54,13 @@ export function applyRepayment(loan: LoanRecord, amount: Cents, date: string, id
     }
   }
   const txn: LoanTxnRecord = {
-    id, typeId: 2, date, amount, principalPortion, interestPortion, reversed: false,
+    id,
+    typeId: 2,
+    date,
+    amount,
+    principalPortion,
+    interestPortion,
+    reversed: false,
     ...(externalId !== undefined ? { externalId } : {}),
   };
   loan.transactions.push(txn);

@@ -116,7 +116,10 @@ export function selectFields<T extends Record<string, unknown>>(
   supported: ReadonlySet<string>,
 ): unknown {
   if (!fields) return value;
-  const names = fields.split(',').map((f) => f.trim()).filter(Boolean);
+  const names = fields
+    .split(',')
+    .map((f) => f.trim())
+    .filter(Boolean);
   const unsupported = names.filter((n) => !supported.has(n));
   if (unsupported.length > 0) {
     throw new HttpError(

@@ -46,8 +46,13 @@ export const nonEmpty = <T>(items: T[]): T[] | undefined => (items.length > 0 ? 
 
 export function currencyData(c: CurrencyRecord): Record<string, unknown> {
   return {
-    code: c.code, name: c.name, decimalPlaces: c.decimalPlaces, inMultiplesOf: c.inMultiplesOf,
-    displaySymbol: c.displaySymbol, nameCode: `currency.${c.code}`, displayLabel: `${c.name} (${c.displaySymbol})`,
+    code: c.code,
+    name: c.name,
+    decimalPlaces: c.decimalPlaces,
+    inMultiplesOf: c.inMultiplesOf,
+    displaySymbol: c.displaySymbol,
+    nameCode: `currency.${c.code}`,
+    displayLabel: `${c.name} (${c.displaySymbol})`,
   };
 }
 
@@ -78,16 +83,33 @@ const SAVINGS_STATUS: Record<number, [string, string]> = {
 export function savingsStatus(id: number): Record<string, unknown> {
   const [code, value] = SAVINGS_STATUS[id] ?? ['savingsAccountStatusType.invalid', 'Invalid'];
   return {
-    id, code, value,
-    submittedAndPendingApproval: id === 100, approved: id === 200, rejected: id === 500,
-    withdrawnByApplicant: id === 400, active: id === 300, closed: id === 600, prematureClosed: id === 700,
-    transferInProgress: id === 303, transferOnHold: id === 304, matured: id === 800,
+    id,
+    code,
+    value,
+    submittedAndPendingApproval: id === 100,
+    approved: id === 200,
+    rejected: id === 500,
+    withdrawnByApplicant: id === 400,
+    active: id === 300,
+    closed: id === 600,
+    prematureClosed: id === 700,
+    transferInProgress: id === 303,
+    transferOnHold: id === 304,
+    matured: id === 800,
   };
 }
 
 export const savingsSubStatusNone = (): Record<string, unknown> => ({
-  id: 0, code: 'SavingsAccountSubStatusEnum.none', value: 'None',
-  none: true, inactive: false, dormant: false, escheat: false, block: false, blockCredit: false, blockDebit: false,
+  id: 0,
+  code: 'SavingsAccountSubStatusEnum.none',
+  value: 'None',
+  none: true,
+  inactive: false,
+  dormant: false,
+  escheat: false,
+  block: false,
+  blockCredit: false,
+  blockDebit: false,
 });
 
 const DEPOSIT_TYPES: Record<number, [string, string]> = {
@@ -103,7 +125,9 @@ export function depositType(id: number): Record<string, unknown> {
 }
 
 export const accountTypeIndividual = (): Record<string, unknown> => ({
-  id: 1, code: 'accountType.individual', value: 'Individual',
+  id: 1,
+  code: 'accountType.individual',
+  value: 'Individual',
 });
 
 const LOAN_STATUS: Record<number, [string, string]> = {
@@ -121,10 +145,17 @@ const LOAN_STATUS: Record<number, [string, string]> = {
 export function loanStatus(id: number): Record<string, unknown> {
   const [code, value] = LOAN_STATUS[id] ?? ['loanStatusType.invalid', 'Invalid'];
   return {
-    id, code, value,
-    pendingApproval: id === 100, waitingForDisbursal: id === 200, active: id === 300,
-    closedObligationsMet: id === 600, closedWrittenOff: id === 601, closedRescheduled: id === 602,
-    closed: id >= 600 && id < 700, overpaid: id === 700,
+    id,
+    code,
+    value,
+    pendingApproval: id === 100,
+    waitingForDisbursal: id === 200,
+    active: id === 300,
+    closedObligationsMet: id === 600,
+    closedWrittenOff: id === 601,
+    closedRescheduled: id === 602,
+    closed: id >= 600 && id < 700,
+    overpaid: id === 700,
   };
 }
 
@@ -143,12 +174,26 @@ const SAVINGS_TXN_TYPES: Record<number, [string, string]> = {
 export function savingsTxnType(id: number): Record<string, unknown> {
   const [name, value] = SAVINGS_TXN_TYPES[id] ?? ['invalid', 'Invalid'];
   return {
-    id, code: `savingsAccountTransactionType.${name}`, value,
-    deposit: id === 1, dividendPayout: id === 8, withdrawal: id === 2, interestPosting: id === 3,
-    feeDeduction: id === 4 || id === 5 || id === 7, initiateTransfer: id === 12, approveTransfer: id === 13,
-    withdrawTransfer: id === 14, rejectTransfer: id === 15, overdraftInterest: id === 17, writtenoff: id === 16,
-    overdraftFee: false, withholdTax: id === 18, escheat: id === 19, amountHold: id === 20,
-    amountRelease: id === 21, accrual: id === 10,
+    id,
+    code: `savingsAccountTransactionType.${name}`,
+    value,
+    deposit: id === 1,
+    dividendPayout: id === 8,
+    withdrawal: id === 2,
+    interestPosting: id === 3,
+    feeDeduction: id === 4 || id === 5 || id === 7,
+    initiateTransfer: id === 12,
+    approveTransfer: id === 13,
+    withdrawTransfer: id === 14,
+    rejectTransfer: id === 15,
+    overdraftInterest: id === 17,
+    writtenoff: id === 16,
+    overdraftFee: false,
+    withholdTax: id === 18,
+    escheat: id === 19,
+    amountHold: id === 20,
+    amountRelease: id === 21,
+    accrual: id === 10,
   };
 }
 
@@ -164,12 +209,7 @@ export interface ParamError {
 }
 
 /** ApiGlobalErrorResponse: note `httpStatusCode` is a string. */
-export function fineractError(
-  status: number,
-  code: string,
-  message: string,
-  errors: ParamError[] = [],
-): Record<string, unknown> {
+export function fineractError(status: number, code: string, message: string, errors: ParamError[] = []): Record<string, unknown> {
   return {
     developerMessage: message,
     httpStatusCode: String(status),
@@ -181,7 +221,11 @@ export function fineractError(
 
 export function paramError(code: string, message: string, parameterName = 'id', args: unknown[] = [], value?: unknown): ParamError {
   return {
-    developerMessage: message, defaultUserMessage: message, userMessageGlobalisationCode: code, parameterName, value,
+    developerMessage: message,
+    defaultUserMessage: message,
+    userMessageGlobalisationCode: code,
+    parameterName,
+    value,
     args: nonEmpty(args.map((v) => ({ value: v }))),
   };
 }

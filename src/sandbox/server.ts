@@ -77,9 +77,19 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
   const control = new SandboxControl(options.latencyMs ?? 0, { readOnly: options.readOnly ?? false });
   const source = new CommandSource();
   const log = options.logger?.child({ component: 'sandbox' });
-  const hooks = new SandboxHooks({ tenant, user: { id: 1, username: options.username ?? 'mifos', displayName: 'App Administrator' }, logger: log });
+  const hooks = new SandboxHooks({
+    tenant,
+    user: { id: 1, username: options.username ?? 'mifos', displayName: 'App Administrator' },
+    logger: log,
+  });
   const router = new Router().add(
-    ...clientRoutes, ...savingsRoutes, ...loanRoutes, ...moneyRoutes, ...transferRoutes, ...productRoutes, ...officeRoutes,
+    ...clientRoutes,
+    ...savingsRoutes,
+    ...loanRoutes,
+    ...moneyRoutes,
+    ...transferRoutes,
+    ...productRoutes,
+    ...officeRoutes,
     ...businessDateRoutes,
     ...hooks.routes,
   );
@@ -103,7 +113,13 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
     if (path.startsWith('/sandbox/')) return handleControlRequest(control, req, res, path, body.value, bank);
 
     const idempotencyKey = req.headers['idempotency-key']?.toString();
-    const entry = control.record({ method, path, query: url.search.slice(1), at: Date.now(), ...(idempotencyKey ? { idempotencyKey } : {}) });
+    const entry = control.record({
+      method,
+      path,
+      query: url.search.slice(1),
+      at: Date.now(),
+      ...(idempotencyKey ? { idempotencyKey } : {}),
+    });
     res.on('finish', () => {
       entry.status = res.statusCode;
       log?.debug({ method, path, status: res.statusCode }, 'sandbox request');
@@ -165,7 +181,15 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
       const outcome = await runCommand({ route, command, ctx, idempotencyKey, source, delay });
       if (outcome.servedFromCache) entry.servedFromCache = true;
       if (outcome.committed) entry.committed = true;
-      hooks.published({ command, params, request: body.value, status: outcome.status, body: outcome.body, servedFromCache: outcome.servedFromCache, version: control.version });
+      hooks.published({
+        command,
+        params,
+        request: body.value,
+        status: outcome.status,
+        body: outcome.body,
+        servedFromCache: outcome.servedFromCache,
+        version: control.version,
+      });
       if (outcome.afterCommit?.mode === 'destroy') {
         req.socket.destroy();
         return;

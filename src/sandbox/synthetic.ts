@@ -19,13 +19,39 @@ export function addSyntheticCustomers(data: BankData, count: number): void {
   for (let i = 0; i < count; i++) {
     const id = SYNTHETIC_FIRST_ID + i;
     data.clients.push({
-      id, accountNo: String(id).padStart(9, '0'), legalFormId: 1, firstname: `Mteja${i}`, lastname: 'Majaribio',
-      mobileNo: `0720${String(i).padStart(6, '0')}`, officeId: 1, statusId: 300, submittedOnDate: opened, activationDate: opened,
+      id,
+      accountNo: String(id).padStart(9, '0'),
+      legalFormId: 1,
+      firstname: `Mteja${i}`,
+      lastname: 'Majaribio',
+      mobileNo: `0720${String(i).padStart(6, '0')}`,
+      officeId: 1,
+      statusId: 300,
+      submittedOnDate: opened,
+      activationDate: opened,
     });
     data.savingsAccounts.push({
-      id, accountNo: String(id).padStart(9, '0'), clientId: id, productId: 1, statusId: 300,
-      submittedOnDate: opened, activatedOnDate: opened, onHoldFunds: 0, savingsAmountOnHold: 0,
-      transactions: [{ id: ++txnId, typeId: 1, date: opened, submittedOnDate: opened, amount: 100_000_00, reversed: false, runningBalance: 0, paymentTypeId: 2 }],
+      id,
+      accountNo: String(id).padStart(9, '0'),
+      clientId: id,
+      productId: 1,
+      statusId: 300,
+      submittedOnDate: opened,
+      activatedOnDate: opened,
+      onHoldFunds: 0,
+      savingsAmountOnHold: 0,
+      transactions: [
+        {
+          id: ++txnId,
+          typeId: 1,
+          date: opened,
+          submittedOnDate: opened,
+          amount: 100_000_00,
+          reversed: false,
+          runningBalance: 0,
+          paymentTypeId: 2,
+        },
+      ],
     });
   }
 }

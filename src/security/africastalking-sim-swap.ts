@@ -168,7 +168,8 @@ export class AfricasTalkingSimSwap implements SimSwapCheck {
 
   #decide(msisdn: string, answer: StoredAnswer): boolean {
     if (answer.verdict === 'unknown') throw new SimSwapUnavailable('provider could not tell');
-    if (answer.verdict === 'swapped') this.#log.warn({ to: maskMsisdn(msisdn), lastSwap: answer.lastSwap }, 'recent SIM swap: money-out refused');
+    if (answer.verdict === 'swapped')
+      this.#log.warn({ to: maskMsisdn(msisdn), lastSwap: answer.lastSwap }, 'recent SIM swap: money-out refused');
     return answer.verdict === 'swapped';
   }
 
@@ -221,4 +222,3 @@ function describe(err: unknown): string {
 }
 
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
-

@@ -44,7 +44,10 @@ export function lockNoticeSender(deps: LockNoticeDeps): (notice: PinLockNotice) 
     const lang = (await store.get(keys.language(msisdn)).catch(() => null)) ?? deps.defaultLanguage;
     const text = notice.hard
       ? translator.t(lang, 'sms.pinLockedHard')
-      : translator.t(lang, 'sms.pinLocked', { minutes: Math.ceil((notice.lockMs ?? 0) / 60_000), time: clock(lang, notice.until ?? Date.now()) });
+      : translator.t(lang, 'sms.pinLocked', {
+          minutes: Math.ceil((notice.lockMs ?? 0) / 60_000),
+          time: clock(lang, notice.until ?? Date.now()),
+        });
     const ref = `pin-lock-${notice.clientId}-${notice.locks}-${notice.until ?? 'hard'}`;
     await queue.add(SMS_JOB, { to: msisdn, text: toGsm(text), ref }, { jobId: ref });
     logger.info({ clientId: notice.clientId, msisdn: maskMsisdn(msisdn), hard: notice.hard }, 'PIN lock notice queued');

@@ -205,7 +205,13 @@ export function createPinService(options: PinServiceOptions): PinService {
       locks: Math.max(...fresh.map((o) => o.locks)),
     };
     logger?.warn(
-      { clientId, msisdn: msisdn ? maskMsisdn(msisdn) : undefined, hard, lockS: hard ? undefined : Math.round(notice.lockMs! / 1000), locks: notice.locks },
+      {
+        clientId,
+        msisdn: msisdn ? maskMsisdn(msisdn) : undefined,
+        hard,
+        lockS: hard ? undefined : Math.round(notice.lockMs! / 1000),
+        locks: notice.locks,
+      },
       hard ? 'PIN locked until an operator unlocks it (too many wrong attempts)' : 'PIN locked for a while after too many wrong attempts',
     );
     try {
@@ -228,25 +234,30 @@ export function createPinService(options: PinServiceOptions): PinService {
       // cannot compare more than maxFailures wrong PINs, and concurrent right ones never count as wrong.
       const hopLeft = remainingMs();
       const waitMs = hopLeft === undefined ? lockWaitMs : Math.max(0, hopLeft - 100);
-      return withLock(store, keys.forCustomer(clientId, 'pin:check'), { ttlMs: 5000, waitMs, logger }, async (): Promise<PinVerifyResult> => {
-        const at = now();
-        const states = await Promise.all(subjects.map((key) => lockout.status(key, at)));
-        const locked = states.filter((s) => s.locked);
-        if (locked.length > 0) return lockedResult(locked);
-        const raw = await store.get(keys.pin(clientId));
-        if (raw === null) return { result: 'not-set' };
-        const stored = parse(clientId, raw);
-        const candidate = digest(stored.salt, typeof pin === 'string' ? pin : '');
-        if (timingSafeEqual(candidate, stored.hash) && typeof pin === 'string' && format.test(pin)) {
-          if (states.some((s) => s.failures > 0 || s.locks > 0)) await Promise.all(subjects.map((key) => lockout.clear(key)));
-          return { result: 'ok' };
-        }
-        if (msisdn) await rememberNumber(clientId, msisdn);
-        const outcomes = await Promise.all(subjects.map((key) => lockout.fail(key, at)));
-        if (outcomes.some((o) => o.kind === 'locked')) return lockedNow(clientId, msisdn, at, outcomes);
-        const left = Math.min(...outcomes.map((o) => (o.kind === 'wrong' ? o.left : 0)));
-        return { result: 'wrong', attemptsLeft: left };
-      });
+      return withLock(
+        store,
+        keys.forCustomer(clientId, 'pin:check'),
+        { ttlMs: 5000, waitMs, logger },
+        async (): Promise<PinVerifyResult> => {
+          const at = now();
+          const states = await Promise.all(subjects.map((key) => lockout.status(key, at)));
+          const locked = states.filter((s) => s.locked);
+          if (locked.length > 0) return lockedResult(locked);
+          const raw = await store.get(keys.pin(clientId));
+          if (raw === null) return { result: 'not-set' };
+          const stored = parse(clientId, raw);
+          const candidate = digest(stored.salt, typeof pin === 'string' ? pin : '');
+          if (timingSafeEqual(candidate, stored.hash) && typeof pin === 'string' && format.test(pin)) {
+            if (states.some((s) => s.failures > 0 || s.locks > 0)) await Promise.all(subjects.map((key) => lockout.clear(key)));
+            return { result: 'ok' };
+          }
+          if (msisdn) await rememberNumber(clientId, msisdn);
+          const outcomes = await Promise.all(subjects.map((key) => lockout.fail(key, at)));
+          if (outcomes.some((o) => o.kind === 'locked')) return lockedNow(clientId, msisdn, at, outcomes);
+          const left = Math.min(...outcomes.map((o) => (o.kind === 'wrong' ? o.left : 0)));
+          return { result: 'wrong', attemptsLeft: left };
+        },
+      );
     },
 
     async isLocked(clientId) {
@@ -255,7 +266,13 @@ export function createPinService(options: PinServiceOptions): PinService {
 
     async status(clientId) {
       const s: SubjectState = await lockout.status(customerKey(clientId), now());
-      return { locked: s.locked, ...(s.until !== undefined ? { until: s.until } : {}), hard: s.locked && s.hard, failures: s.failures, locks: s.locks };
+      return {
+        locked: s.locked,
+        ...(s.until !== undefined ? { until: s.until } : {}),
+        hard: s.locked && s.hard,
+        failures: s.failures,
+        locks: s.locks,
+      };
     },
 
     async unlock(clientId) {

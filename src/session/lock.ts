@@ -25,12 +25,7 @@ export interface LockOptions {
  *
  * The lock is advisory and expires: if `fn` runs longer than `ttlMs`, a second holder can enter.
  */
-export async function withLock<T>(
-  store: KeyValueStore,
-  key: string,
-  options: LockOptions,
-  fn: () => Promise<T>,
-): Promise<T> {
+export async function withLock<T>(store: KeyValueStore, key: string, options: LockOptions, fn: () => Promise<T>): Promise<T> {
   const { ttlMs, waitMs, retryDelayMs = 25, logger } = options;
   const token = randomBytes(16).toString('base64url');
   const started = performance.now();

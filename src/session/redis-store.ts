@@ -255,7 +255,11 @@ export function createRedisStore(url: string, options: RedisStoreOptions = {}): 
     async close() {
       if (closed) return;
       closed = true;
-      if (client.status === 'ready') await settleWithin(client.quit().catch(() => undefined), commandTimeoutMs);
+      if (client.status === 'ready')
+        await settleWithin(
+          client.quit().catch(() => undefined),
+          commandTimeoutMs,
+        );
       client.disconnect();
     },
   };

@@ -103,13 +103,7 @@ export function variablesOf(template: string): string[] {
  * Amount in the locale's style with the ISO currency code, as GSM-7 text:
  * en "KES 12,500.00", sw "KES 12,500.00", fr "12 500,00 KES".
  */
-export function formatAmount(
-  lang: string,
-  amount: number,
-  currency: string,
-  decimals = 2,
-  tags: LocaleTags = DEFAULT_LOCALE_TAGS,
-): string {
+export function formatAmount(lang: string, amount: number, currency: string, decimals = 2, tags: LocaleTags = DEFAULT_LOCALE_TAGS): string {
   const tag = tags[lang] ?? lang;
   const key = `${tag}|${currency}|${decimals}`;
   let nf = numberFormats.get(key);
@@ -131,12 +125,7 @@ export function formatAmount(
  * and abbreviated month, for statement lines (en "25 Nov", sw "25 Nov", fr "25 nov.").
  * @throws RangeError on a malformed or impossible date.
  */
-export function formatDate(
-  lang: string,
-  date: CalendarDate,
-  style: DateStyle = 'short',
-  tags: LocaleTags = DEFAULT_LOCALE_TAGS,
-): string {
+export function formatDate(lang: string, date: CalendarDate, style: DateStyle = 'short', tags: LocaleTags = DEFAULT_LOCALE_TAGS): string {
   const tag = tags[lang] ?? lang;
   const key = `${tag}|${style}`;
   let df = dateFormats.get(key);

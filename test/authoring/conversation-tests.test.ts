@@ -170,6 +170,8 @@ describe('kiunga test', () => {
     const source = readFileSync('test/authoring/fixtures/unreachable/flow.yaml', 'utf8');
     const flow = parseFlowSource('flow.yaml', source).flow!;
     const tr = await createTranslator({ dir: 'test/authoring/fixtures/locales', fallback: 'en' });
-    expect(generateCases(buildFlowGraph(flow), ['goodbye'], tr, 'en')).toBe('# goodbye: no path reaches it from the start of the flow (see kiunga lint)\n');
+    expect(generateCases(buildFlowGraph(flow), ['goodbye'], tr, 'en')).toBe(
+      '# goodbye: no path reaches it from the start of the flow (see kiunga lint)\n',
+    );
   });
 });

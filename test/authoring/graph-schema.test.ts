@@ -45,7 +45,11 @@ const MERMAID_LINE = [
   /^\s*classDef \w+ [^\n]+$/,
   /^\s*class \w+(,\w+)* \w+$/,
 ];
-const invalidMermaid = (text: string) => text.trimEnd().split('\n').filter((l) => !MERMAID_LINE.some((re) => re.test(l)));
+const invalidMermaid = (text: string) =>
+  text
+    .trimEnd()
+    .split('\n')
+    .filter((l) => !MERMAID_LINE.some((re) => re.test(l)));
 
 const NESTED = `
 id: nested
@@ -89,8 +93,12 @@ describe('kiunga graph', () => {
   it('should draw nested states, #id targets and lists, in valid Mermaid', () => {
     const flow = parseFlowSource('nested.yaml', NESTED).flow!;
     const text = toMermaid(flow, fixtureTr, 'en');
-    expect(text).toContain('  state account {\n    [*] --> account__loading\n    state "loading" as account__loading\n    account__loading : calls fetchBalances');
-    expect(text).toContain('    state "show" as account__show\n    account__show : Balance\n    account__show : + rows∶ ‹account›∶ ‹amount›\n    account__show --> [*]\n  }');
+    expect(text).toContain(
+      '  state account {\n    [*] --> account__loading\n    state "loading" as account__loading\n    account__loading : calls fetchBalances',
+    );
+    expect(text).toContain(
+      '    state "show" as account__show\n    account__show : Balance\n    account__show : + rows∶ ‹account›∶ ‹amount›\n    account__show --> [*]\n  }',
+    );
     expect(text).toContain('  %% nested (prompts: en)');
     expect(text).toContain('  menu --> account : 1 Balance');
     expect(text).toContain('  account__loading --> help : fetchBalances ✗');
@@ -130,7 +138,8 @@ describe('kiunga schema', () => {
     expect(schema.$schema).toBe('https://json-schema.org/draft/2020-12/schema');
     expect(schema.title).toBe('Kiunga flow');
     // The recursive state definition is named and referenced from machine.states and from every nested `states`.
-    const state = (schema.$defs as Record<string, { properties: Record<string, { description?: string; additionalProperties?: unknown }> }>).state!;
+    const state = (schema.$defs as Record<string, { properties: Record<string, { description?: string; additionalProperties?: unknown }> }>)
+      .state!;
     expect(state.properties.states!.additionalProperties).toEqual({ $ref: '#/$defs/state' });
     expect(state.properties.meta!.description).toMatch(/The screen of this state/);
     expect(JSON.stringify(schema)).not.toContain('__schema');

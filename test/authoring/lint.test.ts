@@ -99,11 +99,7 @@ describe('kiunga lint', () => {
       'error',
       /^test\/authoring\/fixtures\/unset-variable\/flow\.yaml:16 error machine\.states\.pin\.meta\.prompt: 'pin\.ask' uses \{\{name\}\} \(en, fr\), which this screen never has: only greet sets it, and this flow never runs it \[unset-variable\]$/,
     ],
-    [
-      'locale-syntax',
-      'error',
-      /^test\/authoring\/fixtures\/locale-syntax\/locales\/fr\.json:8 error: syntax error: .*\[locale-syntax\]$/,
-    ],
+    ['locale-syntax', 'error', /^test\/authoring\/fixtures\/locale-syntax\/locales\/fr\.json:8 error: syntax error: .*\[locale-syntax\]$/],
   ];
 
   for (const [fixture, severity, expected] of broken) {
@@ -130,9 +126,13 @@ describe('kiunga lint', () => {
     expect(text).toContain(
       "test/authoring/fixtures/locales/fr.json:14 error error.unavailable: ussd screen of machine.states.unavailable (test/authoring/fixtures/clean/flow.yaml:39) in 'fr': the screen ends the session with 51 septets, more than 50: the lines that do not fit would be cut [screen-budget]",
     );
-    expect(text.join('\n')).toMatch(/en\.json:3 error pin\.ask: .* in 'en': the screen is 60 septets, so it is paged; the prompt alone \(under the notice 'Invalid input\.'\) with '98\. More' then needs 69/);
+    expect(text.join('\n')).toMatch(
+      /en\.json:3 error pin\.ask: .* in 'en': the screen is 60 septets, so it is paged; the prompt alone \(under the notice 'Invalid input\.'\) with '98\. More' then needs 69/,
+    );
     const sms = await lintFixture('french-too-long', { smsSegments: 1 });
-    expect(lines(sms, 'error').join('\n')).toMatch(/fr\.json:6 error menu\.long: sms screen of machine\.states\.menu .* in 'fr': the SMS reply needs 2 segments \(\d+ septets\), more than 1 \[sms-budget\]/);
+    expect(lines(sms, 'error').join('\n')).toMatch(
+      /fr\.json:6 error menu\.long: sms screen of machine\.states\.menu .* in 'fr': the SMS reply needs 2 segments \(\d+ septets\), more than 1 \[sms-budget\]/,
+    );
   });
 });
 

@@ -7,7 +7,11 @@ import { startTestServer, type TestServer } from '../helpers/server.js';
 const KEY = 'simulator-callback-key-0123456789';
 
 /** Runs `kiunga simulate` as a process with piped stdin; resolves with its output and exit code. */
-function simulate(args: string[], stdin: string, env: Record<string, string | undefined> = {}): Promise<{ code: number | null; out: string; err: string }> {
+function simulate(
+  args: string[],
+  stdin: string,
+  env: Record<string, string | undefined> = {},
+): Promise<{ code: number | null; out: string; err: string }> {
   return new Promise((resolve, reject) => {
     const childEnv = { ...process.env, ...env };
     for (const k of ['REDIS_URL', 'FINERACT_URL', 'AT_CALLBACK_KEY']) if (!(k in env)) delete childEnv[k];
@@ -49,7 +53,20 @@ describe('kiunga simulate', () => {
     let out = '';
     await runPhone(
       { url: server.url, msisdn: '+254711000001', serviceCode: '*384*123#', key: KEY },
-      Readable.from(['/msisdn +254711000002\n', '\n', '2468\n', '6\n', '/hangup\n', 'hello\n', '/sms\n', '/sms BAL 2468\n', '/call\n', '*384*123#\n', '/quit\n', 'never read\n']),
+      Readable.from([
+        '/msisdn +254711000002\n',
+        '\n',
+        '2468\n',
+        '6\n',
+        '/hangup\n',
+        'hello\n',
+        '/sms\n',
+        '/sms BAL 2468\n',
+        '/call\n',
+        '*384*123#\n',
+        '/quit\n',
+        'never read\n',
+      ]),
       (s) => (out += s),
     );
     expect(out).toContain('phone number is now +254711000002');
@@ -73,7 +90,11 @@ describe('kiunga simulate', () => {
 
   it('should say so when nothing answers at the URL', async () => {
     let out = '';
-    await runPhone({ url: 'http://127.0.0.1:9', msisdn: '+254711000001', serviceCode: '*384*123#' }, Readable.from(['\n']), (s) => (out += s));
+    await runPhone(
+      { url: 'http://127.0.0.1:9', msisdn: '+254711000001', serviceCode: '*384*123#' },
+      Readable.from(['\n']),
+      (s) => (out += s),
+    );
     expect(out).toContain('cannot reach http://127.0.0.1:9');
   });
 });

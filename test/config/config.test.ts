@@ -17,7 +17,14 @@ describe('configuration', () => {
   it('should report every problem at once, naming each variable, without echoing secrets', () => {
     const error = (() => {
       try {
-        loadConfig({ PORT: 'eighty', FINERACT_URL: 'ftp://x', PIN_PEPPER: 'short', LOG_LEVEL: 'loud', TRANSFER_MIN: '100', TRANSFER_MAX: '50' });
+        loadConfig({
+          PORT: 'eighty',
+          FINERACT_URL: 'ftp://x',
+          PIN_PEPPER: 'short',
+          LOG_LEVEL: 'loud',
+          TRANSFER_MIN: '100',
+          TRANSFER_MAX: '50',
+        });
       } catch (e) {
         return e;
       }
@@ -45,13 +52,22 @@ describe('configuration', () => {
   it('should report a bad product list and a bad read replica by name', () => {
     const problems = (() => {
       try {
-        loadConfig({ FINERACT_LOAN_PRODUCTS: '1,x', FINERACT_URL: 'https://f.example/api', FINERACT_READ_URLS: 'ftp://r', PIN_PEPPER: 'p'.repeat(16), KIUNGA_ALLOW_INSECURE: 'messaging,callback-key,fineract-password,sim-swap' });
+        loadConfig({
+          FINERACT_LOAN_PRODUCTS: '1,x',
+          FINERACT_URL: 'https://f.example/api',
+          FINERACT_READ_URLS: 'ftp://r',
+          PIN_PEPPER: 'p'.repeat(16),
+          KIUNGA_ALLOW_INSECURE: 'messaging,callback-key,fineract-password,sim-swap',
+        });
       } catch (e) {
         return (e as ConfigError).problems;
       }
       return [];
     })();
-    expect(problems.sort()).toEqual(['FINERACT_LOAN_PRODUCTS: must be comma-separated product ids', "FINERACT_READ_URLS: 'ftp://r' is not an http(s) URL"]);
+    expect(problems.sort()).toEqual([
+      'FINERACT_LOAN_PRODUCTS: must be comma-separated product ids',
+      "FINERACT_READ_URLS: 'ftp://r' is not an http(s) URL",
+    ]);
   });
 
   it('should not call a variable that was given but is invalid missing', () => {
@@ -63,7 +79,10 @@ describe('configuration', () => {
       }
       return [];
     })();
-    expect(problems).toEqual(['AT_CALLBACK_KEY: must be at least 16 characters', 'AT_API_KEY: required with SIM_SWAP_PROVIDER=africastalking']);
+    expect(problems).toEqual([
+      'AT_CALLBACK_KEY: must be at least 16 characters',
+      'AT_API_KEY: required with SIM_SWAP_PROVIDER=africastalking',
+    ]);
   });
 
   it('should require PIN_PEPPER against a real Fineract', () => {
@@ -85,7 +104,8 @@ describe('reading the environment', () => {
       for (const name of readdirSync(dir)) {
         const path = join(dir, name);
         if (statSync(path).isDirectory()) walk(path);
-        else if (path.endsWith('.ts') && path !== join('src', 'config.ts') && readFileSync(path, 'utf8').includes('process.env')) offenders.push(path);
+        else if (path.endsWith('.ts') && path !== join('src', 'config.ts') && readFileSync(path, 'utf8').includes('process.env'))
+          offenders.push(path);
       }
     };
     walk('src');

@@ -40,7 +40,8 @@ describe('unsafe settings against a real Fineract (threat T27)', () => {
     const problems = problemsOf({ FINERACT_URL: REAL, PIN_PEPPER: PEPPER });
     const unsafe = problems.filter((p) => p.includes('T27'));
     expect(unsafe).toHaveLength(1);
-    for (const name of ['MESSAGING_PROVIDER=sandbox', 'AT_CALLBACK_KEY', 'FINERACT_PASSWORD', 'SIM_SWAP_PROVIDER=none']) expect(unsafe[0]).toContain(name);
+    for (const name of ['MESSAGING_PROVIDER=sandbox', 'AT_CALLBACK_KEY', 'FINERACT_PASSWORD', 'SIM_SWAP_PROVIDER=none'])
+      expect(unsafe[0]).toContain(name);
     expect(unsafe[0]).toContain(`KIUNGA_ALLOW_INSECURE=${ALL}`);
   });
 

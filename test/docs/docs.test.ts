@@ -14,7 +14,7 @@ const read = (file: string) => readFileSync(file, 'utf8');
 /** Every `src/...` and `test/...` path named in `text`, placeholders (`<provider>`, `*`) skipped. */
 export function pathsIn(text: string): string[] {
   const found = new Set<string>();
-  for (const m of text.matchAll(/(?<![\w/.-])(?:src|test)\/[A-Za-z0-9_.\/<>*{}-]*/g)) {
+  for (const m of text.matchAll(/(?<![\w/.-])(?:src|test)\/[A-Za-z0-9_./<>*{}-]*/g)) {
     let path = m[0].replace(/[.,:;)]+$/, '');
     if (/[<>*{}]/.test(path)) continue;
     path = path.replace(/\/$/, '');
@@ -79,6 +79,8 @@ describe('the checks themselves', () => {
       'src/app.ts',
       'src/engine',
     ]);
-    expect(citedTests('- `test/a.test.ts` › "should say "hi" twice"\n- nothing here')).toEqual([{ file: 'test/a.test.ts', title: 'should say "hi" twice' }]);
+    expect(citedTests('- `test/a.test.ts` › "should say "hi" twice"\n- nothing here')).toEqual([
+      { file: 'test/a.test.ts', title: 'should say "hi" twice' },
+    ]);
   });
 });

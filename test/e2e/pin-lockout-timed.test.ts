@@ -60,13 +60,21 @@ describe('PIN lockout that cannot be a weapon (T26)', () => {
   it('should lock for PIN_LOCK_S only, tell the customer by SMS, then take the right PIN', async () => {
     expect(await threeWrong(BARAKA.msisdn)).toMatch(/^END Your PIN is locked after too many wrong attempts\. An SMS tells you when/);
     expect(await dialWith(BARAKA.msisdn, BARAKA.pin)).toMatch(/^END Your PIN is locked/);
-    const sms = await until('the lock SMS', async () => texts(BARAKA.msisdn), (t) => t.some((x) => x.startsWith('Your PIN is locked for')));
+    const sms = await until(
+      'the lock SMS',
+      async () => texts(BARAKA.msisdn),
+      (t) => t.some((x) => x.startsWith('Your PIN is locked for')),
+    );
     const notice = sms.find((x) => x.startsWith('Your PIN is locked for'))!;
     expect(notice).toMatch(/^Your PIN is locked for 1 min \(until \d\d:\d\d\) after too many wrong attempts\./);
     expect(notice).toContain('The bank never asks for your PIN.');
     expect(notice).not.toMatch(/000[012]/);
 
-    await until('the lock to end', () => admin('GET', BARAKA.clientId), (s) => !s.locked);
+    await until(
+      'the lock to end',
+      () => admin('GET', BARAKA.clientId),
+      (s) => !s.locked,
+    );
     expect(await dialWith(BARAKA.msisdn, BARAKA.pin)).toMatch(/^CON Main menu/);
     expect(await admin('GET', BARAKA.clientId)).toMatchObject({ locked: false, failures: 0, locks: 0 });
     // One SMS for one lock, however many hops met it.
@@ -76,17 +84,29 @@ describe('PIN lockout that cannot be a weapon (T26)', () => {
   it('should escalate: after PIN_HARD_LOCK_AFTER timed locks the next is hard, until an operator unlocks', async () => {
     expect(await threeWrong(CHANYA.msisdn)).toMatch(/^END Your PIN is locked/);
     expect(await admin('GET', CHANYA.clientId)).toMatchObject({ locked: true, hard: false, locks: 1 });
-    await until('lock 1 to end', () => admin('GET', CHANYA.clientId), (s) => !s.locked);
+    await until(
+      'lock 1 to end',
+      () => admin('GET', CHANYA.clientId),
+      (s) => !s.locked,
+    );
 
     expect(await threeWrong(CHANYA.msisdn)).toMatch(/^END Your PIN is locked/);
     expect(await admin('GET', CHANYA.clientId)).toMatchObject({ locked: true, hard: false, locks: 2 });
-    await until('lock 2 to end', () => admin('GET', CHANYA.clientId), (s) => !s.locked);
+    await until(
+      'lock 2 to end',
+      () => admin('GET', CHANYA.clientId),
+      (s) => !s.locked,
+    );
 
     expect(await threeWrong(CHANYA.msisdn)).toMatch(/^END Your PIN is locked/);
     const hard = await admin('GET', CHANYA.clientId);
     expect(hard).toMatchObject({ locked: true, hard: true, locks: 3 });
     expect(hard.until).toBeUndefined();
-    await until('the hard-lock SMS', async () => texts(CHANYA.msisdn), (t) => t.some((x) => x.startsWith('Your PIN is locked after too many wrong attempts. Call customer care')));
+    await until(
+      'the hard-lock SMS',
+      async () => texts(CHANYA.msisdn),
+      (t) => t.some((x) => x.startsWith('Your PIN is locked after too many wrong attempts. Call customer care')),
+    );
     expect(texts(CHANYA.msisdn).filter((x) => x.startsWith('Your PIN is locked'))).toHaveLength(3);
     await sleep(1500); // longer than every timed lock so far: a hard lock does not end by itself
     expect(await dialWith(CHANYA.msisdn, CHANYA.pin)).toMatch(/^END Your PIN is locked/);

@@ -16,7 +16,7 @@ afterAll(async () => {
   await server?.close();
 });
 
-describe('USSD banking over Africa\'s Talking, with Redis and the sandbox', () => {
+describe("USSD banking over Africa's Talking, with Redis and the sandbox", () => {
   it('should ask for the PIN, show the menu, then the available balance', async () => {
     const s = atSession(server, AMINA);
     const first = await s.send();
@@ -42,7 +42,11 @@ describe('USSD banking over Africa\'s Talking, with Redis and the sandbox', () =
   });
 
   it('should find customers whatever format Fineract stored their number in', async () => {
-    for (const [msisdn, name] of [[BARAKA, 'Baraka'], [CHANYA, 'Chanya'], [DUMA, 'Duma']] as const) {
+    for (const [msisdn, name] of [
+      [BARAKA, 'Baraka'],
+      [CHANYA, 'Chanya'],
+      [DUMA, 'Duma'],
+    ] as const) {
       const s = atSession(server, msisdn);
       expect((await s.send()).body).toBe(`CON Welcome ${name}. Enter your PIN:`);
     }

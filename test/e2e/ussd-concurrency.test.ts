@@ -17,7 +17,7 @@ afterAll(async () => {
 });
 
 describe('300 concurrent USSD sessions', () => {
-  it('should answer every hop once, each with its own customer\'s data', async () => {
+  it("should answer every hop once, each with its own customer's data", async () => {
     const sessions = Array.from({ length: 300 }, (_, i) => {
       const customer = CUSTOMERS[i % CUSTOMERS.length]!;
       return { customer, s: atSession(server, customer.msisdn) };

@@ -69,7 +69,11 @@ describe('paging a screen longer than the limit, in each locale', () => {
       expect(pages[0]).toContain(labels[lang]!.more);
       expect(pages[pages.length - 1]).toContain(labels[lang]!.back);
       expect(pages[pages.length - 1]).not.toContain(labels[lang]!.more);
-      const options = pages.map((p) => p.slice(4)).join('\n').split('\n').filter((l) => /^[1-6]\. /.test(l));
+      const options = pages
+        .map((p) => p.slice(4))
+        .join('\n')
+        .split('\n')
+        .filter((l) => /^[1-6]\. /.test(l));
       expect(options).toHaveLength(5);
       // Back from the last page shows the previous page again; an option key still works from any page.
       expect((await s.send('0')).body).toBe(pages[pages.length - 2]);

@@ -22,7 +22,9 @@ describe('pay loan and own accounts', () => {
     const menu = await s.send('1234');
     expect(menu.body).toContain('4. Pay loan');
     const show = await s.send('4');
-    expect(show.body).toMatch(/^CON Loan 000000101: KES 30,000\.00 outstanding\. Next instalment KES [\d,]+\.\d\d due \d\d\/\d\d\/\d{4}\.\n1\. Pay instalment\n2\. Other amount$/);
+    expect(show.body).toMatch(
+      /^CON Loan 000000101: KES 30,000\.00 outstanding\. Next instalment KES [\d,]+\.\d\d due \d\d\/\d\d\/\d{4}\.\n1\. Pay instalment\n2\. Other amount$/,
+    );
     expect((await s.send('2')).body).toBe('CON Amount to Loan 000000101:');
     const confirm = await s.send('1000');
     expect(confirm.body).toMatch(/^CON Pay KES 1,000\.00 to Loan 000000101 from Akiba Savings 000000001\?/);

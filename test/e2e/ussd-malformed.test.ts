@@ -89,7 +89,10 @@ describe('malformed and forged USSD webhooks', () => {
     ]);
     const bad = await post(raw, 'application/x-www-form-urlencoded');
     expect(bad.status).toBeLessThan(500);
-    const percent = await post(`sessionId=${sessionId}&serviceCode=*384*123%23&phoneNumber=%2B254711000001&text=%C3%28%FF`, 'application/x-www-form-urlencoded');
+    const percent = await post(
+      `sessionId=${sessionId}&serviceCode=*384*123%23&phoneNumber=%2B254711000001&text=%C3%28%FF`,
+      'application/x-www-form-urlencoded',
+    );
     expect(percent.status).toBeLessThan(500);
     // The session still works: the next well-formed hop continues it.
     const next = await post(form({ ...valid, sessionId, text: '1234' }), 'application/x-www-form-urlencoded');
@@ -102,7 +105,14 @@ describe('malformed and forged USSD webhooks', () => {
     const r = await fetch(`${server.url}/channels/africastalking/ussd/events?key=${CALLBACK_KEY}`, {
       method: 'POST',
       headers: { 'content-type': 'application/x-www-form-urlencoded' },
-      body: form({ sessionId, phoneNumber: '+254711000001', status: 'Incomplete', input: '1234', durationInMillis: '5000', hopsCount: '1' }),
+      body: form({
+        sessionId,
+        phoneNumber: '+254711000001',
+        status: 'Incomplete',
+        input: '1234',
+        durationInMillis: '5000',
+        hopsCount: '1',
+      }),
     });
     expect(r.status).toBe(200);
     const { services } = server;

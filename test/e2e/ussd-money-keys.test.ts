@@ -21,7 +21,8 @@ const balance = (s: TestServer, accountId: number) => {
 };
 const commits = (s: TestServer) =>
   s.services.sandbox!.control.requests.filter((r) => r.method === 'POST' && r.path.endsWith('/accounttransfers') && r.committed).length;
-const posts = (s: TestServer) => s.services.sandbox!.control.requests.filter((r) => r.method === 'POST' && r.path.endsWith('/accounttransfers')).length;
+const posts = (s: TestServer) =>
+  s.services.sandbox!.control.requests.filter((r) => r.method === 'POST' && r.path.endsWith('/accounttransfers')).length;
 
 /** One AT session under a session id the test chooses (AT repeats every input in `text`). */
 function session(s: TestServer, phoneNumber: string, sessionId = newSessionId()) {
@@ -108,9 +109,13 @@ describe('a reused session id never reuses a money movement (threat T24)', () =>
     expect(commits(server) - startCommits).toBe(5);
     // No SMS claims a movement that did not happen: one receipt per movement, with its own amount.
     await server.services.queue.idle();
-    const aminaSent = sms(server, AMINA).filter((t) => t.startsWith('You sent')).slice(sentBefore);
+    const aminaSent = sms(server, AMINA)
+      .filter((t) => t.startsWith('You sent'))
+      .slice(sentBefore);
     expect(aminaSent.map((t) => /KES ([\d,.]+)/.exec(t)?.[1])).toEqual(['500.00', '300.00', '500.00']);
-    const barakaSent = sms(server, BARAKA).filter((t) => t.startsWith('You sent')).slice(sentBeforeBaraka);
+    const barakaSent = sms(server, BARAKA)
+      .filter((t) => t.startsWith('You sent'))
+      .slice(sentBeforeBaraka);
     expect(barakaSent.map((t) => /KES ([\d,.]+)/.exec(t)?.[1])).toEqual(['200.00', '200.00']);
     // Five movements, five different references.
     expect(new Set([...aminaSent, ...barakaSent].map((t) => /, ([0-9A-F]{8})\)/.exec(t)?.[1])).size).toBe(5);
@@ -122,7 +127,9 @@ describe('a money confirmation needs a hop of its own (threat T25)', () => {
     const before = [balance(server, 1), balance(server, 2)];
     const startPosts = posts(server);
     const first = session(server, AMINA);
-    expect(await first.dial('1234*3*0711000002*500*1234')).toBe('CON Pay KES 500.00 to Baraka O. from Akiba Savings 000000001? Enter PIN to confirm:');
+    expect(await first.dial('1234*3*0711000002*500*1234')).toBe(
+      'CON Pay KES 500.00 to Baraka O. from Akiba Savings 000000001? Enter PIN to confirm:',
+    );
     // Replayed under a new session id (a captured dial string): again nothing moves.
     const replay = session(server, AMINA);
     expect(await replay.dial('1234*3*0711000002*500*1234')).toMatch(/^CON Pay KES 500\.00 to Baraka O\./);
@@ -160,7 +167,12 @@ describe('a client blocked in Fineract', () => {
 
 describe('a resolution past TRANSFER_RESOLVE_MAX_AGE_S (threat T30)', () => {
   it('should only look for the transfer, never send it again, list it for operators and count it', async () => {
-    const s = await startTestServer({ ADMIN_TOKEN: ADMIN, TRANSFER_RESOLVE_MAX_AGE_S: '1', HOP_DEADLINE_MS: '1500', FINERACT_TIMEOUT_MS: '500' });
+    const s = await startTestServer({
+      ADMIN_TOKEN: ADMIN,
+      TRANSFER_RESOLVE_MAX_AGE_S: '1',
+      HOP_DEADLINE_MS: '1500',
+      FINERACT_TIMEOUT_MS: '500',
+    });
     try {
       const before = [balance(s, 1), balance(s, 2)];
       const c = session(s, AMINA);
@@ -171,12 +183,16 @@ describe('a resolution past TRANSFER_RESOLVE_MAX_AGE_S (threat T30)', () => {
       await c.send('700');
       // The write never runs (a read-only instance answers 405): the outcome stays uncertain.
       s.services.sandbox!.control.readOnly = true;
-      expect(await c.send('1234')).toMatch(/^END Your payment of KES 700\.00 to Baraka O\. is being processed \(ref [0-9A-F]{8}\)\. An SMS will confirm the result\.$/);
+      expect(await c.send('1234')).toMatch(
+        /^END Your payment of KES 700\.00 to Baraka O\. is being processed \(ref [0-9A-F]{8}\)\. An SMS will confirm the result\.$/,
+      );
       s.services.sandbox!.control.readOnly = false;
       // The resolution job runs once the original call must have ended; by then the record is past 1 s.
       for (let i = 0; i < 200 && !sms(s, AMINA).some((t) => t.startsWith('We could not confirm')); i++) await sleep(50);
       expect(sms(s, AMINA).filter((t) => t.startsWith('We could not confirm'))).toEqual([
-        expect.stringMatching(/^We could not confirm your payment of KES 700\.00 to Baraka O\. \(ref [0-9A-F]{8}\)\. It will not be sent again\./),
+        expect.stringMatching(
+          /^We could not confirm your payment of KES 700\.00 to Baraka O\. \(ref [0-9A-F]{8}\)\. It will not be sent again\./,
+        ),
       ]);
       // It looked (transactions search) and never sent again.
       expect(commits(s)).toBe(0);
@@ -189,7 +205,15 @@ describe('a resolution past TRANSFER_RESOLVE_MAX_AGE_S (threat T30)', () => {
       const body = (await res.json()) as { status: string; transfers: Record<string, unknown>[] };
       expect(body.status).toBe('uncertain');
       expect(body.transfers).toEqual([
-        expect.objectContaining({ clientId: 1, kind: 'send', amount: '700.00', currency: 'KES', counterparty: 'Baraka O.', pastMaxAge: true, collision: false }),
+        expect.objectContaining({
+          clientId: 1,
+          kind: 'send',
+          amount: '700.00',
+          currency: 'KES',
+          counterparty: 'Baraka O.',
+          pastMaxAge: true,
+          collision: false,
+        }),
       ]);
       // Masked number only.
       expect(JSON.stringify(body)).not.toContain('711000001');

@@ -16,7 +16,8 @@ const balance = (s: TestServer, accountId: number) => {
   const bank = s.services.sandbox!.bank;
   return bank.balance(bank.savingsAccount(accountId)!) / 100;
 };
-const transferPosts = (s: TestServer) => s.services.sandbox!.control.requests.filter((r) => r.method === 'POST' && r.path.endsWith('/accounttransfers'));
+const transferPosts = (s: TestServer) =>
+  s.services.sandbox!.control.requests.filter((r) => r.method === 'POST' && r.path.endsWith('/accounttransfers'));
 
 async function toConfirmation(s: TestServer, amount: string) {
   const session = atSession(s, AMINA);
@@ -30,7 +31,10 @@ async function toConfirmation(s: TestServer, amount: string) {
 
 async function waitForSms(s: TestServer, to: string, prefix: string): Promise<string[]> {
   for (let i = 0; i < 300 && !s.services.outbox!.list(to).some((m) => m.text.startsWith(prefix)); i++) await sleep(50);
-  return s.services.outbox!.list(to).map((m) => m.text).filter((t) => t.startsWith(prefix));
+  return s.services
+    .outbox!.list(to)
+    .map((m) => m.text)
+    .filter((t) => t.startsWith(prefix));
 }
 
 describe('when Redis stalls right after Fineract committed the transfer', () => {

@@ -81,7 +81,9 @@ describe('sending money over USSD', () => {
       await s.send('500');
       tight.services.sandbox!.control.timeoutAfterCommit = { count: 1, mode: 'delay', ms: 3000 };
       const reply = await s.send('1234');
-      expect(reply.body).toMatch(/^END Your payment of KES 500\.00 to Baraka O\. is being processed \(ref [0-9A-F]{8}\)\. An SMS will confirm the result\.$/);
+      expect(reply.body).toMatch(
+        /^END Your payment of KES 500\.00 to Baraka O\. is being processed \(ref [0-9A-F]{8}\)\. An SMS will confirm the result\.$/,
+      );
       // The money moved exactly once, although Kiunga never saw the answer.
       expect([balance(tight, 1), balance(tight, 2)]).toEqual([before[0]! - 500, before[1]! + 500]);
       // The background resolution finds the transfer and confirms it by SMS, without moving money again.
@@ -109,7 +111,7 @@ describe('refusing transfers clearly, moving nothing', () => {
     expect(balance(server, 2)).toBe(before);
   });
 
-  it('should refuse with Fineract\'s insufficient-funds answer when the balance drops before the PIN', async () => {
+  it("should refuse with Fineract's insufficient-funds answer when the balance drops before the PIN", async () => {
     const session = atSession(server, BARAKA);
     await session.send();
     await session.send('2468');
@@ -159,7 +161,9 @@ describe('a recent SIM swap (threat T4)', () => {
       const commits = committedTransfers(swapped);
       const { session } = await toConfirmation(swapped, '0711000002', '500');
       const reply = await session.send('1234');
-      expect(reply.body).toBe('END For your security, transfers are paused after a recent SIM change. No money was moved. Please visit a branch with your ID.');
+      expect(reply.body).toBe(
+        'END For your security, transfers are paused after a recent SIM change. No money was moved. Please visit a branch with your ID.',
+      );
       expect([balance(swapped, 1), balance(swapped, 2)]).toEqual(before);
       expect(committedTransfers(swapped)).toBe(commits);
       // Reading stays possible.

@@ -63,26 +63,106 @@ describe('flow loader', () => {
   const broken: [string, (s: string) => string, RegExp][] = [
     ['a YAML syntax error', (s) => s.replace('channels: [ussd]', 'channels: [ussd'), /^flows\/demo\.yaml:\d+: syntax error/],
     ['a misspelt key', (s) => s.replace('onError: unavailable }', 'onEror: unavailable }'), /machine\.states\.balance\.invoke: .*onEror/],
-    ['an unknown action', (s) => s.replace('actions: rememberCustomer', 'actions: rememberCustomr'), /:1\d machine\.states\.identify\.invoke\.onDone\.actions: action 'rememberCustomr' is not implemented/],
-    ['an unknown guard', (s) => s.replace('type: errorIs', 'type: errorIss'), /identify\.invoke\.onError\.0\.guard: guard 'errorIss' is not implemented/],
-    ['a guard without its params', (s) => s.replace('{ type: errorIs, params: { code: unregistered } }', 'errorIs'), /guard 'errorIs' needs params\.code/],
-    ['an unknown actor', (s) => s.replace('src: fetchBalances', 'src: fetchBalance'), /machine\.states\.balance\.invoke\.src: actor 'fetchBalance' is not implemented/],
-    ['a missing target', (s) => s.replace('on: { BALANCE: balance }', 'on: { BALANCE: balanse }'), /machine\.states\.menu\.on\.BALANCE: target 'balanse' does not exist/],
-    ['a missing initial state', (s) => s.replace('initial: identify', 'initial: start'), /machine\.initial: initial state 'start' does not exist/],
-    ['a prompt key missing from the locales', (s) => s.replace('prompt: menu.title', 'prompt: menu.titel'), /machine\.states\.menu\.meta\.prompt: prompt 'menu\.titel' is missing in locale 'en'/],
-    ['an invoke without onError', (s) => s.replace(', onError: unavailable }', ' }'), /machine\.states\.balance\.invoke: invoke needs onError/],
-    ['a dead end', (s) => s.replace("done: { type: final, meta: { prompt: balance.title } }", 'done: { meta: { prompt: balance.title } }'), /machine\.states\.done: dead end/],
-    ['an option whose event is not handled', (s) => s.replace('event: BALANCE', 'event: BALANC'), /options\.0\.event: event 'BALANC' is not handled/],
+    [
+      'an unknown action',
+      (s) => s.replace('actions: rememberCustomer', 'actions: rememberCustomr'),
+      /:1\d machine\.states\.identify\.invoke\.onDone\.actions: action 'rememberCustomr' is not implemented/,
+    ],
+    [
+      'an unknown guard',
+      (s) => s.replace('type: errorIs', 'type: errorIss'),
+      /identify\.invoke\.onError\.0\.guard: guard 'errorIss' is not implemented/,
+    ],
+    [
+      'a guard without its params',
+      (s) => s.replace('{ type: errorIs, params: { code: unregistered } }', 'errorIs'),
+      /guard 'errorIs' needs params\.code/,
+    ],
+    [
+      'an unknown actor',
+      (s) => s.replace('src: fetchBalances', 'src: fetchBalance'),
+      /machine\.states\.balance\.invoke\.src: actor 'fetchBalance' is not implemented/,
+    ],
+    [
+      'a missing target',
+      (s) => s.replace('on: { BALANCE: balance }', 'on: { BALANCE: balanse }'),
+      /machine\.states\.menu\.on\.BALANCE: target 'balanse' does not exist/,
+    ],
+    [
+      'a missing initial state',
+      (s) => s.replace('initial: identify', 'initial: start'),
+      /machine\.initial: initial state 'start' does not exist/,
+    ],
+    [
+      'a prompt key missing from the locales',
+      (s) => s.replace('prompt: menu.title', 'prompt: menu.titel'),
+      /machine\.states\.menu\.meta\.prompt: prompt 'menu\.titel' is missing in locale 'en'/,
+    ],
+    [
+      'an invoke without onError',
+      (s) => s.replace(', onError: unavailable }', ' }'),
+      /machine\.states\.balance\.invoke: invoke needs onError/,
+    ],
+    [
+      'a dead end',
+      (s) => s.replace('done: { type: final, meta: { prompt: balance.title } }', 'done: { meta: { prompt: balance.title } }'),
+      /machine\.states\.done: dead end/,
+    ],
+    [
+      'an option whose event is not handled',
+      (s) => s.replace('event: BALANCE', 'event: BALANC'),
+      /options\.0\.event: event 'BALANC' is not handled/,
+    ],
     ['a home that does not exist', (s) => s.replace('home: menu', 'home: menu2'), /home: home state 'menu2' does not exist/],
-    ['a misspelt error code', (s) => s.replace('code: unregistered', 'code: unregistred'), /:13 machine\.states\.identify\.invoke\.onError\.0\.guard\.params\.code: guard 'errorIs': 'unregistred' is not an error code actors reject with \(did you mean 'unregistered'\?.*\[unknown-error-code\]$/],
-    ['a branch on a code the actor never rejects with', (s) => s.replace('code: unregistered', 'code: pin-wrong'), /:13 machine\.states\.identify\.invoke\.onError\.0\.guard\.params\.code: actor 'findCustomer' never rejects with 'pin-wrong': this branch would never be taken .*\[unraised-error-code\]$/],
-    ['a parameter of the wrong type', (s) => s.replace('code: unregistered', 'code: 404'), /guard\.params\.code: guard 'errorIs' params\.code: 404 is a number, not an error code \[param-type\]$/],
-    ['a parameter the guard does not take', (s) => s.replace('params: { code: unregistered }', 'params: { code: unregistered, status: done }'), /guard\.params: guard 'errorIs' has no params status \(it takes code\) \[param-type\]$/],
-    ['params on an action that takes none', (s) => s.replace('actions: rememberCustomer', 'actions: { type: rememberCustomer, params: { who: me } }'), /onDone\.actions\.params: action 'rememberCustomer' takes no params \[param-type\]$/],
-    ['a value outside a closed set', (s) => s.replace('actions: rememberCustomer', 'actions: [rememberCustomer, { type: usePurpose, params: { purpose: sned } }]'), /onDone\.actions\.1\.params\.purpose: action 'usePurpose' params\.purpose: 'sned' is not one of send, own, loan \(did you mean 'send'\?\) \[param-type\]$/],
-    ['an option behind a flag no action of the flow sets', (s) => s.replace('event: BALANCE }', 'event: BALANCE, if: hasLoan }'), /menu\.meta\.options\.0\.if: flag 'hasLoan' is never set: only rememberAccounts sets it, and this flow never runs it \[undeclared-flag\]$/],
-    ['a list no action of the flow sets', (s) => s.replace("done: { type: final, meta: { prompt: balance.title } }", 'done: { type: final, meta: { prompt: balance.title, list: { items: balance, item: balance.line } } }'), /done\.meta\.list\.items: view list 'balance' is never set: no action sets it \(did you mean 'balances'\?.*\[undeclared-list\]$/],
-    ['code in a flow file', (s) => s.replace('onError: unavailable }', 'onError: unavailable, input: "({context}) => context" }'), /unrecognized|Unrecognized/],
+    [
+      'a misspelt error code',
+      (s) => s.replace('code: unregistered', 'code: unregistred'),
+      /:13 machine\.states\.identify\.invoke\.onError\.0\.guard\.params\.code: guard 'errorIs': 'unregistred' is not an error code actors reject with \(did you mean 'unregistered'\?.*\[unknown-error-code\]$/,
+    ],
+    [
+      'a branch on a code the actor never rejects with',
+      (s) => s.replace('code: unregistered', 'code: pin-wrong'),
+      /:13 machine\.states\.identify\.invoke\.onError\.0\.guard\.params\.code: actor 'findCustomer' never rejects with 'pin-wrong': this branch would never be taken .*\[unraised-error-code\]$/,
+    ],
+    [
+      'a parameter of the wrong type',
+      (s) => s.replace('code: unregistered', 'code: 404'),
+      /guard\.params\.code: guard 'errorIs' params\.code: 404 is a number, not an error code \[param-type\]$/,
+    ],
+    [
+      'a parameter the guard does not take',
+      (s) => s.replace('params: { code: unregistered }', 'params: { code: unregistered, status: done }'),
+      /guard\.params: guard 'errorIs' has no params status \(it takes code\) \[param-type\]$/,
+    ],
+    [
+      'params on an action that takes none',
+      (s) => s.replace('actions: rememberCustomer', 'actions: { type: rememberCustomer, params: { who: me } }'),
+      /onDone\.actions\.params: action 'rememberCustomer' takes no params \[param-type\]$/,
+    ],
+    [
+      'a value outside a closed set',
+      (s) => s.replace('actions: rememberCustomer', 'actions: [rememberCustomer, { type: usePurpose, params: { purpose: sned } }]'),
+      /onDone\.actions\.1\.params\.purpose: action 'usePurpose' params\.purpose: 'sned' is not one of send, own, loan \(did you mean 'send'\?\) \[param-type\]$/,
+    ],
+    [
+      'an option behind a flag no action of the flow sets',
+      (s) => s.replace('event: BALANCE }', 'event: BALANCE, if: hasLoan }'),
+      /menu\.meta\.options\.0\.if: flag 'hasLoan' is never set: only rememberAccounts sets it, and this flow never runs it \[undeclared-flag\]$/,
+    ],
+    [
+      'a list no action of the flow sets',
+      (s) =>
+        s.replace(
+          'done: { type: final, meta: { prompt: balance.title } }',
+          'done: { type: final, meta: { prompt: balance.title, list: { items: balance, item: balance.line } } }',
+        ),
+      /done\.meta\.list\.items: view list 'balance' is never set: no action sets it \(did you mean 'balances'\?.*\[undeclared-list\]$/,
+    ],
+    [
+      'code in a flow file',
+      (s) => s.replace('onError: unavailable }', 'onError: unavailable, input: "({context}) => context" }'),
+      /unrecognized|Unrecognized/,
+    ],
   ];
 
   for (const [what, edit, expected] of broken) {
@@ -129,14 +209,25 @@ describe('flow loader', () => {
 
 describe('flow loader on the broken fixtures (a closed set misspelt in a flow file)', () => {
   const cases: [string, RegExp][] = [
-    ['unknown-error-code', /^test\/authoring\/fixtures\/unknown-error-code\/flow\.yaml:13 machine\.states\.identify\.invoke\.onError\.0\.guard\.params\.code: guard 'errorIs': 'unregisterd' is not an error code .*\[unknown-error-code\]$/],
-    ['undeclared-flag', /^test\/authoring\/fixtures\/undeclared-flag\/flow\.yaml:25 machine\.states\.menu\.meta\.options\.1\.if: flag 'hasLaon' is never set: .*\[undeclared-flag\]$/],
-    ['param-type', /^test\/authoring\/fixtures\/param-type\/flow\.yaml:13 machine\.states\.identify\.invoke\.onError\.0\.guard\.params\.code: guard 'errorIs' params\.code: 404 is a number, not an error code \[param-type\]$/],
+    [
+      'unknown-error-code',
+      /^test\/authoring\/fixtures\/unknown-error-code\/flow\.yaml:13 machine\.states\.identify\.invoke\.onError\.0\.guard\.params\.code: guard 'errorIs': 'unregisterd' is not an error code .*\[unknown-error-code\]$/,
+    ],
+    [
+      'undeclared-flag',
+      /^test\/authoring\/fixtures\/undeclared-flag\/flow\.yaml:25 machine\.states\.menu\.meta\.options\.1\.if: flag 'hasLaon' is never set: .*\[undeclared-flag\]$/,
+    ],
+    [
+      'param-type',
+      /^test\/authoring\/fixtures\/param-type\/flow\.yaml:13 machine\.states\.identify\.invoke\.onError\.0\.guard\.params\.code: guard 'errorIs' params\.code: 404 is a number, not an error code \[param-type\]$/,
+    ],
   ];
   for (const [fixture, expected] of cases) {
     it(`should refuse ${fixture} at load, naming the file, the line and the rule`, async () => {
       const fixtures = await createTranslator({ dir: resolve('test/authoring/fixtures/locales'), fallback: 'en' });
-      const error = await loadFlows(`test/authoring/fixtures/${fixture}`, checkContextFor(fixtures), machineFactory(unusedDeps())).catch((e: unknown) => e);
+      const error = await loadFlows(`test/authoring/fixtures/${fixture}`, checkContextFor(fixtures), machineFactory(unusedDeps())).catch(
+        (e: unknown) => e,
+      );
       expect(error).toBeInstanceOf(FlowLoadError);
       const issues = (error as FlowLoadError).issues;
       expect(issues.map(formatIssueWithRule)).toEqual([expect.stringMatching(expected)]);

@@ -26,7 +26,13 @@ beforeAll(async () => {
   root = await mkdtemp(join(tmpdir(), 'kiunga-reload-'));
   await cp('flows', join(root, 'flows'), { recursive: true });
   await cp('locales', join(root, 'locales'), { recursive: true });
-  const config = loadConfig({ FLOWS_DIR: join(root, 'flows'), LOCALES_DIR: join(root, 'locales'), LOG_LEVEL: 'info', PORT: '0', HOST: '127.0.0.1' });
+  const config = loadConfig({
+    FLOWS_DIR: join(root, 'flows'),
+    LOCALES_DIR: join(root, 'locales'),
+    LOG_LEVEL: 'info',
+    PORT: '0',
+    HOST: '127.0.0.1',
+  });
   services = await createServices(config, createLogger('info', logs), { watch: true });
   server = buildApp(services).listen(0, '127.0.0.1');
   await once(server, 'listening');
@@ -81,7 +87,11 @@ describe('hot reload', () => {
     inFlight = session();
     expect(await inFlight()).toBe('CON Welcome Amina. Enter your PIN:');
     const old = version();
-    await edit('locales/en.json', (t) => t.replace('"title": "Main menu"', '"title": "Home menu"').replace('"ask": "Welcome {{name}}. Enter your PIN:"', '"ask": "Hello {{name}}, your PIN please:"'));
+    await edit('locales/en.json', (t) =>
+      t
+        .replace('"title": "Main menu"', '"title": "Home menu"')
+        .replace('"ask": "Welcome {{name}}. Enter your PIN:"', '"ask": "Hello {{name}}, your PIN please:"'),
+    );
     await until('the new version', () => version() !== old);
     const next = session();
     expect(await next()).toBe('CON Hello Amina, your PIN please:');
@@ -98,7 +108,9 @@ describe('hot reload', () => {
     await before();
     expect(await before('1234')).toMatch(/6\. Language/);
     const old = version();
-    await edit('flows/banking.yaml', (t) => t.replace('- { key: "6", label: menu.language, event: LANGUAGE }', '- { key: "7", label: menu.language, event: LANGUAGE }'));
+    await edit('flows/banking.yaml', (t) =>
+      t.replace('- { key: "6", label: menu.language, event: LANGUAGE }', '- { key: "7", label: menu.language, event: LANGUAGE }'),
+    );
     await until('the new version', () => version() !== old);
     const after = session();
     await after();
@@ -124,17 +136,23 @@ describe('hot reload', () => {
   });
 
   it('should refuse a flow naming a prompt no locale has, and a broken locale file', async () => {
-    await edit('flows/banking.yaml', (t) => t.replace('channels: [ussd, voice', 'channels: [ussd, voice]').replace('prompt: menu.title', 'prompt: menu.titel'));
+    await edit('flows/banking.yaml', (t) =>
+      t.replace('channels: [ussd, voice', 'channels: [ussd, voice]').replace('prompt: menu.title', 'prompt: menu.titel'),
+    );
     const refused = refusals();
     await until('the refusal', () => refusals() > refused);
-    expect(logs.lines.at(-1)).toMatch(/banking\.yaml:\d+ machine\.states\.menu\.meta\.prompt: prompt 'menu\.titel' is missing in locale 'en'/);
+    expect(logs.lines.at(-1)).toMatch(
+      /banking\.yaml:\d+ machine\.states\.menu\.meta\.prompt: prompt 'menu\.titel' is missing in locale 'en'/,
+    );
     await edit('flows/banking.yaml', (t) => t.replace('prompt: menu.titel', 'prompt: menu.title'));
     await services.flowWatcher!.settled();
     const good = version();
     const again = refusals();
     await edit('locales/fr.json', (t) => t.replace('{', '{,'));
     await until('the refusal', () => refusals() > again);
-    expect(logs.lines.filter((l) => l.includes('reload refused')).at(-1)).toMatch(/"problems":\["[^"]*locales\/fr\.json:1: syntax error: [^"]+"\],"msg":"reload refused: a locale file is broken/);
+    expect(logs.lines.filter((l) => l.includes('reload refused')).at(-1)).toMatch(
+      /"problems":\["[^"]*locales\/fr\.json:1: syntax error: [^"]+"\],"msg":"reload refused: a locale file is broken/,
+    );
     expect(version()).toBe(good);
     const s = session();
     expect(await s()).toBe('CON Hello Amina, your PIN please:');

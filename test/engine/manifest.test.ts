@@ -27,7 +27,9 @@ describe('registry manifests', () => {
 
   it('should give every view variable a worst case of exactly its longest length', () => {
     const vars = declaredViewVars(FLOW_MANIFESTS);
-    expect(Object.keys(vars)).toEqual(expect.arrayContaining(['name', 'amount', 'attemptsLeft', 'counterparty', 'minutes', 'option', 'balance']));
+    expect(Object.keys(vars)).toEqual(
+      expect.arrayContaining(['name', 'amount', 'attemptsLeft', 'counterparty', 'minutes', 'option', 'balance']),
+    );
     for (const [name, spec] of Object.entries(vars)) expect(worstCase(name, vars), name).toHaveLength(spec.max);
   });
 });

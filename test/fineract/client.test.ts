@@ -2,13 +2,7 @@ import { Writable } from 'node:stream';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { rejectionOf } from '../helpers/rejection.js';
 import { createFineractClient, type FineractClientOptions } from '../../src/fineract/client.js';
-import {
-  FineractError,
-  FineractNotFound,
-  FineractUnauthorized,
-  FineractUnavailable,
-  OwnershipError,
-} from '../../src/fineract/errors.js';
+import { FineractError, FineractNotFound, FineractUnauthorized, FineractUnavailable, OwnershipError } from '../../src/fineract/errors.js';
 import type { FineractClient } from '../../src/fineract/types.js';
 import { createLogger } from '../../src/logger.js';
 import {
@@ -96,7 +90,12 @@ describe('findClientByPhone', () => {
 
   it('does not log the phone number in clear', async () => {
     const lines: string[] = [];
-    const sink = new Writable({ write: (chunk: Buffer, _enc, done) => { lines.push(chunk.toString()); done(); } });
+    const sink = new Writable({
+      write: (chunk: Buffer, _enc, done) => {
+        lines.push(chunk.toString());
+        done();
+      },
+    });
     const c = client({ logger: createLogger('debug', sink) });
     await c.findClientByPhone(DEMO_CLIENTS.baraka.msisdn);
     await c.findClientByPhone(DEMO_UNKNOWN_MSISDN);
@@ -137,8 +136,16 @@ describe('accounts', () => {
   it('reads an owned savings account with balances', async () => {
     const s = await client().getOwnedSavingsAccount(1, DEMO_SAVINGS.aminaStaff.id);
     expect(s).toEqual({
-      id: 11, accountNo: '000000011', productId: 2, productName: 'Staff Savings', currency: 'KES', clientId: 1,
-      active: true, decimalPlaces: 2, accountBalance: 800, availableBalance: 600,
+      id: 11,
+      accountNo: '000000011',
+      productId: 2,
+      productName: 'Staff Savings',
+      currency: 'KES',
+      clientId: 1,
+      active: true,
+      decimalPlaces: 2,
+      accountBalance: 800,
+      availableBalance: 600,
     });
   });
 
@@ -149,7 +156,15 @@ describe('accounts', () => {
     expect(txns.some((t) => t.amount === 3000)).toBe(false); // the reversed deposit
     expect([...txns].sort((a, b) => (a.date < b.date ? 1 : -1)).map((t) => t.date)).toEqual(txns.map((t) => t.date));
     expect(txns[0]).toMatchObject({ type: 'deposit', credit: true, amount: 1000, runningBalance: 12500 });
-    expect(txns.map((t) => t.type)).toEqual(['deposit', 'withdrawal fee', 'withdrawal', 'interest posting', 'withdrawal', 'deposit', 'deposit']);
+    expect(txns.map((t) => t.type)).toEqual([
+      'deposit',
+      'withdrawal fee',
+      'withdrawal',
+      'interest posting',
+      'withdrawal',
+      'deposit',
+      'deposit',
+    ]);
     expect(txns.map((t) => t.credit)).toEqual([true, false, false, true, false, true, true]);
     expect(txns[0]?.date).toMatch(/^\d{4}-\d{2}-\d{2}$/);
   });
@@ -161,8 +176,16 @@ describe('accounts', () => {
 
   it('reads an owned loan', async () => {
     expect(await client().getOwnedLoan(1, 101)).toEqual({
-      id: 101, accountNo: '000000101', productId: 1, productName: 'Biashara Loan', currency: 'KES', statusId: 300,
-      loanBalance: 30000, clientId: 1, totalOutstanding: 30000, principalOutstanding: 24000,
+      id: 101,
+      accountNo: '000000101',
+      productId: 1,
+      productName: 'Biashara Loan',
+      currency: 'KES',
+      statusId: 300,
+      loanBalance: 30000,
+      clientId: 1,
+      totalOutstanding: 30000,
+      principalOutstanding: 24000,
     });
   });
 

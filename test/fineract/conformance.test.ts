@@ -28,21 +28,30 @@ async function start(options: SandboxOptions = {}): Promise<Sandbox> {
 
 function client(s: Sandbox, overrides: Partial<FineractClientOptions> = {}): FineractClient {
   const c = createFineractClient({
-    baseUrl: s.url, tenant: DEMO.tenant, username: DEMO.username, password: DEMO.password, timeoutMs: 2_000,
-    defaultCountry: 'KE', timeZone: 'Africa/Nairobi', ...overrides,
+    baseUrl: s.url,
+    tenant: DEMO.tenant,
+    username: DEMO.username,
+    password: DEMO.password,
+    timeoutMs: 2_000,
+    defaultCountry: 'KE',
+    timeZone: 'Africa/Nairobi',
+    ...overrides,
   });
   closers.push(c);
   return c;
 }
 
 const request = (ref: string, overrides: Partial<TransferRequest> = {}): TransferRequest => ({
-  from: AMINA, to: { ...BARAKA, type: 'savings' }, amount: '500.00', description: `Kiunga send ${ref}`, idempotencyKey: `idem-${ref}`,
+  from: AMINA,
+  to: { ...BARAKA, type: 'savings' },
+  amount: '500.00',
+  description: `Kiunga send ${ref}`,
+  idempotencyKey: `idem-${ref}`,
   ...overrides,
 });
 
 const balanceOf = (s: Sandbox, accountId: number): number => s.bank.balance(s.bank.savingsAccount(accountId)!);
 const apiPath = (p: string): string => p.split('/api/v1')[1] ?? p;
-
 
 afterEach(async () => {
   await Promise.all(closers.splice(0).map((c) => c.close()));
@@ -57,12 +66,20 @@ describe('transactions/search answers a Spring page (Fineract 1.9, 1.10, HEAD)',
     const { transferId } = await c.transfer(request('PAGE1'));
     s.control.clearRequests();
     expect(await c.findTransfer({ fromAccountId: AMINA.accountId, description: 'Kiunga send PAGE1' })).toEqual({ transferId });
-    expect(s.control.requests.map((r) => [apiPath(r.path), r.status])).toEqual([[`/savingsaccounts/${AMINA.accountId}/transactions/search`, 200]]);
+    expect(s.control.requests.map((r) => [apiPath(r.path), r.status])).toEqual([
+      [`/savingsaccounts/${AMINA.accountId}/transactions/search`, 200],
+    ]);
   });
 
   it('falls back to ?associations=transactions when the search answers another shape', async () => {
     const s = await start();
-    const http = new FineractHttp({ baseUrl: s.url, tenant: DEMO.tenant, username: DEMO.username, password: DEMO.password, timeoutMs: 2_000 });
+    const http = new FineractHttp({
+      baseUrl: s.url,
+      tenant: DEMO.tenant,
+      username: DEMO.username,
+      password: DEMO.password,
+      timeoutMs: 2_000,
+    });
     // A proxy (or a version) that answers the search with something else.
     const reshaping: FineractRequester = {
       request: async (method, path, options) => {
@@ -85,7 +102,9 @@ describe('transactions/search answers a Spring page (Fineract 1.9, 1.10, HEAD)',
 describe('reconciliation of a busy account (an agent float)', () => {
   /** The transfer, then `count` newer withdrawals from the same account (dated `newerOn`). */
   async function busyFloat(s: Sandbox, c: FineractClient, transferOn: string, newerOn: string, count = 150): Promise<number> {
-    const { transferId } = await c.transfer(request('FLOAT1', { from: CHANYA, to: { ...AMINA, type: 'savings' }, amount: '10.00', date: transferOn }));
+    const { transferId } = await c.transfer(
+      request('FLOAT1', { from: CHANYA, to: { ...AMINA, type: 'savings' }, amount: '10.00', date: transferOn }),
+    );
     const float = s.bank.savingsAccount(CHANYA.accountId)!;
     for (let i = 0; i < count; i++) postSavings(s.bank, float, 2, newerOn, 100);
     return transferId;
@@ -115,9 +134,13 @@ describe('reconciliation of a busy account (an agent float)', () => {
     const c = client(s, { today: () => BUSINESS_DATE });
     const older = addDays(BUSINESS_DATE, -2);
     const transferId = await busyFloat(s, c, older, addDays(BUSINESS_DATE, -1));
-    expect(await c.findTransfer({ fromAccountId: CHANYA.accountId, description: 'Kiunga send FLOAT1', onOrAfter: older })).toEqual({ transferId });
+    expect(await c.findTransfer({ fromAccountId: CHANYA.accountId, description: 'Kiunga send FLOAT1', onOrAfter: older })).toEqual({
+      transferId,
+    });
     s.control.clearRequests();
-    expect(await c.findTransfer({ fromAccountId: CHANYA.accountId, description: 'Kiunga send FLOAT1', onOrAfter: addDays(BUSINESS_DATE, -1) })).toBeNull();
+    expect(
+      await c.findTransfer({ fromAccountId: CHANYA.accountId, description: 'Kiunga send FLOAT1', onOrAfter: addDays(BUSINESS_DATE, -1) }),
+    ).toBeNull();
     expect(s.control.requests.filter((r) => r.path.endsWith('/transactions/search'))).toHaveLength(2);
   });
 
@@ -196,7 +219,9 @@ describe("the transfer date is Fineract's business date", () => {
     await c.transfer(request('BD4'));
     await c.transfer(request('BD5'));
     expect(c.businessDateNow()).toBe(addDays(nairobiToday(), -1));
-    const reads = s.control.requests.map((r) => apiPath(r.path)).filter((p) => p.startsWith('/configurations') || p.startsWith('/businessdate'));
+    const reads = s.control.requests
+      .map((r) => apiPath(r.path))
+      .filter((p) => p.startsWith('/configurations') || p.startsWith('/businessdate'));
     expect(reads).toEqual(['/configurations/name/enable_business_date', '/businessdate/BUSINESS_DATE']);
   });
 

@@ -11,13 +11,18 @@ let http: FineractHttp;
 
 beforeAll(async () => {
   sandbox = await startSandbox({ businessDate: '2026-11-25' });
-  http = new FineractHttp({ baseUrl: sandbox.url, tenant: DEMO.tenant, username: DEMO.username, password: DEMO.password, timeoutMs: 2_000 });
+  http = new FineractHttp({
+    baseUrl: sandbox.url,
+    tenant: DEMO.tenant,
+    username: DEMO.username,
+    password: DEMO.password,
+    timeoutMs: 2_000,
+  });
 });
 afterAll(async () => {
   await http.close();
   await sandbox.close();
 });
-
 
 describe('FineractHttp against the sandbox', () => {
   it('returns the parsed body and encodes query parameters', async () => {
@@ -40,7 +45,13 @@ describe('FineractHttp against the sandbox', () => {
   });
 
   it('maps a non-Fineract 400 (unknown tenant) to FineractRejected with a status code', async () => {
-    const other = new FineractHttp({ baseUrl: sandbox.url, tenant: 'nope', username: DEMO.username, password: DEMO.password, timeoutMs: 1_000 });
+    const other = new FineractHttp({
+      baseUrl: sandbox.url,
+      tenant: 'nope',
+      username: DEMO.username,
+      password: DEMO.password,
+      timeoutMs: 1_000,
+    });
     try {
       const e = other.request('GET', '/clients/1');
       await expect(e).rejects.toBeInstanceOf(FineractRejected);
@@ -57,7 +68,13 @@ describe('FineractHttp against the sandbox', () => {
       res.writeHead(200, { 'content-type': 'application/json' }).end('[]');
     });
     await new Promise<void>((r) => probe.listen(0, '127.0.0.1', r));
-    const h = new FineractHttp({ baseUrl: `http://127.0.0.1:${(probe.address() as AddressInfo).port}/api/v1`, tenant: 't', username: 'u', password: 'p', timeoutMs: 1_000 });
+    const h = new FineractHttp({
+      baseUrl: `http://127.0.0.1:${(probe.address() as AddressInfo).port}/api/v1`,
+      tenant: 't',
+      username: 'u',
+      password: 'p',
+      timeoutMs: 1_000,
+    });
     try {
       for (let i = 0; i < 10; i++) await h.request('GET', '/loanproducts');
       // Sequential calls reuse warm sockets (undici may alternate two while one signals drain).
@@ -133,7 +150,14 @@ describe('answers that are not Fineract JSON', () => {
   });
 
   it('turns a response of the wrong shape into FineractUnavailable in the typed client', async () => {
-    const c = createFineractClient({ baseUrl: base, tenant: 'acme', username: 'svc', password: 'Sup3r-Secret', timeoutMs: 1_000, defaultCountry: 'KE' });
+    const c = createFineractClient({
+      baseUrl: base,
+      tenant: 'acme',
+      username: 'svc',
+      password: 'Sup3r-Secret',
+      timeoutMs: 1_000,
+      defaultCountry: 'KE',
+    });
     try {
       const e = c.getClient(1);
       await expect(e).rejects.toBeInstanceOf(FineractUnavailable);

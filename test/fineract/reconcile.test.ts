@@ -23,20 +23,29 @@ const closers: { close(): Promise<void> }[] = [];
 
 function client(overrides: Partial<FineractClientOptions> = {}): FineractClient {
   const c = createFineractClient({
-    baseUrl: sandbox.url, tenant: DEMO.tenant, username: DEMO.username, password: DEMO.password, timeoutMs: 2_000,
-    defaultCountry: 'KE', today: () => BUSINESS_DATE, ...overrides,
+    baseUrl: sandbox.url,
+    tenant: DEMO.tenant,
+    username: DEMO.username,
+    password: DEMO.password,
+    timeoutMs: 2_000,
+    defaultCountry: 'KE',
+    today: () => BUSINESS_DATE,
+    ...overrides,
   });
   closers.push(c);
   return c;
 }
 
 const request = (ref: string, overrides: Partial<TransferRequest> = {}): TransferRequest => ({
-  from: AMINA, to: { ...BARAKA, type: 'savings' }, amount: '500.00', description: `Kiunga send ${ref}`, idempotencyKey: `idem-${ref}`,
+  from: AMINA,
+  to: { ...BARAKA, type: 'savings' },
+  amount: '500.00',
+  description: `Kiunga send ${ref}`,
+  idempotencyKey: `idem-${ref}`,
   ...overrides,
 });
 
 const aminaBalance = (): number => sandbox.bank.balance(sandbox.bank.savingsAccount(AMINA.accountId)!);
-
 
 beforeEach(async () => {
   sandbox = await startSandbox({ businessDate: BUSINESS_DATE });
@@ -74,7 +83,7 @@ describe('Fineract 1.8 (no idempotency store)', () => {
     expect(aminaBalance()).toBe(12_500_00 - 1000_00);
   });
 
-  it('findTransfer still works there, reading the account\'s transactions instead of the 1.9 search', async () => {
+  it("findTransfer still works there, reading the account's transactions instead of the 1.9 search", async () => {
     sandbox.control.version = '1.8';
     const c = client();
     const { transferId } = await c.transfer(request('V18-find'));
@@ -139,12 +148,29 @@ describe('findTransfer', () => {
 
 describe('requestWithMeta', () => {
   it('gives status and headers, through FineractHttp or any pass-through requester', async () => {
-    const http = new FineractHttp({ baseUrl: sandbox.url, tenant: DEMO.tenant, username: DEMO.username, password: DEMO.password, timeoutMs: 2_000 });
+    const http = new FineractHttp({
+      baseUrl: sandbox.url,
+      tenant: DEMO.tenant,
+      username: DEMO.username,
+      password: DEMO.password,
+      timeoutMs: 2_000,
+    });
     closers.push(http);
     const wrapper: FineractRequester = { request: (m, p, o) => http.request(m, p, o), close: async () => undefined };
     const body = {
-      fromOfficeId: 1, fromClientId: 1, fromAccountType: 2, fromAccountId: 1, toOfficeId: 1, toClientId: 2, toAccountType: 2, toAccountId: 2,
-      transferDate: BUSINESS_DATE, dateFormat: 'yyyy-MM-dd', locale: 'en', transferAmount: 5, transferDescription: 'meta',
+      fromOfficeId: 1,
+      fromClientId: 1,
+      fromAccountType: 2,
+      fromAccountId: 1,
+      toOfficeId: 1,
+      toClientId: 2,
+      toAccountType: 2,
+      toAccountId: 2,
+      transferDate: BUSINESS_DATE,
+      dateFormat: 'yyyy-MM-dd',
+      locale: 'en',
+      transferAmount: 5,
+      transferDescription: 'meta',
     };
     const first = await http.requestWithMeta<{ resourceId: number }>('POST', '/accounttransfers', { body, idempotencyKey: 'meta-1' });
     expect(first).toMatchObject({ status: 200, body: { savingsId: 1, resourceId: 1 } });
@@ -174,7 +200,12 @@ describe('no credentials in errors or logs', () => {
     await sandbox.close();
     sandbox = await startSandbox({ businessDate: BUSINESS_DATE, username: secretUser, password: secret });
     const lines: string[] = [];
-    const sink = new Writable({ write: (chunk: Buffer, _enc, done) => { lines.push(chunk.toString()); done(); } });
+    const sink = new Writable({
+      write: (chunk: Buffer, _enc, done) => {
+        lines.push(chunk.toString());
+        done();
+      },
+    });
     const c = client({ username: secretUser, password: secret, timeoutMs: 150, logger: createLogger('debug', sink) });
     const wrong = client({ username: secretUser, password: `${secret}x`, logger: createLogger('debug', sink) });
 
@@ -191,7 +222,12 @@ describe('no credentials in errors or logs', () => {
     errors.push(await rejectionOf(c.findTransfer({ fromAccountId: 1, description: 'x' })));
 
     expect(errors.map((e) => e.constructor.name)).toEqual([
-      'FineractUnauthorized', 'FineractRejected', 'OwnershipError', 'FineractRejected', 'FineractUnavailable', 'FineractUnavailable',
+      'FineractUnauthorized',
+      'FineractRejected',
+      'OwnershipError',
+      'FineractRejected',
+      'FineractUnavailable',
+      'FineractUnavailable',
     ]);
     for (const e of errors) {
       expect(e instanceof FineractError || e instanceof OwnershipError).toBe(true);

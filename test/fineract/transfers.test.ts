@@ -25,21 +25,30 @@ let keySeq = 0;
 
 function client(overrides: Partial<FineractClientOptions> = {}, target: Sandbox = sandbox): FineractClient {
   const c = createFineractClient({
-    baseUrl: target.url, tenant: DEMO.tenant, username: DEMO.username, password: DEMO.password, timeoutMs: 2_000,
-    defaultCountry: 'KE', today: () => BUSINESS_DATE, ...overrides,
+    baseUrl: target.url,
+    tenant: DEMO.tenant,
+    username: DEMO.username,
+    password: DEMO.password,
+    timeoutMs: 2_000,
+    defaultCountry: 'KE',
+    today: () => BUSINESS_DATE,
+    ...overrides,
   });
   clients.push(c);
   return c;
 }
 
 const request = (overrides: Partial<TransferRequest> = {}): TransferRequest => ({
-  from: AMINA, to: { ...BARAKA, type: 'savings' }, amount: '500.00', description: `Kiunga send T${++keySeq}`,
-  idempotencyKey: `key-${keySeq}-${Date.now()}`, ...overrides,
+  from: AMINA,
+  to: { ...BARAKA, type: 'savings' },
+  amount: '500.00',
+  description: `Kiunga send T${++keySeq}`,
+  idempotencyKey: `key-${keySeq}-${Date.now()}`,
+  ...overrides,
 });
 
 const balance = (accountId: number): number => sandbox.bank.balance(sandbox.bank.savingsAccount(accountId)!);
 const posts = (): number => sandbox.control.requests.filter((r) => r.method === 'POST').length;
-
 
 beforeEach(async () => {
   sandbox = await startSandbox({ businessDate: BUSINESS_DATE });
@@ -60,7 +69,12 @@ describe('transfer', () => {
     expect(balance(BARAKA.accountId)).toBe(3_000_00 + 1234_56);
     const post = sandbox.control.requests.find((r) => r.method === 'POST');
     expect(post).toMatchObject({ path: '/fineract-provider/api/v1/accounttransfers', idempotencyKey: req.idempotencyKey, committed: true });
-    expect(sandbox.bank.data.transfers[0]).toMatchObject({ date: BUSINESS_DATE, description: req.description, amount: 1234_56, toClientId: 2 });
+    expect(sandbox.bank.data.transfers[0]).toMatchObject({
+      date: BUSINESS_DATE,
+      description: req.description,
+      amount: 1234_56,
+      toClientId: 2,
+    });
   });
 
   it('returns the original result, marked replayed, when the same key is sent again', async () => {
@@ -89,7 +103,12 @@ describe('transfer', () => {
   it('surfaces insufficient funds as FineractRejected 403 that isInsufficientFunds recognises', async () => {
     const err = client().transfer(request({ amount: '12500.01' }));
     await expect(err).rejects.toBeInstanceOf(FineractRejected);
-    await expect(err).rejects.toMatchObject({ httpStatus: 403, code: INSUFFICIENT_FUNDS, topLevelCode: 'validation.msg.domain.rule.violation', retryable: false });
+    await expect(err).rejects.toMatchObject({
+      httpStatus: 403,
+      code: INSUFFICIENT_FUNDS,
+      topLevelCode: 'validation.msg.domain.rule.violation',
+      retryable: false,
+    });
     await expect(err).rejects.toSatisfy(isInsufficientFunds);
     expect(isInsufficientFunds(new FineractRejected('x', 400, 'error.msg.savingsaccount.transaction.account.is.not.active'))).toBe(false);
     expect(isInsufficientFunds(new Error(INSUFFICIENT_FUNDS))).toBe(false);
@@ -168,30 +187,50 @@ describe('loans', () => {
 
   it('getLoanRepaymentInfo gives the outstanding total and the next instalment from the schedule', async () => {
     expect(await client().getLoanRepaymentInfo(1, LOAN)).toEqual({
-      loanId: LOAN, currency: 'KES', totalOutstanding: 30_000, totalOverdue: 0, nextInstalment: { dueDate, amount: 3750 },
+      loanId: LOAN,
+      currency: 'KES',
+      totalOutstanding: 30_000,
+      totalOverdue: 0,
+      nextInstalment: { dueDate, amount: 3750 },
     });
     await expect(client().getLoanRepaymentInfo(2, LOAN)).rejects.toBeInstanceOf(OwnershipError);
     await expect(client().getLoanRepaymentInfo(1, 999)).rejects.toBeInstanceOf(FineractNotFound);
     expect(await client().getLoanRepaymentInfo(1, DEMO_LOANS.aminaClosed.id)).toEqual({
-      loanId: DEMO_LOANS.aminaClosed.id, currency: 'KES', totalOutstanding: 0, totalOverdue: 0,
+      loanId: DEMO_LOANS.aminaClosed.id,
+      currency: 'KES',
+      totalOutstanding: 0,
+      totalOverdue: 0,
     });
   });
 
-  it('repayLoan pays from the customer\'s savings and the schedule moves on', async () => {
+  it("repayLoan pays from the customer's savings and the schedule moves on", async () => {
     const c = client();
-    const { transferId } = await c.repayLoan({ from: AMINA, loanId: LOAN, amount: '1000', description: 'Kiunga loan L1', idempotencyKey: 'loan-1' });
+    const { transferId } = await c.repayLoan({
+      from: AMINA,
+      loanId: LOAN,
+      amount: '1000',
+      description: 'Kiunga loan L1',
+      idempotencyKey: 'loan-1',
+    });
     expect(transferId).toBe(1);
     expect(balance(AMINA.accountId)).toBe(12_500_00 - 1000_00);
     expect(await c.getLoanRepaymentInfo(1, LOAN)).toMatchObject({ totalOutstanding: 29_000, nextInstalment: { dueDate, amount: 2750 } });
     await c.repayLoan({ from: AMINA, loanId: LOAN, amount: '2750.00', description: 'Kiunga loan L2', idempotencyKey: 'loan-2' });
-    expect(await c.getLoanRepaymentInfo(1, LOAN)).toMatchObject({ totalOutstanding: 26_250, nextInstalment: { dueDate: addMonths(dueDate, 1), amount: 3750 } });
+    expect(await c.getLoanRepaymentInfo(1, LOAN)).toMatchObject({
+      totalOutstanding: 26_250,
+      nextInstalment: { dueDate: addMonths(dueDate, 1), amount: 3750 },
+    });
     expect(sandbox.bank.data.transfers.map((t) => t.toAccountType)).toEqual([1, 1]);
   });
 
   it('repayLoan and transfer refuse a loan of another customer before posting', async () => {
     const other = DEMO_LOANS.duma.id;
-    await expect(client().repayLoan({ from: AMINA, loanId: other, amount: '10', description: 'x', idempotencyKey: 'k' })).rejects.toBeInstanceOf(OwnershipError);
-    await expect(client().transfer(request({ to: { clientId: 1, officeId: 1, accountId: other, type: 'loan' } }))).rejects.toBeInstanceOf(OwnershipError);
+    await expect(
+      client().repayLoan({ from: AMINA, loanId: other, amount: '10', description: 'x', idempotencyKey: 'k' }),
+    ).rejects.toBeInstanceOf(OwnershipError);
+    await expect(client().transfer(request({ to: { clientId: 1, officeId: 1, accountId: other, type: 'loan' } }))).rejects.toBeInstanceOf(
+      OwnershipError,
+    );
     expect(posts()).toBe(0);
   });
 

@@ -27,7 +27,9 @@ describe('limiter batches at high rates', () => {
     await limiter.ready();
     try {
       await Promise.all(
-        Array.from({ length: 3 }, () => limiter.schedule({ priority: 'read', startBy: Date.now() + 10_000, where: 'GET /x', run: async () => undefined })),
+        Array.from({ length: 3 }, () =>
+          limiter.schedule({ priority: 'read', startBy: Date.now() + 10_000, where: 'GET /x', run: async () => undefined }),
+        ),
       );
       expect(limiter.stats().batches).toBe(3);
     } finally {

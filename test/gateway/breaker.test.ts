@@ -58,7 +58,11 @@ describe('CircuitBreaker', () => {
 
   it('opens on the failure ratio in the window, and forgets calls older than the window', () => {
     const c = clock();
-    const b = new CircuitBreaker('primary', { consecutiveFailures: 100, failureRatio: 0.5, minimumCalls: 10, windowMs: 1_000 }, { now: c.now });
+    const b = new CircuitBreaker(
+      'primary',
+      { consecutiveFailures: 100, failureRatio: 0.5, minimumCalls: 10, windowMs: 1_000 },
+      { now: c.now },
+    );
     for (let i = 0; i < 4; i++) {
       b.record(b.acquire()!, 'failure');
       b.record(b.acquire()!, 'success');
@@ -155,7 +159,12 @@ describe('breaker in the gateway, against the sandbox', () => {
   });
 
   it('counts connection resets, and not business errors', async () => {
-    gateway = createFineractGateway({ primary: httpTo(sandbox), ratePerSecond: 100, maxConcurrent: 4, breaker: { consecutiveFailures: 2 } });
+    gateway = createFineractGateway({
+      primary: httpTo(sandbox),
+      ratePerSecond: 100,
+      maxConcurrent: 4,
+      breaker: { consecutiveFailures: 2 },
+    });
     for (let i = 0; i < 5; i++) expect(await failure(gateway.request('GET', '/clients/999999'))).toBeInstanceOf(FineractNotFound);
     expect(gateway.stats().upstreams[0]!.state).toBe('closed');
     sandbox.control.failMode = 'reset';

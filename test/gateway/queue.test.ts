@@ -62,7 +62,8 @@ async function gateway(options: Partial<FineractGatewayOptions> & { shared?: boo
 
 /** Fills the gateway with `n` reads of `/clients/1` that may wait long; returns once they are queued. */
 function fill(g: FineractGateway, n: number, deadlineInMs = 10_000): void {
-  for (let i = 0; i < n; i++) backlog.push(g.request('GET', '/clients/1', { deadlineAt: Date.now() + deadlineInMs }).catch(() => undefined));
+  for (let i = 0; i < n; i++)
+    backlog.push(g.request('GET', '/clients/1', { deadlineAt: Date.now() + deadlineInMs }).catch(() => undefined));
 }
 
 const untilStarted = async (n: number) => {
@@ -219,7 +220,9 @@ describe('many expiring calls', () => {
     fill(g, 1); // running for 500 ms
     await untilStarted(1);
     const older = g.request('GET', '/clients/2', { deadlineAt: Date.now() + 5_000 });
-    const short = Array.from({ length: 200 }, (_, i) => failure(g.request('GET', '/clients/3', { deadlineAt: Date.now() + 60 + (i % 5) * 20 })));
+    const short = Array.from({ length: 200 }, (_, i) =>
+      failure(g.request('GET', '/clients/3', { deadlineAt: Date.now() + 60 + (i % 5) * 20 })),
+    );
     const refused = await Promise.all(short);
     expect(refused.every((e) => e instanceof FineractNotSent && e.reason === 'queue deadline')).toBe(true);
     await expect(older).resolves.toMatchObject({ id: 2 });

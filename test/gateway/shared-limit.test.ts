@@ -31,7 +31,10 @@ afterAll(async () => {
 });
 
 /** Two gateways ("processes") on two Redis connections sharing one limiter. */
-async function twoProcesses(options: { ratePerSecond: number; maxConcurrent: number; paceMargin?: number }, warm = false): Promise<[FineractGateway, FineractGateway]> {
+async function twoProcesses(
+  options: { ratePerSecond: number; maxConcurrent: number; paceMargin?: number },
+  warm = false,
+): Promise<[FineractGateway, FineractGateway]> {
   const id = uniqueId('shared');
   ids.push(id);
   const make = (redis: RedisStore) =>
@@ -103,7 +106,13 @@ describe('shared rate limit (two processes, one Redis)', () => {
     // A real client to a port nothing listens on: the limiter cannot know the shared count.
     const { createRedisStore } = await import('../../src/session/redis-store.js');
     const dead = createRedisStore('redis://127.0.0.1:1', { connectTimeoutMs: 200 });
-    const gateway = createFineractGateway({ primary: httpTo(sandbox), redis: dead.client, id: uniqueId('dead'), ratePerSecond: 10, maxConcurrent: 2 });
+    const gateway = createFineractGateway({
+      primary: httpTo(sandbox),
+      redis: dead.client,
+      id: uniqueId('dead'),
+      ratePerSecond: 10,
+      maxConcurrent: 2,
+    });
     gateways.push(gateway);
     try {
       const started = Date.now();

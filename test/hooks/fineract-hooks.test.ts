@@ -53,7 +53,14 @@ interface HookPost {
   raw?: string;
 }
 
-async function hook({ body, action = 'DEPOSIT', entity = 'SAVINGSACCOUNT', path = `/hooks/fineract/${SECRET}/`, contentType = 'application/json; charset=UTF-8', raw }: HookPost) {
+async function hook({
+  body,
+  action = 'DEPOSIT',
+  entity = 'SAVINGSACCOUNT',
+  path = `/hooks/fineract/${SECRET}/`,
+  contentType = 'application/json; charset=UTF-8',
+  raw,
+}: HookPost) {
   const res = await fetch(`${server.url}${path}`, {
     method: 'POST',
     headers: {
@@ -66,7 +73,17 @@ async function hook({ body, action = 'DEPOSIT', entity = 'SAVINGSACCOUNT', path 
     body: raw ?? JSON.stringify(body),
   });
   const text = await res.text();
-  return { status: res.status, text, json: (() => { try { return JSON.parse(text) as Record<string, unknown>; } catch { return undefined; } })() };
+  return {
+    status: res.status,
+    text,
+    json: (() => {
+      try {
+        return JSON.parse(text) as Record<string, unknown>;
+      } catch {
+        return undefined;
+      }
+    })(),
+  };
 }
 
 const outbox = (to: string) => server.services.outbox!.list(to);
@@ -116,10 +133,18 @@ describe('Fineract hooks', () => {
     const result = await postTxn(2, 'deposit', 200);
     const body = payloadOf(result, 'DEPOSIT', 200);
     const forged = [
-      '/hooks/fineract', '/hooks/fineract/', '/hooks/fineract?key=', '/hooks/fineract?key=wrong-secret-0123456789',
-      `/hooks/fineract?key=${SECRET}x`, `/hooks/fineract?key=${SECRET.slice(0, -1)}`, `/hooks/fineract?key=${SECRET}&key=${SECRET}`,
-      '/hooks/fineract/wrong-secret-0123456789/', `/hooks/fineract/${SECRET}x/`, `/hooks/fineract/${SECRET.slice(0, -1)}/`,
-      `/hooks/fineract/${SECRET.toUpperCase()}/`, `/hooks/fineract/x/?key=${SECRET}`,
+      '/hooks/fineract',
+      '/hooks/fineract/',
+      '/hooks/fineract?key=',
+      '/hooks/fineract?key=wrong-secret-0123456789',
+      `/hooks/fineract?key=${SECRET}x`,
+      `/hooks/fineract?key=${SECRET.slice(0, -1)}`,
+      `/hooks/fineract?key=${SECRET}&key=${SECRET}`,
+      '/hooks/fineract/wrong-secret-0123456789/',
+      `/hooks/fineract/${SECRET}x/`,
+      `/hooks/fineract/${SECRET.slice(0, -1)}/`,
+      `/hooks/fineract/${SECRET.toUpperCase()}/`,
+      `/hooks/fineract/x/?key=${SECRET}`,
     ];
     for (const path of forged) {
       const res = await hook({ body, path });
@@ -224,7 +249,11 @@ describe('Fineract hooks: where Fineract posts them', () => {
     const before = server.logs.lines.length;
     // publishHookErrorEvent since 1.9: the error is a String, so only the request part of the payload is sent.
     const failed = {
-      entityName: 'SAVINGSACCOUNT', actionName: 'WITHDRAWAL', createdBy: 1, createdByName: 'mifos', createdByFullName: 'App Administrator',
+      entityName: 'SAVINGSACCOUNT',
+      actionName: 'WITHDRAWAL',
+      createdBy: 1,
+      createdByName: 'mifos',
+      createdByFullName: 'App Administrator',
       request: { transactionDate: today(), dateFormat: 'yyyy-MM-dd', locale: 'en', transactionAmount: 1e9, paymentTypeId: 2.0 },
       timestamp: new Date().toISOString(),
     };
@@ -234,7 +263,15 @@ describe('Fineract hooks: where Fineract posts them', () => {
       expect(res.json).toEqual({ status: 'ignored', reason: 'failed command' });
     }
     // Up to 1.8: status "Exception" and the error in `response`.
-    const old = { ...failed, status: 'Exception', response: { errorCode: null, statusCode: 403, userMessageGlobalisationCode: 'error.msg.savingsaccount.transaction.insufficient.account.balance' } };
+    const old = {
+      ...failed,
+      status: 'Exception',
+      response: {
+        errorCode: null,
+        statusCode: 403,
+        userMessageGlobalisationCode: 'error.msg.savingsaccount.transaction.insufficient.account.balance',
+      },
+    };
     expect((await hook({ body: old, action: 'WITHDRAWAL' })).json).toEqual({ status: 'ignored', reason: 'failed command' });
     await server.services.queue.idle();
     expect(outbox(BARAKA)).toEqual([]);
@@ -262,9 +299,21 @@ describe('Fineract hooks: where Fineract posts them', () => {
 
 describe("Fineract hooks posted by the sandbox's hook emitter, as Fineract posts them", () => {
   const sandbox = () => server.services.sandbox!;
-  const register = (payloadUrl: string, events = [{ entityName: 'SAVINGSACCOUNT', actionName: 'DEPOSIT' }, { entityName: 'SAVINGSACCOUNT', actionName: 'WITHDRAWAL' }]) =>
+  const register = (
+    payloadUrl: string,
+    events = [
+      { entityName: 'SAVINGSACCOUNT', actionName: 'DEPOSIT' },
+      { entityName: 'SAVINGSACCOUNT', actionName: 'WITHDRAWAL' },
+    ],
+  ) =>
     call(sandbox(), '/hooks', {
-      body: { name: 'Web', displayName: `kiunga-${Math.random().toString(36).slice(2)}`, isActive: true, events, config: { 'Payload URL': payloadUrl, 'Content Type': 'json' } },
+      body: {
+        name: 'Web',
+        displayName: `kiunga-${Math.random().toString(36).slice(2)}`,
+        isActive: true,
+        events,
+        config: { 'Payload URL': payloadUrl, 'Content Type': 'json' },
+      },
     });
   beforeEach(() => sandbox().hooks.clear());
 
@@ -276,7 +325,13 @@ describe("Fineract hooks posted by the sandbox's hook emitter, as Fineract posts
     const result = await postTxn(2, 'deposit', 1250);
     await sandbox().hooks.idle();
     expect(sandbox().hooks.deliveries).toEqual([
-      { hookId: registered.json.resourceId, url: `${server.url}/hooks/fineract/${SECRET}/`, entity: 'SAVINGSACCOUNT', action: 'DEPOSIT', status: 200 },
+      {
+        hookId: registered.json.resourceId,
+        url: `${server.url}/hooks/fineract/${SECRET}/`,
+        entity: 'SAVINGSACCOUNT',
+        action: 'DEPOSIT',
+        status: 200,
+      },
     ]);
     await server.services.queue.idle();
     expect(outbox(BARAKA).map((m) => m.text)).toEqual([`Deposit of KES 1,250.00 to 000000002. Balance ${kes(start + 1250)}.`]);
@@ -285,7 +340,9 @@ describe("Fineract hooks posted by the sandbox's hook emitter, as Fineract posts
 
   it('should ignore the failure hook of a refused withdrawal and the events it was not registered for', async () => {
     await register(`${server.url}/hooks/fineract/${SECRET}/`);
-    const refused = await call(sandbox(), '/savingsaccounts/2/transactions?command=withdrawal', { body: savingsTxnBody({ transactionDate: today(), transactionAmount: 1_000_000 }) });
+    const refused = await call(sandbox(), '/savingsaccounts/2/transactions?command=withdrawal', {
+      body: savingsTxnBody({ transactionDate: today(), transactionAmount: 1_000_000 }),
+    });
     expect(refused.status).toBe(403);
     // A transfer is not among the registered events: no delivery.
     await sandbox().hooks.idle();
@@ -321,7 +378,11 @@ describe('Fineract hooks without a secret configured', () => {
   it('should refuse every hook', async () => {
     const bare = await startTestServer({ REDIS_URL: '' });
     try {
-      const res = await fetch(`${bare.url}/hooks/fineract?key=`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}' });
+      const res = await fetch(`${bare.url}/hooks/fineract?key=`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: '{}',
+      });
       expect(res.status).toBe(403);
     } finally {
       await bare.close();

@@ -89,7 +89,13 @@ describe('token buckets: refill', () => {
 
 describe('abuse limiter', () => {
   it('limits per number and per source, and never per source for a trusted address', async () => {
-    const abuse = createAbuseLimiter({ store: openRedis(), keys: createKeys(`${prefix}-abuse-${n++}`), numberPerMin: 2, sourcePerMin: 3, trustedSources: ['10.1.0.0/16', '2001:db8::1'] });
+    const abuse = createAbuseLimiter({
+      store: openRedis(),
+      keys: createKeys(`${prefix}-abuse-${n++}`),
+      numberPerMin: 2,
+      sourcePerMin: 3,
+      trustedSources: ['10.1.0.0/16', '2001:db8::1'],
+    });
     expect(await abuse.admit({ source: '192.0.2.7', msisdn: '+254722000001' })).toEqual({ ok: true });
     expect(await abuse.admit({ source: '192.0.2.7', msisdn: '+254722000001' })).toEqual({ ok: true });
     expect(await abuse.admit({ source: '192.0.2.7', msisdn: '+254722000001' })).toMatchObject({ ok: false, bucket: 'number' });
@@ -109,7 +115,14 @@ describe('abuse limiter', () => {
   it('lets requests through when the store is down (the runner answers them politely anyway)', async () => {
     const store = createMemoryStore();
     await store.close();
-    const abuse = createAbuseLimiter({ store, keys, numberPerMin: 1, sourcePerMin: 1, trustedSources: [], buckets: { take: () => Promise.reject(new Error('down')) } });
+    const abuse = createAbuseLimiter({
+      store,
+      keys,
+      numberPerMin: 1,
+      sourcePerMin: 1,
+      trustedSources: [],
+      buckets: { take: () => Promise.reject(new Error('down')) },
+    });
     expect(await abuse.admit({ source: '192.0.2.1', msisdn: '+254722000001' })).toEqual({ ok: true });
   });
 });

@@ -16,7 +16,13 @@ let perSource: TestServer;
 
 beforeAll(async () => {
   // Loopback is trusted by default (an aggregator or proxy): only the per-number buckets apply.
-  perNumber = await startTestServer({ LIMIT_NUMBER_PER_MIN: '3', AT_CALLBACK_KEY: KEY, TWILIO_AUTH_TOKEN: TOKEN, PUBLIC_URL, FINERACT_HOOK_SECRET: 'hook-secret-0123456789abcdef' });
+  perNumber = await startTestServer({
+    LIMIT_NUMBER_PER_MIN: '3',
+    AT_CALLBACK_KEY: KEY,
+    TWILIO_AUTH_TOKEN: TOKEN,
+    PUBLIC_URL,
+    FINERACT_HOOK_SECRET: 'hook-secret-0123456789abcdef',
+  });
   // No trusted source: the test's own address is one caller with a per-source bucket.
   perSource = await startTestServer({ LIMIT_SOURCE_PER_MIN: '5', TRUSTED_SOURCES: '' });
 });
@@ -61,14 +67,17 @@ describe('per-number limits (LIMIT_NUMBER_PER_MIN)', () => {
 
 describe('per-source limits (LIMIT_SOURCE_PER_MIN, TRUSTED_SOURCES)', () => {
   it('should refuse the request over the limit from one untrusted address, whatever the number', async () => {
-    for (let i = 0; i < 5; i++) expect((await ussd(perSource, `+2547331002${String(i).padStart(2, '0')}`, newSessionId(), '')).status).toBe(200);
+    for (let i = 0; i < 5; i++)
+      expect((await ussd(perSource, `+2547331002${String(i).padStart(2, '0')}`, newSessionId(), '')).status).toBe(200);
     const before = received(perSource);
     const refused = await ussd(perSource, '+254711000001', newSessionId(), '');
     expect([refused.status, refused.body]).toEqual([200, BUSY]);
     const sms = await atSms(perSource, '+254711000002', 'HELP');
     expect(sms.status).toBe(429);
     expect(received(perSource)).toBe(before);
-    expect(await metrics(perSource)).toMatch(/kiunga_refused_requests_total\{route="\/channels\/africastalking\/ussd",reason="source limit"\} 1/);
+    expect(await metrics(perSource)).toMatch(
+      /kiunga_refused_requests_total\{route="\/channels\/africastalking\/ussd",reason="source limit"\} 1/,
+    );
   });
 
   it('should not limit a trusted aggregator address per source (the default trusts loopback)', async () => {
@@ -83,7 +92,15 @@ describe('refused keys and signatures (403) are logged and counted', () => {
   it('should count each refusal by route and reason, and log the masked number, never the key', async () => {
     expect((await ussd(perNumber, '+254711000001', newSessionId(), '')).status).toBe(403);
     expect((await ussd(perNumber, '+254711000001', newSessionId(), '?key=wrong-key-0123456789')).status).toBe(403);
-    expect((await twilioSms(perNumber, twilioFields('+254711000001', 'HELP'), { token: TOKEN, publicUrl: PUBLIC_URL, signature: 'bm90IGEgc2lnbmF0dXJl' })).status).toBe(403);
+    expect(
+      (
+        await twilioSms(perNumber, twilioFields('+254711000001', 'HELP'), {
+          token: TOKEN,
+          publicUrl: PUBLIC_URL,
+          signature: 'bm90IGEgc2lnbmF0dXJl',
+        })
+      ).status,
+    ).toBe(403);
     expect((await postForm(perNumber, '/hooks/fineract/not-the-secret-0123456789/', {})).status).toBe(403);
     const text = await metrics(perNumber);
     expect(text).toMatch(/kiunga_refused_requests_total\{route="\/channels\/africastalking\/ussd",reason="no key"\} [1-9]/);

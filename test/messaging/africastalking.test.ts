@@ -65,7 +65,13 @@ describe("Africa's Talking SMS", () => {
     const req = fake.requests[0]!;
     expect(req.path).toBe('/content/version1/messaging');
     expect(Object.fromEntries(req.pairs)).toEqual({
-      username: 'kiunga-test', to: AMINA, message: 'Balance ...', from: '22384', bulkSMSMode: '0', keyword: 'BAL', linkId: 'SampleLinkId123',
+      username: 'kiunga-test',
+      to: AMINA,
+      message: 'Balance ...',
+      from: '22384',
+      bulkSMSMode: '0',
+      keyword: 'BAL',
+      linkId: 'SampleLinkId123',
     });
     expect(req.raw).not.toContain('undefined');
     // Without the keyword the SDK cannot send a premium reply: a standard SMS from the sender id instead.
@@ -77,10 +83,24 @@ describe("Africa's Talking SMS", () => {
 
   it('should accept 100, 101 and 102 and judge every other recipient status by its meaning', () => {
     for (const code of [100, 101, 102]) expect(smsOutcome(atSmsAnswer(code, 'x')).id).toMatch(/^ATXid_/);
-    for (const [code, status] of [[402, 'InvalidSenderId'], [403, 'InvalidPhoneNumber'], [404, 'UnsupportedNumberType'], [406, 'UserInBlacklist'], [407, 'CouldNotRoute'], [409, 'DoNotDisturbRejection'], [502, 'RejectedByGateway']] as const) {
+    for (const [code, status] of [
+      [402, 'InvalidSenderId'],
+      [403, 'InvalidPhoneNumber'],
+      [404, 'UnsupportedNumberType'],
+      [406, 'UserInBlacklist'],
+      [407, 'CouldNotRoute'],
+      [409, 'DoNotDisturbRejection'],
+      [502, 'RejectedByGateway'],
+    ] as const) {
       expect(() => smsOutcome(atSmsAnswer(code, status)), status).toThrow(PermanentDeliveryError);
     }
-    for (const [code, status] of [[401, 'RiskHold'], [405, 'InsufficientBalance'], [500, 'InternalServerError'], [501, 'GatewayError'], [999, 'Whatever']] as const) {
+    for (const [code, status] of [
+      [401, 'RiskHold'],
+      [405, 'InsufficientBalance'],
+      [500, 'InternalServerError'],
+      [501, 'GatewayError'],
+      [999, 'Whatever'],
+    ] as const) {
       expect(() => smsOutcome(atSmsAnswer(code, status)), status).toThrow(TransientDeliveryError);
     }
     expect(() => smsOutcome({ SMSMessageData: { Message: 'InvalidSenderId', Recipients: [] } })).toThrow(PermanentDeliveryError);
@@ -120,7 +140,9 @@ describe("Africa's Talking SMS", () => {
   });
 
   it('should refuse a number the SDK cannot validate without calling AT', async () => {
-    await expect(new AfricasTalkingMessenger({ sdk }).send({ to: '0711000001', text: 'hi' })).rejects.toBeInstanceOf(PermanentDeliveryError);
+    await expect(new AfricasTalkingMessenger({ sdk }).send({ to: '0711000001', text: 'hi' })).rejects.toBeInstanceOf(
+      PermanentDeliveryError,
+    );
     expect(fake.requests).toHaveLength(0);
   });
 });
@@ -158,6 +180,8 @@ describe("Africa's Talking calls", () => {
 
   it('should retry on a 5xx from the voice API', async () => {
     fake.on('/call', () => ({ status: 502, body: 'bad gateway' }));
-    await expect(new AfricasTalkingDialer({ sdk, from: VOICE_NUMBER }).call({ to: AMINA, ref: 'cb-2' })).rejects.toBeInstanceOf(TransientDeliveryError);
+    await expect(new AfricasTalkingDialer({ sdk, from: VOICE_NUMBER }).call({ to: AMINA, ref: 'cb-2' })).rejects.toBeInstanceOf(
+      TransientDeliveryError,
+    );
   });
 });

@@ -64,7 +64,15 @@ export class FakeProvider {
     for await (const chunk of req) raw += chunk;
     const path = (req.url ?? '/').split('?')[0]!;
     const pairs = [...new URLSearchParams(raw).entries()];
-    const recorded: RecordedRequest = { at: Date.now(), method: req.method ?? '', path, headers: req.headers, pairs, form: Object.fromEntries(pairs), raw };
+    const recorded: RecordedRequest = {
+      at: Date.now(),
+      method: req.method ?? '',
+      path,
+      headers: req.headers,
+      pairs,
+      form: Object.fromEntries(pairs),
+      raw,
+    };
     this.requests.push(recorded);
     const entry = [...this.responders.entries()].find(([suffix]) => path.endsWith(suffix));
     const nth = this.requests.filter((r) => entry && r.path.endsWith(entry[0])).length;
@@ -81,14 +89,25 @@ export function atSmsAnswer(statusCode: number, status: string, number = '+25471
   return {
     SMSMessageData: {
       Message: statusCode < 200 ? 'Sent to 1/1 Total Cost: KES 0.8000' : 'Sent to 0/1 Total Cost: 0',
-      Recipients: [{ statusCode, number, status, cost: statusCode < 200 ? 'KES 0.8000' : '0', messageId: statusCode < 200 ? `ATXid_${Date.now()}` : 'None' }],
+      Recipients: [
+        {
+          statusCode,
+          number,
+          status,
+          cost: statusCode < 200 ? 'KES 0.8000' : '0',
+          messageId: statusCode < 200 ? `ATXid_${Date.now()}` : 'None',
+        },
+      ],
     },
   };
 }
 
 /** AT's answer to a call request. */
 export function atCallAnswer(status: string, number = '+254711000001'): unknown {
-  return { entries: [{ phoneNumber: number, status, sessionId: status === 'Queued' ? `ATVId_${Date.now()}` : 'None' }], errorMessage: 'None' };
+  return {
+    entries: [{ phoneNumber: number, status, sessionId: status === 'Queued' ? `ATVId_${Date.now()}` : 'None' }],
+    errorMessage: 'None',
+  };
 }
 
 /** Twilio's REST error body. */

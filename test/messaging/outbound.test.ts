@@ -19,7 +19,12 @@ import { FakeProvider, atSmsAnswer, type RecordedRequest } from './fake-provider
  */
 
 const AMINA = '+254711000001';
-const AT_ENV = { MESSAGING_PROVIDER: 'africastalking', AT_USERNAME: 'kiunga-test', AT_API_KEY: 'at-test-key', AT_VOICE_NUMBER: '+254711082000' };
+const AT_ENV = {
+  MESSAGING_PROVIDER: 'africastalking',
+  AT_USERNAME: 'kiunga-test',
+  AT_API_KEY: 'at-test-key',
+  AT_VOICE_NUMBER: '+254711082000',
+};
 const TWILIO_ENV = {
   MESSAGING_PROVIDER: 'twilio',
   TWILIO_ACCOUNT_SID: 'AC00000000000000000000000000000001',
@@ -88,7 +93,10 @@ describe('provider selection', () => {
   });
 
   it("should choose Africa's Talking or Twilio by MESSAGING_PROVIDER, with no sandbox routes", async () => {
-    for (const [env, provider] of [[AT_ENV, 'africastalking'], [TWILIO_ENV, 'twilio']] as const) {
+    for (const [env, provider] of [
+      [AT_ENV, 'africastalking'],
+      [TWILIO_ENV, 'twilio'],
+    ] as const) {
       const server = await startTestServer({ ...env, REDIS_URL: '' });
       try {
         expect(server.services.messenger.provider).toBe(provider);
@@ -122,7 +130,9 @@ describe('provider selection', () => {
       'AT_API_KEY: required with MESSAGING_PROVIDER=africastalking',
       'AT_VOICE_NUMBER: required with MESSAGING_PROVIDER=africastalking',
     ]);
-    expect(problems({ ...AT_ENV, AT_VOICE_NUMBER: '0711082000' })).toEqual(['AT_VOICE_NUMBER: must be an E.164 number, e.g. +254711082000']);
+    expect(problems({ ...AT_ENV, AT_VOICE_NUMBER: '0711082000' })).toEqual([
+      'AT_VOICE_NUMBER: must be an E.164 number, e.g. +254711082000',
+    ]);
     expect(problems({ MESSAGING_PROVIDER: 'sandbox' })).toEqual([]);
     expect(problems({ ...TWILIO_ENV })).toEqual([]);
   });
@@ -146,7 +156,9 @@ describe('sms job', () => {
 
 describe('retries', () => {
   it('should retry a transient failure with exponential backoff (bullmq) and send once it passes', async () => {
-    fake.on('/version1/messaging', (_r, nth) => (nth <= 2 ? { status: 503, body: 'busy' } : { status: 201, body: atSmsAnswer(101, 'Success') }));
+    fake.on('/version1/messaging', (_r, nth) =>
+      nth <= 2 ? { status: 503, body: 'busy' } : { status: 201, body: atSmsAnswer(101, 'Success') },
+    );
     const { queue } = await process_(prefix());
     await queue.add(SMS_JOB, { to: AMINA, text: 'hello', ref: 'r-1' }, { attempts: 5, backoffMs: 200 });
     await queue.idle(15_000);
@@ -158,7 +170,9 @@ describe('retries', () => {
   });
 
   it('should retry a transient failure in-process too', async () => {
-    fake.on('/version1/messaging', (_r, nth) => (nth <= 1 ? { status: 500, body: 'oops' } : { status: 201, body: atSmsAnswer(102, 'Queued') }));
+    fake.on('/version1/messaging', (_r, nth) =>
+      nth <= 1 ? { status: 500, body: 'oops' } : { status: 201, body: atSmsAnswer(102, 'Queued') },
+    );
     const { queue } = await process_(prefix(), {}, 'memory');
     await queue.add(SMS_JOB, { to: AMINA, text: 'hello' }, { attempts: 3, backoffMs: 100 });
     await queue.idle(5_000);

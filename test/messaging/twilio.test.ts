@@ -19,7 +19,14 @@ let fake: FakeProvider;
 let client: TwilioClient;
 
 const message = (status = 'queued', extra: Record<string, unknown> = {}) => ({
-  sid: `SM${'0'.repeat(30)}01`, account_sid: SID, status, to: AMINA, from: FROM, body: 'x', error_code: null, ...extra,
+  sid: `SM${'0'.repeat(30)}01`,
+  account_sid: SID,
+  status,
+  to: AMINA,
+  from: FROM,
+  body: 'x',
+  error_code: null,
+  ...extra,
 });
 const call = () => ({ sid: `CA${'0'.repeat(30)}07`, account_sid: SID, status: 'queued', to: AMINA, from: FROM });
 
@@ -70,7 +77,9 @@ describe('Twilio SMS', () => {
   });
 
   it('should map errors without a status (network) to transient', () => {
-    expect(twilioFailure(Object.assign(new Error('socket hang up'), { isAxiosError: true, code: 'ECONNRESET' }), 'sms')).toBeInstanceOf(TransientDeliveryError);
+    expect(twilioFailure(Object.assign(new Error('socket hang up'), { isAxiosError: true, code: 'ECONNRESET' }), 'sms')).toBeInstanceOf(
+      TransientDeliveryError,
+    );
     expect(twilioFailure(new Error('odd'), 'sms')).toBeInstanceOf(TransientDeliveryError);
   });
 });
@@ -93,7 +102,12 @@ describe('Twilio calls', () => {
       StatusCallbackMethod: 'POST',
       Timeout: '30',
     });
-    expect(req.pairs.filter(([k]) => k === 'StatusCallbackEvent').map(([, v]) => v)).toEqual(['initiated', 'ringing', 'answered', 'completed']);
+    expect(req.pairs.filter(([k]) => k === 'StatusCallbackEvent').map(([, v]) => v)).toEqual([
+      'initiated',
+      'ringing',
+      'answered',
+      'completed',
+    ]);
     expect(req.raw).not.toContain('undefined');
   });
 

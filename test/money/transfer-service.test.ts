@@ -70,7 +70,14 @@ const collisions = async (t: TransferService) => {
 
 beforeAll(async () => {
   sandbox = await startSandbox();
-  fineract = createFineractClient({ baseUrl: sandbox.url, tenant: DEMO.tenant, username: DEMO.username, password: DEMO.password, timeoutMs: 2000, defaultCountry: 'KE' });
+  fineract = createFineractClient({
+    baseUrl: sandbox.url,
+    tenant: DEMO.tenant,
+    username: DEMO.username,
+    password: DEMO.password,
+    timeoutMs: 2000,
+    defaultCountry: 'KE',
+  });
   store = createRedisStore(REDIS_URL);
 });
 afterAll(async () => {
@@ -81,7 +88,7 @@ afterAll(async () => {
 beforeEach(() => sandbox.control.reset());
 
 describe('idempotency keys (threat T24)', () => {
-  it('should draw random keys that fit Fineract\'s idempotency column (VARCHAR(50))', () => {
+  it("should draw random keys that fit Fineract's idempotency column (VARCHAR(50))", () => {
     const keys = new Set(Array.from({ length: 1000 }, newTransferKey));
     expect(keys.size).toBe(1000);
     for (const key of keys) expect(key).toMatch(/^[0-9a-f]{32}$/);
@@ -94,7 +101,9 @@ describe('idempotency keys (threat T24)', () => {
     const before = [balance(DEMO_SAVINGS.amina.id), commits()];
     const other = { ...first, amountCents: 300_00 };
     expect(await transfers.execute(other, Date.now() + 3000)).toEqual({ status: 'failed', code: 'rejected' });
-    expect(await transfers.execute({ ...first, to: { ...first.to, clientId: 3, accountId: DEMO_SAVINGS.chanya.id } }, Date.now() + 3000)).toEqual({
+    expect(
+      await transfers.execute({ ...first, to: { ...first.to, clientId: 3, accountId: DEMO_SAVINGS.chanya.id } }, Date.now() + 3000),
+    ).toEqual({
       status: 'failed',
       code: 'rejected',
     });
@@ -119,7 +128,10 @@ describe('idempotency keys (threat T24)', () => {
     const before = [balance(DEMO_SAVINGS.amina.id), commits()];
     expect(await transfers.execute(mine, Date.now() + 3000)).toEqual({ status: 'processing' });
     expect([balance(DEMO_SAVINGS.amina.id), commits()]).toEqual(before);
-    expect(sandbox.control.requests.filter((r) => r.method === 'POST').at(-1)).toMatchObject({ idempotencyKey: mine.id, servedFromCache: true });
+    expect(sandbox.control.requests.filter((r) => r.method === 'POST').at(-1)).toMatchObject({
+      idempotencyKey: mine.id,
+      servedFromCache: true,
+    });
     expect(await collisions(transfers)).toBe(1);
     // Operators see it; the resolution only looks, it never sends the key again.
     expect(await transfers.listUncertain()).toEqual([expect.objectContaining({ ref: mine.ref, collision: true, amount: '250.00' })]);
@@ -171,7 +183,7 @@ describe('resolution age (threat T30)', () => {
 });
 
 describe('failureCode', () => {
-  it('should read insufficient funds with and without a withdrawal fee through the client\'s own predicate', () => {
+  it("should read insufficient funds with and without a withdrawal fee through the client's own predicate", () => {
     expect(failureCode(new FineractRejected('x', 403, INSUFFICIENT_FUNDS))).toBe('insufficient');
     expect(failureCode(new FineractRejected('x', 403, `${INSUFFICIENT_FUNDS}.withdraw`))).toBe('insufficient');
     expect(failureCode(new FineractRejected('x', 405, 'error.msg.invalid.instance.type'))).toBeUndefined();

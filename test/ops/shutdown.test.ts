@@ -50,7 +50,7 @@ async function startServer(env: Record<string, string>) {
       return;
     }
     lines.push(line);
-    for (const w of waiters.splice(0)) (w.test(line) ? w.resolve(line) : waiters.push(w));
+    for (const w of waiters.splice(0)) w.test(line) ? w.resolve(line) : waiters.push(w);
   });
   const exited = once(proc, 'exit') as Promise<[number | null, NodeJS.Signals | null]>;
   const logged = (msg: string | RegExp, timeoutMs = 60_000): Promise<LogLine> => {
@@ -58,7 +58,18 @@ async function startServer(env: Record<string, string>) {
     const seen = lines.find(test);
     if (seen) return Promise.resolve(seen);
     return new Promise((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`no log line ${String(msg)}; last: ${lines.slice(-5).map((l) => l.msg).join(' | ')}`)), timeoutMs);
+      const timer = setTimeout(
+        () =>
+          reject(
+            new Error(
+              `no log line ${String(msg)}; last: ${lines
+                .slice(-5)
+                .map((l) => l.msg)
+                .join(' | ')}`,
+            ),
+          ),
+        timeoutMs,
+      );
       waiters.push({ test, resolve: (l) => (clearTimeout(timer), resolve(l)) });
     });
   };
@@ -111,7 +122,13 @@ describe('kiunga serve on SIGTERM', () => {
     // A delayed job: an SMS call-back request is placed after CALLBACK_DELAY_MS (a minute).
     const sms = await fetch(
       `${server.url}/channels/africastalking/sms`,
-      form({ from: '+254711000001', to: '22384', text: 'CALL', date: new Date().toISOString(), id: `ATXid_${randomBytes(4).toString('hex')}` }),
+      form({
+        from: '+254711000001',
+        to: '22384',
+        text: 'CALL',
+        date: new Date().toISOString(),
+        id: `ATXid_${randomBytes(4).toString('hex')}`,
+      }),
     );
     expect(sms.status).toBe(200);
     const jobs = new Queue('jobs', { connection: new Redis(REDIS_URL, { maxRetriesPerRequest: null }), prefix: `{${prefix}:bull}` });
@@ -125,12 +142,10 @@ describe('kiunga serve on SIGTERM', () => {
       body: JSON.stringify({ latencyMs: 700, clearRequests: true }),
     });
     expect(control.status).toBe(200);
-    let hopAnswered = false;
     const hop = fetch(
       `${server.url}/channels/africastalking/ussd`,
       form({ sessionId: `ATUid_${randomBytes(6).toString('hex')}`, phoneNumber: '+254711000002', serviceCode: '*384*123#', text: '' }),
     ).then(async (res) => {
-      hopAnswered = true;
       return { status: res.status, body: await res.text() };
     });
     // A probe whose request is still arriving when the signal comes.
@@ -169,7 +184,13 @@ describe('kiunga serve on SIGTERM', () => {
     const server = await startServer({ REDIS_URL: '', CALLBACK_DELAY_MS: '60000' });
     const sms = await fetch(
       `${server.url}/channels/africastalking/sms`,
-      form({ from: '+254711000001', to: '22384', text: 'CALL', date: new Date().toISOString(), id: `ATXid_${randomBytes(4).toString('hex')}` }),
+      form({
+        from: '+254711000001',
+        to: '22384',
+        text: 'CALL',
+        date: new Date().toISOString(),
+        id: `ATXid_${randomBytes(4).toString('hex')}`,
+      }),
     );
     expect(sms.status).toBe(200);
     await server.logged('call-back queued');

@@ -48,10 +48,19 @@ export async function call(sandbox: Sandbox, path: string, o: CallOptions = {}):
 /** A valid savings→savings transfer body (Amina's wallet to Baraka's), with overrides. */
 export function transferBody(overrides: Record<string, unknown> = {}): Record<string, unknown> {
   return {
-    fromOfficeId: 1, fromClientId: 1, fromAccountType: 2, fromAccountId: 1,
-    toOfficeId: 1, toClientId: 2, toAccountType: 2, toAccountId: 2,
-    transferDate: BUSINESS_DATE, dateFormat: 'yyyy-MM-dd', locale: 'en',
-    transferAmount: 500, transferDescription: 'Kiunga send REF001',
+    fromOfficeId: 1,
+    fromClientId: 1,
+    fromAccountType: 2,
+    fromAccountId: 1,
+    toOfficeId: 1,
+    toClientId: 2,
+    toAccountType: 2,
+    toAccountId: 2,
+    transferDate: BUSINESS_DATE,
+    dateFormat: 'yyyy-MM-dd',
+    locale: 'en',
+    transferAmount: 500,
+    transferDescription: 'Kiunga send REF001',
     ...overrides,
   };
 }

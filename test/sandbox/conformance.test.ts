@@ -18,7 +18,9 @@ const AMINA = DEMO_SAVINGS.amina.id;
 
 async function control(body: Record<string, unknown>): Promise<{ status: number; json: Json }> {
   const res = await fetch(`http://127.0.0.1:${sandbox.port}/sandbox/control`, {
-    method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body),
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify(body),
   });
   return { status: res.status, json: await res.json() };
 }
@@ -31,7 +33,12 @@ describe('GET /savingsaccounts/{id}/transactions/search: a Spring Data page seri
     expect(r.json).not.toHaveProperty('pageItems');
     expect(r.json.pageable).toEqual({
       sort: {
-        orders: ['transaction_date', 'created_date', 'id'].map((property) => ({ direction: 'DESC', property, ignoreCase: false, nullHandling: 'NATIVE' })),
+        orders: ['transaction_date', 'created_date', 'id'].map((property) => ({
+          direction: 'DESC',
+          property,
+          ignoreCase: false,
+          nullHandling: 'NATIVE',
+        })),
       },
       page: 0,
       size: 50,
@@ -68,7 +75,10 @@ describe('business date', () => {
       { description: 'Close of Business Date', type: 'COB_DATE', date: [2026, 11, 24] },
     ]);
     expect((await call(sandbox, '/businessdate/BUSINESS_DATE')).json).toEqual(all.json[0]);
-    expect((await call(sandbox, '/configurations/name/enable_business_date')).json).toMatchObject({ name: 'enable_business_date', enabled: true });
+    expect((await call(sandbox, '/configurations/name/enable_business_date')).json).toMatchObject({
+      name: 'enable_business_date',
+      enabled: true,
+    });
     const later = await call(sandbox, '/configurations/name/enable-business-date');
     expect(later.status).toBe(404);
     expect(codes(later)).toEqual(['error.msg.configuration.property.invalid']);
@@ -91,7 +101,10 @@ describe('business date', () => {
     await control({ businessDateEnabled: false });
     expect((await call(sandbox, '/businessdate/BUSINESS_DATE')).json.date.join('-')).toBe(stored.split('-').map(Number).join('-'));
     expect((await call(sandbox, '/configurations/name/enable_business_date')).json.enabled).toBe(false);
-    expect((await call(sandbox, '/accounttransfers', { body: transferBody({ transferDate: todayAt(180), transferDescription: 'today' }) })).status).toBe(200);
+    expect(
+      (await call(sandbox, '/accounttransfers', { body: transferBody({ transferDate: todayAt(180), transferDescription: 'today' }) }))
+        .status,
+    ).toBe(200);
     expect((await control({ businessDate: '2026-02-30' })).status).toBe(400);
   });
 });
@@ -121,7 +134,9 @@ describe('transfer ids: two sequences, as in Fineract', () => {
     sandbox.bank.data.lastTransferDetailId = 40;
     const post = await call(sandbox, '/accounttransfers', { body: transferBody({ transferDescription: 'ids' }) });
     expect(post.json).toEqual({ savingsId: AMINA, resourceId: 41 });
-    const leg = (await call(sandbox, `/savingsaccounts/${AMINA}?associations=transactions`)).json.transactions.find((t: Json) => t.transfer);
+    const leg = (await call(sandbox, `/savingsaccounts/${AMINA}?associations=transactions`)).json.transactions.find(
+      (t: Json) => t.transfer,
+    );
     expect(leg.transfer).toMatchObject({ id: 1, transferDescription: 'ids' });
     expect((await call(sandbox, '/accounttransfers/1')).json).toMatchObject({ id: 1, transferDescription: 'ids' });
     expect((await call(sandbox, '/accounttransfers/41')).status).toBe(404);

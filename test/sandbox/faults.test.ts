@@ -51,7 +51,10 @@ describe('idempotency (Fineract 1.9+)', () => {
     expect(other.json.savingsId).toBe(AMINA);
     expect(other.headers.get('x-served-from-cache')).toBe('true');
     expect(balance(sandbox, BARAKA)).toBe(3_000_00);
-    const withdrawal = await call(sandbox, `/savingsaccounts/${BARAKA}/transactions?command=withdrawal`, { body: savingsTxnBody(), idempotencyKey: 'shared' });
+    const withdrawal = await call(sandbox, `/savingsaccounts/${BARAKA}/transactions?command=withdrawal`, {
+      body: savingsTxnBody(),
+      idempotencyKey: 'shared',
+    });
     expect([withdrawal.status, withdrawal.headers.get('x-served-from-cache')]).toEqual([200, null]);
     expect((await transfer('shared')).headers.get('x-served-from-cache')).toBeNull();
     expect(first.status).toBe(200);
@@ -113,7 +116,11 @@ describe('fault injection', () => {
     sandbox.control.timeoutAfterCommit = { count: 1, mode: 'delay', ms: 120 };
     await expect(transfer('late', {}).then(() => 'answered')).resolves.toBe('answered'); // a patient caller gets it
     sandbox.control.timeoutAfterCommit = { count: 1, mode: 'delay', ms: 200 };
-    const impatient = call(sandbox, '/accounttransfers', { body: transferBody(), idempotencyKey: 'late-2', signal: AbortSignal.timeout(50) });
+    const impatient = call(sandbox, '/accounttransfers', {
+      body: transferBody(),
+      idempotencyKey: 'late-2',
+      signal: AbortSignal.timeout(50),
+    });
     await expect(impatient).rejects.toThrow();
     expect(balance(sandbox, AMINA)).toBe(12_500_00 - 1000_00);
     const replay = await transfer('late-2');
@@ -197,22 +204,45 @@ describe('fault injection', () => {
 
 describe('control API over HTTP', () => {
   const control = (body: unknown) =>
-    fetch(`http://127.0.0.1:${sandbox.port}/sandbox/control`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+    fetch(`http://127.0.0.1:${sandbox.port}/sandbox/control`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify(body),
+    });
 
   it('sets every fault switch, reports the state and refuses unknown members', async () => {
     const res = await control({
-      errorRate: 0.25, seed: 7, version: '1.8', readOnly: true, makerChecker: true, loanLocked: true, writeLatencyMs: 5,
+      errorRate: 0.25,
+      seed: 7,
+      version: '1.8',
+      readOnly: true,
+      makerChecker: true,
+      loanLocked: true,
+      writeLatencyMs: 5,
       timeoutAfterCommit: { count: 2, mode: 'delay', ms: 50 },
     });
     expect(res.status).toBe(200);
     expect(await res.json()).toMatchObject({
-      errorRate: 0.25, seed: 7, version: '1.8', readOnly: true, makerChecker: true, loanLocked: true, writeLatencyMs: 5,
+      errorRate: 0.25,
+      seed: 7,
+      version: '1.8',
+      readOnly: true,
+      makerChecker: true,
+      loanLocked: true,
+      writeLatencyMs: 5,
       timeoutAfterCommit: { count: 2, mode: 'delay', ms: 50 },
     });
     expect((await control({ errorRate: 2 })).status).toBe(400);
     expect((await control({ timeoutAfterCommit: { count: 1, mode: 'explode' } })).status).toBe(400);
     const reset = (await (await control({ reset: true })).json()) as Record<string, unknown>;
-    expect(reset).toMatchObject({ errorRate: 0, version: '1.10', readOnly: false, makerChecker: false, loanLocked: false, timeoutAfterCommit: null });
+    expect(reset).toMatchObject({
+      errorRate: 0,
+      version: '1.10',
+      readOnly: false,
+      makerChecker: false,
+      loanLocked: false,
+      timeoutAfterCommit: null,
+    });
   });
 
   it('logs writes with their timestamp, status and idempotency key', async () => {
@@ -221,7 +251,13 @@ describe('control API over HTTP', () => {
     await transfer('logged');
     const log = (await (await fetch(`http://127.0.0.1:${sandbox.port}/sandbox/requests`)).json()) as Record<string, unknown>[];
     expect(log).toEqual([
-      expect.objectContaining({ method: 'POST', path: '/fineract-provider/api/v1/accounttransfers', status: 200, idempotencyKey: 'logged', committed: true }),
+      expect.objectContaining({
+        method: 'POST',
+        path: '/fineract-provider/api/v1/accounttransfers',
+        status: 200,
+        idempotencyKey: 'logged',
+        committed: true,
+      }),
       expect.objectContaining({ method: 'POST', status: 200, idempotencyKey: 'logged', servedFromCache: true }),
     ]);
     expect(log[0]?.at).toBeGreaterThanOrEqual(before);

@@ -109,7 +109,12 @@ describe('authentication and tenant', () => {
 
 describe('serialisation quirks', () => {
   it('omits null keys everywhere', async () => {
-    for (const path of ['/clients/4', '/clients/1/accounts', '/savingsaccounts/1?associations=transactions', '/loans/101?associations=repaymentSchedule']) {
+    for (const path of [
+      '/clients/4',
+      '/clients/1/accounts',
+      '/savingsaccounts/1?associations=transactions',
+      '/loans/101?associations=repaymentSchedule',
+    ]) {
       const r = await call(path);
       expect(r.status).toBe(200);
       expect(r.text).not.toContain('null');
@@ -137,7 +142,14 @@ describe('serialisation quirks', () => {
     const r = await call('/loanproducts');
     expect(r.text).toContain('"minPrincipal":5000.000000');
     expect(Array.isArray(r.json)).toBe(true);
-    expect(r.json[0]).toMatchObject({ id: 1, name: 'Biashara Loan', minPrincipal: 5000, maxPrincipal: 50000, minNumberOfRepayments: 3, maxNumberOfRepayments: 12 });
+    expect(r.json[0]).toMatchObject({
+      id: 1,
+      name: 'Biashara Loan',
+      minPrincipal: 5000,
+      maxPrincipal: 50000,
+      minNumberOfRepayments: 3,
+      maxNumberOfRepayments: 12,
+    });
     expect(r.json[1]).toMatchObject({ id: 2, name: 'Asset Finance' });
   });
 
@@ -168,7 +180,10 @@ describe('serialisation quirks', () => {
 
   it('lists savings products (plain savings only) and loan products as arrays', async () => {
     const r = await call('/savingsproducts');
-    expect(r.json.map((p: Json) => [p.id, p.name])).toEqual([[1, 'Akiba Savings'], [2, 'Staff Savings']]);
+    expect(r.json.map((p: Json) => [p.id, p.name])).toEqual([
+      [1, 'Akiba Savings'],
+      [2, 'Staff Savings'],
+    ]);
   });
 });
 
@@ -209,7 +224,14 @@ describe('search and clients', () => {
   });
 
   it('renders a client with its messy stored mobile number and an entity with fullname', async () => {
-    expect((await call('/clients/2')).json).toMatchObject({ id: 2, displayName: 'Baraka Otieno', firstname: 'Baraka', mobileNo: '+254 711 000002', officeId: 1, active: true });
+    expect((await call('/clients/2')).json).toMatchObject({
+      id: 2,
+      displayName: 'Baraka Otieno',
+      firstname: 'Baraka',
+      mobileNo: '+254 711 000002',
+      officeId: 1,
+      active: true,
+    });
     const duma = (await call('/clients/4')).json;
     expect(duma).toMatchObject({ fullname: 'Duma Traders Ltd', displayName: 'Duma Traders Ltd', legalForm: { id: 2 } });
     expect(duma).not.toHaveProperty('firstname');
@@ -223,7 +245,10 @@ describe('search and clients', () => {
       [11, '000000011', 'Staff Savings', 800],
     ]);
     expect(r.savingsAccounts[0]).toMatchObject({ depositType: { id: 100 }, status: { id: 300, active: true }, subStatus: { id: 0 } });
-    expect(r.loanAccounts.map((l: Json) => [l.id, l.status.id, l.loanBalance])).toEqual([[101, 300, 30000], [102, 600, 0]]);
+    expect(r.loanAccounts.map((l: Json) => [l.id, l.status.id, l.loanBalance])).toEqual([
+      [101, 300, 30000],
+      [102, 600, 0],
+    ]);
     const closed = (await call('/clients/5/accounts')).json.savingsAccounts[0];
     expect(closed.status).toMatchObject({ id: 600, closed: true });
     expect(closed).not.toHaveProperty('accountBalance');
@@ -234,11 +259,20 @@ describe('search and clients', () => {
     try {
       for (let i = 0; i < 60; i++) {
         other.bank.data.clients.push({
-          id: 100 + i, accountNo: String(100 + i).padStart(9, '0'), legalFormId: 1, firstname: 'Test', lastname: `Client${i}`,
-          mobileNo: `0722${String(i).padStart(6, '0')}`, officeId: 1, statusId: 300, submittedOnDate: BUSINESS_DATE,
+          id: 100 + i,
+          accountNo: String(100 + i).padStart(9, '0'),
+          legalFormId: 1,
+          firstname: 'Test',
+          lastname: `Client${i}`,
+          mobileNo: `0722${String(i).padStart(6, '0')}`,
+          officeId: 1,
+          statusId: 300,
+          submittedOnDate: BUSINESS_DATE,
         });
       }
-      const res = await fetch(`${other.url}/search?query=0722&resource=clients`, { headers: { authorization: BASIC, 'fineract-platform-tenantid': 'default' } });
+      const res = await fetch(`${other.url}/search?query=0722&resource=clients`, {
+        headers: { authorization: BASIC, 'fineract-platform-tenantid': 'default' },
+      });
       expect(((await res.json()) as unknown[]).length).toBe(50);
       // Each sandbox has its own copy of the data.
       expect((await call('/clients?limit=1000')).json.totalFilteredRecords).toBe(7);
@@ -252,7 +286,11 @@ describe('savings accounts', () => {
   it('returns balance, available balance, client, product and currency', async () => {
     const r = (await call('/savingsaccounts/1')).json;
     expect(r).toMatchObject({
-      id: 1, accountNo: '000000001', clientId: 1, savingsProductId: 1, savingsProductName: 'Akiba Savings',
+      id: 1,
+      accountNo: '000000001',
+      clientId: 1,
+      savingsProductId: 1,
+      savingsProductName: 'Akiba Savings',
       currency: { code: 'KES', decimalPlaces: 2, displaySymbol: 'KSh' },
       summary: { accountBalance: 12500, availableBalance: 12500 },
     });
@@ -278,7 +316,10 @@ describe('savings accounts', () => {
       const sign = newer.entryType === 'CREDIT' ? 1 : -1;
       expect(newer.runningBalance).toBeCloseTo(older.runningBalance + sign * newer.amount, 2);
     }
-    expect(txns[0]).toMatchObject({ transactionType: { id: 1, code: 'savingsAccountTransactionType.deposit', value: 'Deposit', deposit: true }, entryType: 'CREDIT' });
+    expect(txns[0]).toMatchObject({
+      transactionType: { id: 1, code: 'savingsAccountTransactionType.deposit', value: 'Deposit', deposit: true },
+      entryType: 'CREDIT',
+    });
   });
 
   it('keeps every demo balance equal to its transactions', async () => {
@@ -305,9 +346,17 @@ describe('loans', () => {
   it('returns the summary and no associations unless asked', async () => {
     const r = (await call('/loans/101')).json;
     expect(r).toMatchObject({
-      id: 101, accountNo: '000000101', clientId: 1, loanProductId: 1, loanProductName: 'Biashara Loan',
+      id: 101,
+      accountNo: '000000101',
+      clientId: 1,
+      loanProductId: 1,
+      loanProductName: 'Biashara Loan',
       status: { id: 300, active: true },
-      summary: { totalOutstanding: DEMO_LOANS.amina.totalOutstanding, principalOutstanding: DEMO_LOANS.amina.principalOutstanding, totalOverdue: 0 },
+      summary: {
+        totalOutstanding: DEMO_LOANS.amina.totalOutstanding,
+        principalOutstanding: DEMO_LOANS.amina.principalOutstanding,
+        totalOverdue: 0,
+      },
     });
     expect(r).not.toHaveProperty('repaymentSchedule');
   });
@@ -327,7 +376,11 @@ describe('loans', () => {
 
   it('shows closed and hidden-product loans', async () => {
     expect((await call('/loans/102')).json).toMatchObject({ status: { id: 600, closed: true }, summary: { totalOutstanding: 0 } });
-    expect((await call('/loans/103')).json).toMatchObject({ clientId: 4, loanProductName: 'Asset Finance', summary: { totalOutstanding: 159300 } });
+    expect((await call('/loans/103')).json).toMatchObject({
+      clientId: 4,
+      loanProductName: 'Asset Finance',
+      summary: { totalOutstanding: 159300 },
+    });
   });
 });
 

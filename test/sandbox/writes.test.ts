@@ -39,27 +39,45 @@ describe('POST /accounttransfers, savings to savings', () => {
 
   it('puts a transfer object on both savings legs and keeps running balances consistent', async () => {
     const { json } = await call(sandbox, '/accounttransfers', { body: transferBody() });
-    for (const [accountId, entryType] of [[AMINA, 'DEBIT'], [BARAKA, 'CREDIT']] as const) {
+    for (const [accountId, entryType] of [
+      [AMINA, 'DEBIT'],
+      [BARAKA, 'CREDIT'],
+    ] as const) {
       const account = (await call(sandbox, `/savingsaccounts/${accountId}?associations=transactions`)).json;
       const leg = account.transactions[0];
       expect(leg).toMatchObject({ entryType, amount: 500, date: [2026, 11, 25] });
       expect(leg.transfer).toEqual({
-        id: json.resourceId, reversed: false, currency: expect.objectContaining({ code: 'KES' }), transferAmount: 500,
-        transferDate: [2026, 11, 25], transferDescription: 'Kiunga send REF001',
+        id: json.resourceId,
+        reversed: false,
+        currency: expect.objectContaining({ code: 'KES' }),
+        transferAmount: 500,
+        transferDate: [2026, 11, 25],
+        transferDescription: 'Kiunga send REF001',
       });
       expectConsistentRunningBalances(account.transactions, account.summary.accountBalance);
     }
   });
 
   it('keeps the transfer retrievable by id and in the list, newest first and paged', async () => {
-    for (const ref of ['A', 'B', 'C']) await call(sandbox, '/accounttransfers', { body: transferBody({ transferDescription: `ref ${ref}` }) });
-    await call(sandbox, '/accounttransfers', { body: transferBody({ fromClientId: 2, fromAccountId: BARAKA, toClientId: 1, toAccountId: AMINA, transferDescription: 'back' }) });
+    for (const ref of ['A', 'B', 'C'])
+      await call(sandbox, '/accounttransfers', { body: transferBody({ transferDescription: `ref ${ref}` }) });
+    await call(sandbox, '/accounttransfers', {
+      body: transferBody({ fromClientId: 2, fromAccountId: BARAKA, toClientId: 1, toAccountId: AMINA, transferDescription: 'back' }),
+    });
     const one = await call(sandbox, '/accounttransfers/2');
     expect(one.json).toMatchObject({
-      id: 2, reversed: false, transferAmount: 500, transferDate: [2026, 11, 25], transferDescription: 'ref B',
-      fromOffice: { id: 1, name: 'Head Office' }, fromClient: { id: 1, displayName: 'Amina Wanjiru' },
-      fromAccountType: { id: 2, code: 'accountType.savings' }, fromAccount: { id: AMINA, accountNo: '000000001' },
-      toClient: { id: 2 }, toAccountType: { id: 2 }, toAccount: { id: BARAKA, accountNo: '000000002' },
+      id: 2,
+      reversed: false,
+      transferAmount: 500,
+      transferDate: [2026, 11, 25],
+      transferDescription: 'ref B',
+      fromOffice: { id: 1, name: 'Head Office' },
+      fromClient: { id: 1, displayName: 'Amina Wanjiru' },
+      fromAccountType: { id: 2, code: 'accountType.savings' },
+      fromAccount: { id: AMINA, accountNo: '000000001' },
+      toClient: { id: 2 },
+      toAccountType: { id: 2 },
+      toAccount: { id: BARAKA, accountNo: '000000002' },
     });
     const page = await call(sandbox, `/accounttransfers?fromAccountId=${AMINA}&fromAccountType=2&offset=1&limit=1`);
     expect(page.json.totalFilteredRecords).toBe(3);
@@ -124,7 +142,9 @@ describe('POST /accounttransfers, savings to savings', () => {
     expect(closed.json.errors[0]).toMatchObject({ parameterName: 'transactionDate', value: BUSINESS_DATE });
     const missing = await call(sandbox, '/accounttransfers', { body: transferBody({ fromAccountId: 999 }) });
     expect([missing.status, missing.json.userMessageGlobalisationCode, codes(missing)]).toEqual([
-      404, 'error.msg.resource.not.found', ['error.msg.saving.account.id.invalid'],
+      404,
+      'error.msg.resource.not.found',
+      ['error.msg.saving.account.id.invalid'],
     ]);
   });
 
@@ -136,17 +156,38 @@ describe('POST /accounttransfers, savings to savings', () => {
 
 describe('POST /accounttransfers, validation', () => {
   it.each([
-    'fromOfficeId', 'fromClientId', 'fromAccountType', 'fromAccountId', 'toOfficeId', 'toClientId', 'toAccountType', 'toAccountId',
-    'transferAmount', 'transferDescription',
+    'fromOfficeId',
+    'fromClientId',
+    'fromAccountType',
+    'fromAccountId',
+    'toOfficeId',
+    'toClientId',
+    'toAccountType',
+    'toAccountId',
+    'transferAmount',
+    'transferDescription',
   ])('requires %s', async (name) => {
     const r = await call(sandbox, '/accounttransfers', { body: transferBody({ [name]: undefined }) });
     expect(r.status).toBe(400);
     expect(r.json.userMessageGlobalisationCode).toBe('validation.msg.validation.errors.exist');
-    expect(r.json.errors).toEqual([expect.objectContaining({ userMessageGlobalisationCode: `validation.msg.accounttransfer.${name}.cannot.be.blank`, parameterName: name })]);
+    expect(r.json.errors).toEqual([
+      expect.objectContaining({
+        userMessageGlobalisationCode: `validation.msg.accounttransfer.${name}.cannot.be.blank`,
+        parameterName: name,
+      }),
+    ]);
   });
 
   it('reports every field error at once, and ids must be positive and account types 1 or 2', async () => {
-    const r = await call(sandbox, '/accounttransfers', { body: transferBody({ fromOfficeId: 0, fromAccountType: 3, toAccountType: 0, transferAmount: -5, transferDescription: 'x'.repeat(201) }) });
+    const r = await call(sandbox, '/accounttransfers', {
+      body: transferBody({
+        fromOfficeId: 0,
+        fromAccountType: 3,
+        toAccountType: 0,
+        transferAmount: -5,
+        transferDescription: 'x'.repeat(201),
+      }),
+    });
     expect(r.status).toBe(400);
     expect(codes(r)).toEqual([
       'validation.msg.accounttransfer.fromOfficeId.not.greater.than.zero',
@@ -179,7 +220,9 @@ describe('POST /accounttransfers, validation', () => {
     expect(codes(badDate)).toEqual(['validation.msg.invalid.date.format']);
     const badPattern = await call(sandbox, '/accounttransfers', { body: transferBody({ dateFormat: 'yyyy-MM-dd HH:mm' }) });
     expect(codes(badPattern)).toEqual(['validation.msg.invalid.dateFormat.format']);
-    const text = await call(sandbox, '/accounttransfers', { body: transferBody({ transferAmount: '1,000.50', transferDate: '25 November 2026', dateFormat: 'dd MMMM yyyy' }) });
+    const text = await call(sandbox, '/accounttransfers', {
+      body: transferBody({ transferAmount: '1,000.50', transferDate: '25 November 2026', dateFormat: 'dd MMMM yyyy' }),
+    });
     expect(text.status).toBe(200);
     expect(balance(sandbox, BARAKA)).toBe(3_000_00 + 1000_50);
     const badAmount = await call(sandbox, '/accounttransfers', { body: transferBody({ transferAmount: 'lots' }) });
@@ -197,7 +240,11 @@ describe('POST /accounttransfers, validation', () => {
     for (const body of [{}, 'not json']) {
       const res = await fetch(`${sandbox.url}/accounttransfers`, {
         method: 'POST',
-        headers: { authorization: `Basic ${Buffer.from('mifos:password').toString('base64')}`, 'fineract-platform-tenantid': 'default', 'content-type': 'application/json' },
+        headers: {
+          authorization: `Basic ${Buffer.from('mifos:password').toString('base64')}`,
+          'fineract-platform-tenantid': 'default',
+          'content-type': 'application/json',
+        },
         body: typeof body === 'string' ? body : JSON.stringify(body),
       });
       expect(res.status).toBe(400);
@@ -208,22 +255,39 @@ describe('POST /accounttransfers, validation', () => {
 
 describe('savings deposit and withdrawal', () => {
   it('deposits and withdraws exact amounts and answers a CommandProcessingResult', async () => {
-    const dep = await call(sandbox, `/savingsaccounts/${BARAKA}/transactions?command=deposit`, { body: savingsTxnBody({ transactionAmount: 0.1, receiptNumber: 'QWE123' }) });
+    const dep = await call(sandbox, `/savingsaccounts/${BARAKA}/transactions?command=deposit`, {
+      body: savingsTxnBody({ transactionAmount: 0.1, receiptNumber: 'QWE123' }),
+    });
     expect(dep.status).toBe(200);
-    expect(dep.json).toEqual({ officeId: 1, clientId: 2, savingsId: BARAKA, resourceId: expect.any(Number), changes: { paymentTypeId: 2, receiptNumber: 'QWE123' } });
+    expect(dep.json).toEqual({
+      officeId: 1,
+      clientId: 2,
+      savingsId: BARAKA,
+      resourceId: expect.any(Number),
+      changes: { paymentTypeId: 2, receiptNumber: 'QWE123' },
+    });
     await call(sandbox, `/savingsaccounts/${BARAKA}/transactions?command=deposit`, { body: savingsTxnBody({ transactionAmount: 0.2 }) });
-    const wd = await call(sandbox, `/savingsaccounts/${BARAKA}/transactions?command=withdrawal`, { body: savingsTxnBody({ transactionAmount: 3000.3 }) });
+    const wd = await call(sandbox, `/savingsaccounts/${BARAKA}/transactions?command=withdrawal`, {
+      body: savingsTxnBody({ transactionAmount: 3000.3 }),
+    });
     expect(wd.status).toBe(200);
     expect(balance(sandbox, BARAKA)).toBe(0);
     const txn = (await call(sandbox, `/savingsaccounts/${BARAKA}/transactions/${dep.json.resourceId}`)).json;
-    expect(txn).toMatchObject({ amount: 0.1, paymentDetailData: { paymentType: { id: 2, name: 'Mobile Money' }, receiptNumber: 'QWE123' } });
+    expect(txn).toMatchObject({
+      amount: 0.1,
+      paymentDetailData: { paymentType: { id: 2, name: 'Mobile Money' }, receiptNumber: 'QWE123' },
+    });
     expect(txn).not.toHaveProperty('transfer');
   });
 
   it('requires paymentTypeId (1.8+) and an existing payment type', async () => {
-    const none = await call(sandbox, `/savingsaccounts/${BARAKA}/transactions?command=deposit`, { body: savingsTxnBody({ paymentTypeId: undefined }) });
+    const none = await call(sandbox, `/savingsaccounts/${BARAKA}/transactions?command=deposit`, {
+      body: savingsTxnBody({ paymentTypeId: undefined }),
+    });
     expect([none.status, codes(none)]).toEqual([400, ['validation.msg.savingsaccount.transaction.paymentTypeId.cannot.be.blank']]);
-    const unknown = await call(sandbox, `/savingsaccounts/${BARAKA}/transactions?command=deposit`, { body: savingsTxnBody({ paymentTypeId: 77 }) });
+    const unknown = await call(sandbox, `/savingsaccounts/${BARAKA}/transactions?command=deposit`, {
+      body: savingsTxnBody({ paymentTypeId: 77 }),
+    });
     expect([unknown.status, codes(unknown)]).toEqual([404, ['error.msg.paymenttype.id.invalid']]);
   });
 
@@ -233,7 +297,13 @@ describe('savings deposit and withdrawal', () => {
       ['withdrawal', BARAKA, { transactionAmount: 3000.01 }, 403, 'error.msg.savingsaccount.transaction.insufficient.account.balance'],
       ['deposit', CLOSED, {}, 400, 'error.msg.savingsaccount.transaction.account.is.not.active'],
       ['deposit', BARAKA, { transactionDate: addDays(BUSINESS_DATE, 1) }, 400, 'error.msg.savingsaccount.transaction.in.the.future'],
-      ['deposit', BARAKA, { transactionAmount: 0 }, 400, 'validation.msg.savingsaccount.transaction.transactionAmount.not.greater.than.zero'],
+      [
+        'deposit',
+        BARAKA,
+        { transactionAmount: 0 },
+        400,
+        'validation.msg.savingsaccount.transaction.transactionAmount.not.greater.than.zero',
+      ],
       ['deposit', BARAKA, { externalId: 'x' }, 400, 'error.msg.parameter.unsupported'],
       ['deposit', 999, {}, 404, 'error.msg.saving.account.id.invalid'],
       ['transfer', BARAKA, {}, 400, 'error.msg.unsupported.query.parameter.value'],
@@ -247,9 +317,13 @@ describe('savings deposit and withdrawal', () => {
 
   it('refuses a back-dated withdrawal that would have overdrawn the account then', async () => {
     // Baraka had 2,000.00 from 60 days ago until 35 days ago.
-    const r = await call(sandbox, `/savingsaccounts/${BARAKA}/transactions?command=withdrawal`, { body: savingsTxnBody({ transactionAmount: 2500, transactionDate: addDays(BUSINESS_DATE, -50) }) });
+    const r = await call(sandbox, `/savingsaccounts/${BARAKA}/transactions?command=withdrawal`, {
+      body: savingsTxnBody({ transactionAmount: 2500, transactionDate: addDays(BUSINESS_DATE, -50) }),
+    });
     expect(r.status).toBe(403);
-    const ok = await call(sandbox, `/savingsaccounts/${BARAKA}/transactions?command=withdrawal`, { body: savingsTxnBody({ transactionAmount: 2000, transactionDate: addDays(BUSINESS_DATE, -50) }) });
+    const ok = await call(sandbox, `/savingsaccounts/${BARAKA}/transactions?command=withdrawal`, {
+      body: savingsTxnBody({ transactionAmount: 2000, transactionDate: addDays(BUSINESS_DATE, -50) }),
+    });
     expect(ok.status).toBe(200);
     const account = (await call(sandbox, `/savingsaccounts/${BARAKA}?associations=transactions`)).json;
     expectConsistentRunningBalances(account.transactions, 1000);
@@ -265,12 +339,27 @@ describe('loan repayment and schedule', () => {
     expect(before.summary.totalOutstanding).toBe(30_000);
     expect(next(before)).toMatchObject({ period: 3, dueDate: dueDate.split('-').map(Number), totalOutstandingForPeriod: 3750 });
     const template = (await call(sandbox, `/loans/${LOAN}/transactions/template?command=repayment`)).json;
-    expect(template).toMatchObject({ type: { id: 2, repayment: true }, date: dueDate.split('-').map(Number), amount: 3750, principalPortion: 3000, interestPortion: 750 });
+    expect(template).toMatchObject({
+      type: { id: 2, repayment: true },
+      date: dueDate.split('-').map(Number),
+      amount: 3750,
+      principalPortion: 3000,
+      interestPortion: 750,
+    });
     expect(template.paymentTypeOptions).toHaveLength(3);
 
-    const r = await call(sandbox, `/loans/${LOAN}/transactions?command=repayment`, { body: repaymentBody({ externalId: 'ussd-1', receiptNumber: 'R1' }) });
+    const r = await call(sandbox, `/loans/${LOAN}/transactions?command=repayment`, {
+      body: repaymentBody({ externalId: 'ussd-1', receiptNumber: 'R1' }),
+    });
     expect(r.status).toBe(200);
-    expect(r.json).toMatchObject({ officeId: 1, clientId: 1, loanId: LOAN, resourceId: expect.any(Number), resourceExternalId: 'ussd-1', changes: { externalId: 'ussd-1', receiptNumber: 'R1' } });
+    expect(r.json).toMatchObject({
+      officeId: 1,
+      clientId: 1,
+      loanId: LOAN,
+      resourceId: expect.any(Number),
+      resourceExternalId: 'ussd-1',
+      changes: { externalId: 'ussd-1', receiptNumber: 'R1' },
+    });
     const after = (await call(sandbox, `/loans/${LOAN}?associations=repaymentSchedule`)).json;
     expect(after.summary.totalOutstanding).toBe(29_000);
     expect(next(after)).toMatchObject({ period: 3, totalOutstandingForPeriod: 2750 });
@@ -278,7 +367,8 @@ describe('loan repayment and schedule', () => {
   });
 
   it('refuses a duplicate externalId, a closed loan, a future date; paymentTypeId is optional', async () => {
-    const post = (o: Record<string, unknown>, id: number = LOAN) => call(sandbox, `/loans/${id}/transactions?command=repayment`, { body: repaymentBody(o) });
+    const post = (o: Record<string, unknown>, id: number = LOAN) =>
+      call(sandbox, `/loans/${id}/transactions?command=repayment`, { body: repaymentBody(o) });
     expect((await post({ externalId: 'dup', paymentTypeId: 3 })).status).toBe(200);
     const dup = await post({ externalId: 'dup' });
     expect([dup.status, codes(dup)]).toEqual([400, ['validation.msg.loan.transaction.externalId.value.must.be.unique']]);
@@ -286,7 +376,9 @@ describe('loan repayment and schedule', () => {
     expect([closed.status, codes(closed)]).toEqual([400, ['error.msg.loan.repayment.or.waiver.account.is.not.active']]);
     const future = await post({ transactionDate: addDays(BUSINESS_DATE, 1) });
     expect([future.status, future.json.userMessageGlobalisationCode, codes(future)]).toEqual([
-      403, 'validation.msg.domain.rule.violation', ['error.msg.loan.transaction.cannot.be.a.future.date'],
+      403,
+      'validation.msg.domain.rule.violation',
+      ['error.msg.loan.transaction.cannot.be.a.future.date'],
     ]);
     const zero = await post({ transactionAmount: 0 });
     expect(codes(zero)).toEqual(['validation.msg.loan.transaction.transactionAmount.not.greater.than.zero']);
@@ -296,16 +388,23 @@ describe('loan repayment and schedule', () => {
   });
 
   it('pays a loan from savings by transfer (savings to loan), closing it when paid in full', async () => {
-    const r = await call(sandbox, '/accounttransfers', { body: transferBody({ toClientId: 1, toAccountType: 1, toAccountId: LOAN, transferAmount: 3750 }) });
+    const r = await call(sandbox, '/accounttransfers', {
+      body: transferBody({ toClientId: 1, toAccountType: 1, toAccountId: LOAN, transferAmount: 3750 }),
+    });
     expect(r.json).toEqual({ savingsId: AMINA, resourceId: 1 });
     expect(balance(sandbox, AMINA)).toBe(12_500_00 - 3750_00);
     expect((await call(sandbox, `/loans/${LOAN}`)).json.summary.totalOutstanding).toBe(26_250);
     const leg = (await call(sandbox, `/savingsaccounts/${AMINA}?associations=transactions`)).json.transactions[0];
     expect(leg.transfer).toMatchObject({ id: 1, transferDescription: 'Kiunga send REF001' });
-    expect((await call(sandbox, '/accounttransfers/1')).json).toMatchObject({ toAccountType: { id: 1, code: 'accountType.loan' }, toAccount: { id: LOAN, accountNo: '000000101' } });
+    expect((await call(sandbox, '/accounttransfers/1')).json).toMatchObject({
+      toAccountType: { id: 1, code: 'accountType.loan' },
+      toAccount: { id: LOAN, accountNo: '000000101' },
+    });
 
     await call(sandbox, `/savingsaccounts/${AMINA}/transactions?command=deposit`, { body: savingsTxnBody({ transactionAmount: 20_000 }) });
-    const rest = await call(sandbox, '/accounttransfers', { body: transferBody({ toAccountType: 1, toAccountId: LOAN, transferAmount: 26_250 }) });
+    const rest = await call(sandbox, '/accounttransfers', {
+      body: transferBody({ toAccountType: 1, toAccountId: LOAN, transferAmount: 26_250 }),
+    });
     expect(rest.status).toBe(200);
     const loan = (await call(sandbox, `/loans/${LOAN}`)).json;
     expect(loan.status).toMatchObject({ id: 600, closed: true });
@@ -315,7 +414,9 @@ describe('loan repayment and schedule', () => {
 
   it('accepts an overpayment, as Fineract does: the loan becomes overpaid (700)', async () => {
     await call(sandbox, `/savingsaccounts/${AMINA}/transactions?command=deposit`, { body: savingsTxnBody({ transactionAmount: 20_000 }) });
-    const r = await call(sandbox, '/accounttransfers', { body: transferBody({ toAccountType: 1, toAccountId: LOAN, transferAmount: 30_100 }) });
+    const r = await call(sandbox, '/accounttransfers', {
+      body: transferBody({ toAccountType: 1, toAccountId: LOAN, transferAmount: 30_100 }),
+    });
     expect(r.status).toBe(200);
     const loan = (await call(sandbox, `/loans/${LOAN}`)).json;
     expect([loan.status.id, loan.summary.totalOutstanding, loan.totalOverpaid]).toEqual([700, 0, 100]);

@@ -31,7 +31,8 @@ const queued = (requestId: string) => ({
     },
   ],
 });
-const ddmmyyyy = (d: Date) => `${String(d.getUTCDate()).padStart(2, '0')}-${String(d.getUTCMonth() + 1).padStart(2, '0')}-${d.getUTCFullYear()}`;
+const ddmmyyyy = (d: Date) =>
+  `${String(d.getUTCDate()).padStart(2, '0')}-${String(d.getUTCMonth() + 1).padStart(2, '0')}-${d.getUTCFullYear()}`;
 const daysAgo = (n: number) => ddmmyyyy(new Date(Date.now() - n * 86_400_000));
 
 beforeAll(async () => {
@@ -107,7 +108,13 @@ describe("Africa's Talking SIM-swap check", () => {
     const outcomes: [string, () => { status: number; body?: unknown }][] = [
       ['HTTP 500', () => ({ status: 500, body: { error: 'boom' } })],
       ['not Processed', () => ({ status: 200, body: { status: 'Failed', errorMessage: 'InsufficientCredit' } })],
-      ['unsupported number', () => ({ status: 200, body: { status: 'Processed', responses: [{ phoneNumber: { number: AMINA }, status: 'UnsupportedPhoneNumber' }] } })],
+      [
+        'unsupported number',
+        () => ({
+          status: 200,
+          body: { status: 'Processed', responses: [{ phoneNumber: { number: AMINA }, status: 'UnsupportedPhoneNumber' }] },
+        }),
+      ],
     ];
     for (const [name, answer] of outcomes) {
       fake.on('/v1/sim-swap', answer);
@@ -174,7 +181,9 @@ describe('SIM-swap check failing closed in the USSD money journey', () => {
     const screens: string[] = [];
     for (let i = 0; i < inputs.length; i++) screens.push(await ussd(inputs.slice(1, i + 1).join('*'), sessionId));
     expect(screens[4]).toMatch(/^CON Pay KES 500\.00/);
-    expect(screens[5]).toBe('END For your security we could not complete the SIM check. No money was moved. Please try again in a few minutes.');
+    expect(screens[5]).toBe(
+      'END For your security we could not complete the SIM check. No money was moved. Please try again in a few minutes.',
+    );
     expect([balance(1), balance(2)]).toEqual(before);
     expect(fake.to('/v1/sim-swap').length).toBeGreaterThan(0);
   });

@@ -27,7 +27,11 @@ describe('lockout and abuse settings', () => {
   });
 
   it('should read TRUSTED_SOURCES as IPs and CIDRs and refuse anything else', () => {
-    expect(loadConfig({ TRUSTED_SOURCES: '10.0.0.0/8, 2001:db8::/32,192.0.2.1' }).abuse.trustedSources).toEqual(['10.0.0.0/8', '2001:db8::/32', '192.0.2.1']);
+    expect(loadConfig({ TRUSTED_SOURCES: '10.0.0.0/8, 2001:db8::/32,192.0.2.1' }).abuse.trustedSources).toEqual([
+      '10.0.0.0/8',
+      '2001:db8::/32',
+      '192.0.2.1',
+    ]);
     expect(loadConfig({ TRUSTED_SOURCES: '' }).abuse.trustedSources).toEqual([]);
     expect(problems({ TRUSTED_SOURCES: 'africastalking.com,10.0.0.0/33' })).toEqual([
       "TRUSTED_SOURCES: 'africastalking.com' is not an IP address or CIDR",

@@ -21,7 +21,7 @@ afterAll(async () => {
 });
 
 describe('a hop that lost its session lock', () => {
-  it('answers politely and leaves the newer hop\'s record in place', async () => {
+  it("answers politely and leaves the newer hop's record in place", async () => {
     const { store, keys, sandbox } = server.services;
     const sessionId = newSessionId();
     const lockKey = keys.lock('ussd', `at:${sessionId}`);

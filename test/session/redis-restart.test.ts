@@ -25,7 +25,10 @@ afterAll(async () => {
 
 async function timed<T>(promise: Promise<T>): Promise<{ ms: number; error: unknown }> {
   const started = performance.now();
-  const error = await promise.then(() => undefined, (e: unknown) => e);
+  const error = await promise.then(
+    () => undefined,
+    (e: unknown) => e,
+  );
   return { ms: performance.now() - started, error };
 }
 
@@ -83,7 +86,10 @@ describe('redis store across a Redis restart', () => {
     const restarted = performance.now();
     let recovered = false;
     while (!recovered && performance.now() - restarted < 5000) {
-      recovered = await store.ping().then(() => true, () => false);
+      recovered = await store.ping().then(
+        () => true,
+        () => false,
+      );
       if (!recovered) await sleep(20);
     }
     expect(recovered).toBe(true);
@@ -115,7 +121,10 @@ describe('redis store across a Redis restart', () => {
       const started = performance.now();
       let served = false;
       while (!served && performance.now() - started < 5000) {
-        served = await late.ping().then(() => true, () => false);
+        served = await late.ping().then(
+          () => true,
+          () => false,
+        );
         if (!served) await sleep(20);
       }
       expect(served).toBe(true);

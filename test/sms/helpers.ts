@@ -4,7 +4,8 @@ import type { RedisStore } from '../../src/session/redis-store.js';
 
 let counter = 0;
 /** A fresh provider message id. */
-export const messageId = (prefix = 'ATXid_') => `${prefix}${Date.now().toString(36)}${(counter++).toString(36)}${Math.random().toString(36).slice(2, 8)}`;
+export const messageId = (prefix = 'ATXid_') =>
+  `${prefix}${Date.now().toString(36)}${(counter++).toString(36)}${Math.random().toString(36).slice(2, 8)}`;
 
 /** Posts a form over real HTTP. */
 export async function postForm(server: TestServer, path: string, fields: Record<string, string>, headers: Record<string, string> = {}) {
@@ -58,7 +59,12 @@ export function twilioSms(
 /** The text of `<Message>` in a TwiML answer (XML entities decoded). */
 export function twimlMessage(body: string): string | undefined {
   const m = /<Message>([\s\S]*)<\/Message>/.exec(body);
-  return m?.[1]?.replace(/&lt;/g, '<').replace(/&gt;/g, '>').replace(/&quot;/g, '"').replace(/&apos;/g, "'").replace(/&amp;/g, '&');
+  return m?.[1]
+    ?.replace(/&lt;/g, '<')
+    .replace(/&gt;/g, '>')
+    .replace(/&quot;/g, '"')
+    .replace(/&apos;/g, "'")
+    .replace(/&amp;/g, '&');
 }
 
 /** Every string value the server keeps under its key prefix (sessions, counters, PIN records ...). */

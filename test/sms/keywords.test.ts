@@ -8,7 +8,12 @@ import { createTranslator } from '../../src/text/i18n.js';
 import type { Keyword } from '../../src/engine/types.js';
 
 const KEYWORDS: Keyword[] = [
-  { event: 'BALANCE', words: { en: ['BAL', 'BALANCE'], sw: ['SALIO', 'BAL'], fr: ['SOLDE', 'BAL'] }, args: ['pin'], usage: 'sms.usage.balance' },
+  {
+    event: 'BALANCE',
+    words: { en: ['BAL', 'BALANCE'], sw: ['SALIO', 'BAL'], fr: ['SOLDE', 'BAL'] },
+    args: ['pin'],
+    usage: 'sms.usage.balance',
+  },
   { event: 'STATEMENT', words: { en: ['MINI', 'MINI STATEMENT'], fr: ['RELEVÉ'] }, args: ['pin'] },
   { event: 'HELP', words: { en: ['HELP'], sw: ['MSAADA'], fr: ['AIDE'] } },
   { event: 'LANGUAGE', words: { en: ['LANG'], sw: ['LUGHA'] }, args: ['lang'] },
@@ -39,7 +44,8 @@ describe('matchKeyword', () => {
   });
 
   it('should not match another word, a word inside a word, or an empty or overlong message', () => {
-    for (const text of ['', '   ', 'BALX 1234', 'HELLO', '1234', 'B AL 1234', `HELP ${'x'.repeat(200)}`]) expect(match(text).kind).toBe('none');
+    for (const text of ['', '   ', 'BALX 1234', 'HELLO', '1234', 'B AL 1234', `HELP ${'x'.repeat(200)}`])
+      expect(match(text).kind).toBe('none');
   });
 
   it("should answer in the word's language only when the customer's language does not have the word", () => {
@@ -75,11 +81,15 @@ const issues = (source: string) => parseFlow('flows/texts.yaml', source, ctx).is
 
 describe('keywords in a flow file', () => {
   it('should accept keywords whose events the state handles', () => {
-    expect(issues(FLOW('          - { event: BALANCE, words: { en: [BAL], sw: [SALIO] }, args: [pin], usage: sms.usage.balance }'))).toEqual([]);
+    expect(
+      issues(FLOW('          - { event: BALANCE, words: { en: [BAL], sw: [SALIO] }, args: [pin], usage: sms.usage.balance }')),
+    ).toEqual([]);
   });
 
   it('should refuse an event the state does not handle, naming the file and the line', () => {
-    expect(issues(FLOW('          - { event: BALANCE, words: { en: [BAL] } }\n          - { event: STATEMENT, words: { en: [MINI] } }'))).toEqual([
+    expect(
+      issues(FLOW('          - { event: BALANCE, words: { en: [BAL] } }\n          - { event: STATEMENT, words: { en: [MINI] } }')),
+    ).toEqual([
       "flows/texts.yaml:12 machine.states.command.meta.keywords.1.event: event 'STATEMENT' is not handled by this state (add it to 'on')",
     ]);
   });
@@ -135,7 +145,9 @@ describe('docs/flows.md', () => {
     try {
       await writeFile(join(dir, 'texts.yaml'), flow!);
       const report = await lint({ flowsDir: dir, localesDir: resolve('locales'), fallback: 'en' });
-      expect(report.messages.filter((m) => m.file.endsWith('texts.yaml') || m.message.includes('texts.yaml')).map(formatLintMessage)).toEqual([]);
+      expect(
+        report.messages.filter((m) => m.file.endsWith('texts.yaml') || m.message.includes('texts.yaml')).map(formatLintMessage),
+      ).toEqual([]);
       expect(report.flows).toEqual(['texts']);
     } finally {
       await rm(dir, { recursive: true, force: true });

@@ -41,13 +41,31 @@ describe('SMS rendering', () => {
 
   it('should put a notice above the prompt, and never page', () => {
     const profile = smsProfile({ ttlMs: 1000 });
-    const words: Record<string, string> = { 'sms.ask': 'Send BAL and your PIN.', 'menu.balance': 'Balance', 'error.invalidInput': 'Invalid input.' };
-    const texts = { t: (_l: string, k: string) => words[k] ?? k, formatAmount: () => '', formatDate: () => '', languages: ['en'], fallback: 'en', template: () => undefined };
+    const words: Record<string, string> = {
+      'sms.ask': 'Send BAL and your PIN.',
+      'menu.balance': 'Balance',
+      'error.invalidInput': 'Invalid input.',
+    };
+    const texts = {
+      t: (_l: string, k: string) => words[k] ?? k,
+      formatAmount: () => '',
+      formatDate: () => '',
+      languages: ['en'],
+      fallback: 'en',
+      template: () => undefined,
+    };
     const turn: Turn = {
       end: true,
       lang: 'en',
       notice: 'error.invalidInput',
-      screen: { stateId: 'sms.x', final: true, vars: {}, prompt: { key: 'sms.ask' }, list: [], options: [{ key: '1', label: { key: 'menu.balance' } }] },
+      screen: {
+        stateId: 'sms.x',
+        final: true,
+        vars: {},
+        prompt: { key: 'sms.ask' },
+        list: [],
+        options: [{ key: '1', label: { key: 'menu.balance' } }],
+      },
     };
     // The presenter renders the neutral turn once: one reply, never pages.
     const pages = [profile.presenter.render(turn, texts, undefined).text];

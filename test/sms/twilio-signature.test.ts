@@ -71,7 +71,11 @@ describe('twilioSignatureGuard', () => {
     const cases = [
       await post(signed, '/hook'),
       await post(signed, '/hook', 'AAAAAAAAAAAAAAAAAAAAAAAAAAA='),
-      await post(signed, '/hook', twilio.getExpectedTwilioSignature('another-token-0123456789', 'https://kiunga.example.com/base/hook', params)),
+      await post(
+        signed,
+        '/hook',
+        twilio.getExpectedTwilioSignature('another-token-0123456789', 'https://kiunga.example.com/base/hook', params),
+      ),
       await post(signed, '/hook?x=2', good),
       await post(signed, '/hook', twilio.getExpectedTwilioSignature(TOKEN, `http://127.0.0.1/hook`, params)),
       await post(signed, '/hook', good, form().replace('BAL', 'MINI')),

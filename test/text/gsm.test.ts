@@ -55,9 +55,7 @@ describe('toGsm', () => {
   });
 
   it('turns the NBSP and narrow NBSP of Intl French amounts into plain spaces', () => {
-    const formatted = new Intl.NumberFormat('fr-FR', { style: 'currency', currency: 'KES', currencyDisplay: 'code' }).format(
-      12500,
-    );
+    const formatted = new Intl.NumberFormat('fr-FR', { style: 'currency', currency: 'KES', currencyDisplay: 'code' }).format(12500);
     expect(formatted).toBe('12\u202F500,00\u00A0KES');
     expect(toGsm(formatted)).toBe('12 500,00 KES');
     expect(isGsm(toGsm(formatted))).toBe(true);

@@ -182,9 +182,9 @@ describe('translator formatting', () => {
     expect(tr.formatAmount('en', 12500, 'KES')).toBe('KES 12,500.00');
     expect(tr.formatAmount('fr', 12500, 'XOF', 0)).toBe('12 500 XOF');
     expect(tr.formatDate('sw', '2026-11-25', 'dayMonth')).toBe('25 Nov');
-    expect(
-      tr.t('fr', 'balance.line', { account: 'Akiba Savings 000000001', amount: tr.formatAmount('fr', 12500, 'KES') }),
-    ).toBe('Akiba Savings 000000001: 12 500,00 KES');
+    expect(tr.t('fr', 'balance.line', { account: 'Akiba Savings 000000001', amount: tr.formatAmount('fr', 12500, 'KES') })).toBe(
+      'Akiba Savings 000000001: 12 500,00 KES',
+    );
   });
 });
 

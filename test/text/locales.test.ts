@@ -58,13 +58,37 @@ describe('locales', () => {
 
   it('defines every required key in every locale', () => {
     // the keys the flows were first written against are among them (menu.exit, used by no flow and no code, is not)
-    expect(REQUIRED_KEYS).toEqual(expect.arrayContaining([
-      'nav.more', 'nav.back', 'pin.ask', 'pin.wrong', 'pin.locked', 'pin.notSet',
-      'menu.title', 'menu.balance', 'menu.statement', 'menu.language',
-      'balance.title', 'balance.line', 'balance.none', 'statement.title', 'statement.line', 'statement.empty',
-      'language.title', 'language.en', 'language.sw', 'language.fr', 'language.saved',
-      'error.unregistered', 'error.unavailable', 'error.invalidChoice', 'error.generic', 'error.inactive', 'common.goodbye',
-    ]));
+    expect(REQUIRED_KEYS).toEqual(
+      expect.arrayContaining([
+        'nav.more',
+        'nav.back',
+        'pin.ask',
+        'pin.wrong',
+        'pin.locked',
+        'pin.notSet',
+        'menu.title',
+        'menu.balance',
+        'menu.statement',
+        'menu.language',
+        'balance.title',
+        'balance.line',
+        'balance.none',
+        'statement.title',
+        'statement.line',
+        'statement.empty',
+        'language.title',
+        'language.en',
+        'language.sw',
+        'language.fr',
+        'language.saved',
+        'error.unregistered',
+        'error.unavailable',
+        'error.invalidChoice',
+        'error.generic',
+        'error.inactive',
+        'common.goodbye',
+      ]),
+    );
     for (const lang of LANGS) {
       for (const key of REQUIRED_KEYS) expect(tr.has(lang, key), `${lang}: ${key}`).toBe(true);
     }

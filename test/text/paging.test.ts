@@ -92,7 +92,13 @@ describe('paginate', () => {
 
   it('splits a long body at whitespace with More and Back lines, keeping newlines', () => {
     const body = Array.from({ length: 12 }, (_, i) => `Line ${i + 1}: the quick brown fox jumps over the dog.`).join('\n');
-    const screen: Screen = { body, options: [{ key: '1', label: 'Accept' }, { key: '2', label: 'Decline' }] };
+    const screen: Screen = {
+      body,
+      options: [
+        { key: '1', label: 'Accept' },
+        { key: '2', label: 'Decline' },
+      ],
+    };
     const opts = nav(100);
     const pages = paginate(screen, opts);
     expect(pages.length).toBeGreaterThanOrEqual(5);
@@ -248,9 +254,7 @@ function expectFull(pages: string[], opts: PagingOptions): void {
     const isOption = /^\d+\. /.test(nextLine);
     const token = isOption ? nextLine : nextLine.split(/\s/)[0]!;
     const candidate = [...content.slice(0, -1), content.at(-1)! + (isOption ? '\n' : ' ') + token, ...nav].join('\n');
-    expect(measure(candidate).units, `page ${i + 1} could hold ${JSON.stringify(token)}`).toBeGreaterThan(
-      pageLimit(candidate, opts.limit),
-    );
+    expect(measure(candidate).units, `page ${i + 1} could hold ${JSON.stringify(token)}`).toBeGreaterThan(pageLimit(candidate, opts.limit));
   }
 }
 
@@ -261,7 +265,21 @@ describe('paginate on generated screens', () => {
       seed = (seed * 1103515245 + 12345) % 2147483648;
       return seed % n;
     };
-    const vocabulary = ['Salio', 'la', 'akaunti', 'yako', 'ni', 'KES', '12,500.00', 'Mini-relevé', '€5', '[ok]', 'Reçu', 'a', 'transaction'];
+    const vocabulary = [
+      'Salio',
+      'la',
+      'akaunti',
+      'yako',
+      'ni',
+      'KES',
+      '12,500.00',
+      'Mini-relevé',
+      '€5',
+      '[ok]',
+      'Reçu',
+      'a',
+      'transaction',
+    ];
     for (let run = 0; run < 300; run++) {
       const wordCount = rand(60);
       let body = '';

@@ -22,7 +22,10 @@ afterAll(async () => {
 });
 
 const call = (s: TestServer, method: string, path: string, authorization?: string) =>
-  fetch(`${s.url}${path}`, { method, headers: authorization === undefined ? {} : { authorization } }).then(async (r) => ({ status: r.status, body: await r.text() }));
+  fetch(`${s.url}${path}`, { method, headers: authorization === undefined ? {} : { authorization } }).then(async (r) => ({
+    status: r.status,
+    body: await r.text(),
+  }));
 
 describe('the admin API (T17)', () => {
   it('should refuse every credential but the exact bearer token with 401, and change nothing', async () => {

@@ -28,18 +28,42 @@ const form = async (path: string, fields: Record<string, string>) => {
 };
 
 /** Query strings that must not pass for the key: none, wrong, a prefix, an extension, another case, two keys, the key in the body. */
-const forgedQueries = ['', '?key=', '?key=wrong', `?key=${AT_KEY.slice(0, -1)}`, `?key=${AT_KEY}x`, `?key=${AT_KEY.toUpperCase()}`, `?key=${AT_KEY}&key=${AT_KEY}`, `?Key=${AT_KEY}`];
+const forgedQueries = [
+  '',
+  '?key=',
+  '?key=wrong',
+  `?key=${AT_KEY.slice(0, -1)}`,
+  `?key=${AT_KEY}x`,
+  `?key=${AT_KEY.toUpperCase()}`,
+  `?key=${AT_KEY}&key=${AT_KEY}`,
+  `?Key=${AT_KEY}`,
+];
 
 describe("every Africa's Talking route asks for the callback key (T1)", () => {
   it('should answer 403 on every AT route for a missing or forged key, and change nothing', async () => {
     const ussdSession = newSessionId();
     const smsId = `ATXid_forged_${Date.now()}`;
     const routes: [string, Record<string, string>][] = [
-      ['/channels/africastalking/ussd', { sessionId: ussdSession, serviceCode: '*384*123#', phoneNumber: AMINA, networkCode: '63902', text: '0000' }],
+      [
+        '/channels/africastalking/ussd',
+        { sessionId: ussdSession, serviceCode: '*384*123#', phoneNumber: AMINA, networkCode: '63902', text: '0000' },
+      ],
       ['/channels/africastalking/ussd/events', { sessionId: ussdSession, phoneNumber: AMINA, status: 'Success', input: '0000' }],
-      ['/channels/africastalking/sms', { from: AMINA, to: '22384', text: 'BAL 0000', date: new Date().toISOString(), id: smsId, networkCode: '63902' }],
+      [
+        '/channels/africastalking/sms',
+        { from: AMINA, to: '22384', text: 'BAL 0000', date: new Date().toISOString(), id: smsId, networkCode: '63902' },
+      ],
       ['/channels/africastalking/sms/delivery', { id: smsId, status: 'Success', phoneNumber: AMINA, networkCode: '63902' }],
-      ['/channels/africastalking/voice', { sessionId: `ATVId_forged_${Date.now()}`, direction: 'Inbound', isActive: '1', callerNumber: BARAKA, destinationNumber: '+254711082000' }],
+      [
+        '/channels/africastalking/voice',
+        {
+          sessionId: `ATVId_forged_${Date.now()}`,
+          direction: 'Inbound',
+          isActive: '1',
+          callerNumber: BARAKA,
+          destinationNumber: '+254711082000',
+        },
+      ],
     ];
     for (const [path, fields] of routes) {
       for (const query of forgedQueries) {
@@ -58,19 +82,42 @@ describe("every Africa's Talking route asks for the callback key (T1)", () => {
 
   it('should serve every AT route with the right key', async () => {
     const sessionId = newSessionId();
-    const hop = await form(`/channels/africastalking/ussd?key=${AT_KEY}`, { sessionId, serviceCode: '*384*123#', phoneNumber: AMINA, text: '' });
+    const hop = await form(`/channels/africastalking/ussd?key=${AT_KEY}`, {
+      sessionId,
+      serviceCode: '*384*123#',
+      phoneNumber: AMINA,
+      text: '',
+    });
     expect(hop).toEqual({ status: 200, body: 'CON Welcome Amina. Enter your PIN:' });
     const events = await form(`/channels/africastalking/ussd/events?key=${AT_KEY}`, { sessionId, phoneNumber: AMINA, status: 'Success' });
     expect(events.status).toBe(200);
-    const delivery = await form(`/channels/africastalking/sms/delivery?key=${AT_KEY}`, { id: 'ATXid_ok', status: 'Success', phoneNumber: AMINA });
+    const delivery = await form(`/channels/africastalking/sms/delivery?key=${AT_KEY}`, {
+      id: 'ATXid_ok',
+      status: 'Success',
+      phoneNumber: AMINA,
+    });
     expect(delivery.status).toBe(200);
   });
 });
 
 describe('every Twilio route checks X-Twilio-Signature (T2)', () => {
   it('should answer 403 on every Twilio route for a missing or forged signature, and change nothing', async () => {
-    const sms = { MessageSid: `SM${Date.now()}`, AccountSid: 'AC' + '0'.repeat(32), From: BARAKA, To: TWILIO_NUMBER, Body: 'BAL 0000', NumMedia: '0' };
-    const call = { CallSid: newCallSid(), AccountSid: 'AC' + '0'.repeat(32), From: BARAKA, To: TWILIO_NUMBER, Direction: 'inbound', CallStatus: 'ringing' };
+    const sms = {
+      MessageSid: `SM${Date.now()}`,
+      AccountSid: 'AC' + '0'.repeat(32),
+      From: BARAKA,
+      To: TWILIO_NUMBER,
+      Body: 'BAL 0000',
+      NumMedia: '0',
+    };
+    const call = {
+      CallSid: newCallSid(),
+      AccountSid: 'AC' + '0'.repeat(32),
+      From: BARAKA,
+      To: TWILIO_NUMBER,
+      Direction: 'inbound',
+      CallStatus: 'ringing',
+    };
     const routes: [string, Record<string, string>][] = [
       ['/channels/twilio/sms', sms],
       ['/channels/twilio/voice', call],

@@ -40,7 +40,13 @@ const JSON_TYPE = { 'content-type': 'application/json' };
 
 describe('body limits and malformed bodies (T22)', () => {
   it('should refuse a 20 KB body with 413 on every route, form-encoded or JSON, before any route runs', async () => {
-    const form = new URLSearchParams({ sessionId: 'ATUid_big', phoneNumber: '+254711000001', serviceCode: '*384*123#', text: '', pad: 'x'.repeat(20_000) }).toString();
+    const form = new URLSearchParams({
+      sessionId: 'ATUid_big',
+      phoneNumber: '+254711000001',
+      serviceCode: '*384*123#',
+      text: '',
+      pad: 'x'.repeat(20_000),
+    }).toString();
     const json = JSON.stringify({ entityName: 'SAVINGSACCOUNT', actionName: 'DEPOSIT', pad: 'x'.repeat(20_000) });
     for (const path of ROUTES) {
       const f = await post(path, form, FORM);
@@ -67,7 +73,11 @@ describe('body limits and malformed bodies (T22)', () => {
       ['/channels/africastalking/ussd', 'text=%', FORM],
       ['/channels/africastalking/ussd', 'sessionId=x', { ...FORM, 'content-encoding': 'gzip' }],
       ['/channels/africastalking/ussd', 'sessionId=x', { ...FORM, 'content-encoding': 'br, zstd, nonsense' }],
-      ['/channels/africastalking/sms', new Uint8Array([0xff, 0xfe, 0x00, 0x3d]), { 'content-type': 'application/x-www-form-urlencoded; charset=utf-16' }],
+      [
+        '/channels/africastalking/sms',
+        new Uint8Array([0xff, 0xfe, 0x00, 0x3d]),
+        { 'content-type': 'application/x-www-form-urlencoded; charset=utf-16' },
+      ],
       ['/channels/twilio/sms', 'Body=%E0%A4%A', FORM],
     ];
     for (const [path, body, headers] of cases) {

@@ -46,18 +46,27 @@ describe('personal data in logs (T19)', () => {
     expect((await t.send('500')).body).toMatch(/^CON /);
     expect((await t.send('1234')).body).toMatch(/^END /);
     // A dial-string shortcut: the PIN arrives in the first hop's text.
-    expect((await server.ussd({ sessionId: newSessionId(), serviceCode: '*384*123#', phoneNumber: BARAKA, text: '2468*1' })).body).toMatch(/^END Balance/);
+    expect((await server.ussd({ sessionId: newSessionId(), serviceCode: '*384*123#', phoneNumber: BARAKA, text: '2468*1' })).body).toMatch(
+      /^END Balance/,
+    );
     // AT's end-of-session notification repeats every input, the PIN included.
     await fetch(`${server.url}/channels/africastalking/ussd/events`, {
       method: 'POST',
       headers: { 'content-type': 'application/x-www-form-urlencoded' },
-      body: new URLSearchParams({ sessionId: t.sessionId, phoneNumber: AMINA, status: 'Success', input: '1234*3*0711000002*500*1234', lastAppResponse: 'END Sent KES 500.00 to Baraka O.' }).toString(),
+      body: new URLSearchParams({
+        sessionId: t.sessionId,
+        phoneNumber: AMINA,
+        status: 'Success',
+        input: '1234*3*0711000002*500*1234',
+        lastAppResponse: 'END Sent KES 500.00 to Baraka O.',
+      }).toString(),
     });
     // SMS keyword with the PIN in it, and a wrong PIN by SMS.
     expect((await atSms(server, BARAKA, 'BAL 2468')).status).toBe(200);
     expect((await atSms(server, BARAKA, 'BAL 9753')).status).toBe(200);
     // Wait for both SMS replies to be handed to the messenger (their log lines are part of the check).
-    for (let i = 0; i < 200 && server.services.outbox!.list(BARAKA).filter((m) => m.ref?.startsWith('at:')).length < 2; i++) await sleep(25);
+    for (let i = 0; i < 200 && server.services.outbox!.list(BARAKA).filter((m) => m.ref?.startsWith('at:')).length < 2; i++)
+      await sleep(25);
     expect(server.services.outbox!.list(BARAKA).some((m) => m.text.includes('KES'))).toBe(true);
     await server.services.pins.unlock(2);
 
@@ -74,8 +83,23 @@ describe('personal data in logs (T19)', () => {
   it('should redact the fields that carry customer input wherever they appear in a log object', () => {
     const logs = new LogCapture();
     const logger = createLogger('info', logs);
-    logger.info({ text: '1234*1', input: '1234', value: '1234', pin: '1234', req: { body: { text: '1234' }, headers: { authorization: 'Bearer s3cret-token' } } }, 'top level');
-    logger.info({ event: { type: 'INPUT', value: '1234' }, hop: { text: '1234*3', input: '1234', pin: '1234', password: 'pw-secret', authorization: 'Basic abc' } }, 'nested');
+    logger.info(
+      {
+        text: '1234*1',
+        input: '1234',
+        value: '1234',
+        pin: '1234',
+        req: { body: { text: '1234' }, headers: { authorization: 'Bearer s3cret-token' } },
+      },
+      'top level',
+    );
+    logger.info(
+      {
+        event: { type: 'INPUT', value: '1234' },
+        hop: { text: '1234*3', input: '1234', pin: '1234', password: 'pw-secret', authorization: 'Basic abc' },
+      },
+      'nested',
+    );
     expect(logs.lines).toHaveLength(2);
     expect(logs.text).not.toMatch(/1234|s3cret-token|pw-secret|Basic abc/);
     expect(logs.text.match(/\[redacted\]/g)?.length).toBeGreaterThanOrEqual(10);

@@ -23,7 +23,13 @@ describe('a USSD session belongs to its number and service code (T8)', () => {
     expect((await s.send()).body).toBe('CON Welcome Amina. Enter your PIN:');
     const key = server.services.keys.session('ussd', `at:${s.sessionId}`);
     const before = await server.services.store.get(key);
-    const other = await server.ussd({ sessionId: s.sessionId, serviceCode: '*384*999#', phoneNumber: AMINA, networkCode: '63902', text: '1234' });
+    const other = await server.ussd({
+      sessionId: s.sessionId,
+      serviceCode: '*384*999#',
+      phoneNumber: AMINA,
+      networkCode: '63902',
+      text: '1234',
+    });
     expect(other.body.startsWith('END ')).toBe(true);
     expect(other.body).not.toMatch(/Main menu|Balance/);
     expect(await server.services.store.get(key)).toBe(before);
@@ -35,7 +41,13 @@ describe('a USSD session belongs to its number and service code (T8)', () => {
     await s.send();
     expect((await s.send('1234')).body).toMatch(/^CON Main menu/);
     // Baraka's phone (or a forger) sends the next hop of Amina's session: it must not see her balance.
-    const hijack = await server.ussd({ sessionId: s.sessionId, serviceCode: '*384*123#', phoneNumber: BARAKA, networkCode: '63902', text: '1234*1' });
+    const hijack = await server.ussd({
+      sessionId: s.sessionId,
+      serviceCode: '*384*123#',
+      phoneNumber: BARAKA,
+      networkCode: '63902',
+      text: '1234*1',
+    });
     expect(hijack.body.startsWith('END ')).toBe(true);
     expect(hijack.body).not.toMatch(/12,500|Akiba|000000001/);
     expect((await s.send('1')).body).toMatch(/^END Balance\nAkiba Savings 000000001: KES 12,500\.00$/);

@@ -1,7 +1,21 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { TestServer } from '../helpers/server.js';
-import { allNodes, AMINA, atCall, atPost, AT_KEY, BARAKA, CHANYA, DUMA, placedCalls, savings, spoken, startVoiceServer, type Reply } from './helpers.js';
+import {
+  allNodes,
+  AMINA,
+  atCall,
+  atPost,
+  AT_KEY,
+  BARAKA,
+  CHANYA,
+  DUMA,
+  placedCalls,
+  savings,
+  spoken,
+  startVoiceServer,
+  type Reply,
+} from './helpers.js';
 
 /**
  * Call-back journeys through Africa's Talking's voice callback: a missed call is rejected (no charge) and
@@ -20,7 +34,11 @@ afterAll(async () => {
 });
 
 const inbound = (callerNumber: string, query = `key=${AT_KEY}`) =>
-  atPost(server, { sessionId: `ATVId_in_${Date.now()}`, direction: 'Inbound', isActive: '1', callerNumber, destinationNumber: '+254711082000' }, query);
+  atPost(
+    server,
+    { sessionId: `ATVId_in_${Date.now()}`, direction: 'Inbound', isActive: '1', callerNumber, destinationNumber: '+254711082000' },
+    query,
+  );
 
 const tags = (r: Reply) => r.xml!.children.map((c) => c.name);
 const getDigits = (r: Reply) => allNodes(r.xml!).find((n) => n.name === 'GetDigits');
@@ -58,20 +76,26 @@ describe("Africa's Talking voice callback", () => {
     });
     // One Say inside GetDigits (AT nests one), in AT's voice.
     expect(getDigits(answer)!.children.map((c) => [c.name, c.attrs])).toEqual([['Say', { voice: 'woman' }]]);
-    expect(spoken(answer)).toBe('Hello. This is the call you asked for from your bank. Welcome Baraka. Enter your PIN: Then press the hash key.');
+    expect(spoken(answer)).toBe(
+      'Hello. This is the call you asked for from your bank. Welcome Baraka. Enter your PIN: Then press the hash key.',
+    );
     expect(answer.xml!.children[1]!.text).toBe(getDigits(answer)!.attrs.callbackUrl);
 
     const menu = await call.press('2468');
     expect(getDigits(menu)!.attrs).toMatchObject({ numDigits: '1' });
     expect(getDigits(menu)!.attrs.finishOnKey).toBeUndefined();
-    expect(spoken(menu)).toBe('Main menu For Balance, press 1. For Mini statement, press 2. For Send money, press 3. For Language, press 6.');
+    expect(spoken(menu)).toBe(
+      'Main menu For Balance, press 1. For Mini statement, press 2. For Send money, press 3. For Language, press 6.',
+    );
 
     await call.press('3');
     expect(spoken(await call.press('0711000001'))).toBe('Amount to Amina W.: Then press the hash key.');
     expect(spoken(await call.press('200'))).toMatch(/^Pay KES 200\.00 to Amina W\. from Akiba Savings 000000002\? Enter PIN to confirm:/);
     const done = await call.press('2468');
     expect(tags(done)).toEqual(['Say']);
-    expect(spoken(done)).toMatch(/^Done: KES 200\.00 to Amina W\. \(ref \d+\)\. An SMS receipt will follow\. Thank you for banking with us\.$/);
+    expect(spoken(done)).toMatch(
+      /^Done: KES 200\.00 to Amina W\. \(ref \d+\)\. An SMS receipt will follow\. Thank you for banking with us\.$/,
+    );
     expect([savings(server, 2), savings(server, 1)]).toEqual([before[0]! - 200, before[1]! + 200]);
     // The same GetDigits result posted again: same answer, no second transfer.
     expect((await call.press('2468')).body).toBe(done.body);
@@ -97,7 +121,9 @@ describe("Africa's Talking voice callback", () => {
     await server.services.store.set(server.services.keys.language(DUMA), 'fr');
     const { call } = await callBack(DUMA);
     const answer = await call.answer();
-    expect(spoken(answer)).toBe('Hello. This is the call you asked for from your bank. Welcome Duma. Enter your PIN: Then press the hash key.');
+    expect(spoken(answer)).toBe(
+      'Hello. This is the call you asked for from your bank. Welcome Duma. Enter your PIN: Then press the hash key.',
+    );
     await call.end();
   });
 
@@ -125,7 +151,13 @@ describe("Africa's Talking voice callback", () => {
   });
 
   it('should ask no PIN on an outbound call Kiunga did not place', async () => {
-    const answer = await atPost(server, { sessionId: 'ATVId_unknown_1', direction: 'Outbound', isActive: '1', callerNumber: AMINA, destinationNumber: '+254711082000' });
+    const answer = await atPost(server, {
+      sessionId: 'ATVId_unknown_1',
+      direction: 'Outbound',
+      isActive: '1',
+      callerNumber: AMINA,
+      destinationNumber: '+254711082000',
+    });
     expect(tags(answer)).toEqual(['Say']);
     expect(spoken(answer)).toContain('We only call you when you ask us to');
     expect(answer.body).not.toContain('GetDigits');

@@ -41,7 +41,16 @@ function setup(overrides: Partial<CallbackSettings> = {}) {
     queue,
     fineract,
     logger: createLogger('silent'),
-    settings: { homeCountry: 'KE', maxPerHour: 3, maxPerMinute: 100, delayMs: 3000, pendingTtlMs: 300_000, retries: 1, retryDelayMs: 60_000, ...overrides },
+    settings: {
+      homeCountry: 'KE',
+      maxPerHour: 3,
+      maxPerMinute: 100,
+      delayMs: 3000,
+      pendingTtlMs: 300_000,
+      retries: 1,
+      retryDelayMs: 60_000,
+      ...overrides,
+    },
   });
   return { callbacks, jobs, store, lookups: () => lookups };
 }
@@ -52,7 +61,9 @@ describe('call-back requests', () => {
     const out = await callbacks.request({ msisdn: '+254711000001', source: 'ussd' });
     expect(out).toEqual({ status: 'queued', ref: expect.stringMatching(/^[a-z0-9]{20}$/) });
     const ref = (out as { ref: string }).ref;
-    expect(jobs).toEqual([{ name: CALL_JOB, data: { to: '+254711000001', ref }, options: expect.objectContaining({ delayMs: 3000, jobId: `call-${ref}-1` }) }]);
+    expect(jobs).toEqual([
+      { name: CALL_JOB, data: { to: '+254711000001', ref }, options: expect.objectContaining({ delayMs: 3000, jobId: `call-${ref}-1` }) },
+    ]);
     expect(await callbacks.get(ref)).toMatchObject({ ref, msisdn: '+254711000001', source: 'ussd', state: 'queued', attempts: 1 });
   });
 
@@ -67,15 +78,23 @@ describe('call-back requests', () => {
 
   it('should refuse unregistered and inactive numbers, and not keep them pending', async () => {
     const { callbacks, jobs } = setup();
-    expect(await callbacks.request({ msisdn: '+254711000009', source: 'missed-call' })).toEqual({ status: 'refused', reason: 'unregistered' });
-    expect(await callbacks.request({ msisdn: '+254711000009', source: 'missed-call' })).toEqual({ status: 'refused', reason: 'unregistered' });
+    expect(await callbacks.request({ msisdn: '+254711000009', source: 'missed-call' })).toEqual({
+      status: 'refused',
+      reason: 'unregistered',
+    });
+    expect(await callbacks.request({ msisdn: '+254711000009', source: 'missed-call' })).toEqual({
+      status: 'refused',
+      reason: 'unregistered',
+    });
     expect(await callbacks.request({ msisdn: '+254711000005', source: 'sms' })).toEqual({ status: 'refused', reason: 'inactive' });
     expect(jobs).toHaveLength(0);
   });
 
   it('should never have two call-backs to one number at once', async () => {
     const { callbacks, jobs } = setup();
-    const outcomes = await Promise.all(Array.from({ length: 5 }, () => callbacks.request({ msisdn: '+254711000001', source: 'missed-call' })));
+    const outcomes = await Promise.all(
+      Array.from({ length: 5 }, () => callbacks.request({ msisdn: '+254711000001', source: 'missed-call' })),
+    );
     expect(outcomes.filter((o) => o.status === 'queued')).toHaveLength(1);
     expect(outcomes.filter((o) => o.status === 'refused' && o.reason === 'pending')).toHaveLength(4);
     expect(jobs).toHaveLength(1);

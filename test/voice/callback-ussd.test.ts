@@ -2,7 +2,20 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { atSession, type TestServer } from '../helpers/server.js';
 import { atSms } from '../sms/helpers.js';
-import { AMINA, atCall, BARAKA, CHANYA, NOBODY, placedCalls, spoken, startVoiceServer, twilioCall, twilioPost, TWILIO_NUMBER, newCallSid } from './helpers.js';
+import {
+  AMINA,
+  atCall,
+  BARAKA,
+  CHANYA,
+  NOBODY,
+  placedCalls,
+  spoken,
+  startVoiceServer,
+  twilioCall,
+  twilioPost,
+  TWILIO_NUMBER,
+  newCallSid,
+} from './helpers.js';
 
 /**
  * "Call me back" on the USSD menu and the SMS keyword CALL: END first, the call a few seconds later (the USSD dialog must be closed),
@@ -37,7 +50,12 @@ describe('Call me back on USSD', () => {
 
     // Asking again (USSD or a missed call) while that call is on its way places no second call.
     expect((await askOnUssd(AMINA, '1234')).body).toBe('END A call to you is already on its way. Please wait for it.');
-    const missed = await twilioPost(server, '/channels/twilio/voice', { CallSid: newCallSid(), From: AMINA, To: TWILIO_NUMBER, Direction: 'inbound' });
+    const missed = await twilioPost(server, '/channels/twilio/voice', {
+      CallSid: newCallSid(),
+      From: AMINA,
+      To: TWILIO_NUMBER,
+      Direction: 'inbound',
+    });
     expect(missed.body).toContain('<Reject reason="busy"/>');
     await sleep(600);
     expect(server.services.calls!.list(AMINA)).toHaveLength(1);
@@ -59,7 +77,7 @@ describe('Call me back on USSD', () => {
     expect(server.services.calls!.list(BARAKA)).toHaveLength(2);
   });
 
-  it('should call back on the SMS keyword CALL (through Africa\'s Talking), then answer on AT', async () => {
+  it("should call back on the SMS keyword CALL (through Africa's Talking), then answer on AT", async () => {
     expect((await atSms(server, CHANYA, 'call')).status).toBe(200);
     const [placed] = await placedCalls(server, CHANYA);
     expect(placed).toMatchObject({ to: CHANYA });
@@ -73,11 +91,19 @@ describe('Call me back on USSD', () => {
 
   it('should never call a foreign or an unregistered number back', async () => {
     for (const from of ['+255754000001', '+447700900123', NOBODY]) {
-      const missed = await twilioPost(server, '/channels/twilio/voice', { CallSid: newCallSid(), From: from, To: TWILIO_NUMBER, Direction: 'inbound' });
+      const missed = await twilioPost(server, '/channels/twilio/voice', {
+        CallSid: newCallSid(),
+        From: from,
+        To: TWILIO_NUMBER,
+        Direction: 'inbound',
+      });
       expect(missed.body).toBe('<?xml version="1.0" encoding="UTF-8"?><Response><Reject reason="busy"/></Response>');
     }
     await sleep(600);
     for (const to of ['+255754000001', '+447700900123', NOBODY]) expect(server.services.calls!.list(to)).toHaveLength(0);
-    expect(await server.services.callbacks.request({ msisdn: '+255754000001', source: 'sms' })).toEqual({ status: 'refused', reason: 'not-home' });
+    expect(await server.services.callbacks.request({ msisdn: '+255754000001', source: 'sms' })).toEqual({
+      status: 'refused',
+      reason: 'not-home',
+    });
   });
 });

@@ -40,7 +40,11 @@ const ENTITIES: Record<string, string> = { amp: '&', lt: '<', gt: '>', quot: '"'
 const decode = (s: string) => {
   if (/&(?!(amp|lt|gt|quot|apos|#\d+|#x[0-9a-fA-F]+);)/.test(s)) throw new Error(`malformed XML: bare & in ${JSON.stringify(s)}`);
   return s.replace(/&(amp|lt|gt|quot|apos|#\d+|#x[0-9a-fA-F]+);/g, (_m, e: string) =>
-    e.startsWith('#x') ? String.fromCodePoint(parseInt(e.slice(2), 16)) : e.startsWith('#') ? String.fromCodePoint(Number(e.slice(1))) : ENTITIES[e]!,
+    e.startsWith('#x')
+      ? String.fromCodePoint(parseInt(e.slice(2), 16))
+      : e.startsWith('#')
+        ? String.fromCodePoint(Number(e.slice(1)))
+        : ENTITIES[e]!,
   );
 };
 
@@ -141,7 +145,14 @@ export const newCallSid = () => `CA${Date.now().toString(16).padStart(16, '0')}$
 /** A Twilio call-back call: answer, then keys pressed, following the Gather actions. */
 export function twilioCall(server: TestServer, to: string, ref: string) {
   const callSid = newCallSid();
-  const base = { CallSid: callSid, AccountSid: 'AC' + '0'.repeat(32), From: TWILIO_NUMBER, To: to, Direction: 'outbound-api', CallStatus: 'in-progress' };
+  const base = {
+    CallSid: callSid,
+    AccountSid: 'AC' + '0'.repeat(32),
+    From: TWILIO_NUMBER,
+    To: to,
+    Direction: 'outbound-api',
+    CallStatus: 'in-progress',
+  };
   let next = `/channels/twilio/voice?ref=${ref}`;
   return {
     callSid,

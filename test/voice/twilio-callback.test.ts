@@ -36,12 +36,18 @@ beforeEach(() => {
 });
 
 const missedCall = (from: string, signature: 'valid' | 'forged' | 'missing' = 'valid') =>
-  twilioPost(server, '/channels/twilio/voice', { CallSid: newCallSid(), From: from, To: TWILIO_NUMBER, Direction: 'inbound', CallStatus: 'ringing' }, signature);
+  twilioPost(
+    server,
+    '/channels/twilio/voice',
+    { CallSid: newCallSid(), From: from, To: TWILIO_NUMBER, Direction: 'inbound', CallStatus: 'ringing' },
+    signature,
+  );
 
 const verbs = (r: Reply) => r.xml!.children.map((c) => c.name);
 const gather = (r: Reply) => allNodes(r.xml!).find((n) => n.name === 'Gather');
 const committed = () =>
-  server.services.sandbox!.control.requests.filter((r) => r.method === 'POST' && r.path.endsWith('/accounttransfers') && r.committed).length;
+  server.services.sandbox!.control.requests.filter((r) => r.method === 'POST' && r.path.endsWith('/accounttransfers') && r.committed)
+    .length;
 
 /** Rings off a missed call from `msisdn` and returns the ref of the call-back Kiunga places. */
 async function callBack(msisdn: string): Promise<string> {
@@ -80,7 +86,9 @@ describe('the call-back call on Twilio', () => {
     expect(gather(answer)!.attrs).toMatchObject({ input: 'dtmf', finishOnKey: '#', actionOnEmptyResult: 'true', method: 'POST' });
     expect(gather(answer)!.attrs.numDigits).toBeUndefined();
     expect(gather(answer)!.attrs.action).toMatch(/^https:\/\/kiunga\.example\.org\/channels\/twilio\/voice\?ref=[a-z0-9]{20}&seq=1$/);
-    expect(spoken(answer)).toBe('Hello. This is the call you asked for from your bank. Welcome Amina. Enter your PIN: Then press the hash key.');
+    expect(spoken(answer)).toBe(
+      'Hello. This is the call you asked for from your bank. Welcome Amina. Enter your PIN: Then press the hash key.',
+    );
     const say = allNodes(answer.xml!).find((n) => n.name === 'Say')!;
     expect(say.attrs).toEqual({ voice: 'Polly.Amy', language: 'en-GB' });
 
@@ -94,12 +102,16 @@ describe('the call-back call on Twilio', () => {
     expect(spoken(await call.press('3'))).toBe("Enter the recipient's phone number: Then press the hash key.");
     expect(spoken(await call.press('0711000002'))).toBe('Amount to Baraka O.: Then press the hash key.');
     const confirm = await call.press('500');
-    expect(spoken(confirm)).toBe('Pay KES 500.00 to Baraka O. from Akiba Savings 000000001? Enter PIN to confirm: Then press the hash key.');
+    expect(spoken(confirm)).toBe(
+      'Pay KES 500.00 to Baraka O. from Akiba Savings 000000001? Enter PIN to confirm: Then press the hash key.',
+    );
     const confirmAction = call.next;
 
     const done = await call.press('1234');
     expect(verbs(done)).toEqual(['Say', 'Say', 'Hangup']);
-    expect(spoken(done)).toMatch(/^Done: KES 500\.00 to Baraka O\. \(ref \d+\)\. An SMS receipt will follow\. Thank you for banking with us\.$/);
+    expect(spoken(done)).toMatch(
+      /^Done: KES 500\.00 to Baraka O\. \(ref \d+\)\. An SMS receipt will follow\. Thank you for banking with us\.$/,
+    );
     expect([savings(server, 1), savings(server, 2)]).toEqual([before[0]! - 500, before[1]! + 500]);
 
     // Twilio repeating the confirming request gets the same answer, and no money moves again.
@@ -130,14 +142,18 @@ describe('the call-back call on Twilio', () => {
     await call.press('1234');
     const balance = await call.press('1');
     expect(verbs(balance).at(-1)).toBe('Hangup');
-    expect(spoken(balance)).toBe(`Balance Akiba Savings 000000001: KES ${savings(server, 1).toLocaleString('en-KE', { minimumFractionDigits: 2 })} Thank you for banking with us.`);
+    expect(spoken(balance)).toBe(
+      `Balance Akiba Savings 000000001: KES ${savings(server, 1).toLocaleString('en-KE', { minimumFractionDigits: 2 })} Thank you for banking with us.`,
+    );
     await call.status('completed');
 
     const second = twilioCall(server, AMINA, await callBack(AMINA));
     await second.answer();
     await second.press('1234');
     const loan = await second.press('4');
-    expect(spoken(loan)).toMatch(/^Loan 000000101: KES 30,000\.00 outstanding\. Next instalment KES [\d,.]+ due [\d/]+\. For Pay instalment, press 1\. For Other amount, press 2\.$/);
+    expect(spoken(loan)).toMatch(
+      /^Loan 000000101: KES 30,000\.00 outstanding\. Next instalment KES [\d,.]+ due [\d/]+\. For Pay instalment, press 1\. For Other amount, press 2\.$/,
+    );
     expect(spoken(await second.press('2'))).toBe('Amount to Loan 000000101: Then press the hash key.');
     await second.press('1000');
     const before = savings(server, 1);
@@ -160,7 +176,9 @@ describe('the call-back call on Twilio', () => {
     expect(spoken(await call.press('*'))).toMatch(/^Main menu/);
     // The mini statement is read in full, then the call ends.
     const statement = await call.press('2');
-    expect(spoken(statement)).toMatch(/^Mini statement 000000003 (\d\d\/\d\d\/\d{4} [+-]KES [\d,]+\.\d\d ){2,10}Thank you for banking with us\.$/);
+    expect(spoken(statement)).toMatch(
+      /^Mini statement 000000003 (\d\d\/\d\d\/\d{4} [+-]KES [\d,]+\.\d\d ){2,10}Thank you for banking with us\.$/,
+    );
     expect(verbs(statement).at(-1)).toBe('Hangup');
     await call.status('completed');
   });
@@ -208,7 +226,7 @@ describe('calls Kiunga did not place, and unsigned requests', () => {
     expect(await server.services.store.get(server.services.keys.session('voice', `twilio:${call.callSid}`))).toBeNull();
   });
 
-  it('should ask no PIN when the call is answered by another number than the call-back\'s', async () => {
+  it("should ask no PIN when the call is answered by another number than the call-back's", async () => {
     const ref = await callBack(BARAKA);
     const reply = await twilioCall(server, AMINA, ref).answer();
     expect(verbs(reply)).toEqual(['Say', 'Hangup']);
@@ -234,14 +252,20 @@ describe('calls Kiunga did not place, and unsigned requests', () => {
     const base = { CallSid: call.callSid, From: TWILIO_NUMBER, To: AMINA, Direction: 'outbound-api', CallStatus: 'in-progress' };
     for (const signature of ['forged', 'missing'] as const) {
       expect((await twilioPost(server, call.next, { ...base, Digits: '1234' }, signature)).status).toBe(403);
-      expect((await twilioPost(server, `/channels/twilio/voice/status?ref=${ref}`, { ...base, CallStatus: 'completed' }, signature)).status).toBe(403);
+      expect(
+        (await twilioPost(server, `/channels/twilio/voice/status?ref=${ref}`, { ...base, CallStatus: 'completed' }, signature)).status,
+      ).toBe(403);
     }
     // A signature for other parameters (Digits changed after signing) is forged too.
     const tampered = await fetch(`${server.url}${call.next}`, {
       method: 'POST',
       headers: {
         'content-type': 'application/x-www-form-urlencoded',
-        'x-twilio-signature': (await import('twilio')).default.getExpectedTwilioSignature('twilio-test-auth-token-0123456789', `https://kiunga.example.org${call.next}`, { ...base, Digits: '0000' }),
+        'x-twilio-signature': (await import('twilio')).default.getExpectedTwilioSignature(
+          'twilio-test-auth-token-0123456789',
+          `https://kiunga.example.org${call.next}`,
+          { ...base, Digits: '0000' },
+        ),
       },
       body: new URLSearchParams({ ...base, Digits: '1234' }).toString(),
     });

@@ -10,7 +10,18 @@ import { atVoiceXml, xmlEscape } from '../../src/channels/voice-xml.js';
 import { twiml } from '../../src/channels/twilio-voice.js';
 import type { Screen } from '../../src/engine/types.js';
 import type { TestServer } from '../helpers/server.js';
-import { allNodes, CHANYA, parseXml, placedCalls, spoken, startVoiceServer, twilioCall, twilioPost, newCallSid, TWILIO_NUMBER } from './helpers.js';
+import {
+  allNodes,
+  CHANYA,
+  parseXml,
+  placedCalls,
+  spoken,
+  startVoiceServer,
+  twilioCall,
+  twilioPost,
+  newCallSid,
+  TWILIO_NUMBER,
+} from './helpers.js';
 
 /**
  * Voice rendering rules: recordings (`locales/audio/<lang>/<key>.mp3`, `<label key>@<digit>.mp3`) where they
@@ -20,7 +31,6 @@ import { allNodes, CHANYA, parseXml, placedCalls, spoken, startVoiceServer, twil
 
 const LOCALES = fileURLToPath(new URL('../../locales', import.meta.url));
 const BASE = 'https://cdn.example.org/voice';
-const silent = { info: () => undefined, warn: () => undefined };
 
 let dir: string;
 let tr: Translator;
@@ -32,9 +42,15 @@ beforeAll(async () => {
   dir = await mkdtemp(join(tmpdir(), 'kiunga-audio-'));
   await mkdir(join(dir, 'sw'));
   await mkdir(join(dir, 'zz'));
-  for (const f of ['menu.title.mp3', 'menu.balance@1.mp3', 'pin.ask.mp3', 'no.such.key.mp3', 'notes.txt']) await writeFile(join(dir, 'sw', f), 'ID3');
+  for (const f of ['menu.title.mp3', 'menu.balance@1.mp3', 'pin.ask.mp3', 'no.such.key.mp3', 'notes.txt'])
+    await writeFile(join(dir, 'sw', f), 'ID3');
   await writeFile(join(dir, 'zz', 'menu.title.mp3'), 'ID3');
-  audio = await loadAudioCatalogue({ dir, baseUrl: BASE, translator: tr, logger: { info: () => undefined, warn: (o: unknown) => warnings.push(o) } });
+  audio = await loadAudioCatalogue({
+    dir,
+    baseUrl: BASE,
+    translator: tr,
+    logger: { info: () => undefined, warn: (o: unknown) => warnings.push(o) },
+  });
 });
 afterAll(async () => {
   await rm(dir, { recursive: true, force: true });
@@ -71,7 +87,12 @@ describe('recordings (locales/audio)', () => {
     expect(audio.url('sw', 'menu.balance@1')).toBe(`${BASE}/sw/menu.balance%401.mp3`);
     expect(audio.url('sw', 'pin.ask')).toBeUndefined();
     const reported = JSON.stringify(warnings);
-    for (const why of ['sw/pin.ask.mp3 (the text has variables)', 'sw/no.such.key.mp3 (no such text)', 'sw/notes.txt (no such text)', 'zz/ (no locales/zz.json)']) {
+    for (const why of [
+      'sw/pin.ask.mp3 (the text has variables)',
+      'sw/no.such.key.mp3 (no such text)',
+      'sw/notes.txt (no such text)',
+      'zz/ (no locales/zz.json)',
+    ]) {
       expect(reported).toContain(why);
     }
   });
@@ -86,7 +107,9 @@ describe('recordings (locales/audio)', () => {
       ],
       gather: { numDigits: 1, finishOnKey: '' },
     });
-    const xml = parseXml(twiml(script, { action: 'https://k.example/a?ref=x&seq=2', voices: { en: { voice: 'Polly.Amy', language: 'en-GB' } }, timeoutS: 8 }));
+    const xml = parseXml(
+      twiml(script, { action: 'https://k.example/a?ref=x&seq=2', voices: { en: { voice: 'Polly.Amy', language: 'en-GB' } }, timeoutS: 8 }),
+    );
     const gather = xml.children[0]!;
     expect(gather.name).toBe('Gather');
     expect(gather.children.map((c) => [c.name, c.text || c.attrs])).toEqual([
@@ -94,14 +117,27 @@ describe('recordings (locales/audio)', () => {
       ['Play', `${BASE}/sw/menu.balance%401.mp3`],
       ['Say', 'For Mini statement, press 2.'],
     ]);
-    expect(gather.attrs).toMatchObject({ numDigits: '1', timeout: '8', action: 'https://k.example/a?ref=x&seq=2', actionOnEmptyResult: 'true' });
+    expect(gather.attrs).toMatchObject({
+      numDigits: '1',
+      timeout: '8',
+      action: 'https://k.example/a?ref=x&seq=2',
+      actionOnEmptyResult: 'true',
+    });
   });
 
   it('should speak Swahili words nowhere a provider has no Swahili voice, and French with a French voice', () => {
     const sw = voiceScript(menu('sw'), { translator: tr, audio: NO_AUDIO, speaks: twilioSpeaks });
-    expect(sw.pieces.map((p) => ('say' in p ? `${p.lang}:${p.say}` : p.play))).toEqual(['en:Main menu', 'en:For Balance, press 1.', 'en:For Mini statement, press 2.']);
+    expect(sw.pieces.map((p) => ('say' in p ? `${p.lang}:${p.say}` : p.play))).toEqual([
+      'en:Main menu',
+      'en:For Balance, press 1.',
+      'en:For Mini statement, press 2.',
+    ]);
     const fr = voiceScript(menu('fr'), { translator: tr, audio: NO_AUDIO, speaks: twilioSpeaks });
-    expect(fr.pieces.map((p) => ('say' in p ? `${p.lang}:${p.say}` : p.play))).toEqual(['fr:Menu principal', 'fr:Pour Solde, tapez 1.', 'fr:Pour Mini-relevé, tapez 2.']);
+    expect(fr.pieces.map((p) => ('say' in p ? `${p.lang}:${p.say}` : p.play))).toEqual([
+      'fr:Menu principal',
+      'fr:Pour Solde, tapez 1.',
+      'fr:Pour Mini-relevé, tapez 2.',
+    ]);
   });
 
   it('should play recordings ahead of GetDigits on AT, which nests one Say or Play', () => {
@@ -117,7 +153,14 @@ describe('XML escaping', () => {
   const nasty = `Tom & Jerry <script>alert("x")</script> 'quoted' \u0001\u0008 ]]> &amp;`;
 
   it('should escape text and attributes in AT voice XML (the AT SDK builder does not)', () => {
-    const script: VoiceScript = { pieces: [{ say: nasty, lang: 'en' }, { play: 'https://a.example/x.mp3?a=1&b="2"', lang: 'en' }, { say: nasty, lang: 'en' }], gather: { finishOnKey: '#' } };
+    const script: VoiceScript = {
+      pieces: [
+        { say: nasty, lang: 'en' },
+        { play: 'https://a.example/x.mp3?a=1&b="2"', lang: 'en' },
+        { say: nasty, lang: 'en' },
+      ],
+      gather: { finishOnKey: '#' },
+    };
     const body = atVoiceXml(script, { voice: 'woman', callbackUrl: 'https://k.example/v?key=a&b=<c>&seq=1', timeoutS: 10 });
     const xml = parseXml(body);
     const say = allNodes(xml).filter((n) => n.name === 'Say');
@@ -165,7 +208,11 @@ describe('recordings served and played on a call', () => {
     const menu = await call.press('1357');
     const gather = menu.xml!.children[0]!;
     expect(gather.children[0]).toMatchObject({ name: 'Play', text: 'https://kiunga.example.org/voice/audio/sw/menu.title.mp3' });
-    expect(gather.children[1]).toMatchObject({ name: 'Say', text: 'For Balance, press 1.', attrs: { voice: 'Polly.Amy', language: 'en-GB' } });
+    expect(gather.children[1]).toMatchObject({
+      name: 'Say',
+      text: 'For Balance, press 1.',
+      attrs: { voice: 'Polly.Amy', language: 'en-GB' },
+    });
     await call.status('completed');
   });
 });

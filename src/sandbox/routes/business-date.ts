@@ -58,7 +58,10 @@ export const businessDateRoutes: Route[] = [
     permission: 'READ_CONFIGURATION',
     handler: () => {
       const name = 'enable-business-date';
-      throw new HttpError(404, notFoundBody('error.msg.configuration.property.invalid', `Configuration property \`${name}\` does not exist`, name));
+      throw new HttpError(
+        404,
+        notFoundBody('error.msg.configuration.property.invalid', `Configuration property \`${name}\` does not exist`, name),
+      );
     },
   },
 ];

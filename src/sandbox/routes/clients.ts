@@ -39,9 +39,10 @@ export function clientView(bank: Bank, c: ClientRecord): Record<string, unknown>
       activatedOnDate: localDate(c.activationDate),
       closedOnDate: localDate(c.closedOnDate),
     },
-    legalForm: c.legalFormId === 1
-      ? { id: 1, code: 'legalFormType.person', value: 'PERSON' }
-      : { id: 2, code: 'legalFormType.entity', value: 'ENTITY' },
+    legalForm:
+      c.legalFormId === 1
+        ? { id: 1, code: 'legalFormType.person', value: 'PERSON' }
+        : { id: 2, code: 'legalFormType.entity', value: 'ENTITY' },
     groups: [],
   };
 }

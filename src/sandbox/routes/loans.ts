@@ -58,9 +58,18 @@ function scheduleView(bank: Bank, l: LoanRecord, currency: Record<string, unknow
   let balance = l.principal;
   const disbursedOn = l.disbursedOnDate ?? l.submittedOnDate;
   const periods: Record<string, unknown>[] = [
-    { dueDate: localDate(disbursedOn), principalDisbursed: money(l.principal), principalLoanBalanceOutstanding: money(l.principal),
-      feeChargesDue: 0, feeChargesPaid: 0, totalOriginalDueForPeriod: 0, totalDueForPeriod: 0, totalPaidForPeriod: 0,
-      totalActualCostOfLoanForPeriod: 0, complete: true },
+    {
+      dueDate: localDate(disbursedOn),
+      principalDisbursed: money(l.principal),
+      principalLoanBalanceOutstanding: money(l.principal),
+      feeChargesDue: 0,
+      feeChargesPaid: 0,
+      totalOriginalDueForPeriod: 0,
+      totalDueForPeriod: 0,
+      totalPaidForPeriod: 0,
+      totalActualCostOfLoanForPeriod: 0,
+      complete: true,
+    },
   ];
   for (const p of l.schedule) {
     balance -= p.principalDue;

@@ -1,6 +1,13 @@
 import type { Bank } from '../bank.js';
 import { JsonCommand } from '../json-command.js';
-import { checkLoanRepayment, checkLoanTxnExternalIdFree, checkSavingsCredit, checkSavingsDebit, postRepayment, postSavings } from '../ledger.js';
+import {
+  checkLoanRepayment,
+  checkLoanTxnExternalIdFree,
+  checkSavingsCredit,
+  checkSavingsDebit,
+  postRepayment,
+  postSavings,
+} from '../ledger.js';
 import { nextInstallment } from '../loan-schedule.js';
 import { HttpError, ok, type CommandName, type Route } from '../router.js';
 import { currencyData, localDate, money, notFoundBody, paramError, validationBody } from '../serialize.js';
@@ -15,14 +22,36 @@ import { requireSavings } from './savings.js';
 
 /** SavingsAccountConstant.SAVINGS_ACCOUNT_TRANSACTION_REQUEST_DATA_PARAMETERS. */
 const SAVINGS_TXN_PARAMS = [
-  'locale', 'dateFormat', 'transactionDate', 'transactionAmount', 'paymentTypeId', 'accountNumber', 'checkNumber',
-  'routingCode', 'receiptNumber', 'bankNumber', 'retailEntries', 'childAccountId', 'note',
+  'locale',
+  'dateFormat',
+  'transactionDate',
+  'transactionAmount',
+  'paymentTypeId',
+  'accountNumber',
+  'checkNumber',
+  'routingCode',
+  'receiptNumber',
+  'bankNumber',
+  'retailEntries',
+  'childAccountId',
+  'note',
 ] as const;
 
 /** LoanTransactionValidator.validatePaymentTransaction's allowed keys. */
 const REPAYMENT_PARAMS = [
-  'transactionDate', 'transactionAmount', 'externalId', 'note', 'locale', 'dateFormat', 'paymentTypeId',
-  'accountNumber', 'checkNumber', 'routingCode', 'receiptNumber', 'bankNumber', 'loanId',
+  'transactionDate',
+  'transactionAmount',
+  'externalId',
+  'note',
+  'locale',
+  'dateFormat',
+  'paymentTypeId',
+  'accountNumber',
+  'checkNumber',
+  'routingCode',
+  'receiptNumber',
+  'bankNumber',
+  'loanId',
 ] as const;
 
 const PAYMENT_DETAIL_PARAMS = ['accountNumber', 'checkNumber', 'routingCode', 'receiptNumber', 'bankNumber'] as const;
@@ -32,7 +61,15 @@ export function unknownCommand(query: URLSearchParams): HttpError {
   const value = query.get('command') ?? '';
   return new HttpError(
     400,
-    validationBody([paramError('error.msg.unsupported.query.parameter.value', `The query parameter command has an unsupported value of: ${value}`, 'command', [value], value)]),
+    validationBody([
+      paramError(
+        'error.msg.unsupported.query.parameter.value',
+        `The query parameter command has an unsupported value of: ${value}`,
+        'command',
+        [value],
+        value,
+      ),
+    ]),
   );
 }
 
@@ -77,11 +114,16 @@ export const moneyRoutes: Route[] = [
       else checkSavingsDebit(bank, account, date as string, rawDate, amount as number);
       const receipt = cmd.text('receiptNumber', false, 50);
       const txn = postSavings(bank, account, deposit ? 1 : 2, date as string, amount as number, {
-        paymentTypeId, ...(receipt !== undefined ? { receiptNumber: receipt } : {}), ...(note !== undefined ? { note } : {}),
+        paymentTypeId,
+        ...(receipt !== undefined ? { receiptNumber: receipt } : {}),
+        ...(note !== undefined ? { note } : {}),
       });
       const client = bank.client(account.clientId);
       return ok({
-        officeId: client?.officeId, clientId: account.clientId, savingsId: account.id, resourceId: txn.id,
+        officeId: client?.officeId,
+        clientId: account.clientId,
+        savingsId: account.id,
+        resourceId: txn.id,
         changes: paymentChanges(cmd, paymentTypeId),
       });
     },
@@ -106,13 +148,21 @@ export const moneyRoutes: Route[] = [
       checkLoanRepayment(bank, loan, date as string, String(cmd.raw('transactionDate')));
       const txn = postRepayment(bank, loan, date as string, amount as number, externalId);
       const changes: Record<string, unknown> = {
-        transactionDate: cmd.raw('transactionDate'), transactionAmount: String(cmd.raw('transactionAmount')),
-        locale: cmd.raw('locale'), dateFormat: cmd.raw('dateFormat'), ...paymentChanges(cmd, paymentTypeId),
-        ...(note !== undefined ? { note } : {}), ...(externalId !== undefined ? { externalId } : {}),
+        transactionDate: cmd.raw('transactionDate'),
+        transactionAmount: String(cmd.raw('transactionAmount')),
+        locale: cmd.raw('locale'),
+        dateFormat: cmd.raw('dateFormat'),
+        ...paymentChanges(cmd, paymentTypeId),
+        ...(note !== undefined ? { note } : {}),
+        ...(externalId !== undefined ? { externalId } : {}),
       };
       return ok({
-        officeId: bank.client(loan.clientId)?.officeId, clientId: loan.clientId, loanId: loan.id, resourceId: txn.id,
-        resourceExternalId: externalId, changes,
+        officeId: bank.client(loan.clientId)?.officeId,
+        clientId: loan.clientId,
+        loanId: loan.id,
+        resourceId: txn.id,
+        resourceExternalId: externalId,
+        changes,
       });
     },
   },
@@ -132,11 +182,34 @@ export const moneyRoutes: Route[] = [
       const interest = next ? next.interestDue - next.interestPaid : 0;
       const currency = currencyData(bank.currency(bank.loanProduct(loan.productId)?.currencyCode ?? 'KES'));
       return ok({
-        type: { id: 2, code: 'loanTransactionType.repayment', value: 'Repayment', disbursement: false, repaymentAtDisbursement: false,
-          repayment: true, merchantIssuedRefund: false, payoutRefund: false, goodwillCredit: false, chargeRefund: false,
-          contra: false, waiveInterest: false, waiveCharges: false, accrual: false, writeOff: false, recoveryRepayment: false,
-          initiateTransfer: false, approveTransfer: false, withdrawTransfer: false, rejectTransfer: false, chargePayment: false,
-          refund: false, refundForActiveLoans: false, creditBalanceRefund: false, chargeAdjustment: false, chargeoff: false },
+        type: {
+          id: 2,
+          code: 'loanTransactionType.repayment',
+          value: 'Repayment',
+          disbursement: false,
+          repaymentAtDisbursement: false,
+          repayment: true,
+          merchantIssuedRefund: false,
+          payoutRefund: false,
+          goodwillCredit: false,
+          chargeRefund: false,
+          contra: false,
+          waiveInterest: false,
+          waiveCharges: false,
+          accrual: false,
+          writeOff: false,
+          recoveryRepayment: false,
+          initiateTransfer: false,
+          approveTransfer: false,
+          withdrawTransfer: false,
+          rejectTransfer: false,
+          chargePayment: false,
+          refund: false,
+          refundForActiveLoans: false,
+          creditBalanceRefund: false,
+          chargeAdjustment: false,
+          chargeoff: false,
+        },
         date: localDate(date),
         currency,
         amount: money(principal + interest),

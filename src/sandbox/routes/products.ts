@@ -27,18 +27,43 @@ function loanProductView(bank: Bank, p: LoanProductRecord): Record<string, unkno
     annualInterestRate: p.interestRatePerPeriod * 12,
     amortizationType: { id: 1, code: 'amortizationType.equal.installments', value: 'Equal installments' },
     interestType: { id: 1, code: 'interestType.flat', value: 'Flat' },
-    interestCalculationPeriodType: { id: 1, code: 'interestCalculationPeriodType.same.as.repayment.period', value: 'Same as repayment period' },
+    interestCalculationPeriodType: {
+      id: 1,
+      code: 'interestCalculationPeriodType.same.as.repayment.period',
+      value: 'Same as repayment period',
+    },
     transactionProcessingStrategyCode: 'mifos-standard-strategy',
     transactionProcessingStrategyName: 'Mifos style',
   };
 }
 
 const LOAN_PRODUCT_FIELDS: ReadonlySet<string> = new Set([
-  'id', 'name', 'shortName', 'description', 'status', 'startDate', 'closeDate', 'currency', 'principal',
-  'minPrincipal', 'maxPrincipal', 'numberOfRepayments', 'minNumberOfRepayments', 'maxNumberOfRepayments',
-  'repaymentEvery', 'repaymentFrequencyType', 'interestRatePerPeriod', 'minInterestRatePerPeriod',
-  'maxInterestRatePerPeriod', 'interestRateFrequencyType', 'annualInterestRate', 'amortizationType', 'interestType',
-  'interestCalculationPeriodType', 'transactionProcessingStrategyCode', 'transactionProcessingStrategyName',
+  'id',
+  'name',
+  'shortName',
+  'description',
+  'status',
+  'startDate',
+  'closeDate',
+  'currency',
+  'principal',
+  'minPrincipal',
+  'maxPrincipal',
+  'numberOfRepayments',
+  'minNumberOfRepayments',
+  'maxNumberOfRepayments',
+  'repaymentEvery',
+  'repaymentFrequencyType',
+  'interestRatePerPeriod',
+  'minInterestRatePerPeriod',
+  'maxInterestRatePerPeriod',
+  'interestRateFrequencyType',
+  'annualInterestRate',
+  'amortizationType',
+  'interestType',
+  'interestCalculationPeriodType',
+  'transactionProcessingStrategyCode',
+  'transactionProcessingStrategyName',
 ]);
 
 /** SavingsProductData; `/savingsproducts` lists plain savings products only (deposits have their own APIs). */
@@ -51,7 +76,11 @@ function savingsProductView(bank: Bank, p: SavingsProductRecord): Record<string,
     currency: currencyData(bank.currency(p.currencyCode)),
     nominalAnnualInterestRate: p.nominalAnnualInterestRate,
     interestCompoundingPeriodType: { id: 1, code: 'savings.interest.period.savingsCompoundingInterestPeriodType.daily', value: 'Daily' },
-    interestPostingPeriodType: { id: 4, code: 'savings.interest.posting.period.savingsPostingInterestPeriodType.monthly', value: 'Monthly' },
+    interestPostingPeriodType: {
+      id: 4,
+      code: 'savings.interest.posting.period.savingsPostingInterestPeriodType.monthly',
+      value: 'Monthly',
+    },
     interestCalculationType: { id: 1, code: 'savingsInterestCalculationType.dailybalance', value: 'Daily Balance' },
     interestCalculationDaysInYearType: { id: 365, code: 'savingsInterestCalculationDaysInYearType.days365', value: '365 Days' },
     withdrawalFeeForTransfers: false,
@@ -69,7 +98,13 @@ export const productRoutes: Route[] = [
     pattern: '/loanproducts',
     permission: 'READ_LOANPRODUCT',
     handler: ({ bank, query }) =>
-      ok(selectFields(bank.data.loanProducts.map((p) => loanProductView(bank, p)), query.get('fields'), LOAN_PRODUCT_FIELDS)),
+      ok(
+        selectFields(
+          bank.data.loanProducts.map((p) => loanProductView(bank, p)),
+          query.get('fields'),
+          LOAN_PRODUCT_FIELDS,
+        ),
+      ),
   },
   {
     method: 'GET',
@@ -78,7 +113,8 @@ export const productRoutes: Route[] = [
     handler: ({ bank, params, query }) => {
       const id = params.productId as number;
       const p = bank.loanProduct(id);
-      if (!p) throw new HttpError(404, notFoundBody('error.msg.loanproduct.id.invalid', `Loan product with identifier ${id} does not exist`, id));
+      if (!p)
+        throw new HttpError(404, notFoundBody('error.msg.loanproduct.id.invalid', `Loan product with identifier ${id} does not exist`, id));
       return ok(selectFields(loanProductView(bank, p), query.get('fields'), LOAN_PRODUCT_FIELDS));
     },
   },
@@ -96,7 +132,10 @@ export const productRoutes: Route[] = [
       const id = params.productId as number;
       const p = bank.savingsProduct(id);
       if (!p || p.depositTypeId !== 100) {
-        throw new HttpError(404, notFoundBody('error.msg.savingsproduct.id.invalid', `Savings product with identifier ${id} does not exist`, id));
+        throw new HttpError(
+          404,
+          notFoundBody('error.msg.savingsproduct.id.invalid', `Savings product with identifier ${id} does not exist`, id),
+        );
       }
       return ok(savingsProductView(bank, p));
     },
@@ -139,10 +178,16 @@ export const officeRoutes: Route[] = [
         throw new HttpError(401, fineractError(401, 'error.msg.not.authenticated', 'Unauthenticated. Please login.'));
       }
       return ok({
-        username, userId: 1, base64EncodedAuthenticationKey: Buffer.from(`${username}:${password}`).toString('base64'),
-        authenticated: true, officeId: 1, officeName: 'Head Office',
+        username,
+        userId: 1,
+        base64EncodedAuthenticationKey: Buffer.from(`${username}:${password}`).toString('base64'),
+        authenticated: true,
+        officeId: 1,
+        officeName: 'Head Office',
         roles: [{ id: 1, name: 'Super user', description: 'This role provides all application permissions.' }],
-        permissions: ['ALL_FUNCTIONS'], shouldRenewPassword: false, isTwoFactorAuthenticationRequired: false,
+        permissions: ['ALL_FUNCTIONS'],
+        shouldRenewPassword: false,
+        isTwoFactorAuthenticationRequired: false,
       });
     },
   },

@@ -11,7 +11,10 @@ export const ControlRequest = z.strictObject({
   latencyMs: ms.optional(),
   failMode: z.enum(FAIL_MODES as [string, ...string[]]).optional(),
   /** Replaces the set of denied permission codes, e.g. `["READ_SAVINGSACCOUNT"]`. */
-  deniedPermissions: z.array(z.string().regex(/^[A-Z_]{1,100}$/)).max(100).optional(),
+  deniedPermissions: z
+    .array(z.string().regex(/^[A-Z_]{1,100}$/))
+    .max(100)
+    .optional(),
   /** Probability 0..1 of a 500 `{"Exception": ...}` per API request. */
   errorRate: z.number().min(0).max(1).optional(),
   /** Restarts the error-rate PRNG (same seed, same requests fail). */
@@ -77,7 +80,10 @@ export function handleControlRequest(
     case 'POST /sandbox/control': {
       const parsed = ControlRequest.safeParse(body ?? {});
       if (!parsed.success) {
-        return send(res, 400, { error: 'invalid control request', issues: parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`) });
+        return send(res, 400, {
+          error: 'invalid control request',
+          issues: parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`),
+        });
       }
       const c = parsed.data;
       if (c.reset) control.reset();
@@ -101,6 +107,9 @@ export function handleControlRequest(
       return send(res, 200, state());
     }
     default:
-      return send(res, 404, { error: 'not found', routes: ['GET /sandbox/requests', 'DELETE /sandbox/requests', 'GET /sandbox/control', 'POST /sandbox/control'] });
+      return send(res, 404, {
+        error: 'not found',
+        routes: ['GET /sandbox/requests', 'DELETE /sandbox/requests', 'GET /sandbox/control', 'POST /sandbox/control'],
+      });
   }
 }

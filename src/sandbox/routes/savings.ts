@@ -19,13 +19,43 @@ import {
 
 /** Top-level names `fields=` accepts on a savings account (SavingsAccountsApiResource's response parameters). */
 const SAVINGS_FIELDS: ReadonlySet<string> = new Set([
-  'id', 'accountNo', 'depositType', 'externalId', 'clientId', 'clientName', 'groupId', 'groupName',
-  'savingsProductId', 'savingsProductName', 'fieldOfficerId', 'fieldOfficerName', 'status', 'subStatus', 'timeline',
-  'currency', 'nominalAnnualInterestRate', 'interestCompoundingPeriodType', 'interestPostingPeriodType',
-  'interestCalculationType', 'interestCalculationDaysInYearType', 'minRequiredOpeningBalance',
-  'lockinPeriodFrequency', 'lockinPeriodFrequencyType', 'withdrawalFeeForTransfers', 'allowOverdraft',
-  'overdraftLimit', 'minRequiredBalance', 'enforceMinRequiredBalance', 'onHoldFunds', 'savingsAmountOnHold',
-  'withHoldTax', 'lastActiveTransactionDate', 'isDormancyTrackingActive', 'summary', 'transactions', 'charges',
+  'id',
+  'accountNo',
+  'depositType',
+  'externalId',
+  'clientId',
+  'clientName',
+  'groupId',
+  'groupName',
+  'savingsProductId',
+  'savingsProductName',
+  'fieldOfficerId',
+  'fieldOfficerName',
+  'status',
+  'subStatus',
+  'timeline',
+  'currency',
+  'nominalAnnualInterestRate',
+  'interestCompoundingPeriodType',
+  'interestPostingPeriodType',
+  'interestCalculationType',
+  'interestCalculationDaysInYearType',
+  'minRequiredOpeningBalance',
+  'lockinPeriodFrequency',
+  'lockinPeriodFrequencyType',
+  'withdrawalFeeForTransfers',
+  'allowOverdraft',
+  'overdraftLimit',
+  'minRequiredBalance',
+  'enforceMinRequiredBalance',
+  'onHoldFunds',
+  'savingsAmountOnHold',
+  'withHoldTax',
+  'lastActiveTransactionDate',
+  'isDormancyTrackingActive',
+  'summary',
+  'transactions',
+  'charges',
 ]);
 
 /** A `fromDate`/`toDate` search parameter: `yyyy-MM-dd` unless `dateFormat` says otherwise (only that pattern here). */
@@ -35,7 +65,10 @@ function searchDate(query: URLSearchParams, name: string): string | undefined {
   const format = query.get('dateFormat') ?? 'yyyy-MM-dd';
   if (format !== 'yyyy-MM-dd' || !isIsoDate(raw)) {
     // DateUtils.parseLocalDate: validation.msg.invalid.date.pattern, parameter "date".
-    throw new HttpError(400, validationBody([paramError('validation.msg.invalid.date.pattern', `The parameter date (${raw}) format is invalid`, 'date', [], raw)]));
+    throw new HttpError(
+      400,
+      validationBody([paramError('validation.msg.invalid.date.pattern', `The parameter date (${raw}) format is invalid`, 'date', [], raw)]),
+    );
   }
   return raw;
 }
@@ -43,7 +76,10 @@ function searchDate(query: URLSearchParams, name: string): string | undefined {
 export function requireSavings(bank: Bank, id: number): SavingsAccountRecord {
   const a = bank.savingsAccount(id);
   if (!a) {
-    throw new HttpError(404, notFoundBody('error.msg.saving.account.id.invalid', `Savings account with identifier ${id} does not exist`, id));
+    throw new HttpError(
+      404,
+      notFoundBody('error.msg.saving.account.id.invalid', `Savings account with identifier ${id} does not exist`, id),
+    );
   }
   return a;
 }
@@ -124,7 +160,11 @@ export function savingsAccountView(bank: Bank, a: SavingsAccountRecord, withTran
     currency,
     nominalAnnualInterestRate: product?.nominalAnnualInterestRate,
     interestCompoundingPeriodType: { id: 1, code: 'savings.interest.period.savingsCompoundingInterestPeriodType.daily', value: 'Daily' },
-    interestPostingPeriodType: { id: 4, code: 'savings.interest.posting.period.savingsPostingInterestPeriodType.monthly', value: 'Monthly' },
+    interestPostingPeriodType: {
+      id: 4,
+      code: 'savings.interest.posting.period.savingsPostingInterestPeriodType.monthly',
+      value: 'Monthly',
+    },
     interestCalculationType: { id: 1, code: 'savingsInterestCalculationType.dailybalance', value: 'Daily Balance' },
     interestCalculationDaysInYearType: { id: 365, code: 'savingsInterestCalculationDaysInYearType.days365', value: '365 Days' },
     withdrawalFeeForTransfers: false,
@@ -212,7 +252,14 @@ export const savingsRoutes: Route[] = [
       const txn = account.transactions.find((t) => t.id === params.transactionId);
       if (!txn) {
         const id = params.transactionId as number;
-        throw new HttpError(404, notFoundBody('error.msg.saving.account.transaction.id.invalid', `Savings account transaction with identifier ${id} does not exist`, id));
+        throw new HttpError(
+          404,
+          notFoundBody(
+            'error.msg.saving.account.transaction.id.invalid',
+            `Savings account transaction with identifier ${id} does not exist`,
+            id,
+          ),
+        );
       }
       return ok(savingsTxnView(bank, account, txn));
     },

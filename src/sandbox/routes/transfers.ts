@@ -1,6 +1,14 @@
 import { displayName, type Bank } from '../bank.js';
 import { JsonCommand } from '../json-command.js';
-import { checkLoanRepayment, checkSavingsCredit, checkSavingsDebit, nextTransferDetailId, nextTransferId, postRepayment, postSavings } from '../ledger.js';
+import {
+  checkLoanRepayment,
+  checkSavingsCredit,
+  checkSavingsDebit,
+  nextTransferDetailId,
+  nextTransferId,
+  postRepayment,
+  postSavings,
+} from '../ledger.js';
 import type { PortfolioAccountTypeId, TransferRecord } from '../model.js';
 import { HttpError, intParam, ok, type Route } from '../router.js';
 import { currencyData, fineractError, localDate, money, notFoundBody, paramError, validationBody } from '../serialize.js';
@@ -20,8 +28,19 @@ import { requireSavings } from './savings.js';
 
 /** AccountTransfersDataValidator.REQUEST_DATA_PARAMETERS: nothing else, no externalId, no paymentTypeId. */
 const TRANSFER_PARAMS = [
-  'locale', 'dateFormat', 'fromOfficeId', 'fromClientId', 'fromAccountType', 'fromAccountId', 'toOfficeId',
-  'toClientId', 'toAccountType', 'toAccountId', 'transferDate', 'transferAmount', 'transferDescription',
+  'locale',
+  'dateFormat',
+  'fromOfficeId',
+  'fromClientId',
+  'fromAccountType',
+  'fromAccountId',
+  'toOfficeId',
+  'toClientId',
+  'toAccountType',
+  'toAccountId',
+  'transferDate',
+  'transferAmount',
+  'transferDescription',
 ] as const;
 
 const ACCOUNT_TYPES = [1, 2] as const;
@@ -30,7 +49,8 @@ const accountTypeOption = (id: PortfolioAccountTypeId): Record<string, unknown> 
   id === 1 ? { id: 1, code: 'accountType.loan', value: 'Loan Account' } : { id: 2, code: 'accountType.savings', value: 'Savings Account' };
 
 function requireOffice(bank: Bank, id: number): void {
-  if (!bank.office(id)) throw new HttpError(404, notFoundBody('error.msg.office.id.invalid', `Office with identifier ${id} does not exist`, id));
+  if (!bank.office(id))
+    throw new HttpError(404, notFoundBody('error.msg.office.id.invalid', `Office with identifier ${id} does not exist`, id));
 }
 
 /** AccountTransferData.instance (docs/fineract.md §6.2 field list). */
@@ -38,7 +58,12 @@ export function transferView(bank: Bank, t: TransferRecord): Record<string, unkn
   const office = (id: number): Record<string, unknown> => ({ id, name: bank.office(id)?.name });
   const client = (id: number): Record<string, unknown> => {
     const c = bank.client(id);
-    return { id, displayName: c ? displayName(c) : undefined, officeId: c?.officeId, officeName: c ? bank.office(c.officeId)?.name : undefined };
+    return {
+      id,
+      displayName: c ? displayName(c) : undefined,
+      officeId: c?.officeId,
+      officeName: c ? bank.office(c.officeId)?.name : undefined,
+    };
   };
   const account = (type: PortfolioAccountTypeId, id: number): Record<string, unknown> => {
     const a = type === 2 ? bank.savingsAccount(id) : bank.loan(id);
@@ -82,16 +107,32 @@ export const transferRoutes: Route[] = [
       const description = cmd.text('transferDescription', true, 200);
       cmd.throwIfErrors();
       const ids = { fromOfficeId, fromClientId, fromAccountType, fromAccountId, toOfficeId, toClientId, toAccountType, toAccountId } as {
-        fromOfficeId: number; fromClientId: number; fromAccountType: PortfolioAccountTypeId; fromAccountId: number;
-        toOfficeId: number; toClientId: number; toAccountType: PortfolioAccountTypeId; toAccountId: number;
+        fromOfficeId: number;
+        fromClientId: number;
+        fromAccountType: PortfolioAccountTypeId;
+        fromAccountId: number;
+        toOfficeId: number;
+        toClientId: number;
+        toAccountType: PortfolioAccountTypeId;
+        toAccountId: number;
       };
       const rawDate = String(cmd.raw('transferDate'));
       const on = date as string;
       const cents = amount as number;
       if (ids.fromAccountType !== 2) {
         // Loan→savings (refund of an overpaid loan) and loan→loan are not modelled by the sandbox.
-        throw new HttpError(400, validationBody([paramError('error.msg.sandbox.accounttransfer.direction.not.supported',
-          'The sandbox supports savings to savings and savings to loan transfers only.', 'fromAccountType', [], ids.fromAccountType)]));
+        throw new HttpError(
+          400,
+          validationBody([
+            paramError(
+              'error.msg.sandbox.accounttransfer.direction.not.supported',
+              'The sandbox supports savings to savings and savings to loan transfers only.',
+              'fromAccountType',
+              [],
+              ids.fromAccountType,
+            ),
+          ]),
+        );
       }
 
       // Every check of both legs first (Fineract's order), then the postings: both legs or neither.
@@ -107,10 +148,18 @@ export const transferRoutes: Route[] = [
         checkLoanRepayment(bank, toLoan, on, rawDate);
       }
       const fromCurrency = bank.savingsProduct(from.productId)?.currencyCode;
-      const toCurrency = toSavings ? bank.savingsProduct(toSavings.productId)?.currencyCode : bank.loanProduct((toLoan as { productId: number }).productId)?.currencyCode;
+      const toCurrency = toSavings
+        ? bank.savingsProduct(toSavings.productId)?.currencyCode
+        : bank.loanProduct((toLoan as { productId: number }).productId)?.currencyCode;
       if (fromCurrency !== toCurrency) {
-        throw new HttpError(403, fineractError(403, 'error.msg.accounttransfer.currency.mismatch',
-          `Transfer from ${fromCurrency} to ${toCurrency} is not allowed.`));
+        throw new HttpError(
+          403,
+          fineractError(
+            403,
+            'error.msg.accounttransfer.currency.mismatch',
+            `Transfer from ${fromCurrency} to ${toCurrency} is not allowed.`,
+          ),
+        );
       }
       requireOffice(bank, ids.fromOfficeId);
       requireClient(bank, ids.fromClientId);
@@ -121,8 +170,15 @@ export const transferRoutes: Route[] = [
       const detailId = nextTransferDetailId(bank);
       const withdrawal = postSavings(bank, from, 2, on, cents, { transferId: id });
       const record: TransferRecord = {
-        id, detailId, date: on, submittedOnDate: bank.businessDate, amount: cents, description: description as string, reversed: false,
-        ...ids, fromSavingsTxnId: withdrawal.id,
+        id,
+        detailId,
+        date: on,
+        submittedOnDate: bank.businessDate,
+        amount: cents,
+        description: description as string,
+        reversed: false,
+        ...ids,
+        fromSavingsTxnId: withdrawal.id,
       };
       if (toSavings) record.toSavingsTxnId = postSavings(bank, toSavings, 1, on, cents, { transferId: id }).id;
       if (toLoan) record.toLoanTxnId = postRepayment(bank, toLoan, on, cents).id;
@@ -138,7 +194,11 @@ export const transferRoutes: Route[] = [
     handler: ({ bank, params }) => {
       const id = params.transferId as number;
       const t = bank.data.transfers.find((x) => x.id === id);
-      if (!t) throw new HttpError(404, notFoundBody('error.msg.accounttransfer.id.invalid', `Account transfer with identifier ${id} does not exist`, id));
+      if (!t)
+        throw new HttpError(
+          404,
+          notFoundBody('error.msg.accounttransfer.id.invalid', `Account transfer with identifier ${id} does not exist`, id),
+        );
       return ok(transferView(bank, t));
     },
   },

@@ -72,7 +72,16 @@ export async function startRedis(options: { port?: number; extra?: string[]; con
   const dir = tempDir();
   const args = [
     ...(options.configFile ? [options.configFile] : []),
-    '--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', dir,
+    '--port',
+    String(port),
+    '--bind',
+    '127.0.0.1',
+    '--save',
+    '',
+    '--appendonly',
+    'no',
+    '--dir',
+    dir,
     ...(options.extra ?? []),
   ];
   let child: ChildProcess | undefined;
@@ -125,7 +134,10 @@ export async function startSentinel(masterName: string): Promise<{ master: Redis
   const master = await startRedis();
   const sentinelPort = await freePort();
   const configFile = join(tempDir(), 'sentinel.conf');
-  writeFileSync(configFile, `sentinel monitor ${masterName} 127.0.0.1 ${master.port} 1\nsentinel down-after-milliseconds ${masterName} 5000\n`);
+  writeFileSync(
+    configFile,
+    `sentinel monitor ${masterName} 127.0.0.1 ${master.port} 1\nsentinel down-after-milliseconds ${masterName} 5000\n`,
+  );
   const sentinel = await startRedis({ port: sentinelPort, configFile, extra: ['--sentinel'] });
   return { master, sentinel, url: `redis-sentinel://127.0.0.1:${sentinelPort}/${masterName}` };
 }
