@@ -1,0 +1,91 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { fromPromise, type AnyActorLogic, type AnyStateMachine } from 'xstate';
+import { loadConfig } from '../../src/config.js';
+import { createLogger } from '../../src/logger.js';
+import { createServices, type Services } from '../../src/services.js';
+import { Conversation, moneyConfirmStates } from '../../src/engine/conversation.js';
+import { FlowError } from '../../src/engine/actor-kit.js';
+import { currentScreenMeta } from '../../src/engine/screen.js';
+import type { LoadedFlow } from '../../src/engine/flow-loader.js';
+import { USSD_KEYS } from '../../src/constants.js';
+import { LogCapture } from '../helpers/server.js';
+
+/**
+ * The engine on its own: the shipped banking flow with its actors replaced through XState's
+ * `machine.provide()`, so each test states exactly what Fineract "answered" without any I/O.
+ */
+
+const AMINA = { clientId: 1, displayName: 'Amina Wanjiru', firstName: 'Amina', officeId: 1, active: true };
+let services: Services;
+let banking: LoadedFlow;
+
+beforeAll(async () => {
+  services = await createServices(loadConfig({ LOG_LEVEL: 'info', PORT: '0', HOST: '127.0.0.1' }), createLogger('info', new LogCapture()));
+  banking = services.flows.current('banking')!;
+});
+afterAll(async () => {
+  await services?.close();
+});
+
+/** The banking flow with the named actors replaced by fakes. */
+function withActors(actors: Record<string, AnyActorLogic>): LoadedFlow {
+  return { ...banking, machine: banking.machine.provide({ actors } as never) as AnyStateMachine };
+}
+const resolves = (value: unknown) => fromPromise(async () => value);
+const rejects = (code: ConstructorParameters<typeof FlowError>[0]) =>
+  fromPromise(async () => {
+    throw new FlowError(code);
+  });
+
+const start = (flow: LoadedFlow) =>
+  Conversation.start(flow, { channel: 'ussd', session: 'test:1', msisdn: '+254711000001', lang: 'en' }, Date.now() + 5000);
+const screenOf = (c: Conversation) => (currentScreenMeta(c.flow, c.snapshot)?.id ?? String(c.snapshot.value)).replace(/^banking\./, '');
+
+describe('the banking flow with fake actors (machine.provide)', () => {
+  it('should end on the unregistered screen when nobody owns the number', async () => {
+    const c = await start(withActors({ findCustomer: rejects('unregistered') }));
+    expect(c.ended).toBe(true);
+    expect(screenOf(c)).toBe('unregistered');
+  });
+
+  it('should ask again after a wrong PIN, then show only the menu items this customer can use', async () => {
+    let tries = 0;
+    const flow = withActors({
+      findCustomer: resolves(AMINA),
+      verifyPin: fromPromise(async () => {
+        if (tries++ === 0) throw new FlowError('pin-wrong', { attemptsLeft: 2 });
+        return true;
+      }),
+      loadAccounts: resolves({ savings: [], loans: [] }),
+    });
+    const c = await start(flow);
+    expect(screenOf(c)).toBe('pin');
+    await c.apply('0000', USSD_KEYS);
+    expect(screenOf(c)).toBe('pinRetry');
+    expect(c.context.view.attemptsLeft).toBe(2);
+    await c.apply('1234', USSD_KEYS);
+    expect(screenOf(c)).toBe('menu');
+    // No savings account: "Send money" (if: hasAccount) is not offered, and its key is not understood.
+    expect(c.context.data.hasAccount).toBe(false);
+    expect(await c.apply('3', USSD_KEYS)).toBe(false);
+    expect(screenOf(c)).toBe('menu');
+  });
+
+  it('should go to the unavailable screen when the balance cannot be read', async () => {
+    const flow = withActors({
+      findCustomer: resolves(AMINA),
+      verifyPin: resolves(true),
+      loadAccounts: resolves({ savings: [], loans: [] }),
+      fetchBalances: rejects('unavailable'),
+    });
+    const c = await start(flow);
+    await c.apply('1234', USSD_KEYS);
+    await c.apply('1', USSD_KEYS);
+    expect(c.ended).toBe(true);
+    expect(screenOf(c)).toBe('unavailable');
+  });
+
+  it('should know the money confirmation screens from the flow itself (threat T25)', () => {
+    expect([...moneyConfirmStates(banking)].sort()).toEqual(['banking.confirm', 'banking.confirmRetry']);
+  });
+});
