@@ -24,7 +24,7 @@ import { unsafeSettings } from './config.js';
 import { SYNTHETIC_FIRST_ID, SYNTHETIC_PIN } from './sandbox/synthetic.js';
 import { createTranslator } from './text/i18n.js';
 import { createImplementations } from './engine/registry.js';
-import { loadFlowRegistry, type FlowRegistry } from './engine/flow-registry.js';
+import { loadFlowVersions, type FlowVersions } from './engine/flow-versions.js';
 import { TurnRunner } from './engine/turn-runner.js';
 import { ussdProfile } from './channels/ussd-screen.js';
 import { voiceProfile } from './channels/voice-render.js';
@@ -48,7 +48,7 @@ import { SwitchableTranslator, watchFlows, type FlowWatcher } from './engine/hot
  * built-in sandbox), PINs, translations, flows and the turn runner. `close()` releases them all.
  */
 export interface Services extends AppDeps {
-  flows: FlowRegistry;
+  flows: FlowVersions;
   gateway: FineractGateway;
   queue: JobQueue;
   messenger: Messenger;
@@ -294,7 +294,7 @@ export async function createServices(
         simSwap: simSwap.check,
       },
     });
-    const flows = await loadFlowRegistry(resolve(config.flowsDir), impl, loadedTexts);
+    const flows = await loadFlowVersions(resolve(config.flowsDir), impl, loadedTexts);
     const flowWatcher = options.watch
       ? watchFlows({
           flowsDir: resolve(config.flowsDir),

@@ -5,7 +5,7 @@ import { hopDeadline } from '../engine/turn-runner.js';
 import { sourceOf, type Admission, type AbuseLimiter } from '../limits/abuse.js';
 import { refuse } from '../limits/refusals.js';
 import { requireCallbackKey } from './africastalking-common.js';
-import { twilioSignatureGuard } from './twilio-signature.js';
+import { requireTwilioSignature } from './twilio-signature.js';
 
 /**
  * The one contract every provider adapter follows, and the one wrapper that serves it.
@@ -102,11 +102,11 @@ export function formOf(req: Request): Record<string, string> | undefined {
 export function channelRouter(adapters: readonly ChannelAdapter[], deps: WrapperDeps): Router {
   const router = Router();
   const { logger } = deps;
-  const twilioGuard = twilioSignatureGuard({ authToken: deps.twilio.authToken, publicUrl: deps.twilio.publicUrl, logger });
+  const twilioCheck = requireTwilioSignature({ authToken: deps.twilio.authToken, publicUrl: deps.twilio.publicUrl, logger });
   for (const adapter of adapters) {
     for (const route of adapter.routes as ChannelRoute<unknown>[]) {
       const guard: RequestHandler =
-        adapter.verify === 'twilio-signature' ? twilioGuard : requireCallbackKey(deps.callbackKey, { route: route.label, logger });
+        adapter.verify === 'twilio-signature' ? twilioCheck : requireCallbackKey(deps.callbackKey, { route: route.label, logger });
       router.post(route.path, guard, async (req: Request, res: Response) => {
         const started = performance.now();
         const deadlineAt = hopDeadline(deps.hopDeadlineMs);

@@ -11,7 +11,7 @@ import type { Channel } from '../engine/types.js';
  * the choice never depends on the order files were read.
  */
 
-/** The current flows, by id (the flow registry). */
+/** The current flows, by id (FlowVersions). */
 export interface FlowCatalogue {
   ids(): string[];
   current(id: string): LoadedFlow | undefined;

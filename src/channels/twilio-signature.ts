@@ -67,7 +67,7 @@ export function hasValidTwilioSignature(req: Request, authToken: string, publicU
  * Express middleware for every Twilio route: passes a request signed by Twilio, answers any other with
  * 403 `forbidden` (text/plain) and no side effect. Mount it after `express.urlencoded()`.
  */
-export function twilioSignatureGuard(options: TwilioSignatureOptions): RequestHandler {
+export function requireTwilioSignature(options: TwilioSignatureOptions): RequestHandler {
   const { authToken, publicUrl, logger } = options;
   return (req: Request, res: Response, next: NextFunction) => {
     let reason: string | undefined;

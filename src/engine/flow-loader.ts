@@ -27,7 +27,7 @@ export interface LoadedFlow {
   /** State node id of the home screen, if the flow declares one. */
   homeId?: string;
   /**
-   * The prompts this version was checked against. Set by `loadFlowSet` (flow-registry.ts), whose version then
+   * The prompts this version was checked against. Set by `loadFlowSet` (flow-versions.ts), whose version then
    * covers the locales too, so a session in flight keeps rendering with the texts it began with.
    */
   translator?: Translator;

@@ -1,7 +1,7 @@
 import { watch, type FSWatcher } from 'node:fs';
 import type { Logger } from 'pino';
 import { FlowLoadError, formatIssueWithRule } from './flow-loader.js';
-import { loadFlowSet, type FlowRegistry } from './flow-registry.js';
+import { loadFlowSet, type FlowVersions } from './flow-versions.js';
 import type { Implementations } from './registry.js';
 import { createTranslator, type Translator } from '../text/i18n.js';
 import { readLocaleFiles } from '../text/locale-files.js';
@@ -71,7 +71,7 @@ export interface FlowWatcherOptions {
   /** DEFAULT_LANGUAGE. */
   fallback: string;
   impl: Implementations;
-  flows: FlowRegistry;
+  flows: FlowVersions;
   /** The translator the server shares; it is switched to the new texts on a good reload. */
   translator: SwitchableTranslator;
   logger: Logger;

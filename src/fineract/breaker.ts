@@ -235,12 +235,12 @@ export function classifyFailure(err: unknown, aborted: boolean, elapsedMs: numbe
 }
 
 /** A requester behind a breaker: the breaker's state for metrics, and whether a call would pass now. */
-export interface GuardedRequester extends FineractRequester {
+export interface BreakerRequester extends FineractRequester {
   readonly breaker: CircuitBreaker;
 }
 
 /** Wraps one upstream with its breaker. `close()` closes the upstream. */
-export function withBreaker(upstream: FineractRequester, breaker: CircuitBreaker, now: () => number = Date.now): GuardedRequester {
+export function withBreaker(upstream: FineractRequester, breaker: CircuitBreaker, now: () => number = Date.now): BreakerRequester {
   return {
     breaker,
     async request<T = unknown>(method: HttpMethod, path: string, options?: RequestOptions): Promise<T> {

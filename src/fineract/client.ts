@@ -419,7 +419,7 @@ export function createFineractClient(options: FineractClientOptions): FineractCl
   }
 
   /** Every method rejects only with the taxonomy; anything else (a bug) becomes FineractUnavailable. */
-  const guard =
+  const taxonomyOnly =
     <A extends unknown[], R>(fn: (...args: A) => Promise<R>) =>
     async (...args: A): Promise<R> => {
       try {
@@ -432,18 +432,18 @@ export function createFineractClient(options: FineractClientOptions): FineractCl
     };
 
   return {
-    findClientByPhone: guard(findClientByPhone),
-    getClient: guard(getClient),
-    listAccounts: guard(listAccounts),
-    getOwnedSavingsAccount: guard(getOwnedSavingsAccount),
-    getOwnedLoan: guard(getOwnedLoan),
-    transfer: guard((req: TransferRequest) => transfer(req)),
-    repayLoan: guard(repayLoan),
-    getLoanRepaymentInfo: guard(getLoanRepaymentInfo),
-    findTransfer: guard(findTransfer),
-    businessDate: guard(getBusinessDate),
+    findClientByPhone: taxonomyOnly(findClientByPhone),
+    getClient: taxonomyOnly(getClient),
+    listAccounts: taxonomyOnly(listAccounts),
+    getOwnedSavingsAccount: taxonomyOnly(getOwnedSavingsAccount),
+    getOwnedLoan: taxonomyOnly(getOwnedLoan),
+    transfer: taxonomyOnly((req: TransferRequest) => transfer(req)),
+    repayLoan: taxonomyOnly(repayLoan),
+    getLoanRepaymentInfo: taxonomyOnly(getLoanRepaymentInfo),
+    findTransfer: taxonomyOnly(findTransfer),
+    businessDate: taxonomyOnly(getBusinessDate),
     businessDateNow,
-    ping: guard(ping),
+    ping: taxonomyOnly(ping),
     close: () => http.close(),
   };
 }

@@ -110,10 +110,10 @@ export function createFineractGateway(options: FineractGatewayOptions): Fineract
     },
     close: () => upstream.close(),
   });
-  const guard = (name: string, upstream: FineractRequester) =>
+  const behindBreaker = (name: string, upstream: FineractRequester) =>
     withBreaker(observe429(upstream), new CircuitBreaker(name, options.breaker, { now, ...(logger ? { logger } : {}) }), now);
-  const primary = guard('primary', options.primary);
-  const replicas = (options.replicas ?? []).map((r, i) => guard(`replica-${i + 1}`, r));
+  const primary = behindBreaker('primary', options.primary);
+  const replicas = (options.replicas ?? []).map((r, i) => behindBreaker(`replica-${i + 1}`, r));
   const router = createReplicaRouter({ primary, replicas, ...(logger ? { logger } : {}) });
   const limiter = createSharedLimiter({
     id: options.id ?? 'kiunga-fineract',

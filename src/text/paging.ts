@@ -13,7 +13,8 @@ export interface ScreenOption {
   label: string;
 }
 
-export interface Screen {
+/** A screen as text: its body and its numbered options, ready to be measured and paged. */
+export interface TextScreen {
   body: string;
   options: readonly ScreenOption[];
 }
@@ -46,7 +47,7 @@ export function optionLine(option: ScreenOption): string {
 }
 
 /** The whole screen on one page: body, then one line per option. */
-export function renderScreen(screen: Screen): string {
+export function renderScreen(screen: TextScreen): string {
   return joinLines([screen.body, ...screen.options.map(optionLine)]);
 }
 
@@ -60,7 +61,7 @@ export function renderScreen(screen: Screen): string {
  *
  * @throws RangeError when the limit cannot hold the navigation lines and one character.
  */
-export function paginate(screen: Screen, options: PagingOptions): string[] {
+export function paginate(screen: TextScreen, options: PagingOptions): string[] {
   const limits = toLimits(options.limit);
   const whole = renderScreen(screen);
   if (fits(costOf(whole), limits)) return [whole];
@@ -161,7 +162,7 @@ function joinLines(lines: readonly string[]): string {
   return lines.filter((l) => l !== '').join('\n');
 }
 
-function toUnits(screen: Screen): Unit[] {
+function toUnits(screen: TextScreen): Unit[] {
   const units: Unit[] = [];
   for (const part of screen.body.split(/(\s+)/)) {
     if (part === '') continue;

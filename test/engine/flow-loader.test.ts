@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { parseFlow, loadFlows, FlowLoadError, formatIssueWithRule } from '../../src/engine/flow-loader.js';
-import { machineFactory } from '../../src/engine/flow-registry.js';
+import { machineFactory } from '../../src/engine/flow-versions.js';
 import { checkContextFor } from '../../src/engine/flow-check.js';
 import { createImplementations } from '../../src/engine/registry.js';
 import { createTranslator, type Translator } from '../../src/text/i18n.js';
@@ -238,11 +238,11 @@ describe('flow loader on the broken fixtures (a closed set misspelt in a flow fi
 
 describe('flow registry', () => {
   it('should keep a replaced version for sessions in flight, then drop it', async () => {
-    const { FlowRegistry } = await import('../../src/engine/flow-registry.js');
+    const { FlowVersions } = await import('../../src/engine/flow-versions.js');
     const flows = await loadFlows(resolve('flows'), ctx, machineFactory(unusedDeps()));
     const banking = flows.get('banking')!;
     let now = 0;
-    const registry = new FlowRegistry(new Map([['banking', banking]]), 1000, () => now);
+    const registry = new FlowVersions(new Map([['banking', banking]]), 1000, () => now);
     const edited = { ...banking, version: 'edited' };
     now = 10;
     registry.install(new Map([['banking', edited]]));

@@ -4,7 +4,7 @@ import type { Server } from 'node:http';
 import express from 'express';
 import twilio from 'twilio';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { twilioSignatureGuard } from '../../src/channels/twilio-signature.js';
+import { requireTwilioSignature } from '../../src/channels/twilio-signature.js';
 
 const TOKEN = 'twilio-test-token-0123456789';
 const PUBLIC = 'https://kiunga.example.com/base/';
@@ -13,7 +13,7 @@ let hits = 0;
 function appWith(authToken: string | undefined, publicUrl: string | undefined) {
   const app = express();
   app.use(express.urlencoded({ extended: false }));
-  app.all('/hook', twilioSignatureGuard({ authToken, publicUrl }), (_req, res) => {
+  app.all('/hook', requireTwilioSignature({ authToken, publicUrl }), (_req, res) => {
     hits += 1;
     res.type('text/plain').send('ok');
   });
@@ -56,7 +56,7 @@ const post = (base: string, path: string, signature?: string, body = form()) =>
     body,
   });
 
-describe('twilioSignatureGuard', () => {
+describe('requireTwilioSignature', () => {
   it('should pass a request signed by the twilio library over PUBLIC_URL + path + query and every parameter', async () => {
     const before = hits;
     const sig = twilio.getExpectedTwilioSignature(TOKEN, 'https://kiunga.example.com/base/hook?x=1', params);

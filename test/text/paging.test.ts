@@ -10,7 +10,7 @@ import {
   paginate,
   renderScreen,
   type PagingOptions,
-  type Screen,
+  type TextScreen,
   type ScreenLimits,
 } from '../../src/text/paging.js';
 
@@ -31,7 +31,7 @@ function pageLimit(page: string, limit: number | ScreenLimits): number {
 }
 
 /** Checks every paging rule and returns the body text and option lines found on the pages. */
-function checkPages(pages: string[], screen: Screen, opts: PagingOptions): void {
+function checkPages(pages: string[], screen: TextScreen, opts: PagingOptions): void {
   const more = `${opts.moreKey}. ${opts.moreLabel}`;
   const back = `${opts.backKey}. ${opts.backLabel}`;
   const optionLines = screen.options.map(optionLine);
@@ -68,7 +68,7 @@ describe('limitFor', () => {
 
 describe('paginate', () => {
   it('returns the whole screen as one page when it fits', () => {
-    const screen: Screen = {
+    const screen: TextScreen = {
       body: 'Main menu',
       options: [
         { key: '1', label: 'Balance' },
@@ -82,7 +82,7 @@ describe('paginate', () => {
 
   it('uses the full limit: a screen of exactly the limit is one page, one more septet pages it', () => {
     const body = 'a'.repeat(170);
-    const screen: Screen = { body, options: [{ key: '1', label: 'Okay' }] }; // 170 + 1 + 7 = 178
+    const screen: TextScreen = { body, options: [{ key: '1', label: 'Okay' }] }; // 170 + 1 + 7 = 178
     expect(paginate(screen, nav(178))).toHaveLength(1);
     expect(paginate(screen, nav(177)).length).toBeGreaterThan(1);
     // the euro sign costs 2 septets
@@ -92,7 +92,7 @@ describe('paginate', () => {
 
   it('splits a long body at whitespace with More and Back lines, keeping newlines', () => {
     const body = Array.from({ length: 12 }, (_, i) => `Line ${i + 1}: the quick brown fox jumps over the dog.`).join('\n');
-    const screen: Screen = {
+    const screen: TextScreen = {
       body,
       options: [
         { key: '1', label: 'Accept' },
@@ -111,7 +111,7 @@ describe('paginate', () => {
 
   it('never splits an option line across pages', () => {
     const options = Array.from({ length: 12 }, (_, i) => ({ key: String(i + 1), label: `Biashara Loan product ${i + 1}` }));
-    const screen: Screen = { body: 'Choose a loan product:', options };
+    const screen: TextScreen = { body: 'Choose a loan product:', options };
     const opts = nav(90);
     const pages = paginate(screen, opts);
     expect(pages.length).toBeGreaterThan(2);
@@ -120,7 +120,7 @@ describe('paginate', () => {
 
   it('hard-splits only a word longer than a page, starting it in the room left', () => {
     const long = 'X'.repeat(250);
-    const screen: Screen = { body: `Reference: ${long} end`, options: [] };
+    const screen: TextScreen = { body: `Reference: ${long} end`, options: [] };
     const pages = paginate(screen, nav(100));
     for (const p of pages) expect(measure(p).units).toBeLessThanOrEqual(100);
     const content = pages.map((p) => p.replace(/\n98\. More$|\n98\. More\n0\. Back$|\n0\. Back$/, ''));
@@ -131,7 +131,7 @@ describe('paginate', () => {
 
   it('moves a word that fits on a page whole to the next page', () => {
     const word = 'Y'.repeat(60);
-    const screen: Screen = { body: `${'ab '.repeat(20)}${word} tail`, options: [] };
+    const screen: TextScreen = { body: `${'ab '.repeat(20)}${word} tail`, options: [] };
     const opts = nav(80);
     const pages = paginate(screen, opts);
     checkPages(pages, screen, opts);
@@ -140,7 +140,7 @@ describe('paginate', () => {
 
   it('measures a page holding a non-GSM character in UCS-2 units against its own limit', () => {
     const body = `${'Habari za asubuhi. '.repeat(12)}Bei ni 😀 ${'nzuri sana leo. '.repeat(6)}`;
-    const screen: Screen = { body: body.trim(), options: [{ key: '1', label: 'Sawa' }] };
+    const screen: TextScreen = { body: body.trim(), options: [{ key: '1', label: 'Sawa' }] };
     const opts = nav({ 'GSM-7': 182, 'UCS-2': 80 });
     const pages = paginate(screen, opts);
     checkPages(pages, screen, opts);
@@ -151,7 +151,7 @@ describe('paginate', () => {
   });
 
   it('shortens an option too long for any page rather than split it', () => {
-    const screen: Screen = {
+    const screen: TextScreen = {
       body: 'Pick one',
       options: [
         { key: '1', label: 'short' },
@@ -184,7 +184,7 @@ describe('paginate', () => {
           tr.t(lang, 'error.unavailable'),
           tr.t(lang, 'pin.notSet'),
         ].join('\n');
-        const screen: Screen = {
+        const screen: TextScreen = {
           body,
           options: [
             { key: '1', label: tr.t(lang, 'menu.balance') },
@@ -287,7 +287,7 @@ describe('paginate on generated screens', () => {
         body += (w === 0 ? '' : rand(5) === 0 ? '\n' : ' ') + vocabulary[rand(vocabulary.length)]!;
       }
       const options = Array.from({ length: rand(8) }, (_, i) => ({ key: String(i + 1), label: vocabulary[rand(vocabulary.length)]! }));
-      const screen: Screen = { body, options };
+      const screen: TextScreen = { body, options };
       const opts = nav(rand(2) === 0 ? 40 + rand(150) : { 'GSM-7': 60 + rand(130), 'UCS-2': 40 + rand(50) });
       const pages = paginate(screen, opts);
       if (pages.length === 1) {

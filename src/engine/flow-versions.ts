@@ -11,7 +11,7 @@ import type { Translator } from '../text/i18n.js';
  * last), so a session restored under an older version finishes on it while new sessions get the current
  * one; after that the old version is dropped, and a session still naming it restarts cleanly.
  */
-export class FlowRegistry implements FlowSource {
+export class FlowVersions implements FlowSource {
   private readonly currentById = new Map<string, LoadedFlow>();
   private readonly byVersion = new Map<string, LoadedFlow>();
   /** When each replaced version stopped being current. */
@@ -89,8 +89,8 @@ export function translatorFingerprint(translator: Translator): string {
 }
 
 /** Loads and checks every flow in `dir` against these implementations; throws FlowLoadError. */
-export async function loadFlowRegistry(dir: string, impl: Implementations, translator: Translator): Promise<FlowRegistry> {
-  return new FlowRegistry(await loadFlowSet(dir, impl, translator));
+export async function loadFlowVersions(dir: string, impl: Implementations, translator: Translator): Promise<FlowVersions> {
+  return new FlowVersions(await loadFlowSet(dir, impl, translator));
 }
 
 /** Builds machines from checked flow configs with the registry's setup(). */
