@@ -37,36 +37,48 @@ async function waitForSms(s: TestServer, to: string, prefix: string): Promise<st
     .filter((t) => t.startsWith(prefix));
 }
 
-describe('when Redis stalls right after Fineract committed the transfer', () => {
-  let redis: RedisProcess;
-  let server: TestServer;
-  let pid = 0;
+/** A server on a Redis of its own that a test can stall (SIGSTOP) and resume, for one describe block. */
+function stallableServer(env: Record<string, string>) {
+  const ctx: { redis?: RedisProcess; server?: TestServer; pid: number } = { pid: 0 };
   beforeAll(async () => {
-    redis = await startRedis();
-    pid = Number(/process_id:(\d+)/.exec(await cli(redis.port, 'info', 'server'))?.[1]);
-    server = await startTestServer({ REDIS_URL: redis.url, HOP_DEADLINE_MS: '6000', FINERACT_TIMEOUT_MS: '2000' });
+    ctx.redis = await startRedis();
+    ctx.pid = Number(/process_id:(\d+)/.exec(await cli(ctx.redis.port, 'info', 'server'))?.[1]);
+    ctx.server = await startTestServer({ REDIS_URL: ctx.redis.url, ...env });
   });
   afterAll(async () => {
-    if (pid) process.kill(pid, 'SIGCONT');
-    await server?.close();
+    if (ctx.pid) process.kill(ctx.pid, 'SIGCONT');
+    await ctx.server?.close();
     await stopAll();
   });
+  return ctx;
+}
+
+/**
+ * Confirms a transfer of 500 to Baraka with the PIN; Fineract commits it and holds its answer back
+ * `answerAfterMs`, while Redis stops answering until the hop has replied. Returns the hop's body.
+ */
+async function confirmWhileRedisStalls(server: TestServer, pid: number, answerAfterMs: number): Promise<string> {
+  const session = await toConfirmation(server, '500');
+  server.services.sandbox!.control.timeoutAfterCommit = { count: 1, mode: 'delay', ms: answerAfterMs };
+  const reply = session.send('1234');
+  for (let i = 0; i < 200 && !transferPosts(server).some((r) => r.committed); i++) await sleep(10);
+  expect(transferPosts(server).filter((r) => r.committed)).toHaveLength(1);
+  process.kill(pid, 'SIGSTOP');
+  try {
+    return (await reply).body;
+  } finally {
+    process.kill(pid, 'SIGCONT');
+  }
+}
+
+describe('when Redis stalls right after Fineract committed the transfer', () => {
+  const ctx = stallableServer({ HOP_DEADLINE_MS: '6000', FINERACT_TIMEOUT_MS: '2000' });
 
   it('should never say no money moved, and the receipt SMS comes once Redis is back', async () => {
+    const server = ctx.server!;
     const before = [balance(server, 1), balance(server, 2)];
-    const session = await toConfirmation(server, '500');
     // Fineract commits, then its answer is held back while Redis stops answering.
-    server.services.sandbox!.control.timeoutAfterCommit = { count: 1, mode: 'delay', ms: 800 };
-    const reply = session.send('1234');
-    for (let i = 0; i < 200 && !transferPosts(server).some((r) => r.committed); i++) await sleep(10);
-    expect(transferPosts(server).filter((r) => r.committed)).toHaveLength(1);
-    process.kill(pid, 'SIGSTOP');
-    let body: string;
-    try {
-      body = (await reply).body;
-    } finally {
-      process.kill(pid, 'SIGCONT');
-    }
+    const body = await confirmWhileRedisStalls(server, ctx.pid, 800);
     expect(body).not.toMatch(/No money was moved|try again/i);
     expect(body).toMatch(/^END (Done: KES 500\.00 to Baraka O\.|Your payment (of KES 500\.00 to Baraka O\. )?is being processed)/);
     // The resolution job (queued before the call) settles it and sends the receipt, without moving money again.
@@ -78,35 +90,13 @@ describe('when Redis stalls right after Fineract committed the transfer', () => 
 });
 
 describe('when the hop runs out of time during a money confirmation', () => {
-  let redis: RedisProcess;
-  let server: TestServer;
-  let pid = 0;
-  beforeAll(async () => {
-    redis = await startRedis();
-    pid = Number(/process_id:(\d+)/.exec(await cli(redis.port, 'info', 'server'))?.[1]);
-    server = await startTestServer({ REDIS_URL: redis.url, HOP_DEADLINE_MS: '2500', FINERACT_TIMEOUT_MS: '2000' });
-  });
-  afterAll(async () => {
-    if (pid) process.kill(pid, 'SIGCONT');
-    await server?.close();
-    await stopAll();
-  });
+  const ctx = stallableServer({ HOP_DEADLINE_MS: '2500', FINERACT_TIMEOUT_MS: '2000' });
 
   it('should answer "being processed, an SMS will confirm", never "try again", and the SMS comes', async () => {
+    const server = ctx.server!;
     const before = [balance(server, 1), balance(server, 2)];
-    const session = await toConfirmation(server, '500');
     // Fineract commits but answers late; Redis stalls, so handing the transfer over outlasts the hop.
-    server.services.sandbox!.control.timeoutAfterCommit = { count: 1, mode: 'delay', ms: 3000 };
-    const reply = session.send('1234');
-    for (let i = 0; i < 200 && !transferPosts(server).some((r) => r.committed); i++) await sleep(10);
-    expect(transferPosts(server).filter((r) => r.committed)).toHaveLength(1);
-    process.kill(pid, 'SIGSTOP');
-    let body: string;
-    try {
-      body = (await reply).body;
-    } finally {
-      process.kill(pid, 'SIGCONT');
-    }
+    const body = await confirmWhileRedisStalls(server, ctx.pid, 3000);
     expect(body).toBe('END Your payment is being processed. An SMS will confirm the result.');
     expect(await waitForSms(server, AMINA, 'You sent')).toEqual([expect.stringMatching(/^You sent KES 500\.00 to Baraka O\./)]);
     await server.services.queue.idle();
