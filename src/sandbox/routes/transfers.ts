@@ -106,16 +106,26 @@ export const transferRoutes: Route[] = [
       const amount = cmd.amount('transferAmount', true);
       const description = cmd.text('transferDescription', true, 200);
       cmd.throwIfErrors();
-      const ids = { fromOfficeId, fromClientId, fromAccountType, fromAccountId, toOfficeId, toClientId, toAccountType, toAccountId } as {
-        fromOfficeId: number;
-        fromClientId: number;
-        fromAccountType: PortfolioAccountTypeId;
-        fromAccountId: number;
-        toOfficeId: number;
-        toClientId: number;
-        toAccountType: PortfolioAccountTypeId;
-        toAccountId: number;
-      };
+      const ids = {
+        fromOfficeId,
+        fromClientId,
+        fromAccountType,
+        fromAccountId,
+        toOfficeId,
+        toClientId,
+        toAccountType,
+        toAccountId,
+      } as Pick<
+        TransferRecord,
+        | 'fromOfficeId'
+        | 'fromClientId'
+        | 'fromAccountType'
+        | 'fromAccountId'
+        | 'toOfficeId'
+        | 'toClientId'
+        | 'toAccountType'
+        | 'toAccountId'
+      >;
       const rawDate = String(cmd.raw('transferDate'));
       const on = date as string;
       const cents = amount as number;
