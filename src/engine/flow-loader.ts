@@ -181,6 +181,7 @@ export function buildFlow(file: string, source: string, flow: FlowFile, factory:
 export async function loadFlows(dir: string, ctx: CheckContext, factory: MachineFactory): Promise<Map<string, LoadedFlow>> {
   const names = (await readdir(dir)).filter((n) => /\.(ya?ml|json)$/.test(n) && !/\.test\.ya?ml$/.test(n)).sort();
   const flows = new Map<string, LoadedFlow>();
+  const sources = new Map<string, string>();
   const issues: FlowIssue[] = [];
   for (const name of names) {
     const path = join(dir, name);
@@ -201,8 +202,39 @@ export async function loadFlows(dir: string, ctx: CheckContext, factory: Machine
       continue;
     }
     flows.set(result.flow.id, buildFlow(file, source, result.flow, factory));
+    sources.set(result.flow.id, source);
   }
+  issues.push(...overlappingRoutes(flows, sources));
   if (issues.length > 0) throw new FlowLoadError(issues);
   if (flows.size === 0) throw new FlowLoadError([{ file: dir, path: [], rule: 'flow-check', message: 'no flow files found' }]);
   return flows;
+}
+
+/**
+ * Two flows claiming the same thing: the catch-all of one channel (no `serviceCodes`), or one service code on a
+ * channel both serve. Which would answer must never depend on file names, so the set is refused.
+ */
+function overlappingRoutes(flows: Map<string, LoadedFlow>, sources: Map<string, string>): FlowIssue[] {
+  const claimed = new Map<string, LoadedFlow>();
+  const issues: FlowIssue[] = [];
+  for (const flow of [...flows.values()].sort((a, b) => a.id.localeCompare(b.id))) {
+    const { channels, serviceCodes } = flow.definition;
+    for (const channel of channels) {
+      const claims = serviceCodes ? serviceCodes.map((code) => `${channel} ${code}`) : [`${channel} (every code no other flow names)`];
+      for (const claim of claims) {
+        const earlier = claimed.get(claim);
+        if (earlier) {
+          const path = [serviceCodes ? 'serviceCodes' : 'channels'];
+          issues.push({
+            file: flow.file,
+            path,
+            line: parseFlowSource(flow.file, sources.get(flow.id) ?? '').lineOf(path),
+            rule: 'flow-check',
+            message: `flow '${flow.id}' answers ${claim}, as flow '${earlier.id}' (${earlier.file}) already does: give one of them its own serviceCodes`,
+          });
+        } else claimed.set(claim, flow);
+      }
+    }
+  }
+  return issues;
 }

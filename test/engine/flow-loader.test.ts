@@ -200,6 +200,30 @@ describe('flow loader', () => {
     }
   });
 
+  it('should refuse two flows answering the same channel or service code, naming both, and load them once each has its own code', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'kiunga-flows-'));
+    try {
+      await writeFile(join(dir, 'a.yaml'), GOOD);
+      await writeFile(join(dir, 'b.yaml'), GOOD.replace('id: demo', 'id: other'));
+      const error = await loadFlows(dir, ctx, machineFactory(unusedDeps())).catch((e: unknown) => e);
+      expect(error).toBeInstanceOf(FlowLoadError);
+      expect((error as FlowLoadError).message).toMatch(
+        /b\.yaml:\d+ channels: flow 'other' answers ussd \(every code no other flow names\), as flow 'demo' \(.*a\.yaml\) already does/,
+      );
+      await writeFile(
+        join(dir, 'b.yaml'),
+        GOOD.replace('id: demo', 'id: other').replace(/^channels: .*$/m, '$&\nserviceCodes: ["*384*7#"]'),
+      );
+      const flows = await loadFlows(dir, ctx, machineFactory(unusedDeps()));
+      expect([...flows.keys()].sort()).toEqual(['demo', 'other']);
+      await writeFile(join(dir, 'a.yaml'), GOOD.replace(/^channels: .*$/m, '$&\nserviceCodes: ["*384*7#"]'));
+      const clash = await loadFlows(dir, ctx, machineFactory(unusedDeps())).catch((e: unknown) => e);
+      expect((clash as FlowLoadError).message).toMatch(/b\.yaml:\d+ serviceCodes: flow 'other' answers ussd \*384\*7#, as flow 'demo'/);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
   it('should load the shipped flows cleanly', async () => {
     const flows = await loadFlows(resolve('flows'), ctx, machineFactory(unusedDeps()));
     expect([...flows.keys()]).toContain('banking');
