@@ -7,8 +7,8 @@ import type { Channel } from '../engine/types.js';
  * A new flow file is served as soon as it loads (or hot-reloads), without a TypeScript change.
  *
  * For a hop on `channel` with `serviceCode`: the flow that names the code wins; else a flow of that channel
- * without `serviceCodes` (the channel's catch-all). Two flows claiming the same thing: the first by id, so
- * the choice never depends on the order files were read.
+ * without `serviceCodes` (the channel's catch-all). Two flows claiming the same code, or two catch-alls of one
+ * channel, are refused when the flows load (`loadFlows`), so at most one flow ever matches each.
  */
 
 /** The current flows, by id (FlowVersions). */
