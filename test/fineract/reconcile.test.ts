@@ -7,6 +7,7 @@ import { FineractHttp, isServedFromCache, requestWithMeta, type FineractRequeste
 import type { FineractClient, TransferRequest } from '../../src/fineract/types.js';
 import { createLogger } from '../../src/logger.js';
 import { DEMO, DEMO_SAVINGS, startSandbox, type Sandbox } from '../../src/sandbox/index.js';
+import { transferBody } from '../sandbox/api.js';
 
 /**
  * Exactly-once money movement when the network or Fineract misbehaves: idempotent replays, concurrent retries,
@@ -157,21 +158,7 @@ describe('requestWithMeta', () => {
     });
     closers.push(http);
     const wrapper: FineractRequester = { request: (m, p, o) => http.request(m, p, o), close: async () => undefined };
-    const body = {
-      fromOfficeId: 1,
-      fromClientId: 1,
-      fromAccountType: 2,
-      fromAccountId: 1,
-      toOfficeId: 1,
-      toClientId: 2,
-      toAccountType: 2,
-      toAccountId: 2,
-      transferDate: BUSINESS_DATE,
-      dateFormat: 'yyyy-MM-dd',
-      locale: 'en',
-      transferAmount: 5,
-      transferDescription: 'meta',
-    };
+    const body = transferBody({ transferAmount: 5, transferDescription: 'meta' });
     const first = await http.requestWithMeta<{ resourceId: number }>('POST', '/accounttransfers', { body, idempotencyKey: 'meta-1' });
     expect(first).toMatchObject({ status: 200, body: { savingsId: 1, resourceId: 1 } });
     expect(first.headers['content-type']).toBe('application/json');
