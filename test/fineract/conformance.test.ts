@@ -1,11 +1,12 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { createFineractClient, type FineractClientOptions } from '../../src/fineract/client.js';
+import { type FineractClientOptions } from '../../src/fineract/client.js';
 import { FineractRejected, FineractReplayedFailure, FineractUnavailable, isReplayedFailure } from '../../src/fineract/errors.js';
 import { FineractHttp, type FineractRequester } from '../../src/fineract/http.js';
-import type { FineractClient, TransferRequest } from '../../src/fineract/types.js';
+import type { FineractClient } from '../../src/fineract/types.js';
 import { todayAt, addDays } from '../../src/sandbox/dates.js';
 import { postSavings } from '../../src/sandbox/ledger.js';
 import { DEMO, DEMO_SAVINGS, startSandbox, type Sandbox, type SandboxOptions } from '../../src/sandbox/index.js';
+import { AMINA, BUSINESS_DATE, demoClient, transferRequest } from './fixtures.js';
 
 /**
  * Kiunga's client against the sandbox answering as the Apache Fineract source does (docs/fineract.md): the
@@ -13,9 +14,6 @@ import { DEMO, DEMO_SAVINGS, startSandbox, type Sandbox, type SandboxOptions } f
  * idempotency key, the tenant's business date, and the two transfer id sequences.
  */
 
-const BUSINESS_DATE = '2026-11-25';
-const AMINA = { clientId: 1, officeId: 1, accountId: DEMO_SAVINGS.amina.id };
-const BARAKA = { clientId: 2, officeId: 1, accountId: DEMO_SAVINGS.baraka.id };
 const CHANYA = { clientId: 3, officeId: 1, accountId: DEMO_SAVINGS.chanya.id };
 
 let sandbox: Sandbox | undefined;
@@ -27,28 +25,12 @@ async function start(options: SandboxOptions = {}): Promise<Sandbox> {
 }
 
 function client(s: Sandbox, overrides: Partial<FineractClientOptions> = {}): FineractClient {
-  const c = createFineractClient({
-    baseUrl: s.url,
-    tenant: DEMO.tenant,
-    username: DEMO.username,
-    password: DEMO.password,
-    timeoutMs: 2_000,
-    defaultCountry: 'KE',
-    timeZone: 'Africa/Nairobi',
-    ...overrides,
-  });
+  const c = demoClient(s.url, { timeZone: 'Africa/Nairobi', ...overrides });
   closers.push(c);
   return c;
 }
 
-const request = (ref: string, overrides: Partial<TransferRequest> = {}): TransferRequest => ({
-  from: AMINA,
-  to: { ...BARAKA, type: 'savings' },
-  amount: '500.00',
-  description: `Kiunga send ${ref}`,
-  idempotencyKey: `idem-${ref}`,
-  ...overrides,
-});
+const request = transferRequest;
 
 const balanceOf = (s: Sandbox, accountId: number): number => s.bank.balance(s.bank.savingsAccount(accountId)!);
 const apiPath = (p: string): string => p.split('/api/v1')[1] ?? p;

@@ -1,13 +1,14 @@
 import { Writable } from 'node:stream';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { rejectionOf } from '../helpers/rejection.js';
-import { createFineractClient, type FineractClientOptions } from '../../src/fineract/client.js';
+import { type FineractClientOptions } from '../../src/fineract/client.js';
 import { FineractError, FineractUnavailable, OwnershipError } from '../../src/fineract/errors.js';
 import { FineractHttp, isServedFromCache, requestWithMeta, type FineractRequester } from '../../src/fineract/http.js';
-import type { FineractClient, TransferRequest } from '../../src/fineract/types.js';
+import type { FineractClient } from '../../src/fineract/types.js';
 import { createLogger } from '../../src/logger.js';
-import { DEMO, DEMO_SAVINGS, startSandbox, type Sandbox } from '../../src/sandbox/index.js';
+import { DEMO, startSandbox, type Sandbox } from '../../src/sandbox/index.js';
 import { transferBody } from '../sandbox/api.js';
+import { AMINA, BARAKA, BUSINESS_DATE, demoClient, transferRequest } from './fixtures.js';
 
 /**
  * Exactly-once money movement when the network or Fineract misbehaves: idempotent replays, concurrent retries,
@@ -15,36 +16,16 @@ import { transferBody } from '../sandbox/api.js';
  * the transfer's unique description prevents a double transfer.
  */
 
-const BUSINESS_DATE = '2026-11-25';
-const AMINA = { clientId: 1, officeId: 1, accountId: DEMO_SAVINGS.amina.id };
-const BARAKA = { clientId: 2, officeId: 1, accountId: DEMO_SAVINGS.baraka.id };
-
 let sandbox: Sandbox;
 const closers: { close(): Promise<void> }[] = [];
 
 function client(overrides: Partial<FineractClientOptions> = {}): FineractClient {
-  const c = createFineractClient({
-    baseUrl: sandbox.url,
-    tenant: DEMO.tenant,
-    username: DEMO.username,
-    password: DEMO.password,
-    timeoutMs: 2_000,
-    defaultCountry: 'KE',
-    today: () => BUSINESS_DATE,
-    ...overrides,
-  });
+  const c = demoClient(sandbox.url, { today: () => BUSINESS_DATE, ...overrides });
   closers.push(c);
   return c;
 }
 
-const request = (ref: string, overrides: Partial<TransferRequest> = {}): TransferRequest => ({
-  from: AMINA,
-  to: { ...BARAKA, type: 'savings' },
-  amount: '500.00',
-  description: `Kiunga send ${ref}`,
-  idempotencyKey: `idem-${ref}`,
-  ...overrides,
-});
+const request = transferRequest;
 
 const aminaBalance = (): number => sandbox.bank.balance(sandbox.bank.savingsAccount(AMINA.accountId)!);
 

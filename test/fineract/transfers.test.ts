@@ -3,7 +3,6 @@ import {
   INSUFFICIENT_FUNDS,
   INVALID_INSTANCE_TYPE,
   MAKER_CHECKER_PENDING,
-  createFineractClient,
   isInsufficientFunds,
   sanitizeDescription,
   todayIn,
@@ -12,11 +11,9 @@ import {
 import { FineractNotFound, FineractRejected, FineractUnavailable, OwnershipError } from '../../src/fineract/errors.js';
 import type { FineractClient, TransferRequest } from '../../src/fineract/types.js';
 import { addDays, addMonths } from '../../src/sandbox/dates.js';
-import { DEMO, DEMO_LOANS, DEMO_SAVINGS, startSandbox, type Sandbox } from '../../src/sandbox/index.js';
+import { DEMO_LOANS, DEMO_SAVINGS, startSandbox, type Sandbox } from '../../src/sandbox/index.js';
+import { AMINA, BARAKA, BUSINESS_DATE, demoClient } from './fixtures.js';
 
-const BUSINESS_DATE = '2026-11-25';
-const AMINA = { clientId: 1, officeId: 1, accountId: DEMO_SAVINGS.amina.id };
-const BARAKA = { clientId: 2, officeId: 1, accountId: DEMO_SAVINGS.baraka.id };
 const LOAN = DEMO_LOANS.amina.id;
 
 let sandbox: Sandbox;
@@ -24,16 +21,7 @@ const clients: FineractClient[] = [];
 let keySeq = 0;
 
 function client(overrides: Partial<FineractClientOptions> = {}, target: Sandbox = sandbox): FineractClient {
-  const c = createFineractClient({
-    baseUrl: target.url,
-    tenant: DEMO.tenant,
-    username: DEMO.username,
-    password: DEMO.password,
-    timeoutMs: 2_000,
-    defaultCountry: 'KE',
-    today: () => BUSINESS_DATE,
-    ...overrides,
-  });
+  const c = demoClient(target.url, { today: () => BUSINESS_DATE, ...overrides });
   clients.push(c);
   return c;
 }
