@@ -114,22 +114,26 @@ const form = (fields: Record<string, string>) => ({
   body: new URLSearchParams(fields).toString(),
 });
 
+/** Amina's SMS "CALL" through the AT route: a call-back request the server places after CALLBACK_DELAY_MS. */
+const askForCallBack = (url: string) =>
+  fetch(
+    `${url}/channels/africastalking/sms`,
+    form({
+      from: '+254711000001',
+      to: '22384',
+      text: 'CALL',
+      date: new Date().toISOString(),
+      id: `ATXid_${randomBytes(4).toString('hex')}`,
+    }),
+  );
+
 describe('kiunga serve on SIGTERM', () => {
   it('answers the hop in flight, says not ready, refuses new connections, keeps delayed jobs in Redis, exits 0', async () => {
     const server = await startServer({ REDIS_URL, REDIS_PREFIX: prefix, HOP_DEADLINE_MS: '4000', CALLBACK_DELAY_MS: '60000' });
     expect((await fetch(`${server.url}/readyz`)).status).toBe(200);
 
     // A delayed job: an SMS call-back request is placed after CALLBACK_DELAY_MS (a minute).
-    const sms = await fetch(
-      `${server.url}/channels/africastalking/sms`,
-      form({
-        from: '+254711000001',
-        to: '22384',
-        text: 'CALL',
-        date: new Date().toISOString(),
-        id: `ATXid_${randomBytes(4).toString('hex')}`,
-      }),
-    );
+    const sms = await askForCallBack(server.url);
     expect(sms.status).toBe(200);
     const jobs = new Queue('jobs', { connection: new Redis(REDIS_URL, { maxRetriesPerRequest: null }), prefix: `{${prefix}:bull}` });
     for (let i = 0; i < 100 && (await jobs.getDelayedCount()) === 0; i++) await sleep(50);
@@ -182,16 +186,7 @@ describe('kiunga serve on SIGTERM', () => {
 
   it('exits non-zero and names what did not drain: a delayed job of the in-process queue is lost', async () => {
     const server = await startServer({ REDIS_URL: '', CALLBACK_DELAY_MS: '60000' });
-    const sms = await fetch(
-      `${server.url}/channels/africastalking/sms`,
-      form({
-        from: '+254711000001',
-        to: '22384',
-        text: 'CALL',
-        date: new Date().toISOString(),
-        id: `ATXid_${randomBytes(4).toString('hex')}`,
-      }),
-    );
+    const sms = await askForCallBack(server.url);
     expect(sms.status).toBe(200);
     await server.logged('call-back queued');
     server.proc.kill('SIGTERM');
