@@ -18,18 +18,21 @@ const LAYERS = {
   session: [],
   sandbox: [], // a Fineract stand-in, not part of Kiunga: it shares nothing but the logger
   config: ['settings'],
+  // The audit trail (hash-chained Redis stream, signed checkpoints) and the kill switches: leaves on the store.
+  audit: ['session', 'text'],
+  control: ['session'],
   limits: ['session'],
   fineract: ['session', 'limits', 'text'],
-  money: ['session', 'fineract', 'text', 'jobs', 'limits'],
-  security: ['session', 'limits', 'text', 'jobs', 'fineract', 'config'],
+  money: ['session', 'fineract', 'text', 'jobs', 'limits', 'audit', 'control'],
+  security: ['session', 'limits', 'text', 'jobs', 'fineract', 'config', 'audit', 'control'],
   messaging: ['session', 'fineract', 'limits', 'jobs', 'text', 'config'],
-  engine: ['fineract', 'session', 'text', 'security', 'money', 'limits', 'jobs'],
+  engine: ['fineract', 'session', 'text', 'security', 'money', 'limits', 'jobs', 'audit', 'control'],
   callback: ['session', 'messaging', 'jobs', 'fineract', 'engine', 'text', 'limits'],
-  hooks: ['session', 'fineract', 'security', 'text', 'jobs', 'limits'],
+  hooks: ['session', 'fineract', 'security', 'text', 'jobs', 'limits', 'audit', 'control'],
   // What both voice providers share: call-back authorisation and state, the silence limit, missed calls.
-  voice: ['engine', 'session', 'limits', 'security', 'callback', 'messaging', 'text', 'fineract', 'jobs'],
+  voice: ['engine', 'session', 'limits', 'security', 'callback', 'messaging', 'text', 'fineract', 'jobs', 'audit', 'control'],
   // What SMS conversations share whatever the provider (the per-number reply cap).
-  sms: ['engine', 'session', 'limits', 'security', 'messaging', 'text', 'jobs'],
+  sms: ['engine', 'session', 'limits', 'security', 'messaging', 'text', 'jobs', 'audit', 'control'],
   channels: [
     'engine',
     'voice',
@@ -44,10 +47,12 @@ const LAYERS = {
     'jobs',
     'limits',
     'config',
+    'audit',
+    'control',
   ],
-  admin: ['security', 'money', 'session'],
+  admin: ['security', 'money', 'session', 'audit', 'control'],
   simulator: ['config', 'sandbox', 'security', 'text'],
-  metrics: ['fineract', 'limits', 'session', 'jobs'],
+  metrics: ['fineract', 'limits', 'session', 'jobs', 'audit', 'control'],
   // The assembly: app from injected services, services from the config, main the command line.
   app: [
     'admin',
@@ -68,6 +73,8 @@ const LAYERS = {
     'session',
     'simulator',
     'text',
+    'audit',
+    'control',
   ],
   services: [
     'app',
@@ -90,6 +97,8 @@ const LAYERS = {
     'session',
     'simulator',
     'text',
+    'audit',
+    'control',
   ],
   // Tools for flow authors run the whole server (kiunga test, simulate).
   authoring: [
@@ -108,8 +117,10 @@ const LAYERS = {
     'security',
     'session',
     'text',
+    'audit',
+    'control',
   ],
-  main: ['app', 'services', 'authoring', 'config', 'settings', 'engine', 'sandbox', 'session', 'text'],
+  main: ['app', 'services', 'authoring', 'config', 'settings', 'engine', 'sandbox', 'session', 'text', 'audit', 'control'],
 };
 
 /**
