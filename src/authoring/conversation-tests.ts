@@ -415,7 +415,7 @@ export function instrument(flow: LoadedFlow, actors: Record<string, AnyActorLogi
 // ---------------------------------------------------------------------------------------------------------
 // Generating cases for unreached states
 
-const SAMPLE_INPUT: Record<string, string> = { pin: '1234', digits: '1', amount: '100', phone: '0711000002', text: 'text' };
+const SAMPLE_INPUT: Record<string, string> = { pin: '1234', code: '123456', digits: '1', amount: '100', phone: '0711000002', text: 'text' };
 
 /** The start of a prompt's text, up to its first variable: something a screen surely contains. */
 export function promptExcerpt(translator: Translator, lang: string, key: string | undefined): string | undefined {

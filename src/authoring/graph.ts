@@ -61,7 +61,8 @@ function prepare(flow: FlowFile, tr: Translator, lang: string): Drawing {
     const meta = node.config.meta as ScreenMeta | undefined;
     for (const [event, t] of Object.entries(node.config.on ?? {})) {
       let cause = event;
-      if (event === 'INPUT' && meta?.input) cause = meta.input === 'pin' ? 'PIN' : `${meta.input} typed`;
+      if (event === 'INPUT' && meta?.input)
+        cause = meta.input === 'pin' ? 'PIN' : meta.input === 'code' ? 'code from the SMS' : `${meta.input} typed`;
       const options = (meta?.options ?? []).filter((o) => o.event === event);
       if (options.length > 0) cause = options.map((o) => `${o.key} ${say(o.label)}${o.if ? ` (if ${o.if})` : ''}`).join(' / ');
       else if (meta?.choose?.event === event) cause = `1…n ${say(meta.choose.item)}`;

@@ -36,6 +36,15 @@ export const FLOW_ERROR_CODES = [
   'sim-swap',
   /** The SIM-swap check could not answer: money-out refused (fails closed, threat T4). */
   'sim-swap-unknown',
+  // one-time codes (src/security/challenge.ts, threat T31): a code was sent and must be typed before the step
+  // goes on; the code typed was wrong (tries left), wrong too often, past its validity (or never sent), sent for
+  // another intent (another amount or payee: now void); no more sends for this intent
+  'code-required',
+  'code-wrong',
+  'code-exhausted',
+  'code-expired',
+  'code-mismatch',
+  'code-send-limit',
   // call-back requests (src/callback): one is already on its way, too many this hour, number not allowed
   'callback-pending',
   'callback-limit',

@@ -5,6 +5,7 @@ import { currentScreenMeta, screenChoices, turnScreen } from './screen.js';
 import type { FlowContext, TurnScreen } from './types.js';
 import { matchKeyword } from './keywords.js';
 import { MONEY_ACTORS } from './actor-kit.js';
+import { CHALLENGE_DIGITS } from '../security/challenge.js';
 
 /**
  * One conversation's machine for the length of a hop: started fresh or restored from the persisted
@@ -59,6 +60,7 @@ export interface ConversationState {
 
 const INPUT_PATTERNS: Record<string, RegExp> = {
   pin: /^\d{4,6}$/,
+  code: new RegExp(`^\\d{${CHALLENGE_DIGITS}}$`),
   digits: /^\d{1,20}$/,
   amount: /^\d{1,9}(\.\d{1,2})?$/,
   phone: /^\+?\d[\d ]{5,18}$/,

@@ -54,7 +54,7 @@ const keyword = z.strictObject({
 
 export const screenMetaSchema = z.strictObject({
   prompt: i18nKey.optional(),
-  input: z.enum(['pin', 'digits', 'amount', 'phone', 'text']).optional(),
+  input: z.enum(['pin', 'code', 'digits', 'amount', 'phone', 'text']).optional(),
   options: z.array(option).min(1).optional(),
   list: z.strictObject({ items: name, item: i18nKey, empty: i18nKey.optional() }).optional(),
   choose: z

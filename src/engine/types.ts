@@ -31,8 +31,8 @@ export interface FlowEvent {
   [key: string]: unknown;
 }
 
-/** What a prompt state asks for when it takes free input. */
-export type InputKind = 'pin' | 'digits' | 'amount' | 'phone' | 'text';
+/** What a prompt state asks for when it takes free input; `code` is a one-time code sent by SMS, a secret like the PIN. */
+export type InputKind = 'pin' | 'code' | 'digits' | 'amount' | 'phone' | 'text';
 
 export interface MenuOption {
   key: string;
