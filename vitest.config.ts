@@ -8,6 +8,8 @@ export default defineConfig({
     globals: false,
     // Installs or names missing programs and starts a Redis for the run when none answers at REDIS_URL.
     globalSetup: ['test/helpers/global-setup.ts'],
+    // After every file: no PIN, one-time code or token in a captured log line, audit entry or session.
+    setupFiles: ['test/helpers/secret-scan.ts'],
     testTimeout: 30_000,
     hookTimeout: 30_000,
     pool: 'forks',

@@ -7,12 +7,19 @@ import { loadConfig, type Config } from '../../src/config.js';
 import { createLogger } from '../../src/logger.js';
 import { createServices, type Services } from '../../src/services.js';
 import { buildApp } from '../../src/app.js';
+import type { RedisStore } from '../../src/session/redis-store.js';
+import { codesIn, redisEvidence, registerEvidence, registerSecret, type Evidence } from './secret-sentinel.js';
 
 export const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
 
 /** Log lines a test server wrote, for redaction checks. */
 export class LogCapture extends Writable {
   readonly lines: string[] = [];
+  constructor() {
+    super();
+    // Scanned for secrets after the test file (test/helpers/secret-scan.ts).
+    registerEvidence(() => this.lines.map((text, i) => ({ where: `log line ${i + 1}`, text })));
+  }
   override _write(chunk: Buffer, _enc: string, done: () => void) {
     this.lines.push(...chunk.toString('utf8').split('\n').filter(Boolean));
     done();
@@ -45,7 +52,19 @@ export async function startTestServer(env: Record<string, string> = {}): Promise
     ...env,
   });
   const logs = new LogCapture();
+  registerConfigSecrets(config);
   const services = await createServices(config, createLogger(config.logLevel, logs));
+  // Every one-time code the sandbox outbox receives becomes a secret the scan looks for.
+  const outbox = services.outbox;
+  if (outbox) {
+    const send = outbox.send.bind(outbox);
+    outbox.send = async (sms) => {
+      for (const code of codesIn(sms.text)) registerSecret(code, 'a one-time code sent by SMS');
+      return send(sms);
+    };
+  }
+  const stored: Evidence[] = [];
+  registerEvidence(() => stored);
   const server: Server = buildApp(services).listen(0, '127.0.0.1');
   await once(server, 'listening');
   const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
@@ -65,9 +84,24 @@ export async function startTestServer(env: Record<string, string> = {}): Promise
     async close() {
       server.closeAllConnections();
       await new Promise<void>((resolve) => server.close(() => resolve()));
+      // What the server left in Redis (audit entries, sessions), read while the connection is open.
+      if (services.store.kind === 'redis') {
+        stored.push(...(await redisEvidence((services.store as RedisStore).client as never, config.redisPrefix).catch(() => [])));
+      }
       await services.close();
     },
   };
+}
+
+/** The secrets in a test server's settings: the pepper, tokens and keys (short defaults are not secrets). */
+function registerConfigSecrets(config: Config): void {
+  const walk = (value: unknown, path: string) => {
+    if (typeof value === 'string') {
+      if (/pepper|token|secret|key|password/i.test(path) && value.length >= 12) registerSecret(value, `the setting ${path}`);
+    } else if (Array.isArray(value)) value.forEach((v, i) => walk(v, `${path}[${i}]`));
+    else if (value && typeof value === 'object') for (const [k, v] of Object.entries(value)) walk(v, path ? `${path}.${k}` : k);
+  };
+  walk(config, '');
 }
 
 let counter = 0;
