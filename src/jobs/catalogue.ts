@@ -12,12 +12,15 @@ import { z } from 'zod';
  * - `call`: call-back (`callback/callbacks.ts`); handled by `messaging/outbound.ts`.
  * - `resolveTransfer`: money (`TransferService`), handled by `TransferService.resolve` (wired in services.ts).
  * - `fineract-hook`: the Fineract hook route; handled by `hooks/fineract-hooks.ts` (`registerHookJob`).
+ * - `otp`: one send of a one-time code (`security/challenge.ts`), handled there: the data names the challenge,
+ *   never the code, which the handler decrypts when it sends (so no code waits in Redis in clear).
  */
 
 export const SMS_JOB = 'sms';
 export const CALL_JOB = 'call';
 export const RESOLVE_JOB = 'resolveTransfer';
 export const HOOK_JOB = 'fineract-hook';
+export const OTP_JOB = 'otp';
 
 /** An outbound SMS. The handler still checks the number (E.164) and the premium fields' patterns. */
 const SmsJob = z.object({
@@ -43,12 +46,22 @@ const Id = z.number().int().positive().max(Number.MAX_SAFE_INTEGER);
 /** A Fineract hook event, as claimed by the payload: re-read from Fineract before any alert. */
 const HookJob = z.object({ action: z.enum(HOOK_ACTIONS), clientId: Id, savingsId: Id, transactionId: Id });
 
+/** One send of a one-time code: the client, the purpose and the challenge's random reference. No code. */
+const OtpJob = z
+  .object({
+    clientId: z.string().regex(/^[A-Za-z0-9_.+-]{1,64}$/),
+    purpose: z.enum(['enrol', 'unlock', 'money']),
+    id: z.string().regex(/^[A-Za-z0-9_-]{8,64}$/),
+  })
+  .strict();
+
 /** The schema of each job's data, by job name. */
 export const JOB_SCHEMAS = {
   [SMS_JOB]: SmsJob,
   [CALL_JOB]: CallJob,
   [RESOLVE_JOB]: ResolveJob,
   [HOOK_JOB]: HookJob,
+  [OTP_JOB]: OtpJob,
 } as const;
 
 /** A catalogue: job names and the schemas of their data. Tests may bring their own. */

@@ -1,8 +1,20 @@
-import type { ClientId } from '../session/keys.js';
+import { createCipheriv, createDecipheriv, hkdfSync, randomBytes, randomInt } from 'node:crypto';
+import type { Cluster, Redis } from 'ioredis';
+import { Counter, type Metric } from 'prom-client';
+import type { AuditTrail } from '../audit/audit.js';
+import { OTP_JOB, type Jobs } from '../jobs/catalogue.js';
+import type { JobQueue } from '../jobs/queue.js';
+import { maskMsisdn, type Logger } from '../logger.js';
+import { defaultKeys, type ClientId, type Keys } from '../session/keys.js';
+import type { KeyValueStore } from '../session/store.js';
+import { toGsm } from '../text/gsm.js';
+import type { Translator } from '../text/i18n.js';
+import { serialised } from './lockout.js';
+import { hmacSha256 } from './secrets.js';
 
 /**
  * One-time codes (threat T31): the one challenge primitive behind every code Kiunga sends, for
- * activation, self-unlock and money step-up. Contract first; the implementation follows in this file.
+ * activation, self-unlock and money step-up.
  *
  * - A code is 6 digits, valid 5 minutes (CHALLENGE_TTL_MS), with 3 tries and 3 sends; a resend repeats the
  *   same code (SMS is slow), so the code is kept encrypted under a key derived from the pepper for the
@@ -89,4 +101,509 @@ export interface ChallengeService {
   markFreshCredential(clientId: ClientId): Promise<void>;
   isFreshCredential(clientId: ClientId): Promise<boolean>;
   consumeFreshCredential(clientId: ClientId): Promise<void>;
+}
+
+/** New challenges (not resends) one client may be sent per purpose in an hour: a cap on SMS pumping by changing the intent. */
+export const CHALLENGE_ISSUES_PER_HOUR = 10;
+const HOUR_MS = 3_600_000;
+/** The fresh-credential mark outlives a customer who waits weeks before the first money-out. */
+const FRESH_CREDENTIAL_TTL_MS = 90 * 24 * HOUR_MS;
+/** The record's key outlives its validity a little, so a late check still reads `expired` from our clock. */
+const RECORD_GRACE_MS = 60_000;
+
+/** Where a client's challenge of one purpose lives (same slot as the PIN: one customer's keys share a hash tag). */
+export const challengeKey = (keys: Keys, clientId: ClientId, purpose: ChallengePurpose) => keys.forCustomer(clientId, `otp:${purpose}`);
+const issuesKey = (keys: Keys, clientId: ClientId, purpose: ChallengePurpose) => keys.forCustomer(clientId, `otp:${purpose}:issues`);
+const freshKey = (keys: Keys, clientId: ClientId) => keys.forCustomer(clientId, 'otp:fresh');
+
+/** How the code reaches the customer's phone: `Messenger.send` of the messaging layer (the SMS provider or the sandbox outbox). */
+export type OtpSender = (sms: { to: string; text: string; ref?: string }) => Promise<{ id: string }>;
+
+export interface ChallengeServiceOptions {
+  store: KeyValueStore;
+  keys?: Keys;
+  /** The server secret (`PIN_PEPPER`): keys the code hash and the intent hash, and derives the code's encryption key. */
+  pepper: string;
+  /** Delivery: one `otp` job per send, holding the challenge's reference only. */
+  queue: JobQueue;
+  /** The SMS texts (`sms.otp.<purpose>`). */
+  translator: Translator;
+  logger: Logger;
+  audit?: AuditTrail;
+  /** The clock (epoch ms); tests move it. */
+  now?: () => number;
+}
+
+/** The service plus what the process wires: its metrics for /metrics and the `otp` job's handler. */
+export interface ChallengeServiceRuntime extends ChallengeService {
+  readonly metrics: Metric[];
+  /** Registers the `otp` job handler on the queue (before `queue.start()`), sending through `send`. */
+  register(queue: JobQueue, send: OtpSender): void;
+}
+
+/** One open challenge. The code is there only as its keyed hash and encrypted (for a resend); never in clear. */
+interface ChallengeRecord {
+  /** Random reference: the `otp` job names it, the check script compares it. */
+  id: string;
+  /** 16 random bytes, hex: HMAC(pepper, salt, code). */
+  salt: string;
+  /** The code's keyed hash, hex. */
+  ch: string;
+  /** The intent's keyed hash, hex. */
+  ih: string;
+  /** AES-256-GCM of the code: iv (12) || tag (16) || ciphertext, base64. */
+  enc: string;
+  exp: number;
+  tries: number;
+  sends: number;
+  /** JSON of `Meta`: no secret. */
+  meta: string;
+}
+
+interface Meta {
+  intent: ChallengeIntent;
+  msisdn: string;
+  language: string;
+  channel: string;
+  display?: ChallengeDisplay;
+  resume?: Record<string, string | number | boolean>;
+}
+
+type IssueReply =
+  | { status: 'sent'; expiresAt: number; sendsLeft: number; id: string; send: number; replaced: boolean }
+  | { status: 'resent'; expiresAt: number; sendsLeft: number; id: string; send: number }
+  | { status: 'send-limit'; expiresAt: number };
+type CheckReply = CheckResult | { result: 'changed' };
+
+interface Backend {
+  issue(key: string, issues: string, now: number, fresh: ChallengeRecord): Promise<IssueReply>;
+  /** The id and salt of the open challenge, to hash the candidate before the atomic check. */
+  peek(key: string): Promise<{ id: string; salt: string } | undefined>;
+  check(key: string, now: number, id: string, intentHash: string, codeHash: string): Promise<CheckReply>;
+  read(key: string): Promise<ChallengeRecord | undefined>;
+  /** Deletes the keys; how many existed. */
+  remove(keys: string[]): Promise<number>;
+}
+
+/*
+ * Issue, in one step: the same intent still open → a resend of the same code (at most CHALLENGE_SENDS in
+ * all); otherwise a new challenge replaces whatever was open (a different intent voids it), counted against
+ * CHALLENGE_ISSUES_PER_HOUR. KEYS: record, issue counter. ARGV: now, intent hash, max sends, max issues,
+ * issue window ms, record ttl ms, then the new record's fields id, salt, ch, enc, exp, tries, meta.
+ */
+const ISSUE_LUA = `
+local now = tonumber(ARGV[1])
+local maxSends = tonumber(ARGV[3])
+local cur = redis.call('HMGET', KEYS[1], 'id', 'ih', 'exp', 'sends')
+if cur[1] and tonumber(cur[3]) > now and cur[2] == ARGV[2] then
+  local sends = tonumber(cur[4])
+  if sends >= maxSends then return {'send-limit', cur[3]} end
+  sends = redis.call('HINCRBY', KEYS[1], 'sends', 1)
+  return {'resent', cur[3], maxSends - sends, cur[1], sends}
+end
+local issued = tonumber(redis.call('GET', KEYS[2]) or '0')
+if issued >= tonumber(ARGV[4]) then
+  local left = redis.call('PTTL', KEYS[2])
+  if left < 0 then left = tonumber(ARGV[5]) end
+  return {'send-limit', string.format('%.0f', now + left)}
+end
+if redis.call('INCR', KEYS[2]) == 1 then redis.call('PEXPIRE', KEYS[2], ARGV[5]) end
+redis.call('DEL', KEYS[1])
+redis.call('HSET', KEYS[1], 'id', ARGV[7], 'salt', ARGV[8], 'ch', ARGV[9], 'ih', ARGV[2], 'enc', ARGV[10], 'exp', ARGV[11], 'tries', ARGV[12], 'sends', 1, 'meta', ARGV[13])
+redis.call('PEXPIRE', KEYS[1], ARGV[6])
+return {'sent', ARGV[11], maxSends - 1, ARGV[7], 1, cur[1] and 1 or 0}`;
+
+/*
+ * Check and consume, in one step. The hashes are compared in constant time: XOR over every byte, no early
+ * exit (both are 64 hex characters, so the lengths never differ). A wrong intent voids the challenge; a right
+ * code consumes it; the last wrong try deletes it. KEYS: record. ARGV: now, id, intent hash, code hash.
+ */
+const CHECK_LUA = `
+local function same(a, b)
+  if #a ~= #b then return false end
+  local d = 0
+  for i = 1, #a do d = bit.bor(d, bit.bxor(string.byte(a, i), string.byte(b, i))) end
+  return d == 0
+end
+local v = redis.call('HMGET', KEYS[1], 'id', 'ih', 'ch', 'exp', 'tries')
+if not v[1] then return {'expired'} end
+if v[1] ~= ARGV[2] then return {'changed'} end
+if tonumber(v[4]) <= tonumber(ARGV[1]) then
+  redis.call('DEL', KEYS[1])
+  return {'expired'}
+end
+if not same(v[2], ARGV[3]) then
+  redis.call('DEL', KEYS[1])
+  return {'mismatch'}
+end
+if same(v[3], ARGV[4]) then
+  redis.call('DEL', KEYS[1])
+  return {'ok'}
+end
+local tries = tonumber(v[5]) - 1
+if tries <= 0 then
+  redis.call('DEL', KEYS[1])
+  return {'exhausted'}
+end
+redis.call('HSET', KEYS[1], 'tries', tries)
+return {'wrong', tries}`;
+
+interface ChallengeScripts {
+  kiungaOtpIssue(record: string, issues: string, ...args: (string | number)[]): Promise<(string | number)[]>;
+  kiungaOtpCheck(record: string, ...args: (string | number)[]): Promise<(string | number)[]>;
+}
+
+function redisBackend(client: Redis | Cluster, store: KeyValueStore): Backend {
+  client.defineCommand('kiungaOtpIssue', { numberOfKeys: 2, lua: ISSUE_LUA });
+  client.defineCommand('kiungaOtpCheck', { numberOfKeys: 1, lua: CHECK_LUA });
+  const scripts = client as unknown as ChallengeScripts;
+  // The store waits for its very first connection (and says why it cannot); the raw client would not.
+  const ready = async () => {
+    if (client.status !== 'ready') await store.ping();
+  };
+  return {
+    async issue(key, issues, now, r) {
+      await ready();
+      const reply = await scripts.kiungaOtpIssue(
+        key,
+        issues,
+        now,
+        r.ih,
+        CHALLENGE_SENDS,
+        CHALLENGE_ISSUES_PER_HOUR,
+        HOUR_MS,
+        CHALLENGE_TTL_MS + RECORD_GRACE_MS,
+        r.id,
+        r.salt,
+        r.ch,
+        r.enc,
+        r.exp,
+        r.tries,
+        r.meta,
+      );
+      const expiresAt = Number(reply[1]);
+      if (reply[0] === 'send-limit') return { status: 'send-limit', expiresAt };
+      const common = { expiresAt, sendsLeft: Number(reply[2]), id: String(reply[3]), send: Number(reply[4]) };
+      return reply[0] === 'sent' ? { status: 'sent', ...common, replaced: reply[5] === 1 } : { status: 'resent', ...common };
+    },
+    async peek(key) {
+      await ready();
+      const [id, salt] = await client.hmget(key, 'id', 'salt');
+      return id && salt ? { id, salt } : undefined;
+    },
+    async check(key, now, id, intentHash, codeHash) {
+      await ready();
+      const reply = await scripts.kiungaOtpCheck(key, now, id, intentHash, codeHash);
+      if (reply[0] === 'wrong') return { result: 'wrong', triesLeft: Number(reply[1]) };
+      return { result: reply[0] as Exclude<CheckReply['result'], 'wrong'> } as CheckReply;
+    },
+    async read(key) {
+      await ready();
+      const h = await client.hgetall(key);
+      if (!h.id) return undefined;
+      return { ...(h as unknown as ChallengeRecord), exp: Number(h.exp), tries: Number(h.tries), sends: Number(h.sends) };
+    },
+    async remove(keys) {
+      await ready();
+      // One customer's keys share a hash tag: a multi-key DEL is legal on a Cluster.
+      return keys.length ? client.del(...keys) : 0;
+    },
+  };
+}
+
+/** The in-process store: the same steps in JavaScript, serialised per key (a single process only). */
+function memoryBackend(store: KeyValueStore): Backend {
+  const read = async (key: string) => {
+    const raw = await store.get(key);
+    return raw ? (JSON.parse(raw) as ChallengeRecord) : undefined;
+  };
+  const ttl = CHALLENGE_TTL_MS + RECORD_GRACE_MS;
+  return {
+    issue(key, issues, now, fresh) {
+      return serialised(key, async (): Promise<IssueReply> => {
+        const cur = await read(key);
+        if (cur && cur.exp > now && cur.ih === fresh.ih) {
+          if (cur.sends >= CHALLENGE_SENDS) return { status: 'send-limit', expiresAt: cur.exp };
+          cur.sends += 1;
+          await store.set(key, JSON.stringify(cur), Math.max(1, cur.exp - now + RECORD_GRACE_MS));
+          return { status: 'resent', expiresAt: cur.exp, sendsLeft: CHALLENGE_SENDS - cur.sends, id: cur.id, send: cur.sends };
+        }
+        const counted = await store.get(issues);
+        if (Number(counted ?? 0) >= CHALLENGE_ISSUES_PER_HOUR) return { status: 'send-limit', expiresAt: now + HOUR_MS };
+        await store.increment(issues, HOUR_MS);
+        await store.set(key, JSON.stringify({ ...fresh, sends: 1 }), ttl);
+        return { status: 'sent', expiresAt: fresh.exp, sendsLeft: CHALLENGE_SENDS - 1, id: fresh.id, send: 1, replaced: Boolean(cur) };
+      });
+    },
+    async peek(key) {
+      const cur = await read(key);
+      return cur ? { id: cur.id, salt: cur.salt } : undefined;
+    },
+    check(key, now, id, intentHash, codeHash) {
+      return serialised(key, async (): Promise<CheckReply> => {
+        const cur = await read(key);
+        if (!cur) return { result: 'expired' };
+        if (cur.id !== id) return { result: 'changed' };
+        if (cur.exp <= now) {
+          await store.delete(key);
+          return { result: 'expired' };
+        }
+        if (!sameHex(cur.ih, intentHash)) {
+          await store.delete(key);
+          return { result: 'mismatch' };
+        }
+        if (sameHex(cur.ch, codeHash)) {
+          await store.delete(key);
+          return { result: 'ok' };
+        }
+        cur.tries -= 1;
+        if (cur.tries <= 0) {
+          await store.delete(key);
+          return { result: 'exhausted' };
+        }
+        await store.set(key, JSON.stringify(cur), Math.max(1, cur.exp - now + RECORD_GRACE_MS));
+        return { result: 'wrong', triesLeft: cur.tries };
+      });
+    },
+    read,
+    async remove(keys) {
+      let n = 0;
+      for (const key of keys) {
+        await serialised(key, async () => {
+          if ((await store.get(key)) !== null) n += 1;
+          await store.delete(key);
+        });
+      }
+      return n;
+    },
+  };
+}
+
+/** Constant-time equality of two hex digests (the in-process twin of the Lua `same`). */
+function sameHex(a: string, b: string): boolean {
+  if (a.length !== b.length) return false;
+  let d = 0;
+  for (let i = 0; i < a.length; i++) d |= a.charCodeAt(i) ^ b.charCodeAt(i);
+  return d === 0;
+}
+
+/** The intent's canonical fields, in a fixed order, absent ones as null: the input of its keyed hash. */
+export function canonicalIntent(intent: ChallengeIntent): string {
+  return JSON.stringify([
+    intent.purpose,
+    String(intent.clientId),
+    intent.amountCents ?? null,
+    intent.currency ?? null,
+    intent.payee ?? null,
+    intent.source ?? null,
+  ]);
+}
+
+const CODE_FORMAT = new RegExp(`^\\d{${CHALLENGE_DIGITS}}$`);
+
+/**
+ * The challenge service on the given store: Lua scripts on Redis (atomic across every process), serialised
+ * steps in process. See the contract at the top of this file.
+ */
+export function createChallengeService(options: ChallengeServiceOptions): ChallengeServiceRuntime {
+  const { store, pepper, queue, translator, logger, audit, keys = defaultKeys, now = Date.now } = options;
+  if (Buffer.byteLength(pepper, 'utf8') < 16) throw new TypeError('the pepper must be at least 16 bytes');
+  const log = logger.child({ component: 'otp' });
+  const client = (store as { client?: Redis | Cluster }).client;
+  const backend = store.kind === 'redis' && client ? redisBackend(client, store) : memoryBackend(store);
+
+  // The code is kept encrypted only so that a resend repeats it; its key comes from the pepper and a label of
+  // its own, so it is never the key of the hashes.
+  const encKey = Buffer.from(hkdfSync('sha256', pepper, Buffer.alloc(0), 'kiunga otp v1', 32));
+  const codeHash = (salt: string, code: string) => hmacSha256(pepper, Buffer.from(salt, 'hex'), code).toString('hex');
+  const intentHash = (intent: ChallengeIntent) => hmacSha256(pepper, 'kiunga otp intent v1\0', canonicalIntent(intent)).toString('hex');
+  const aad = (id: string) => Buffer.from(`kiunga otp ${id}`, 'utf8');
+  const encrypt = (id: string, code: string) => {
+    const iv = randomBytes(12);
+    const cipher = createCipheriv('aes-256-gcm', encKey, iv);
+    cipher.setAAD(aad(id));
+    const body = Buffer.concat([cipher.update(code, 'utf8'), cipher.final()]);
+    return Buffer.concat([iv, cipher.getAuthTag(), body]).toString('base64');
+  };
+  const decrypt = (id: string, enc: string) => {
+    const raw = Buffer.from(enc, 'base64');
+    const decipher = createDecipheriv('aes-256-gcm', encKey, raw.subarray(0, 12));
+    decipher.setAAD(aad(id));
+    decipher.setAuthTag(raw.subarray(12, 28));
+    return Buffer.concat([decipher.update(raw.subarray(28)), decipher.final()]).toString('utf8');
+  };
+
+  const sent = new Counter({
+    name: 'kiunga_otp_sent_total',
+    help: 'One-time codes handed to the SMS provider (first sends and resends), by purpose.',
+    labelNames: ['purpose'],
+    registers: [],
+  });
+  const failed = new Counter({
+    name: 'kiunga_otp_failed_total',
+    help: 'One-time code checks that did not pass, by purpose and reason (wrong, exhausted, expired, mismatch).',
+    labelNames: ['purpose', 'reason'],
+    registers: [],
+  });
+
+  const record = async (event: Parameters<AuditTrail['record']>[0]) => {
+    try {
+      await audit?.record(event);
+    } catch (err) {
+      log.error({ type: event.type, err: { message: (err as Error)?.message } }, 'audit entry not written');
+    }
+  };
+  const actor = (clientId: ClientId) => `customer:${clientId}` as const;
+  const numericId = (clientId: ClientId) => (Number.isSafeInteger(Number(clientId)) ? Number(clientId) : undefined);
+
+  const service: ChallengeServiceRuntime = {
+    metrics: [sent, failed],
+
+    async issue(intent, delivery) {
+      const at = now();
+      const id = randomBytes(12).toString('base64url');
+      const salt = randomBytes(16).toString('hex');
+      const code = String(randomInt(0, 10 ** CHALLENGE_DIGITS)).padStart(CHALLENGE_DIGITS, '0');
+      const meta: Meta = {
+        intent,
+        msisdn: delivery.msisdn,
+        language: delivery.language,
+        channel: delivery.channel,
+        ...(delivery.display ? { display: delivery.display } : {}),
+        ...(delivery.resume ? { resume: delivery.resume } : {}),
+      };
+      const fresh: ChallengeRecord = {
+        id,
+        salt,
+        ch: codeHash(salt, code),
+        ih: intentHash(intent),
+        enc: encrypt(id, code),
+        exp: at + CHALLENGE_TTL_MS,
+        tries: CHALLENGE_TRIES,
+        sends: 1,
+        meta: JSON.stringify(meta),
+      };
+      const key = challengeKey(keys, intent.clientId, intent.purpose);
+      const reply = await backend.issue(key, issuesKey(keys, intent.clientId, intent.purpose), at, fresh);
+      if (reply.status === 'send-limit') {
+        log.warn({ clientId: intent.clientId, purpose: intent.purpose }, 'one-time code not sent: send limit reached');
+        return { status: 'send-limit', expiresAt: reply.expiresAt };
+      }
+      if (reply.status === 'sent' && reply.replaced) {
+        await record({
+          type: 'otp.revoked',
+          actor: actor(intent.clientId),
+          clientId: numericId(intent.clientId),
+          data: { purpose: intent.purpose, reason: 'replaced' },
+        });
+      }
+      // The job names the challenge, never the code: its handler decrypts the code when it sends.
+      const jobId = `otp-${reply.id}-${reply.send}`;
+      await queue.add(OTP_JOB, { clientId: String(intent.clientId), purpose: intent.purpose, id: reply.id }, { jobId });
+      return { status: reply.status, expiresAt: reply.expiresAt, sendsLeft: reply.sendsLeft };
+    },
+
+    async check(intent, code) {
+      const key = challengeKey(keys, intent.clientId, intent.purpose);
+      const candidate = typeof code === 'string' && CODE_FORMAT.test(code) ? code : '';
+      let reply: CheckReply = { result: 'expired' };
+      // Hashing needs the challenge's salt, read first; the script then checks that the same challenge is still
+      // there (a reissue in between changes its id), so the check itself stays one atomic step.
+      for (let attempt = 0; attempt < 3; attempt++) {
+        const open = await backend.peek(key);
+        if (!open) {
+          reply = { result: 'expired' };
+          break;
+        }
+        // A malformed entry still costs a try: its hash (of the empty string) can never match a code.
+        reply = await backend.check(key, now(), open.id, intentHash(intent), codeHash(open.salt, candidate));
+        if (reply.result !== 'changed') break;
+      }
+      const result: CheckResult = reply.result === 'changed' ? { result: 'expired' } : reply;
+      const base = { actor: actor(intent.clientId), clientId: numericId(intent.clientId) } as const;
+      if (result.result === 'ok') {
+        await record({ type: 'otp.verified', ...base, data: { purpose: intent.purpose } });
+      } else {
+        failed.inc({ purpose: intent.purpose, reason: result.result });
+        log.info({ clientId: intent.clientId, purpose: intent.purpose, result: result.result }, 'one-time code not accepted');
+        await record({
+          type: 'otp.failed',
+          ...base,
+          data: { purpose: intent.purpose, reason: result.result, ...(result.result === 'wrong' ? { triesLeft: result.triesLeft } : {}) },
+        });
+      }
+      return result;
+    },
+
+    async pending(clientId, purpose) {
+      const r = await backend.read(challengeKey(keys, clientId, purpose));
+      if (!r || r.exp <= now()) return undefined;
+      const meta = JSON.parse(r.meta) as Meta;
+      return {
+        intent: meta.intent,
+        ...(meta.display ? { display: meta.display } : {}),
+        ...(meta.resume ? { resume: meta.resume } : {}),
+        expiresAt: r.exp,
+        triesLeft: r.tries,
+      };
+    },
+
+    async revoke(clientId, purposes = CHALLENGE_PURPOSES) {
+      const n = await backend.remove(purposes.map((p) => challengeKey(keys, clientId, p)));
+      if (n > 0) {
+        await record({
+          type: 'otp.revoked',
+          actor: 'system',
+          clientId: numericId(clientId),
+          data: { purposes: purposes.join(','), count: n },
+        });
+      }
+      return n;
+    },
+
+    async markFreshCredential(clientId) {
+      await store.set(freshKey(keys, clientId), '1', FRESH_CREDENTIAL_TTL_MS);
+    },
+    async isFreshCredential(clientId) {
+      return (await store.get(freshKey(keys, clientId))) !== null;
+    },
+    async consumeFreshCredential(clientId) {
+      await store.delete(freshKey(keys, clientId));
+    },
+
+    register(q, send) {
+      q.handle(OTP_JOB, async (job: Jobs[typeof OTP_JOB]) => {
+        const purpose = job.purpose;
+        const r = await backend.read(challengeKey(keys, job.clientId, purpose));
+        // Consumed, revoked, replaced or expired since it was queued: nothing to send (idempotent on a retry).
+        if (!r || r.id !== job.id || r.exp <= now()) {
+          log.info({ clientId: job.clientId, purpose }, 'one-time code not sent: the challenge is no longer open');
+          return;
+        }
+        const meta = JSON.parse(r.meta) as Meta;
+        const code = decrypt(r.id, r.enc);
+        const text = toGsm(
+          translator.t(meta.language, `sms.otp.${purpose}`, {
+            code,
+            amount: meta.display?.amount ?? '',
+            // The template ends the payee's sentence itself: "Baraka O." must not become "Baraka O..".
+            payee: (meta.display?.payee ?? '').replace(/\.+$/, ''),
+            minutes: Math.round(CHALLENGE_TTL_MS / 60_000),
+          }),
+        );
+        const { id } = await send({ to: meta.msisdn, text, ref: `otp-${r.id}` });
+        sent.inc({ purpose });
+        log.info({ clientId: job.clientId, purpose, to: maskMsisdn(meta.msisdn), id }, 'one-time code sent');
+        await record({
+          type: 'otp.sent',
+          actor: actor(job.clientId),
+          clientId: numericId(job.clientId),
+          msisdn: meta.msisdn,
+          channel: meta.channel,
+          data: { purpose, send: r.sends },
+        });
+      });
+    },
+  };
+  return service;
 }

@@ -150,7 +150,7 @@ function redisLockout(client: Redis | Cluster, policy: LockoutPolicy, store: Key
 
 /** Steps of one key run one after the other in this process (the store's own calls are atomic each). */
 const queues = new Map<string, Promise<unknown>>();
-function serialised<T>(key: string, fn: () => Promise<T>): Promise<T> {
+export function serialised<T>(key: string, fn: () => Promise<T>): Promise<T> {
   const previous = queues.get(key) ?? Promise.resolve();
   const next = previous.then(fn, fn);
   const tail = next.catch(() => undefined);
