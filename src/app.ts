@@ -74,8 +74,10 @@ export function buildApp(deps: AppDeps): express.Express {
   app.use(express.urlencoded({ extended: false, limit: BODY_LIMIT, parameterLimit: 50 }));
   app.use(express.json({ limit: BODY_LIMIT }));
 
-  const metrics = createMetrics({ gateway: deps.gateway, unknownLookupsRefused: deps.unknownLookupsRefused });
-  for (const metric of deps.transfers?.metrics ?? []) metrics.registry.registerMetric(metric);
+  const metrics = createMetrics({ gateway: deps.gateway, queue: deps.queue, unknownLookupsRefused: deps.unknownLookupsRefused });
+  // The modules that own a number keep its metric; the app serves them all on one registry.
+  const owned = [deps.runner.metrics, deps.gateway?.metrics, deps.pins.metrics, deps.transfers?.metrics];
+  for (const metric of owned.flat()) if (metric) metrics.registry.registerMetric(metric);
   app.use(metrics.middleware);
   app.get('/metrics', async (_req, res) => {
     res.type(metrics.registry.contentType).send(await metrics.registry.metrics());

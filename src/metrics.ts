@@ -1,6 +1,7 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { NextFunction, Request, Response } from 'express';
 import type { FineractGateway } from './fineract/gateway.js';
+import type { JobQueue } from './jobs/queue.js';
 import { refusalOf } from './limits/refusals.js';
 
 /**
@@ -18,6 +19,8 @@ const BREAKER_STATES = { closed: 0, 'half-open': 1, open: 2 } as const;
 
 export interface MetricsOptions {
   gateway?: FineractGateway;
+  /** The job queue, for its depth. */
+  queue?: JobQueue;
   /** Lookups of unknown numbers refused by FINERACT_UNKNOWN_LOOKUP_SHARE since start. */
   unknownLookupsRefused?: () => number;
 }
@@ -57,6 +60,24 @@ export function createMetrics(options: MetricsOptions): Metrics {
       registers: [registry],
       collect() {
         this.set(unknownLookupsRefused());
+      },
+    });
+  }
+  const queue = options.queue;
+  if (queue) {
+    new Gauge({
+      name: 'kiunga_jobs_waiting',
+      help: 'Jobs not started yet (SMS, calls, transfer resolution, hook alerts), by state: waiting (due now), delayed (later).',
+      labelNames: ['state'],
+      registers: [registry],
+      async collect() {
+        try {
+          const counts = await queue.counts();
+          this.set({ state: 'waiting' }, counts.waiting);
+          this.set({ state: 'delayed' }, counts.delayed);
+        } catch {
+          // Redis unavailable: keep the last value rather than fail the whole scrape.
+        }
       },
     });
   }

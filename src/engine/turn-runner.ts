@@ -1,6 +1,7 @@
 import type { Logger } from 'pino';
 import type { KeyValueStore } from '../session/store.js';
 import { randomBytes } from 'node:crypto';
+import { Counter, Histogram, type Metric } from 'prom-client';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { LockTimeout } from '../session/errors.js';
 import type { Keys } from '../session/keys.js';
@@ -96,6 +97,14 @@ export interface TurnRunnerDeps {
 
 const RECENT_HOPS = 3;
 
+/**
+ * How a hop ended, the `outcome` label of `kiunga_hops_total`: the flow asked for more (`continued`) or
+ * ended the session (`ended`), an aggregator retry got the recorded reply (`replayed`), the hop belonged to
+ * another number or service code (`refused`), the deadline cut it short (`deadline`), or something failed
+ * and the customer got the polite end (`failed`).
+ */
+export type HopOutcome = 'continued' | 'ended' | 'replayed' | 'refused' | 'deadline' | 'failed';
+
 /** The session lock held for one hop. */
 interface HopLock {
   lockKey: string;
@@ -103,6 +112,8 @@ interface HopLock {
   token: string;
   /** Set once the record was written and the lock released together. */
   released: boolean;
+  /** How the hop ended, for the metrics; `failed` until a reply is chosen. */
+  outcome: HopOutcome;
 }
 
 /**
@@ -115,7 +126,28 @@ export function hopDeadline(budgetMs: number, arrivedAt = Date.now()): number {
 }
 
 export class TurnRunner {
-  constructor(private readonly deps: TurnRunnerDeps) {}
+  /** Prometheus metrics of hops, registered by the app on /metrics. The flow id is a label, never a number or session. */
+  readonly metrics: Metric[];
+  private readonly hops: Counter<'channel' | 'flow' | 'outcome'>;
+  private readonly hopSeconds: Histogram<'channel'>;
+
+  constructor(private readonly deps: TurnRunnerDeps) {
+    this.hops = new Counter({
+      name: 'kiunga_hops_total',
+      help: 'Hops answered, by channel, flow and outcome (continued, ended, replayed, refused, deadline, failed).',
+      labelNames: ['channel', 'flow', 'outcome'],
+      registers: [],
+    });
+    // Around the aggregators' deadlines (USSD answers within a few seconds), so the buckets are dense below 5 s.
+    this.hopSeconds = new Histogram({
+      name: 'kiunga_hop_duration_seconds',
+      help: 'Time from taking a hop to answering it (lock, flow, Fineract calls, save), by channel.',
+      labelNames: ['channel'],
+      buckets: [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2, 3, 5, 8],
+      registers: [],
+    });
+    this.metrics = [this.hops, this.hopSeconds];
+  }
 
   /** Runs a hop; always resolves with a reply, before `deadlineAt` whenever the store answers. */
   async run(req: TurnRequest, deadlineAt: number): Promise<TurnReply> {
@@ -127,7 +159,9 @@ export class TurnRunner {
       sessionKey: keys.session(req.channel, req.sessionId),
       token: randomBytes(12).toString('base64url'),
       released: false,
+      outcome: 'failed',
     };
+    const timer = this.hopSeconds.startTimer({ channel: req.channel });
     try {
       // Concurrent hops of one session are serialised: the lock is taken and the record read in one round
       // trip, and the record written and the lock released in another.
@@ -149,7 +183,11 @@ export class TurnRunner {
       }
     } catch (error) {
       log.warn({ err: { type: (error as Error)?.name, message: (error as Error)?.message } }, 'hop failed');
+      hop.outcome = 'failed';
       return this.closing(req, this.deps.translator, this.deps.defaultLanguage, 'error.unavailable').reply;
+    } finally {
+      timer();
+      this.hops.inc({ channel: req.channel, flow: req.flowId, outcome: hop.outcome });
     }
   }
 
@@ -161,15 +199,20 @@ export class TurnRunner {
 
     if (record && (record.msisdn !== req.msisdn || record.serviceCode !== req.serviceCode)) {
       log.warn('hop refused: session belongs to another number or service code');
+      hop.outcome = 'refused';
       return this.closing(req, translator, this.deps.defaultLanguage, 'error.generic').reply;
     }
     const replay = record?.hops.find((h) => h.key === req.hopKey);
     if (replay) {
       log.info('duplicate hop answered from the session record');
+      hop.outcome = 'replayed';
       return replay.reply;
     }
-    if (record?.ended)
+    if (record?.ended) {
+      // A hop after the end gets the last answer again, as a retry would.
+      hop.outcome = 'replayed';
       return record.hops[record.hops.length - 1]?.reply ?? this.closing(req, translator, this.deps.defaultLanguage, 'common.goodbye').reply;
+    }
 
     const { inputs, transport, endWith } = req.inputs(record?.transport);
     if (endWith) {
@@ -178,6 +221,7 @@ export class TurnRunner {
       const { reply } = this.closing(req, texts, lang, endWith, transport);
       await this.save(hop, profile, record, req, transport, reply, undefined, record?.view);
       log.info({ end: true, reason: endWith }, 'session ended by the channel');
+      hop.outcome = 'ended';
       return reply;
     }
     const restored = record ? this.deps.flows.version(record.flowId, record.flowVersion) : undefined;
@@ -236,6 +280,7 @@ export class TurnRunner {
       await this.save(hop, profile, record, req, transport, reply, undefined, record?.view).catch((saveError: unknown) => {
         if (!error.moneyInFlight) throw saveError;
       });
+      hop.outcome = 'deadline';
       return reply;
     }
 
@@ -265,8 +310,10 @@ export class TurnRunner {
         { err: { type: (error as Error)?.name, message: (error as Error)?.message } },
         'session not saved after a money hop; answering its outcome',
       );
+      hop.outcome = 'ended';
       return reply;
     }
+    hop.outcome = reply.end ? 'ended' : 'continued';
     if (turn.lang !== startLang && translator.languages.includes(turn.lang)) {
       await store.set(keys.language(req.msisdn), turn.lang);
     }

@@ -1,9 +1,10 @@
 import type { Cluster, Redis } from 'ioredis';
+import { Counter, Histogram, type Metric } from 'prom-client';
 import type { Logger } from '../logger.js';
 import { CircuitBreaker, withBreaker, type BreakerOptions, type BreakerSnapshot } from './breaker.js';
 import { currentDeadline } from '../limits/deadline.js';
 import { FineractNotSent } from './not-sent.js';
-import { FineractUnavailable } from './errors.js';
+import { FineractNotFound, FineractRejected, FineractUnauthorized, FineractUnavailable } from './errors.js';
 import type { FineractRequester, HttpMethod, RequestOptions } from './http.js';
 import { createSharedLimiter, RateLimited, type LimiterStats, type Priority } from '../limits/limiter.js';
 import { createReplicaRouter, type ReadFrom, type RouterStats } from './replicas.js';
@@ -89,6 +90,24 @@ export interface FineractGateway extends FineractRequester {
   ready(timeoutMs?: number): Promise<boolean>;
   /** For /metrics and /readyz: queue, refusals, breaker states. Cheap (no I/O). */
   stats(): GatewayStats;
+  /**
+   * Prometheus metrics of the calls that reached an upstream (registered by the app on /metrics): counts
+   * by upstream, kind (read, write) and outcome, and their latency. Calls refused before sending are in
+   * `stats()` (`kiunga_fineract_refused`).
+   */
+  readonly metrics: Metric[];
+}
+
+/** How a call that reached Fineract ended, the `outcome` label of `kiunga_fineract_requests_total`. */
+export type CallOutcome = 'ok' | 'rejected' | 'not-found' | 'unauthorized' | 'unavailable' | 'error';
+
+function outcomeOf(err: unknown): CallOutcome {
+  // FineractNotSent is a FineractUnavailable, but it never reaches an upstream's wrapper (refused before it).
+  if (err instanceof FineractUnavailable) return 'unavailable';
+  if (err instanceof FineractRejected) return 'rejected';
+  if (err instanceof FineractNotFound) return 'not-found';
+  if (err instanceof FineractUnauthorized) return 'unauthorized';
+  return 'error';
 }
 
 export function createFineractGateway(options: FineractGatewayOptions): FineractGateway {
@@ -97,21 +116,44 @@ export function createFineractGateway(options: FineractGatewayOptions): Fineract
   const minStartMs = options.minStartMs ?? 50;
   const logger = options.logger;
 
+  const requests = new Counter({
+    name: 'kiunga_fineract_requests_total',
+    help:
+      'Fineract calls sent, by upstream, kind (read, write) and outcome (ok; rejected: a 4xx business or validation ' +
+      'error; not-found; unauthorized; unavailable: 5xx, 429, timeout, network; error: anything else).',
+    labelNames: ['upstream', 'kind', 'outcome'],
+    registers: [],
+  });
+  const seconds = new Histogram({
+    name: 'kiunga_fineract_request_duration_seconds',
+    help: 'Time a Fineract call took once sent (queue wait excluded), by upstream and kind.',
+    labelNames: ['upstream', 'kind'],
+    buckets: [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2, 4, 8],
+    registers: [],
+  });
+
   // A 429 from any upstream (even one whose read then fell back to the primary) slows everybody down.
   let penalize = (): void => undefined;
-  const observe429 = (upstream: FineractRequester): FineractRequester => ({
+  const observe = (name: string, upstream: FineractRequester): FineractRequester => ({
     async request<T = unknown>(method: HttpMethod, path: string, opts?: RequestOptions): Promise<T> {
+      const kind = method === 'GET' ? 'read' : 'write';
+      const end = seconds.startTimer({ upstream: name, kind });
+      let outcome: CallOutcome = 'ok';
       try {
         return await upstream.request<T>(method, path, opts);
       } catch (err) {
         if (err instanceof FineractUnavailable && err.httpStatus === 429) penalize();
+        outcome = outcomeOf(err);
         throw err;
+      } finally {
+        end();
+        requests.inc({ upstream: name, kind, outcome });
       }
     },
     close: () => upstream.close(),
   });
   const behindBreaker = (name: string, upstream: FineractRequester) =>
-    withBreaker(observe429(upstream), new CircuitBreaker(name, options.breaker, { now, ...(logger ? { logger } : {}) }), now);
+    withBreaker(observe(name, upstream), new CircuitBreaker(name, options.breaker, { now, ...(logger ? { logger } : {}) }), now);
   const primary = behindBreaker('primary', options.primary);
   const replicas = (options.replicas ?? []).map((r, i) => behindBreaker(`replica-${i + 1}`, r));
   const router = createReplicaRouter({ primary, replicas, ...(logger ? { logger } : {}) });
@@ -181,6 +223,7 @@ export function createFineractGateway(options: FineractGatewayOptions): Fineract
       routing: router.stats(),
       circuitRefused,
     }),
+    metrics: [requests, seconds],
     close(): Promise<void> {
       closing ??= (async () => {
         await limiter.close();

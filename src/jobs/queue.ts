@@ -49,10 +49,20 @@ export interface JobQueue<J extends object = Jobs> {
   /** Resolves when no job is waiting, delayed or running (tests and shutdown). */
   idle(timeoutMs?: number): Promise<void>;
   /**
+   * Jobs not started yet, for /metrics (`kiunga_jobs_waiting`): `waiting` are due now (a growing number
+   * means the workers fall behind), `delayed` are scheduled later (retries, delayed call-backs).
+   */
+  counts(): Promise<JobCounts>;
+  /**
    * Stops taking jobs, waits up to `timeoutMs` (default 10 s) for the running ones to finish, and releases
    * the queue's connections. Waiting and delayed jobs stay in Redis (bullmq). Idempotent.
    */
   close(timeoutMs?: number): Promise<QueueClosed>;
+}
+
+export interface JobCounts {
+  waiting: number;
+  delayed: number;
 }
 
 const DEFAULTS = { attempts: 8, backoffMs: 1000 };
@@ -180,6 +190,11 @@ export function createBullQueue<C extends JobCatalogue = typeof JOB_SCHEMAS>(
       }
       throw new Error('job queue not idle');
     },
+    async counts() {
+      // Shared by every process: the queue's depth, not this process's.
+      const c = await queue.getJobCounts('waiting', 'prioritized', 'delayed');
+      return { waiting: (c.waiting ?? 0) + (c.prioritized ?? 0), delayed: c.delayed ?? 0 };
+    },
     close(timeoutMs = 10_000) {
       closing ??= (async () => {
         // The worker stops fetching at once and waits for its running jobs; past the wait they are left to
@@ -227,6 +242,8 @@ export function createMemoryQueue<C extends JobCatalogue = typeof JOB_SCHEMAS>(
   /** Ids of finished jobs with the time they finished, oldest first (Map keeps insertion order). */
   const finished = new Map<string, number>();
   const timers = new Set<NodeJS.Timeout>();
+  /** The timers among `timers` that wait for a delay or a retry's backoff. */
+  const delayed = new Set<NodeJS.Timeout>();
   let running = 0;
   let started = false;
   const pending: (() => void)[] = [];
@@ -251,6 +268,7 @@ export function createMemoryQueue<C extends JobCatalogue = typeof JOB_SCHEMAS>(
   const schedule = (jobName: string, data: object, opts: JobOptions, attempt: number, delay: number) => {
     const t = setTimeout(async () => {
       timers.delete(t);
+      delayed.delete(t);
       if (closed) return;
       const handler = handlers.get(jobName);
       running++;
@@ -273,6 +291,7 @@ export function createMemoryQueue<C extends JobCatalogue = typeof JOB_SCHEMAS>(
       }
     }, delay);
     timers.add(t);
+    if (delay > 0) delayed.add(t);
   };
 
   return {
@@ -303,12 +322,16 @@ export function createMemoryQueue<C extends JobCatalogue = typeof JOB_SCHEMAS>(
       }
       throw new Error('job queue not idle');
     },
+    async counts() {
+      return { waiting: timers.size - delayed.size + pending.length, delayed: delayed.size };
+    },
     close(timeoutMs = 10_000) {
       closing ??= (async () => {
         closed = true;
         const dropped = timers.size + pending.length;
         for (const t of timers) clearTimeout(t);
         timers.clear();
+        delayed.clear();
         pending.length = 0;
         if (dropped > 0) options.logger.warn({ dropped }, 'in-process job queue closed: waiting and delayed jobs are lost');
         const until = Date.now() + timeoutMs;

@@ -1,4 +1,5 @@
 import { randomBytes, timingSafeEqual } from 'node:crypto';
+import { Counter, type Metric } from 'prom-client';
 import type { Logger } from '../logger.js';
 import type { KeyValueStore } from '../session/store.js';
 import { defaultKeys, type ClientId, type Keys } from '../session/keys.js';
@@ -57,6 +58,8 @@ export interface PinService {
   unlock(clientId: ClientId): Promise<void>;
   /** Stores the PIN only when the customer has none (demo data); true when it did. */
   seedIfAbsent(clientId: ClientId, pin: string): Promise<boolean>;
+  /** Prometheus metrics of lockouts (`kiunga_pin_lockouts_total{kind}`), registered by the app on /metrics. */
+  readonly metrics: Metric[];
 }
 
 export interface PinServiceOptions {
@@ -130,6 +133,13 @@ const HASH_BYTES = 32;
  */
 export function createPinService(options: PinServiceOptions): PinService {
   const { store, pepper, pinLength = 4, keys = defaultKeys, logger, lockWaitMs = 3000, onLocked } = options;
+  // One per lock (of the customer, the number, or both at once): a rise means guessing, or confused customers.
+  const lockouts = new Counter({
+    name: 'kiunga_pin_lockouts_total',
+    help: 'PINs locked after too many wrong attempts, by kind (timed, hard: until an operator unlocks).',
+    labelNames: ['kind'],
+    registers: [],
+  });
   const { maxFailures = 3, lockMs = 1_800_000, hardLockAfter = 3, now = Date.now } = options;
   const { failureWindowMs = DAY_MS, escalationMemoryMs = DAY_MS } = options;
   if (Buffer.byteLength(pepper, 'utf8') < 16) throw new TypeError('the PIN pepper must be at least 16 bytes');
@@ -214,6 +224,7 @@ export function createPinService(options: PinServiceOptions): PinService {
       },
       hard ? 'PIN locked until an operator unlocks it (too many wrong attempts)' : 'PIN locked for a while after too many wrong attempts',
     );
+    lockouts.inc({ kind: hard ? 'hard' : 'timed' });
     try {
       await onLocked?.(notice);
     } catch (err) {
@@ -225,6 +236,7 @@ export function createPinService(options: PinServiceOptions): PinService {
   const setPin = async (clientId: ClientId, pin: string) => store.set(keys.pin(clientId), record(pin));
 
   return {
+    metrics: [lockouts],
     setPin,
 
     async verify(clientId, pin, caller) {

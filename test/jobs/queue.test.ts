@@ -106,6 +106,27 @@ describe('in-process queue close', () => {
   });
 });
 
+describe('in-process queue depth', () => {
+  it('counts jobs due now as waiting and jobs for later as delayed, until they run', async () => {
+    const queue = createMemoryQueue({ jobs, logger });
+    queue.handle('job', async () => undefined);
+    await queue.add('job', {});
+    await queue.add('job', {}, { delayMs: 60_000 });
+    expect(await queue.counts()).toEqual({ waiting: 2, delayed: 0 });
+    await queue.start();
+    await queue.close(1000);
+    const started = createMemoryQueue({ jobs, logger });
+    started.handle('job', async () => undefined);
+    await started.start();
+    await started.add('job', {}, { delayMs: 60_000 });
+    await started.add('job', {});
+    expect(await started.counts()).toEqual({ waiting: 1, delayed: 1 });
+    await sleep(20);
+    expect(await started.counts()).toEqual({ waiting: 0, delayed: 1 });
+    await started.close(1000);
+  });
+});
+
 describe('bullmq queue close (real Redis)', () => {
   const prefixes: string[] = [];
   const stores: ReturnType<typeof createRedisStore>[] = [];
@@ -126,6 +147,16 @@ describe('bullmq queue close (real Redis)', () => {
     }
     await redis.quit();
     for (const store of stores) await store.close();
+  });
+
+  it('counts the jobs waiting in Redis, due now and delayed, before any worker takes them', async () => {
+    const { queue, inspect } = await open();
+    await queue.add('job', {}, { jobId: 'now' });
+    await queue.add('job', {}, { jobId: 'later', delayMs: 600_000 });
+    expect(await queue.counts()).toEqual({ waiting: 1, delayed: 1 });
+    await queue.close(1000);
+    await inspect.close();
+    await (await inspect.client).quit();
   });
 
   it('waits for the running job and leaves delayed jobs in Redis for the next process', async () => {

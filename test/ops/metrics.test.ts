@@ -25,6 +25,33 @@ describe('GET /metrics', () => {
     expect(text).not.toContain(s.sessionId);
   });
 
+  it('should count hops by channel, flow and outcome, with their latency and the Fineract calls they made', async () => {
+    const s = atSession(server, '+254711000001');
+    await s.send();
+    await s.resend();
+    await s.send('1234');
+    await s.send('1');
+    const text = await (await fetch(`${server.url}/metrics`)).text();
+    const value = (series: string) => Number(new RegExp(`^${series.replace(/[{}]/g, '\\$&')} (\\S+)$`, 'm').exec(text)?.[1] ?? NaN);
+    expect(value('kiunga_hops_total{channel="ussd",flow="banking",outcome="continued"}')).toBeGreaterThanOrEqual(2);
+    expect(value('kiunga_hops_total{channel="ussd",flow="banking",outcome="replayed"}')).toBeGreaterThanOrEqual(1);
+    expect(value('kiunga_hops_total{channel="ussd",flow="banking",outcome="ended"}')).toBeGreaterThanOrEqual(1);
+    expect(value('kiunga_hop_duration_seconds_count{channel="ussd"}')).toBeGreaterThanOrEqual(4);
+    expect(value('kiunga_fineract_requests_total{upstream="primary",kind="read",outcome="ok"}')).toBeGreaterThanOrEqual(1);
+    expect(text).toMatch(/^kiunga_fineract_request_duration_seconds_bucket\{le="[^"]+",upstream="primary",kind="read"\} \d+$/m);
+    expect(text).toMatch(/^kiunga_jobs_waiting\{state="waiting"\} \d+$/m);
+    expect(text).toMatch(/^kiunga_jobs_waiting\{state="delayed"\} \d+$/m);
+  });
+
+  it('should count a PIN lockout once, by kind', async () => {
+    const s = atSession(server, '+254711000004');
+    await s.send();
+    for (const pin of ['0000', '0001', '0002']) await s.send(pin);
+    const text = await (await fetch(`${server.url}/metrics`)).text();
+    expect(text).toMatch(/^kiunga_pin_lockouts_total\{kind="timed"\} 1$/m);
+    expect(text).not.toContain('254711000004');
+  });
+
   it('should report readiness of Redis and Fineract', async () => {
     const res = await fetch(`${server.url}/readyz`);
     expect(res.status).toBe(200);
