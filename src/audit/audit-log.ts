@@ -1,0 +1,332 @@
+import type { KeyObject } from 'node:crypto';
+import { randomInt } from 'node:crypto';
+import { Gauge, type Metric } from 'prom-client';
+import { maskMsisdn, type Logger } from '../logger.js';
+import type { KeyValueStore } from '../session/store.js';
+import { defaultKeys, type Keys } from '../session/keys.js';
+import { settlesWithin } from '../time.js';
+import { AUDIT_TYPES, FORBIDDEN_DATA, type AuditEvent, type AuditTrail } from './audit.js';
+import { canonicalJson, sha256Hex } from './canonical.js';
+import { signingKeyFrom, writeCheckpoint } from './checkpoints.js';
+import { auditStream, formatHead, parseHead, type AuditStream, type Head, type StoredEntry } from './stream.js';
+
+/**
+ * The audit trail (threat T16): one append-only, hash-chained Redis stream, with signed checkpoints outside
+ * Redis. Each entry is canonical JSON holding its sequence number (1, 2, 3 ...), the time, what happened and
+ * who did it, the masked phone number, and `prev`, the SHA-256 of the previous entry's canonical JSON (64
+ * zeros before entry 1); the entry's own hash is stored beside it. Appending is compare-and-append in one
+ * Redis script: the entries are linked to the head this process read, and written only while that is still
+ * the head, so concurrent writers (any number of processes) never fork the chain; the loser re-links on the
+ * head it is given and tries again. Events waiting in one process are appended together.
+ *
+ * Every `checkpointEvery` entries (by the writer whose append crosses the multiple) and every `checkpointMs`
+ * while this process appended something, the head is signed with Ed25519 and written to `checkpointDir`.
+ */
+
+/** One entry as written: `prev` links it to the entry before. */
+export interface AuditEntry {
+  seq: number;
+  at: string;
+  type: AuditEvent['type'];
+  actor: AuditEvent['actor'];
+  clientId?: number;
+  /** Masked (`+2547******01`). */
+  msisdn?: string;
+  channel?: string;
+  data?: AuditEvent['data'];
+  prev: string;
+}
+
+/** An entry as read back: its stream id, its stored hash and the entry (or, when it is not JSON, its text). */
+export interface AuditRecord {
+  id: string;
+  hash: string;
+  entry: AuditEntry | { unreadable: string };
+}
+
+export interface AuditLog extends AuditTrail {
+  /** `kiunga_audit_head_seq` (and the buffer gauge), registered by the app on /metrics. */
+  readonly metrics: Metric[];
+  /** The stream this trail writes. */
+  readonly stream: AuditStream;
+  /** Up to `limit` entries after the stream id `after`, oldest first; `next` is the id to ask after. */
+  page(after?: string, limit?: number): Promise<{ entries: AuditRecord[]; next?: string }>;
+  /** Every entry, oldest first, read in pages (never the whole log in memory). */
+  entries(pageSize?: number): AsyncGenerator<AuditRecord>;
+  /** Signs and writes a checkpoint of the last head this process appended, when it has none yet. */
+  checkpoint(): Promise<void>;
+  /** Resolves when every event recorded so far is written (or `ms` passed); true when nothing is left. */
+  flush(ms?: number): Promise<boolean>;
+  /** Stops the checkpoint timer, writes what is buffered (bounded wait) and a last checkpoint. */
+  close(): Promise<void>;
+}
+
+export interface AuditTrailOptions {
+  store: KeyValueStore;
+  keys?: Pick<Keys, 'prefix'>;
+  logger: Logger;
+  /** AUDIT_SIGNING_KEY: an Ed25519 PKCS#8 key (PEM or base64 DER), or the key itself. */
+  signingKey?: string | KeyObject;
+  /** AUDIT_CHECKPOINT_DIR: where checkpoints are written (outside Redis). */
+  checkpointDir?: string;
+  /** AUDIT_CHECKPOINT_EVERY: a checkpoint every this many entries (default 100). */
+  checkpointEvery?: number;
+  /** AUDIT_CHECKPOINT_S in ms: a checkpoint this often while something was appended (default 60 000). */
+  checkpointMs?: number;
+  /**
+   * How long `record()` waits for the store before it resolves anyway (default 1000 ms): the event stays
+   * buffered in this process and is written when the store answers again, so a Redis outage never holds a
+   * customer's hop. `close()` waits for the buffer too.
+   */
+  waitMs?: number;
+  /** Most events buffered while the store does not answer (default 10 000); beyond it new events are dropped, logged. */
+  maxBuffered?: number;
+  now?: () => number;
+}
+
+/** Most events appended in one script call. */
+const BATCH = 100;
+/** A `data` value shaped like a PIN or one-time code (4 to 6 digits alone): refused. */
+const CODE_LIKE = /^\d{4,6}$/;
+/** Values that carry a credential: a PEM block, an Authorization value, a JWT, a full (unmasked) phone number. */
+const SECRET_LIKE = [/-----BEGIN /, /^(bearer|basic)\s+\S/i, /\beyJ[\w-]{4,}\.[\w-]{4,}\./, /\+\d{8,15}/];
+/** A long unbroken mix of upper and lower case letters and digits: a token rather than a fact. */
+const TOKEN_LIKE = (v: string) => v.length >= 24 && /^[A-Za-z0-9+/_=-]+$/.test(v) && /[A-Z]/.test(v) && /[a-z]/.test(v) && /\d/.test(v);
+/** Largest entry written: audit facts are short; a huge one is a mistake, not a fact. */
+const MAX_ENTRY_CHARS = 4096;
+const ACTOR = /^(customer:[A-Za-z0-9_.:-]{1,64}|operator:[A-Za-z0-9_.@-]{1,64}|system)$/;
+
+/** Why an event is refused (never the refused value itself), or undefined when it may be written. */
+export function refusalOf(event: AuditEvent): string | undefined {
+  if (!(AUDIT_TYPES as readonly string[]).includes(event.type)) return 'unknown type';
+  if (typeof event.actor !== 'string' || !ACTOR.test(event.actor)) return 'actor must be customer:<id>, operator:<name> or system';
+  if (event.clientId !== undefined && !Number.isSafeInteger(event.clientId)) return 'clientId must be an integer';
+  if (event.msisdn !== undefined && typeof event.msisdn !== 'string') return 'msisdn must be a string';
+  if (event.channel !== undefined && (typeof event.channel !== 'string' || !/^[a-z0-9_:-]{1,32}$/.test(event.channel)))
+    return 'channel must be a short name';
+  for (const [name, value] of Object.entries(event.data ?? {})) {
+    if (FORBIDDEN_DATA.test(name)) return `data field '${name}' has a name secrets have`;
+    if (value !== null && !['string', 'number', 'boolean'].includes(typeof value)) return `data field '${name}' is not flat`;
+    if (typeof value === 'number' && !Number.isFinite(value)) return `data field '${name}' is not a finite number`;
+    if (typeof value === 'string' && (CODE_LIKE.test(value) || SECRET_LIKE.some((p) => p.test(value)) || TOKEN_LIKE(value)))
+      return `data field '${name}' looks like it carries a secret or a full phone number`;
+  }
+  return undefined;
+}
+
+interface Pending {
+  /** The entry without `seq` and `prev`, fixed when recorded. */
+  fields: Omit<AuditEntry, 'seq' | 'prev'>;
+  done: () => void;
+}
+
+export function createAuditTrail(options: AuditTrailOptions): AuditLog {
+  const { store, logger, checkpointDir } = options;
+  const keys = options.keys ?? defaultKeys;
+  const every = options.checkpointEvery ?? 100;
+  const checkpointMs = options.checkpointMs ?? 60_000;
+  const waitMs = options.waitMs ?? 1000;
+  const maxBuffered = options.maxBuffered ?? 10_000;
+  const now = options.now ?? Date.now;
+  const stream = auditStream(store, keys);
+  const key = typeof options.signingKey === 'string' ? signingKeyFrom(options.signingKey) : options.signingKey;
+  const checkpoints = key && checkpointDir ? { key, dir: checkpointDir } : undefined;
+  if (!checkpoints) {
+    logger.warn(
+      'AUDIT_SIGNING_KEY or AUDIT_CHECKPOINT_DIR is not set: the audit trail writes no signed checkpoints, so deleting its newest entries cannot be detected',
+    );
+  }
+
+  const pending: Pending[] = [];
+  let draining: Promise<void> | undefined;
+  let closed = false;
+  /** The head this process last saw: the first guess of the next append. */
+  let guess: string | null | undefined;
+  /** The last head this process appended, and the last one it checkpointed. */
+  let appended: (Head & { count: number }) | undefined;
+  let checkpointed = 0;
+  let checkpointing: Promise<void> = Promise.resolve();
+  let droppedSince = 0;
+
+  const headGauge = new Gauge({
+    name: 'kiunga_audit_head_seq',
+    help: 'Sequence number of the newest audit entry (the head of the hash chain), all processes together.',
+    registers: [],
+    collect: async () => {
+      try {
+        const head = parseHead(await stream.readHead());
+        if (head) headGauge.set(head.seq);
+      } catch {
+        // Store unavailable: keep the last value.
+      }
+    },
+  });
+  const bufferedGauge = new Gauge({
+    name: 'kiunga_audit_buffered',
+    help: 'Audit events this process holds because the store did not take them yet (written when it answers again).',
+    registers: [],
+    collect() {
+      this.set(pending.length);
+    },
+  });
+
+  /** Appends everything pending, in batches, until nothing is left; retries while the store fails. */
+  async function drain(): Promise<void> {
+    let failures = 0;
+    let conflicts = 0;
+    while (pending.length > 0) {
+      const batch = pending.slice(0, BATCH);
+      try {
+        if (guess === undefined) guess = await stream.readHead();
+        const base = parseHead(guess);
+        if (!base) throw new Error('the audit head in the store is not <seq>:<hash>');
+        let prev = base;
+        const entries = batch.map((p) => {
+          const entry = canonicalJson({ ...p.fields, seq: prev.seq + 1, prev: prev.hash });
+          prev = { seq: prev.seq + 1, hash: sha256Hex(entry) };
+          return { entry, hash: prev.hash };
+        });
+        const result = await stream.append(guess, entries, formatHead(prev));
+        if (!result.ok) {
+          // Another writer appended first: link to the head it left and try again.
+          guess = result.head;
+          if (++conflicts > 3) await sleep(randomInt(1, 10 + Math.min(conflicts, 50)));
+          continue;
+        }
+        conflicts = 0;
+        failures = 0;
+        guess = formatHead(prev);
+        pending.splice(0, batch.length);
+        for (const p of batch) p.done();
+        const crossed = Math.floor(base.seq / every) < Math.floor(prev.seq / every);
+        appended = { ...prev, count: result.length };
+        if (crossed) void checkpoint(appended);
+      } catch (error) {
+        guess = undefined;
+        failures++;
+        if (failures === 1 || failures % 50 === 0) {
+          logger.error(
+            { err: { type: (error as Error)?.name, message: (error as Error)?.message }, buffered: pending.length },
+            'audit entries not written yet',
+          );
+        }
+        if (closed && failures > 3) return;
+        await sleep(Math.min(failures * 100, 1000));
+      }
+    }
+  }
+
+  function startDrain(): Promise<void> {
+    draining ??= drain().finally(() => {
+      draining = undefined;
+      if (pending.length > 0 && !closed) void startDrain();
+    });
+    return draining;
+  }
+
+  /**
+   * Signs `head` (by default the last head this process appended) unless a later one is signed already.
+   * Serialised: one checkpoint write at a time.
+   */
+  function checkpoint(head = appended): Promise<void> {
+    checkpointing = checkpointing.then(async () => {
+      if (!checkpoints || !head || head.seq <= checkpointed) return;
+      try {
+        const file = await writeCheckpoint(
+          checkpoints.dir,
+          { log: stream.key, seq: head.seq, head: head.hash, count: head.count, at: new Date(now()).toISOString() },
+          checkpoints.key,
+        );
+        checkpointed = head.seq;
+        logger.info({ seq: head.seq, file }, 'audit checkpoint written');
+      } catch (error) {
+        logger.error(
+          { err: { type: (error as Error)?.name, code: (error as NodeJS.ErrnoException)?.code } },
+          'audit checkpoint not written',
+        );
+      }
+    });
+    return checkpointing;
+  }
+
+  const timer = checkpoints ? setInterval(() => void checkpoint(), checkpointMs) : undefined;
+  timer?.unref();
+
+  function toRecord(stored: StoredEntry): AuditRecord {
+    try {
+      return { id: stored.id, hash: stored.hash, entry: JSON.parse(stored.entry) as AuditEntry };
+    } catch {
+      return { id: stored.id, hash: stored.hash, entry: { unreadable: stored.entry } };
+    }
+  }
+
+  return {
+    metrics: [headGauge, bufferedGauge],
+    stream,
+
+    async record(event) {
+      const refusal = refusalOf(event);
+      if (refusal) {
+        // The type and the reason only: the refused value may be the very secret this keeps out.
+        logger.warn({ auditType: String(event.type).slice(0, 40), reason: refusal }, 'audit event refused');
+        throw new TypeError(`audit event refused: ${refusal}`);
+      }
+      const fields: Pending['fields'] = {
+        at: new Date(now()).toISOString(),
+        type: event.type,
+        actor: event.actor,
+        clientId: event.clientId,
+        msisdn: event.msisdn === undefined ? undefined : maskMsisdn(event.msisdn),
+        channel: event.channel,
+        data: event.data && Object.keys(event.data).length > 0 ? { ...event.data } : undefined,
+      };
+      if (canonicalJson(fields).length > MAX_ENTRY_CHARS) {
+        logger.warn({ auditType: event.type, reason: 'too long' }, 'audit event refused');
+        throw new TypeError(`audit event refused: longer than ${MAX_ENTRY_CHARS} characters`);
+      }
+      if (closed) logger.warn({ auditType: event.type }, 'audit event recorded after close: written if the store still answers');
+      if (pending.length >= maxBuffered) {
+        if (droppedSince++ % 100 === 0)
+          logger.error({ auditType: event.type, buffered: pending.length }, 'audit buffer full: event dropped');
+        return;
+      }
+      const written = new Promise<void>((resolve) => pending.push({ fields, done: resolve }));
+      void startDrain();
+      await settlesWithin(written, waitMs);
+    },
+
+    async page(after, limit = 50) {
+      const rows = await stream.page(after, limit);
+      return { entries: rows.map(toRecord), ...(rows.length === limit ? { next: rows.at(-1)!.id } : {}) };
+    },
+
+    async *entries(pageSize = 500) {
+      let after: string | undefined;
+      for (;;) {
+        const rows = await stream.page(after, pageSize);
+        for (const row of rows) yield toRecord(row);
+        if (rows.length < pageSize) return;
+        after = rows.at(-1)!.id;
+      }
+    },
+
+    checkpoint: () => checkpoint(),
+
+    async flush(ms = 5000) {
+      if (pending.length === 0) return true;
+      await settlesWithin(startDrain(), ms);
+      return pending.length === 0;
+    },
+
+    async close() {
+      if (closed) return;
+      closed = true;
+      if (timer) clearInterval(timer);
+      if (pending.length > 0) await settlesWithin(startDrain(), 3000);
+      if (pending.length > 0) logger.error({ lost: pending.length }, 'audit entries not written before shutdown');
+      await checkpoint();
+    },
+  };
+}
+
+const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
