@@ -1,6 +1,7 @@
+import { createPublicKey } from 'node:crypto';
 import { isIP } from 'node:net';
 import { z } from 'zod';
-import { SETTINGS, csv, url, type Setting, type SettingName } from './settings.js';
+import { SETTINGS, csv, ed25519Key, url, type Setting, type SettingName } from './settings.js';
 
 export { SETTINGS, settingsMarkdown, withSettingsTable, type SettingName } from './settings.js';
 
@@ -88,8 +89,11 @@ function crossProblems(parsed: SettingValues, ctx: z.RefinementCtx<SettingValues
   const [min, max, daily] = [v('TRANSFER_MIN'), v('TRANSFER_MAX'), v('TRANSFER_DAILY_LIMIT')];
   if (min !== undefined && max !== undefined && min > max) problem('TRANSFER_MIN: must not exceed TRANSFER_MAX');
   if (max !== undefined && daily !== undefined && max > daily) problem('TRANSFER_MAX: must not exceed TRANSFER_DAILY_LIMIT');
+  if (!auditKeysMatch(v('AUDIT_SIGNING_KEY'), v('AUDIT_VERIFY_KEY')))
+    problem('AUDIT_VERIFY_KEY: is not the public half of AUDIT_SIGNING_KEY (checkpoints would never verify)');
   for (const t of csv(v('TRUSTED_SOURCES'))) if (!isAddressOrCidr(t)) problem(`TRUSTED_SOURCES: '${t}' is not an IP address or CIDR`);
   if (fineractUrl && !v('PIN_PEPPER')) problem('PIN_PEPPER: required when FINERACT_URL is set (a real back office)');
+  for (const p of operatorProblems(v('ADMIN_TOKENS'), v('ADMIN_TOKEN'), Boolean(fineractUrl))) problem(p);
   // A variable that was given but is invalid already has its own problem.
   const missing = (name: SettingName) => v(name) === undefined && !failed.has(name);
   const provider = v('MESSAGING_PROVIDER');
@@ -155,6 +159,8 @@ function toConfig(v: SettingValues) {
     timezone: v.TIMEZONE,
     currency: v.CURRENCY,
     limits: { minCents: v.TRANSFER_MIN * 100, maxCents: v.TRANSFER_MAX * 100, dailyCents: v.TRANSFER_DAILY_LIMIT * 100 },
+    /** Money step-up (threat T31): OTP_THRESHOLD (in cents) and above, and a first payee when OTP_NEW_PAYEE, need a code by SMS. */
+    stepUp: { thresholdCents: v.OTP_THRESHOLD * 100, newPayee: v.OTP_NEW_PAYEE },
     /** TRANSFER_RESOLVE_MAX_AGE_S: past it, an unresolved transfer is only looked for, never sent again. */
     transferResolveMaxAgeS: v.TRANSFER_RESOLVE_MAX_AGE_S,
     hopDeadlineMs: v.HOP_DEADLINE_MS,
@@ -197,7 +203,14 @@ function toConfig(v: SettingValues) {
     outbound: { smsPerSecond: v.SMS_RATE_LIMIT, callsPerSecond: v.CALL_RATE_LIMIT },
     /** FINERACT_HOOK_SECRET; undefined refuses every hook. */
     hookSecret: v.FINERACT_HOOK_SECRET,
-    adminToken: v.ADMIN_TOKEN,
+    /** The admin API (threat T17): operators (ADMIN_TOKENS, ADMIN_TOKEN as `admin`), separate listener, four eyes, rate. */
+    admin: {
+      operators: operatorsOf(v.ADMIN_TOKENS, v.ADMIN_TOKEN),
+      /** Set: /admin is served only by a second listener on host:port. */
+      listen: v.ADMIN_PORT === undefined ? undefined : { host: v.ADMIN_HOST, port: v.ADMIN_PORT },
+      fourEyes: v.ADMIN_FOUR_EYES,
+      ratePerMin: v.ADMIN_RATE_PER_MIN,
+    },
     /** PIN_MAX_FAILURES wrong PINs lock for PIN_LOCK_S, doubling per lock; after PIN_HARD_LOCK_AFTER timed locks the next is hard. */
     pin: {
       pepper: pepper ?? DEV_PIN_PEPPER,
@@ -206,10 +219,20 @@ function toConfig(v: SettingValues) {
       lockS: v.PIN_LOCK_S,
       hardLockAfter: v.PIN_HARD_LOCK_AFTER,
     },
+    /** Enrolment and the PIN lifecycle (ENROLMENT_MODE, SUPPORT_PHONE). */
+    identity: { enrolmentMode: v.ENROLMENT_MODE, supportPhone: v.SUPPORT_PHONE },
     /** Abuse buckets on every channel route (LIMIT_NUMBER_PER_MIN, LIMIT_SOURCE_PER_MIN, TRUSTED_SOURCES). */
     abuse: { numberPerMin: v.LIMIT_NUMBER_PER_MIN, sourcePerMin: v.LIMIT_SOURCE_PER_MIN, trustedSources: csv(v.TRUSTED_SOURCES) },
     /** SMS keywords: PIN-in-SMS allowed (SMS_PIN_ENABLED), answers per number per hour (SMS_MAX_PER_HOUR). */
     sms: { pinEnabled: v.SMS_PIN_ENABLED, maxPerHour: v.SMS_MAX_PER_HOUR },
+    /** The audit trail's signed checkpoints (threat T16): AUDIT_SIGNING_KEY, AUDIT_VERIFY_KEY, AUDIT_CHECKPOINT_*. */
+    audit: {
+      signingKey: v.AUDIT_SIGNING_KEY,
+      verifyKey: v.AUDIT_VERIFY_KEY,
+      checkpointDir: v.AUDIT_CHECKPOINT_DIR,
+      checkpointEvery: v.AUDIT_CHECKPOINT_EVERY,
+      checkpointMs: v.AUDIT_CHECKPOINT_S * 1000,
+    },
     flowsDir: v.FLOWS_DIR,
     localesDir: v.LOCALES_DIR,
     sandboxPort: v.SANDBOX_PORT,
@@ -291,6 +314,62 @@ function providerProblems(
   if (number && given !== undefined && !/^\+[1-9]\d{6,14}$/.test(given.trim()))
     out.push(`${number}: must be an E.164 number, e.g. +254711082000`);
   return out;
+}
+
+/** An operator of the admin API: the name audited with each call, and the bearer token. */
+export interface Operator {
+  name: string;
+  token: string;
+}
+
+const OPERATOR_NAME = /^[a-z0-9._-]{1,32}$/;
+/** Shortest operator token against a real Fineract (ADMIN_TOKEN's own minimum, 16, stays for the sandbox). */
+const PRODUCTION_TOKEN_MIN = 24;
+
+/** ADMIN_TOKENS entries as written (`name:token`); the token may itself hold `:`. */
+function operatorEntries(tokens: string | undefined): { name: string; token: string }[] {
+  return csv(tokens).map((entry) => {
+    const at = entry.indexOf(':');
+    return at < 0 ? { name: entry, token: '' } : { name: entry.slice(0, at).trim(), token: entry.slice(at + 1).trim() };
+  });
+}
+
+/** The operators with the setting each comes from: ADMIN_TOKENS, plus ADMIN_TOKEN as the operator `admin`. */
+function labelledOperators(tokens: string | undefined, legacy: string | undefined): (Operator & { from: string })[] {
+  const out = operatorEntries(tokens).map((o, i) => ({ ...o, from: `ADMIN_TOKENS: entry ${i + 1}` }));
+  if (legacy) out.push({ name: 'admin', token: legacy, from: "ADMIN_TOKEN (the operator 'admin')" });
+  return out;
+}
+
+function operatorsOf(tokens: string | undefined, legacy: string | undefined): Operator[] {
+  return labelledOperators(tokens, legacy).map(({ name, token }) => ({ name, token }));
+}
+
+/** What is wrong with the operators; the messages name entries by position, never echo a token. */
+function operatorProblems(tokens: string | undefined, legacy: string | undefined, production: boolean): string[] {
+  const out: string[] = [];
+  const min = production ? PRODUCTION_TOKEN_MIN : 16;
+  const names = new Set<string>();
+  const secrets = new Set<string>();
+  for (const { name, token, from } of labelledOperators(tokens, legacy)) {
+    if (!OPERATOR_NAME.test(name)) out.push(`${from}: the name must be 1 to 32 of a-z 0-9 . _ - (name:token)`);
+    else if (names.has(name)) out.push(`${from}: operator '${name}' is named twice`);
+    if (token.length < min)
+      out.push(`${from}: the token must be at least ${min} characters${production ? ' against a real Fineract (FINERACT_URL)' : ''}`);
+    else if (secrets.has(token)) out.push(`${from}: two operators share one token (each operator needs their own)`);
+    names.add(name);
+    secrets.add(token);
+  }
+  return out;
+}
+
+/** False only when both audit keys are set, valid, and the public one is not the private one's half. */
+function auditKeysMatch(signing: string | undefined, verifying: string | undefined): boolean {
+  const privateKey = signing === undefined ? undefined : ed25519Key(signing, 'private');
+  const publicKey = verifying === undefined ? undefined : ed25519Key(verifying, 'public');
+  if (!privateKey || !publicKey) return true;
+  const der = { format: 'der', type: 'spki' } as const;
+  return createPublicKey(privateKey).export(der).equals(publicKey.export(der));
 }
 
 /** `10.0.0.1`, `2001:db8::1`, `10.0.0.0/8` or `2001:db8::/32`. */

@@ -37,7 +37,9 @@ import type { Messenger } from './messaging/messenger.js';
 import type { Dialer } from './messaging/dialer.js';
 import { createOutbound } from './messaging/outbound.js';
 import { registerHookJob } from './hooks/fineract-hooks.js';
-import { TransferService } from './money/transfer-service.js';
+import { payeeOf, TransferService } from './money/transfer-service.js';
+import { createChallengeService, type ChallengeServiceRuntime } from './security/challenge.js';
+import { createPaidPayees } from './security/paid-payees.js';
 import { RESOLVE_JOB } from './jobs/catalogue.js';
 import { translatedReceipts } from './money/receipts.js';
 import type { RedisStore } from './session/redis-store.js';
@@ -54,6 +56,8 @@ export interface Services extends AppDeps {
   messenger: Messenger;
   dialer: Dialer;
   transfers: TransferService;
+  /** One-time codes (threat T31): activation, self-unlock and money step-up. */
+  challenges: ChallengeServiceRuntime;
   /** Call-back requests (missed call, USSD, SMS CALL) and the records the voice webhooks trust. */
   callbacks: CallbackService;
   /** Voice recordings found under LOCALES_DIR/audio. */
@@ -223,6 +227,11 @@ export async function createServices(
       ? createBullQueue({ redis: (store as RedisStore).client, prefix: config.redisPrefix, logger })
       : createMemoryQueue({ logger });
     closers.push(async () => void (await queue.close()));
+    // Threat T31: one-time codes, sent by the `otp` job (its data names the challenge, never the code).
+    const challenges = createChallengeService({ store, keys, pepper: config.pin.pepper, queue, translator, logger });
+    challenges.register(queue, (sms) => messenger.send(sms));
+    // OTP_NEW_PAYEE: who each customer has paid, as keyed hashes.
+    const payees = createPaidPayees({ store, keys, pepper: config.pin.pepper });
     const transfers = new TransferService({
       store,
       keys,
@@ -235,6 +244,11 @@ export async function createServices(
       logger,
       // Fineract's business date (the date transfers carry), not Kiunga's clock: daily limits reset with it.
       today: () => client.businessDateNow(),
+      // Step-up (threat T31): a payee paid is no longer new, and the first money-out after a new PIN is done.
+      afterDone: async (intent) => {
+        if (intent.kind === 'send') await payees.remember(intent.from.clientId, payeeOf(intent.to));
+        await challenges.consumeFreshCredential(intent.from.clientId);
+      },
     });
     queue.handle(RESOLVE_JOB, async (job) => transfers.resolve(job.clientId, job.id));
     outbound.register(queue); // `sms` and `call` jobs
@@ -292,6 +306,9 @@ export async function createServices(
         limits: config.limits,
         // Threat T4: the sandbox's list of freshly swapped SIMs; a real deployment plugs a provider check in here.
         simSwap: simSwap.check,
+        challenges,
+        stepUp: config.stepUp,
+        payees,
       },
     });
     const flows = await loadFlowVersions(resolve(config.flowsDir), impl, loadedTexts);
@@ -345,6 +362,7 @@ export async function createServices(
       outbox,
       calls,
       transfers,
+      challenges,
       sandbox,
       sandboxUrl,
       flowWatcher,

@@ -1,3 +1,4 @@
+import { createPrivateKey, createPublicKey, type KeyObject } from 'node:crypto';
 import { z } from 'zod';
 import { DEFAULT_COUNTRY, DEFAULT_CURRENCY, DEFAULT_TIMEZONE } from './constants.js';
 
@@ -44,6 +45,23 @@ const bool = z
   .toLowerCase()
   .refine((v) => ['true', 'false', '1', '0', 'yes', 'no'].includes(v), 'must be true or false')
   .transform((v) => v === 'true' || v === '1' || v === 'yes');
+
+/** The Ed25519 key an audit key setting holds (PEM, or DER in base64), or undefined; never echoes it. */
+export function ed25519Key(text: string, kind: 'private' | 'public'): KeyObject | undefined {
+  try {
+    const trimmed = text.trim();
+    const pem = trimmed.startsWith('-----BEGIN');
+    const key =
+      kind === 'private'
+        ? createPrivateKey(pem ? { key: trimmed, format: 'pem' } : { key: Buffer.from(trimmed, 'base64'), format: 'der', type: 'pkcs8' })
+        : createPublicKey(pem ? { key: trimmed, format: 'pem' } : { key: Buffer.from(trimmed, 'base64'), format: 'der', type: 'spki' });
+    return key.asymmetricKeyType === 'ed25519' ? key : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+const isEd25519 = (text: string, kind: 'private' | 'public') => ed25519Key(text, kind) !== undefined;
 
 /** One documented setting: its schema, default and help text. */
 export interface Setting {
@@ -151,6 +169,18 @@ export const SETTINGS = {
     help: 'Most a customer may move per business day, all channels together (major units).',
     default: '150000',
     schema: int(1, 1_000_000_000),
+  },
+  OTP_THRESHOLD: {
+    help:
+      'A transfer or repayment of this amount or more (major units of CURRENCY) needs the PIN and then a one-time code sent by ' +
+      'SMS, bound to the amount and the payee (threat T31).',
+    default: '10000',
+    schema: int(1, 1_000_000_000),
+  },
+  OTP_NEW_PAYEE: {
+    help: 'true: sending to a customer this customer has never paid successfully also needs a one-time code by SMS, whatever the amount.',
+    default: 'false',
+    schema: bool,
   },
   TRANSFER_RESOLVE_MAX_AGE_S: {
     help: 'A transfer whose outcome is still unknown this long after it was confirmed is only looked for in Fineract, never sent again; the customer is told by SMS and operators see it at GET /admin/transfers?status=uncertain.',
@@ -286,9 +316,35 @@ export const SETTINGS = {
     secret: true,
   },
   ADMIN_TOKEN: {
-    help: 'Bearer token for /admin routes (unset: admin API disabled).',
+    help: 'Bearer token of one operator named `admin` (kept for older deployments; ADMIN_TOKENS names each operator). Neither set: admin API disabled.',
     schema: z.string().min(16, 'must be at least 16 characters'),
     secret: true,
+  },
+  ADMIN_TOKENS: {
+    help:
+      'Operators of the admin API, `name:token,name2:token2` (names: a-z 0-9 . _ -; tokens at least 16 characters, ' +
+      "24 against a real Fineract). Each call is audited with the operator's name.",
+    schema: z.string().trim().min(1),
+    secret: true,
+  },
+  ADMIN_HOST: {
+    help: 'Address the separate admin listener binds to (with ADMIN_PORT).',
+    default: '127.0.0.1',
+    schema: z.string().trim().min(1),
+  },
+  ADMIN_PORT: {
+    help: 'Serve /admin (API, console, OpenAPI document) only on this port of ADMIN_HOST; the public port then answers 404 for /admin. Unset: /admin on the public port.',
+    schema: int(1, 65535),
+  },
+  ADMIN_FOUR_EYES: {
+    help: 'Switching `money` or `all` back on needs a second, different operator to confirm within 15 minutes.',
+    default: 'false',
+    schema: bool,
+  },
+  ADMIN_RATE_PER_MIN: {
+    help: 'Admin API calls per minute per source address, and per operator (429 with Retry-After beyond).',
+    default: '120',
+    schema: int(1, 100000),
   },
   PIN_PEPPER: {
     help:
@@ -317,6 +373,19 @@ export const SETTINGS = {
       '/admin/customers/<clientId>/pin/lock). 0: every lock is hard.',
     default: '3',
     schema: int(0, 20),
+  },
+  ENROLMENT_MODE: {
+    help:
+      'Who starts an enrolment (threat T11). operator: an operator enrols a customer (POST /admin/enrolments), ' +
+      'who then gets an activation code by SMS. self: a registered client with no PIN who dials is sent the code ' +
+      'at once, unless the SIM was swapped recently (T4: that customer is sent to a branch).',
+    default: 'operator',
+    schema: z.enum(['operator', 'self']),
+  },
+  SUPPORT_PHONE: {
+    help: 'The number the "Your PIN was changed. Not you? Call ..." SMS gives. Empty: the SMS says "customer care".',
+    default: '',
+    schema: z.string().max(20),
   },
   SMS_PIN_ENABLED: {
     help:
@@ -352,6 +421,31 @@ export const SETTINGS = {
     help: 'Inbound SMS answered per number per hour; more are read but not answered (sender spoofing must not become SMS bombing).',
     default: '30',
     schema: int(1, 10_000),
+  },
+  AUDIT_SIGNING_KEY: {
+    help:
+      'Ed25519 private key that signs the audit checkpoints (threat T16): PKCS#8 PEM, or its DER in base64 on one line ' +
+      '(`kiunga audit keygen` prints a pair). Unset, or without AUDIT_CHECKPOINT_DIR: no checkpoints, and a warning at start.',
+    schema: z.string().refine((text) => isEd25519(text, 'private'), 'must be an Ed25519 private key (PKCS#8 PEM, or DER in base64)'),
+    secret: true,
+  },
+  AUDIT_VERIFY_KEY: {
+    help:
+      'Ed25519 public key `kiunga audit verify` checks the checkpoints with (SPKI PEM, or DER in base64), so operators ' +
+      'verify without the signing key. Unset: the public half of AUDIT_SIGNING_KEY.',
+    schema: z.string().refine((text) => isEd25519(text, 'public'), 'must be an Ed25519 public key (SPKI PEM, or DER in base64)'),
+  },
+  AUDIT_CHECKPOINT_DIR: {
+    help:
+      'Directory outside Redis where signed audit checkpoints are written, one file each (several processes may share ' +
+      'it). Deleting the newest audit entries is detected only against these files: copy them off the box.',
+    schema: z.string().trim().min(1),
+  },
+  AUDIT_CHECKPOINT_EVERY: { help: 'A signed audit checkpoint every this many entries.', default: '100', schema: int(1, 1_000_000) },
+  AUDIT_CHECKPOINT_S: {
+    help: 'A signed audit checkpoint at least this often (seconds) while a process appended entries.',
+    default: '60',
+    schema: int(1, 86_400),
   },
   FLOWS_DIR: { help: 'Directory of flow files.', default: 'flows', schema: z.string().min(1) },
   LOCALES_DIR: { help: 'Directory of locale files.', default: 'locales', schema: z.string().min(1) },

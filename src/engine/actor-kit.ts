@@ -113,10 +113,10 @@ export const requireCustomer = (context: FlowContext) => {
 
 /**
  * Actors that move money. A state invoking one may be entered only from a prompt state by the customer's
- * own input (its confirmation screen): the engine treats that prompt as a money confirmation (threats T25,
- * T29).
+ * own input (its confirmation screen, or the prompt of the one-time code): the engine treats that prompt as a
+ * money confirmation (threats T25, T29).
  */
-export const MONEY_ACTORS: ReadonlySet<string> = new Set(['transferMoney']);
+export const MONEY_ACTORS: ReadonlySet<string> = new Set(['transferMoney', 'transferWithCode']);
 
 /** What an actor gets besides its input: `signal` aborts when the hop stops waiting for it (deadline). */
 export interface ActorScope {

@@ -8,8 +8,8 @@ import type { Translator } from '../text/i18n.js';
  * Cross-checks a schema-valid flow against the registry's manifests and the locales: every action, guard,
  * actor, target and prompt key must exist, every parameter must have its declared type (an `errorIs` code
  * is one of the closed set), every `if:` flag and view list must be set by an action of the flow, every
- * invoke must handle errors, and no state may be a dead end. XState itself would silently ignore most of
- * these mistakes.
+ * invoke must handle errors, no state may be a dead end, and a one-time code an actor asks for must be
+ * collected and checked (step-up). XState itself would silently ignore most of these mistakes.
  */
 
 /** Rule ids of the problems the loader finds (`kiunga lint` reports them with the same ids). */
@@ -24,6 +24,7 @@ export const FLOW_RULES = [
   'undeclared-flag',
   'undeclared-list',
   'dead-end',
+  'step-up',
 ] as const;
 export type FlowRule = (typeof FLOW_RULES)[number];
 
@@ -335,6 +336,60 @@ export function checkFlow(flow: FlowFile, ctx: CheckContext): FlowProblem[] {
     });
   };
 
+  /**
+   * Step-up (threat T31), declared by the manifests: an actor that `asks` for a one-time code must have its
+   * `code-required` branch lead to a prompt taking `input: code`, and every such prompt must lead into an
+   * actor that `checks` the code (never into another actor, which would take the code for something else).
+   */
+  const checkers = Object.entries(manifests.actors)
+    .filter(([, m]) => m.code === 'checks')
+    .map(([n]) => n);
+  const checkStepUp = (node: NodeInfo, src: string, path: (string | number)[], t: TransitionConfig | undefined) => {
+    const branches = asArray(t);
+    const i = branches.findIndex(
+      (tr) => typeof tr !== 'string' && !!tr.guard && refName(tr.guard) === 'errorIs' && refParams(tr.guard)?.code === 'code-required',
+    );
+    if (i < 0) {
+      add(
+        path,
+        `actor '${src}' may send a one-time code and reject with code-required: branch on it ` +
+          `({ guard: { type: errorIs, params: { code: code-required } }, target: <a prompt with input: code> }), ` +
+          `or the code sent is never asked for`,
+        'step-up',
+      );
+      return;
+    }
+    const branch = branches[i] as Exclude<TransitionConfig, string | unknown[]>;
+    for (const target of asArray(branch.target)) {
+      const to = resolveTarget(node, target, ids);
+      if (to && to.config.meta?.input !== 'code') {
+        add(
+          [...(Array.isArray(t) ? [...path, i] : path), 'target'],
+          `code-required must lead to a prompt with input: code, and '${target}' takes ${to.config.meta?.input ? `input: ${to.config.meta.input}` : 'no input'}`,
+          'step-up',
+        );
+      }
+    }
+  };
+  const checkCodePrompt = (node: NodeInfo) => {
+    const input = node.config.on?.INPUT;
+    asArray(input).forEach((tr, i) => {
+      const obj = typeof tr === 'string' ? { target: tr } : tr;
+      for (const target of asArray(obj.target)) {
+        const to = resolveTarget(node, target, ids);
+        const src = to?.config.invoke?.src;
+        if (!to || (src && manifests.actors[src]?.code === 'checks')) continue;
+        const p = [...node.filePath, 'on', 'INPUT', ...(Array.isArray(input) ? [i] : []), ...(typeof tr === 'string' ? [] : ['target'])];
+        add(
+          p,
+          `a code prompt must lead into an actor that checks the code (${checkers.join(', ') || 'none is registered'}), and '${target}' ` +
+            `${src ? `invokes '${src}'` : 'invokes nothing'}`,
+          'step-up',
+        );
+      }
+    });
+  };
+
   checkInitial(root, flow.machine.initial, ['machine']);
   for (const [event, t] of Object.entries(flow.machine.on ?? {})) checkTransitions(root, ['machine', 'on', event], t);
   if (flow.home && !resolveTarget(root, flow.home, ids)) ref(['home'], `home state '${flow.home}' does not exist`);
@@ -359,6 +414,7 @@ export function checkFlow(flow: FlowFile, ctx: CheckContext): FlowProblem[] {
       checkTransitions(node, [...ip, 'onDone'], c.invoke.onDone);
       checkTransitions(node, [...ip, 'onError'], c.invoke.onError);
       if (actor) checkRaised(c.invoke.src, actor, [...ip, 'onError'], c.invoke.onError);
+      if (actor?.code === 'asks') checkStepUp(node, c.invoke.src, [...ip, 'onError'], c.invoke.onError);
     }
     const meta = c.meta;
     if (meta?.prompt) checkKey([...p, 'meta', 'prompt'], meta.prompt, 'prompt');
@@ -384,6 +440,7 @@ export function checkFlow(flow: FlowFile, ctx: CheckContext): FlowProblem[] {
     }
     if (meta?.keywords) checkKeywords(meta.keywords, [...p, 'meta', 'keywords'], node);
     if (meta?.input && !handles(node, 'INPUT')) add([...p, 'meta', 'input'], "a state taking input must handle 'INPUT'");
+    if (meta?.input === 'code') checkCodePrompt(node);
     if ((meta?.options || meta?.input || meta?.choose || meta?.keywords) && !meta.prompt)
       add([...p, 'meta'], 'options, input and keywords need a prompt');
     if (meta?.prompt && c.invoke) add([...p, 'meta'], 'a prompt state cannot also invoke (the screen would be shown before the call ends)');

@@ -30,6 +30,12 @@ export interface Manifest {
   keys?: readonly string[];
   /** Error codes an actor rejects with (besides `unavailable`, `forbidden`, `not-found`, `rejected`). */
   errors?: readonly string[];
+  /**
+   * One-time codes (step-up, threat T31). `asks`: the actor may send a code and reject with `code-required`;
+   * the flow must then branch on it to a prompt taking `input: code` that leads into an actor that `checks`.
+   * `checks`: the actor checks the code typed (the only kind of actor a code prompt may lead into).
+   */
+  code?: 'asks' | 'checks';
 }
 
 /** The manifests of one part of the registry. */

@@ -8,14 +8,19 @@ import { FineractError } from '../fineract/errors.js';
 import type { FineractClient } from '../fineract/types.js';
 import { currentDeadline } from '../limits/deadline.js';
 import type { SimSwapCheck } from '../security/sim-swap.js';
-import { parseAmount, toDecimal, type FailureCode, type TransferIntent, type TransferService } from '../money/transfer-service.js';
+import type { ChallengeIntent, ChallengeService, IssueResult } from '../security/challenge.js';
+import type { PaidPayees } from '../security/paid-payees.js';
+import { formatAmount } from '../text/i18n.js';
+import { parseAmount, payeeOf, toDecimal, type FailureCode, type TransferIntent, type TransferService } from '../money/transfer-service.js';
 import { actor, checkPin, FlowError, requireCustomer, toFlowError, type PinVerifier } from './actor-kit.js';
 import type { FlowContext, FlowEvent, ViewVars } from './types.js';
 import { accountVar, amountVar, dateVar, type ManifestSet } from './manifest.js';
 
 /**
  * The money part of the setup() registry: recipients, amounts, loan repayment details and the transfer
- * itself (PIN-confirmed, exactly once). Flow files name these; behaviour lives here.
+ * itself (PIN-confirmed, exactly once), with its step-up: a one-time code by SMS, bound to the intent, when
+ * the amount, a first payee or a fresh credential asks for one (threat T31). Flow files name these;
+ * behaviour lives here.
  */
 
 /** Next instalment and outstanding amount of a loan (implemented by the Fineract client). */
@@ -40,6 +45,15 @@ export interface MoneyDeps {
   limits: { minCents: number; maxCents: number; dailyCents: number };
   /** Asked before money moves (threat T4); a recent SIM swap refuses the transfer. */
   simSwap?: SimSwapCheck;
+  /** One-time codes (threat T31). Without them a transfer that needs a code is refused: it fails closed. */
+  challenges?: ChallengeService;
+  /**
+   * When a transfer needs a code after the PIN: from `thresholdCents` up (OTP_THRESHOLD), and a first payment
+   * to another customer when `newPayee` (OTP_NEW_PAYEE). Absent: only a fresh credential asks for one.
+   */
+  stepUp?: { thresholdCents: number; newPayee: boolean };
+  /** Who each customer has paid before (OTP_NEW_PAYEE). */
+  payees?: PaidPayees;
 }
 
 /** What a money journey is for: `usePurpose` sets it, `purposeIs` tests it. */
@@ -51,6 +65,8 @@ export const TRANSFER_OUTCOMES = ['done', 'processing'] as const;
 const purposeParams = z.strictObject({ purpose: z.enum(PURPOSES) });
 const outcomeParams = z.strictObject({ status: z.enum(TRANSFER_OUTCOMES) });
 const counterpartyVar = { max: 30, example: 'Akiba Savings Plus 000000000001', description: 'recipient: masked name, account or loan' };
+/** What a money actor that moves money after a one-time code may still reject with, besides the code's own. */
+const TRANSFER_REFUSALS = ['sim-swap', 'sim-swap-unknown', 'inactive', 'insufficient', 'over-daily'] as const;
 
 /** Manifests of the money actions, guards and actors. */
 export const MONEY_MANIFESTS = {
@@ -64,10 +80,30 @@ export const MONEY_MANIFESTS = {
     },
     transferMoney: {
       description:
-        'PIN-confirmed transfer of the intent fixed on the confirmation screen, exactly once; resolves { status: done | processing }',
+        'PIN-confirmed transfer of the intent fixed on the confirmation screen, exactly once; resolves { status: done | processing }. ' +
+        'When the step-up asks for a code (OTP_THRESHOLD, OTP_NEW_PAYEE, a fresh credential) it moves nothing, sends a code bound to the ' +
+        'intent by SMS and rejects with code-required',
       // shown by the turn runner when the hop deadline passes while the transfer runs (threat T29)
       keys: ['transfer.pending'],
-      errors: ['pin-wrong', 'pin-locked', 'pin-not-set', 'sim-swap', 'sim-swap-unknown', 'inactive', 'insufficient', 'over-daily'],
+      errors: ['pin-wrong', 'pin-locked', 'pin-not-set', 'code-required', 'code-send-limit', ...TRANSFER_REFUSALS],
+      code: 'asks',
+    },
+    transferWithCode: {
+      description:
+        'checks the one-time code typed against the intent it was sent for (consumed when right), then moves the money exactly once ' +
+        'like transferMoney (the PIN was checked before the code was sent); resolves { status: done | processing }',
+      keys: ['transfer.pending'],
+      errors: ['code-wrong', 'code-exhausted', 'code-expired', 'code-mismatch', ...TRANSFER_REFUSALS],
+      code: 'checks',
+    },
+    resendCode: {
+      description: 'sends the open code of the intent again (the same code, at most 3 sends), or a new one once it has expired',
+      errors: ['code-send-limit'],
+    },
+    cancelCode: { description: "revokes the customer's open payment code: nothing can move with it any more" },
+    findPendingCode: {
+      description:
+        'after the PIN: a payment code still open from an earlier session (a redial within its validity); resolves { pending: true | false }',
     },
   },
   actions: {
@@ -117,6 +153,18 @@ export const MONEY_MANIFESTS = {
       description: 'after insufficient: the balance available',
       views: { available: amountVar('available balance') },
     },
+    rememberTries: {
+      description: 'after code-wrong: how many tries the code has left',
+      views: { triesLeft: { max: 1, example: '2', description: 'one-time code tries left' } },
+    },
+    resumeCode: {
+      description: 'after findPendingCode: the intent the open code was sent for becomes the intent of this session (same idempotency key)',
+      views: {
+        amount: amountVar('the amount to send'),
+        counterparty: counterpartyVar,
+        ref: { max: 8, example: 'AB12CD34', description: 'transfer reference shown to customers' },
+      },
+    },
     rememberReceipt: {
       description: 'keeps the transfer reference and Fineract transfer id',
       views: {
@@ -134,6 +182,7 @@ export const MONEY_MANIFESTS = {
       description: "the transfer's outcome on onDone: `{ type: outcomeIs, params: { status: processing } }`",
       params: outcomeParams,
     },
+    codePending: { description: 'on findPendingCode onDone: a payment code is still open (the redial resumes at the code prompt)' },
   },
 } as const satisfies ManifestSet;
 
@@ -141,19 +190,37 @@ export const MONEY_MANIFESTS = {
  * The money intent fixed when the confirmation screen is entered (threat T24): a random idempotency key and
  * exactly what the customer is shown and asked to confirm. Kept in the session context.
  */
-interface PendingIntent {
-  id: string;
-  kind: Purpose;
-  clientId: number;
-  fromAccountId: number;
-  toClientId: number;
-  toOfficeId: number;
-  toAccountId: number;
-  toType: 'savings' | 'loan';
-  amountCents: number;
-  currency: string;
-  counterparty: string;
-  recipientMsisdn?: string;
+const pendingIntentSchema = z.object({
+  id: z.string().regex(/^[0-9a-f]{32}$/),
+  kind: z.enum(PURPOSES),
+  clientId: z.number().int(),
+  fromAccountId: z.number().int(),
+  toClientId: z.number().int(),
+  toOfficeId: z.number().int(),
+  toAccountId: z.number().int(),
+  toType: z.enum(['savings', 'loan']),
+  amountCents: z.number().int().positive(),
+  currency: z.string().min(3).max(3),
+  counterparty: z.string(),
+  recipientMsisdn: z.string().optional(),
+});
+type PendingIntent = z.infer<typeof pendingIntentSchema>;
+
+/** What a payment code is bound to (threat T31): any other amount, currency, payee or source account voids it. */
+function challengeIntentOf(p: PendingIntent): ChallengeIntent {
+  return {
+    purpose: 'money',
+    clientId: p.clientId,
+    amountCents: p.amountCents,
+    currency: p.currency,
+    payee: payeeOf({ type: p.toType, accountId: p.toAccountId }),
+    source: String(p.fromAccountId),
+  };
+}
+
+/** The intent as the challenge keeps it for a redial (`resume`): ids, amount and the masked label, no secret. */
+function resumeOf(p: PendingIntent): Record<string, string | number> {
+  return Object.fromEntries(Object.entries(p).filter(([, v]) => v !== undefined)) as Record<string, string | number>;
 }
 
 /** A refusal told by SMS when the hop stopped waiting for it. */
@@ -193,6 +260,120 @@ export function maskPhone(e164: string, country: CountryCode): string {
 export function createMoneyImplementations(deps: MoneyDeps) {
   const { fineract, pins, transfers, logger } = deps;
   const money = (cents: number) => ({ amount: cents / 100, currency: deps.currency });
+
+  /** The intent fixed by rememberAmount (or resumeCode), of this customer only. */
+  const pendingOf = (context: FlowContext, clientId: number): PendingIntent => {
+    const stored = data(context).transfer;
+    const parsed = typeof stored === 'string' ? pendingIntentSchema.safeParse(JSON.parse(stored)) : undefined;
+    if (!parsed?.success || parsed.data.clientId !== clientId) throw new FlowError('unavailable');
+    return parsed.data;
+  };
+
+  const checkSimSwap = async (context: FlowContext) => {
+    if (!deps.simSwap) return;
+    const swapped = await deps.simSwap.recentlySwapped(context.msisdn).catch(() => Promise.reject(new FlowError('sim-swap-unknown')));
+    if (swapped) throw new FlowError('sim-swap');
+  };
+
+  /** Why this intent needs a one-time code after the PIN (threat T31), or undefined when the PIN is enough. */
+  const stepUpReason = async (p: PendingIntent): Promise<'amount' | 'new-payee' | 'fresh-credential' | undefined> => {
+    const rules = deps.stepUp;
+    if (rules && p.amountCents >= rules.thresholdCents) return 'amount';
+    // Own accounts and own loans are not payees: only money sent to another customer can go to a first payee.
+    if (
+      rules?.newPayee &&
+      p.kind === 'send' &&
+      !(await deps.payees?.has(p.clientId, payeeOf({ type: p.toType, accountId: p.toAccountId })))
+    )
+      return 'new-payee';
+    if (deps.challenges && (await deps.challenges.isFreshCredential(p.clientId))) return 'fresh-credential';
+    return undefined;
+  };
+
+  /**
+   * Sends (or sends again) the code of this intent by SMS to the registered number, naming the amount and the
+   * payee. The code never travels on the channel it authorises: an intent made by SMS cannot be stepped up.
+   */
+  const sendCode = async (context: FlowContext, p: PendingIntent): Promise<IssueResult> => {
+    if (!deps.challenges || context.channel === 'sms') throw new FlowError('unavailable');
+    return deps.challenges.issue(challengeIntentOf(p), {
+      msisdn: context.msisdn,
+      language: context.lang,
+      channel: context.channel,
+      display: { amount: formatAmount(context.lang, p.amountCents / 100, p.currency), payee: p.counterparty },
+      resume: resumeOf(p),
+    });
+  };
+
+  /** True when the open payment code was sent for exactly this intent. */
+  const codeOpenFor = async (p: PendingIntent): Promise<boolean> => {
+    const open = await deps.challenges?.pending(p.clientId, 'money');
+    if (!open) return false;
+    const mine = challengeIntentOf(p);
+    return (Object.keys(mine) as (keyof ChallengeIntent)[]).every((k) => String(open.intent[k]) === String(mine[k]));
+  };
+
+  /**
+   * Moves the intent of this session exactly once after `authorise` (the PIN, or the code) let it through,
+   * within the hop deadline or completed in the background. When the hop stops waiting (deadline) the customer
+   * has been told an SMS will follow, so the outcome, whatever it is, goes by SMS (threat T29); a code sent
+   * instead is its own news (the redial resumes at it).
+   */
+  const moveMoney = async (
+    context: FlowContext,
+    signal: AbortSignal,
+    authorise: (customer: NonNullable<FlowContext['customer']>, pending: PendingIntent) => Promise<void>,
+  ) => {
+    const customer = requireCustomer(context);
+    const pending = pendingOf(context, customer.clientId);
+    const intent: TransferIntent = {
+      id: pending.id,
+      ref: pending.id.slice(0, 8).toUpperCase(),
+      kind: pending.kind,
+      msisdn: context.msisdn,
+      lang: context.lang,
+      from: { clientId: customer.clientId, officeId: customer.officeId, accountId: pending.fromAccountId },
+      to: { clientId: pending.toClientId, officeId: pending.toOfficeId, accountId: pending.toAccountId, type: pending.toType },
+      amountCents: pending.amountCents,
+      currency: pending.currency,
+      counterparty: pending.counterparty,
+      recipientMsisdn: pending.recipientMsisdn,
+      senderLabel: maskName(customer.displayName),
+    };
+    let settled: { refusal?: FailureCode; quiet?: boolean } | undefined;
+    const tell = () => {
+      if (!settled || settled.quiet || !signal.aborted) return;
+      transfers.tellLater(intent, settled.refusal).catch((error: unknown) => {
+        logger.warn({ transfer: intent.ref, err: { type: (error as Error)?.name } }, 'transfer outcome not queued for SMS');
+      });
+    };
+    signal.addEventListener('abort', tell, { once: true });
+    try {
+      await authorise(customer, pending);
+      // The lookup cache may still call a blocked client active: ask Fineract itself before money leaves.
+      // A read that goes unanswered stops the transfer too (it fails closed): nothing has been sent yet, so
+      // "no money was moved" is the truth.
+      const client = await fineract.getClient(customer.clientId).catch((error: unknown) => {
+        if (error instanceof FineractError && error.kind === 'unavailable') throw new FlowError('unavailable');
+        throw error;
+      });
+      if (!client.active) throw new FlowError('inactive');
+      // The hop gave up before anything was sent: send nothing (the SMS says so).
+      if (signal.aborted) throw new FlowError('unavailable');
+      const outcome = await transfers.execute(intent, currentDeadline() ?? Date.now() + deps.fallbackBudgetMs, { signal });
+      settled = { refusal: outcome.status === 'failed' && !signal.aborted ? outcome.code : undefined };
+      if (outcome.status === 'failed') throw new FlowError(outcome.code);
+      return outcome.status === 'done'
+        ? { status: 'done', ref: intent.ref, transferId: outcome.transferId }
+        : { status: 'processing', ref: intent.ref };
+    } catch (error) {
+      const code = toFlowError(error).code;
+      settled ??= code === 'code-required' ? { quiet: true } : { refusal: REFUSALS[code] ?? 'rejected' };
+      throw error;
+    } finally {
+      tell();
+    }
+  };
 
   const actors = {
     /** After the PIN: which menu items work for this customer (own accounts, a loan to pay). */
@@ -245,65 +426,54 @@ export function createMoneyImplementations(deps: MoneyDeps) {
     }),
     /**
      * PIN-confirmed transfer of the intent fixed on the confirmation screen: exactly once, within the hop
-     * deadline or completed in the background. When the hop stops waiting (deadline) the customer has been
-     * told an SMS will follow, so the outcome, whatever it is, goes by SMS (threat T29).
+     * deadline or completed in the background. When the step-up asks for a code, nothing moves: the code is
+     * sent by SMS for this exact intent and the flow collects it (code-required).
      */
-    transferMoney: actor(logger, 'transferMoney', async ({ context, event }, { signal }) => {
-      const customer = requireCustomer(context);
-      const stored = data(context).transfer;
-      const pending = typeof stored === 'string' ? (JSON.parse(stored) as PendingIntent) : undefined;
-      if (!pending || pending.clientId !== customer.clientId) throw new FlowError('unavailable');
-      const intent: TransferIntent = {
-        id: pending.id,
-        ref: pending.id.slice(0, 8).toUpperCase(),
-        kind: pending.kind,
-        msisdn: context.msisdn,
-        lang: context.lang,
-        from: { clientId: customer.clientId, officeId: customer.officeId, accountId: pending.fromAccountId },
-        to: { clientId: pending.toClientId, officeId: pending.toOfficeId, accountId: pending.toAccountId, type: pending.toType },
-        amountCents: pending.amountCents,
-        currency: pending.currency,
-        counterparty: pending.counterparty,
-        recipientMsisdn: pending.recipientMsisdn,
-        senderLabel: maskName(customer.displayName),
-      };
-      let settled: { refusal?: FailureCode; known: boolean } | undefined;
-      const tell = () => {
-        if (!settled || !signal.aborted) return;
-        transfers.tellLater(intent, settled.refusal).catch((error: unknown) => {
-          logger.warn({ transfer: intent.ref, err: { type: (error as Error)?.name } }, 'transfer outcome not queued for SMS');
-        });
-      };
-      signal.addEventListener('abort', tell, { once: true });
-      try {
+    transferMoney: actor(logger, 'transferMoney', async ({ context, event }, { signal }) =>
+      moveMoney(context, signal, async (customer, pending) => {
         await checkPin(pins, customer.clientId, event);
-        if (
-          deps.simSwap &&
-          (await deps.simSwap.recentlySwapped(context.msisdn).catch(() => Promise.reject(new FlowError('sim-swap-unknown'))))
-        )
-          throw new FlowError('sim-swap');
-        // The lookup cache may still call a blocked client active: ask Fineract itself before money leaves.
-        // A read that goes unanswered stops the transfer too (it fails closed): nothing has been sent yet, so
-        // "no money was moved" is the truth.
-        const client = await fineract.getClient(customer.clientId).catch((error: unknown) => {
-          if (error instanceof FineractError && error.kind === 'unavailable') throw new FlowError('unavailable');
-          throw error;
-        });
-        if (!client.active) throw new FlowError('inactive');
-        // The hop gave up before anything was sent: send nothing (the SMS says so).
-        if (signal.aborted) throw new FlowError('unavailable');
-        const outcome = await transfers.execute(intent, currentDeadline() ?? Date.now() + deps.fallbackBudgetMs, { signal });
-        settled = { known: true, refusal: outcome.status === 'failed' && !signal.aborted ? outcome.code : undefined };
-        if (outcome.status === 'failed') throw new FlowError(outcome.code);
-        return outcome.status === 'done'
-          ? { status: 'done', ref: intent.ref, transferId: outcome.transferId }
-          : { status: 'processing', ref: intent.ref };
-      } catch (error) {
-        settled ??= { known: true, refusal: REFUSALS[toFlowError(error).code] ?? 'rejected' };
-        throw error;
-      } finally {
-        tell();
-      }
+        await checkSimSwap(context);
+        const reason = await stepUpReason(pending);
+        if (!reason) return;
+        const sent = await sendCode(context, pending);
+        // No send: either this intent's code went out three times already (the customer has it), or too many
+        // codes were asked for this hour and none exists for this intent: then there is nothing to type.
+        if (sent.status === 'send-limit' && !(await codeOpenFor(pending))) throw new FlowError('code-send-limit');
+        throw new FlowError('code-required', { reason, sendsLeft: sent.status === 'send-limit' ? 0 : sent.sendsLeft });
+      }),
+    ),
+    /**
+     * The code typed for the intent of this session: checked and consumed in one step by the challenge service
+     * (bound to the amount, payee and source), then the money moves as in transferMoney. The PIN is not asked
+     * again: the code was only sent after it was right.
+     */
+    transferWithCode: actor(logger, 'transferWithCode', async ({ context, event }, { signal }) =>
+      moveMoney(context, signal, async (_customer, pending) => {
+        if (!deps.challenges) throw new FlowError('unavailable');
+        const outcome = await deps.challenges.check(challengeIntentOf(pending), typeof event.value === 'string' ? event.value : '');
+        if (outcome.result === 'wrong') throw new FlowError('code-wrong', { triesLeft: outcome.triesLeft });
+        if (outcome.result !== 'ok') throw new FlowError(`code-${outcome.result}`);
+        await checkSimSwap(context);
+      }),
+    ),
+    resendCode: actor(logger, 'resendCode', async ({ context }) => {
+      const customer = requireCustomer(context);
+      const sent = await sendCode(context, pendingOf(context, customer.clientId));
+      if (sent.status === 'send-limit') throw new FlowError('code-send-limit');
+      return { sendsLeft: sent.sendsLeft };
+    }),
+    cancelCode: actor(logger, 'cancelCode', async ({ context }) => {
+      const customer = requireCustomer(context);
+      if (!deps.challenges) throw new FlowError('unavailable');
+      return { revoked: await deps.challenges.revoke(customer.clientId, ['money']) };
+    }),
+    /** A payment code outlives the USSD session: after the PIN, a redial within its validity resumes at the code. */
+    findPendingCode: actor(logger, 'findPendingCode', async ({ context }) => {
+      const customer = requireCustomer(context);
+      const open = await deps.challenges?.pending(customer.clientId, 'money');
+      const parsed = pendingIntentSchema.safeParse(open?.resume);
+      if (!open || !parsed.success || parsed.data.clientId !== customer.clientId) return { pending: false };
+      return { pending: true, transfer: parsed.data, triesLeft: open.triesLeft };
     }),
   } satisfies Record<keyof typeof MONEY_MANIFESTS.actors, AnyActorLogic>;
 
@@ -431,6 +601,28 @@ export function createMoneyImplementations(deps: MoneyDeps) {
         },
       };
     }),
+    rememberTries: assign(({ context, event }: Ctx) => ({
+      view: { ...context.view, triesLeft: num((event.error as FlowError | undefined)?.details.triesLeft ?? 0) },
+    })),
+    /** The intent of the open code (a redial) becomes this session's: same idempotency key, same screen. */
+    resumeCode: assign(({ context, event }: Ctx) => {
+      const { transfer } = event.output as { transfer: PendingIntent };
+      return {
+        data: {
+          ...context.data,
+          purpose: transfer.kind,
+          amountCents: transfer.amountCents,
+          counterparty: transfer.counterparty,
+          transfer: JSON.stringify(transfer),
+        },
+        view: {
+          ...context.view,
+          amount: { amount: transfer.amountCents / 100, currency: transfer.currency },
+          counterparty: transfer.counterparty,
+          ref: transfer.id.slice(0, 8).toUpperCase(),
+        },
+      };
+    }),
     rememberReceipt: assign(({ context, event }: Ctx) => {
       const out = event.output as { ref: string; transferId?: number };
       return { view: { ...context.view, ref: out.ref, transferId: out.transferId ?? '' } };
@@ -442,6 +634,7 @@ export function createMoneyImplementations(deps: MoneyDeps) {
     purposeIs: ({ context }: Ctx, params: z.infer<typeof purposeParams>) => context.data.purpose === params.purpose,
     /** `{ type: outcomeIs, params: { status: processing } }` on a transfer's onDone. */
     outcomeIs: ({ event }: Ctx, params: z.infer<typeof outcomeParams>) => (event.output as { status?: string })?.status === params.status,
+    codePending: ({ event }: Ctx) => (event.output as { pending?: boolean })?.pending === true,
   } satisfies Record<keyof typeof MONEY_MANIFESTS.guards, unknown>;
 
   return { actors, actions, guards };

@@ -145,6 +145,12 @@ export interface TransferServiceDeps {
   today(): string;
   /** Clock (tests). */
   now?: () => number;
+  /**
+   * Told once of every transfer that is done, whoever settles it (the hop or the background resolution): the
+   * step-up remembers the payee (OTP_NEW_PAYEE) and clears a fresh credential's mark (threat T31). Its failure
+   * only means a code is asked once more next time.
+   */
+  afterDone?: (intent: TransferIntent) => Promise<void>;
 }
 
 const RECORD_TTL_MS = 7 * 24 * 3600 * 1000;
@@ -164,6 +170,9 @@ export function parseAmount(text: string): number | undefined {
   if (!m) return undefined;
   return Number(m[1]) * 100 + Number((m[2] ?? '0').padEnd(2, '0'));
 }
+
+/** The payee of an intent as the step-up names it (one-time code binding, paid payees): `savings:12`, `loan:7`. */
+export const payeeOf = (to: { type: 'savings' | 'loan'; accountId: number }) => `${to.type}:${to.accountId}`;
 
 /** The parts of an intent that say what moves where: a key reused for anything else is a collision. */
 function sameIntent(a: TransferIntent, b: TransferIntent): boolean {
@@ -500,9 +509,17 @@ export class TransferService {
       if (outcome.status === 'failed')
         await this.deps.store.increment(this.dailyKey(intent.from.clientId), DAILY_TTL_MS, -intent.amountCents);
       this.deps.logger.info({ transfer: intent.ref, kind: intent.kind, status: outcome.status }, 'transfer settled');
-      return { outcome, current: record };
+      return { outcome, current: record, written: true };
     });
     if (settled.current?.listed) await this.unlist([`${intent.from.clientId}:${intent.id}`]).catch(() => undefined);
+    if ('written' in settled && settled.outcome.status === 'done' && this.deps.afterDone) {
+      await this.deps.afterDone(intent).catch((error: unknown) => {
+        this.deps.logger.warn(
+          { transfer: intent.ref, err: { type: (error as Error)?.name } },
+          'step-up records not updated after a transfer',
+        );
+      });
+    }
     return settled.outcome;
   }
 

@@ -85,7 +85,15 @@ describe('the banking flow with fake actors (machine.provide)', () => {
     expect(screenOf(c)).toBe('unavailable');
   });
 
-  it('should know the money confirmation screens from the flow itself (threat T25)', () => {
-    expect([...moneyConfirmStates(banking)].sort()).toEqual(['banking.confirm', 'banking.confirmRetry']);
+  it('should know the money confirmation screens from the flow itself, the one-time code prompts included (threats T25, T31)', () => {
+    expect([...moneyConfirmStates(banking)].sort()).toEqual([
+      'banking.code',
+      'banking.codeResent',
+      'banking.codeResumed',
+      'banking.codeRetry',
+      'banking.codeSendLimit',
+      'banking.confirm',
+      'banking.confirmRetry',
+    ]);
   });
 });

@@ -178,10 +178,10 @@ describe('flow loader', () => {
 
   it("should refuse a flow whose actor's own text is missing in a locale (a locale problem, with its language and key)", async () => {
     const fixtures = checkContextFor(await createTranslator({ dir: resolve('test/authoring/fixtures/locales'), fallback: 'en' }));
-    const issues = parseFlow('flows/demo.yaml', GOOD.replace('src: fetchBalances', 'src: transferMoney'), fixtures).issues;
+    const issues = parseFlow('flows/demo.yaml', GOOD.replace('src: fetchBalances', 'src: transferWithCode'), fixtures).issues;
     expect(issues.map(formatIssueWithRule)).toEqual([
-      "flows/demo.yaml:22 machine.states.balance.invoke.src: actor 'transferMoney' text 'transfer.pending' is missing in locale 'en' [locale-missing]",
-      "flows/demo.yaml:22 machine.states.balance.invoke.src: actor 'transferMoney' text 'transfer.pending' is missing in locale 'fr' [locale-missing]",
+      "flows/demo.yaml:22 machine.states.balance.invoke.src: actor 'transferWithCode' text 'transfer.pending' is missing in locale 'en' [locale-missing]",
+      "flows/demo.yaml:22 machine.states.balance.invoke.src: actor 'transferWithCode' text 'transfer.pending' is missing in locale 'fr' [locale-missing]",
     ]);
     expect(issues[0]).toMatchObject({ rule: 'locale-missing', lang: 'en', key: 'transfer.pending' });
   });
