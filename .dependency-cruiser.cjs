@@ -50,7 +50,7 @@ const LAYERS = {
     'audit',
     'control',
   ],
-  admin: ['security', 'money', 'session', 'audit', 'control'],
+  admin: ['security', 'money', 'session', 'audit', 'control', 'fineract', 'limits'],
   simulator: ['config', 'sandbox', 'security', 'text'],
   metrics: ['fineract', 'limits', 'session', 'jobs', 'audit', 'control'],
   // The assembly: app from injected services, services from the config, main the command line.

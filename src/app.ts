@@ -7,7 +7,15 @@ import type { Keys } from './session/keys.js';
 import type { FineractClient } from './fineract/types.js';
 import type { Translator } from './text/i18n.js';
 import type { PinService } from './security/pin.js';
-import { adminRouter } from './admin/admin-router.js';
+import type { ChallengeServiceRuntime } from './security/challenge.js';
+import type { IdentityService } from './security/enrolment.js';
+import { adminRouter, type AdminOptions } from './admin/admin-router.js';
+import type { LockedCustomers } from './admin/locked-customers.js';
+import { FIXED_SCOPES, type SwitchBoard } from './control/switch-board.js';
+import type { SwitchScope } from './control/switches.js';
+import type { AuditTrail } from './audit/audit.js';
+import { createTokenBuckets } from './limits/buckets.js';
+import { countSessions } from './session/count.js';
 import { createMetrics } from './metrics.js';
 import type { FineractGateway } from './fineract/gateway.js';
 import type { SandboxOutbox } from './messaging/messenger.js';
@@ -59,6 +67,16 @@ export interface AppDeps {
   simSwapCallbacks?: express.Router;
   /** Money movements: their metrics on /metrics, the uncertain ones at GET /admin/transfers. */
   transfers?: TransferService;
+  /** One-time codes (T31): their metrics on /metrics. */
+  challenges?: ChallengeServiceRuntime;
+  /** Enrolment and the PIN lifecycle (T11): POST /admin/enrolments. */
+  identity?: IdentityService;
+  /** The kill switches: obeyed by the channel routes, changed at PUT /admin/switches/<scope>, on /metrics. */
+  switches?: SwitchBoard;
+  /** Customers locked out by wrong PINs, for GET /admin/customers/locked. */
+  lockedCustomers?: LockedCustomers;
+  /** The audit trail (threat T16): admin calls and switch changes are recorded with the operator's name. */
+  audit?: AuditTrail;
 }
 
 /** Largest webhook body accepted; AT and Twilio bodies are well under 4 KB (threat T22). */
@@ -76,7 +94,14 @@ export function buildApp(deps: AppDeps): express.Express {
 
   const metrics = createMetrics({ gateway: deps.gateway, queue: deps.queue, unknownLookupsRefused: deps.unknownLookupsRefused });
   // The modules that own a number keep its metric; the app serves them all on one registry.
-  const owned = [deps.runner.metrics, deps.gateway?.metrics, deps.pins.metrics, deps.transfers?.metrics];
+  const owned = [
+    deps.runner.metrics,
+    deps.gateway?.metrics,
+    deps.pins.metrics,
+    deps.transfers?.metrics,
+    deps.switches?.metrics,
+    deps.challenges?.metrics,
+  ];
   for (const metric of owned.flat()) if (metric) metrics.registry.registerMetric(metric);
   app.use(metrics.middleware);
   app.get('/metrics', async (_req, res) => {
@@ -105,6 +130,7 @@ export function buildApp(deps: AppDeps): express.Express {
       logger,
       hopDeadlineMs: config.hopDeadlineMs,
       abuse: deps.abuse,
+      switches: deps.switches,
       callbackKey: config.africastalking.callbackKey,
       twilio: { authToken: config.twilio.authToken, publicUrl: config.publicUrl },
     }),
@@ -115,7 +141,9 @@ export function buildApp(deps: AppDeps): express.Express {
     }
   }
   if (deps.simSwapCallbacks) app.use(deps.simSwapCallbacks);
-  app.use(adminRouter({ token: config.adminToken, pins: deps.pins, transfers: deps.transfers, logger }));
+  // With ADMIN_PORT the admin API lives on its own listener (buildAdminApp) and is not served here at all.
+  if (config.admin.listen) app.use('/admin', (_req, res) => void res.status(404).type('text/plain').send('not found'));
+  else app.use(adminRouter(adminOptions(deps)));
   if (deps.queue) {
     app.use(
       fineractHooksRouter({
@@ -159,6 +187,47 @@ export function buildApp(deps: AppDeps): express.Express {
     const ussd = req.path.startsWith('/channels/africastalking/ussd');
     const text = ussd ? `END ${deps.translator.t(config.defaultLanguage, 'error.generic')}` : reasonOf(status);
     res.status(status).type('text/plain').send(text);
+  });
+  return app;
+}
+
+/** What the admin API is built with, on the public app or on its own listener. */
+function adminOptions(deps: AppDeps): AdminOptions {
+  const { config } = deps;
+  return {
+    operators: config.admin.operators,
+    pins: deps.pins,
+    transfers: deps.transfers,
+    fineract: deps.fineract,
+    switches: deps.switches,
+    scopes: (): SwitchScope[] => [...FIXED_SCOPES, ...[...deps.flows.ids()].sort().map((id): SwitchScope => `flow:${id}`)],
+    fourEyes: config.admin.fourEyes,
+    audit: deps.audit,
+    limits: { buckets: createTokenBuckets(deps.store), prefix: config.redisPrefix, perMinute: config.admin.ratePerMin },
+    sessions: () => countSessions(deps.store, deps.keys, ['ussd', 'sms', 'voice']),
+    locked: deps.lockedCustomers,
+    logger: deps.logger,
+  };
+}
+
+/**
+ * The admin app for its own listener (ADMIN_HOST:ADMIN_PORT): the admin API, its document and console, and
+ * nothing else. `kiunga serve` starts it when ADMIN_PORT is set; the public app then answers 404 for /admin.
+ */
+export function buildAdminApp(deps: AppDeps): express.Express {
+  const app = express();
+  app.disable('x-powered-by');
+  app.set('etag', false);
+  app.set('query parser', 'simple');
+  app.use(express.json({ limit: BODY_LIMIT }));
+  app.use(adminRouter(adminOptions(deps)));
+  app.use((_req: Request, res: Response) => {
+    res.status(404).type('text/plain').send('not found');
+  });
+  app.use((error: unknown, _req: Request, res: Response, _next: NextFunction) => {
+    const status = httpStatusOf(error);
+    if (status >= 500) deps.logger.error({ err: { type: (error as Error)?.name } }, 'admin request failed');
+    res.status(status).type('text/plain').send(reasonOf(status));
   });
   return app;
 }

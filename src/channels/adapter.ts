@@ -6,6 +6,8 @@ import { sourceOf, type Admission, type AbuseLimiter } from '../limits/abuse.js'
 import { refuse } from '../limits/refusals.js';
 import { requireCallbackKey } from './africastalking-common.js';
 import { requireTwilioSignature } from './twilio-signature.js';
+import type { Switches } from '../control/switches.js';
+import type { Channel } from '../engine/types.js';
 
 /**
  * The one contract every provider adapter follows, and the one wrapper that serves it.
@@ -22,6 +24,9 @@ import { requireTwilioSignature } from './twilio-signature.js';
  * To add a provider: write `<provider>-<channel>.ts` exporting a factory of its `ChannelAdapter`, and add it
  * to the list in `channelAdapters` (channels/index.ts).
  */
+
+/** The locale key of the maintenance answer while a channel (or everything) is switched off. */
+export const MAINTENANCE_KEY = 'maintenance.all';
 
 /** What a route answers. `after` runs once the answer is sent (a missed call's call-back request). */
 export interface Answer {
@@ -62,6 +67,12 @@ export interface ChannelRoute<F = unknown> {
   /** Logged with the failing fields when the form is refused (absent: not logged). */
   invalidLog?: string;
   handle(hop: Hop, form: F): Promise<Answer>;
+  /**
+   * A conversational route's polite answer while its channel is switched off (kill switch `all` or
+   * `channel:<channel>`): the maintenance text in the provider's format (USSD END, an SMS reply, speech then
+   * hang up). Routes without it (delivery reports, status callbacks, end-of-session notices) keep working.
+   */
+  paused?: { channel: Channel; answer(hop: Hop, form: F): Promise<Answer> };
 }
 
 /**
@@ -84,6 +95,8 @@ export interface WrapperDeps {
   /** HOP_DEADLINE_MS. */
   hopDeadlineMs: number;
   abuse?: AbuseLimiter;
+  /** The kill switches; a route of a switched-off channel gets its `paused` answer and nothing else runs. */
+  switches?: Switches;
   /** AT_CALLBACK_KEY; unset: AT routes are open (the production check refuses that against a real Fineract). */
   callbackKey?: string;
   /** TWILIO_AUTH_TOKEN and PUBLIC_URL; without either every Twilio route answers 403. */
@@ -151,6 +164,13 @@ export function channelRouter(adapters: readonly ChannelAdapter[], deps: Wrapper
             return admission;
           },
         };
+        // The kill switch, after the request proved where it comes from and before any work.
+        const paused = route.paused;
+        if (paused && deps.switches && (deps.switches.isOff('all') || deps.switches.isOff(`channel:${paused.channel}`))) {
+          log.info({ channel: paused.channel }, 'channel switched off: maintenance answer');
+          send(await paused.answer(hop, parsed.data));
+          return;
+        }
         send(await route.handle(hop, parsed.data));
       });
     }

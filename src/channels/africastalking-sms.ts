@@ -3,7 +3,7 @@ import { keyedHash } from '../security/secrets.js';
 import { maskMsisdn } from '../logger.js';
 import type { JobQueue } from '../jobs/queue.js';
 import { SMS_JOB } from '../jobs/catalogue.js';
-import { plain, type ChannelAdapter, type ChannelRoute } from './adapter.js';
+import { plain, type Answer, type ChannelAdapter, type ChannelRoute, type Hop } from './adapter.js';
 import { answerSms, MAX_SMS_TEXT, MESSAGE_ID, type InboundSms, type SmsConversationOptions } from './sms-inbound.js';
 
 /**
@@ -98,6 +98,33 @@ export function africastalkingSms(options: AtSmsOptions): ChannelAdapter<AtInbou
       : {}),
   });
 
+  /** One inbound SMS: the flow's reply queued for the messenger (`paused`: that text instead, no flow runs). */
+  const serve = async (hop: Hop, fields: Form, paused?: string): Promise<Answer> => {
+    const sms = toInbound(fields);
+    const id = sms.messageId;
+    if (sms.text.length > MAX_SMS_TEXT) {
+      hop.log.warn({ invalid: ['text'] }, 'malformed SMS notification refused');
+      return badRequest;
+    }
+    const outcome = await answerSms(options, hop, sms, paused);
+    // Abuse limit: no SMS is sent (a spoofed sender must not turn into SMS to a victim), 429 to AT.
+    if (outcome.kind === 'refused') return plain('too many requests', 429);
+    if (outcome.kind !== 'reply') {
+      hop.log.info({ message: id, outcome: outcome.kind }, 'inbound SMS not answered');
+      return plain('OK');
+    }
+    const job = render(outcome, sms);
+    try {
+      // One reply per message id, even when AT retries the notification (jobs are deduplicated by id).
+      await queue.add(SMS_JOB, job, { jobId: `sms-reply-${keyedHash(secret, `at:${id}`).slice(0, 40)}` });
+    } catch (error) {
+      // AT retries a notification that failed: the retry is answered from the session record.
+      hop.log.warn({ message: id, err: { type: (error as Error)?.name } }, 'SMS reply could not be queued');
+      return plain('try again', 503);
+    }
+    return plain('OK');
+  };
+
   const inbound: ChannelRoute<Form> = {
     path: '/channels/africastalking/sms',
     label: 'at-sms',
@@ -105,31 +132,9 @@ export function africastalkingSms(options: AtSmsOptions): ChannelAdapter<AtInbou
     unsupported: plain('expected application/x-www-form-urlencoded', 415),
     invalid: () => badRequest,
     invalidLog: 'malformed SMS notification refused',
-    async handle(hop, fields) {
-      const sms = toInbound(fields);
-      const id = sms.messageId;
-      if (sms.text.length > MAX_SMS_TEXT) {
-        hop.log.warn({ invalid: ['text'] }, 'malformed SMS notification refused');
-        return badRequest;
-      }
-      const outcome = await answerSms(options, hop, sms);
-      // Abuse limit: no SMS is sent (a spoofed sender must not turn into SMS to a victim), 429 to AT.
-      if (outcome.kind === 'refused') return plain('too many requests', 429);
-      if (outcome.kind !== 'reply') {
-        hop.log.info({ message: id, outcome: outcome.kind }, 'inbound SMS not answered');
-        return plain('OK');
-      }
-      const job = render(outcome, sms);
-      try {
-        // One reply per message id, even when AT retries the notification (jobs are deduplicated by id).
-        await queue.add(SMS_JOB, job, { jobId: `sms-reply-${keyedHash(secret, `at:${id}`).slice(0, 40)}` });
-      } catch (error) {
-        // AT retries a notification that failed: the retry is answered from the session record.
-        hop.log.warn({ message: id, err: { type: (error as Error)?.name } }, 'SMS reply could not be queued');
-        return plain('try again', 503);
-      }
-      return plain('OK');
-    },
+    handle: (hop, fields) => serve(hop, fields),
+    // Switched off: the maintenance text as the reply, within the same limits as any reply.
+    paused: { channel: 'sms', answer: (hop, fields) => serve(hop, fields, options.maintenanceText?.() ?? '') },
   };
 
   const delivery: ChannelRoute<z.infer<typeof atDeliveryForm>> = {

@@ -96,6 +96,8 @@ export function africastalkingUssd(options: AtUssdOptions): ChannelAdapter<UssdI
     // A polite END (AT shows it), never an error page.
     invalid: () => answer(options.politeEnd(), true, 400),
     invalidLog: 'malformed USSD request refused',
+    // Switched off: END with the maintenance text; no session starts.
+    paused: { channel: 'ussd', answer: async () => answer(options.maintenanceText?.() ?? options.politeEnd(), true) },
     async handle(hop, fields) {
       const inbound = toInbound(fields);
       // Abuse limits before any work: a polite END, never an error status (AT would show its own text).

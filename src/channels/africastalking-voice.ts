@@ -9,7 +9,7 @@ import type { Turn } from '../engine/types.js';
 import { voiceReplyOf, voiceScript, type VoiceRenderOptions } from './voice-render.js';
 import { atVoiceXml, AtVoiceXml } from './voice-xml.js';
 import { closingReply } from './voice-session.js';
-import { plain, type ChannelAdapter, type ChannelRoute, type Hop } from './adapter.js';
+import { MAINTENANCE_KEY, plain, type ChannelAdapter, type ChannelRoute, type Hop } from './adapter.js';
 
 /**
  * Africa's Talking voice: `POST /channels/africastalking/voice`, the callback URL of the voice number, which
@@ -136,6 +136,17 @@ export function africastalkingVoice(options: AtVoiceOptions): ChannelAdapter<Voi
       });
       if (outcome.kind === 'reject') return { ...send(new AtVoiceXml().reject().toString()), after: outcome.after };
       return send(outcome.kind === 'body' ? outcome.body : '');
+    },
+    // Switched off: a call-back in progress hears the maintenance text and ends; a missed call is rejected
+    // with no call-back; the end of a call is still recorded.
+    paused: {
+      channel: 'voice',
+      answer: async (hop, f) => {
+        const inbound = toInbound(f, hop);
+        if (inbound.kind === 'missed') return send(new AtVoiceXml().reject().toString());
+        if (inbound.kind === 'call') return send(closing(MAINTENANCE_KEY));
+        return voice.handle(hop, f);
+      },
     },
   };
   return { name: 'africastalking-voice', verify: 'callback-key', routes: [voice as ChannelRoute<never>], toInbound, render: renderTurn };

@@ -22,4 +22,6 @@ export interface ChannelDeps {
   defaultCountry: string;
   /** The polite "too many requests, try later" text (default language). */
   busyText?: () => string;
+  /** The polite "paused for maintenance" text (default language), answered while the channel is switched off. */
+  maintenanceText?: () => string;
 }

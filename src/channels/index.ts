@@ -16,6 +16,7 @@ import { africastalkingSms } from './africastalking-sms.js';
 import { twilioSms } from './twilio-sms.js';
 import { twilioVoice } from './twilio-voice.js';
 import { africastalkingVoice } from './africastalking-voice.js';
+import { MAINTENANCE_KEY } from './adapter.js';
 
 /**
  * Every channel adapter Kiunga serves, in one explicit list. Each is served by the one request wrapper
@@ -51,6 +52,7 @@ export function channelAdapters(setup: ChannelSetup): ChannelAdapter[] {
     hopDeadlineMs: config.hopDeadlineMs,
     defaultCountry: config.defaultCountry,
     busyText: () => translator.t(config.defaultLanguage, 'error.busy'),
+    maintenanceText: () => translator.t(config.defaultLanguage, MAINTENANCE_KEY),
   };
   const sms = { ...channel, maxPerHour: config.sms.maxPerHour };
   const adapters: ChannelAdapter[] = [

@@ -49,11 +49,15 @@ export type SmsOutcome =
 /** Turns control characters (other than line breaks) into spaces; keywords are matched on words anyway. */
 export const cleanSmsText = (text: string) => text.replace(/[\u0000-\u0009\u000b\u000c\u000e-\u001f\u007f]/g, ' ');
 
-/** Runs one inbound SMS through the SMS flow; always resolves (the runner answers politely on any failure). */
+/**
+ * Runs one inbound SMS through the SMS flow; always resolves (the runner answers politely on any failure).
+ * `paused` (the channel is switched off): that text is the reply, after the same limits, and no flow runs.
+ */
 export async function answerSms(
   options: SmsConversationOptions,
   hop: Pick<Hop, 'admit' | 'deadlineAt'>,
   sms: InboundSms,
+  paused?: string,
 ): Promise<SmsOutcome> {
   const { runner, logger, secret } = options;
   const msisdn = toE164(sms.from, options.defaultCountry as CountryCode);
@@ -64,6 +68,7 @@ export async function answerSms(
   const admission = await hop.admit(msisdn);
   if (!admission.ok) return { kind: 'refused', msisdn, bucket: admission.bucket, retryAfterS: admission.retryAfterS };
   if (!(await withinReplyCap(options, msisdn, log))) return { kind: 'limited', msisdn };
+  if (paused !== undefined) return { kind: 'reply', msisdn, text: paused };
 
   const text = cleanSmsText(sms.text);
   const reply = await withCaller({ msisdn, channel: 'sms' }, () =>

@@ -40,6 +40,11 @@ const render = (outcome: SmsOutcome): Answer =>
 
 export function twilioSms(options: TwilioSmsOptions): ChannelAdapter<InboundSms, SmsOutcome, Answer> {
   const inbound: ChannelRoute<Form> = {
+    // Switched off: the maintenance text as the reply, within the same limits as any reply.
+    paused: {
+      channel: 'sms',
+      answer: async (hop, fields) => render(await answerSms(options, hop, toInbound(fields), options.maintenanceText?.() ?? '')),
+    },
     path: '/channels/twilio/sms',
     label: 'twilio-sms',
     form: twilioSmsForm,

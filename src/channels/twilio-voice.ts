@@ -8,7 +8,7 @@ import type { TurnTexts } from '../engine/turn-runner.js';
 import type { Turn } from '../engine/types.js';
 import { voiceReplyOf, voiceScript, type VoiceRenderOptions, type VoiceScript } from './voice-render.js';
 import { closingReply } from './voice-session.js';
-import { xml, type ChannelAdapter, type ChannelRoute, type Hop } from './adapter.js';
+import { MAINTENANCE_KEY, xml, type ChannelAdapter, type ChannelRoute, type Hop } from './adapter.js';
 
 /**
  * Twilio voice: `POST /channels/twilio/voice` (TwiML) and `POST /channels/twilio/voice/status`, both behind
@@ -138,6 +138,17 @@ export function twilioVoice(options: TwilioVoiceOptions): ChannelAdapter<VoiceIn
         return { ...xml(rejected.toString()), after: outcome.after };
       }
       return outcome.kind === 'body' ? xml(outcome.body) : empty();
+    },
+    // Switched off: a call-back in progress hears the maintenance text and hangs up; a missed call is
+    // rejected with no call-back.
+    paused: {
+      channel: 'voice',
+      answer: async (hop, f) => {
+        if (toInbound(f, hop).kind !== 'missed') return xml(closing(MAINTENANCE_KEY));
+        const rejected = new twilio.twiml.VoiceResponse();
+        rejected.reject({ reason: 'busy' });
+        return xml(rejected.toString());
+      },
     },
   };
 

@@ -9,6 +9,7 @@ import { FineractError, FineractRejected, OwnershipError, isReplayedFailure } fr
 import { INVALID_INSTANCE_TYPE, MAKER_CHECKER_PENDING, isInsufficientFunds } from '../fineract/client.js';
 import type { SavingsAccount } from '../fineract/types.js';
 import { maskMsisdn } from '../logger.js';
+import type { Switches } from '../control/switches.js';
 
 /**
  * Moves money exactly once or not at all (threat T9). Every money intent has a random idempotency key drawn
@@ -56,6 +57,18 @@ export interface TransferIntent {
 
 /** Why nothing moved; `unavailable`: Kiunga stopped before sending (the hop gave up waiting). */
 export type FailureCode = 'insufficient' | 'inactive' | 'forbidden' | 'over-daily' | 'rejected' | 'unavailable';
+
+/**
+ * Money movement is switched off (kill switch `money` or `all`, or its state could not be read): refused
+ * before any record, any limit or any request to Fineract. Nothing was sent, so the customer is told it is
+ * paused, never "it may have gone".
+ */
+export class MoneyPaused extends Error {
+  constructor() {
+    super('money movement is switched off');
+    this.name = 'MoneyPaused';
+  }
+}
 
 export type TransferOutcome = { status: 'done'; transferId: number } | { status: 'failed'; code: FailureCode } | { status: 'processing' };
 
@@ -140,6 +153,8 @@ export interface TransferServiceDeps {
    * never sends it again (TRANSFER_RESOLVE_MAX_AGE_S, threat T30).
    */
   resolveMaxAgeMs: number;
+  /** The kill switches: while money is off (or its state unknown), nothing new is sent (`MoneyPaused`). */
+  switches?: Pick<Switches, 'moneyAllowed'>;
   logger: Logger;
   /** The tenant's business date, `yyyy-mm-dd` (daily limits reset with it). */
   today(): string;
@@ -251,6 +266,9 @@ export class TransferService {
     const existing = await this.read(intent.from.clientId, intent.id);
     if (existing)
       return sameIntent(existing.intent, intent) ? this.continueExisting(existing, deadlineAt) : this.collision(intent, 'intent');
+    // The kill switch, before anything new: a paused intent leaves no record and counts against no limit.
+    // (One already recorded above may have reached Fineract: its outcome is told as it is.)
+    if (this.deps.switches && !this.deps.switches.moneyAllowed()) throw new MoneyPaused();
 
     const { store } = this.deps;
     const dailyKey = this.dailyKey(intent.from.clientId);
@@ -327,7 +345,9 @@ export class TransferService {
         await this.list(record);
         throw new Error('transfer key collision unresolved: not sent again');
       } else {
-        // Not there: send it now with the same key (Fineract 1.9+ deduplicates it even so).
+        // Not there: send it now with the same key (Fineract 1.9+ deduplicates it even so), unless money
+        // is switched off: then the job tries again later, still bounded by the maximum age.
+        if (this.deps.switches && !this.deps.switches.moneyAllowed()) throw new MoneyPaused();
         const outcome = await this.call(intent);
         if (outcome.status === 'processing') throw new Error('transfer outcome still uncertain');
       }

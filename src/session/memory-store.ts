@@ -6,6 +6,8 @@ export interface MemoryStore extends KeyValueStore {
   readonly kind: 'memory';
   /** Entries held right now, expired ones not yet swept included. */
   size(): number;
+  /** The live keys (for counts by key pattern, as SCAN does on Redis). */
+  liveKeys(): string[];
 }
 
 export interface MemoryStoreOptions {
@@ -59,6 +61,7 @@ export function createMemoryStore(options: MemoryStoreOptions = {}): MemoryStore
   return {
     kind: 'memory',
     size: () => entries.size,
+    liveKeys: () => [...entries.keys()].filter((key) => live(key) !== undefined),
 
     async get(key) {
       open();

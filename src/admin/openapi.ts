@@ -1,0 +1,197 @@
+/**
+ * The admin API described as OpenAPI 3.1, served at `GET /admin/openapi.json` (without a token: it holds no
+ * secret and no data, and tools need it before anyone signs in).
+ *
+ * To add a route: add its path (OpenAPI style, `{param}`) and method to `paths` below, with a summary and its
+ * answers. test/admin/openapi.test.ts walks the admin router and fails when a route is missing here or a
+ * path here has no route.
+ */
+
+type Schema = Record<string, unknown>;
+
+const json = (schema: Schema, description = 'OK') => ({ description, content: { 'application/json': { schema } } });
+const ref = (name: string): Schema => ({ $ref: `#/components/schemas/${name}` });
+const error = (description: string) => json(ref('Error'), description);
+const clientIdParam = { name: 'clientId', in: 'path', required: true, schema: { type: 'string', pattern: '^\\d{1,12}$' } };
+/** What every authenticated route may answer besides its own. */
+const common = {
+  '401': { description: 'no or wrong bearer token', content: { 'text/plain': { schema: { type: 'string' } } } },
+  '429': {
+    description: 'ADMIN_RATE_PER_MIN exceeded (per source address and per operator); Retry-After says when to retry',
+    content: { 'text/plain': { schema: { type: 'string' } } },
+  },
+};
+
+const switchState: Schema = {
+  type: 'object',
+  required: ['scope', 'off'],
+  properties: {
+    scope: { type: 'string', examples: ['all', 'money', 'channel:ussd', 'channel:sms', 'channel:voice', 'flow:banking'] },
+    off: { type: 'boolean' },
+    reason: { type: 'string', maxLength: 200 },
+    by: { type: 'string', description: 'operator of the last change' },
+    at: { type: 'string', format: 'date-time' },
+    pending: {
+      type: 'object',
+      description: 'ADMIN_FOUR_EYES: a request to switch back on, waiting for a second operator',
+      properties: { requestedBy: { type: 'string' }, at: { type: 'string', format: 'date-time' } },
+    },
+  },
+};
+
+export const ADMIN_OPENAPI = {
+  openapi: '3.1.0',
+  info: {
+    title: 'Kiunga admin API',
+    version: '1',
+    description:
+      'Operator routes under /admin (threat T17). Every route but this document and the console needs ' +
+      '`Authorization: Bearer <token>` of an operator (ADMIN_TOKENS); every call is audited with the ' +
+      "operator's name. Error bodies never carry a phone number or a name. With ADMIN_PORT set, /admin is " +
+      'served only on ADMIN_HOST:ADMIN_PORT.',
+  },
+  components: {
+    securitySchemes: { operatorToken: { type: 'http', scheme: 'bearer' } },
+    schemas: {
+      Error: { type: 'object', required: ['error'], properties: { error: { type: 'string' } } },
+      SwitchState: switchState,
+      PinStatus: {
+        type: 'object',
+        properties: {
+          clientId: { type: 'integer' },
+          locked: { type: 'boolean' },
+          hard: { type: 'boolean' },
+          until: { type: 'string', format: 'date-time' },
+          failures: { type: 'integer' },
+          locks: { type: 'integer' },
+        },
+      },
+    },
+  },
+  security: [{ operatorToken: [] }],
+  paths: {
+    '/admin/openapi.json': {
+      get: { summary: 'This document', security: [], responses: { '200': json({ type: 'object' }) } },
+    },
+    '/admin/customers/{clientId}/pin': {
+      get: {
+        summary: "A customer's PIN lock: locked, hard, until, failures, locks",
+        parameters: [clientIdParam],
+        responses: { '200': json(ref('PinStatus')), '400': error('clientId is not a number'), ...common },
+      },
+    },
+    '/admin/customers/{clientId}/pin/lock': {
+      delete: {
+        summary: 'Unlocks a customer locked out by wrong PINs (timed or hard), on every channel',
+        parameters: [clientIdParam],
+        responses: {
+          '200': json({ type: 'object', properties: { clientId: { type: 'integer' }, locked: { const: false } } }),
+          '400': error('clientId is not a number'),
+          '404': error('no such client in Fineract'),
+          '503': error('Fineract could not be asked'),
+          ...common,
+        },
+      },
+    },
+    '/admin/customers/locked': {
+      get: {
+        summary: 'Customers whose PIN is locked right now',
+        responses: {
+          '200': json({
+            type: 'object',
+            properties: {
+              customers: {
+                type: 'array',
+                items: {
+                  type: 'object',
+                  properties: {
+                    clientId: { type: 'integer' },
+                    hard: { type: 'boolean' },
+                    until: { type: 'string', format: 'date-time' },
+                    locks: { type: 'integer' },
+                  },
+                },
+              },
+            },
+          }),
+          ...common,
+        },
+      },
+    },
+    '/admin/transfers': {
+      get: {
+        summary: 'Money movements whose outcome is not known yet (threats T29, T30), oldest first',
+        parameters: [{ name: 'status', in: 'query', schema: { const: 'uncertain' } }],
+        responses: {
+          '200': json({
+            type: 'object',
+            properties: { status: { const: 'uncertain' }, transfers: { type: 'array', items: { type: 'object' } } },
+          }),
+          '400': error('status is not uncertain'),
+          ...common,
+        },
+      },
+    },
+    '/admin/sessions/count': {
+      get: {
+        summary: 'Sessions with a live record, by channel (SCAN over the session keys; on a Cluster, every master)',
+        responses: {
+          '200': json({
+            type: 'object',
+            properties: {
+              sessions: { type: 'object', additionalProperties: { type: 'integer' }, examples: [{ ussd: 12, sms: 3, voice: 0 }] },
+              total: { type: 'integer' },
+            },
+          }),
+          '503': error('the store could not be read'),
+          ...common,
+        },
+      },
+    },
+    '/admin/switches': {
+      get: {
+        summary: 'Every kill switch scope (all, money, channel:*, flow:<id> of each loaded flow) and its state',
+        responses: {
+          '200': json({
+            type: 'object',
+            properties: { fourEyes: { type: 'boolean' }, switches: { type: 'array', items: ref('SwitchState') } },
+          }),
+          '503': error('the switch state could not be read'),
+          ...common,
+        },
+      },
+    },
+    '/admin/switches/{scope}': {
+      put: {
+        summary:
+          'Switches a scope off (reason required, at most 200 characters) or on. With ADMIN_FOUR_EYES, switching ' +
+          'money or all back on takes two different operators: the first gets 202 pending, the second applies it.',
+        parameters: [{ name: 'scope', in: 'path', required: true, schema: { type: 'string' } }],
+        requestBody: {
+          required: true,
+          content: {
+            'application/json': {
+              schema: {
+                type: 'object',
+                required: ['off'],
+                properties: { off: { type: 'boolean' }, reason: { type: 'string', minLength: 1, maxLength: 200 } },
+              },
+            },
+          },
+        },
+        responses: {
+          '200': json(ref('SwitchState'), 'applied'),
+          '202': json(
+            { type: 'object', properties: { status: { const: 'pending' }, requestedBy: { type: 'string' } } },
+            'four eyes: waiting for a second operator (15 minutes)',
+          ),
+          '400': error('body is not {off, reason}; reason missing when switching off, or too long'),
+          '404': error('unknown scope'),
+          '409': error('four eyes: the operator who asked cannot confirm'),
+          '503': error('the switch state could not be read or written'),
+          ...common,
+        },
+      },
+    },
+  } as Record<string, Record<string, unknown>>,
+};
