@@ -6,7 +6,7 @@ COPY package.json package-lock.json ./
 RUN npm ci --no-audit --no-fund
 COPY tsconfig.json tsconfig.build.json ./
 COPY src ./src
-RUN npm run build && cp src/simulator/index.html dist/simulator/index.html && npm prune --omit=dev
+RUN npm run build && cp src/simulator/index.html dist/simulator/index.html && cp src/admin/console.html dist/admin/console.html && npm prune --omit=dev
 
 FROM node:20-bookworm-slim
 ENV NODE_ENV=production PORT=3000 FLOWS_DIR=/app/flows LOCALES_DIR=/app/locales

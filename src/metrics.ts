@@ -13,6 +13,63 @@ export interface Metrics {
   registry: Registry;
   /** Express middleware timing every request by route pattern and status. */
   middleware(req: Request, res: Response, next: NextFunction): void;
+  /** The key numbers the operator console shows (`GET /admin/summary`), read from this registry. */
+  summary(): Promise<{ numbers: SummaryNumber[] }>;
+}
+
+export interface SummaryNumber {
+  key: string;
+  label: string;
+  /** null when no such metric is registered here (its module is not configured in this process). */
+  value: number | null;
+  /** The value split by the metric's label, when it has one. */
+  by?: Record<string, number>;
+}
+
+/**
+ * What the console's "Key numbers" table shows: the metric, the label it splits by, and how its series
+ * combine into one number (`sum`, or `max` for states and sequence numbers, where a sum means nothing).
+ */
+const SUMMARY: { key: string; label: string; metric: string; by?: string; combine?: 'max' }[] = [
+  { key: 'sessions', label: 'Active sessions', metric: 'kiunga_sessions_active', by: 'channel' },
+  { key: 'hops', label: 'Hops answered', metric: 'kiunga_hops_total', by: 'outcome' },
+  { key: 'fineract', label: 'Fineract calls', metric: 'kiunga_fineract_requests_total', by: 'outcome' },
+  {
+    key: 'breakers',
+    label: 'Fineract breaker (0 closed, 1 half-open, 2 open)',
+    metric: 'kiunga_fineract_breaker_state',
+    by: 'upstream',
+    combine: 'max',
+  },
+  { key: 'otpSent', label: 'One-time codes sent', metric: 'kiunga_otp_sent_total' },
+  { key: 'otpFailed', label: 'One-time codes failed', metric: 'kiunga_otp_failed_total' },
+  { key: 'lockouts', label: 'PIN lockouts', metric: 'kiunga_pin_lockouts_total', by: 'kind' },
+  { key: 'jobs', label: 'Jobs waiting', metric: 'kiunga_jobs_waiting', by: 'state' },
+  { key: 'switchesOff', label: 'Switches off', metric: 'kiunga_switch_off', by: 'scope' },
+  { key: 'auditHead', label: 'Audit head sequence', metric: 'kiunga_audit_head_seq', combine: 'max' },
+  { key: 'uncertain', label: 'Uncertain transfers', metric: 'kiunga_transfers_uncertain' },
+];
+
+/** The console's key numbers from `registry` (collecting gauges as a scrape does). */
+async function summaryOf(registry: Registry): Promise<{ numbers: SummaryNumber[] }> {
+  const numbers: SummaryNumber[] = [];
+  for (const item of SUMMARY) {
+    const metric = registry.getSingleMetric(item.metric);
+    if (!metric) {
+      numbers.push({ key: item.key, label: item.label, value: null });
+      continue;
+    }
+    const values = (await metric.get()).values;
+    const combine = (xs: number[]) => (item.combine === 'max' ? Math.max(0, ...xs) : xs.reduce((a, b) => a + b, 0));
+    const number: SummaryNumber = { key: item.key, label: item.label, value: combine(values.map((v) => v.value)) };
+    if (item.by) {
+      const groups: Record<string, number[]> = {};
+      for (const v of values) (groups[String(v.labels[item.by] ?? '')] ??= []).push(v.value);
+      number.by = Object.fromEntries(Object.entries(groups).map(([k, xs]) => [k, combine(xs)]));
+    }
+    numbers.push(number);
+  }
+  return { numbers };
 }
 
 const BREAKER_STATES = { closed: 0, 'half-open': 1, open: 2 } as const;
@@ -21,9 +78,14 @@ export interface MetricsOptions {
   gateway?: FineractGateway;
   /** The job queue, for its depth. */
   queue?: JobQueue;
+  /** Live sessions by channel (a scan of the store: read at most every `SESSIONS_EVERY_MS`). */
+  sessions?: () => Promise<Record<string, number>>;
   /** Lookups of unknown numbers refused by FINERACT_UNKNOWN_LOOKUP_SHARE since start. */
   unknownLookupsRefused?: () => number;
 }
+
+/** Counting sessions walks the keyspace: scrapes closer together than this reuse the last count. */
+export const SESSIONS_EVERY_MS = 10_000;
 
 /** Channel and hook routes: a 403 there is a refused key or signature, counted even when no reason was marked. */
 const DOOR = /^\/(channels|hooks)\//;
@@ -60,6 +122,24 @@ export function createMetrics(options: MetricsOptions): Metrics {
       registers: [registry],
       collect() {
         this.set(unknownLookupsRefused());
+      },
+    });
+  }
+  const sessions = options.sessions;
+  if (sessions) {
+    let last: { at: number; counts: Record<string, number> } | undefined;
+    new Gauge({
+      name: 'kiunga_sessions_active',
+      help: `Sessions with a live record in the store (all processes), by channel; counted at most every ${SESSIONS_EVERY_MS / 1000} s.`,
+      labelNames: ['channel'],
+      registers: [registry],
+      async collect() {
+        try {
+          if (!last || Date.now() - last.at >= SESSIONS_EVERY_MS) last = { at: Date.now(), counts: await sessions() };
+          for (const [channel, n] of Object.entries(last.counts)) this.set({ channel }, n);
+        } catch {
+          // Store unavailable: keep the last value.
+        }
       },
     });
   }
@@ -125,6 +205,7 @@ export function createMetrics(options: MetricsOptions): Metrics {
   }
   return {
     registry,
+    summary: () => summaryOf(registry),
     middleware(req, res, next) {
       const end = duration.startTimer();
       res.on('finish', () => {
