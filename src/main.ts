@@ -10,6 +10,7 @@ import { startSandbox } from './sandbox/server.js';
 import { FlowLoadError } from './engine/flow-loader.js';
 import { AUTHORING_COMMANDS, runAuthoringCommand, type AuthoringCommand } from './authoring/cli.js';
 import { settlesWithin } from './time.js';
+import { runAuditCommand } from './audit/cli.js';
 
 /**
  * The `kiunga` command line: serve (default), sandbox, config. Every command reads its settings through
@@ -22,6 +23,8 @@ const USAGE = `usage: kiunga <command>
   sandbox     run the Fineract sandbox alone on SANDBOX_PORT (default 8080)
   config      print the settings table (markdown) with defaults and help
               (config --readme [README.md] rewrites the README's settings block)
+  audit verify    check the audit trail: hash chain, head and signed checkpoints
+                  (exit 1 naming the first bad entry); audit keygen prints a key pair
 
   lint [dir]      check flows and locales: names, graph, translations, screen budget
   test [dir]      run the conversation tests flows/*.test.yaml; report state coverage
@@ -158,6 +161,11 @@ async function main(argv: string[]): Promise<number> {
         }
         process.stdout.write(`${settingsMarkdown()}\n`);
         return 0;
+      case 'audit':
+        return await runAuditCommand(argv.slice(1), () => {
+          const { redisUrl, redisPrefix, audit } = loadConfig();
+          return { redisUrl, redisPrefix, checkpointDir: audit.checkpointDir, signingKey: audit.signingKey, verifyKey: audit.verifyKey };
+        });
       case 'help':
       case '--help':
       case '-h':

@@ -6,6 +6,7 @@ import { createLogger, type Logger } from './logger.js';
 import { createMemoryStore } from './session/memory-store.js';
 import { createRedisStore } from './session/redis-store.js';
 import { createKeys } from './session/keys.js';
+import { createAuditTrail, type AuditLog } from './audit/audit-log.js';
 import type { KeyValueStore } from './session/store.js';
 import { startSandbox, type Sandbox } from './sandbox/server.js';
 import { createFineractClient } from './fineract/client.js';
@@ -56,6 +57,8 @@ export interface Services extends AppDeps {
   messenger: Messenger;
   dialer: Dialer;
   transfers: TransferService;
+  /** The audit trail (threat T16): a hash-chained Redis stream with signed checkpoints (`kiunga audit verify`). */
+  audit: AuditLog;
   /** One-time codes (threat T31): activation, self-unlock and money step-up. */
   challenges: ChallengeServiceRuntime;
   /** Call-back requests (missed call, USSD, SMS CALL) and the records the voice webhooks trust. */
@@ -90,6 +93,10 @@ export async function createServices(
       logger.warn('REDIS_URL is not set: sessions, PINs and lockouts live in this process only and are lost on restart');
     }
     const keys = createKeys(config.redisPrefix);
+    // Threat T16: the audit trail (a Redis stream; kept in this process without Redis), its checkpoints
+    // signed outside Redis. Closed just before the store (closers run in reverse), after what records into it.
+    const audit = createAuditTrail({ store, keys, logger, ...config.audit });
+    closers.push(() => audit.close());
     if (config.fineract.url) {
       // Threat T27: loadConfig refused every unsafe setting not acknowledged; say which ones are.
       const accepted = unsafeSettings({
@@ -244,6 +251,8 @@ export async function createServices(
       logger,
       // Fineract's business date (the date transfers carry), not Kiunga's clock: daily limits reset with it.
       today: () => client.businessDateNow(),
+      // Threat T16: each money movement's attempt and outcome.
+      audit,
       // Step-up (threat T31): a payee paid is no longer new, and the first money-out after a new PIN is done.
       afterDone: async (intent) => {
         if (intent.kind === 'send') await payees.remember(intent.from.clientId, payeeOf(intent.to));
@@ -363,6 +372,7 @@ export async function createServices(
       calls,
       transfers,
       challenges,
+      audit,
       sandbox,
       sandboxUrl,
       flowWatcher,

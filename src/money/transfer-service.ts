@@ -10,6 +10,7 @@ import { INVALID_INSTANCE_TYPE, MAKER_CHECKER_PENDING, isInsufficientFunds } fro
 import type { SavingsAccount } from '../fineract/types.js';
 import { maskMsisdn } from '../logger.js';
 import type { Switches } from '../control/switches.js';
+import type { AuditEvent, AuditTrail } from '../audit/audit.js';
 
 /**
  * Moves money exactly once or not at all (threat T9). Every money intent has a random idempotency key drawn
@@ -166,6 +167,12 @@ export interface TransferServiceDeps {
    * only means a code is asked once more next time.
    */
   afterDone?: (intent: TransferIntent) => Promise<void>;
+  /**
+   * The audit trail (threat T16): `money.attempt` before each request to Fineract (idempotency key, amount in
+   * minor units, currency, masked counterparty) and `money.outcome` (done with Fineract's id, failed with the
+   * reason, processing while unknown).
+   */
+  audit?: AuditTrail;
 }
 
 const RECORD_TTL_MS = 7 * 24 * 3600 * 1000;
@@ -450,6 +457,16 @@ export class TransferService {
   private async call(intent: TransferIntent): Promise<TransferOutcome> {
     // Counted before the request: a replayed answer to the first request ever sent with a key is a collision.
     const sent = await this.deps.store.increment(`${this.recordKey(intent.from.clientId, intent.id)}:calls`, RECORD_TTL_MS, 1);
+    await this.audit(intent, 'money.attempt', {
+      kind: intent.kind,
+      amountMinor: intent.amountCents,
+      currency: intent.currency,
+      counterparty: intent.counterparty,
+      fromAccountId: intent.from.accountId,
+      toAccountId: intent.to.accountId,
+      toType: intent.to.type,
+      send: sent,
+    });
     let result: { transferId: number; replayed?: boolean };
     try {
       result = await this.deps.fineract.transfer({
@@ -475,11 +492,13 @@ export class TransferService {
       }
       this.deps.logger.warn({ transfer: intent.ref, err: { type: (error as Error).name } }, 'transfer outcome uncertain');
       await this.mark(intent, 'uncertain').catch(() => undefined);
+      await this.audit(intent, 'money.outcome', { status: 'processing' });
       return { status: 'processing' };
     }
     if (result.replayed && sent === 1) {
       // Fineract answered from its idempotency store on a key Kiunga never sent before: another movement's answer.
       await this.mark(intent, 'uncertain', { collision: true }).catch(() => undefined);
+      await this.audit(intent, 'money.outcome', { status: 'processing', collision: true });
       return this.collision(intent, 'replayed');
     }
     try {
@@ -489,6 +508,21 @@ export class TransferService {
       this.deps.logger.warn({ transfer: intent.ref, err: { type: (storeError as Error)?.name } }, 'transfer done but not recorded yet');
       return { status: 'done', transferId: result.transferId };
     }
+  }
+
+  /** Records a money movement's attempt or outcome in the audit trail (threat T16); never the caller's failure. */
+  private async audit(intent: TransferIntent, type: 'money.attempt' | 'money.outcome', facts: NonNullable<AuditEvent['data']>) {
+    await this.deps.audit
+      ?.record({
+        type,
+        actor: `customer:${intent.from.clientId}`,
+        clientId: intent.from.clientId,
+        msisdn: intent.msisdn,
+        data: { idempotencyKey: intent.id, ref: intent.ref, ...facts },
+      })
+      .catch((error: unknown) => {
+        this.deps.logger.warn({ transfer: intent.ref, audit: type, err: { type: (error as Error)?.name } }, 'audit entry not written');
+      });
   }
 
   private async handOver(intent: TransferIntent): Promise<TransferOutcome> {
@@ -532,6 +566,13 @@ export class TransferService {
       return { outcome, current: record, written: true };
     });
     if (settled.current?.listed) await this.unlist([`${intent.from.clientId}:${intent.id}`]).catch(() => undefined);
+    if ('written' in settled) {
+      await this.audit(
+        intent,
+        'money.outcome',
+        outcome.status === 'done' ? { status: 'done', transferId: outcome.transferId } : { status: 'failed', reason: outcome.code },
+      );
+    }
     if ('written' in settled && settled.outcome.status === 'done' && this.deps.afterDone) {
       await this.deps.afterDone(intent).catch((error: unknown) => {
         this.deps.logger.warn(
