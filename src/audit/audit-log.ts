@@ -1,5 +1,4 @@
-import type { KeyObject } from 'node:crypto';
-import { randomInt } from 'node:crypto';
+import { createPublicKey, randomInt, type KeyObject } from 'node:crypto';
 import { Gauge, type Metric } from 'prom-client';
 import { maskMsisdn, type Logger } from '../logger.js';
 import type { KeyValueStore } from '../session/store.js';
@@ -7,7 +6,8 @@ import { defaultKeys, type Keys } from '../session/keys.js';
 import { settlesWithin } from '../time.js';
 import { AUDIT_TYPES, FORBIDDEN_DATA, type AuditEvent, type AuditTrail } from './audit.js';
 import { canonicalJson, sha256Hex } from './canonical.js';
-import { signingKeyFrom, writeCheckpoint } from './checkpoints.js';
+import { signingKeyFrom, verifyKeyFrom, writeCheckpoint } from './checkpoints.js';
+import { verifyAudit, type AuditVerification } from './verify.js';
 import { auditStream, formatHead, parseHead, type AuditStream, type Head, type StoredEntry } from './stream.js';
 
 /**
@@ -53,6 +53,8 @@ export interface AuditLog extends AuditTrail {
   page(after?: string, limit?: number): Promise<{ entries: AuditRecord[]; next?: string }>;
   /** Every entry, oldest first, read in pages (never the whole log in memory). */
   entries(pageSize?: number): AsyncGenerator<AuditRecord>;
+  /** Checks the whole trail and this trail's checkpoints (`verifyAudit`). */
+  verify(): Promise<AuditVerification>;
   /** Signs and writes a checkpoint of the last head this process appended, when it has none yet. */
   checkpoint(): Promise<void>;
   /** Resolves when every event recorded so far is written (or `ms` passed); true when nothing is left. */
@@ -69,6 +71,8 @@ export interface AuditTrailOptions {
   signingKey?: string | KeyObject;
   /** AUDIT_CHECKPOINT_DIR: where checkpoints are written (outside Redis). */
   checkpointDir?: string;
+  /** AUDIT_VERIFY_KEY, for `verify()`; unset: the public half of the signing key. */
+  verifyKey?: string | KeyObject;
   /** AUDIT_CHECKPOINT_EVERY: a checkpoint every this many entries (default 100). */
   checkpointEvery?: number;
   /** AUDIT_CHECKPOINT_S in ms: a checkpoint this often while something was appended (default 60 000). */
@@ -120,6 +124,11 @@ interface Pending {
   done: () => void;
 }
 
+/** Whether a trail can also be read back and verified (the one `createAuditTrail` builds). */
+export function isAuditLog(trail: AuditTrail): trail is AuditLog {
+  return typeof (trail as Partial<AuditLog>).page === 'function' && typeof (trail as Partial<AuditLog>).verify === 'function';
+}
+
 export function createAuditTrail(options: AuditTrailOptions): AuditLog {
   const { store, logger, checkpointDir } = options;
   const keys = options.keys ?? defaultKeys;
@@ -131,6 +140,10 @@ export function createAuditTrail(options: AuditTrailOptions): AuditLog {
   const stream = auditStream(store, keys);
   const key = typeof options.signingKey === 'string' ? signingKeyFrom(options.signingKey) : options.signingKey;
   const checkpoints = key && checkpointDir ? { key, dir: checkpointDir } : undefined;
+  const publicKey =
+    typeof options.verifyKey === 'string'
+      ? verifyKeyFrom(options.verifyKey)
+      : (options.verifyKey ?? (key ? createPublicKey(key) : undefined));
   if (!checkpoints) {
     logger.warn(
       'AUDIT_SIGNING_KEY or AUDIT_CHECKPOINT_DIR is not set: the audit trail writes no signed checkpoints, so deleting its newest entries cannot be detected',
@@ -309,6 +322,8 @@ export function createAuditTrail(options: AuditTrailOptions): AuditLog {
         after = rows.at(-1)!.id;
       }
     },
+
+    verify: () => verifyAudit({ store, keys, ...(checkpointDir !== undefined && publicKey ? { checkpointDir, publicKey } : {}) }),
 
     checkpoint: () => checkpoint(),
 
