@@ -1,0 +1,73 @@
+import type { TransferIntent } from '../money/transfer-service.js';
+
+/**
+ * The approval primitive (issue 11; threats T14, T15, T32, T33): one state machine behind every "a second
+ * person must agree before money moves" — maker-checker on business accounts and agent cash-out confirmed
+ * by the customer. Contract first; the Redis-backed implementation lives next to it (approval-service.ts).
+ *
+ *   requested ─▶ pending (k of M given) ─▶ approved ─▶ executing ─▶ executed | failed
+ *        └──────────┴─▶ rejected (reason) | expired (a job) | cancelled (by the requester or an operator)
+ *
+ * Every transition is one compare-and-set on the approval's record (a transition from a state the record is
+ * no longer in is refused), written to the audit trail (`approval.<state>`) and told by SMS to the people
+ * concerned. Funds are held in Fineract at request time (savings `holdAmount`) and released on rejection,
+ * expiry or cancellation; execution runs once, with the approval's id as the idempotency key.
+ */
+
+export const APPROVAL_STATES = [
+  'pending',
+  'approved',
+  'executing',
+  'executed',
+  'failed',
+  'rejected',
+  'expired',
+  'cancelled',
+] as const;
+export type ApprovalState = (typeof APPROVAL_STATES)[number];
+/** States an approval never leaves. */
+export const FINAL_APPROVAL_STATES: readonly ApprovalState[] = ['executed', 'failed', 'rejected', 'expired', 'cancelled'];
+
+/** Why the approval exists: a business account's mandate, or an agent's cash-out the customer confirms. */
+export type ApprovalKind = 'mandate' | 'cash-out';
+
+/** A person in an approval: a Fineract client (a signatory, an agent, a customer) or an operator. */
+export interface ApprovalParty {
+  clientId: number;
+  /** Short masked name for screens and SMS ("Baraka O."). */
+  label: string;
+  /** Registered number (E.164), for the SMS; stored, never logged in clear. */
+  msisdn?: string;
+  lang?: string;
+}
+
+export interface ApprovalRecord {
+  /** 32 hex characters: the record's key and the idempotency key of the execution. */
+  id: string;
+  /** Short reference shown to people (8 characters). */
+  ref: string;
+  kind: ApprovalKind;
+  state: ApprovalState;
+  /** The money movement it would execute (amount in minor units; the fee, if any, in `feeCents`). */
+  intent: TransferIntent;
+  feeCents?: number;
+  requester: ApprovalParty;
+  /** Who may approve (never the requester). */
+  approvers: ApprovalParty[];
+  /** Approvals needed (k of M). */
+  required: number;
+  /** Client ids who approved so far. */
+  approvedBy: number[];
+  /** The rule that applied, e.g. `mandate:000000004@v3 band 0-100000000 needs 1`. */
+  rule: string;
+  /** The Fineract hold on the source account (savings transaction id), while held. */
+  holdId?: number;
+  createdAt: number;
+  expiresAt: number;
+  /** Rejection, failure or cancellation reason (a code, translated for people). */
+  reason?: string;
+  /** Fineract's resource id once executed. */
+  fineractId?: number;
+  /** Monotonic version of the record (compare-and-set). */
+  version: number;
+}
