@@ -21,12 +21,15 @@ const LAYERS = {
   // The audit trail (hash-chained Redis stream, signed checkpoints) and the kill switches: leaves on the store.
   audit: ['session', 'text'],
   control: ['session'],
+  // Issue 11: the approval primitive (holds, k-of-M, expiry) and the agent registry built on it.
+  approvals: ['session', 'fineract', 'money', 'jobs', 'text', 'audit', 'control', 'limits', 'security'],
+  agents: ['session', 'fineract', 'money', 'jobs', 'text', 'audit', 'control', 'limits', 'security', 'approvals'],
   limits: ['session'],
   fineract: ['session', 'limits', 'text'],
   money: ['session', 'fineract', 'text', 'jobs', 'limits', 'audit', 'control'],
   security: ['session', 'limits', 'text', 'jobs', 'fineract', 'config', 'audit', 'control'],
   messaging: ['session', 'fineract', 'limits', 'jobs', 'text', 'config'],
-  engine: ['fineract', 'session', 'text', 'security', 'money', 'limits', 'jobs', 'audit', 'control'],
+  engine: ['fineract', 'session', 'text', 'security', 'money', 'limits', 'jobs', 'audit', 'control', 'approvals', 'agents'],
   callback: ['session', 'messaging', 'jobs', 'fineract', 'engine', 'text', 'limits'],
   hooks: ['session', 'fineract', 'security', 'text', 'jobs', 'limits', 'audit', 'control'],
   // What both voice providers share: call-back authorisation and state, the silence limit, missed calls.
@@ -49,10 +52,12 @@ const LAYERS = {
     'config',
     'audit',
     'control',
+    'approvals',
+    'agents',
   ],
-  admin: ['security', 'money', 'session', 'audit', 'control', 'fineract', 'limits'],
+  admin: ['security', 'money', 'session', 'audit', 'control', 'fineract', 'limits', 'approvals', 'agents'],
   simulator: ['config', 'sandbox', 'security', 'text'],
-  metrics: ['fineract', 'limits', 'session', 'jobs', 'audit', 'control'],
+  metrics: ['fineract', 'limits', 'session', 'jobs', 'audit', 'control', 'approvals', 'agents'],
   // The assembly: app from injected services, services from the config, main the command line.
   app: [
     'admin',
@@ -75,6 +80,8 @@ const LAYERS = {
     'text',
     'audit',
     'control',
+    'approvals',
+    'agents',
   ],
   services: [
     'app',
@@ -99,6 +106,8 @@ const LAYERS = {
     'text',
     'audit',
     'control',
+    'approvals',
+    'agents',
   ],
   // Tools for flow authors run the whole server (kiunga test, simulate).
   authoring: [
@@ -119,8 +128,24 @@ const LAYERS = {
     'text',
     'audit',
     'control',
+    'approvals',
+    'agents',
   ],
-  main: ['app', 'services', 'authoring', 'config', 'settings', 'engine', 'sandbox', 'session', 'text', 'audit', 'control'],
+  main: [
+    'app',
+    'services',
+    'authoring',
+    'config',
+    'settings',
+    'engine',
+    'sandbox',
+    'session',
+    'text',
+    'audit',
+    'control',
+    'approvals',
+    'agents',
+  ],
 };
 
 /**
