@@ -5,7 +5,7 @@ import { ConfigError, loadConfig, settingsMarkdown, withSettingsTable } from './
 import { createLogger } from './logger.js';
 import { createServices, type Services } from './services.js';
 import type { Logger } from './logger.js';
-import { buildApp } from './app.js';
+import { buildAdminApp, buildApp } from './app.js';
 import { startSandbox } from './sandbox/server.js';
 import { FlowLoadError } from './engine/flow-loader.js';
 import { AUTHORING_COMMANDS, runAuthoringCommand, type AuthoringCommand } from './authoring/cli.js';
@@ -90,13 +90,22 @@ async function serve(): Promise<number> {
     },
     'kiunga listening',
   );
+  // ADMIN_PORT: the admin API on its own listener (ADMIN_HOST, default 127.0.0.1), off the public interface.
+  let adminServer: Server | undefined;
+  if (config.admin.listen) {
+    adminServer = createServer(buildAdminApp(services));
+    adminServer.requestTimeout = 15_000;
+    adminServer.listen(config.admin.listen.port, config.admin.listen.host);
+    await once(adminServer, 'listening');
+    logger.info({ host: config.admin.listen.host, port: config.admin.listen.port }, 'admin API listening');
+  }
 
   const signal = await stopSignal(logger);
   draining = true;
   // Answers still to come end their connection too, so no client keeps one open after the drain.
   for (const res of inFlight) if (!res.headersSent) res.setHeader('connection', 'close');
   logger.info({ signal, inFlight: inFlight.size }, 'shutting down: not ready, no new connections, finishing requests in flight');
-  return shutdown(server, services, logger, () => inFlight.size);
+  return shutdown(server, services, logger, () => inFlight.size, adminServer);
 }
 
 /**
@@ -105,12 +114,17 @@ async function serve(): Promise<number> {
  * taking jobs and waits for its running ones (waiting and delayed jobs stay in Redis), then the rest of the
  * services close, Redis last.
  */
-async function shutdown(server: Server, services: Services, logger: Logger, inFlight: () => number): Promise<number> {
+async function shutdown(server: Server, services: Services, logger: Logger, inFlight: () => number, adminServer?: Server): Promise<number> {
   const { config } = services;
   const undrained: string[] = [];
   const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+  // The admin listener stops taking calls too; its calls are short and end with the public ones.
+  const adminClosed = adminServer ? new Promise<void>((resolve) => adminServer.close(() => resolve())) : Promise.resolve();
   // Node closes the connections idle now; these close the ones that fall idle during the drain.
-  const idle = setInterval(() => server.closeIdleConnections(), 50);
+  const idle = setInterval(() => {
+    server.closeIdleConnections();
+    adminServer?.closeIdleConnections();
+  }, 50);
   // A hop answers within HOP_DEADLINE_MS of its arrival; the margin covers writing the answer.
   const drained = await settlesWithin(closed, config.hopDeadlineMs + 1000);
   clearInterval(idle);
@@ -118,6 +132,7 @@ async function shutdown(server: Server, services: Services, logger: Logger, inFl
     undrained.push(`${inFlight()} HTTP request(s) still open after the hop deadline`);
     server.closeAllConnections();
   }
+  if (!(await settlesWithin(adminClosed, 1000))) adminServer?.closeAllConnections();
   // A job's longest step is a Fineract call made on a hop's budget.
   const jobs = await services.queue.close(config.hopDeadlineMs + config.fineract.timeoutMs);
   if (jobs.running > 0)

@@ -7,6 +7,8 @@ import { createMemoryStore } from './session/memory-store.js';
 import { createRedisStore } from './session/redis-store.js';
 import { createKeys } from './session/keys.js';
 import { createAuditTrail, type AuditLog } from './audit/audit-log.js';
+import { SwitchBoard } from './control/switch-board.js';
+import { LockedCustomers } from './admin/locked-customers.js';
 import type { KeyValueStore } from './session/store.js';
 import { startSandbox, type Sandbox } from './sandbox/server.js';
 import { createFineractClient } from './fineract/client.js';
@@ -16,6 +18,7 @@ import { createLookupCache } from './fineract/cache.js';
 import { withLookupCache } from './fineract/cached-client.js';
 import { createPinService, type PinLockNotice } from './security/pin.js';
 import { lockNoticeSender } from './security/lock-notice.js';
+import { createIdentityService } from './security/enrolment.js';
 import { createTokenBuckets } from './limits/buckets.js';
 import { createAbuseLimiter } from './limits/abuse.js';
 import { lookupQueries } from './fineract/phone-lookup.js';
@@ -97,6 +100,12 @@ export async function createServices(
     // signed outside Redis. Closed just before the store (closers run in reverse), after what records into it.
     const audit = createAuditTrail({ store, keys, logger, ...config.audit });
     closers.push(() => audit.close());
+    // Kill switches (issue 10): every process polls the shared state; money fails closed when it is unreadable.
+    const switches = new SwitchBoard({ store, prefix: config.redisPrefix, logger, fourEyes: config.admin.fourEyes });
+    await switches.start();
+    closers.push(async () => switches.close());
+    // Customers locked out by wrong PINs, for operators (GET /admin/customers/locked).
+    const lockedCustomers = new LockedCustomers(store, config.redisPrefix);
     if (config.fineract.url) {
       // Threat T27: loadConfig refused every unsafe setting not acknowledged; say which ones are.
       const accepted = unsafeSettings({
@@ -203,7 +212,10 @@ export async function createServices(
       hardLockAfter: config.pin.hardLockAfter,
       keys,
       logger,
-      onLocked: (notice) => notifyLock?.(notice),
+      onLocked: async (notice) => {
+        await lockedCustomers.add(notice.clientId).catch(() => undefined);
+        await notifyLock?.(notice);
+      },
     });
     if (config.pin.usingDevelopmentPepper) {
       logger.warn('PIN_PEPPER is not set: using the development pepper (sandbox only; set PIN_PEPPER in production)');
@@ -248,6 +260,7 @@ export async function createServices(
       limits: config.limits,
       callMaxMs: config.hopDeadlineMs + config.fineract.timeoutMs,
       resolveMaxAgeMs: config.transferResolveMaxAgeS * 1000,
+      switches,
       logger,
       // Fineract's business date (the date transfers carry), not Kiunga's clock: daily limits reset with it.
       today: () => client.businessDateNow(),
@@ -274,6 +287,23 @@ export async function createServices(
     registerHookJob({ fineract, store, keys, translator, defaultLanguage: config.defaultLanguage, queue, logger });
     // Threat T4: SIM_SWAP_PROVIDER; Africa's Talking answers by callback (its route is served by the app).
     const simSwap = createSimSwap(config, { store, keys, logger });
+    // Threat T11: enrolment (ENROLMENT_MODE), PIN changes and self-unlock.
+    const identity = createIdentityService({
+      mode: config.identity.enrolmentMode,
+      pins,
+      challenges,
+      fineract,
+      simSwap: simSwap.check,
+      queue,
+      translator,
+      store,
+      keys,
+      pepper: config.pin.pepper,
+      supportPhone: config.identity.supportPhone,
+      defaultLanguage: config.defaultLanguage,
+      defaultCountry: config.defaultCountry,
+      logger,
+    });
     await queue.start();
 
     const callbacks = new CallbackService({
@@ -306,6 +336,7 @@ export async function createServices(
       logger,
       callbacks,
       smsPinEnabled: config.sms.pinEnabled,
+      identity,
       money: {
         transfers,
         secret: config.pin.pepper,
@@ -318,6 +349,8 @@ export async function createServices(
         challenges,
         stepUp: config.stepUp,
         payees,
+        // The kill switch `money`: a money journey is refused at its start and before anything is sent.
+        switches,
       },
     });
     const flows = await loadFlowVersions(resolve(config.flowsDir), impl, loadedTexts);
@@ -340,6 +373,7 @@ export async function createServices(
       translator,
       logger,
       defaultLanguage: config.defaultLanguage,
+      switches,
       profiles: {
         ussd: ussdProfile({
           ttlMs: config.ussd.sessionTtlS * 1000,
@@ -373,6 +407,9 @@ export async function createServices(
       transfers,
       challenges,
       audit,
+      switches,
+      lockedCustomers,
+      identity,
       sandbox,
       sandboxUrl,
       flowWatcher,

@@ -21,6 +21,12 @@ export const FLOW_ERROR_CODES = [
   'pin-not-set',
   /** A PIN arrived by SMS where the institution has turned PIN-in-SMS off (SMS_PIN_ENABLED=false). */
   'sms-pin-off',
+  // a new PIN (src/security/pin-rules.ts): guessable or malformed (details.reason), or its second entry differs
+  'pin-weak',
+  'pin-mismatch',
+  // self-unlock (src/security/enrolment.ts): the lock ended meanwhile; no more self-unlocks today
+  'not-locked',
+  'unlock-limit',
   'unavailable',
   'not-found',
   'rejected',
@@ -36,6 +42,8 @@ export const FLOW_ERROR_CODES = [
   'sim-swap',
   /** The SIM-swap check could not answer: money-out refused (fails closed, threat T4). */
   'sim-swap-unknown',
+  /** Money movement is switched off (kill switch `money` or `all`, or its state unknown): nothing was sent. */
+  'money-paused',
   // one-time codes (src/security/challenge.ts, threat T31): a code was sent and must be typed before the step
   // goes on; the code typed was wrong (tries left), wrong too often, past its validity (or never sent), sent for
   // another intent (another amount or payee: now void); no more sends for this intent
@@ -143,7 +151,7 @@ export interface PinVerifier {
   verify(
     clientId: number,
     pin: string,
-  ): Promise<{ result: 'ok' } | { result: 'wrong'; attemptsLeft: number } | { result: 'locked' } | { result: 'not-set' }>;
+  ): Promise<{ result: 'ok' } | { result: 'wrong'; attemptsLeft: number } | { result: 'locked'; until?: number } | { result: 'not-set' }>;
 }
 
 /**
@@ -155,6 +163,7 @@ export async function checkPin(pins: PinVerifier, clientId: number, event: FlowE
   const outcome = await pins.verify(clientId, pin);
   if (outcome.result === 'ok') return;
   if (outcome.result === 'wrong') throw new FlowError('pin-wrong', { attemptsLeft: outcome.attemptsLeft });
-  if (outcome.result === 'locked') throw new FlowError('pin-locked');
+  // `until` (a time-boxed lock) lets the flow offer a self-unlock; a hard lock has none.
+  if (outcome.result === 'locked') throw new FlowError('pin-locked', outcome.until ? { until: outcome.until } : {});
   throw new FlowError('pin-not-set');
 }

@@ -69,6 +69,11 @@ export const SERVER_TEXTS = {
     description: 'answers before any flow runs: too busy (src/app.ts, the voice channels)',
     keys: ['error.busy'],
   },
+  switches: {
+    description:
+      'the kill switches: a channel, a flow or everything paused for maintenance (src/channels/adapter.ts, src/engine/turn-runner.ts)',
+    keys: ['maintenance.all'],
+  },
   voice: {
     description: 'the call-back IVR (src/channels/voice-render.ts, voice-session.ts, the voice providers)',
     keys: ['voice.intro', 'voice.option', 'voice.hash', 'voice.noInput', 'voice.silenceGoodbye', 'voice.notRequested'],

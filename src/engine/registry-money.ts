@@ -11,10 +11,19 @@ import type { SimSwapCheck } from '../security/sim-swap.js';
 import type { ChallengeIntent, ChallengeService, IssueResult } from '../security/challenge.js';
 import type { PaidPayees } from '../security/paid-payees.js';
 import { formatAmount } from '../text/i18n.js';
-import { parseAmount, payeeOf, toDecimal, type FailureCode, type TransferIntent, type TransferService } from '../money/transfer-service.js';
+import {
+  MoneyPaused,
+  parseAmount,
+  payeeOf,
+  toDecimal,
+  type FailureCode,
+  type TransferIntent,
+  type TransferService,
+} from '../money/transfer-service.js';
 import { actor, checkPin, FlowError, requireCustomer, toFlowError, type PinVerifier } from './actor-kit.js';
 import type { FlowContext, FlowEvent, ViewVars } from './types.js';
 import { accountVar, amountVar, dateVar, type ManifestSet } from './manifest.js';
+import type { Switches } from '../control/switches.js';
 
 /**
  * The money part of the setup() registry: recipients, amounts, loan repayment details and the transfer
@@ -54,6 +63,8 @@ export interface MoneyDeps {
   stepUp?: { thresholdCents: number; newPayee: boolean };
   /** Who each customer has paid before (OTP_NEW_PAYEE). */
   payees?: PaidPayees;
+  /** The kill switches: while money is off, a money journey is refused at its start and before anything is sent. */
+  switches?: Pick<Switches, 'moneyAllowed'>;
 }
 
 /** What a money journey is for: `usePurpose` sets it, `purposeIs` tests it. */
@@ -66,7 +77,7 @@ const purposeParams = z.strictObject({ purpose: z.enum(PURPOSES) });
 const outcomeParams = z.strictObject({ status: z.enum(TRANSFER_OUTCOMES) });
 const counterpartyVar = { max: 30, example: 'Akiba Savings Plus 000000000001', description: 'recipient: masked name, account or loan' };
 /** What a money actor that moves money after a one-time code may still reject with, besides the code's own. */
-const TRANSFER_REFUSALS = ['sim-swap', 'sim-swap-unknown', 'inactive', 'insufficient', 'over-daily'] as const;
+const TRANSFER_REFUSALS = ['sim-swap', 'sim-swap-unknown', 'inactive', 'insufficient', 'over-daily', 'money-paused'] as const;
 
 /** Manifests of the money actions, guards and actors. */
 export const MONEY_MANIFESTS = {
@@ -183,6 +194,7 @@ export const MONEY_MANIFESTS = {
       params: outcomeParams,
     },
     codePending: { description: 'on findPendingCode onDone: a payment code is still open (the redial resumes at the code prompt)' },
+    moneyOn: { description: 'money movement is switched on (kill switch `money` and `all` on, their state known)' },
   },
 } as const satisfies ManifestSet;
 
@@ -235,6 +247,8 @@ const REFUSALS: Partial<Record<string, FailureCode>> = {
   'sim-swap': 'forbidden',
   'sim-swap-unknown': 'forbidden',
   unavailable: 'unavailable',
+  // Nothing was sent: the SMS says it could not be done now.
+  'money-paused': 'unavailable',
 };
 
 /** A fresh idempotency key: 128 random bits as 32 hex characters (Fineract's column holds 50). */
@@ -349,6 +363,8 @@ export function createMoneyImplementations(deps: MoneyDeps) {
     };
     signal.addEventListener('abort', tell, { once: true });
     try {
+      // The kill switch before the PIN or code is checked and before a code is sent: nothing happens at all.
+      if (deps.switches && !deps.switches.moneyAllowed()) throw new FlowError('money-paused');
       await authorise(customer, pending);
       // The lookup cache may still call a blocked client active: ask Fineract itself before money leaves.
       // A read that goes unanswered stops the transfer too (it fails closed): nothing has been sent yet, so
@@ -360,7 +376,9 @@ export function createMoneyImplementations(deps: MoneyDeps) {
       if (!client.active) throw new FlowError('inactive');
       // The hop gave up before anything was sent: send nothing (the SMS says so).
       if (signal.aborted) throw new FlowError('unavailable');
-      const outcome = await transfers.execute(intent, currentDeadline() ?? Date.now() + deps.fallbackBudgetMs, { signal });
+      const outcome = await transfers
+        .execute(intent, currentDeadline() ?? Date.now() + deps.fallbackBudgetMs, { signal })
+        .catch((error: unknown) => Promise.reject(error instanceof MoneyPaused ? new FlowError('money-paused') : error));
       settled = { refusal: outcome.status === 'failed' && !signal.aborted ? outcome.code : undefined };
       if (outcome.status === 'failed') throw new FlowError(outcome.code);
       return outcome.status === 'done'
@@ -635,6 +653,7 @@ export function createMoneyImplementations(deps: MoneyDeps) {
     /** `{ type: outcomeIs, params: { status: processing } }` on a transfer's onDone. */
     outcomeIs: ({ event }: Ctx, params: z.infer<typeof outcomeParams>) => (event.output as { status?: string })?.status === params.status,
     codePending: ({ event }: Ctx) => (event.output as { pending?: boolean })?.pending === true,
+    moneyOn: () => deps.switches?.moneyAllowed() ?? true,
   } satisfies Record<keyof typeof MONEY_MANIFESTS.guards, unknown>;
 
   return { actors, actions, guards };

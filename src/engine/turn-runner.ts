@@ -12,6 +12,7 @@ import type { LoadedFlow } from './flow-loader.js';
 import { closingScreen, type ScreenTranslator } from './screen.js';
 import type { Translator } from '../text/i18n.js';
 import type { Channel, Turn, TurnReply } from './types.js';
+import type { Switches } from '../control/switches.js';
 
 /**
  * Runs one hop of a conversation: lock the session, restore the machine, apply the inputs, wait until it
@@ -93,6 +94,8 @@ export interface TurnRunnerDeps {
   profiles: Record<Channel, ChannelProfile>;
   logger: Logger;
   defaultLanguage: string;
+  /** The kill switches: a hop of a switched-off flow (`flow:<id>`) gets the maintenance end. */
+  switches?: Pick<Switches, 'isOff'>;
 }
 
 const RECENT_HOPS = 3;
@@ -221,6 +224,16 @@ export class TurnRunner {
       const { reply } = this.closing(req, texts, lang, endWith, transport);
       await this.save(hop, profile, record, req, transport, reply, undefined, record?.view);
       log.info({ end: true, reason: endWith }, 'session ended by the channel');
+      hop.outcome = 'ended';
+      return reply;
+    }
+    // The kill switch of the session's flow: a polite end in the customer's language, and the session is over.
+    const flowId = record?.flowId ?? req.flowId;
+    if (this.deps.switches?.isOff(`flow:${flowId}`)) {
+      const lang = record ? this.langOf(record) : await this.language(req.msisdn);
+      const { reply } = this.closing(req, translator, lang, 'maintenance.all', transport);
+      await this.save(hop, profile, record, req, transport, reply, undefined, record?.view);
+      log.info({ flow: flowId }, 'flow switched off: maintenance answer');
       hop.outcome = 'ended';
       return reply;
     }
