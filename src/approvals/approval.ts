@@ -14,16 +14,7 @@ import type { TransferIntent } from '../money/transfer-service.js';
  * expiry or cancellation; execution runs once, with the approval's id as the idempotency key.
  */
 
-export const APPROVAL_STATES = [
-  'pending',
-  'approved',
-  'executing',
-  'executed',
-  'failed',
-  'rejected',
-  'expired',
-  'cancelled',
-] as const;
+export const APPROVAL_STATES = ['pending', 'approved', 'executing', 'executed', 'failed', 'rejected', 'expired', 'cancelled'] as const;
 export type ApprovalState = (typeof APPROVAL_STATES)[number];
 /** States an approval never leaves. */
 export const FINAL_APPROVAL_STATES: readonly ApprovalState[] = ['executed', 'failed', 'rejected', 'expired', 'cancelled'];
@@ -71,3 +62,52 @@ export interface ApprovalRecord {
   /** Monotonic version of the record (compare-and-set). */
   version: number;
 }
+
+/** What a requester hands over to open an approval. */
+export interface ApprovalRequest {
+  kind: ApprovalKind;
+  intent: TransferIntent;
+  feeCents?: number;
+  requester: ApprovalParty;
+  approvers: ApprovalParty[];
+  required: number;
+  rule: string;
+  /** How long it stays open (default: the mandate's expiry, or the cash-out setting). */
+  ttlMs: number;
+  /**
+   * Re-checked just before executing (account status, mandate version, limits): resolves to a reason
+   * code when something changed and the approval must fail instead of executing.
+   */
+  recheck?: string;
+}
+
+export type DecisionResult =
+  | { outcome: 'pending'; approval: ApprovalRecord }
+  | { outcome: 'executed'; approval: ApprovalRecord }
+  /** Executed, but Fineract's answer is not known yet: an SMS will tell (like a transfer that is processing). */
+  | { outcome: 'processing'; approval: ApprovalRecord }
+  | { outcome: 'rejected'; approval: ApprovalRecord }
+  | { outcome: 'failed'; approval: ApprovalRecord; reason: string }
+  /** Refused without a change: not an approver, own request, approved already, not open any more. */
+  | { outcome: 'refused'; reason: 'not-approver' | 'own-request' | 'already-approved' | 'closed' | 'not-found' };
+
+export interface ApprovalService {
+  /** Holds the funds, writes the record (pending), audits and tells the approvers by SMS. */
+  request(request: ApprovalRequest): Promise<ApprovalRecord>;
+  /** An approver agrees (their PIN was checked by the caller); executes once the k-th approval is given. */
+  approve(id: string, approverClientId: number): Promise<DecisionResult>;
+  reject(id: string, approverClientId: number, reason: string): Promise<DecisionResult>;
+  /** By the requester (`by` is their client id) or an operator (`operator:<name>`). Releases the hold. */
+  cancel(id: string, by: number | `operator:${string}`, reason?: string): Promise<DecisionResult>;
+  get(id: string): Promise<ApprovalRecord | undefined>;
+  /** Open approvals waiting for this client (as an approver), newest first; expired ones never listed. */
+  waitingFor(clientId: number): Promise<ApprovalRecord[]>;
+  /** Every approval in a state, newest first (the console), at most `limit`. */
+  list(state: ApprovalState, limit?: number): Promise<ApprovalRecord[]>;
+}
+
+/**
+ * Checks run by the service just before it executes, supplied by whoever opened the approval kind (the
+ * mandate registry, the agent registry): undefined when all is well, else the reason code for `failed`.
+ */
+export type ApprovalRecheck = (approval: ApprovalRecord) => Promise<string | undefined>;
