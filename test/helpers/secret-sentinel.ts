@@ -45,15 +45,21 @@ export function codesIn(text: string): string[] {
   return text.match(/(?<!\d)\d{6}(?!\d)/g) ?? [];
 }
 
+/** Runs of 32 or more hex digits: hashes (the audit chain's SHA-256), where any 4 digits show up by chance. */
+const HEX_RUN = /[0-9a-f]{32,}/gi;
+
 /**
  * Finds each registered secret in the evidence. Digit-only secrets (PINs, codes) count only when not part
- * of a longer number (a PIN 1234 inside a timestamp is not a leak); other secrets count anywhere.
+ * of a longer number (a PIN 1234 inside a timestamp is not a leak) nor of a hex hash (an audit entry's hash
+ * holds some 4-digit run between letters about once in a hundred entries); other secrets count anywhere.
  */
 export function findLeaks(evidence: readonly Evidence[], known: ReadonlyMap<string, string> = secrets): string[] {
   const leaks: string[] = [];
   const patterns = [...known].map(([value, label]) => ({
     label,
-    test: /^\d+$/.test(value) ? (text: string) => new RegExp(`(?<!\\d)${value}(?!\\d)`).test(text) : (text: string) => text.includes(value),
+    test: /^\d+$/.test(value)
+      ? (text: string) => new RegExp(`(?<!\\d)${value}(?!\\d)`).test(text.replace(HEX_RUN, '#'))
+      : (text: string) => text.includes(value),
   }));
   for (const { where, text } of evidence) {
     for (const p of patterns) if (p.test(text)) leaks.push(`${p.label} in ${where}: ${text.slice(0, 300)}`);
