@@ -74,11 +74,6 @@ export interface ApprovalRequest {
   rule: string;
   /** How long it stays open (default: the mandate's expiry, or the cash-out setting). */
   ttlMs: number;
-  /**
-   * Re-checked just before executing (account status, mandate version, limits): resolves to a reason
-   * code when something changed and the approval must fail instead of executing.
-   */
-  recheck?: string;
 }
 
 export type DecisionResult =
@@ -107,7 +102,8 @@ export interface ApprovalService {
 }
 
 /**
- * Checks run by the service just before it executes, supplied by whoever opened the approval kind (the
- * mandate registry, the agent registry): undefined when all is well, else the reason code for `failed`.
+ * Checks run by the service just before it executes (account status, mandate version, limits), one per
+ * kind, given to the service when it is built by whoever owns the kind (the mandate registry, the agent
+ * registry): undefined when all is well, else the reason code for `failed`.
  */
 export type ApprovalRecheck = (approval: ApprovalRecord) => Promise<string | undefined>;
