@@ -14,6 +14,7 @@ import type { LockedCustomers } from './admin/locked-customers.js';
 import { FIXED_SCOPES, type SwitchBoard } from './control/switch-board.js';
 import type { SwitchScope } from './control/switches.js';
 import type { AuditTrail } from './audit/audit.js';
+import { isAuditLog } from './audit/audit-log.js';
 import { createTokenBuckets } from './limits/buckets.js';
 import { countSessions } from './session/count.js';
 import { createMetrics } from './metrics.js';
@@ -101,6 +102,7 @@ export function buildApp(deps: AppDeps): express.Express {
     deps.transfers?.metrics,
     deps.switches?.metrics,
     deps.challenges?.metrics,
+    deps.audit && isAuditLog(deps.audit) ? deps.audit.metrics : undefined,
   ];
   for (const metric of owned.flat()) if (metric) metrics.registry.registerMetric(metric);
   app.use(metrics.middleware);

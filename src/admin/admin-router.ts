@@ -10,6 +10,7 @@ import type { SwitchScope } from '../control/switches.js';
 import { MAX_REASON, isScopeName, type SwitchBoard } from '../control/switch-board.js';
 import { adminRateLimit, bearerOf, operatorName, operatorOf, type AdminLimits, type Operator } from './operators.js';
 import { ADMIN_OPENAPI } from './openapi.js';
+import { mountAuditRoutes } from './audit-routes.js';
 import type { LockedCustomers } from './locked-customers.js';
 
 /**
@@ -102,6 +103,7 @@ export function adminRouter(options: AdminOptions): Router {
     next();
   });
   if (options.limits) router.use('/admin', adminRateLimit(options.limits, logger, 'operator'));
+  mountAuditRoutes(router, { audit: options.audit, logger });
 
   const clientId = (req: Request): number | undefined => {
     const raw = String(req.params.clientId ?? '');

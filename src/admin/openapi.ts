@@ -7,6 +7,8 @@
  * path here has no route.
  */
 
+import { AUDIT_OPENAPI_PATHS } from './audit-routes.js';
+
 type Schema = Record<string, unknown>;
 
 const json = (schema: Schema, description = 'OK') => ({ description, content: { 'application/json': { schema } } });
@@ -193,5 +195,6 @@ export const ADMIN_OPENAPI = {
         },
       },
     },
+    ...AUDIT_OPENAPI_PATHS,
   } as Record<string, Record<string, unknown>>,
 };

@@ -57,7 +57,7 @@ export interface AuditLog extends AuditTrail {
   verify(): Promise<AuditVerification>;
   /** Signs and writes a checkpoint of the last head this process appended, when it has none yet. */
   checkpoint(): Promise<void>;
-  /** Resolves when every event recorded so far is written (or `ms` passed); true when nothing is left. */
+  /** Resolves when every event recorded so far, and any checkpoint it called for, is written (or `ms` passed); true when no event is left. */
   flush(ms?: number): Promise<boolean>;
   /** Stops the checkpoint timer, writes what is buffered (bounded wait) and a last checkpoint. */
   close(): Promise<void>;
@@ -328,8 +328,9 @@ export function createAuditTrail(options: AuditTrailOptions): AuditLog {
     checkpoint: () => checkpoint(),
 
     async flush(ms = 5000) {
-      if (pending.length === 0) return true;
-      await settlesWithin(startDrain(), ms);
+      if (pending.length > 0) await settlesWithin(startDrain(), ms);
+      // A checkpoint the last append called for is part of what was recorded.
+      await settlesWithin(checkpointing, ms);
       return pending.length === 0;
     },
 
