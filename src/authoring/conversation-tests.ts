@@ -34,7 +34,10 @@ const stubSchema = z.union([
 ]);
 
 const hopSchema = z.strictObject({
-  /** What the customer sends; `null` dials (the first hop). */
+  /**
+   * What the customer sends; `null` dials (the first hop; later, a new session: the customer dials again).
+   * `{{code}}` sends the last one-time code the sandbox outbox holds for the customer (the code by SMS).
+   */
   send: z.union([z.string().min(1).max(182), z.null()]),
   /** Texts the screen must contain. */
   expect: z.array(z.string().min(1)).default([]),
@@ -137,6 +140,8 @@ export function conversationSettings(base: Config): Record<string, string> {
     PIN_MAX_FAILURES: String(base.pin.maxFailures),
     PIN_LOCK_S: String(base.pin.lockS),
     PIN_HARD_LOCK_AFTER: String(base.pin.hardLockAfter),
+    OTP_THRESHOLD: String(base.stepUp.thresholdCents / 100),
+    OTP_NEW_PAYEE: String(base.stepUp.newPayee),
     // Flow tests play every keyword of a flow, the PIN keywords included, whatever the institution chose for
     // PIN-by-SMS; its refusal (sms-pin-off) is reached with a stub of verifyPin.
     SMS_PIN_ENABLED: 'true',
@@ -185,14 +190,15 @@ export async function readTestFiles(flowsDir: string): Promise<{ files: TestFile
           }
           return;
         }
-        if ((j === 0) !== (h.send === null)) {
-          problems.push(
-            `${file}:${lineOf([i, 'hops', j, 'send'])} ${i}.hops.${j}.send: ${j === 0 ? 'the first hop must dial (send: null)' : 'only the first hop dials (send: null)'}`,
-          );
+        if (j === 0 && h.send !== null) {
+          problems.push(`${file}:${lineOf([i, 'hops', j, 'send'])} ${i}.hops.${j}.send: the first hop must dial (send: null)`);
           ok = false;
         }
-        if (h.end && j < c.hops.length - 1) {
-          problems.push(`${file}:${lineOf([i, 'hops', j, 'end'])} ${i}.hops.${j}.end: the session ends here, but more hops follow`);
+        // A later dial is a new session (the customer dials again), so an END may come before it.
+        if (h.end && j < c.hops.length - 1 && c.hops[j + 1]!.send !== null) {
+          problems.push(
+            `${file}:${lineOf([i, 'hops', j, 'end'])} ${i}.hops.${j}.end: the session ends here, but more hops follow (dial again with send: null)`,
+          );
           ok = false;
         }
       });
@@ -296,7 +302,8 @@ async function runCase(
     let sessionId = newSessionId();
     for (const [j, hop] of c.hops.entries()) {
       applySandbox(services, hop.sandbox);
-      if (c.channel === 'sms' && j > 0) sessionId = newSessionId();
+      if (j > 0 && (c.channel === 'sms' || hop.send === null)) sessionId = newSessionId();
+      const sent = hop.send === CODE_TOKEN ? await lastSmsCode(services, c.msisdn) : hop.send;
       const reply = await services.runner.run(
         {
           channel: c.channel,
@@ -305,7 +312,7 @@ async function runCase(
           serviceCode: '*384*123#',
           flowId: tf.flowId,
           hopKey: `hop-${j}`,
-          inputs: () => ({ inputs: hop.send === null ? (c.channel === 'sms' ? [''] : []) : [hop.send], transport: null }),
+          inputs: () => ({ inputs: sent === null ? (c.channel === 'sms' ? [''] : []) : [sent], transport: null }),
         },
         Date.now() + config.hopDeadlineMs,
       );
@@ -338,6 +345,28 @@ async function runCase(
     result.ms = Date.now() - started;
     await services?.close();
   }
+}
+
+/** The hop text that sends the last one-time code sent to the customer by SMS. */
+export const CODE_TOKEN = '{{code}}';
+
+/**
+ * The last one-time code the sandbox outbox holds for `msisdn` (its SMS are the `otp-` ones), waiting a little
+ * for the `otp` job that sends it. The code never appears in the report: a failing hop shows `{{code}}`.
+ */
+async function lastSmsCode(services: Services, msisdn: string): Promise<string> {
+  const outbox = services.outbox;
+  if (!outbox) throw new Error('{{code}} needs the sandbox outbox (MESSAGING_PROVIDER=sandbox)');
+  for (let waited = 0; waited < 3000; waited += 20) {
+    const sms = outbox
+      .list(msisdn)
+      .filter((m) => m.ref?.startsWith('otp-'))
+      .pop();
+    const code = sms && /\b(\d{6})\b/.exec(sms.text)?.[1];
+    if (code) return code;
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+  throw new Error(`no one-time code was sent by SMS to ${msisdn}`);
 }
 
 function applySandbox(services: Services, options: ConversationCase['sandbox']): void {

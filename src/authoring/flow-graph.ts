@@ -177,27 +177,35 @@ export const isCustomerStep = (t: Trigger) => t.kind === 'option' || t.kind === 
 
 /**
  * Shortest paths (fewest customer hops) from the start to every reachable leaf: the dial is the first hop,
- * every key or input another; actor outcomes and eventless steps are free.
+ * every key or input another; actor outcomes and eventless steps are free, except a guarded success (below).
  */
 export function shortestPaths(graph: FlowGraph): Map<string, Step[]> {
-  const best = new Map<string, { hops: number; path: Step[] }>();
-  const deque: { id: string; hops: number; path: Step[] }[] = [];
+  const best = new Map<string, { cost: number; path: Step[] }>();
+  const queue: { id: string; cost: number; path: Step[] }[] = [];
   for (const id of graph.initial) {
-    deque.push({ id, hops: 1, path: [{ from: '', to: id, trigger: { kind: 'dial' }, declaredBy: '', filePath: ['machine', 'initial'] }] });
+    queue.push({ id, cost: 1, path: [{ from: '', to: id, trigger: { kind: 'dial' }, declaredBy: '', filePath: ['machine', 'initial'] }] });
   }
-  while (deque.length > 0) {
-    const { id, hops, path } = deque.shift()!;
+  while (queue.length > 0) {
+    queue.sort((a, b) => a.cost - b.cost);
+    const { id, cost, path } = queue.shift()!;
     const known = best.get(id);
-    if (known && known.hops <= hops) continue;
-    best.set(id, { hops, path });
-    for (const step of graph.steps.get(id) ?? []) {
-      const cost = isCustomerStep(step.trigger) ? 1 : 0;
-      const next = { id: step.to, hops: hops + cost, path: [...path, step] };
-      if (cost === 0) deque.unshift(next);
-      else deque.push(next);
-    }
+    if (known && known.cost <= cost) continue;
+    best.set(id, { cost, path });
+    for (const step of graph.steps.get(id) ?? []) queue.push({ id: step.to, cost: cost + stepCost(step), path: [...path, step] });
   }
   return new Map([...best].map(([id, v]) => [id, v.path]));
+}
+
+/**
+ * A guarded onDone branch (`codePending`, `outcomeIs processing`) needs the world in a particular state that a
+ * case following the path does not arrange (a code left open by an earlier session, a transfer left
+ * processing): a path through one is taken only when no path of fewer than this many hops avoids it.
+ */
+const GUARDED_OUTCOME_COST = 100;
+
+function stepCost(step: Step): number {
+  if (isCustomerStep(step.trigger)) return 1;
+  return step.trigger.kind === 'done' && step.guard ? GUARDED_OUTCOME_COST : 0;
 }
 
 /** Leaves from which some final state can be reached (the customer can always finish from them). */

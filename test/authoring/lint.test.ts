@@ -1,4 +1,6 @@
 import { existsSync } from 'node:fs';
+import { mkdtemp, readFile, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { formatLintMessage, lint, type LintReport } from '../../src/authoring/lint.js';
@@ -100,6 +102,11 @@ describe('kiunga lint', () => {
       /^test\/authoring\/fixtures\/unset-variable\/flow\.yaml:16 error machine\.states\.pin\.meta\.prompt: 'pin\.ask' uses \{\{name\}\} \(en, fr\), which this screen never has: only greet sets it, and this flow never runs it \[unset-variable\]$/,
     ],
     ['locale-syntax', 'error', /^test\/authoring\/fixtures\/locale-syntax\/locales\/fr\.json:8 error: syntax error: .*\[locale-syntax\]$/],
+    [
+      'step-up',
+      'error',
+      /^test\/authoring\/fixtures\/step-up\/flow\.yaml:42 error machine\.states\.transferring\.invoke\.onError: actor 'transferMoney' may send a one-time code and reject with code-required: branch on it .*\[step-up\]$/,
+    ],
   ];
 
   for (const [fixture, severity, expected] of broken) {
@@ -111,6 +118,34 @@ describe('kiunga lint', () => {
       expect(report.messages[0]!.severity).toBe(severity);
     });
   }
+
+  it('should pass a step-up whose code is collected and checked, and refuse a code prompt that leads elsewhere (threat T31)', async () => {
+    const source = await readFile(join(FIXTURES, 'step-up', 'flow.yaml'), 'utf8');
+    const withCode = (into: string) =>
+      source.replace(
+        '          - { target: failed }',
+        '          - { guard: { type: errorIs, params: { code: code-required } }, target: code }\n          - { target: failed }',
+      ) +
+      `    code:\n      meta: { prompt: pay.code, input: code }\n      on: { INPUT: ${into} }\n` +
+      `    checkingCode:\n      invoke: { src: transferWithCode, onDone: { target: paid, actions: rememberReceipt }, onError: failed }\n`;
+    const lintSource = async (flow: string) => {
+      const dir = await mkdtemp(join(tmpdir(), 'kiunga-step-up-'));
+      await writeFile(join(dir, 'flow.yaml'), flow);
+      return lint({ flowsDir: dir, localesDir: join(FIXTURES, 'step-up', 'locales'), fallback: 'en' });
+    };
+    expect(lines(await lintSource(withCode('checkingCode')))).toEqual([]);
+    // The code typed would reach transferMoney as a PIN: refused.
+    const astray = (await lintSource(withCode('transferring'))).messages;
+    expect(astray.filter((m) => m.rule === 'step-up').map((m) => [m.severity, m.where, m.message])).toEqual([
+      [
+        'error',
+        'machine.states.code.on.INPUT',
+        expect.stringMatching(
+          /^a code prompt must lead into an actor that checks the code \(.*transferWithCode.*\), and 'transferring' invokes 'transferMoney'$/,
+        ),
+      ],
+    ]);
+  });
 
   it('should pass the French prompt that is too long in English, where it fits', async () => {
     const report = await lintFixture('french-too-long');
