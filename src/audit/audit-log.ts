@@ -90,6 +90,8 @@ export interface AuditTrailOptions {
 
 /** Most events appended in one script call. */
 const BATCH = 100;
+/** Newest entries searched for an append that got no answer (other writers may have appended after it). */
+const RECENT = 1000;
 /** A `data` value shaped like a PIN or one-time code (4 to 6 digits alone): refused. */
 const CODE_LIKE = /^\d{4,6}$/;
 /** Values that carry a credential: a PEM block, an Authorization value, a JWT, a full (unmasked) phone number. */
@@ -183,14 +185,39 @@ export function createAuditTrail(options: AuditTrailOptions): AuditLog {
     },
   });
 
+  /**
+   * An append whose answer never came (a timeout, a dropped connection): Redis may still have run it. Before
+   * anything is sent again it is looked for, so a retry never writes the same events twice.
+   */
+  let unanswered: { head: string; last: string; size: number } | undefined;
+
+  /** The first `size` pending events are in the stream, the last of them at `head`. */
+  function written(size: number, head: Head & { count: number }, from: number): void {
+    guess = formatHead(head);
+    for (const p of pending.splice(0, size)) p.done();
+    appended = head;
+    if (Math.floor(from / every) < Math.floor(head.seq / every)) void checkpoint(head);
+  }
+
   /** Appends everything pending, in batches, until nothing is left; retries while the store fails. */
   async function drain(): Promise<void> {
     let failures = 0;
     let conflicts = 0;
     while (pending.length > 0) {
-      const batch = pending.slice(0, BATCH);
       try {
         if (guess === undefined) guess = await stream.readHead();
+        if (unanswered) {
+          const { head, last, size } = unanswered;
+          const landed = guess === head || (await stream.recent(RECENT)).some((e) => e.hash === last);
+          unanswered = undefined;
+          if (landed) {
+            // Linked on from it; if others appended since, the next append is refused and told their head.
+            const at = parseHead(head)!;
+            written(size, { ...at, count: at.seq }, at.seq - size);
+            continue;
+          }
+        }
+        const batch = pending.slice(0, BATCH);
         const base = parseHead(guess);
         if (!base) throw new Error('the audit head in the store is not <seq>:<hash>');
         let prev = base;
@@ -199,7 +226,10 @@ export function createAuditTrail(options: AuditTrailOptions): AuditLog {
           prev = { seq: prev.seq + 1, hash: sha256Hex(entry) };
           return { entry, hash: prev.hash };
         });
-        const result = await stream.append(guess, entries, formatHead(prev));
+        const next = formatHead(prev);
+        unanswered = { head: next, last: prev.hash, size: batch.length };
+        const result = await stream.append(guess, entries, next);
+        unanswered = undefined;
         if (!result.ok) {
           // Another writer appended first: link to the head it left and try again.
           guess = result.head;
@@ -208,12 +238,7 @@ export function createAuditTrail(options: AuditTrailOptions): AuditLog {
         }
         conflicts = 0;
         failures = 0;
-        guess = formatHead(prev);
-        pending.splice(0, batch.length);
-        for (const p of batch) p.done();
-        const crossed = Math.floor(base.seq / every) < Math.floor(prev.seq / every);
-        appended = { ...prev, count: result.length };
-        if (crossed) void checkpoint(appended);
+        written(batch.length, { ...prev, count: result.length }, base.seq);
       } catch (error) {
         guess = undefined;
         failures++;

@@ -41,6 +41,8 @@ export interface AuditStream {
   append(expected: string | null, entries: { entry: string; hash: string }[], next: string): Promise<AppendResult>;
   /** Up to `limit` entries after the stream id `after` (from the start when undefined), oldest first. */
   page(after: string | undefined, limit: number): Promise<StoredEntry[]>;
+  /** The newest `count` entries, newest first. */
+  recent(count: number): Promise<StoredEntry[]>;
 }
 
 /** The head's stored form, `<seq>:<hash>`. */
@@ -110,6 +112,11 @@ function redisStream(client: Redis | Cluster, store: KeyValueStore, key: string,
       const rows = await client.xrange(key, after === undefined ? '-' : `(${after}`, '+', 'COUNT', limit);
       return rows.map(([id, fields]) => storedEntry(id, fields));
     },
+    async recent(count) {
+      await ready();
+      const rows = await client.xrevrange(key, '+', '-', 'COUNT', count);
+      return rows.map(([id, fields]) => storedEntry(id, fields));
+    },
   };
 }
 
@@ -149,6 +156,7 @@ function memoryStream(store: KeyValueStore, key: string, headKey: string): Audit
       const from = after === undefined ? 0 : state.entries.findIndex((e) => compareIds(e.id, after) > 0);
       return from < 0 ? [] : state.entries.slice(from, from + limit);
     },
+    recent: async (count) => state.entries.slice(-count).reverse(),
   };
 }
 
