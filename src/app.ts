@@ -17,7 +17,7 @@ import type { AuditTrail } from './audit/audit.js';
 import { isAuditLog } from './audit/audit-log.js';
 import { createTokenBuckets } from './limits/buckets.js';
 import { countSessions } from './session/count.js';
-import { createMetrics } from './metrics.js';
+import { createMetrics, type Metrics } from './metrics.js';
 import type { FineractGateway } from './fineract/gateway.js';
 import type { SandboxOutbox } from './messaging/messenger.js';
 import type { JobQueue } from './jobs/queue.js';
@@ -93,18 +93,7 @@ export function buildApp(deps: AppDeps): express.Express {
   app.use(express.urlencoded({ extended: false, limit: BODY_LIMIT, parameterLimit: 50 }));
   app.use(express.json({ limit: BODY_LIMIT }));
 
-  const metrics = createMetrics({ gateway: deps.gateway, queue: deps.queue, unknownLookupsRefused: deps.unknownLookupsRefused });
-  // The modules that own a number keep its metric; the app serves them all on one registry.
-  const owned = [
-    deps.runner.metrics,
-    deps.gateway?.metrics,
-    deps.pins.metrics,
-    deps.transfers?.metrics,
-    deps.switches?.metrics,
-    deps.challenges?.metrics,
-    deps.audit && isAuditLog(deps.audit) ? deps.audit.metrics : undefined,
-  ];
-  for (const metric of owned.flat()) if (metric) metrics.registry.registerMetric(metric);
+  const metrics = metricsOf(deps);
   app.use(metrics.middleware);
   app.get('/metrics', async (_req, res) => {
     res.type(metrics.registry.contentType).send(await metrics.registry.metrics());
@@ -193,6 +182,32 @@ export function buildApp(deps: AppDeps): express.Express {
   return app;
 }
 
+/** The channels whose live sessions are counted (GET /admin/sessions/count, kiunga_sessions_active). */
+const SESSION_CHANNELS = ['ussd', 'sms', 'voice'];
+
+/** One metrics registry per set of services: /metrics on the public app and the console's summary on the admin app read the same. */
+const registries = new WeakMap<AppDeps, Metrics>();
+
+function metricsOf(deps: AppDeps): Metrics {
+  const known = registries.get(deps);
+  if (known) return known;
+  const sessions = () => countSessions(deps.store, deps.keys, SESSION_CHANNELS);
+  const metrics = createMetrics({ gateway: deps.gateway, queue: deps.queue, sessions, unknownLookupsRefused: deps.unknownLookupsRefused });
+  // The modules that own a number keep its metric; the app serves them all on one registry.
+  const owned = [
+    deps.runner.metrics,
+    deps.gateway?.metrics,
+    deps.pins.metrics,
+    deps.transfers?.metrics,
+    deps.switches?.metrics,
+    deps.challenges?.metrics,
+    deps.audit && isAuditLog(deps.audit) ? deps.audit.metrics : undefined,
+  ];
+  for (const metric of owned.flat()) if (metric) metrics.registry.registerMetric(metric);
+  registries.set(deps, metrics);
+  return metrics;
+}
+
 /** What the admin API is built with, on the public app or on its own listener. */
 function adminOptions(deps: AppDeps): AdminOptions {
   const { config } = deps;
@@ -206,8 +221,10 @@ function adminOptions(deps: AppDeps): AdminOptions {
     fourEyes: config.admin.fourEyes,
     audit: deps.audit,
     limits: { buckets: createTokenBuckets(deps.store), prefix: config.redisPrefix, perMinute: config.admin.ratePerMin },
-    sessions: () => countSessions(deps.store, deps.keys, ['ussd', 'sms', 'voice']),
+    sessions: () => countSessions(deps.store, deps.keys, SESSION_CHANNELS),
+    summary: () => metricsOf(deps).summary(),
     locked: deps.lockedCustomers,
+    identity: deps.identity,
     logger: deps.logger,
   };
 }

@@ -12,6 +12,9 @@ import { adminRateLimit, bearerOf, operatorName, operatorOf, type AdminLimits, t
 import { ADMIN_OPENAPI } from './openapi.js';
 import { mountAuditRoutes } from './audit-routes.js';
 import type { LockedCustomers } from './locked-customers.js';
+import type { IdentityService } from '../security/enrolment.js';
+import { mountEnrolmentRoutes } from './enrolment-routes.js';
+import { consolePage, summaryRoute, type Summary } from './console.js';
 
 /**
  * The operator API under `/admin` (threat T17). Each call: the source address's rate limit, then an
@@ -46,6 +49,10 @@ export interface AdminOptions {
   sessions?: () => Promise<Record<string, number>>;
   /** Customers locked out (`GET /admin/customers/locked`). */
   locked?: LockedCustomers;
+  /** Enrolment (`POST /admin/enrolments`, enrolment-routes.ts). */
+  identity?: IdentityService;
+  /** The key numbers of /metrics for the console (`GET /admin/summary`). */
+  summary?: () => Promise<Summary>;
   logger: Logger;
 }
 
@@ -75,10 +82,11 @@ export function adminRouter(options: AdminOptions): Router {
     next();
   });
 
-  // Public routes (no token; they hold no data) go here, before the gate: this API's description.
+  // Public routes (no token; they hold no data) go here, before the gate: this API's description, the console page.
   router.get('/admin/openapi.json', (_req, res) => {
     res.json(ADMIN_OPENAPI);
   });
+  router.use(consolePage());
 
   // The gate: source rate limit, token, operator rate limit, then the log line and the audit entry.
   if (options.limits) router.use('/admin', adminRateLimit(options.limits, logger, 'source'));
@@ -104,11 +112,14 @@ export function adminRouter(options: AdminOptions): Router {
   });
   if (options.limits) router.use('/admin', adminRateLimit(options.limits, logger, 'operator'));
   mountAuditRoutes(router, { audit: options.audit, logger });
+  if (options.summary) summaryRoute(router, options.summary);
 
   const clientId = (req: Request): number | undefined => {
     const raw = String(req.params.clientId ?? '');
     return /^\d{1,12}$/.test(raw) ? Number(raw) : undefined;
   };
+
+  mountEnrolmentRoutes(router, { identity: options.identity, logger });
 
   /** Is the customer's PIN locked, until when (`until`, ISO time; absent when `hard`), after how many locks in a row? */
   router.get('/admin/customers/:clientId/pin', async (req, res) => {

@@ -75,6 +75,84 @@ export const ADMIN_OPENAPI = {
     '/admin/openapi.json': {
       get: { summary: 'This document', security: [], responses: { '200': json({ type: 'object' }) } },
     },
+    '/admin/console': {
+      get: {
+        summary: 'The operator console: a web page the operator signs into with their token (the page holds no data)',
+        security: [],
+        responses: { '200': { description: 'the page', content: { 'text/html': { schema: { type: 'string' } } } } },
+      },
+    },
+    '/admin/summary': {
+      get: {
+        summary:
+          "The console's key numbers from /metrics (this process since start, except shared ones: sessions, switches, " +
+          'audit head, jobs), each with its split by label, and the operator signed in',
+        responses: {
+          '200': json({
+            type: 'object',
+            properties: {
+              operator: { type: 'string' },
+              numbers: {
+                type: 'array',
+                items: {
+                  type: 'object',
+                  required: ['key', 'label', 'value'],
+                  properties: {
+                    key: { type: 'string', examples: ['sessions', 'hops', 'otpSent', 'switchesOff', 'auditHead'] },
+                    label: { type: 'string' },
+                    value: { type: ['number', 'null'], description: 'null: not measured by this process' },
+                    by: { type: 'object', additionalProperties: { type: 'number' } },
+                  },
+                },
+              },
+            },
+          }),
+          ...common,
+        },
+      },
+    },
+    '/admin/enrolments': {
+      post: {
+        summary:
+          'Enrols a customer (threat T11): finds the active Fineract client by phone number and sends an activation ' +
+          'code by SMS to the number Fineract holds; the next USSD session asks for it, then a new PIN twice. ' +
+          '`reset: true` replaces an existing PIN: the old one stops working at once, any lock is lifted, open codes are void.',
+        requestBody: {
+          required: true,
+          content: {
+            'application/json': {
+              schema: {
+                type: 'object',
+                required: ['phone'],
+                additionalProperties: false,
+                properties: {
+                  phone: { type: 'string', examples: ['+254711000002', '0711000002'] },
+                  reset: { type: 'boolean', default: false },
+                },
+              },
+            },
+          },
+        },
+        responses: {
+          '201': json(
+            { type: 'object', properties: { clientId: { type: 'integer' }, status: { const: 'code-sent' } } },
+            'activation code sent',
+          ),
+          '400': error('body is not {phone, reset?}, or phone is not a phone number'),
+          '404': error('no active client with this number'),
+          '409': json(
+            { type: 'object', properties: { error: { type: 'string' }, clientId: { type: 'integer' } } },
+            'the customer already has a PIN (send reset: true)',
+          ),
+          '503': error('Fineract could not be asked'),
+          ...common,
+          '429': {
+            description: 'too many codes sent to this customer lately (JSON), or ADMIN_RATE_PER_MIN exceeded (text)',
+            content: { 'application/json': { schema: ref('Error') }, 'text/plain': { schema: { type: 'string' } } },
+          },
+        },
+      },
+    },
     '/admin/customers/{clientId}/pin': {
       get: {
         summary: "A customer's PIN lock: locked, hard, until, failures, locks",
