@@ -1,9 +1,12 @@
 import { existsSync, readFileSync } from 'node:fs';
+import { once } from 'node:events';
+import type { AddressInfo } from 'node:net';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { chromium, type BrowserContext, type Dialog, type Page } from 'playwright-core';
+import { buildAdminApp } from '../../src/app.js';
 import { atSession, startTestServer, type TestServer } from '../helpers/server.js';
 
 /**
@@ -104,6 +107,28 @@ describe('/admin/console in headless Chromium', () => {
     expect(res.headers.get('x-frame-options')).toBe('DENY');
     expect(res.headers.get('cache-control')).toBe('no-store');
     expect(await res.text()).not.toContain(TOKEN);
+    // The page is public; its numbers are not.
+    expect((await fetch(`${server.url}/admin/summary`)).status).toBe(401);
+  });
+
+  it('should give the same key numbers on a separate admin listener as /metrics on the public one', async () => {
+    await atSession(server, '+254711000003').send();
+    const admin = buildAdminApp(server.services).listen(0, '127.0.0.1');
+    await once(admin, 'listening');
+    try {
+      const url = `http://127.0.0.1:${(admin.address() as AddressInfo).port}`;
+      const res = await fetch(`${url}/admin/summary`, { headers: { authorization: `Bearer ${TOKEN}` } });
+      expect(res.status).toBe(200);
+      const { operator, numbers } = (await res.json()) as { operator: string; numbers: { key: string; value: number | null }[] };
+      expect(operator).toBe('amani');
+      const metrics = await (await fetch(`${server.url}/metrics`)).text();
+      const hops = [...metrics.matchAll(/^kiunga_hops_total\{[^}]*\} (\d+)$/gm)].reduce((sum, m) => sum + Number(m[1]), 0);
+      expect(hops).toBeGreaterThan(0);
+      expect(numbers.find((n) => n.key === 'hops')?.value).toBe(hops);
+    } finally {
+      admin.closeAllConnections();
+      await new Promise<void>((resolve) => admin.close(() => resolve()));
+    }
   });
 
   it('should refuse a wrong token, then sign in with the right one kept in this tab only', async () => {
