@@ -103,10 +103,12 @@ const RECENT_HOPS = 3;
 /**
  * How a hop ended, the `outcome` label of `kiunga_hops_total`: the flow asked for more (`continued`) or
  * ended the session (`ended`), an aggregator retry got the recorded reply (`replayed`), the hop belonged to
- * another number or service code (`refused`), the deadline cut it short (`deadline`), or something failed
- * and the customer got the polite end (`failed`).
+ * another number or service code (`refused`), the flow is switched off and the customer got the maintenance
+ * end (`paused`), the deadline cut it short (`deadline`), or something failed and the customer got the
+ * polite end (`failed`). A hop of a switched-off channel never reaches the runner (the channel wrapper
+ * answers it), so it is not counted here.
  */
-export type HopOutcome = 'continued' | 'ended' | 'replayed' | 'refused' | 'deadline' | 'failed';
+export type HopOutcome = 'continued' | 'ended' | 'replayed' | 'refused' | 'paused' | 'deadline' | 'failed';
 
 /** The session lock held for one hop. */
 interface HopLock {
@@ -137,7 +139,7 @@ export class TurnRunner {
   constructor(private readonly deps: TurnRunnerDeps) {
     this.hops = new Counter({
       name: 'kiunga_hops_total',
-      help: 'Hops answered, by channel, flow and outcome (continued, ended, replayed, refused, deadline, failed).',
+      help: 'Hops answered, by channel, flow and outcome (continued, ended, replayed, refused, paused, deadline, failed).',
       labelNames: ['channel', 'flow', 'outcome'],
       registers: [],
     });
@@ -234,7 +236,7 @@ export class TurnRunner {
       const { reply } = this.closing(req, translator, lang, 'maintenance.all', transport);
       await this.save(hop, profile, record, req, transport, reply, undefined, record?.view);
       log.info({ flow: flowId }, 'flow switched off: maintenance answer');
-      hop.outcome = 'ended';
+      hop.outcome = 'paused';
       return reply;
     }
     const restored = record ? this.deps.flows.version(record.flowId, record.flowVersion) : undefined;

@@ -43,6 +43,18 @@ describe('GET /metrics', () => {
     expect(text).toMatch(/^kiunga_jobs_waiting\{state="delayed"\} \d+$/m);
   });
 
+  it('should count the maintenance answer of a switched-off flow as a paused hop', async () => {
+    const switches = server.services.switches!;
+    await switches.change('flow:banking', { off: true, reason: 'metrics test' }, 'test');
+    try {
+      expect((await atSession(server, '+254711000003').send()).body).toMatch(/^END .*maintenance/);
+    } finally {
+      await switches.change('flow:banking', { off: false }, 'test');
+    }
+    const text = await (await fetch(`${server.url}/metrics`)).text();
+    expect(text).toMatch(/^kiunga_hops_total\{channel="ussd",flow="banking",outcome="paused"\} 1$/m);
+  });
+
   it('should count a PIN lockout once, by kind', async () => {
     const s = atSession(server, '+254711000004');
     await s.send();
