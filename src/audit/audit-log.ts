@@ -110,9 +110,10 @@ export function refusalOf(event: AuditEvent): string | undefined {
   if (event.msisdn !== undefined && typeof event.msisdn !== 'string') return 'msisdn must be a string';
   if (event.channel !== undefined && (typeof event.channel !== 'string' || !/^[a-z0-9_:-]{1,32}$/.test(event.channel)))
     return 'channel must be a short name';
-  for (const [name, value] of Object.entries(event.data ?? {})) {
+  for (const [name, value] of Object.entries(event.data ?? {}) as [string, unknown][]) {
     if (FORBIDDEN_DATA.test(name)) return `data field '${name}' has a name secrets have`;
-    if (value !== null && !['string', 'number', 'boolean'].includes(typeof value)) return `data field '${name}' is not flat`;
+    // An undefined value is an absent field (canonical JSON leaves it out).
+    if (value !== null && !['string', 'number', 'boolean', 'undefined'].includes(typeof value)) return `data field '${name}' is not flat`;
     if (typeof value === 'number' && !Number.isFinite(value)) return `data field '${name}' is not a finite number`;
     if (typeof value === 'string' && (CODE_LIKE.test(value) || SECRET_LIKE.some((p) => p.test(value)) || TOKEN_LIKE(value)))
       return `data field '${name}' looks like it carries a secret or a full phone number`;
