@@ -43,6 +43,18 @@ describe('GET /metrics', () => {
     expect(text).toMatch(/^kiunga_jobs_waiting\{state="delayed"\} \d+$/m);
   });
 
+  it('should count a Fineract call that failed as unavailable', async () => {
+    const { control } = server.services.sandbox!;
+    control.failMode = '500';
+    try {
+      expect((await atSession(server, '+254711000002').send()).body).toMatch(/^END /);
+    } finally {
+      control.failMode = 'none';
+    }
+    const text = await (await fetch(`${server.url}/metrics`)).text();
+    expect(text).toMatch(/^kiunga_fineract_requests_total\{upstream="primary",kind="read",outcome="unavailable"\} [1-9]\d*$/m);
+  });
+
   it('should count the maintenance answer of a switched-off flow as a paused hop', async () => {
     const switches = server.services.switches!;
     await switches.change('flow:banking', { off: true, reason: 'metrics test' }, 'test');
