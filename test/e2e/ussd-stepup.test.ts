@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { startTestServer, atSession, newSessionId, type TestServer } from '../helpers/server.js';
-import { challengeKey } from '../../src/security/challenge.js';
+import { CHALLENGE_ISSUES_PER_HOUR, challengeKey } from '../../src/security/challenge.js';
 import type { RedisStore } from '../../src/session/redis-store.js';
 
 /**
@@ -199,6 +199,28 @@ describe('OTP step-up on money over USSD (threat T31)', () => {
     expect(balance(server, CHANYA.accountId)).toBe(before);
     expect((await hop(`${CHANYA.pin}*${code}*${code}`)).body).toMatch(/^END Done: KES 10,000\.00/);
     expect(balance(server, CHANYA.accountId)).toBe(before - 1_000_000);
+  });
+
+  it('should say so and move nothing when too many codes were asked this hour, never asking for a code that was not sent', async () => {
+    // Amina on a fresh credential: every payment, however small, asks for a code; each amount is a new one.
+    // One session: after each code prompt, 00 goes home and the next payment starts.
+    await server.services.challenges.markFreshCredential(AMINA.clientId);
+    const before = balance(server, AMINA.accountId);
+    const session = atSession(server, AMINA.msisdn);
+    await session.send();
+    await session.send(AMINA.pin);
+    const pay = async (amount: string) => {
+      await session.send('3');
+      await session.send('0711000002');
+      await session.send(amount);
+      return (await session.send(AMINA.pin)).body;
+    };
+    for (let i = 0; i < CHALLENGE_ISSUES_PER_HOUR; i++) {
+      expect(await pay(String(10 + i))).toMatch(/^CON Enter the code sent by SMS for KES \d+\.00/);
+      expect((await session.send('00')).body).toMatch(/^CON Main menu/);
+    }
+    expect(await pay('99')).toBe('END Too many codes were asked for this hour. No money was moved. Please try again later.');
+    expect(balance(server, AMINA.accountId)).toBe(before);
   });
 
   it('should keep the code out of the logs and the stored session', async () => {
