@@ -33,6 +33,8 @@ import {
   CommandResult,
   LoanAccountData,
   LoanWithSchedule,
+  AMOUNT_HOLD,
+  HoldTransaction,
   SavingsAccountData,
   SavingsTransactionList,
   SavingsTransactionPage,
@@ -94,24 +96,42 @@ export const INVALID_INSTANCE_TYPE = 'error.msg.invalid.instance.type';
 const NOT_ACTIVE = 'error.msg.savingsaccount.transaction.account.is.not.active';
 const DESCRIPTION_MAX = 200;
 
-/** True for Fineract's insufficient-funds refusal (403 `validation.msg.domain.rule.violation`). */
+/**
+ * 400 `errors[0]` code of a hold larger than the withdrawable balance
+ * (SavingsAccountTransactionDataValidator.validateHoldAndAssembleForm, docs/fineract.md §4.4).
+ */
+export const HOLD_INSUFFICIENT_BALANCE = 'validation.msg.savingsaccount.insufficient.balance';
+/** 400 code of a release of a hold that was released before (validateReleaseAmountAndAssembleForm). */
+export const HOLD_NOT_ON_HOLD = 'validation.msg.savingsaccount.amount.validation.msg.amount.is.not.on.hold';
+/** Kiunga's code for a release of a transaction that is not a live hold of the account (nothing is sent). */
+export const NOT_A_HOLD = 'kiunga.hold.not.a.hold';
+/** `reasonForBlock` `.notExceedingLengthOf(100)` in the hold validator. */
+const HOLD_REASON_MAX = 100;
+
+/**
+ * True for Fineract's insufficient-funds refusals: a withdrawal or transfer (403 `validation.msg.domain.rule.violation`)
+ * or a hold beyond the withdrawable balance (400).
+ */
 // A plain boolean, not a type predicate: its false branch must not narrow a FineractRejected away.
 export function isInsufficientFunds(err: unknown): boolean {
-  return err instanceof FineractRejected && (err.code === INSUFFICIENT_FUNDS || err.code === `${INSUFFICIENT_FUNDS}.withdraw`);
+  return (
+    err instanceof FineractRejected &&
+    (err.code === INSUFFICIENT_FUNDS || err.code === `${INSUFFICIENT_FUNDS}.withdraw` || err.code === HOLD_INSUFFICIENT_BALANCE)
+  );
 }
 
 /**
  * What Fineract stores as a transfer description (T18): accents folded, anything outside printable ASCII
  * dropped, whitespace collapsed, at most 200 characters. `findTransfer` compares against the same form.
  */
-export function sanitizeDescription(text: string): string {
+export function sanitizeDescription(text: string, max = DESCRIPTION_MAX): string {
   return text
     .normalize('NFKD')
     .replace(/\s+/g, ' ')
     .replace(/[^\x20-\x7e]/g, '')
     .replace(/ {2,}/g, ' ')
     .trim()
-    .slice(0, DESCRIPTION_MAX)
+    .slice(0, max)
     .trimEnd();
 }
 
@@ -151,6 +171,7 @@ export function createFineractClient(options: FineractClientOptions): FineractCl
       msisdn: (c.mobileNo !== undefined ? toE164(c.mobileNo, country) : null) ?? '',
       officeId: c.officeId,
       active: c.active ?? c.status?.id === ACTIVE,
+      ...(c.dateOfBirth ? { birthDate: c.dateOfBirth } : {}),
     };
   }
 
@@ -410,6 +431,88 @@ export function createFineractClient(options: FineractClientOptions): FineractCl
     return done(legs.find(match), legs.length, 0);
   }
 
+  /** Maker-checker on a write: validated, rolled back, answered 200 with `rollbackTransaction` (docs/fineract.md §14). */
+  function refuseIfHeldForApproval(body: unknown, status: number, what: string): CommandResult | undefined {
+    const parsed = CommandResult.safeParse(body);
+    if (parsed.success && parsed.data.rollbackTransaction === true) {
+      log?.warn({ commandId: parsed.data.commandId }, `${what} held for maker-checker approval`);
+      throw new FineractRejected(`Fineract holds ${what} for maker-checker approval; nothing happened yet`, status, MAKER_CHECKER_PENDING);
+    }
+    return parsed.success ? parsed.data : undefined;
+  }
+
+  async function holdAmount(
+    accountId: number,
+    amountCents: number,
+    reason: string,
+    opts: { idempotencyKey?: string } = {},
+  ): Promise<{ holdId: number }> {
+    const accountPath = `/savingsaccounts/${id(accountId)}`;
+    if (!Number.isSafeInteger(amountCents) || amountCents <= 0) {
+      throw rejected(
+        'hold amount must be a positive whole number of minor units',
+        'validation.msg.savingsaccount.transactionAmount.not.greater.than.zero',
+      );
+    }
+    const reasonForBlock = sanitizeDescription(reason, HOLD_REASON_MAX);
+    if (reasonForBlock === '') throw rejected('hold reason is empty', 'validation.msg.savingsaccount.reasonForBlock.cannot.be.blank');
+    const key = opts.idempotencyKey !== undefined ? idempotencyKey(opts.idempotencyKey) : undefined;
+    // The currency's decimal places turn minor units into the amount Fineract reads; an inactive account is
+    // refused here with the code Fineract would give.
+    const account = toSavingsAccount(await get(SavingsAccountData, accountPath), 0, false);
+    if (!account.active) throw rejected('account is not active', 'validation.msg.savingsaccount.not.in.active.state');
+    const transactionAmount = minorToDecimal(amountCents, account.decimalPlaces);
+    // A hold dated before the account's last transaction is refused; the business date is never before it.
+    const transactionDate = await businessDate();
+    const body = { transactionDate, dateFormat: 'yyyy-MM-dd', locale: 'en', transactionAmount, reasonForBlock };
+    const res = await requestWithMeta(http, 'POST', `${accountPath}/transactions`, {
+      query: { command: 'holdAmount' },
+      body,
+      ...(key !== undefined ? { idempotencyKey: key } : {}),
+    });
+    const result = refuseIfHeldForApproval(res.body, res.status, 'a hold');
+    if (result?.resourceId === undefined) {
+      // The hold may exist: like a timeout, the caller retries with the same key.
+      throw new FineractUnavailable('Fineract answered holdAmount without the hold transaction id', res.status);
+    }
+    log?.info({ accountId, holdId: result.resourceId, replayed: isServedFromCache(res) }, 'amount held');
+    return { holdId: result.resourceId };
+  }
+
+  async function releaseAmount(accountId: number, holdId: number, opts: { idempotencyKey?: string } = {}): Promise<void> {
+    const path = `/savingsaccounts/${id(accountId)}/transactions/${id(holdId)}`;
+    const key = opts.idempotencyKey !== undefined ? idempotencyKey(opts.idempotencyKey) : undefined;
+    // Fineract's release checks only that the transaction was not released before: given a deposit's id it
+    // "releases" the deposit's amount and lowers the account's total on hold, freeing other holds' money. So the
+    // transaction is read first (from the primary: the hold may be seconds old).
+    const hold = await get(HoldTransaction, path, undefined, { readFrom: 'primary' });
+    if (hold.transactionType.id !== AMOUNT_HOLD || hold.reversed === true) {
+      log?.warn({ accountId, holdId, type: hold.transactionType.id }, 'release refused: the transaction is not a hold');
+      throw new FineractRejected(`savings transaction ${holdId} is not a hold of account ${accountId}`, 400, NOT_A_HOLD);
+    }
+    if ((hold.releaseTransactionId ?? 0) > 0) {
+      log?.info({ accountId, holdId, releaseId: hold.releaseTransactionId }, 'hold was released before');
+      return;
+    }
+    try {
+      const res = await requestWithMeta(http, 'POST', path, {
+        query: { command: 'releaseAmount' },
+        // Fineract ignores the body (a blank one is read as `{}`); JSON keeps the answer in its idempotency store.
+        body: {},
+        ...(key !== undefined ? { idempotencyKey: key } : {}),
+      });
+      const result = refuseIfHeldForApproval(res.body, res.status, 'a release');
+      log?.info({ accountId, holdId, releaseId: result?.resourceId, replayed: isServedFromCache(res) }, 'hold released');
+    } catch (err) {
+      // Released between the read and the post (another process, an operator): the hold is gone all the same.
+      if (err instanceof FineractRejected && err.code === HOLD_NOT_ON_HOLD) {
+        log?.info({ accountId, holdId }, 'hold was released before');
+        return;
+      }
+      throw err;
+    }
+  }
+
   async function getBusinessDate(): Promise<string> {
     return businessDate();
   }
@@ -441,6 +544,8 @@ export function createFineractClient(options: FineractClientOptions): FineractCl
     repayLoan: taxonomyOnly(repayLoan),
     getLoanRepaymentInfo: taxonomyOnly(getLoanRepaymentInfo),
     findTransfer: taxonomyOnly(findTransfer),
+    holdAmount: taxonomyOnly(holdAmount),
+    releaseAmount: taxonomyOnly(releaseAmount),
     businessDate: taxonomyOnly(getBusinessDate),
     businessDateNow,
     ping: taxonomyOnly(ping),
@@ -461,6 +566,16 @@ function idempotencyKey(key: string): string {
   if (!/^[\x21-\x7e]{1,50}$/.test(key))
     throw rejected('idempotency key must be 1-50 printable ASCII characters', 'kiunga.idempotency.key.invalid');
   return key;
+}
+
+/**
+ * Minor units as the JSON number Fineract reads exactly: at most 13 integer digits, so the double prints back as
+ * the same decimal.
+ */
+function minorToDecimal(minor: number, decimalPlaces: number): number {
+  const scale = 10 ** decimalPlaces;
+  if (Math.floor(minor / scale) >= 1e13) throw rejected('amount is too large', 'validation.msg.invalid.decimal.format');
+  return minor / scale;
 }
 
 /**

@@ -13,6 +13,8 @@ export interface Customer {
   msisdn: string;
   officeId: number;
   active: boolean;
+  /** ISO `yyyy-mm-dd`, when Fineract has it (a PIN may not be the birth year). */
+  birthDate?: string;
 }
 
 export interface SavingsAccountSummary {
@@ -53,6 +55,11 @@ export interface SavingsAccount extends SavingsAccountSummary {
   accountBalance: number;
   /** Fineract's `summary.availableBalance` (balance minus holds). */
   availableBalance: number;
+  /**
+   * What is on hold, in the same major units: `savingsAmountOnHold` (the `holdAmount` holds not yet released) plus
+   * `onHoldFunds` (guarantor holds); `availableBalance` is `accountBalance` less this.
+   */
+  amountOnHold: number;
   /** Newest first, reversed transactions removed; present only when asked for. */
   transactions?: SavingsTransaction[];
 }
@@ -161,6 +168,26 @@ export interface FineractClient {
    * (falls back to the last date read, then to today in the configured time zone).
    */
   businessDate(): Promise<string>;
+  /**
+   * Holds `amountCents` (minor units of the account's currency) on a savings account with
+   * `POST /savingsaccounts/{id}/transactions?command=holdAmount` dated on the business date: the ledger balance
+   * does not move, `availableBalance` drops, and Fineract refuses any withdrawal or transfer that would dip into
+   * it. `reason` is stored as `reasonForBlock` (printable ASCII, at most 100 characters: name the approval in it).
+   * A hold larger than the withdrawable balance is a FineractRejected for which `isInsufficientFunds` is true.
+   * `holdId` is the hold's savings transaction id, the one `releaseAmount` takes. With `idempotencyKey`, a retry
+   * with the same key (Fineract 1.9+) answers the first hold again; the key is unique per Fineract, not per
+   * account, so derive it from something unique (the approval's id). A timeout (FineractUnavailable) leaves the
+   * outcome uncertain: retry with the same key.
+   */
+  holdAmount(accountId: number, amountCents: number, reason: string, options?: { idempotencyKey?: string }): Promise<{ holdId: number }>;
+  /**
+   * Ends a hold with `POST /savingsaccounts/{id}/transactions/{holdId}?command=releaseAmount`. Resolves once the
+   * hold is no longer held, including when it had been released before (Fineract's 400
+   * `...amount.is.not.on.hold`): releasing is idempotent. The transaction is read first, because Fineract
+   * "releases" any transaction id it is given: an id that is not a live hold of this account is a FineractRejected
+   * `kiunga.hold.not.a.hold`, and an unknown id a FineractNotFound, and nothing is sent.
+   */
+  releaseAmount(accountId: number, holdId: number, options?: { idempotencyKey?: string }): Promise<void>;
   /** The business date known right now, without waiting (refreshed in the background when stale). */
   businessDateNow(): string;
   /** Resolves when Fineract answers an authenticated request (used by /readyz). */

@@ -51,6 +51,8 @@ export const ClientData = z.object({
   lastname: z.string().optional(),
   fullname: z.string().optional(),
   mobileNo: z.string().optional(),
+  /** A LocalDate, absent (or null) when not recorded: `ClientData.dateOfBirth` (docs/fineract.md §2). */
+  dateOfBirth: localDate.nullish(),
   officeId: z.number(),
   active: z.boolean().optional(),
   status: enumData.optional(),
@@ -104,9 +106,28 @@ export const SavingsAccountData = z.object({
   status,
   currency,
   summary: z.object({ accountBalance: amount.optional(), availableBalance: amount.optional() }).optional(),
+  /** Guarantor holds (`on_hold_funds_derived`); absent when none. */
+  onHoldFunds: amount.nullish(),
+  /** `holdAmount` holds not yet released (`total_savings_amount_on_hold`); absent before the first hold. */
+  savingsAmountOnHold: amount.nullish(),
   transactions: z.array(savingsTransaction).optional(),
 });
 export type SavingsAccountData = z.infer<typeof SavingsAccountData>;
+
+/** AMOUNT_HOLD, the savings transaction type of a hold (SavingsAccountTransactionType.java). */
+export const AMOUNT_HOLD = 20;
+
+/**
+ * `GET /savingsaccounts/{id}/transactions/{transactionId}`: what `releaseAmount` checks before it sends. Gson writes
+ * `releaseTransactionId` as 0 until the hold is released (the mapper reads the NULL column with `rs.getLong`).
+ */
+export const HoldTransaction = z.object({
+  id: z.number(),
+  transactionType: enumData,
+  amount,
+  reversed: z.boolean().optional(),
+  releaseTransactionId: z.number().nullish(),
+});
 
 export const LoanAccountData = z.object({
   id: z.number(),
@@ -195,8 +216,11 @@ export const ACTIVE = 300;
 export const SAVINGS_DEPOSIT_TYPE = 100;
 /** Transaction types that add money when `entryType` is absent (Fineract < 1.9). */
 const CREDIT_TYPE_IDS: ReadonlySet<number> = new Set([1, 3, 8, 21]);
-/** Bookkeeping rows that never change the balance a customer sees. */
-const HIDDEN_TYPE_IDS: ReadonlySet<number> = new Set([10]);
+/**
+ * Rows that never change the ledger balance, left out of statements: accruals (10), and holds (20) and releases
+ * (21), which the available balance shows instead.
+ */
+const HIDDEN_TYPE_IDS: ReadonlySet<number> = new Set([10, AMOUNT_HOLD, 21]);
 
 const isActive = (s: { id: number; active?: boolean | undefined }): boolean => s.active ?? s.id === ACTIVE;
 
@@ -254,6 +278,7 @@ export function toSavingsAccount(a: SavingsAccountData, clientId: number, withTr
     decimalPlaces: a.currency.decimalPlaces ?? 2,
     accountBalance,
     availableBalance: a.summary?.availableBalance ?? accountBalance,
+    amountOnHold: (a.savingsAmountOnHold ?? 0) + (a.onHoldFunds ?? 0),
     ...(withTransactions ? { transactions: toSavingsTransactions(a.transactions ?? []) } : {}),
   };
 }

@@ -18,6 +18,14 @@ export const TENANT_UTC_OFFSET_MINUTES = 180;
 /** Savings transaction types that add money (docs/fineract.md §4.2); every other sandbox type takes money out. */
 export const SAVINGS_CREDIT_TYPES: ReadonlySet<number> = new Set([1, 3, 8, 21]);
 
+/**
+ * AMOUNT_HOLD (20) and AMOUNT_RELEASE (21): their entry types are DEBIT and CREDIT, but `isDebit()`/`isCredit()`
+ * leave them out "because the account balance is not changed" (SavingsAccountTransactionType.java), so the
+ * ledger balance and the withdrawal checks skip them. Only the running balance counts them
+ * (SavingsAccount.recalculateDailyBalances: a hold subtracts, a release adds back).
+ */
+export const SAVINGS_HOLD_TYPES: ReadonlySet<number> = new Set([20, 21]);
+
 /** Fineract's `/search` caps every resource's result at 50 rows. */
 export const SEARCH_LIMIT = 50;
 
@@ -117,9 +125,9 @@ export class Bank {
     return this.data.loans.filter((l) => l.clientId === clientId).sort((a, b) => a.id - b.id);
   }
 
-  /** Balance over non-reversed transactions. */
+  /** Ledger balance over non-reversed transactions; holds and releases leave it unchanged. */
   balance(account: SavingsAccountRecord): Cents {
-    return account.transactions.reduce((sum, t) => (t.reversed ? sum : sum + signed(t)), 0);
+    return account.transactions.reduce((sum, t) => (t.reversed || SAVINGS_HOLD_TYPES.has(t.typeId) ? sum : sum + signed(t)), 0);
   }
 
   /** Fineract's availableBalance: accountBalance − onHoldFunds − savingsAmountOnHold. */
@@ -132,7 +140,11 @@ export class Bank {
     return [...account.transactions].sort((a, b) => (a.date === b.date ? b.id - a.id : a.date < b.date ? 1 : -1));
   }
 
-  /** Keeps runningBalance consistent; a reversed row carries the balance as it stood without it. */
+  /**
+   * Keeps runningBalance consistent; a reversed row carries the balance as it stood without it. Holds subtract and
+   * releases add back, as Fineract's recalculateDailyBalances does, so a row after an open hold shows the ledger
+   * balance less that hold.
+   */
   recomputeRunningBalances(account: SavingsAccountRecord): void {
     account.transactions.sort((a, b) => (a.date === b.date ? a.id - b.id : a.date < b.date ? -1 : 1));
     let running = 0;

@@ -1,4 +1,4 @@
-import { SAVINGS_CREDIT_TYPES, type Bank } from './bank.js';
+import { SAVINGS_CREDIT_TYPES, SAVINGS_HOLD_TYPES, type Bank } from './bank.js';
 import { applyRepayment } from './loan-schedule.js';
 import type { Cents, LoanRecord, LoanTxnRecord, SavingsAccountRecord, SavingsTxnRecord, SavingsTxnTypeId } from './model.js';
 import { HttpError } from './router.js';
@@ -40,12 +40,14 @@ export function checkSavingsCredit(bank: Bank, account: SavingsAccountRecord, da
 /**
  * Withdrawal rules (also the debit leg of a transfer): the credit rules, then no running balance from the
  * value date on may go negative and the final balance must cover the holds; otherwise 403 insufficient funds
- * with the exact body of docs/fineract.md §9.1.
+ * with the exact body of docs/fineract.md §9.1. The running balance counts deposits and withdrawals only
+ * (`isCredit()`/`isDebit()` leave holds and releases out); the holds are subtracted once, at the end
+ * (SavingsAccount.validateAccountBalanceDoesNotBecomeNegative: `runningBalance.minus(getSavingsHoldAmount())`).
  */
 export function checkSavingsDebit(bank: Bank, account: SavingsAccountRecord, date: string, rawDate: string, amount: Cents): void {
   checkSavingsCredit(bank, account, date, rawDate);
   const rows = account.transactions
-    .filter((t) => !t.reversed)
+    .filter((t) => !t.reversed && !SAVINGS_HOLD_TYPES.has(t.typeId))
     .map((t) => ({ date: t.date, id: t.id, delta: signedAmount(t) }))
     .concat({ date, id: Number.MAX_SAFE_INTEGER, delta: -amount })
     .sort((a, b) => (a.date === b.date ? a.id - b.id : a.date < b.date ? -1 : 1));
@@ -128,6 +130,8 @@ export interface SavingsPostingExtras {
   receiptNumber?: string;
   note?: string;
   transferId?: number;
+  reasonForBlock?: string;
+  lien?: boolean;
 }
 
 /** Appends a savings transaction and recomputes running balances. Check first. */

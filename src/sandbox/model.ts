@@ -36,6 +36,8 @@ export interface ClientRecord {
   fullname?: string;
   /** Stored verbatim, as messy as real data: `0711000001`, `+254 711 000002`, `254711000003`. */
   mobileNo?: string;
+  /** ISO `yyyy-mm-dd`; people only. Rendered as Fineract does, a Gson `[y, m, d]` array. */
+  dateOfBirth?: string;
   officeId: number;
   statusId: ClientStatusId;
   submittedOnDate: string;
@@ -90,6 +92,12 @@ export interface SavingsTxnRecord {
   note?: string;
   /** Set on both savings legs of an account transfer (rendered as the `transfer` object). */
   transferId?: number;
+  /** On a hold (type 20): `release_id_of_hold_amount`, the id of the release that ended it. */
+  releaseId?: number;
+  /** On a hold (type 20) until it is released: `reason_for_block` (Fineract clears it on release). */
+  reasonForBlock?: string;
+  /** `is_lien_transaction`: false for every hold the sandbox accepts (its products allow no lien). */
+  lien?: boolean;
 }
 
 /** Savings account status ids (SavingsAccountStatusType.java). */
@@ -104,8 +112,9 @@ export interface SavingsAccountRecord {
   submittedOnDate: string;
   activatedOnDate?: string;
   closedOnDate?: string;
-  /** Lien amounts, subtracted from availableBalance. */
+  /** `on_hold_funds_derived`: guarantor holds (deposit-account holds), subtracted from availableBalance. */
   onHoldFunds: Cents;
+  /** `total_savings_amount_on_hold`: the sum of `holdAmount` holds not yet released, subtracted from availableBalance. */
   savingsAmountOnHold: Cents;
   /** Oldest first (value date, then id). */
   transactions: SavingsTxnRecord[];

@@ -14,6 +14,7 @@ import { parseBasic, readJsonBody, write } from './http-io.js';
 import { HttpError, Router, type RouteContext } from './router.js';
 import { businessDateRoutes } from './routes/business-date.js';
 import { clientRoutes } from './routes/clients.js';
+import { holdRoutes } from './routes/holds.js';
 import { loanRoutes } from './routes/loans.js';
 import { moneyRoutes, unknownCommand } from './routes/money.js';
 import { officeRoutes, productRoutes } from './routes/products.js';
@@ -87,6 +88,7 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
     ...savingsRoutes,
     ...loanRoutes,
     ...moneyRoutes,
+    ...holdRoutes,
     ...transferRoutes,
     ...productRoutes,
     ...officeRoutes,

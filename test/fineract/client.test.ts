@@ -146,6 +146,7 @@ describe('accounts', () => {
       decimalPlaces: 2,
       accountBalance: 800,
       availableBalance: 600,
+      amountOnHold: 200,
     });
   });
 

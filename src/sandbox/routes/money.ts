@@ -11,11 +11,13 @@ import {
 import { nextInstallment } from '../loan-schedule.js';
 import { HttpError, ok, type CommandName, type Route } from '../router.js';
 import { currencyData, localDate, money, notFoundBody, paramError, validationBody } from '../serialize.js';
+import { HOLD_COMMAND, holdAmount, isCommand } from './holds.js';
 import { requireLoan } from './loans.js';
 import { requireSavings } from './savings.js';
 
 /**
  * Cash-like writes (docs/fineract.md §5.2, §8): `POST /savingsaccounts/{id}/transactions?command=deposit|withdrawal`
+ * (and `holdAmount`, served by `holds.ts`)
  * and `POST /loans/{id}/transactions?command=repayment`, plus the repayment template. Transfers live in
  * `transfers.ts`.
  */
@@ -87,6 +89,7 @@ function paymentChanges(cmd: JsonCommand, paymentTypeId: number | undefined): Re
 }
 
 const savingsCommand = (query: URLSearchParams): CommandName | null => {
+  if (isCommand(query, 'holdAmount')) return HOLD_COMMAND;
   const c = query.get('command');
   return c === 'deposit' || c === 'withdrawal' ? { action: c.toUpperCase(), entity: 'SAVINGSACCOUNT' } : null;
 };
@@ -96,9 +99,11 @@ export const moneyRoutes: Route[] = [
     method: 'POST',
     pattern: '/savingsaccounts/{accountId}/transactions',
     command: savingsCommand,
-    handler: ({ bank, params, query, body }) => {
+    handler: (ctx) => {
+      const { bank, params, query, body } = ctx;
       const kind = savingsCommand(query);
       if (!kind) throw unknownCommand(query);
+      if (kind === HOLD_COMMAND) return holdAmount(ctx);
       const cmd = new JsonCommand('savingsaccount.transaction', body, SAVINGS_TXN_PARAMS);
       const date = cmd.date('transactionDate', true);
       const amount = cmd.amount('transactionAmount', true);

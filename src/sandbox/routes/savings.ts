@@ -4,6 +4,7 @@ import type { SavingsAccountRecord, SavingsTxnRecord } from '../model.js';
 import { HttpError, intParam, ok, selectFields, type Route } from '../router.js';
 import {
   currencyData,
+  decimal6,
   depositType,
   localDate,
   money,
@@ -111,7 +112,11 @@ export function savingsTxnView(bank: Bank, a: SavingsAccountRecord, t: SavingsTx
     submittedByUsername: 'mifos',
     isManualTransaction: false,
     isReversal: false,
-    lienTransaction: false,
+    // rs.getLong of NULL columns: 0, never absent (SavingsAccountTransactionsMapper).
+    originalTransactionId: 0,
+    lienTransaction: t.lien ?? false,
+    releaseTransactionId: t.releaseId ?? 0,
+    reasonForBlock: t.reasonForBlock,
   };
 }
 
@@ -138,7 +143,8 @@ export function savingsAccountView(bank: Bank, a: SavingsAccountRecord, withTran
   const product = bank.savingsProduct(a.productId);
   const client = bank.client(a.clientId);
   const currency = currencyOf(bank, a);
-  const last = bank.transactionsNewestFirst(a).find((t) => !t.reversed);
+  // lastActiveTransactionDate: the newest live deposit or withdrawal (types 1, 2), else the activation date.
+  const last = bank.transactionsNewestFirst(a).find((t) => !t.reversed && (t.typeId === 1 || t.typeId === 2));
   return {
     id: a.id,
     accountNo: a.accountNo,
@@ -171,9 +177,12 @@ export function savingsAccountView(bank: Bank, a: SavingsAccountRecord, withTran
     allowOverdraft: false,
     enforceMinRequiredBalance: false,
     onHoldFunds: a.onHoldFunds > 0 ? money(a.onHoldFunds) : undefined,
-    savingsAmountOnHold: a.savingsAmountOnHold > 0 ? money(a.savingsAmountOnHold) : undefined,
+    // total_savings_amount_on_hold, DECIMAL(19,6), read with rs.getBigDecimal: NULL (absent) until the first
+    // hold, then a scale-6 number, 0.000000 once every hold is released.
+    savingsAmountOnHold:
+      a.savingsAmountOnHold !== 0 || a.transactions.some((t) => t.typeId === 20) ? decimal6(a.savingsAmountOnHold) : undefined,
     withHoldTax: false,
-    lastActiveTransactionDate: localDate(last?.date),
+    lastActiveTransactionDate: localDate(last?.date ?? a.activatedOnDate),
     isDormancyTrackingActive: false,
     summary: {
       currency,
