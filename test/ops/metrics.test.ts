@@ -21,6 +21,8 @@ describe('GET /metrics', () => {
     expect(text).toContain('kiunga_http_request_duration_seconds_bucket');
     expect(text).toMatch(/kiunga_fineract_breaker_state\{upstream="primary"\} 0/);
     expect(text).toContain('kiunga_fineract_queued{priority="read"}');
+    expect(text).toMatch(/^kiunga_sessions_active\{channel="ussd"\} [1-9]\d*$/m);
+    expect(text).toMatch(/^kiunga_sessions_active\{channel="sms"\} 0$/m);
     expect(text).not.toContain('254711000001');
     expect(text).not.toContain(s.sessionId);
   });
