@@ -245,7 +245,8 @@ export function createAuditTrail(options: AuditTrailOptions): AuditLog {
         failures++;
         if (failures === 1 || failures % 50 === 0) {
           logger.error(
-            { err: { type: (error as Error)?.name, message: (error as Error)?.message }, buffered: pending.length },
+            // The error's type and code only: a client's message may quote what it was sending.
+            { err: { type: (error as Error)?.name, code: (error as NodeJS.ErrnoException)?.code }, buffered: pending.length },
             'audit entries not written yet',
           );
         }
