@@ -4,7 +4,8 @@ import { maskMsisdn, type Logger } from '../logger.js';
 import type { KeyValueStore } from '../session/store.js';
 import { defaultKeys, type Keys } from '../session/keys.js';
 import { settlesWithin } from '../time.js';
-import { AUDIT_TYPES, FORBIDDEN_DATA, type AuditEvent, type AuditTrail } from './audit.js';
+import type { AuditEvent, AuditTrail } from './audit.js';
+import { refusalOf } from './refusal.js';
 import { canonicalJson, sha256Hex } from './canonical.js';
 import { signingKeyFrom, verifyKeyFrom, writeCheckpoint } from './checkpoints.js';
 import { verifyAudit, type AuditVerification } from './verify.js';
@@ -17,7 +18,8 @@ import { auditStream, formatHead, parseHead, type AuditStream, type Head, type S
  * zeros before entry 1); the entry's own hash is stored beside it. Appending is compare-and-append in one
  * Redis script: the entries are linked to the head this process read, and written only while that is still
  * the head, so concurrent writers (any number of processes) never fork the chain; the loser re-links on the
- * head it is given and tries again. Events waiting in one process are appended together.
+ * head it is given and tries again. Events waiting in one process are appended together. An append that got
+ * no answer (a timeout) may still have run: it is looked for before the events are sent again.
  *
  * Every `checkpointEvery` entries (by the writer whose append crosses the multiple) and every `checkpointMs`
  * while this process appended something, the head is signed with Ed25519 and written to `checkpointDir`.
@@ -92,34 +94,8 @@ export interface AuditTrailOptions {
 const BATCH = 100;
 /** Newest entries searched for an append that got no answer (other writers may have appended after it). */
 const RECENT = 1000;
-/** A `data` value shaped like a PIN or one-time code (4 to 6 digits alone): refused. */
-const CODE_LIKE = /^\d{4,6}$/;
-/** Values that carry a credential: a PEM block, an Authorization value, a JWT, a full (unmasked) phone number. */
-const SECRET_LIKE = [/-----BEGIN /, /^(bearer|basic)\s+\S/i, /\beyJ[\w-]{4,}\.[\w-]{4,}\./, /\+\d{8,15}/];
-/** A long unbroken mix of upper and lower case letters and digits: a token rather than a fact. */
-const TOKEN_LIKE = (v: string) => v.length >= 24 && /^[A-Za-z0-9+/_=-]+$/.test(v) && /[A-Z]/.test(v) && /[a-z]/.test(v) && /\d/.test(v);
 /** Largest entry written: audit facts are short; a huge one is a mistake, not a fact. */
 const MAX_ENTRY_CHARS = 4096;
-const ACTOR = /^(customer:[A-Za-z0-9_.:-]{1,64}|operator:[A-Za-z0-9_.@-]{1,64}|system)$/;
-
-/** Why an event is refused (never the refused value itself), or undefined when it may be written. */
-export function refusalOf(event: AuditEvent): string | undefined {
-  if (!(AUDIT_TYPES as readonly string[]).includes(event.type)) return 'unknown type';
-  if (typeof event.actor !== 'string' || !ACTOR.test(event.actor)) return 'actor must be customer:<id>, operator:<name> or system';
-  if (event.clientId !== undefined && !Number.isSafeInteger(event.clientId)) return 'clientId must be an integer';
-  if (event.msisdn !== undefined && typeof event.msisdn !== 'string') return 'msisdn must be a string';
-  if (event.channel !== undefined && (typeof event.channel !== 'string' || !/^[a-z0-9_:-]{1,32}$/.test(event.channel)))
-    return 'channel must be a short name';
-  for (const [name, value] of Object.entries(event.data ?? {}) as [string, unknown][]) {
-    if (FORBIDDEN_DATA.test(name)) return `data field '${name}' has a name secrets have`;
-    // An undefined value is an absent field (canonical JSON leaves it out).
-    if (value !== null && !['string', 'number', 'boolean', 'undefined'].includes(typeof value)) return `data field '${name}' is not flat`;
-    if (typeof value === 'number' && !Number.isFinite(value)) return `data field '${name}' is not a finite number`;
-    if (typeof value === 'string' && (CODE_LIKE.test(value) || SECRET_LIKE.some((p) => p.test(value)) || TOKEN_LIKE(value)))
-      return `data field '${name}' looks like it carries a secret or a full phone number`;
-  }
-  return undefined;
-}
 
 interface Pending {
   /** The entry without `seq` and `prev`, fixed when recorded. */
