@@ -112,6 +112,21 @@ export const SERVER_TEXTS = {
       time: { max: 5, example: '23:59', description: 'time of day a PIN lock ends (HH:mm, institution time zone)' },
     },
   },
+  oneTimeCodes: {
+    description: 'one-time codes by SMS: activation, self-unlock and payment step-up (src/security/challenge.ts)',
+    keys: ['sms.otp.enrol', 'sms.otp.unlock', 'sms.otp.money'],
+    views: {
+      code: { max: 6, example: '482913', description: 'the one-time code (in the SMS only, never on a screen or in a log)' },
+      minutes: { max: 5, example: '43200', description: 'minutes a code or a PIN lock lasts' },
+      amount: amountVar('the amount a payment code authorises'),
+      payee: { max: 30, example: 'Akiba Savings Plus 000000000001', description: 'who a payment code pays (masked name or account)' },
+    },
+  },
+  pinChanged: {
+    description: 'the SMS after every PIN change or enrolment (src/security/enrolment.ts)',
+    keys: ['sms.pinChanged', 'sms.pinChangedNoPhone'],
+    views: { support: { max: 20, example: '+254 700 000 000', description: 'SUPPORT_PHONE' } },
+  },
   hooks: {
     description: 'deposit and withdrawal alerts from Fineract hooks (src/hooks/fineract-hooks.ts)',
     keys: ['sms.alert.deposit', 'sms.alert.withdrawal'],

@@ -6,6 +6,8 @@ import type { FlowContext, FlowEvent, ViewVars } from './types.js';
 import { createMoneyImplementations, MONEY_MANIFESTS, type LoanRepaymentSource, type MoneyDeps } from './registry-money.js';
 import { actor, checkPin, errorCodeParam, errorOf, FlowError, requireCustomer, type FlowInput, type PinVerifier } from './actor-kit.js';
 import { CALLBACK_MANIFESTS, createCallbackImplementations, type CallbackRequester } from './registry-callback.js';
+import { createIdentityImplementations, IDENTITY_MANIFESTS } from './registry-identity.js';
+import type { IdentityService } from '../security/enrolment.js';
 import { accountVar, amountVar, dateVar, type ManifestSet } from './manifest.js';
 import { DEFAULT_COUNTRY, DEFAULT_CURRENCY } from '../constants.js';
 
@@ -82,9 +84,9 @@ export const CORE_MANIFESTS = {
 
 /** Every name a flow file may use, with its manifest. */
 export const FLOW_MANIFESTS: ManifestSet = {
-  actors: { ...CORE_MANIFESTS.actors, ...MONEY_MANIFESTS.actors, ...CALLBACK_MANIFESTS.actors },
-  actions: { ...CORE_MANIFESTS.actions, ...MONEY_MANIFESTS.actions, ...CALLBACK_MANIFESTS.actions },
-  guards: { ...CORE_MANIFESTS.guards, ...MONEY_MANIFESTS.guards },
+  actors: { ...CORE_MANIFESTS.actors, ...MONEY_MANIFESTS.actors, ...CALLBACK_MANIFESTS.actors, ...IDENTITY_MANIFESTS.actors },
+  actions: { ...CORE_MANIFESTS.actions, ...MONEY_MANIFESTS.actions, ...CALLBACK_MANIFESTS.actions, ...IDENTITY_MANIFESTS.actions },
+  guards: { ...CORE_MANIFESTS.guards, ...MONEY_MANIFESTS.guards, ...IDENTITY_MANIFESTS.guards },
 };
 
 export interface EngineDeps {
@@ -97,6 +99,8 @@ export interface EngineDeps {
   callbacks?: CallbackRequester;
   /** SMS_PIN_ENABLED: `false` refuses every PIN that arrives by SMS, before it is checked (threat T6). */
   smsPinEnabled?: boolean;
+  /** Enrolment, PIN changes and self-unlock (threat T11); without it every customer counts as enrolled. */
+  identity?: IdentityService;
 }
 
 /** Builds the implementations bound to this process's dependencies. */
@@ -178,10 +182,11 @@ export function createImplementations(deps: EngineDeps) {
     ...(deps.money ?? MONEY_UNAVAILABLE),
   });
   const callback = createCallbackImplementations({ callbacks: deps.callbacks, logger });
+  const identity = createIdentityImplementations({ identity: deps.identity, logger });
   return {
-    actors: { ...actors, ...money.actors, ...callback.actors },
-    actions: { ...actions, ...money.actions, ...callback.actions },
-    guards: { ...guards, ...money.guards },
+    actors: { ...actors, ...money.actors, ...callback.actors, ...identity.actors },
+    actions: { ...actions, ...money.actions, ...callback.actions, ...identity.actions },
+    guards: { ...guards, ...money.guards, ...identity.guards },
   };
 }
 

@@ -34,6 +34,7 @@ import {
   LoanAccountData,
   LoanWithSchedule,
   AMOUNT_HOLD,
+  HoldList,
   HoldTransaction,
   SavingsAccountData,
   SavingsTransactionList,
@@ -513,6 +514,21 @@ export function createFineractClient(options: FineractClientOptions): FineractCl
     }
   }
 
+  async function findHold(accountId: number, reason: string): Promise<{ holdId: number } | null> {
+    const wanted = sanitizeDescription(reason, HOLD_REASON_MAX);
+    if (wanted === '') return null;
+    const rows =
+      (await get(HoldList, `/savingsaccounts/${id(accountId)}`, { associations: 'transactions' }, { readFrom: 'primary' })).transactions ??
+      [];
+    // Newest first, as Fineract lists them; a released hold has lost its reason, so it never matches.
+    const hit = rows.find(
+      (t) =>
+        t.transactionType.id === AMOUNT_HOLD && t.reversed !== true && (t.releaseTransactionId ?? 0) === 0 && t.reasonForBlock === wanted,
+    );
+    log?.info({ accountId, found: hit !== undefined, looked: rows.length }, 'hold reconciliation');
+    return hit ? { holdId: hit.id } : null;
+  }
+
   async function getBusinessDate(): Promise<string> {
     return businessDate();
   }
@@ -546,6 +562,7 @@ export function createFineractClient(options: FineractClientOptions): FineractCl
     findTransfer: taxonomyOnly(findTransfer),
     holdAmount: taxonomyOnly(holdAmount),
     releaseAmount: taxonomyOnly(releaseAmount),
+    findHold: taxonomyOnly(findHold),
     businessDate: taxonomyOnly(getBusinessDate),
     businessDateNow,
     ping: taxonomyOnly(ping),

@@ -188,6 +188,13 @@ export interface FineractClient {
    * `kiunga.hold.not.a.hold`, and an unknown id a FineractNotFound, and nothing is sent.
    */
   releaseAmount(accountId: number, holdId: number, options?: { idempotencyKey?: string }): Promise<void>;
+  /**
+   * After an uncertain `holdAmount` (a timeout, or Fineract 1.8 where a retried key holds again): the newest hold
+   * of the account still held whose reason is exactly `reason` (sanitised as `holdAmount` sanitises it), or null.
+   * Read from the primary. Use a reason unique to the request (the approval's reference), so that a hold found is
+   * that request's, to release it or to keep it.
+   */
+  findHold(accountId: number, reason: string): Promise<{ holdId: number } | null>;
   /** The business date known right now, without waiting (refreshed in the background when stale). */
   businessDateNow(): string;
   /** Resolves when Fineract answers an authenticated request (used by /readyz). */

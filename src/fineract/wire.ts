@@ -127,7 +127,12 @@ export const HoldTransaction = z.object({
   amount,
   reversed: z.boolean().optional(),
   releaseTransactionId: z.number().nullish(),
+  /** Set on a hold until it is released (Fineract clears it then). */
+  reasonForBlock: z.string().nullish(),
 });
+
+/** `GET /savingsaccounts/{id}?associations=transactions` read for its holds (`findHold`). */
+export const HoldList = z.object({ transactions: z.array(HoldTransaction).optional() });
 
 export const LoanAccountData = z.object({
   id: z.number(),

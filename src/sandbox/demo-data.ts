@@ -105,22 +105,23 @@ export function createDemoData(businessDate: string): BankData {
   let savingsTxnId = 0;
   let loanTxnId = 0;
 
-  const person = (id: number, firstname: string, lastname: string, mobileNo: string, since: number): ClientRecord => ({
+  const person = (id: number, firstname: string, lastname: string, mobileNo: string, since: number, dateOfBirth: string): ClientRecord => ({
     id,
     accountNo: accountNo(id),
     legalFormId: 1,
     firstname,
     lastname,
     mobileNo,
+    dateOfBirth,
     officeId: 1,
     statusId: 300,
     submittedOnDate: ago(since),
     activationDate: ago(since),
   });
   const clients: ClientRecord[] = [
-    person(1, 'Amina', 'Wanjiru', DEMO_CLIENTS.amina.mobileNo, 400),
-    person(2, 'Baraka', 'Otieno', DEMO_CLIENTS.baraka.mobileNo, 200),
-    person(3, 'Chanya', 'Mwangi', DEMO_CLIENTS.chanya.mobileNo, 300),
+    person(1, 'Amina', 'Wanjiru', DEMO_CLIENTS.amina.mobileNo, 400, '1988-03-12'),
+    person(2, 'Baraka', 'Otieno', DEMO_CLIENTS.baraka.mobileNo, 200, '1990-07-21'),
+    person(3, 'Chanya', 'Mwangi', DEMO_CLIENTS.chanya.mobileNo, 300, '1979-11-02'),
     {
       id: 4,
       accountNo: accountNo(4),
@@ -133,9 +134,9 @@ export function createDemoData(businessDate: string): BankData {
       submittedOnDate: ago(365),
       activationDate: ago(365),
     },
-    { ...person(5, 'Esther', 'Njeri', DEMO_CLIENTS.esther.mobileNo, 500), statusId: 600, closedOnDate: ago(190) },
-    person(6, 'Faraji', 'Kamau', DEMO_CLIENTS.faraji.mobileNo, 50),
-    person(7, 'Gift', 'Achieng', DEMO_CLIENTS.gift.mobileNo, 40),
+    { ...person(5, 'Esther', 'Njeri', DEMO_CLIENTS.esther.mobileNo, 500, '1965-01-30'), statusId: 600, closedOnDate: ago(190) },
+    person(6, 'Faraji', 'Kamau', DEMO_CLIENTS.faraji.mobileNo, 50, '2001-09-09'),
+    person(7, 'Gift', 'Achieng', DEMO_CLIENTS.gift.mobileNo, 40, '1995-04-17'),
   ];
 
   const savingsAccounts: SavingsAccountRecord[] = Object.values(DEMO_SAVINGS).map((s) => {

@@ -53,6 +53,11 @@ export interface LockoutStore {
   fail(key: string, now: number): Promise<FailOutcome>;
   /** Forgets everything: failures, lock, escalation (a right PIN, an operator's unlock). */
   clear(key: string): Promise<void>;
+  /**
+   * Ends a timed lock now and keeps the escalation (a self-unlock by one-time code): the next lock is as long as
+   * it would have been. A hard lock stays. True when a timed lock was ended.
+   */
+  lift(key: string, now: number): Promise<boolean>;
 }
 
 interface Raw {
@@ -76,6 +81,11 @@ local hard = u < 0
 if not hard and lx >= 0 and lx <= now then lv = 0 end
 local locked = hard or u > now
 if ARGV[1] == 'status' then return {locked and 1 or 0, string.format('%.0f', u), n, lv} end
+if ARGV[1] == 'lift' then
+  if hard or not locked then return {0, 0, 0, 0} end
+  redis.call('HSET', KEYS[1], 'u', 0, 'n', 0, 'nx', 0)
+  return {1, 0, 0, lv}
+end
 if locked then return {'locked', string.format('%.0f', u), lv, 0} end
 local max = tonumber(ARGV[3])
 n = n + 1
@@ -145,6 +155,11 @@ function redisLockout(client: Redis | Cluster, policy: LockoutPolicy, store: Key
       await ready();
       await client.del(key);
     },
+    async lift(key, now) {
+      await ready();
+      const [lifted] = await script.kiungaPinLockout(key, 'lift', now, ...args(policy));
+      return lifted === 1;
+    },
   };
 }
 
@@ -205,6 +220,20 @@ function memoryLockout(store: KeyValueStore, policy: LockoutPolicy): LockoutStor
     },
     clear(key) {
       return serialised(key, () => store.delete(key));
+    },
+    lift(key, now) {
+      return serialised(key, async () => {
+        const text = await store.get(key);
+        if (!text) return false;
+        const raw = JSON.parse(text) as Raw;
+        if (raw.u < 0 || raw.u <= now) return false;
+        raw.u = 0;
+        raw.n = 0;
+        raw.nx = 0;
+        const ttl = Math.max(raw.lx, now + 1000) - now + 1000;
+        await store.set(key, JSON.stringify(raw), ttl);
+        return true;
+      });
     },
   };
 }

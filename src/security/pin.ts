@@ -1,6 +1,7 @@
 import { randomBytes, timingSafeEqual } from 'node:crypto';
 import { Counter, type Metric } from 'prom-client';
 import type { Logger } from '../logger.js';
+import type { AuditTrail, AuditEvent } from '../audit/audit.js';
 import type { KeyValueStore } from '../session/store.js';
 import { defaultKeys, type ClientId, type Keys } from '../session/keys.js';
 import { hmacSha256 } from './secrets.js';
@@ -58,6 +59,16 @@ export interface PinService {
   unlock(clientId: ClientId): Promise<void>;
   /** Stores the PIN only when the customer has none (demo data); true when it did. */
   seedIfAbsent(clientId: ClientId, pin: string): Promise<boolean>;
+  /** True when the customer has a PIN (enrolled). */
+  hasPin(clientId: ClientId): Promise<boolean>;
+  /** Removes the PIN (an operator's reset): the old PIN stops working at once. Leaves any lockout alone. */
+  clearPin(clientId: ClientId): Promise<void>;
+  /**
+   * Ends a timed lock now (self-unlock by a one-time code) and keeps the escalation, so the next lock is as long
+   * as it would have been (T26): of the customer and of the numbers that failed for them. A hard lock stays
+   * (false); only an operator's `unlock` ends it.
+   */
+  liftTimedLock(clientId: ClientId): Promise<boolean>;
   /** Prometheus metrics of lockouts (`kiunga_pin_lockouts_total{kind}`), registered by the app on /metrics. */
   readonly metrics: Metric[];
 }
@@ -85,6 +96,8 @@ export interface PinServiceOptions {
   keys?: Keys;
   /** Receives lockouts (client id only). */
   logger?: Logger;
+  /** Receives `pin.ok`, `pin.failed` and `pin.locked` (never the PIN). */
+  audit?: AuditTrail;
   /**
    * How long a check waits for a concurrent check of the same customer: until shortly before the current
    * hop's deadline when there is one, else this (default 3000 ms).
@@ -225,6 +238,13 @@ export function createPinService(options: PinServiceOptions): PinService {
       hard ? 'PIN locked until an operator unlocks it (too many wrong attempts)' : 'PIN locked for a while after too many wrong attempts',
     );
     lockouts.inc({ kind: hard ? 'hard' : 'timed' });
+    await audited({
+      type: 'pin.locked',
+      actor: 'system',
+      clientId: Number(clientId),
+      ...(msisdn ? { msisdn } : {}),
+      data: { hard, locks: notice.locks, ...(hard ? {} : { lockS: Math.round(notice.lockMs! / 1000) }) },
+    });
     try {
       await onLocked?.(notice);
     } catch (err) {
@@ -235,41 +255,68 @@ export function createPinService(options: PinServiceOptions): PinService {
 
   const setPin = async (clientId: ClientId, pin: string) => store.set(keys.pin(clientId), record(pin));
 
+  /** Writes an audit entry; a trail that fails is logged, never the PIN check's problem. */
+  async function audited(event: AuditEvent): Promise<void> {
+    try {
+      await options.audit?.record(event);
+    } catch (err) {
+      logger?.error({ type: event.type, err: { message: (err as Error)?.message } }, 'audit entry not written');
+    }
+  }
+
+  async function check(clientId: ClientId, pin: string, msisdn: string | undefined): Promise<PinVerifyResult> {
+    const subjects = [customerKey(clientId), ...(msisdn ? [numberKey(msisdn)] : [])];
+    // Checks of one customer's PIN are serialised across every channel and process, so concurrent guesses
+    // cannot compare more than maxFailures wrong PINs, and concurrent right ones never count as wrong.
+    const hopLeft = remainingMs();
+    const waitMs = hopLeft === undefined ? lockWaitMs : Math.max(0, hopLeft - 100);
+    return withLock(store, keys.forCustomer(clientId, 'pin:check'), { ttlMs: 5000, waitMs, logger }, async (): Promise<PinVerifyResult> => {
+      const at = now();
+      const states = await Promise.all(subjects.map((key) => lockout.status(key, at)));
+      const locked = states.filter((s) => s.locked);
+      if (locked.length > 0) return lockedResult(locked);
+      const raw = await store.get(keys.pin(clientId));
+      if (raw === null) return { result: 'not-set' };
+      const stored = parse(clientId, raw);
+      const candidate = digest(stored.salt, typeof pin === 'string' ? pin : '');
+      if (timingSafeEqual(candidate, stored.hash) && typeof pin === 'string' && format.test(pin)) {
+        if (states.some((s) => s.failures > 0 || s.locks > 0)) await Promise.all(subjects.map((key) => lockout.clear(key)));
+        return { result: 'ok' };
+      }
+      if (msisdn) await rememberNumber(clientId, msisdn);
+      const outcomes = await Promise.all(subjects.map((key) => lockout.fail(key, at)));
+      if (outcomes.some((o) => o.kind === 'locked')) return lockedNow(clientId, msisdn, at, outcomes);
+      const left = Math.min(...outcomes.map((o) => (o.kind === 'wrong' ? o.left : 0)));
+      return { result: 'wrong', attemptsLeft: left };
+    });
+  }
+
+  /** The customer and the numbers that failed for them: what an unlock frees. */
+  async function lockoutKeys(clientId: ClientId): Promise<string[]> {
+    const raw = await store.get(numbersKey(clientId));
+    const numbers = raw ? (JSON.parse(raw) as string[]) : [];
+    return [customerKey(clientId), ...numbers.map(numberKey)];
+  }
+
   return {
     metrics: [lockouts],
     setPin,
 
     async verify(clientId, pin, caller) {
-      const msisdn = caller?.msisdn ?? currentCaller()?.msisdn;
-      const subjects = [customerKey(clientId), ...(msisdn ? [numberKey(msisdn)] : [])];
-      // Checks of one customer's PIN are serialised across every channel and process, so concurrent guesses
-      // cannot compare more than maxFailures wrong PINs, and concurrent right ones never count as wrong.
-      const hopLeft = remainingMs();
-      const waitMs = hopLeft === undefined ? lockWaitMs : Math.max(0, hopLeft - 100);
-      return withLock(
-        store,
-        keys.forCustomer(clientId, 'pin:check'),
-        { ttlMs: 5000, waitMs, logger },
-        async (): Promise<PinVerifyResult> => {
-          const at = now();
-          const states = await Promise.all(subjects.map((key) => lockout.status(key, at)));
-          const locked = states.filter((s) => s.locked);
-          if (locked.length > 0) return lockedResult(locked);
-          const raw = await store.get(keys.pin(clientId));
-          if (raw === null) return { result: 'not-set' };
-          const stored = parse(clientId, raw);
-          const candidate = digest(stored.salt, typeof pin === 'string' ? pin : '');
-          if (timingSafeEqual(candidate, stored.hash) && typeof pin === 'string' && format.test(pin)) {
-            if (states.some((s) => s.failures > 0 || s.locks > 0)) await Promise.all(subjects.map((key) => lockout.clear(key)));
-            return { result: 'ok' };
-          }
-          if (msisdn) await rememberNumber(clientId, msisdn);
-          const outcomes = await Promise.all(subjects.map((key) => lockout.fail(key, at)));
-          if (outcomes.some((o) => o.kind === 'locked')) return lockedNow(clientId, msisdn, at, outcomes);
-          const left = Math.min(...outcomes.map((o) => (o.kind === 'wrong' ? o.left : 0)));
-          return { result: 'wrong', attemptsLeft: left };
-        },
-      );
+      const hop = currentCaller();
+      const msisdn = caller?.msisdn ?? hop?.msisdn;
+      const result = await check(clientId, pin, msisdn);
+      const about = {
+        actor: `customer:${clientId}` as const,
+        clientId: Number(clientId),
+        ...(msisdn ? { msisdn } : {}),
+        ...(hop ? { channel: hop.channel } : {}),
+      };
+      if (result.result === 'ok') await audited({ type: 'pin.ok', ...about });
+      if (result.result === 'wrong')
+        await audited({ type: 'pin.failed', ...about, data: { reason: 'wrong', attemptsLeft: result.attemptsLeft } });
+      if (result.result === 'locked') await audited({ type: 'pin.failed', ...about, data: { reason: 'locked' } });
+      return result;
     },
 
     async isLocked(clientId) {
@@ -288,10 +335,24 @@ export function createPinService(options: PinServiceOptions): PinService {
     },
 
     async unlock(clientId) {
-      const raw = await store.get(numbersKey(clientId));
-      const numbers = raw ? (JSON.parse(raw) as string[]) : [];
-      await Promise.all([customerKey(clientId), ...numbers.map(numberKey)].map((key) => lockout.clear(key)));
+      await Promise.all((await lockoutKeys(clientId)).map((key) => lockout.clear(key)));
       await store.delete(numbersKey(clientId));
+    },
+
+    async liftTimedLock(clientId) {
+      const at = now();
+      const customer = await lockout.status(customerKey(clientId), at);
+      if (!customer.locked || customer.hard) return false;
+      await Promise.all((await lockoutKeys(clientId)).map((key) => lockout.lift(key, at)));
+      return true;
+    },
+
+    async hasPin(clientId) {
+      return (await store.get(keys.pin(clientId))) !== null;
+    },
+
+    async clearPin(clientId) {
+      await store.delete(keys.pin(clientId));
     },
 
     async seedIfAbsent(clientId, pin) {

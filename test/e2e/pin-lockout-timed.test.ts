@@ -58,8 +58,10 @@ async function dialWith(msisdn: string, pin: string): Promise<string> {
 
 describe('PIN lockout that cannot be a weapon (T26)', () => {
   it('should lock for PIN_LOCK_S only, tell the customer by SMS, then take the right PIN', async () => {
-    expect(await threeWrong(BARAKA.msisdn)).toMatch(/^END Your PIN is locked after too many wrong attempts\. An SMS tells you when/);
-    expect(await dialWith(BARAKA.msisdn, BARAKA.pin)).toMatch(/^END Your PIN is locked/);
+    expect(await threeWrong(BARAKA.msisdn)).toMatch(
+      /^CON Your PIN is locked for a while after too many wrong attempts\. An SMS tells you when/,
+    );
+    expect(await dialWith(BARAKA.msisdn, BARAKA.pin)).toMatch(/^CON Your PIN is locked for a while/);
     const sms = await until(
       'the lock SMS',
       async () => texts(BARAKA.msisdn),
@@ -82,7 +84,7 @@ describe('PIN lockout that cannot be a weapon (T26)', () => {
   });
 
   it('should escalate: after PIN_HARD_LOCK_AFTER timed locks the next is hard, until an operator unlocks', async () => {
-    expect(await threeWrong(CHANYA.msisdn)).toMatch(/^END Your PIN is locked/);
+    expect(await threeWrong(CHANYA.msisdn)).toMatch(/^CON Your PIN is locked for a while/);
     expect(await admin('GET', CHANYA.clientId)).toMatchObject({ locked: true, hard: false, locks: 1 });
     await until(
       'lock 1 to end',
@@ -90,7 +92,7 @@ describe('PIN lockout that cannot be a weapon (T26)', () => {
       (s) => !s.locked,
     );
 
-    expect(await threeWrong(CHANYA.msisdn)).toMatch(/^END Your PIN is locked/);
+    expect(await threeWrong(CHANYA.msisdn)).toMatch(/^CON Your PIN is locked for a while/);
     expect(await admin('GET', CHANYA.clientId)).toMatchObject({ locked: true, hard: false, locks: 2 });
     await until(
       'lock 2 to end',
@@ -114,7 +116,7 @@ describe('PIN lockout that cannot be a weapon (T26)', () => {
     expect(await admin('DELETE', CHANYA.clientId)).toMatchObject({ locked: false });
     expect(await admin('GET', CHANYA.clientId)).toMatchObject({ locked: false, hard: false, failures: 0, locks: 0 });
     // The reset forgot the escalation: three wrong PINs make a first, timed lock again.
-    expect(await threeWrong(CHANYA.msisdn)).toMatch(/^END Your PIN is locked/);
+    expect(await threeWrong(CHANYA.msisdn)).toMatch(/^CON Your PIN is locked for a while/);
     expect(await admin('GET', CHANYA.clientId)).toMatchObject({ locked: true, hard: false, locks: 1 });
     await admin('DELETE', CHANYA.clientId);
     expect(await dialWith(CHANYA.msisdn, CHANYA.pin)).toMatch(/^CON Main menu/);

@@ -23,12 +23,14 @@ describe('PIN lockout', () => {
     const second = atSession(server, CHANYA);
     await second.send();
     const locked = await second.send('3333');
-    expect(locked.body).toMatch(/^END Your PIN is locked/);
+    // A first lock is time-boxed (T26): the screen offers a self-unlock by SMS code.
+    expect(locked.body).toMatch(/^CON Your PIN is locked for a while/);
+    expect(locked.body).toContain('1. Unlock with a code by SMS');
 
     // Even the right PIN is refused now.
     const third = atSession(server, CHANYA);
     await third.send();
-    expect((await third.send('1357')).body).toMatch(/^END Your PIN is locked/);
+    expect((await third.send('1357')).body).toMatch(/^CON Your PIN is locked for a while/);
 
     const unlock = await fetch(`${server.url}/admin/customers/3/pin/lock`, {
       method: 'DELETE',
@@ -45,7 +47,7 @@ describe('PIN lockout', () => {
     await Promise.all(sessions.map((s) => s.send()));
     const replies = await Promise.all(sessions.map((s, i) => s.send(String(1000 + i))));
     const wrong = replies.filter((r) => r.body.startsWith('CON Wrong PIN'));
-    const locked = replies.filter((r) => r.body.startsWith('END Your PIN is locked'));
+    const locked = replies.filter((r) => r.body.startsWith('CON Your PIN is locked for a while'));
     expect(wrong.length).toBe(2);
     expect(locked.length).toBe(4);
   });

@@ -23,7 +23,9 @@ describe("USSD banking over Africa's Talking, with Redis and the sandbox", () =>
     expect(first.status).toBe(200);
     expect(first.body).toBe('CON Welcome Amina. Enter your PIN:');
     const menu = await s.send('1234');
-    expect(menu.body).toBe('CON Main menu\n1. Balance\n2. Mini statement\n3. Send money\n4. Pay loan\n6. Language\n8. Call me back');
+    expect(menu.body).toBe(
+      'CON Main menu\n1. Balance\n2. Mini statement\n3. Send money\n4. Pay loan\n6. Language\n7. Change PIN\n8. Call me back',
+    );
     const balance = await s.send('1');
     expect(balance.body).toMatch(/^END Balance\nAkiba Savings 000000001: KES 12,500\.00$/);
     expect(balance.body).not.toContain('000000011'); // Staff Savings is a hidden product
@@ -81,7 +83,7 @@ describe("USSD banking over Africa's Talking, with Redis and the sandbox", () =>
     expect((await s.send('0')).body).toMatch(/^CON Main menu/);
     expect((await s.send('6')).body).toMatch(/^CON Choose language/);
     expect((await s.send('00')).body).toMatch(/^CON Main menu/);
-    expect((await s.send('7')).body).toMatch(/^CON Invalid choice\.\nMain menu/);
+    expect((await s.send('9')).body).toMatch(/^CON Invalid choice\.\nMain menu/);
   });
 
   it('should answer a repeated hop with the same reply without running it again', async () => {

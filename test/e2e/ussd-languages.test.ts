@@ -60,7 +60,7 @@ describe('paging a screen longer than the limit, in each locale', () => {
       const s = atSession(narrow, msisdn);
       await s.send();
       const pages = [(await s.send('1234')).body];
-      for (let i = 0; i < 5 && pages[pages.length - 1]!.includes(labels[lang]!.more); i++) pages.push((await s.send('98')).body);
+      for (let i = 0; i < 8 && pages[pages.length - 1]!.includes(labels[lang]!.more); i++) pages.push((await s.send('98')).body);
       expect(pages.length).toBeGreaterThan(1);
       for (const page of pages) {
         expect(page.startsWith('CON ')).toBe(true);

@@ -234,7 +234,7 @@ describe('PIN by SMS and the shared lockout', () => {
     expect(await lastText(BARAKA)).toMatch(/^Your PIN is locked/);
     const ussd = atSession(server, BARAKA);
     expect((await ussd.send()).body).toBe('CON Welcome Baraka. Enter your PIN:');
-    expect((await ussd.send('2468')).body).toMatch(/^END Your PIN is locked/);
+    expect((await ussd.send('2468')).body).toMatch(/^CON Your PIN is locked for a while/);
 
     const everything = [
       ...server.services.outbox!.list().map((e) => e.text),

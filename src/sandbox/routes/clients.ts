@@ -32,6 +32,7 @@ export function clientView(bank: Bank, c: ClientRecord): Record<string, unknown>
     fullname: c.fullname,
     displayName: displayName(c),
     mobileNo: c.mobileNo,
+    dateOfBirth: localDate(c.dateOfBirth),
     officeId: c.officeId,
     officeName: office?.name,
     timeline: {
