@@ -177,3 +177,19 @@ describe('releaseAmount', () => {
     expect(posts()).toHaveLength(before);
   });
 });
+
+describe('findHold', () => {
+  it('finds a live hold by its exact reason after an uncertain hold, and not once it is released', async () => {
+    // The answer is lost after the hold was made (the connection drops after the commit).
+    sandbox.control.timeoutAfterCommit = { count: 1, mode: 'destroy', ms: 0 };
+    const err = await fineract.holdAmount(DUMA, 2_000_00, 'Kiunga approval LOST1').catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(FineractUnavailable);
+    const found = await fineract.findHold(DUMA, 'Kiunga approval LOST1');
+    const held = sandbox.bank.savingsAccount(DUMA)!.transactions.find((t) => t.typeId === 20)!;
+    expect(found).toEqual({ holdId: held.id });
+    expect(await fineract.findHold(DUMA, 'Kiunga approval LOST')).toBeNull();
+    expect(await fineract.findHold(AMINA.accountId, 'Kiunga approval LOST1')).toBeNull();
+    await fineract.releaseAmount(DUMA, held.id);
+    expect(await fineract.findHold(DUMA, 'Kiunga approval LOST1')).toBeNull();
+  });
+});
