@@ -150,7 +150,7 @@ export function adminRouter(options: AdminOptions): Router {
     }
     await pins.unlock(id);
     await options.locked?.remove([String(id)]).catch(() => undefined);
-    record({ type: 'pin.unlocked', actor: `operator:${operatorName(res)}`, clientId: id, channel: 'admin' });
+    record({ type: 'pin.unlocked', actor: `operator:${operatorName(res)}`, clientId: id, channel: 'admin', data: { by: 'operator' } });
     res.json({ clientId: id, locked: false });
   });
 
