@@ -115,6 +115,34 @@ export function pinContract(label: string, open: () => Promise<KeyValueStore>, p
       expect(await pins.verify(id, '1234')).toEqual({ result: 'ok' });
     });
 
+    it('liftTimedLock (self-unlock) ends a timed lock of the customer and of the number, keeping the escalation', async () => {
+      const id = await newClient();
+      const caller = { msisdn: '+254700001111' };
+      for (const pin of ['0000', '1111', '2222']) await pins.verify(id, pin, caller);
+      expect(await pins.status(id)).toMatchObject({ locked: true, locks: 1 });
+      expect(await pins.liftTimedLock(id)).toBe(true);
+      expect(await pins.status(id)).toMatchObject({ locked: false, failures: 0, locks: 1 });
+      // The number that failed is free too, and the PIN still has to be right.
+      expect(await pins.verify(id, '1234', caller)).toEqual({ result: 'ok' });
+      for (const pin of ['0000', '1111']) await pins.verify(id, pin, caller);
+      // A right PIN reset the escalation above; lock once more, lift, and the next lock doubles.
+      expect(await pins.verify(id, '2222', caller)).toEqual({ result: 'locked', until: clock + 30 * MIN });
+      expect(await pins.liftTimedLock(id)).toBe(true);
+      for (const pin of ['0000', '1111']) await pins.verify(id, pin, caller);
+      expect(await pins.verify(id, '2222', caller)).toEqual({ result: 'locked', until: clock + 60 * MIN });
+      expect(await pins.liftTimedLock(++nextClient)).toBe(false);
+    });
+
+    it('liftTimedLock never ends a hard lock', async () => {
+      const hard = createPinService({ store, pepper: PEPPER, keys, now: () => clock, hardLockAfter: 0 });
+      const id = ++nextClient;
+      await hard.setPin(id, '1234');
+      for (const pin of ['0000', '1111', '2222']) await hard.verify(id, pin);
+      expect(await hard.status(id)).toMatchObject({ locked: true, hard: true });
+      expect(await hard.liftTimedLock(id)).toBe(false);
+      expect(await hard.status(id)).toMatchObject({ locked: true, hard: true });
+    });
+
     it('locks for PIN_LOCK_S only: after it the right PIN works, and the customer is told once (T26)', async () => {
       const id = await newClient();
       const before = notices.length;
