@@ -48,6 +48,7 @@ import { RESOLVE_JOB } from './jobs/catalogue.js';
 import { translatedReceipts } from './money/receipts.js';
 import type { RedisStore } from './session/redis-store.js';
 import { SwitchableTranslator, watchFlows, type FlowWatcher } from './engine/hot-reload.js';
+import { createApprovalService, type RedisApprovalService } from './approvals/approval-service.js';
 
 /**
  * Builds every long-lived dependency from the configuration: store (Redis or in-process), Fineract (or the
@@ -66,6 +67,8 @@ export interface Services extends AppDeps {
   challenges: ChallengeServiceRuntime;
   /** Call-back requests (missed call, USSD, SMS CALL) and the records the voice webhooks trust. */
   callbacks: CallbackService;
+  /** Approvals (issue 11): funds held, k of M approvers, executed once through the transfer service. */
+  approvals: RedisApprovalService;
   /** Voice recordings found under LOCALES_DIR/audio. */
   voiceAudio: AudioCatalogue;
   /** Set when the built-in sandbox runs in this process. */
@@ -212,6 +215,8 @@ export async function createServices(
       hardLockAfter: config.pin.hardLockAfter,
       keys,
       logger,
+      // Threat T16: logins (pin.ok), wrong PINs and locks.
+      audit,
       onLocked: async (notice) => {
         await lockedCustomers.add(notice.clientId).catch(() => undefined);
         await notifyLock?.(notice);
@@ -247,7 +252,7 @@ export async function createServices(
       : createMemoryQueue({ logger });
     closers.push(async () => void (await queue.close()));
     // Threat T31: one-time codes, sent by the `otp` job (its data names the challenge, never the code).
-    const challenges = createChallengeService({ store, keys, pepper: config.pin.pepper, queue, translator, logger });
+    const challenges = createChallengeService({ store, keys, pepper: config.pin.pepper, queue, translator, logger, audit });
     challenges.register(queue, (sms) => messenger.send(sms));
     // OTP_NEW_PAYEE: who each customer has paid, as keyed hashes.
     const payees = createPaidPayees({ store, keys, pepper: config.pin.pepper });
@@ -273,6 +278,23 @@ export async function createServices(
       },
     });
     queue.handle(RESOLVE_JOB, async (job) => transfers.resolve(job.clientId, job.id));
+    // Issue 11: approvals hold the funds, wait for k of M approvers and execute once through `transfers`.
+    const approvals = createApprovalService({
+      store,
+      prefix: config.redisPrefix,
+      fineract,
+      transfers,
+      queue,
+      translator,
+      audit,
+      logger,
+      switches,
+      timeZone: config.timezone,
+      ussdCode: config.approvals.ussdCode,
+      // What is left of the approver's hop after the PIN check and the hold's release.
+      executeBudgetMs: Math.round(config.hopDeadlineMs / 2),
+    });
+    approvals.registerJobs(queue); // `approval-expire`, `approval-warn`, `approval-settle`
     outbound.register(queue); // `sms` and `call` jobs
     notifyLock = lockNoticeSender({
       queue,
@@ -303,6 +325,7 @@ export async function createServices(
       defaultLanguage: config.defaultLanguage,
       defaultCountry: config.defaultCountry,
       logger,
+      audit,
     });
     await queue.start();
 
@@ -401,6 +424,7 @@ export async function createServices(
       messenger,
       dialer,
       callbacks,
+      approvals,
       voiceAudio,
       outbox,
       calls,

@@ -95,6 +95,15 @@ export interface ChallengeService {
   check(intent: ChallengeIntent, code: string): Promise<CheckResult>;
   /** The open challenge of this purpose, for a redial; undefined when none. */
   pending(clientId: ClientId, purpose: ChallengePurpose): Promise<PendingChallenge | undefined>;
+  /**
+   * The open code of this purpose in clear, for a call Kiunga placed to the registered number to read it out
+   * (the alternative to the SMS: many feature phones cannot show an SMS while a USSD dialog is open). Undefined
+   * when none is open. The caller says it and keeps it nowhere: no log, no job, no session record.
+   */
+  readOut?(
+    clientId: ClientId,
+    purpose: ChallengePurpose,
+  ): Promise<{ code: string; language: string; display?: ChallengeDisplay } | undefined>;
   /** Voids the open challenges of a client (all purposes unless given), e.g. after a PIN change. Returns how many. */
   revoke(clientId: ClientId, purposes?: readonly ChallengePurpose[]): Promise<number>;
   /** After an enrolment or a PIN reset: the next money-out needs a code (cleared by `consumeFreshCredential`). */
@@ -535,6 +544,24 @@ export function createChallengeService(options: ChallengeServiceOptions): Challe
       return result;
     },
 
+    async readOut(clientId, purpose) {
+      const r = await backend.read(challengeKey(keys, clientId, purpose));
+      if (!r || r.exp <= now()) return undefined;
+      const meta = JSON.parse(r.meta) as Meta;
+      const code = decrypt(r.id, r.enc);
+      sent.inc({ purpose });
+      log.info({ clientId, purpose, to: maskMsisdn(meta.msisdn) }, 'one-time code read out in a call');
+      await record({
+        type: 'otp.sent',
+        actor: actor(clientId),
+        clientId: numericId(clientId),
+        msisdn: meta.msisdn,
+        channel: 'voice',
+        data: { purpose, via: 'call' },
+      });
+      return { code, language: meta.language, ...(meta.display ? { display: meta.display } : {}) };
+    },
+
     async pending(clientId, purpose) {
       const r = await backend.read(challengeKey(keys, clientId, purpose));
       if (!r || r.exp <= now()) return undefined;
@@ -591,7 +618,16 @@ export function createChallengeService(options: ChallengeServiceOptions): Challe
             minutes: Math.round(CHALLENGE_TTL_MS / 60_000),
           }),
         );
-        const { id } = await send({ to: meta.msisdn, text, ref: `otp-${r.id}` });
+        let id: string;
+        try {
+          ({ id } = await send({ to: meta.msisdn, text, ref: `otp-${r.id}` }));
+        } catch (err) {
+          // A refusal for good (invalid or barred number) is not retried: the customer can ask again. Anything
+          // else is thrown, so the queue retries this send (the code is read again then, never kept in the job).
+          if ((err as Error)?.name !== 'PermanentDeliveryError') throw err;
+          log.warn({ clientId: job.clientId, purpose, to: maskMsisdn(meta.msisdn) }, 'one-time code refused for good by the SMS provider');
+          return;
+        }
         sent.inc({ purpose });
         log.info({ clientId: job.clientId, purpose, to: maskMsisdn(meta.msisdn), id }, 'one-time code sent');
         await record({

@@ -146,6 +146,30 @@ describe('enrolment by an operator, against an external Fineract (ENROLMENT_MODE
     expect(codes.length).toBeGreaterThan(0);
     for (const secret of [...codes, '2580', '7315']) expect(server.logs.text).not.toMatch(new RegExp(`(?<!\\d)${secret}(?!\\d)`));
   });
+
+  it("should audit the enrolment with the operator's name, its completion and the PIN change, with no code or PIN", async () => {
+    const { audit } = server.services;
+    await audit.flush(5000);
+    const entries: Record<string, unknown>[] = [];
+    for await (const record of audit.entries()) entries.push(record.entry as unknown as Record<string, unknown>);
+    const of = (type: string) => entries.filter((e) => e.type === type);
+    expect(of('enrolment.started')).toEqual(
+      expect.arrayContaining([
+        expect.objectContaining({ actor: 'operator:admin', clientId: BARAKA.clientId, data: expect.objectContaining({ reset: false }) }),
+        expect.objectContaining({ actor: 'operator:admin', clientId: BARAKA.clientId, data: expect.objectContaining({ reset: true }) }),
+      ]),
+    );
+    expect(of('enrolment.completed').length).toBeGreaterThanOrEqual(2);
+    expect(of('pin.changed').length).toBeGreaterThanOrEqual(2);
+    expect(of('otp.sent').length).toBeGreaterThanOrEqual(2);
+    expect(of('otp.verified').length).toBeGreaterThanOrEqual(2);
+    expect(of('otp.failed')).toEqual(
+      expect.arrayContaining([expect.objectContaining({ data: expect.objectContaining({ reason: 'wrong' }) })]),
+    );
+    const text = JSON.stringify(entries);
+    for (const secret of [...codes, '2580', '7315']) expect(text).not.toMatch(new RegExp(`(?<!\\d)${secret}(?!\\d)`));
+    expect(text).not.toContain(BARAKA.msisdn);
+  });
 });
 
 describe('self enrolment, against an external Fineract (ENROLMENT_MODE=self)', () => {

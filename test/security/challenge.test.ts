@@ -62,7 +62,7 @@ const alone = (code: string) => new RegExp(`(?<!\\d)${code}(?!\\d)`);
 type Backend = 'redis' | 'memory';
 const prefixes: string[] = [];
 
-async function harness(backend: Backend): Promise<Harness> {
+async function harness(backend: Backend, fail?: () => Error): Promise<Harness> {
   const prefix = testPrefix();
   prefixes.push(prefix);
   const keys = createKeys(prefix);
@@ -97,6 +97,7 @@ async function harness(backend: Backend): Promise<Harness> {
   const outbox: { to: string; text: string }[] = [];
   let n = 0;
   service.register(inner, async (sms) => {
+    if (fail) throw fail();
     outbox.push({ to: sms.to, text: sms.text });
     return { id: `test-${++n}` };
   });
@@ -300,6 +301,26 @@ describe.each<Backend>(['redis', 'memory'])('one-time codes, T31 (%s)', (backend
 });
 
 describe('one-time codes: issuing', () => {
+  it('does not retry a send the SMS provider refused for good, and counts no send', async () => {
+    let calls = 0;
+    const h = await harness('memory', () => {
+      calls += 1;
+      const error = new Error('invalid number');
+      error.name = 'PermanentDeliveryError';
+      return error;
+    });
+    try {
+      const [sent] = h.service.metrics as [Metric];
+      expect((await h.service.issue({ purpose: 'enrol', clientId: 8 }, delivery)).status).toBe('sent');
+      await h.queue.idle(3000);
+      expect(calls).toBe(1);
+      expect((await sent.get()).values.find((v) => v.labels.purpose === 'enrol')?.value ?? 0).toBe(0);
+      expect(h.logs()).toContain('refused for good');
+    } finally {
+      await h.close();
+    }
+  });
+
   it('caps new challenges per client and purpose, so changing the intent cannot pump SMS', async () => {
     const h = await harness('memory');
     try {
