@@ -61,6 +61,8 @@ export interface CallbackRecord {
   outcome?: string;
   /** Provider ids of the calls whose end was reported (a repeated report changes nothing). */
   ended?: string[];
+  /** The call reads out this customer's open payment code instead of running the flow (threat T31). */
+  readCode?: { clientId: number };
 }
 
 /** How a placed call ended, as the voice webhooks report it. */
@@ -94,7 +96,7 @@ export class CallbackService implements CallbackRequester {
   }
 
   /** Checks a request and queues the call; never throws for a refusal (only when the store or Fineract fail). */
-  async request(req: { msisdn: string; source: CallbackSource }): Promise<CallbackOutcome> {
+  async request(req: { msisdn: string; source: CallbackSource; readCode?: { clientId: number } }): Promise<CallbackOutcome> {
     const { store, keys, settings } = this.deps;
     const { msisdn, source } = req;
     const log = this.log.child({ msisdn: maskMsisdn(msisdn), source });
@@ -123,7 +125,21 @@ export class CallbackService implements CallbackRequester {
         await release();
         return refuse(customer ? 'inactive' : 'unregistered');
       }
-      const record: CallbackRecord = { v: 1, ref, msisdn, source, state: 'queued', attempts: 1, createdAt: new Date().toISOString() };
+      // A call that reads a code goes only to the number of the customer the code belongs to.
+      if (req.readCode && customer.clientId !== req.readCode.clientId) {
+        await release();
+        return refuse('unregistered');
+      }
+      const record: CallbackRecord = {
+        v: 1,
+        ref,
+        msisdn,
+        source,
+        state: 'queued',
+        attempts: 1,
+        createdAt: new Date().toISOString(),
+        ...(req.readCode ? { readCode: { clientId: req.readCode.clientId } } : {}),
+      };
       await this.save(record);
       await this.queueCall(record, settings.delayMs);
       log.info({ ref }, 'call-back queued');

@@ -84,8 +84,8 @@ export function africastalkingVoice(options: AtVoiceOptions): ChannelAdapter<Voi
     const key = options.callbackKey ? `key=${encodeURIComponent(options.callbackKey)}&` : '';
     return `${base}${AT_VOICE_ROUTE}?${key}seq=${seq}`;
   };
-  const closing = (key: string) =>
-    atVoiceXml(voiceScript(closingReply(render, options.defaultLanguage, key), render), {
+  const closing = (key: string, lang = options.defaultLanguage, vars?: Record<string, string>) =>
+    atVoiceXml(voiceScript(closingReply(render, lang, key, vars), render), {
       voice: options.voice,
       callbackUrl: '',
       timeoutS: options.timeoutS,

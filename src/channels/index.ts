@@ -7,6 +7,7 @@ import type { Translator } from '../text/i18n.js';
 import type { JobQueue } from '../jobs/queue.js';
 import type { CallbackService } from '../callback/callbacks.js';
 import type { VoiceDeps } from '../voice/calls.js';
+import type { ChallengeService } from '../security/challenge.js';
 import { flowFor, type FlowCatalogue } from './flow-routing.js';
 import type { ChannelAdapter } from './adapter.js';
 import type { ChannelDeps } from './channel-deps.js';
@@ -35,6 +36,8 @@ export interface ChannelSetup {
   queue?: JobQueue;
   /** With it, the voice routes are served (call-backs). */
   callbacks?: CallbackService;
+  /** One-time codes: a call-back asked from the code prompt reads the open payment code out (threat T31). */
+  challenges?: Pick<ChallengeService, 'readOut'>;
   voiceAudio?: AudioCatalogue;
 }
 
@@ -62,7 +65,7 @@ export function channelAdapters(setup: ChannelSetup): ChannelAdapter[] {
   ];
   if (setup.callbacks) {
     // Call-back IVR: the flow whose channels list voice, answered as TwiML or AT voice XML.
-    const voiceDeps: VoiceDeps = { ...channel, callbacks: setup.callbacks };
+    const voiceDeps: VoiceDeps = { ...channel, callbacks: setup.callbacks, codes: setup.challenges };
     const voice = {
       voiceDeps,
       defaultCountry: config.defaultCountry,

@@ -84,8 +84,8 @@ const twilioStatusForm = z.object({ CallSid: z.string().optional(), CallStatus: 
 export function twilioVoice(options: TwilioVoiceOptions): ChannelAdapter<VoiceInbound, Turn, string> {
   const { render } = options;
   const base = (options.publicUrl ?? '').replace(/\/+$/, '');
-  const closing = (key: string) =>
-    twiml(voiceScript(closingReply(render, options.defaultLanguage, key), render), {
+  const closing = (key: string, lang = options.defaultLanguage, vars?: Record<string, string>) =>
+    twiml(voiceScript(closingReply(render, lang, key, vars), render), {
       action: '',
       voices: options.voices,
       timeoutS: options.timeoutS,

@@ -7,16 +7,16 @@ import type { VoiceRenderOptions, VoiceReply } from './voice-render.js';
  * src/voice/calls.ts.
  */
 
-/** A closing reply said in `lang`: the text of `key`, then the end. */
-export function closingReply(render: VoiceRenderOptions, lang: string, key: string): VoiceReply {
-  const text = render.translator.t(lang, key);
+/** A closing reply said in `lang`: the text of `key` (with `vars`), then the end. */
+export function closingReply(render: VoiceRenderOptions, lang: string, key: string, vars: Record<string, string> = {}): VoiceReply {
+  const text = render.translator.t(lang, key, vars);
   const screen: Screen = {
     stateId: '',
     final: true,
     text,
     list: [],
     options: [],
-    parts: { vars: {}, prompt: { key }, list: [], options: [] },
+    parts: { vars, prompt: { key }, list: [], options: [] },
   };
   return { end: true, text, lang, screen, closing: true };
 }

@@ -122,6 +122,15 @@ export const SERVER_TEXTS = {
       payee: { max: 30, example: 'Akiba Savings Plus 000000000001', description: 'who a payment code pays (masked name or account)' },
     },
   },
+  codeCall: {
+    description: 'the call-back that reads out an open payment code, the alternative to its SMS (src/voice/calls.ts)',
+    keys: ['voice.code', 'voice.codeGone'],
+    views: {
+      digits: { max: 16, example: '4, 8, 2, 9, 1, 3', description: 'the one-time code said digit by digit (in that call only)' },
+      amount: amountVar('the amount a payment code authorises'),
+      payee: { max: 30, example: 'Akiba Savings Plus 000000000001', description: 'who a payment code pays (masked name or account)' },
+    },
+  },
   pinChanged: {
     description: 'the SMS after every PIN change or enrolment (src/security/enrolment.ts)',
     keys: ['sms.pinChanged', 'sms.pinChangedNoPhone'],

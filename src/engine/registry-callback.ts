@@ -1,6 +1,6 @@
 import { assign, type AnyActorLogic } from 'xstate';
 import type { Logger } from 'pino';
-import { actor, FlowError } from './actor-kit.js';
+import { actor, FlowError, requireCustomer } from './actor-kit.js';
 import type { FlowContext } from './types.js';
 import type { ManifestSet } from './manifest.js';
 
@@ -30,7 +30,11 @@ export type CallbackOutcome = { status: 'queued'; ref: string } | { status: 'ref
 
 /** The call-back service as the engine sees it (implemented by src/callback/callbacks.ts). */
 export interface CallbackRequester {
-  request(req: { msisdn: string; source: CallbackSource }): Promise<CallbackOutcome>;
+  /**
+   * `readCode`: the call reads out the customer's open payment code instead of running the flow (the
+   * alternative to the SMS for the one-time code, threat T31).
+   */
+  request(req: { msisdn: string; source: CallbackSource; readCode?: { clientId: number } }): Promise<CallbackOutcome>;
 }
 
 /** Flow error code per refusal; flows branch on these with `errorIs`. */
@@ -48,6 +52,11 @@ export const CALLBACK_MANIFESTS = {
   actors: {
     requestCallback: {
       description: 'queues a call-back to the number of this session; resolves { ref }',
+      errors: ['callback-pending', 'callback-limit', 'callback-refused', 'unregistered', 'inactive'],
+    },
+    requestCodeCall: {
+      description:
+        "queues a call to the customer's registered number that reads out their open payment code (after the USSD session ends); resolves { ref }",
       errors: ['callback-pending', 'callback-limit', 'callback-refused', 'unregistered', 'inactive'],
     },
   },
@@ -71,6 +80,17 @@ export function createCallbackImplementations(deps: { callbacks?: CallbackReques
       if (!deps.callbacks) throw new FlowError('unavailable');
       const source = context.channel === 'sms' ? 'sms' : 'ussd';
       const outcome = await deps.callbacks.request({ msisdn: context.msisdn, source });
+      if (outcome.status === 'queued') return { ref: outcome.ref };
+      throw new FlowError(REFUSAL_CODES[outcome.reason]);
+    }),
+    /**
+     * A call that reads out the open payment code, to the session's number: the registered one, since the
+     * customer was found by it. Offered on USSD only: a voice caller cannot take a second call.
+     */
+    requestCodeCall: actor(logger, 'requestCodeCall', async ({ context }) => {
+      if (!deps.callbacks || context.channel !== 'ussd') throw new FlowError('unavailable');
+      const customer = requireCustomer(context);
+      const outcome = await deps.callbacks.request({ msisdn: context.msisdn, source: 'ussd', readCode: { clientId: customer.clientId } });
       if (outcome.status === 'queued') return { ref: outcome.ref };
       throw new FlowError(REFUSAL_CODES[outcome.reason]);
     }),

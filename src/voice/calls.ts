@@ -5,6 +5,7 @@ import type { KeyValueStore } from '../session/store.js';
 import type { Keys } from '../session/keys.js';
 import type { Admission } from '../limits/abuse.js';
 import { keyedHash } from '../security/secrets.js';
+import type { ChallengeService } from '../security/challenge.js';
 import { withCaller } from '../security/caller.js';
 import { maskMsisdn } from '../logger.js';
 import type { CallbackRecord, CallbackService, CallOutcome } from '../callback/callbacks.js';
@@ -66,6 +67,8 @@ export interface VoiceDeps {
   /** Server secret keying hop keys (the digits may be a PIN). */
   secret: string;
   flowFor: (channel: Channel, serviceCode?: string) => string | undefined;
+  /** One-time codes, for a call-back that reads out the open payment code (threat T31). */
+  codes?: Pick<ChallengeService, 'readOut'>;
 }
 
 /** Renders a turn of a call into the provider's reply, with the texts of the call's flow version. */
@@ -175,7 +178,27 @@ export interface CallRequest {
 export interface CallAnswers {
   /** `record`: the call-back the call belongs to (its ref goes into the next callback URL). */
   render(turn: Turn, texts: TurnTexts, transport: VoiceTransport, record: CallbackRecord): string;
-  closing(key: string): string;
+  /** Says the text `key` (in `lang`, default the institution's language, with `vars`), then hangs up. */
+  closing(key: string, lang?: string, vars?: Record<string, string>): string;
+}
+
+/**
+ * A call-back asked from the code prompt: it says the open payment code (what it is for, the digits one by
+ * one, twice) and hangs up. Nothing runs through the turn runner, so the code is in no session record; it is
+ * in no log line either. No open code (used, expired, cancelled since): it says so.
+ */
+async function readCode(deps: VoiceDeps, record: CallbackRecord & { readCode: { clientId: number } }, answers: CallAnswers, log: Logger) {
+  const open = await deps.codes?.readOut?.(record.readCode.clientId, 'money');
+  if (!open) {
+    log.info({ ref: record.ref }, 'code call answered: no open code to read');
+    return answers.closing('voice.codeGone');
+  }
+  log.info({ ref: record.ref }, 'code call answered: the open code read out');
+  return answers.closing('voice.code', open.language, {
+    digits: [...open.code].join(', '),
+    amount: open.display?.amount ?? '',
+    payee: (open.display?.payee ?? '').replace(/\.+$/, ''),
+  });
 }
 
 /**
@@ -205,6 +228,11 @@ export async function answerCall(
       return answers.closing('voice.notRequested');
     }
     if (!(await hop.admit(record.msisdn)).ok) return answers.closing('error.busy');
+    const codeCall = record.readCode;
+    if (codeCall)
+      return await withCaller({ msisdn: record.msisdn, channel: 'voice' }, () =>
+        readCode(deps, { ...record, readCode: codeCall }, answers, log),
+      );
     return await withCaller({ msisdn: record.msisdn, channel: 'voice' }, () =>
       runVoiceHop({
         runner: deps.runner,

@@ -3,6 +3,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { startTestServer, atSession, newSessionId, type TestServer } from '../helpers/server.js';
 import { CHALLENGE_ISSUES_PER_HOUR, challengeKey } from '../../src/security/challenge.js';
 import type { RedisStore } from '../../src/session/redis-store.js';
+import { placedCalls, spoken, startVoiceServer, twilioCall } from '../voice/helpers.js';
 
 /**
  * Step-up on money over real HTTP (threat T31): from OTP_THRESHOLD (10,000) up, the right PIN sends a
@@ -79,7 +80,7 @@ describe('OTP step-up on money over USSD (threat T31)', () => {
     const commits = committedTransfers(server);
     const { session, afterPin, code: sent } = await payBaraka(server, DUMA, '10000');
     expect(afterPin.body).toBe(
-      'CON Enter the code sent by SMS for KES 10,000.00 to Baraka O.:\n1. Send the code again\n2. Cancel the payment',
+      'CON Enter the code sent by SMS for KES 10,000.00 to Baraka O.:\n1. Send the code again\n2. Cancel the payment\n3. Get the code in a call',
     );
     // The right PIN alone moved nothing.
     expect([balance(server, DUMA.accountId), balance(server, BARAKA_ACCOUNT)]).toEqual(before);
@@ -179,7 +180,9 @@ describe('OTP step-up on money over USSD (threat T31)', () => {
     const first = await payBaraka(server, DUMA, '10000');
     const code = await first.code();
     const again = await redial(server, DUMA);
-    expect(again.afterPin.body).toBe('CON Enter the code for KES 10,000.00 to Baraka O.:\n1. Send the code again\n2. Cancel the payment');
+    expect(again.afterPin.body).toBe(
+      'CON Enter the code for KES 10,000.00 to Baraka O.:\n1. Send the code again\n2. Cancel the payment\n3. Get the code in a call',
+    );
     expect((await again.session.send(code)).body).toMatch(/^END Done: KES 10,000\.00 to Baraka O\./);
     // The first session, still open on its code prompt, cannot use the code again.
     expect((await first.session.send(code)).body).toBe('END The code has expired. No money was moved. Start again for a new code.');
@@ -273,5 +276,62 @@ describe('step-up on a fresh credential alone (OTP_NEW_PAYEE=false)', () => {
     expect(first.afterPin.body).toMatch(/^CON Enter the code sent by SMS for KES 50\.00 to Baraka O\.:/);
     expect((await first.session.send(await first.code())).body).toMatch(/^END Done: KES 50\.00/);
     expect((await payBaraka(server, CHANYA, '50')).afterPin.body).toMatch(/^END Done: KES 50\.00/);
+  });
+});
+
+describe('the code read out in a call instead of the SMS (threat T31)', () => {
+  let v: TestServer;
+  beforeAll(async () => {
+    // USSD through the test helper's AT sessions, which carry no callback key; calls answered over Twilio.
+    v = await startVoiceServer({ AT_CALLBACK_KEY: '' });
+  });
+  afterAll(async () => {
+    await v?.close();
+  });
+
+  it('should end the USSD session, call the registered number and say the code for that amount and payee, which the redial then takes once', async () => {
+    const before = balance(v, DUMA.accountId);
+    const { session, afterPin, code } = await payBaraka(v, DUMA, '10000');
+    expect(afterPin.body).toContain('\n3. Get the code in a call');
+    const sent = await code();
+    expect((await session.send('3')).body).toBe(
+      'END We will call you in a moment and read you the code. Then dial again and enter it. No money has moved yet.',
+    );
+    const calls = await placedCalls(v, DUMA.msisdn);
+    expect(calls).toHaveLength(1);
+    const call = twilioCall(v, DUMA.msisdn, calls[0]!.ref);
+    const digits = [...sent].join(', ');
+    const answer = await call.answer();
+    expect(spoken(answer)).toBe(
+      `This is Kiunga. Your code to send KES 10,000.00 to Baraka O is ${digits}. Again: ${digits}. Never share it.`,
+    );
+    // Said, then the call ends: no keys are gathered, nothing runs through the turn runner.
+    expect(answer.body).toContain('<Hangup/>');
+    expect(answer.body).not.toContain('<Gather');
+    await call.status('completed');
+    expect(v.logs.text).not.toContain(sent);
+
+    const again = await redial(v, DUMA);
+    expect(again.afterPin.body).toMatch(/^CON Enter the code for KES 10,000\.00 to Baraka O\.:/);
+    expect((await again.session.send(sent)).body).toMatch(/^END Done: KES 10,000\.00 to Baraka O\./);
+    expect(balance(v, DUMA.accountId)).toBe(before - 1_000_000);
+  });
+
+  it('should say no code is waiting when it was cancelled before the call was answered', async () => {
+    const { session } = await payBaraka(v, CHANYA, '10000');
+    expect((await session.send('3')).body).toMatch(/^END We will call you in a moment/);
+    const calls = await placedCalls(v, CHANYA.msisdn);
+    // Cancelled from another session before the phone rang.
+    const other = await redial(v, CHANYA);
+    expect((await other.session.send('2')).body).toBe('END Payment cancelled. No money was moved.');
+    const call = twilioCall(v, CHANYA.msisdn, calls.at(-1)!.ref);
+    expect(spoken(await call.answer())).toBe('There is no code waiting for you any more. No money was moved. Goodbye.');
+    await call.status('completed');
+  });
+
+  it('should not offer the call on the voice channel, where the customer is already on a call', async () => {
+    const flow = v.services.flows.current('banking')!;
+    const code = (flow.definition.machine.states as Record<string, { meta?: { options?: { key: string; if?: string }[] } }>).code!;
+    expect(code.meta!.options!.find((o) => o.key === '3')?.if).toBe('onUssd');
   });
 });
