@@ -3,7 +3,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { startTestServer, atSession, newSessionId, type TestServer } from '../helpers/server.js';
 import { CHALLENGE_ISSUES_PER_HOUR, challengeKey } from '../../src/security/challenge.js';
 import type { RedisStore } from '../../src/session/redis-store.js';
-import { placedCalls, spoken, startVoiceServer, twilioCall } from '../voice/helpers.js';
+import { atCall, placedCalls, spoken, startVoiceServer, twilioCall } from '../voice/helpers.js';
 
 /**
  * Step-up on money over real HTTP (threat T31): from OTP_THRESHOLD (10,000) up, the right PIN sends a
@@ -317,16 +317,16 @@ describe('the code read out in a call instead of the SMS (threat T31)', () => {
     expect(balance(v, DUMA.accountId)).toBe(before - 1_000_000);
   });
 
-  it('should say no code is waiting when it was cancelled before the call was answered', async () => {
+  it("should say no code is waiting when it was cancelled before the call was answered (on Africa's Talking)", async () => {
     const { session } = await payBaraka(v, CHANYA, '10000');
     expect((await session.send('3')).body).toMatch(/^END We will call you in a moment/);
     const calls = await placedCalls(v, CHANYA.msisdn);
     // Cancelled from another session before the phone rang.
     const other = await redial(v, CHANYA);
     expect((await other.session.send('2')).body).toBe('END Payment cancelled. No money was moved.');
-    const call = twilioCall(v, CHANYA.msisdn, calls.at(-1)!.ref);
+    const call = atCall(v, CHANYA.msisdn, calls.at(-1)!.id);
     expect(spoken(await call.answer())).toBe('There is no code waiting for you any more. No money was moved. Goodbye.');
-    await call.status('completed');
+    await call.end();
   });
 
   it('should not offer the call on the voice channel, where the customer is already on a call', async () => {
