@@ -189,6 +189,13 @@ describe('/admin/console in headless Chromium', () => {
     await switchRow('channel:voice').locator('td', { hasText: /^on$/ }).waitFor();
   });
 
+  it('should enrol a customer who has no PIN yet', async () => {
+    await page.fill('#enrol-phone', '+255711000009');
+    await page.click('#enrol-form button');
+    await page.locator('#enrol-status', { hasText: 'Client 7: code-sent' }).waitFor();
+    expect(await page.inputValue('#enrol-phone')).toBe('');
+  });
+
   it('should enrol a number: refused while the customer has a PIN, code sent with a reset', async () => {
     await page.fill('#enrol-phone', '+254711000002');
     await page.click('#enrol-form button');
