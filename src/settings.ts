@@ -387,6 +387,18 @@ export const SETTINGS = {
     default: '',
     schema: z.string().max(20),
   },
+  APPROVAL_DEFAULT_EXPIRY_S: {
+    help:
+      'How long an approval waits for its approvers when its mandate names no expiry (issue 11): then it expires, ' +
+      'its hold is released and everyone concerned is told. A warning SMS goes out at 80% of it (at most an hour before).',
+    default: '86400',
+    schema: int(60, 30 * 86_400),
+  },
+  USSD_SERVICE_CODE: {
+    help: 'The USSD code SMS texts tell customers to dial (approvals: "Dial *384*123# > Approvals").',
+    default: '*384*123#',
+    schema: z.string().regex(/^\*[0-9*]{1,20}#$/, 'must be a USSD code such as *384*123#'),
+  },
   SMS_PIN_ENABLED: {
     help:
       'Accept the PIN inside an SMS keyword (BAL 1234). false: PIN keywords answer that the service needs USSD, and ' +

@@ -59,6 +59,11 @@ export interface ApprovalRecord {
   reason?: string;
   /** Fineract's resource id once executed. */
   fineractId?: number;
+  /**
+   * Set (while executing) just before the transfer is first sent, after the re-checks and the release: from
+   * then on only the transfer's own outcome (same idempotency key) settles the approval, never a re-check.
+   */
+  sentAt?: number;
   /** Monotonic version of the record (compare-and-set). */
   version: number;
 }
@@ -66,6 +71,7 @@ export interface ApprovalRecord {
 /** What a requester hands over to open an approval. */
 export interface ApprovalRequest {
   kind: ApprovalKind;
+  /** Its `id` and `ref` are replaced by the approval's; `senderLabel` names the source account to people. */
   intent: TransferIntent;
   feeCents?: number;
   requester: ApprovalParty;
@@ -82,6 +88,8 @@ export type DecisionResult =
   /** Executed, but Fineract's answer is not known yet: an SMS will tell (like a transfer that is processing). */
   | { outcome: 'processing'; approval: ApprovalRecord }
   | { outcome: 'rejected'; approval: ApprovalRecord }
+  /** Cancelled by the requester or an operator (the hold released). */
+  | { outcome: 'cancelled'; approval: ApprovalRecord }
   | { outcome: 'failed'; approval: ApprovalRecord; reason: string }
   /** Refused without a change: not an approver, own request, approved already, not open any more. */
   | { outcome: 'refused'; reason: 'not-approver' | 'own-request' | 'already-approved' | 'closed' | 'not-found' };

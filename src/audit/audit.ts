@@ -23,6 +23,18 @@ export const AUDIT_TYPES = [
   // money
   'money.attempt',
   'money.outcome',
+  // approvals (issue 11): one entry per transition of an approval
+  'approval.requested',
+  'approval.approved',
+  'approval.rejected',
+  'approval.expired',
+  'approval.cancelled',
+  'approval.executing',
+  'approval.executed',
+  'approval.failed',
+  // agents (issue 11, threat T14): a movement refused by an agent limit (data.rule names it)
+  'agent.limit',
+  'agent.changed',
   // operators
   'switch.changed',
   'switch.requested',

@@ -12,6 +12,10 @@ import { z } from 'zod';
  * - `call`: call-back (`callback/callbacks.ts`); handled by `messaging/outbound.ts`.
  * - `resolveTransfer`: money (`TransferService`), handled by `TransferService.resolve` (wired in services.ts).
  * - `fineract-hook`: the Fineract hook route; handled by `hooks/fineract-hooks.ts` (`registerHookJob`).
+ * - `approval-expire`, `approval-warn`, `approval-settle`: the approval service (`approvals/approval-service.ts`,
+ *   registered there with `registerJobs`): expire a pending approval at its expiry (hold released), warn its
+ *   approvers before, and finish the Fineract side of one (execute an approved one, release the hold of a closed
+ *   one) after a crash or an unknown outcome. The data is the approval's id only.
  * - `otp`: one send of a one-time code (`security/challenge.ts`), handled there: the data names the challenge,
  *   never the code, which the handler decrypts when it sends (so no code waits in Redis in clear).
  */
@@ -21,6 +25,9 @@ export const CALL_JOB = 'call';
 export const RESOLVE_JOB = 'resolveTransfer';
 export const HOOK_JOB = 'fineract-hook';
 export const OTP_JOB = 'otp';
+export const APPROVAL_EXPIRE_JOB = 'approval-expire';
+export const APPROVAL_WARN_JOB = 'approval-warn';
+export const APPROVAL_SETTLE_JOB = 'approval-settle';
 
 /** An outbound SMS. The handler still checks the number (E.164) and the premium fields' patterns. */
 const SmsJob = z.object({
@@ -55,6 +62,9 @@ const OtpJob = z
   })
   .strict();
 
+/** One approval, by its id (32 hex characters): the handler reads the record, never trusts the job for more. */
+const ApprovalJob = z.object({ id: z.string().regex(/^[0-9a-f]{32}$/) }).strict();
+
 /** The schema of each job's data, by job name. */
 export const JOB_SCHEMAS = {
   [SMS_JOB]: SmsJob,
@@ -62,6 +72,9 @@ export const JOB_SCHEMAS = {
   [RESOLVE_JOB]: ResolveJob,
   [HOOK_JOB]: HookJob,
   [OTP_JOB]: OtpJob,
+  [APPROVAL_EXPIRE_JOB]: ApprovalJob,
+  [APPROVAL_WARN_JOB]: ApprovalJob,
+  [APPROVAL_SETTLE_JOB]: ApprovalJob,
 } as const;
 
 /** A catalogue: job names and the schemas of their data. Tests may bring their own. */

@@ -10,7 +10,18 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
 import { pino } from 'pino';
-import { CALL_JOB, HOOK_JOB, JOB_SCHEMAS, RESOLVE_JOB, SMS_JOB, type Jobs } from '../../src/jobs/catalogue.js';
+import {
+  APPROVAL_EXPIRE_JOB,
+  APPROVAL_SETTLE_JOB,
+  APPROVAL_WARN_JOB,
+  CALL_JOB,
+  HOOK_JOB,
+  JOB_SCHEMAS,
+  OTP_JOB,
+  RESOLVE_JOB,
+  SMS_JOB,
+  type Jobs,
+} from '../../src/jobs/catalogue.js';
 import { createBullQueue, createMemoryQueue, type JobQueue } from '../../src/jobs/queue.js';
 import { createRedisStore } from '../../src/session/redis-store.js';
 import { REDIS_URL } from '../helpers/server.js';
@@ -30,7 +41,9 @@ const SECRET_LOOKING = 'not-a-number-9f3c';
 
 describe('job catalogue', () => {
   it('should name every job Kiunga queues with a schema', () => {
-    expect(Object.keys(JOB_SCHEMAS).sort()).toEqual([CALL_JOB, HOOK_JOB, RESOLVE_JOB, SMS_JOB].sort());
+    expect(Object.keys(JOB_SCHEMAS).sort()).toEqual(
+      [CALL_JOB, HOOK_JOB, RESOLVE_JOB, SMS_JOB, OTP_JOB, APPROVAL_EXPIRE_JOB, APPROVAL_WARN_JOB, APPROVAL_SETTLE_JOB].sort(),
+    );
   });
 
   it('should type add and handle by the job name', () => {
