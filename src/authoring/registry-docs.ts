@@ -33,6 +33,14 @@ function sets(m: Manifest): string {
   return parts.join('; ');
 }
 
+/** What an actor's manifest says about one-time codes (rule `step-up`). */
+const codeNote = (m: Manifest) =>
+  m.code === 'asks'
+    ? '. Step-up: may ask for a one-time code (`code: asks`)'
+    : m.code === 'checks'
+      ? '. Checks a one-time code (`code: checks`)'
+      : '';
+
 /** The generated section, markers included. */
 export function registryReference(manifests: ManifestSet = FLOW_MANIFESTS): string {
   const row = (name: string, m: Manifest, extra: string) => `| ${code(name)} | ${m.description.replace(/\|/g, '\\|')} | ${extra} |`;
@@ -43,7 +51,7 @@ export function registryReference(manifests: ManifestSet = FLOW_MANIFESTS): stri
     '',
     `| actor | what it does | rejects with (any actor may also reject with ${list(ANY_ACTOR_ERRORS)}) |`,
     '|---|---|---|',
-    ...Object.entries(manifests.actors).map(([n, m]) => row(n, m, list(m.errors ?? []))),
+    ...Object.entries(manifests.actors).map(([n, m]) => row(n, { ...m, description: m.description + codeNote(m) }, list(m.errors ?? []))),
     '',
     '**Actions** (`entry`, `exit`, `actions`):',
     '',
