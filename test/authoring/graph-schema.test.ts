@@ -170,7 +170,7 @@ describe('kiunga schema', () => {
     expect(edited((f) => (f.machine.states.identify.invoke.onError[0].guard = 'errorIs'))).toBe(false);
     expect(edited((f) => (f.machine.states.menu.meta.options[2].if = 'hasLaon'))).toBe(false);
     expect(edited((f) => (f.machine.states.balance.invoke.src = 'fetchBalance'))).toBe(false);
-    expect(edited((f) => (f.machine.states.menu.on.SEND.actions.params.purpose = 'sned'))).toBe(false);
+    expect(edited((f) => (f.machine.states.menu.on.SEND[0].actions.params.purpose = 'sned'))).toBe(false);
   });
 
   it('should print the schema on standard output without a file', async () => {
