@@ -3,7 +3,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { startTestServer, atSession, newSessionId, type TestServer } from '../helpers/server.js';
 import { CHALLENGE_ISSUES_PER_HOUR, challengeKey } from '../../src/security/challenge.js';
 import type { RedisStore } from '../../src/session/redis-store.js';
-import { atCall, placedCalls, spoken, startVoiceServer, twilioCall } from '../voice/helpers.js';
+import { atCall, newCallSid, placedCalls, spoken, startVoiceServer, twilioCall, twilioPost, TWILIO_NUMBER } from '../voice/helpers.js';
 
 /**
  * Step-up on money over real HTTP (threat T31): from OTP_THRESHOLD (10,000) up, the right PIN sends a
@@ -329,9 +329,30 @@ describe('the code read out in a call instead of the SMS (threat T31)', () => {
     await call.end();
   });
 
-  it('should not offer the call on the voice channel, where the customer is already on a call', async () => {
-    const flow = v.services.flows.current('banking')!;
-    const code = (flow.definition.machine.states as Record<string, { meta?: { options?: { key: string; if?: string }[] } }>).code!;
-    expect(code.meta!.options!.find((o) => o.key === '3')?.if).toBe('onUssd');
+  it('should step up a payment made in the call-back IVR too: the code by SMS, typed with the keypad, and no call offered during the call', async () => {
+    const before = balance(v, DUMA.accountId);
+    const seen = codeSms(v, DUMA.msisdn).length;
+    const missed = await twilioPost(v, '/channels/twilio/voice', {
+      CallSid: newCallSid(),
+      From: DUMA.msisdn,
+      To: TWILIO_NUMBER,
+      Direction: 'inbound',
+    });
+    expect(missed.status).toBe(200);
+    const calls = await placedCalls(v, DUMA.msisdn, v.services.calls!.list(DUMA.msisdn).length + 1);
+    const call = twilioCall(v, DUMA.msisdn, calls.at(-1)!.ref);
+    await call.answer();
+    await call.press(DUMA.pin);
+    await call.press('3');
+    await call.press('0711000002');
+    await call.press('10000');
+    const prompt = await call.press(DUMA.pin);
+    expect(spoken(prompt)).toBe(
+      'Enter the code sent by SMS for KES 10,000.00 to Baraka O.: For Send the code again, press 1. For Cancel the payment, press 2. Then press the hash key.',
+    );
+    const code = await codeAfter(v, DUMA.msisdn, seen);
+    expect(spoken(await call.press(code))).toMatch(/^Done: KES 10,000\.00 to Baraka O\./);
+    expect(balance(v, DUMA.accountId)).toBe(before - 1_000_000);
+    await call.status('completed');
   });
 });
