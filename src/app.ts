@@ -33,6 +33,8 @@ import { channelRouter } from './channels/adapter.js';
 import type { AbuseLimiter } from './limits/abuse.js';
 import type { FlowCatalogue } from './channels/flow-routing.js';
 import { withTimeout } from './time.js';
+import type { ApprovalService } from './approvals/approval.js';
+import type { MandateRegistry } from './approvals/mandates.js';
 
 /** Everything the HTTP app needs, built by `services.ts` (or by a test). */
 export interface AppDeps {
@@ -72,6 +74,10 @@ export interface AppDeps {
   challenges?: ChallengeServiceRuntime;
   /** Enrolment and the PIN lifecycle (T11): POST /admin/enrolments. */
   identity?: IdentityService;
+  /** Approvals (issue 11): GET and DELETE /admin/approvals. */
+  approvals?: ApprovalService;
+  /** Mandates of business accounts (issue 11): PUT and GET /admin/mandates/<accountNo>. */
+  mandates?: MandateRegistry;
   /** The kill switches: obeyed by the channel routes, changed at PUT /admin/switches/<scope>, on /metrics. */
   switches?: SwitchBoard;
   /** Customers locked out by wrong PINs, for GET /admin/customers/locked. */
@@ -225,6 +231,7 @@ function adminOptions(deps: AppDeps): AdminOptions {
     summary: () => metricsOf(deps).summary(),
     locked: deps.lockedCustomers,
     identity: deps.identity,
+    approvals: { approvals: deps.approvals, mandates: deps.mandates },
     logger: deps.logger,
   };
 }

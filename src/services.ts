@@ -49,6 +49,8 @@ import { translatedReceipts } from './money/receipts.js';
 import type { RedisStore } from './session/redis-store.js';
 import { SwitchableTranslator, watchFlows, type FlowWatcher } from './engine/hot-reload.js';
 import { createApprovalService, type RedisApprovalService } from './approvals/approval-service.js';
+import { MandateRegistry } from './approvals/mandates.js';
+import { DEMO_MANDATES } from './approvals/demo-mandates.js';
 
 /**
  * Builds every long-lived dependency from the configuration: store (Redis or in-process), Fineract (or the
@@ -69,6 +71,8 @@ export interface Services extends AppDeps {
   callbacks: CallbackService;
   /** Approvals (issue 11): funds held, k of M approvers, executed once through the transfer service. */
   approvals: RedisApprovalService;
+  /** Mandates of business accounts (issue 11): who raises, who approves, by amount band. */
+  mandates: MandateRegistry;
   /** Voice recordings found under LOCALES_DIR/audio. */
   voiceAudio: AudioCatalogue;
   /** Set when the built-in sandbox runs in this process. */
@@ -278,6 +282,17 @@ export async function createServices(
       },
     });
     queue.handle(RESOLVE_JOB, async (job) => transfers.resolve(job.clientId, job.id));
+    // Issue 11: mandates of business accounts (maker-checker), re-checked just before an approved payment runs.
+    const mandates = new MandateRegistry({
+      store,
+      keys,
+      fineract,
+      defaultExpiryS: config.approvals.defaultExpiryS,
+      checkLimits: (clientId, cents) => transfers.checkLimits(clientId, cents),
+      defaultLanguage: config.defaultLanguage,
+      logger,
+    });
+    if (sandboxUrl) for (const demo of DEMO_MANDATES) await mandates.seedIfAbsent(demo.accountNo, demo.mandate);
     // Issue 11: approvals hold the funds, wait for k of M approvers and execute once through `transfers`.
     const approvals = createApprovalService({
       store,
@@ -293,6 +308,7 @@ export async function createServices(
       ussdCode: config.approvals.ussdCode,
       // What is left of the approver's hop after the PIN check and the hold's release.
       executeBudgetMs: Math.round(config.hopDeadlineMs / 2),
+      rechecks: { mandate: mandates.recheck },
     });
     approvals.registerJobs(queue); // `approval-expire`, `approval-warn`, `approval-settle`
     outbound.register(queue); // `sms` and `call` jobs
@@ -425,6 +441,7 @@ export async function createServices(
       dialer,
       callbacks,
       approvals,
+      mandates,
       voiceAudio,
       outbox,
       calls,

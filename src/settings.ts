@@ -394,6 +394,13 @@ export const SETTINGS = {
     default: '86400',
     schema: int(60, 30 * 86_400),
   },
+  AGENT_CASHOUT_EXPIRY_S: {
+    help:
+      'How long a cash-out request waits for the customer to confirm it on their own phone (issue 11, threat T32): ' +
+      'then it expires, the hold on their savings is released and nothing moves.',
+    default: '300',
+    schema: int(60, 3600),
+  },
   USSD_SERVICE_CODE: {
     help: 'The USSD code SMS texts tell customers to dial (approvals: "Dial *384*123# > Approvals").',
     default: '*384*123#',

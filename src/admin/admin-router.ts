@@ -14,6 +14,7 @@ import { mountAuditRoutes } from './audit-routes.js';
 import type { LockedCustomers } from './locked-customers.js';
 import type { IdentityService } from '../security/enrolment.js';
 import { mountEnrolmentRoutes } from './enrolment-routes.js';
+import { mountMandateRoutes, type MandateRouteDeps } from './mandate-routes.js';
 import { consolePage, summaryRoute, type Summary } from './console.js';
 
 /**
@@ -51,6 +52,8 @@ export interface AdminOptions {
   locked?: LockedCustomers;
   /** Enrolment (`POST /admin/enrolments`, enrolment-routes.ts). */
   identity?: IdentityService;
+  /** Mandates and approvals (issue 11, mandate-routes.ts): `PUT`/`GET /admin/mandates/<accountNo>`, `GET`/`DELETE /admin/approvals`. */
+  approvals?: Pick<MandateRouteDeps, 'mandates' | 'approvals'>;
   /** The key numbers of /metrics for the console (`GET /admin/summary`). */
   summary?: () => Promise<Summary>;
   logger: Logger;
@@ -120,6 +123,7 @@ export function adminRouter(options: AdminOptions): Router {
   };
 
   mountEnrolmentRoutes(router, { identity: options.identity, logger });
+  mountMandateRoutes(router, { ...options.approvals, audit: options.audit, logger });
 
   /** Is the customer's PIN locked, until when (`until`, ISO time; absent when `hard`), after how many locks in a row? */
   router.get('/admin/customers/:clientId/pin', async (req, res) => {

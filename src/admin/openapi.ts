@@ -8,6 +8,7 @@
  */
 
 import { AUDIT_OPENAPI_PATHS } from './audit-routes.js';
+import { MANDATE_OPENAPI_PATHS } from './mandate-routes.js';
 
 type Schema = Record<string, unknown>;
 
@@ -274,5 +275,6 @@ export const ADMIN_OPENAPI = {
       },
     },
     ...AUDIT_OPENAPI_PATHS,
+    ...MANDATE_OPENAPI_PATHS,
   } as Record<string, Record<string, unknown>>,
 };

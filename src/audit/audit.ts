@@ -32,6 +32,7 @@ export const AUDIT_TYPES = [
   'approval.executing',
   'approval.executed',
   'approval.failed',
+  'mandate.changed',
   // agents (issue 11, threat T14): a movement refused by an agent limit (data.rule names it)
   'agent.limit',
   'agent.changed',

@@ -57,6 +57,14 @@ export const FLOW_ERROR_CODES = [
   'callback-pending',
   'callback-limit',
   'callback-refused',
+  // agents (src/agents, issue 11): the caller is no agent, or a suspended one; an agent limit (daily, per agent
+  // or per customer) or the float floor refused the movement; the store number typed is not the requesting agent's
+  'not-agent',
+  'agent-suspended',
+  'agent-limit',
+  'customer-limit',
+  'float-low',
+  'store-wrong',
 ] as const;
 
 export type FlowErrorCode = (typeof FLOW_ERROR_CODES)[number];
@@ -124,7 +132,7 @@ export const requireCustomer = (context: FlowContext) => {
  * own input (its confirmation screen, or the prompt of the one-time code): the engine treats that prompt as a
  * money confirmation (threats T25, T29).
  */
-export const MONEY_ACTORS: ReadonlySet<string> = new Set(['transferMoney', 'transferWithCode']);
+export const MONEY_ACTORS: ReadonlySet<string> = new Set(['transferMoney', 'transferWithCode', 'agentCashIn']);
 
 /** What an actor gets besides its input: `signal` aborts when the hop stops waiting for it (deadline). */
 export interface ActorScope {

@@ -131,6 +131,26 @@ export const SERVER_TEXTS = {
       payee: { max: 30, example: 'Akiba Savings Plus 000000000001', description: 'who a payment code pays (masked name or account)' },
     },
   },
+  agentSms: {
+    description:
+      "an agent's SMS after a cash movement: the float balance after a cash-in, the cash to pay and its code after a cash-out, and the customer's code (src/agents/agent-service.ts); the cash-out approval's own texts (src/approvals)",
+    keys: [
+      'agent.sms.cashInDone',
+      'agent.sms.payCash',
+      'agent.sms.cashOutCode',
+      'approval.sms.cash-out.requested',
+      'approval.sms.cash-out.executed',
+    ],
+    views: {
+      amount: amountVar('the cash amount'),
+      customer: { max: 20, example: 'Nyambura-Wairimu K.', description: "the customer's masked name" },
+      agent: { max: 30, example: 'Nyambura-Wairimu K. (5501)', description: "the agent's masked name and store number" },
+      float: amountVar("the agent's float balance after the movement"),
+      code: { max: 4, example: '7413', description: 'the 4-digit cash-out code the agent says when paying' },
+      ref: { max: 8, example: 'AB12CD34', description: 'reference of the movement' },
+      dial: { max: 22, example: '*384*123*45678901234#', description: 'the USSD code to dial (USSD_SERVICE_CODE)' },
+    },
+  },
   pinChanged: {
     description: 'the SMS after every PIN change or enrolment (src/security/enrolment.ts)',
     keys: ['sms.pinChanged', 'sms.pinChangedNoPhone'],

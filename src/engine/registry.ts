@@ -7,6 +7,8 @@ import { createMoneyImplementations, MONEY_MANIFESTS, type LoanRepaymentSource, 
 import { actor, checkPin, errorCodeParam, errorOf, FlowError, requireCustomer, type FlowInput, type PinVerifier } from './actor-kit.js';
 import { CALLBACK_MANIFESTS, createCallbackImplementations, type CallbackRequester } from './registry-callback.js';
 import { createIdentityImplementations, IDENTITY_MANIFESTS } from './registry-identity.js';
+import { AGENT_MANIFESTS, createAgentImplementations } from './registry-agents.js';
+import type { AgentService } from '../agents/agent-service.js';
 import type { IdentityService } from '../security/enrolment.js';
 import { accountVar, amountVar, dateVar, type ManifestSet } from './manifest.js';
 import { DEFAULT_COUNTRY, DEFAULT_CURRENCY } from '../constants.js';
@@ -84,9 +86,21 @@ export const CORE_MANIFESTS = {
 
 /** Every name a flow file may use, with its manifest. */
 export const FLOW_MANIFESTS: ManifestSet = {
-  actors: { ...CORE_MANIFESTS.actors, ...MONEY_MANIFESTS.actors, ...CALLBACK_MANIFESTS.actors, ...IDENTITY_MANIFESTS.actors },
-  actions: { ...CORE_MANIFESTS.actions, ...MONEY_MANIFESTS.actions, ...CALLBACK_MANIFESTS.actions, ...IDENTITY_MANIFESTS.actions },
-  guards: { ...CORE_MANIFESTS.guards, ...MONEY_MANIFESTS.guards, ...IDENTITY_MANIFESTS.guards },
+  actors: {
+    ...CORE_MANIFESTS.actors,
+    ...MONEY_MANIFESTS.actors,
+    ...CALLBACK_MANIFESTS.actors,
+    ...IDENTITY_MANIFESTS.actors,
+    ...AGENT_MANIFESTS.actors,
+  },
+  actions: {
+    ...CORE_MANIFESTS.actions,
+    ...MONEY_MANIFESTS.actions,
+    ...CALLBACK_MANIFESTS.actions,
+    ...IDENTITY_MANIFESTS.actions,
+    ...AGENT_MANIFESTS.actions,
+  },
+  guards: { ...CORE_MANIFESTS.guards, ...MONEY_MANIFESTS.guards, ...IDENTITY_MANIFESTS.guards, ...AGENT_MANIFESTS.guards },
 };
 
 export interface EngineDeps {
@@ -101,6 +115,8 @@ export interface EngineDeps {
   smsPinEnabled?: boolean;
   /** Enrolment, PIN changes and self-unlock (threat T11); without it every customer counts as enrolled. */
   identity?: IdentityService;
+  /** Agent cash-in and cash-out (issue 11); without it the agent actors answer unavailable. */
+  agents?: AgentService;
 }
 
 /** Builds the implementations bound to this process's dependencies. */
@@ -183,10 +199,18 @@ export function createImplementations(deps: EngineDeps) {
   });
   const callback = createCallbackImplementations({ callbacks: deps.callbacks, logger });
   const identity = createIdentityImplementations({ identity: deps.identity, logger });
+  const agents = createAgentImplementations({
+    agents: deps.agents,
+    pins,
+    logger,
+    defaultCountry: deps.money?.defaultCountry ?? DEFAULT_COUNTRY,
+    currency: deps.money?.currency ?? DEFAULT_CURRENCY,
+    fallbackBudgetMs: deps.money?.fallbackBudgetMs ?? 4000,
+  });
   return {
-    actors: { ...actors, ...money.actors, ...callback.actors, ...identity.actors },
-    actions: { ...actions, ...money.actions, ...callback.actions, ...identity.actions },
-    guards: { ...guards, ...money.guards, ...identity.guards },
+    actors: { ...actors, ...money.actors, ...callback.actors, ...identity.actors, ...agents.actors },
+    actions: { ...actions, ...money.actions, ...callback.actions, ...identity.actions, ...agents.actions },
+    guards: { ...guards, ...money.guards, ...identity.guards, ...agents.guards },
   };
 }
 

@@ -40,6 +40,12 @@ export interface TransferIntent {
   /** Short reference shown to customers and written into Fineract's transfer description. */
   ref: string;
   kind: 'send' | 'own' | 'loan';
+  /**
+   * An agent's cash movement (src/agents): `in` the agent's float pays a customer, `out` a customer pays the
+   * float. The sender's "You sent" receipt is then left out: the agent module's own SMS (float balance, or
+   * the cash to pay with its code) replaces it, sent from `afterDone`.
+   */
+  cash?: 'in' | 'out';
   /** Sender's number and language, for the SMS receipt. */
   msisdn: string;
   lang: string;
@@ -661,11 +667,13 @@ export class TransferService {
     // Job ids derive from the intent's random key: a receipt is never deduplicated against another movement's.
     try {
       if (record.status === 'done') {
-        await queue.add(
-          SMS_JOB,
-          { to: intent.msisdn, text: receipts.senderDone(intent, record.transferId!), ref: intent.ref },
-          { jobId: `sms-${id}-s` },
-        );
+        if (!intent.cash) {
+          await queue.add(
+            SMS_JOB,
+            { to: intent.msisdn, text: receipts.senderDone(intent, record.transferId!), ref: intent.ref },
+            { jobId: `sms-${id}-s` },
+          );
+        }
         if (intent.recipientMsisdn) {
           await queue.add(
             SMS_JOB,

@@ -78,9 +78,9 @@ const request = (overrides: Partial<ApprovalRequest> = {}): ApprovalRequest => (
 });
 
 const bank = () => server.services.sandbox!.bank;
-const account = (id = DUMA) => bank().savingsAccount(id)!;
+const account = (id: number = DUMA) => bank().savingsAccount(id)!;
 /** Ledger and available balances of an account, in minor units, as the sandbox keeps them. */
-const balances = (id = DUMA) => ({ ledger: bank().balance(account(id)), available: bank().availableBalance(account(id)) });
+const balances = (id: number = DUMA) => ({ ledger: bank().balance(account(id)), available: bank().availableBalance(account(id)) });
 /** Every SMS job due now has run (the approval jobs scheduled for later stay scheduled). */
 const smsQueued = () => vi.waitFor(async () => expect((await queue.counts()).waiting).toBe(0));
 const waitingIds = async (approvals: RedisApprovalService, clientId: number) => (await approvals.waitingFor(clientId)).map((r) => r.id);

@@ -1,0 +1,333 @@
+import { createHmac } from 'node:crypto';
+import type { Logger } from 'pino';
+import type { CountryCode } from 'libphonenumber-js';
+import type { FineractClient } from '../fineract/types.js';
+import type { JobQueue } from '../jobs/queue.js';
+import { SMS_JOB } from '../jobs/catalogue.js';
+import type { AuditTrail } from '../audit/audit.js';
+import type { Translator } from '../text/i18n.js';
+import { toGsm } from '../text/gsm.js';
+import { toE164 } from '../text/phone.js';
+import type { TransferIntent, TransferOutcome, TransferService } from '../money/transfer-service.js';
+import type { ApprovalRecheck, ApprovalRecord, ApprovalService } from '../approvals/approval.js';
+import type { AgentRecord, AgentRegistry } from './registry.js';
+import type { AgentLimiter, Direction, LimitRule } from './limits.js';
+
+/**
+ * Agent cash-in and cash-out (issue 11; threats T14, T32).
+ *
+ * Cash-in: the agent's float pays the customer's savings, once, through the transfer service (its record and
+ * idempotency key before the call, its resolution after a timeout), after the agent's PIN. The daily limits are
+ * reserved first and the float floor read, both before the transfer is sent.
+ *
+ * Cash-out: never a push one key approves. The agent's request opens an approval of kind `cash-out` (the
+ * customer is its only approver; the amount is held on the customer's savings meanwhile). The customer opens
+ * Approvals on their own phone, types the store number on the agent's counter (checked here) and their PIN;
+ * only then do the customer's savings pay the agent's float, once, with the approval's id as the key. The
+ * agent is told to hand over the cash with a short code the customer also receives, so the agent pays the
+ * person who confirmed.
+ */
+
+/** Why a cash movement was refused before anything was sent; `limit` carries the rule. */
+export class AgentRefusal extends Error {
+  constructor(
+    readonly code: 'limit' | 'float-low' | 'not-agent' | 'suspended',
+    readonly rule?: LimitRule,
+  ) {
+    super(`agent movement refused: ${rule ?? code}`);
+    this.name = 'AgentRefusal';
+  }
+}
+
+/** The customer on the other side of the counter, as the agent's screen shows them. */
+export interface CashCustomer {
+  clientId: number;
+  officeId: number;
+  accountId: number;
+  /** "Amina W." */
+  label: string;
+  msisdn: string;
+  lang?: string;
+}
+
+export interface AgentServiceDeps {
+  registry: AgentRegistry;
+  limiter: AgentLimiter;
+  fineract: Pick<FineractClient, 'findClientByPhone' | 'getClient' | 'listAccounts' | 'getOwnedSavingsAccount'>;
+  transfers: Pick<TransferService, 'execute'>;
+  approvals: Pick<ApprovalService, 'request' | 'get'>;
+  queue: JobQueue;
+  translator: Translator;
+  audit: AuditTrail;
+  logger: Logger;
+  /** Keys the cash-out code (a keyed hash of the approval's id: never stored, the same wherever it is made). */
+  secret: string;
+  defaultCountry: string;
+  currency: string;
+  defaultLanguage: string;
+  /** AGENT_CASHOUT_EXPIRY_S, in ms. */
+  cashOutTtlMs: number;
+}
+
+/** "Baraka Otieno" -> "Baraka O.". */
+export function maskName(displayName: string): string {
+  const [first = '', ...rest] = displayName.trim().split(/\s+/);
+  const last = rest[rest.length - 1];
+  return last ? `${first} ${last[0]!.toUpperCase()}.` : first;
+}
+
+/** The 4-digit code of a cash-out: the agent reads it from their SMS, the customer from theirs. */
+export function cashOutCode(secret: string, approvalId: string): string {
+  const n = createHmac('sha256', secret).update(`cash-out:${approvalId}`).digest().readUInt32BE(0) % 10_000;
+  return String(n).padStart(4, '0');
+}
+
+export class AgentService {
+  constructor(private readonly deps: AgentServiceDeps) {}
+
+  /** The caller's agent record when it may work now; otherwise why not. */
+  async agentOf(clientId: number): Promise<AgentRecord> {
+    const agent = await this.deps.registry.get(clientId);
+    if (!agent) throw new AgentRefusal('not-agent');
+    if (agent.status !== 'active') throw new AgentRefusal('suspended');
+    return agent;
+  }
+
+  /** The customer of the number the agent typed: active, with a savings account, not the agent. */
+  async findCustomer(agent: AgentRecord, typed: string): Promise<CashCustomer | undefined> {
+    const msisdn = toE164(typed, this.deps.defaultCountry as CountryCode);
+    if (!msisdn) return undefined;
+    const client = await this.deps.fineract.findClientByPhone(msisdn);
+    if (!client || !client.active || client.clientId === agent.clientId) return undefined;
+    const account = (await this.deps.fineract.listAccounts(client.clientId)).savings[0];
+    if (!account) return undefined;
+    return { clientId: client.clientId, officeId: client.officeId, accountId: account.id, label: maskName(client.displayName), msisdn };
+  }
+
+  /** The limits as they stand and, for a cash-in, the float floor: refused (and audited) before the PIN is asked. */
+  async check(agent: AgentRecord, customer: CashCustomer, direction: Direction, cents: number): Promise<void> {
+    const rule = await this.deps.limiter.check({
+      agentClientId: agent.clientId,
+      customerClientId: customer.clientId,
+      direction,
+      cents,
+      limits: agent.limits,
+    });
+    if (rule) await this.refuse(agent, customer, direction, cents, rule);
+    if (direction === 'in') await this.checkFloat(agent, customer, cents);
+  }
+
+  /**
+   * Cash-in, after the agent's PIN: reserves the limits, checks the float floor, then moves the money once
+   * (the intent's random key). A refusal releases the reservation; an uncertain outcome keeps it.
+   */
+  async cashIn(
+    agent: AgentRecord,
+    customer: CashCustomer,
+    cents: number,
+    movement: { id: string; agentMsisdn: string; agentLang: string; agentLabel: string; agentOfficeId: number },
+    deadlineAt: number,
+  ): Promise<{ intent: TransferIntent; outcome: TransferOutcome }> {
+    const reserved = await this.deps.limiter.reserve({
+      id: movement.id,
+      agentClientId: agent.clientId,
+      customerClientId: customer.clientId,
+      direction: 'in',
+      cents,
+      limits: agent.limits,
+    });
+    if (!reserved.ok) return this.refuse(agent, customer, 'in', cents, reserved.rule);
+    const { reservation } = reserved;
+    const intent: TransferIntent = {
+      id: movement.id,
+      ref: movement.id.slice(0, 8).toUpperCase(),
+      kind: 'send',
+      cash: 'in',
+      msisdn: movement.agentMsisdn,
+      lang: movement.agentLang,
+      from: { clientId: agent.clientId, officeId: movement.agentOfficeId, accountId: agent.floatAccountId },
+      to: { clientId: customer.clientId, officeId: customer.officeId, accountId: customer.accountId, type: 'savings' },
+      amountCents: cents,
+      currency: this.deps.currency,
+      counterparty: customer.label,
+      recipientMsisdn: customer.msisdn,
+      senderLabel: movement.agentLabel,
+    };
+    try {
+      await this.checkFloat(agent, customer, cents);
+      const outcome = await this.deps.transfers.execute(intent, deadlineAt);
+      if (outcome.status === 'failed') await reservation.release();
+      return { intent, outcome };
+    } catch (error) {
+      // Refused before the transfer was recorded (float floor, money paused): nothing moved.
+      await reservation.release().catch(() => undefined);
+      throw error;
+    }
+  }
+
+  /**
+   * Cash-out request: the limits as they stand (reserved only when the customer's confirmation executes it),
+   * then an approval the customer alone can give, with the amount held on the customer's savings.
+   */
+  async requestCashOut(
+    agent: AgentRecord,
+    customer: CashCustomer,
+    cents: number,
+    requester: { msisdn: string; lang: string; label: string; officeId: number },
+  ): Promise<ApprovalRecord> {
+    await this.check(agent, customer, 'out', cents);
+    const lang = customer.lang ?? this.deps.defaultLanguage;
+    return this.deps.approvals.request({
+      kind: 'cash-out',
+      intent: {
+        // id and ref are the approval's own (the service replaces them).
+        id: '',
+        ref: '',
+        kind: 'send',
+        cash: 'out',
+        msisdn: customer.msisdn,
+        lang,
+        from: { clientId: customer.clientId, officeId: customer.officeId, accountId: customer.accountId },
+        to: { clientId: agent.clientId, officeId: requester.officeId, accountId: agent.floatAccountId, type: 'savings' },
+        amountCents: cents,
+        currency: this.deps.currency,
+        counterparty: `${requester.label} (${agent.storeNumber})`,
+        senderLabel: customer.label,
+      },
+      requester: { clientId: agent.clientId, label: requester.label, msisdn: requester.msisdn, lang: requester.lang },
+      approvers: [{ clientId: customer.clientId, label: customer.label, msisdn: customer.msisdn, lang }],
+      required: 1,
+      rule: `agent:${agent.clientId} store ${agent.storeNumber} cash-out`,
+      ttlMs: this.deps.cashOutTtlMs,
+    });
+  }
+
+  /**
+   * The customer's check on their own phone: the store number typed must be the requesting agent's. Only the
+   * approver of an open cash-out is answered; anything else is `false`.
+   */
+  async storeMatches(approvalId: string, customerClientId: number, typed: string): Promise<boolean> {
+    const approval = await this.deps.approvals.get(approvalId);
+    if (!approval || approval.kind !== 'cash-out' || approval.state !== 'pending') return false;
+    if (!approval.approvers.some((a) => a.clientId === customerClientId)) return false;
+    const agent = await this.deps.registry.get(approval.requester.clientId);
+    return agent !== undefined && agent.storeNumber === typed.trim();
+  }
+
+  /**
+   * Run by the approval service just before a cash-out executes: the agent may still work, the float is still
+   * the one requested, and the limits are reserved now (once per approval). A reason fails the approval.
+   */
+  readonly recheck: ApprovalRecheck = async (approval) => {
+    const agent = await this.deps.registry.get(approval.requester.clientId);
+    if (!agent) return 'agent-unknown';
+    if (agent.status !== 'active') return 'agent-suspended';
+    if (agent.floatAccountId !== approval.intent.to.accountId) return 'agent-changed';
+    const reserved = await this.deps.limiter.reserve({
+      id: approval.id,
+      agentClientId: agent.clientId,
+      customerClientId: approval.intent.from.clientId,
+      direction: 'out',
+      cents: approval.intent.amountCents,
+      limits: agent.limits,
+    });
+    if (!reserved.ok) {
+      await this.auditLimit(agent, approval.intent.from.clientId, 'out', approval.intent.amountCents, reserved.rule);
+      return 'agent-limit';
+    }
+    return undefined;
+  };
+
+  /**
+   * Told of every transfer that is done (the transfer service's afterDone, whoever settled it): the agent's
+   * SMS of a cash-in carries the float balance; a cash-out tells the agent to pay, with the code the customer
+   * also gets. Each SMS once (its job id derives from the movement's key).
+   */
+  async afterDone(intent: TransferIntent): Promise<void> {
+    if (!intent.cash) return;
+    const { translator, queue } = this.deps;
+    const amount = (lang: string) => translator.formatAmount(lang, intent.amountCents / 100, intent.currency);
+    if (intent.cash === 'in') {
+      const float = await this.deps.fineract.getOwnedSavingsAccount(intent.from.clientId, intent.from.accountId);
+      const lang = intent.lang;
+      const text = translator.t(lang, 'agent.sms.cashInDone', {
+        amount: amount(lang),
+        customer: intent.counterparty,
+        ref: intent.ref,
+        float: translator.formatAmount(lang, float.availableBalance, float.currency, float.decimalPlaces),
+      });
+      await queue.add(SMS_JOB, { to: intent.msisdn, text: toGsm(text), ref: intent.ref }, { jobId: `sms-${intent.id}-agent` });
+      return;
+    }
+    const approval = await this.deps.approvals.get(intent.id);
+    const agent = approval?.requester;
+    if (!agent?.msisdn) return;
+    const code = cashOutCode(this.deps.secret, intent.id);
+    const agentLang = agent.lang ?? this.deps.defaultLanguage;
+    await queue.add(
+      SMS_JOB,
+      {
+        to: agent.msisdn,
+        text: toGsm(
+          translator.t(agentLang, 'agent.sms.payCash', {
+            amount: amount(agentLang),
+            customer: intent.senderLabel ?? '',
+            code,
+            ref: intent.ref,
+          }),
+        ),
+        ref: intent.ref,
+      },
+      { jobId: `sms-${intent.id}-agent` },
+    );
+    await queue.add(
+      SMS_JOB,
+      {
+        to: intent.msisdn,
+        text: toGsm(
+          translator.t(intent.lang, 'agent.sms.cashOutCode', {
+            amount: amount(intent.lang),
+            agent: intent.counterparty,
+            code,
+            ref: intent.ref,
+          }),
+        ),
+        ref: intent.ref,
+      },
+      { jobId: `sms-${intent.id}-code` },
+    );
+  }
+
+  /** The float's balance (available) and its last transactions. */
+  async float(agent: AgentRecord, transactions = false) {
+    return this.deps.fineract.getOwnedSavingsAccount(agent.clientId, agent.floatAccountId, { transactions });
+  }
+
+  private async checkFloat(agent: AgentRecord, customer: CashCustomer, cents: number): Promise<void> {
+    const float = await this.float(agent);
+    const available = Math.round(float.availableBalance * 10 ** float.decimalPlaces);
+    if (available - cents < agent.limits.floatFloorCents) {
+      await this.auditLimit(agent, customer.clientId, 'in', cents, 'float-floor');
+      throw new AgentRefusal('float-low', 'float-floor');
+    }
+  }
+
+  private async refuse(agent: AgentRecord, customer: CashCustomer, direction: Direction, cents: number, rule: LimitRule): Promise<never> {
+    await this.auditLimit(agent, customer.clientId, direction, cents, rule);
+    throw new AgentRefusal('limit', rule);
+  }
+
+  private async auditLimit(agent: AgentRecord, customerClientId: number, direction: Direction, cents: number, rule: LimitRule) {
+    this.deps.logger.info({ agent: agent.clientId, direction, rule }, 'agent limit refused a movement');
+    await this.deps.audit
+      .record({
+        type: 'agent.limit',
+        actor: `customer:${agent.clientId}`,
+        clientId: agent.clientId,
+        data: { rule, direction, amountMinor: cents, currency: this.deps.currency, customerId: customerClientId },
+      })
+      .catch((error: unknown) => {
+        this.deps.logger.warn({ agent: agent.clientId, err: { type: (error as Error)?.name } }, 'audit entry not written');
+      });
+  }
+}

@@ -1,0 +1,287 @@
+import { randomBytes } from 'node:crypto';
+import { assign, type AnyActorLogic } from 'xstate';
+import { z } from 'zod';
+import type { Logger } from 'pino';
+import type { CountryCode } from 'libphonenumber-js';
+import { currentDeadline } from '../limits/deadline.js';
+import { MoneyPaused } from '../money/transfer-service.js';
+import { ApprovalRefused } from '../approvals/approval-service.js';
+import { AgentRefusal, type AgentService, type CashCustomer } from '../agents/agent-service.js';
+import type { LimitRule } from '../agents/limits.js';
+import { maskPhone } from './registry-money.js';
+import { actor, checkPin, FlowError, requireCustomer, type PinVerifier } from './actor-kit.js';
+import type { FlowContext, FlowEvent, ViewVars } from './types.js';
+import { amountVar, dateVar, type ManifestSet } from './manifest.js';
+
+/**
+ * The agent part of the setup() registry (issue 11; threats T14, T32): the agent menu behind the agent's PIN
+ * (cash-in, cash-out the customer confirms, the float's balance and statement), and the customer's store-number
+ * check on a cash-out approval. Behaviour lives in `src/agents/`; these adapt it to flows.
+ */
+
+export interface AgentFlowDeps {
+  agents?: AgentService;
+  pins: PinVerifier;
+  logger: Logger;
+  defaultCountry: string;
+  currency: string;
+  /** Hop budget used when no hop deadline is set (background runs). */
+  fallbackBudgetMs: number;
+}
+
+const DIRECTIONS = ['in', 'out'] as const;
+const directionParams = z.strictObject({ direction: z.enum(DIRECTIONS) });
+const customerVar = { max: 20, example: 'Nyambura-Wairimu K.', description: "the customer's masked name (Amina W.)" };
+const refVar = { max: 8, example: 'AB12CD34', description: 'reference shown to agent and customer' };
+/** What an agent limit refusal becomes in a flow. */
+const LIMIT_ERRORS = ['amount-low', 'amount-high', 'agent-limit', 'customer-limit', 'float-low'] as const;
+
+export const AGENT_MANIFESTS = {
+  actors: {
+    findAgent: { description: "after the PIN: the caller's agent record (store number, float)", errors: ['not-agent', 'agent-suspended'] },
+    findCashCustomer: { description: 'finds the customer of the number the agent typed (not the agent)', errors: ['unknown-recipient'] },
+    checkCashAmount: {
+      description: "checks the amount typed against the agent's limits (and, for a cash-in, the float floor); refusals are audited",
+      errors: [...LIMIT_ERRORS],
+    },
+    agentCashIn: {
+      description:
+        "the agent's PIN, then the float pays the customer's savings exactly once (limits reserved first); resolves { status: done | processing }",
+      keys: ['transfer.pending'],
+      errors: ['pin-wrong', 'pin-locked', 'pin-not-set', 'insufficient', 'inactive', 'money-paused', ...LIMIT_ERRORS],
+    },
+    agentCashOut: {
+      description:
+        "the agent's PIN, then a cash-out approval the customer confirms on their own phone (amount held on the customer's savings); moves nothing now",
+      errors: ['pin-wrong', 'pin-locked', 'pin-not-set', 'insufficient', 'inactive', 'money-paused', ...LIMIT_ERRORS],
+    },
+    fetchFloat: { description: "reads the float's available balance" },
+    fetchFloatStatement: { description: "reads the float's last 10 transactions" },
+    checkStoreNumber: {
+      description:
+        "customer side of a cash-out (context.data.approvalId): the store number typed must be the requesting agent's, as shown on the counter",
+      errors: ['store-wrong'],
+    },
+  },
+  actions: {
+    rememberAgent: {
+      description: 'keeps the agent found by findAgent',
+      views: { store: { max: 10, example: '5501', description: "the agent's store number" } },
+    },
+    useCash: {
+      description: 'starts a cash journey: `{ type: useCash, params: { direction: in } }`',
+      params: directionParams,
+    },
+    rememberCashCustomer: {
+      description: 'keeps the customer found by findCashCustomer',
+      views: {
+        customer: customerVar,
+        counterparty: customerVar,
+        phone: { max: 13, example: '+255711000009', description: 'masked number (0711***002)' },
+      },
+    },
+    rememberCashAmount: {
+      description: 'fixes the cash movement (a new idempotency key) with the amount checked',
+      views: { amount: amountVar('the cash amount'), ref: refVar },
+    },
+    rememberCashOut: {
+      description: 'keeps the cash-out approval requested by agentCashOut',
+      views: { ref: refVar, minutes: { max: 3, example: '120', description: 'minutes the customer has to confirm' } },
+    },
+    rememberFloat: { description: "keeps the float's balance", views: { float: amountVar('available float balance') } },
+    rememberFloatStatement: {
+      description: "keeps the float's statement",
+      lists: {
+        lines: {
+          description: 'one row per transaction, newest first',
+          row: {
+            date: dateVar('a date (dd/mm/yyyy)'),
+            sign: { max: 1, example: '-', description: '+ for credits, - for debits' },
+            amount: amountVar('the amount of the transaction'),
+          },
+        },
+      },
+    },
+  },
+  guards: {
+    cashIs: { description: 'the cash journey is this one: `{ type: cashIs, params: { direction: out } }`', params: directionParams },
+  },
+} as const satisfies ManifestSet;
+
+type Ctx = { context: FlowContext; event: FlowEvent };
+
+/** The flow error of an agent refusal. */
+function limitError(rule: LimitRule | undefined): FlowError {
+  switch (rule) {
+    case 'amount-low':
+    case 'amount-high':
+      return new FlowError(rule);
+    case 'customer-daily':
+      return new FlowError('customer-limit');
+    case 'float-floor':
+      return new FlowError('float-low');
+    default:
+      return new FlowError('agent-limit');
+  }
+}
+
+function toAgentFlowError(error: unknown): unknown {
+  if (error instanceof AgentRefusal) {
+    if (error.code === 'not-agent') return new FlowError('not-agent');
+    if (error.code === 'suspended') return new FlowError('agent-suspended');
+    return limitError(error.rule);
+  }
+  if (error instanceof MoneyPaused) return new FlowError('money-paused');
+  if (error instanceof ApprovalRefused) {
+    if (error.reason === 'insufficient') return new FlowError('insufficient');
+    if (error.reason === 'inactive') return new FlowError('inactive');
+    return new FlowError('unavailable');
+  }
+  return error;
+}
+
+export function createAgentImplementations(deps: AgentFlowDeps) {
+  const { logger } = deps;
+  const service = () => {
+    if (!deps.agents) throw new FlowError('unavailable');
+    return deps.agents;
+  };
+  const agentOf = async (context: FlowContext) => service().agentOf(requireCustomer(context).clientId);
+  const cashCustomerOf = (context: FlowContext): CashCustomer => {
+    const raw = context.data.cashCustomer;
+    if (typeof raw !== 'string') throw new FlowError('unavailable');
+    return JSON.parse(raw) as CashCustomer;
+  };
+  const cents = (context: FlowContext) => {
+    const value = Number(context.data.cashCents);
+    if (!Number.isSafeInteger(value) || value <= 0) throw new FlowError('unavailable');
+    return value;
+  };
+  const wrap = <T>(name: string, run: (input: Ctx, scope: { signal: AbortSignal }) => Promise<T>) =>
+    actor(logger, name, async (input, scope) => {
+      try {
+        return await run(input, scope);
+      } catch (error) {
+        throw toAgentFlowError(error);
+      }
+    });
+  const money = (amountCents: number) => ({ amount: amountCents / 100, currency: deps.currency });
+
+  const actors = {
+    findAgent: wrap('findAgent', async ({ context }) => {
+      const agent = await agentOf(context);
+      return { storeNumber: agent.storeNumber };
+    }),
+    findCashCustomer: wrap('findCashCustomer', async ({ context, event }) => {
+      const agent = await agentOf(context);
+      const found = await service().findCustomer(agent, String(event.value ?? ''));
+      if (!found) throw new FlowError('unknown-recipient');
+      return found;
+    }),
+    checkCashAmount: wrap('checkCashAmount', async ({ context, event }) => {
+      const agent = await agentOf(context);
+      const typed = /^(\d{1,9})(?:\.(\d{1,2}))?$/.exec(String(event.value ?? '').trim());
+      if (!typed) throw new FlowError('amount-low');
+      const amount = Number(typed[1]) * 100 + Number((typed[2] ?? '0').padEnd(2, '0'));
+      await service().check(agent, cashCustomerOf(context), context.data.cash === 'out' ? 'out' : 'in', amount);
+      return { cents: amount };
+    }),
+    agentCashIn: wrap('agentCashIn', async ({ context, event }) => {
+      const me = requireCustomer(context);
+      await checkPin(deps.pins, me.clientId, event);
+      const agent = await agentOf(context);
+      const id = String(context.data.cashId ?? '');
+      if (!/^[0-9a-f]{32}$/.test(id)) throw new FlowError('unavailable');
+      const { intent, outcome } = await service().cashIn(
+        agent,
+        cashCustomerOf(context),
+        cents(context),
+        { id, agentMsisdn: context.msisdn, agentLang: context.lang, agentLabel: maskName(me.displayName), agentOfficeId: me.officeId },
+        currentDeadline() ?? Date.now() + deps.fallbackBudgetMs,
+      );
+      if (outcome.status === 'failed') throw new FlowError(outcome.code === 'over-daily' ? 'agent-limit' : outcome.code);
+      return outcome.status === 'done'
+        ? { status: 'done', ref: intent.ref, transferId: outcome.transferId }
+        : { status: 'processing', ref: intent.ref };
+    }),
+    agentCashOut: wrap('agentCashOut', async ({ context, event }) => {
+      const me = requireCustomer(context);
+      await checkPin(deps.pins, me.clientId, event);
+      const agent = await agentOf(context);
+      const approval = await service().requestCashOut(agent, cashCustomerOf(context), cents(context), {
+        msisdn: context.msisdn,
+        lang: context.lang,
+        label: maskName(me.displayName),
+        officeId: me.officeId,
+      });
+      return { ref: approval.ref, minutes: Math.max(1, Math.round((approval.expiresAt - approval.createdAt) / 60_000)) };
+    }),
+    fetchFloat: wrap('fetchFloat', async ({ context }) => {
+      const float = await service().float(await agentOf(context));
+      return { amount: float.availableBalance, currency: float.currency, decimals: float.decimalPlaces };
+    }),
+    fetchFloatStatement: wrap('fetchFloatStatement', async ({ context }) => {
+      const float = await service().float(await agentOf(context), true);
+      return (float.transactions ?? []).slice(0, 10).map((t): ViewVars => ({
+        date: { date: t.date },
+        sign: t.credit ? '+' : '-',
+        amount: { amount: t.amount, currency: float.currency, decimals: float.decimalPlaces },
+      }));
+    }),
+    checkStoreNumber: wrap('checkStoreNumber', async ({ context, event }) => {
+      const me = requireCustomer(context);
+      const id = String(context.data.approvalId ?? '');
+      if (!(await service().storeMatches(id, me.clientId, String(event.value ?? '')))) throw new FlowError('store-wrong');
+      return true;
+    }),
+  } satisfies Record<keyof typeof AGENT_MANIFESTS.actors, AnyActorLogic>;
+
+  const actions = {
+    rememberAgent: assign(({ context, event }: Ctx) => {
+      const out = event.output as { storeNumber: string };
+      return { view: { ...context.view, store: out.storeNumber } };
+    }),
+    useCash: assign(({ context }: Ctx, params: z.infer<typeof directionParams>) => ({
+      data: { ...context.data, cash: params.direction },
+    })),
+    rememberCashCustomer: assign(({ context, event }: Ctx) => {
+      const c = event.output as CashCustomer;
+      return {
+        data: { ...context.data, cashCustomer: JSON.stringify(c) },
+        view: { ...context.view, customer: c.label, counterparty: c.label, phone: maskPhone(c.msisdn, deps.defaultCountry as CountryCode) },
+      };
+    }),
+    rememberCashAmount: assign(({ context, event }: Ctx) => {
+      const { cents: amount } = event.output as { cents: number };
+      // Drawn when the confirmation screen is entered: a replayed hop reuses it, a new amount gets a new one.
+      const id = randomBytes(16).toString('hex');
+      return {
+        data: { ...context.data, cashCents: amount, cashId: id },
+        view: { ...context.view, amount: money(amount), ref: id.slice(0, 8).toUpperCase() },
+      };
+    }),
+    rememberCashOut: assign(({ context, event }: Ctx) => {
+      const out = event.output as { ref: string; minutes: number };
+      return { view: { ...context.view, ref: out.ref, minutes: out.minutes } };
+    }),
+    rememberFloat: assign(({ context, event }: Ctx) => ({
+      view: { ...context.view, float: event.output as { amount: number; currency: string; decimals: number } },
+    })),
+    rememberFloatStatement: assign(({ context, event }: Ctx) => ({
+      view: { ...context.view, lines: event.output as ViewVars[] },
+    })),
+  } satisfies Record<keyof typeof AGENT_MANIFESTS.actions, unknown>;
+
+  const guards = {
+    cashIs: ({ context }: Ctx, params: z.infer<typeof directionParams>) => context.data.cash === params.direction,
+  } satisfies Record<keyof typeof AGENT_MANIFESTS.guards, unknown>;
+
+  return { actors, actions, guards };
+}
+
+/** "Chanya Mwangi" -> "Chanya M.". */
+function maskName(displayName: string): string {
+  const [first = '', ...rest] = displayName.trim().split(/\s+/);
+  const last = rest[rest.length - 1];
+  return last ? `${first} ${last[0]!.toUpperCase()}.` : first;
+}
