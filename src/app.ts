@@ -35,6 +35,7 @@ import type { FlowCatalogue } from './channels/flow-routing.js';
 import { withTimeout } from './time.js';
 import type { ApprovalService } from './approvals/approval.js';
 import type { MandateRegistry } from './approvals/mandates.js';
+import type { AgentRegistry } from './agents/registry.js';
 
 /** Everything the HTTP app needs, built by `services.ts` (or by a test). */
 export interface AppDeps {
@@ -74,6 +75,8 @@ export interface AppDeps {
   challenges?: ChallengeServiceRuntime;
   /** Enrolment and the PIN lifecycle (T11): POST /admin/enrolments. */
   identity?: IdentityService;
+  /** The agent registry (issue 11): PUT and GET /admin/agents/<clientId>. */
+  agentRegistry?: AgentRegistry;
   /** Approvals (issue 11): GET and DELETE /admin/approvals. */
   approvals?: ApprovalService;
   /** Mandates of business accounts (issue 11): PUT and GET /admin/mandates/<accountNo>. */
@@ -232,6 +235,7 @@ function adminOptions(deps: AppDeps): AdminOptions {
     locked: deps.lockedCustomers,
     identity: deps.identity,
     approvals: { approvals: deps.approvals, mandates: deps.mandates },
+    agents: deps.agentRegistry && { registry: deps.agentRegistry, fineract: deps.fineract },
     logger: deps.logger,
   };
 }

@@ -51,6 +51,10 @@ import { SwitchableTranslator, watchFlows, type FlowWatcher } from './engine/hot
 import { createApprovalService, type RedisApprovalService } from './approvals/approval-service.js';
 import { MandateRegistry } from './approvals/mandates.js';
 import { DEMO_MANDATES } from './approvals/demo-mandates.js';
+import { createAgentRegistry, DEFAULT_AGENT_LIMITS, type AgentRegistry } from './agents/registry.js';
+import { createAgentLimiter } from './agents/limits.js';
+import { AgentService } from './agents/agent-service.js';
+import { DEMO_AGENTS } from './agents/demo-agents.js';
 
 /**
  * Builds every long-lived dependency from the configuration: store (Redis or in-process), Fineract (or the
@@ -73,6 +77,9 @@ export interface Services extends AppDeps {
   approvals: RedisApprovalService;
   /** Mandates of business accounts (issue 11): who raises, who approves, by amount band. */
   mandates: MandateRegistry;
+  /** Agents (issue 11): the registry, cash-in and cash-out. */
+  agents: AgentService;
+  agentRegistry: AgentRegistry;
   /** Voice recordings found under LOCALES_DIR/audio. */
   voiceAudio: AudioCatalogue;
   /** Set when the built-in sandbox runs in this process. */
@@ -260,6 +267,10 @@ export async function createServices(
     challenges.register(queue, (sms) => messenger.send(sms));
     // OTP_NEW_PAYEE: who each customer has paid, as keyed hashes.
     const payees = createPaidPayees({ store, keys, pepper: config.pin.pepper });
+    // Agents (issue 11): built after the approvals they open; the transfer service and the approvals call into
+    // them (afterDone, the cash-out recheck) only once money moves, long after this assignment.
+    // eslint-disable-next-line prefer-const
+    let agents: AgentService | undefined;
     const transfers = new TransferService({
       store,
       keys,
@@ -279,6 +290,10 @@ export async function createServices(
       afterDone: async (intent) => {
         if (intent.kind === 'send') await payees.remember(intent.from.clientId, payeeOf(intent.to));
         await challenges.consumeFreshCredential(intent.from.clientId);
+        // An agent's cash movement: the agent's SMS (float balance, or the cash to pay and its code).
+        await agents?.afterDone(intent).catch((error: unknown) => {
+          logger.warn({ transfer: intent.ref, err: { type: (error as Error)?.name } }, 'agent SMS not queued');
+        });
       },
     });
     queue.handle(RESOLVE_JOB, async (job) => transfers.resolve(job.clientId, job.id));
@@ -308,9 +323,33 @@ export async function createServices(
       ussdCode: config.approvals.ussdCode,
       // What is left of the approver's hop after the PIN check and the hold's release.
       executeBudgetMs: Math.round(config.hopDeadlineMs / 2),
-      rechecks: { mandate: mandates.recheck },
+      // Agent cash-out (threat T32): the agent may still work, same float, limits reserved just before it moves.
+      rechecks: { mandate: mandates.recheck, 'cash-out': async (approval) => (agents ? agents.recheck(approval) : 'agent-unknown') },
     });
     approvals.registerJobs(queue); // `approval-expire`, `approval-warn`, `approval-settle`
+    const agentRegistry = createAgentRegistry({ store, keys });
+    agents = new AgentService({
+      registry: agentRegistry,
+      limiter: createAgentLimiter({ store, keys, today: () => client.businessDateNow() }),
+      fineract,
+      transfers,
+      approvals,
+      queue,
+      translator,
+      audit,
+      logger,
+      secret: config.pin.pepper,
+      defaultCountry: config.defaultCountry,
+      currency: config.currency,
+      defaultLanguage: config.defaultLanguage,
+      cashOutTtlMs: config.agents.cashOutExpiryS * 1000,
+    });
+    if (sandboxUrl) {
+      for (const demo of DEMO_AGENTS) {
+        if (await agentRegistry.get(demo.clientId)) continue;
+        await agentRegistry.put({ ...demo, status: 'active', limits: DEFAULT_AGENT_LIMITS, updatedBy: 'system', updatedAt: Date.now() });
+      }
+    }
     outbound.register(queue); // `sms` and `call` jobs
     notifyLock = lockNoticeSender({
       queue,
@@ -376,6 +415,7 @@ export async function createServices(
       callbacks,
       smsPinEnabled: config.sms.pinEnabled,
       identity,
+      agents,
       money: {
         transfers,
         secret: config.pin.pepper,
@@ -442,6 +482,8 @@ export async function createServices(
       callbacks,
       approvals,
       mandates,
+      agents,
+      agentRegistry,
       voiceAudio,
       outbox,
       calls,

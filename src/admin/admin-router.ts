@@ -15,6 +15,7 @@ import type { LockedCustomers } from './locked-customers.js';
 import type { IdentityService } from '../security/enrolment.js';
 import { mountEnrolmentRoutes } from './enrolment-routes.js';
 import { mountMandateRoutes, type MandateRouteDeps } from './mandate-routes.js';
+import { mountAgentRoutes, type AgentRouteDeps } from './agent-routes.js';
 import { consolePage, summaryRoute, type Summary } from './console.js';
 
 /**
@@ -52,6 +53,8 @@ export interface AdminOptions {
   locked?: LockedCustomers;
   /** Enrolment (`POST /admin/enrolments`, enrolment-routes.ts). */
   identity?: IdentityService;
+  /** The agent registry (`PUT`/`GET /admin/agents/<clientId>`, agent-routes.ts). */
+  agents?: Omit<AgentRouteDeps, 'logger' | 'audit'>;
   /** Mandates and approvals (issue 11, mandate-routes.ts): `PUT`/`GET /admin/mandates/<accountNo>`, `GET`/`DELETE /admin/approvals`. */
   approvals?: Pick<MandateRouteDeps, 'mandates' | 'approvals'>;
   /** The key numbers of /metrics for the console (`GET /admin/summary`). */
@@ -124,6 +127,7 @@ export function adminRouter(options: AdminOptions): Router {
 
   mountEnrolmentRoutes(router, { identity: options.identity, logger });
   mountMandateRoutes(router, { ...options.approvals, audit: options.audit, logger });
+  mountAgentRoutes(router, options.agents && { ...options.agents, audit: options.audit, logger });
 
   /** Is the customer's PIN locked, until when (`until`, ISO time; absent when `hard`), after how many locks in a row? */
   router.get('/admin/customers/:clientId/pin', async (req, res) => {

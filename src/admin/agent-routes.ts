@@ -125,3 +125,89 @@ export function mountAgentRoutes(router: Router, deps?: AgentRouteDeps): void {
     res.json(view(record));
   });
 }
+
+const errorBody = (description: string) => ({
+  description,
+  content: { 'application/json': { schema: { type: 'object', required: ['error'], properties: { error: { type: 'string' } } } } },
+});
+const text = (description: string) => ({ description, content: { 'text/plain': { schema: { type: 'string' } } } });
+const cents = { type: 'integer', minimum: 0, description: 'minor units (KES cents)' };
+const limitsSchema = {
+  type: 'object',
+  additionalProperties: false,
+  properties: {
+    minCents: cents,
+    maxCents: cents,
+    dailyCount: { type: 'integer', minimum: 1, description: 'movements per agent per business day' },
+    dailyInCents: cents,
+    dailyOutCents: cents,
+    floatFloorCents: cents,
+    customerDailyCents: cents,
+  },
+};
+const agentSchema = {
+  type: 'object',
+  properties: {
+    clientId: { type: 'integer' },
+    storeNumber: { type: 'string', pattern: '^\\d{4,10}$' },
+    floatAccountNo: { type: 'string' },
+    status: { enum: ['active', 'suspended'] },
+    limits: limitsSchema,
+    updatedBy: { type: 'string', examples: ['operator:wanjiku', 'system'] },
+    updatedAt: { type: 'string', format: 'date-time' },
+  },
+};
+const clientIdParam = { name: 'clientId', in: 'path', required: true, schema: { type: 'string', pattern: '^\\d{1,12}$' } };
+const denied = {
+  '401': text('no or wrong bearer token'),
+  '429': text('ADMIN_RATE_PER_MIN exceeded (per source address and per operator); Retry-After says when to retry'),
+};
+
+/** The OpenAPI paths of these routes (spread into the document in openapi.ts). */
+export const AGENT_OPENAPI_PATHS: Record<string, Record<string, unknown>> = {
+  '/admin/agents/{clientId}': {
+    get: {
+      summary: "An agent's record (issue 11): store number, float account, status, limits",
+      parameters: [clientIdParam],
+      responses: {
+        '200': { description: 'OK', content: { 'application/json': { schema: agentSchema } } },
+        '400': errorBody('clientId is not a number'),
+        '404': errorBody('this client is not an agent'),
+        ...denied,
+      },
+    },
+    put: {
+      summary:
+        'Makes a Fineract client an agent, or changes one (threats T14, T32): the float must be an active savings account of ' +
+        'that client in Fineract; limits not given keep their values (defaults for a new agent). Audited as agent.changed.',
+      parameters: [clientIdParam],
+      requestBody: {
+        required: true,
+        content: {
+          'application/json': {
+            schema: {
+              type: 'object',
+              required: ['storeNumber', 'floatAccountNo'],
+              additionalProperties: false,
+              properties: {
+                storeNumber: { type: 'string', pattern: '^\\d{4,10}$', examples: ['5501'] },
+                floatAccountNo: { type: 'string', examples: ['000000003'] },
+                status: { enum: ['active', 'suspended'] },
+                limits: limitsSchema,
+              },
+            },
+          },
+        },
+      },
+      responses: {
+        '200': { description: 'written', content: { 'application/json': { schema: agentSchema } } },
+        '400': errorBody('not that body, or limits that contradict each other'),
+        '404': errorBody('no such client, or the client has no savings account with this number'),
+        '409': errorBody('this store number belongs to another agent'),
+        '422': errorBody('the client or the float account is not active'),
+        '503': errorBody('Fineract could not be asked'),
+        ...denied,
+      },
+    },
+  },
+};
