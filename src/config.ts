@@ -223,8 +223,8 @@ function toConfig(v: SettingValues) {
     identity: { enrolmentMode: v.ENROLMENT_MODE, supportPhone: v.SUPPORT_PHONE },
     /** Approvals (issue 11): APPROVAL_DEFAULT_EXPIRY_S, and the code SMS texts tell people to dial (USSD_SERVICE_CODE). */
     approvals: { defaultExpiryS: v.APPROVAL_DEFAULT_EXPIRY_S, ussdCode: v.USSD_SERVICE_CODE },
-    /** Agents (issue 11): how long a cash-out waits for the customer (AGENT_CASHOUT_EXPIRY_S). */
-    agents: { cashOutExpiryS: v.AGENT_CASHOUT_EXPIRY_S },
+    /** Agents (issue 11): how long a cash-out waits for the customer, and whether the agent keys the customer's ID. */
+    agents: { cashOutExpiryS: v.AGENT_CASHOUT_EXPIRY_S, idCheck: v.AGENT_CASHOUT_ID_CHECK },
     /** Abuse buckets on every channel route (LIMIT_NUMBER_PER_MIN, LIMIT_SOURCE_PER_MIN, TRUSTED_SOURCES). */
     abuse: { numberPerMin: v.LIMIT_NUMBER_PER_MIN, sourcePerMin: v.LIMIT_SOURCE_PER_MIN, trustedSources: csv(v.TRUSTED_SOURCES) },
     /** SMS keywords: PIN-in-SMS allowed (SMS_PIN_ENABLED), answers per number per hour (SMS_MAX_PER_HOUR). */

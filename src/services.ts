@@ -343,6 +343,7 @@ export async function createServices(
       currency: config.currency,
       defaultLanguage: config.defaultLanguage,
       cashOutTtlMs: config.agents.cashOutExpiryS * 1000,
+      idCheck: config.agents.idCheck,
     });
     if (sandboxUrl) {
       for (const demo of DEMO_AGENTS) {

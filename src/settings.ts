@@ -401,6 +401,14 @@ export const SETTINGS = {
     default: '300',
     schema: int(60, 3600),
   },
+  AGENT_CASHOUT_ID_CHECK: {
+    help:
+      "true: before a cash-out request the agent keys the customer's ID number, which must be one of the client's " +
+      "active identifiers in Fineract (threat T32: the customer's own ID, not merely a valid one; two tries). " +
+      'The service account then also needs READ_CLIENTIDENTIFIER.',
+    default: 'false',
+    schema: bool,
+  },
   USSD_SERVICE_CODE: {
     help: 'The USSD code SMS texts tell customers to dial (approvals: "Dial *384*123# > Approvals").',
     default: '*384*123#',

@@ -31,7 +31,7 @@ import type { AgentLimiter, Direction, LimitRule } from './limits.js';
 /** Why a cash movement was refused before anything was sent; `limit` carries the rule. */
 export class AgentRefusal extends Error {
   constructor(
-    readonly code: 'limit' | 'float-low' | 'not-agent' | 'suspended',
+    readonly code: 'limit' | 'float-low' | 'not-agent' | 'suspended' | 'id-unchecked',
     readonly rule?: LimitRule,
   ) {
     super(`agent movement refused: ${rule ?? code}`);
@@ -53,7 +53,7 @@ export interface CashCustomer {
 export interface AgentServiceDeps {
   registry: AgentRegistry;
   limiter: AgentLimiter;
-  fineract: Pick<FineractClient, 'findClientByPhone' | 'getClient' | 'listAccounts' | 'getOwnedSavingsAccount'>;
+  fineract: Pick<FineractClient, 'findClientByPhone' | 'getClient' | 'listAccounts' | 'getOwnedSavingsAccount' | 'hasIdentifier'>;
   transfers: Pick<TransferService, 'execute'>;
   approvals: Pick<ApprovalService, 'request' | 'get'>;
   queue: JobQueue;
@@ -67,6 +67,8 @@ export interface AgentServiceDeps {
   defaultLanguage: string;
   /** AGENT_CASHOUT_EXPIRY_S, in ms. */
   cashOutTtlMs: number;
+  /** AGENT_CASHOUT_ID_CHECK: the agent keys the customer's ID number before a cash-out request. */
+  idCheck?: boolean;
 }
 
 /** "Baraka Otieno" -> "Baraka O.". */
@@ -91,6 +93,28 @@ export class AgentService {
     if (!agent) throw new AgentRefusal('not-agent');
     if (agent.status !== 'active') throw new AgentRefusal('suspended');
     return agent;
+  }
+
+  /** AGENT_CASHOUT_ID_CHECK. */
+  get idCheck(): boolean {
+    return this.deps.idCheck === true;
+  }
+
+  /**
+   * The ID number the agent keyed is one of the customer's active identifiers in Fineract. A mismatch is
+   * audited (`agent.id-mismatch`): an agent trying numbers shows in the trail.
+   */
+  async idMatches(agent: AgentRecord, customer: CashCustomer, typed: string): Promise<boolean> {
+    if (await this.deps.fineract.hasIdentifier(customer.clientId, typed)) return true;
+    await this.deps.audit
+      .record({
+        type: 'agent.id-mismatch',
+        actor: `customer:${agent.clientId}`,
+        clientId: agent.clientId,
+        data: { customerId: customer.clientId },
+      })
+      .catch(() => undefined);
+    return false;
   }
 
   /** The customer of the number the agent typed: active, with a savings account, not the agent. */
@@ -173,8 +197,9 @@ export class AgentService {
     agent: AgentRecord,
     customer: CashCustomer,
     cents: number,
-    requester: { msisdn: string; lang: string; label: string; officeId: number },
+    requester: { msisdn: string; lang: string; label: string; officeId: number; idChecked?: boolean },
   ): Promise<ApprovalRecord> {
+    if (this.idCheck && !requester.idChecked) throw new AgentRefusal('id-unchecked');
     await this.check(agent, customer, 'out', cents);
     const lang = customer.lang ?? this.deps.defaultLanguage;
     return this.deps.approvals.request({

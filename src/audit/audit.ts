@@ -36,6 +36,8 @@ export const AUDIT_TYPES = [
   // agents (issue 11, threat T14): a movement refused by an agent limit (data.rule names it)
   'agent.limit',
   'agent.changed',
+  // an agent keyed an ID number that is none of the customer's active identifiers (AGENT_CASHOUT_ID_CHECK)
+  'agent.id-mismatch',
   // operators
   'switch.changed',
   'switch.requested',

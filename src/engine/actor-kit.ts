@@ -65,6 +65,8 @@ export const FLOW_ERROR_CODES = [
   'customer-limit',
   'float-low',
   'store-wrong',
+  // the ID number an agent keyed is none of the customer's active identifiers in Fineract (AGENT_CASHOUT_ID_CHECK)
+  'id-mismatch',
 ] as const;
 
 export type FlowErrorCode = (typeof FLOW_ERROR_CODES)[number];

@@ -57,6 +57,11 @@ export const AGENT_MANIFESTS = {
     },
     fetchFloat: { description: "reads the float's available balance" },
     fetchFloatStatement: { description: "reads the float's last 10 transactions" },
+    checkCustomerId: {
+      description:
+        "AGENT_CASHOUT_ID_CHECK: the ID number the agent keyed must be one of the customer's active identifiers in Fineract (mismatches audited)",
+      errors: ['id-mismatch'],
+    },
     checkStoreNumber: {
       description:
         "customer side of a cash-out (context.data.approvalId): the store number typed must be the requesting agent's, as shown on the counter",
@@ -88,6 +93,7 @@ export const AGENT_MANIFESTS = {
       description: 'keeps the cash-out approval requested by agentCashOut',
       views: { ref: refVar, minutes: { max: 3, example: '120', description: 'minutes the customer has to confirm' } },
     },
+    rememberIdChecked: { description: "after checkCustomerId: this customer's ID was matched, the cash-out request may be sent" },
     rememberFloat: { description: "keeps the float's balance", views: { float: amountVar('available float balance') } },
     rememberFloatStatement: {
       description: "keeps the float's statement",
@@ -105,6 +111,7 @@ export const AGENT_MANIFESTS = {
   },
   guards: {
     cashIs: { description: 'the cash journey is this one: `{ type: cashIs, params: { direction: out } }`', params: directionParams },
+    idCheckNeeded: { description: "a cash-out while AGENT_CASHOUT_ID_CHECK is on: the agent must key the customer's ID number first" },
   },
 } as const satisfies ManifestSet;
 
@@ -129,6 +136,7 @@ function toAgentFlowError(error: unknown): unknown {
   if (error instanceof AgentRefusal) {
     if (error.code === 'not-agent') return new FlowError('not-agent');
     if (error.code === 'suspended') return new FlowError('agent-suspended');
+    if (error.code === 'id-unchecked') return new FlowError('unavailable');
     return limitError(error.rule);
   }
   if (error instanceof MoneyPaused) return new FlowError('money-paused');
@@ -213,6 +221,8 @@ export function createAgentImplementations(deps: AgentFlowDeps) {
         lang: context.lang,
         label: maskName(me.displayName),
         officeId: me.officeId,
+        // Matched for this very customer (a new customer in the session starts without it).
+        idChecked: context.data.idCheckedFor === cashCustomerOf(context).clientId,
       });
       return { ref: approval.ref, minutes: Math.max(1, Math.round((approval.expiresAt - approval.createdAt) / 60_000)) };
     }),
@@ -227,6 +237,11 @@ export function createAgentImplementations(deps: AgentFlowDeps) {
         sign: t.credit ? '+' : '-',
         amount: { amount: t.amount, currency: float.currency, decimals: float.decimalPlaces },
       }));
+    }),
+    checkCustomerId: wrap('checkCustomerId', async ({ context, event }) => {
+      const agent = await agentOf(context);
+      if (!(await service().idMatches(agent, cashCustomerOf(context), String(event.value ?? '')))) throw new FlowError('id-mismatch');
+      return true;
     }),
     checkStoreNumber: wrap('checkStoreNumber', async ({ context, event }) => {
       const me = requireCustomer(context);
@@ -264,6 +279,9 @@ export function createAgentImplementations(deps: AgentFlowDeps) {
       const out = event.output as { ref: string; minutes: number };
       return { view: { ...context.view, ref: out.ref, minutes: out.minutes } };
     }),
+    rememberIdChecked: assign(({ context }: Ctx) => ({
+      data: { ...context.data, idCheckedFor: cashCustomerOf(context).clientId },
+    })),
     rememberFloat: assign(({ context, event }: Ctx) => ({
       view: { ...context.view, float: event.output as { amount: number; currency: string; decimals: number } },
     })),
@@ -274,6 +292,7 @@ export function createAgentImplementations(deps: AgentFlowDeps) {
 
   const guards = {
     cashIs: ({ context }: Ctx, params: z.infer<typeof directionParams>) => context.data.cash === params.direction,
+    idCheckNeeded: ({ context }: Ctx) => context.data.cash === 'out' && deps.agents?.idCheck === true,
   } satisfies Record<keyof typeof AGENT_MANIFESTS.guards, unknown>;
 
   return { actors, actions, guards };

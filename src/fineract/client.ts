@@ -30,6 +30,8 @@ import {
   AccountTransferPage,
   ClientAccounts,
   ClientData,
+  ClientIdentifierList,
+  IDENTIFIER_ACTIVE,
   CommandResult,
   LoanAccountData,
   LoanWithSchedule,
@@ -529,6 +531,15 @@ export function createFineractClient(options: FineractClientOptions): FineractCl
     return hit ? { holdId: hit.id } : null;
   }
 
+  async function hasIdentifier(clientId: number, documentKey: string): Promise<boolean> {
+    const norm = (key: string) => key.replace(/[\s-]/g, '').toUpperCase();
+    const wanted = norm(documentKey);
+    if (wanted === '') return false;
+    const rows = await get(ClientIdentifierList, `/clients/${id(clientId)}/identifiers`);
+    // An inactive or invalid document (a lost passport, a replaced ID) proves nothing.
+    return rows.some((r) => r.status === IDENTIFIER_ACTIVE && norm(r.documentKey) === wanted);
+  }
+
   async function getBusinessDate(): Promise<string> {
     return businessDate();
   }
@@ -563,6 +574,7 @@ export function createFineractClient(options: FineractClientOptions): FineractCl
     holdAmount: taxonomyOnly(holdAmount),
     releaseAmount: taxonomyOnly(releaseAmount),
     findHold: taxonomyOnly(findHold),
+    hasIdentifier: taxonomyOnly(hasIdentifier),
     businessDate: taxonomyOnly(getBusinessDate),
     businessDateNow,
     ping: taxonomyOnly(ping),

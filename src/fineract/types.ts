@@ -195,6 +195,12 @@ export interface FineractClient {
    * that request's, to release it or to keep it.
    */
   findHold(accountId: number, reason: string): Promise<{ holdId: number } | null>;
+  /**
+   * Whether one of the client's active identifiers (`GET /clients/{id}/identifiers`: national ID, passport...) has
+   * this document key, compared without spaces, dashes or case. An agent's cash-out with AGENT_CASHOUT_ID_CHECK
+   * (threat T32): the ID typed must be this customer's, not merely a valid one.
+   */
+  hasIdentifier(clientId: number, documentKey: string): Promise<boolean>;
   /** The business date known right now, without waiting (refreshed in the background when stale). */
   businessDateNow(): string;
   /** Resolves when Fineract answers an authenticated request (used by /readyz). */

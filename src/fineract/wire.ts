@@ -131,6 +131,23 @@ export const HoldTransaction = z.object({
   reasonForBlock: z.string().nullish(),
 });
 
+/**
+ * `GET /clients/{id}/identifiers`: a bare array of ClientIdentifierData (docs/fineract.md §2.4): `documentKey`,
+ * `documentType` `{id, name}` (a code value of "Customer Identifier"), `status` as a code,
+ * `clientIdentifierStatusType.active` / `.inactive` / `.invalid`.
+ */
+/** ClientIdentifierStatus.ACTIVE's code (fineract-core/.../portfolio/client/domain/ClientIdentifierStatus.java). */
+export const IDENTIFIER_ACTIVE = 'clientIdentifierStatusType.active';
+
+export const ClientIdentifierList = z.array(
+  z.object({
+    id: z.number(),
+    documentKey: z.string(),
+    documentType: z.object({ id: z.number(), name: z.string().optional() }).optional(),
+    status: z.string().optional(),
+  }),
+);
+
 /** `GET /savingsaccounts/{id}?associations=transactions` read for its holds (`findHold`). */
 export const HoldList = z.object({ transactions: z.array(HoldTransaction).optional() });
 

@@ -1,6 +1,14 @@
 import { addDays } from './dates.js';
 import { applyRepayment, buildFlatSchedule } from './loan-schedule.js';
-import type { BankData, ClientRecord, LoanRecord, SavingsAccountRecord, SavingsStatusId, SavingsTxnTypeId } from './model.js';
+import type {
+  BankData,
+  ClientIdentifierRecord,
+  ClientRecord,
+  LoanRecord,
+  SavingsAccountRecord,
+  SavingsStatusId,
+  SavingsTxnTypeId,
+} from './model.js';
 
 /**
  * The demo data listed in README.md ("Demo data (built-in sandbox)"). Dates are relative to the sandbox's business
@@ -49,6 +57,31 @@ export const DEMO_SAVINGS = {
   duma: { id: 4, accountNo: '000000004', clientId: 4, productId: 1, balance: 250_000, available: 250_000 },
   estherClosed: { id: 5, accountNo: '000000005', clientId: 5, productId: 1, balance: 0, available: 0 },
 } as const;
+
+/**
+ * Identity documents of the demo customers (`GET /clients/{id}/identifiers`): an agent's cash-out with
+ * AGENT_CASHOUT_ID_CHECK must be given one of the customer's active ones. Baraka's old passport is inactive.
+ */
+export const DEMO_IDENTIFIERS: Readonly<
+  Record<number, readonly { documentType: 'National ID' | 'Passport'; documentKey: string; active: boolean }[]>
+> = {
+  1: [{ documentType: 'National ID', documentKey: '23456789', active: true }],
+  2: [
+    { documentType: 'National ID', documentKey: '34567890', active: true },
+    { documentType: 'Passport', documentKey: 'A1234567', active: false },
+  ],
+  3: [{ documentType: 'National ID', documentKey: '12345678', active: true }],
+};
+const DOCUMENT_TYPE_IDS = { 'National ID': 21, Passport: 22 } as const;
+function identifiersOf(clientId: number): ClientIdentifierRecord[] {
+  return (DEMO_IDENTIFIERS[clientId] ?? []).map((d, i) => ({
+    id: clientId * 10 + i + 1,
+    documentTypeId: DOCUMENT_TYPE_IDS[d.documentType],
+    documentType: d.documentType,
+    documentKey: d.documentKey,
+    status: d.active ? 200 : 100,
+  }));
+}
 
 export const DEMO_LOANS = {
   amina: { id: 101, accountNo: '000000101', clientId: 1, productId: 1, totalOutstanding: 30_000, principalOutstanding: 24_000 },
@@ -119,9 +152,9 @@ export function createDemoData(businessDate: string): BankData {
     activationDate: ago(since),
   });
   const clients: ClientRecord[] = [
-    person(1, 'Amina', 'Wanjiru', DEMO_CLIENTS.amina.mobileNo, 400, '1988-03-12'),
-    person(2, 'Baraka', 'Otieno', DEMO_CLIENTS.baraka.mobileNo, 200, '1990-07-21'),
-    person(3, 'Chanya', 'Mwangi', DEMO_CLIENTS.chanya.mobileNo, 300, '1979-11-02'),
+    { ...person(1, 'Amina', 'Wanjiru', DEMO_CLIENTS.amina.mobileNo, 400, '1988-03-12'), identifiers: identifiersOf(1) },
+    { ...person(2, 'Baraka', 'Otieno', DEMO_CLIENTS.baraka.mobileNo, 200, '1990-07-21'), identifiers: identifiersOf(2) },
+    { ...person(3, 'Chanya', 'Mwangi', DEMO_CLIENTS.chanya.mobileNo, 300, '1979-11-02'), identifiers: identifiersOf(3) },
     {
       id: 4,
       accountNo: accountNo(4),

@@ -43,6 +43,18 @@ export interface ClientRecord {
   submittedOnDate: string;
   activationDate?: string;
   closedOnDate?: string;
+  /** Identity documents (`m_client_identifier`): status 200 active, 100 inactive. */
+  identifiers?: ClientIdentifierRecord[];
+}
+
+export interface ClientIdentifierRecord {
+  id: number;
+  /** Code value of the "Customer Identifier" code. */
+  documentTypeId: number;
+  documentType: string;
+  documentKey: string;
+  status: 100 | 200;
+  description?: string;
 }
 
 export interface SavingsProductRecord {

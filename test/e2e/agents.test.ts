@@ -237,3 +237,53 @@ describe('agent registry over the admin API', () => {
     );
   });
 });
+
+describe('agent cash-out with AGENT_CASHOUT_ID_CHECK', () => {
+  let checked: TestServer;
+  beforeAll(async () => {
+    checked = await startTestServer({ AGENT_CASHOUT_ID_CHECK: 'true' });
+  });
+  afterAll(async () => {
+    await checked?.close();
+  });
+
+  /** Chanya asks for a cash-out from Amina on the server with the ID check, up to the ID prompt. */
+  async function upToId() {
+    const session = atSession(checked, CHANYA.msisdn, AGENT_CODE);
+    await session.send();
+    await session.send(CHANYA.pin);
+    await session.send('2');
+    await session.send('0711000001');
+    expect((await session.send('2000')).body).toBe("CON Amina W.'s ID number (from their ID card):");
+    return session;
+  }
+
+  it("should ask for the customer's ID number and send the request only when it is one of theirs in Fineract", async () => {
+    const session = await upToId();
+    expect((await session.send('2345 6789')).body).toMatch(/^CON Cash-out KES 2,000\.00 for Amina W\./);
+    expect((await session.send(CHANYA.pin)).body).toMatch(/^END Request sent/);
+    expect(await checked.services.approvals.waitingFor(AMINA.clientId)).toHaveLength(1);
+  });
+
+  it("should refuse another customer's valid ID or an inactive document, twice, and request nothing", async () => {
+    const before = (await checked.services.approvals.waitingFor(AMINA.clientId)).length;
+    const session = await upToId();
+    // Baraka's national ID is valid, but not Amina's.
+    expect((await session.send('34567890')).body).toBe("CON That ID number is not Amina W.'s. Check the ID card and key it again:");
+    expect((await session.send('A1234567')).body).toBe('END The ID number does not match this customer. No cash-out was requested.');
+    expect(await checked.services.approvals.waitingFor(AMINA.clientId)).toHaveLength(before);
+    const { audit } = checked.services;
+    await audit.flush(5000);
+    let mismatches = 0;
+    for await (const record of audit.entries()) if ((record.entry as { type: string }).type === 'agent.id-mismatch') mismatches++;
+    expect(mismatches).toBe(2);
+  });
+
+  it("should match only the client's active identifiers (Fineract's identifiers route)", async () => {
+    const { fineract } = checked.services;
+    expect(await fineract.hasIdentifier(BARAKA.clientId, '34567890')).toBe(true);
+    expect(await fineract.hasIdentifier(BARAKA.clientId, 'a123-4567')).toBe(false); // inactive passport
+    expect(await fineract.hasIdentifier(AMINA.clientId, '34567890')).toBe(false);
+    expect(await fineract.hasIdentifier(99, '34567890')).toBe(false); // Fineract lists nothing for an unknown client
+  });
+});

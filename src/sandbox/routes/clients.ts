@@ -171,6 +171,26 @@ export const clientRoutes: Route[] = [
     handler: ({ bank, params }) => ok(clientView(bank, requireClient(bank, params.clientId as number))),
   },
   {
+    // ClientIdentifiersApiResource.retrieveAllClientIdentifiers: one SQL query joined on the client, so an
+    // unknown client is an empty list, not a 404 (docs/fineract.md §2.4).
+    method: 'GET',
+    pattern: '/clients/{clientId}/identifiers',
+    permission: 'READ_CLIENTIDENTIFIER',
+    handler: ({ bank, params }) => {
+      const client = bank.client(params.clientId as number);
+      return ok(
+        (client?.identifiers ?? []).map((d) => ({
+          id: d.id,
+          clientId: client!.id,
+          documentType: { id: d.documentTypeId, name: d.documentType },
+          documentKey: d.documentKey,
+          ...(d.description ? { description: d.description } : {}),
+          status: d.status === 200 ? 'clientIdentifierStatusType.active' : 'clientIdentifierStatusType.inactive',
+        })),
+      );
+    },
+  },
+  {
     method: 'GET',
     pattern: '/clients/{clientId}/accounts',
     permission: 'READ_CLIENT',
