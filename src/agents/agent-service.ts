@@ -8,6 +8,7 @@ import type { AuditTrail } from '../audit/audit.js';
 import type { Translator } from '../text/i18n.js';
 import { toGsm } from '../text/gsm.js';
 import { toE164 } from '../text/phone.js';
+import { maskName } from '../text/names.js';
 import type { TransferIntent, TransferOutcome, TransferService } from '../money/transfer-service.js';
 import type { ApprovalRecheck, ApprovalRecord, ApprovalService } from '../approvals/approval.js';
 import type { AgentRecord, AgentRegistry } from './registry.js';
@@ -69,13 +70,6 @@ export interface AgentServiceDeps {
   cashOutTtlMs: number;
   /** AGENT_CASHOUT_ID_CHECK: the agent keys the customer's ID number before a cash-out request. */
   idCheck?: boolean;
-}
-
-/** "Baraka Otieno" -> "Baraka O.". */
-export function maskName(displayName: string): string {
-  const [first = '', ...rest] = displayName.trim().split(/\s+/);
-  const last = rest[rest.length - 1];
-  return last ? `${first} ${last[0]!.toUpperCase()}.` : first;
 }
 
 /** The 4-digit code of a cash-out: the agent reads it from their SMS, the customer from theirs. */
@@ -151,6 +145,8 @@ export class AgentService {
     cents: number,
     movement: { id: string; agentMsisdn: string; agentLang: string; agentLabel: string; agentOfficeId: number },
     deadlineAt: number,
+    /** Aborts when the hop stopped waiting: a refusal then reaches the agent by SMS, not on screen. */
+    signal?: AbortSignal,
   ): Promise<{ intent: TransferIntent; outcome: TransferOutcome }> {
     const reserved = await this.deps.limiter.reserve({
       id: movement.id,
@@ -179,7 +175,7 @@ export class AgentService {
     };
     try {
       await this.checkFloat(agent, customer, cents);
-      const outcome = await this.deps.transfers.execute(intent, deadlineAt);
+      const outcome = await this.deps.transfers.execute(intent, deadlineAt, { signal });
       if (outcome.status === 'failed') await reservation.release();
       return { intent, outcome };
     } catch (error) {

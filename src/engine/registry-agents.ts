@@ -9,6 +9,7 @@ import { ApprovalRefused } from '../approvals/approval-service.js';
 import { AgentRefusal, type AgentService, type CashCustomer } from '../agents/agent-service.js';
 import type { LimitRule } from '../agents/limits.js';
 import { maskPhone } from './registry-money.js';
+import { maskName } from '../text/names.js';
 import { actor, checkPin, FlowError, requireCustomer, type PinVerifier } from './actor-kit.js';
 import type { FlowContext, FlowEvent, ViewVars } from './types.js';
 import { amountVar, dateVar, type ManifestSet } from './manifest.js';
@@ -194,7 +195,7 @@ export function createAgentImplementations(deps: AgentFlowDeps) {
       await service().check(agent, cashCustomerOf(context), context.data.cash === 'out' ? 'out' : 'in', amount);
       return { cents: amount };
     }),
-    agentCashIn: wrap('agentCashIn', async ({ context, event }) => {
+    agentCashIn: wrap('agentCashIn', async ({ context, event }, { signal }) => {
       const me = requireCustomer(context);
       await checkPin(deps.pins, me.clientId, event);
       const agent = await agentOf(context);
@@ -206,6 +207,7 @@ export function createAgentImplementations(deps: AgentFlowDeps) {
         cents(context),
         { id, agentMsisdn: context.msisdn, agentLang: context.lang, agentLabel: maskName(me.displayName), agentOfficeId: me.officeId },
         currentDeadline() ?? Date.now() + deps.fallbackBudgetMs,
+        signal,
       );
       if (outcome.status === 'failed') throw new FlowError(outcome.code === 'over-daily' ? 'agent-limit' : outcome.code);
       return outcome.status === 'done'
@@ -296,11 +298,4 @@ export function createAgentImplementations(deps: AgentFlowDeps) {
   } satisfies Record<keyof typeof AGENT_MANIFESTS.guards, unknown>;
 
   return { actors, actions, guards };
-}
-
-/** "Chanya Mwangi" -> "Chanya M.". */
-function maskName(displayName: string): string {
-  const [first = '', ...rest] = displayName.trim().split(/\s+/);
-  const last = rest[rest.length - 1];
-  return last ? `${first} ${last[0]!.toUpperCase()}.` : first;
 }
