@@ -189,6 +189,7 @@ describe('kill switches across processes', () => {
       'channel:ussd',
       'channel:sms',
       'channel:voice',
+      'flow:agent',
       'flow:banking',
       'flow:sms',
     ]);
