@@ -32,7 +32,7 @@ import type { AgentLimiter, Direction, LimitRule } from './limits.js';
 /** Why a cash movement was refused before anything was sent; `limit` carries the rule. */
 export class AgentRefusal extends Error {
   constructor(
-    readonly code: 'limit' | 'float-low' | 'not-agent' | 'suspended' | 'id-unchecked',
+    readonly code: 'limit' | 'float-low' | 'not-agent' | 'suspended' | 'id-unchecked' | 'pending',
     readonly rule?: LimitRule,
   ) {
     super(`agent movement refused: ${rule ?? code}`);
@@ -56,7 +56,7 @@ export interface AgentServiceDeps {
   limiter: AgentLimiter;
   fineract: Pick<FineractClient, 'findClientByPhone' | 'getClient' | 'listAccounts' | 'getOwnedSavingsAccount' | 'hasIdentifier'>;
   transfers: Pick<TransferService, 'execute'>;
-  approvals: Pick<ApprovalService, 'request' | 'get'>;
+  approvals: Pick<ApprovalService, 'request' | 'get' | 'waitingFor'>;
   queue: JobQueue;
   translator: Translator;
   audit: AuditTrail;
@@ -197,6 +197,10 @@ export class AgentService {
   ): Promise<ApprovalRecord> {
     if (this.idCheck && !requester.idChecked) throw new AgentRefusal('id-unchecked');
     await this.check(agent, customer, 'out', cents);
+    // One open request per agent and customer: an agent cannot pile up requests (and holds on the customer's
+    // savings) that the customer would have to wade through, nor push again and again until one is confirmed.
+    const open = await this.deps.approvals.waitingFor(customer.clientId);
+    if (open.some((a) => a.kind === 'cash-out' && a.requester.clientId === agent.clientId)) throw new AgentRefusal('pending');
     const lang = customer.lang ?? this.deps.defaultLanguage;
     return this.deps.approvals.request({
       kind: 'cash-out',

@@ -67,6 +67,8 @@ export const FLOW_ERROR_CODES = [
   'store-wrong',
   // the ID number an agent keyed is none of the customer's active identifiers in Fineract (AGENT_CASHOUT_ID_CHECK)
   'id-mismatch',
+  // this agent already has a cash-out request waiting for this customer
+  'cash-out-pending',
 ] as const;
 
 export type FlowErrorCode = (typeof FLOW_ERROR_CODES)[number];

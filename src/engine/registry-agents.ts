@@ -54,7 +54,7 @@ export const AGENT_MANIFESTS = {
     agentCashOut: {
       description:
         "the agent's PIN, then a cash-out approval the customer confirms on their own phone (amount held on the customer's savings); moves nothing now",
-      errors: ['pin-wrong', 'pin-locked', 'pin-not-set', 'insufficient', 'inactive', 'money-paused', ...LIMIT_ERRORS],
+      errors: ['pin-wrong', 'pin-locked', 'pin-not-set', 'insufficient', 'inactive', 'money-paused', 'cash-out-pending', ...LIMIT_ERRORS],
     },
     fetchFloat: { description: "reads the float's available balance" },
     fetchFloatStatement: { description: "reads the float's last 10 transactions" },
@@ -138,6 +138,7 @@ function toAgentFlowError(error: unknown): unknown {
     if (error.code === 'not-agent') return new FlowError('not-agent');
     if (error.code === 'suspended') return new FlowError('agent-suspended');
     if (error.code === 'id-unchecked') return new FlowError('unavailable');
+    if (error.code === 'pending') return new FlowError('cash-out-pending');
     return limitError(error.rule);
   }
   if (error instanceof MoneyPaused) return new FlowError('money-paused');

@@ -166,6 +166,10 @@ describe('agent cash-out the customer confirms', () => {
     await session.send(CHANYA.pin);
     const [approval] = await server.services.approvals.waitingFor(AMINA.clientId);
     expect(balances(AMINA.accountId).available).toBe(amina.available - 500_00);
+    // No second request from the same agent while one waits: nothing more is held.
+    const again = await agentAsks('2', '0711000001', '700');
+    expect((await again.session.send(CHANYA.pin)).body).toMatch(/^END Amina W\. already has a cash-out request from you waiting\./);
+    expect(balances(AMINA.accountId).available).toBe(amina.available - 500_00);
     // The expiry job, run at the expiry (the approval's clock is the real one: its expiry is moved to now).
     const record = (await server.services.approvals.get(approval!.id))!;
     const key = `${server.config.redisPrefix}:{approvals}:rec:${record.id}`;
