@@ -431,7 +431,11 @@ export async function createServices(
         payees,
         // The kill switch `money`: a money journey is refused at its start and before anything is sent.
         switches,
+        // Issue 11 (T15): a money-out from an account with a mandate is raised for approval, whoever dials.
+        mandates: { registry: mandates, approvals },
       },
+      // Issue 11: "Business: <name>" for initiators, and "Approvals" for whoever has requests waiting.
+      approvals: { approvals, mandates, timeZone: config.timezone, moneyAllowed: () => switches.moneyAllowed() },
     });
     const flows = await loadFlowVersions(resolve(config.flowsDir), impl, loadedTexts);
     const flowWatcher = options.watch

@@ -206,6 +206,26 @@ export class MandateRegistry {
     });
   }
 
+  /**
+   * Lifts an account's mandate: its money-outs are sent as any other again. Approvals raised under it fail
+   * their re-check (`mandate-changed`). Tests that pay from the demo business account use it.
+   */
+  async remove(accountNo: string): Promise<void> {
+    await withLock(this.options.store, `${this.base}:lock`, { ttlMs: 5000, waitMs: 3000 }, async () => {
+      const previous = await this.get(accountNo);
+      if (!previous) return;
+      const { store } = this.options;
+      await store.delete(`${this.base}:account:${accountNo}`);
+      await store.delete(`${this.base}:id:${previous.accountId}`);
+      for (const id of previous.initiators) {
+        const key = `${this.base}:initiator:${id}`;
+        const list = (JSON.parse((await store.get(key)) ?? '[]') as string[]).filter((n) => n !== accountNo);
+        await store.set(key, JSON.stringify(list));
+      }
+      this.options.logger.info({ accountNo }, 'mandate removed');
+    });
+  }
+
   /** Writes `input` unless the account has a mandate already (sandbox demo data at start). */
   async seedIfAbsent(accountNo: string, input: MandateInput): Promise<void> {
     if (await this.get(accountNo)) return;
@@ -235,7 +255,8 @@ export class MandateRegistry {
     for (const id of mandate.approvers) if (id !== requester.clientId) approvers.push(await this.party(id));
     return approvals.request({
       kind: 'mandate',
-      intent: { ...intent, senderLabel: intent.senderLabel ?? mandate.name },
+      // The business pays: its name is the source on every screen and SMS, and the payee's receipt names it.
+      intent: { ...intent, senderLabel: mandate.name },
       requester,
       approvers,
       required: rule.required,

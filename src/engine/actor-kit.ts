@@ -69,6 +69,11 @@ export const FLOW_ERROR_CODES = [
   'id-mismatch',
   // this agent already has a cash-out request waiting for this customer
   'cash-out-pending',
+  // approvals (src/approvals, issue 11): the requester cannot approve their own request, nor an approver twice;
+  // the approval is no longer open (decided, expired, cancelled, or unknown)
+  'own-request',
+  'already-approved',
+  'approval-closed',
 ] as const;
 
 export type FlowErrorCode = (typeof FLOW_ERROR_CODES)[number];

@@ -24,6 +24,9 @@ import { actor, checkPin, FlowError, requireCustomer, toFlowError, type PinVerif
 import type { FlowContext, FlowEvent, ViewVars } from './types.js';
 import { accountVar, amountVar, dateVar, type ManifestSet } from './manifest.js';
 import type { Switches } from '../control/switches.js';
+import type { ApprovalService } from '../approvals/approval.js';
+import { ApprovalRefused } from '../approvals/approval-service.js';
+import type { MandateRegistry } from '../approvals/mandates.js';
 
 /**
  * The money part of the setup() registry: recipients, amounts, loan repayment details and the transfer
@@ -65,13 +68,21 @@ export interface MoneyDeps {
   payees?: PaidPayees;
   /** The kill switches: while money is off, a money journey is refused at its start and before anything is sent. */
   switches?: Pick<Switches, 'moneyAllowed'>;
+  /**
+   * Business accounts (issue 11, threat T15): a money-out from an account with a mandate is raised for approval
+   * instead of sent, whoever dials (its owner too); an initiator pays from the business account they are named on.
+   */
+  mandates?: { registry: Pick<MandateRegistry, 'forAccountId' | 'requestPayment'>; approvals: Pick<ApprovalService, 'request'> };
 }
 
 /** What a money journey is for: `usePurpose` sets it, `purposeIs` tests it. */
 export const PURPOSES = ['send', 'own', 'loan'] as const;
 type Purpose = (typeof PURPOSES)[number];
-/** What a transfer's onDone carries: `done`, or `processing` when the outcome will follow by SMS. */
-export const TRANSFER_OUTCOMES = ['done', 'processing'] as const;
+/**
+ * What a transfer's onDone carries: `done`, `processing` when the outcome will follow by SMS, or `approval` when
+ * the source account's mandate holds it for approval (nothing moved yet).
+ */
+export const TRANSFER_OUTCOMES = ['done', 'processing', 'approval'] as const;
 
 const purposeParams = z.strictObject({ purpose: z.enum(PURPOSES) });
 const outcomeParams = z.strictObject({ status: z.enum(TRANSFER_OUTCOMES) });
@@ -177,10 +188,11 @@ export const MONEY_MANIFESTS = {
       },
     },
     rememberReceipt: {
-      description: 'keeps the transfer reference and Fineract transfer id',
+      description: 'keeps the transfer reference and Fineract transfer id (or, held for approval, who must approve)',
       views: {
         ref: { max: 8, example: 'AB12CD34', description: 'transfer reference shown to customers' },
         transferId: { max: 10, example: '1234567890', description: 'Fineract transfer id' },
+        approvers: { max: 40, example: 'Nyambura-Wairimu K., Baraka O.', description: 'who must approve (masked names)' },
       },
     },
   },
@@ -215,6 +227,9 @@ const pendingIntentSchema = z.object({
   currency: z.string().min(3).max(3),
   counterparty: z.string(),
   recipientMsisdn: z.string().optional(),
+  /** A business account's owner, when an initiator pays from it (issue 11); absent: the customer's own account. */
+  fromClientId: z.number().int().optional(),
+  fromOfficeId: z.number().int().optional(),
 });
 type PendingIntent = z.infer<typeof pendingIntentSchema>;
 
@@ -274,6 +289,43 @@ export function maskPhone(e164: string, country: CountryCode): string {
 export function createMoneyImplementations(deps: MoneyDeps) {
   const { fineract, pins, transfers, logger } = deps;
   const money = (cents: number) => ({ amount: cents / 100, currency: deps.currency });
+
+  /**
+   * The account a money journey pays from: the business account chosen from the menu (useBusiness) by one of
+   * its mandate's initiators, or the customer's own.
+   */
+  const sourceOf = async (context: FlowContext): Promise<{ clientId: number; officeId: number; accountId: number }> => {
+    const customer = requireCustomer(context);
+    const business = typeof context.data.business === 'string' ? (JSON.parse(context.data.business) as { accountId: number }) : undefined;
+    if (!business) return { clientId: customer.clientId, officeId: customer.officeId, accountId: num(data(context).fromAccountId) };
+    const mandate = await deps.mandates?.registry.forAccountId(business.accountId);
+    if (!mandate?.initiators.includes(customer.clientId)) throw new FlowError('forbidden');
+    return { clientId: mandate.clientId, officeId: mandate.officeId, accountId: mandate.accountId };
+  };
+
+  /**
+   * A money-out from an account with a mandate is raised for approval, not sent (threat T15): the funds are
+   * held and the approvers told by SMS; nothing moves until they approve. Only the owner and the initiators
+   * may raise it.
+   */
+  const raiseForApproval = async (context: FlowContext, intent: TransferIntent) => {
+    const customer = requireCustomer(context);
+    const mandate = await deps.mandates?.registry.forAccountId(intent.from.accountId);
+    if (!mandate) return undefined;
+    if (customer.clientId !== mandate.clientId && !mandate.initiators.includes(customer.clientId)) throw new FlowError('forbidden');
+    const requester = { clientId: customer.clientId, label: maskName(customer.displayName), msisdn: context.msisdn, lang: context.lang };
+    try {
+      const record = await deps.mandates!.registry.requestPayment(deps.mandates!.approvals, mandate, requester, intent);
+      return { status: 'approval', ref: record.ref, approvers: record.approvers.map((a) => a.label).join(', ') };
+    } catch (error) {
+      if (error instanceof MoneyPaused) throw new FlowError('money-paused');
+      if (error instanceof ApprovalRefused)
+        throw new FlowError(
+          error.reason === 'insufficient' || error.reason === 'inactive' || error.reason === 'forbidden' ? error.reason : 'unavailable',
+        );
+      throw error;
+    }
+  };
 
   /** The intent fixed by rememberAmount (or resumeCode), of this customer only. */
   const pendingOf = (context: FlowContext, clientId: number): PendingIntent => {
@@ -346,7 +398,11 @@ export function createMoneyImplementations(deps: MoneyDeps) {
       kind: pending.kind,
       msisdn: context.msisdn,
       lang: context.lang,
-      from: { clientId: customer.clientId, officeId: customer.officeId, accountId: pending.fromAccountId },
+      from: {
+        clientId: pending.fromClientId ?? customer.clientId,
+        officeId: pending.fromOfficeId ?? customer.officeId,
+        accountId: pending.fromAccountId,
+      },
       to: { clientId: pending.toClientId, officeId: pending.toOfficeId, accountId: pending.toAccountId, type: pending.toType },
       amountCents: pending.amountCents,
       currency: pending.currency,
@@ -376,6 +432,14 @@ export function createMoneyImplementations(deps: MoneyDeps) {
       if (!client.active) throw new FlowError('inactive');
       // The hop gave up before anything was sent: send nothing (the SMS says so).
       if (signal.aborted) throw new FlowError('unavailable');
+      const held = await raiseForApproval(context, intent);
+      if (held) {
+        // Its approvers were told by SMS; the requester reads the ref on screen (or asks in Approvals).
+        settled = { quiet: true };
+        return held;
+      }
+      // Only a mandated account is paid by someone other than its owner.
+      if (intent.from.clientId !== customer.clientId) throw new FlowError('forbidden');
       const outcome = await transfers
         .execute(intent, currentDeadline() ?? Date.now() + deps.fallbackBudgetMs, { signal })
         .catch((error: unknown) => Promise.reject(error instanceof MoneyPaused ? new FlowError('money-paused') : error));
@@ -428,19 +492,19 @@ export function createMoneyImplementations(deps: MoneyDeps) {
     }),
     /** Validates the amount typed (or chosen) against limits, balance and, for a loan, what is owed. */
     checkAmount: actor(logger, 'checkAmount', async ({ context, event }) => {
-      const customer = requireCustomer(context);
       const text = typeof event.value === 'string' ? event.value : String(data(context).amountText ?? '');
       const cents = parseAmount(text);
       if (cents === undefined || cents === 0) throw new FlowError('amount-low', { min: 0 });
-      const problem = await transfers.checkLimits(customer.clientId, cents);
+      const from = await sourceOf(context);
+      const problem = await transfers.checkLimits(from.clientId, cents);
       if (problem) throw new FlowError(problem);
       if (data(context).purpose === 'loan' && cents > num(data(context).outstandingCents)) throw new FlowError('above-outstanding');
-      const source = await fineract.getOwnedSavingsAccount(customer.clientId, num(data(context).fromAccountId));
+      const source = await fineract.getOwnedSavingsAccount(from.clientId, from.accountId);
       if (!source.active) throw new FlowError('inactive');
       if (Math.round(source.availableBalance * 100) < cents) {
         throw new FlowError('insufficient', { availableCents: Math.round(source.availableBalance * 100) });
       }
-      return { cents };
+      return { cents, from };
     }),
     /**
      * PIN-confirmed transfer of the intent fixed on the confirmation screen: exactly once, within the hop
@@ -508,6 +572,7 @@ export function createMoneyImplementations(deps: MoneyDeps) {
           hasOwnAccounts: others.length > 0,
           hasLoan: !!loan && !!primary,
           loanId: loan?.id ?? null,
+          ownAccount: primary ? `${primary.productName} ${primary.accountNo}` : '',
         },
         view: {
           ...context.view,
@@ -518,9 +583,11 @@ export function createMoneyImplementations(deps: MoneyDeps) {
     }),
     /** `{ type: usePurpose, params: { purpose: send } }` on entering a money journey. */
     usePurpose: assign(({ context }: Ctx, params: z.infer<typeof purposeParams>) => ({
-      data: { ...context.data, purpose: params.purpose, amountText: null },
+      // A journey pays from the customer's own account unless useBusiness follows.
+      data: { ...context.data, purpose: params.purpose, amountText: null, business: null },
       view: {
         ...context.view,
+        ...(typeof context.data.ownAccount === 'string' ? { account: context.data.ownAccount } : {}),
         min: money(deps.limits.minCents),
         max: money(deps.limits.maxCents),
         daily: money(deps.limits.dailyCents),
@@ -588,14 +655,17 @@ export function createMoneyImplementations(deps: MoneyDeps) {
      * the session id, which aggregators reuse: threat T24) with exactly what the screen shows.
      */
     rememberAmount: assign(({ context, event }: Ctx) => {
-      const { cents } = event.output as { cents: number };
+      const { cents, from } = event.output as { cents: number; from?: { clientId: number; officeId: number; accountId: number } };
       const d = context.data;
       const customer = context.customer!;
+      // A business account (an initiator paying under its mandate) keeps its owner; the customer's own needs none.
+      const business = from && from.clientId !== customer.clientId ? { fromClientId: from.clientId, fromOfficeId: from.officeId } : {};
       const transfer: PendingIntent = {
         id: newTransferKey(),
         kind: d.purpose as Purpose,
         clientId: customer.clientId,
-        fromAccountId: num(d.fromAccountId),
+        fromAccountId: from?.accountId ?? num(d.fromAccountId),
+        ...business,
         toClientId: num(d.toClientId),
         toOfficeId: num(d.toOfficeId),
         toAccountId: num(d.toAccountId),
@@ -642,8 +712,8 @@ export function createMoneyImplementations(deps: MoneyDeps) {
       };
     }),
     rememberReceipt: assign(({ context, event }: Ctx) => {
-      const out = event.output as { ref: string; transferId?: number };
-      return { view: { ...context.view, ref: out.ref, transferId: out.transferId ?? '' } };
+      const out = event.output as { ref: string; transferId?: number; approvers?: string };
+      return { view: { ...context.view, ref: out.ref, transferId: out.transferId ?? '', approvers: out.approvers ?? '' } };
     }),
   } satisfies Record<keyof typeof MONEY_MANIFESTS.actions, unknown>;
 

@@ -8,6 +8,7 @@ import { actor, checkPin, errorCodeParam, errorOf, FlowError, requireCustomer, t
 import { CALLBACK_MANIFESTS, createCallbackImplementations, type CallbackRequester } from './registry-callback.js';
 import { createIdentityImplementations, IDENTITY_MANIFESTS } from './registry-identity.js';
 import { AGENT_MANIFESTS, createAgentImplementations } from './registry-agents.js';
+import { APPROVAL_MANIFESTS, createApprovalImplementations, type ApprovalFlowDeps } from './registry-approvals.js';
 import type { AgentService } from '../agents/agent-service.js';
 import type { IdentityService } from '../security/enrolment.js';
 import { accountVar, amountVar, dateVar, type ManifestSet } from './manifest.js';
@@ -92,6 +93,7 @@ export const FLOW_MANIFESTS: ManifestSet = {
     ...CALLBACK_MANIFESTS.actors,
     ...IDENTITY_MANIFESTS.actors,
     ...AGENT_MANIFESTS.actors,
+    ...APPROVAL_MANIFESTS.actors,
   },
   actions: {
     ...CORE_MANIFESTS.actions,
@@ -99,8 +101,15 @@ export const FLOW_MANIFESTS: ManifestSet = {
     ...CALLBACK_MANIFESTS.actions,
     ...IDENTITY_MANIFESTS.actions,
     ...AGENT_MANIFESTS.actions,
+    ...APPROVAL_MANIFESTS.actions,
   },
-  guards: { ...CORE_MANIFESTS.guards, ...MONEY_MANIFESTS.guards, ...IDENTITY_MANIFESTS.guards, ...AGENT_MANIFESTS.guards },
+  guards: {
+    ...CORE_MANIFESTS.guards,
+    ...MONEY_MANIFESTS.guards,
+    ...IDENTITY_MANIFESTS.guards,
+    ...AGENT_MANIFESTS.guards,
+    ...APPROVAL_MANIFESTS.guards,
+  },
 };
 
 export interface EngineDeps {
@@ -117,6 +126,8 @@ export interface EngineDeps {
   identity?: IdentityService;
   /** Agent cash-in and cash-out (issue 11); without it the agent actors answer unavailable. */
   agents?: AgentService;
+  /** Approvals and business mandates (issue 11); without them nobody sees a business account or "Approvals". */
+  approvals?: Omit<ApprovalFlowDeps, 'pins' | 'logger'>;
 }
 
 /** Builds the implementations bound to this process's dependencies. */
@@ -207,10 +218,11 @@ export function createImplementations(deps: EngineDeps) {
     currency: deps.money?.currency ?? DEFAULT_CURRENCY,
     fallbackBudgetMs: deps.money?.fallbackBudgetMs ?? 4000,
   });
+  const approvals = createApprovalImplementations({ timeZone: 'UTC', ...deps.approvals, pins, logger });
   return {
-    actors: { ...actors, ...money.actors, ...callback.actors, ...identity.actors, ...agents.actors },
-    actions: { ...actions, ...money.actions, ...callback.actions, ...identity.actions, ...agents.actions },
-    guards: { ...guards, ...money.guards, ...identity.guards, ...agents.guards },
+    actors: { ...actors, ...money.actors, ...callback.actors, ...identity.actors, ...agents.actors, ...approvals.actors },
+    actions: { ...actions, ...money.actions, ...callback.actions, ...identity.actions, ...agents.actions, ...approvals.actions },
+    guards: { ...guards, ...money.guards, ...identity.guards, ...agents.guards, ...approvals.guards },
   };
 }
 

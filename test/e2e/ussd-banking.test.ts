@@ -24,7 +24,8 @@ describe("USSD banking over Africa's Talking, with Redis and the sandbox", () =>
     expect(first.body).toBe('CON Welcome Amina. Enter your PIN:');
     const menu = await s.send('1234');
     expect(menu.body).toBe(
-      'CON Main menu\n1. Balance\n2. Mini statement\n3. Send money\n4. Pay loan\n6. Language\n7. Change PIN\n8. Call me back',
+      // 9: Amina raises payments from Duma Traders' account under its mandate (sandbox demo data, issue 11).
+      'CON Main menu\n1. Balance\n2. Mini statement\n3. Send money\n4. Pay loan\n6. Language\n7. Change PIN\n8. Call me back\n9. Business: Duma Traders Ltd',
     );
     const balance = await s.send('1');
     expect(balance.body).toMatch(/^END Balance\nAkiba Savings 000000001: KES 12,500\.00$/);
@@ -83,7 +84,8 @@ describe("USSD banking over Africa's Talking, with Redis and the sandbox", () =>
     expect((await s.send('0')).body).toMatch(/^CON Main menu/);
     expect((await s.send('6')).body).toMatch(/^CON Choose language/);
     expect((await s.send('00')).body).toMatch(/^CON Main menu/);
-    expect((await s.send('9')).body).toMatch(/^CON Invalid choice\.\nMain menu/);
+    // (9 is Amina's business account since issue 11: 77 is no option.)
+    expect((await s.send('77')).body).toMatch(/^CON Invalid choice\.\nMain menu/);
   });
 
   it('should answer a repeated hop with the same reply without running it again', async () => {

@@ -23,6 +23,8 @@ beforeAll(async () => {
     loadConfig({ LOG_LEVEL: 'info', PORT: '0', HOST: '127.0.0.1', REDIS_URL: '', SMS_PIN_ENABLED: 'true' }),
     createLogger('info', new LogCapture()),
   );
+  // Duma pays here as a customer paying their own money; the demo mandate would hold it for approval (issue 11).
+  await services.mandates.remove('000000004');
 });
 afterAll(async () => {
   await services?.close();
