@@ -56,6 +56,14 @@ async function agentAsks(menu: '1' | '2', phone: string, amount: string) {
   return { session, confirm };
 }
 
+/** Amina dials the customer code on her own phone, types her PIN and opens Approvals (menu 10). */
+async function aminaOpensApprovals() {
+  const session = atSession(server, AMINA.msisdn);
+  await session.send();
+  expect((await session.send('1234')).body).toMatch(/10\. Approvals \(1\)/);
+  return { session, screen: (await session.send('10')).body };
+}
+
 const admin = (method: string, path: string, body?: unknown) =>
   fetch(`${server.url}${path}`, {
     method,
@@ -119,7 +127,7 @@ describe('agent cash-in over USSD', () => {
 });
 
 describe('agent cash-out the customer confirms', () => {
-  it('should move nothing until Amina confirms with the store number, then move KES 2,000.00 once and tell the agent to pay', async () => {
+  it('should move nothing until Amina confirms on her own phone with the store number and her PIN, then move KES 2,000.00 once and tell the agent to pay', async () => {
     const amina = balances(AMINA.accountId);
     const float = balances(CHANYA.float);
     const commits = committedTransfers();
@@ -139,16 +147,23 @@ describe('agent cash-out the customer confirms', () => {
     const [approval] = await server.services.approvals.waitingFor(AMINA.clientId);
     expect(approval).toMatchObject({ kind: 'cash-out', state: 'pending', requester: { clientId: CHANYA.clientId }, required: 1 });
 
-    // The agent cannot confirm for the customer, and a wrong store number is refused.
+    // The agent cannot confirm for the customer; a wrong store number on Amina's own phone ends it, nothing moves.
     expect(await server.services.approvals.approve(approval!.id, CHANYA.clientId)).toEqual({ outcome: 'refused', reason: 'own-request' });
-    expect(await server.services.agents.storeMatches(approval!.id, AMINA.clientId, '5502')).toBe(false);
     expect(await server.services.agents.storeMatches(approval!.id, BARAKA.clientId, '5501')).toBe(false);
+    expect((await aminaOpensApprovals()).screen).toMatch(/^CON Approvals waiting for you:\n1\. KES 2,000\.00/);
+    const wrong = await aminaOpensApprovals();
+    expect((await wrong.session.send('1')).body).toMatch(/Enter the store number shown at the agent's counter:$/);
+    expect((await wrong.session.send('5502')).body).toMatch(
+      /^END That is not the store number of the agent who asked\. No money was moved\./,
+    );
     expect(committedTransfers()).toBe(commits);
 
-    expect(await server.services.agents.storeMatches(approval!.id, AMINA.clientId, '5501')).toBe(true);
-    const decided = await server.services.approvals.approve(approval!.id, AMINA.clientId);
-    expect(decided.outcome).toBe('executed');
-    // Once: a second approval changes nothing.
+    // The right store number, then her PIN: the money moves once.
+    const right = await aminaOpensApprovals();
+    await right.session.send('1');
+    expect((await right.session.send('5501')).body).toMatch(/^CON Enter your PIN to approve KES 2,000\.00/);
+    expect((await right.session.send('1234')).body).toMatch(/^END Approved and sent: KES 2,000\.00/);
+    // Once: the request is gone from her list, and a second approval changes nothing.
     expect((await server.services.approvals.approve(approval!.id, AMINA.clientId)).outcome).toBe('refused');
     expect(committedTransfers()).toBe(commits + 1);
     expect(balances(AMINA.accountId)).toEqual({ ledger: amina.ledger - 2_000_00, available: amina.available - 2_000_00 });
