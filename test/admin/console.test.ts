@@ -227,6 +227,35 @@ describe('/admin/console in headless Chromium', () => {
     expect((await server.services.pins.status(4)).locked).toBe(false);
   });
 
+  it('should list a pending approval and cancel it after a confirmation (its hold released)', async () => {
+    const { mandates, approvals, sandbox } = server.services;
+    const held = () => sandbox!.bank.savingsAccount(4)!.savingsAmountOnHold;
+    const before = held();
+    const record = await mandates.requestPayment(approvals, (await mandates.get('000000004'))!, await mandates.party(1), {
+      id: 'x',
+      ref: 'x',
+      kind: 'send',
+      msisdn: '+254711000001',
+      lang: 'en',
+      from: { clientId: 4, officeId: 1, accountId: 4 },
+      to: { clientId: 2, officeId: 1, accountId: 2, type: 'savings' },
+      amountCents: 700_00,
+      currency: 'KES',
+      counterparty: 'Baraka O.',
+    });
+    expect(held()).toBe(before + 700_00);
+    await page.click('#refresh');
+    const row = page.locator('#approvals tr', { has: page.locator('td', { hasText: record.ref }) });
+    await row.waitFor();
+    expect(await row.textContent()).toContain('KES 700.00');
+    dialogs.push({ kind: 'confirm', answer: true });
+    await row.locator('button', { hasText: 'Cancel' }).click();
+    await page.locator('#approvals-status', { hasText: `Approval ${record.ref} cancelled.` }).waitFor();
+    await page.locator('#approvals td', { hasText: 'No approval is pending.' }).waitFor();
+    expect((await approvals.get(record.id))!.state).toBe('cancelled');
+    expect(held()).toBe(before);
+  });
+
   it('should show uncertain transfers, sessions and the key numbers', async () => {
     await page.click('#refresh');
     await page.locator('#transfers td', { hasText: 'No transfer is uncertain.' }).waitFor();
