@@ -196,6 +196,33 @@ describe('agent cash-out the customer confirms', () => {
     expect(await server.services.agents.storeMatches(record.id, AMINA.clientId, '5501')).toBe(false);
     expect(await server.services.approvals.waitingFor(AMINA.clientId)).toEqual([]);
   });
+  it('should fail the cash-out and move nothing when the agent is suspended before the customer confirms', async () => {
+    const baraka = balances(BARAKA.accountId);
+    const commits = committedTransfers();
+    const { session } = await agentAsks('2', '0711000002', '300');
+    expect((await session.send(CHANYA.pin)).body).toMatch(/^END Request sent/);
+    expect(balances(BARAKA.accountId).available).toBe(baraka.available - 300_00);
+    expect((await admin('PUT', '/admin/agents/3', { storeNumber: '5501', floatAccountNo: '000000003', status: 'suspended' })).status).toBe(
+      200,
+    );
+    // Baraka confirms on his phone with the right store number and PIN: the re-check before execution refuses.
+    const phone = atSession(server, BARAKA.msisdn);
+    await phone.send();
+    expect((await phone.send('2468')).body).toMatch(/10\. Approvals \(1\)/);
+    await phone.send('10');
+    await phone.send('1');
+    await phone.send('5501');
+    expect((await phone.send('2468')).body).toMatch(/^END Approved, but the payment could not be sent/);
+    expect(committedTransfers()).toBe(commits);
+    expect(balances(BARAKA.accountId)).toEqual(baraka);
+    const failed = await auditEntries('approval.failed');
+    expect(failed).toEqual(
+      expect.arrayContaining([expect.objectContaining({ data: expect.objectContaining({ kind: 'cash-out', reason: 'agent-suspended' }) })]),
+    );
+    expect((await admin('PUT', '/admin/agents/3', { storeNumber: '5501', floatAccountNo: '000000003', status: 'active' })).status).toBe(
+      200,
+    );
+  });
 });
 
 describe('agent limits', () => {
