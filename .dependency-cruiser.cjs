@@ -23,19 +23,21 @@ const LAYERS = {
   control: ['session'],
   // Issue 11: the approval primitive (holds, k-of-M, expiry) and the agent registry built on it.
   approvals: ['session', 'fineract', 'money', 'jobs', 'text', 'audit', 'control', 'limits', 'security'],
+  // Issue 12: sign-up profiles, the product catalogue's checks and loan applications with their lifecycle.
+  origination: ['session', 'fineract', 'money', 'jobs', 'text', 'audit', 'control', 'limits', 'security', 'approvals'],
   agents: ['session', 'fineract', 'money', 'jobs', 'text', 'audit', 'control', 'limits', 'security', 'approvals'],
   limits: ['session'],
   fineract: ['session', 'limits', 'text'],
   money: ['session', 'fineract', 'text', 'jobs', 'limits', 'audit', 'control'],
   security: ['session', 'limits', 'text', 'jobs', 'fineract', 'config', 'audit', 'control'],
   messaging: ['session', 'fineract', 'limits', 'jobs', 'text', 'config'],
-  engine: ['fineract', 'session', 'text', 'security', 'money', 'limits', 'jobs', 'audit', 'control', 'approvals', 'agents'],
+  engine: ['fineract', 'session', 'text', 'security', 'money', 'limits', 'jobs', 'audit', 'control', 'approvals', 'agents', 'origination'],
   callback: ['session', 'messaging', 'jobs', 'fineract', 'engine', 'text', 'limits'],
   hooks: ['session', 'fineract', 'security', 'text', 'jobs', 'limits', 'audit', 'control'],
   // What both voice providers share: call-back authorisation and state, the silence limit, missed calls.
   voice: ['engine', 'session', 'limits', 'security', 'callback', 'messaging', 'text', 'fineract', 'jobs', 'audit', 'control'],
   // What SMS conversations share whatever the provider (the per-number reply cap).
-  sms: ['engine', 'session', 'limits', 'security', 'messaging', 'text', 'jobs', 'audit', 'control'],
+  sms: ['engine', 'session', 'limits', 'security', 'messaging', 'text', 'jobs', 'audit', 'control', 'origination'],
   channels: [
     'engine',
     'voice',
@@ -54,10 +56,11 @@ const LAYERS = {
     'control',
     'approvals',
     'agents',
+    'origination',
   ],
-  admin: ['security', 'money', 'session', 'audit', 'control', 'fineract', 'limits', 'approvals', 'agents'],
+  admin: ['security', 'money', 'session', 'audit', 'control', 'fineract', 'limits', 'approvals', 'agents', 'origination'],
   simulator: ['config', 'sandbox', 'security', 'text'],
-  metrics: ['fineract', 'limits', 'session', 'jobs', 'audit', 'control', 'approvals', 'agents'],
+  metrics: ['fineract', 'limits', 'session', 'jobs', 'audit', 'control', 'approvals', 'agents', 'origination'],
   // The assembly: app from injected services, services from the config, main the command line.
   app: [
     'admin',
@@ -82,6 +85,7 @@ const LAYERS = {
     'control',
     'approvals',
     'agents',
+    'origination',
   ],
   services: [
     'app',
@@ -108,6 +112,7 @@ const LAYERS = {
     'control',
     'approvals',
     'agents',
+    'origination',
   ],
   // Tools for flow authors run the whole server (kiunga test, simulate).
   authoring: [
@@ -130,6 +135,7 @@ const LAYERS = {
     'control',
     'approvals',
     'agents',
+    'origination',
   ],
   main: [
     'app',
@@ -145,6 +151,7 @@ const LAYERS = {
     'control',
     'approvals',
     'agents',
+    'origination',
   ],
 };
 
