@@ -1,3 +1,4 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { KeyValueStore } from '../session/store.js';
 import type { Keys } from '../session/keys.js';
 import type { AgentLimits } from './registry.js';
@@ -38,6 +39,10 @@ export interface LimitInput {
   limits: AgentLimits;
 }
 
+/** How long a replay waits for another process taking the same movement's reservation. */
+const MARK_WAIT_MS = 2000;
+const MARK_POLL_MS = 25;
+
 /** Counters outlive their business day by a day (a late release still finds them). */
 const DAILY_TTL_MS = 2 * 24 * 3600 * 1000;
 
@@ -72,7 +77,7 @@ export function createAgentLimiter(deps: { store: KeyValueStore; keys: Keys; tod
     return undefined;
   };
 
-  return {
+  const limiter: AgentLimiter = {
     async check(input) {
       const single = perTransaction(input);
       if (single) return single;
@@ -94,8 +99,17 @@ export function createAgentLimiter(deps: { store: KeyValueStore; keys: Keys; tod
         for (const c of counters) await store.increment(c.key, DAILY_TTL_MS, -c.by);
       };
       if (!(await store.setIfAbsent(markKey, 'taking', DAILY_TTL_MS))) {
-        // Reserved before for this movement (a replay): it stands as it was.
-        return (await store.get(markKey)) === 'held' ? { ok: true, reservation: { release } } : { ok: false, rule: 'agent-count' };
+        // Reserved (or refused) before for this movement, a replay: it stands as it was. Another process may be
+        // taking it right now: its answer is waited for (briefly), never taken twice.
+        for (let waited = 0; ; waited += MARK_POLL_MS) {
+          const mark = await store.get(markKey);
+          if (mark === 'held') return { ok: true, reservation: { release } };
+          if (mark?.startsWith('refused:')) return { ok: false, rule: mark.slice('refused:'.length) as LimitRule };
+          // Released since (the money did not move): this replay may reserve afresh.
+          if (mark === null) return limiter.reserve(input);
+          if (waited >= MARK_WAIT_MS) throw new Error('agent limit reservation still being taken');
+          await sleep(MARK_POLL_MS);
+        }
       }
       const taken: typeof counters = [];
       for (const counter of counters) {
@@ -103,7 +117,7 @@ export function createAgentLimiter(deps: { store: KeyValueStore; keys: Keys; tod
         taken.push(counter);
         if (now > counter.max) {
           for (const t of taken) await store.increment(t.key, DAILY_TTL_MS, -t.by);
-          await store.delete(markKey);
+          await store.set(markKey, `refused:${counter.rule}`, DAILY_TTL_MS);
           return { ok: false, rule: counter.rule };
         }
       }
@@ -111,4 +125,5 @@ export function createAgentLimiter(deps: { store: KeyValueStore; keys: Keys; tod
       return { ok: true, reservation: { release } };
     },
   };
+  return limiter;
 }

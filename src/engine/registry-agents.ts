@@ -11,6 +11,7 @@ import type { LimitRule } from '../agents/limits.js';
 import { maskPhone } from './registry-money.js';
 import { maskName } from '../text/names.js';
 import { actor, checkPin, FlowError, requireCustomer, type PinVerifier } from './actor-kit.js';
+import type { SimSwapCheck } from '../security/sim-swap.js';
 import type { FlowContext, FlowEvent, ViewVars } from './types.js';
 import { amountVar, dateVar, type ManifestSet } from './manifest.js';
 
@@ -28,6 +29,8 @@ export interface AgentFlowDeps {
   currency: string;
   /** Hop budget used when no hop deadline is set (background runs). */
   fallbackBudgetMs: number;
+  /** Threat T4: a float is money; a cash-in from a number whose SIM was just swapped is refused. */
+  simSwap?: SimSwapCheck;
 }
 
 const DIRECTIONS = ['in', 'out'] as const;
@@ -49,7 +52,17 @@ export const AGENT_MANIFESTS = {
       description:
         "the agent's PIN, then the float pays the customer's savings exactly once (limits reserved first); resolves { status: done | processing }",
       keys: ['transfer.pending'],
-      errors: ['pin-wrong', 'pin-locked', 'pin-not-set', 'insufficient', 'inactive', 'money-paused', ...LIMIT_ERRORS],
+      errors: [
+        'pin-wrong',
+        'pin-locked',
+        'pin-not-set',
+        'insufficient',
+        'inactive',
+        'money-paused',
+        'sim-swap',
+        'sim-swap-unknown',
+        ...LIMIT_ERRORS,
+      ],
     },
     agentCashOut: {
       description:
@@ -199,6 +212,10 @@ export function createAgentImplementations(deps: AgentFlowDeps) {
     agentCashIn: wrap('agentCashIn', async ({ context, event }, { signal }) => {
       const me = requireCustomer(context);
       await checkPin(deps.pins, me.clientId, event);
+      if (deps.simSwap) {
+        const swapped = await deps.simSwap.recentlySwapped(context.msisdn).catch(() => Promise.reject(new FlowError('sim-swap-unknown')));
+        if (swapped) throw new FlowError('sim-swap');
+      }
       const agent = await agentOf(context);
       const id = String(context.data.cashId ?? '');
       if (!/^[0-9a-f]{32}$/.test(id)) throw new FlowError('unavailable');

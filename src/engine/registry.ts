@@ -217,6 +217,7 @@ export function createImplementations(deps: EngineDeps) {
     defaultCountry: deps.money?.defaultCountry ?? DEFAULT_COUNTRY,
     currency: deps.money?.currency ?? DEFAULT_CURRENCY,
     fallbackBudgetMs: deps.money?.fallbackBudgetMs ?? 4000,
+    simSwap: deps.money?.simSwap,
   });
   const approvals = createApprovalImplementations({ timeZone: 'UTC', ...deps.approvals, pins, logger });
   return {

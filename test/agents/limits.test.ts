@@ -100,6 +100,25 @@ describe('agent limits on Redis', () => {
     expect(await l.check(input)).toBe('agent-in');
   });
 
+  it('should reserve one movement once when its replays race, and refuse a refused one again the same way', async () => {
+    const l = fresh();
+    const input = {
+      agentClientId: 3,
+      customerClientId: 1,
+      direction: 'in' as const,
+      cents: 100_000,
+      limits: limits({ dailyInCents: 250_000 }),
+    };
+    const movement = id();
+    const replays = await Promise.all(Array.from({ length: 6 }, () => l.reserve({ ...input, id: movement })));
+    expect(replays.every((r) => r.ok)).toBe(true);
+    // Counted once: two more fit (100,000 + 100,000 of 250,000), not zero.
+    expect((await l.reserve({ ...input, id: id() })).ok).toBe(true);
+    const refused = id();
+    expect(await l.reserve({ ...input, id: refused })).toEqual({ ok: false, rule: 'agent-in' });
+    expect(await l.reserve({ ...input, id: refused, cents: 10_000 })).toEqual({ ok: false, rule: 'agent-in' });
+  });
+
   it('should start a new day with fresh counters', async () => {
     const l = fresh();
     const input = {

@@ -333,3 +333,23 @@ describe('agent cash-out with AGENT_CASHOUT_ID_CHECK', () => {
     expect(await fineract.hasIdentifier(99, '34567890')).toBe(false); // Fineract lists nothing for an unknown client
   });
 });
+
+describe('agent cash-in from a freshly swapped SIM (threat T4)', () => {
+  it("should refuse the cash-in after the agent's PIN when the agent's SIM was just swapped, and move nothing", async () => {
+    const swapped = await startTestServer({ SANDBOX_SIM_SWAPPED: CHANYA.msisdn });
+    try {
+      const bankOf = swapped.services.sandbox!.bank;
+      const float = bankOf.balance(bankOf.savingsAccount(CHANYA.float)!);
+      const session = atSession(swapped, CHANYA.msisdn, AGENT_CODE);
+      await session.send();
+      await session.send(CHANYA.pin);
+      await session.send('1');
+      await session.send('0711000002');
+      expect((await session.send('1000')).body).toMatch(/^CON Cash-in KES 1,000\.00/);
+      expect((await session.send(CHANYA.pin)).body).toMatch(/^END .*recent SIM change/);
+      expect(bankOf.balance(bankOf.savingsAccount(CHANYA.float)!)).toBe(float);
+    } finally {
+      await swapped.close();
+    }
+  });
+});
