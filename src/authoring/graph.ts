@@ -3,7 +3,7 @@ import { readdir, readFile, writeFile } from 'node:fs/promises';
 import { join, relative, resolve } from 'node:path';
 import { loadConfig } from '../config.js';
 import { buildTree, resolveTarget, type NodeInfo } from '../engine/flow-check.js';
-import { parseFlowSource } from '../engine/flow-loader.js';
+import { isFlowFileName, parseFlowSource } from '../engine/flow-loader.js';
 import type { FlowFile, TransitionConfig } from '../engine/flow-schema.js';
 import type { ScreenMeta } from '../engine/types.js';
 import { createTranslator, type Translator } from '../text/i18n.js';
@@ -231,7 +231,7 @@ export class GraphvizMissing extends Error {
 
 /** Finds a flow by id (or file path) in the flows directory. */
 export async function findFlow(flowsDir: string, wanted: string): Promise<{ flow: FlowFile; file: string } | { error: string }> {
-  const names = (await readdir(flowsDir)).filter((n) => /\.(ya?ml|json)$/.test(n) && !/\.test\.ya?ml$/.test(n)).sort();
+  const names = (await readdir(flowsDir)).filter(isFlowFileName).sort();
   const known: string[] = [];
   for (const name of names) {
     const path = join(flowsDir, name);

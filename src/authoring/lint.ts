@@ -1,9 +1,10 @@
 import { readdir, readFile } from 'node:fs/promises';
 import { join, relative } from 'node:path';
-import { parseFlowSource, type FlowIssue } from '../engine/flow-loader.js';
+import { isFlowFileName, parseFlowSource, type FlowIssue } from '../engine/flow-loader.js';
 import { actionsNamed, checkContextFor, checkFlow, FLOW_RULES } from '../engine/flow-check.js';
 import type { FlowFile } from '../engine/flow-schema.js';
 import { FLOW_MANIFESTS } from '../engine/registry.js';
+import { FEE_FILE, parseFeeSchedule } from '../agents/fees.js';
 import { declaredViewVars, ENGINE_FINAL_KEYS, ENGINE_KEYS, SERVER_TEXTS, type ViewVarSpec } from '../engine/manifest.js';
 import type { ScreenMeta } from '../engine/types.js';
 import { createTranslator, variablesOf, type Translator } from '../text/i18n.js';
@@ -37,6 +38,7 @@ export const LINT_RULES = [
   'no-way-out',
   'no-way-back',
   'unused-event',
+  'fee-schedule',
 ] as const;
 export type LintRule = (typeof LINT_RULES)[number];
 
@@ -82,9 +84,6 @@ export function summary(report: LintReport): string {
   return `${plural(report.errors, 'error')}, ${plural(report.warnings, 'warning')} in ${plural(report.flows.length, 'flow')} and ${plural(report.languages.length, 'locale')}`;
 }
 
-const FLOW_FILE = /\.(ya?ml|json)$/;
-const TEST_FILE = /\.test\.ya?ml$/;
-
 export async function lint(options: LintOptions): Promise<LintReport> {
   const limits = options.limits ?? DEFAULT_SCREEN_LIMITS;
   const keys = options.keys ?? USSD_KEYS;
@@ -115,7 +114,7 @@ export async function lint(options: LintOptions): Promise<LintReport> {
   const ctx = translator ? checkContextFor(translator) : undefined;
   const flowIds = new Map<string, string>();
   const referenced = new Set<string>();
-  const names = (await readdir(options.flowsDir)).filter((n) => FLOW_FILE.test(n) && !TEST_FILE.test(n)).sort();
+  const names = (await readdir(options.flowsDir)).filter(isFlowFileName).sort();
   if (names.length === 0) {
     add({
       severity: 'error',
@@ -192,6 +191,15 @@ export async function lint(options: LintOptions): Promise<LintReport> {
         }
       }
     }
+  }
+
+  // The agent fee schedule (flows/fees/agent-fees.yaml): data the flows do not read, checked with its schema.
+  const feePath = join(options.flowsDir, FEE_FILE);
+  const feeSource = await readFile(feePath, 'utf8').catch(() => undefined);
+  if (feeSource !== undefined) {
+    const feeFile = relative(process.cwd(), feePath) || feePath;
+    for (const p of parseFeeSchedule(feeSource).problems)
+      add({ severity: 'error', rule: 'fee-schedule', file: feeFile, line: p.line, where: p.path, message: p.message });
   }
 
   if (translator) lintLocales(translator, byLang, referenced, limits, vars, options.fallback, add);

@@ -8,6 +8,7 @@ import { checkFlow, type CheckContext, type FlowProblem } from './flow-check.js'
 import type { FlowContext, ScreenMeta } from './types.js';
 import type { FlowInput } from './registry.js';
 import type { Translator } from '../text/i18n.js';
+import { CATALOGUE_FILE_NAME } from './catalogue.js';
 
 /**
  * Reads flow files (YAML or JSON), validates them against the schema, cross-checks every name and key,
@@ -177,9 +178,14 @@ export function buildFlow(file: string, source: string, flow: FlowFile, factory:
   };
 }
 
+/** A flow file in a flows directory: YAML or JSON, neither a conversation test nor the product catalogue. */
+export function isFlowFileName(name: string): boolean {
+  return /\.(ya?ml|json)$/.test(name) && !/\.test\.ya?ml$/.test(name) && name !== CATALOGUE_FILE_NAME;
+}
+
 /** Loads every `*.yaml|*.yml|*.json` flow in `dir` (test files `*.test.yaml` excepted); throws FlowLoadError. */
 export async function loadFlows(dir: string, ctx: CheckContext, factory: MachineFactory): Promise<Map<string, LoadedFlow>> {
-  const names = (await readdir(dir)).filter((n) => /\.(ya?ml|json)$/.test(n) && !/\.test\.ya?ml$/.test(n)).sort();
+  const names = (await readdir(dir)).filter(isFlowFileName).sort();
   const flows = new Map<string, LoadedFlow>();
   const sources = new Map<string, string>();
   const issues: FlowIssue[] = [];
