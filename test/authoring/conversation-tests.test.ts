@@ -45,7 +45,8 @@ describe('kiunga test', () => {
     expect(banking.unreached).toEqual([]);
     // Transient states (invokes) count too, not only the screens a session rests on.
     for (const id of ['identify', 'checkingPin', 'balance', 'transferring']) expect(banking.reached.has(id)).toBe(true);
-  });
+    // Every shipped case runs on its own fresh server: over a hundred cases take longer than the default 30 s.
+  }, 180_000);
 
   it('should report a failing hop with the screen the customer saw, and exit 1', async () => {
     const flows = await withTests(`
