@@ -55,6 +55,7 @@ import { createAgentRegistry, DEFAULT_AGENT_LIMITS, type AgentRegistry } from '.
 import { createAgentLimiter } from './agents/limits.js';
 import { AgentService } from './agents/agent-service.js';
 import { DEMO_AGENTS } from './agents/demo-agents.js';
+import { loadFeeSchedule } from './agents/fees.js';
 
 /**
  * Builds every long-lived dependency from the configuration: store (Redis or in-process), Fineract (or the
@@ -344,6 +345,8 @@ export async function createServices(
       defaultLanguage: config.defaultLanguage,
       cashOutTtlMs: config.agents.cashOutExpiryS * 1000,
       idCheck: config.agents.idCheck,
+      // The cash-out fee schedule (flows/fees/agent-fees.yaml), checked now: a bad one stops the start.
+      fees: loadFeeSchedule(resolve(config.flowsDir)),
     });
     if (sandboxUrl) {
       for (const demo of DEMO_AGENTS) {

@@ -13,6 +13,7 @@ import type { TransferIntent, TransferOutcome, TransferService } from '../money/
 import type { ApprovalRecheck, ApprovalRecord, ApprovalService } from '../approvals/approval.js';
 import type { AgentRecord, AgentRegistry } from './registry.js';
 import type { AgentLimiter, Direction, LimitRule } from './limits.js';
+import { cashOutFee, type FeeSchedule } from './fees.js';
 
 /**
  * Agent cash-in and cash-out (issue 11; threats T14, T32).
@@ -70,6 +71,8 @@ export interface AgentServiceDeps {
   cashOutTtlMs: number;
   /** AGENT_CASHOUT_ID_CHECK: the agent keys the customer's ID number before a cash-out request. */
   idCheck?: boolean;
+  /** The cash-out fee schedule (flows/fees/agent-fees.yaml); none: no fees. */
+  fees?: FeeSchedule;
 }
 
 /** The 4-digit code of a cash-out: the agent reads it from their SMS, the customer from theirs. */
@@ -120,6 +123,11 @@ export class AgentService {
     const account = (await this.deps.fineract.listAccounts(client.clientId)).savings[0];
     if (!account) return undefined;
     return { clientId: client.clientId, officeId: client.officeId, accountId: account.id, label: maskName(client.displayName), msisdn };
+  }
+
+  /** The fee a cash-out of this amount costs the customer (0 for a cash-in: it is free). */
+  feeFor(direction: Direction, cents: number): number {
+    return direction === 'out' ? cashOutFee(this.deps.fees, cents) : 0;
   }
 
   /** The limits as they stand and, for a cash-in, the float floor: refused (and audited) before the PIN is asked. */
@@ -202,8 +210,11 @@ export class AgentService {
     const open = await this.deps.approvals.waitingFor(customer.clientId);
     if (open.some((a) => a.kind === 'cash-out' && a.requester.clientId === agent.clientId)) throw new AgentRefusal('pending');
     const lang = customer.lang ?? this.deps.defaultLanguage;
+    const fee = this.feeFor('out', cents);
     return this.deps.approvals.request({
       kind: 'cash-out',
+      // Held with the cash from the start, and moved in the same transfer (src/agents/fees.ts).
+      ...(fee > 0 ? { feeCents: fee } : {}),
       intent: {
         // id and ref are the approval's own (the service replaces them).
         id: '',
@@ -286,7 +297,9 @@ export class AgentService {
     }
     const approval = await this.deps.approvals.get(intent.id);
     const agent = approval?.requester;
-    if (!agent?.msisdn) return;
+    if (!approval || !agent?.msisdn) return;
+    // The transfer moved the cash and the fee together; the cash to hand over is the approval's own amount.
+    const cash = (lang: string) => translator.formatAmount(lang, approval.intent.amountCents / 100, intent.currency);
     const code = cashOutCode(this.deps.secret, intent.id);
     const agentLang = agent.lang ?? this.deps.defaultLanguage;
     await queue.add(
@@ -295,7 +308,7 @@ export class AgentService {
         to: agent.msisdn,
         text: toGsm(
           translator.t(agentLang, 'agent.sms.payCash', {
-            amount: amount(agentLang),
+            amount: cash(agentLang),
             customer: intent.senderLabel ?? '',
             code,
             ref: intent.ref,
@@ -311,7 +324,7 @@ export class AgentService {
         to: intent.msisdn,
         text: toGsm(
           translator.t(intent.lang, 'agent.sms.cashOutCode', {
-            amount: amount(intent.lang),
+            amount: cash(intent.lang),
             agent: intent.counterparty,
             code,
             ref: intent.ref,

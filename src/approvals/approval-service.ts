@@ -539,7 +539,8 @@ export class RedisApprovalService implements ApprovalService {
           record = now;
         } else record = marked.record;
       }
-      const outcome = await this.options.transfers.execute(record.intent, deadlineAt);
+      // A fee (an agent's cash-out) moves in the same transfer as the amount: one leg, one key, exactly once.
+      const outcome = await this.options.transfers.execute(movementOf(record), deadlineAt);
       if (outcome.status === 'done') return await this.finish(record, outcome.transferId);
       if (outcome.status === 'failed') return await this.fail(record, outcome.code);
       return { outcome: 'processing', approval: record };
@@ -764,6 +765,8 @@ export class RedisApprovalService implements ApprovalService {
       translator.t(lang, key, {
         requester: record.requester.label,
         amount: translator.formatAmount(lang, (record.intent.amountCents + (record.feeCents ?? 0)) / 100, record.intent.currency),
+        cash: translator.formatAmount(lang, record.intent.amountCents / 100, record.intent.currency),
+        fee: translator.formatAmount(lang, (record.feeCents ?? 0) / 100, record.intent.currency),
         source: record.intent.senderLabel ?? record.requester.label,
         payee: record.intent.counterparty,
         dial: this.options.ussdCode,
@@ -785,6 +788,11 @@ export class RedisApprovalService implements ApprovalService {
     const date = day(at);
     return date === day(this.now()) ? time : `${this.options.translator.formatDate(lang, date)} ${time}`;
   }
+}
+
+/** The transfer an approval executes: its amount plus its fee, if any, in one movement (src/agents/fees.ts). */
+function movementOf(record: ApprovalRecord): TransferIntent {
+  return record.feeCents ? { ...record.intent, amountCents: record.intent.amountCents + record.feeCents } : record.intent;
 }
 
 /** Builds the approval service on the store (Redis scripts, or serialised steps in this process). */

@@ -146,6 +146,8 @@ export const SERVER_TEXTS = {
       customer: { max: 20, example: 'Nyambura-Wairimu K.', description: "the customer's masked name" },
       agent: { max: 30, example: 'Nyambura-Wairimu K. (5501)', description: "the agent's masked name and store number" },
       float: amountVar("the agent's float balance after the movement"),
+      cash: amountVar('the cash a cash-out hands over (without the fee)'),
+      fee: amountVar('the cash-out fee (flows/fees/agent-fees.yaml)'),
       code: { max: 4, example: '7413', description: 'the 4-digit cash-out code the agent says when paying' },
       ref: { max: 8, example: 'AB12CD34', description: 'reference of the movement' },
       dial: { max: 22, example: '*384*123*45678901234#', description: 'the USSD code to dial (USSD_SERVICE_CODE)' },

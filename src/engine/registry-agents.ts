@@ -101,7 +101,11 @@ export const AGENT_MANIFESTS = {
     },
     rememberCashAmount: {
       description: 'fixes the cash movement (a new idempotency key) with the amount checked',
-      views: { amount: amountVar('the cash amount'), ref: refVar },
+      views: {
+        amount: amountVar('the cash amount'),
+        fee: amountVar('the cash-out fee the customer pays (flows/fees/agent-fees.yaml)'),
+        ref: refVar,
+      },
     },
     rememberCashOut: {
       description: 'keeps the cash-out approval requested by agentCashOut',
@@ -206,8 +210,9 @@ export function createAgentImplementations(deps: AgentFlowDeps) {
       const typed = /^(\d{1,9})(?:\.(\d{1,2}))?$/.exec(String(event.value ?? '').trim());
       if (!typed) throw new FlowError('amount-low');
       const amount = Number(typed[1]) * 100 + Number((typed[2] ?? '0').padEnd(2, '0'));
-      await service().check(agent, cashCustomerOf(context), context.data.cash === 'out' ? 'out' : 'in', amount);
-      return { cents: amount };
+      const direction = context.data.cash === 'out' ? 'out' : 'in';
+      await service().check(agent, cashCustomerOf(context), direction, amount);
+      return { cents: amount, fee: service().feeFor(direction, amount) };
     }),
     agentCashIn: wrap('agentCashIn', async ({ context, event }, { signal }) => {
       const me = requireCustomer(context);
@@ -287,12 +292,12 @@ export function createAgentImplementations(deps: AgentFlowDeps) {
       };
     }),
     rememberCashAmount: assign(({ context, event }: Ctx) => {
-      const { cents: amount } = event.output as { cents: number };
+      const { cents: amount, fee } = event.output as { cents: number; fee: number };
       // Drawn when the confirmation screen is entered: a replayed hop reuses it, a new amount gets a new one.
       const id = randomBytes(16).toString('hex');
       return {
         data: { ...context.data, cashCents: amount, cashId: id },
-        view: { ...context.view, amount: money(amount), ref: id.slice(0, 8).toUpperCase() },
+        view: { ...context.view, amount: money(amount), fee: money(fee), ref: id.slice(0, 8).toUpperCase() },
       };
     }),
     rememberCashOut: assign(({ context, event }: Ctx) => {

@@ -133,16 +133,20 @@ describe('agent cash-out the customer confirms', () => {
     const commits = committedTransfers();
     const { session, confirm } = await agentAsks('2', '0711000001', '2000');
     expect(confirm.body).toMatch(
-      /^CON Cash-out KES 2,000\.00 for Amina W\. \(0711\*\*\*001\)\. The customer confirms on their own phone\./,
+      /^CON Cash-out KES 2,000\.00 for Amina W\. \(0711\*\*\*001\), fee KES 30\.00\. The customer confirms on their own phone\./,
     );
     expect((await session.send(CHANYA.pin)).body).toMatch(
       /^END Request sent \(ref [A-Z0-9]{8}\)\. Amina W\. must confirm on their own phone within 5 min\./,
     );
 
     // Held on Amina's savings, nothing moved, and Amina's SMS names the agent, the store and the amount.
-    expect(balances(AMINA.accountId)).toEqual({ ledger: amina.ledger, available: amina.available - 2_000_00 });
+    // The cash and its fee (flows/fees/agent-fees.yaml: KES 30.00 from 1,000.01 to 2,500.00) are held together.
+    expect(balances(AMINA.accountId)).toEqual({ ledger: amina.ledger, available: amina.available - 2_030_00 });
     expect(committedTransfers()).toBe(commits);
-    const asked = await smsMatching(AMINA.msisdn, /^Agent Chanya M\. \(5501\) asks to pay you KES 2,000\.00 cash/);
+    const asked = await smsMatching(
+      AMINA.msisdn,
+      /^Agent Chanya M\. \(5501\) asks to pay you KES 2,000\.00 cash\. KES 2,030\.00 will be taken from your account \(fee KES 30\.00\)/,
+    );
     expect(asked).toContain('Approvals');
     const [approval] = await server.services.approvals.waitingFor(AMINA.clientId);
     expect(approval).toMatchObject({ kind: 'cash-out', state: 'pending', requester: { clientId: CHANYA.clientId }, required: 1 });
@@ -166,8 +170,9 @@ describe('agent cash-out the customer confirms', () => {
     // Once: the request is gone from her list, and a second approval changes nothing.
     expect((await server.services.approvals.approve(approval!.id, AMINA.clientId)).outcome).toBe('refused');
     expect(committedTransfers()).toBe(commits + 1);
-    expect(balances(AMINA.accountId)).toEqual({ ledger: amina.ledger - 2_000_00, available: amina.available - 2_000_00 });
-    expect(balances(CHANYA.float).ledger).toBe(float.ledger + 2_000_00);
+    // One transfer carried the cash and the fee: the agent keeps the fee as commission.
+    expect(balances(AMINA.accountId)).toEqual({ ledger: amina.ledger - 2_030_00, available: amina.available - 2_030_00 });
+    expect(balances(CHANYA.float).ledger).toBe(float.ledger + 2_030_00);
 
     const code = cashOutCode(server.config.pin.pepper, approval!.id);
     expect(await smsMatching(CHANYA.msisdn, /^Pay KES 2,000\.00 cash to Amina W\./)).toContain(`(code ${code})`);
