@@ -296,3 +296,28 @@ describe('approval service', () => {
     expect(account().savingsAmountOnHold).toBe(heldBefore);
   });
 });
+
+describe('approval service on the in-process store (no Redis)', () => {
+  let local: TestServer;
+  beforeAll(async () => {
+    local = await startTestServer({ REDIS_URL: '' });
+  });
+  afterAll(async () => {
+    await local?.close();
+  });
+
+  it('serialises its steps: two approvals at once execute once, a rejection after them is refused', async () => {
+    const { approvals, store, sandbox } = local.services;
+    expect(store.kind).toBe('memory');
+    const moved = () => sandbox!.bank.data.transfers.filter((t) => t.fromAccountId === DUMA).length;
+    const before = moved();
+    const record = await approvals.request(request({ approvers: [BARAKA, CHANYA], required: 1 }));
+    expect((await approvals.waitingFor(CHANYA.clientId)).map((r) => r.id)).toEqual([record.id]);
+    const results = await Promise.all([approvals.approve(record.id, BARAKA.clientId), approvals.approve(record.id, CHANYA.clientId)]);
+    expect(results.map((r) => r.outcome).sort()).toEqual(['executed', 'refused']);
+    expect(moved()).toBe(before + 1);
+    expect(await approvals.reject(record.id, CHANYA.clientId, 'other')).toEqual({ outcome: 'refused', reason: 'closed' });
+    expect((await approvals.list('executed')).map((r) => r.id)).toEqual([record.id]);
+    expect(await approvals.waitingFor(CHANYA.clientId)).toEqual([]);
+  });
+});
