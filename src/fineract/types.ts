@@ -201,9 +201,131 @@ export interface FineractClient {
    * (threat T32): the ID typed must be this customer's, not merely a valid one.
    */
   hasIdentifier(clientId: number, documentKey: string): Promise<boolean>;
+  /** Fineract's loan products (`GET /loanproducts`), every one: which a channel shows is the catalogue's decision. */
+  listLoanProducts(): Promise<LoanProduct[]>;
+  /** Fineract's plain savings products (`GET /savingsproducts`). */
+  listSavingsProducts(): Promise<SavingsProduct[]>;
+  /**
+   * Creates a person client with `externalId` (`POST /clients`). A client with this external id already there (a
+   * retry, a race) is not an error: its id is read back (`GET /clients?externalId=`) and `created` is false.
+   */
+  createClient(request: NewClient): Promise<{ clientId: number; created: boolean }>;
+  /**
+   * Submits a loan application with `externalId` (`POST /loans`): it is then "Submitted and pending approval"
+   * (status 100). Terms not in the request come from the product. A loan with this external id already there
+   * is read back (`findLoanByExternalId`) instead, with `created` false: the same application never goes in twice.
+   * The client must be active (403 `error.msg.client.not.active.exception` otherwise).
+   */
+  submitLoan(request: LoanSubmission): Promise<{ loanId: number; created: boolean }>;
+  /** The loan with exactly this external id (`GET /loans?externalId=`, read from the primary), or null. */
+  findLoanByExternalId(externalId: string): Promise<LoanStatus | null>;
+  /** Fineract's own schedule for these terms (`POST /loans?command=calculateLoanSchedule`); nothing is stored. */
+  calculateLoanSchedule(request: LoanTermsRequest): Promise<LoanQuote>;
+  /** A loan's status as Fineract has it now (read from the primary), for mirroring an application. */
+  getLoanStatus(loanId: number): Promise<LoanStatus>;
   /** The business date known right now, without waiting (refreshed in the background when stale). */
   businessDateNow(): string;
   /** Resolves when Fineract answers an authenticated request (used by /readyz). */
   ping(): Promise<void>;
   close(): Promise<void>;
+}
+
+/** A range of a product's terms; `min`/`max` absent when Fineract has none (Gson omits nulls). */
+export interface TermRange {
+  min?: number;
+  default: number;
+  max?: number;
+}
+
+/** What a catalogue needs of a Fineract loan product (LoanProductData). Amounts in minor units. */
+export interface LoanProduct {
+  id: number;
+  name: string;
+  shortName: string;
+  currency: string;
+  decimalPlaces: number;
+  principalCents: TermRange;
+  numberOfRepayments: TermRange;
+  repaymentEvery: number;
+  /** PeriodFrequencyType id: 0 days, 1 weeks, 2 months, 3 years. */
+  repaymentFrequencyTypeId: number;
+  interestRatePerPeriod: number;
+  /** PeriodFrequencyType id of the rate (2 = per month, 3 = per year). */
+  interestRateFrequencyTypeId: number;
+  annualInterestRate?: number;
+  /** `loanProduct.active`, or absent when Fineract does not say. */
+  active: boolean;
+}
+
+/** What a catalogue needs of a plain Fineract savings product (SavingsProductData). */
+export interface SavingsProduct {
+  id: number;
+  name: string;
+  shortName: string;
+  currency: string;
+  nominalAnnualInterestRate: number;
+}
+
+/** A person client to create in Fineract. */
+export interface NewClient {
+  /** Kiunga's profile id: unique in Fineract (m_client.external_id), at most 100 characters. */
+  externalId: string;
+  firstName: string;
+  lastName: string;
+  officeId: number;
+  /** Active at once (activationDate = the business date) or pending (status 100). */
+  active: boolean;
+  /** E.164 or as the lender stores numbers; at most 50 characters. */
+  mobileNo?: string;
+  /** ISO `yyyy-mm-dd`. */
+  dateOfBirth?: string;
+}
+
+/** A loan's terms as a customer chooses them; everything else comes from the product. */
+export interface LoanTermsRequest {
+  clientId: number;
+  productId: number;
+  /** Minor units of the product's currency. */
+  principalCents: number;
+  numberOfRepayments: number;
+  /** ISO `yyyy-mm-dd`; default the business date. */
+  expectedDisbursementDate?: string;
+}
+
+export interface LoanSubmission extends LoanTermsRequest {
+  /** Kiunga's application id: unique in Fineract (m_loan.external_id), at most 100 characters. */
+  externalId: string;
+}
+
+export interface LoanQuotePeriod {
+  period: number;
+  /** ISO `yyyy-mm-dd`. */
+  dueDate: string;
+  principalCents: number;
+  interestCents: number;
+  totalCents: number;
+}
+
+/** Fineract's calculated schedule, in minor units. */
+export interface LoanQuote {
+  currency: string;
+  /** The first instalment (with flat interest the last one may differ by the rounding remainder). */
+  instalmentCents: number;
+  totalRepaymentCents: number;
+  totalInterestCents: number;
+  periods: LoanQuotePeriod[];
+}
+
+/** A loan's state in Fineract (LoanStatus ids: 100 submitted, 200 approved, 300 active, 500 rejected, ...). */
+export interface LoanStatus {
+  loanId: number;
+  clientId?: number;
+  externalId?: string;
+  statusId: number;
+  /** e.g. `loanStatusType.submitted.and.pending.approval`. */
+  statusCode?: string;
+  /** ISO dates from the loan's timeline, when reached. */
+  approvedOnDate?: string;
+  disbursedOnDate?: string;
+  rejectedOnDate?: string;
 }

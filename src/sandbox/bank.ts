@@ -70,8 +70,12 @@ export class Bank {
     return this.data.clients.find((c) => c.id === id);
   }
 
-  clients(offset: number, limit: number): { total: number; page: ClientRecord[] } {
-    const all = [...this.data.clients].sort((a, b) => a.id - b.id);
+  clients(offset: number, limit: number, externalId: string | null = null): { total: number; page: ClientRecord[] } {
+    // `c.external_id like ?` (ClientReadPlatformServiceImpl): `%` and `_` in the value stay wildcards.
+    const like = externalId === null ? null : likeRegExp(externalId);
+    const all = this.data.clients
+      .filter((c) => like === null || (c.externalId !== undefined && like.test(c.externalId)))
+      .sort((a, b) => a.id - b.id);
     return { total: all.length, page: all.slice(offset, offset + limit) };
   }
 

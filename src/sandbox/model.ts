@@ -170,8 +170,11 @@ export interface LoanRecord {
   repaymentEvery: number;
   interestRatePerPeriod: number;
   submittedOnDate: string;
+  /** Set by `POST /loans` (submission); the schedule of a loan not yet disbursed starts on it. */
+  expectedDisbursementDate?: string;
   approvedOnDate?: string;
   disbursedOnDate?: string;
+  rejectedOnDate?: string;
   closedOnDate?: string;
   schedule: InstallmentRecord[];
   transactions: LoanTxnRecord[];

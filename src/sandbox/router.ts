@@ -50,6 +50,12 @@ export interface CommandRoute extends RouteBase {
   method: 'POST' | 'PUT' | 'DELETE';
   permission?: undefined;
   command(query: URLSearchParams): CommandName | null;
+  /**
+   * True when this request is not a command although it shares the write's path: `POST /loans?command=
+   * calculateLoanSchedule` computes a schedule without the command pipeline (no command source, no idempotency,
+   * no hook), as LoansApiResource.calculateLoanScheduleOrSubmitLoanApplication does.
+   */
+  readWhen?(query: URLSearchParams): boolean;
 }
 
 export type Route = QueryRoute | CommandRoute;

@@ -17,6 +17,7 @@ import { clientRoutes } from './routes/clients.js';
 import { holdRoutes } from './routes/holds.js';
 import { loanRoutes } from './routes/loans.js';
 import { moneyRoutes, unknownCommand } from './routes/money.js';
+import { originationRoutes } from './routes/origination.js';
 import { officeRoutes, productRoutes } from './routes/products.js';
 import { handleControlRequest } from './routes/sandbox-control.js';
 import { savingsRoutes } from './routes/savings.js';
@@ -87,6 +88,7 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
     ...clientRoutes,
     ...savingsRoutes,
     ...loanRoutes,
+    ...originationRoutes,
     ...moneyRoutes,
     ...holdRoutes,
     ...transferRoutes,
@@ -163,7 +165,8 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
     if (matched === null) return write(res, 404, springErrorBody(404, 'Not Found', path));
     if (matched === 'methodNotAllowed') return write(res, 405, springErrorBody(405, 'Method Not Allowed', path));
     const { route, params } = matched;
-    const command = route.command ? route.command(url.searchParams) : undefined;
+    const asRead = route.command !== undefined && route.readWhen?.(url.searchParams) === true;
+    const command = route.command && !asRead ? route.command(url.searchParams) : undefined;
     if (command === null) {
       const e = unknownCommand(url.searchParams);
       return write(res, e.status, e.body);

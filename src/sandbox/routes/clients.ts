@@ -160,7 +160,8 @@ export const clientRoutes: Route[] = [
     pattern: '/clients',
     permission: 'READ_CLIENT',
     handler: ({ bank, query }) => {
-      const { total, page } = bank.clients(intParam(query, 'offset', 0), intParam(query, 'limit', 200, 1, 1000));
+      // ClientsApiResource.retrieveAll: `externalId` filters with SQL LIKE (ClientReadPlatformServiceImpl).
+      const { total, page } = bank.clients(intParam(query, 'offset', 0), intParam(query, 'limit', 200, 1, 1000), query.get('externalId'));
       return ok({ totalFilteredRecords: total, pageItems: page.map((c) => clientView(bank, c)) });
     },
   },

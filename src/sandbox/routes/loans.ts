@@ -53,10 +53,10 @@ function summaryView(bank: Bank, l: LoanRecord, currency: Record<string, unknown
 }
 
 /** LoanScheduleData: a disbursement row without `period`, then one row per instalment. */
-function scheduleView(bank: Bank, l: LoanRecord, currency: Record<string, unknown>): Record<string, unknown> {
+export function scheduleView(bank: Bank, l: LoanRecord, currency: Record<string, unknown>): Record<string, unknown> {
   const t = loanOutstanding(l);
   let balance = l.principal;
-  const disbursedOn = l.disbursedOnDate ?? l.submittedOnDate;
+  const disbursedOn = l.disbursedOnDate ?? l.expectedDisbursementDate ?? l.submittedOnDate;
   const periods: Record<string, unknown>[] = [
     {
       dueDate: localDate(disbursedOn),
@@ -171,7 +171,8 @@ export function loanView(bank: Bank, l: LoanRecord, withSchedule: boolean): Reco
     timeline: {
       submittedOnDate: localDate(l.submittedOnDate),
       approvedOnDate: localDate(l.approvedOnDate),
-      expectedDisbursementDate: localDate(l.disbursedOnDate),
+      rejectedOnDate: localDate(l.rejectedOnDate),
+      expectedDisbursementDate: localDate(l.expectedDisbursementDate ?? l.disbursedOnDate),
       actualDisbursementDate: localDate(l.disbursedOnDate),
       expectedMaturityDate: l.disbursedOnDate ? localDate(addMonths(l.disbursedOnDate, l.numberOfRepayments)) : undefined,
       closedOnDate: localDate(l.closedOnDate),
