@@ -2,8 +2,10 @@ import { addMonths } from './dates.js';
 import type { Cents, InstallmentRecord, LoanRecord, LoanTxnRecord } from './model.js';
 
 /**
- * Flat-interest, equal-instalment monthly schedule (Fineract amortizationType 1, interestType 1): interest
- * per period = principal x rate; principal split evenly, the rounding remainder on the last period.
+ * Flat-interest, equal-instalment monthly schedule (Fineract amortizationType 1, interestType 1), as
+ * LoanApplicationTerms computes it: the total interest is principal x rate x periods; each period's principal and
+ * interest are the totals divided by the number of periods at the currency's scale, rounded half-even
+ * (Money.dividedBy), and the last period takes what rounding left (10,000.00 over 6 = 5 x 1,666.67 + 1,666.65).
  */
 export function buildFlatSchedule(
   principal: Cents,
@@ -11,8 +13,9 @@ export function buildFlatSchedule(
   interestRatePerPeriod: number,
   disbursedOn: string,
 ): InstallmentRecord[] {
-  const principalPerPeriod = Math.floor(principal / numberOfRepayments);
-  const interestPerPeriod = Math.round((principal * interestRatePerPeriod) / 100);
+  const totalInterest = Math.round((principal * interestRatePerPeriod * numberOfRepayments) / 100);
+  const principalPerPeriod = divideHalfEven(principal, numberOfRepayments);
+  const interestPerPeriod = divideHalfEven(totalInterest, numberOfRepayments);
   const periods: InstallmentRecord[] = [];
   for (let n = 1; n <= numberOfRepayments; n++) {
     const last = n === numberOfRepayments;
@@ -21,12 +24,20 @@ export function buildFlatSchedule(
       fromDate: addMonths(disbursedOn, n - 1),
       dueDate: addMonths(disbursedOn, n),
       principalDue: last ? principal - principalPerPeriod * (numberOfRepayments - 1) : principalPerPeriod,
-      interestDue: interestPerPeriod,
+      interestDue: last ? totalInterest - interestPerPeriod * (numberOfRepayments - 1) : interestPerPeriod,
       principalPaid: 0,
       interestPaid: 0,
     });
   }
   return periods;
+}
+
+/** Whole cents divided by a count, rounded half-even (BigDecimal.divide with RoundingMode.HALF_EVEN). */
+function divideHalfEven(cents: Cents, by: number): Cents {
+  const q = Math.floor(cents / by);
+  const r = cents - q * by;
+  if (r * 2 > by || (r * 2 === by && q % 2 === 1)) return q + 1;
+  return q;
 }
 
 /**

@@ -178,10 +178,11 @@ describe('calculateLoanSchedule', () => {
       principalCents: 10_000_00,
       numberOfRepayments: 6,
     });
-    // Flat interest: 10,000 x 2.5% = 250 a month, 1,500 in all; principal 1,666.66 a month, the remainder last.
+    // Flat interest: 10,000 x 2.5% = 250 a month, 1,500 in all; principal 1,666.67 a month, 1,666.65 last.
     expect(quote.totalInterestCents).toBe(1_500_00);
     expect(quote.totalRepaymentCents).toBe(11_500_00);
-    expect(quote.instalmentCents).toBe(1_666_66 + 250_00);
+    expect(quote.instalmentCents).toBe(1_666_67 + 250_00);
+    expect(quote.periods.at(-1)).toMatchObject({ principalCents: 1_666_65, interestCents: 250_00, totalCents: 1_916_65 });
     expect(quote.periods).toHaveLength(6);
     expect(quote.periods.reduce((s, p) => s + p.totalCents, 0)).toBe(11_500_00);
     expect(quote.periods[0]?.dueDate).toBe('2026-12-25');
