@@ -332,7 +332,7 @@ export class RedisApprovalService implements ApprovalService {
       if (refusal) throw new ApprovalRefused(refusal);
       // The hold may exist without an answer: find it by its reason and release it, then refuse.
       logger.warn({ approval: ref, err: { type: (error as Error)?.name } }, 'hold outcome unknown: looking for it to release it');
-      await this.releaseOrphan(intent.from.accountId, reason, id);
+      await this.releaseOrphan(intent.from.accountId, reason);
       throw new ApprovalRefused('unavailable');
     }
 
@@ -609,17 +609,22 @@ export class RedisApprovalService implements ApprovalService {
     return current;
   }
 
+  /**
+   * Releases the approval's hold. Sent without an idempotency key: Fineract keeps a failed key failed for good
+   * (docs/fineract.md §10), so a release refused once by a 500 could never be retried under it; the client's
+   * release reads the hold first and counts an earlier release as done, which makes retries safe without one.
+   */
   private async release(record: ApprovalRecord): Promise<void> {
     if (record.holdId === undefined) return;
-    await this.options.fineract.releaseAmount(record.intent.from.accountId, record.holdId, { idempotencyKey: `${record.id}-rel` });
+    await this.options.fineract.releaseAmount(record.intent.from.accountId, record.holdId);
     this.options.logger.info({ approval: record.ref, holdId: record.holdId }, 'approval hold released');
   }
 
   /** A hold whose placing was not answered: found by its reason and released, or left logged for an operator. */
-  private async releaseOrphan(accountId: number, reason: string, id: string): Promise<void> {
+  private async releaseOrphan(accountId: number, reason: string): Promise<void> {
     try {
       const found = await this.options.fineract.findHold(accountId, reason);
-      if (found) await this.options.fineract.releaseAmount(accountId, found.holdId, { idempotencyKey: `${id}-rel` });
+      if (found) await this.options.fineract.releaseAmount(accountId, found.holdId);
     } catch (error) {
       this.options.logger.error(
         { accountId, reason, err: { type: (error as Error)?.name } },

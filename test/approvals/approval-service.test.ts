@@ -297,6 +297,30 @@ describe('approval service', () => {
   });
 });
 
+describe('approval service when Fineract does not answer at execution', () => {
+  it('says processing, keeps the approval executing, and the settle job then executes it once', async () => {
+    const approvals = await service();
+    const moved = transfersFromDuma();
+    const record = await approvals.request(request());
+    const control = server.services.sandbox!.control;
+    control.failMode = 'command-500';
+    try {
+      const result = await approvals.approve(record.id, BARAKA.clientId);
+      expect(result).toMatchObject({ outcome: 'processing', approval: { state: 'executing' } });
+    } finally {
+      control.failMode = 'none';
+    }
+    expect(transfersFromDuma()).toBe(moved);
+    // What the `approval-settle` job runs (queued when the approval was approved), retried as the job is while
+    // Fineract (or the gateway's breaker after the 500s) still refuses.
+    await vi.waitFor(() => approvals.settle(record.id), { timeout: 20_000, interval: 500 });
+    expect((await approvals.get(record.id))!).toMatchObject({ state: 'executed' });
+    await approvals.settle(record.id);
+    expect(transfersFromDuma()).toBe(moved + 1);
+    expect(account().savingsAmountOnHold).toBe(0);
+  });
+});
+
 describe('approval service on the in-process store (no Redis)', () => {
   let local: TestServer;
   beforeAll(async () => {
