@@ -118,7 +118,7 @@ export const MAKER_CHECKER_PENDING = 'kiunga.maker.checker.pending';
 /** FineractRejected code of a write sent to a read-only Fineract instance (HTTP 405). */
 export const INVALID_INSTANCE_TYPE = 'error.msg.invalid.instance.type';
 const NOT_ACTIVE = 'error.msg.savingsaccount.transaction.account.is.not.active';
-/** 403 data-integrity codes of a second create with the same external id (docs/fineract.md §15). */
+/** 403 data-integrity codes of a second create with the same external id (docs/fineract.md §5.3). */
 export const CLIENT_DUPLICATE_EXTERNAL_ID = 'error.msg.client.duplicate.externalId';
 export const LOAN_DUPLICATE_EXTERNAL_ID = 'error.msg.loan.duplicate.externalId';
 /** 403 code of a loan submitted for a client that is not active. */
@@ -567,7 +567,7 @@ export function createFineractClient(options: FineractClientOptions): FineractCl
     return rows.some((r) => r.status === IDENTIFIER_ACTIVE && norm(r.documentKey) === wanted);
   }
 
-  // ---- origination (docs/fineract.md §15) -------------------------------------------------------------------
+  // ---- origination (docs/fineract.md §5.3) -------------------------------------------------------------------
 
   const toMinor = (major: number, decimalPlaces: number): number => Math.round(major * 10 ** decimalPlaces);
 

@@ -337,7 +337,7 @@ export function toLoanRepaymentInfo(l: LoanWithSchedule): LoanRepaymentInfo {
   };
 }
 
-// ---- origination (docs/fineract.md §15) ---------------------------------------------------------------------
+// ---- origination (docs/fineract.md §5.3) ---------------------------------------------------------------------
 
 /** LoanProductData as `GET /loanproducts` serialises it (Gson: nulls omitted, BigDecimals as numbers). */
 export const LoanProductData = z.object({

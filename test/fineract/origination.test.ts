@@ -6,7 +6,7 @@ import { DEMO_PRODUCTS, startSandbox, type Sandbox } from '../../src/sandbox/ind
 import { call } from '../sandbox/api.js';
 import { BUSINESS_DATE, demoClient } from './fixtures.js';
 
-/** The origination calls of the Fineract client over real HTTP against the sandbox (docs/fineract.md §15). */
+/** The origination calls of the Fineract client over real HTTP against the sandbox (docs/fineract.md §5.3). */
 
 let sandbox: Sandbox;
 let fineract: FineractClient;

@@ -5,7 +5,7 @@ import { DEMO_PRODUCTS, startSandbox, type Sandbox } from '../../src/sandbox/ind
 import { BUSINESS_DATE, call, codes, type Json } from './api.js';
 
 /**
- * Origination in the sandbox, checked against the Fineract source (docs/fineract.md §15): client and loan
+ * Origination in the sandbox, checked against the Fineract source (docs/fineract.md §5.3): client and loan
  * creation with their validation and external-id uniqueness, the schedule calculation, the loan list by external
  * id, and the back-office approve / disburse / reject commands with their hooks.
  */

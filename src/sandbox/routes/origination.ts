@@ -8,7 +8,7 @@ import { loanView, requireLoan, scheduleView } from './loans.js';
 import { unknownCommand } from './money.js';
 
 /**
- * Origination (docs/fineract.md §15): `POST /clients`, `POST /loans` (submit, or `?command=calculateLoanSchedule`),
+ * Origination (docs/fineract.md §5.3): `POST /clients`, `POST /loans` (submit, or `?command=calculateLoanSchedule`),
  * `GET /loans` (with `externalId`) and the back-office steps `POST /loans/{id}?command=approve|disburse|reject`.
  */
 
