@@ -1,5 +1,6 @@
 import { createPublicKey } from 'node:crypto';
 import { isIP } from 'node:net';
+import { join } from 'node:path';
 import { z } from 'zod';
 import { SETTINGS, csv, ed25519Key, url, type Setting, type SettingName } from './settings.js';
 
@@ -238,6 +239,8 @@ function toConfig(v: SettingValues) {
       checkpointMs: v.AUDIT_CHECKPOINT_S * 1000,
     },
     flowsDir: v.FLOWS_DIR,
+    /** CATALOGUE_FILE, or catalogue.yaml in FLOWS_DIR; a missing file leaves the product-id settings in force. */
+    catalogueFile: v.CATALOGUE_FILE ?? join(v.FLOWS_DIR, 'catalogue.yaml'),
     localesDir: v.LOCALES_DIR,
     sandboxPort: v.SANDBOX_PORT,
     sandboxCustomers: v.SANDBOX_CUSTOMERS,

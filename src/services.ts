@@ -45,6 +45,7 @@ import { payeeOf, TransferService } from './money/transfer-service.js';
 import { createChallengeService, type ChallengeServiceRuntime } from './security/challenge.js';
 import { createPaidPayees } from './security/paid-payees.js';
 import { RESOLVE_JOB } from './jobs/catalogue.js';
+import { loadCatalogueIfPresent, verifyCatalogueAtStart, type Catalogue } from './engine/catalogue.js';
 import { translatedReceipts } from './money/receipts.js';
 import type { RedisStore } from './session/redis-store.js';
 import { SwitchableTranslator, watchFlows, type FlowWatcher } from './engine/hot-reload.js';
@@ -83,6 +84,8 @@ export interface Services extends AppDeps {
   agentRegistry: AgentRegistry;
   /** Voice recordings found under LOCALES_DIR/audio. */
   voiceAudio: AudioCatalogue;
+  /** The product catalogue (CATALOGUE_FILE), checked against Fineract at start; null without the file. */
+  productCatalogue: Catalogue | null;
   /** Set when the built-in sandbox runs in this process. */
   sandbox?: Sandbox;
   sandboxUrl?: string;
@@ -168,6 +171,13 @@ export async function createServices(
       logger,
     });
     await gateway.ready();
+    // Issue 12: the product catalogue (flows/catalogue.yaml); a broken file refuses the start like a broken flow.
+    const productCatalogue = await loadCatalogueIfPresent(resolve(config.catalogueFile));
+    if (!productCatalogue)
+      logger.warn(
+        { file: config.catalogueFile },
+        'no product catalogue: FINERACT_SAVINGS_PRODUCTS and FINERACT_LOAN_PRODUCTS decide which accounts are shown',
+      );
     const client = createFineractClient({
       baseUrl: fineractUrl,
       tenant: config.fineract.tenant,
@@ -177,6 +187,10 @@ export async function createServices(
       defaultCountry: config.defaultCountry as CountryCode,
       savingsProductIds: config.fineract.savingsProductIds,
       loanProductIds: config.fineract.loanProductIds,
+      // The catalogue, when there is one, decides which accounts any channel lists (hidden products never appear).
+      ...(productCatalogue
+        ? { shownProducts: { savings: productCatalogue.shownProductIds('savings'), loans: productCatalogue.shownProductIds('loan') } }
+        : {}),
       timeZone: config.timezone,
       http: gateway,
       logger,
@@ -214,6 +228,8 @@ export async function createServices(
           )
         : undefined;
     const fineract = cached ?? client;
+    // Products named in the catalogue must exist in Fineract with terms inside their own (refused start otherwise).
+    if (productCatalogue) await verifyCatalogueAtStart(productCatalogue, fineract, logger);
 
     // Threat T26: time-boxed, escalating locks; the customer is told by SMS (the queue exists further down).
     // Assigned once the queue exists (below); the PIN service reads it only when a lock happens.
@@ -493,6 +509,7 @@ export async function createServices(
       agents,
       agentRegistry,
       voiceAudio,
+      productCatalogue,
       outbox,
       calls,
       transfers,

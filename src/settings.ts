@@ -475,6 +475,10 @@ export const SETTINGS = {
     schema: int(1, 86_400),
   },
   FLOWS_DIR: { help: 'Directory of flow files.', default: 'flows', schema: z.string().min(1) },
+  CATALOGUE_FILE: {
+    help: 'The product catalogue: which products each channel shows, and their terms (default: catalogue.yaml in FLOWS_DIR). Without the file, FINERACT_SAVINGS_PRODUCTS and FINERACT_LOAN_PRODUCTS decide which accounts are shown.',
+    schema: z.string().min(1),
+  },
   LOCALES_DIR: { help: 'Directory of locale files.', default: 'locales', schema: z.string().min(1) },
   SANDBOX_CUSTOMERS: {
     help: 'Extra synthetic sandbox customers for load tests: +254720000000, +254720000001, ... with PIN 4321.',

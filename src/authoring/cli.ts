@@ -2,7 +2,7 @@ import { writeFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { loadConfig } from '../config.js';
 import { SMS_MAX_PARTS } from '../constants.js';
-import { formatLintMessage, lint, summary } from './lint.js';
+import { formatLintMessage, lint, readFineractProducts, summary } from './lint.js';
 import { flowJsonSchema } from './schema.js';
 import { writeRegistryReference } from './registry-docs.js';
 import { int, parse, processIo, UsageError, type CliIo } from './cli-args.js';
@@ -13,7 +13,7 @@ import { int, parse, processIo, UsageError, type CliIo } from './cli-args.js';
  */
 
 export const USAGES = {
-  lint: `usage: kiunga lint [flows-dir] [--locales dir] [--max-chars n] [--max-ucs2 n] [--sms-segments n] [--errors-only]
+  lint: `usage: kiunga lint [flows-dir] [--locales dir] [--max-chars n] [--max-ucs2 n] [--sms-segments n] [--errors-only] [--fineract]
 
   Checks every flow and locale: schema and names, unreachable states, loops with no way out, menus with no
   way back, missing translations, undeclared {{variables}}, non-GSM characters, and the worst-case size of
@@ -88,10 +88,14 @@ async function lintCommand(args: string[], io: CliIo): Promise<number> {
     'max-ucs2': { type: 'string' },
     'sms-segments': { type: 'string' },
     'errors-only': { type: 'boolean' },
+    fineract: { type: 'boolean' },
   });
   if (positionals.length > 1) throw new UsageError('at most one flows directory');
   const config = loadConfig(io.env);
   const report = await lint({
+    ...(values.fineract ? { products: await readFineractProducts(config) } : {}),
+    // A flows directory given names its own catalogue; otherwise the one the server would load.
+    ...(positionals[0] === undefined ? { catalogueFile: resolve(config.catalogueFile) } : {}),
     flowsDir: resolve(positionals[0] ?? config.flowsDir),
     localesDir: resolve(values.locales ?? config.localesDir),
     fallback: config.defaultLanguage,

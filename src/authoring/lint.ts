@@ -1,6 +1,20 @@
 import { readdir, readFile } from 'node:fs/promises';
 import { join, relative } from 'node:path';
 import { isFlowFileName, parseFlowSource, type FlowIssue } from '../engine/flow-loader.js';
+import type { CountryCode } from 'libphonenumber-js';
+import type { Config } from '../config.js';
+import { createFineractClient } from '../fineract/client.js';
+import { startSandbox } from '../sandbox/server.js';
+import {
+  CATALOGUE_FILE_NAME,
+  checkCatalogueAgainstProducts,
+  loanProductTerms,
+  parseCatalogue,
+  savingsProductTerms,
+  type CatalogueIssue,
+  type LoanProductTerms,
+  type SavingsProductTerms,
+} from '../engine/catalogue.js';
 import { actionsNamed, checkContextFor, checkFlow, FLOW_RULES } from '../engine/flow-check.js';
 import type { FlowFile } from '../engine/flow-schema.js';
 import { FLOW_MANIFESTS } from '../engine/registry.js';
@@ -39,6 +53,8 @@ export const LINT_RULES = [
   'no-way-back',
   'unused-event',
   'fee-schedule',
+  'catalogue',
+  'catalogue-product',
 ] as const;
 export type LintRule = (typeof LINT_RULES)[number];
 
@@ -62,6 +78,10 @@ export interface LintOptions {
   smsSegments?: number;
   keys?: { more: string; back: string; home: string };
   vars?: Readonly<Record<string, ViewVarSpec>>;
+  /** The product catalogue (default: catalogue.yaml in flowsDir); a missing file is not an error. */
+  catalogueFile?: string;
+  /** Fineract's products (`kiunga lint --fineract`): the catalogue's products and terms are checked against them. */
+  products?: { loan: LoanProductTerms[]; savings: SavingsProductTerms[] };
 }
 
 export interface LintReport {
@@ -202,6 +222,8 @@ export async function lint(options: LintOptions): Promise<LintReport> {
       add({ severity: 'error', rule: 'fee-schedule', file: feeFile, line: p.line, where: p.path, message: p.message });
   }
 
+  await lintCatalogue(options, translator ? [...translator.languages] : locales.map((l) => l.lang), add);
+
   if (translator) lintLocales(translator, byLang, referenced, limits, vars, options.fallback, add);
 
   messages.sort((a, b) => a.file.localeCompare(b.file) || (a.line ?? 0) - (b.line ?? 0));
@@ -213,6 +235,76 @@ export async function lint(options: LintOptions): Promise<LintReport> {
     flows: [...flowIds.keys()],
     languages: translator ? [...translator.languages] : locales.map((l) => l.lang),
   };
+}
+
+/**
+ * The product catalogue: its schema offline (rule `catalogue`, with a warning for a shown product without a
+ * display name in a language), and with Fineract's products its ids, currency and terms (`catalogue-product`).
+ */
+async function lintCatalogue(options: LintOptions, languages: string[], add: (m: LintMessage) => void): Promise<void> {
+  const path = options.catalogueFile ?? join(options.flowsDir, CATALOGUE_FILE_NAME);
+  const file = relative(process.cwd(), path) || path;
+  // No file: no catalogue, as for the server (the product-id settings apply).
+  const source = await readFile(path, 'utf8').catch((err: NodeJS.ErrnoException) => {
+    if (err.code === 'ENOENT') return undefined;
+    throw err;
+  });
+  if (source === undefined) return;
+  const fromIssue = (i: CatalogueIssue): LintMessage => ({
+    severity: i.severity,
+    rule: i.rule,
+    file: i.file,
+    line: i.line,
+    where: i.path.join('.'),
+    message: i.message,
+  });
+  const { catalogue, issues } = parseCatalogue(file, source);
+  issues.forEach((i) => add(fromIssue(i)));
+  if (!catalogue) return;
+  const def = catalogue.definition;
+  for (const [kind, list] of [
+    ['savingsProducts', def.savingsProducts],
+    ['loanProducts', def.loanProducts],
+  ] as const) {
+    list.forEach((p, i) => {
+      if (p.channels.length === 0 || !p.displayName) return;
+      for (const lang of languages.filter((l) => !(l in p.displayName!))) {
+        const path = [kind, i, 'displayName'];
+        add({
+          severity: 'warning',
+          rule: 'catalogue',
+          file,
+          line: catalogue.lineOf(path),
+          where: path.join('.'),
+          message: `no display name in '${lang}': the en one is shown`,
+        });
+      }
+    });
+  }
+  if (options.products) checkCatalogueAgainstProducts(catalogue, options.products).forEach((i) => add(fromIssue(i)));
+}
+
+/**
+ * Fineract's products for `kiunga lint --fineract`: from FINERACT_URL, or without it from the built-in sandbox
+ * and its demo data (what `kiunga serve` would run against).
+ */
+export async function readFineractProducts(config: Config): Promise<NonNullable<LintOptions['products']>> {
+  const sandbox = config.fineract.url ? undefined : await startSandbox({ port: 0 });
+  const client = createFineractClient({
+    baseUrl: config.fineract.url ?? sandbox!.url,
+    tenant: config.fineract.tenant,
+    username: config.fineract.username,
+    password: config.fineract.password,
+    timeoutMs: config.fineract.timeoutMs,
+    defaultCountry: config.defaultCountry as CountryCode,
+  });
+  try {
+    const [loan, savings] = await Promise.all([client.listLoanProducts(), client.listSavingsProducts()]);
+    return { loan: loan.map(loanProductTerms), savings: savings.map(savingsProductTerms) };
+  } finally {
+    await client.close();
+    await sandbox?.close();
+  }
 }
 
 /** Every locale key a flow references. */

@@ -2,6 +2,9 @@ import { readFile } from 'node:fs/promises';
 import { relative } from 'node:path';
 import { LineCounter, parseDocument, isNode } from 'yaml';
 import { z } from 'zod';
+import type { Logger } from '../logger.js';
+import { FineractError } from '../fineract/errors.js';
+import type { FineractClient, LoanProduct, SavingsProduct } from '../fineract/types.js';
 
 /**
  * The product catalogue (`flows/catalogue.yaml`, issue 12): which Fineract savings and loan products each
@@ -345,4 +348,63 @@ export function checkCatalogueAgainstProducts(
     });
   });
   return issues;
+}
+
+/** Fineract's loan product as the check reads it. */
+export function loanProductTerms(p: LoanProduct): LoanProductTerms {
+  return {
+    id: p.id,
+    name: p.name,
+    currencyCode: p.currency,
+    decimalPlaces: p.decimalPlaces,
+    ...(p.principalCents.min !== undefined ? { minPrincipalMinor: p.principalCents.min } : {}),
+    ...(p.principalCents.max !== undefined ? { maxPrincipalMinor: p.principalCents.max } : {}),
+    ...(p.numberOfRepayments.min !== undefined ? { minNumberOfRepayments: p.numberOfRepayments.min } : {}),
+    ...(p.numberOfRepayments.max !== undefined ? { maxNumberOfRepayments: p.numberOfRepayments.max } : {}),
+  };
+}
+
+export function savingsProductTerms(p: SavingsProduct): SavingsProductTerms {
+  return { id: p.id, name: p.name, currencyCode: p.currency };
+}
+
+/** Reads Fineract's products (through the lookup cache when `fineract` is the cached client) and checks the catalogue. */
+export async function checkCatalogueWithFineract(
+  catalogue: Catalogue,
+  fineract: Pick<FineractClient, 'listLoanProducts' | 'listSavingsProducts'>,
+): Promise<CatalogueIssue[]> {
+  const [loan, savings] = await Promise.all([fineract.listLoanProducts(), fineract.listSavingsProducts()]);
+  return checkCatalogueAgainstProducts(catalogue, { loan: loan.map(loanProductTerms), savings: savings.map(savingsProductTerms) });
+}
+
+/**
+ * The start-up check. A shown product missing in Fineract, or terms outside the product's own, refuse the
+ * start (CatalogueError): serving them would promise customers terms Fineract then refuses, after a review.
+ * Warnings are logged. When Fineract does not answer, the server starts (channels must not depend on the
+ * back office being up at the same second) and says loudly that the catalogue went unchecked; the account
+ * filter works without the check, and `kiunga lint --fineract` runs it on demand.
+ */
+export async function verifyCatalogueAtStart(
+  catalogue: Catalogue,
+  fineract: Pick<FineractClient, 'listLoanProducts' | 'listSavingsProducts'>,
+  logger: Logger,
+): Promise<void> {
+  let issues: CatalogueIssue[];
+  try {
+    issues = await checkCatalogueWithFineract(catalogue, fineract);
+  } catch (err) {
+    if (!(err instanceof FineractError)) throw err;
+    logger.error(
+      { file: catalogue.file, err: err.message },
+      'product catalogue NOT checked against Fineract: its products could not be read',
+    );
+    return;
+  }
+  for (const i of issues.filter((x) => x.severity === 'warning')) logger.warn({ file: catalogue.file }, formatCatalogueIssue(i));
+  const errors = issues.filter((x) => x.severity === 'error');
+  if (errors.length > 0) throw new CatalogueError(errors);
+  logger.info(
+    { file: catalogue.file, loanProducts: catalogue.shownProductIds('loan'), savingsProducts: catalogue.shownProductIds('savings') },
+    'product catalogue checked against Fineract',
+  );
 }

@@ -9,7 +9,8 @@ import { abuseKey } from '../limits/abuse.js';
 
 /**
  * Lookup data cached in Redis with TTLs (threat T12: keep channel traffic to the back office small):
- * the client behind a phone number (also "nobody", for a shorter time) and a client's account list.
+ * the client behind a phone number (also "nobody", for a shorter time), a client's account list, and Fineract's
+ * loan and savings products (the catalogue's terms are checked against them).
  * Balances, statements, loans and writes always go to Fineract, so a customer never sees a stale balance.
  *
  * With a cap (threat T28), a lookup of a number Kiunga has never matched to a customer spends a shared
@@ -99,6 +100,9 @@ export function withLookupCache(
     findClientByPhone: (e164) =>
       cache.getOrLoad('client-by-phone', e164, ttls.lookupMs, () => lookup(e164), { negativeTtlMs: ttls.negativeMs }),
     listAccounts: (clientId) => cache.getOrLoad('accounts', clientId, ttls.lookupMs, () => client.listAccounts(clientId)),
+    // Products change rarely and every loan application's menu reads them (issue 12, the catalogue's terms).
+    listLoanProducts: () => cache.getOrLoad('loan-products', 'all', ttls.lookupMs, () => client.listLoanProducts()),
+    listSavingsProducts: () => cache.getOrLoad('savings-products', 'all', ttls.lookupMs, () => client.listSavingsProducts()),
     unknownLookupsRefused: () => refused,
   };
 }
