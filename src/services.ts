@@ -50,6 +50,9 @@ import { translatedReceipts } from './money/receipts.js';
 import type { RedisStore } from './session/redis-store.js';
 import { SwitchableTranslator, watchFlows, type FlowWatcher } from './engine/hot-reload.js';
 import { createApprovalService, type RedisApprovalService } from './approvals/approval-service.js';
+import { ApplicationService } from './origination/applications.js';
+import { ProfileService } from './origination/profiles.js';
+import { fineractCore } from './origination/fineract-core.js';
 import { MandateRegistry } from './approvals/mandates.js';
 import { DEMO_MANDATES } from './approvals/demo-mandates.js';
 import { createAgentRegistry, DEFAULT_AGENT_LIMITS, type AgentRegistry } from './agents/registry.js';
@@ -57,6 +60,9 @@ import { createAgentLimiter } from './agents/limits.js';
 import { AgentService } from './agents/agent-service.js';
 import { DEMO_AGENTS } from './agents/demo-agents.js';
 import { loadFeeSchedule } from './agents/fees.js';
+
+/** How often Fineract's status of applied-for loans is read (and approved applications not yet sent are sent). */
+const APPLICATION_POLL_MS = 60_000;
 
 /**
  * Builds every long-lived dependency from the configuration: store (Redis or in-process), Fineract (or the
@@ -82,6 +88,8 @@ export interface Services extends AppDeps {
   /** Agents (issue 11): the registry, cash-in and cash-out. */
   agents: AgentService;
   agentRegistry: AgentRegistry;
+  /** Sign-up profiles (issue 12), kept in Kiunga until the first approved application. */
+  profiles: ProfileService;
   /** Voice recordings found under LOCALES_DIR/audio. */
   voiceAudio: AudioCatalogue;
   /** The product catalogue (CATALOGUE_FILE), checked against Fineract at start; null without the file. */
@@ -342,10 +350,52 @@ export async function createServices(
       executeBudgetMs: Math.round(config.hopDeadlineMs / 2),
       // Agent cash-out (threat T32): the agent may still work, same float, limits reserved just before it moves.
       rechecks: { mandate: mandates.recheck, 'cash-out': async (approval) => (agents ? agents.recheck(approval) : 'agent-unknown') },
+      // A cash-out counts only after the customer typed the agent's store number (threat T32).
+      confirms: { 'cash-out': async (approval, approver) => (agents ? agents.confirmCashOut(approval, approver) : false) },
     });
     approvals.registerJobs(queue); // `approval-expire`, `approval-warn`, `approval-settle`
+    // Issue 12: sign-up profiles and loan applications, kept in Kiunga until a reviewer approves one for Fineract.
+    const originationCore = fineractCore(client, {
+      officeId: config.origination.officeId,
+      quoteClientId: config.origination.quoteClientId,
+    });
+    const today = () => client.businessDateNow();
+    const profiles = new ProfileService({
+      store,
+      prefix: config.redisPrefix,
+      core: originationCore,
+      audit,
+      logger,
+      country: config.origination.country,
+      termsVersion: productCatalogue?.termsVersion ?? 'unversioned',
+      languages: translator.languages,
+      today,
+    });
+    const applications = new ApplicationService({
+      store,
+      keys,
+      prefix: config.redisPrefix,
+      core: originationCore,
+      profiles,
+      queue,
+      translator,
+      audit,
+      logger,
+      clientActive: config.origination.clientActive,
+      today,
+      ussdCode: config.approvals.ussdCode,
+    });
+    // Fineract's status of the loans applied for (approved, disbursed, rejected) is polled; approved applications
+    // that could not be sent are sent again on the same beat.
+    const applicationPoll = setInterval(() => {
+      applications.syncAll().catch((error: unknown) => logger.warn({ err: { type: (error as Error)?.name } }, 'application status poll failed'));
+    }, APPLICATION_POLL_MS);
+    applicationPoll.unref();
+    closers.push(async () => clearInterval(applicationPoll));
     const agentRegistry = createAgentRegistry({ store, keys });
     agents = new AgentService({
+      store,
+      keys,
       registry: agentRegistry,
       limiter: createAgentLimiter({ store, keys, today: () => client.businessDateNow() }),
       fineract,
@@ -508,6 +558,8 @@ export async function createServices(
       mandates,
       agents,
       agentRegistry,
+      profiles,
+      applications,
       voiceAudio,
       productCatalogue,
       outbox,

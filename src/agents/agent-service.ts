@@ -10,7 +10,9 @@ import { toGsm } from '../text/gsm.js';
 import { toE164 } from '../text/phone.js';
 import { maskName } from '../text/names.js';
 import type { TransferIntent, TransferOutcome, TransferService } from '../money/transfer-service.js';
-import type { ApprovalRecheck, ApprovalRecord, ApprovalService } from '../approvals/approval.js';
+import type { ApprovalConfirm, ApprovalRecheck, ApprovalRecord, ApprovalService } from '../approvals/approval.js';
+import type { KeyValueStore } from '../session/store.js';
+import type { Keys } from '../session/keys.js';
 import type { AgentRecord, AgentRegistry } from './registry.js';
 import type { AgentLimiter, Direction, LimitRule } from './limits.js';
 import { cashOutFee, type FeeSchedule } from './fees.js';
@@ -53,6 +55,9 @@ export interface CashCustomer {
 }
 
 export interface AgentServiceDeps {
+  /** Where a customer's passed store-number check is remembered until their approval (`confirmCashOut`). */
+  store: KeyValueStore;
+  keys: Keys;
   registry: AgentRegistry;
   limiter: AgentLimiter;
   fineract: Pick<FineractClient, 'findClientByPhone' | 'getClient' | 'listAccounts' | 'getOwnedSavingsAccount' | 'hasIdentifier'>;
@@ -247,7 +252,23 @@ export class AgentService {
     if (!approval || approval.kind !== 'cash-out' || approval.state !== 'pending') return false;
     if (!approval.approvers.some((a) => a.clientId === customerClientId)) return false;
     const agent = await this.deps.registry.get(approval.requester.clientId);
-    return agent !== undefined && agent.storeNumber === typed.trim();
+    const matches = agent !== undefined && agent.storeNumber === typed.trim();
+    if (matches) {
+      const left = Math.max(1000, approval.expiresAt - Date.now());
+      await this.deps.store.set(this.storeCheckedKey(approvalId, customerClientId), '1', left);
+    }
+    return matches;
+  }
+
+  /**
+   * Given to the approval service for kind `cash-out` (threat T32): a customer's approval counts only after
+   * they typed the right store number for this very request, whatever the flow file says.
+   */
+  readonly confirmCashOut: ApprovalConfirm = async (approval, approverClientId) =>
+    (await this.deps.store.get(this.storeCheckedKey(approval.id, approverClientId))) !== null;
+
+  private storeCheckedKey(approvalId: string, clientId: number): string {
+    return this.deps.keys.forCustomer(clientId, `cash-out:store-ok:${approvalId}`);
   }
 
   /**

@@ -22,6 +22,7 @@ import {
   type ApprovalService,
   type ApprovalState,
   type DecisionResult,
+  type ApprovalConfirm,
 } from './approval.js';
 
 /**
@@ -77,6 +78,8 @@ export interface ApprovalServiceOptions {
   logger: Logger;
   /** Checks run just before executing, per kind (the mandate registry, the agent registry). */
   rechecks?: Partial<Record<ApprovalKind, ApprovalRecheck>>;
+  /** What an approver must have done before approving, per kind (a cash-out's store number). */
+  confirms?: Partial<Record<ApprovalKind, ApprovalConfirm>>;
   /** While money is off, no new hold and no execution (the k-th approval is refused with `MoneyPaused`). */
   switches?: Pick<Switches, 'moneyAllowed'>;
   /** TIMEZONE: expiry times in SMS are local times. */
@@ -370,6 +373,11 @@ export class RedisApprovalService implements ApprovalService {
 
   async approve(id: string, approverClientId: number): Promise<DecisionResult> {
     const { switches } = this.options;
+    const before = await this.get(id);
+    const confirm = before && this.options.confirms?.[before.kind];
+    if (before && confirm && !this.decisionRefusal(before, approverClientId) && !(await confirm(before, approverClientId))) {
+      return { outcome: 'refused', reason: 'unconfirmed' };
+    }
     const changed = await this.change(id, (current) => {
       const refusal = this.decisionRefusal(current, approverClientId);
       if (refusal) return refusal;

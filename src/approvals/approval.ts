@@ -92,7 +92,11 @@ export type DecisionResult =
   | { outcome: 'cancelled'; approval: ApprovalRecord }
   | { outcome: 'failed'; approval: ApprovalRecord; reason: string }
   /** Refused without a change: not an approver, own request, approved already, not open any more. */
-  | { outcome: 'refused'; reason: 'not-approver' | 'own-request' | 'already-approved' | 'closed' | 'not-found' };
+  | {
+      outcome: 'refused';
+      /** `unconfirmed`: the kind's confirmation step (a cash-out's store number) was not passed by this approver. */
+      reason: 'not-approver' | 'own-request' | 'already-approved' | 'closed' | 'not-found' | 'unconfirmed';
+    };
 
 export interface ApprovalService {
   /** Holds the funds, writes the record (pending), audits and tells the approvers by SMS. */
@@ -115,3 +119,10 @@ export interface ApprovalService {
  * registry): undefined when all is well, else the reason code for `failed`.
  */
 export type ApprovalRecheck = (approval: ApprovalRecord) => Promise<string | undefined>;
+
+/**
+ * What an approver must have done, besides their PIN, before their approval counts, per kind: for a cash-out,
+ * typing the store number shown on the agent's counter (threat T32). Checked by the service itself, so no
+ * flow can skip it: true when the approver passed it.
+ */
+export type ApprovalConfirm = (approval: ApprovalRecord, approverClientId: number) => Promise<boolean>;

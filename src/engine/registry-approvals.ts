@@ -169,6 +169,8 @@ export function createApprovalImplementations(deps: ApprovalFlowDeps) {
     if (result.reason === 'own-request') return new FlowError('own-request');
     if (result.reason === 'already-approved') return new FlowError('already-approved');
     if (result.reason === 'not-approver') return new FlowError('forbidden');
+    // A cash-out approved without the store number typed first: the same answer as a wrong store number.
+    if (result.reason === 'unconfirmed') return new FlowError('store-wrong');
     return new FlowError('approval-closed');
   };
 

@@ -179,6 +179,22 @@ describe('agent cash-out the customer confirms', () => {
     expect(await smsMatching(AMINA.msisdn, /^Cash-out of KES 2,000\.00 at Chanya M\. \(5501\) done/)).toContain(`Code ${code}`);
   });
 
+  it('should not count an approval of a cash-out whose store number the customer never typed, whatever the flow does', async () => {
+    const commits = committedTransfers();
+    const { session } = await agentAsks('2', '0711000001', '300');
+    await session.send(CHANYA.pin);
+    const [approval] = await server.services.approvals.waitingFor(AMINA.clientId);
+    // Straight to the approval, as a flow that forgot the store-number step would do: refused, nothing moves.
+    expect(await server.services.approvals.approve(approval!.id, AMINA.clientId)).toEqual({ outcome: 'refused', reason: 'unconfirmed' });
+    expect((await server.services.approvals.get(approval!.id))?.state).toBe('pending');
+    expect(committedTransfers()).toBe(commits);
+    // A wrong store number confirms nothing either; the right one does, and the approval then moves the money once.
+    expect(await server.services.agents.storeMatches(approval!.id, AMINA.clientId, '5502')).toBe(false);
+    expect((await server.services.approvals.approve(approval!.id, AMINA.clientId)).outcome).toBe('refused');
+    expect(await server.services.agents.storeMatches(approval!.id, AMINA.clientId, '5501')).toBe(true);
+    expect((await server.services.approvals.approve(approval!.id, AMINA.clientId)).outcome).toBe('executed');
+    expect(committedTransfers()).toBe(commits + 1);
+  });
   it('should move nothing and release the hold when Amina ignores the request until it expires', async () => {
     const amina = balances(AMINA.accountId);
     const commits = committedTransfers();
