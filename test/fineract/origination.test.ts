@@ -1,6 +1,6 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { CLIENT_NOT_ACTIVE } from '../../src/fineract/client.js';
-import { FineractRejected } from '../../src/fineract/errors.js';
+import { FineractRejected, OwnershipError } from '../../src/fineract/errors.js';
 import type { FineractClient } from '../../src/fineract/types.js';
 import { DEMO_PRODUCTS, startSandbox, type Sandbox } from '../../src/sandbox/index.js';
 import { call } from '../sandbox/api.js';
@@ -136,6 +136,15 @@ describe('submitLoan', () => {
     expect(new Set(results.map((r) => r.loanId)).size).toBe(1);
     expect(results.filter((r) => r.created)).toHaveLength(1);
     expect(loansWith('app-12')).toHaveLength(1);
+  });
+
+  it("refuses to adopt another client's loan that carries the same external id", async () => {
+    const a = await fineract.createClient(person('kiunga-p-15'));
+    const b = await fineract.createClient(person('kiunga-p-16'));
+    const terms = { productId: BIASHARA, principalCents: 10_000_00, numberOfRepayments: 6, externalId: 'app-15' };
+    await fineract.submitLoan({ ...terms, clientId: a.clientId });
+    await expect(fineract.submitLoan({ ...terms, clientId: b.clientId })).rejects.toBeInstanceOf(OwnershipError);
+    expect(loansWith('app-15').map((l) => l.clientId)).toEqual([a.clientId]);
   });
 
   it('passes on an amount outside the product range as Fineract refuses it', async () => {

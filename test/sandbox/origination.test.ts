@@ -65,6 +65,45 @@ async function newClient(overrides: Record<string, unknown> = {}): Promise<numbe
   return r.json.clientId as number;
 }
 
+describe('GET /loanproducts, GET /savingsproducts (what a catalogue reads)', () => {
+  it('lists loan products as LoanProductData: ranges as BigDecimals, repayments, rate, frequency, status', async () => {
+    const r = await call(sandbox, '/loanproducts');
+    expect(r.status).toBe(200);
+    expect(r.json.map((p: Json) => p.id)).toEqual([DEMO_PRODUCTS.loans.biashara, DEMO_PRODUCTS.loans.assetFinance]);
+    expect(r.json[0]).toMatchObject({
+      id: BIASHARA,
+      name: 'Biashara Loan',
+      shortName: 'BIA',
+      status: 'loanProduct.active',
+      currency: { code: 'KES', decimalPlaces: 2 },
+      principal: 20000,
+      minPrincipal: 5000,
+      maxPrincipal: 50000,
+      numberOfRepayments: 6,
+      minNumberOfRepayments: 3,
+      maxNumberOfRepayments: 12,
+      repaymentEvery: 1,
+      repaymentFrequencyType: { id: 2 },
+      interestRatePerPeriod: 2.5,
+      interestRateFrequencyType: { id: 2 },
+      amortizationType: { id: 1 },
+      interestType: { id: 1 },
+      interestCalculationPeriodType: { id: 1 },
+      transactionProcessingStrategyCode: 'mifos-standard-strategy',
+    });
+    // BigDecimals keep their scale on the wire, as Gson writes them.
+    expect(r.text).toContain('"minPrincipal":5000.000000');
+  });
+
+  it('lists the plain savings products only (deposit_type_enum 100)', async () => {
+    const r = await call(sandbox, '/savingsproducts');
+    expect(r.status).toBe(200);
+    expect(r.json.map((p: Json) => p.id)).toEqual([DEMO_PRODUCTS.savings.akiba, DEMO_PRODUCTS.savings.staff]);
+    expect(r.json[0]).toMatchObject({ id: 1, name: expect.any(String), shortName: expect.any(String), currency: { code: 'KES' } });
+    expect(typeof r.json[0].nominalAnnualInterestRate).toBe('number');
+  });
+});
+
 describe('POST /clients', () => {
   it('creates an active person and answers {officeId, clientId, resourceId, resourceExternalId}', async () => {
     const r = await call(sandbox, '/clients', { body: clientBody() });
