@@ -244,6 +244,13 @@ export function registerHookJob(options: HookJobOptions): void {
       log.warn({ ...ids, type: txn.type }, 'Fineract hook action does not match the transaction: no alert');
       return;
     }
+    // A product the channels do not show (the catalogue's hidden ones, issue 12) is not announced by SMS either:
+    // the account list is the one place that decides what a customer sees.
+    const listed = (await fineract.listAccounts(account.clientId)).savings.some((s) => s.id === account.id);
+    if (!listed) {
+      log.info(ids, 'account of a product not shown on channels: no alert');
+      return;
+    }
     const owner = await fineract.getClient(account.clientId);
     if (!owner.msisdn) {
       log.info(ids, 'account owner has no usable mobile number: no alert');
