@@ -121,6 +121,8 @@ const NOT_ACTIVE = 'error.msg.savingsaccount.transaction.account.is.not.active';
 /** 403 data-integrity codes of a second create with the same external id (docs/fineract.md §5.3). */
 export const CLIENT_DUPLICATE_EXTERNAL_ID = 'error.msg.client.duplicate.externalId';
 export const LOAN_DUPLICATE_EXTERNAL_ID = 'error.msg.loan.duplicate.externalId';
+/** 403 code of a new client whose mobileNo, as a string, another client has (m_client.mobile_no is unique). */
+export const CLIENT_DUPLICATE_MOBILE_NO = 'error.msg.client.duplicate.mobileNo';
 /** 403 code of a loan submitted for a client that is not active. */
 export const CLIENT_NOT_ACTIVE = 'error.msg.client.not.active.exception';
 const DESCRIPTION_MAX = 200;

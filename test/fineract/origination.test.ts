@@ -1,5 +1,5 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { CLIENT_NOT_ACTIVE } from '../../src/fineract/client.js';
+import { CLIENT_DUPLICATE_MOBILE_NO, CLIENT_NOT_ACTIVE } from '../../src/fineract/client.js';
 import { FineractRejected, OwnershipError } from '../../src/fineract/errors.js';
 import type { FineractClient } from '../../src/fineract/types.js';
 import { DEMO_PRODUCTS, startSandbox, type Sandbox } from '../../src/sandbox/index.js';
@@ -22,13 +22,15 @@ afterEach(async () => {
 
 const BIASHARA = DEMO_PRODUCTS.loans.biashara;
 
+let numbers = 0;
+/** A person with a number of their own: Fineract's m_client.mobile_no is unique. */
 const person = (externalId: string, active = true) => ({
   externalId,
   firstName: 'Neema',
   lastName: 'Achieng',
   officeId: 1,
   active,
-  mobileNo: '+254711000009',
+  mobileNo: `+2547220000${String(++numbers).padStart(2, '0')}`,
   dateOfBirth: '1990-04-12',
 });
 
@@ -85,6 +87,13 @@ describe('createClient', () => {
     const mine = await fineract.createClient(person('p_3'));
     const again = await fineract.createClient(person('p_3'));
     expect(again.clientId).toBe(mine.clientId);
+  });
+
+  it("passes on Fineract's refusal of a mobile number another client has, as the same string", async () => {
+    await fineract.createClient({ ...person('kiunga-p-5'), mobileNo: '+254711000009' });
+    const err = await fineract.createClient({ ...person('kiunga-p-6'), mobileNo: '+254711000009' }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(FineractRejected);
+    expect((err as FineractRejected).code).toBe(CLIENT_DUPLICATE_MOBILE_NO);
   });
 
   it('creates a pending client when asked, to which no loan can be submitted', async () => {

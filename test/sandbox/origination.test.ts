@@ -126,9 +126,11 @@ describe('POST /clients', () => {
   });
 
   it('creates a pending client (status 100) when active is false or absent', async () => {
-    const { active: _a, activationDate: _d, ...body } = clientBody({ externalId: 'p-absent' });
+    const { active: _a, activationDate: _d, ...body } = clientBody({ externalId: 'p-absent', mobileNo: undefined });
     const absent = await call(sandbox, '/clients', { body });
-    const no = await call(sandbox, '/clients', { body: clientBody({ externalId: 'p-false', active: false, activationDate: undefined }) });
+    const no = await call(sandbox, '/clients', {
+      body: clientBody({ externalId: 'p-false', mobileNo: undefined, active: false, activationDate: undefined }),
+    });
     for (const r of [absent, no]) {
       expect(r.status).toBe(200);
       expect((await call(sandbox, `/clients/${r.json.clientId}`)).json.status.id).toBe(100);
@@ -144,6 +146,15 @@ describe('POST /clients', () => {
     expect(codes(r)).toEqual(['error.msg.client.duplicate.externalId']);
     expect(r.json.errors[0].parameterName).toBe('externalId');
     expect(sandbox.bank.data.clients.length).toBe(before);
+  });
+
+  it('refuses a second client with the same mobileNo string (unique m_client.mobile_no), not another spelling', async () => {
+    await newClient();
+    const same = await call(sandbox, '/clients', { body: clientBody({ externalId: 'other' }) });
+    expect(same.status).toBe(403);
+    expect(codes(same)).toEqual(['error.msg.client.duplicate.mobileNo']);
+    const spelling = await call(sandbox, '/clients', { body: clientBody({ externalId: 'other', mobileNo: '0711000009' }) });
+    expect(spelling.status).toBe(200);
   });
 
   it('validates as ClientDataValidator does', async () => {
@@ -175,8 +186,8 @@ describe('POST /clients', () => {
   });
 
   it('GET /clients?externalId= filters the page with SQL LIKE, as ClientReadPlatformServiceImpl does', async () => {
-    const mine = await newClient({ externalId: 'p_1' });
-    const other = await newClient({ externalId: 'pX1' });
+    const mine = await newClient({ externalId: 'p_1', mobileNo: '+254722000001' });
+    const other = await newClient({ externalId: 'pX1', mobileNo: '+254722000002' });
     const exact = await call(sandbox, '/clients?externalId=pX1');
     expect(exact.json).toMatchObject({ totalFilteredRecords: 1, pageItems: [{ id: other, externalId: 'pX1' }] });
     const like = await call(sandbox, '/clients?externalId=p_1');

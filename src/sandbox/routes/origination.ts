@@ -198,6 +198,13 @@ function createClient(bank: Bank, body: unknown): Record<string, unknown> {
       ),
     );
   }
+  // m_client.mobile_no is UNIQUE too (0001_initial_schema.xml): the same string twice fails, other spellings pass.
+  if (mobileNo !== undefined && bank.data.clients.some((c) => c.mobileNo === mobileNo)) {
+    throw new HttpError(
+      403,
+      dataIntegrityBody('error.msg.client.duplicate.mobileNo', `Client with mobileNo \`${mobileNo}\` already exists`, 'mobileNo', mobileNo),
+    );
+  }
   const id = nextId(bank.data.clients);
   const client: ClientRecord = {
     id,
