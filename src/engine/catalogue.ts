@@ -304,7 +304,7 @@ export function checkCatalogueAgainstProducts(
 
   def.loanProducts.forEach((p, i) => {
     const shown = p.channels.length > 0;
-    const product = products.loan.find((x) => x.id === p.id);
+    let product = products.loan.find((x) => x.id === p.id);
     if (!product) {
       at(shown ? 'error' : 'warning', ['loanProducts', i, 'id'], `loan product ${p.id} (${p.name}) does not exist in Fineract`);
       return;
@@ -323,6 +323,15 @@ export function checkCatalogueAgainstProducts(
     const shownTerms = catalogue.loanProduct(p.id, p.channels[0] as CatalogueChannel, 'en');
     if (!shownTerms) return;
     const d = product.decimalPlaces;
+    // Fineract applies a bound only when it is above zero (LoanProductDataValidator.validateMinMaxConstraints).
+    const bound = (n: number | undefined) => (n !== undefined && n > 0 ? n : undefined);
+    product = {
+      ...product,
+      minPrincipalMinor: bound(product.minPrincipalMinor),
+      maxPrincipalMinor: bound(product.maxPrincipalMinor),
+      minNumberOfRepayments: bound(product.minNumberOfRepayments),
+      maxNumberOfRepayments: bound(product.maxNumberOfRepayments),
+    };
     const range = `${money(product.minPrincipalMinor ?? 0, d)} to ${product.maxPrincipalMinor === undefined ? 'no maximum' : money(product.maxPrincipalMinor, d)}`;
     if (product.minPrincipalMinor !== undefined && shownTerms.minAmountMinor < product.minPrincipalMinor)
       at(
