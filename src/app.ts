@@ -35,6 +35,7 @@ import type { FlowCatalogue } from './channels/flow-routing.js';
 import { withTimeout } from './time.js';
 import type { ApprovalService } from './approvals/approval.js';
 import type { MandateRegistry } from './approvals/mandates.js';
+import type { ApplicationService } from './origination/applications.js';
 import type { AgentRegistry } from './agents/registry.js';
 
 /** Everything the HTTP app needs, built by `services.ts` (or by a test). */
@@ -79,6 +80,8 @@ export interface AppDeps {
   agentRegistry?: AgentRegistry;
   /** Approvals (issue 11): GET and DELETE /admin/approvals. */
   approvals?: ApprovalService;
+  /** Loan applications (issue 12): GET /admin/applications, approve, reject. */
+  applications?: ApplicationService;
   /** Mandates of business accounts (issue 11): PUT and GET /admin/mandates/<accountNo>. */
   mandates?: MandateRegistry;
   /** The kill switches: obeyed by the channel routes, changed at PUT /admin/switches/<scope>, on /metrics. */
@@ -235,6 +238,7 @@ function adminOptions(deps: AppDeps): AdminOptions {
     locked: deps.lockedCustomers,
     identity: deps.identity,
     approvals: { approvals: deps.approvals, mandates: deps.mandates },
+    applications: deps.applications,
     agents: deps.agentRegistry && { registry: deps.agentRegistry, fineract: deps.fineract },
     logger: deps.logger,
   };

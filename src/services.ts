@@ -90,6 +90,8 @@ export interface Services extends AppDeps {
   agentRegistry: AgentRegistry;
   /** Sign-up profiles (issue 12), kept in Kiunga until the first approved application. */
   profiles: ProfileService;
+  /** Loan applications (issue 12): Kiunga's lifecycle, then Fineract's status mirrored. */
+  applications: ApplicationService;
   /** Voice recordings found under LOCALES_DIR/audio. */
   voiceAudio: AudioCatalogue;
   /** The product catalogue (CATALOGUE_FILE), checked against Fineract at start; null without the file. */
@@ -388,7 +390,9 @@ export async function createServices(
     // Fineract's status of the loans applied for (approved, disbursed, rejected) is polled; approved applications
     // that could not be sent are sent again on the same beat.
     const applicationPoll = setInterval(() => {
-      applications.syncAll().catch((error: unknown) => logger.warn({ err: { type: (error as Error)?.name } }, 'application status poll failed'));
+      applications
+        .syncAll()
+        .catch((error: unknown) => logger.warn({ err: { type: (error as Error)?.name } }, 'application status poll failed'));
     }, APPLICATION_POLL_MS);
     applicationPoll.unref();
     closers.push(async () => clearInterval(applicationPoll));

@@ -409,6 +409,32 @@ export const SETTINGS = {
     default: 'false',
     schema: bool,
   },
+  LOAN_APPLICANT_CLIENT_ACTIVE: {
+    help:
+      'Issue 12: an approved applicant who is not a client yet becomes a Fineract client (externalId = the Kiunga ' +
+      'profile id) that is active (true) or pending activation (false). Fineract takes loans only from active ' +
+      'clients: with false, the application waits, approved, until the client is activated in Fineract, then the ' +
+      'status job submits its loan.',
+    default: 'true',
+    schema: bool,
+  },
+  LOAN_APPLICANT_OFFICE_ID: {
+    help: 'Issue 12: the Fineract office new clients from sign-up are created in.',
+    default: '1',
+    schema: int(1, Number.MAX_SAFE_INTEGER),
+  },
+  LOAN_QUOTE_CLIENT_ID: {
+    help:
+      "Issue 12: Fineract's calculateLoanSchedule needs an existing client for an individual loan, so an applicant " +
+      'who is not a client yet is quoted under this client (nothing is stored; the terms are the same for everyone).',
+    default: '1',
+    schema: int(1, Number.MAX_SAFE_INTEGER),
+  },
+  SIGNUP_COUNTRY: {
+    help: 'Issue 12: the country (ISO 3166 alpha-2) whose national ID rule sign-up applies (KE: 7 or 8 digits).',
+    default: DEFAULT_COUNTRY,
+    schema: z.enum([DEFAULT_COUNTRY]),
+  },
   USSD_SERVICE_CODE: {
     help: 'The USSD code SMS texts tell customers to dial (approvals: "Dial *384*123# > Approvals").',
     default: '*384*123#',

@@ -16,6 +16,8 @@ import type { IdentityService } from '../security/enrolment.js';
 import { mountEnrolmentRoutes } from './enrolment-routes.js';
 import { mountMandateRoutes, type MandateRouteDeps } from './mandate-routes.js';
 import { mountAgentRoutes, type AgentRouteDeps } from './agent-routes.js';
+import { mountApplicationRoutes } from './application-routes.js';
+import type { ApplicationService } from '../origination/applications.js';
 import { consolePage, summaryRoute, type Summary } from './console.js';
 
 /**
@@ -57,6 +59,8 @@ export interface AdminOptions {
   agents?: Omit<AgentRouteDeps, 'logger' | 'audit'>;
   /** Mandates and approvals (issue 11, mandate-routes.ts): `PUT`/`GET /admin/mandates/<accountNo>`, `GET`/`DELETE /admin/approvals`. */
   approvals?: Pick<MandateRouteDeps, 'mandates' | 'approvals'>;
+  /** Loan applications (issue 12, application-routes.ts): `GET /admin/applications`, approve, reject. */
+  applications?: ApplicationService;
   /** The key numbers of /metrics for the console (`GET /admin/summary`). */
   summary?: () => Promise<Summary>;
   logger: Logger;
@@ -128,6 +132,7 @@ export function adminRouter(options: AdminOptions): Router {
   mountEnrolmentRoutes(router, { identity: options.identity, logger });
   mountMandateRoutes(router, { ...options.approvals, audit: options.audit, logger });
   mountAgentRoutes(router, options.agents && { ...options.agents, audit: options.audit, logger });
+  mountApplicationRoutes(router, { applications: options.applications, logger });
 
   /** Is the customer's PIN locked, until when (`until`, ISO time; absent when `hard`), after how many locks in a row? */
   router.get('/admin/customers/:clientId/pin', async (req, res) => {

@@ -9,6 +9,7 @@
 
 import { AUDIT_OPENAPI_PATHS } from './audit-routes.js';
 import { MANDATE_OPENAPI_PATHS } from './mandate-routes.js';
+import { APPLICATION_OPENAPI_PATHS } from './application-routes.js';
 import { AGENT_OPENAPI_PATHS } from './agent-routes.js';
 
 type Schema = Record<string, unknown>;
@@ -277,6 +278,7 @@ export const ADMIN_OPENAPI = {
     },
     ...AUDIT_OPENAPI_PATHS,
     ...MANDATE_OPENAPI_PATHS,
+    ...APPLICATION_OPENAPI_PATHS,
     ...AGENT_OPENAPI_PATHS,
   } as Record<string, Record<string, unknown>>,
 };

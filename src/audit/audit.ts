@@ -38,6 +38,18 @@ export const AUDIT_TYPES = [
   'agent.changed',
   // an agent keyed an ID number that is none of the customer's active identifiers (AGENT_CASHOUT_ID_CHECK)
   'agent.id-mismatch',
+  // sign-up and loan applications (issue 12): the consent names the terms' version; one entry per transition
+  'signup.consent',
+  'signup.completed',
+  'application.submitted',
+  'application.declined',
+  'application.review',
+  'application.approved',
+  'application.rejected',
+  'application.withdrawn',
+  'application.client',
+  'application.in-core',
+  'application.status',
   // operators
   'switch.changed',
   'switch.requested',

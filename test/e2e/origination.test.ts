@@ -1,0 +1,252 @@
+/**
+ * Sign-up and loan applications (issue 12, points 2 to 5) against the built-in Fineract sandbox over real HTTP
+ * and real Redis: +254711000009 signs up, applies for a Biashara Loan of 10,000 over 6 repayments with
+ * Fineract's quote, passes the automated checks, and a reviewer approves over the admin API; the sandbox then
+ * holds one new client and one loan "submitted and pending approval" with the application's external id, even
+ * when the approval is repeated or two approvals race. A declined application says why (SMS), a rejected one
+ * names the reviewer's reason, and the status made in Fineract (the sandbox approves the loan) is mirrored.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { DEMO, DEMO_UNKNOWN_MSISDN } from '../../src/sandbox/demo-data.js';
+import type { OfferedTerms } from '../../src/origination/applications.js';
+import { SignupRefused, type Profile } from '../../src/origination/profiles.js';
+import { startTestServer, type TestServer } from '../helpers/server.js';
+
+const ALICE = 'alice-token-for-origination-tests-0123456';
+let server: TestServer;
+
+beforeAll(async () => {
+  server = await startTestServer({ ADMIN_TOKENS: `alice:${ALICE},bob:bob-token-for-origination-tests-012345678` });
+});
+afterAll(async () => {
+  await server?.close();
+});
+
+const admin = (method: string, path: string, body?: unknown, token = ALICE) =>
+  fetch(`${server.url}${path}`, {
+    method,
+    headers: { authorization: `Bearer ${token}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  }).then(async (r) => ({ status: r.status, json: (await r.json()) as Record<string, unknown> }));
+
+/** Calls the sandbox as Fineract's own back office would. */
+const fineract = async (method: string, path: string, body?: unknown) => {
+  const res = await fetch(`${server.services.sandboxUrl}${path}`, {
+    method,
+    headers: {
+      authorization: `Basic ${Buffer.from(`${DEMO.username}:${DEMO.password}`).toString('base64')}`,
+      'fineract-platform-tenantid': DEMO.tenant,
+      'content-type': 'application/json',
+    },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+  return { status: res.status, json: (await res.json()) as Record<string, unknown> };
+};
+
+const sms = async (msisdn: string) => {
+  await server.services.queue.idle(5000);
+  return server.services.outbox!.list(msisdn).map((m) => m.text);
+};
+
+function biashara(): OfferedTerms {
+  const shown = server.services.productCatalogue!.loanProduct(1, 'ussd', 'en')!;
+  return {
+    productId: shown.productId,
+    productName: shown.displayName,
+    minCents: shown.minAmountMinor,
+    maxCents: shown.maxAmountMinor,
+    repayments: shown.repayments,
+    currency: shown.currency,
+  };
+}
+
+async function auditOf(type: string) {
+  await server.services.audit.flush();
+  const out: { actor?: string; data?: Record<string, unknown> }[] = [];
+  for await (const record of server.services.audit.entries()) {
+    const entry = record.entry as { type?: string; actor?: string; data?: Record<string, unknown> };
+    if (entry.type === type) out.push(entry);
+  }
+  return out;
+}
+
+async function signUp(msisdn: string, name: string, nationalId: string, birth = '15061990'): Promise<Profile> {
+  const { profiles } = server.services;
+  const p = await profiles.start(msisdn);
+  await profiles.setName(p.id, name);
+  await profiles.setNationalId(p.id, nationalId);
+  await profiles.setBirthDate(p.id, birth);
+  await profiles.setLanguage(p.id, 'en');
+  await profiles.consent(p.id, 'ussd');
+  return profiles.pinSet(p.id, 'ussd');
+}
+
+async function applyFor(profile: Profile, principalCents: number, repayments: number) {
+  const { applications } = server.services;
+  const terms = biashara();
+  const quote = await applications.quote(terms, principalCents, repayments);
+  return applications.apply({ msisdn: profile.msisdn, lang: 'en', channel: 'ussd', profile, terms, principalCents, repayments, quote });
+}
+
+const refusal = (p: Promise<unknown>) =>
+  p.then(
+    () => 'none',
+    (e: unknown) => (e instanceof SignupRefused ? e.reason : String(e)),
+  );
+
+describe('sign-up', () => {
+  it('keeps each answer, resumes where the applicant stopped on a redial, and audits the consent with the terms version', async () => {
+    const { profiles } = server.services;
+    const started = await profiles.start(DEMO_UNKNOWN_MSISDN);
+    await profiles.setName(started.id, 'Neema Wanjiru');
+    await profiles.setNationalId(started.id, '2345 6789');
+    // The applicant hangs up; the redial finds the same profile at the next step.
+    const resumed = await profiles.start(DEMO_UNKNOWN_MSISDN);
+    expect(resumed.id).toBe(started.id);
+    expect(resumed.state).toBe('birthDate');
+    expect(resumed.nationalId).toBe('23456789');
+    expect(await refusal(profiles.setBirthDate(started.id, '31022000'))).toBe('birth-date');
+    await profiles.setBirthDate(started.id, '15061990');
+    await profiles.setLanguage(started.id, 'en');
+    await profiles.consent(started.id, 'ussd');
+    const done = await profiles.pinSet(started.id, 'ussd');
+    expect(done.state).toBe('done');
+    expect(done.consent?.termsVersion).toBe('2026-12');
+    const consents = await auditOf('signup.consent');
+    expect(consents.some((e) => e.data?.profileId === started.id && e.data?.termsVersion === '2026-12')).toBe(true);
+  });
+
+  it('refuses a number that is already a client, a malformed or taken ID number, and an applicant under 18', async () => {
+    const { profiles } = server.services;
+    expect(await refusal(profiles.start('+254711000001'))).toBe('already-client');
+    const p = await profiles.start('+254711000077');
+    await profiles.setName(p.id, 'Juma Otieno');
+    expect(await refusal(profiles.setNationalId(p.id, '12345'))).toBe('id-format');
+    expect(await refusal(profiles.setNationalId(p.id, '123456789'))).toBe('id-format');
+    // Neema's number from the first test: an ID on another profile is refused.
+    expect(await refusal(profiles.setNationalId(p.id, '23456789'))).toBe('id-taken');
+    await profiles.setNationalId(p.id, '7654321');
+    const under = new Date();
+    const sixteen = `${String(under.getUTCDate()).padStart(2, '0')}${String(under.getUTCMonth() + 1).padStart(2, '0')}${under.getUTCFullYear() - 16}`;
+    expect(await refusal(profiles.setBirthDate(p.id, sixteen))).toBe('under-age');
+    // Nothing is answered ahead of its turn.
+    expect(await refusal(profiles.consent(p.id, 'ussd'))).toBe('out-of-order');
+  });
+});
+
+describe('loan application', () => {
+  let applicationId = '';
+
+  it('quotes with Fineract, passes the automated checks, and waits for review (told by SMS)', async () => {
+    const profile = (await server.services.profiles.forNumber(DEMO_UNKNOWN_MSISDN))!;
+    const { applications } = server.services;
+    const quote = await applications.quote(biashara(), 1_000_000, 6);
+    expect(quote.instalmentCents).toBeGreaterThan(1_000_000 / 6);
+    expect(quote.totalRepaymentCents).toBe(quote.totalCostCents + 1_000_000);
+    await applications.sendQuote(profile.msisdn, 'en', biashara(), 1_000_000, 6, quote);
+    const application = await applyFor(profile, 1_000_000, 6);
+    applicationId = application.id;
+    expect(application.state).toBe('review');
+    expect(application.checks.every((c) => c.ok)).toBe(true);
+    expect(application.checks.map((c) => c.name)).toEqual(['catalogue-limits', 'open-application', 'core-loans', 'id-format', 'age']);
+    const texts = await sms(DEMO_UNKNOWN_MSISDN);
+    expect(texts.some((t) => t.startsWith('Quote: Biashara Loan') && t.includes('6 repayments'))).toBe(true);
+    expect(texts.some((t) => t.includes(application.ref) && t.includes('passed our checks'))).toBe(true);
+  });
+
+  it('lists it for reviewers, and a second one from the same applicant is declined with the reason', async () => {
+    const list = await admin('GET', '/admin/applications?state=review');
+    expect(list.status).toBe(200);
+    const rows = list.json.applications as { id: string; msisdn: string }[];
+    expect(rows.map((r) => r.id)).toContain(applicationId);
+    expect(rows.find((r) => r.id === applicationId)!.msisdn).not.toContain('711000009');
+    const profile = (await server.services.profiles.forNumber(DEMO_UNKNOWN_MSISDN))!;
+    const second = await applyFor(profile, 600_000, 3);
+    expect(second.state).toBe('declined');
+    expect(second.reason).toBe('open-application');
+    expect((await sms(DEMO_UNKNOWN_MSISDN)).some((t) => t.includes(second.ref) && t.includes('You already have an open application'))).toBe(
+      true,
+    );
+  });
+
+  it('an approval repeated and raced makes one client and one loan submitted and pending approval, with the external ids', async () => {
+    const [a, b] = await Promise.all([
+      admin('POST', `/admin/applications/${applicationId}/approve`),
+      admin('POST', `/admin/applications/${applicationId}/approve`, undefined, 'bob-token-for-origination-tests-012345678'),
+    ]);
+    expect([a.status, b.status]).toEqual([200, 200]);
+    const again = await admin('POST', `/admin/applications/${applicationId}/approve`);
+    expect(again.status).toBe(200);
+    expect(again.json.state).toBe('in-core');
+    const loanId = again.json.loanId as number;
+    expect(a.json.loanId).toBe(loanId);
+    expect(b.json.loanId).toBe(loanId);
+
+    const loans = await fineract('GET', `/loans?externalId=${applicationId}`);
+    const items = loans.json.pageItems as { id: number; clientId: number; status: { id: number; code: string } }[];
+    expect(items).toHaveLength(1);
+    expect(items[0]!.status.code).toBe('loanStatusType.submitted.and.pending.approval');
+    const profile = (await server.services.profiles.forNumber(DEMO_UNKNOWN_MSISDN))!;
+    expect(profile.clientId).toBe(items[0]!.clientId);
+    const clients = await fineract('GET', `/clients?externalId=${profile.id}`);
+    expect(clients.json.pageItems as unknown[]).toHaveLength(1);
+    // One reviewer's decision is audited, with the operator's name.
+    const approved = (await auditOf('application.approved')).filter((e) => e.data?.application === applicationId);
+    expect(approved).toHaveLength(1);
+    expect(['operator:alice', 'operator:bob']).toContain(approved[0]!.actor);
+    expect((await sms(DEMO_UNKNOWN_MSISDN)).some((t) => t.includes('now with the bank'))).toBe(true);
+  });
+
+  it("mirrors Fineract's approval of the loan and tells the applicant", async () => {
+    const application = (await server.services.applications.get(applicationId))!;
+    const date = await server.services.fineract.businessDate();
+    const approved = await fineract('POST', `/loans/${application.loanId}?command=approve`, {
+      approvedOnDate: date,
+      dateFormat: 'yyyy-MM-dd',
+      locale: 'en',
+    });
+    expect(approved.status).toBe(200);
+    expect(await server.services.applications.syncAll()).toBeGreaterThanOrEqual(1);
+    const after = (await server.services.applications.get(applicationId))!;
+    expect(after.state).toBe('core-approved');
+    expect(server.services.applications.statusLine(after)).toContain('loan approved');
+    expect((await sms(DEMO_UNKNOWN_MSISDN)).some((t) => t.includes(after.ref) && t.includes('is approved'))).toBe(true);
+    // The same status again changes nothing.
+    expect((await server.services.applications.sync(applicationId))!.version).toBe(after.version);
+  });
+
+  it('a reviewer rejects with a reason, idempotently; approving it afterwards is refused', async () => {
+    const profile = await signUp('+254711000078', 'Halima Said', '8765432');
+    const application = await applyFor(profile, 800_000, 3);
+    expect(application.state).toBe('review');
+    const path = `/admin/applications/${application.id}`;
+    expect((await admin('POST', `${path}/reject`, {})).status).toBe(400);
+    const first = await admin('POST', `${path}/reject`, { reason: 'income not shown' });
+    const again = await admin('POST', `${path}/reject`, { reason: 'income not shown' });
+    expect([first.status, again.status]).toEqual([200, 200]);
+    expect(first.json.state).toBe('rejected');
+    expect((await admin('POST', `${path}/approve`)).status).toBe(409);
+    expect((await admin('GET', path)).json.reviewedBy).toBe('alice');
+    expect((await auditOf('application.rejected')).filter((e) => e.data?.application === application.id)).toHaveLength(1);
+    expect((await sms('+254711000078')).some((t) => t.includes('declined by the bank: income not shown'))).toBe(true);
+    expect((await admin('GET', '/admin/applications/0123456789abcdef0123456789abcdef')).status).toBe(404);
+  });
+
+  it('terms outside the catalogue is declined with the reason and the next step; the applicant may withdraw before submission', async () => {
+    const profile = await signUp('+254711000079', 'Baraka Kamau', '1234567');
+    // Four repayments: inside Biashara's own range in Fineract (3 to 12), but the catalogue offers 3, 6 or 12.
+    const tooMuch = await applyFor(profile, 1_000_000, 4);
+    expect(tooMuch.state).toBe('declined');
+    expect(tooMuch.reason).toBe('out-of-range');
+    expect((await sms('+254711000079')).some((t) => t.includes(tooMuch.ref) && t.includes('Apply again within the range shown'))).toBe(
+      true,
+    );
+    const fine = await applyFor(profile, 500_000, 3);
+    expect(fine.state).toBe('review');
+    const withdrawn = await server.services.applications.withdraw(fine.id, profile.msisdn);
+    expect(withdrawn.outcome).toBe('done');
+    expect((await admin('POST', `/admin/applications/${fine.id}/approve`)).status).toBe(409);
+    const mine = await server.services.applications.forApplicant(profile.msisdn);
+    expect(mine.map((a) => a.state)).toEqual(['withdrawn', 'declined']);
+  });
+});
