@@ -9,7 +9,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DEMO, DEMO_UNKNOWN_MSISDN } from '../../src/sandbox/demo-data.js';
 import type { OfferedTerms } from '../../src/origination/applications.js';
-import { SignupRefused, type Profile } from '../../src/origination/profiles.js';
+import { profilePinId, SignupRefused, type Profile } from '../../src/origination/profiles.js';
 import { startTestServer, type TestServer } from '../helpers/server.js';
 
 const ALICE = 'alice-token-for-origination-tests-0123456';
@@ -170,6 +170,9 @@ describe('loan application', () => {
   });
 
   it('an approval repeated and raced makes one client and one loan submitted and pending approval, with the external ids', async () => {
+    // The PIN chosen at sign-up, kept under the profile until the client exists (the hash, never the PIN).
+    const before = (await server.services.profiles.forNumber(DEMO_UNKNOWN_MSISDN))!;
+    await server.services.pins.setPin(profilePinId(before.id), '2580');
     const [a, b] = await Promise.all([
       admin('POST', `/admin/applications/${applicationId}/approve`),
       admin('POST', `/admin/applications/${applicationId}/approve`, undefined, 'bob-token-for-origination-tests-012345678'),
@@ -190,6 +193,8 @@ describe('loan application', () => {
     expect(profile.clientId).toBe(items[0]!.clientId);
     const clients = await fineract('GET', `/clients?externalId=${profile.id}`);
     expect(clients.json.pageItems as unknown[]).toHaveLength(1);
+    // The applicant keeps the PIN they chose: it now opens the new client's account.
+    expect(await server.services.pins.verify(profile.clientId!, '2580')).toEqual({ result: 'ok' });
     // One reviewer's decision is audited, with the operator's name.
     const approved = (await auditOf('application.approved')).filter((e) => e.data?.application === applicationId);
     expect(approved).toHaveLength(1);
@@ -243,8 +248,14 @@ describe('loan application', () => {
     );
     const fine = await applyFor(profile, 500_000, 3);
     expect(fine.state).toBe('review');
-    const withdrawn = await server.services.applications.withdraw(fine.id, profile.msisdn);
-    expect(withdrawn.outcome).toBe('done');
+    // Another number cannot withdraw it; a withdrawal racing an approval leaves exactly one of them done.
+    expect((await server.services.applications.withdraw(fine.id, '+254711000001')).outcome).toBe('not-found');
+    const [withdrawn, approval] = await Promise.all([
+      server.services.applications.withdraw(fine.id, profile.msisdn),
+      admin('POST', `/admin/applications/${fine.id}/approve`),
+    ]);
+    expect([withdrawn.outcome === 'done', approval.status === 200].filter(Boolean)).toHaveLength(1);
+    if (approval.status === 200) return;
     expect((await admin('POST', `/admin/applications/${fine.id}/approve`)).status).toBe(409);
     const mine = await server.services.applications.forApplicant(profile.msisdn);
     expect(mine.map((a) => a.state)).toEqual(['withdrawn', 'declined']);
