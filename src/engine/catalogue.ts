@@ -152,6 +152,8 @@ export interface LoanProductTerms {
   maxPrincipalMinor?: number;
   minNumberOfRepayments?: number;
   maxNumberOfRepayments?: number;
+  /** False when Fineract says the product is closed (it takes no new loans). */
+  active?: boolean;
 }
 
 export interface SavingsProductTerms {
@@ -312,6 +314,8 @@ export function checkCatalogueAgainstProducts(
     if (product.name !== p.name)
       at('warning', ['loanProducts', i, 'name'], `Fineract names loan product ${p.id} '${product.name}', not '${p.name}'`);
     if (!shown) return;
+    if (product.active === false)
+      at('error', ['loanProducts', i, 'id'], `loan product ${p.id} (${p.name}) is not active in Fineract: it takes no new loans`);
     if (product.currencyCode !== def.currency.code || product.decimalPlaces !== def.currency.decimalPlaces) {
       at(
         'error',
@@ -370,6 +374,7 @@ export function loanProductTerms(p: LoanProduct): LoanProductTerms {
     ...(p.principalCents.max !== undefined ? { maxPrincipalMinor: p.principalCents.max } : {}),
     ...(p.numberOfRepayments.min !== undefined ? { minNumberOfRepayments: p.numberOfRepayments.min } : {}),
     ...(p.numberOfRepayments.max !== undefined ? { maxNumberOfRepayments: p.numberOfRepayments.max } : {}),
+    active: p.active,
   };
 }
 

@@ -155,6 +155,10 @@ describe('product catalogue', () => {
     expect(hiddenMissing.map((i) => `${i.severity} ${i.path.join('.')}`)).toEqual(['warning loanProducts.1.id']);
     const usd = checkCatalogueAgainstProducts(c, { loan: [{ ...LOANS[0]!, currencyCode: 'USD' }, LOANS[1]!], savings: SAVINGS });
     expect(usd.map((i) => `${i.severity} ${i.path.join('.')}`)).toEqual(['error loanProducts.0.id']);
+    const closed = checkCatalogueAgainstProducts(c, { loan: [{ ...LOANS[0]!, active: false }, LOANS[1]!], savings: SAVINGS });
+    expect(closed.map((i) => `${i.severity} ${i.path.join('.')}: ${i.message}`)).toEqual([
+      'error loanProducts.0.id: loan product 1 (Biashara Loan) is not active in Fineract: it takes no new loans',
+    ]);
     // A bound of zero is no bound for Fineract: nothing lies outside it.
     const unbounded = { ...LOANS[0]!, maxPrincipalMinor: 0, minNumberOfRepayments: 0, maxNumberOfRepayments: 0 };
     expect(checkCatalogueAgainstProducts(c, { loan: [unbounded, LOANS[1]!], savings: SAVINGS })).toEqual([]);
