@@ -41,6 +41,7 @@ import {
   ClientIdentifierList,
   ClientPage,
   CreatedResult,
+  IdentifierSearchResults,
   LoanPage,
   LoanProductData,
   LoanProductList,
@@ -789,6 +790,24 @@ export function createFineractClient(options: FineractClientOptions): FineractCl
     return toLoanStatus(await get(LoanStatusData, `/loans/${id(loanId)}`, undefined, { readFrom: 'primary' }));
   }
 
+  async function findClientByIdentifier(documentKey: string): Promise<number | null> {
+    const norm = (key: string) => key.replace(/[\s-]/g, '').toUpperCase();
+    const wanted = norm(documentKey);
+    // Letters and digits only: nothing of the customer's input can act as a LIKE wildcard (`%`, `_`).
+    if (!/^[A-Z0-9]{1,50}$/.test(wanted)) return null;
+    const rows = await get(IdentifierSearchResults, '/search', { query: wanted, resource: 'clientIdentifiers', exactMatch: false });
+    const CLOSED_OR_REFUSED = new Set([600, 700, 800]);
+    const hit = rows.find(
+      (r) =>
+        r.entityType.toUpperCase() === 'CLIENTIDENTIFIER' &&
+        r.parentId !== undefined &&
+        norm(r.entityName ?? '') === wanted &&
+        !CLOSED_OR_REFUSED.has(r.entityStatus?.id ?? 300),
+    );
+    log?.info({ found: hit !== undefined, looked: rows.length }, 'identifier search');
+    return hit?.parentId ?? null;
+  }
+
   async function getBusinessDate(): Promise<string> {
     return businessDate();
   }
@@ -824,6 +843,7 @@ export function createFineractClient(options: FineractClientOptions): FineractCl
     releaseAmount: taxonomyOnly(releaseAmount),
     findHold: taxonomyOnly(findHold),
     hasIdentifier: taxonomyOnly(hasIdentifier),
+    findClientByIdentifier: taxonomyOnly(findClientByIdentifier),
     listLoanProducts: taxonomyOnly(listLoanProducts),
     listSavingsProducts: taxonomyOnly(listSavingsProducts),
     createClient: taxonomyOnly(createClient),

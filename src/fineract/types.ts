@@ -201,6 +201,12 @@ export interface FineractClient {
    * (threat T32): the ID typed must be this customer's, not merely a valid one.
    */
   hasIdentifier(clientId: number, documentKey: string): Promise<boolean>;
+  /**
+   * The client, not closed, rejected or withdrawn, that holds an identity document with this key (any document
+   * type, active or not), compared without spaces, dashes or case: `GET /search?resource=clientIdentifiers`. Keys
+   * stored with separators inside are not found (Fineract's LIKE runs on the stored text). Null when none.
+   */
+  findClientByIdentifier(documentKey: string): Promise<number | null>;
   /** Fineract's loan products (`GET /loanproducts`), every one: which a channel shows is the catalogue's decision. */
   listLoanProducts(): Promise<LoanProduct[]>;
   /** Fineract's plain savings products (`GET /savingsproducts`). */

@@ -425,3 +425,16 @@ export const LoanScheduleData = z.object({
   ),
 });
 export type LoanScheduleData = z.infer<typeof LoanScheduleData>;
+
+/** `GET /search?resource=clientIdentifiers` rows (SearchReadPlatformServiceImpl.clientIdentifierMatchSql). */
+export const IdentifierSearchResults = z.array(
+  z.object({
+    entityType: z.string(),
+    /** The document key. */
+    entityName: z.string().optional(),
+    /** The client holding it. */
+    parentId: z.number().optional(),
+    /** The client's status. */
+    entityStatus: enumData.optional(),
+  }),
+);

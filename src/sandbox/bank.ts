@@ -2,6 +2,7 @@ import { todayAt } from './dates.js';
 import type {
   BankData,
   Cents,
+  ClientIdentifierRecord,
   ClientRecord,
   CurrencyRecord,
   LoanProductRecord,
@@ -89,6 +90,19 @@ export class Bank {
     return this.data.clients
       .filter((c) => [c.accountNo, displayName(c), c.externalId, c.mobileNo].some((v) => v !== undefined && re.test(v)))
       .sort((a, b) => a.id - b.id)
+      .slice(0, SEARCH_LIMIT);
+  }
+
+  /**
+   * `/search?resource=clientIdentifiers`: `ci.document_key like :search` over every client's identifiers, whatever
+   * their status, newest identifier first (`order by ci.id desc`).
+   */
+  searchClientIdentifiers(query: string, exactMatch: boolean): { client: ClientRecord; identifier: ClientIdentifierRecord }[] {
+    const re = likeRegExp(exactMatch ? query : `%${query}%`);
+    return this.data.clients
+      .flatMap((client) => (client.identifiers ?? []).map((identifier) => ({ client, identifier })))
+      .filter((x) => re.test(x.identifier.documentKey))
+      .sort((a, b) => b.identifier.id - a.identifier.id)
       .slice(0, SEARCH_LIMIT);
   }
 

@@ -65,6 +65,23 @@ describe('products', () => {
   });
 });
 
+describe('findClientByIdentifier', () => {
+  it('finds the client holding an ID number, whatever the spacing typed, and no one for an unknown one', async () => {
+    // Demo: Chanya (3) holds National ID 12345678; Baraka (2) an inactive passport A1234567.
+    expect(await fineract.findClientByIdentifier('12345678')).toBe(3);
+    expect(await fineract.findClientByIdentifier('12 345-678')).toBe(3);
+    expect(await fineract.findClientByIdentifier('a1234567')).toBe(2);
+    expect(await fineract.findClientByIdentifier('1234567')).toBeNull();
+    expect(await fineract.findClientByIdentifier('99999999')).toBeNull();
+  });
+
+  it('never lets the input act as a LIKE wildcard', async () => {
+    expect(await fineract.findClientByIdentifier('%')).toBeNull();
+    expect(await fineract.findClientByIdentifier('1234567_')).toBeNull();
+    expect(sandbox.control.requests.filter((r) => r.path.endsWith('/search'))).toHaveLength(0);
+  });
+});
+
 describe('createClient', () => {
   it('creates an active person client with the external id', async () => {
     const { clientId, created } = await fineract.createClient(person('kiunga-p-1'));

@@ -104,6 +104,28 @@ describe('GET /loanproducts, GET /savingsproducts (what a catalogue reads)', () 
   });
 });
 
+describe('GET /search?resource=clientIdentifiers', () => {
+  it('answers CLIENTIDENTIFIER rows: identifier id and key, the client as parent with its status', async () => {
+    const r = await call(sandbox, '/search?query=12345678&resource=clientIdentifiers&exactMatch=true');
+    expect(r.status).toBe(200);
+    expect(r.json).toEqual([
+      {
+        entityId: 31,
+        entityName: '12345678',
+        entityType: 'CLIENTIDENTIFIER',
+        parentId: 3,
+        parentName: 'Chanya Mwangi',
+        entityStatus: expect.objectContaining({ id: 300 }),
+      },
+    ]);
+    const like = await call(sandbox, '/search?query=4567&resource=clientIdentifiers');
+    // Every identifier with 4567 in its key, newest first (`order by ci.id desc`), an inactive passport included.
+    expect(like.json.map((x: Json) => x.entityId)).toEqual([31, 22, 21, 11]);
+    const clientsOnly = await call(sandbox, '/search?query=12345678&resource=clients');
+    expect(clientsOnly.json).toEqual([]);
+  });
+});
+
 describe('POST /clients', () => {
   it('creates an active person and answers {officeId, clientId, resourceId, resourceExternalId}', async () => {
     const r = await call(sandbox, '/clients', { body: clientBody() });

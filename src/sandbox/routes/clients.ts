@@ -147,11 +147,26 @@ export const clientRoutes: Route[] = [
       if (q === null || q === '') return ok([]);
       const exact = boolParam(query, 'exactMatch');
       const resources = query.get('resource');
-      const wants = (r: string): boolean => resources === null || resources.includes(r);
+      // SearchConditions: each resource is searched when its name is contained in `resource`, case-insensitively.
+      const wants = (r: string): boolean => resources === null || resources.toLowerCase().includes(r.toLowerCase());
       const results: Record<string, unknown>[] = [];
       if (wants('clients')) results.push(...bank.searchClients(q, exact).map((c) => clientSearchData(bank, c)));
       if (wants('loans')) results.push(...bank.searchLoans(q, exact).map((l) => accountSearchData(bank, 'LOAN', l)));
       if (wants('savings')) results.push(...bank.searchSavings(q, exact).map((s) => accountSearchData(bank, 'SAVING', s)));
+      if (wants('clientIdentifiers')) {
+        // SearchReadPlatformServiceImpl.clientIdentifierMatchSql: the identifier's id and key, its client as parent,
+        // the client's status as the row's status.
+        for (const { client, identifier } of bank.searchClientIdentifiers(q, exact)) {
+          results.push({
+            entityId: identifier.id,
+            entityName: identifier.documentKey,
+            entityType: 'CLIENTIDENTIFIER',
+            parentId: client.id,
+            parentName: displayName(client),
+            entityStatus: clientStatus(client.statusId),
+          });
+        }
+      }
       return ok(results);
     },
   },
