@@ -3,7 +3,7 @@ import type { CoreLoanStatus, OriginationCore } from './core.js';
 
 /**
  * The origination port on Kiunga's Fineract client (issue 12). Loan status ids are Fineract's LoanStatus enum
- * (fineract-provider .../portfolio/loanaccount/domain/LoanStatus.java): 100 submitted and pending approval,
+ * (fineract-core/src/main/java/org/apache/fineract/portfolio/loanaccount/domain/LoanStatus.java): 100 submitted and pending approval,
  * 200 approved, 300 active (disbursed), 400 withdrawn by the client, 500 rejected, 600 and up closed.
  */
 
