@@ -16,11 +16,6 @@ export interface FineractCoreOptions {
    * stored by the calculation; the terms are the product's, the same for every client.
    */
   quoteClientId: number;
-  /**
-   * Who holds a national ID number already (Fineract `GET /search?resource=clientIdentifiers`), when the client
-   * offers it; without it only Kiunga's own profiles are checked for a duplicate ID.
-   */
-  clientByNationalId?: (nationalId: string) => Promise<number | null>;
 }
 
 export function coreStatusOf(statusId: number): CoreLoanStatus {
@@ -35,6 +30,7 @@ export function coreStatusOf(statusId: number): CoreLoanStatus {
 type Client = Pick<
   FineractClient,
   | 'findClientByPhone'
+  | 'findClientByIdentifier'
   | 'createClient'
   | 'submitLoan'
   | 'findLoanByExternalId'
@@ -50,7 +46,7 @@ export function fineractCore(client: Client, options: FineractCoreOptions): Orig
     async clientByPhone(e164) {
       return (await client.findClientByPhone(e164))?.clientId ?? null;
     },
-    clientByNationalId: (nationalId) => options.clientByNationalId?.(nationalId) ?? Promise.resolve(null),
+    clientByNationalId: (nationalId) => client.findClientByIdentifier(nationalId),
     async clientByExternalId() {
       // createClient reads an existing client back by its external id itself (a duplicate is not an error).
       return null;

@@ -99,12 +99,12 @@ describe('sign-up', () => {
     const { profiles } = server.services;
     const started = await profiles.start(DEMO_UNKNOWN_MSISDN);
     await profiles.setName(started.id, 'Neema Wanjiru');
-    await profiles.setNationalId(started.id, '2345 6789');
+    await profiles.setNationalId(started.id, '2987 6543');
     // The applicant hangs up; the redial finds the same profile at the next step.
     const resumed = await profiles.start(DEMO_UNKNOWN_MSISDN);
     expect(resumed.id).toBe(started.id);
     expect(resumed.state).toBe('birthDate');
-    expect(resumed.nationalId).toBe('23456789');
+    expect(resumed.nationalId).toBe('29876543');
     expect(await refusal(profiles.setBirthDate(started.id, '31022000'))).toBe('birth-date');
     await profiles.setBirthDate(started.id, '15061990');
     await profiles.setLanguage(started.id, 'en');
@@ -123,7 +123,9 @@ describe('sign-up', () => {
     await profiles.setName(p.id, 'Juma Otieno');
     expect(await refusal(profiles.setNationalId(p.id, '12345'))).toBe('id-format');
     expect(await refusal(profiles.setNationalId(p.id, '123456789'))).toBe('id-format');
-    // Neema's number from the first test: an ID on another profile is refused.
+    // Neema's ID from the first test: an ID on another profile is refused.
+    expect(await refusal(profiles.setNationalId(p.id, '29876543'))).toBe('id-taken');
+    // Amina's national ID in Fineract (client 1's identifier): she should dial as herself.
     expect(await refusal(profiles.setNationalId(p.id, '23456789'))).toBe('id-taken');
     await profiles.setNationalId(p.id, '7654321');
     const under = new Date();
