@@ -268,6 +268,19 @@ async function lintCatalogue(options: LintOptions, languages: string[], add: (m:
   ] as const) {
     list.forEach((p, i) => {
       if (p.channels.length === 0 || !p.displayName) return;
+      // Names appear on USSD screens and in SMS: one character outside GSM-7 turns an SMS into UCS-2.
+      for (const [lang, name] of Object.entries(p.displayName)) {
+        const path = [kind, i, 'displayName', lang];
+        for (const c of nonGsmChars(name))
+          add({
+            severity: 'error',
+            rule: 'non-gsm',
+            file,
+            line: catalogue.lineOf(path),
+            where: path.join('.'),
+            message: `"${c.char}" is not in the GSM-7 alphabet${c.suggestion ? `: write "${c.suggestion}" instead` : ''}`,
+          });
+      }
       for (const lang of languages.filter((l) => !(l in p.displayName!))) {
         const path = [kind, i, 'displayName'];
         add({

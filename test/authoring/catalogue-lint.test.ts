@@ -43,6 +43,19 @@ describe('kiunga lint: the product catalogue', () => {
     ]);
   });
 
+  it('offline, refuses a display name outside GSM-7', async () => {
+    const messages = await lintWith(shipped.replace('fr: Pret Biashara', 'fr: Prêt Biashara'));
+    expect(messages).toEqual([]);
+    const report = await lint({ flowsDir: dir, localesDir: 'locales', fallback: 'en' });
+    expect(report.messages.filter((m) => m.rule === 'non-gsm' && m.file.endsWith('catalogue.yaml'))).toEqual([
+      expect.objectContaining({
+        severity: 'error',
+        where: 'loanProducts.0.displayName.fr',
+        message: '"ê" is not in the GSM-7 alphabet: write "e" instead',
+      }),
+    ]);
+  });
+
   it("with the sandbox's demo products, reports a range outside the product's own and a product Fineract lacks", async () => {
     const products = await readFineractProducts(loadConfig({}));
     expect(products.loan.map((p) => p.name)).toEqual(['Biashara Loan', 'Asset Finance']);
