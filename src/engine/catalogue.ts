@@ -89,6 +89,19 @@ export const catalogueSchema = z
   })
   .strict()
   .superRefine((c, ctx) => {
+    // An amount the currency cannot hold (5000.005 KES) would be rounded silently.
+    const scale = 10 ** c.currency.decimalPlaces;
+    c.loanProducts.forEach((p, i) => {
+      for (const end of ['min', 'max'] as const) {
+        const value = p.amount?.[end];
+        if (value !== undefined && Math.abs(value * scale - Math.round(value * scale)) > 1e-6)
+          ctx.addIssue({
+            code: 'custom',
+            path: ['loanProducts', i, 'amount', end],
+            message: `${value} has more than ${c.currency.decimalPlaces} decimals for ${c.currency.code}`,
+          });
+      }
+    });
     for (const kind of ['savingsProducts', 'loanProducts'] as const) {
       const seen = new Set<number>();
       c[kind].forEach((p, i) => {

@@ -128,6 +128,7 @@ describe('product catalogue', () => {
         'loanProducts.0.displayName',
       ],
       [GOOD.replace("termsVersion: '2026-12'", "termsVersion: '2026-12"), ''],
+      [GOOD.replace('min: 5000, max: 50000', 'min: 5000.005, max: 50000'), 'loanProducts.0.amount.min'],
     ];
     for (const [source, path] of cases) {
       const { catalogue, issues } = parseCatalogue('catalogue.yaml', source);
