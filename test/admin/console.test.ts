@@ -256,6 +256,45 @@ describe('/admin/console in headless Chromium', () => {
     expect(held()).toBe(before);
   });
 
+  it('should list loan applications waiting for review with their checks, approve one and reject another with a reason', async () => {
+    const { profiles, applications, productCatalogue } = server.services;
+    const shown = productCatalogue!.loanProduct(1, 'ussd', 'en')!;
+    const terms = {
+      productId: 1,
+      productName: shown.displayName,
+      minCents: shown.minAmountMinor,
+      maxCents: shown.maxAmountMinor,
+      repayments: shown.repayments,
+      currency: shown.currency,
+    };
+    const applicant = async (msisdn: string, nationalId: string) => {
+      const p = await profiles.start(msisdn);
+      await profiles.setName(p.id, 'Test Applicant');
+      await profiles.setNationalId(p.id, nationalId);
+      await profiles.setBirthDate(p.id, '01011990');
+      await profiles.setLanguage(p.id, 'en');
+      await profiles.consent(p.id, 'ussd');
+      const profile = await profiles.pinSet(p.id, 'ussd');
+      const quote = await applications.quote(terms, 1_000_000, 6);
+      return applications.apply({ msisdn, lang: 'en', channel: 'ussd', profile, terms, principalCents: 1_000_000, repayments: 6, quote });
+    };
+    const first = await applicant('+254711000091', '4567890');
+    const second = await applicant('+254711000092', '5678901');
+    await page.click('#refresh');
+    const row = (ref: string) => page.locator('#applications tr', { has: page.locator('td', { hasText: ref }) });
+    await row(first.ref).waitFor();
+    expect(await row(first.ref).textContent()).toContain('KES 10000.00');
+    expect(await row(first.ref).textContent()).toContain('catalogue-limits ok');
+    dialogs.push({ kind: 'confirm', answer: true });
+    await row(first.ref).locator('button', { hasText: 'Approve' }).click();
+    await page.locator('#applications-status', { hasText: `Application ${first.ref} approved.` }).waitFor();
+    expect((await applications.get(first.id))!.state).toBe('in-core');
+    dialogs.push({ kind: 'prompt', answer: 'income not shown' });
+    await row(second.ref).locator('button', { hasText: 'Reject' }).click();
+    await page.locator('#applications-status', { hasText: `Application ${second.ref} rejected.` }).waitFor();
+    expect((await applications.get(second.id))!).toMatchObject({ state: 'rejected', reason: 'income not shown', reviewedBy: 'amani' });
+  });
+
   it('should show uncertain transfers, sessions and the key numbers', async () => {
     await page.click('#refresh');
     await page.locator('#transfers td', { hasText: 'No transfer is uncertain.' }).waitFor();
