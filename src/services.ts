@@ -509,6 +509,8 @@ export async function createServices(
       },
       // Issue 11: "Business: <name>" for initiators, and "Approvals" for whoever has requests waiting.
       approvals: { approvals, mandates, timeZone: config.timezone, moneyAllowed: () => switches.moneyAllowed() },
+      // Issue 12: LOAN / MKOPO / PRET by SMS.
+      applications,
     });
     const flows = await loadFlowVersions(resolve(config.flowsDir), impl, loadedTexts);
     const flowWatcher = options.watch

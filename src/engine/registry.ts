@@ -9,6 +9,7 @@ import { CALLBACK_MANIFESTS, createCallbackImplementations, type CallbackRequest
 import { createIdentityImplementations, IDENTITY_MANIFESTS } from './registry-identity.js';
 import { AGENT_MANIFESTS, createAgentImplementations } from './registry-agents.js';
 import { APPROVAL_MANIFESTS, createApprovalImplementations, type ApprovalFlowDeps } from './registry-approvals.js';
+import { ORIGINATION_MANIFESTS, createOriginationImplementations, type OriginationFlowDeps } from './registry-origination.js';
 import type { AgentService } from '../agents/agent-service.js';
 import type { IdentityService } from '../security/enrolment.js';
 import { accountVar, amountVar, dateVar, type ManifestSet } from './manifest.js';
@@ -94,6 +95,7 @@ export const FLOW_MANIFESTS: ManifestSet = {
     ...IDENTITY_MANIFESTS.actors,
     ...AGENT_MANIFESTS.actors,
     ...APPROVAL_MANIFESTS.actors,
+    ...ORIGINATION_MANIFESTS.actors,
   },
   actions: {
     ...CORE_MANIFESTS.actions,
@@ -102,6 +104,7 @@ export const FLOW_MANIFESTS: ManifestSet = {
     ...IDENTITY_MANIFESTS.actions,
     ...AGENT_MANIFESTS.actions,
     ...APPROVAL_MANIFESTS.actions,
+    ...ORIGINATION_MANIFESTS.actions,
   },
   guards: {
     ...CORE_MANIFESTS.guards,
@@ -128,6 +131,8 @@ export interface EngineDeps {
   agents?: AgentService;
   /** Approvals and business mandates (issue 11); without them nobody sees a business account or "Approvals". */
   approvals?: Omit<ApprovalFlowDeps, 'pins' | 'logger'>;
+  /** Loan applications (issue 12): the SMS status keyword; without them it answers unavailable. */
+  applications?: OriginationFlowDeps['applications'];
 }
 
 /** Builds the implementations bound to this process's dependencies. */
@@ -220,9 +225,26 @@ export function createImplementations(deps: EngineDeps) {
     simSwap: deps.money?.simSwap,
   });
   const approvals = createApprovalImplementations({ timeZone: 'UTC', ...deps.approvals, pins, logger });
+  const origination = createOriginationImplementations({ applications: deps.applications, logger });
   return {
-    actors: { ...actors, ...money.actors, ...callback.actors, ...identity.actors, ...agents.actors, ...approvals.actors },
-    actions: { ...actions, ...money.actions, ...callback.actions, ...identity.actions, ...agents.actions, ...approvals.actions },
+    actors: {
+      ...actors,
+      ...money.actors,
+      ...callback.actors,
+      ...identity.actors,
+      ...agents.actors,
+      ...approvals.actors,
+      ...origination.actors,
+    },
+    actions: {
+      ...actions,
+      ...money.actions,
+      ...callback.actions,
+      ...identity.actions,
+      ...agents.actions,
+      ...approvals.actions,
+      ...origination.actions,
+    },
     guards: { ...guards, ...money.guards, ...identity.guards, ...agents.guards, ...approvals.guards },
   };
 }

@@ -485,7 +485,7 @@ export class ApplicationService {
       ref: application.ref,
       product: application.productName,
       amount: translator.formatAmount(lang, application.principalCents / 100, application.currency),
-      reason:
+      why:
         translator.has(lang, reasonKey) || translator.has(translator.fallback, reasonKey)
           ? translator.t(lang, reasonKey)
           : (application.reason ?? ''),
