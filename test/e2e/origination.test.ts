@@ -11,6 +11,7 @@ import { DEMO, DEMO_UNKNOWN_MSISDN } from '../../src/sandbox/demo-data.js';
 import type { OfferedTerms } from '../../src/origination/applications.js';
 import { profilePinId, SignupRefused, type Profile } from '../../src/origination/profiles.js';
 import { startTestServer, type TestServer } from '../helpers/server.js';
+import { atSms } from '../sms/helpers.js';
 
 const ALICE = 'alice-token-for-origination-tests-0123456';
 let server: TestServer;
@@ -220,6 +221,11 @@ describe('loan application', () => {
     expect((await sms(DEMO_UNKNOWN_MSISDN)).some((t) => t.includes(after.ref) && t.includes('is approved'))).toBe(true);
     // The same status again changes nothing.
     expect((await server.services.applications.sync(applicationId))!.version).toBe(after.version);
+    // Now a client, the applicant asks by SMS: LOAN lists the application with the status Fineract gave it.
+    expect((await atSms(server, DEMO_UNKNOWN_MSISDN, 'LOAN')).status).toBe(200);
+    await expect
+      .poll(async () => (await sms(DEMO_UNKNOWN_MSISDN)).find((t) => t.startsWith('Your loan applications:')), { timeout: 5000 })
+      .toContain(`${after.ref} Biashara Loan KES 10,000.00: loan approved`);
   });
 
   it('a reviewer rejects with a reason, idempotently; approving it afterwards is refused', async () => {
