@@ -105,6 +105,12 @@ export interface PinServiceOptions {
   lockWaitMs?: number;
 }
 
+/** The audit entry's client id: a Fineract client's number; a sign-up profile's PIN key (`p-…`) has none. */
+function auditedClient(clientId: ClientId): { clientId?: number } {
+  const n = Number(clientId);
+  return Number.isSafeInteger(n) ? { clientId: n } : {};
+}
+
 /** `setPin` was given something that is not a PIN. The message never repeats the value. */
 export class InvalidPinFormat extends Error {
   override readonly name = 'InvalidPinFormat';
@@ -241,7 +247,7 @@ export function createPinService(options: PinServiceOptions): PinService {
     await audited({
       type: 'pin.locked',
       actor: 'system',
-      clientId: Number(clientId),
+      ...auditedClient(clientId),
       ...(msisdn ? { msisdn } : {}),
       data: { hard, locks: notice.locks, ...(hard ? {} : { lockS: Math.round(notice.lockMs! / 1000) }) },
     });
@@ -308,7 +314,7 @@ export function createPinService(options: PinServiceOptions): PinService {
       const result = await check(clientId, pin, msisdn);
       const about = {
         actor: `customer:${clientId}` as const,
-        clientId: Number(clientId),
+        ...auditedClient(clientId),
         ...(msisdn ? { msisdn } : {}),
         ...(hop ? { channel: hop.channel } : {}),
       };

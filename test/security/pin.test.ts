@@ -3,6 +3,7 @@ import { createHash } from 'node:crypto';
 import { createMemoryStore } from '../../src/session/memory-store.js';
 import { defaultKeys } from '../../src/session/keys.js';
 import { createPinService, InvalidPinFormat } from '../../src/security/pin.js';
+import type { AuditEvent } from '../../src/audit/audit.js';
 import { createRedisStore } from '../../src/session/redis-store.js';
 import { PEPPER, pinContract } from './pin-contract.js';
 import { sharedMemoryStore } from '../session/helpers/memory.js';
@@ -87,5 +88,22 @@ describe('PIN secrecy (T6)', () => {
     for (const guess of ['0000', '0001', '0002', '5791']) await pins.verify(1, guess);
     expect(logs.text()).toContain('PIN locked');
     for (const pin of ['5791', '0000', '0001', '0002']) expect(logs.text()).not.toContain(pin);
+  });
+});
+
+describe('PIN audit entries', () => {
+  it('names the client of a Fineract client and no client for a sign-up profile’s PIN, never NaN', async () => {
+    const events: AuditEvent[] = [];
+    const pins = createPinService({ store: createMemoryStore(), pepper: PEPPER, audit: { record: async (e) => void events.push(e) } });
+    await pins.setPin(7, '2580');
+    await pins.setPin('p-3f9a', '2580');
+    await pins.verify(7, '2580');
+    await pins.verify('p-3f9a', '9999');
+    const checks = events.filter((e) => e.type === 'pin.ok' || e.type === 'pin.failed');
+    expect(checks.map((e) => [e.type, e.clientId])).toEqual([
+      ['pin.ok', 7],
+      ['pin.failed', undefined],
+    ]);
+    expect(checks[1]).not.toHaveProperty('clientId');
   });
 });
