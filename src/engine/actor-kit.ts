@@ -74,6 +74,8 @@ export const FLOW_ERROR_CODES = [
   'own-request',
   'already-approved',
   'approval-closed',
+  // loan applications (src/origination, issue 12): the one chosen has gone to Fineract or was decided already
+  'not-withdrawable',
 ] as const;
 
 export type FlowErrorCode = (typeof FLOW_ERROR_CODES)[number];

@@ -10,7 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DEMO, DEMO_UNKNOWN_MSISDN } from '../../src/sandbox/demo-data.js';
 import type { OfferedTerms } from '../../src/origination/applications.js';
 import { profilePinId, SignupRefused, type Profile } from '../../src/origination/profiles.js';
-import { startTestServer, type TestServer } from '../helpers/server.js';
+import { atSession, startTestServer, type TestServer } from '../helpers/server.js';
 import { atSms } from '../sms/helpers.js';
 
 const ALICE = 'alice-token-for-origination-tests-0123456';
@@ -267,5 +267,75 @@ describe('loan application', () => {
     expect((await admin('POST', `/admin/applications/${fine.id}/approve`)).status).toBe(409);
     const mine = await server.services.applications.forApplicant(profile.msisdn);
     expect(mine.map((a) => a.state)).toEqual(['withdrawn', 'declined']);
+  });
+});
+
+describe('My applications by USSD', () => {
+  const BARAKA = { msisdn: '+254711000002', pin: '2468', clientId: 2 };
+
+  /** Baraka, a registered customer, applies (the service, as the application screens will). */
+  async function barakaApplies(principalCents: number) {
+    const { applications } = server.services;
+    const terms = biashara();
+    const quote = await applications.quote(terms, principalCents, 6, BARAKA.clientId);
+    return applications.apply({
+      msisdn: BARAKA.msisdn,
+      lang: 'en',
+      channel: 'ussd',
+      clientId: BARAKA.clientId,
+      terms,
+      principalCents,
+      repayments: 6,
+      quote,
+    });
+  }
+
+  async function openList() {
+    const session = atSession(server, BARAKA.msisdn);
+    await session.send();
+    const menu = await session.send(BARAKA.pin);
+    return { session, menu };
+  }
+
+  it('lists the applications with their status, and withdraws one waiting for review (told by SMS)', async () => {
+    const before = await openList();
+    expect(before.menu.body).toMatch(/^CON Main menu/);
+    expect(before.menu.body).not.toContain('My applications');
+
+    const application = await barakaApplies(600_000);
+    expect(application.state).toBe('review');
+    const { session, menu } = await openList();
+    expect(menu.body).toContain('11. My applications');
+    const list = await session.send('11');
+    expect(list.body).toContain('Your loan applications:');
+    expect(list.body).toContain(`1. ${application.ref} Biashara Loan KES 6,000.00`);
+    const shown = await session.send('1');
+    expect(shown.body).toContain(`${application.ref} Biashara Loan KES 6,000.00: waiting for review`);
+    expect(shown.body).toContain('1. Withdraw it');
+    expect((await session.send('1')).body).toContain(`Withdraw application ${application.ref}?`);
+    expect((await session.send('1')).body).toBe(`END Application ${application.ref} is withdrawn. An SMS will confirm.`);
+    expect((await server.services.applications.get(application.id))!.state).toBe('withdrawn');
+    expect((await sms(BARAKA.msisdn)).some((t) => t.includes(application.ref) && t.includes('was withdrawn as you asked'))).toBe(true);
+
+    // Withdrawn: its status is shown, and nothing more is offered.
+    const again = await openList();
+    await again.session.send('11');
+    const after = await again.session.send('1');
+    expect(after.body).toContain(`${application.ref} Biashara Loan KES 6,000.00: withdrawn by you`);
+    expect(after.body).not.toContain('Withdraw it');
+  });
+
+  it('refuses to withdraw an application a reviewer decided while the screen was open, and it stays decided', async () => {
+    const application = await barakaApplies(700_000);
+    expect(application.state).toBe('review');
+    const { session } = await openList();
+    await session.send('11');
+    expect((await session.send('1')).body).toContain('1. Withdraw it');
+    expect((await session.send('1')).body).toContain(`Withdraw application ${application.ref}?`);
+    expect((await admin('POST', `/admin/applications/${application.id}/reject`, { reason: 'incomplete' })).status).toBe(200);
+    expect((await session.send('1')).body).toBe(
+      `END Application ${application.ref} can no longer be withdrawn: it was decided or sent to the bank. Call us or visit a branch.`,
+    );
+    expect((await server.services.applications.get(application.id))!.state).toBe('rejected');
   });
 });
