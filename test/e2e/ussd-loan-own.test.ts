@@ -1,4 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { startTestServer, atSession, type TestServer } from '../helpers/server.js';
 
 const AMINA = '+254711000001';
@@ -9,8 +12,16 @@ const savings = (s: TestServer, id: number) => s.services.sandbox!.bank.balance(
 describe('pay loan and own accounts', () => {
   let server: TestServer;
   beforeAll(async () => {
-    // All savings products shown, so Amina's Staff Savings makes "Own accounts" appear.
-    server = await startTestServer({ FINERACT_SAVINGS_PRODUCTS: '', TRANSFER_MAX: '5000', TRANSFER_DAILY_LIMIT: '8000' });
+    // A catalogue that shows Staff Savings on USSD too, so Amina's second account makes "Own accounts" appear.
+    const catalogue = join(mkdtempSync(join(tmpdir(), 'kiunga-catalogue-')), 'catalogue.yaml');
+    const shipped = readFileSync('flows/catalogue.yaml', 'utf8');
+    const shown = shipped.replace(
+      'channels: [] # staff welfare: branch only',
+      'channels: [ussd]\n    displayName: { en: Staff Savings, sw: Akiba ya Wafanyakazi, fr: Epargne du personnel }',
+    );
+    if (shown === shipped) throw new Error('flows/catalogue.yaml changed: update this test');
+    writeFileSync(catalogue, shown);
+    server = await startTestServer({ CATALOGUE_FILE: catalogue, TRANSFER_MAX: '5000', TRANSFER_DAILY_LIMIT: '8000' });
     // Duma pays here as a customer paying their own money; the demo mandate would hold it for approval (issue 11).
     await server.services.mandates.remove('000000004');
   });

@@ -7,7 +7,7 @@ import { createTranslator, variablesOf, type Translator } from '../../src/text/i
 import { fitList, renderScreen, type ScreenOption } from '../../src/text/paging.js';
 import { declaredKeys } from '../../src/engine/manifest.js';
 import { FLOW_MANIFESTS } from '../../src/engine/registry.js';
-import { parseFlowSource } from '../../src/engine/flow-loader.js';
+import { isFlowFileName, parseFlowSource } from '../../src/engine/flow-loader.js';
 
 const LOCALES = fileURLToPath(new URL('../../locales', import.meta.url));
 const FLOWS = fileURLToPath(new URL('../../flows', import.meta.url));
@@ -21,7 +21,7 @@ const SCREEN = 182;
  */
 function requiredKeys(): string[] {
   const keys = new Set(declaredKeys(FLOW_MANIFESTS));
-  for (const name of readdirSync(FLOWS).filter((n) => /\.ya?ml$/.test(n) && !/\.test\.ya?ml$/.test(n))) {
+  for (const name of readdirSync(FLOWS).filter(isFlowFileName)) {
     const flow = parseFlowSource(name, readFileSync(join(FLOWS, name), 'utf8')).flow!;
     const visit = (value: unknown, key?: string): void => {
       if (Array.isArray(value)) value.forEach((v) => visit(v, key));
