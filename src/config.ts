@@ -248,6 +248,8 @@ function toConfig(v: SettingValues) {
     flowsDir: v.FLOWS_DIR,
     /** CATALOGUE_FILE, or catalogue.yaml in FLOWS_DIR; a missing file leaves the product-id settings in force. */
     catalogueFile: v.CATALOGUE_FILE ?? join(v.FLOWS_DIR, 'catalogue.yaml'),
+    /** CATALOGUE_FILE was set: its file must exist (a typo must not silently show every product). */
+    catalogueRequired: v.CATALOGUE_FILE !== undefined,
     localesDir: v.LOCALES_DIR,
     sandboxPort: v.SANDBOX_PORT,
     sandboxCustomers: v.SANDBOX_CUSTOMERS,

@@ -183,6 +183,11 @@ export async function createServices(
     await gateway.ready();
     // Issue 12: the product catalogue (flows/catalogue.yaml); a broken file refuses the start like a broken flow.
     const productCatalogue = await loadCatalogueIfPresent(resolve(config.catalogueFile));
+    if (!productCatalogue && config.catalogueRequired) {
+      throw new Error(
+        `CATALOGUE_FILE names ${config.catalogueFile}, which does not exist: fix the path, or unset it to use the product-id settings`,
+      );
+    }
     if (!productCatalogue)
       logger.warn(
         { file: config.catalogueFile },
@@ -509,8 +514,9 @@ export async function createServices(
       },
       // Issue 11: "Business: <name>" for initiators, and "Approvals" for whoever has requests waiting.
       approvals: { approvals, mandates, timeZone: config.timezone, moneyAllowed: () => switches.moneyAllowed() },
-      // Issue 12: LOAN / MKOPO / PRET by SMS.
+      // Issue 12: LOAN / MKOPO / PRET by SMS; My applications and Apply for a loan on USSD (catalogue terms).
       applications,
+      catalogue: productCatalogue,
     });
     const flows = await loadFlowVersions(resolve(config.flowsDir), impl, loadedTexts);
     const flowWatcher = options.watch

@@ -502,7 +502,7 @@ export const SETTINGS = {
   },
   FLOWS_DIR: { help: 'Directory of flow files.', default: 'flows', schema: z.string().min(1) },
   CATALOGUE_FILE: {
-    help: 'The product catalogue: which products each channel shows, and their terms (default: catalogue.yaml in FLOWS_DIR). Without the file, FINERACT_SAVINGS_PRODUCTS and FINERACT_LOAN_PRODUCTS decide which accounts are shown.',
+    help: 'The product catalogue: which products each channel shows, and their terms (default: catalogue.yaml in FLOWS_DIR; a file named here must exist, or the server refuses to start). Without the default file, FINERACT_SAVINGS_PRODUCTS and FINERACT_LOAN_PRODUCTS decide which accounts are shown.',
     schema: z.string().min(1),
   },
   LOCALES_DIR: { help: 'Directory of locale files.', default: 'locales', schema: z.string().min(1) },

@@ -1,4 +1,4 @@
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { cp, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -25,10 +25,11 @@ let dir: string;
 
 beforeAll(async () => {
   dir = await mkdtemp(join(tmpdir(), 'kiunga-catalogue-e2e-'));
-  [server, uncatalogued] = await Promise.all([
-    startTestServer(EVERY_PRODUCT),
-    startTestServer({ ...EVERY_PRODUCT, CATALOGUE_FILE: join(dir, 'none.yaml') }),
-  ]);
+  // The shipped flows without their catalogue: the product-id settings decide, as before the catalogue.
+  const flows = join(dir, 'flows');
+  await cp('flows', flows, { recursive: true });
+  await rm(join(flows, 'catalogue.yaml'));
+  [server, uncatalogued] = await Promise.all([startTestServer(EVERY_PRODUCT), startTestServer({ ...EVERY_PRODUCT, FLOWS_DIR: flows })]);
 });
 afterAll(async () => {
   await Promise.all([server?.close(), uncatalogued?.close()]);
@@ -126,5 +127,11 @@ describe('the catalogue at start-up', () => {
       "termsVersion: '1'\ncurrency: { code: KES, decimalPlaces: 2 }\nloanProducts:\n  - id: 1\n    name: Biashara Loan\n    channels: [ussd]\n",
     );
     await expect(startTestServer({ CATALOGUE_FILE: file })).rejects.toThrow(/broken\.yaml:4 error loanProducts\.0\.displayName/);
+  });
+
+  it('should refuse to start when CATALOGUE_FILE names a file that does not exist, instead of showing every product', async () => {
+    await expect(startTestServer({ CATALOGUE_FILE: join(dir, 'typo.yaml') })).rejects.toThrow(
+      /CATALOGUE_FILE names .*typo\.yaml, which does not exist/,
+    );
   });
 });
