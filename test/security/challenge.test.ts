@@ -257,7 +257,14 @@ describe.each<Backend>(['redis', 'memory'])('one-time codes, T31 (%s)', (backend
     const stored: string[] = [];
     if (backend === 'redis') {
       const { client } = h.store as RedisStore;
-      const [, found] = await client.scan('0', 'MATCH', `${h.keys.prefix}*`, 'COUNT', 10_000);
+      // SCAN until the cursor comes back to 0: one call covers only part of a busy shared Redis.
+      const found: string[] = [];
+      let cursor = '0';
+      do {
+        const [next, keys] = await client.scan(cursor, 'MATCH', `${h.keys.prefix}*`, 'COUNT', 10_000);
+        cursor = next;
+        found.push(...keys);
+      } while (cursor !== '0');
       for (const key of found) {
         const type = await client.type(key);
         if (type === 'string') stored.push(String(await client.get(key)));
