@@ -1,7 +1,10 @@
 import { assign, type AnyActorLogic } from 'xstate';
 import type { Logger } from 'pino';
-import type { ApplicationService } from '../origination/applications.js';
-import { actor, FlowError, requireCustomer } from './actor-kit.js';
+import type { ApplicationService, OfferedTerms } from '../origination/applications.js';
+import type { LoanQuote } from '../origination/core.js';
+import { parseAmount } from '../money/transfer-service.js';
+import { actor, checkPin, FlowError, requireCustomer, type PinVerifier } from './actor-kit.js';
+import type { Catalogue } from './catalogue.js';
 import type { FlowContext, FlowEvent, ViewVars } from './types.js';
 import { amountVar, type ManifestSet } from './manifest.js';
 
@@ -10,7 +13,10 @@ import { amountVar, type ManifestSet } from './manifest.js';
  * applications by SMS keyword (LOAN / MKOPO / PRET), newest first, in the customer's language. Behaviour lives
  * in `origination/applications.ts`; this adapts it to flows. On USSD, a registered customer who has applied
  * gets "My applications" in the menu: the newest applications with their status, and withdrawal of one not yet
- * sent to Fineract. The sign-up and application screens are not here yet (no menu reaches them).
+ * sent to Fineract; and "Apply for a loan": a product the catalogue shows on USSD, an amount inside its range,
+ * a number of repayments it allows, Fineract's quote (also sent by SMS), then the PIN submits the application
+ * and the automated checks' outcome is shown. The terms are read from the catalogue again at each step (never
+ * trusted from the session). The sign-up screens for numbers that are not clients are not here yet.
  */
 
 /** How many applications "My applications" lists (the newest). */
@@ -33,6 +39,23 @@ export const ORIGINATION_MANIFESTS = {
       description: "the customer's newest loan applications (up to 5, newest first); none: not-found",
       errors: ['not-found'],
     },
+    loadLoanOffers: {
+      description: 'the loan products the catalogue shows on this channel, with their terms, in the customer language; none: not-found',
+      errors: ['not-found'],
+    },
+    checkLoanAmount: {
+      description: "the amount typed, inside the chosen product's range in the catalogue; below: amount-low, above: amount-high",
+      errors: ['amount-low', 'amount-high', 'not-found'],
+    },
+    quoteLoan: {
+      description: "Fineract's quote (instalment, total) for the product, amount and repayments chosen; also sent by SMS",
+      errors: ['not-found'],
+    },
+    submitApplication: {
+      description:
+        'PIN-checked: submits the application with the quote shown and runs the automated checks. Resolves { status: review | declined, line }',
+      errors: ['pin-wrong', 'pin-locked', 'pin-not-set', 'not-found'],
+    },
     withdrawApplication: {
       description:
         'withdraws the application chosen, if it is still before Fineract (submitted or waiting for review); otherwise not-withdrawable',
@@ -52,7 +75,50 @@ export const ORIGINATION_MANIFESTS = {
     },
     rememberApplicationMenu: {
       description: 'keeps what loadApplicationMenu found',
-      flags: { hasApplications: 'the number has made a loan application' },
+      flags: {
+        hasApplications: 'the number has made a loan application',
+        canApply: 'the catalogue shows a loan product on this channel',
+      },
+    },
+    rememberLoanOffers: {
+      description: 'keeps the loan products loaded by loadLoanOffers',
+      lists: { offers: { description: 'one row per product shown', row: { product: productVar } } },
+    },
+    chooseLoanOffer: {
+      description: 'keeps the product chosen (choose event index) with its range and repayments',
+      views: {
+        product: productVar,
+        min: amountVar('the smallest amount'),
+        max: amountVar('the largest amount'),
+      },
+      lists: {
+        repaymentChoices: {
+          description: 'the numbers of repayments allowed',
+          row: { count: { max: 3, example: '12', description: 'repayments' } },
+        },
+      },
+    },
+    rememberLoanAmount: {
+      description: 'keeps the amount checkLoanAmount accepted',
+      views: { amount: amountVar('the amount applied for') },
+    },
+    chooseRepayments: {
+      description: 'keeps the number of repayments chosen (choose event index)',
+      views: { repayments: { max: 3, example: '12', description: 'repayments' } },
+    },
+    rememberQuote: {
+      description: 'keeps the quote quoteLoan read',
+      views: { instalment: amountVar('one repayment'), total: amountVar('the total to repay') },
+    },
+    rememberSubmission: {
+      description: 'keeps the status line of the application submitted',
+      views: {
+        status: {
+          max: 140,
+          example: 'AB12CD34 Biashara Loan KES 10,000.00: waiting for review',
+          description: "the application's status line (with the reason and next step when declined)",
+        },
+      },
     },
     rememberApplications: {
       description: 'keeps the applications loaded by loadApplications',
@@ -80,7 +146,10 @@ export const ORIGINATION_MANIFESTS = {
 } as const satisfies ManifestSet;
 
 export interface OriginationFlowDeps {
-  applications?: Pick<ApplicationService, 'forApplicant' | 'statusLine' | 'withdraw'>;
+  applications?: Pick<ApplicationService, 'forApplicant' | 'statusLine' | 'withdraw' | 'quote' | 'sendQuote' | 'apply'>;
+  /** The product catalogue: which loan products a channel shows, and their terms. */
+  catalogue?: Pick<Catalogue, 'loanProducts'> | null;
+  pins: PinVerifier;
   logger: Logger;
 }
 
@@ -88,6 +157,23 @@ type Ctx = { context: FlowContext; event: FlowEvent };
 
 export function createOriginationImplementations(deps: OriginationFlowDeps) {
   const { logger } = deps;
+
+  const offers = (context: FlowContext) => (deps.catalogue ? deps.catalogue.loanProducts('ussd', context.lang) : []);
+  /** The chosen product's terms, read from the catalogue again (a product hidden meanwhile is gone). */
+  const chosenTerms = (context: FlowContext): OfferedTerms => {
+    const shown = offers(context).find((o) => o.productId === Number(context.data.offerProductId));
+    if (!shown) throw new FlowError('not-found');
+    return {
+      productId: shown.productId,
+      productName: shown.displayName,
+      minCents: shown.minAmountMinor,
+      maxCents: shown.maxAmountMinor,
+      repayments: shown.repayments,
+      currency: shown.currency,
+    };
+  };
+  const chosenCents = (context: FlowContext) => Number(context.data.applyCents ?? 0);
+  const chosenRepayments = (context: FlowContext) => Number(context.data.applyRepayments ?? 0);
   const actors = {
     loadApplicationStatus: actor(logger, 'loadApplicationStatus', async ({ context }) => {
       if (!deps.applications) throw new FlowError('unavailable');
@@ -99,8 +185,8 @@ export function createOriginationImplementations(deps: OriginationFlowDeps) {
     loadApplicationMenu: actor(logger, 'loadApplicationMenu', async ({ context }) => {
       requireCustomer(context);
       // The list and withdrawal need the USSD menus; a voice call reads no such screens.
-      if (context.channel !== 'ussd' || !deps.applications) return { count: 0 };
-      return { count: (await deps.applications.forApplicant(context.msisdn, 1)).length };
+      if (context.channel !== 'ussd' || !deps.applications) return { count: 0, offers: 0 };
+      return { count: (await deps.applications.forApplicant(context.msisdn, 1)).length, offers: offers(context).length };
     }),
     loadApplications: actor(logger, 'loadApplications', async ({ context }) => {
       requireCustomer(context);
@@ -116,6 +202,56 @@ export function createOriginationImplementations(deps: OriginationFlowDeps) {
         // Told in the language the customer uses now, whatever language they applied in.
         status: deps.applications!.statusLine({ ...a, lang: context.lang }),
       }));
+    }),
+    loadLoanOffers: actor(logger, 'loadLoanOffers', async ({ context }) => {
+      requireCustomer(context);
+      const shown = offers(context);
+      if (shown.length === 0) throw new FlowError('not-found');
+      return shown.map((o) => ({
+        productId: o.productId,
+        product: o.displayName,
+        min: { amount: o.minAmountMinor / 100, currency: o.currency },
+        max: { amount: o.maxAmountMinor / 100, currency: o.currency },
+        repayments: o.repayments.join(','),
+      }));
+    }),
+    checkLoanAmount: actor(logger, 'checkLoanAmount', async ({ context, event }) => {
+      const terms = chosenTerms(context);
+      const cents = parseAmount(typeof event.value === 'string' ? event.value : '');
+      if (cents === undefined || cents < terms.minCents) throw new FlowError('amount-low');
+      if (cents > terms.maxCents) throw new FlowError('amount-high');
+      return { cents, currency: terms.currency };
+    }),
+    quoteLoan: actor(logger, 'quoteLoan', async ({ context }) => {
+      const customer = requireCustomer(context);
+      if (!deps.applications) throw new FlowError('unavailable');
+      const terms = chosenTerms(context);
+      const repayments = chosenRepayments(context);
+      const cents = chosenCents(context);
+      if (!terms.repayments.includes(repayments) || cents < terms.minCents || cents > terms.maxCents) throw new FlowError('not-found');
+      const quote = await deps.applications.quote(terms, cents, repayments, customer.clientId);
+      await deps.applications.sendQuote(context.msisdn, context.lang, terms, cents, repayments, quote);
+      return quote;
+    }),
+    submitApplication: actor(logger, 'submitApplication', async ({ context, event }) => {
+      const customer = requireCustomer(context);
+      if (!deps.applications) throw new FlowError('unavailable');
+      await checkPin(deps.pins, customer.clientId, event);
+      const terms = chosenTerms(context);
+      const quote = JSON.parse(String(context.data.applyQuote ?? 'null')) as LoanQuote | null;
+      if (!quote) throw new FlowError('not-found');
+      // Out-of-range terms are not refused here: the automated checks decline them with the reason, on record.
+      const application = await deps.applications.apply({
+        msisdn: context.msisdn,
+        lang: context.lang,
+        channel: context.channel,
+        clientId: customer.clientId,
+        terms,
+        principalCents: chosenCents(context),
+        repayments: chosenRepayments(context),
+        quote,
+      });
+      return { status: application.state, line: deps.applications.statusLine({ ...application, lang: context.lang }) };
     }),
     withdrawApplication: actor(logger, 'withdrawApplication', async ({ context }) => {
       requireCustomer(context);
@@ -135,7 +271,60 @@ export function createOriginationImplementations(deps: OriginationFlowDeps) {
       view: { ...context.view, applications: ((event.output as { lines?: string[] } | undefined)?.lines ?? []).join('\n') },
     })),
     rememberApplicationMenu: assign(({ context, event }: Ctx) => ({
-      data: { ...context.data, hasApplications: ((event.output as { count?: number } | undefined)?.count ?? 0) > 0 },
+      data: {
+        ...context.data,
+        hasApplications: ((event.output as { count?: number } | undefined)?.count ?? 0) > 0,
+        canApply: ((event.output as { offers?: number } | undefined)?.offers ?? 0) > 0,
+      },
+    })),
+    rememberLoanOffers: assign(({ context, event }: Ctx) => ({
+      view: { ...context.view, offers: event.output as ViewVars[] },
+    })),
+    chooseLoanOffer: assign(({ context, event }: Ctx) => {
+      const rows = context.view.offers;
+      const picked = Array.isArray(rows) ? rows[Number(event.index)] : undefined;
+      const counts = String(picked?.repayments ?? '')
+        .split(',')
+        .filter(Boolean);
+      return {
+        data: { ...context.data, offerProductId: picked ? Number(picked.productId) : null },
+        view: {
+          ...context.view,
+          product: picked?.product ?? '',
+          min: picked?.min ?? '',
+          max: picked?.max ?? '',
+          repaymentChoices: counts.map((count) => ({ count: Number(count) })),
+        },
+      };
+    }),
+    rememberLoanAmount: assign(({ context, event }: Ctx) => {
+      const out = event.output as { cents: number; currency: string };
+      return {
+        data: { ...context.data, applyCents: out.cents },
+        view: { ...context.view, amount: { amount: out.cents / 100, currency: out.currency } },
+      };
+    }),
+    chooseRepayments: assign(({ context, event }: Ctx) => {
+      const rows = context.view.repaymentChoices;
+      const picked = Array.isArray(rows) ? rows[Number(event.index)] : undefined;
+      return {
+        data: { ...context.data, applyRepayments: picked ? Number(picked.count) : null },
+        view: { ...context.view, repayments: picked ? Number(picked.count) : '' },
+      };
+    }),
+    rememberQuote: assign(({ context, event }: Ctx) => {
+      const quote = event.output as LoanQuote;
+      return {
+        data: { ...context.data, applyQuote: JSON.stringify(quote) },
+        view: {
+          ...context.view,
+          instalment: { amount: quote.instalmentCents / 100, currency: quote.currency },
+          total: { amount: quote.totalRepaymentCents / 100, currency: quote.currency },
+        },
+      };
+    }),
+    rememberSubmission: assign(({ context, event }: Ctx) => ({
+      view: { ...context.view, status: (event.output as { line?: string } | undefined)?.line ?? '' },
     })),
     rememberApplications: assign(({ context, event }: Ctx) => ({
       view: { ...context.view, applications: event.output as ViewVars[] },

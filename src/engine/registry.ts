@@ -131,8 +131,10 @@ export interface EngineDeps {
   agents?: AgentService;
   /** Approvals and business mandates (issue 11); without them nobody sees a business account or "Approvals". */
   approvals?: Omit<ApprovalFlowDeps, 'pins' | 'logger'>;
-  /** Loan applications (issue 12): the SMS status keyword; without them it answers unavailable. */
+  /** Loan applications (issue 12): the SMS status keyword, "My applications" and "Apply for a loan" on USSD. */
   applications?: OriginationFlowDeps['applications'];
+  /** The product catalogue (issue 12): the loan products "Apply for a loan" offers; without it none. */
+  catalogue?: OriginationFlowDeps['catalogue'];
 }
 
 /** Builds the implementations bound to this process's dependencies. */
@@ -225,7 +227,7 @@ export function createImplementations(deps: EngineDeps) {
     simSwap: deps.money?.simSwap,
   });
   const approvals = createApprovalImplementations({ timeZone: 'UTC', ...deps.approvals, pins, logger });
-  const origination = createOriginationImplementations({ applications: deps.applications, logger });
+  const origination = createOriginationImplementations({ applications: deps.applications, catalogue: deps.catalogue, pins, logger });
   return {
     actors: {
       ...actors,

@@ -338,4 +338,45 @@ describe('My applications by USSD', () => {
     );
     expect((await server.services.applications.get(application.id))!.state).toBe('rejected');
   });
+
+  /** Dial, PIN, Apply for a loan, Biashara Loan, the amount, the repayments' choice: the quote screen. */
+  async function applyByUssd(amount: string, choice: string) {
+    const { session, menu } = await openList();
+    expect(menu.body).toContain('12. Apply for a loan');
+    const products = await session.send('12');
+    expect(products.body).toBe('CON Apply for a loan:\n1. Biashara Loan');
+    expect((await session.send('1')).body).toBe('CON Biashara Loan: amount from KES 5,000.00 to KES 50,000.00:');
+    await session.send(amount);
+    const quote = await session.send(choice);
+    return { session, quote };
+  }
+
+  it('applies by USSD: catalogue range enforced, the quote shown and sent by SMS, the PIN submits, the checks answer', async () => {
+    const { session, menu } = await openList();
+    await session.send('12');
+    await session.send('1');
+    expect((await session.send('4999')).body).toBe('CON The amount must be from KES 5,000.00 to KES 50,000.00. Enter the amount:');
+    expect((await session.send('50001')).body).toContain('The amount must be from KES 5,000.00 to KES 50,000.00.');
+    expect(menu.body).toContain('12. Apply for a loan');
+
+    const { session: applying, quote } = await applyByUssd('10000', '2');
+    const expected = await server.services.applications.quote(biashara(), 1_000_000, 6, BARAKA.clientId);
+    const money = (cents: number) => `KES ${(cents / 100).toLocaleString('en-US', { minimumFractionDigits: 2 })}`;
+    expect(quote.body).toBe(
+      `CON Biashara Loan KES 10,000.00: 6 repayments of ${money(expected.instalmentCents)}, total ${money(expected.totalRepaymentCents)}. Sent by SMS. Enter your PIN to apply:`,
+    );
+    expect((await sms(BARAKA.msisdn)).some((t) => t.startsWith('Quote: Biashara Loan KES 10,000.00 over 6 repayments'))).toBe(true);
+    const done = await applying.send(BARAKA.pin);
+    expect(done.body).toMatch(/^END Application sent\. [A-Z2-9]{8} Biashara Loan KES 10,000\.00: waiting for review$/);
+    const [newest] = await server.services.applications.forApplicant(BARAKA.msisdn, 1);
+    expect(newest).toMatchObject({ state: 'review', clientId: BARAKA.clientId, principalCents: 1_000_000, repayments: 6, channel: 'ussd' });
+    expect(newest!.quote).toEqual(expected);
+
+    // A second one while the first is open: declined at once, with why and what to do.
+    const second = await applyByUssd('5000', '1');
+    expect(second.quote.body).toContain('3 repayments of');
+    expect((await second.session.send(BARAKA.pin)).body).toContain(
+      'declined. You already have an open application. Wait for its answer or withdraw it under My applications.',
+    );
+  });
 });

@@ -24,8 +24,9 @@ describe("USSD banking over Africa's Talking, with Redis and the sandbox", () =>
     expect(first.body).toBe('CON Welcome Amina. Enter your PIN:');
     const menu = await s.send('1234');
     expect(menu.body).toBe(
-      // 9: Amina raises payments from Duma Traders' account under its mandate (sandbox demo data, issue 11).
-      'CON Main menu\n1. Balance\n2. Mini statement\n3. Send money\n4. Pay loan\n6. Language\n7. Change PIN\n8. Call me back\n9. Business: Duma Traders Ltd',
+      // 9: Amina raises payments from Duma Traders' account under its mandate (sandbox demo data, issue 11);
+      // 12: the catalogue shows a loan product on USSD (issue 12).
+      'CON Main menu\n1. Balance\n2. Mini statement\n3. Send money\n4. Pay loan\n6. Language\n7. Change PIN\n8. Call me back\n9. Business: Duma Traders Ltd\n12. Apply for a loan',
     );
     const balance = await s.send('1');
     expect(balance.body).toMatch(/^END Balance\nAkiba Savings 000000001: KES 12,500\.00$/);
