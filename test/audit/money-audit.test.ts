@@ -1,81 +1,38 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Redis } from 'ioredis';
-import { createFineractClient } from '../../src/fineract/client.js';
-import type { FineractClient } from '../../src/fineract/types.js';
 import { createMemoryQueue } from '../../src/jobs/queue.js';
-import { TransferService, type ReceiptWriter, type TransferIntent } from '../../src/money/transfer-service.js';
-import { newTransferKey } from '../../src/engine/registry-money.js';
-import { DEMO, DEMO_SAVINGS, startSandbox, type Sandbox } from '../../src/sandbox/index.js';
-import { createRedisStore, type RedisStore } from '../../src/session/redis-store.js';
+import type { TransferIntent } from '../../src/money/transfer-service.js';
+import { DEMO_SAVINGS } from '../../src/sandbox/index.js';
+import type { RedisStore } from '../../src/session/redis-store.js';
 import { verifyAudit } from '../../src/audit/verify.js';
-import { field, freshKeys, REDIS_URL, rows, silent, trail } from './helpers.js';
+import { startMoneyRig, stopMoneyRig, transferIntent, transferService, type MoneyRig } from '../money/fixtures.js';
+import { field, freshKeys, rows, silent, trail } from './helpers.js';
 
 /**
  * Every money movement leaves its attempt and its outcome in the audit trail (threat T16): the idempotency
  * key, the amount in minor units, the masked counterparty, then Fineract's id or the reason it failed.
  */
 
-let sandbox: Sandbox;
-let fineract: FineractClient;
+let rig: MoneyRig;
 let store: RedisStore;
 beforeAll(async () => {
-  sandbox = await startSandbox();
-  fineract = createFineractClient({
-    baseUrl: sandbox.url,
-    tenant: DEMO.tenant,
-    username: DEMO.username,
-    password: DEMO.password,
-    timeoutMs: 2000,
-    defaultCountry: 'KE',
-  });
-  store = createRedisStore(REDIS_URL);
+  rig = await startMoneyRig();
+  store = rig.store;
   await store.ping();
 });
-afterAll(async () => {
-  await fineract?.close();
-  await store?.close();
-  await sandbox?.close();
-});
+afterAll(() => stopMoneyRig(rig ?? {}));
 
-const receipts: ReceiptWriter = {
-  senderDone: () => 'done',
-  recipientDone: () => 'received',
-  senderFailed: () => 'failed',
-  senderUnconfirmed: () => 'unconfirmed',
-};
-
-function intent(amountCents: number): TransferIntent {
-  const id = newTransferKey();
-  return {
-    id,
-    ref: id.slice(0, 8).toUpperCase(),
-    kind: 'send',
-    msisdn: '+254711000001',
-    lang: 'en',
-    from: { clientId: 1, officeId: 1, accountId: DEMO_SAVINGS.amina.id },
-    to: { clientId: 2, officeId: 1, accountId: DEMO_SAVINGS.baraka.id, type: 'savings' },
-    amountCents,
-    currency: 'KES',
-    counterparty: 'Baraka O.',
-  };
-}
+const intent = (amountCents: number): TransferIntent => transferIntent({ amountCents });
 
 describe('money in the audit trail', () => {
   it('should record the attempt before the request and the outcome after it, done or failed', async () => {
     const keys = freshKeys();
     const audit = trail(store, keys);
     const queue = createMemoryQueue({ logger: silent });
-    const transfers = new TransferService({
-      store,
+    const transfers = transferService(rig, {
       keys,
-      fineract,
       queue,
-      receipts,
       limits: { minCents: 1000, maxCents: 1_000_000_000, dailyCents: 1_000_000_000_000 },
-      callMaxMs: 1000,
-      resolveMaxAgeMs: 900_000,
-      logger: silent,
-      today: () => sandbox.bank.data.businessDate ?? new Date().toISOString().slice(0, 10),
       audit,
     });
 

@@ -6,81 +6,27 @@
  * service reads (the switch board itself is tested in switch-board.test.ts).
  */
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { randomBytes } from 'node:crypto';
-import pino from 'pino';
-import { createFineractClient } from '../../src/fineract/client.js';
-import type { FineractClient } from '../../src/fineract/types.js';
-import { createMemoryQueue } from '../../src/jobs/queue.js';
-import { MoneyPaused, TransferService, type ReceiptWriter, type TransferIntent } from '../../src/money/transfer-service.js';
-import { newTransferKey } from '../../src/engine/registry-money.js';
-import { DEMO, DEMO_SAVINGS, startSandbox, type Sandbox } from '../../src/sandbox/index.js';
-import { createKeys } from '../../src/session/keys.js';
-import { createRedisStore, type RedisStore } from '../../src/session/redis-store.js';
-import { REDIS_URL } from '../helpers/server.js';
+import { MoneyPaused } from '../../src/money/transfer-service.js';
+import type { Sandbox } from '../../src/sandbox/index.js';
+import { startMoneyRig, stopMoneyRig, transferIntent, transferService, type MoneyRig } from '../money/fixtures.js';
 
-const logger = pino({ level: 'silent' });
-const receipts: ReceiptWriter = {
-  senderDone: (i, id) => `sent ${i.amountCents} ${id}`,
-  recipientDone: (i, id) => `received ${i.amountCents} ${id}`,
-  senderFailed: (i, code) => `failed ${i.amountCents} ${code}`,
-  senderUnconfirmed: (i) => `unconfirmed ${i.amountCents}`,
-};
-
+let rig: MoneyRig;
 let sandbox: Sandbox;
-let fineract: FineractClient;
-let store: RedisStore;
 let moneyOn = true;
 
-function service() {
-  return new TransferService({
-    store,
-    keys: createKeys(`kiunga-paused-${randomBytes(4).toString('hex')}`),
-    fineract,
-    queue: createMemoryQueue({ logger }),
-    receipts,
+const service = () =>
+  transferService(rig, {
     limits: { minCents: 1000, maxCents: 10_000_000, dailyCents: 200_00 },
-    callMaxMs: 1000,
-    resolveMaxAgeMs: 900_000,
     switches: { moneyAllowed: () => moneyOn },
-    logger,
-    today: () => sandbox.bank.data.businessDate ?? new Date().toISOString().slice(0, 10),
   });
-}
-
-const intent = (): TransferIntent => {
-  const id = newTransferKey();
-  return {
-    id,
-    ref: id.slice(0, 8).toUpperCase(),
-    kind: 'send',
-    msisdn: '+254711000001',
-    lang: 'en',
-    from: { clientId: 1, officeId: 1, accountId: DEMO_SAVINGS.amina.id },
-    to: { clientId: 2, officeId: 1, accountId: DEMO_SAVINGS.baraka.id, type: 'savings' },
-    amountCents: 150_00,
-    currency: 'KES',
-    counterparty: 'Baraka O.',
-  };
-};
+const intent = () => transferIntent({ amountCents: 150_00 });
 const commits = () => sandbox.control.requests.filter((r) => r.method === 'POST' && r.committed).length;
 
 beforeAll(async () => {
-  sandbox = await startSandbox();
-  fineract = createFineractClient({
-    baseUrl: sandbox.url,
-    tenant: DEMO.tenant,
-    username: DEMO.username,
-    password: DEMO.password,
-    timeoutMs: 2000,
-    defaultCountry: 'KE',
-  });
-  store = createRedisStore(REDIS_URL);
+  rig = await startMoneyRig();
+  sandbox = rig.sandbox;
 });
-afterAll(async () => {
-  await fineract?.close();
-  await store?.close();
-  await sandbox?.close();
-});
+afterAll(() => stopMoneyRig(rig ?? {}));
 beforeEach(() => {
   sandbox.control.reset();
   moneyOn = true;

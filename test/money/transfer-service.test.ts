@@ -1,65 +1,24 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { randomBytes } from 'node:crypto';
 import pino from 'pino';
-import { createFineractClient, INSUFFICIENT_FUNDS } from '../../src/fineract/client.js';
+import { INSUFFICIENT_FUNDS } from '../../src/fineract/client.js';
 import { FineractRejected } from '../../src/fineract/errors.js';
-import type { FineractClient } from '../../src/fineract/types.js';
 import { createMemoryQueue } from '../../src/jobs/queue.js';
-import { failureCode, TransferService, type ReceiptWriter, type TransferIntent } from '../../src/money/transfer-service.js';
+import { failureCode, TransferService } from '../../src/money/transfer-service.js';
 import { newTransferKey } from '../../src/engine/registry-money.js';
-import { DEMO, DEMO_SAVINGS, startSandbox, type Sandbox } from '../../src/sandbox/index.js';
-import { createKeys } from '../../src/session/keys.js';
-import { createRedisStore, type RedisStore } from '../../src/session/redis-store.js';
+import { DEMO_SAVINGS, type Sandbox } from '../../src/sandbox/index.js';
+import { startMoneyRig, stopMoneyRig, transferIntent, transferService, type MoneyRig } from './fixtures.js';
 
 /** The transfer service against the sandbox over HTTP and real Redis (threats T24, T30; Fineract error codes). */
 
-const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
-const logger = pino({ level: 'silent' });
-const receipts: ReceiptWriter = {
-  senderDone: (i, id) => `sent ${i.amountCents} ${id}`,
-  recipientDone: (i, id) => `received ${i.amountCents} ${id}`,
-  senderFailed: (i, code) => `failed ${i.amountCents} ${code}`,
-  senderUnconfirmed: (i) => `unconfirmed ${i.amountCents}`,
-};
-
+let rig: MoneyRig;
 let sandbox: Sandbox;
-let fineract: FineractClient;
-let store: RedisStore;
 
 function service(now?: () => number) {
-  const queue = createMemoryQueue({ logger });
-  const transfers = new TransferService({
-    store,
-    keys: createKeys(`kiunga-money-${randomBytes(4).toString('hex')}`),
-    fineract,
-    queue,
-    receipts,
-    limits: { minCents: 1000, maxCents: 10_000_000, dailyCents: 100_000_000 },
-    callMaxMs: 1000,
-    resolveMaxAgeMs: 900_000,
-    logger,
-    today: () => sandbox.bank.data.businessDate ?? new Date().toISOString().slice(0, 10),
-    now,
-  });
-  return { transfers, queue };
+  const queue = createMemoryQueue({ logger: pino({ level: 'silent' }) });
+  return { transfers: transferService(rig, { queue, now }), queue };
 }
 
-const intent = (overrides: Partial<TransferIntent> = {}): TransferIntent => {
-  const id = newTransferKey();
-  return {
-    id,
-    ref: id.slice(0, 8).toUpperCase(),
-    kind: 'send',
-    msisdn: '+254711000001',
-    lang: 'en',
-    from: { clientId: 1, officeId: 1, accountId: DEMO_SAVINGS.amina.id },
-    to: { clientId: 2, officeId: 1, accountId: DEMO_SAVINGS.baraka.id, type: 'savings' },
-    amountCents: 100_00,
-    currency: 'KES',
-    counterparty: 'Baraka O.',
-    ...overrides,
-  };
-};
+const intent = transferIntent;
 const balance = (accountId: number) => sandbox.bank.balance(sandbox.bank.savingsAccount(accountId)!);
 const commits = () => sandbox.control.requests.filter((r) => r.method === 'POST' && r.committed).length;
 const collisions = async (t: TransferService) => {
@@ -69,22 +28,10 @@ const collisions = async (t: TransferService) => {
 };
 
 beforeAll(async () => {
-  sandbox = await startSandbox();
-  fineract = createFineractClient({
-    baseUrl: sandbox.url,
-    tenant: DEMO.tenant,
-    username: DEMO.username,
-    password: DEMO.password,
-    timeoutMs: 2000,
-    defaultCountry: 'KE',
-  });
-  store = createRedisStore(REDIS_URL);
+  rig = await startMoneyRig();
+  sandbox = rig.sandbox;
 });
-afterAll(async () => {
-  await fineract?.close();
-  await store?.close();
-  await sandbox?.close();
-});
+afterAll(() => stopMoneyRig(rig ?? {}));
 beforeEach(() => sandbox.control.reset());
 
 describe('idempotency keys (threat T24)', () => {
@@ -118,7 +65,7 @@ describe('idempotency keys (threat T24)', () => {
     const { transfers, queue } = service();
     const mine = intent({ amountCents: 250_00 });
     // Someone else's movement already used this key at Fineract.
-    await fineract.transfer({
+    await rig.fineract.transfer({
       from: { clientId: 3, officeId: 1, accountId: DEMO_SAVINGS.chanya.id },
       to: { clientId: 2, officeId: 1, accountId: DEMO_SAVINGS.baraka.id, type: 'savings' },
       amount: '40.00',
@@ -144,7 +91,7 @@ describe('idempotency keys (threat T24)', () => {
   it('should not report success when the replayed answer belongs to a movement with another description', async () => {
     const { transfers, queue } = service();
     const mine = intent({ amountCents: 260_00 });
-    await fineract.transfer({
+    await rig.fineract.transfer({
       from: { clientId: 3, officeId: 1, accountId: DEMO_SAVINGS.chanya.id },
       to: { clientId: 2, officeId: 1, accountId: DEMO_SAVINGS.baraka.id, type: 'savings' },
       amount: '45.00',
