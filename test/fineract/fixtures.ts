@@ -1,6 +1,7 @@
+import { afterEach, beforeEach } from 'vitest';
 import { createFineractClient, type FineractClientOptions } from '../../src/fineract/client.js';
 import type { FineractClient, TransferRequest } from '../../src/fineract/types.js';
-import { DEMO, DEMO_SAVINGS } from '../../src/sandbox/index.js';
+import { DEMO, DEMO_SAVINGS, startSandbox, type Sandbox } from '../../src/sandbox/index.js';
 
 /** What the Fineract client tests share: the demo parties, a client on a sandbox, a transfer request. */
 
@@ -30,3 +31,20 @@ export const transferRequest = (ref: string, overrides: Partial<TransferRequest>
   idempotencyKey: `idem-${ref}`,
   ...overrides,
 });
+
+/**
+ * For every test of the calling file: a fresh sandbox on BUSINESS_DATE and a demo client on it whose today is
+ * that date, both closed after the test. `use` receives them so the file keeps them in its own variables.
+ */
+export function clientForEachTest(use: (sandbox: Sandbox, fineract: FineractClient) => void): void {
+  let current: { sandbox: Sandbox; fineract: FineractClient } | undefined;
+  beforeEach(async () => {
+    const sandbox = await startSandbox({ businessDate: BUSINESS_DATE });
+    current = { sandbox, fineract: demoClient(sandbox.url, { today: () => BUSINESS_DATE }) };
+    use(current.sandbox, current.fineract);
+  });
+  afterEach(async () => {
+    await current?.fineract.close();
+    await current?.sandbox.close();
+  });
+}

@@ -1,23 +1,19 @@
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { HOLD_INSUFFICIENT_BALANCE, MAKER_CHECKER_PENDING, NOT_A_HOLD, isInsufficientFunds } from '../../src/fineract/client.js';
 import { FineractNotFound, FineractRejected, FineractUnavailable } from '../../src/fineract/errors.js';
 import { FineractHttp, type FineractRequester, type HttpMethod, type RequestOptions } from '../../src/fineract/http.js';
 import type { FineractClient } from '../../src/fineract/types.js';
-import { DEMO, DEMO_SAVINGS, startSandbox, type Sandbox } from '../../src/sandbox/index.js';
-import { AMINA, BUSINESS_DATE, demoClient, transferRequest } from './fixtures.js';
+import { DEMO, DEMO_SAVINGS, type Sandbox } from '../../src/sandbox/index.js';
+import { AMINA, BUSINESS_DATE, demoClient, transferRequest, clientForEachTest } from './fixtures.js';
 
 /** The client's holdAmount and releaseAmount against the sandbox over HTTP (docs/fineract.md §4.4). */
 
 let sandbox: Sandbox;
 let fineract: FineractClient;
 
-beforeEach(async () => {
-  sandbox = await startSandbox({ businessDate: BUSINESS_DATE });
-  fineract = demoClient(sandbox.url, { today: () => BUSINESS_DATE });
-});
-afterEach(async () => {
-  await fineract.close();
-  await sandbox.close();
+clientForEachTest((s, f) => {
+  sandbox = s;
+  fineract = f;
 });
 
 const DUMA = DEMO_SAVINGS.duma.id;

@@ -1,23 +1,19 @@
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { CLIENT_DUPLICATE_MOBILE_NO, CLIENT_NOT_ACTIVE } from '../../src/fineract/client.js';
 import { FineractRejected, OwnershipError } from '../../src/fineract/errors.js';
 import type { FineractClient } from '../../src/fineract/types.js';
-import { DEMO_PRODUCTS, startSandbox, type Sandbox } from '../../src/sandbox/index.js';
+import { DEMO_PRODUCTS, type Sandbox } from '../../src/sandbox/index.js';
 import { call } from '../sandbox/api.js';
-import { BUSINESS_DATE, demoClient } from './fixtures.js';
+import { BUSINESS_DATE, clientForEachTest } from './fixtures.js';
 
 /** The origination calls of the Fineract client over real HTTP against the sandbox (docs/fineract.md §5.3). */
 
 let sandbox: Sandbox;
 let fineract: FineractClient;
 
-beforeEach(async () => {
-  sandbox = await startSandbox({ businessDate: BUSINESS_DATE });
-  fineract = demoClient(sandbox.url, { today: () => BUSINESS_DATE });
-});
-afterEach(async () => {
-  await fineract.close();
-  await sandbox.close();
+clientForEachTest((s, f) => {
+  sandbox = s;
+  fineract = f;
 });
 
 const BIASHARA = DEMO_PRODUCTS.loans.biashara;

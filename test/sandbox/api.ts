@@ -1,4 +1,5 @@
-import { DEMO, type Sandbox } from '../../src/sandbox/index.js';
+import { afterEach, beforeEach } from 'vitest';
+import { DEMO, startSandbox, type Sandbox } from '../../src/sandbox/index.js';
 
 /** Raw HTTP helpers for sandbox tests (real requests, no client in between). */
 
@@ -6,6 +7,21 @@ export const BUSINESS_DATE = '2026-11-25';
 export const BASIC = `Basic ${Buffer.from(`${DEMO.username}:${DEMO.password}`).toString('base64')}`;
 
 export type Json = any;
+
+/**
+ * A fresh sandbox on BUSINESS_DATE for every test of the calling file, closed after it. `use` receives it so
+ * the file keeps it in its own variable and its tests read `sandbox` as before.
+ */
+export function sandboxForEachTest(use: (sandbox: Sandbox) => void): void {
+  let current: Sandbox | undefined;
+  beforeEach(async () => {
+    current = await startSandbox({ businessDate: BUSINESS_DATE });
+    use(current);
+  });
+  afterEach(async () => {
+    await current?.close();
+  });
+}
 
 export interface Answer {
   status: number;

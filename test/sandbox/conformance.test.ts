@@ -1,18 +1,13 @@
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { addDays, todayAt } from '../../src/sandbox/dates.js';
-import { DEMO_SAVINGS, startSandbox, type Sandbox } from '../../src/sandbox/index.js';
-import { BUSINESS_DATE, balance, call, codes, transferBody, type Json } from './api.js';
+import { DEMO_SAVINGS, type Sandbox } from '../../src/sandbox/index.js';
+import { BUSINESS_DATE, balance, call, codes, transferBody, type Json, sandboxForEachTest } from './api.js';
 
 /** The sandbox answers as the Apache Fineract source does (docs/fineract.md); raw HTTP, no client in between. */
 
 let sandbox: Sandbox;
 
-beforeEach(async () => {
-  sandbox = await startSandbox({ businessDate: BUSINESS_DATE });
-});
-afterEach(async () => {
-  await sandbox.close();
-});
+sandboxForEachTest((s) => (sandbox = s));
 
 const AMINA = DEMO_SAVINGS.amina.id;
 

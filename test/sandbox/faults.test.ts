@@ -1,15 +1,10 @@
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { DEMO_LOANS, DEMO_SAVINGS, startSandbox, type Sandbox } from '../../src/sandbox/index.js';
-import { BUSINESS_DATE, balance, call, codes, repaymentBody, savingsTxnBody, transferBody } from './api.js';
+import { BUSINESS_DATE, balance, call, codes, repaymentBody, savingsTxnBody, transferBody, sandboxForEachTest } from './api.js';
 
 let sandbox: Sandbox;
 
-beforeEach(async () => {
-  sandbox = await startSandbox({ businessDate: BUSINESS_DATE });
-});
-afterEach(async () => {
-  await sandbox.close();
-});
+sandboxForEachTest((s) => (sandbox = s));
 
 const AMINA = DEMO_SAVINGS.amina.id;
 const BARAKA = DEMO_SAVINGS.baraka.id;

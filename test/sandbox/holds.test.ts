@@ -1,7 +1,7 @@
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { addDays } from '../../src/sandbox/dates.js';
-import { DEMO_SAVINGS, startSandbox, type Sandbox } from '../../src/sandbox/index.js';
-import { BUSINESS_DATE, balance, call, codes, savingsTxnBody, transferBody, type Json } from './api.js';
+import { DEMO_SAVINGS, type Sandbox } from '../../src/sandbox/index.js';
+import { BUSINESS_DATE, balance, call, codes, savingsTxnBody, transferBody, type Json, sandboxForEachTest } from './api.js';
 
 /**
  * Holds on savings as Fineract runs them (docs/fineract.md §4.4): shapes, validation, the available-balance
@@ -10,12 +10,7 @@ import { BUSINESS_DATE, balance, call, codes, savingsTxnBody, transferBody, type
 
 let sandbox: Sandbox;
 
-beforeEach(async () => {
-  sandbox = await startSandbox({ businessDate: BUSINESS_DATE });
-});
-afterEach(async () => {
-  await sandbox.close();
-});
+sandboxForEachTest((s) => (sandbox = s));
 
 const AMINA = DEMO_SAVINGS.amina.id;
 const DUMA = DEMO_SAVINGS.duma.id;

@@ -1,8 +1,8 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { DEMO_PRODUCTS, startSandbox, type Sandbox } from '../../src/sandbox/index.js';
-import { BUSINESS_DATE, call, codes, type Json } from './api.js';
+import { DEMO_PRODUCTS, type Sandbox } from '../../src/sandbox/index.js';
+import { BUSINESS_DATE, call, codes, type Json, sandboxForEachTest } from './api.js';
 
 /**
  * Origination in the sandbox, checked against the Fineract source (docs/fineract.md §5.3): client and loan
@@ -12,12 +12,7 @@ import { BUSINESS_DATE, call, codes, type Json } from './api.js';
 
 let sandbox: Sandbox;
 
-beforeEach(async () => {
-  sandbox = await startSandbox({ businessDate: BUSINESS_DATE });
-});
-afterEach(async () => {
-  await sandbox.close();
-});
+sandboxForEachTest((s) => (sandbox = s));
 
 const DATES = { dateFormat: 'yyyy-MM-dd', locale: 'en' };
 const BIASHARA = DEMO_PRODUCTS.loans.biashara;

@@ -1,16 +1,11 @@
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { addDays, addMonths } from '../../src/sandbox/dates.js';
-import { DEMO_LOANS, DEMO_SAVINGS, startSandbox, type Sandbox } from '../../src/sandbox/index.js';
-import { BUSINESS_DATE, balance, call, codes, repaymentBody, savingsTxnBody, transferBody, type Json } from './api.js';
+import { DEMO_LOANS, DEMO_SAVINGS, type Sandbox } from '../../src/sandbox/index.js';
+import { BUSINESS_DATE, balance, call, codes, repaymentBody, savingsTxnBody, transferBody, type Json, sandboxForEachTest } from './api.js';
 
 let sandbox: Sandbox;
 
-beforeEach(async () => {
-  sandbox = await startSandbox({ businessDate: BUSINESS_DATE });
-});
-afterEach(async () => {
-  await sandbox.close();
-});
+sandboxForEachTest((s) => (sandbox = s));
 
 const AMINA = DEMO_SAVINGS.amina.id;
 const BARAKA = DEMO_SAVINGS.baraka.id;
