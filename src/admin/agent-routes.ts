@@ -6,6 +6,7 @@ import { FineractError, OwnershipError } from '../fineract/errors.js';
 import type { AuditTrail } from '../audit/audit.js';
 import { AgentLimitsSchema, DEFAULT_AGENT_LIMITS, StoreNumberSchema, type AgentRecord, type AgentRegistry } from '../agents/registry.js';
 import { operatorName } from './operators.js';
+import { DENIED, error } from './openapi-parts.js';
 
 /**
  * The agent registry for operators (issue 11; threats T14, T32), mounted by the admin router behind its gate
@@ -126,11 +127,6 @@ export function mountAgentRoutes(router: Router, deps?: AgentRouteDeps): void {
   });
 }
 
-const errorBody = (description: string) => ({
-  description,
-  content: { 'application/json': { schema: { type: 'object', required: ['error'], properties: { error: { type: 'string' } } } } },
-});
-const text = (description: string) => ({ description, content: { 'text/plain': { schema: { type: 'string' } } } });
 const cents = { type: 'integer', minimum: 0, description: 'minor units (KES cents)' };
 const limitsSchema = {
   type: 'object',
@@ -158,10 +154,6 @@ const agentSchema = {
   },
 };
 const clientIdParam = { name: 'clientId', in: 'path', required: true, schema: { type: 'string', pattern: '^\\d{1,12}$' } };
-const denied = {
-  '401': text('no or wrong bearer token'),
-  '429': text('ADMIN_RATE_PER_MIN exceeded (per source address and per operator); Retry-After says when to retry'),
-};
 
 /** The OpenAPI paths of these routes (spread into the document in openapi.ts). */
 export const AGENT_OPENAPI_PATHS: Record<string, Record<string, unknown>> = {
@@ -171,9 +163,9 @@ export const AGENT_OPENAPI_PATHS: Record<string, Record<string, unknown>> = {
       parameters: [clientIdParam],
       responses: {
         '200': { description: 'OK', content: { 'application/json': { schema: agentSchema } } },
-        '400': errorBody('clientId is not a number'),
-        '404': errorBody('this client is not an agent'),
-        ...denied,
+        '400': error('clientId is not a number'),
+        '404': error('this client is not an agent'),
+        ...DENIED,
       },
     },
     put: {
@@ -201,12 +193,12 @@ export const AGENT_OPENAPI_PATHS: Record<string, Record<string, unknown>> = {
       },
       responses: {
         '200': { description: 'written', content: { 'application/json': { schema: agentSchema } } },
-        '400': errorBody('not that body, or limits that contradict each other'),
-        '404': errorBody('no such client, or the client has no savings account with this number'),
-        '409': errorBody('this store number belongs to another agent'),
-        '422': errorBody('the client or the float account is not active'),
-        '503': errorBody('Fineract could not be asked'),
-        ...denied,
+        '400': error('not that body, or limits that contradict each other'),
+        '404': error('no such client, or the client has no savings account with this number'),
+        '409': error('this store number belongs to another agent'),
+        '422': error('the client or the float account is not active'),
+        '503': error('Fineract could not be asked'),
+        ...DENIED,
       },
     },
   },

@@ -10,6 +10,7 @@ import {
 } from '../origination/applications.js';
 import { maskMsisdn } from '../logger.js';
 import { operatorName } from './operators.js';
+import { DENIED, error } from './openapi-parts.js';
 
 /**
  * Loan applications for reviewers (issue 12, point 5), mounted by the admin router behind its gate (operator
@@ -119,17 +120,6 @@ export function mountApplicationRoutes(router: Router, deps: ApplicationRouteDep
   });
 }
 
-const errorBody = (description: string) => ({
-  description,
-  content: { 'application/json': { schema: { $ref: '#/components/schemas/Error' } } },
-});
-const responses401and429 = {
-  '401': { description: 'no or wrong bearer token', content: { 'text/plain': { schema: { type: 'string' } } } },
-  '429': {
-    description: 'ADMIN_RATE_PER_MIN exceeded; Retry-After says when to retry',
-    content: { 'text/plain': { schema: { type: 'string' } } },
-  },
-};
 const idParam = { name: 'id', in: 'path', required: true, schema: { type: 'string', pattern: '^[0-9a-f]{32}$' } };
 const application = {
   type: 'object',
@@ -182,8 +172,8 @@ export const APPLICATION_OPENAPI_PATHS: Record<string, Record<string, unknown>> 
             },
           },
         },
-        '400': errorBody('state or limit out of range'),
-        ...responses401and429,
+        '400': error('state or limit out of range'),
+        ...DENIED,
       },
     },
   },
@@ -191,7 +181,7 @@ export const APPLICATION_OPENAPI_PATHS: Record<string, Record<string, unknown>> 
     get: {
       summary: 'One loan application with the automated checks it passed or failed',
       parameters: [idParam],
-      responses: { '200': one('OK'), '404': errorBody('no such application'), ...responses401and429 },
+      responses: { '200': one('OK'), '404': error('no such application'), ...DENIED },
     },
   },
   '/admin/applications/{id}/approve': {
@@ -203,10 +193,10 @@ export const APPLICATION_OPENAPI_PATHS: Record<string, Record<string, unknown>> 
       responses: {
         '200': one('approved (or approved before): the application as it now is'),
         '202': one('approved, but Fineract could not be reached: it is sent again by the status job'),
-        '404': errorBody('no such application'),
-        '409': errorBody('the application is not waiting for review (declined, rejected, withdrawn)'),
-        '503': errorBody('the approval could not be recorded'),
-        ...responses401and429,
+        '404': error('no such application'),
+        '409': error('the application is not waiting for review (declined, rejected, withdrawn)'),
+        '503': error('the approval could not be recorded'),
+        ...DENIED,
       },
     },
   },
@@ -230,10 +220,10 @@ export const APPLICATION_OPENAPI_PATHS: Record<string, Record<string, unknown>> 
       },
       responses: {
         '200': one('rejected (or rejected before)'),
-        '400': errorBody('no reason, or not that body'),
-        '404': errorBody('no such application'),
-        '409': errorBody('the application is not waiting for review'),
-        ...responses401and429,
+        '400': error('no reason, or not that body'),
+        '404': error('no such application'),
+        '409': error('the application is not waiting for review'),
+        ...DENIED,
       },
     },
   },

@@ -4,6 +4,7 @@ import type { Logger } from 'pino';
 import type { AuditTrail } from '../audit/audit.js';
 import { isAuditLog } from '../audit/audit-log.js';
 import { STREAM_ID } from '../audit/stream.js';
+import { DENIED, error } from './openapi-parts.js';
 
 /**
  * The audit trail for operators (threat T16), mounted by the admin router behind its gate (operator token,
@@ -84,14 +85,6 @@ export function mountAuditRoutes(router: Router, deps: AuditRouteDeps): void {
   });
 }
 
-const responses401and429 = {
-  '401': { description: 'no or wrong bearer token', content: { 'text/plain': { schema: { type: 'string' } } } },
-  '429': { description: 'ADMIN_RATE_PER_MIN exceeded', content: { 'text/plain': { schema: { type: 'string' } } } },
-};
-const errorBody = (description: string) => ({
-  description,
-  content: { 'application/json': { schema: { type: 'object', required: ['error'], properties: { error: { type: 'string' } } } } },
-});
 const auditRecord = {
   type: 'object',
   required: ['id', 'hash', 'entry'],
@@ -145,9 +138,9 @@ export const AUDIT_OPENAPI_PATHS: Record<string, Record<string, unknown>> = {
             },
           },
         },
-        '400': errorBody('after is not a stream id, or limit is not 1 to 500'),
-        '503': errorBody('the audit trail could not be read'),
-        ...responses401and429,
+        '400': error('after is not a stream id, or limit is not 1 to 500'),
+        '503': error('the audit trail could not be read'),
+        ...DENIED,
       },
     },
   },
@@ -156,8 +149,8 @@ export const AUDIT_OPENAPI_PATHS: Record<string, Record<string, unknown>> = {
       summary: 'Every audit entry as NDJSON (one {id, hash, entry} per line), streamed; a read failure breaks the connection',
       responses: {
         '200': { description: 'OK', content: { 'application/x-ndjson': { schema: auditRecord } } },
-        '503': errorBody('the audit trail could not be read'),
-        ...responses401and429,
+        '503': error('the audit trail could not be read'),
+        ...DENIED,
       },
     },
   },
@@ -190,8 +183,8 @@ export const AUDIT_OPENAPI_PATHS: Record<string, Record<string, unknown>> = {
             },
           },
         },
-        '503': errorBody('the audit trail could not be read'),
-        ...responses401and429,
+        '503': error('the audit trail could not be read'),
+        ...DENIED,
       },
     },
   },

@@ -5,6 +5,7 @@ import { APPROVAL_STATES, type ApprovalRecord, type ApprovalService, type Approv
 import { MandateError, type Mandate, type MandateRegistry } from '../approvals/mandates.js';
 import type { AuditTrail } from '../audit/audit.js';
 import { operatorName } from './operators.js';
+import { DENIED, error } from './openapi-parts.js';
 
 /**
  * Mandates and approvals for operators (issue 11, threat T15), mounted by the admin router behind its gate
@@ -144,17 +145,6 @@ export function mountMandateRoutes(router: Router, deps: MandateRouteDeps): void
   }
 }
 
-const errorBody = (description: string) => ({
-  description,
-  content: { 'application/json': { schema: { $ref: '#/components/schemas/Error' } } },
-});
-const responses401and429 = {
-  '401': { description: 'no or wrong bearer token', content: { 'text/plain': { schema: { type: 'string' } } } },
-  '429': {
-    description: 'ADMIN_RATE_PER_MIN exceeded; Retry-After says when to retry',
-    content: { 'text/plain': { schema: { type: 'string' } } },
-  },
-};
 const accountNoParam = { name: 'accountNo', in: 'path', required: true, schema: { type: 'string', pattern: '^\\d{1,20}$' } };
 const mandateRule = {
   type: 'object',
@@ -228,9 +218,9 @@ export const MANDATE_OPENAPI_PATHS: Record<string, Record<string, unknown>> = {
       parameters: [accountNoParam],
       responses: {
         '200': { description: 'OK', content: { 'application/json': { schema: mandate } } },
-        '400': errorBody('accountNo is not digits'),
-        '404': errorBody('no mandate for this account'),
-        ...responses401and429,
+        '400': error('accountNo is not digits'),
+        '404': error('no mandate for this account'),
+        ...DENIED,
       },
     },
     put: {
@@ -241,13 +231,13 @@ export const MANDATE_OPENAPI_PATHS: Record<string, Record<string, unknown>> = {
       requestBody: { required: true, content: { 'application/json': { schema: mandateInput } } },
       responses: {
         '200': { description: 'written', content: { 'application/json': { schema: mandate } } },
-        '400': errorBody(
+        '400': error(
           'not that body, or a mandate that cannot be satisfied (an initiator as sole approver, a band needing more approvers ' +
             'than remain without the requester, overlapping or gapped bands), or a client Fineract does not know',
         ),
-        '404': errorBody('no such client, or the account is not a savings account of clientId'),
-        '503': errorBody('Fineract could not be asked'),
-        ...responses401and429,
+        '404': error('no such client, or the account is not a savings account of clientId'),
+        '503': error('Fineract could not be asked'),
+        ...DENIED,
       },
     },
   },
@@ -267,8 +257,8 @@ export const MANDATE_OPENAPI_PATHS: Record<string, Record<string, unknown>> = {
             },
           },
         },
-        '400': errorBody('state or limit out of range'),
-        ...responses401and429,
+        '400': error('state or limit out of range'),
+        ...DENIED,
       },
     },
   },
@@ -278,9 +268,9 @@ export const MANDATE_OPENAPI_PATHS: Record<string, Record<string, unknown>> = {
       parameters: [{ name: 'id', in: 'path', required: true, schema: { type: 'string', pattern: '^[0-9a-f]{32}$' } }],
       responses: {
         '200': { description: 'cancelled', content: { 'application/json': { schema: approval } } },
-        '404': errorBody('no such approval'),
-        '409': errorBody('the approval is no longer pending'),
-        ...responses401and429,
+        '404': error('no such approval'),
+        '409': error('the approval is no longer pending'),
+        ...DENIED,
       },
     },
   },

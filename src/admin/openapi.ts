@@ -11,21 +11,9 @@ import { AUDIT_OPENAPI_PATHS } from './audit-routes.js';
 import { MANDATE_OPENAPI_PATHS } from './mandate-routes.js';
 import { APPLICATION_OPENAPI_PATHS } from './application-routes.js';
 import { AGENT_OPENAPI_PATHS } from './agent-routes.js';
+import { DENIED, error, json, ref, type Schema } from './openapi-parts.js';
 
-type Schema = Record<string, unknown>;
-
-const json = (schema: Schema, description = 'OK') => ({ description, content: { 'application/json': { schema } } });
-const ref = (name: string): Schema => ({ $ref: `#/components/schemas/${name}` });
-const error = (description: string) => json(ref('Error'), description);
 const clientIdParam = { name: 'clientId', in: 'path', required: true, schema: { type: 'string', pattern: '^\\d{1,12}$' } };
-/** What every authenticated route may answer besides its own. */
-const common = {
-  '401': { description: 'no or wrong bearer token', content: { 'text/plain': { schema: { type: 'string' } } } },
-  '429': {
-    description: 'ADMIN_RATE_PER_MIN exceeded (per source address and per operator); Retry-After says when to retry',
-    content: { 'text/plain': { schema: { type: 'string' } } },
-  },
-};
 
 const switchState: Schema = {
   type: 'object',
@@ -110,7 +98,7 @@ export const ADMIN_OPENAPI = {
               },
             },
           }),
-          ...common,
+          ...DENIED,
         },
       },
     },
@@ -148,7 +136,7 @@ export const ADMIN_OPENAPI = {
             'the customer already has a PIN (send reset: true)',
           ),
           '503': error('Fineract could not be asked'),
-          ...common,
+          ...DENIED,
           '429': {
             description: 'too many codes sent to this customer lately (JSON), or ADMIN_RATE_PER_MIN exceeded (text)',
             content: { 'application/json': { schema: ref('Error') }, 'text/plain': { schema: { type: 'string' } } },
@@ -160,7 +148,7 @@ export const ADMIN_OPENAPI = {
       get: {
         summary: "A customer's PIN lock: locked, hard, until, failures, locks",
         parameters: [clientIdParam],
-        responses: { '200': json(ref('PinStatus')), '400': error('clientId is not a number'), ...common },
+        responses: { '200': json(ref('PinStatus')), '400': error('clientId is not a number'), ...DENIED },
       },
     },
     '/admin/customers/{clientId}/pin/lock': {
@@ -172,7 +160,7 @@ export const ADMIN_OPENAPI = {
           '400': error('clientId is not a number'),
           '404': error('no such client in Fineract'),
           '503': error('Fineract could not be asked'),
-          ...common,
+          ...DENIED,
         },
       },
     },
@@ -197,7 +185,7 @@ export const ADMIN_OPENAPI = {
               },
             },
           }),
-          ...common,
+          ...DENIED,
         },
       },
     },
@@ -211,7 +199,7 @@ export const ADMIN_OPENAPI = {
             properties: { status: { const: 'uncertain' }, transfers: { type: 'array', items: { type: 'object' } } },
           }),
           '400': error('status is not uncertain'),
-          ...common,
+          ...DENIED,
         },
       },
     },
@@ -227,7 +215,7 @@ export const ADMIN_OPENAPI = {
             },
           }),
           '503': error('the store could not be read'),
-          ...common,
+          ...DENIED,
         },
       },
     },
@@ -240,7 +228,7 @@ export const ADMIN_OPENAPI = {
             properties: { fourEyes: { type: 'boolean' }, switches: { type: 'array', items: ref('SwitchState') } },
           }),
           '503': error('the switch state could not be read'),
-          ...common,
+          ...DENIED,
         },
       },
     },
@@ -272,7 +260,7 @@ export const ADMIN_OPENAPI = {
           '404': error('unknown scope'),
           '409': error('four eyes: the operator who asked cannot confirm'),
           '503': error('the switch state could not be read or written'),
-          ...common,
+          ...DENIED,
         },
       },
     },
