@@ -6,7 +6,7 @@ import { FineractError, OwnershipError } from '../fineract/errors.js';
 import type { AuditTrail } from '../audit/audit.js';
 import { AgentLimitsSchema, DEFAULT_AGENT_LIMITS, StoreNumberSchema, type AgentRecord, type AgentRegistry } from '../agents/registry.js';
 import { operatorName } from './operators.js';
-import { DENIED, error } from './openapi-parts.js';
+import { DENIED, error, jsonRequest } from './openapi-parts.js';
 
 /**
  * The agent registry for operators (issue 11; threats T14, T32), mounted by the admin router behind its gate
@@ -173,24 +173,17 @@ export const AGENT_OPENAPI_PATHS: Record<string, Record<string, unknown>> = {
         'Makes a Fineract client an agent, or changes one (threats T14, T32): the float must be an active savings account of ' +
         'that client in Fineract; limits not given keep their values (defaults for a new agent). Audited as agent.changed.',
       parameters: [clientIdParam],
-      requestBody: {
-        required: true,
-        content: {
-          'application/json': {
-            schema: {
-              type: 'object',
-              required: ['storeNumber', 'floatAccountNo'],
-              additionalProperties: false,
-              properties: {
-                storeNumber: { type: 'string', pattern: '^\\d{4,10}$', examples: ['5501'] },
-                floatAccountNo: { type: 'string', examples: ['000000003'] },
-                status: { enum: ['active', 'suspended'] },
-                limits: limitsSchema,
-              },
-            },
-          },
+      requestBody: jsonRequest({
+        type: 'object',
+        required: ['storeNumber', 'floatAccountNo'],
+        additionalProperties: false,
+        properties: {
+          storeNumber: { type: 'string', pattern: '^\\d{4,10}$', examples: ['5501'] },
+          floatAccountNo: { type: 'string', examples: ['000000003'] },
+          status: { enum: ['active', 'suspended'] },
+          limits: limitsSchema,
         },
-      },
+      }),
       responses: {
         '200': { description: 'written', content: { 'application/json': { schema: agentSchema } } },
         '400': error('not that body, or limits that contradict each other'),

@@ -10,7 +10,7 @@ import {
 } from '../origination/applications.js';
 import { maskMsisdn } from '../logger.js';
 import { operatorName } from './operators.js';
-import { DENIED, error } from './openapi-parts.js';
+import { DENIED, error, jsonRequest } from './openapi-parts.js';
 
 /**
  * Loan applications for reviewers (issue 12, point 5), mounted by the admin router behind its gate (operator
@@ -205,19 +205,12 @@ export const APPLICATION_OPENAPI_PATHS: Record<string, Record<string, unknown>> 
       summary:
         'Declines an application waiting for review, with a reason the applicant is told. Idempotent; audited as application.rejected.',
       parameters: [idParam],
-      requestBody: {
-        required: true,
-        content: {
-          'application/json': {
-            schema: {
-              type: 'object',
-              required: ['reason'],
-              additionalProperties: false,
-              properties: { reason: { type: 'string', minLength: 1, maxLength: MAX_REASON } },
-            },
-          },
-        },
-      },
+      requestBody: jsonRequest({
+        type: 'object',
+        required: ['reason'],
+        additionalProperties: false,
+        properties: { reason: { type: 'string', minLength: 1, maxLength: MAX_REASON } },
+      }),
       responses: {
         '200': one('rejected (or rejected before)'),
         '400': error('no reason, or not that body'),

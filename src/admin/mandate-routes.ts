@@ -5,7 +5,7 @@ import { APPROVAL_STATES, type ApprovalRecord, type ApprovalService, type Approv
 import { MandateError, type Mandate, type MandateRegistry } from '../approvals/mandates.js';
 import type { AuditTrail } from '../audit/audit.js';
 import { operatorName } from './operators.js';
-import { DENIED, error } from './openapi-parts.js';
+import { DENIED, error, jsonRequest } from './openapi-parts.js';
 
 /**
  * Mandates and approvals for operators (issue 11, threat T15), mounted by the admin router behind its gate
@@ -228,7 +228,7 @@ export const MANDATE_OPENAPI_PATHS: Record<string, Record<string, unknown>> = {
         'Writes the mandate of a savings account (the next version; approvals raised under the previous one fail their ' +
         're-check). Refused when it cannot be satisfied. Audited as mandate.changed.',
       parameters: [accountNoParam],
-      requestBody: { required: true, content: { 'application/json': { schema: mandateInput } } },
+      requestBody: jsonRequest(mandateInput),
       responses: {
         '200': { description: 'written', content: { 'application/json': { schema: mandate } } },
         '400': error(

@@ -9,6 +9,8 @@ export type Schema = Record<string, unknown>;
 export const json = (schema: Schema, description = 'OK') => ({ description, content: { 'application/json': { schema } } });
 /** A reference to a schema of the document's components. */
 export const ref = (name: string): Schema => ({ $ref: `#/components/schemas/${name}` });
+/** A required JSON request body of `schema`. */
+export const jsonRequest = (schema: Schema) => ({ required: true, content: { 'application/json': { schema } } });
 /** An error answer: `{"error": "..."}` (components.schemas.Error). */
 export const error = (description: string) => json(ref('Error'), description);
 /** An answer with a plain-text body. */

@@ -11,7 +11,7 @@ import { AUDIT_OPENAPI_PATHS } from './audit-routes.js';
 import { MANDATE_OPENAPI_PATHS } from './mandate-routes.js';
 import { APPLICATION_OPENAPI_PATHS } from './application-routes.js';
 import { AGENT_OPENAPI_PATHS } from './agent-routes.js';
-import { DENIED, error, json, ref, type Schema } from './openapi-parts.js';
+import { DENIED, error, json, jsonRequest, ref, type Schema } from './openapi-parts.js';
 
 const clientIdParam = { name: 'clientId', in: 'path', required: true, schema: { type: 'string', pattern: '^\\d{1,12}$' } };
 
@@ -108,22 +108,15 @@ export const ADMIN_OPENAPI = {
           'Enrols a customer (threat T11): finds the active Fineract client by phone number and sends an activation ' +
           'code by SMS to the number Fineract holds; the next USSD session asks for it, then a new PIN twice. ' +
           '`reset: true` replaces an existing PIN: the old one stops working at once, any lock is lifted, open codes are void.',
-        requestBody: {
-          required: true,
-          content: {
-            'application/json': {
-              schema: {
-                type: 'object',
-                required: ['phone'],
-                additionalProperties: false,
-                properties: {
-                  phone: { type: 'string', examples: ['+254711000002', '0711000002'] },
-                  reset: { type: 'boolean', default: false },
-                },
-              },
-            },
+        requestBody: jsonRequest({
+          type: 'object',
+          required: ['phone'],
+          additionalProperties: false,
+          properties: {
+            phone: { type: 'string', examples: ['+254711000002', '0711000002'] },
+            reset: { type: 'boolean', default: false },
           },
-        },
+        }),
         responses: {
           '201': json(
             { type: 'object', properties: { clientId: { type: 'integer' }, status: { const: 'code-sent' } } },
@@ -238,18 +231,11 @@ export const ADMIN_OPENAPI = {
           'Switches a scope off (reason required, at most 200 characters) or on. With ADMIN_FOUR_EYES, switching ' +
           'money or all back on takes two different operators: the first gets 202 pending, the second applies it.',
         parameters: [{ name: 'scope', in: 'path', required: true, schema: { type: 'string' } }],
-        requestBody: {
-          required: true,
-          content: {
-            'application/json': {
-              schema: {
-                type: 'object',
-                required: ['off'],
-                properties: { off: { type: 'boolean' }, reason: { type: 'string', minLength: 1, maxLength: 200 } },
-              },
-            },
-          },
-        },
+        requestBody: jsonRequest({
+          type: 'object',
+          required: ['off'],
+          properties: { off: { type: 'boolean' }, reason: { type: 'string', minLength: 1, maxLength: 200 } },
+        }),
         responses: {
           '200': json(ref('SwitchState'), 'applied'),
           '202': json(
