@@ -1,7 +1,7 @@
-import { createHash } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { Router, type Request, type Response } from 'express';
+import { inlinePagePolicy } from '../security/page-policy.js';
 
 /**
  * The operator console (`GET /admin/console`): one static page with its script inline, no framework and
@@ -32,23 +32,6 @@ function pagePath(): string | undefined {
   return candidates.map((u) => fileURLToPath(u)).find((p) => existsSync(p));
 }
 
-const sha256 = (text: string) => `'sha256-${createHash('sha256').update(text, 'utf8').digest('base64')}'`;
-
-/** The page's policy: its own inline script and style by hash, fetches to this origin, nothing else. */
-export function consolePolicy(html: string): string {
-  const inline = (tag: string) => [...html.matchAll(new RegExp(`<${tag}>([\\s\\S]*?)</${tag}>`, 'g'))].map((m) => sha256(m[1]!));
-  return [
-    "default-src 'none'",
-    `script-src ${inline('script').join(' ')}`,
-    `style-src ${inline('style').join(' ')}`,
-    "connect-src 'self'",
-    "img-src 'self' data:",
-    "base-uri 'none'",
-    "form-action 'none'",
-    "frame-ancestors 'none'",
-  ].join('; ');
-}
-
 /**
  * `GET /admin/console`: the page. Mount it before the admin API's token check (it holds no data; the
  * operator's token is typed into it).
@@ -57,7 +40,7 @@ export function consolePage(): Router {
   const router = Router();
   const path = pagePath();
   const html = path ? readFileSync(path, 'utf8') : undefined;
-  const csp = html ? consolePolicy(html) : undefined;
+  const csp = html ? inlinePagePolicy(html) : undefined;
 
   const page = (_req: Request, res: Response) => {
     res.set({

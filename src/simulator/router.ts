@@ -1,10 +1,10 @@
-import { createHash } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { Router, type Request, type Response } from 'express';
 import type { Config } from '../config.js';
 import { DEMO_CLIENTS } from '../sandbox/demo-data.js';
 import { DEMO_PINS } from '../security/demo-pins.js';
+import { inlinePagePolicy } from '../security/page-policy.js';
 
 /**
  * `/simulator`: a phone in the browser for flow authors and demos, mounted only in sandbox and development
@@ -31,28 +31,11 @@ function pagePath(): string | undefined {
   return candidates.map((u) => fileURLToPath(u)).find((p) => existsSync(p));
 }
 
-const sha256 = (text: string) => `'sha256-${createHash('sha256').update(text, 'utf8').digest('base64')}'`;
-
-/** A Content-Security-Policy that allows exactly the page's own inline script and style. */
-export function contentSecurityPolicy(html: string): string {
-  const inline = (tag: string) => [...html.matchAll(new RegExp(`<${tag}>([\\s\\S]*?)</${tag}>`, 'g'))].map((m) => sha256(m[1]!));
-  return [
-    "default-src 'none'",
-    `script-src ${inline('script').join(' ')}`,
-    `style-src ${inline('style').join(' ')}`,
-    "connect-src 'self'",
-    "img-src 'self' data:",
-    "base-uri 'none'",
-    "form-action 'none'",
-    "frame-ancestors 'none'",
-  ].join('; ');
-}
-
 export function simulatorRouter(options: SimulatorOptions): Router {
   const router = Router();
   const path = pagePath();
   const html = path ? readFileSync(path, 'utf8') : undefined;
-  const csp = html ? contentSecurityPolicy(html) : undefined;
+  const csp = html ? inlinePagePolicy(html) : undefined;
   const customers = options.sandbox
     ? Object.values(DEMO_CLIENTS)
         .filter((c) => c.msisdn && DEMO_PINS[c.id])
