@@ -1,12 +1,10 @@
-import { existsSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { once } from 'node:events';
 import type { AddressInfo } from 'node:net';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { chromium, type BrowserContext, type Dialog, type Page } from 'playwright-core';
+import type { BrowserContext, Dialog, Page } from 'playwright-core';
 import { buildAdminApp } from '../../src/app.js';
+import { launchChromium, type TestBrowser } from '../helpers/browser.js';
 import { atSession, startTestServer, type TestServer } from '../helpers/server.js';
 
 /**
@@ -15,23 +13,12 @@ import { atSession, startTestServer, type TestServer } from '../helpers/server.j
  * and see the transfer go through, enrol a number, unlock a customer, page and verify the audit trail. A
  * missing browser fails this suite: it is never skipped.
  */
-const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
-const ARGS = [
-  '--headless',
-  '--no-sandbox',
-  '--disable-gpu',
-  '--disable-quic',
-  '--no-first-run',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-];
 const TOKEN = 'console-test-token-amani-0123456789';
 const SECOND = 'console-test-token-baraka-0123456789';
 const en = JSON.parse(readFileSync(new URL('../../locales/en.json', import.meta.url), 'utf8')) as { maintenance: { money: string } };
 
 let server: TestServer;
-let profile: string;
+let browser: TestBrowser | undefined;
 let context: BrowserContext;
 let page: Page;
 const problems: string[] = [];
@@ -41,12 +28,9 @@ const requests: { url: string; authorization?: string }[] = [];
 const dialogs: { kind: 'confirm' | 'prompt'; answer: string | boolean | null; message?: string }[] = [];
 
 beforeAll(async () => {
-  if (!existsSync(CHROMIUM)) {
-    throw new Error(`Chromium is missing at ${CHROMIUM}: install it (apt-get install -y chromium; .ci/run does) or set CHROMIUM_PATH`);
-  }
   server = await startTestServer({ ADMIN_TOKENS: `amani:${TOKEN}` });
-  profile = await mkdtemp(join(tmpdir(), 'kiunga-console-'));
-  context = await chromium.launchPersistentContext(profile, { executablePath: CHROMIUM, headless: true, args: ARGS });
+  browser = await launchChromium('kiunga-console-');
+  context = browser.context;
   page = await context.newPage();
   page.on('console', (m) => {
     // The refusals this suite provokes on purpose (a wrong token, an enrolment of a customer with a PIN) are
@@ -69,9 +53,8 @@ beforeAll(async () => {
 }, 30_000);
 
 afterAll(async () => {
-  await context?.close();
+  await browser?.close();
   await server?.close();
-  if (profile) await rm(profile, { recursive: true, force: true });
 });
 
 /** The console's row of a switch scope. */
