@@ -1,10 +1,10 @@
 import { readFile } from 'node:fs/promises';
 import { relative } from 'node:path';
-import { LineCounter, parseDocument, isNode } from 'yaml';
 import { z } from 'zod';
 import type { Logger } from '../logger.js';
 import { FineractError } from '../fineract/errors.js';
 import type { FineractClient, LoanProduct, SavingsProduct } from '../fineract/types.js';
+import { parseYamlSource, schemaIssue } from './yaml-source.js';
 
 /**
  * The product catalogue (`flows/catalogue.yaml`, issue 12): which Fineract savings and loan products each
@@ -196,34 +196,19 @@ export interface Catalogue {
 
 /** Parses and validates a catalogue's source; never throws. */
 export function parseCatalogue(file: string, source: string): { catalogue?: Catalogue; issues: CatalogueIssue[] } {
-  const lineCounter = new LineCounter();
-  const doc = parseDocument(source, { lineCounter, prettyErrors: false, uniqueKeys: true });
-  if (doc.errors.length > 0) {
+  const yaml = parseYamlSource(source);
+  if (!yaml.ok) {
     return {
-      issues: doc.errors.map((e) => ({
-        severity: 'error',
-        rule: 'catalogue',
-        file,
-        path: [],
-        line: lineCounter.linePos(e.pos[0]).line,
-        message: `syntax error: ${e.message.split('\n')[0]}`,
-      })),
+      issues: yaml.errors.map((e) => ({ severity: 'error', rule: 'catalogue', file, path: [], line: e.line, message: e.message })),
     };
   }
-  const lineOf = (path: (string | number)[]): number | undefined => {
-    for (let n = path.length; n >= 0; n--) {
-      const node = doc.getIn(path.slice(0, n), true);
-      if (isNode(node) && node.range) return lineCounter.linePos(node.range[0]).line;
-    }
-    return undefined;
-  };
-  const parsed = catalogueSchema.safeParse(doc.toJS());
+  const { lineOf } = yaml;
+  const parsed = catalogueSchema.safeParse(yaml.value);
   if (!parsed.success) {
     return {
       issues: parsed.error.issues.map((i) => {
-        const path = i.path.map((p) => (typeof p === 'symbol' ? String(p) : p));
-        const keys = i.code === 'unrecognized_keys' ? ` (${(i as { keys: string[] }).keys.join(', ')})` : '';
-        return { severity: 'error', rule: 'catalogue', file, path, line: lineOf(path), message: `${i.message}${keys}` };
+        const { path, message } = schemaIssue(i);
+        return { severity: 'error', rule: 'catalogue', file, path, line: lineOf(path), message };
       }),
     };
   }

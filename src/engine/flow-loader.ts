@@ -1,7 +1,6 @@
 import { createHash } from 'node:crypto';
 import { readdir, readFile } from 'node:fs/promises';
 import { join, relative } from 'node:path';
-import { LineCounter, parseDocument, isNode } from 'yaml';
 import type { AnyStateMachine } from 'xstate';
 import { flowFileSchema, type FlowFile, type StateNodeConfig } from './flow-schema.js';
 import { checkFlow, type CheckContext, type FlowProblem } from './flow-check.js';
@@ -9,6 +8,7 @@ import type { FlowContext, ScreenMeta } from './types.js';
 import type { FlowInput } from './registry.js';
 import type { Translator } from '../text/i18n.js';
 import { CATALOGUE_FILE_NAME } from './catalogue.js';
+import { parseYamlSource, schemaIssue } from './yaml-source.js';
 
 /**
  * Reads flow files (YAML or JSON), validates them against the schema, cross-checks every name and key,
@@ -69,35 +69,21 @@ export interface ParsedFlowSource {
 
 /** Parses one flow file's source and validates it against the schema (no cross-checks; never throws). */
 export function parseFlowSource(file: string, source: string): ParsedFlowSource {
-  const lineCounter = new LineCounter();
-  const doc = parseDocument(source, { lineCounter, prettyErrors: false, uniqueKeys: true });
-  if (doc.errors.length > 0) {
+  const yaml = parseYamlSource(source);
+  if (!yaml.ok) {
     return {
       lineOf: () => undefined,
-      issues: doc.errors.map((e) => ({
-        file,
-        path: [],
-        line: lineCounter.linePos(e.pos[0]).line,
-        rule: 'syntax' as const,
-        message: `syntax error: ${e.message.split('\n')[0]}`,
-      })),
+      issues: yaml.errors.map((e) => ({ file, path: [], line: e.line, rule: 'syntax' as const, message: e.message })),
     };
   }
-  const lineOf = (path: (string | number)[]): number | undefined => {
-    for (let n = path.length; n >= 0; n--) {
-      const node = doc.getIn(path.slice(0, n), true);
-      if (isNode(node) && node.range) return lineCounter.linePos(node.range[0]).line;
-    }
-    return undefined;
-  };
-  const parsed = flowFileSchema.safeParse(doc.toJS());
+  const { lineOf } = yaml;
+  const parsed = flowFileSchema.safeParse(yaml.value);
   if (!parsed.success) {
     return {
       lineOf,
       issues: parsed.error.issues.map((i) => {
-        const path = i.path.map((p) => (typeof p === 'symbol' ? String(p) : p));
-        const keys = i.code === 'unrecognized_keys' ? ` (${(i as { keys: string[] }).keys.join(', ')})` : '';
-        return { file, path, line: lineOf(path), rule: 'flow-check' as const, message: `${i.message}${keys}` };
+        const { path, message } = schemaIssue(i);
+        return { file, path, line: lineOf(path), rule: 'flow-check' as const, message };
       }),
     };
   }
