@@ -145,7 +145,7 @@ describe('agent cash-out the customer confirms', () => {
     expect(committedTransfers()).toBe(commits);
     const asked = await smsMatching(
       AMINA.msisdn,
-      /^Agent Chanya M\. \(5501\) asks to pay you KES 2,000\.00 cash\. KES 2,030\.00 will be taken from your account \(fee KES 30\.00\)/,
+      /^Agent Chanya M\. \(5501\): cash KES 2,000\.00, KES 2,030\.00 from your account \(fee KES 30\.00\)\. Confirm: dial \*384\*123# > Approvals/,
     );
     expect(asked).toContain('Approvals');
     const [approval] = await server.services.approvals.waitingFor(AMINA.clientId);

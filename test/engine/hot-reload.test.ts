@@ -109,14 +109,14 @@ describe('hot reload', () => {
     expect(await before('1234')).toMatch(/6\. Language/);
     const old = version();
     await edit('flows/banking.yaml', (t) =>
-      // Key 11: 9 and 10 are the business account and Approvals (issue 11).
-      t.replace('- { key: "6", label: menu.language, event: LANGUAGE }', '- { key: "11", label: menu.language, event: LANGUAGE }'),
+      // Key 13: 9 to 12 are the business account, Approvals and the loan applications (issues 11 and 12).
+      t.replace('- { key: "6", label: menu.language, event: LANGUAGE }', '- { key: "13", label: menu.language, event: LANGUAGE }'),
     );
     await until('the new version', () => version() !== old);
     const after = session();
     await after();
     const menu = await after('1234');
-    expect(menu).toMatch(/11\. Language/);
+    expect(menu).toMatch(/13\. Language/);
     expect(menu).not.toMatch(/6\. Language/);
     expect(await after('6')).toMatch(/^CON Invalid choice\./);
     // The older session still has key 6.
@@ -133,7 +133,7 @@ describe('hot reload', () => {
     expect(version()).toBe(good);
     const s = session();
     expect(await s()).toBe('CON Hello Amina, your PIN please:');
-    expect(await s('1234')).toMatch(/^CON Home menu\n[\s\S]*11\. Language/);
+    expect(await s('1234')).toMatch(/^CON Home menu\n[\s\S]*13\. Language/);
   });
 
   it('should refuse a flow naming a prompt no locale has, and a broken locale file', async () => {
