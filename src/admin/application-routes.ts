@@ -1,15 +1,10 @@
 import type { Request, Response, Router } from 'express';
 import type { Logger } from 'pino';
 import { z } from 'zod';
-import {
-  APPLICATION_STATES,
-  type Application,
-  type ApplicationService,
-  type ApplicationState,
-  type ReviewResult,
-} from '../origination/applications.js';
+import { APPLICATION_STATES, type Application, type ApplicationService, type ReviewResult } from '../origination/applications.js';
 import { maskMsisdn } from '../logger.js';
 import { operatorName } from './operators.js';
+import { listQuery } from './list-query.js';
 import { DENIED, error, jsonRequest } from './openapi-parts.js';
 
 /**
@@ -84,12 +79,10 @@ export function mountApplicationRoutes(router: Router, deps: ApplicationRouteDep
   };
 
   router.get('/admin/applications', async (req: Request, res: Response) => {
-    const state = String(req.query.state ?? 'review');
-    if (!(APPLICATION_STATES as readonly string[]).includes(state))
-      return void res.status(400).json({ error: `state must be one of ${APPLICATION_STATES.join(', ')}` });
-    const limit = Number(req.query.limit ?? 50);
-    if (!Number.isInteger(limit) || limit < 1 || limit > 500) return void res.status(400).json({ error: 'limit must be 1 to 500' });
-    const list = await applications.list(state as ApplicationState, limit);
+    const query = listQuery(req, res, APPLICATION_STATES, 'review');
+    if (!query) return;
+    const { state, limit } = query;
+    const list = await applications.list(state, limit);
     res.json({ state, applications: list.map(applicationView) });
   });
 

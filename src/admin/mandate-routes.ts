@@ -1,10 +1,11 @@
 import type { Request, Response, Router } from 'express';
 import type { Logger } from 'pino';
 import { z } from 'zod';
-import { APPROVAL_STATES, type ApprovalRecord, type ApprovalService, type ApprovalState } from '../approvals/approval.js';
+import { APPROVAL_STATES, type ApprovalRecord, type ApprovalService } from '../approvals/approval.js';
 import { MandateError, type Mandate, type MandateRegistry } from '../approvals/mandates.js';
 import type { AuditTrail } from '../audit/audit.js';
 import { operatorName } from './operators.js';
+import { listQuery } from './list-query.js';
 import { DENIED, error, jsonRequest } from './openapi-parts.js';
 
 /**
@@ -125,12 +126,10 @@ export function mountMandateRoutes(router: Router, deps: MandateRouteDeps): void
 
   if (approvals) {
     router.get('/admin/approvals', async (req: Request, res: Response) => {
-      const state = String(req.query.state ?? 'pending');
-      if (!(APPROVAL_STATES as readonly string[]).includes(state))
-        return void res.status(400).json({ error: `state must be one of ${APPROVAL_STATES.join(', ')}` });
-      const limit = Number(req.query.limit ?? 50);
-      if (!Number.isInteger(limit) || limit < 1 || limit > 500) return void res.status(400).json({ error: 'limit must be 1 to 500' });
-      const list = await approvals.list(state as ApprovalState, limit);
+      const query = listQuery(req, res, APPROVAL_STATES, 'pending');
+      if (!query) return;
+      const { state, limit } = query;
+      const list = await approvals.list(state, limit);
       res.json({ state, approvals: list.map(approvalView) });
     });
 
