@@ -224,24 +224,24 @@ export async function createServices(
       trustedSources: config.abuse.trustedSources,
       logger,
     });
-    const cached =
-      cacheTtlMs > 0
-        ? withLookupCache(
-            client,
-            createLookupCache({ store, keys, logger }),
-            { lookupMs: cacheTtlMs, negativeMs: Math.min(cacheTtlMs, 60_000) },
-            config.fineract.unknownLookupShare < 1
-              ? {
-                  store,
-                  keys,
-                  buckets,
-                  perSecond: config.fineract.rateLimit * config.fineract.unknownLookupShare,
-                  costOf: (e164) => Math.max(1, lookupQueries(e164, config.defaultCountry as CountryCode).length),
-                  logger,
-                }
-              : undefined,
-          )
-        : undefined;
+    const lookupCache = cacheTtlMs > 0 ? createLookupCache({ store, keys, logger }) : undefined;
+    const cached = lookupCache
+      ? withLookupCache(
+          client,
+          lookupCache,
+          { lookupMs: cacheTtlMs, negativeMs: Math.min(cacheTtlMs, 60_000) },
+          config.fineract.unknownLookupShare < 1
+            ? {
+                store,
+                keys,
+                buckets,
+                perSecond: config.fineract.rateLimit * config.fineract.unknownLookupShare,
+                costOf: (e164) => Math.max(1, lookupQueries(e164, config.defaultCountry as CountryCode).length),
+                logger,
+              }
+            : undefined,
+        )
+      : undefined;
     const fineract = cached ?? client;
     // Products named in the catalogue must exist in Fineract with terms inside their own (refused start otherwise).
     if (productCatalogue) await verifyCatalogueAtStart(productCatalogue, fineract, logger);
@@ -365,6 +365,8 @@ export async function createServices(
     const originationCore = fineractCore(client, {
       officeId: config.origination.officeId,
       quoteClientId: config.origination.quoteClientId,
+      // The applicant's sign-up dials left "no client" for the number in the lookup cache.
+      forgetPhone: async (e164) => lookupCache?.invalidate('client-by-phone', e164),
     });
     const today = () => client.businessDateNow();
     const profiles = new ProfileService({
@@ -517,6 +519,8 @@ export async function createServices(
       // Issue 12: LOAN / MKOPO / PRET by SMS; My applications and Apply for a loan on USSD (catalogue terms).
       applications,
       catalogue: productCatalogue,
+      // Issue 12: an unknown number may sign up on USSD; its PIN is kept under the profile until it is a client.
+      signup: { profiles, pins },
     });
     const flows = await loadFlowVersions(resolve(config.flowsDir), impl, loadedTexts);
     const flowWatcher = options.watch

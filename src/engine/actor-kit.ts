@@ -76,6 +76,14 @@ export const FLOW_ERROR_CODES = [
   'approval-closed',
   // loan applications (src/origination, issue 12): the one chosen has gone to Fineract or was decided already
   'not-withdrawable',
+  // sign-up (src/origination/profiles.ts): the number is a client already; the name, the ID number's format, the
+  // ID number already on a client or another sign-up, the date of birth, under 18
+  'already-client',
+  'signup-name',
+  'signup-id-format',
+  'signup-id-taken',
+  'signup-birth-date',
+  'signup-under-age',
 ] as const;
 
 export type FlowErrorCode = (typeof FLOW_ERROR_CODES)[number];

@@ -2,6 +2,7 @@ import { assign, type AnyActorLogic } from 'xstate';
 import type { Logger } from 'pino';
 import type { ApplicationService, OfferedTerms } from '../origination/applications.js';
 import type { LoanQuote } from '../origination/core.js';
+import { profilePinId, type ProfileService } from '../origination/profiles.js';
 import { parseAmount } from '../money/transfer-service.js';
 import { actor, checkPin, FlowError, requireCustomer, type PinVerifier } from './actor-kit.js';
 import type { Catalogue } from './catalogue.js';
@@ -16,7 +17,9 @@ import { amountVar, type ManifestSet } from './manifest.js';
  * sent to Fineract; and "Apply for a loan": a product the catalogue shows on USSD, an amount inside its range,
  * a number of repayments it allows, Fineract's quote (also sent by SMS), then the PIN submits the application
  * and the automated checks' outcome is shown. The terms are read from the catalogue again at each step (never
- * trusted from the session). The sign-up screens for numbers that are not clients are not here yet.
+ * trusted from the session). A signed-up applicant who is not a client yet (registry-signup.ts) uses the same
+ * screens once their sign-up PIN was right in this session (`data.applicantProfileId`): the quote is made
+ * without a client, the PIN that submits is checked under the profile, and the application carries the profile.
  */
 
 /** How many applications "My applications" lists (the newest). */
@@ -150,7 +153,21 @@ export interface OriginationFlowDeps {
   /** The product catalogue: which loan products a channel shows, and their terms. */
   catalogue?: Pick<Catalogue, 'loanProducts'> | null;
   pins: PinVerifier;
+  /** Sign-up profiles: a signed-up applicant applies with their profile (no client yet). */
+  profiles?: Pick<ProfileService, 'get'>;
+  /** The PIN check of a profile's PIN key (`p-<profile id>`), with the ordinary lockout. */
+  profilePins?: { verify(id: string, pin: string, caller?: { msisdn?: string }): ReturnType<PinVerifier['verify']> };
   logger: Logger;
+}
+
+/** Who applies: a registered customer (their client id), or a signed-up applicant admitted by their PIN. */
+type Applicant = { clientId: number; profileId?: undefined } | { clientId?: undefined; profileId: string };
+
+function requireApplicant(context: FlowContext): Applicant {
+  if (context.customer) return { clientId: context.customer.clientId };
+  const profileId = context.data.applicantProfileId;
+  if (typeof profileId === 'string' && /^kp[0-9a-f]{20}$/.test(profileId)) return { profileId };
+  throw new FlowError('unregistered');
 }
 
 type Ctx = { context: FlowContext; event: FlowEvent };
@@ -189,7 +206,7 @@ export function createOriginationImplementations(deps: OriginationFlowDeps) {
       return { count: (await deps.applications.forApplicant(context.msisdn, 1)).length, offers: offers(context).length };
     }),
     loadApplications: actor(logger, 'loadApplications', async ({ context }) => {
-      requireCustomer(context);
+      requireApplicant(context);
       if (!deps.applications) throw new FlowError('unavailable');
       const mine = await deps.applications.forApplicant(context.msisdn, LISTED);
       if (mine.length === 0) throw new FlowError('not-found');
@@ -204,7 +221,7 @@ export function createOriginationImplementations(deps: OriginationFlowDeps) {
       }));
     }),
     loadLoanOffers: actor(logger, 'loadLoanOffers', async ({ context }) => {
-      requireCustomer(context);
+      requireApplicant(context);
       const shown = offers(context);
       if (shown.length === 0) throw new FlowError('not-found');
       return shown.map((o) => ({
@@ -223,20 +240,28 @@ export function createOriginationImplementations(deps: OriginationFlowDeps) {
       return { cents, currency: terms.currency };
     }),
     quoteLoan: actor(logger, 'quoteLoan', async ({ context }) => {
-      const customer = requireCustomer(context);
+      const applicant = requireApplicant(context);
       if (!deps.applications) throw new FlowError('unavailable');
       const terms = chosenTerms(context);
       const repayments = chosenRepayments(context);
       const cents = chosenCents(context);
       if (!terms.repayments.includes(repayments) || cents < terms.minCents || cents > terms.maxCents) throw new FlowError('not-found');
-      const quote = await deps.applications.quote(terms, cents, repayments, customer.clientId);
+      const quote = await deps.applications.quote(terms, cents, repayments, applicant.clientId);
       await deps.applications.sendQuote(context.msisdn, context.lang, terms, cents, repayments, quote);
       return quote;
     }),
     submitApplication: actor(logger, 'submitApplication', async ({ context, event }) => {
-      const customer = requireCustomer(context);
+      const applicant = requireApplicant(context);
       if (!deps.applications) throw new FlowError('unavailable');
-      await checkPin(deps.pins, customer.clientId, event);
+      let profile;
+      if (applicant.clientId !== undefined) await checkPin(deps.pins, applicant.clientId, event);
+      else {
+        if (!deps.profiles || !deps.profilePins) throw new FlowError('unavailable');
+        profile = await deps.profiles.get(applicant.profileId);
+        if (!profile || profile.msisdn !== context.msisdn) throw new FlowError('forbidden');
+        const pinKey = profilePinId(applicant.profileId);
+        await checkPin({ verify: (_id, pin) => deps.profilePins!.verify(pinKey, pin, { msisdn: context.msisdn }) }, 0, event);
+      }
       const terms = chosenTerms(context);
       const quote = JSON.parse(String(context.data.applyQuote ?? 'null')) as LoanQuote | null;
       if (!quote) throw new FlowError('not-found');
@@ -245,7 +270,7 @@ export function createOriginationImplementations(deps: OriginationFlowDeps) {
         msisdn: context.msisdn,
         lang: context.lang,
         channel: context.channel,
-        clientId: customer.clientId,
+        ...(applicant.clientId !== undefined ? { clientId: applicant.clientId } : { profile }),
         terms,
         principalCents: chosenCents(context),
         repayments: chosenRepayments(context),
@@ -254,7 +279,7 @@ export function createOriginationImplementations(deps: OriginationFlowDeps) {
       return { status: application.state, line: deps.applications.statusLine({ ...application, lang: context.lang }) };
     }),
     withdrawApplication: actor(logger, 'withdrawApplication', async ({ context }) => {
-      requireCustomer(context);
+      requireApplicant(context);
       if (!deps.applications) throw new FlowError('unavailable');
       const id = String(context.data.applicationId ?? '');
       if (!/^[0-9a-f]{32}$/.test(id)) throw new FlowError('not-found');

@@ -10,6 +10,7 @@ import { createIdentityImplementations, IDENTITY_MANIFESTS } from './registry-id
 import { AGENT_MANIFESTS, createAgentImplementations } from './registry-agents.js';
 import { APPROVAL_MANIFESTS, createApprovalImplementations, type ApprovalFlowDeps } from './registry-approvals.js';
 import { ORIGINATION_MANIFESTS, createOriginationImplementations, type OriginationFlowDeps } from './registry-origination.js';
+import { SIGNUP_MANIFESTS, createSignupImplementations, type SignupFlowDeps } from './registry-signup.js';
 import type { AgentService } from '../agents/agent-service.js';
 import type { IdentityService } from '../security/enrolment.js';
 import { accountVar, amountVar, dateVar, type ManifestSet } from './manifest.js';
@@ -96,6 +97,7 @@ export const FLOW_MANIFESTS: ManifestSet = {
     ...AGENT_MANIFESTS.actors,
     ...APPROVAL_MANIFESTS.actors,
     ...ORIGINATION_MANIFESTS.actors,
+    ...SIGNUP_MANIFESTS.actors,
   },
   actions: {
     ...CORE_MANIFESTS.actions,
@@ -105,6 +107,7 @@ export const FLOW_MANIFESTS: ManifestSet = {
     ...AGENT_MANIFESTS.actions,
     ...APPROVAL_MANIFESTS.actions,
     ...ORIGINATION_MANIFESTS.actions,
+    ...SIGNUP_MANIFESTS.actions,
   },
   guards: {
     ...CORE_MANIFESTS.guards,
@@ -112,6 +115,7 @@ export const FLOW_MANIFESTS: ManifestSet = {
     ...IDENTITY_MANIFESTS.guards,
     ...AGENT_MANIFESTS.guards,
     ...APPROVAL_MANIFESTS.guards,
+    ...SIGNUP_MANIFESTS.guards,
   },
 };
 
@@ -135,6 +139,8 @@ export interface EngineDeps {
   applications?: OriginationFlowDeps['applications'];
   /** The product catalogue (issue 12): the loan products "Apply for a loan" offers; without it none. */
   catalogue?: OriginationFlowDeps['catalogue'];
+  /** Sign-up of numbers that are not clients (issue 12, point 2) and the PIN service that keeps their PIN; without them an unknown number is told it is not registered. */
+  signup?: { profiles: NonNullable<SignupFlowDeps['profiles']>; pins: NonNullable<SignupFlowDeps['pins']> };
 }
 
 /** Builds the implementations bound to this process's dependencies. */
@@ -227,7 +233,15 @@ export function createImplementations(deps: EngineDeps) {
     simSwap: deps.money?.simSwap,
   });
   const approvals = createApprovalImplementations({ timeZone: 'UTC', ...deps.approvals, pins, logger });
-  const origination = createOriginationImplementations({ applications: deps.applications, catalogue: deps.catalogue, pins, logger });
+  const origination = createOriginationImplementations({
+    applications: deps.applications,
+    catalogue: deps.catalogue,
+    pins,
+    profiles: deps.signup?.profiles,
+    profilePins: deps.signup?.pins,
+    logger,
+  });
+  const signup = createSignupImplementations({ profiles: deps.signup?.profiles, pins: deps.signup?.pins, identity: deps.identity, logger });
   return {
     actors: {
       ...actors,
@@ -237,6 +251,7 @@ export function createImplementations(deps: EngineDeps) {
       ...agents.actors,
       ...approvals.actors,
       ...origination.actors,
+      ...signup.actors,
     },
     actions: {
       ...actions,
@@ -246,8 +261,9 @@ export function createImplementations(deps: EngineDeps) {
       ...agents.actions,
       ...approvals.actions,
       ...origination.actions,
+      ...signup.actions,
     },
-    guards: { ...guards, ...money.guards, ...identity.guards, ...agents.guards, ...approvals.guards },
+    guards: { ...guards, ...money.guards, ...identity.guards, ...agents.guards, ...approvals.guards, ...signup.guards },
   };
 }
 

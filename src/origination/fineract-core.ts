@@ -16,6 +16,11 @@ export interface FineractCoreOptions {
    * stored by the calculation; the terms are the product's, the same for every client.
    */
   quoteClientId: number;
+  /**
+   * Forgets what the phone lookup cache remembers for a number (a "no client" entry from the applicant's own
+   * sign-up dials), so the client just created is found at the next dial or SMS, not after the entry expires.
+   */
+  forgetPhone?: (e164: string) => Promise<void>;
 }
 
 export function coreStatusOf(statusId: number): CoreLoanStatus {
@@ -61,6 +66,7 @@ export function fineractCore(client: Client, options: FineractCoreOptions): Orig
         mobileNo: c.mobileNo,
         ...(c.dateOfBirth ? { dateOfBirth: c.dateOfBirth } : {}),
       });
+      await options.forgetPhone?.(c.mobileNo);
       return clientId;
     },
     async submitLoan(l) {

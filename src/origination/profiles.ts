@@ -88,6 +88,11 @@ export class ProfileService {
     return this.records.get(id);
   }
 
+  /** SIGNUP_TERMS_VERSION: the version the consent screen names. */
+  get termsVersion(): string {
+    return this.options.termsVersion;
+  }
+
   /** The number's profile, if it has one (the newest). */
   async forNumber(msisdn: string): Promise<Profile | undefined> {
     const [id] = await this.records.ids('owner', msisdn, 1);

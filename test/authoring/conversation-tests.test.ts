@@ -89,6 +89,7 @@ describe('kiunga test', () => {
 - name: ends unexpectedly
   lang: en
   msisdn: "+254711000009"
+  stubs: { startSignup: { reject: unregistered } }
   hops:
     - { send: null, expect: [], state: pin }
 `);

@@ -1,9 +1,9 @@
 /**
  * Sign-up and loan applications (issue 12, points 2 to 5) against the built-in Fineract sandbox over real HTTP
- * and real Redis: +254711000009 signs up, applies for a Biashara Loan of 10,000 over 6 repayments with
- * Fineract's quote, passes the automated checks, and a reviewer approves over the admin API; the sandbox then
- * holds one new client and one loan "submitted and pending approval" with the application's external id, even
- * when the approval is repeated or two approvals race. A declined application says why (SMS), a rejected one
+ * and real Redis: +254711000009 signs up by USSD, applies by USSD for a Biashara Loan of 10,000 over 6
+ * repayments and sees Fineract's quote, passes the automated checks, and a reviewer approves over the admin API;
+ * the sandbox then holds one new client and one loan "submitted and pending approval" with the application's
+ * external id, even when the approval is repeated or two approvals race; the applicant sees the status by USSD. A declined application says why (SMS), a rejected one
  * names the reviewer's reason, and the status made in Fineract (the sandbox approves the loan) is mirrored.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -96,13 +96,17 @@ const refusal = (p: Promise<unknown>) =>
   );
 
 describe('sign-up', () => {
+  // +254711000009 (DEMO_UNKNOWN_MSISDN) signs up by USSD below, once in this server: Fineract refuses a
+  // second client with the same number.
+  const NEEMA = '+254711000070';
+
   it('keeps each answer, resumes where the applicant stopped on a redial, and audits the consent with the terms version', async () => {
     const { profiles } = server.services;
-    const started = await profiles.start(DEMO_UNKNOWN_MSISDN);
+    const started = await profiles.start(NEEMA);
     await profiles.setName(started.id, 'Neema Wanjiru');
     await profiles.setNationalId(started.id, '2987 6543');
     // The applicant hangs up; the redial finds the same profile at the next step.
-    const resumed = await profiles.start(DEMO_UNKNOWN_MSISDN);
+    const resumed = await profiles.start(NEEMA);
     expect(resumed.id).toBe(started.id);
     expect(resumed.state).toBe('birthDate');
     expect(resumed.nationalId).toBe('29876543');
@@ -137,24 +141,75 @@ describe('sign-up', () => {
   });
 });
 
+const money = (cents: number) => `KES ${(cents / 100).toLocaleString('en-US', { minimumFractionDigits: 2 })}`;
+
 describe('loan application', () => {
   let applicationId = '';
 
-  it('quotes with Fineract, passes the automated checks, and waits for review (told by SMS)', async () => {
-    const profile = (await server.services.profiles.forNumber(DEMO_UNKNOWN_MSISDN))!;
-    const { applications } = server.services;
-    const quote = await applications.quote(biashara(), 1_000_000, 6);
-    expect(quote.instalmentCents).toBeGreaterThan(1_000_000 / 6);
-    expect(quote.totalRepaymentCents).toBe(quote.totalCostCents + 1_000_000);
-    await applications.sendQuote(profile.msisdn, 'en', biashara(), 1_000_000, 6, quote);
-    const application = await applyFor(profile, 1_000_000, 6);
-    applicationId = application.id;
-    expect(application.state).toBe('review');
-    expect(application.checks.every((c) => c.ok)).toBe(true);
-    expect(application.checks.map((c) => c.name)).toEqual(['catalogue-limits', 'open-application', 'core-loans', 'id-format', 'age']);
+  it('signs up by USSD (a redial resumes), applies for a Biashara Loan of 10,000 over 6 repayments with the quote, and the checks pass', async () => {
+    const { applications, profiles } = server.services;
+    const dial = atSession(server, DEMO_UNKNOWN_MSISDN);
+    expect((await dial.send()).body).toBe('CON Welcome. This number has no bank account yet.\n1. Open an account');
+    // Nothing is kept for a number that only dials.
+    expect(await profiles.forNumber(DEMO_UNKNOWN_MSISDN)).toBeUndefined();
+    expect((await dial.send('1')).body).toBe('CON Open an account. Enter your first and last name:');
+    expect((await dial.send('Wanjiku Njeri')).body).toBe('CON Enter your national ID number:');
+    // Amina's national ID is on her client in Fineract: refused with what to do instead.
+    expect((await dial.send('23456789')).body).toBe(
+      'END This ID number is already registered. Dial from your registered number, or visit a branch with your ID card.',
+    );
+    // The redial resumes at the step reached.
+    const session = atSession(server, DEMO_UNKNOWN_MSISDN);
+    expect((await session.send()).body).toBe('CON Enter your national ID number:');
+    expect((await session.send('31234567')).body).toBe('CON Enter your date of birth as DDMMYYYY (like 15061990):');
+    expect((await session.send('15061990')).body).toContain('CON Choose your language:');
+    expect((await session.send('1')).body).toContain('Wanjiku Njeri, ID 31234567, born 15/06/1990');
+    expect((await session.send('1')).body).toContain('Terms 2026-12:');
+    expect((await session.send('1')).body).toBe('CON Choose a 4-digit PIN for your account:');
+    expect((await session.send('1990')).body).toBe('CON Your year of birth is too easy to guess. Choose another PIN:');
+    expect((await session.send('2580')).body).toBe('CON Enter the new PIN again:');
+    expect((await session.send('2580')).body).toBe('CON Account opened. Keep your PIN secret.\n1. Apply for a loan');
+    const profile = (await profiles.forNumber(DEMO_UNKNOWN_MSISDN))!;
+    expect(profile).toMatchObject({ state: 'done', firstname: 'Wanjiku', nationalId: '31234567', lang: 'en' });
+    expect(profile.consent?.termsVersion).toBe('2026-12');
+    expect((await auditOf('signup.consent')).some((e) => e.data?.profileId === profile.id && e.data?.termsVersion === '2026-12')).toBe(
+      true,
+    );
+    // The PIN is kept under the profile (hashed), never in the session or the profile.
+    expect(await server.services.pins.verify(profilePinId(profile.id), '2580')).toEqual({ result: 'ok' });
+    expect(JSON.stringify(profile)).not.toContain('2580');
+
+    expect((await session.send('1')).body).toBe('CON Apply for a loan:\n1. Biashara Loan');
+    expect((await session.send('1')).body).toBe('CON Biashara Loan: amount from KES 5,000.00 to KES 50,000.00:');
+    expect((await session.send('60000')).body).toBe('CON The amount must be from KES 5,000.00 to KES 50,000.00. Enter the amount:');
+    await session.send('10000');
+    const expected = await applications.quote(biashara(), 1_000_000, 6);
+    expect(expected.instalmentCents).toBeGreaterThan(1_000_000 / 6);
+    expect(expected.totalRepaymentCents).toBe(expected.totalCostCents + 1_000_000);
+    expect((await session.send('2')).body).toBe(
+      `CON Biashara Loan KES 10,000.00: 6 repayments of ${money(expected.instalmentCents)}, total ${money(expected.totalRepaymentCents)}. Sent by SMS. Enter your PIN to apply:`,
+    );
+    expect((await session.send('1111')).body).toContain('Wrong PIN.');
+    const sent = await session.send('2580');
+    expect(sent.body).toMatch(/^END Application sent\. [A-Z2-9]{8} Biashara Loan KES 10,000\.00: waiting for review$/);
+    const [application] = await applications.forApplicant(DEMO_UNKNOWN_MSISDN, 1);
+    applicationId = application!.id;
+    expect(application).toMatchObject({
+      state: 'review',
+      profileId: profile.id,
+      principalCents: 1_000_000,
+      repayments: 6,
+      channel: 'ussd',
+    });
+    expect(application!.clientId).toBeUndefined();
+    expect(application!.quote).toEqual(expected);
+    expect(application!.checks.every((c) => c.ok)).toBe(true);
+    expect(application!.checks.map((c) => c.name)).toEqual(['catalogue-limits', 'open-application', 'core-loans', 'id-format', 'age']);
     const texts = await sms(DEMO_UNKNOWN_MSISDN);
     expect(texts.some((t) => t.startsWith('Quote: Biashara Loan') && t.includes('6 repayments'))).toBe(true);
-    expect(texts.some((t) => t.includes(application.ref) && t.includes('passed our checks'))).toBe(true);
+    expect(texts.some((t) => t.includes(application!.ref) && t.includes('passed our checks'))).toBe(true);
+    // No PIN in any SMS, session or audit entry.
+    expect(texts.some((t) => t.includes('2580'))).toBe(false);
   });
 
   it('lists it for reviewers, and a second one from the same applicant is declined with the reason', async () => {
@@ -173,9 +228,7 @@ describe('loan application', () => {
   });
 
   it('an approval repeated and raced makes one client and one loan submitted and pending approval, with the external ids', async () => {
-    // The PIN chosen at sign-up, kept under the profile until the client exists (the hash, never the PIN).
-    const before = (await server.services.profiles.forNumber(DEMO_UNKNOWN_MSISDN))!;
-    await server.services.pins.setPin(profilePinId(before.id), '2580');
+    // The PIN chosen at sign-up by USSD is kept under the profile until the client exists (the hash, never the PIN).
     const [a, b] = await Promise.all([
       admin('POST', `/admin/applications/${applicationId}/approve`),
       admin('POST', `/admin/applications/${applicationId}/approve`, undefined, 'bob-token-for-origination-tests-012345678'),
@@ -221,6 +274,16 @@ describe('loan application', () => {
     expect((await sms(DEMO_UNKNOWN_MSISDN)).some((t) => t.includes(after.ref) && t.includes('is approved'))).toBe(true);
     // The same status again changes nothing.
     expect((await server.services.applications.sync(applicationId))!.version).toBe(after.version);
+    // By USSD, with the PIN chosen at sign-up, the applicant sees the change under My applications as the new
+    // client (the "no client" the sign-up dials left in the phone lookup cache was forgotten when it was created).
+    const session = atSession(server, DEMO_UNKNOWN_MSISDN);
+    expect((await session.send()).body).toBe('CON Welcome Wanjiku. Enter your PIN:');
+    expect((await session.send('2580')).body).toContain('11. My applications');
+    // The declined second application is newer, so listed first.
+    const list = (await session.send('11')).body;
+    const row = new RegExp(`(\\d+)\\. ${after.ref} Biashara Loan KES 10,000\\.00`).exec(list)?.[1];
+    expect(row).toBeDefined();
+    expect((await session.send(row!)).body).toContain(`${after.ref} Biashara Loan KES 10,000.00: loan approved`);
     // Now a client, the applicant asks by SMS: LOAN lists the application with the status Fineract gave it.
     expect((await atSms(server, DEMO_UNKNOWN_MSISDN, 'LOAN')).status).toBe(200);
     await expect

@@ -56,11 +56,11 @@ describe("USSD banking over Africa's Talking, with Redis and the sandbox", () =>
     }
   });
 
-  it('should tell an unregistered number politely and end', async () => {
+  it('should offer an unregistered number to open an account', async () => {
     const s = atSession(server, NOBODY);
     const reply = await s.send();
     expect(reply.status).toBe(200);
-    expect(reply.body).toBe('END This number is not registered for mobile banking. Please visit a branch to register.');
+    expect(reply.body).toBe('CON Welcome. This number has no bank account yet.\n1. Open an account');
   });
 
   it('should show the latest transactions that fit one screen, newest first, without reversals', async () => {
