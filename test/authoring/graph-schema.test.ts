@@ -80,7 +80,7 @@ describe('kiunga graph', () => {
     expect(r.out.startsWith('stateDiagram-v2\n')).toBe(true);
     expect(r.out).toContain('  [*] --> identify');
     expect(r.out).toContain('  pin : Bienvenue ‹name›. Entrez votre code PIN∶');
-    expect(r.out).toContain('  identify --> unregistered : findCustomer ✗ [unregistered]');
+    expect(r.out).toContain('  identify --> signupStarting : findCustomer ✗ [unregistered]');
     expect(r.out).toContain('  checkingPin --> pinRetry : verifyPin ✗ [pin-wrong]');
     expect(r.out).toContain('  menu --> balance : 1 Solde');
     expect(r.out).toContain('  menu --> sendTo : 3 ');

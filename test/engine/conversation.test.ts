@@ -42,10 +42,17 @@ const start = (flow: LoadedFlow) =>
 const screenOf = (c: Conversation) => (currentScreenMeta(c.flow, c.snapshot)?.id ?? String(c.snapshot.value)).replace(/^banking\./, '');
 
 describe('the banking flow with fake actors (machine.provide)', () => {
-  it('should end on the unregistered screen when nobody owns the number', async () => {
-    const c = await start(withActors({ findCustomer: rejects('unregistered') }));
+  it('should end on the unregistered screen when nobody owns the number and sign-up is not offered', async () => {
+    // startSignup answers unregistered where no sign-up is served (a voice call, or no sign-up service).
+    const c = await start(withActors({ findCustomer: rejects('unregistered'), startSignup: rejects('unregistered') }));
     expect(c.ended).toBe(true);
     expect(screenOf(c)).toBe('unregistered');
+  });
+
+  it('should offer to open an account when nobody owns the number and sign-up is served', async () => {
+    const c = await start(withActors({ findCustomer: rejects('unregistered'), startSignup: resolves({ step: 'name' }) }));
+    expect(c.ended).toBe(false);
+    expect(screenOf(c)).toBe('signupWelcome');
   });
 
   it('should ask again after a wrong PIN, then show only the menu items this customer can use', async () => {

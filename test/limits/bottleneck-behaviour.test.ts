@@ -110,7 +110,7 @@ describe('shared limiter on Redis', () => {
     const limiter = limiterOn(id);
     expect(await limiter.ready()).toBe(true);
     await Promise.all(Array.from({ length: 5 }, () => call(limiter)));
-    const monitor = await new Redis(REDIS_URL).monitor();
+    const monitor = await startMonitor();
     closers.push(() => Promise.resolve(monitor.disconnect()));
     let commands = 0;
     monitor.on('monitor', (_time: string, args: string[]) => {
@@ -121,3 +121,22 @@ describe('shared limiter on Redis', () => {
     expect(commands).toBeLessThanOrEqual(1);
   });
 });
+
+/**
+ * A MONITOR connection. While other test files keep the shared Redis busy, the first monitored line can
+ * arrive in the same chunk as MONITOR's OK, before ioredis has switched the connection to monitoring, and
+ * ioredis then fails the set-up ("Command queue state error"): try again on a fresh connection.
+ */
+async function startMonitor(): Promise<Redis> {
+  for (let attempt = 1; ; attempt++) {
+    const base = new Redis(REDIS_URL);
+    try {
+      const monitor = await base.monitor();
+      base.disconnect();
+      return monitor;
+    } catch (error) {
+      base.disconnect();
+      if (attempt >= 5) throw error;
+    }
+  }
+}
