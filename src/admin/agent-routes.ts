@@ -4,7 +4,14 @@ import { z } from 'zod';
 import type { FineractClient } from '../fineract/types.js';
 import { FineractError, OwnershipError } from '../fineract/errors.js';
 import type { AuditTrail } from '../audit/audit.js';
-import { AgentLimitsSchema, DEFAULT_AGENT_LIMITS, StoreNumberSchema, type AgentRecord, type AgentRegistry } from '../agents/registry.js';
+import {
+  AgentLimitFields,
+  AgentLimitsSchema,
+  DEFAULT_AGENT_LIMITS,
+  StoreNumberSchema,
+  type AgentRecord,
+  type AgentRegistry,
+} from '../agents/registry.js';
 import { operatorName } from './operators.js';
 import { DENIED, error, jsonRequest } from './openapi-parts.js';
 
@@ -31,19 +38,7 @@ export const AgentBody = z.strictObject({
   storeNumber: StoreNumberSchema,
   floatAccountNo: z.string().regex(/^\d{1,20}$/, 'an account number is digits'),
   status: z.enum(['active', 'suspended']).optional(),
-  limits: z
-    .object({
-      minCents: z.number().int().min(1),
-      maxCents: z.number().int().min(1),
-      dailyCount: z.number().int().min(1),
-      dailyInCents: z.number().int().min(1),
-      dailyOutCents: z.number().int().min(1),
-      floatFloorCents: z.number().int().min(0),
-      customerDailyCents: z.number().int().min(1),
-    })
-    .partial()
-    .strict()
-    .optional(),
+  limits: AgentLimitFields.partial().strict().optional(),
 });
 
 const view = (r: AgentRecord) => ({

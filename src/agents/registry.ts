@@ -11,8 +11,8 @@ import type { Keys } from '../session/keys.js';
  * reads the account as the client's own).
  */
 
-/** Limits of one agent, amounts in minor units. Every one is checked before any money call (src/agents/limits.ts). */
-export const AgentLimitsSchema = z
+/** The fields of an agent's limits (the admin API takes any of them to change), amounts in minor units. */
+export const AgentLimitFields = z
   .object({
     /** Smallest and largest cash-in or cash-out. */
     minCents: z.number().int().min(1),
@@ -27,8 +27,13 @@ export const AgentLimitsSchema = z
     /** Value per customer per business day, at any agent (cash-in and cash-out together). */
     customerDailyCents: z.number().int().min(1),
   })
-  .strict()
-  .refine((l) => l.minCents <= l.maxCents, { message: 'minCents must not be above maxCents', path: ['minCents'] });
+  .strict();
+
+/** Limits of one agent. Every one is checked before any money call (src/agents/limits.ts). */
+export const AgentLimitsSchema = AgentLimitFields.refine((l) => l.minCents <= l.maxCents, {
+  message: 'minCents must not be above maxCents',
+  path: ['minCents'],
+});
 
 export type AgentLimits = z.infer<typeof AgentLimitsSchema>;
 
