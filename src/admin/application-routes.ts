@@ -4,7 +4,7 @@ import { z } from 'zod';
 import { APPLICATION_STATES, type Application, type ApplicationService, type ReviewResult } from '../origination/applications.js';
 import { maskMsisdn } from '../logger.js';
 import { operatorName } from './operators.js';
-import { listQuery } from './list-query.js';
+import { listQuery, listQueryParameters } from './list-query.js';
 import { DENIED, error, jsonRequest } from './openapi-parts.js';
 
 /**
@@ -152,10 +152,7 @@ export const APPLICATION_OPENAPI_PATHS: Record<string, Record<string, unknown>> 
   '/admin/applications': {
     get: {
       summary: 'Loan applications in a state (issue 12), newest first',
-      parameters: [
-        { name: 'state', in: 'query', schema: { enum: [...APPLICATION_STATES], default: 'review' } },
-        { name: 'limit', in: 'query', schema: { type: 'integer', minimum: 1, maximum: 500, default: 50 } },
-      ],
+      parameters: listQueryParameters(APPLICATION_STATES, 'review'),
       responses: {
         '200': {
           description: 'OK',

@@ -5,7 +5,7 @@ import { APPROVAL_STATES, type ApprovalRecord, type ApprovalService } from '../a
 import { MandateError, type Mandate, type MandateRegistry } from '../approvals/mandates.js';
 import type { AuditTrail } from '../audit/audit.js';
 import { operatorName } from './operators.js';
-import { listQuery } from './list-query.js';
+import { listQuery, listQueryParameters } from './list-query.js';
 import { DENIED, error, jsonRequest } from './openapi-parts.js';
 
 /**
@@ -243,10 +243,7 @@ export const MANDATE_OPENAPI_PATHS: Record<string, Record<string, unknown>> = {
   '/admin/approvals': {
     get: {
       summary: 'Approvals in a state, newest first (pending ones past their expiry are never listed)',
-      parameters: [
-        { name: 'state', in: 'query', schema: { enum: [...APPROVAL_STATES], default: 'pending' } },
-        { name: 'limit', in: 'query', schema: { type: 'integer', minimum: 1, maximum: 500, default: 50 } },
-      ],
+      parameters: listQueryParameters(APPROVAL_STATES, 'pending'),
       responses: {
         '200': {
           description: 'OK',
