@@ -48,20 +48,18 @@ export function codesIn(text: string): string[] {
   return text.match(/(?<![\dA-Za-z])\d{6}(?![\dA-Za-z])/g) ?? [];
 }
 
-/** Runs of 32 or more hex digits: hashes (the audit chain's SHA-256), where any 4 digits show up by chance. */
-const HEX_RUN = /[0-9a-f]{32,}/gi;
-
 /**
- * Finds each registered secret in the evidence. Digit-only secrets (PINs, codes) count only when not part
- * of a longer number (a PIN 1234 inside a timestamp is not a leak) nor of a hex hash (an audit entry's hash
- * holds some 4-digit run between letters about once in a hundred entries); other secrets count anywhere.
+ * Finds each registered secret in the evidence. Digit-only secrets (PINs, codes) count only as a word (\w) of
+ * their own, not inside a longer number or word: a PIN 1234 inside a timestamp, a session id
+ * (`ATUid_..._6b4321`) or a hex hash is chance, while `1*1234`, `"1234"` or `PIN 1234` is a leak. Other
+ * secrets count anywhere.
  */
 export function findLeaks(evidence: readonly Evidence[], known: ReadonlyMap<string, string> = secrets): string[] {
   const leaks: string[] = [];
   const patterns = [...known].map(([value, label]) => ({
     label,
     test: /^\d+$/.test(value)
-      ? (text: string) => new RegExp(`(?<!\\d)${value}(?!\\d)`).test(text.replace(HEX_RUN, '#'))
+      ? (text: string) => new RegExp(`(?<![\\w])${value}(?![\\w])`).test(text)
       : (text: string) => text.includes(value),
   }));
   for (const { where, text } of evidence) {

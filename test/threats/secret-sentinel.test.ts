@@ -21,6 +21,8 @@ describe('the secret sentinel', () => {
     expect(findLeaks([{ where: 'l3', text: 'Bearer sentinel-admin-token-0123456789' }], known)).toHaveLength(1);
     // Part of a longer number (a timestamp, an account number) is not a leak.
     expect(findLeaks([{ where: 'l4', text: '{"time":1796123412345,"account":"000000482913"}' }], known)).toEqual([]);
+    // Nor is one inside a word: a session id whose random tail ends in the PIN's digits.
+    expect(findLeaks([{ where: 'l5', text: '{"session":"at:ATUid_mx7f5vim_ax_6b1234"}' }], known)).toEqual([]);
     // Nor is part of a hash: an audit entry's SHA-256 holds some 4 digits between letters now and then.
     const hash = '2681d2fd78e9d55ee45fed794269eed0389efecbbe742a6d1234a70a01a7f383';
     expect(findLeaks([{ where: 'l5', text: `e {"seq":3,"prev":"${hash}"} h ${hash}` }], known)).toEqual([]);
