@@ -3,8 +3,8 @@ import { defineConfig } from 'vitest/config';
 export default defineConfig({
   test: {
     include: ['test/**/*.test.ts'],
-    // Load tests run alone afterwards (vitest.load.config.ts).
-    exclude: ['test/load/**', '**/node_modules/**'],
+    // Load tests (vitest.load.config.ts) and the resilience suite (vitest.resilience.config.ts) run alone afterwards.
+    exclude: ['test/load/**', 'test/resilience/**', '**/node_modules/**'],
     globals: false,
     // Installs or names missing programs and starts a Redis for the run when none answers at REDIS_URL.
     globalSetup: ['test/helpers/global-setup.ts'],

@@ -1,0 +1,157 @@
+/**
+ * Redis going away under three Kiunga processes (docs/resilience.md): restarted mid-session (SIGKILL, then
+ * the same server again with its append-only file, as a production Redis keeps its data), and failing
+ * over behind Sentinel (master SIGKILLed; three Sentinels promote the replica; Kiunga follows through its
+ * redis-sentinel:// URL). Transfers are in flight at Fineract when Redis dies; then the invariants.
+ */
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { cli, startRedis, stopAll, tempDir, type RedisProcess } from '../session/helpers/redis-server.js';
+import { deploy, waitReady, type Deployment } from './cluster.js';
+import { checkInvariants } from './invariants.js';
+import { barrier, nextCustomer, Traffic } from './traffic.js';
+import { recordResult } from './results.js';
+
+/** Every write on disk before it is acknowledged: a restart loses nothing Kiunga was told was written. */
+const PERSISTENT = ['--appendonly', 'yes', '--appendfsync', 'always'];
+
+afterAll(stopAll);
+
+/**
+ * `n` customers reach their confirmation screens; once all are there, Fineract's writes are made slow enough
+ * that their transfers are in flight when `fault` runs (it is started, not awaited, 400 ms after they confirm).
+ */
+async function transfersDuring(traffic: Traffic, d: Deployment, n: number, fault: () => Promise<void>) {
+  let faulted: Promise<void> = Promise.resolve();
+  const beforeConfirm = barrier(n, async () => {
+    await d.sandbox.control({ writeLatencyMs: 1000 });
+    faulted = sleep(400).then(fault);
+  });
+  const intents = await Promise.all(
+    Array.from({ length: n }, () => {
+      const from = nextCustomer();
+      return traffic.transfer(from, from + 100, { beforeConfirm });
+    }),
+  );
+  await faulted;
+  await d.sandbox.control({ reset: true });
+  return intents;
+}
+
+/** Balance sessions of `n` customers, hop by hop with pauses, so that their sessions span the outage. */
+async function slowBalances(traffic: Traffic, n: number, pauseMs: number) {
+  await Promise.all(
+    Array.from({ length: n }, async () => {
+      const s = traffic.session(nextCustomer());
+      for (const input of [undefined, '4321', '1']) {
+        const r = await s.send(input);
+        if (!r.body?.startsWith('CON ')) return;
+        await sleep(pauseMs);
+      }
+    }),
+  );
+}
+
+async function invariants(d: Deployment, traffic: Traffic, scenario: string, since: { intents: number; hops: number }) {
+  const report = await checkInvariants(d, traffic, { since, settleMs: 45_000 });
+  recordResult(scenario, report);
+  expect(report.violations).toEqual([]);
+  return report;
+}
+
+describe('Redis restarted mid-session', () => {
+  let redis: RedisProcess;
+  let d: Deployment;
+  let traffic: Traffic;
+  beforeAll(async () => {
+    redis = await startRedis({ extra: PERSISTENT });
+    d = await deploy({ redisUrl: redis.url });
+    traffic = new Traffic(() => d.kiunga);
+  });
+  afterAll(async () => {
+    await traffic?.close();
+    await d?.stop();
+  });
+
+  it('keeps every promise while Redis is killed and started again', async () => {
+    const since = traffic.mark();
+    const restart = async () => {
+      await redis.kill();
+      await sleep(1500);
+      await redis.restart();
+    };
+    await Promise.all([transfersDuring(traffic, d, 4, restart), slowBalances(traffic, 3, 700)]);
+    // Back to normal: new sessions are served in full again.
+    await waitReady(d.kiunga);
+    const after = await Promise.all([0, 1].map(() => traffic.transfer(nextCustomer(), 150)));
+    expect(after.map((i) => i.reply)).toEqual([expect.stringMatching(/^END Done: /), expect.stringMatching(/^END Done: /)]);
+    await invariants(d, traffic, 'Redis restarted mid-session (SIGKILL, AOF)', since);
+  });
+});
+
+/** A master, its replica and three Sentinels (quorum 2) watching them as `name`. */
+async function startSentinels(name: string) {
+  const master = await startRedis();
+  const replica = await startRedis({ extra: ['--replicaof', '127.0.0.1', String(master.port)] });
+  const sentinels: RedisProcess[] = [];
+  for (let i = 0; i < 3; i++) {
+    const configFile = join(tempDir(), 'sentinel.conf');
+    writeFileSync(
+      configFile,
+      [
+        `sentinel monitor ${name} 127.0.0.1 ${master.port} 2`,
+        `sentinel down-after-milliseconds ${name} 1000`,
+        `sentinel failover-timeout ${name} 5000`,
+        `sentinel parallel-syncs ${name} 1`,
+        '',
+      ].join('\n'),
+    );
+    sentinels.push(await startRedis({ configFile, extra: ['--sentinel'] }));
+  }
+  // The Sentinels have found the replica and each other before anything fails.
+  for (let i = 0; i < 100; i++) {
+    const info = await cli(sentinels[0]!.port, 'sentinel', 'master', name);
+    if (/num-slaves\s+1/.test(info.replace(/\n/g, ' ')) && /num-other-sentinels\s+2/.test(info.replace(/\n/g, ' '))) break;
+    await sleep(100);
+  }
+  const url = `redis-sentinel://${sentinels.map((s) => `127.0.0.1:${s.port}`).join(',')}/${name}`;
+  return { master, replica, sentinels, url };
+}
+
+describe('Redis failing over behind Sentinel', () => {
+  let cluster: Awaited<ReturnType<typeof startSentinels>>;
+  let d: Deployment;
+  let traffic: Traffic;
+  beforeAll(async () => {
+    cluster = await startSentinels('kiunga-chaos');
+    d = await deploy({ redisUrl: cluster.url });
+    // The seeded PINs are on the replica before the master can fail.
+    await cli(cluster.master.port, 'wait', '1', '5000');
+    traffic = new Traffic(() => d.kiunga);
+  });
+  afterAll(async () => {
+    await traffic?.close();
+    await d?.stop();
+  });
+
+  it('keeps every promise while the master is killed and the replica promoted', async () => {
+    const since = traffic.mark();
+    const failover = async () => {
+      await cluster.master.kill();
+      // Until a Sentinel names the replica as the master.
+      for (let i = 0; i < 150; i++) {
+        const addr = await cli(cluster.sentinels[0]!.port, 'sentinel', 'get-master-addr-by-name', 'kiunga-chaos').catch(() => '');
+        if (addr.includes(String(cluster.replica.port))) return;
+        await sleep(100);
+      }
+      throw new Error('no failover');
+    };
+    await Promise.all([transfersDuring(traffic, d, 4, failover), slowBalances(traffic, 3, 900)]);
+    await waitReady(d.kiunga);
+    const after = await Promise.all([0, 1].map(() => traffic.transfer(nextCustomer(), 150)));
+    expect(after.map((i) => i.reply)).toEqual([expect.stringMatching(/^END Done: /), expect.stringMatching(/^END Done: /)]);
+    await invariants(d, traffic, 'Redis failing over behind Sentinel (master SIGKILL)', since);
+  });
+});
