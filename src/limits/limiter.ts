@@ -23,12 +23,21 @@ export type { Priority } from './waiting-room.js';
  * 2. **Waiters** (`waiting-room.ts`): calls wait in this process, each with a timer at its start-by time.
  *    The process keeps exactly one token request pending in bottleneck while anybody waits; a granted token
  *    goes to the best call still waiting, and the next one is requested at once. A call that gave up costs
- *    nothing; at most one grant is ever spent on an empty room.
+ *    nothing.
+ * 3. **Leases**: one grant reserves a batch of tokens (its bottleneck weight: that many reservoir units and
+ *    running slots), sized to this process's recent demand and capped at `rate / 20`. The tokens the waiting
+ *    calls do not take stay in process memory for `leaseMs` (default: the pace margin's share of a second,
+ *    50 ms), and calls arriving meanwhile start from them with no Redis round trip (a bottleneck job costs
+ *    three scripts). Unused tokens lapse (`wastedTokens`); the grant's running slots are freed when the lease
+ *    has lapsed and its calls have ended. At 20 calls a second a lease is one token, used at once, as before.
  *
  * Guarantees and limits:
- * - No more than `ratePerSecond` calls start per refresh interval across all processes, at least
- *   `minTime` apart, and no more than `maxConcurrent` run at once. Measured at a sandbox Fineract, two
- *   processes at 20/s never put more than 21 calls in any sliding second (test/gateway/shared-limit).
+ * - No more than `ratePerSecond` tokens are granted per refresh interval across all processes, grants at
+ *   least `minTime` apart, and no more than `maxConcurrent` calls run at once (a lease holds as many running
+ *   slots as it has tokens). A token is used within `leaseMs` of its grant, so a sliding second sees at most
+ *   the rate plus one lease per process. Measured at a sandbox Fineract, two processes at 20/s never put
+ *   more than 21 calls in any sliding second (test/gateway/shared-limit); two limiters bursting at 40/s stay
+ *   within 40 + 2 leases (test/limits/lease.test.ts).
  *   A burst of k calls on an idle limiter takes (k - 1) x minTime to start: the price of smoothness.
  * - Across processes, tokens are shared fairly (bottleneck gives freed capacity to the process running
  *   the fewest calls).
@@ -58,6 +67,12 @@ export interface LimiterOptions {
    * own 5 s heartbeat would run 20 calls a second as 20 per 5 s. Nothing runs while nobody waits.
    */
   heartbeatMs?: number;
+  /**
+   * How long the unused tokens of a grant stay usable in this process (default `1000 * paceMargin` ms, 50 ms):
+   * the pace margin then also absorbs the spread of a lease's starts. 0: a grant's tokens go only to the calls
+   * waiting when it comes.
+   */
+  leaseMs?: number;
   /** Calls waiting in this process at most (default 1,000). */
   maxQueued?: number;
   /** A running call's slot is freed after this long even if the call still runs (crashed process; default 30,000). */
@@ -79,10 +94,12 @@ export interface LimiterStats {
   started: number;
   /** Calls refused without being run, by reason. */
   refused: Record<RefusalReason, number>;
-  /** Tokens granted when nobody was waiting any more. */
+  /** Tokens granted but never used (a lease lapsed, or nobody was waiting any more). */
   wastedTokens: number;
-  /** Bottleneck grants; each carries a batch of up to rate/20 calls. */
+  /** Bottleneck grants (each a Redis round trip); each leases up to rate/20 tokens. */
   batches: number;
+  /** Calls started from a lease's tokens without a grant of their own (no Redis round trip). */
+  fromLease: number;
   /** Times the upstream's "too many requests" emptied the shared reservoir. */
   penalties: number;
 }
@@ -157,32 +174,109 @@ export function createSharedLimiter(options: LimiterOptions): SharedLimiter {
     ratePerSecond,
     clock,
     ...(options.maxQueued !== undefined ? { maxQueued: options.maxQueued } : {}),
-    onWaiting: () => pump(),
+    onWaiting: () => {
+      noteArrival();
+      pump();
+    },
   });
+  const leaseMs = options.leaseMs ?? 1_000 * paceMargin;
+  if (!(leaseMs >= 0)) throw new RangeError(`leaseMs must be >= 0, got ${leaseMs}`);
   let tokenPending = false;
   let wastedTokens = 0;
   let batches = 0;
+  let fromLease = 0;
   let penalties = 0;
   let lastPenalty = -Infinity;
   let closed = false;
 
-  /** Keeps one token request (for a batch of up to `maxBatch` calls) pending while anybody waits. */
+  /** Calls that came to wait lately, decayed over about a second: what the next lease is sized for. */
+  let demand = 0;
+  let demandAt = now();
+  const DEMAND_DECAY_MS = 1_000;
+  function noteArrival(): void {
+    const t = now();
+    demand = demand * Math.exp(-Math.max(0, t - demandAt) / DEMAND_DECAY_MS) + 1;
+    demandAt = t;
+  }
+  /** Tokens to ask for: what waits now, or what the recent demand will want within one lease, whichever is more. */
+  function leaseSize(waiting: number): number {
+    const perSecond = demand * Math.exp(-Math.max(0, now() - demandAt) / DEMAND_DECAY_MS) * (1_000 / DEMAND_DECAY_MS);
+    return Math.min(maxBatch, Math.max(waiting, Math.ceil((perSecond * leaseMs) / 1_000), 1));
+  }
+
+  interface Lease {
+    /** Tokens not used yet. */
+    left: number;
+    /** Calls started from it and still running. */
+    running: number;
+    timer: unknown;
+    /** Settles the bottleneck grant, which frees its running slots. */
+    release: () => void;
+    released: boolean;
+  }
+  /** The lease whose tokens new calls take; earlier ones only wait for their calls to end. */
+  let lease: Lease | undefined;
+
+  function finishIfDone(l: Lease): void {
+    if (l.released || l.left > 0 || l.running > 0) return;
+    l.released = true;
+    l.release();
+  }
+  /** The lease's unused tokens are given up (its time is over, or the limiter closes). */
+  function lapse(l: Lease): void {
+    clock.clearTimer(l.timer);
+    wastedTokens += l.left;
+    l.left = 0;
+    if (lease === l) lease = undefined;
+    finishIfDone(l);
+  }
+  /** Starts waiting calls from the current lease's tokens; how many it started. */
+  function drainLease(): number {
+    const l = lease;
+    if (!l || room.waiting() === 0) return 0;
+    const runs = room.startUpTo(l.left);
+    l.left -= runs.length;
+    l.running += runs.length;
+    for (const run of runs) {
+      void run.then(() => {
+        l.running--;
+        finishIfDone(l);
+      });
+    }
+    if (l.left === 0) lapse(l);
+    return runs.length;
+  }
+
+  /** Starts what the lease covers; keeps one token request (a lease of up to `maxBatch`) pending while anybody still waits. */
   function pump(): void {
+    if (closed) return;
+    fromLease += drainLease();
     const waiting = room.waiting();
-    if (tokenPending || closed || waiting === 0) return;
+    if (tokenPending || waiting === 0) return;
     tokenPending = true;
-    const weight = Math.min(waiting, maxBatch);
+    const weight = leaseSize(waiting);
     let granted = false;
     tokens
-      .request(weight, async () => {
-        granted = true;
-        tokenPending = false;
-        batches++;
-        const runs = room.startUpTo(weight);
-        wastedTokens += weight - runs.length;
-        pump();
-        await Promise.all(runs);
-      })
+      .request(
+        weight,
+        () =>
+          new Promise<void>((release) => {
+            granted = true;
+            tokenPending = false;
+            batches++;
+            if (lease) lapse(lease);
+            const l: Lease = { left: weight, running: 0, timer: undefined, release, released: false };
+            lease = l;
+            drainLease();
+            if (l.left > 0) {
+              if (leaseMs > 0 && !closed) {
+                l.timer = clock.setTimer(() => lapse(l), leaseMs);
+                (l.timer as { unref?: () => void } | undefined)?.unref?.(); // a lease never keeps a process alive
+              } else lapse(l);
+            }
+            pump();
+          }),
+      )
       .catch((err: unknown) => {
         if (granted) return; // expiration: the call outlived maxRunMs; its caller still gets its answer
         tokenPending = false;
@@ -229,6 +323,7 @@ export function createSharedLimiter(options: LimiterOptions): SharedLimiter {
         ...room.stats(),
         wastedTokens,
         batches,
+        fromLease,
         penalties,
       };
     },
@@ -236,6 +331,7 @@ export function createSharedLimiter(options: LimiterOptions): SharedLimiter {
     async close(): Promise<void> {
       if (closed) return;
       closed = true;
+      if (lease) lapse(lease);
       room.refuseAll('closed');
       await room.idle(CLOSE_WAIT_MS);
       // Let bottleneck record the last frees before leaving.

@@ -1,0 +1,74 @@
+/**
+ * Leases (src/limits/limiter.ts): one bottleneck grant reserves a batch of tokens, and calls arriving while it
+ * lasts start from process memory, with no Redis round trip. The shared limit must still hold across
+ * processes: each "process" here is a limiter on its own Redis connection, sharing one limiter id.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createSharedLimiter, type LimiterOptions, type SharedLimiter } from '../../src/limits/limiter.js';
+import type { RedisStore } from '../../src/session/redis-store.js';
+import { dropLimiterKeys, maxInWindow, openRedis, uniqueId } from '../gateway/helpers.js';
+
+let redisA: RedisStore;
+let redisB: RedisStore;
+const ids: string[] = [];
+const limiters: SharedLimiter[] = [];
+
+beforeAll(async () => {
+  [redisA, redisB] = await Promise.all([openRedis(), openRedis()]);
+});
+afterAll(async () => {
+  await Promise.all(limiters.map((l) => l.close()));
+  for (const id of ids) await dropLimiterKeys(redisA, id);
+  await Promise.all([redisA.close(), redisB.close()]);
+});
+
+async function limiter(redis: RedisStore, options: Omit<LimiterOptions, 'redis'>): Promise<SharedLimiter> {
+  const l = createSharedLimiter({ redis: redis.client, ...options });
+  limiters.push(l);
+  expect(await l.ready()).toBe(true);
+  return l;
+}
+
+/** One call that records when it started. */
+const call = (l: SharedLimiter, starts: number[]) =>
+  l.schedule({
+    priority: 'read',
+    startBy: Date.now() + 30_000,
+    where: 'GET /x',
+    run: async () => void starts.push(Date.now()),
+  });
+
+describe('limiter leases', () => {
+  it('should start most calls of a steady stream from a lease in memory, not one grant (three Redis scripts) each', async () => {
+    const id = uniqueId('lease-stream');
+    ids.push(id);
+    // A lease long enough not to lapse during the test: the count below does not depend on speed.
+    const l = await limiter(redisA, { id, ratePerSecond: 2_000, maxConcurrent: 64, leaseMs: 30_000 });
+    const starts: number[] = [];
+    for (let i = 0; i < 100; i++) await call(l, starts); // one at a time, as hops come
+    const stats = l.stats();
+    expect(starts).toHaveLength(100);
+    expect(stats.started).toBe(100);
+    // Leases of 10, then 64 (the cap, rate / 20 and maxConcurrent): three grants for a hundred calls.
+    expect(stats.batches, JSON.stringify(stats)).toBeLessThanOrEqual(5);
+    expect(stats.fromLease).toBeGreaterThanOrEqual(95);
+  });
+
+  it('should keep a burst across two limiters within the shared rate (plus one lease each)', async () => {
+    const id = uniqueId('lease-burst');
+    ids.push(id);
+    // 40/s: leases of up to 2 tokens (rate / 20), paced at 38/s; each limiter alone could run its 80 calls at once.
+    const options = { id, ratePerSecond: 40, maxConcurrent: 8 };
+    const [a, b] = await Promise.all([limiter(redisA, options), limiter(redisB, options)]);
+    const starts: number[] = [];
+    const calls = Array.from({ length: 80 }, () => [call(a, starts), call(b, starts)]).flat();
+    const results = await Promise.allSettled(calls);
+    expect(results.filter((r) => r.status === 'rejected')).toEqual([]);
+    expect(starts).toHaveLength(160);
+    const first = Math.min(...starts);
+    expect(maxInWindow(starts), `starts (ms): ${starts.map((t) => t - first).join(' ')}`).toBeLessThanOrEqual(40 + 2 * 2);
+    // Both limiters got a share, and every grant but the last ones was used.
+    expect(a.stats().started + b.stats().started).toBe(160);
+    expect(Math.min(a.stats().started, b.stats().started)).toBeGreaterThan(0);
+  }, 30_000);
+});
