@@ -2,25 +2,17 @@
  * The benchmark's baseline: the least a USSD server on this stack can do per hop. Express 5 parses the
  * form, ioredis does one GET and one SET of the session, the balance hop makes one
  * `GET /savingsaccounts/{id}` and the confirming hop of a transfer one `POST /accounttransfers` to the
- * same Fineract sandbox Kiunga uses. No PIN check, no flow engine, no limits, no idempotency.
+ * same Fineract sandbox Kiunga uses (baseline-fineract.ts). No PIN check, no flow engine, no limits, no
+ * idempotency. `POST /channels/africastalking/sms` answers `BAL` with the same balance read, the reply kept
+ * in memory (`GET /sandbox/outbox`, as Kiunga's sandbox messenger shows it) instead of a queue.
  */
 import express from 'express';
 import { Redis } from 'ioredis';
-import { Pool } from 'undici';
+import { balanceLine, SCREENS, transfer } from './baseline-fineract.js';
 
 const port = Number(process.env.PORT ?? 3100);
 const redis = new Redis(process.env.REDIS_URL ?? 'redis://127.0.0.1:6379');
-const fineractUrl = new URL(process.env.FINERACT_URL ?? 'http://127.0.0.1:8080/fineract-provider/api/v1');
-const fineract = new Pool(fineractUrl.origin, { connections: 64 });
-const headers = {
-  authorization: `Basic ${Buffer.from('mifos:password').toString('base64')}`,
-  'fineract-platform-tenantid': 'default',
-  accept: 'application/json',
-  'content-type': 'application/json',
-};
 const prefix = process.env.REDIS_PREFIX ?? 'bench-minimal';
-/** Synthetic sandbox customer i has the number +254720 + 6 digits and savings account 10000 + i. */
-const accountOf = (msisdn: string) => 10_000 + Number(msisdn.slice(-6));
 
 const app = express();
 app.use(express.urlencoded({ extended: false, limit: '16kb' }));
@@ -30,44 +22,28 @@ app.post('/channels/africastalking/ussd', async (req, res) => {
   const previous = await redis.get(key);
   const parts = text ? text.split('*') : [];
   let reply: string;
-  if (parts.length === 0) reply = 'CON Welcome. Enter your PIN:';
-  else if (parts.length === 1) reply = 'CON Main menu\n1. Balance\n2. Mini statement\n3. Send money';
-  else if (parts[1] === '1') {
-    const { body } = await fineract.request({
-      method: 'GET',
-      path: `${fineractUrl.pathname}/savingsaccounts/${accountOf(phoneNumber!)}`,
-      headers,
-    });
-    const account = (await body.json()) as { summary: { availableBalance: number } };
-    reply = `END Balance: KES ${account.summary.availableBalance.toFixed(2)}`;
-  } else if (parts.length < 5) reply = 'CON Next:';
+  if (parts.length === 0) reply = `CON ${SCREENS.welcome}`;
+  else if (parts.length === 1) reply = `CON ${SCREENS.menu}`;
+  else if (parts[1] === '1') reply = `END Balance\n${await balanceLine(phoneNumber!)}`;
+  else if (parts.length === 2) reply = `CON ${SCREENS.recipient}`;
+  else if (parts.length === 3) reply = `CON ${SCREENS.amount}`;
+  else if (parts.length === 4) reply = `CON ${SCREENS.confirm(parts[3]!)}`;
   else {
-    const from = accountOf(phoneNumber!);
-    const to = accountOf(parts[2]!);
-    const { body, statusCode } = await fineract.request({
-      method: 'POST',
-      path: `${fineractUrl.pathname}/accounttransfers`,
-      headers,
-      body: JSON.stringify({
-        fromOfficeId: 1,
-        fromClientId: from,
-        fromAccountType: 2,
-        fromAccountId: from,
-        toOfficeId: 1,
-        toClientId: to,
-        toAccountType: 2,
-        toAccountId: to,
-        transferAmount: parts[3],
-        transferDate: new Date().toISOString().slice(0, 10),
-        dateFormat: 'yyyy-MM-dd',
-        locale: 'en',
-        transferDescription: `bench ${sessionId}`,
-      }),
-    });
-    await body.text();
-    reply = statusCode === 200 ? 'END Done' : `END Failed ${statusCode}`;
+    const ok = await transfer(phoneNumber!, parts[2]!, parts[3]!, `bench ${sessionId}`);
+    reply = `END ${ok ? SCREENS.done(parts[3]!) : SCREENS.failed}`;
   }
   await redis.set(key, JSON.stringify({ text: parts.length, previous: previous?.length ?? 0 }), 'EX', 180);
   res.type('text/plain').send(reply);
 });
+
+const outbox: { to: string; text: string; ref: string }[] = [];
+app.post('/channels/africastalking/sms', async (req, res) => {
+  const { from, text, id } = req.body as Record<string, string>;
+  if (!from || !id) return void res.status(400).send('bad request');
+  const reply = /^BAL\b/i.test(text ?? '') ? `Balance\n${await balanceLine(from)}` : 'Send BAL for your balance.';
+  outbox.push({ to: from, text: reply, ref: `at:${id}` });
+  if (outbox.length > 10_000) outbox.splice(0, outbox.length - 10_000);
+  res.type('text/plain').send('OK');
+});
+app.get('/sandbox/outbox', (_req, res) => void res.json(outbox));
 app.listen(port, '127.0.0.1', () => process.stdout.write(`listening ${port}\n`));
