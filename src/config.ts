@@ -226,11 +226,12 @@ function toConfig(v: SettingValues) {
     approvals: { defaultExpiryS: v.APPROVAL_DEFAULT_EXPIRY_S, ussdCode: v.USSD_SERVICE_CODE },
     /** Agents (issue 11): how long a cash-out waits for the customer, and whether the agent keys the customer's ID. */
     agents: { cashOutExpiryS: v.AGENT_CASHOUT_EXPIRY_S, idCheck: v.AGENT_CASHOUT_ID_CHECK },
-    /** Sign-up and loan applications (issue 12): the new client's status and office, the quote client, the ID rule. */
+    /** Sign-up and loan applications (issue 12): the new client's status and office, the quote client, the status poll, the ID rule. */
     origination: {
       clientActive: v.LOAN_APPLICANT_CLIENT_ACTIVE,
       officeId: v.LOAN_APPLICANT_OFFICE_ID,
       quoteClientId: v.LOAN_QUOTE_CLIENT_ID,
+      statusPollS: v.LOAN_STATUS_POLL_S,
       country: v.SIGNUP_COUNTRY,
     },
     /** Abuse buckets on every channel route (LIMIT_NUMBER_PER_MIN, LIMIT_SOURCE_PER_MIN, TRUSTED_SOURCES). */

@@ -53,6 +53,7 @@ import { createApprovalService, type RedisApprovalService } from './approvals/ap
 import { ApplicationService } from './origination/applications.js';
 import { ProfileService } from './origination/profiles.js';
 import { fineractCore } from './origination/fineract-core.js';
+import { registerLoanHookJob } from './origination/loan-hook-job.js';
 import { MandateRegistry } from './approvals/mandates.js';
 import { DEMO_MANDATES } from './approvals/demo-mandates.js';
 import { createAgentRegistry, DEFAULT_AGENT_LIMITS, type AgentRegistry } from './agents/registry.js';
@@ -60,9 +61,6 @@ import { createAgentLimiter } from './agents/limits.js';
 import { AgentService } from './agents/agent-service.js';
 import { DEMO_AGENTS } from './agents/demo-agents.js';
 import { loadFeeSchedule } from './agents/fees.js';
-
-/** How often Fineract's status of applied-for loans is read (and approved applications not yet sent are sent). */
-const APPLICATION_POLL_MS = 60_000;
 
 /**
  * Builds every long-lived dependency from the configuration: store (Redis or in-process), Fineract (or the
@@ -394,13 +392,15 @@ export async function createServices(
       today,
       ussdCode: config.approvals.ussdCode,
     });
-    // Fineract's status of the loans applied for (approved, disbursed, rejected) is polled; approved applications
-    // that could not be sent are sent again on the same beat.
+    // Fineract's status of the loans applied for (approved, disbursed, rejected) is mirrored from its LOAN hooks where
+    // they are registered (`fineract-loan-hook`), and polled (LOAN_STATUS_POLL_S) as the fallback; approved
+    // applications that could not be sent are sent again on the same beat.
+    registerLoanHookJob({ fineract, applications, queue, logger });
     const applicationPoll = setInterval(() => {
       applications
         .syncAll()
         .catch((error: unknown) => logger.warn({ err: { type: (error as Error)?.name } }, 'application status poll failed'));
-    }, APPLICATION_POLL_MS);
+    }, config.origination.statusPollS * 1000);
     applicationPoll.unref();
     closers.push(async () => clearInterval(applicationPoll));
     const agentRegistry = createAgentRegistry({ store, keys });

@@ -430,6 +430,14 @@ export const SETTINGS = {
     default: '1',
     schema: int(1, Number.MAX_SAFE_INTEGER),
   },
+  LOAN_STATUS_POLL_S: {
+    help:
+      "Issue 12: how often Fineract's status of applied-for loans (approved, disbursed, rejected) is read, and " +
+      'approved applications not sent yet are sent again. With the Fineract hook registered for the LOAN events ' +
+      '(README, Fineract hooks) a change is mirrored at once and the poll is only the fallback.',
+    default: '60',
+    schema: int(5, 86_400),
+  },
   SIGNUP_COUNTRY: {
     help: 'Issue 12: the country (ISO 3166 alpha-2) whose national ID rule sign-up applies (KE: 7 or 8 digits).',
     default: DEFAULT_COUNTRY,

@@ -10,10 +10,11 @@ import { FineractNotFound, OwnershipError } from '../fineract/errors.js';
 import type { Translator } from '../text/i18n.js';
 import { toGsm } from '../text/gsm.js';
 import { timingSafeEqualStr } from '../security/secrets.js';
-import { HOOK_JOB, SMS_JOB, type Jobs } from '../jobs/catalogue.js';
+import { HOOK_JOB, LOAN_HOOK_ACTIONS, LOAN_HOOK_JOB, SMS_JOB, type Jobs } from '../jobs/catalogue.js';
 
 /**
- * Fineract hooks (the "Web" template) → SMS alerts to the account owner.
+ * Fineract hooks (the "Web" template) → SMS alerts to the account owner, and loan status changes mirrored to the
+ * loan applications they belong to (issue 12).
  *
  * How Fineract delivers (apache/fineract `ProcessorHelper.createWebHookService`, `WebHookService`): it builds a
  * Retrofit client with `baseUrl(<Payload URL>)` and posts with `@POST(".")`. Retrofit refuses a base URL whose
@@ -39,6 +40,12 @@ import { HOOK_JOB, SMS_JOB, type Jobs } from '../jobs/catalogue.js';
  *   transaction is not there yet. Malformed bodies get 4xx; events other than savings deposits and
  *   withdrawals and other tenants get 200 `ignored`. Never 5xx: an internal failure is logged and answered
  *   200 `not processed` (Fineract would not retry anyway).
+ * - **Loan status changes** (`LOAN` `APPROVE`, `APPROVALUNDO`, `DISBURSE`, `DISBURSETOSAVINGS`, `DISBURSALUNDO`,
+ *   `REJECT`, `WITHDRAW`) are a hint too: only the action and the loan id are taken (`response.loanId`, which must
+ *   agree with `response.resourceId`), claimed once (action + loan + the payload's timestamp, so a later undo and
+ *   redo of the same action is a new event), and the `fineract-loan-hook` job (src/origination/loan-hook-job.ts)
+ *   re-reads the loan and mirrors the application whose id is the loan's external id, with the same code as the
+ *   status poll: one SMS per change whichever sees it first. A loan that is no Kiunga application changes nothing.
  * - **Failed commands fire hooks too** (`SynchronousCommandProcessingService.publishHookErrorEvent`): up to
  *   1.8 with `"status": "Exception"` and an error `response`; since 1.9 the error is passed as a String, so the
  *   hook carries neither `status` nor `response` (nor `clientId`). A success hook always has `response` (the
@@ -62,16 +69,33 @@ export function hookEventKey(keys: Keys, e: Pick<HookEvent, 'action' | 'savingsI
   return keys.forSession('fineract-hook', `savings-${e.savingsId}`, `${e.action.toLowerCase()}:${e.transactionId}`);
 }
 
+/** What the `fineract-loan-hook` job receives: the action and the loan id. */
+export type LoanHookEvent = Jobs[typeof LOAN_HOOK_JOB];
+
+/**
+ * The Redis key that makes one loan event count once. Fineract's payload has no id of the command, so its
+ * timestamp (`Instant.now()` when the hook was built) tells a redelivery from the same action done again.
+ */
+export function loanHookEventKey(keys: Keys, e: LoanHookEvent, timestamp?: string): string {
+  return keys.forSession('fineract-hook', `loan-${e.loanId}`, `${e.action.toLowerCase()}:${timestamp?.replace(/\D/g, '') ?? 'none'}`);
+}
+
+/** `Instant.toString()`: what Fineract writes in `timestamp`. Anything else is not used in the key. */
+const INSTANT = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?Z$/;
+const isLoanAction = (action: string): action is LoanHookEvent['action'] => (LOAN_HOOK_ACTIONS as readonly string[]).includes(action);
+
 const Id = z.number().int().positive().max(Number.MAX_SAFE_INTEGER);
 const Payload = z.object({
   entityName: z.string().max(64).optional(),
   actionName: z.string().max(64).optional(),
   status: z.string().max(64).optional(),
   clientId: Id.optional(),
+  timestamp: z.string().max(64).optional(),
   response: z
     .object({
       clientId: Id.optional(),
       savingsId: Id.optional(),
+      loanId: Id.optional(),
       resourceId: Id.optional(),
     })
     .optional(),
@@ -88,7 +112,11 @@ export interface FineractHooksOptions {
   logger: Logger;
 }
 
-type Verdict = { status: 400 | 415; error: string } | { status: 200; ignored: string; quiet?: boolean } | { status: 200; event: HookEvent };
+type Verdict =
+  | { status: 400 | 415; error: string }
+  | { status: 200; ignored: string; quiet?: boolean }
+  | { status: 200; event: HookEvent }
+  | { status: 200; loan: LoanHookEvent; timestamp?: string };
 
 /** Reads a hook request; pure (no side effect). */
 export function readHook(req: Pick<Request, 'get' | 'is' | 'body'>, tenant: string): Verdict {
@@ -109,6 +137,14 @@ export function readHook(req: Pick<Request, 'get' | 'is' | 'body'>, tenant: stri
   if (body.status !== undefined && body.status.toLowerCase() === 'exception')
     return { status: 200, ignored: 'failed command', quiet: true };
   if (body.response === undefined) return { status: 200, ignored: 'failed command', quiet: true };
+  if (entity === 'LOAN' && isLoanAction(action)) {
+    const { loanId, resourceId } = body.response;
+    if (loanId === undefined) return { status: 400, error: 'missing response.loanId' };
+    if (resourceId !== undefined && resourceId !== loanId)
+      return { status: 400, error: 'response.loanId and response.resourceId disagree' };
+    const timestamp = body.timestamp !== undefined && INSTANT.test(body.timestamp) ? body.timestamp : undefined;
+    return { status: 200, loan: { action, loanId }, ...(timestamp ? { timestamp } : {}) };
+  }
   if (entity !== 'SAVINGSACCOUNT' || (action !== 'DEPOSIT' && action !== 'WITHDRAWAL'))
     return { status: 200, ignored: 'event not handled' };
   const r = body.response;
@@ -126,6 +162,41 @@ export function fineractHooksRouter(options: FineractHooksOptions): Router {
   const log = options.logger.child({ component: 'fineract-hooks' });
   const router = Router();
   let warnedNoSecret = false;
+
+  /** Claims a loan event once and queues its re-read; answers like the savings events. */
+  const acceptLoan = async (event: LoanHookEvent, timestamp: string | undefined, res: Response) => {
+    const ids = { action: event.action, loanId: event.loanId };
+    try {
+      const dedupe = loanHookEventKey(keys, event, timestamp);
+      if (!(await store.setIfAbsent(dedupe, '1', HOOK_DEDUPE_TTL_MS))) {
+        log.info(ids, 'Fineract hook already seen');
+        res.json({ status: 'duplicate' });
+        return;
+      }
+      try {
+        await queue.add(
+          LOAN_HOOK_JOB,
+          { ...event },
+          {
+            // BullMQ refuses a ':' in a job id: the timestamp's digits are enough.
+            jobId: `hook-loan-${event.action.toLowerCase()}-${event.loanId}-${timestamp?.replace(/\D/g, '') ?? 'none'}`,
+            delayMs: HOOK_DELAY_MS,
+            attempts: 6,
+            backoffMs: 1000,
+          },
+        );
+      } catch (err) {
+        await store.delete(dedupe).catch(() => undefined); // a redelivery may try again
+        throw err;
+      }
+    } catch (err) {
+      log.error({ err: { type: (err as Error)?.name, message: (err as Error)?.message } }, 'Fineract hook not processed');
+      res.json({ status: 'not processed' });
+      return;
+    }
+    log.info(ids, 'Fineract hook accepted');
+    res.json({ status: 'accepted' });
+  };
 
   const handle = async (req: Request, res: Response) => {
     // The path segment (what Fineract sends); `?key=` only as a fallback for a proxy that moved it there.
@@ -150,6 +221,10 @@ export function fineractHooksRouter(options: FineractHooksOptions): Router {
       if (verdict.quiet) log.debug({ reason: verdict.ignored }, 'Fineract hook ignored');
       else log.info({ reason: verdict.ignored }, 'Fineract hook ignored');
       res.json({ status: 'ignored', reason: verdict.ignored });
+      return;
+    }
+    if ('loan' in verdict) {
+      await acceptLoan(verdict.loan, verdict.timestamp, res);
       return;
     }
     const { event } = verdict;

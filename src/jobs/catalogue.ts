@@ -12,6 +12,9 @@ import { z } from 'zod';
  * - `call`: call-back (`callback/callbacks.ts`); handled by `messaging/outbound.ts`.
  * - `resolveTransfer`: money (`TransferService`), handled by `TransferService.resolve` (wired in services.ts).
  * - `fineract-hook`: the Fineract hook route; handled by `hooks/fineract-hooks.ts` (`registerHookJob`).
+ * - `fineract-loan-hook`: the same route, for a loan's status change (issue 12); handled by
+ *   `origination/loan-hook-job.ts` (`registerLoanHookJob`): re-reads the loan and mirrors the loan application
+ *   whose id is its external id.
  * - `approval-expire`, `approval-warn`, `approval-settle`: the approval service (`approvals/approval-service.ts`,
  *   registered there with `registerJobs`): expire a pending approval at its expiry (hold released), warn its
  *   approvers before, and finish the Fineract side of one (execute an approved one, release the hold of a closed
@@ -24,6 +27,7 @@ export const SMS_JOB = 'sms';
 export const CALL_JOB = 'call';
 export const RESOLVE_JOB = 'resolveTransfer';
 export const HOOK_JOB = 'fineract-hook';
+export const LOAN_HOOK_JOB = 'fineract-loan-hook';
 export const OTP_JOB = 'otp';
 export const APPROVAL_EXPIRE_JOB = 'approval-expire';
 export const APPROVAL_WARN_JOB = 'approval-warn';
@@ -53,6 +57,19 @@ const Id = z.number().int().positive().max(Number.MAX_SAFE_INTEGER);
 /** A Fineract hook event, as claimed by the payload: re-read from Fineract before any alert. */
 const HookJob = z.object({ action: z.enum(HOOK_ACTIONS), clientId: Id, savingsId: Id, transactionId: Id });
 
+/** The LOAN commands that change a loan's status (CommandWrapperBuilder action names). */
+export const LOAN_HOOK_ACTIONS = [
+  'APPROVE',
+  'APPROVALUNDO',
+  'DISBURSE',
+  'DISBURSETOSAVINGS',
+  'DISBURSALUNDO',
+  'REJECT',
+  'WITHDRAW',
+] as const;
+/** A loan hook: the action and the loan id only; the loan (and its external id) is re-read from Fineract. */
+const LoanHookJob = z.object({ action: z.enum(LOAN_HOOK_ACTIONS), loanId: Id }).strict();
+
 /** One send of a one-time code: the client, the purpose and the challenge's random reference. No code. */
 const OtpJob = z
   .object({
@@ -71,6 +88,7 @@ export const JOB_SCHEMAS = {
   [CALL_JOB]: CallJob,
   [RESOLVE_JOB]: ResolveJob,
   [HOOK_JOB]: HookJob,
+  [LOAN_HOOK_JOB]: LoanHookJob,
   [OTP_JOB]: OtpJob,
   [APPROVAL_EXPIRE_JOB]: ApprovalJob,
   [APPROVAL_WARN_JOB]: ApprovalJob,

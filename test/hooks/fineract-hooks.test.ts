@@ -1,7 +1,8 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { startTestServer, type TestServer } from '../helpers/server.js';
 import { call, savingsTxnBody } from '../sandbox/api.js';
-import { hookEventKey } from '../../src/hooks/fineract-hooks.js';
+import { hookEventKey, loanHookEventKey } from '../../src/hooks/fineract-hooks.js';
+import type { Application } from '../../src/origination/applications.js';
 
 /**
  * Fineract hooks → SMS alerts (threat T20): the secret in the URL path is the only authenticity (Fineract
@@ -231,6 +232,95 @@ describe('Fineract hooks', () => {
     for (const post of ignored) expect((await hook(post)).json).toMatchObject({ status: 'ignored' });
     await server.services.queue.idle();
     expect(outbox(BARAKA)).toEqual([]);
+  });
+});
+
+describe('Fineract loan hooks (issue 12): a hint to mirror the loan application the loan belongs to', () => {
+  /** The payload of a LOAN command (CommandProcessingResult of approveApplication and the like: loanId = resourceId). */
+  const loanPayload = (loanId: number, action: string, timestamp = new Date().toISOString()) => ({
+    entityName: 'LOAN',
+    actionName: action,
+    createdBy: 1,
+    createdByName: 'mifos',
+    createdByFullName: 'App Administrator',
+    request: { approvedOnDate: today(), dateFormat: 'yyyy-MM-dd', locale: 'en' },
+    officeId: 1,
+    clientId: 1,
+    response: { clientId: 1, loanId, resourceId: loanId, resourceExternalId: null, changes: { status: { id: 200 } } },
+    timestamp,
+  });
+  const loanHook = (body: unknown, action = 'APPROVE') => hook({ body, entity: 'LOAN', action });
+  // Amina's Biashara loan in the demo data: active, no external id.
+  const DEMO_LOAN = 101;
+
+  it('should claim a loan event once, tell a redelivery from the same action done again, and leave a loan that is no application alone', async () => {
+    const before = server.logs.lines.length;
+    const body = loanPayload(DEMO_LOAN, 'APPROVE');
+    expect((await loanHook(body)).json).toEqual({ status: 'accepted' });
+    expect((await loanHook(body)).json).toEqual({ status: 'duplicate' });
+    expect(
+      await server.services.store.get(loanHookEventKey(server.services.keys, { action: 'APPROVE', loanId: DEMO_LOAN }, body.timestamp)),
+    ).toBe('1');
+    // Approved again later (after an undo): a new event.
+    const later = loanPayload(DEMO_LOAN, 'APPROVE', new Date(Date.now() + 1000).toISOString());
+    expect((await loanHook(later)).json).toEqual({ status: 'accepted' });
+    await server.services.queue.idle();
+    const lines = server.logs.lines.slice(before).join('\n');
+    expect(lines.match(/loan is not a Kiunga application: nothing mirrored/g)).toHaveLength(2);
+    expect(outbox(AMINA)).toEqual([]);
+  });
+
+  it("should not mirror an application whose id a loan's external id names when the application has another loan", async () => {
+    const { applications, sandbox } = server.services;
+    const id = 'ab'.repeat(16);
+    const application: Application = {
+      id,
+      ref: 'HOOKTEST',
+      state: 'in-core',
+      msisdn: AMINA,
+      lang: 'en',
+      clientId: 1,
+      productId: 1,
+      productName: 'Biashara Loan',
+      principalCents: 1_000_000,
+      repayments: 6,
+      currency: 'KES',
+      quote: { instalmentCents: 191_667, totalRepaymentCents: 1_150_000, totalCostCents: 150_000, currency: 'KES' },
+      checks: [],
+      loanId: 999_999,
+      channel: 'ussd',
+      createdAt: Date.now(),
+      updatedAt: Date.now(),
+      version: 1,
+    };
+    expect(await applications.records.create(application)).toBe(true);
+    // Someone gave the demo loan (active) that external id in Fineract.
+    sandbox!.bank.data.loans.find((l) => l.id === DEMO_LOAN)!.externalId = id;
+    expect((await loanHook(loanPayload(DEMO_LOAN, 'DISBURSE'), 'DISBURSE')).json).toEqual({ status: 'accepted' });
+    await server.services.queue.idle();
+    expect(server.logs.text).toContain("loan's external id names an application with another loan: nothing mirrored");
+    expect((await applications.get(id))!.state).toBe('in-core');
+    expect(outbox(AMINA)).toEqual([]);
+  });
+
+  it('should answer 4xx to a malformed loan hook, and ignore the loan commands that change no status', async () => {
+    const good = loanPayload(DEMO_LOAN, 'REJECT');
+    const { loanId: _loanId, ...noLoanId } = good.response;
+    const malformed: unknown[] = [
+      { ...good, response: noLoanId },
+      { ...good, response: { ...good.response, resourceId: DEMO_LOAN + 1 } },
+      { ...good, response: { ...good.response, loanId: -1 } },
+      { ...good, response: { ...good.response, loanId: '101' } },
+    ];
+    for (const body of malformed) expect((await loanHook(body, 'REJECT')).status, JSON.stringify(body).slice(0, 200)).toBe(400);
+    for (const action of ['REPAYMENT', 'CREATE', 'UPDATE', 'WAIVEINTERESTPORTION']) {
+      expect((await loanHook({ ...good, actionName: action }, action)).json).toEqual({ status: 'ignored', reason: 'event not handled' });
+    }
+    // A failed approval (1.9+: no response) is quiet, as for savings.
+    const { response: _response, ...failed } = good;
+    expect((await loanHook({ ...failed, actionName: 'APPROVE' })).json).toEqual({ status: 'ignored', reason: 'failed command' });
+    await server.services.queue.idle();
+    expect(outbox(AMINA)).toEqual([]);
   });
 });
 

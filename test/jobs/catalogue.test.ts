@@ -17,6 +17,7 @@ import {
   CALL_JOB,
   HOOK_JOB,
   JOB_SCHEMAS,
+  LOAN_HOOK_JOB,
   OTP_JOB,
   RESOLVE_JOB,
   SMS_JOB,
@@ -42,7 +43,17 @@ const SECRET_LOOKING = 'not-a-number-9f3c';
 describe('job catalogue', () => {
   it('should name every job Kiunga queues with a schema', () => {
     expect(Object.keys(JOB_SCHEMAS).sort()).toEqual(
-      [CALL_JOB, HOOK_JOB, RESOLVE_JOB, SMS_JOB, OTP_JOB, APPROVAL_EXPIRE_JOB, APPROVAL_WARN_JOB, APPROVAL_SETTLE_JOB].sort(),
+      [
+        CALL_JOB,
+        HOOK_JOB,
+        LOAN_HOOK_JOB,
+        RESOLVE_JOB,
+        SMS_JOB,
+        OTP_JOB,
+        APPROVAL_EXPIRE_JOB,
+        APPROVAL_WARN_JOB,
+        APPROVAL_SETTLE_JOB,
+      ].sort(),
     );
   });
 
