@@ -5,13 +5,16 @@ import type { LoanQuote } from '../origination/core.js';
 import { profilePinId, type ProfileService } from '../origination/profiles.js';
 import { parseAmount } from '../money/transfer-service.js';
 import { actor, checkPin, FlowError, requireCustomer, type PinVerifier } from './actor-kit.js';
+import { startRead, takeRead } from '../session/hop-context.js';
 import type { Catalogue } from './catalogue.js';
 import type { FlowContext, FlowEvent, ViewVars } from './types.js';
 import { amountVar, type ManifestSet } from './manifest.js';
 
 /**
  * The loan applications part of the setup() registry (issue 12, point 4): the status of the sender's loan
- * applications by SMS keyword (LOAN / MKOPO / PRET), newest first, in the customer's language. Behaviour lives
+ * applications by SMS keyword (LOAN / MKOPO / PRET), newest first, in the customer's language; a number that is no
+ * (active) client but completed the USSD sign-up gets the same answer (`findApplicant`), in its sign-up language
+ * unless it writes another language's word. Behaviour lives
  * in `origination/applications.ts`; this adapts it to flows. On USSD, a registered customer who has applied
  * gets "My applications" in the menu: the newest applications with their status, and withdrawal of one not yet
  * sent to Fineract; and "Apply for a loan": a product the catalogue shows on USSD, an amount inside its range,
@@ -31,6 +34,11 @@ const productVar = { max: 20, example: 'Biashara Loan', description: "the produc
 
 export const ORIGINATION_MANIFESTS = {
   actors: {
+    findApplicant: {
+      description:
+        "a number that is no (active) client: its completed sign-up (a Kiunga profile), with the profile's language; none: unregistered",
+      errors: ['unregistered'],
+    },
     loadApplicationStatus: {
       description: "the status of the sender's latest loan applications (the two newest, newest first); none: not-found",
       errors: ['not-found'],
@@ -66,6 +74,9 @@ export const ORIGINATION_MANIFESTS = {
     },
   },
   actions: {
+    rememberApplicant: {
+      description: "speaks the language of the applicant's sign-up (findApplicant)",
+    },
     rememberApplicationStatus: {
       description: 'keeps the status lines loadApplicationStatus read',
       views: {
@@ -154,7 +165,7 @@ export interface OriginationFlowDeps {
   catalogue?: Pick<Catalogue, 'loanProducts'> | null;
   pins: PinVerifier;
   /** Sign-up profiles: a signed-up applicant applies with their profile (no client yet). */
-  profiles?: Pick<ProfileService, 'get'>;
+  profiles?: Pick<ProfileService, 'get' | 'forNumber'>;
   /** The PIN check of a profile's PIN key (`p-<profile id>`), with the ordinary lockout. */
   profilePins?: { verify(id: string, pin: string, caller?: { msisdn?: string }): ReturnType<PinVerifier['verify']> };
   logger: Logger;
@@ -191,7 +202,21 @@ export function createOriginationImplementations(deps: OriginationFlowDeps) {
   };
   const chosenCents = (context: FlowContext) => Number(context.data.applyCents ?? 0);
   const chosenRepayments = (context: FlowContext) => Number(context.data.applyRepayments ?? 0);
+  /** Whether the menu offers "My applications" (USSD only); read early while the PIN is checked. */
+  const applicationMenu = async (context: FlowContext) => {
+    requireCustomer(context);
+    // The list and withdrawal need the USSD menus; a voice call reads no such screens.
+    if (context.channel !== 'ussd' || !deps.applications) return { count: 0, offers: 0 };
+    return { count: (await deps.applications.forApplicant(context.msisdn, 1)).length, offers: offers(context).length };
+  };
+
   const actors = {
+    findApplicant: actor(logger, 'findApplicant', async ({ context }) => {
+      // Only a finished sign-up is an applicant; a number half-way through is told it is not registered, as before.
+      const profile = deps.profiles ? await deps.profiles.forNumber(context.msisdn) : undefined;
+      if (!profile || profile.state !== 'done') throw new FlowError('unregistered');
+      return { lang: profile.lang };
+    }),
     loadApplicationStatus: actor(logger, 'loadApplicationStatus', async ({ context }) => {
       if (!deps.applications) throw new FlowError('unavailable');
       const mine = await deps.applications.forApplicant(context.msisdn, 2);
@@ -199,12 +224,9 @@ export function createOriginationImplementations(deps: OriginationFlowDeps) {
       // Told in the language the customer uses now, whatever language they applied in.
       return { lines: mine.map((a) => deps.applications!.statusLine({ ...a, lang: context.lang })) };
     }),
-    loadApplicationMenu: actor(logger, 'loadApplicationMenu', async ({ context }) => {
-      requireCustomer(context);
-      // The list and withdrawal need the USSD menus; a voice call reads no such screens.
-      if (context.channel !== 'ussd' || !deps.applications) return { count: 0, offers: 0 };
-      return { count: (await deps.applications.forApplicant(context.msisdn, 1)).length, offers: offers(context).length };
-    }),
+    loadApplicationMenu: actor(logger, 'loadApplicationMenu', async ({ context }) =>
+      takeRead('loadApplicationMenu', () => applicationMenu(context)),
+    ),
     loadApplications: actor(logger, 'loadApplications', async ({ context }) => {
       requireApplicant(context);
       if (!deps.applications) throw new FlowError('unavailable');
@@ -292,6 +314,10 @@ export function createOriginationImplementations(deps: OriginationFlowDeps) {
   } satisfies Record<keyof typeof ORIGINATION_MANIFESTS.actors, AnyActorLogic>;
 
   const actions = {
+    rememberApplicant: assign(({ event }: Ctx) => {
+      const lang = (event.output as { lang?: string } | undefined)?.lang;
+      return typeof lang === 'string' && lang ? { lang } : {};
+    }),
     rememberApplicationStatus: assign(({ context, event }: Ctx) => ({
       view: { ...context.view, applications: ((event.output as { lines?: string[] } | undefined)?.lines ?? []).join('\n') },
     })),
@@ -364,5 +390,5 @@ export function createOriginationImplementations(deps: OriginationFlowDeps) {
     }),
   } satisfies Record<keyof typeof ORIGINATION_MANIFESTS.actions, unknown>;
 
-  return { actors, actions, guards: {} };
+  return { actors, actions, guards: {}, warm: (context: FlowContext) => startRead('loadApplicationMenu', () => applicationMenu(context)) };
 }
