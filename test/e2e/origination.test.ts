@@ -3,8 +3,11 @@
  * and real Redis: +254711000009 signs up by USSD, applies by USSD for a Biashara Loan of 10,000 over 6
  * repayments and sees Fineract's quote, passes the automated checks, and a reviewer approves over the admin API;
  * the sandbox then holds one new client and one loan "submitted and pending approval" with the application's
- * external id, even when the approval is repeated or two approvals race; the applicant sees the status by USSD. A declined application says why (SMS), a rejected one
- * names the reviewer's reason, and the status made in Fineract (the sandbox approves the loan) is mirrored.
+ * external id, even when the approval is repeated or two approvals race; the applicant sees the status by USSD
+ * and SMS. A declined application says why (SMS), a rejected one names the reviewer's reason. The status made in
+ * Fineract (the sandbox approves, pays out or rejects the loan) is mirrored through the sandbox's LOAN hooks, as
+ * Fineract posts them, with the poll far away (LOAN_STATUS_POLL_S); and by the poll's own code where no hook is
+ * registered; hook and poll racing tell the applicant once. An applicant who is no client yet asks LOAN by SMS.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DEMO, DEMO_UNKNOWN_MSISDN } from '../../src/sandbox/demo-data.js';
@@ -14,10 +17,16 @@ import { atSession, startTestServer, type TestServer } from '../helpers/server.j
 import { atSms } from '../sms/helpers.js';
 
 const ALICE = 'alice-token-for-origination-tests-0123456';
+const HOOK_SECRET = 'origination-hook-secret-0123456789';
 let server: TestServer;
 
 beforeAll(async () => {
-  server = await startTestServer({ ADMIN_TOKENS: `alice:${ALICE},bob:bob-token-for-origination-tests-012345678` });
+  server = await startTestServer({
+    ADMIN_TOKENS: `alice:${ALICE},bob:bob-token-for-origination-tests-012345678`,
+    FINERACT_HOOK_SECRET: HOOK_SECRET,
+    // No poll runs while these tests do: a change seen is the hook's, or the poll's code called by the test.
+    LOAN_STATUS_POLL_S: '86400',
+  });
 });
 afterAll(async () => {
   await server?.close();
@@ -71,13 +80,13 @@ async function auditOf(type: string) {
   return out;
 }
 
-async function signUp(msisdn: string, name: string, nationalId: string, birth = '15061990'): Promise<Profile> {
+async function signUp(msisdn: string, name: string, nationalId: string, birth = '15061990', lang = 'en'): Promise<Profile> {
   const { profiles } = server.services;
   const p = await profiles.start(msisdn);
   await profiles.setName(p.id, name);
   await profiles.setNationalId(p.id, nationalId);
   await profiles.setBirthDate(p.id, birth);
-  await profiles.setLanguage(p.id, 'en');
+  await profiles.setLanguage(p.id, lang);
   await profiles.consent(p.id, 'ussd');
   return profiles.pinSet(p.id, 'ussd');
 }
@@ -88,6 +97,36 @@ async function applyFor(profile: Profile, principalCents: number, repayments: nu
   const quote = await applications.quote(terms, principalCents, repayments);
   return applications.apply({ msisdn: profile.msisdn, lang: 'en', channel: 'ussd', profile, terms, principalCents, repayments, quote });
 }
+
+/**
+ * Registers Kiunga's hook in the sandbox for the LOAN events that change a loan's status, as an operator registers
+ * it in Fineract (README, Fineract hooks); any hook registered before is dropped first.
+ */
+async function registerLoanHooks() {
+  server.services.sandbox!.hooks.clear();
+  const registered = await fineract('POST', '/hooks', {
+    name: 'Web',
+    displayName: 'kiunga-loans',
+    isActive: true,
+    events: ['APPROVE', 'DISBURSE', 'REJECT'].map((actionName) => ({ entityName: 'LOAN', actionName })),
+    config: { 'Payload URL': `${server.url}/hooks/fineract/${HOOK_SECRET}/`, 'Content Type': 'json' },
+  });
+  expect(registered.status).toBe(200);
+}
+
+/** Moves a loan in the sandbox as Fineract's back office does (approve, disburse, reject), on the business date. */
+async function backOffice(loanId: number, command: 'approve' | 'disburse' | 'reject') {
+  const date = await server.services.fineract.businessDate();
+  const field = { approve: 'approvedOnDate', disburse: 'actualDisbursementDate', reject: 'rejectedOnDate' }[command];
+  const res = await fineract('POST', `/loans/${loanId}?command=${command}`, { [field]: date, dateFormat: 'yyyy-MM-dd', locale: 'en' });
+  expect(res.status, JSON.stringify(res.json)).toBe(200);
+}
+
+/** The SMS the applicant got about one application with this text in it. */
+const told = async (msisdn: string, ref: string, text: string) => (await sms(msisdn)).filter((t) => t.includes(ref) && t.includes(text));
+
+/** The `application.status` audit entries of one application (one per change mirrored from Fineract). */
+const statusChanges = async (id: string) => (await auditOf('application.status')).filter((e) => e.data?.application === id);
 
 const refusal = (p: Promise<unknown>) =>
   p.then(
@@ -258,22 +297,36 @@ describe('loan application', () => {
     expect((await sms(DEMO_UNKNOWN_MSISDN)).some((t) => t.includes('now with the bank'))).toBe(true);
   });
 
-  it("mirrors Fineract's approval of the loan and tells the applicant", async () => {
-    const application = (await server.services.applications.get(applicationId))!;
-    const date = await server.services.fineract.businessDate();
-    const approved = await fineract('POST', `/loans/${application.loanId}?command=approve`, {
-      approvedOnDate: date,
-      dateFormat: 'yyyy-MM-dd',
-      locale: 'en',
-    });
-    expect(approved.status).toBe(200);
-    expect(await server.services.applications.syncAll()).toBeGreaterThanOrEqual(1);
-    const after = (await server.services.applications.get(applicationId))!;
-    expect(after.state).toBe('core-approved');
-    expect(server.services.applications.statusLine(after)).toContain('loan approved');
-    expect((await sms(DEMO_UNKNOWN_MSISDN)).some((t) => t.includes(after.ref) && t.includes('is approved'))).toBe(true);
-    // The same status again changes nothing.
-    expect((await server.services.applications.sync(applicationId))!.version).toBe(after.version);
+  it("mirrors Fineract's approval and payout through its LOAN hooks, before any poll, with one SMS per change", async () => {
+    const { applications, sandbox } = server.services;
+    await registerLoanHooks();
+    const application = (await applications.get(applicationId))!;
+    expect(application.state).toBe('in-core');
+    await backOffice(application.loanId!, 'approve');
+    await sandbox!.hooks.idle();
+    expect(sandbox!.hooks.deliveries.map((d) => [d.entity, d.action, d.status])).toEqual([['LOAN', 'APPROVE', 200]]);
+    await server.services.queue.idle(10_000);
+    const approved = (await applications.get(applicationId))!;
+    expect(approved.state).toBe('core-approved');
+    expect(applications.statusLine(approved)).toContain('loan approved');
+    expect(await told(DEMO_UNKNOWN_MSISDN, approved.ref, 'is approved')).toHaveLength(1);
+    expect((await statusChanges(applicationId)).map((e) => e.data?.state)).toEqual(['core-approved']);
+    // The same status again (what the poll would read) changes nothing.
+    expect((await applications.sync(applicationId))!.version).toBe(approved.version);
+
+    await backOffice(application.loanId!, 'disburse');
+    await sandbox!.hooks.idle();
+    expect(sandbox!.hooks.deliveries.map((d) => [d.action, d.status])).toEqual([
+      ['APPROVE', 200],
+      ['DISBURSE', 200],
+    ]);
+    await server.services.queue.idle(10_000);
+    const paid = (await applications.get(applicationId))!;
+    expect(paid.state).toBe('disbursed');
+    expect(await told(DEMO_UNKNOWN_MSISDN, paid.ref, 'has been paid out')).toHaveLength(1);
+    expect(await told(DEMO_UNKNOWN_MSISDN, paid.ref, 'is approved')).toHaveLength(1);
+    expect((await statusChanges(applicationId)).map((e) => e.data?.state)).toEqual(['core-approved', 'disbursed']);
+
     // By USSD, with the PIN chosen at sign-up, the applicant sees the change under My applications as the new
     // client (the "no client" the sign-up dials left in the phone lookup cache was forgotten when it was created).
     const session = atSession(server, DEMO_UNKNOWN_MSISDN);
@@ -281,14 +334,83 @@ describe('loan application', () => {
     expect((await session.send('2580')).body).toContain('11. My applications');
     // The declined second application is newer, so listed first.
     const list = (await session.send('11')).body;
-    const row = new RegExp(`(\\d+)\\. ${after.ref} Biashara Loan KES 10,000\\.00`).exec(list)?.[1];
+    const row = new RegExp(`(\\d+)\\. ${paid.ref} Biashara Loan KES 10,000\\.00`).exec(list)?.[1];
     expect(row).toBeDefined();
-    expect((await session.send(row!)).body).toContain(`${after.ref} Biashara Loan KES 10,000.00: loan approved`);
+    expect((await session.send(row!)).body).toContain(`${paid.ref} Biashara Loan KES 10,000.00: loan paid out`);
     // Now a client, the applicant asks by SMS: LOAN lists the application with the status Fineract gave it.
     expect((await atSms(server, DEMO_UNKNOWN_MSISDN, 'LOAN')).status).toBe(200);
     await expect
       .poll(async () => (await sms(DEMO_UNKNOWN_MSISDN)).find((t) => t.startsWith('Your loan applications:')), { timeout: 5000 })
-      .toContain(`${after.ref} Biashara Loan KES 10,000.00: loan approved`);
+      .toContain(`${paid.ref} Biashara Loan KES 10,000.00: loan paid out`);
+  });
+
+  it('mirrors a change by the poll where no hook is registered; the hook and the poll racing tell the applicant once', async () => {
+    const { applications, sandbox } = server.services;
+    sandbox!.hooks.clear();
+    const profile = await signUp('+254711000080', 'Zawadi Achieng', '3456789');
+    const application = await applyFor(profile, 700_000, 3);
+    expect(application.state).toBe('review');
+    const sent = await admin('POST', `/admin/applications/${application.id}/approve`);
+    expect(sent.json.state).toBe('in-core');
+    const loanId = sent.json.loanId as number;
+
+    await backOffice(loanId, 'approve');
+    await server.services.queue.idle(10_000);
+    // No hook and no poll yet: Kiunga does not know.
+    expect((await applications.get(application.id))!.state).toBe('in-core');
+    // What the poll runs on its beat.
+    expect(await applications.syncAll()).toBeGreaterThanOrEqual(1);
+    const approved = (await applications.get(application.id))!;
+    expect(approved.state).toBe('core-approved');
+    expect(await told(profile.msisdn, approved.ref, 'is approved')).toHaveLength(1);
+
+    // The hook is registered now; the payout is seen by the poll and by the hook at once.
+    await registerLoanHooks();
+    await backOffice(loanId, 'disburse');
+    await Promise.all([sandbox!.hooks.idle(), applications.syncAll()]);
+    expect(sandbox!.hooks.deliveries.map((d) => [d.action, d.status])).toEqual([['DISBURSE', 200]]);
+    await server.services.queue.idle(10_000);
+    expect((await applications.get(application.id))!.state).toBe('disbursed');
+    expect(await told(profile.msisdn, approved.ref, 'has been paid out')).toHaveLength(1);
+    expect((await statusChanges(application.id)).map((e) => e.data?.state)).toEqual(['core-approved', 'disbursed']);
+  });
+
+  it('mirrors a rejection made in Fineract through its hook, told once', async () => {
+    const { applications, sandbox } = server.services;
+    await registerLoanHooks();
+    const profile = await signUp('+254711000081', 'Amani Mwangi', '4567890');
+    const application = await applyFor(profile, 900_000, 12);
+    expect(application.state).toBe('review');
+    const sent = await admin('POST', `/admin/applications/${application.id}/approve`);
+    expect(sent.json.state).toBe('in-core');
+    await backOffice(sent.json.loanId as number, 'reject');
+    await sandbox!.hooks.idle();
+    await server.services.queue.idle(10_000);
+    const rejected = (await applications.get(application.id))!;
+    expect(rejected.state).toBe('core-rejected');
+    expect(await told(profile.msisdn, rejected.ref, 'the bank rejected your Biashara Loan')).toHaveLength(1);
+    // Rejected in Fineract: no longer open, and the poll leaves it alone.
+    expect((await applications.sync(application.id))!.version).toBe(rejected.version);
+  });
+
+  it('answers LOAN by SMS to an applicant who is no client yet, in the language of the sign-up', async () => {
+    const { applications } = server.services;
+    const IMANI = '+254711000082';
+    const profile = await signUp(IMANI, 'Imani Chebet', '5678901', '15061990', 'sw');
+    const application = await applyFor(profile, 800_000, 6);
+    expect(application.state).toBe('review');
+    expect(application.clientId).toBeUndefined();
+    expect((await atSms(server, IMANI, 'LOAN')).status).toBe(200);
+    const line = applications.statusLine({ ...application, lang: 'sw' });
+    expect(line).toContain('inasubiri ukaguzi');
+    await expect
+      .poll(async () => (await sms(IMANI)).find((t) => t.startsWith('Maombi yako ya mkopo:')), { timeout: 5000 })
+      .toBe(`Maombi yako ya mkopo:\n${line}`);
+    // Any other word gets the one keyword such a number has; a number with no sign-up is not registered.
+    expect((await atSms(server, IMANI, 'BAL 1234')).status).toBe(200);
+    await expect.poll(async () => (await sms(IMANI)).at(-1), { timeout: 5000 }).toContain('Tuma MKOPO');
+    expect((await atSms(server, '+254711000083', 'LOAN')).status).toBe(200);
+    await expect.poll(async () => (await sms('+254711000083')).at(-1), { timeout: 5000 }).toContain('not registered');
   });
 
   it('a reviewer rejects with a reason, idempotently; approving it afterwards is refused', async () => {
