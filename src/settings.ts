@@ -425,8 +425,10 @@ export const SETTINGS = {
   },
   LOAN_QUOTE_CLIENT_ID: {
     help:
-      "Issue 12: Fineract's calculateLoanSchedule needs an existing client for an individual loan, so an applicant " +
-      'who is not a client yet is quoted under this client (nothing is stored; the terms are the same for everyone).',
+      "Issue 12: Fineract's calculateLoanSchedule validates the loan as a submission, which needs an existing, active " +
+      'client (LoanApplicationValidator), so an applicant who is not a client yet is quoted under this client (nothing ' +
+      'is stored; the terms are the same for everyone). Pick an active client in an office that may sell the ' +
+      "catalogue's loan products; quotes fail while it is closed or inactive (docs/fineract.md, section 5.3).",
     default: '1',
     schema: int(1, Number.MAX_SAFE_INTEGER),
   },
