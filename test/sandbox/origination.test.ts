@@ -329,6 +329,25 @@ describe('POST /loans?command=calculateLoanSchedule', () => {
     expect(twice.headers.get('x-served-from-cache')).toBeNull();
   });
 
+  it('needs an existing, active client, as Fineract validates it (the reason for LOAN_QUOTE_CLIENT_ID)', async () => {
+    const { clientId: _c, externalId: _e, ...noClient } = loanBody(1);
+    const none = await call(sandbox, '/loans?command=calculateLoanSchedule', { body: noClient });
+    expect(none.status).toBe(400);
+    expect(codes(none)).toEqual(['validation.msg.loan.clientId.cannot.be.blank']);
+    const unknown = await call(sandbox, '/loans?command=calculateLoanSchedule', { body: loanBody(999_999) });
+    expect(unknown.status).toBe(404);
+    expect(codes(unknown)).toEqual(['error.msg.client.id.invalid']);
+    const pending = await newClient({
+      active: false,
+      activationDate: undefined,
+      externalId: 'kiunga-profile-2',
+      mobileNo: '+254711000091',
+    });
+    const inactive = await call(sandbox, '/loans?command=calculateLoanSchedule', { body: loanBody(pending) });
+    expect(inactive.status).toBe(403);
+    expect(codes(inactive)).toEqual(['error.msg.client.not.active.exception']);
+  });
+
   it('answers an unknown command with 400 error.msg.unsupported.query.parameter.value', async () => {
     const r = await call(sandbox, '/loans?command=calculate', { body: loanBody(1) });
     expect(r.status).toBe(400);
