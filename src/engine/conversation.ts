@@ -1,7 +1,7 @@
 import { createActor, waitFor, type AnyActorRef, type AnyMachineSnapshot, type StateValue } from 'xstate';
 import type { LoadedFlow } from './flow-loader.js';
 import type { FlowInput } from './registry.js';
-import { currentScreenMeta, screenChoices, turnScreen } from './screen.js';
+import { currentScreenMeta, screenChoices, turnScreen, type RestingState } from './screen.js';
 import type { FlowContext, TurnScreen } from './types.js';
 import { matchKeyword } from './keywords.js';
 import { MONEY_ACTORS } from './actor-kit.js';
@@ -12,6 +12,13 @@ import { CHALLENGE_DIGITS } from '../security/challenge.js';
  * snapshot, driven by the customer's inputs with engine-level navigation (`0` back, `00` home), and
  * persisted again only when it rests (waiting for input, or final). Paging a long screen (`98` more) is the
  * USSD presenter's, not the engine's.
+ *
+ * A restored conversation has no actor: its screen, choices and navigation are read from the persisted
+ * snapshot, and back and home resolve the target state without running anything. An actor is created only
+ * when an event is sent, since the transition may enter a state that invokes an actor (a Fineract call) and
+ * that actor must run within the hop. XState's pure `transition()` is not used for events: it builds an
+ * inert actor with the machine's initial snapshot on every call (which here spawns the first invoked actor),
+ * and measured slower than an actor restored from the snapshot.
  */
 
 /**
@@ -68,57 +75,86 @@ const INPUT_PATTERNS: Record<string, RegExp> = {
 };
 
 const isRest = (s: AnyMachineSnapshot) => s.status !== 'active' || s.hasTag('prompt');
-const sameValue = (a: StateValue, b: StateValue) => JSON.stringify(a) === JSON.stringify(b);
+const sameValue = (a: StateValue, b: StateValue) =>
+  a === b || (typeof a !== 'string' && typeof b !== 'string' && JSON.stringify(a) === JSON.stringify(b));
+
+/** A snapshot as `getPersistedSnapshot` wrote it (only the fields read before it is restored). */
+interface PersistedSnapshot extends RestingState {
+  children?: Record<string, unknown>;
+  historyValue?: Record<string, unknown>;
+}
+
+/**
+ * True when `machine.resolveState` rebuilds exactly what restoring would: an active machine with no running
+ * child and no history. Anything else is restored by an actor, as it was persisted.
+ */
+const plainRest = (p: PersistedSnapshot) =>
+  p.status === 'active' &&
+  (!p.children || Object.keys(p.children).length === 0) &&
+  (!p.historyValue || Object.keys(p.historyValue).length === 0);
 
 export class Conversation {
   /** A one-hop notice shown above the screen (invalid choice). Never persisted. */
   notice?: string;
   /** Set once this hop sent an event from a money-confirmation screen: money may move in this hop. */
   moneyHop = false;
-  private actor: AnyActorRef;
+  /** The running machine, once an event was sent (or the flow started). */
+  private actor?: AnyActorRef;
+  /** The machine at rest without an actor: resolved from `persisted` when first needed, or by back and home. */
+  private resolved?: AnyMachineSnapshot;
 
   private constructor(
     readonly flow: LoadedFlow,
-    actor: AnyActorRef,
     public history: StateValue[],
     private readonly deadlineAt: number,
-  ) {
-    this.actor = actor;
-  }
+    /** The snapshot this hop restored, as persisted; undefined once the machine has moved. */
+    private persisted?: PersistedSnapshot,
+  ) {}
 
   /** Starts the flow and runs it to its first resting screen. */
   static async start(flow: LoadedFlow, input: FlowInput, deadlineAt: number): Promise<Conversation> {
-    const actor = createActor(flow.machine, { input });
-    const c = new Conversation(flow, actor, [], deadlineAt);
-    actor.start();
+    const c = new Conversation(flow, [], deadlineAt);
+    c.actor = createActor(flow.machine, { input });
+    c.actor.start();
     await c.settle();
     c.remember();
     return c;
   }
 
-  /** Restores a persisted conversation (nothing runs: it was persisted at rest). */
+  /** Restores a persisted conversation (nothing runs: it was persisted at rest; no actor until an event). */
   static restore(flow: LoadedFlow, state: ConversationState, deadlineAt: number): Conversation {
-    const actor = createActor(flow.machine, { snapshot: state.snapshot as never });
-    actor.start();
-    return new Conversation(flow, actor, state.history, deadlineAt);
+    const persisted = state.snapshot as PersistedSnapshot;
+    const c = new Conversation(flow, state.history, deadlineAt, persisted);
+    if (!plainRest(persisted)) c.startActor(persisted);
+    return c;
   }
 
   get snapshot(): AnyMachineSnapshot {
-    return this.actor.getSnapshot() as AnyMachineSnapshot;
+    if (this.actor) return this.actor.getSnapshot() as AnyMachineSnapshot;
+    if (!this.resolved) {
+      const { value, context } = this.persisted!;
+      this.resolved = this.flow.machine.resolveState({ value, context });
+    }
+    return this.resolved;
+  }
+
+  /** The resting state: the actor's or resolved snapshot, or the persisted one while nothing moved. */
+  private get state(): RestingState {
+    return this.actor || this.resolved ? this.snapshot : this.persisted!;
   }
 
   get context(): FlowContext {
-    return this.snapshot.context as FlowContext;
+    return this.state.context as FlowContext;
   }
 
   get ended(): boolean {
-    return this.snapshot.status !== 'active';
+    return this.state.status !== 'active';
   }
 
   /** True when the machine rests on a money-confirmation screen (amount and recipient shown, PIN asked). */
   get atConfirm(): boolean {
     if (this.ended) return false;
-    const current = currentScreenMeta(this.flow, this.snapshot);
+    const current = currentScreenMeta(this.flow, this.state);
     return !!current && moneyConfirmStates(this.flow).has(current.id);
   }
 
@@ -128,7 +164,7 @@ export class Conversation {
    */
   async apply(input: string, keys: NavigationKeys): Promise<boolean> {
     this.notice = undefined;
-    const current = currentScreenMeta(this.flow, this.snapshot);
+    const current = currentScreenMeta(this.flow, this.state);
     const meta = current?.meta;
     const choices = meta ? screenChoices(meta, this.context) : [];
     const optionKeys = new Set(choices.map((c) => c.key));
@@ -158,7 +194,7 @@ export class Conversation {
       const languages = this.flow.translator?.languages ?? [...new Set(meta.keywords.flatMap((k) => Object.keys(k.words)))];
       const match = matchKeyword(meta.keywords, input, this.context.lang, languages);
       if (match.kind === 'event') {
-        if (match.lang) this.restartWith(this.snapshot.value as StateValue, { ...this.context, lang: match.lang });
+        if (match.lang) this.rest(this.state.value, { ...this.context, lang: match.lang });
         await this.send(match.event);
         return true;
       }
@@ -183,16 +219,21 @@ export class Conversation {
 
   /** The screen the customer sees now, as keys and raw variables. */
   screen(): TurnScreen {
-    return turnScreen(this.flow, this.snapshot);
+    return turnScreen(this.flow, this.state);
   }
 
-  /** What to persist; call only at rest. */
+  /** What to persist; call only at rest. A conversation that did not move persists its snapshot as it was. */
   persist(): ConversationState {
-    return { snapshot: this.actor.getPersistedSnapshot(), history: this.history };
+    const snapshot = this.actor
+      ? this.actor.getPersistedSnapshot()
+      : this.resolved
+        ? this.flow.machine.getPersistedSnapshot(this.resolved)
+        : this.persisted;
+    return { snapshot, history: this.history };
   }
 
   stop(): void {
-    this.actor.stop();
+    this.actor?.stop();
   }
 
   private homeValue(): StateValue | undefined {
@@ -204,41 +245,50 @@ export class Conversation {
       .reduceRight<StateValue | undefined>((acc, key) => (acc === undefined ? key : { [key]: acc }), undefined);
   }
 
+  /** Back and home: the machine rests in `value` (a screen it rested in before); nothing runs, so no actor. */
   private jumpTo(value: StateValue): void {
-    const context = this.context;
-    this.actor.stop();
-    const snapshot = this.flow.machine.resolveState({ value, context });
-    this.actor = createActor(this.flow.machine, { snapshot });
-    this.actor.start();
+    this.rest(value, this.context);
   }
 
-  /** Restarts the actor at rest in `value` with another context (a keyword in another language). */
-  private restartWith(value: StateValue, context: FlowContext): void {
-    this.actor.stop();
-    this.actor = createActor(this.flow.machine, { snapshot: this.flow.machine.resolveState({ value, context }) });
-    this.actor.start();
+  /** Puts the machine at rest in `value` with `context` (a jump, or a keyword in another language). */
+  private rest(value: StateValue, context: FlowContext): void {
+    this.actor?.stop();
+    this.actor = undefined;
+    this.persisted = undefined;
+    this.resolved = this.flow.machine.resolveState({ value, context });
   }
 
+  private startActor(snapshot: unknown): AnyActorRef {
+    this.actor = createActor(this.flow.machine, { snapshot: snapshot as never });
+    this.actor.start();
+    return this.actor;
+  }
+
+  /** Sends an event to the machine, restoring it as an actor first: the transition may invoke an actor. */
   private async send(event: { type: string; [k: string]: unknown }): Promise<void> {
-    this.actor.send(event);
+    const actor = this.actor ?? this.startActor(this.resolved ?? this.persisted);
+    this.persisted = undefined;
+    this.resolved = undefined;
+    actor.send(event);
     await this.settle();
     this.remember();
   }
 
   /** Waits until the machine rests, within the hop deadline. */
   private async settle(): Promise<void> {
+    const actor = this.actor!;
     const remaining = this.deadlineAt - Date.now();
     if (isRest(this.snapshot)) return;
     // Stopping the machine aborts its running actors' signals: a money actor then reports its outcome by SMS.
     if (remaining <= 0) {
-      this.actor.stop();
+      actor.stop();
       throw new HopDeadlineExceeded(this.moneyHop);
     }
     try {
-      await waitFor(this.actor, isRest, { timeout: remaining });
+      await waitFor(actor, isRest, { timeout: remaining });
     } catch (error) {
       if (this.snapshot.status === 'error') return;
-      this.actor.stop();
+      actor.stop();
       throw error instanceof Error && /timeout/i.test(error.message) ? new HopDeadlineExceeded(this.moneyHop) : error;
     }
   }
@@ -246,8 +296,8 @@ export class Conversation {
   /** Records the resting screen for back navigation. */
   private remember(): void {
     if (this.ended) return;
-    const current = currentScreenMeta(this.flow, this.snapshot);
-    const value = this.snapshot.value as StateValue;
+    const { value } = this.state;
+    const current = currentScreenMeta(this.flow, { value });
     if (current?.meta.checkpoint || current?.id === this.flow.homeId) {
       this.history = [value];
       return;

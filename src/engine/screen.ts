@@ -1,4 +1,4 @@
-import type { AnyMachineSnapshot } from 'xstate';
+import type { AnyStateNode, StateValue } from 'xstate';
 import type { LoadedFlow } from './flow-loader.js';
 import type { FlowContext, Screen, ScreenMeta, ScreenParts, TurnScreen, ViewValue, ViewVars } from './types.js';
 
@@ -27,13 +27,39 @@ export function formatVars(tr: ScreenTranslator, lang: string, vars: Record<stri
   return out;
 }
 
-/** The prompt state the machine rests in (the deepest active node with a prompt), if any. */
-export function currentScreenMeta(flow: LoadedFlow, snapshot: AnyMachineSnapshot): { id: string; meta: ScreenMeta } | undefined {
-  let best: { id: string; meta: ScreenMeta } | undefined;
-  for (const id of Object.keys(snapshot.getMeta())) {
-    const meta = flow.screens.get(id);
-    if (meta?.prompt && (!best || id.length > best.id.length)) best = { id, meta };
-  }
+/** What the screen of a resting machine is built from: a machine snapshot, or a persisted one not yet restored. */
+export interface RestingState {
+  value: StateValue;
+  context: unknown;
+  status: string;
+}
+
+type CurrentScreen = { id: string; meta: ScreenMeta } | undefined;
+
+/** The prompt screen of each state value a flow has rested in, computed once per flow and value. */
+const screensByValue = new WeakMap<LoadedFlow, Map<string, CurrentScreen>>();
+
+/**
+ * The prompt state the machine rests in (the deepest active node with a prompt), if any. Read from the state
+ * value and the machine's structure, so a restored session needs no actor (nor a resolved snapshot) for it.
+ */
+export function currentScreenMeta(flow: LoadedFlow, state: Pick<RestingState, 'value'>): CurrentScreen {
+  let cache = screensByValue.get(flow);
+  if (!cache) screensByValue.set(flow, (cache = new Map()));
+  const key = typeof state.value === 'string' ? state.value : JSON.stringify(state.value);
+  if (cache.has(key)) return cache.get(key);
+  let best: CurrentScreen;
+  const visit = (node: AnyStateNode, value: StateValue) => {
+    for (const [name, sub] of typeof value === 'string' ? [[value, undefined] as const] : Object.entries(value)) {
+      const child = node.states[name];
+      if (!child) continue;
+      const meta = flow.screens.get(child.id);
+      if (meta?.prompt && (!best || child.id.length > best.id.length)) best = { id: child.id, meta };
+      if (sub !== undefined) visit(child, sub);
+    }
+  };
+  visit(flow.machine.root, state.value);
+  cache.set(key, best);
   return best;
 }
 
@@ -72,7 +98,7 @@ export function closingScreen(key: string): TurnScreen {
  * The neutral screen of a resting snapshot: keys and raw variables, nothing translated. `fallbackKey` is
  * shown by final states without a prompt.
  */
-export function turnScreen(flow: LoadedFlow, snapshot: AnyMachineSnapshot, fallbackKey = 'common.goodbye'): TurnScreen {
+export function turnScreen(flow: LoadedFlow, snapshot: RestingState, fallbackKey = 'common.goodbye'): TurnScreen {
   const context = snapshot.context as FlowContext;
   const final = snapshot.status !== 'active';
   const current = currentScreenMeta(flow, snapshot);

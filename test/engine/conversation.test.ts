@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { fromPromise, type AnyActorLogic, type AnyStateMachine } from 'xstate';
+import { createActor, fromPromise, type AnyActorLogic, type AnyStateMachine } from 'xstate';
 import { loadConfig } from '../../src/config.js';
 import { createLogger } from '../../src/logger.js';
 import { createServices, type Services } from '../../src/services.js';
@@ -102,5 +102,83 @@ describe('the banking flow with fake actors (machine.provide)', () => {
       'banking.confirm',
       'banking.confirmRetry',
     ]);
+  });
+});
+
+describe('a restored conversation without an actor', () => {
+  /** The banking flow with fakes, counting the actors restored from a snapshot (every restored actor is). */
+  function counted() {
+    const flow = withActors({
+      findCustomer: resolves(AMINA),
+      verifyPin: resolves(true),
+      loadAccounts: resolves({ savings: [], loans: [] }),
+      fetchBalances: resolves([]),
+    });
+    const machine = flow.machine as unknown as { restoreSnapshot: (...args: unknown[]) => unknown };
+    const restore = machine.restoreSnapshot.bind(machine);
+    const counter = { restored: 0 };
+    machine.restoreSnapshot = (...args: unknown[]) => {
+      counter.restored++;
+      return restore(...args);
+    };
+    return { flow, counter };
+  }
+  /** A session resting on the menu, persisted as the runner persists it, with the language screen visited. */
+  async function atMenu(flow: LoadedFlow) {
+    const c = await start(flow);
+    await c.apply('1234', USSD_KEYS);
+    await c.apply('6', USSD_KEYS);
+    await c.apply('0', USSD_KEYS);
+    const state = JSON.parse(JSON.stringify({ ...c.persist(), history: [...c.history, 'language'] }));
+    c.stop();
+    return state as ReturnType<Conversation['persist']>;
+  }
+
+  it('should show the screen, a notice, back and home without an actor, and persist what an actor would', async () => {
+    const { flow, counter } = counted();
+    const menu = await atMenu(flow);
+    const restoredBefore = counter.restored;
+
+    const invalid = Conversation.restore(flow, menu, Date.now() + 5000);
+    expect(await invalid.apply('55', USSD_KEYS)).toBe(false);
+    expect(invalid.notice).toBe('error.invalidChoice');
+    expect(invalid.screen().stateId).toBe('banking.menu');
+    // Nothing moved: the snapshot is persisted as it was restored.
+    expect(invalid.persist()).toEqual(menu);
+    invalid.stop();
+
+    // Back from the language screen to the menu: the state is resolved, not run.
+    const onLanguage = { ...menu, snapshot: { ...(menu.snapshot as object), value: 'language' } };
+    const back = Conversation.restore(flow, onLanguage, Date.now() + 5000);
+    expect(await back.apply('0', USSD_KEYS)).toBe(true);
+    expect(screenOf(back)).toBe('menu');
+    const viaActor = createActor(flow.machine, { snapshot: flow.machine.resolveState({ value: 'menu', context: back.context }) });
+    viaActor.start();
+    expect(back.persist().snapshot).toEqual(viaActor.getPersistedSnapshot());
+    viaActor.stop();
+    back.stop();
+    expect(counter.restored - restoredBefore).toBe(1); // only the comparison's own actor
+
+    // An event may invoke an actor (the balance read): the machine runs as an actor, restored once.
+    const balance = Conversation.restore(flow, menu, Date.now() + 5000);
+    await balance.apply('1', USSD_KEYS);
+    expect(screenOf(balance)).toBe('showBalance');
+    expect(counter.restored - restoredBefore).toBe(2);
+    balance.stop();
+  });
+
+  it('should restore a snapshot persisted by an actor before this change and go on from it', async () => {
+    const { flow } = counted();
+    const menu = await atMenu(flow);
+    // What an actor restored from the record persists, the form every record written so far has.
+    const old = createActor(flow.machine, { snapshot: menu.snapshot as never });
+    old.start();
+    const persistedByActor = JSON.parse(JSON.stringify(old.getPersistedSnapshot()));
+    old.stop();
+    const c = Conversation.restore(flow, { snapshot: persistedByActor, history: menu.history }, Date.now() + 5000);
+    expect(c.screen()).toEqual(Conversation.restore(flow, menu, Date.now() + 5000).screen());
+    await c.apply('1', USSD_KEYS);
+    expect(c.ended).toBe(true);
+    expect(screenOf(c)).toBe('showBalance');
   });
 });
