@@ -220,13 +220,11 @@ export function envelopeArb(form: fc.Arbitrary<Entries>): fc.Arbitrary<Envelope>
     },
     {
       weight: 1,
-      arbitrary: fc
-        .integer({ min: 51, max: 200 })
-        .map((n): Envelope => ({
-          kind: 'too-many',
-          contentType: FORM,
-          body: Buffer.from(Array.from({ length: n }, (_, i) => `f${i}=1`).join('&')),
-        })),
+      arbitrary: fc.integer({ min: 51, max: 200 }).map((n): Envelope => ({
+        kind: 'too-many',
+        contentType: FORM,
+        body: Buffer.from(Array.from({ length: n }, (_, i) => `f${i}=1`).join('&')),
+      })),
     },
     {
       weight: 1,
@@ -258,9 +256,10 @@ export const signingArb: fc.Arbitrary<Signing> = fc.oneof(
 
 /** Twilio's signature over what the server will parse: the URL it was told it lives at, and the form's fields. */
 function signatureOf(token: string, url: string, entries: Entries | undefined): string {
-  const params: Record<string, string | string[]> = {};
+  // Without a prototype: a field may be named `constructor` or `toString`.
+  const params = Object.create(null) as Record<string, string | string[]>;
   for (const [name, value] of entries ?? []) {
-    if (name === '') continue; // the form parser drops a field without a name
+    if (name === '' || name === '__proto__') continue; // the form parser (qs) drops both
     const had = params[name];
     params[name] = had === undefined ? value : Array.isArray(had) ? [...had, value] : [had, value];
   }

@@ -55,13 +55,11 @@ function jsonEnvelope(value: fc.Arbitrary<unknown>): fc.Arbitrary<Envelope> {
     },
     {
       weight: 1,
-      arbitrary: fc
-        .integer({ min: 16 * 1024 + 1, max: 30 * 1024 })
-        .map((n): Envelope => ({
-          kind: 'too-large',
-          contentType: 'application/json',
-          body: Buffer.from(JSON.stringify({ x: 'x'.repeat(n) })),
-        })),
+      arbitrary: fc.integer({ min: 16 * 1024 + 1, max: 30 * 1024 }).map((n): Envelope => ({
+        kind: 'too-large',
+        contentType: 'application/json',
+        body: Buffer.from(JSON.stringify({ x: 'x'.repeat(n) })),
+      })),
     },
   );
 }
