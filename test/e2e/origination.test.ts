@@ -348,11 +348,22 @@ describe('loan application', () => {
     const { applications, sandbox } = server.services;
     sandbox!.hooks.clear();
     const profile = await signUp('+254711000080', 'Zawadi Achieng', '3456789');
+    // The PIN the USSD sign-up would have set (kept under the profile, carried to the client on approval).
+    await server.services.pins.setPin(profilePinId(profile.id), '4826');
     const application = await applyFor(profile, 700_000, 3);
     expect(application.state).toBe('review');
     const sent = await admin('POST', `/admin/applications/${application.id}/approve`);
     expect(sent.json.state).toBe('in-core');
     const loanId = sent.json.loanId as number;
+    /** The application's line under My applications, by USSD as the new client. */
+    const byUssd = async () => {
+      const session = atSession(server, profile.msisdn);
+      expect((await session.send()).body).toBe('CON Welcome Zawadi. Enter your PIN:');
+      expect((await session.send('4826')).body).toContain('11. My applications');
+      expect((await session.send('11')).body).toContain(`1. ${application.ref} Biashara Loan KES 7,000.00`);
+      return (await session.send('1')).body;
+    };
+    expect(await byUssd()).toContain(`${application.ref} Biashara Loan KES 7,000.00: with the bank, pending approval`);
 
     await backOffice(loanId, 'approve');
     await server.services.queue.idle(10_000);
@@ -363,6 +374,7 @@ describe('loan application', () => {
     const approved = (await applications.get(application.id))!;
     expect(approved.state).toBe('core-approved');
     expect(await told(profile.msisdn, approved.ref, 'is approved')).toHaveLength(1);
+    expect(await byUssd()).toContain(`${application.ref} Biashara Loan KES 7,000.00: loan approved, waiting for payout`);
 
     // The hook is registered now; the payout is seen by the poll and by the hook at once.
     await registerLoanHooks();
