@@ -4,7 +4,6 @@ import { z } from 'zod';
 import type { Logger } from 'pino';
 import type { CountryCode } from 'libphonenumber-js';
 import { nationalDigits, toE164 } from '../text/phone.js';
-import { FineractError } from '../fineract/errors.js';
 import type { FineractClient } from '../fineract/types.js';
 import { currentDeadline } from '../limits/deadline.js';
 import type { SimSwapCheck } from '../security/sim-swap.js';
@@ -230,6 +229,11 @@ const pendingIntentSchema = z.object({
   /** A business account's owner, when an initiator pays from it (issue 11); absent: the customer's own account. */
   fromClientId: z.number().int().optional(),
   fromOfficeId: z.number().int().optional(),
+  /**
+   * The source's currency decimal places, from the read that checked its ownership, activity and balance when
+   * this intent was fixed (checkAmount): present, the transfer does not read the source again.
+   */
+  fromDecimals: z.number().int().min(0).max(6).optional(),
 });
 type PendingIntent = z.infer<typeof pendingIntentSchema>;
 
@@ -409,6 +413,11 @@ export function createMoneyImplementations(deps: MoneyDeps) {
       counterparty: pending.counterparty,
       recipientMsisdn: pending.recipientMsisdn,
       senderLabel: maskName(customer.displayName),
+      // The confirmation's read checked the source (and the loan came from the customer's own accounts and
+      // was read with its owner checked): the transfer sends only the POST.
+      ...(pending.fromDecimals !== undefined
+        ? { checked: { sourceDecimalPlaces: pending.fromDecimals, loan: pending.kind === 'loan' } }
+        : {}),
     };
     let settled: { refusal?: FailureCode; quiet?: boolean } | undefined;
     const tell = () => {
@@ -422,14 +431,10 @@ export function createMoneyImplementations(deps: MoneyDeps) {
       // The kill switch before the PIN or code is checked and before a code is sent: nothing happens at all.
       if (deps.switches && !deps.switches.moneyAllowed()) throw new FlowError('money-paused');
       await authorise(customer, pending);
-      // The lookup cache may still call a blocked client active: ask Fineract itself before money leaves.
-      // A read that goes unanswered stops the transfer too (it fails closed): nothing has been sent yet, so
-      // "no money was moved" is the truth.
-      const client = await fineract.getClient(customer.clientId).catch((error: unknown) => {
-        if (error instanceof FineractError && error.kind === 'unavailable') throw new FlowError('unavailable');
-        throw error;
-      });
-      if (!client.active) throw new FlowError('inactive');
+      // The client's status is not read again here: Fineract closes a client only once its savings accounts
+      // are closed, and a client moving office has them set to "transfer in progress", so a client that is
+      // no longer active has no active account, and Fineract refuses the debit of an inactive one
+      // ("not active, no money was moved"; docs/fineract.md §6.1).
       // The hop gave up before anything was sent: send nothing (the SMS says so).
       if (signal.aborted) throw new FlowError('unavailable');
       const held = await raiseForApproval(context, intent);
@@ -504,7 +509,7 @@ export function createMoneyImplementations(deps: MoneyDeps) {
       if (Math.round(source.availableBalance * 100) < cents) {
         throw new FlowError('insufficient', { availableCents: Math.round(source.availableBalance * 100) });
       }
-      return { cents, from };
+      return { cents, from, decimalPlaces: source.decimalPlaces };
     }),
     /**
      * PIN-confirmed transfer of the intent fixed on the confirmation screen: exactly once, within the hop
@@ -655,7 +660,11 @@ export function createMoneyImplementations(deps: MoneyDeps) {
      * the session id, which aggregators reuse: threat T24) with exactly what the screen shows.
      */
     rememberAmount: assign(({ context, event }: Ctx) => {
-      const { cents, from } = event.output as { cents: number; from?: { clientId: number; officeId: number; accountId: number } };
+      const { cents, from, decimalPlaces } = event.output as {
+        cents: number;
+        from?: { clientId: number; officeId: number; accountId: number };
+        decimalPlaces?: number;
+      };
       const d = context.data;
       const customer = context.customer!;
       // A business account (an initiator paying under its mandate) keeps its owner; the customer's own needs none.
@@ -674,6 +683,7 @@ export function createMoneyImplementations(deps: MoneyDeps) {
         currency: deps.currency,
         counterparty: String(d.counterparty ?? ''),
         ...(d.purpose === 'send' ? { recipientMsisdn: String(d.recipientMsisdn) } : {}),
+        ...(from && decimalPlaces !== undefined ? { fromDecimals: decimalPlaces } : {}),
       };
       return {
         data: { ...d, amountCents: cents, transfer: JSON.stringify(transfer) },

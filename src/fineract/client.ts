@@ -326,11 +326,16 @@ export function createFineractClient(options: FineractClientOptions): FineractCl
     // Fineract refuses a date after its business date (400 error.msg.savingsaccount.transaction.in.the.future).
     const date = req.date ?? (await businessDate());
     if (!/^\d{4}-\d{2}-\d{2}$/.test(date)) throw rejected('transfer date is not yyyy-mm-dd', 'validation.msg.invalid.date.format');
-    // Fineract does not check that an account belongs to the client named with it (docs/fineract.md §6.1, T10).
-    const source = await getOwnedSavingsAccount(req.from.clientId, req.from.accountId);
-    if (!source.active) throw rejected('source account is not active', NOT_ACTIVE);
-    const transferAmount = decimalAmount(req.amount, source.decimalPlaces);
-    if (req.to.type === 'loan' && !loanChecked) await getOwnedLoan(req.to.clientId, req.to.accountId);
+    // Fineract does not check that an account belongs to the client named with it (docs/fineract.md §6.1, T10):
+    // checked here, unless the caller's own read when it fixed the movement already did.
+    let decimalPlaces = req.checked?.sourceDecimalPlaces;
+    if (decimalPlaces === undefined) {
+      const source = await getOwnedSavingsAccount(req.from.clientId, req.from.accountId);
+      if (!source.active) throw rejected('source account is not active', NOT_ACTIVE);
+      decimalPlaces = source.decimalPlaces;
+    }
+    const transferAmount = decimalAmount(req.amount, decimalPlaces);
+    if (req.to.type === 'loan' && !loanChecked && !req.checked?.loan) await getOwnedLoan(req.to.clientId, req.to.accountId);
     const body = {
       fromOfficeId: id(req.from.officeId),
       fromClientId: id(req.from.clientId),

@@ -98,6 +98,13 @@ export interface TransferRequest {
   idempotencyKey: string;
   /** Transfer date `yyyy-mm-dd`; default: the tenant's business date (`FineractClient.businessDate()`). */
   date?: string;
+  /**
+   * The caller read the source with `getOwnedSavingsAccount` (and a loan target with `getOwnedLoan` or
+   * `getLoanRepaymentInfo`) when it fixed this movement, on the same ids: the ownership checks (threat T10)
+   * are done, and the source is not read again (Fineract refuses an inactive or short source itself).
+   * `sourceDecimalPlaces` is the currency's decimal places from that read. Absent: both are read first.
+   */
+  checked?: { sourceDecimalPlaces: number; loan: boolean };
 }
 
 export interface TransferResult {

@@ -60,6 +60,11 @@ export interface TransferIntent {
   recipientLang?: string;
   /** Masked label of the sender, for the recipient's SMS. */
   senderLabel?: string;
+  /**
+   * Set when the source's ownership (and a loan target's) was checked by a Fineract read when this intent was
+   * fixed (the confirmation screen's balance check): the transfer then sends only the POST (`TransferRequest.checked`).
+   */
+  checked?: { sourceDecimalPlaces: number; loan: boolean };
 }
 
 /** Why nothing moved; `unavailable`: Kiunga stopped before sending (the hop gave up waiting). */
@@ -123,6 +128,7 @@ export interface TransferBackend {
     amount: string;
     description: string;
     idempotencyKey: string;
+    checked?: { sourceDecimalPlaces: number; loan: boolean };
   }): Promise<{ transferId: number; replayed?: boolean }>;
   findTransfer(query: { fromAccountId: number; description: string; onOrAfter?: string }): Promise<{ transferId: number } | null>;
   getOwnedSavingsAccount(clientId: number, accountId: number): Promise<SavingsAccount>;
@@ -481,6 +487,7 @@ export class TransferService {
         amount: toDecimal(intent.amountCents),
         description: TransferService.description(intent),
         idempotencyKey: intent.id,
+        ...(intent.checked ? { checked: intent.checked } : {}),
       });
     } catch (error) {
       const code = failureCode(error);

@@ -6,7 +6,7 @@ import type { RedisStore } from '../../src/session/redis-store.js';
 /**
  * Money tells the truth through the AT USSD route over HTTP, with the sandbox and real Redis:
  * T24 (a reused session id never reuses an idempotency key), T25 (no money moves on a hop that did not show
- * the confirmation first), a client blocked in Fineract after the lookup cache saw it active, and T30
+ * the confirmation first), a client closed in Fineract after the lookup cache saw it active, and T30
  * (a resolution past its maximum age only looks).
  */
 
@@ -141,27 +141,31 @@ describe('a money confirmation needs a hop of its own (threat T25)', () => {
   });
 });
 
-describe('a client blocked in Fineract', () => {
+describe('a client closed in Fineract', () => {
   it('should refuse the transfer politely although the lookup cache still says active', async () => {
     const bank = server.services.sandbox!.bank;
     const before = [balance(server, 1), balance(server, 2)];
-    const startPosts = posts(server);
+    const startCommits = commits(server);
     const c = session(server, AMINA);
     await c.send();
     await c.send('1234');
     await c.send('3');
     await c.send('0711000002');
     expect(await c.send('100')).toMatch(/^CON Pay KES 100\.00/);
+    // Closed in the back office while the customer reads the confirmation. Fineract closes a client only once
+    // its savings accounts are closed (docs/fineract.md §6.1): the account goes first, and the debit is refused.
     const client = bank.client(1)!;
-    const status = client.statusId;
-    client.statusId = 600; // closed in the back office while the customer reads the confirmation
+    const account = bank.savingsAccount(1)!;
+    const status = [client.statusId, account.statusId] as const;
+    account.statusId = 600;
+    client.statusId = 600;
     try {
       expect(await c.send('1234')).toBe('END Your account is not active, so no money was moved. Please visit a branch.');
     } finally {
-      client.statusId = status;
+      [client.statusId, account.statusId] = status;
     }
     expect([balance(server, 1), balance(server, 2)]).toEqual(before);
-    expect(posts(server)).toBe(startPosts);
+    expect(commits(server)).toBe(startCommits);
   });
 });
 

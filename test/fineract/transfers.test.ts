@@ -88,6 +88,23 @@ describe('transfer', () => {
     expect(posts()).toBe(0);
   });
 
+  it('sends only the POST and the id read when the caller already read the source with its owner checked', async () => {
+    const result = await client().transfer(request({ checked: { sourceDecimalPlaces: 2, loan: false } }));
+    expect(result.transferId).toBeGreaterThan(0);
+    expect(sandbox.control.requests.map((r) => `${r.method} ${r.path.replace('/fineract-provider/api/v1', '')}`)).toEqual([
+      'POST /accounttransfers',
+      'GET /accounttransfers',
+    ]);
+    expect(balance(AMINA.accountId)).toBe(12_500_00 - 500_00);
+  });
+
+  it('lets Fineract refuse an inactive source when the caller checked it earlier (nothing moves)', async () => {
+    const closed = { clientId: 5, officeId: 1, accountId: DEMO_SAVINGS.estherClosed.id };
+    const err = client().transfer(request({ from: closed, checked: { sourceDecimalPlaces: 2, loan: false } }));
+    await expect(err).rejects.toHaveProperty('code', 'error.msg.savingsaccount.transaction.account.is.not.active');
+    expect(sandbox.control.requests.filter((r) => r.method === 'POST' && r.committed)).toEqual([]);
+  });
+
   it('surfaces insufficient funds as FineractRejected 403 that isInsufficientFunds recognises', async () => {
     const err = client().transfer(request({ amount: '12500.01' }));
     await expect(err).rejects.toBeInstanceOf(FineractRejected);
