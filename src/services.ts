@@ -14,7 +14,7 @@ import { startSandbox, type Sandbox } from './sandbox/server.js';
 import { createFineractClient } from './fineract/client.js';
 import { FineractHttp } from './fineract/http.js';
 import { createFineractGateway, type FineractGateway } from './fineract/gateway.js';
-import { createLookupCache } from './fineract/cache.js';
+import { createLookupCache, lookupKey } from './fineract/cache.js';
 import { withLookupCache } from './fineract/cached-client.js';
 import { createPinService, type PinLockNotice } from './security/pin.js';
 import { lockNoticeSender } from './security/lock-notice.js';
@@ -543,6 +543,11 @@ export async function createServices(
       logger,
       defaultLanguage: config.defaultLanguage,
       switches,
+      // A dial's cached customer lookup and whether the number's customer has a PIN come with the session lock.
+      readAhead: (req: { msisdn: string }) => [
+        ...(lookupCache ? [lookupKey(keys, 'client-by-phone', req.msisdn)] : []),
+        keys.forMsisdn(req.msisdn, 'pin:known'),
+      ],
       profiles: {
         ussd: ussdProfile({
           ttlMs: config.ussd.sessionTtlS * 1000,

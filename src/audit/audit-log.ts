@@ -4,6 +4,7 @@ import { maskMsisdn, type Logger } from '../logger.js';
 import type { KeyValueStore } from '../session/store.js';
 import { defaultKeys, type Keys } from '../session/keys.js';
 import { settlesWithin } from '../time.js';
+import { deferToRecordWrite } from '../session/hop-context.js';
 import type { AuditEvent, AuditTrail } from './audit.js';
 import { refusalOf } from './refusal.js';
 import { canonicalJson, sha256Hex } from './canonical.js';
@@ -280,7 +281,7 @@ export function createAuditTrail(options: AuditTrailOptions): AuditLog {
     metrics: [headGauge, bufferedGauge],
     stream,
 
-    async record(event) {
+    async record(event, recordOptions) {
       const refusal = refusalOf(event);
       if (refusal) {
         // The type and the reason only: the refused value may be the very secret this keeps out.
@@ -307,6 +308,9 @@ export function createAuditTrail(options: AuditTrailOptions): AuditLog {
         return;
       }
       const written = new Promise<void>((resolve) => pending.push({ fields, done: resolve }));
+      // Sent with the hop's record: events keep their order (one queue), and the chain is still extended
+      // only by the compare-and-append script.
+      if (recordOptions?.withHop && deferToRecordWrite(() => (void startDrain(), settlesWithin(written, waitMs)))) return;
       void startDrain();
       await settlesWithin(written, waitMs);
     },

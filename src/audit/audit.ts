@@ -77,6 +77,10 @@ export interface AuditEvent {
 export const FORBIDDEN_DATA = /pin|otp|code|token|secret|password|pepper/i;
 
 export interface AuditTrail {
-  /** Appends one entry; resolves once it is in the stream. Never throws for a well-formed event. */
-  record(event: AuditEvent): Promise<void>;
+  /**
+   * Appends one entry; resolves once it is in the stream. Never throws for a well-formed event. With
+   * `withHop`, inside a hop (session/hop-context.ts) the entry is appended together with the session record's
+   * write, in its round trip, and this resolves at once: the hop is answered only after the entry is written.
+   */
+  record(event: AuditEvent, options?: { withHop?: boolean }): Promise<void>;
 }

@@ -100,13 +100,18 @@ export function africastalkingUssd(options: AtUssdOptions): ChannelAdapter<UssdI
     paused: { channel: 'ussd', answer: async () => answer(options.maintenanceText?.() ?? options.politeEnd(), true) },
     async handle(hop, fields) {
       const inbound = toInbound(fields);
-      // Abuse limits before any work: a polite END, never an error status (AT would show its own text).
-      if (!(await hop.admit(inbound.msisdn)).ok) return answer(options.busyText?.() ?? options.politeEnd(), true);
+      // Abuse limits before any work: asked in the round trip of the session lock; refused, the runner
+      // releases the lock and runs nothing, and the answer is a polite END, never an error status.
+      const admission = hop.admit(inbound.msisdn);
       // The flow that names this service code, else the USSD catch-all (the flow files decide).
       const flowId = options.flowFor('ussd', inbound.serviceCode) ?? '';
-      return render(
-        await withCaller({ msisdn: inbound.msisdn, channel: 'ussd' }, () => runner.run({ ...inbound, flowId }, hop.deadlineAt)),
+      const opening = (fields.text ?? '') === '';
+      const admitted = admission.then((a) => a.ok);
+      const reply = await withCaller({ msisdn: inbound.msisdn, channel: 'ussd' }, () =>
+        runner.run({ ...inbound, flowId, opening, admitted }, hop.deadlineAt),
       );
+      if (!(await admission).ok) return answer(options.busyText?.() ?? options.politeEnd(), true);
+      return render(reply);
     },
   };
 

@@ -6,6 +6,7 @@ import { REJECT_REASONS } from '../approvals/approval-service.js';
 import type { Mandate } from '../approvals/mandates.js';
 import { MoneyPaused } from '../money/transfer-service.js';
 import { actor, checkPin, FlowError, requireCustomer, type PinVerifier } from './actor-kit.js';
+import { startRead, takeRead } from '../session/hop-context.js';
 import type { FlowContext, FlowEvent, ViewVars } from './types.js';
 import { amountVar, type ManifestSet } from './manifest.js';
 
@@ -174,26 +175,34 @@ export function createApprovalImplementations(deps: ApprovalFlowDeps) {
     return new FlowError('approval-closed');
   };
 
+  /** What the menu shows of business payments and approvals (USSD only); read early while the PIN is checked. */
+  const approvalMenu = async (context: FlowContext) => {
+    const customer = requireCustomer(context);
+    // A business payment and its approvals need the USSD menus (a voice call or an SMS has no such screens).
+    if (context.channel !== 'ussd' || !deps.approvals) return { business: null, waiting: 0 };
+    // Both at once: one round trip.
+    const [mandates, records] = await Promise.all([
+      deps.mandates?.initiatorOf(customer.clientId),
+      deps.approvals.waitingFor(customer.clientId),
+    ]);
+    const business = mandates?.[0];
+    const waiting = records.length;
+    return {
+      business: business
+        ? {
+            accountNo: business.accountNo,
+            accountId: business.accountId,
+            clientId: business.clientId,
+            officeId: business.officeId,
+            name: business.name,
+          }
+        : null,
+      waiting,
+    };
+  };
+
   const actors = {
-    loadApprovalMenu: actor(logger, 'loadApprovalMenu', async ({ context }) => {
-      const customer = requireCustomer(context);
-      // A business payment and its approvals need the USSD menus (a voice call or an SMS has no such screens).
-      if (context.channel !== 'ussd' || !deps.approvals) return { business: null, waiting: 0 };
-      const business = (await deps.mandates?.initiatorOf(customer.clientId))?.[0];
-      const waiting = (await deps.approvals.waitingFor(customer.clientId)).length;
-      return {
-        business: business
-          ? {
-              accountNo: business.accountNo,
-              accountId: business.accountId,
-              clientId: business.clientId,
-              officeId: business.officeId,
-              name: business.name,
-            }
-          : null,
-        waiting,
-      };
-    }),
+    loadApprovalMenu: actor(logger, 'loadApprovalMenu', async ({ context }) => takeRead('loadApprovalMenu', () => approvalMenu(context))),
     loadApprovals: actor(logger, 'loadApprovals', async ({ context }) => {
       const customer = requireCustomer(context);
       const rows = (await service().waitingFor(customer.clientId)).map((r) => row(r, context.lang));
@@ -304,5 +313,5 @@ export function createApprovalImplementations(deps: ApprovalFlowDeps) {
     decisionIs: ({ event }: Ctx, params: z.infer<typeof decisionParams>) => (event.output as { status?: string })?.status === params.status,
   } satisfies Record<keyof typeof APPROVAL_MANIFESTS.guards, unknown>;
 
-  return { actors, actions, guards };
+  return { actors, actions, guards, warm: (context: FlowContext) => startRead('loadApprovalMenu', () => approvalMenu(context)) };
 }

@@ -20,6 +20,7 @@ import {
   type TransferService,
 } from '../money/transfer-service.js';
 import { actor, checkPin, FlowError, requireCustomer, toFlowError, type PinVerifier } from './actor-kit.js';
+import { startRead, takeRead } from '../session/hop-context.js';
 import type { FlowContext, FlowEvent, ViewVars } from './types.js';
 import { accountVar, amountVar, dateVar, type ManifestSet } from './manifest.js';
 import type { Switches } from '../control/switches.js';
@@ -462,13 +463,24 @@ export function createMoneyImplementations(deps: MoneyDeps) {
     }
   };
 
+  /** The customer's accounts (the menu's entries); read early while the PIN is checked. */
+  const accountsOf = async (context: FlowContext) => {
+    const customer = requireCustomer(context);
+    const { savings, loans } = await fineract.listAccounts(customer.clientId);
+    return { savings, loans };
+  };
+  /** A payment code still open from an earlier session (the redial resumes at it); read early while the PIN is checked. */
+  const pendingCode = async (context: FlowContext) => {
+    const customer = requireCustomer(context);
+    const open = await deps.challenges?.pending(customer.clientId, 'money');
+    const parsed = pendingIntentSchema.safeParse(open?.resume);
+    if (!open || !parsed.success || parsed.data.clientId !== customer.clientId) return { pending: false as const };
+    return { pending: true as const, transfer: parsed.data, triesLeft: open.triesLeft };
+  };
+
   const actors = {
     /** After the PIN: which menu items work for this customer (own accounts, a loan to pay). */
-    loadAccounts: actor(logger, 'loadAccounts', async ({ context }) => {
-      const customer = requireCustomer(context);
-      const { savings, loans } = await fineract.listAccounts(customer.clientId);
-      return { savings, loans };
-    }),
+    loadAccounts: actor(logger, 'loadAccounts', async ({ context }) => takeRead('loadAccounts', () => accountsOf(context))),
     findRecipient: actor(logger, 'findRecipient', async ({ context, event }) => {
       const customer = requireCustomer(context);
       const msisdn = toE164(String(event.value ?? ''), deps.defaultCountry as CountryCode);
@@ -555,13 +567,7 @@ export function createMoneyImplementations(deps: MoneyDeps) {
       return { revoked: await deps.challenges.revoke(customer.clientId, ['money']) };
     }),
     /** A payment code outlives the USSD session: after the PIN, a redial within its validity resumes at the code. */
-    findPendingCode: actor(logger, 'findPendingCode', async ({ context }) => {
-      const customer = requireCustomer(context);
-      const open = await deps.challenges?.pending(customer.clientId, 'money');
-      const parsed = pendingIntentSchema.safeParse(open?.resume);
-      if (!open || !parsed.success || parsed.data.clientId !== customer.clientId) return { pending: false };
-      return { pending: true, transfer: parsed.data, triesLeft: open.triesLeft };
-    }),
+    findPendingCode: actor(logger, 'findPendingCode', async ({ context }) => takeRead('findPendingCode', () => pendingCode(context))),
   } satisfies Record<keyof typeof MONEY_MANIFESTS.actors, AnyActorLogic>;
 
   const actions = {
@@ -736,5 +742,9 @@ export function createMoneyImplementations(deps: MoneyDeps) {
     moneyOn: () => deps.switches?.moneyAllowed() ?? true,
   } satisfies Record<keyof typeof MONEY_MANIFESTS.guards, unknown>;
 
-  return { actors, actions, guards };
+  const warm = (context: FlowContext) => {
+    startRead('loadAccounts', () => accountsOf(context));
+    startRead('findPendingCode', () => pendingCode(context));
+  };
+  return { actors, actions, guards, warm };
 }

@@ -157,6 +157,9 @@ export function createImplementations(deps: EngineDeps) {
     verifyPin: actor(logger, 'verifyPin', async ({ context, event }) => {
       const customer = requireCustomer(context);
       if (context.channel === 'sms' && deps.smsPinEnabled === false) throw new FlowError('sms-pin-off');
+      // What the USSD menu after a right PIN shows is read in the PIN check's round trip (used only once it is
+      // right; a wrong PIN costs these reads, cached ones, and nothing else).
+      if (context.channel === 'ussd') for (const warm of afterPin) warm(context);
       await checkPin(pins, customer.clientId, event);
       return true;
     }),
@@ -241,6 +244,7 @@ export function createImplementations(deps: EngineDeps) {
     profilePins: deps.signup?.pins,
     logger,
   });
+  const afterPin = [money.warm, approvals.warm, origination.warm];
   const signup = createSignupImplementations({ profiles: deps.signup?.profiles, pins: deps.signup?.pins, identity: deps.identity, logger });
   return {
     actors: {

@@ -13,6 +13,8 @@ import { closingScreen, type ScreenTranslator } from './screen.js';
 import type { Translator } from '../text/i18n.js';
 import type { Channel, Turn, TurnReply } from './types.js';
 import type { Switches } from '../control/switches.js';
+import { decodeRecord, encodeRecord, shortHopKey, type SessionRecord } from './session-record.js';
+import { currentHop, deferToRecordWrite, flushWrites, runInHop, type HopScope } from '../session/hop-context.js';
 
 /**
  * Runs one hop of a conversation: lock the session, restore the machine, apply the inputs, wait until it
@@ -42,20 +44,16 @@ export interface TurnRequest {
    * provider's callback URL). Called once per hop; its body is what a repeated hop gets again.
    */
   render?: (turn: Turn, texts: TurnTexts) => string;
-}
-
-interface SessionRecord extends ConversationState {
-  v: 1;
-  flowId: string;
-  flowVersion: string;
-  msisdn: string;
-  serviceCode?: string;
-  ended: boolean;
-  transport: unknown;
-  /** The presenter's own state (USSD: the page shown), after the last render. */
-  view?: unknown;
-  /** Last replies by hop key, newest last, for aggregator retries: the rendered body. */
-  hops: { key: string; reply: TurnReply }[];
+  /**
+   * The hop most likely opens a session (USSD: the dial's empty text): what a new session reads first (the
+   * caller's language, `TurnRunnerDeps.readAhead`) is asked for together with the session lock.
+   */
+  opening?: boolean;
+  /**
+   * The abuse limits' answer (threats T22, T28), asked for by the channel wrapper in the same round trip as
+   * the session lock: when it refuses, the lock is released and nothing runs (the caller answers politely).
+   */
+  admitted?: Promise<boolean>;
 }
 
 /** The texts a presenter renders with: the session's flow version's, or the server's for a polite end. */
@@ -96,9 +94,13 @@ export interface TurnRunnerDeps {
   defaultLanguage: string;
   /** The kill switches: a hop of a switched-off flow (`flow:<id>`) gets the maintenance end. */
   switches?: Pick<Switches, 'isOff'>;
+  /**
+   * Store keys an opening hop will read (the cached customer lookup), fetched in the round trip of the
+   * session lock (`KeyValueStore.readAhead`). Plain reads of cached values only: nothing a refused hop
+   * should not cost.
+   */
+  readAhead?: (req: TurnRequest) => string[];
 }
-
-const RECENT_HOPS = 3;
 
 /**
  * How a hop ended, the `outcome` label of `kiunga_hops_total`: the flow asked for more (`continued`) or
@@ -155,7 +157,12 @@ export class TurnRunner {
   }
 
   /** Runs a hop; always resolves with a reply, before `deadlineAt` whenever the store answers. */
-  async run(req: TurnRequest, deadlineAt: number): Promise<TurnReply> {
+  run(req: TurnRequest, deadlineAt: number): Promise<TurnReply> {
+    // The hop's scope: reads its services share, and writes sent with the record's (session/hop-context.ts).
+    return runInHop((scope) => this.runHop(req, deadlineAt, scope));
+  }
+
+  private async runHop(req: TurnRequest, deadlineAt: number, scope: HopScope): Promise<TurnReply> {
     const { logger } = this.deps;
     const log = logger.child({ channel: req.channel, session: req.sessionId, msisdn: maskMsisdn(req.msisdn) });
     const { store, keys } = this.deps;
@@ -169,10 +176,22 @@ export class TurnRunner {
     const timer = this.hopSeconds.startTimer({ channel: req.channel });
     try {
       // Concurrent hops of one session are serialised: the lock is taken and the record read in one round
-      // trip, and the record written and the lock released in another.
+      // trip, and the record written and the lock released in another. An opening hop's first reads (the
+      // language, the cached customer lookup) and the abuse limits' answer travel with the lock.
       let raw: string | null = null;
+      if (req.opening) store.readAhead?.([keys.language(req.msisdn), ...(this.deps.readAhead?.(req) ?? [])]);
+      let admission = req.admitted;
       for (;;) {
         const taken = await store.lockAndGet(hop.lockKey, hop.token, Math.max(1000, deadlineAt - Date.now() + 2000), hop.sessionKey);
+        if (admission) {
+          const admitted = await admission;
+          admission = undefined;
+          if (!admitted) {
+            if (taken.locked) await store.deleteIfEquals(hop.lockKey, hop.token).catch(() => undefined);
+            hop.outcome = 'refused';
+            return this.closing(req, this.deps.translator, this.deps.defaultLanguage, 'error.generic').reply;
+          }
+        }
         if (taken.locked) {
           raw = taken.value;
           break;
@@ -184,13 +203,15 @@ export class TurnRunner {
         // Every Fineract call made for this hop knows the hop's deadline (the gateway drops what cannot be served in time).
         return await runWithDeadline(deadlineAt, () => this.locked(req, raw, hop, deadlineAt, log));
       } finally {
-        if (!hop.released) await store.deleteIfEquals(hop.lockKey, hop.token).catch(() => undefined);
+        if (!hop.released) await Promise.all([store.deleteIfEquals(hop.lockKey, hop.token).catch(() => undefined), flushWrites(scope)]);
       }
     } catch (error) {
       log.warn({ err: { type: (error as Error)?.name, message: (error as Error)?.message } }, 'hop failed');
       hop.outcome = 'failed';
       return this.closing(req, this.deps.translator, this.deps.defaultLanguage, 'error.unavailable').reply;
     } finally {
+      // Writes of a hop that ended before its record was written (a refusal, a failure) still happen.
+      await flushWrites(scope);
       timer();
       this.hops.inc({ channel: req.channel, flow: req.flowId, outcome: hop.outcome });
     }
@@ -201,22 +222,24 @@ export class TurnRunner {
     const profile = this.deps.profiles[req.channel];
     const { presenter } = profile;
     const record = this.parse(raw, log);
+    const scope = currentHop();
+    if (record?.facts && scope) for (const [name, value] of Object.entries(record.facts)) scope.facts.set(name, value);
 
     if (record && (record.msisdn !== req.msisdn || record.serviceCode !== req.serviceCode)) {
       log.warn('hop refused: session belongs to another number or service code');
       hop.outcome = 'refused';
       return this.closing(req, translator, this.deps.defaultLanguage, 'error.generic').reply;
     }
-    const replay = record?.hops.find((h) => h.key === req.hopKey);
-    if (replay) {
+    // A hop seen before runs nothing again: it gets the last answer (the one a retry of the last hop needs).
+    if (record?.reply && record.hopKeys.includes(shortHopKey(req.hopKey))) {
       log.info('duplicate hop answered from the session record');
       hop.outcome = 'replayed';
-      return replay.reply;
+      return record.reply;
     }
     if (record?.ended) {
       // A hop after the end gets the last answer again, as a retry would.
       hop.outcome = 'replayed';
-      return record.hops[record.hops.length - 1]?.reply ?? this.closing(req, translator, this.deps.defaultLanguage, 'common.goodbye').reply;
+      return record.reply ?? this.closing(req, translator, this.deps.defaultLanguage, 'common.goodbye').reply;
     }
 
     const { inputs, transport, endWith } = req.inputs(record?.transport);
@@ -306,6 +329,15 @@ export class TurnRunner {
     const reply: TurnReply = { end: turn.end, text: rendered.text };
     const state = conversation.persist();
     conversation.stop();
+    // The caller's language for their next sessions, written with the record.
+    if (turn.lang !== startLang && translator.languages.includes(turn.lang)) {
+      const lang = turn.lang;
+      deferToRecordWrite(() =>
+        store
+          .set(keys.language(req.msisdn), lang)
+          .catch((err: unknown) => log.warn({ err: { message: (err as Error)?.message } }, 'language not kept')),
+      );
+    }
     try {
       await this.save(
         hop,
@@ -329,9 +361,6 @@ export class TurnRunner {
       return reply;
     }
     hop.outcome = reply.end ? 'ended' : 'continued';
-    if (turn.lang !== startLang && translator.languages.includes(turn.lang)) {
-      await store.set(keys.language(req.msisdn), turn.lang);
-    }
     log.info({ state: turn.screen.stateId ?? '', end: reply.end }, 'hop answered');
     return reply;
   }
@@ -354,8 +383,8 @@ export class TurnRunner {
     view: unknown,
   ): Promise<void> {
     const base = state ?? previous;
+    const scope = currentHop();
     const record: SessionRecord = {
-      v: 1,
       flowId: base?.flowId ?? req.flowId,
       flowVersion: base?.flowVersion ?? '',
       snapshot: base?.snapshot ?? null,
@@ -365,9 +394,16 @@ export class TurnRunner {
       ended: reply.end,
       transport,
       ...(view === undefined ? {} : { view }),
-      hops: [...(previous?.hops ?? []), { key: req.hopKey, reply }].slice(-RECENT_HOPS),
+      hopKeys: [...(previous?.hopKeys ?? []), shortHopKey(req.hopKey)],
+      reply,
+      ...(scope && scope.facts.size > 0 ? { facts: Object.fromEntries(scope.facts) } : {}),
     };
-    await this.deps.store.setAndUnlock(hop.sessionKey, JSON.stringify(record), profile.ttlMs, hop.lockKey, hop.token);
+    // The hop's deferred writes (an audit entry, the language) go in the same round trip as the record.
+    const [saved] = await Promise.allSettled([
+      this.deps.store.setAndUnlock(hop.sessionKey, encodeRecord(record), profile.ttlMs, hop.lockKey, hop.token),
+      scope ? flushWrites(scope) : undefined,
+    ]);
+    if (saved.status === 'rejected') throw saved.reason;
     hop.released = true;
   }
 
@@ -384,9 +420,7 @@ export class TurnRunner {
   private parse(raw: string | null, log: Logger): SessionRecord | undefined {
     if (!raw) return undefined;
     try {
-      const record = JSON.parse(raw) as SessionRecord;
-      if (record.v !== 1 || !Array.isArray(record.hops)) throw new Error('unknown record version');
-      return record;
+      return decodeRecord(raw);
     } catch {
       log.warn('unreadable session record ignored');
       return undefined;

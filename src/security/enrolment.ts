@@ -148,7 +148,7 @@ export function createIdentityService(deps: IdentityDeps): IdentityService {
       if (!reset && (await pins.hasPin(clientId))) return { status: 'has-pin', clientId };
       if (reset) {
         // The old PIN stops working at once; a lock would stop the new one, so it goes too; open codes are void.
-        await pins.clearPin(clientId);
+        await pins.clearPin(clientId, [...new Set([msisdn, customer.msisdn])]);
         await pins.unlock(clientId);
         await challenges.revoke(clientId);
       }
@@ -171,7 +171,7 @@ export function createIdentityService(deps: IdentityDeps): IdentityService {
 
     async enrolmentState(customer, hop) {
       const { clientId, msisdn } = customer;
-      if (await pins.hasPin(clientId)) return 'has-pin';
+      if (await pins.hasPin(clientId, msisdn)) return 'has-pin';
       if (await challenges.pending(clientId, 'enrol')) return 'code-open';
       if (mode === 'operator') return 'operator-only';
       const swap = await swapped(msisdn);

@@ -69,53 +69,60 @@ interface Raw {
   lx: number;
 }
 
-// KEYS[1]: the subject's hash (n, nx, u, lv, lx). ARGV: op, now, maxFailures, lockMs, hardLockAfter,
+// The lockout step of one subject as a Lua function, shared by the lockout script and the PIN check script
+// (pin.ts). key: the subject's hash (n, nx, u, lv, lx); a: op, now, maxFailures, lockMs, hardLockAfter,
 // failureWindowMs, memoryMs, maxLockMs. Returns status: {locked, until, failures, locks};
-// fail: {'wrong', left} or {'locked', until, locks, fresh}.
-const LOCKOUT_LUA = `
-local now = tonumber(ARGV[2])
-local v = redis.call('HMGET', KEYS[1], 'n', 'nx', 'u', 'lv', 'lx')
+// fail: {'wrong', left} or {'locked', until, locks, fresh}; lift: {lifted, 0, 0, locks}.
+export const LOCKOUT_LUA_FUNCTION = `
+local function lockout(key, a)
+local now = tonumber(a[2])
+local v = redis.call('HMGET', key, 'n', 'nx', 'u', 'lv', 'lx')
 local n, nx, u, lv, lx = tonumber(v[1]) or 0, tonumber(v[2]) or 0, tonumber(v[3]) or 0, tonumber(v[4]) or 0, tonumber(v[5]) or 0
 if nx <= now then n = 0 end
 local hard = u < 0
 if not hard and lx >= 0 and lx <= now then lv = 0 end
 local locked = hard or u > now
-if ARGV[1] == 'status' then return {locked and 1 or 0, string.format('%.0f', u), n, lv} end
-if ARGV[1] == 'lift' then
+if a[1] == 'status' then return {locked and 1 or 0, string.format('%.0f', u), n, lv} end
+if a[1] == 'lift' then
   if hard or not locked then return {0, 0, 0, 0} end
-  redis.call('HSET', KEYS[1], 'u', 0, 'n', 0, 'nx', 0)
+  redis.call('HSET', key, 'u', 0, 'n', 0, 'nx', 0)
   return {1, 0, 0, lv}
 end
 if locked then return {'locked', string.format('%.0f', u), lv, 0} end
-local max = tonumber(ARGV[3])
+local max = tonumber(a[3])
 n = n + 1
 local fresh = 0
 if n < max then
-  nx = now + tonumber(ARGV[6])
+  nx = now + tonumber(a[6])
 else
   n = 0
   nx = 0
   lv = lv + 1
   fresh = 1
-  if lv > tonumber(ARGV[5]) then
+  if lv > tonumber(a[5]) then
     u = -1
     lx = -1
   else
-    local d = tonumber(ARGV[4]) * math.pow(2, lv - 1)
-    if d > tonumber(ARGV[8]) then d = tonumber(ARGV[8]) end
+    local d = tonumber(a[4]) * math.pow(2, lv - 1)
+    if d > tonumber(a[8]) then d = tonumber(a[8]) end
     u = now + d
-    lx = u + tonumber(ARGV[7])
+    lx = u + tonumber(a[7])
   end
 end
 local f = function(x) return string.format('%.0f', x) end
-redis.call('HSET', KEYS[1], 'n', n, 'nx', f(nx), 'u', f(u), 'lv', lv, 'lx', f(lx))
+redis.call('HSET', key, 'n', n, 'nx', f(nx), 'u', f(u), 'lv', lv, 'lx', f(lx))
 if u < 0 then
-  redis.call('PERSIST', KEYS[1])
+  redis.call('PERSIST', key)
 else
-  redis.call('PEXPIRE', KEYS[1], f(math.max(nx, u, lx, now + 1000) - now + 1000))
+  redis.call('PEXPIRE', key, f(math.max(nx, u, lx, now + 1000) - now + 1000))
 end
 if fresh == 1 then return {'locked', f(u), lv, 1} end
-return {'wrong', max - n}`;
+return {'wrong', max - n}
+end
+`;
+
+// KEYS[1]: the subject's hash. ARGV: as the function's `a` above.
+const LOCKOUT_LUA = LOCKOUT_LUA_FUNCTION + 'return lockout(KEYS[1], ARGV)';
 
 interface LockoutScript {
   kiungaPinLockout(key: string, ...args: (string | number)[]): Promise<[number | string, string | number, number, number]>;
@@ -128,7 +135,7 @@ export function createLockoutStore(store: KeyValueStore, policy: LockoutPolicy):
   return memoryLockout(store, policy);
 }
 
-const args = (p: LockoutPolicy) => [p.maxFailures, p.lockMs, p.hardLockAfter, p.failureWindowMs, p.memoryMs, p.maxLockMs];
+export const policyArgs = (p: LockoutPolicy) => [p.maxFailures, p.lockMs, p.hardLockAfter, p.failureWindowMs, p.memoryMs, p.maxLockMs];
 
 function redisLockout(client: Redis | Cluster, policy: LockoutPolicy, store: KeyValueStore): LockoutStore {
   client.defineCommand('kiungaPinLockout', { numberOfKeys: 1, lua: LOCKOUT_LUA });
@@ -140,13 +147,13 @@ function redisLockout(client: Redis | Cluster, policy: LockoutPolicy, store: Key
   return {
     async status(key, now) {
       await ready();
-      const [locked, u, n, lv] = await script.kiungaPinLockout(key, 'status', now, ...args(policy));
+      const [locked, u, n, lv] = await script.kiungaPinLockout(key, 'status', now, ...policyArgs(policy));
       const until = Number(u);
       return { locked: locked === 1, hard: until < 0, ...(locked === 1 && until > 0 ? { until } : {}), failures: n, locks: lv };
     },
     async fail(key, now) {
       await ready();
-      const reply = await script.kiungaPinLockout(key, 'fail', now, ...args(policy));
+      const reply = await script.kiungaPinLockout(key, 'fail', now, ...policyArgs(policy));
       if (reply[0] === 'wrong') return { kind: 'wrong', left: Number(reply[1]) };
       const until = Number(reply[1]);
       return { kind: 'locked', ...(until > 0 ? { until } : {}), locks: Number(reply[2]), fresh: reply[3] === 1 };
@@ -157,7 +164,7 @@ function redisLockout(client: Redis | Cluster, policy: LockoutPolicy, store: Key
     },
     async lift(key, now) {
       await ready();
-      const [lifted] = await script.kiungaPinLockout(key, 'lift', now, ...args(policy));
+      const [lifted] = await script.kiungaPinLockout(key, 'lift', now, ...policyArgs(policy));
       return lifted === 1;
     },
   };

@@ -9,7 +9,16 @@ import { withLock } from '../session/lock.js';
 import { remainingMs } from '../limits/deadline.js';
 import { maskMsisdn } from '../logger.js';
 import { currentCaller } from './caller.js';
-import { createLockoutStore, type FailOutcome, type LockoutPolicy, type SubjectState } from './lockout.js';
+import type { Cluster, Redis } from 'ioredis';
+import {
+  createLockoutStore,
+  LOCKOUT_LUA_FUNCTION,
+  policyArgs,
+  type FailOutcome,
+  type LockoutPolicy,
+  type SubjectState,
+} from './lockout.js';
+import { deferToRecordWrite, keepSessionFact, sessionFact } from '../session/hop-context.js';
 
 export type PinVerifyResult =
   | { result: 'ok' }
@@ -59,10 +68,17 @@ export interface PinService {
   unlock(clientId: ClientId): Promise<void>;
   /** Stores the PIN only when the customer has none (demo data); true when it did. */
   seedIfAbsent(clientId: ClientId, pin: string): Promise<boolean>;
-  /** True when the customer has a PIN (enrolled). */
-  hasPin(clientId: ClientId): Promise<boolean>;
-  /** Removes the PIN (an operator's reset): the old PIN stops working at once. Leaves any lockout alone. */
-  clearPin(clientId: ClientId): Promise<void>;
+  /**
+   * True when the customer has a PIN (enrolled). With `msisdn` (a dial), what a dial of this number learned
+   * before answers without reading the record (`<number>:pin:known`: the client and the record's salt, read
+   * with the session lock); a PIN removed since is found at the check ('not-set'), which forgets it.
+   */
+  hasPin(clientId: ClientId, msisdn?: string): Promise<boolean>;
+  /**
+   * Removes the PIN (an operator's reset): the old PIN stops working at once. Leaves any lockout alone.
+   * `numbers`: the customer's numbers, whose dials must stop assuming a PIN.
+   */
+  clearPin(clientId: ClientId, numbers?: readonly string[]): Promise<void>;
   /**
    * Ends a timed lock now (self-unlock by a one-time code) and keeps the escalation, so the next lock is as long
    * as it would have been (T26): of the customer and of the numbers that failed for them. A hard lock stays
@@ -133,6 +149,66 @@ interface PinRecord {
 
 const SALT_BYTES = 16;
 const HASH_BYTES = 32;
+
+/*
+ * The PIN check on Redis, one script on the customer's keys (one slot): the stored record, the lockout and
+ * the comparison, then the success reset or the failure count (and the number that failed, for `unlock`),
+ * atomically, so concurrent checks of one customer are serialised by Redis itself: no more than maxFailures
+ * wrong PINs are ever compared, and a right one never counts as wrong. The HMAC is computed here (the pepper
+ * never leaves the process) with the salt the session learned when it read the record (a fact of the
+ * session, not a secret); when the record changed since, the script answers with its salt and the check is
+ * sent again. Both hashes are compared through SHA-1 so the comparison's time says nothing about the stored
+ * hash.
+ *
+ * KEYS: the PIN record, the customer's lockout hash, the numbers that failed for the customer.
+ * ARGV: 'fail', now, the lockout policy (6), the salt (base64), the candidate hash (base64), the number ('' for
+ * none), the numbers' TTL in ms, how many numbers are kept.
+ * Returns {'not-set'}, {'unreadable'}, {'salt', salt}, {'held', until} (locked: nothing compared), {'ok', failures
+ * and locks forgotten}, or the lockout's fail answer.
+ */
+const PIN_CHECK_LUA =
+  LOCKOUT_LUA_FUNCTION +
+  `
+local raw = redis.call('GET', KEYS[1])
+if not raw then return {'not-set'} end
+local ok, rec = pcall(cjson.decode, raw)
+if not ok or type(rec) ~= 'table' or type(rec.salt) ~= 'string' or type(rec.hash) ~= 'string' then return {'unreadable'} end
+if rec.salt ~= ARGV[9] then return {'salt', rec.salt} end
+local st = {'status', ARGV[2], ARGV[3], ARGV[4], ARGV[5], ARGV[6], ARGV[7], ARGV[8]}
+local state = lockout(KEYS[2], st)
+if state[1] == 1 then return {'held', state[2]} end
+if redis.sha1hex(rec.hash) == redis.sha1hex(ARGV[10]) then
+  local had = tonumber(state[3]) + tonumber(state[4])
+  if had > 0 then redis.call('DEL', KEYS[2]) end
+  return {'ok', had}
+end
+if ARGV[11] ~= '' then
+  local list = {}
+  local known = redis.call('GET', KEYS[3])
+  if known then
+    local okList, decoded = pcall(cjson.decode, known)
+    if okList and type(decoded) == 'table' then list = decoded end
+  end
+  local seen = false
+  for _, n in ipairs(list) do if n == ARGV[11] then seen = true end end
+  if not seen then
+    local kept = {ARGV[11]}
+    for _, n in ipairs(list) do if #kept < tonumber(ARGV[13]) then kept[#kept + 1] = n end end
+    redis.call('SET', KEYS[3], cjson.encode(kept), 'PX', ARGV[12])
+  end
+end
+return lockout(KEYS[2], ARGV)`;
+
+type PinCheckReply = [string, (string | number)?, number?, number?];
+interface PinCheckScript {
+  kiungaPinCheck(pinKey: string, lockoutKey: string, numbersKey: string, ...args: (string | number)[]): Promise<PinCheckReply>;
+}
+
+/** The session fact holding the salt of a customer's PIN record (see `HopScope.facts`). */
+const saltFact = (clientId: ClientId) => `pin-salt:${clientId}`;
+
+/** How long a number remembers that its customer has a PIN (`hasPin`). */
+const KNOWN_TTL_MS = 7 * DAY_MS;
 
 /*
  * Why a keyed hash and no scrypt: a 4 to 6 digit PIN has at most a million values, so no stretching that a
@@ -261,16 +337,90 @@ export function createPinService(options: PinServiceOptions): PinService {
 
   const setPin = async (clientId: ClientId, pin: string) => store.set(keys.pin(clientId), record(pin));
 
-  /** Writes an audit entry; a trail that fails is logged, never the PIN check's problem. */
+  const redis = store.kind === 'redis' ? (store as { client?: Redis | Cluster }).client : undefined;
+  redis?.defineCommand('kiungaPinCheck', { numberOfKeys: 3, lua: PIN_CHECK_LUA });
+  const pinScript = redis as unknown as PinCheckScript | undefined;
+
+  /** The check in one script (see PIN_CHECK_LUA); the number's own lockout read alongside it. */
+  async function scriptedCheck(
+    script: PinCheckScript,
+    clientId: ClientId,
+    pin: string,
+    msisdn: string | undefined,
+  ): Promise<PinVerifyResult> {
+    const at = now();
+    const numberSubject = msisdn ? numberKey(msisdn) : undefined;
+    const valid = typeof pin === 'string' && format.test(pin);
+    let salt = sessionFact(saltFact(clientId));
+    let numberState: Promise<SubjectState> | undefined;
+    if (salt === undefined) {
+      // Not learned yet in this session: the record's salt first, with the number's lockout.
+      numberState = numberSubject ? lockout.status(numberSubject, at) : undefined;
+      const raw = await store.get(keys.pin(clientId));
+      if (raw === null) {
+        await numberState;
+        return { result: 'not-set' };
+      }
+      salt = parse(clientId, raw).salt.toString('base64');
+    }
+    if (store.kind === 'redis' && (store as { client?: Redis | Cluster }).client?.status !== 'ready') await store.ping();
+    for (let attempt = 0; ; attempt++) {
+      // A PIN of the wrong shape never matches, and counts as a wrong one.
+      const candidate = valid ? digest(Buffer.from(salt, 'base64'), pin).toString('base64') : '';
+      const sent = script.kiungaPinCheck(
+        keys.pin(clientId),
+        customerKey(clientId),
+        numbersKey(clientId),
+        'fail',
+        at,
+        ...policyArgs(policy),
+        salt,
+        candidate,
+        msisdn ?? '',
+        MAX_LOCK_MS + failureWindowMs + escalationMemoryMs,
+        NUMBERS_KEPT,
+      );
+      numberState ??= numberSubject ? lockout.status(numberSubject, at) : undefined;
+      const [reply, number] = await Promise.all([sent, numberState]);
+      const [kind, value] = reply;
+      if (kind === 'salt' && attempt === 0) {
+        salt = String(value);
+        continue;
+      }
+      if (kind === 'not-set') {
+        keepSessionFact(saltFact(clientId), undefined);
+        return { result: 'not-set' };
+      }
+      if (kind === 'unreadable' || kind === 'salt') throw new Error(`the stored PIN record of client ${clientId} is unreadable`);
+      keepSessionFact(saltFact(clientId), salt);
+      // A number locked for any customer stays locked: nothing this check found is told.
+      if (number?.locked) return lockedResult([number]);
+      if (kind === 'held') {
+        const until = Number(value);
+        return lockedResult([{ hard: until < 0, ...(until > 0 ? { until } : {}) }]);
+      }
+      if (kind === 'ok') {
+        if (numberSubject && number && (number.failures > 0 || number.locks > 0)) await lockout.clear(numberSubject);
+        return { result: 'ok' };
+      }
+      // Wrong: the number counts it too.
+      const outcomes: FailOutcome[] = [toFailOutcome(reply), ...(numberSubject ? [await lockout.fail(numberSubject, at)] : [])];
+      if (outcomes.some((o) => o.kind === 'locked')) return lockedNow(clientId, msisdn, at, outcomes);
+      return { result: 'wrong', attemptsLeft: Math.min(...outcomes.map((o) => (o.kind === 'wrong' ? o.left : 0))) };
+    }
+  }
+
+  /** Writes an audit entry (with the hop's record, in a hop); a trail that fails is logged, never the PIN check's problem. */
   async function audited(event: AuditEvent): Promise<void> {
     try {
-      await options.audit?.record(event);
+      await options.audit?.record(event, { withHop: true });
     } catch (err) {
       logger?.error({ type: event.type, err: { message: (err as Error)?.message } }, 'audit entry not written');
     }
   }
 
   async function check(clientId: ClientId, pin: string, msisdn: string | undefined): Promise<PinVerifyResult> {
+    if (pinScript) return scriptedCheck(pinScript, clientId, pin, msisdn);
     const subjects = [customerKey(clientId), ...(msisdn ? [numberKey(msisdn)] : [])];
     // Checks of one customer's PIN are serialised across every channel and process, so concurrent guesses
     // cannot compare more than maxFailures wrong PINs, and concurrent right ones never count as wrong.
@@ -312,6 +462,8 @@ export function createPinService(options: PinServiceOptions): PinService {
       const hop = currentCaller();
       const msisdn = caller?.msisdn ?? hop?.msisdn;
       const result = await check(clientId, pin, msisdn);
+      // The number's next dial must not assume a PIN any more.
+      if (result.result === 'not-set' && msisdn) await store.delete(keys.forMsisdn(msisdn, 'pin:known')).catch(() => undefined);
       const about = {
         actor: `customer:${clientId}` as const,
         ...auditedClient(clientId),
@@ -353,12 +505,37 @@ export function createPinService(options: PinServiceOptions): PinService {
       return true;
     },
 
-    async hasPin(clientId) {
-      return (await store.get(keys.pin(clientId))) !== null;
+    async hasPin(clientId, msisdn) {
+      const known = msisdn ? keys.forMsisdn(msisdn, 'pin:known') : undefined;
+      if (known) {
+        // `<client id> <salt>`: the salt is no secret (the pepper is), and the check confirms it.
+        const [id, salt] = ((await store.get(known).catch(() => null)) ?? '').split(' ');
+        if (id === String(clientId) && salt) {
+          keepSessionFact(saltFact(clientId), salt);
+          return true;
+        }
+      }
+      const raw = await store.get(keys.pin(clientId));
+      if (raw === null) return false;
+      let salt: string | undefined;
+      try {
+        salt = parse(clientId, raw).salt.toString('base64');
+      } catch {
+        // An unreadable record: the check itself says so.
+      }
+      if (salt) {
+        // The salt is what the session's PIN check will need: learned now, it saves the check a round trip.
+        keepSessionFact(saltFact(clientId), salt);
+        if (known) {
+          const remember = () => store.set(known, `${clientId} ${salt}`, KNOWN_TTL_MS).catch(() => undefined);
+          if (!deferToRecordWrite(remember)) await remember();
+        }
+      }
+      return true;
     },
 
-    async clearPin(clientId) {
-      await store.delete(keys.pin(clientId));
+    async clearPin(clientId, numbers = []) {
+      await Promise.all([store.delete(keys.pin(clientId)), ...numbers.map((n) => store.delete(keys.forMsisdn(n, 'pin:known')))]);
     },
 
     async seedIfAbsent(clientId, pin) {
@@ -369,4 +546,11 @@ export function createPinService(options: PinServiceOptions): PinService {
       return true;
     },
   };
+}
+
+/** The lockout script's fail answer, as read by the lockout store. */
+function toFailOutcome(reply: PinCheckReply): FailOutcome {
+  if (reply[0] === 'wrong') return { kind: 'wrong', left: Number(reply[1]) };
+  const until = Number(reply[1]);
+  return { kind: 'locked', ...(until > 0 ? { until } : {}), locks: Number(reply[2]), fresh: reply[3] === 1 };
 }

@@ -3,6 +3,7 @@ import type { Logger } from '../logger.js';
 import type { KeyValueStore } from './store.js';
 import { LockLost, StoreUnavailable, checkTtl } from './errors.js';
 import { parseRedisUrl, scrubSecrets } from './redis-url.js';
+import { forgetEarlyRead, startEarlyReads, takeEarlyRead } from './hop-context.js';
 
 export interface RedisStoreOptions {
   /** Receives connection errors (at most one line per 5 s) and recoveries. Secrets are scrubbed. */
@@ -209,28 +210,37 @@ export function createRedisStore(url: string, options: RedisStoreOptions = {}): 
     kind: 'redis',
     client,
 
-    get: (key) => run('get', () => client.get(key)),
+    get: (key) => takeEarlyRead(key) ?? run('get', () => client.get(key)),
+
+    readAhead(keys) {
+      startEarlyReads(keys, (key) => run('get', () => client.get(key)));
+    },
 
     async set(key, value, ttlMs) {
+      forgetEarlyRead(key);
       const ttl = ttlMs === undefined ? undefined : checkTtl(ttlMs);
       await run('set', () => (ttl === undefined ? client.set(key, value) : client.set(key, value, 'PX', ttl)));
     },
 
     async setIfAbsent(key, value, ttlMs) {
+      forgetEarlyRead(key);
       const ttl = checkTtl(ttlMs);
       return (await run('set', () => client.set(key, value, 'PX', ttl, 'NX'))) === 'OK';
     },
 
     async delete(key) {
+      forgetEarlyRead(key);
       await run('del', () => client.del(key));
     },
 
     async deleteIfEquals(key, value) {
+      forgetEarlyRead(key);
       return (await run('deleteIfEquals', () => scripts.kiungaDeleteIfEquals(key, value))) === 1;
     },
 
     async increment(key, ttlMs, by = 1) {
       if (!Number.isSafeInteger(by)) throw new RangeError('increment must be an integer');
+      forgetEarlyRead(key);
       if (ttlMs === undefined) return run('incr', () => client.incrby(key, by));
       const ttl = checkTtl(ttlMs);
       return run('increment', () => scripts.kiungaIncrementWithTtl(key, ttl, by));
@@ -243,6 +253,7 @@ export function createRedisStore(url: string, options: RedisStoreOptions = {}): 
     },
 
     async setAndUnlock(key, value, ttlMs, lockKey, token) {
+      forgetEarlyRead(key);
       const ttl = checkTtl(ttlMs);
       const written = await run('setAndUnlock', () => scripts.kiungaSetAndUnlock(key, lockKey, value, ttl, token));
       if (written !== 1) throw new LockLost(lockKey);

@@ -31,6 +31,12 @@ export interface KeyValueStore {
    * with `LockLost`, so a stale holder never overwrites a newer holder's record.
    */
   setAndUnlock(key: string, value: string, ttlMs: number, lockKey: string, token: string): Promise<void>;
+  /**
+   * Within a hop (`session/hop-context.ts`): starts reading `keys` now, so that the hop's first `get` of each
+   * is answered from this read (one round trip for all of them and whatever else is sent with it). A write
+   * to a key in the hop forgets its early read. Optional: a store without round trips need not.
+   */
+  readAhead?(keys: readonly string[]): void;
   /** Rejects when the backing store cannot answer. */
   ping(): Promise<void>;
   close(): Promise<void>;

@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestServer, atSession, newSessionId, type TestServer } from '../helpers/server.js';
+import { decodeRecord } from '../../src/engine/session-record.js';
 
 const AMINA = '+254711000001';
 const BARAKA = '+254711000002';
@@ -40,7 +41,7 @@ describe("USSD banking over Africa's Talking, with Redis and the sandbox", () =>
     const raw = await services.store.get(services.keys.session('ussd', `at:${s.sessionId}`));
     expect(services.store.kind).toBe('redis');
     expect(raw).toBeTruthy();
-    expect(JSON.parse(raw!).snapshot.value).toBe('pin');
+    expect((decodeRecord(raw!).snapshot as { value: unknown }).value).toBe('pin');
     const menu = await s.send('2468');
     expect(menu.body).toMatch(/^CON Main menu/);
   });

@@ -1,0 +1,131 @@
+import type { StateValue } from 'xstate';
+import type { ConversationState } from './conversation.js';
+import type { TurnReply } from './types.js';
+
+/**
+ * The session record as the turn runner uses it, and as it is kept in the store (one key per session, written
+ * with the lock's release every hop), in a compact form: short field names, the hop keys shortened, the last
+ * reply only (the one a retry gets), and nothing of the machine once the session ended (a hop after the end
+ * gets the last reply again, nothing else is read). Records written before this form (`v: 1`) are still read,
+ * so a deployment mid-session keeps its sessions.
+ */
+export interface SessionRecord extends ConversationState {
+  flowId: string;
+  flowVersion: string;
+  msisdn: string;
+  serviceCode?: string;
+  ended: boolean;
+  transport: unknown;
+  /** The presenter's own state (USSD: the page shown), after the last render. */
+  view?: unknown;
+  /** The keys of the last hops (shortened), newest last: a repeated one is answered with `reply`. */
+  hopKeys: string[];
+  /** The last reply (the rendered body), what a repeated hop or a hop after the end gets. */
+  reply?: TurnReply;
+  /** What the session learned for later hops (`HopScope.facts`: never a secret). */
+  facts?: Record<string, string>;
+}
+
+/** Hops remembered as seen (a late duplicate of any of them runs nothing). */
+export const RECENT_HOPS = 3;
+
+/**
+ * A hop key as kept: hop keys are keyed hashes (hex or base64url); 24 characters (96 bits or more) tell
+ * hops of one session apart with no practical chance of a mix-up.
+ */
+export const shortHopKey = (key: string): string => key.slice(0, 24);
+
+/** The stored form (v2). */
+interface StoredV2 {
+  v: 2;
+  /** flow id, flow version */
+  fi: string;
+  fv: string;
+  /** snapshot and history, absent once the session ended */
+  s?: unknown;
+  h?: StateValue[];
+  /** msisdn, service code */
+  m: string;
+  sc?: string;
+  /** 1 once ended */
+  e?: 1;
+  /** transport, view */
+  t?: unknown;
+  w?: unknown;
+  /** hop keys (short), last reply: end flag and text */
+  k: string[];
+  re?: 1;
+  x?: string;
+  f?: Record<string, string>;
+}
+
+/** The form written before (v1): full field names, the last three replies. */
+interface StoredV1 extends ConversationState {
+  v: 1;
+  flowId: string;
+  flowVersion: string;
+  msisdn: string;
+  serviceCode?: string;
+  ended: boolean;
+  transport: unknown;
+  view?: unknown;
+  hops: { key: string; reply: TurnReply }[];
+  f?: Record<string, string>;
+}
+
+export function encodeRecord(record: SessionRecord): string {
+  const stored: StoredV2 = {
+    v: 2,
+    fi: record.flowId,
+    fv: record.flowVersion,
+    ...(record.ended ? {} : { s: record.snapshot, h: record.history }),
+    m: record.msisdn,
+    ...(record.serviceCode === undefined ? {} : { sc: record.serviceCode }),
+    ...(record.ended ? { e: 1 as const } : {}),
+    ...(record.transport === undefined ? {} : { t: record.transport }),
+    ...(record.view === undefined || record.ended ? {} : { w: record.view }),
+    k: record.hopKeys.slice(-RECENT_HOPS),
+    ...(record.reply ? { x: record.reply.text, ...(record.reply.end ? { re: 1 as const } : {}) } : {}),
+    ...(record.facts && Object.keys(record.facts).length > 0 ? { f: record.facts } : {}),
+  };
+  return JSON.stringify(stored);
+}
+
+/** The record in `raw`; throws when it is neither form. */
+export function decodeRecord(raw: string): SessionRecord {
+  const stored = JSON.parse(raw) as StoredV2 | StoredV1;
+  if (stored.v === 2 && Array.isArray(stored.k) && typeof stored.m === 'string') {
+    return {
+      flowId: stored.fi,
+      flowVersion: stored.fv,
+      snapshot: stored.s ?? null,
+      history: stored.h ?? [],
+      msisdn: stored.m,
+      ...(stored.sc === undefined ? {} : { serviceCode: stored.sc }),
+      ended: stored.e === 1,
+      transport: stored.t,
+      ...(stored.w === undefined ? {} : { view: stored.w }),
+      hopKeys: stored.k,
+      ...(typeof stored.x === 'string' ? { reply: { end: stored.re === 1, text: stored.x } } : {}),
+      ...(stored.f ? { facts: stored.f } : {}),
+    };
+  }
+  if (stored.v === 1 && Array.isArray(stored.hops)) {
+    const last = stored.hops[stored.hops.length - 1];
+    return {
+      flowId: stored.flowId,
+      flowVersion: stored.flowVersion,
+      snapshot: stored.snapshot,
+      history: stored.history,
+      msisdn: stored.msisdn,
+      ...(stored.serviceCode === undefined ? {} : { serviceCode: stored.serviceCode }),
+      ended: stored.ended,
+      transport: stored.transport,
+      ...(stored.view === undefined ? {} : { view: stored.view }),
+      hopKeys: stored.hops.map((h) => shortHopKey(h.key)),
+      ...(last ? { reply: last.reply } : {}),
+      ...(stored.f ? { facts: stored.f } : {}),
+    };
+  }
+  throw new Error('unknown record version');
+}

@@ -1,0 +1,117 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { Redis } from 'ioredis';
+import { REDIS_URL, atSession, startTestServer, type TestServer } from '../helpers/server.js';
+import { startCountingProxy, type CountingProxy, type RoundTrip } from './helpers/counting-proxy.js';
+import { SYNTHETIC_PIN, syntheticMsisdn } from '../../src/sandbox/synthetic.js';
+
+/**
+ * Issue 13: the Redis round trips of one USSD balance session (dial, PIN, balance) of a returning customer,
+ * counted on the wire by a TCP proxy between the whole server (built in-process, the sandbox over real
+ * HTTP) and the real Redis; and the Redis memory the session leaves.
+ *
+ * Background traffic shares the connections and is left out by what it touches, never by timing: the kill
+ * switches' poll (keys `{switches}`), the job queue (bullmq's own connections and keys), and the rate
+ * limiter's periodic heartbeat (bottleneck's `heartbeat` script: no argument beyond its clock and client
+ * id). Everything else that starts while a hop is in flight counts, on whichever connection it runs.
+ */
+
+const BUDGET = 7;
+/** Redis memory of one session's keys (`MEMORY USAGE`, summed), at its largest between hops. */
+const MEMORY_BUDGET = 2048;
+
+const target = new URL(REDIS_URL);
+let proxy: CountingProxy;
+let server: TestServer;
+let redis: Redis;
+const customer = syntheticMsisdn(0);
+
+beforeAll(async () => {
+  proxy = await startCountingProxy({ host: target.hostname, port: Number(target.port || 6379) });
+  server = await startTestServer({ REDIS_URL: `redis://127.0.0.1:${proxy.port}`, SANDBOX_CUSTOMERS: '1' });
+  redis = new Redis(REDIS_URL);
+});
+afterAll(async () => {
+  await server?.close();
+  await proxy?.close();
+  redis?.disconnect();
+});
+
+/** Key names without the test's prefix, hash tags shortened: what a reader needs to see where a trip goes. */
+function describeTrip(trip: RoundTrip, prefix: string): string {
+  return trip.commands
+    .map((c) => {
+      const words = c.args.filter((a) => a.startsWith(prefix) || a.startsWith('b_')).map((a) => a.replace(`${prefix}:`, ''));
+      return `${c.name}${words.length ? ` ${words.join(' ')}` : ''}`;
+    })
+    .join(' + ');
+}
+
+function isBackground(trip: RoundTrip, prefix: string, bullConnections: Set<number>): boolean {
+  if (bullConnections.has(trip.connection)) return true;
+  return trip.commands.every((c) => {
+    const keys = c.args.filter((a) => a.startsWith(prefix) || a.startsWith('b_'));
+    if (keys.some((k) => k.includes(':{switches}:') || k.includes(':bull:') || k.includes('{bull'))) return true;
+    // bottleneck's heartbeat: EVALSHA sha numkeys keys... now clientId.
+    if (c.name === 'EVALSHA' && keys.length > 0 && keys.every((k) => k.startsWith('b_'))) {
+      const numKeys = Number(c.args[1]);
+      return c.args.length - 2 - numKeys === 2;
+    }
+    return false;
+  });
+}
+
+describe('Redis round trips of a USSD balance session (issue 13)', () => {
+  it(`should take at most ${BUDGET} round trips from dial to balance, and leave under 2 KB of Redis`, async () => {
+    const prefix = server.config.redisPrefix;
+    // A returning customer: their lookups are cached from an earlier session.
+    const warm = atSession(server, customer);
+    expect((await warm.send()).body).toMatch(/^CON /);
+    expect((await warm.send(SYNTHETIC_PIN)).body).toMatch(/^CON Main menu/);
+    expect((await warm.send('1')).body).toMatch(/^END Balance/);
+
+    const s = atSession(server, customer);
+    const hops: { name: string; input?: string; expect: RegExp }[] = [
+      { name: 'dial', expect: /^CON / },
+      { name: 'PIN', input: SYNTHETIC_PIN, expect: /^CON Main menu/ },
+      { name: 'balance', input: '1', expect: /^END Balance/ },
+    ];
+    // The session's keys (one hash tag): their memory is read after every hop, outside the counted trips.
+    const tag = server.services.keys.session('ussd', `at:${s.sessionId}`).replace(/:session$/, '');
+    const memory = async () => {
+      const keys = await redis.keys(`${tag.replace(/[{}[\]*?\\]/g, '\\$&')}:*`);
+      let bytes = 0;
+      for (const key of keys) bytes += Number(await redis.memory('USAGE', key));
+      return { keys: keys.length, bytes };
+    };
+    const perHop: { name: string; trips: RoundTrip[]; memory: { keys: number; bytes: number } }[] = [];
+    for (const hop of hops) {
+      const from = proxy.trips.length;
+      const reply = await s.send(hop.input);
+      const trips = proxy.trips.slice(from);
+      expect(reply.status).toBe(200);
+      expect(reply.body).toMatch(hop.expect);
+      perHop.push({ name: hop.name, trips, memory: await memory() });
+    }
+    // bullmq's connections: the ones that ever sent a blocking pop or touched its keys.
+    const bull = new Set(
+      proxy.trips
+        .filter((t) => t.commands.some((c) => /^B[ZLR]|^BLMOVE|^BZPOP/.test(c.name) || c.args.some((a) => a.includes(':bull:'))))
+        .map((t) => t.connection),
+    );
+    const counted = perHop.map(({ name, trips }) => ({ name, trips: trips.filter((t) => !isBackground(t, prefix, bull)) }));
+    const total = counted.reduce((n, h) => n + h.trips.length, 0);
+    const lines = counted.flatMap(({ name, trips }, i) => [
+      `${name}: ${trips.length} (session keys after it: ${perHop[i]!.memory.bytes} bytes)`,
+      ...trips.map((t) => `  [conn ${t.connection}] ${describeTrip(t, prefix)}`),
+    ]);
+    process.stdout.write(`Redis round trips of one balance session: ${total}\n${lines.join('\n')}\n`);
+
+    const peak = Math.max(...perHop.map((h) => h.memory.bytes));
+    const end = perHop[perHop.length - 1]!.memory;
+    process.stdout.write(`Redis memory of the session: ${end.bytes} bytes in ${end.keys} keys once ended, ${peak} at most\n`);
+
+    expect(total).toBeLessThanOrEqual(BUDGET);
+    expect(end.keys).toBeGreaterThan(0);
+    expect(peak).toBeLessThan(MEMORY_BUDGET);
+  });
+});
