@@ -53,14 +53,19 @@ export function gsmCost(codePoint: number): 0 | 1 | 2 {
   return 0;
 }
 
+/** A character class of the given characters, each escaped (every GSM character is in the BMP). */
+const charClass = (chars: string) => [...chars].map((c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`).join('');
+/** Text of basic-table characters only (1 septet each), and text of characters from either table. */
+const BASIC_ONLY = new RegExp(`^[${charClass(BASIC)}]*$`);
+const GSM_ONLY = new RegExp(`^[${charClass(BASIC + EXTENSION)}]*$`);
+
 export function isGsm(text: string): boolean {
-  for (const ch of text) {
-    if (gsmCost(ch.codePointAt(0)!) === 0) return false;
-  }
-  return true;
+  // One regular expression test instead of a walk with a lookup per character: this runs on every screen.
+  return GSM_ONLY.test(text);
 }
 
 export function measure(text: string): Measure {
+  if (BASIC_ONLY.test(text)) return { encoding: 'GSM-7', units: text.length };
   let septets = 0;
   for (const ch of text) {
     const cost = gsmCost(ch.codePointAt(0)!);

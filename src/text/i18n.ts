@@ -117,7 +117,7 @@ export function formatAmount(lang: string, amount: number, currency: string, dec
     });
     numberFormats.set(key, nf);
   }
-  return toGsm(nf.format(amount));
+  return toGsm(nf.format(amount).replace(INTL_SPACES, ' '));
 }
 
 /**
@@ -145,6 +145,13 @@ export function formatDate(lang: string, date: CalendarDate, style: DateStyle = 
 // internals
 
 const numberFormats = new Map<string, Intl.NumberFormat>();
+/**
+ * The no-break spaces Intl puts in amounts (as toGsm would, made plain spaces first: the rest of an amount is
+ * GSM text, so toGsm then keeps it as it is instead of walking it grapheme by grapheme on every screen).
+ */
+const INTL_SPACES = /[\u00a0\u202f]/g;
+/** i18next's plural and ordinal suffixes: a key with one of them is a plural, never a static text. */
+const PLURAL_SUFFIXES = new Set(['zero', 'one', 'two', 'few', 'many', 'other']);
 const dateFormats = new Map<string, Intl.DateTimeFormat>();
 
 async function discoverLanguages(dir: string): Promise<string[]> {
@@ -218,6 +225,21 @@ function buildTranslator(
 
   const template = (lang: string, key: string): string | undefined => flat.get(lang)?.get(key);
 
+  // A text without variables, plurals or nesting is the same on every screen: translated once per language and
+  // key (a translator holds the texts of one flow version), instead of through i18next on every hop.
+  const staticTexts = new Map<string, string | null>();
+  const staticText = (lang: string, key: string): string | null => {
+    const id = `${lang}\u0000${key}`;
+    let text = staticTexts.get(id);
+    if (text !== undefined) return text;
+    // Only a language of its own (i18next maps others, e.g. `en-KE`, to one) and a plain key (`:` names a namespace).
+    const raw = languages.includes(lang) && !key.includes(':') ? (template(lang, key) ?? template(fallback, key)) : undefined;
+    const plural = languages.some((l) => [...PLURAL_SUFFIXES].some((suffix) => flat.get(l)!.has(`${key}_${suffix}`)));
+    text = raw && !plural && !raw.includes('{{') && !raw.includes('$t(') ? raw : null;
+    staticTexts.set(id, text);
+    return text;
+  };
+
   return {
     languages: Object.freeze([...languages]),
     fallback,
@@ -229,6 +251,8 @@ function buildTranslator(
       if (!languages.some((l) => template(l, key) !== undefined || template(l, `${key}_other`) !== undefined)) {
         return key;
       }
+      const fixed = staticText(lang, key);
+      if (fixed !== null) return fixed;
       // Variables go in `replace`, so a variable named like an i18next option (lng, ns, defaultValue ...)
       // cannot change how the key is looked up; `count` is passed on for plural keys.
       const count = vars?.['count'];

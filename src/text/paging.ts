@@ -6,7 +6,7 @@
  * Sizes are measured with `measure()`: septets when the page is GSM-7, UTF-16 code units when one character
  * on it is not (UCS-2). The `prefix` the channel adds (`CON ` / `END `) is not part of the limit.
  */
-import { gsmCost, type Encoding } from './gsm.js';
+import { measure, type Encoding } from './gsm.js';
 
 export interface ScreenOption {
   key: string;
@@ -145,13 +145,8 @@ function toLimits(limit: number | ScreenLimits): ScreenLimits {
 }
 
 function costOf(text: string): Cost {
-  let gsm: number | null = 0;
-  for (const ch of text) {
-    if (gsm === null) break;
-    const c = gsmCost(ch.codePointAt(0)!);
-    gsm = c === 0 ? null : gsm + c;
-  }
-  return { gsm, ucs2: text.length };
+  const m = measure(text);
+  return { gsm: m.encoding === 'GSM-7' ? m.units : null, ucs2: text.length };
 }
 
 function fits(cost: Cost, limits: ScreenLimits): boolean {

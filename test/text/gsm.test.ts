@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { isGsm, measure, nonGsmChars, smsSegments, toGsm } from '../../src/text/gsm.js';
+import { gsmCost, isGsm, measure, nonGsmChars, smsSegments, toGsm } from '../../src/text/gsm.js';
 
 describe('measure', () => {
   it('counts one septet per basic-table character', () => {
@@ -138,5 +138,20 @@ describe('smsSegments', () => {
   it('never splits a surrogate pair across UCS-2 parts', () => {
     const text = 'ç'.repeat(66) + '😀' + 'ç'.repeat(66); // 134 units
     expect(smsSegments(text)).toEqual({ encoding: 'UCS-2', units: 134, segments: 3 });
+  });
+});
+
+describe('isGsm and measure against the tables, character by character', () => {
+  it('should agree with gsmCost for every BMP character, alone and inside GSM text', () => {
+    for (let cp = 0; cp <= 0xffff; cp++) {
+      const ch = String.fromCharCode(cp);
+      const cost = gsmCost(cp);
+      expect(isGsm(ch)).toBe(cost !== 0);
+      expect(isGsm(`ab${ch}cd`)).toBe(cost !== 0);
+      expect(measure(`ab${ch}`)).toEqual(cost === 0 ? { encoding: 'UCS-2', units: 3 } : { encoding: 'GSM-7', units: 2 + cost });
+    }
+    // Outside the BMP: never GSM (a surrogate pair is two UTF-16 units).
+    expect(isGsm('ok 👍')).toBe(false);
+    expect(measure('ok 👍')).toEqual({ encoding: 'UCS-2', units: 5 });
   });
 });

@@ -2,6 +2,8 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import i18next from 'i18next';
+import { readFile } from 'node:fs/promises';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { isGsm } from '../../src/text/gsm.js';
 import { createTranslator, formatAmount, formatDate, variablesOf, type Translator } from '../../src/text/i18n.js';
@@ -207,5 +209,58 @@ describe('interpolation safety', () => {
       'Welcome {{attemptsLeft}} $t(menu.title). Enter your PIN:',
     );
     expect(tr.t('en', 'pin.wrong', { attemptsLeft: 0 })).toBe('Wrong PIN. 0 attempt(s) left. Enter your PIN:');
+  });
+});
+
+describe('texts translated once (static texts served without i18next)', () => {
+  it('should give, for every key of the shipped locales in every language, what i18next itself gives', async () => {
+    const tr = await createTranslator({ dir: LOCALES, fallback: 'en' });
+    const resources = Object.fromEntries(
+      await Promise.all(
+        tr.languages.map(async (l) => [l, { translation: JSON.parse(await readFile(join(LOCALES, `${l}.json`), 'utf8')) }] as const),
+      ),
+    );
+    const plain = i18next.createInstance();
+    await plain.init({
+      resources,
+      fallbackLng: 'en',
+      supportedLngs: [...tr.languages],
+      load: 'languageOnly',
+      interpolation: { escapeValue: false, skipOnVariables: true },
+      // As the translator: a variable not given is rendered empty.
+      missingInterpolationHandler: () => '',
+      showSupportNotice: false,
+    });
+    const keys = new Set(tr.languages.flatMap((l) => tr.keys(l)).map((k) => k.replace(/_(zero|one|two|few|many|other)$/, '')));
+    let checked = 0;
+    for (const lang of [...tr.languages, 'en-KE', 'de']) {
+      for (const key of keys) {
+        const vars = { name: 'Amina', count: 2, amount: 'KES 10.00' };
+        // Twice: the first call fills the cache, the second is served from it.
+        for (let i = 0; i < 2; i++) {
+          expect(tr.t(lang, key, vars), `${lang} ${key}`).toBe(plain.t(key, { lng: lang, replace: vars, count: 2 }));
+          expect(tr.t(lang, key), `${lang} ${key}`).toBe(plain.t(key, { lng: lang }));
+        }
+        checked++;
+      }
+    }
+    expect(checked).toBeGreaterThan(300);
+  });
+
+  it('should keep a text with a variable, a plural or a nested key dynamic', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'kiunga-locales-'));
+    try {
+      await writeFile(
+        join(dir, 'en.json'),
+        JSON.stringify({ hi: 'Hi {{name}}', n_one: 'one left', n_other: '{{count}} left', nest: 'Menu: $t(hi)', fixed: 'Fixed' }),
+      );
+      const tr = await createTranslator({ dir, fallback: 'en' });
+      expect([tr.t('en', 'hi', { name: 'A' }), tr.t('en', 'hi', { name: 'B' })]).toEqual(['Hi A', 'Hi B']);
+      expect([tr.t('en', 'n', { count: 1 }), tr.t('en', 'n', { count: 3 })]).toEqual(['one left', '3 left']);
+      expect(tr.t('en', 'nest', { name: 'C' })).toBe('Menu: Hi C');
+      expect([tr.t('en', 'fixed'), tr.t('en', 'fixed', { name: 'D' })]).toEqual(['Fixed', 'Fixed']);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 });
