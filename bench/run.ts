@@ -51,6 +51,8 @@ const PEPPER = 'bench-pepper-0123456789abcdef';
 const BUILD_DIR = 'node_modules/.cache/kiunga-bench';
 const IDLE_SECONDS = 5;
 const MEMORY_SESSIONS = Math.min(CUSTOMERS, 256);
+/** Sessions run one at a time to count Redis round trips. */
+const RT_SESSIONS = Math.min(CUSTOMERS, 64);
 
 type ServerName = 'minimal' | 'peer' | 'kiunga';
 const SERVER_LABELS: Record<ServerName, string> = {
@@ -66,6 +68,8 @@ const JOURNEYS: { journey: Journey; title: string; servers: ServerName[] }[] = [
 ];
 
 const children: ChildProcess[] = [];
+const started = Date.now();
+const progress = (line: string) => process.stderr.write(`[${((Date.now() - started) / 1000).toFixed(0).padStart(3)} s] ${line}`);
 const notes: string[] = [];
 
 /** `count` distinct free loopback ports (all held open until each is known). */
@@ -159,7 +163,6 @@ interface Measured {
 }
 
 async function main() {
-  const startedAt = Date.now();
   const prefix = `bench-${randomBytes(3).toString('hex')}`;
   const machine = `${cpus().length} cores (${cpus()[0]?.model.trim() ?? 'unknown'}), load average ${loadavg()
     .map((l) => l.toFixed(2))
@@ -183,6 +186,8 @@ async function main() {
   await redis.ping();
   /** Commands the benchmark itself sends between two INFOs (queue polls), subtracted from the counts. */
   let ownCommands = 0;
+  /** Requests (one command or one pipeline) the benchmark itself sends, for the round-trip count. */
+  let ownReads = 0;
   /** Calls per command name so far, the benchmark's own INFO left out. */
   const commandStats = async () => {
     const calls = new Map<string, number>();
@@ -193,7 +198,9 @@ async function main() {
   const commandCount = async () => [...(await commandStats()).values()].reduce((a, b) => a + b, 0) - ownCommands;
   const usedMemory = async () => Number(/^used_memory:(\d+)/m.exec(await redis.info('memory'))![1]);
 
+  progress('building Kiunga...\n');
   const kiungaArgs = kiungaEntry();
+  progress('starting the sandbox and the servers...\n');
   const [sandboxPort, kiungaPort, kiunga2Port, minimalPort, peerPort] = (await freePorts(5)) as [number, number, number, number, number];
   const sandboxUrl = `http://127.0.0.1:${sandboxPort}`;
   const fineractUrl = `${sandboxUrl}/fineract-provider/api/v1`;
@@ -236,7 +243,7 @@ async function main() {
     // `BAL <PIN>` by SMS is the journey measured (off by default, threats T6, T26).
     SMS_PIN_ENABLED: 'true',
     PIN_PEPPER: PEPPER,
-    HOP_DEADLINE_MS: '10000',
+    HOP_DEADLINE_MS: '5000',
     TRANSFER_DAILY_LIMIT: '1000000',
     LOG_LEVEL: process.env.KIUNGA_LOG_LEVEL ?? 'info',
   };
@@ -262,19 +269,34 @@ async function main() {
   const fineractCount = async () => ((await (await fetch(`${sandboxUrl}/sandbox/control`)).json()) as { received: number }).received;
   const bull = `{${prefix}:bull}:jobs`;
   /** Waits until Kiunga's queue has no waiting or running job (SMS replies, receipts, call-backs). */
-  const queueDrained = async () => {
-    for (let i = 0; i < 300; i++) {
-      const replies = (await redis.pipeline().llen(`${bull}:wait`).llen(`${bull}:active`).zcard(`${bull}:prioritized`).exec()) ?? [];
-      ownCommands += 3;
-      if (replies.every(([, n]) => n === 0)) return;
-      await sleep(50);
+  /** Jobs scheduled for later (a transfer's resolution check runs HOP_DEADLINE_MS + 3.5 s after it). */
+  const delayedJobs = async () => {
+    ownCommands++;
+    ownReads++;
+    return redis.zcard(`${bull}:delayed`);
+  };
+  /**
+   * Waits until Kiunga's queue has no waiting or running job (SMS replies, receipts, call-backs) and no more
+   * delayed ones than `delayedBefore` (what a round schedules for later is part of its cost).
+   */
+  const queueDrained = async (delayedBefore = 0) => {
+    for (let i = 0; i < 400; i++) {
+      const replies =
+        (await redis.pipeline().llen(`${bull}:wait`).llen(`${bull}:active`).zcard(`${bull}:prioritized`).zcard(`${bull}:delayed`).exec()) ??
+        [];
+      ownCommands += 4;
+      ownReads++;
+      const [wait, active, prioritized, delayed] = replies.map(([, n]) => Number(n));
+      if (wait === 0 && active === 0 && prioritized === 0 && delayed! <= delayedBefore) return;
+      await sleep(100);
     }
-    notes.push("Kiunga's job queue was still busy 15 s after a round.");
+    notes.push("Kiunga's job queue was still busy 40 s after a round: later rounds count some of its work.");
   };
 
   /** One round of `journey` against `targets`, every figure a delta over the round. */
   const measure = async (name: string, targets: string[], pids: number[], journey: Journey, seconds = SECONDS): Promise<Measured> => {
     if (journey !== 'ussd-transfer') await load.order({ type: 'balances', sandboxUrl, customers: CUSTOMERS });
+    const delayedBefore = await delayedJobs();
     const before = {
       cpu: totalCpuSeconds(pids),
       redisCpu: redisPid ? totalCpuSeconds([redisPid]) : 0,
@@ -290,7 +312,7 @@ async function main() {
       concurrency: CONCURRENCY,
       customers: CUSTOMERS,
     });
-    await queueDrained();
+    await queueDrained(delayedBefore);
     const after = {
       cpu: totalCpuSeconds(pids),
       redisCpu: redisPid ? totalCpuSeconds([redisPid]) : 0,
@@ -312,15 +334,17 @@ async function main() {
   /** Every customer once (their lookups cached), then `seconds` more for the JIT. */
   const warm = async (name: string, targets: string[], journey: Journey, seconds: number) => {
     if (journey !== 'ussd-transfer') await load.order({ type: 'balances', sandboxUrl, customers: CUSTOMERS });
+    const delayedBefore = await delayedJobs();
     const order = { type: 'run', label: name, targets, journey, seconds, concurrency: CONCURRENCY, customers: CUSTOMERS } as const;
     for (const run of [await load.order<RunResult>({ ...order, once: true }), await load.order<RunResult>(order)])
       if (run.errors) process.stderr.write(`warm-up ${name} ${journey}: ${run.errors} errors, e.g. ${run.samples[0]}\n`);
-    await queueDrained();
+    await queueDrained(delayedBefore);
   };
-  process.stderr.write(`warming up: ${CUSTOMERS} customers become returning customers on every server...\n`);
+  progress(`warming up: ${CUSTOMERS} customers become returning customers on every server...\n`);
   for (const { journey, servers: names } of JOURNEYS)
     for (const name of names) await warm(`warm${name}`, [servers[name].url], journey, journey === 'ussd-balance' ? 2 : 1);
 
+  progress('idle Kiunga...\n');
   // Idle: no traffic for IDLE_SECONDS (after a pause for what the warm-up left behind).
   await sleep(2000);
   const idleBefore = { cpu: totalCpuSeconds(servers.kiunga.pids), commands: await commandStats() };
@@ -342,13 +366,14 @@ async function main() {
   for (const { journey, servers: names } of JOURNEYS) {
     for (let round = 0; round < ROUNDS; round++) {
       for (const name of round % 2 === 0 ? names : [...names].reverse()) {
-        process.stderr.write(`round ${round + 1}/${ROUNDS}: ${journey} on ${name}\n`);
+        progress(`round ${round + 1}/${ROUNDS}: ${journey} on ${name}\n`);
         const key = `${journey}/${name}`;
         results.set(key, [...(results.get(key) ?? []), await measure(name, [servers[name].url], servers[name].pids, journey)]);
       }
     }
   }
 
+  progress('memory per session...\n');
   // Memory: sessions opened to the menu, then ended, on each server in turn.
   const memory: Record<string, { live: number; liveKeys: number; ended: number; endedKeys: number; errors: number }> = {};
   const allKeys = async () => {
@@ -369,6 +394,7 @@ async function main() {
   for (const name of ['minimal', 'peer', 'kiunga'] as const) {
     await sleep(500);
     const tag = randomBytes(3).toString('hex');
+    const delayedBefore = await delayedJobs();
     const keys0 = await allKeys();
     const base = await usedMemory();
     const opened = await load.order<{ errors: number; samples: string[] }>({
@@ -377,7 +403,7 @@ async function main() {
       count: MEMORY_SESSIONS,
       tag,
     });
-    await queueDrained();
+    await queueDrained(delayedBefore);
     const live = (await usedMemory()) - base;
     const liveKeys = await usageOf([...(await allKeys())].filter((k) => !keys0.has(k)));
     const ended = await load.order<{ errors: number; samples: string[] }>({
@@ -386,7 +412,7 @@ async function main() {
       count: MEMORY_SESSIONS,
       tag,
     });
-    await queueDrained();
+    await queueDrained(delayedBefore);
     const endedBytes = (await usedMemory()) - base;
     const endedKeys = await usageOf([...(await allKeys())].filter((k) => !keys0.has(k)));
     for (const sample of [...opened.samples, ...ended.samples]) process.stderr.write(`${name} memory: ${sample}\n`);
@@ -399,21 +425,56 @@ async function main() {
     };
   }
 
+  progress('Redis round trips, one session at a time...\n');
+  // Round trips: one session at a time, so that each request a server sends Redis arrives as one read event
+  // (INFO stats total_reads_processed); the background reads of an idle second just before are subtracted.
+  const reads = async () => Number(/^total_reads_processed:(\d+)/m.exec(await redis.info('stats'))![1]);
+  const roundTrips = new Map<string, number>();
+  for (const { journey, servers: names } of JOURNEYS.filter((j) => j.journey.startsWith('ussd-'))) {
+    for (const name of names) {
+      if (journey !== 'ussd-transfer') await load.order({ type: 'balances', sandboxUrl, customers: CUSTOMERS });
+      const delayedBefore = await delayedJobs();
+      let t = performance.now();
+      const idle0 = await reads();
+      await sleep(1000);
+      // Each INFO is one read event of its own.
+      const background = ((await reads()) - idle0 - 1) / ((performance.now() - t) / 1000);
+      t = performance.now();
+      const before = await reads();
+      const run = await load.order<RunResult>({
+        type: 'run',
+        label: `rt${name}`,
+        targets: [servers[name].url],
+        journey,
+        seconds: 0,
+        concurrency: 1,
+        customers: RT_SESSIONS,
+        once: true,
+      });
+      const ownBefore = ownReads;
+      await queueDrained(delayedBefore);
+      // The benchmark's own requests (queue polls, the closing INFO) are one read event each.
+      const own = ownReads - ownBefore + 1;
+      const delta = (await reads()) - before - own - background * ((performance.now() - t) / 1000);
+      roundTrips.set(`${journey}/${name}`, run.errors ? NaN : delta / run.sessions);
+    }
+  }
+
   // Two Kiunga processes on one Redis, the load spread over both, against one (interleaved).
-  process.stderr.write('two Kiunga processes...\n');
+  progress('two Kiunga processes...\n');
   const kiunga2 = await startKiunga(kiunga2Port);
   const pair = { urls: [servers.kiunga.url, `http://127.0.0.1:${kiunga2Port}`], pids: [kiunga.pid!, kiunga2.pid!] };
   await warm('warmpair', pair.urls, 'ussd-balance', 2);
   const scaling: { one: Measured[]; two: Measured[] } = { one: [], two: [] };
   for (let round = 0; round < ROUNDS; round++) {
     for (const n of round % 2 === 0 ? [1, 2] : [2, 1]) {
-      process.stderr.write(`round ${round + 1}/${ROUNDS}: ussd-balance on ${n} Kiunga process(es)\n`);
+      progress(`round ${round + 1}/${ROUNDS}: ussd-balance on ${n} Kiunga process(es)\n`);
       if (n === 1) scaling.one.push(await measure('kiunga1', [servers.kiunga.url], pair.pids, 'ussd-balance'));
       else scaling.two.push(await measure('kiunga2', pair.urls, pair.pids, 'ussd-balance'));
     }
   }
 
-  process.stdout.write(report({ results, memory, idle, scaling, machine, seconds: (Date.now() - startedAt) / 1000 }));
+  process.stdout.write(report({ results, memory, idle, scaling, roundTrips, machine, seconds: (Date.now() - started) / 1000 }));
   await redis.quit();
 }
 
@@ -466,6 +527,7 @@ function report(r: {
   memory: Record<string, { live: number; liveKeys: number; ended: number; endedKeys: number; errors: number }>;
   idle: { cpuMsPerS: number; commandsPerS: number; top: string };
   scaling: { one: Measured[]; two: Measured[] };
+  roundTrips: Map<string, number>;
   machine: string;
   seconds: number;
 }): string {
@@ -477,22 +539,22 @@ function report(r: {
     `${CONCURRENCY} concurrent sessions of ${CUSTOMERS} returning customers; ${ROUNDS} interleaved rounds of ${SECONDS} s per server and journey.`,
     ...notes,
     '',
-    '| journey | server | hops/s | p50 ms | p99 ms | server CPU per hop | Redis commands per session | Fineract requests per session | Redis CPU per hop | hops | errors |',
-    '|---|---|---|---|---|---|---|---|---|---|---|',
+    '| journey | server | hops/s | p50 ms | p99 ms | server CPU per hop | Redis commands per session | Redis round trips per session | Fineract requests per session | Redis CPU per hop | hops | errors |',
+    '|---|---|---|---|---|---|---|---|---|---|---|---|',
   ];
   const summaries = new Map<string, Summary>();
   let loadShare = 0;
   for (const { journey, title, servers } of JOURNEYS) {
     for (const name of ['minimal', 'peer', 'kiunga'] as const) {
       if (!servers.includes(name)) {
-        out.push(`| ${title} | ${SERVER_LABELS[name]} | n/a | | | | | | | | |`);
+        out.push(`| ${title} | ${SERVER_LABELS[name]} | n/a | | | | | | | | | |`);
         continue;
       }
       const s = summarise(r.results.get(`${journey}/${name}`) ?? []);
       summaries.set(`${journey}/${name}`, s);
       loadShare = Math.max(loadShare, s.loadCpuShare);
       out.push(
-        `| ${title} | ${SERVER_LABELS[name]} | ${fmt(s.hopsPerSecond)} | ${fmt(s.p50, 1)} | ${fmt(s.p99, 1)} | ${fmt(s.cpuPerHopUs)} µs | ${fmt(s.commandsPerSession, 1)} | ${fmt(s.fineractPerSession, 2)} | ${fmt(s.redisCpuPerHopUs)} µs | ${s.hops} | ${s.errors} |`,
+        `| ${title} | ${SERVER_LABELS[name]} | ${fmt(s.hopsPerSecond)} | ${fmt(s.p50, 1)} | ${fmt(s.p99, 1)} | ${fmt(s.cpuPerHopUs)} µs | ${fmt(s.commandsPerSession, 1)} | ${r.roundTrips.has(`${journey}/${name}`) ? fmt(r.roundTrips.get(`${journey}/${name}`)!, 1) : ''} | ${fmt(s.fineractPerSession, 2)} | ${fmt(s.redisCpuPerHopUs)} µs | ${s.hops} | ${s.errors} |`,
       );
     }
   }
@@ -530,7 +592,7 @@ function report(r: {
     `- An idle Kiunga process: ${fmt(r.idle.cpuMsPerS, 1)} ms of CPU per second over ${IDLE_SECONDS} s (resolution ${fmt((CPU_TICK_SECONDS * 1000) / IDLE_SECONDS, 0)} ms/s), ${fmt(r.idle.commandsPerS, 1)} Redis commands per second (${r.idle.top || 'none'}), counted in every round whichever server it measures.`,
     `- The voice journey polls \`GET /sandbox/calls\` ${fmt(voice?.pollsPerSession ?? NaN, 1)} times per session to learn the call-back's id (Kiunga's CPU includes them; they are not hops).`,
     `- The load generator used at most ${fmt(loadShare * 100)}% of a core in a round.`,
-    '- Redis round trips per session are not shown: pipelined commands and concurrent sessions share writes, so a count of them from outside the servers would not be honest.',
+    `- Redis round trips per session: ${RT_SESSIONS} sessions one at a time per server (USSD journeys only), Redis's read events (\`total_reads_processed\`) over them, less the benchmark's own requests and an idle second's background, divided by the sessions. Redis commands per session count the commands scripts run as well as the scripts.`,
     '',
   );
   return out.join('\n');
