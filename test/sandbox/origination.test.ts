@@ -412,12 +412,17 @@ describe('POST /loans/{id}?command=approve|disburse|reject (the back office)', (
     expect(disburse.status).toBe(200);
     const active = (await call(sandbox, `/loans/${loanId}`)).json;
     expect(active.status).toMatchObject({ id: 300, active: true });
+    // disburseLoan's result: the loan as the resource, the disbursement transaction as the sub-resource.
+    expect(disburse.json).toMatchObject({ loanId, resourceId: loanId, subResourceId: expect.any(Number) });
     expect(active.summary).toMatchObject({ principalDisbursed: 10000, totalOutstanding: 11500 });
 
     await sandbox.hooks.idle();
     expect(received.map((h) => `${h.entity} ${h.action}`)).toEqual(['LOAN APPROVE', 'LOAN DISBURSE']);
     expect(received[0]?.body).toMatchObject({ entityName: 'LOAN', actionName: 'APPROVE' });
     expect(JSON.stringify(received[0]?.body)).toContain(`"loanId":${loanId}`);
+    // What Kiunga's hook route reads: the loan id in the response, equal to the resource id; no officeId there.
+    expect(received[1]?.body.response).toMatchObject({ loanId, resourceId: loanId, subResourceId: disburse.json.subResourceId });
+    expect(received[1]?.body.response.officeId).toBeUndefined();
   });
 
   it('refuses to approve twice and to disburse a loan not approved, as Fineract does', async () => {

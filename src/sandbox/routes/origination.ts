@@ -482,6 +482,8 @@ const LOAN_COMMANDS: Record<string, CommandName> = {
 function loanTransition(bank: Bank, loanId: number, kind: string, body: unknown): Record<string, unknown> {
   const loan = requireLoan(bank, loanId);
   const changes: Record<string, unknown> = {};
+  /** The disbursement transaction (LoanWritePlatformServiceJpaRepositoryImpl.disburseLoan: `withSubEntityId`). */
+  let subResourceId: number | undefined;
   if (kind === 'approve') {
     const cmd = new JsonCommand('loanapplication', body, APPROVE_PARAMS);
     const approvedOnDate = cmd.date('approvedOnDate', true);
@@ -524,8 +526,9 @@ function loanTransition(bank: Bank, loanId: number, kind: string, body: unknown)
     loan.statusId = 300;
     loan.disbursedOnDate = date as string;
     loan.schedule = buildFlatSchedule(loan.principal, loan.numberOfRepayments, loan.interestRatePerPeriod, date as string);
+    subResourceId = 1 + bank.data.loans.reduce((m, l) => Math.max(m, ...l.transactions.map((t) => t.id)), 0);
     loan.transactions.push({
-      id: 1 + bank.data.loans.reduce((m, l) => Math.max(m, ...l.transactions.map((t) => t.id)), 0),
+      id: subResourceId,
       typeId: 1,
       date: date as string,
       amount: loan.principal,
@@ -556,6 +559,7 @@ function loanTransition(bank: Bank, loanId: number, kind: string, body: unknown)
     loanId: loan.id,
     resourceId: loan.id,
     ...(loan.externalId !== undefined ? { resourceExternalId: loan.externalId } : {}),
+    ...(subResourceId !== undefined ? { subResourceId } : {}),
     changes,
   };
 }
