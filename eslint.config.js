@@ -11,7 +11,7 @@ export default tseslint.config(
     files: ['**/*.ts'],
     languageOptions: {
       parserOptions: {
-        projectService: { allowDefaultProject: ['vitest.config.ts', 'vitest.load.config.ts'] },
+        projectService: { allowDefaultProject: ['vitest.config.ts', 'vitest.load.config.ts', 'vitest.resilience.config.ts'] },
         tsconfigRootDir: import.meta.dirname,
       },
     },

@@ -5,6 +5,8 @@
  * performance.now() stay monotonic, as they do on a real machine.
  */
 import { readFileSync } from 'node:fs';
+import process from 'node:process';
+import { setInterval } from 'node:timers';
 
 const file = process.env.KIUNGA_TEST_CLOCK_FILE;
 const RealDate = Date;

@@ -39,8 +39,10 @@ export class Child {
   readonly lines: string[] = [];
   /** Incremented at each start: an SMS outbox entry is named by generation and id. */
   generation = 0;
-  /** Extra environment for the next start only (e.g. a clock offset). */
+  /** Node flags before `--import tsx` (e.g. the clock preload). */
   nodeFlags: string[] = [];
+  /** Kills sent so far: a hop that fails while this changes, or while the process is down, died with it. */
+  kills = 0;
 
   constructor(
     readonly name: string,
@@ -57,7 +59,16 @@ export class Child {
   }
 
   get alive(): boolean {
-    return this.child !== undefined && this.child.exitCode === null && this.child.signalCode === null;
+    return this.child !== undefined && this.child.exitCode === null && this.child.signalCode === null && !this.#stopping;
+  }
+
+  /** Between a kill and the next start (the exit event may come after the sockets closed). */
+  #stopping = false;
+  #listening = false;
+
+  /** Alive and answering: what a load balancer's health check would send traffic to. */
+  get ready(): boolean {
+    return this.alive && this.#listening;
   }
 
   setEnv(extra: Record<string, string>): void {
@@ -73,6 +84,8 @@ export class Child {
     started.add(child);
     child.once('exit', () => started.delete(child));
     this.child = child;
+    this.#stopping = false;
+    this.#listening = false;
     this.generation++;
     let rest = '';
     const keep = (chunk: Buffer) => {
@@ -86,7 +99,10 @@ export class Child {
     for (let i = 0; i < 600; i++) {
       if (!this.alive) throw new Error(`${this.name} exited at start:\n${this.lines.slice(-20).join('\n')}`);
       try {
-        if ((await fetch(this.probe)).ok) return;
+        if ((await fetch(this.probe)).ok) {
+          this.#listening = true;
+          return;
+        }
       } catch {
         // not listening yet
       }
@@ -100,6 +116,8 @@ export class Child {
     const child = this.child;
     if (!child || !this.alive) return;
     const exited = new Promise((resolve) => child.once('exit', resolve));
+    this.kills++;
+    this.#stopping = true;
     child.kill(signal);
     await exited;
   }
@@ -203,13 +221,16 @@ export interface Deployment {
 }
 
 /** Waits until every live Kiunga process answers /readyz with 200 (Redis and Fineract reachable again). */
-export async function waitReady(kiunga: KiungaProcess[], timeoutMs = 30_000): Promise<void> {
+export async function waitReady(kiunga: KiungaProcess[], timeoutMs = Number(process.env.RESILIENCE_READY_MS ?? 30_000)): Promise<void> {
   const until = Date.now() + timeoutMs;
   for (const k of kiunga.filter((p) => p.alive)) {
     for (;;) {
-      const ok = await fetch(`${k.url}/readyz`).then((r) => r.ok, () => false);
-      if (ok) break;
-      if (Date.now() > until) throw new Error(`${k.name} not ready after ${timeoutMs} ms`);
+      const answer = await fetch(`${k.url}/readyz`).then(
+        async (r) => ({ ok: r.ok, text: await r.text() }),
+        (error: unknown) => ({ ok: false, text: (error as Error).message }),
+      );
+      if (answer.ok) break;
+      if (Date.now() > until) throw new Error(`${k.name} not ready after ${timeoutMs} ms: ${answer.text.slice(0, 300)}`);
       await sleep(200);
     }
   }
@@ -230,7 +251,14 @@ export async function seedPins(redisUrl: string, prefix: string, pepper: string)
  * Starts the sandbox and `count` Kiunga processes on `redisUrl` (a fresh key prefix), with the PINs seeded.
  * `sandbox` reuses a running sandbox (its ledger carries on).
  */
-export async function deploy(options: { redisUrl: string; count?: number; sandbox?: SandboxProcess; env?: Record<string, string> }) {
+export async function deploy(options: {
+  redisUrl: string;
+  count?: number;
+  sandbox?: SandboxProcess;
+  env?: Record<string, string>;
+  /** Runs before the Kiunga processes start (e.g. to give one a steppable clock). */
+  prepare?: (kiunga: KiungaProcess[]) => void;
+}) {
   const prefix = `kiunga-chaos-${randomBytes(4).toString('hex')}`;
   const pepper = `chaos-pepper-${randomBytes(12).toString('hex')}`;
   registerSecret(pepper, 'the resilience suite’s PIN pepper');
@@ -277,6 +305,7 @@ export async function deploy(options: { redisUrl: string; count?: number; sandbo
     const port = await freePort();
     kiunga.push(new KiungaProcess(`kiunga-${i + 1}`, port, ['serve'], { ...env, PORT: String(port) }, `http://127.0.0.1:${port}/healthz`));
   }
+  options.prepare?.(kiunga);
   await Promise.all(kiunga.map((k) => k.start()));
   const own = sandbox;
   return {

@@ -46,7 +46,7 @@ async function invariants(scenario: string) {
 describe('Fineract faults', () => {
   it('baseline: transfers and balances with nothing wrong', async () => {
     const intents = await transfers(4);
-    expect(intents.every((i) => /^END Done: /.test(i.reply ?? ''))).toBe(true);
+    expect(intents.every((i) => /^END Done: /.test(i.replies.at(-1) ?? ''))).toBe(true);
     await invariants('baseline');
   });
 

@@ -45,7 +45,8 @@ export function screenClaim(reply: string | undefined): Claim {
 export interface Outcome {
   intent: Intent;
   transfer?: LedgerTransfer;
-  screen: Claim;
+  /** What each answer to the confirming hop claims. */
+  screens: Claim[];
   sms: Claim[];
 }
 
@@ -79,10 +80,10 @@ function smsClaims(traffic: Traffic, i: Intent): Claim[] {
 }
 
 /** Whether the customer knows the end of intent `i`: a final screen, or the SMS the screen promised. */
-function settled(i: Intent, transfer: LedgerTransfer | undefined, screen: Claim, sms: Claim[]): boolean {
+function settled(i: Intent, transfer: LedgerTransfer | undefined, screens: Claim[], sms: Claim[]): boolean {
   if (!i.confirmed) return true;
-  if (transfer) return sms.includes('success') || screen === 'failure';
-  return screen === 'failure' || sms.includes('failure');
+  if (transfer) return sms.includes('success') || screens.includes('failure');
+  return screens.includes('failure') || sms.includes('failure');
 }
 
 /**
@@ -112,9 +113,9 @@ export async function checkInvariants(
       ledger = (await d.sandbox.ledger()).filter(isKiunga);
       outcomes = traffic.intents.map((intent) => {
         const found = ledger.filter((t) => matches(intent, t));
-        return { intent, transfer: found[0], screen: screenClaim(intent.reply), sms: smsClaims(traffic, intent) };
+        return { intent, transfer: found[0], screens: intent.replies.map(screenClaim), sms: smsClaims(traffic, intent) };
       });
-      const told = outcomes.every((o) => settled(o.intent, o.transfer, o.screen, o.sms));
+      const told = outcomes.every((o) => settled(o.intent, o.transfer, o.screens, o.sms));
       if ((told && pendingJobs === 0) || Date.now() > until) break;
       await sleep(500);
     }
@@ -136,12 +137,17 @@ export async function checkInvariants(
     if (count > 1) violations.push(`${label}: moved ${count} times`);
     if (!i.confirmed && count > 0) violations.push(`${label}: moved without a confirmation`);
     // 2. No claim that did not happen; a promised SMS came.
-    if (o.screen === 'success' && !o.transfer) violations.push(`${label}: screen says done, no transfer: ${i.reply}`);
-    if (o.screen === 'failure' && o.transfer) violations.push(`${label}: screen says failed, transfer ${o.transfer.id} exists: ${i.reply}`);
+    for (const [n, reply] of i.replies.entries()) {
+      if (o.screens[n] === 'success' && !o.transfer) violations.push(`${label}: screen says done, no transfer: ${reply}`);
+      if (o.screens[n] === 'failure' && o.transfer)
+        violations.push(`${label}: screen says failed, transfer ${o.transfer.id} exists: ${reply}`);
+    }
     if (o.sms.includes('success') && !o.transfer) violations.push(`${label}: an SMS says sent or received, no transfer`);
     if (o.sms.includes('failure') && o.transfer) violations.push(`${label}: an SMS says failed, transfer ${o.transfer.id} exists`);
-    if (!settled(i, o.transfer, o.screen, o.sms))
-      violations.push(`${label}: outcome never told (${o.transfer ? 'done' : 'not done'}; screen: ${i.reply ?? 'no answer'}; SMS: ${o.sms.join(',') || 'none'})`);
+    if (!settled(i, o.transfer, o.screens, o.sms))
+      violations.push(
+        `${label}: outcome never told (${o.transfer ? 'done' : 'not done'}; screens: ${i.replies.join(' | ') || 'no answer'}; SMS: ${o.sms.join(',') || 'none'})`,
+      );
   }
 
   // 3. Hops.

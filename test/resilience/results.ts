@@ -11,3 +11,9 @@ export function recordResult(scenario: string, report: InvariantReport): void {
   const { violations, ...figures } = report;
   appendFileSync(file, `${JSON.stringify({ scenario, ...figures, violations: violations.length, details: violations.slice(0, 5) })}\n`);
 }
+
+/** With RESILIENCE_DEBUG set, writes every hop of a scenario to that file (for reading a failure). */
+export function dumpHops(scenario: string, hops: readonly unknown[]): void {
+  const file = process.env.RESILIENCE_DEBUG;
+  if (file) appendFileSync(file, `${JSON.stringify({ scenario, hops })}\n`);
+}

@@ -32,9 +32,12 @@ export interface Intent {
   to: number;
   amountCents: number;
   confirmed: boolean;
-  /** The answer to the confirming hop (the last one received, when it was sent again). */
-  reply?: string;
+  /** Every answer to the confirming hop (it may be sent more than once, to several processes). */
+  replies: string[];
 }
+
+/** Sends the confirming hop's text to `proc` (default: the next process in turn). */
+export type ConfirmSender = (proc?: KiungaProcess) => Promise<HopRecord>;
 
 export interface Sms {
   key: string;
@@ -103,8 +106,8 @@ export class Traffic {
 
   /** The next live process, in turn. */
   pick(exclude?: KiungaProcess): KiungaProcess {
-    const live = this.processes().filter((p) => p.alive && p !== exclude);
-    const pool = live.length > 0 ? live : this.processes().filter((p) => p.alive);
+    const live = this.processes().filter((p) => p.ready && p !== exclude);
+    const pool = live.length > 0 ? live : this.processes().filter((p) => p.ready);
     if (pool.length === 0) throw new Error('no live Kiunga process');
     return pool[this.#next++ % pool.length]!;
   }
@@ -119,7 +122,7 @@ export class Traffic {
   }
 
   private async once(proc: KiungaProcess, sessionId: string, msisdn: string, text: string): Promise<HopRecord> {
-    const generation = proc.generation;
+    const kills = proc.kills;
     const started = performance.now();
     const record: HopRecord = { proc: proc.name, sessionId, msisdn, text, ms: 0 };
     try {
@@ -137,7 +140,7 @@ export class Traffic {
     } catch (error) {
       record.error = (error as Error).message;
       // Killed under this hop: the scenario's own doing, recorded, not a broken promise of Kiunga's.
-      record.diedUnder = !proc.alive || proc.generation !== generation;
+      record.diedUnder = !proc.ready || proc.kills !== kills;
     }
     record.ms = performance.now() - started;
     this.hops.push(record);
@@ -173,11 +176,18 @@ export class Traffic {
   async transfer(
     from: number,
     to: number,
-    options: { beforeConfirm?: () => Promise<void>; redials?: number; amountCents?: number; tag?: string } = {},
+    options: {
+      beforeConfirm?: () => Promise<void>;
+      /** How the confirming hop is sent (default: once, to the next process): duplicates, a chosen process. */
+      confirm?: (send: ConfirmSender) => Promise<unknown>;
+      redials?: number;
+      amountCents?: number;
+      tag?: string;
+    } = {},
   ): Promise<Intent> {
     const amountCents = options.amountCents ?? nextAmountCents();
     const amount = kes(amountCents).slice(4);
-    const intent: Intent = { sessionId: '', from, to, amountCents, confirmed: false };
+    const intent: Intent = { sessionId: '', from, to, amountCents, confirmed: false, replies: [] };
     this.intents.push(intent);
     for (let dial = 0; dial <= (options.redials ?? 2); dial++) {
       const s = this.session(from, newSessionId(options.tag));
@@ -200,8 +210,13 @@ export class Traffic {
       if (!reached) continue;
       await options.beforeConfirm?.();
       intent.confirmed = true;
-      const r = await s.send(PIN);
-      intent.reply = r.body;
+      const text = `${s.text}*${PIN}`;
+      const send: ConfirmSender = async (proc) => {
+        const r = await this.hop(s.sessionId, s.msisdn, text, proc);
+        if (r.body !== undefined) intent.replies.push(r.body);
+        return r;
+      };
+      await (options.confirm ? options.confirm(send) : send());
       return intent;
     }
     return intent;
@@ -221,7 +236,7 @@ export class Traffic {
   async collectSms(): Promise<void> {
     await Promise.all(
       this.processes()
-        .filter((p) => p.alive)
+        .filter((p) => p.ready)
         .map(async (p) => {
           const generation = p.generation;
           try {
