@@ -20,7 +20,7 @@ import {
   type TransferService,
 } from '../money/transfer-service.js';
 import { actor, checkPin, FlowError, requireCustomer, toFlowError, type PinVerifier } from './actor-kit.js';
-import { startRead, takeRead } from '../session/hop-context.js';
+import { keepSessionFact, sessionFact, startRead, takeRead } from '../session/hop-context.js';
 import type { FlowContext, FlowEvent, ViewVars } from './types.js';
 import { accountVar, amountVar, dateVar, type ManifestSet } from './manifest.js';
 import type { Switches } from '../control/switches.js';
@@ -291,6 +291,13 @@ export function maskPhone(e164: string, country: CountryCode): string {
   return national.length > 6 ? `${national.slice(0, 4)}***${national.slice(-3)}` : national;
 }
 
+/** The savings account ids the session learned after the PIN (`loadAccounts`), primary first; else undefined. */
+export function savingsFact(clientId: number): number[] | undefined {
+  const known = sessionFact(`savings:${clientId}`);
+  if (known === undefined) return undefined;
+  return known === '' ? [] : known.split(',').map(Number);
+}
+
 export function createMoneyImplementations(deps: MoneyDeps) {
   const { fineract, pins, transfers, logger } = deps;
   const money = (cents: number) => ({ amount: cents / 100, currency: deps.currency });
@@ -463,10 +470,11 @@ export function createMoneyImplementations(deps: MoneyDeps) {
     }
   };
 
-  /** The customer's accounts (the menu's entries); read early while the PIN is checked. */
+  /** The customer's accounts (the menu's entries); read early while the PIN is checked, kept for the session's later hops. */
   const accountsOf = async (context: FlowContext) => {
     const customer = requireCustomer(context);
     const { savings, loans } = await fineract.listAccounts(customer.clientId);
+    keepSessionFact(`savings:${customer.clientId}`, savings.map((s) => s.id).join(','));
     return { savings, loans };
   };
   /** A payment code still open from an earlier session (the redial resumes at it); read early while the PIN is checked. */

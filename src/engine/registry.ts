@@ -15,6 +15,7 @@ import type { AgentService } from '../agents/agent-service.js';
 import type { IdentityService } from '../security/enrolment.js';
 import { accountVar, amountVar, dateVar, type ManifestSet } from './manifest.js';
 import { DEFAULT_COUNTRY, DEFAULT_CURRENCY } from '../constants.js';
+import { savingsFact } from './registry-money.js';
 
 export {
   ANY_ACTOR_ERRORS,
@@ -147,6 +148,16 @@ export interface EngineDeps {
 export function createImplementations(deps: EngineDeps) {
   const { fineract, pins, logger } = deps;
 
+  /**
+   * The customer's savings account ids, primary first: as the session learned them after the PIN (the menu's
+   * accounts read), else read now. Each account is then read with its ownership checked (T10).
+   */
+  const savingsIds = async (clientId: number): Promise<number[]> => {
+    const known = savingsFact(clientId);
+    if (known) return known;
+    return (await fineract.listAccounts(clientId)).savings.map((s) => s.id);
+  };
+
   const actors = {
     findCustomer: actor(logger, 'findCustomer', async ({ context }) => {
       const customer = await fineract.findClientByPhone(context.msisdn);
@@ -165,8 +176,8 @@ export function createImplementations(deps: EngineDeps) {
     }),
     fetchBalances: actor(logger, 'fetchBalances', async ({ context }) => {
       const customer = requireCustomer(context);
-      const { savings } = await fineract.listAccounts(customer.clientId);
-      const accounts = await Promise.all(savings.map((s) => fineract.getOwnedSavingsAccount(customer.clientId, s.id)));
+      const savings = await savingsIds(customer.clientId);
+      const accounts = await Promise.all(savings.map((id) => fineract.getOwnedSavingsAccount(customer.clientId, id)));
       return accounts.map((a): ViewVars => ({
         account: `${a.productName} ${a.accountNo}`,
         amount: { amount: a.availableBalance, currency: a.currency, decimals: a.decimalPlaces },
@@ -174,10 +185,9 @@ export function createImplementations(deps: EngineDeps) {
     }),
     fetchStatement: actor(logger, 'fetchStatement', async ({ context }) => {
       const customer = requireCustomer(context);
-      const { savings } = await fineract.listAccounts(customer.clientId);
-      const primary = savings[0];
-      if (!primary) return { account: '', lines: [] as ViewVars[] };
-      const account = await fineract.getOwnedSavingsAccount(customer.clientId, primary.id, { transactions: true });
+      const primary = (await savingsIds(customer.clientId))[0];
+      if (primary === undefined) return { account: '', lines: [] as ViewVars[] };
+      const account = await fineract.getOwnedSavingsAccount(customer.clientId, primary, { transactions: true });
       const lines = (account.transactions ?? []).slice(0, 10).map((t): ViewVars => ({
         date: { date: t.date },
         sign: t.credit ? '+' : '-',
