@@ -1,7 +1,9 @@
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { channelAdapters } from '../../src/channels/index.js';
 import { startTestServer, type TestServer } from '../helpers/server.js';
 import {
+  DEFAULT_RUNS,
   digits,
   envelopeArb,
   expectPolite,
@@ -27,8 +29,7 @@ const AT_KEY = 'at-callback-key-fuzz-0123456789abcdef';
 const TWILIO_TOKEN = 'twilio-fuzz-auth-token-0123456789abcdef';
 const PUBLIC_URL = 'https://kiunga.example.org';
 
-/** Cases per route (8 routes): together with the other fuzz files, well over 10,000 per run. */
-const RUNS = Number(process.env.FUZZ_RUNS_PER_ROUTE ?? 700);
+const RUNS = Number(process.env.FUZZ_RUNS_PER_ROUTE ?? DEFAULT_RUNS.channelRoute);
 
 let server: TestServer;
 beforeAll(async () => {
@@ -245,6 +246,13 @@ const ROUTES: Route[] = [
 ];
 
 describe('fuzzing the channel adapters over HTTP', () => {
+  it('covers every route of every channel adapter the app serves, with at least 10,000 cases in all', () => {
+    const served = channelAdapters(server.services).flatMap((adapter) => adapter.routes.map((r) => r.path));
+    expect(ROUTES.map((r) => r.path).sort()).toEqual(served.sort());
+    const { channelRoute, hooks, admin, sessions } = DEFAULT_RUNS;
+    expect(ROUTES.length * channelRoute + hooks + admin + sessions).toBeGreaterThanOrEqual(10_000);
+  });
+
   for (const route of ROUTES) {
     it(
       `${route.name}: random and malformed requests get a polite 2xx or a 4xx, never a 5xx or a hang`,

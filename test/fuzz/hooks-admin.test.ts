@@ -1,7 +1,18 @@
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestServer, type TestServer } from '../helpers/server.js';
-import { CONTENT_TYPES, digits, expectPolite, FUZZ_TIMEOUT_MS, junk, runsOf, send, Tally, type Envelope } from './fuzz-kit.js';
+import {
+  CONTENT_TYPES,
+  DEFAULT_RUNS,
+  digits,
+  expectPolite,
+  FUZZ_TIMEOUT_MS,
+  junk,
+  runsOf,
+  send,
+  Tally,
+  type Envelope,
+} from './fuzz-kit.js';
 
 /**
  * Fuzzing of the JSON routes (issue 13, item 4): the Fineract hook route (T20: the secret in the path, the
@@ -12,8 +23,8 @@ import { CONTENT_TYPES, digits, expectPolite, FUZZ_TIMEOUT_MS, junk, runsOf, sen
 
 const HOOK_SECRET = 'hook-secret-fuzz-0123456789abcdef';
 const ADMIN = 'admin-token-fuzz-0123456789abcdef';
-const HOOK_RUNS = Number(process.env.FUZZ_HOOK_RUNS ?? 1_500);
-const ADMIN_RUNS = Number(process.env.FUZZ_ADMIN_RUNS ?? 1_500);
+const HOOK_RUNS = Number(process.env.FUZZ_HOOK_RUNS ?? DEFAULT_RUNS.hooks);
+const ADMIN_RUNS = Number(process.env.FUZZ_ADMIN_RUNS ?? DEFAULT_RUNS.admin);
 
 let server: TestServer;
 beforeAll(async () => {

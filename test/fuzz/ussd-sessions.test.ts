@@ -3,7 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DEMO_PINS } from '../../src/security/demo-pins.js';
 import { findLeaks } from '../helpers/secret-sentinel.js';
 import { newSessionId, startTestServer, type TestServer } from '../helpers/server.js';
-import { digits, FORM, FUZZ_TIMEOUT_MS, HANG_MS, runsOf, Tally } from './fuzz-kit.js';
+import { DEFAULT_RUNS, digits, FORM, FUZZ_TIMEOUT_MS, HANG_MS, runsOf, Tally } from './fuzz-kit.js';
 
 /**
  * Fuzzing of the engine through the AT USSD route (issue 13, item 4): random input sequences for the demo
@@ -18,7 +18,7 @@ import { digits, FORM, FUZZ_TIMEOUT_MS, HANG_MS, runsOf, Tally } from './fuzz-ki
  */
 
 const AT_KEY = 'at-callback-key-fuzz-sessions-0123456789';
-const RUNS = Number(process.env.FUZZ_SESSION_RUNS ?? 900);
+const RUNS = Number(process.env.FUZZ_SESSION_RUNS ?? DEFAULT_RUNS.sessions);
 const USSD = `/channels/africastalking/ussd?key=${encodeURIComponent(AT_KEY)}`;
 const EVENTS = `/channels/africastalking/ussd/events?key=${encodeURIComponent(AT_KEY)}`;
 
