@@ -405,6 +405,42 @@ describe('loan application', () => {
     expect((await applications.sync(application.id))!.version).toBe(rejected.version);
   });
 
+  it('tries a hook again while Fineract does not show the change yet (a hook built inside the transaction), then mirrors it', async () => {
+    const { applications, sandbox } = server.services;
+    sandbox!.hooks.clear();
+    const profile = await signUp('+254711000084', 'Baraka Njoroge', '6789012');
+    const application = await applyFor(profile, 600_000, 6);
+    const sent = await admin('POST', `/admin/applications/${application.id}/approve`);
+    expect(sent.json.state).toBe('in-core');
+    const loanId = sent.json.loanId as number;
+    // Fineract posted APPROVE before its transaction committed: the loan still reads "submitted and pending approval".
+    const res = await fetch(`${server.url}/hooks/fineract/${HOOK_SECRET}/`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', 'x-fineract-entity': 'LOAN', 'x-fineract-action': 'APPROVE' },
+      body: JSON.stringify({
+        entityName: 'LOAN',
+        actionName: 'APPROVE',
+        request: { locale: 'en', dateFormat: 'yyyy-MM-dd' },
+        officeId: 1,
+        clientId: sent.json.clientId,
+        response: { clientId: sent.json.clientId, loanId, resourceId: loanId, changes: {} },
+        timestamp: new Date().toISOString(),
+      }),
+    });
+    expect(await res.json()).toEqual({ status: 'accepted' });
+    // The first try finds the loan as it was and fails (retried by the queue).
+    await expect
+      .poll(() => server.logs.text.includes("the loan's new status is not visible in Fineract yet"), { timeout: 10_000 })
+      .toBe(true);
+    expect((await applications.get(application.id))!.state).toBe('in-core');
+    // The commit becomes visible: the next try mirrors it.
+    await backOffice(loanId, 'approve');
+    await server.services.queue.idle(20_000);
+    const approved = (await applications.get(application.id))!;
+    expect(approved.state).toBe('core-approved');
+    expect(await told(profile.msisdn, approved.ref, 'is approved')).toHaveLength(1);
+  });
+
   it('answers LOAN by SMS to an applicant who is no client yet, in the language of the sign-up', async () => {
     const { applications } = server.services;
     const IMANI = '+254711000082';
