@@ -24,11 +24,19 @@ export interface AtUssdOptions extends ChannelDeps {
 /** A USSD hop as the runner takes it (the flow is chosen by the service code). */
 export type UssdInbound = Omit<TurnRequest, 'flowId'> & { serviceCode: string };
 
-/** What the adapter remembers between hops: the length and a keyed hash of the previous `text`. */
+/**
+ * What the adapter remembers between hops: the length and a keyed hash of the previous `text`. `k` is the hop
+ * key of that text (`hopKeyOf`), so one keyed hash per hop serves both; `h`, a keyed hash of the text alone, is
+ * what sessions remembered before and is still read for them.
+ */
 interface TextMemory {
   len: number;
-  h: string;
+  k?: string;
+  h?: string;
 }
+
+/** The hop's identity for retries, a keyed hash of its whole `text`; also what the next hop's prefix is checked against. */
+const hopKeyOf = (secret: string, text: string) => keyedHash(secret, `hop:${text}`);
 
 const MAX_TEXT = 1_000;
 const SESSION_ID = /^[A-Za-z0-9_.:-]{1,100}$/;
@@ -41,8 +49,10 @@ const SERVICE_CODE = /^[*#0-9]{1,32}$/;
 export function deriveInputs(text: string, previous: TextMemory | undefined, secret: string): string[] {
   if (!previous) return text === '' ? [] : text.split('*'); // a dial-string shortcut (*384*1234*1#) on the first hop
   if (previous.len === 0 && text.length > 0) return [text];
-  if (text.length > previous.len && text[previous.len] === '*' && keyedHash(secret, text.slice(0, previous.len)) === previous.h) {
-    return [text.slice(previous.len + 1)];
+  if (text.length > previous.len && text[previous.len] === '*') {
+    const prefix = text.slice(0, previous.len);
+    const continues = previous.k !== undefined ? hopKeyOf(secret, prefix) === previous.k : keyedHash(secret, prefix) === previous.h;
+    if (continues) return [text.slice(previous.len + 1)];
   }
   // Not an extension of the previous text: an aggregator that sends only the latest input, or a restart.
   return [text];
@@ -73,15 +83,17 @@ export function africastalkingUssd(options: AtUssdOptions): ChannelAdapter<UssdI
   /** The hop as the runner takes it: AT's cumulative `text` becomes this hop's new inputs. */
   const toInbound = (fields: Form): UssdInbound => {
     const text = fields.text ?? '';
+    // One keyed hash of the text per hop: the hop key, remembered for the next hop's prefix check too.
+    const hopKey = hopKeyOf(secret, text);
     return {
       channel: 'ussd',
       sessionId: `at:${fields.sessionId}`,
       msisdn: fields.phoneNumber,
       serviceCode: fields.serviceCode,
-      hopKey: keyedHash(secret, `hop:${text}`),
+      hopKey,
       inputs: (previous) => ({
         inputs: deriveInputs(text, previous as TextMemory | undefined, secret),
-        transport: { len: text.length, h: keyedHash(secret, text) } satisfies TextMemory,
+        transport: { len: text.length, k: hopKey } satisfies TextMemory,
       }),
     };
   };
