@@ -9,8 +9,8 @@ import { DEFAULT_RUNS, digits, FORM, FUZZ_TIMEOUT_MS, HANG_MS, runsOf, Tally } f
  * Fuzzing of the engine through the AT USSD route (issue 13, item 4): random input sequences for the demo
  * customers (menu keys, their PIN and wrong ones, `*`, `#`, 0/00/98, long strings, Unicode, control
  * characters), posted the way Africa's Talking does (cumulative `text`), with aggregator retries, concurrent
- * duplicates, latest-input-only hops and end-of-session notices mixed in, over real HTTP to the whole app with
- * the built-in sandbox and a real Redis. After every sequence:
+ * duplicates, latest-input-only hops, end-of-session notices and hops from another number mixed in, over
+ * real HTTP to the whole app with the built-in sandbox and a real Redis. After every sequence:
  * - every answer was `CON`/`END` text (200, or 400 with a polite END for a malformed hop);
  * - the session's lock is released, the session answers another hop, and a new dial by the number works;
  * - no demo PIN appears in a log line the sequence wrote (the suite's secret sentinel scans them all again
@@ -62,10 +62,10 @@ const input = (pin: string | undefined): fc.Arbitrary<string> =>
   );
 
 /** How a hop is delivered. */
-type Delivery = 'append' | 'retry' | 'twice-at-once' | 'latest-only' | 'end-notice';
+type Delivery = 'append' | 'retry' | 'twice-at-once' | 'latest-only' | 'end-notice' | 'other-number';
 const delivery: fc.Arbitrary<Delivery> = fc.oneof(
   { weight: 12, arbitrary: fc.constant<Delivery>('append') },
-  { weight: 1, arbitrary: fc.constantFrom<Delivery>('retry', 'twice-at-once', 'latest-only', 'end-notice') },
+  { weight: 1, arbitrary: fc.constantFrom<Delivery>('retry', 'twice-at-once', 'latest-only', 'end-notice', 'other-number') },
 );
 
 const sequence = fc.constantFrom(...CUSTOMERS).chain((customer) =>
@@ -127,6 +127,12 @@ describe('fuzzing USSD sessions through the engine', () => {
             }
             if (how === 'retry') {
               expectAnswer(await post(fields(typed.join('*'))), what);
+              continue;
+            }
+            if (how === 'other-number') {
+              // Another number posting into this session (threat T8): refused politely, the session untouched.
+              const other = customer.msisdn === '+254711000002' ? '+254711000001' : '+254711000002';
+              expectAnswer(await post({ ...fields([...typed, value].join('*')), phoneNumber: other }), what);
               continue;
             }
             typed.push(value);
