@@ -1,6 +1,6 @@
 import type { NextFunction, Request, Response } from 'express';
 import type { Logger } from 'pino';
-import { timingSafeEqualStr } from '../security/secrets.js';
+import { secretMatcher } from '../security/secrets.js';
 import { refuse } from '../limits/refusals.js';
 
 /**
@@ -13,10 +13,11 @@ import { refuse } from '../limits/refusals.js';
  * logged (route, reason, masked number: never the key) and counted in /metrics.
  */
 export function requireCallbackKey(callbackKey: string | undefined, options: { route?: string; logger?: Pick<Logger, 'warn'> } = {}) {
+  const matches = callbackKey ? secretMatcher(callbackKey) : undefined;
   return (req: Request, res: Response, next: NextFunction) => {
-    if (!callbackKey) return next();
+    if (!matches) return next();
     const given = typeof req.query.key === 'string' ? req.query.key : '';
-    if (!timingSafeEqualStr(given, callbackKey)) {
+    if (!matches(given)) {
       const entry = { route: options.route ?? 'at', reason: given ? 'wrong key' : 'no key', msisdn: claimedNumber(req), status: 403 };
       if (options.logger) refuse(res, options.logger, entry);
       else res.locals.refusal = entry.reason;

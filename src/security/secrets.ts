@@ -24,3 +24,9 @@ const compareKey = randomBytes(32);
 export function timingSafeEqualStr(a: string, b: string): boolean {
   return timingSafeEqual(hmacSha256(compareKey, a), hmacSha256(compareKey, b));
 }
+
+/** `timingSafeEqualStr` against one fixed secret, whose MAC is computed once (a key checked on every request). */
+export function secretMatcher(secret: string): (given: string) => boolean {
+  const expected = hmacSha256(compareKey, secret);
+  return (given) => timingSafeEqual(hmacSha256(compareKey, given), expected);
+}

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { createHmac } from 'node:crypto';
-import { keyedHash, timingSafeEqualStr } from '../../src/security/secrets.js';
+import { keyedHash, secretMatcher, timingSafeEqualStr } from '../../src/security/secrets.js';
 
 describe('keyedHash', () => {
   it('is HMAC-SHA256 in hex, and depends on the pepper', () => {
@@ -19,5 +19,15 @@ describe('timingSafeEqualStr', () => {
     expect(timingSafeEqualStr('', '')).toBe(true);
     expect(timingSafeEqualStr('', 'x')).toBe(false);
     expect(timingSafeEqualStr('ü', 'u')).toBe(false);
+  });
+});
+
+describe('secretMatcher', () => {
+  it('answers as timingSafeEqualStr against its one secret, for any length', () => {
+    const matches = secretMatcher('s3cret-key');
+    for (const given of ['s3cret-key', 's3cret-kez', 's3cret', '', 's3cret-key-longer', 'ü']) {
+      expect(matches(given)).toBe(timingSafeEqualStr(given, 's3cret-key'));
+    }
+    expect(matches('s3cret-key')).toBe(true);
   });
 });
