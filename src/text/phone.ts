@@ -19,6 +19,21 @@ export function parseValid(raw: string, country?: CountryCode): PhoneNumber | un
  */
 export function toE164(raw: string, defaultCountry: CountryCode): string | null {
   if (typeof raw !== 'string') return null;
+  // Every hop of a session carries the same number: parsed once (libphonenumber is a large share of a hop's CPU).
+  const key = `${defaultCountry} ${raw}`;
+  const known = normalised.get(key);
+  if (known !== undefined) return known;
+  const e164 = parseE164(raw, defaultCountry);
+  if (normalised.size >= NORMALISED_MAX) normalised.clear();
+  normalised.set(key, e164);
+  return e164;
+}
+
+/** Numbers already normalised, by country and raw text; emptied when full (the numbers in sessions come back). */
+const normalised = new Map<string, string | null>();
+const NORMALISED_MAX = 10_000;
+
+function parseE164(raw: string, defaultCountry: CountryCode): string | null {
   const text = raw.trim();
   if (text === '' || text.length > MAX_RAW_LENGTH || !PHONE_CHARS.test(text)) return null;
   const digits = text.replace(/\D/g, '');

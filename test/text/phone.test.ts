@@ -27,6 +27,16 @@ describe('toE164', () => {
   );
 });
 
+describe('toE164 on numbers seen before', () => {
+  it('should answer a repeated number as the first time, per country', () => {
+    for (let i = 0; i < 3; i++) {
+      expect(toE164('0711000001', 'KE')).toBe('+254711000001');
+      expect(toE164('0711000001', 'TZ')).toBe('+255711000001');
+      expect(toE164('0711abc001', 'KE')).toBeNull();
+    }
+  });
+});
+
 describe('lookupQueries', () => {
   it('searches the national number as a substring first, then spaced formats exactly', () => {
     expect(lookupQueries('+254711000002', 'KE')).toEqual([
