@@ -335,7 +335,12 @@ export function createPinService(options: PinServiceOptions): PinService {
     return result;
   }
 
-  const setPin = async (clientId: ClientId, pin: string) => store.set(keys.pin(clientId), record(pin));
+  const setPin = async (clientId: ClientId, pin: string) => {
+    const value = record(pin);
+    await store.set(keys.pin(clientId), value);
+    // A PIN changed in a session: its later checks use the new salt at once.
+    if (sessionFact(saltFact(clientId)) !== undefined) keepSessionFact(saltFact(clientId), (JSON.parse(value) as PinRecord).salt);
+  };
 
   const redis = store.kind === 'redis' ? (store as { client?: Redis | Cluster }).client : undefined;
   redis?.defineCommand('kiungaPinCheck', { numberOfKeys: 3, lua: PIN_CHECK_LUA });
@@ -364,6 +369,7 @@ export function createPinService(options: PinServiceOptions): PinService {
       salt = parse(clientId, raw).salt.toString('base64');
     }
     if (store.kind === 'redis' && (store as { client?: Redis | Cluster }).client?.status !== 'ready') await store.ping();
+    const learned = salt;
     for (let attempt = 0; ; attempt++) {
       // A PIN of the wrong shape never matches, and counts as a wrong one.
       const candidate = valid ? digest(Buffer.from(salt, 'base64'), pin).toString('base64') : '';
@@ -393,6 +399,12 @@ export function createPinService(options: PinServiceOptions): PinService {
       }
       if (kind === 'unreadable' || kind === 'salt') throw new Error(`the stored PIN record of client ${clientId} is unreadable`);
       keepSessionFact(saltFact(clientId), salt);
+      if (salt !== learned && msisdn) {
+        // The PIN changed since the number's dials learned it: they learn the new salt (see `hasPin`).
+        const known = keys.forMsisdn(msisdn, 'pin:known');
+        const remember = () => store.set(known, `${clientId} ${salt}`, KNOWN_TTL_MS).catch(() => undefined);
+        if (!deferToRecordWrite(remember)) void remember();
+      }
       // A number locked for any customer stays locked: nothing this check found is told.
       if (number?.locked) return lockedResult([number]);
       if (kind === 'held') {

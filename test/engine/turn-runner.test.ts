@@ -143,3 +143,47 @@ describe('turn runner: neutral turns', () => {
     expect(saved.reply).toEqual(first);
   });
 });
+
+describe('turn runner: the session record', () => {
+  it('should continue a session whose record was written before the compact form (a deployment mid-session)', async () => {
+    const session = `test:${Date.now()}:v1`;
+    const dial = request(session, []);
+    const pinPrompt = await runner.run(dial, Date.now() + 5000);
+    const now = await record(session);
+    // The form written before (v1): full field names and the replies of the last hops.
+    const v1 = {
+      v: 1,
+      flowId: now.flowId,
+      flowVersion: now.flowVersion,
+      snapshot: now.snapshot,
+      history: now.history,
+      msisdn: now.msisdn,
+      serviceCode: now.serviceCode,
+      ended: false,
+      transport: now.transport,
+      hops: [{ key: dial.hopKey, reply: pinPrompt }],
+    };
+    await services.store.set(services.keys.session('ussd', session), JSON.stringify(v1), 60_000);
+    // A retry of the hop the old record holds gets its reply, nothing runs or renders; the next hop continues
+    // where it was (the PIN, not a dial string: the machine was restored).
+    renders.length = 0;
+    expect(await runner.run(dial, Date.now() + 5000)).toEqual(pinPrompt);
+    expect(renders).toHaveLength(0);
+    expect((await run(session, ['1234'])).text).toMatch(/^Main menu/);
+    expect(renders.map((t) => t.screen.stateId)).toEqual(['banking.menu']);
+    expect(await services.store.get(services.keys.session('ussd', session))).toMatch(/^\{"v":2,/);
+  });
+
+  it('should keep no machine once the session ended, only what a repeated hop needs', async () => {
+    const session = `test:${Date.now()}:ended`;
+    await run(session, []);
+    await run(session, ['1234']);
+    const last = request(session, ['1']);
+    const balance = await runner.run(last, Date.now() + 5000);
+    expect(balance.end).toBe(true);
+    const raw = (await services.store.get(services.keys.session('ussd', session)))!;
+    expect(JSON.parse(raw)).not.toHaveProperty('s');
+    expect((await record(session)).reply).toEqual(balance);
+    expect(await runner.run(last, Date.now() + 5000)).toEqual(balance);
+  });
+});
