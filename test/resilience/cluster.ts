@@ -221,7 +221,7 @@ export interface Deployment {
 }
 
 /** Waits until every live Kiunga process answers /readyz with 200 (Redis and Fineract reachable again). */
-export async function waitReady(kiunga: KiungaProcess[], timeoutMs = Number(process.env.RESILIENCE_READY_MS ?? 30_000)): Promise<void> {
+export async function waitReady(kiunga: KiungaProcess[], timeoutMs = 20_000): Promise<void> {
   const until = Date.now() + timeoutMs;
   for (const k of kiunga.filter((p) => p.alive)) {
     for (;;) {

@@ -6,7 +6,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { REDIS_URL } from '../helpers/server.js';
 import { deploy, FINERACT_TIMEOUT_MS, type Deployment } from './cluster.js';
-import { checkInvariants } from './invariants.js';
+import { checkInvariants, verifyAuditCli } from './invariants.js';
 import { barrier, nextCustomer, Traffic } from './traffic.js';
 import { recordResult } from './results.js';
 
@@ -77,5 +77,8 @@ describe('Fineract faults', () => {
   it('replaying a cached 500: the write fails inside the command and its key replays the 500', async () => {
     await transfers(3, () => d.sandbox.control({ failMode: 'command-500' }));
     await invariants('Fineract replaying a cached 500 (command-500)');
+  });
+  it("leaves a trail the operator's `kiunga audit verify` passes", async () => {
+    expect((await verifyAuditCli(d)).output).toMatch(/"ok":true/);
   });
 });

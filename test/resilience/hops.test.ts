@@ -8,7 +8,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { REDIS_URL } from '../helpers/server.js';
 import { deploy, waitReady, type Deployment } from './cluster.js';
-import { checkInvariants } from './invariants.js';
+import { checkInvariants, verifyAuditCli } from './invariants.js';
 import { msisdnOf, nextCustomer, Traffic } from './traffic.js';
 import { dumpHops, recordResult } from './results.js';
 
@@ -123,5 +123,8 @@ describe('hops as aggregators send them', () => {
       expect(after.map((i) => i.replies.at(-1))).toEqual(d.kiunga.map(() => expect.stringMatching(/^END Done: /)));
     }
     await invariants('clock steps (one process +20 min then back, -20 min then back)', since);
+  });
+  it("leaves a trail the operator's `kiunga audit verify` passes", async () => {
+    expect((await verifyAuditCli(d)).output).toMatch(/"ok":true/);
   });
 });

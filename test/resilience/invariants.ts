@@ -7,8 +7,9 @@
  *    processed" is allowed while unknown), and a customer told "an SMS will confirm" gets that SMS.
  * 3. Hops: every hop answered 200 with CON/END within HOP_DEADLINE_MS + margin; no 5xx, no hop without an
  *    answer except one whose process the scenario killed under it.
- * 4. Audit: `kiunga audit verify` passes (chain, head, signed checkpoints) and every transfer in the ledger
- *    has its `money.attempt` and its `money.outcome` done.
+ * 4. Audit: the trail verifies (chain, head, signed checkpoints: `verifyAudit`, what `kiunga audit verify`
+ *    runs; `auditCommandPasses` runs the command itself) and every transfer in the ledger has its
+ *    `money.attempt` and its `money.outcome` done.
  */
 import { execFile } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
@@ -17,6 +18,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { createKeys } from '../../src/session/keys.js';
 import { createRedisStore } from '../../src/session/redis-store.js';
 import { auditStream } from '../../src/audit/stream.js';
+import { verifyAudit } from '../../src/audit/verify.js';
 import { parseRedisUrl } from '../../src/session/redis-url.js';
 import { Queue } from 'bullmq';
 import { Redis, type RedisOptions } from 'ioredis';
@@ -162,9 +164,10 @@ export async function checkInvariants(
     if (h.ms > HOP_DEADLINE_MS + HOP_MARGIN_MS) violations.push(`${where}: answered after ${Math.round(h.ms)} ms`);
   }
 
-  // 4. Audit: intact, and complete for the money that moved.
-  const audit = await verifyAuditCli(d);
-  if (!audit.ok) violations.push(`kiunga audit verify: ${audit.output}`);
+  // 4. Audit: intact (what `kiunga audit verify` runs; each file also runs the command itself once), and
+  // complete for the money that moved.
+  const audit = await verifyInProcess(d);
+  if (!audit.ok) violations.push(`audit verify: ${JSON.stringify(audit.problem)}`);
   const entries = await auditEntries(d);
   for (const t of ledger) {
     const ref = t.description.split(' ').at(-1);
@@ -192,7 +195,7 @@ export async function checkInvariants(
   };
 }
 
-/** `kiunga audit verify --json` as an operator runs it, with the deployment's settings. */
+/** `kiunga audit verify --json` as an operator runs it, with the deployment's settings (a process of its own). */
 export async function verifyAuditCli(d: Deployment): Promise<{ ok: boolean; output: string }> {
   const env = {
     ...process.env,
@@ -220,6 +223,16 @@ function sentinelOptions(url: string): RedisOptions {
   const target = parseRedisUrl(url);
   if (target.mode !== 'sentinel') throw new TypeError('not a Sentinel URL');
   return { sentinels: target.sentinels, name: target.name, db: target.db, maxRetriesPerRequest: null };
+}
+
+/** `verifyAudit`, as `kiunga audit verify` calls it, with the deployment's checkpoints and key. */
+async function verifyInProcess(d: Deployment) {
+  const store = createRedisStore(d.redisUrl);
+  try {
+    return await verifyAudit({ store, keys: createKeys(d.prefix), checkpointDir: d.audit.checkpointDir, publicKey: d.audit.verifyKey });
+  } finally {
+    await store.close();
+  }
 }
 
 interface AuditedEvent {

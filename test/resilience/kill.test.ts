@@ -8,7 +8,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { REDIS_URL } from '../helpers/server.js';
 import { deploy, waitReady, type Deployment, type KiungaProcess } from './cluster.js';
-import { checkInvariants } from './invariants.js';
+import { checkInvariants, verifyAuditCli } from './invariants.js';
 import { barrier, nextCustomer, Traffic } from './traffic.js';
 import { recordResult } from './results.js';
 
@@ -81,5 +81,8 @@ describe('a Kiunga process killed', () => {
     await waitReady(d.kiunga);
     const report = await invariants('Kiunga SIGKILLed mid-transfer', since);
     expect(report.hopsKilled).toBeGreaterThan(0);
+  });
+  it("leaves a trail the operator's `kiunga audit verify` passes", async () => {
+    expect((await verifyAuditCli(d)).output).toMatch(/"ok":true/);
   });
 });

@@ -10,7 +10,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { cli, startRedis, stopAll, tempDir, type RedisProcess } from '../session/helpers/redis-server.js';
 import { deploy, waitReady, type Deployment } from './cluster.js';
-import { checkInvariants } from './invariants.js';
+import { checkInvariants, verifyAuditCli } from './invariants.js';
 import { barrier, nextCustomer, Traffic } from './traffic.js';
 import { recordResult } from './results.js';
 
@@ -89,6 +89,10 @@ describe('Redis restarted mid-session', () => {
     expect(after.map((i) => i.replies.at(-1))).toEqual([expect.stringMatching(/^END Done: /), expect.stringMatching(/^END Done: /)]);
     await invariants(d, traffic, 'Redis restarted mid-session (SIGKILL, AOF)', since);
   });
+
+  it("leaves a trail the operator's `kiunga audit verify` passes", async () => {
+    expect((await verifyAuditCli(d)).output).toMatch(/"ok":true/);
+  });
 });
 
 /** A master, its replica and three Sentinels (quorum 2) watching them as `name`. */
@@ -153,5 +157,9 @@ describe('Redis failing over behind Sentinel', () => {
     const after = await Promise.all([0, 1].map(() => traffic.transfer(nextCustomer(), 150)));
     expect(after.map((i) => i.replies.at(-1))).toEqual([expect.stringMatching(/^END Done: /), expect.stringMatching(/^END Done: /)]);
     await invariants(d, traffic, 'Redis failing over behind Sentinel (master SIGKILL)', since);
+  });
+
+  it("leaves a trail the operator's `kiunga audit verify` passes", async () => {
+    expect((await verifyAuditCli(d)).output).toMatch(/"ok":true/);
   });
 });
