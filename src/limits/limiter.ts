@@ -297,6 +297,7 @@ export function createSharedLimiter(options: LimiterOptions): SharedLimiter {
       if (t - lastPenalty < 1_000) return;
       lastPenalty = t;
       penalties++;
+      if (lease) lapse(lease); // this process's unused tokens too
       log?.warn('the upstream answered 429: pausing calls until the next refill');
       tokens.spend(ratePerSecond).catch((err: unknown) => logError(err, 'rate limiter penalty failed'));
     },
