@@ -38,7 +38,7 @@ import { HOOK_JOB, LOAN_HOOK_ACTIONS, LOAN_HOOK_JOB, SMS_JOB, type Jobs } from '
  * - **Fast answer.** The route only validates, claims and queues (200); the work is the `fineract-hook` job,
  *   delayed by a second because Fineract may deliver before its write is visible, and retried while the
  *   transaction is not there yet. Malformed bodies get 4xx; events other than savings deposits and
- *   withdrawals and other tenants get 200 `ignored`. Never 5xx: an internal failure is logged and answered
+ *   withdrawals and the loan status changes below, and other tenants, get 200 `ignored`. Never 5xx: an internal failure is logged and answered
  *   200 `not processed` (Fineract would not retry anyway).
  * - **Loan status changes** (`LOAN` `APPROVE`, `APPROVALUNDO`, `DISBURSE`, `DISBURSETOSAVINGS`, `DISBURSALUNDO`,
  *   `REJECT`, `WITHDRAW`) are a hint too: only the action and the loan id are taken (`response.loanId`, which must
@@ -77,8 +77,11 @@ export type LoanHookEvent = Jobs[typeof LOAN_HOOK_JOB];
  * timestamp (`Instant.now()` when the hook was built) tells a redelivery from the same action done again.
  */
 export function loanHookEventKey(keys: Keys, e: LoanHookEvent, timestamp?: string): string {
-  return keys.forSession('fineract-hook', `loan-${e.loanId}`, `${e.action.toLowerCase()}:${timestamp?.replace(/\D/g, '') ?? 'none'}`);
+  return keys.forSession('fineract-hook', `loan-${e.loanId}`, `${e.action.toLowerCase()}:${digits(timestamp)}`);
 }
+
+/** The timestamp's digits: key names and BullMQ job ids take neither `:` nor `.`. */
+const digits = (timestamp?: string) => timestamp?.replace(/\D/g, '') ?? 'none';
 
 /** `Instant.toString()`: what Fineract writes in `timestamp`. Anything else is not used in the key. */
 const INSTANT = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?Z$/;
@@ -163,30 +166,27 @@ export function fineractHooksRouter(options: FineractHooksOptions): Router {
   const router = Router();
   let warnedNoSecret = false;
 
-  /** Claims a loan event once and queues its re-read; answers like the savings events. */
-  const acceptLoan = async (event: LoanHookEvent, timestamp: string | undefined, res: Response) => {
-    const ids = { action: event.action, loanId: event.loanId };
+  /**
+   * Claims an event once (SET NX for 7 days) and queues its job; answers `accepted`, `duplicate` or, when Redis
+   * or the queue fails, `not processed` (the claim is dropped so that a redelivery may try again).
+   */
+  const claimAndQueue = async (
+    res: Response,
+    ids: Record<string, string | number>,
+    dedupe: () => string,
+    add: (jobOptions: { delayMs: number; attempts: number; backoffMs: number }) => Promise<unknown>,
+  ) => {
     try {
-      const dedupe = loanHookEventKey(keys, event, timestamp);
-      if (!(await store.setIfAbsent(dedupe, '1', HOOK_DEDUPE_TTL_MS))) {
+      const key = dedupe();
+      if (!(await store.setIfAbsent(key, '1', HOOK_DEDUPE_TTL_MS))) {
         log.info(ids, 'Fineract hook already seen');
         res.json({ status: 'duplicate' });
         return;
       }
       try {
-        await queue.add(
-          LOAN_HOOK_JOB,
-          { ...event },
-          {
-            // BullMQ refuses a ':' in a job id: the timestamp's digits are enough.
-            jobId: `hook-loan-${event.action.toLowerCase()}-${event.loanId}-${timestamp?.replace(/\D/g, '') ?? 'none'}`,
-            delayMs: HOOK_DELAY_MS,
-            attempts: 6,
-            backoffMs: 1000,
-          },
-        );
+        await add({ delayMs: HOOK_DELAY_MS, attempts: 6, backoffMs: 1000 });
       } catch (err) {
-        await store.delete(dedupe).catch(() => undefined); // a redelivery may try again
+        await store.delete(key).catch(() => undefined);
         throw err;
       }
     } catch (err) {
@@ -224,39 +224,28 @@ export function fineractHooksRouter(options: FineractHooksOptions): Router {
       return;
     }
     if ('loan' in verdict) {
-      await acceptLoan(verdict.loan, verdict.timestamp, res);
+      const { loan, timestamp } = verdict;
+      await claimAndQueue(
+        res,
+        { action: loan.action, loanId: loan.loanId },
+        () => loanHookEventKey(keys, loan, timestamp),
+        (o) =>
+          queue.add(
+            LOAN_HOOK_JOB,
+            { ...loan },
+            { jobId: `hook-loan-${loan.action.toLowerCase()}-${loan.loanId}-${digits(timestamp)}`, ...o },
+          ),
+      );
       return;
     }
     const { event } = verdict;
-    const dedupe = hookEventKey(keys, event);
-    try {
-      if (!(await store.setIfAbsent(dedupe, '1', HOOK_DEDUPE_TTL_MS))) {
-        log.info({ action: event.action, savingsId: event.savingsId, transactionId: event.transactionId }, 'Fineract hook already seen');
-        res.json({ status: 'duplicate' });
-        return;
-      }
-      try {
-        await queue.add(
-          HOOK_JOB,
-          { ...event },
-          {
-            jobId: `hook-${event.action.toLowerCase()}-${event.savingsId}-${event.transactionId}`,
-            delayMs: HOOK_DELAY_MS,
-            attempts: 6,
-            backoffMs: 1000,
-          },
-        );
-      } catch (err) {
-        await store.delete(dedupe).catch(() => undefined); // a redelivery may try again
-        throw err;
-      }
-    } catch (err) {
-      log.error({ err: { type: (err as Error)?.name, message: (err as Error)?.message } }, 'Fineract hook not processed');
-      res.json({ status: 'not processed' });
-      return;
-    }
-    log.info({ action: event.action, savingsId: event.savingsId, transactionId: event.transactionId }, 'Fineract hook accepted');
-    res.json({ status: 'accepted' });
+    await claimAndQueue(
+      res,
+      { action: event.action, savingsId: event.savingsId, transactionId: event.transactionId },
+      () => hookEventKey(keys, event),
+      (o) =>
+        queue.add(HOOK_JOB, { ...event }, { jobId: `hook-${event.action.toLowerCase()}-${event.savingsId}-${event.transactionId}`, ...o }),
+    );
   };
 
   router.post(HOOK_ROUTE, handle);
