@@ -161,7 +161,6 @@ function startLoad() {
     for (const w of waiting.values()) w.reject(new Error('the load generator exited'));
   });
   return {
-    pid: child.pid!,
     order<T>(order: LoadOrder): Promise<T> {
       const id = next++;
       return new Promise<T>((resolve, reject) => {
@@ -194,6 +193,10 @@ async function main() {
     const [port] = (await freePorts(1)) as [number];
     const redis = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], {
       stdio: 'ignore',
+    });
+    redis.on('error', (error) => {
+      process.stderr.write(`redis-server could not start (${error.message}): install it, or set BENCH_REDIS_URL\n`);
+      process.exit(1);
     });
     children.push(redis);
     redisPid = redis.pid;
@@ -579,7 +582,13 @@ function report(r: {
   machine: string;
   seconds: number;
 }): string {
-  const command = `BENCH_SECONDS=${SECONDS} BENCH_ROUNDS=${ROUNDS} BENCH_CONCURRENCY=${CONCURRENCY} BENCH_CUSTOMERS=${CUSTOMERS} npm run bench`;
+  const command = [
+    `BENCH_SECONDS=${SECONDS} BENCH_ROUNDS=${ROUNDS} BENCH_CONCURRENCY=${CONCURRENCY} BENCH_CUSTOMERS=${CUSTOMERS}`,
+    ...['BENCH_KIUNGA', 'BENCH_REDIS_URL', 'KIUNGA_LOG_LEVEL']
+      .filter((name) => process.env[name])
+      .map((name) => `${name}=${process.env[name]}`),
+    'npm run bench',
+  ].join(' ');
   const out: string[] = [
     '',
     `Command: \`${command}\` (${new Date().toISOString().slice(0, 16).replace('T', ' ')} UTC, ${fmt(r.seconds)} s in all).`,
