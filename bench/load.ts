@@ -109,7 +109,7 @@ async function get(origin: string, path: string): Promise<Reply> {
   return { status: statusCode, body: await body.text() };
 }
 
-/** One session's state as the workers see it: what a hop must answer, and the counters of the round. */
+/** The counters of a round, shared by its workers. */
 interface Round {
   hops: number;
   errors: number;
@@ -118,7 +118,7 @@ interface Round {
   samples: string[];
 }
 
-/** Sends one hop, times it and checks the answer; false (and an error counted) when the check fails. */
+/** Sends one hop, times it and checks the answer: undefined (and an error counted) when the check fails. */
 async function hop(round: Round, send: () => Promise<Reply>, check: (r: Reply) => boolean, what: string): Promise<Reply | undefined> {
   const started = performance.now();
   let reply: Reply;
@@ -290,7 +290,13 @@ async function run(order: Extract<LoadOrder, { type: 'run' }>): Promise<RunResul
     const origin = order.targets[w % order.targets.length]!;
     for (let n = 0; order.once ? w + n * order.concurrency < order.customers : performance.now() < stopAt; n++) {
       const customer = (w + n * order.concurrency) % order.customers;
-      await session(round, origin, order.journey, customer, `b${order.label}${tag}w${w}n${n}`);
+      try {
+        await session(round, origin, order.journey, customer, `b${order.label}${tag}w${w}n${n}`);
+      } catch (error) {
+        // Anything unexpected (an unreadable answer to a poll) is an error of that session, not the end of the round.
+        round.errors++;
+        if (round.samples.length < 4) round.samples.push(`${order.journey}: ${String((error as Error)?.message ?? error)}`);
+      }
       sessions++;
     }
   };
