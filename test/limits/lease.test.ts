@@ -54,6 +54,23 @@ describe('limiter leases', () => {
     expect(stats.fromLease).toBeGreaterThanOrEqual(95);
   });
 
+  it("should hold a lease's running slots until it lapses, then free them for the other processes", async () => {
+    const id = uniqueId('lease-slots');
+    ids.push(id);
+    // A lease of 4 tokens (the cap at 2000/s and 4 in flight) that would last five minutes holds all 4 slots.
+    const a = await limiter(redisA, { id, ratePerSecond: 2_000, maxConcurrent: 4, leaseMs: 300_000 });
+    const b = await limiter(redisB, { id, ratePerSecond: 2_000, maxConcurrent: 4 });
+    await call(a, []);
+    const bStarts: number[] = [];
+    const bCalls = Array.from({ length: 4 }, () => call(b, bStarts));
+    await new Promise((r) => setTimeout(r, 300));
+    expect(bStarts).toEqual([]); // A's unused tokens still hold the slots: the cap across processes holds
+    await a.close(); // the lease lapses: its slots are freed
+    await Promise.all(bCalls);
+    expect(bStarts).toHaveLength(4);
+    expect(a.stats().wastedTokens).toBe(3);
+  });
+
   it('should keep a burst across two limiters within the shared rate (plus one lease each)', async () => {
     const id = uniqueId('lease-burst');
     ids.push(id);
