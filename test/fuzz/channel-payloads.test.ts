@@ -276,7 +276,7 @@ describe('fuzzing the channel adapters over HTTP', () => {
             if (route.twilio && signing === 'valid' && envelope.kind === 'form')
               tally.add(answer.status === 403 ? 'signed-403' : 'signed-passed');
           }),
-          runsOf(RUNS, route.name),
+          runsOf(RUNS),
         );
         // The fuzzing must reach the adapter's logic, not stop at the door: most cases answered 2xx, and every
         // validly signed Twilio form passed the signature check.

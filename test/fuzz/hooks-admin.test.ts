@@ -168,7 +168,7 @@ describe('fuzzing the Fineract hook route', () => {
           if (answer.status < 300) expect(JSON.parse(answer.body), what).toMatchObject({ status: expect.any(String) });
           tally.add(answer.status < 300 ? 'reached' : `refused ${answer.status}`);
         }),
-        runsOf(HOOK_RUNS, 'hooks'),
+        runsOf(HOOK_RUNS),
       );
       if (process.env.FUZZ_DEBUG) console.log(JSON.stringify([...tally.counts]));
       expect(tally.get('reached'), JSON.stringify([...tally.counts])).toBeGreaterThan(HOOK_RUNS * 0.2);
@@ -284,7 +284,7 @@ describe('fuzzing the admin API', () => {
           expectPolite(answer, `${op.method} ${target} ${envelope.kind}`);
           tally.add(answer.status < 300 ? 'reached' : `refused ${answer.status}`);
         }),
-        runsOf(ADMIN_RUNS, 'admin'),
+        runsOf(ADMIN_RUNS),
       );
       if (process.env.FUZZ_DEBUG) console.log(JSON.stringify([...tally.counts]));
       expect(tally.get('reached'), JSON.stringify([...tally.counts])).toBeGreaterThan(ADMIN_RUNS * 0.2);

@@ -167,7 +167,7 @@ describe('fuzzing USSD sessions through the engine', () => {
             expect((await post({ sessionId: id, phoneNumber: customer.msisdn, status: 'Success' }, EVENTS)).status).toBe(200);
           }
         }),
-        runsOf(RUNS, 'ussd-sessions'),
+        runsOf(RUNS),
       );
       if (process.env.FUZZ_DEBUG) console.log(JSON.stringify([...tally.counts]));
       // The sequences went past the PIN prompt and through the menus, not only into refusals.
