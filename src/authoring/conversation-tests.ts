@@ -8,6 +8,7 @@ import { createLogger, type Logger } from '../logger.js';
 import { createServices, type Services } from '../services.js';
 import type { LoadedFlow } from '../engine/flow-loader.js';
 import { FLOW_ERROR_CODES, FlowError } from '../engine/registry.js';
+import { decodeRecord } from '../engine/session-record.js';
 import { buildFlowGraph, idsOfStateValue, shortestPaths, type FlowGraph, type Step } from './flow-graph.js';
 import type { Translator } from '../text/i18n.js';
 import { FAIL_MODES } from '../sandbox/control.js';
@@ -293,9 +294,13 @@ async function runCase(
   try {
     services = await createServices(config, logger);
     const flow = services.flows.current(tf.flowId)!;
-    services.flows.install(
-      new Map([[flow.id, instrument(flow, stubActors(c.stubs ?? {}), (value) => idsOfStateValue(value).forEach((id) => visited.add(id)))]]),
-    );
+    // The last state value the machine entered in a hop: an ended session's record keeps no machine to read it from.
+    let entered: unknown;
+    const onValue = (value: unknown) => {
+      entered = value;
+      idsOfStateValue(value).forEach((id) => visited.add(id));
+    };
+    services.flows.install(new Map([[flow.id, instrument(flow, stubActors(c.stubs ?? {}), onValue)]]));
     if (c.lang) await services.store.set(services.keys.language(c.msisdn), c.lang);
     applySandbox(services, c.sandbox);
     const newSessionId = () => `test:${Date.now().toString(36)}:${Math.random().toString(36).slice(2, 8)}`;
@@ -304,6 +309,7 @@ async function runCase(
       applySandbox(services, hop.sandbox);
       if (j > 0 && (c.channel === 'sms' || hop.send === null)) sessionId = newSessionId();
       const sent = hop.send === CODE_TOKEN ? await lastSmsCode(services, c.msisdn) : hop.send;
+      entered = undefined;
       const reply = await services.runner.run(
         {
           channel: c.channel,
@@ -317,7 +323,7 @@ async function runCase(
         Date.now() + config.hopDeadlineMs,
       );
       result.hops = j + 1;
-      const state = await restingState(services, c.channel, sessionId);
+      const state = (await restingState(services, c.channel, sessionId)) ?? (reply.end ? deepestState(entered) : undefined);
       const problems: string[] = [];
       for (const text of hop.expect)
         if (!reply.text.includes(text)) problems.push(`expected the screen to contain ${JSON.stringify(text)}`);
@@ -381,11 +387,15 @@ function applySandbox(services: Services, options: ConversationCase['sandbox']):
   }
 }
 
-/** The deepest state the session rests in, from its persisted snapshot. */
+/** The deepest state the session rests in, from its persisted snapshot (none once the session ended). */
 async function restingState(services: Services, channel: ConversationCase['channel'], sessionId: string): Promise<string | undefined> {
   const raw = await services.store.get(services.keys.session(channel, sessionId));
   if (!raw) return undefined;
-  const value = (JSON.parse(raw) as { snapshot?: { value?: unknown } }).snapshot?.value;
+  return deepestState((decodeRecord(raw).snapshot as { value?: unknown } | null | undefined)?.value);
+}
+
+/** The deepest state of a state value. */
+function deepestState(value: unknown): string | undefined {
   const ids = idsOfStateValue(value);
   return ids.sort((a, b) => b.split('.').length - a.split('.').length)[0];
 }
