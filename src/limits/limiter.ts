@@ -25,7 +25,8 @@ export type { Priority } from './waiting-room.js';
  *    goes to the best call still waiting, and the next one is requested at once. A call that gave up costs
  *    nothing.
  * 3. **Leases**: one grant reserves a batch of tokens (its bottleneck weight: that many reservoir units and
- *    running slots), sized to this process's recent demand and capped at `rate / 20`. The tokens the waiting
+ *    running slots), sized to this process's recent demand and capped at `rate / 20` (tokens for calls not
+ *    waiting yet at a quarter of `maxConcurrent`, so one process never holds every slot). The tokens the waiting
  *    calls do not take stay in process memory for `leaseMs` (default: the pace margin's share of a second,
  *    50 ms), and calls arriving meanwhile start from them with no Redis round trip (a bottleneck job costs
  *    three scripts). Unused tokens lapse (`wastedTokens`); the grant's running slots are freed when the lease
@@ -198,10 +199,16 @@ export function createSharedLimiter(options: LimiterOptions): SharedLimiter {
     demand = demand * Math.exp(-Math.max(0, t - demandAt) / DEMAND_DECAY_MS) + 1;
     demandAt = t;
   }
-  /** Tokens to ask for: what waits now, or what the recent demand will want within one lease, whichever is more. */
+  /**
+   * Tokens to ask for: what waits now, or what the recent demand will want within one lease, whichever is more.
+   * Tokens for calls not here yet hold running slots idle, so they take at most a quarter of `maxConcurrent`:
+   * the other processes keep their share.
+   */
+  const speculativeCap = Math.max(1, Math.floor(maxConcurrent / 4));
   function leaseSize(waiting: number): number {
     const perSecond = demand * Math.exp(-Math.max(0, now() - demandAt) / DEMAND_DECAY_MS) * (1_000 / DEMAND_DECAY_MS);
-    return Math.min(maxBatch, Math.max(waiting, Math.ceil((perSecond * leaseMs) / 1_000), 1));
+    const expected = Math.min(speculativeCap, Math.ceil((perSecond * leaseMs) / 1_000));
+    return Math.min(maxBatch, Math.max(waiting, expected, 1));
   }
 
   interface Lease {
