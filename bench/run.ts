@@ -315,6 +315,9 @@ async function main() {
     notes.push("Kiunga's job queue was still busy 40 s after a round: later rounds count some of its work.");
   };
 
+  /** Idle rates (CPU seconds per second of each server process, Redis commands per second), once measured. */
+  const background = { cpu: new Map<number, number>(), kiungaCpu: 0, commands: 0 };
+
   /** One round of `journey` against `targets`, every figure a delta over the round. */
   const measure = async (name: string, targets: string[], pids: number[], journey: Journey, seconds = SECONDS): Promise<Measured> => {
     if (journey !== 'ussd-transfer') await load.order({ type: 'balances', sandboxUrl, customers: CUSTOMERS });
@@ -334,7 +337,11 @@ async function main() {
       concurrency: CONCURRENCY,
       customers: CUSTOMERS,
     });
+    const loadEnded = performance.now();
     await queueDrained(delayedBefore);
+    // Waiting for the queue (a transfer's resolution check runs 13.5 s later) adds the servers' idle
+    // background, which is no cost of the round's hops: the idle rates measured earlier are taken out for it.
+    const waited = (performance.now() - loadEnded) / 1000;
     const after = {
       cpu: totalCpuSeconds(pids),
       redisCpu: redisPid ? totalCpuSeconds([redisPid]) : 0,
@@ -345,15 +352,14 @@ async function main() {
     for (const sample of [...run.samples, ...(verify?.samples ?? [])]) process.stderr.write(`${name} ${journey}: ${sample}\n`);
     return {
       run,
-      cpu: after.cpu - before.cpu,
+      cpu: after.cpu - before.cpu - waited * pids.reduce((n, pid) => n + (background.cpu.get(pid) ?? background.kiungaCpu), 0),
       redisCpu: after.redisCpu - before.redisCpu,
-      commands: after.commands - before.commands,
+      commands: after.commands - before.commands - waited * background.commands,
       fineract: after.fineract - before.fineract,
       verify,
     };
   };
 
-  /** Every customer once (their lookups cached), then `seconds` more for the JIT. */
   /**
    * A USSD balance session of every customer (their lookups cached on every server, for every journey), then
    * `seconds` of each journey for the JIT. The queue drains once at the end: the transfers' resolution checks
@@ -388,15 +394,19 @@ async function main() {
   progress('idle Kiunga...\n');
   // Idle: no traffic for IDLE_SECONDS (after a pause for what the warm-up left behind).
   await sleep(2000);
-  const idleBefore = { cpu: totalCpuSeconds(servers.kiunga.pids), commands: await commandStats() };
+  const serverPids = Object.values(servers).flatMap((server) => server.pids);
+  const idleBefore = { cpu: serverPids.map((pid) => totalCpuSeconds([pid])), commands: await commandStats() };
   await sleep(IDLE_SECONDS * 1000);
+  serverPids.forEach((pid, i) => background.cpu.set(pid, (totalCpuSeconds([pid]) - idleBefore.cpu[i]!) / IDLE_SECONDS));
   const idleCommands = [...(await commandStats())]
     .map(([name, calls]) => [name, (calls - (idleBefore.commands.get(name) ?? 0)) / IDLE_SECONDS] as const)
     .filter(([, perS]) => perS > 0)
     .sort((a, b) => b[1] - a[1]);
+  background.kiungaCpu = background.cpu.get(servers.kiunga.pids[0]!)!;
+  background.commands = idleCommands.reduce((n, [, perS]) => n + perS, 0);
   const idle = {
-    cpuMsPerS: ((totalCpuSeconds(servers.kiunga.pids) - idleBefore.cpu) * 1000) / IDLE_SECONDS,
-    commandsPerS: idleCommands.reduce((n, [, perS]) => n + perS, 0),
+    cpuMsPerS: background.kiungaCpu * 1000,
+    commandsPerS: background.commands,
     top: idleCommands
       .slice(0, 4)
       .map(([name, perS]) => `${name} ${fmt(perS, 1)}/s`)
@@ -479,7 +489,7 @@ async function main() {
       const idle0 = await reads();
       await sleep(1000);
       // Each INFO is one read event of its own.
-      const background = ((await reads()) - idle0 - 1) / ((performance.now() - t) / 1000);
+      const backgroundReads = ((await reads()) - idle0 - 1) / ((performance.now() - t) / 1000);
       t = performance.now();
       const before = await reads();
       const run = await load.order<RunResult>({
@@ -496,7 +506,7 @@ async function main() {
       await queueDrained(delayedBefore);
       // The benchmark's own requests (queue polls, the closing INFO) are one read event each.
       const own = ownReads - ownBefore + 1;
-      const delta = (await reads()) - before - own - background * ((performance.now() - t) / 1000);
+      const delta = (await reads()) - before - own - backgroundReads * ((performance.now() - t) / 1000);
       roundTrips.set(`${journey}/${name}`, run.errors ? NaN : delta / run.sessions);
     }
   }
