@@ -57,11 +57,13 @@ const call = (limiter: SharedLimiter, run: () => Promise<unknown> = async () => 
 
 describe('bottleneck (clustered) as the limiter relies on it', () => {
   it('should refill its reservoir only when a script runs, so a waiting job needs a nudge (refreshWhileWaiting)', async () => {
-    const { limiter } = await clustered({ reservoir: 1, reservoirRefreshAmount: 1, reservoirRefreshInterval: 50 });
+    // A second's interval: the first job's own scripts (register, then free when it ends) all run well inside
+    // it even on a busy machine, so none of them refreshes the reservoir (at 50 ms, a late free did).
+    const { limiter } = await clustered({ reservoir: 1, reservoirRefreshAmount: 1, reservoirRefreshInterval: 1_000 });
     await limiter.schedule(async () => 'first');
     let second = false;
     const waiting = limiter.schedule(async () => void (second = true));
-    await sleep(300); // six refresh intervals pass, and no script runs
+    await sleep(3_000); // three refresh intervals pass, and no script runs
     expect(second).toBe(false);
     expect(limiter.counts().QUEUED).toBe(1);
     await limiter.currentReservoir(); // the nudge: a script runs, the reservoir refills, the job is told
