@@ -10,7 +10,7 @@ import { REDIS_URL } from '../helpers/server.js';
 import { deploy, waitReady, type Deployment } from './cluster.js';
 import { checkInvariants, verifyAuditCli } from './invariants.js';
 import { msisdnOf, nextCustomer, Traffic } from './traffic.js';
-import { dumpHops, recordResult } from './results.js';
+import { recordResult } from './results.js';
 
 let d: Deployment;
 let traffic: Traffic;
@@ -28,10 +28,6 @@ afterAll(async () => {
 async function invariants(scenario: string, since: { intents: number; hops: number }) {
   const report = await checkInvariants(d, traffic, { since });
   recordResult(scenario, report);
-  dumpHops(scenario, [
-    ...traffic.hops.slice(since.hops),
-    ...d.kiunga.flatMap((k) => k.lines.filter((l) => /"level":(40|50)/.test(l)).map((l) => `${k.name} ${l}`)),
-  ]);
   expect(report.violations).toEqual([]);
   return report;
 }
@@ -109,6 +105,8 @@ describe('hops as aggregators send them', () => {
           return traffic.transfer(from, from + 100, { redials: 0 });
         }),
       );
+    // Beside the invariants: once every clock is right again, the service is back on every process.
+    const resumed: string[] = [];
     for (const offset of [20 * 60_000, -20 * 60_000]) {
       const steps = (async () => {
         await sleep(300);
@@ -117,13 +115,24 @@ describe('hops as aggregators send them', () => {
         await stepped.stepClock(0);
       })();
       await Promise.all([wave(), steps]);
-      // The clock is right again everywhere: new sessions are served in full, on every process.
-      await waitReady(d.kiunga);
+      const notReady = await waitReady(d.kiunga).then(
+        () => undefined,
+        (error: unknown) => (error as Error).message,
+      );
+      if (notReady) {
+        resumed.push(`after a ${offset / 60_000} min step and back: ${notReady}`);
+        break;
+      }
       const after = await Promise.all(d.kiunga.map(() => traffic.transfer(nextCustomer(), 150, { redials: 0 })));
-      expect(after.map((i) => i.replies.at(-1))).toEqual(d.kiunga.map(() => expect.stringMatching(/^END Done: /)));
+      for (const i of after)
+        if (!/^END Done: /.test(i.replies.at(-1) ?? '')) resumed.push(`after a ${offset / 60_000} min step and back: ${i.replies.at(-1)}`);
     }
-    await invariants('clock steps (one process +20 min then back, -20 min then back)', since);
+    const report = await checkInvariants(d, traffic, { since });
+    report.violations.unshift(...resumed);
+    recordResult('clock steps (one process +20 min then back, -20 min then back)', report);
+    expect(report.violations).toEqual([]);
   });
+
   it("leaves a trail the operator's `kiunga audit verify` passes", async () => {
     expect((await verifyAuditCli(d)).output).toMatch(/"ok":true/);
   });

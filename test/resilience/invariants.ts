@@ -24,6 +24,7 @@ import { Queue } from 'bullmq';
 import { Redis, type RedisOptions } from 'ioredis';
 import { HOP_DEADLINE_MS, type Deployment, type LedgerTransfer } from './cluster.js';
 import { accountOf, kes, msisdnOf, type Intent, type Traffic } from './traffic.js';
+import { dumpHops } from './results.js';
 
 const run = promisify(execFile);
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
@@ -182,6 +183,7 @@ export async function checkInvariants(
   const mine = outcomes.slice(since.intents);
   const confirmed = mine.filter((o) => o.intent.confirmed);
   const hops = traffic.hops.slice(since.hops);
+  if (violations.length > 0) dumpHops(violations, hops, d);
   return {
     intents: mine.length,
     confirmed: confirmed.length,
