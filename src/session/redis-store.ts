@@ -95,6 +95,9 @@ export function createRedisStore(url: string, options: RedisStoreOptions = {}): 
     ...(target.tls ? { tls: {} } : {}),
   } satisfies RedisOptions;
 
+  // Auto-pipelining (below): commands sent in one turn of the event loop (a hop's concurrent reads, the record's
+  // write with the hop's audit entry) leave in one write, so Redis reads them at once: one round trip and one
+  // read event on the server, whatever the network does with separate writes.
   let client: Redis | Cluster;
   switch (target.mode) {
     case 'standalone':
@@ -104,6 +107,7 @@ export function createRedisStore(url: string, options: RedisStoreOptions = {}): 
         port: target.port,
         db: target.db,
         enableOfflineQueue: false,
+        enableAutoPipelining: true,
         retryStrategy: backoff,
       });
       break;
@@ -119,6 +123,7 @@ export function createRedisStore(url: string, options: RedisStoreOptions = {}): 
         sentinelRetryStrategy: backoff,
         sentinelCommandTimeout: commandTimeoutMs,
         enableOfflineQueue: false,
+        enableAutoPipelining: true,
         retryStrategy: backoff,
       });
       break;
@@ -126,6 +131,7 @@ export function createRedisStore(url: string, options: RedisStoreOptions = {}): 
       client = new Cluster(target.nodes, {
         redisOptions: failFast,
         enableOfflineQueue: false,
+        enableAutoPipelining: true,
         clusterRetryStrategy: backoff,
         slotsRefreshTimeout: connectTimeoutMs,
       } satisfies ClusterOptions);
@@ -153,8 +159,12 @@ export function createRedisStore(url: string, options: RedisStoreOptions = {}): 
   if (client instanceof Cluster) client.on('node error', onError);
   // Connections duplicated from this one (the job queue's, the rate limiter's subscriber) report their
   // reconnect errors through the same throttled log instead of ioredis's "Unhandled error event" lines.
+  // Their commands are never auto-pipelined: a worker's blocking wait must not hold the commands behind it.
   const duplicate = client.duplicate.bind(client) as (...args: unknown[]) => Redis | Cluster;
   (client as { duplicate: (...args: unknown[]) => Redis | Cluster }).duplicate = (...args: unknown[]) => {
+    const noPipelining = { enableAutoPipelining: false };
+    if (client instanceof Cluster) args = [args[0], { ...noPipelining, ...(args[1] as object | undefined) }];
+    else args = [{ ...noPipelining, ...(args[0] as object | undefined) }];
     const copy = duplicate(...args);
     copy.on('error', onError);
     return copy;
