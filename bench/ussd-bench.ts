@@ -7,7 +7,7 @@
  * Prints hops/s, p50 and p99 per server, the ratios Kiunga/minimal, and Fineract requests per session.
  *
  * Settings (environment): BENCH_CONCURRENCY (64), BENCH_SECONDS (8 per round), BENCH_ROUNDS (2),
- * BENCH_CUSTOMERS (256), REDIS_URL (redis://127.0.0.1:6379), KIUNGA_LOG_LEVEL (info).
+ * BENCH_CUSTOMERS (256), BENCH_JOURNEYS (balance,transfer), REDIS_URL (redis://127.0.0.1:6379), KIUNGA_LOG_LEVEL (info).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -200,7 +200,7 @@ async function main() {
   for (const [label, url] of Object.entries(targets)) await drive(url, sandboxUrl, `warm-${label}`, 'balance', 3);
 
   const lines: string[] = [];
-  for (const journey of ['balance', 'transfer'] as const) {
+  for (const journey of (process.env.BENCH_JOURNEYS ?? 'balance,transfer').split(',') as Journey[]) {
     const results: Record<string, RoundResult[]> = { minimal: [], kiunga: [] };
     for (let round = 0; round < ROUNDS; round++) {
       for (const label of round % 2 === 0 ? ['minimal', 'kiunga'] : ['kiunga', 'minimal']) {
