@@ -15,7 +15,7 @@ import { createKeys } from '../../src/session/keys.js';
 import { createRedisStore } from '../../src/session/redis-store.js';
 import { createPinService } from '../../src/security/pin.js';
 import { SYNTHETIC_FIRST_ID, SYNTHETIC_PIN } from '../../src/sandbox/synthetic.js';
-import { registerEvidence, registerSecret } from '../helpers/secret-sentinel.js';
+import { redisEvidence, registerEvidence, registerSecret, type Evidence } from '../helpers/secret-sentinel.js';
 import { freePort } from '../session/helpers/redis-server.js';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
@@ -305,6 +305,8 @@ export async function deploy(options: {
     const port = await freePort();
     kiunga.push(new KiungaProcess(`kiunga-${i + 1}`, port, ['serve'], { ...env, PORT: String(port) }, `http://127.0.0.1:${port}/healthz`));
   }
+  const stored: Evidence[] = [];
+  registerEvidence(() => stored);
   options.prepare?.(kiunga);
   await Promise.all(kiunga.map((k) => k.start()));
   const own = sandbox;
@@ -318,6 +320,13 @@ export async function deploy(options: {
     async stop() {
       await Promise.all(kiunga.map((k) => k.kill('SIGTERM')));
       if (!options.sandbox) await own.kill('SIGTERM');
+      // What the processes left in Redis (audit entries, sessions), for the secret scan, while Redis is up.
+      const store = createRedisStore(options.redisUrl);
+      try {
+        stored.push(...(await redisEvidence(store.client as never, prefix)));
+      } finally {
+        await store.close();
+      }
     },
   } satisfies Deployment;
 }

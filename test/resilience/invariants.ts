@@ -5,8 +5,9 @@
  *    nothing moved that no customer confirmed.
  * 2. Truth: a screen or SMS claims success only if the transfer exists, failure only if it does not ("being
  *    processed" is allowed while unknown), and a customer told "an SMS will confirm" gets that SMS.
- * 3. Hops: every hop answered 200 with CON/END within HOP_DEADLINE_MS + margin; no 5xx, no hop without an
- *    answer except one whose process the scenario killed under it.
+ * 3. Hops: every hop answered 200 with CON/END within HOP_DEADLINE_MS by the server's own measure
+ *    (Server-Timing) and within HOP_DEADLINE_MS + margin at the client; no 5xx, no hop without an answer
+ *    except one whose process the scenario killed under it.
  * 4. Audit: the trail verifies (chain, head, signed checkpoints: `verifyAudit`, what `kiunga audit verify`
  *    runs; `auditCommandPasses` runs the command itself) and every transfer in the ledger has its
  *    `money.attempt` and its `money.outcome` done.
@@ -61,6 +62,7 @@ export interface InvariantReport {
   hops: number;
   hopsKilled: number;
   maxHopMs: number;
+  maxServerMs: number;
   auditEntries: number;
   violations: string[];
 }
@@ -155,14 +157,20 @@ export async function checkInvariants(
 
   // 3. Hops.
   let maxHopMs = 0;
+  let maxServerMs = 0;
   for (const [n, h] of traffic.hops.entries()) {
     const where = `hop ${JSON.stringify(h.text.replace(/\d{4}/g, '####'))} of ${h.sessionId} on ${h.proc}`;
     if (h.diedUnder) continue;
-    if (n >= (options.since?.hops ?? 0)) maxHopMs = Math.max(maxHopMs, h.ms);
+    if (n >= (options.since?.hops ?? 0)) {
+      maxHopMs = Math.max(maxHopMs, h.ms);
+      maxServerMs = Math.max(maxServerMs, h.serverMs ?? 0);
+    }
     if (h.error) violations.push(`${where}: no answer (${h.error})`);
     else if (h.status !== 200) violations.push(`${where}: HTTP ${h.status}: ${h.body?.slice(0, 80)}`);
     else if (!/^(CON|END) /.test(h.body ?? '')) violations.push(`${where}: not a USSD answer: ${h.body?.slice(0, 80)}`);
     if (h.ms > HOP_DEADLINE_MS + HOP_MARGIN_MS) violations.push(`${where}: answered after ${Math.round(h.ms)} ms`);
+    if (h.status !== undefined && h.serverMs === undefined) violations.push(`${where}: no Server-Timing`);
+    if ((h.serverMs ?? 0) > HOP_DEADLINE_MS) violations.push(`${where}: ${h.serverMs} ms inside the server, past HOP_DEADLINE_MS`);
   }
 
   // 4. Audit: intact (what `kiunga audit verify` runs; each file also runs the command itself once), and
@@ -192,6 +200,7 @@ export async function checkInvariants(
     hops: hops.length,
     hopsKilled: hops.filter((h) => h.diedUnder).length,
     maxHopMs: Math.round(maxHopMs),
+    maxServerMs: Math.round(maxServerMs),
     auditEntries: entries.length,
     violations,
   };

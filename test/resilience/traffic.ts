@@ -17,6 +17,8 @@ export interface HopRecord {
   text: string;
   /** Client-side time from sending the request to the whole answer (ms). */
   ms: number;
+  /** The server's own measure, arrival to answer (`Server-Timing: hop;dur=`), the deadline's measure. */
+  serverMs?: number;
   status?: number;
   body?: string;
   /** A transport error (no answer at all). */
@@ -137,6 +139,8 @@ export class Traffic {
       });
       record.status = res.statusCode;
       record.body = await res.body.text();
+      const timing = /hop;dur=([\d.]+)/.exec(String(res.headers['server-timing'] ?? ''));
+      if (timing) record.serverMs = Number(timing[1]);
     } catch (error) {
       record.error = (error as Error).message;
       // Killed under this hop: the scenario's own doing, recorded, not a broken promise of Kiunga's.
