@@ -24,6 +24,11 @@ export interface SessionRecord extends ConversationState {
   reply?: TurnReply;
   /** What the session learned for later hops (`HopScope.facts`: never a secret). */
   facts?: Record<string, string>;
+  /**
+   * The snapshot's JSON as read from the store: written back as it is when the hop left the snapshot
+   * unchanged (the same object), instead of serialising it again.
+   */
+  snapshotText?: string;
 }
 
 /** Hops remembered as seen (a late duplicate of any of them runs nothing). */
@@ -41,8 +46,9 @@ interface StoredV2 {
   /** flow id, flow version */
   fi: string;
   fv: string;
-  /** snapshot and history, absent once the session ended */
+  /** snapshot and history, absent once the session ended; `sl`: the snapshot's JSON length (it is last) */
   s?: unknown;
+  sl?: number;
   h?: StateValue[];
   /** msisdn, service code */
   m: string;
@@ -73,12 +79,17 @@ interface StoredV1 extends ConversationState {
   f?: Record<string, string>;
 }
 
-export function encodeRecord(record: SessionRecord): string {
+/**
+ * The stored form. The snapshot, the largest part, is written last with its length (`sl`), so that the next
+ * hop can find its JSON in the text it read and write it back unchanged without serialising it (`reuse`: the
+ * record read this hop, when the snapshot is the very object read from it).
+ */
+export function encodeRecord(record: SessionRecord, reuse?: SessionRecord): string {
   const stored: StoredV2 = {
     v: 2,
     fi: record.flowId,
     fv: record.flowVersion,
-    ...(record.ended ? {} : { s: record.snapshot, h: record.history }),
+    ...(record.ended ? {} : { h: record.history }),
     m: record.msisdn,
     ...(record.serviceCode === undefined ? {} : { sc: record.serviceCode }),
     ...(record.ended ? { e: 1 as const } : {}),
@@ -88,14 +99,22 @@ export function encodeRecord(record: SessionRecord): string {
     ...(record.reply ? { x: record.reply.text, ...(record.reply.end ? { re: 1 as const } : {}) } : {}),
     ...(record.facts && Object.keys(record.facts).length > 0 ? { f: record.facts } : {}),
   };
-  return JSON.stringify(stored);
+  const head = JSON.stringify(stored);
+  if (record.ended) return head;
+  const unchanged = reuse?.snapshotText !== undefined && reuse.snapshot === record.snapshot;
+  const snapshot = unchanged ? reuse.snapshotText! : JSON.stringify(record.snapshot ?? null);
+  return `${head.slice(0, -1)},"sl":${snapshot.length},"s":${snapshot}}`;
 }
 
 /** The record in `raw`; throws when it is neither form. */
 export function decodeRecord(raw: string): SessionRecord {
   const stored = JSON.parse(raw) as StoredV2 | StoredV1;
   if (stored.v === 2 && Array.isArray(stored.k) && typeof stored.m === 'string') {
+    const sl = stored.sl;
+    // The snapshot's own text: the `sl` characters before the closing brace (checked by its opening).
+    const snapshotText = typeof sl === 'number' && stored.s !== undefined ? raw.slice(raw.length - 1 - sl, raw.length - 1) : undefined;
     return {
+      ...(snapshotText && raw.slice(0, raw.length - 1 - sl!).endsWith('"s":') ? { snapshotText } : {}),
       flowId: stored.fi,
       flowVersion: stored.fv,
       snapshot: stored.s ?? null,

@@ -400,7 +400,7 @@ export class TurnRunner {
     };
     // The hop's deferred writes (an audit entry, the language) go in the same round trip as the record.
     const [saved] = await Promise.allSettled([
-      this.deps.store.setAndUnlock(hop.sessionKey, encodeRecord(record), profile.ttlMs, hop.lockKey, hop.token),
+      this.deps.store.setAndUnlock(hop.sessionKey, encodeRecord(record, previous), profile.ttlMs, hop.lockKey, hop.token),
       scope ? flushWrites(scope) : undefined,
     ]);
     if (saved.status === 'rejected') throw saved.reason;
