@@ -49,16 +49,21 @@ export function currentScreenMeta(flow: LoadedFlow, state: Pick<RestingState, 'v
   const key = typeof state.value === 'string' ? state.value : JSON.stringify(state.value);
   if (cache.has(key)) return cache.get(key);
   let best: CurrentScreen;
-  const visit = (node: AnyStateNode, value: StateValue) => {
+  let bestDepth = -1;
+  const visit = (node: AnyStateNode, value: StateValue, depth: number) => {
     for (const [name, sub] of typeof value === 'string' ? [[value, undefined] as const] : Object.entries(value)) {
       const child = node.states[name];
       if (!child) continue;
       const meta = flow.screens.get(child.id);
-      if (meta?.prompt && (!best || child.id.length > best.id.length)) best = { id: child.id, meta };
-      if (sub !== undefined) visit(child, sub);
+      // The deepest prompt wins (a custom id may be shorter than its parent's); between parallel regions, the longer id.
+      if (meta?.prompt && (depth > bestDepth || (depth === bestDepth && child.id.length > best!.id.length))) {
+        best = { id: child.id, meta };
+        bestDepth = depth;
+      }
+      if (sub !== undefined) visit(child, sub, depth + 1);
     }
   };
-  visit(flow.machine.root, state.value);
+  visit(flow.machine.root, state.value, 0);
   cache.set(key, best);
   return best;
 }
