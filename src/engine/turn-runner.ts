@@ -51,7 +51,8 @@ export interface TurnRequest {
   opening?: boolean;
   /**
    * The abuse limits' answer (threats T22, T28), asked for by the channel wrapper in the same round trip as
-   * the session lock: when it refuses, the lock is released and nothing runs (the caller answers politely).
+   * the session lock: when it refuses, the lock is released, nothing runs or renders, and the reply is empty
+   * (the caller answers politely).
    */
   admitted?: Promise<boolean>;
 }
@@ -121,6 +122,8 @@ interface HopLock {
   released: boolean;
   /** How the hop ended, for the metrics; `failed` until a reply is chosen. */
   outcome: HopOutcome;
+  /** The abuse limits refused the hop: the channel answers it, and the refusals metric counts it, not this one. */
+  notAdmitted?: boolean;
 }
 
 /**
@@ -188,8 +191,8 @@ export class TurnRunner {
           admission = undefined;
           if (!admitted) {
             if (taken.locked) await store.deleteIfEquals(hop.lockKey, hop.token).catch(() => undefined);
-            hop.outcome = 'refused';
-            return this.closing(req, this.deps.translator, this.deps.defaultLanguage, 'error.generic').reply;
+            hop.notAdmitted = true;
+            return { end: true, text: '' };
           }
         }
         if (taken.locked) {
@@ -213,7 +216,7 @@ export class TurnRunner {
       // Writes of a hop that ended before its record was written (a refusal, a failure) still happen.
       await flushWrites(scope);
       timer();
-      this.hops.inc({ channel: req.channel, flow: req.flowId, outcome: hop.outcome });
+      if (!hop.notAdmitted) this.hops.inc({ channel: req.channel, flow: req.flowId, outcome: hop.outcome });
     }
   }
 

@@ -187,3 +187,20 @@ describe('turn runner: the session record', () => {
     expect(await runner.run(last, Date.now() + 5000)).toEqual(balance);
   });
 });
+
+describe('turn runner: the abuse limits', () => {
+  it('should run nothing for a hop the abuse limits refused, and leave the session unlocked', async () => {
+    const session = `test:${Date.now()}:refused`;
+    renders.length = 0;
+    const hops = async () => (await runner.metrics[0]!.get()).values.reduce((n, v) => n + v.value, 0);
+    const counted = await hops();
+    await runner.run({ ...request(session, []), admitted: Promise.resolve(false) }, Date.now() + 5000);
+    expect(renders).toHaveLength(0);
+    expect(await services.store.get(services.keys.session('ussd', session))).toBeNull();
+    expect(await services.store.get(services.keys.lock('ussd', session))).toBeNull();
+    // Counted by the refusals metric of the channel wrapper, not as a hop.
+    expect(await hops()).toBe(counted);
+    // Admitted, the same session opens at once (no lock left behind).
+    expect((await runner.run({ ...request(session, []), admitted: Promise.resolve(true) }, Date.now() + 5000)).text).toMatch(/PIN/);
+  });
+});
