@@ -323,6 +323,7 @@ export async function deploy(options: {
       // What the processes left in Redis (audit entries, sessions), for the secret scan, while Redis is up.
       const store = createRedisStore(options.redisUrl);
       try {
+        await store.ping(); // the store's client sends nothing before its first connection
         stored.push(...(await redisEvidence(store.client as never, prefix)));
       } finally {
         await store.close();

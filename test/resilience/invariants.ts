@@ -9,7 +9,7 @@
  *    (Server-Timing) and within HOP_DEADLINE_MS + margin at the client; no 5xx, no hop without an answer
  *    except one whose process the scenario killed under it.
  * 4. Audit: the trail verifies (chain, head, signed checkpoints: `verifyAudit`, what `kiunga audit verify`
- *    runs; `auditCommandPasses` runs the command itself) and every transfer in the ledger has its
+ *    runs; `verifyAuditCli` runs the command itself) and every transfer in the ledger has its
  *    `money.attempt` and its `money.outcome` done.
  */
 import { execFile } from 'node:child_process';
@@ -32,7 +32,7 @@ const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 
 /**
  * Client-side allowance over HOP_DEADLINE_MS: reading the request and writing the answer on a loaded 2-core
- * machine running five server processes. The server's own promise is the deadline.
+ * machine running several server processes. The server's own measure (Server-Timing) is held to the deadline.
  */
 export const HOP_MARGIN_MS = 1500;
 
@@ -42,7 +42,7 @@ type Claim = 'success' | 'failure' | 'neutral';
 export function screenClaim(reply: string | undefined): Claim {
   if (reply === undefined) return 'neutral';
   if (/^END Done: /.test(reply)) return 'success';
-  if (/No money was moved|no money was moved|could not be completed|Nothing was sent|try again/i.test(reply)) return 'failure';
+  if (/no money was moved|could not be completed|nothing was sent|try again/i.test(reply)) return 'failure';
   return 'neutral';
 }
 

@@ -7,7 +7,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { Agent, request } from 'undici';
-import { SYNTHETIC_PIN, syntheticMsisdn } from '../../src/sandbox/synthetic.js';
+import { SYNTHETIC_FIRST_ID, SYNTHETIC_PIN, syntheticMsisdn } from '../../src/sandbox/synthetic.js';
 import { CUSTOMERS, type KiungaProcess } from './cluster.js';
 
 export interface HopRecord {
@@ -48,7 +48,7 @@ export interface Sms {
 }
 
 /** Account and number of synthetic customer `i` (src/sandbox/synthetic.ts). */
-export const accountOf = (i: number) => 10_000 + i;
+export const accountOf = (i: number) => SYNTHETIC_FIRST_ID + i;
 export const msisdnOf = (i: number) => syntheticMsisdn(i);
 const nationalOf = (i: number) => `0720${String(i).padStart(6, '0')}`;
 /** "KES 10.01" as screens and SMS write an amount. */
