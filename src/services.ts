@@ -493,6 +493,7 @@ export async function createServices(
       fineract,
       pins,
       logger,
+      ...(lookupCache ? { warmAccounts: (clientId: number) => store.readAhead?.([lookupKey(keys, 'accounts', clientId)]) } : {}),
       callbacks,
       smsPinEnabled: config.sms.pinEnabled,
       identity,

@@ -750,9 +750,7 @@ export function createMoneyImplementations(deps: MoneyDeps) {
     moneyOn: () => deps.switches?.moneyAllowed() ?? true,
   } satisfies Record<keyof typeof MONEY_MANIFESTS.guards, unknown>;
 
-  const warm = (context: FlowContext) => {
-    startRead('loadAccounts', () => accountsOf(context));
-    startRead('findPendingCode', () => pendingCode(context));
-  };
+  // The accounts are read early by the store (EngineDeps.warmAccounts: the cached list only, never Fineract).
+  const warm = (context: FlowContext) => startRead('findPendingCode', () => pendingCode(context));
   return { actors, actions, guards, warm };
 }

@@ -140,6 +140,12 @@ export interface EngineDeps {
   applications?: OriginationFlowDeps['applications'];
   /** The product catalogue (issue 12): the loan products "Apply for a loan" offers; without it none. */
   catalogue?: OriginationFlowDeps['catalogue'];
+  /**
+   * Starts reading the customer's cached accounts list (the menu's) in the round trip of the PIN check: a
+   * plain read of the cache, which never calls Fineract (a wrong PIN, or a flow that shows no such menu,
+   * costs that read and nothing else).
+   */
+  warmAccounts?: (clientId: number) => void;
   /** Sign-up of numbers that are not clients (issue 12, point 2) and the PIN service that keeps their PIN; without them an unknown number is told it is not registered. */
   signup?: { profiles: NonNullable<SignupFlowDeps['profiles']>; pins: NonNullable<SignupFlowDeps['pins']> };
 }
@@ -170,7 +176,10 @@ export function createImplementations(deps: EngineDeps) {
       if (context.channel === 'sms' && deps.smsPinEnabled === false) throw new FlowError('sms-pin-off');
       // What the USSD menu after a right PIN shows is read in the PIN check's round trip (used only once it is
       // right; a wrong PIN costs these reads, cached ones, and nothing else).
-      if (context.channel === 'ussd') for (const warm of afterPin) warm(context);
+      if (context.channel === 'ussd') {
+        deps.warmAccounts?.(customer.clientId);
+        for (const warm of afterPin) warm(context);
+      }
       await checkPin(pins, customer.clientId, event);
       return true;
     }),
