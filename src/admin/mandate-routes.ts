@@ -72,7 +72,8 @@ export function approvalView(r: ApprovalRecord) {
     createdAt: new Date(r.createdAt).toISOString(),
     expiresAt: new Date(r.expiresAt).toISOString(),
     ...(r.reason ? { reason: r.reason } : {}),
-    ...(r.fineractId ? { fineractId: r.fineractId } : {}),
+    ...(r.transferDetailId !== undefined ? { transferDetailId: r.transferDetailId } : {}),
+    ...((r.transferTransactionId ?? r.fineractId) !== undefined ? { transferTransactionId: r.transferTransactionId ?? r.fineractId } : {}),
   };
 }
 
@@ -205,7 +206,14 @@ const approval = {
     createdAt: { type: 'string', format: 'date-time' },
     expiresAt: { type: 'string', format: 'date-time' },
     reason: { type: 'string' },
-    fineractId: { type: 'integer' },
+    transferDetailId: {
+      type: 'integer',
+      description: "executed: Fineract's transfer detail id (the POST's resourceId; GET /accounttransfers?accountDetailId= maps it)",
+    },
+    transferTransactionId: {
+      type: 'integer',
+      description: "executed: Fineract's transfer transaction id (the legs' transfer.id), when reconciliation found it",
+    },
   },
 };
 

@@ -11,7 +11,7 @@ import { toGsm } from '../text/gsm.js';
 import { FineractError, FineractRejected, OwnershipError } from '../fineract/errors.js';
 import { isInsufficientFunds } from '../fineract/client.js';
 import type { SavingsAccount } from '../fineract/types.js';
-import { MoneyPaused, type TransferOutcome, type TransferIntent } from '../money/transfer-service.js';
+import { MoneyPaused, type FineractTransferIds, type TransferOutcome, type TransferIntent } from '../money/transfer-service.js';
 import {
   FINAL_APPROVAL_STATES,
   type ApprovalKind,
@@ -549,7 +549,7 @@ export class RedisApprovalService implements ApprovalService {
       }
       // A fee (an agent's cash-out) moves in the same transfer as the amount: one leg, one key, exactly once.
       const outcome = await this.options.transfers.execute(movementOf(record), deadlineAt);
-      if (outcome.status === 'done') return await this.finish(record, outcome.transferId);
+      if (outcome.status === 'done') return await this.finish(record, outcome);
       if (outcome.status === 'failed') return await this.fail(record, outcome.code);
       return { outcome: 'processing', approval: record };
     } catch (error) {
@@ -566,13 +566,15 @@ export class RedisApprovalService implements ApprovalService {
     return check ? check(record) : undefined;
   }
 
-  private async finish(record: ApprovalRecord, transferId: number): Promise<DecisionResult> {
-    const changed = await this.change(record.id, (r) =>
-      r.state === 'executing' ? { ...r, state: 'executed', fineractId: transferId } : 'closed',
-    );
+  private async finish(record: ApprovalRecord, ids: FineractTransferIds): Promise<DecisionResult> {
+    const fineract = {
+      ...(ids.detailId !== undefined ? { transferDetailId: ids.detailId } : {}),
+      ...(ids.transactionId !== undefined ? { transferTransactionId: ids.transactionId } : {}),
+    };
+    const changed = await this.change(record.id, (r) => (r.state === 'executing' ? { ...r, state: 'executed', ...fineract } : 'closed'));
     if ('refused' in changed) return this.resultOf(await this.get(record.id));
     const done = changed.record;
-    await this.audit('approval.executed', done, 'system', undefined, undefined, { transferId });
+    await this.audit('approval.executed', done, 'system', undefined, undefined, fineract);
     // The requester (the intent's sender) and a customer payee get the transfer's own receipts.
     for (const approver of done.approvers) await this.sms(done, approver, 'executed');
     return { outcome: 'executed', approval: done };

@@ -57,7 +57,13 @@ export interface ApprovalRecord {
   expiresAt: number;
   /** Rejection, failure or cancellation reason (a code, translated for people). */
   reason?: string;
-  /** Fineract's resource id once executed. */
+  /**
+   * Once executed, Fineract's ids of the transfer, each under its own name (docs/fineract.md §6.2): the transfer
+   * detail id the POST answered, or the transaction id reconciliation found. Customers are given `ref` only.
+   */
+  transferDetailId?: number;
+  transferTransactionId?: number;
+  /** Written before issue 13 (the transaction id): shown as `transferTransactionId`. */
   fineractId?: number;
   /**
    * Set (while executing) just before the transfer is first sent, after the re-checks and the release: from

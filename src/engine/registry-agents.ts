@@ -233,9 +233,7 @@ export function createAgentImplementations(deps: AgentFlowDeps) {
         signal,
       );
       if (outcome.status === 'failed') throw new FlowError(outcome.code === 'over-daily' ? 'agent-limit' : outcome.code);
-      return outcome.status === 'done'
-        ? { status: 'done', ref: intent.ref, transferId: outcome.transferId }
-        : { status: 'processing', ref: intent.ref };
+      return outcome.status === 'done' ? { status: 'done', ref: intent.ref } : { status: 'processing', ref: intent.ref };
     }),
     agentCashOut: wrap('agentCashOut', async ({ context, event }) => {
       const me = requireCustomer(context);

@@ -188,10 +188,9 @@ export const MONEY_MANIFESTS = {
       },
     },
     rememberReceipt: {
-      description: 'keeps the transfer reference and Fineract transfer id (or, held for approval, who must approve)',
+      description: "keeps the transfer reference (Kiunga's, also in Fineract's description) or, held for approval, who must approve",
       views: {
         ref: { max: 8, example: 'AB12CD34', description: 'transfer reference shown to customers' },
-        transferId: { max: 10, example: '1234567890', description: 'Fineract transfer id' },
         approvers: { max: 40, example: 'Nyambura-Wairimu K., Baraka O.', description: 'who must approve (masked names)' },
       },
     },
@@ -458,9 +457,7 @@ export function createMoneyImplementations(deps: MoneyDeps) {
         .catch((error: unknown) => Promise.reject(error instanceof MoneyPaused ? new FlowError('money-paused') : error));
       settled = { refusal: outcome.status === 'failed' && !signal.aborted ? outcome.code : undefined };
       if (outcome.status === 'failed') throw new FlowError(outcome.code);
-      return outcome.status === 'done'
-        ? { status: 'done', ref: intent.ref, transferId: outcome.transferId }
-        : { status: 'processing', ref: intent.ref };
+      return outcome.status === 'done' ? { status: 'done', ref: intent.ref } : { status: 'processing', ref: intent.ref };
     } catch (error) {
       const code = toFlowError(error).code;
       settled ??= code === 'code-required' ? { quiet: true } : { refusal: REFUSALS[code] ?? 'rejected' };
@@ -736,8 +733,8 @@ export function createMoneyImplementations(deps: MoneyDeps) {
       };
     }),
     rememberReceipt: assign(({ context, event }: Ctx) => {
-      const out = event.output as { ref: string; transferId?: number; approvers?: string };
-      return { view: { ...context.view, ref: out.ref, transferId: out.transferId ?? '', approvers: out.approvers ?? '' } };
+      const out = event.output as { ref: string; approvers?: string };
+      return { view: { ...context.view, ref: out.ref, approvers: out.approvers ?? '' } };
     }),
   } satisfies Record<keyof typeof MONEY_MANIFESTS.actions, unknown>;
 

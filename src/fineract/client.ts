@@ -5,7 +5,6 @@ import {
   FineractError,
   FineractNotFound,
   FineractRejected,
-  FineractUnauthorized,
   FineractUnavailable,
   FineractUnexpectedShape,
   OwnershipError,
@@ -35,7 +34,6 @@ import type {
 } from './types.js';
 import {
   ACTIVE,
-  AccountTransferPage,
   ClientAccounts,
   ClientData,
   ClientIdentifierList,
@@ -365,41 +363,11 @@ export function createFineractClient(options: FineractClientOptions): FineractCl
       // The transfer may have happened: the caller treats this like a timeout and reconciles.
       throw new FineractUnavailable('Fineract answered POST /accounttransfers without a transfer id', res.status);
     }
-    const detailId = parsed.data.resourceId;
-    const result = { transferId: await transferTransactionId(detailId, description), replayed: isServedFromCache(res) };
-    log?.info({ fromAccountId: req.from.accountId, toType: req.to.type, detailId, ...result }, 'transfer posted');
+    // The detail id is the POST's own answer (a replay answers the same one). The customer-facing reference is
+    // Kiunga's, in the description; the transaction id on the legs is not read here (docs/fineract.md §6.2).
+    const result = { detailId: parsed.data.resourceId, replayed: isServedFromCache(res) };
+    log?.info({ fromAccountId: req.from.accountId, toType: req.to.type, ...result }, 'transfer posted');
     return result;
-  }
-
-  /**
-   * The POST answers the transfer *detail* id (`m_account_transfer_details`); the legs, `GET /accounttransfers/{id}`
-   * and `findTransfer` know the transfer *transaction* id (`m_account_transfer_transaction`), a separate sequence.
-   * Kiunga reports the transaction id everywhere, so one read maps the one to the other (from the primary: a
-   * replica may not have the transfer yet). The money moved already: any failure here leaves the outcome
-   * uncertain (FineractUnavailable), and reconciliation finds the same id later.
-   */
-  async function transferTransactionId(detailId: number, description: string): Promise<number> {
-    try {
-      const page = await get(
-        AccountTransferPage,
-        '/accounttransfers',
-        { accountDetailId: String(id(detailId)), limit: '10' },
-        { readFrom: 'primary' },
-      );
-      const legs = page.pageItems.filter(
-        (t) => t.reversed !== true && (t.transferDescription === undefined || t.transferDescription === description),
-      );
-      const newest = legs.reduce<number | undefined>((max, t) => (max === undefined || t.id > max ? t.id : max), undefined);
-      if (newest === undefined) throw new FineractUnavailable(`Fineract listed no transaction of transfer detail ${detailId}`);
-      return newest;
-    } catch (err) {
-      const level = err instanceof FineractUnauthorized ? 'error' : 'warn';
-      log?.[level](
-        { detailId, err: { type: err instanceof Error ? err.name : 'error' } },
-        'transfer posted, but its transaction id could not be read (READ_ACCOUNTTRANSFER?); outcome left to reconciliation',
-      );
-      throw new FineractUnavailable('transfer posted, but Fineract did not give its transaction id; reconcile it');
-    }
   }
 
   async function repayLoan(req: LoanRepaymentRequest): Promise<TransferResult> {
@@ -421,7 +389,7 @@ export function createFineractClient(options: FineractClientOptions): FineractCl
     fromAccountId: number;
     description: string;
     onOrAfter?: string;
-  }): Promise<{ transferId: number } | null> {
+  }): Promise<{ transactionId: number } | null> {
     const wanted = sanitizeDescription(query.description);
     if (wanted === '') return null;
     const accountId = id(query.fromAccountId);
@@ -431,9 +399,9 @@ export function createFineractClient(options: FineractClientOptions): FineractCl
     const debit = (t: TransferLeg): boolean => (t.entryType ? t.entryType.toUpperCase() === 'DEBIT' : t.transactionType?.id !== 1);
     const match = (t: TransferLeg): boolean =>
       t.transfer?.transferDescription === wanted && t.transfer.reversed !== true && t.reversed !== true && debit(t);
-    const done = (hit: TransferLeg | undefined, looked: number, pages: number): { transferId: number } | null => {
+    const done = (hit: TransferLeg | undefined, looked: number, pages: number): { transactionId: number } | null => {
       log?.info({ fromAccountId: accountId, found: hit !== undefined, looked, pages }, 'transfer reconciliation');
-      return hit?.transfer ? { transferId: hit.transfer.id } : null;
+      return hit?.transfer ? { transactionId: hit.transfer.id } : null;
     };
 
     let looked = 0;

@@ -109,11 +109,12 @@ export interface TransferRequest {
 
 export interface TransferResult {
   /**
-   * Fineract's account-transfer *transaction* id (`m_account_transfer_transaction.id`): the `transfer.id` on both
-   * savings legs, the id `GET /accounttransfers/{id}` takes, and what `findTransfer` returns. Not the POST's
-   * `resourceId`, which is the transfer *detail* id (a separate sequence); the client maps one to the other.
+   * The POST's `resourceId`: Fineract's transfer *detail* id (`m_account_transfer_details.id`), answered again by
+   * an idempotent replay. Not the transfer *transaction* id (`m_account_transfer_transaction.id`, the legs'
+   * `transfer.id`, what `findTransfer` returns): a separate sequence. Kept for operators, who map it with
+   * `GET /accounttransfers?accountDetailId=`; customers see Kiunga's own reference (docs/fineract.md §6.2).
    */
-  transferId: number;
+  detailId: number;
   /** True when Fineract answered from its idempotency store (`x-served-from-cache`): nothing moved this time. */
   replayed: boolean;
 }
@@ -162,13 +163,13 @@ export interface FineractClient {
   /** Outstanding balance and next instalment from the repayment schedule, after the ownership check. */
   getLoanRepaymentInfo(clientId: number, loanId: number): Promise<LoanRepaymentInfo>;
   /**
-   * Reconciliation after an uncertain outcome: the newest transfer out of `fromAccountId` whose description is
-   * exactly `description` (sanitised the way `transfer` sanitises it), or null. Without `onOrAfter` only the
+   * Reconciliation after an uncertain outcome: the transfer *transaction* id of the newest transfer out of
+   * `fromAccountId` whose description is exactly `description` (sanitised the way `transfer` sanitises it), or null. Without `onOrAfter` only the
    * newest page of debits (`reconcileWindow`, default 100) is searched; with it (`yyyy-mm-dd`, the transfer's
    * date or earlier) every debit dated on or after it is, page by page, and a search cut off at the page limit
    * rejects with FineractUnavailable (still uncertain) instead of answering null.
    */
-  findTransfer(query: { fromAccountId: number; description: string; onOrAfter?: string }): Promise<{ transferId: number } | null>;
+  findTransfer(query: { fromAccountId: number; description: string; onOrAfter?: string }): Promise<{ transactionId: number } | null>;
   /**
    * The tenant's business date `yyyy-mm-dd`, the latest transfer date Fineract accepts: `BUSINESS_DATE` when
    * Fineract's `enable_business_date` is on, else today in the tenant's time zone. Cached briefly; never rejects

@@ -197,12 +197,6 @@ export const SavingsTransactionPage = z
   ])
   .transform((p) => ('content' in p ? { total: p.total, items: p.content } : { total: p.totalFilteredRecords, items: p.pageItems }));
 
-/** `GET /accounttransfers?accountDetailId=d`: the transfer transactions (`m_account_transfer_transaction`) of one transfer detail. */
-export const AccountTransferPage = z.object({
-  totalFilteredRecords: z.number().optional(),
-  pageItems: z.array(z.object({ id: z.number(), reversed: z.boolean().optional(), transferDescription: z.string().optional() })),
-});
-
 /** `GET /configurations/name/{name}` (GlobalConfigurationPropertyData): only whether it is on. */
 export const GlobalConfigurationProperty = z.object({ name: z.string().optional(), enabled: z.boolean() });
 

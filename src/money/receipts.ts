@@ -15,15 +15,13 @@ const REASON_KEYS: Record<FailureCode, string> = {
 export function translatedReceipts(translator: Translator): ReceiptWriter {
   const amount = (intent: TransferIntent, lang: string) => translator.formatAmount(lang, intent.amountCents / 100, intent.currency);
   return {
-    senderDone(intent, transferId) {
+    senderDone(intent) {
       const lang = intent.lang;
-      return toGsm(
-        translator.t(lang, 'sms.sent', { amount: amount(intent, lang), counterparty: intent.counterparty, transferId, ref: intent.ref }),
-      );
+      return toGsm(translator.t(lang, 'sms.sent', { amount: amount(intent, lang), counterparty: intent.counterparty, ref: intent.ref }));
     },
-    recipientDone(intent, transferId) {
+    recipientDone(intent) {
       const lang = intent.recipientLang ?? translator.fallback;
-      return toGsm(translator.t(lang, 'sms.received', { amount: amount(intent, lang), sender: intent.senderLabel ?? '', transferId }));
+      return toGsm(translator.t(lang, 'sms.received', { amount: amount(intent, lang), sender: intent.senderLabel ?? '', ref: intent.ref }));
     },
     senderUnconfirmed(intent) {
       const lang = intent.lang;

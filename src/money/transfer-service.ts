@@ -82,11 +82,23 @@ export class MoneyPaused extends Error {
   }
 }
 
-export type TransferOutcome = { status: 'done'; transferId: number } | { status: 'failed'; code: FailureCode } | { status: 'processing' };
+/**
+ * Fineract's ids of a transfer that is done, each under its own name (docs/fineract.md §6.2), for operators:
+ * customers are given the intent's `ref` only. `detailId` is the POST's answer (the transfer detail);
+ * `transactionId` is what reconciliation finds on the legs (the transfer transaction). Whichever is known.
+ */
+export interface FineractTransferIds {
+  detailId?: number;
+  transactionId?: number;
+}
 
-interface TransferRecord {
+export type TransferOutcome =
+  ({ status: 'done' } & FineractTransferIds) | { status: 'failed'; code: FailureCode } | { status: 'processing' };
+
+interface TransferRecord extends FineractTransferIds {
   intent: TransferIntent;
   status: 'pending' | 'uncertain' | 'done' | 'failed';
+  /** Written before issue 13 (records live 7 days): the transaction id, read as `transactionId`. */
   transferId?: number;
   code?: FailureCode;
   /** The customer saw the final outcome on screen (a failure then needs no SMS). */
@@ -129,15 +141,16 @@ export interface TransferBackend {
     description: string;
     idempotencyKey: string;
     checked?: { sourceDecimalPlaces: number; loan: boolean };
-  }): Promise<{ transferId: number; replayed?: boolean }>;
-  findTransfer(query: { fromAccountId: number; description: string; onOrAfter?: string }): Promise<{ transferId: number } | null>;
+  }): Promise<{ detailId: number; replayed?: boolean }>;
+  findTransfer(query: { fromAccountId: number; description: string; onOrAfter?: string }): Promise<{ transactionId: number } | null>;
   getOwnedSavingsAccount(clientId: number, accountId: number): Promise<SavingsAccount>;
 }
 
 /** Composes the SMS texts (translated, GSM-7) for outcomes. */
 export interface ReceiptWriter {
-  senderDone(intent: TransferIntent, transferId: number): string;
-  recipientDone(intent: TransferIntent, transferId: number): string;
+  /** Names the transfer by the intent's `ref` only: the one reference on screen, in SMS and in Fineract's description. */
+  senderDone(intent: TransferIntent): string;
+  recipientDone(intent: TransferIntent): string;
   senderFailed(intent: TransferIntent, code: FailureCode): string;
   /** Past the resolution's maximum age, not found in Fineract: not sent again. */
   senderUnconfirmed(intent: TransferIntent): string;
@@ -181,7 +194,7 @@ export interface TransferServiceDeps {
   afterDone?: (intent: TransferIntent) => Promise<void>;
   /**
    * The audit trail (threat T16): `money.attempt` before each request to Fineract (idempotency key, amount in
-   * minor units, currency, masked counterparty) and `money.outcome` (done with Fineract's id, failed with the
+   * minor units, currency, masked counterparty) and `money.outcome` (done with Fineract's ids, failed with the
    * reason, processing while unknown).
    */
   audit?: AuditTrail;
@@ -207,6 +220,12 @@ export function parseAmount(text: string): number | undefined {
 
 /** The payee of an intent as the step-up names it (one-time code binding, paid payees): `savings:12`, `loan:7`. */
 export const payeeOf = (to: { type: 'savings' | 'loan'; accountId: number }) => `${to.type}:${to.accountId}`;
+
+/** The Fineract ids known of a done transfer, each under its own name (a record from before issue 13 included). */
+function idsOf(r: FineractTransferIds & { transferId?: number }): FineractTransferIds {
+  const transactionId = r.transactionId ?? r.transferId;
+  return { ...(r.detailId !== undefined ? { detailId: r.detailId } : {}), ...(transactionId !== undefined ? { transactionId } : {}) };
+}
 
 /** The parts of an intent that say what moves where: a key reused for anything else is a collision. */
 function sameIntent(a: TransferIntent, b: TransferIntent): boolean {
@@ -354,7 +373,7 @@ export class TransferService {
         description: TransferService.description(intent),
         ...(record.date ? { onOrAfter: record.date } : {}),
       });
-      if (found) await this.settle(intent, { status: 'done', transferId: found.transferId });
+      if (found) await this.settle(intent, { status: 'done', transactionId: found.transactionId });
       else if (this.now() - record.createdAt > this.deps.resolveMaxAgeMs) {
         // Too late to send (threat T30): the customer may have paid another way since. Look only.
         await this.unresolved(record);
@@ -408,7 +427,7 @@ export class TransferService {
   }
 
   private async continueExisting(record: TransferRecord, deadlineAt: number): Promise<TransferOutcome> {
-    if (record.status === 'done') return { status: 'done', transferId: record.transferId! };
+    if (record.status === 'done') return { status: 'done', ...idsOf(record) };
     if (record.status === 'failed') return { status: 'failed', code: record.code! };
     // Pending or uncertain: an earlier attempt may still be in flight or may have committed. Never send
     // again before it must have ended; the queued resolution settles it and the SMS tells the customer.
@@ -416,7 +435,7 @@ export class TransferService {
       try {
         await this.resolve(record.intent.from.clientId, record.intent.id);
         const settled = await this.read(record.intent.from.clientId, record.intent.id);
-        if (settled?.status === 'done') return { status: 'done', transferId: settled.transferId! };
+        if (settled?.status === 'done') return { status: 'done', ...idsOf(settled) };
         if (settled?.status === 'failed') return { status: 'failed', code: settled.code! };
       } catch (error) {
         this.deps.logger.warn({ transfer: record.intent.ref, err: { type: (error as Error).name } }, 'transfer still unresolved');
@@ -479,7 +498,7 @@ export class TransferService {
       toType: intent.to.type,
       send: sent,
     });
-    let result: { transferId: number; replayed?: boolean };
+    let result: { detailId: number; replayed?: boolean };
     try {
       result = await this.deps.fineract.transfer({
         from: intent.from,
@@ -515,11 +534,11 @@ export class TransferService {
       return this.collision(intent, 'replayed');
     }
     try {
-      return await this.settle(intent, { status: 'done', transferId: result.transferId });
+      return await this.settle(intent, { status: 'done', detailId: result.detailId });
     } catch (storeError) {
       // Fineract moved the money: that is known. The queued resolution finds it and sends the receipt.
       this.deps.logger.warn({ transfer: intent.ref, err: { type: (storeError as Error)?.name } }, 'transfer done but not recorded yet');
-      return { status: 'done', transferId: result.transferId };
+      return { status: 'done', detailId: result.detailId };
     }
   }
 
@@ -555,17 +574,17 @@ export class TransferService {
   /** Writes a final outcome once; a final outcome is never overwritten. Releases the daily reservation on failure. */
   private async settle(
     intent: TransferIntent,
-    outcome: { status: 'done'; transferId: number } | { status: 'failed'; code: FailureCode },
+    outcome: ({ status: 'done' } & FineractTransferIds) | { status: 'failed'; code: FailureCode },
   ): Promise<TransferOutcome> {
     const key = this.recordKey(intent.from.clientId, intent.id);
     const settled = await withLock(this.deps.store, `${key}:lock`, { ttlMs: 5000, waitMs: 3000 }, async () => {
       const current = await this.read(intent.from.clientId, intent.id);
-      if (current?.status === 'done') return { outcome: { status: 'done', transferId: current.transferId! } as const, current };
+      if (current?.status === 'done') return { outcome: { status: 'done' as const, ...idsOf(current) }, current };
       if (current?.status === 'failed') return { outcome: { status: 'failed', code: current.code! } as const, current };
       const record: TransferRecord = {
         intent,
         status: outcome.status,
-        transferId: outcome.status === 'done' ? outcome.transferId : undefined,
+        ...(outcome.status === 'done' ? idsOf(outcome) : {}),
         code: outcome.status === 'failed' ? outcome.code : undefined,
         date: current?.date,
         listed: current?.listed,
@@ -583,7 +602,7 @@ export class TransferService {
       await this.audit(
         intent,
         'money.outcome',
-        outcome.status === 'done' ? { status: 'done', transferId: outcome.transferId } : { status: 'failed', reason: outcome.code },
+        outcome.status === 'done' ? { status: 'done', ...idsOf(outcome) } : { status: 'failed', reason: outcome.code },
       );
     }
     if ('written' in settled && settled.outcome.status === 'done' && this.deps.afterDone) {
@@ -675,16 +694,12 @@ export class TransferService {
     try {
       if (record.status === 'done') {
         if (!intent.cash) {
-          await queue.add(
-            SMS_JOB,
-            { to: intent.msisdn, text: receipts.senderDone(intent, record.transferId!), ref: intent.ref },
-            { jobId: `sms-${id}-s` },
-          );
+          await queue.add(SMS_JOB, { to: intent.msisdn, text: receipts.senderDone(intent), ref: intent.ref }, { jobId: `sms-${id}-s` });
         }
         if (intent.recipientMsisdn) {
           await queue.add(
             SMS_JOB,
-            { to: intent.recipientMsisdn, text: receipts.recipientDone(intent, record.transferId!), ref: intent.ref },
+            { to: intent.recipientMsisdn, text: receipts.recipientDone(intent), ref: intent.ref },
             { jobId: `sms-${id}-r` },
           );
         }

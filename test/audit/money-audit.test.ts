@@ -10,7 +10,7 @@ import { field, freshKeys, rows, silent, trail } from './helpers.js';
 
 /**
  * Every money movement leaves its attempt and its outcome in the audit trail (threat T16): the idempotency
- * key, the amount in minor units, the masked counterparty, then Fineract's id or the reason it failed.
+ * key, the amount in minor units, the masked counterparty, then Fineract's detail id or the reason it failed.
  */
 
 let rig: MoneyRig;
@@ -38,7 +38,9 @@ describe('money in the audit trail', () => {
 
     const done = intent(150_00);
     const outcome = await transfers.execute(done, Date.now() + 3000);
-    expect(outcome).toMatchObject({ status: 'done' });
+    // Fineract's detail id from the POST's answer, under its own name (docs/fineract.md §6.2).
+    const { detailId } = rig.sandbox.bank.data.transfers.find((t) => t.description === `Kiunga send ${done.ref}`)!;
+    expect(outcome).toEqual({ status: 'done', detailId });
     // More than Amina holds: Fineract refuses it.
     const refused = intent(5_000_000_00);
     expect(await transfers.execute(refused, Date.now() + 3000)).toEqual({ status: 'failed', code: 'insufficient' });
@@ -66,7 +68,8 @@ describe('money in the audit trail', () => {
         send: 1,
       },
     });
-    expect(entries[1]).toMatchObject({ data: { status: 'done', transferId: (outcome as { transferId: number }).transferId } });
+    expect(entries[1]).toMatchObject({ data: { status: 'done', ref: done.ref, detailId } });
+    expect(entries[1]!.data).not.toHaveProperty('transferId');
     expect(entries[3]).toMatchObject({ data: { status: 'failed', reason: 'insufficient' } });
     expect(await verifyAudit({ store, keys })).toEqual({ ok: true, entries: 4, checkpoints: 0 });
     await queue.close();

@@ -43,7 +43,7 @@ describe('pay loan and own accounts', () => {
     expect(confirm.body).toMatch(/^CON Pay KES 1,000\.00 to Loan 000000101 from Akiba Savings 000000001\?/);
     const before = savings(server, 1);
     const done = await s.send('1234');
-    expect(done.body).toMatch(/^END Done: KES 1,000\.00 to Loan 000000101 \(ref \d+\)\./);
+    expect(done.body).toMatch(/^END Done: KES 1,000\.00 to Loan 000000101 \(ref [0-9A-F]{8}\)\./);
     expect(savings(server, 1)).toBe(before - 1000);
     const loan = server.services.sandbox!.bank.loan(101)!;
     expect(loan).toBeDefined();

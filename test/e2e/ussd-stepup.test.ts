@@ -92,7 +92,7 @@ describe('OTP step-up on money over USSD (threat T31)', () => {
     expect(afterPin.body).not.toContain(code);
 
     const done = await session.send(code);
-    expect(done.body).toMatch(/^END Done: KES 10,000\.00 to Baraka O\. \(ref \d+\)/);
+    expect(done.body).toMatch(/^END Done: KES 10,000\.00 to Baraka O\. \(ref [0-9A-F]{8}\)/);
     expect([balance(server, DUMA.accountId), balance(server, BARAKA_ACCOUNT)]).toEqual([before[0]! - 1_000_000, before[1]! + 1_000_000]);
     expect(committedTransfers(server) - commits).toBe(1);
   });

@@ -34,6 +34,8 @@ const request = transferRequest;
 
 const balanceOf = (s: Sandbox, accountId: number): number => s.bank.balance(s.bank.savingsAccount(accountId)!);
 const apiPath = (p: string): string => p.split('/api/v1')[1] ?? p;
+/** The transfer transaction id (what findTransfer finds) of the transfer detail a POST answered. */
+const transactionOf = (s: Sandbox, detailId: number): number => s.bank.data.transfers.find((t) => t.detailId === detailId)!.id;
 
 afterEach(async () => {
   await Promise.all(closers.splice(0).map((c) => c.close()));
@@ -45,9 +47,11 @@ describe('transactions/search answers a Spring page (Fineract 1.9, 1.10, HEAD)',
   it('finds a transfer in {content, total} without falling back to the whole account', async () => {
     const s = await start();
     const c = client(s, { today: () => BUSINESS_DATE });
-    const { transferId } = await c.transfer(request('PAGE1'));
+    const { detailId } = await c.transfer(request('PAGE1'));
     s.control.clearRequests();
-    expect(await c.findTransfer({ fromAccountId: AMINA.accountId, description: 'Kiunga send PAGE1' })).toEqual({ transferId });
+    expect(await c.findTransfer({ fromAccountId: AMINA.accountId, description: 'Kiunga send PAGE1' })).toEqual({
+      transactionId: transactionOf(s, detailId),
+    });
     expect(s.control.requests.map((r) => [apiPath(r.path), r.status])).toEqual([
       [`/savingsaccounts/${AMINA.accountId}/transactions/search`, 200],
     ]);
@@ -71,9 +75,11 @@ describe('transactions/search answers a Spring page (Fineract 1.9, 1.10, HEAD)',
       close: () => http.close(),
     };
     const c = client(s, { today: () => BUSINESS_DATE, http: reshaping });
-    const { transferId } = await c.transfer(request('SHAPE1'));
+    const { detailId } = await c.transfer(request('SHAPE1'));
     s.control.clearRequests();
-    expect(await c.findTransfer({ fromAccountId: AMINA.accountId, description: 'Kiunga send SHAPE1' })).toEqual({ transferId });
+    expect(await c.findTransfer({ fromAccountId: AMINA.accountId, description: 'Kiunga send SHAPE1' })).toEqual({
+      transactionId: transactionOf(s, detailId),
+    });
     expect(s.control.requests.map((r) => apiPath(r.path))).toEqual([
       `/savingsaccounts/${AMINA.accountId}/transactions/search`,
       `/savingsaccounts/${AMINA.accountId}`,
@@ -82,23 +88,23 @@ describe('transactions/search answers a Spring page (Fineract 1.9, 1.10, HEAD)',
 });
 
 describe('reconciliation of a busy account (an agent float)', () => {
-  /** The transfer, then `count` newer withdrawals from the same account (dated `newerOn`). */
+  /** The transfer, then `count` newer withdrawals from the same account (dated `newerOn`); its transaction id. */
   async function busyFloat(s: Sandbox, c: FineractClient, transferOn: string, newerOn: string, count = 150): Promise<number> {
-    const { transferId } = await c.transfer(
+    const { detailId } = await c.transfer(
       request('FLOAT1', { from: CHANYA, to: { ...AMINA, type: 'savings' }, amount: '10.00', date: transferOn }),
     );
     const float = s.bank.savingsAccount(CHANYA.accountId)!;
     for (let i = 0; i < count; i++) postSavings(s.bank, float, 2, newerOn, 100);
-    return transferId;
+    return transactionOf(s, detailId);
   }
 
   it('pages back past the newest 100 transactions until onOrAfter, and finds the transfer', async () => {
     const s = await start();
     const c = client(s, { today: () => BUSINESS_DATE });
-    const transferId = await busyFloat(s, c, BUSINESS_DATE, BUSINESS_DATE);
+    const transactionId = await busyFloat(s, c, BUSINESS_DATE, BUSINESS_DATE);
     s.control.clearRequests();
     const found = await c.findTransfer({ fromAccountId: CHANYA.accountId, description: 'Kiunga send FLOAT1', onOrAfter: BUSINESS_DATE });
-    expect(found).toEqual({ transferId });
+    expect(found).toEqual({ transactionId });
     const searches = s.control.requests.filter((r) => r.path.endsWith('/transactions/search'));
     expect(searches.map((r) => new URLSearchParams(r.query).get('offset'))).toEqual(['0', '1']);
     expect(new URLSearchParams(searches[0]!.query).get('fromDate')).toBe(BUSINESS_DATE);
@@ -115,9 +121,9 @@ describe('reconciliation of a busy account (an agent float)', () => {
     const s = await start();
     const c = client(s, { today: () => BUSINESS_DATE });
     const older = addDays(BUSINESS_DATE, -2);
-    const transferId = await busyFloat(s, c, older, addDays(BUSINESS_DATE, -1));
+    const transactionId = await busyFloat(s, c, older, addDays(BUSINESS_DATE, -1));
     expect(await c.findTransfer({ fromAccountId: CHANYA.accountId, description: 'Kiunga send FLOAT1', onOrAfter: older })).toEqual({
-      transferId,
+      transactionId,
     });
     s.control.clearRequests();
     expect(
@@ -179,8 +185,8 @@ describe("the transfer date is Fineract's business date", () => {
     const s = await start({ businessDate: yesterday });
     const c = client(s);
     expect(await c.businessDate()).toBe(yesterday);
-    const { transferId } = await c.transfer(request('BD1'));
-    expect(s.bank.data.transfers.find((t) => t.id === transferId)?.date).toBe(yesterday);
+    const { detailId } = await c.transfer(request('BD1'));
+    expect(s.bank.data.transfers.find((t) => t.detailId === detailId)?.date).toBe(yesterday);
     // Kiunga's own clock would have been refused, as Fineract refuses it.
     const future = c.transfer(request('BD2', { date: nairobiToday() }));
     await expect(future).rejects.toBeInstanceOf(FineractRejected);
@@ -216,31 +222,38 @@ describe("the transfer date is Fineract's business date", () => {
 });
 
 describe('transfer ids: detail id (POST resourceId) and transaction id (legs, GET /accounttransfers/{id})', () => {
-  it('reports the transaction id, the one reconciliation finds and Fineract shows on the legs', async () => {
+  it("answers the POST's detail id as detailId with no read after it; findTransfer answers the transaction id", async () => {
     const s = await start();
     s.bank.data.lastTransferDetailId = 40; // standing instructions created details with no transaction yet
     const c = client(s, { today: () => BUSINESS_DATE });
-    const { transferId } = await c.transfer(request('IDS1'));
+    const result = await c.transfer(request('IDS1'));
     const record = s.bank.data.transfers.at(-1)!;
     expect(record.detailId).toBe(41);
-    expect(transferId).toBe(record.id);
-    expect(transferId).not.toBe(41);
-    const post = s.control.requests.find((r) => r.method === 'POST');
-    expect(post?.status).toBe(200);
-    expect(await c.findTransfer({ fromAccountId: AMINA.accountId, description: 'Kiunga send IDS1' })).toEqual({ transferId });
-    // A replay answers the same detail id and maps to the same transaction id.
-    expect(await c.transfer(request('IDS1'))).toEqual({ transferId, replayed: true });
+    expect(record.id).not.toBe(41);
+    expect(result).toEqual({ detailId: 41, replayed: false });
+    expect(s.control.requests.filter((r) => apiPath(r.path).startsWith('/accounttransfers')).map((r) => r.method)).toEqual(['POST']);
+    expect(await c.findTransfer({ fromAccountId: AMINA.accountId, description: 'Kiunga send IDS1' })).toEqual({ transactionId: record.id });
+    // A replay answers the same detail id.
+    expect(await c.transfer(request('IDS1'))).toEqual({ detailId: 41, replayed: true });
+    // How an operator maps the detail id to the transaction id (docs/fineract.md §6.2).
+    const http = new FineractHttp({
+      baseUrl: s.url,
+      tenant: DEMO.tenant,
+      username: DEMO.username,
+      password: DEMO.password,
+      timeoutMs: 2_000,
+    });
+    closers.push(http);
+    const page = await http.request<{ pageItems: { id: number }[] }>('GET', '/accounttransfers', { query: { accountDetailId: 41 } });
+    expect(page.pageItems.map((t) => t.id)).toEqual([record.id]);
   });
 
-  it('when the id cannot be read (no READ_ACCOUNTTRANSFER) the outcome is uncertain, and reconciliation settles it', async () => {
+  it("needs no READ_ACCOUNTTRANSFER: the POST's answer settles the transfer", async () => {
     const s = await start();
     s.bank.data.lastTransferDetailId = 7;
     s.control.deniedPermissions.add('READ_ACCOUNTTRANSFER');
     const c = client(s, { today: () => BUSINESS_DATE });
-    const err = c.transfer(request('IDS2'));
-    await expect(err).rejects.toBeInstanceOf(FineractUnavailable);
+    expect(await c.transfer(request('IDS2'))).toEqual({ detailId: 8, replayed: false });
     expect(balanceOf(s, AMINA.accountId)).toBe(12_000_00);
-    const found = await c.findTransfer({ fromAccountId: AMINA.accountId, description: 'Kiunga send IDS2' });
-    expect(found).toEqual({ transferId: s.bank.data.transfers.at(-1)!.id });
   });
 });

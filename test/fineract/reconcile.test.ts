@@ -27,6 +27,8 @@ function client(overrides: Partial<FineractClientOptions> = {}): FineractClient 
 
 const request = transferRequest;
 
+/** The transfer transaction id (what findTransfer finds) of the transfer detail a POST answered. */
+const transactionOf = (detailId: number): number => sandbox.bank.data.transfers.find((t) => t.detailId === detailId)!.id;
 const aminaBalance = (): number => sandbox.bank.balance(sandbox.bank.savingsAccount(AMINA.accountId)!);
 
 beforeEach(async () => {
@@ -45,7 +47,7 @@ describe('concurrent retries with one key', () => {
     const fresh = results.filter((r) => r.status === 'fulfilled' && !r.value.replayed);
     expect(fresh).toHaveLength(1);
     for (const r of results) {
-      if (r.status === 'fulfilled') expect(r.value.transferId).toBe(1);
+      if (r.status === 'fulfilled') expect(r.value.detailId).toBe(1);
       else expect(r.reason).toMatchObject({ httpStatus: 425, retryable: true, kind: 'unavailable' });
     }
     expect(results.some((r) => r.status === 'rejected')).toBe(true);
@@ -60,7 +62,7 @@ describe('Fineract 1.8 (no idempotency store)', () => {
     const c = client();
     const first = await c.transfer(request('V18'));
     const retry = await c.transfer(request('V18'));
-    expect(retry.transferId).not.toBe(first.transferId);
+    expect(retry.detailId).not.toBe(first.detailId);
     expect(retry.replayed).toBe(false);
     expect(aminaBalance()).toBe(12_500_00 - 1000_00);
   });
@@ -68,9 +70,11 @@ describe('Fineract 1.8 (no idempotency store)', () => {
   it("findTransfer still works there, reading the account's transactions instead of the 1.9 search", async () => {
     sandbox.control.version = '1.8';
     const c = client();
-    const { transferId } = await c.transfer(request('V18-find'));
+    const { detailId } = await c.transfer(request('V18-find'));
     sandbox.control.clearRequests();
-    expect(await c.findTransfer({ fromAccountId: AMINA.accountId, description: 'Kiunga send V18-find' })).toEqual({ transferId });
+    expect(await c.findTransfer({ fromAccountId: AMINA.accountId, description: 'Kiunga send V18-find' })).toEqual({
+      transactionId: transactionOf(detailId),
+    });
     expect(sandbox.control.requests.map((r) => [r.path.split('/v1')[1], r.status])).toEqual([
       [`/savingsaccounts/${AMINA.accountId}/transactions/search`, 404],
       [`/savingsaccounts/${AMINA.accountId}`, 200],
@@ -88,8 +92,8 @@ describe('timeout after commit', () => {
     expect(aminaBalance()).toBe(12_500_00 - 500_00);
 
     const found = await c.findTransfer({ fromAccountId: AMINA.accountId, description: 'Kiunga send T1' });
-    expect(found).toEqual({ transferId: 1 });
-    expect(await c.transfer(request('T1'))).toEqual({ transferId: 1, replayed: true });
+    expect(found).toEqual({ transactionId: 1 });
+    expect(await c.transfer(request('T1'))).toEqual({ detailId: 1, replayed: true });
     expect(aminaBalance()).toBe(12_500_00 - 500_00);
   });
 
@@ -98,8 +102,8 @@ describe('timeout after commit', () => {
     sandbox.control.timeoutAfterCommit = { count: 1, mode: 'destroy', ms: 0 };
     const err = c.transfer(request('D1'));
     await expect(err).rejects.toBeInstanceOf(FineractUnavailable);
-    expect(await c.findTransfer({ fromAccountId: AMINA.accountId, description: 'Kiunga send D1' })).toEqual({ transferId: 1 });
-    expect(await c.transfer(request('D1'))).toEqual({ transferId: 1, replayed: true });
+    expect(await c.findTransfer({ fromAccountId: AMINA.accountId, description: 'Kiunga send D1' })).toEqual({ transactionId: 1 });
+    expect(await c.transfer(request('D1'))).toEqual({ detailId: 1, replayed: true });
     expect(aminaBalance()).toBe(12_500_00 - 500_00);
   });
 });
@@ -108,8 +112,10 @@ describe('findTransfer', () => {
   it('matches the exact description of a transfer out of that account only', async () => {
     const c = client();
     await c.transfer(request('F1'));
-    const { transferId } = await c.transfer(request('F10'));
-    expect(await c.findTransfer({ fromAccountId: AMINA.accountId, description: 'Kiunga send F10' })).toEqual({ transferId });
+    const { detailId } = await c.transfer(request('F10'));
+    expect(await c.findTransfer({ fromAccountId: AMINA.accountId, description: 'Kiunga send F10' })).toEqual({
+      transactionId: transactionOf(detailId),
+    });
     expect(await c.findTransfer({ fromAccountId: AMINA.accountId, description: 'Kiunga send F' })).toBeNull();
     expect(await c.findTransfer({ fromAccountId: AMINA.accountId, description: 'Kiunga send F2' })).toBeNull();
     // Baraka's account holds the credit leg with the same description: not a transfer *from* it.
@@ -119,9 +125,11 @@ describe('findTransfer', () => {
 
   it('looks only through the newest transactions (reconcileWindow)', async () => {
     const c = client({ reconcileWindow: 2 });
-    const { transferId } = await c.transfer(request('W1'));
+    const { detailId } = await c.transfer(request('W1'));
     await c.transfer(request('W2'));
-    expect(await c.findTransfer({ fromAccountId: AMINA.accountId, description: 'Kiunga send W1' })).toEqual({ transferId });
+    expect(await c.findTransfer({ fromAccountId: AMINA.accountId, description: 'Kiunga send W1' })).toEqual({
+      transactionId: transactionOf(detailId),
+    });
     await c.transfer(request('W3'));
     await c.transfer(request('W4'));
     expect(await c.findTransfer({ fromAccountId: AMINA.accountId, description: 'Kiunga send W1' })).toBeNull();

@@ -14,10 +14,10 @@ import { AMINA, BARAKA, demoClient } from '../fineract/fixtures.js';
 const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
 const silent = pino({ level: 'silent' });
 
-/** Receipts that carry the amount (and the id or code), so a test can tell which one was sent. */
+/** Receipts that carry the amount (and the reference or code), so a test can tell which one was sent. */
 export const RECEIPTS: ReceiptWriter = {
-  senderDone: (i, id) => `sent ${i.amountCents} ${id}`,
-  recipientDone: (i, id) => `received ${i.amountCents} ${id}`,
+  senderDone: (i) => `sent ${i.amountCents} ${i.ref}`,
+  recipientDone: (i) => `received ${i.amountCents} ${i.ref}`,
   senderFailed: (i, code) => `failed ${i.amountCents} ${code}`,
   senderUnconfirmed: (i) => `unconfirmed ${i.amountCents}`,
 };

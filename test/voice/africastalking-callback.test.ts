@@ -94,7 +94,7 @@ describe("Africa's Talking voice callback", () => {
     const done = await call.press('2468');
     expect(tags(done)).toEqual(['Say']);
     expect(spoken(done)).toMatch(
-      /^Done: KES 200\.00 to Amina W\. \(ref \d+\)\. An SMS receipt will follow\. Thank you for banking with us\.$/,
+      /^Done: KES 200\.00 to Amina W\. \(ref [0-9A-F]{8}\)\. An SMS receipt will follow\. Thank you for banking with us\.$/,
     );
     expect([savings(server, 2), savings(server, 1)]).toEqual([before[0]! - 200, before[1]! + 200]);
     // The same GetDigits result posted again: same answer, no second transfer.

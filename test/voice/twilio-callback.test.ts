@@ -110,7 +110,7 @@ describe('the call-back call on Twilio', () => {
     const done = await call.press('1234');
     expect(verbs(done)).toEqual(['Say', 'Say', 'Hangup']);
     expect(spoken(done)).toMatch(
-      /^Done: KES 500\.00 to Baraka O\. \(ref \d+\)\. An SMS receipt will follow\. Thank you for banking with us\.$/,
+      /^Done: KES 500\.00 to Baraka O\. \(ref [0-9A-F]{8}\)\. An SMS receipt will follow\. Thank you for banking with us\.$/,
     );
     expect([savings(server, 1), savings(server, 2)]).toEqual([before[0]! - 500, before[1]! + 500]);
 
@@ -122,7 +122,7 @@ describe('the call-back call on Twilio', () => {
 
     // The SMS receipts go out through the job queue.
     for (let i = 0; i < 100 && !server.services.outbox!.list(BARAKA).some((m) => m.text.startsWith('You received')); i++) await sleep(20);
-    expect(server.services.outbox!.list(AMINA).at(-1)?.text).toMatch(/^You sent KES 500\.00 to Baraka O\. \(ref \d+, [0-9A-F]{8}\)\.$/);
+    expect(server.services.outbox!.list(AMINA).at(-1)?.text).toMatch(/^You sent KES 500\.00 to Baraka O\. \(ref [0-9A-F]{8}\)\.$/);
     expect(server.services.outbox!.list(BARAKA).at(-1)?.text).toMatch(/^You received KES 500\.00 from Amina W\./);
 
     // The call ends: the session is gone, the call-back is done, and the number may ask again.
@@ -158,7 +158,7 @@ describe('the call-back call on Twilio', () => {
     await second.press('1000');
     const before = savings(server, 1);
     const done = await second.press('1234');
-    expect(spoken(done)).toMatch(/^Done: KES 1,000\.00 to Loan 000000101 \(ref \d+\)\./);
+    expect(spoken(done)).toMatch(/^Done: KES 1,000\.00 to Loan 000000101 \(ref [0-9A-F]{8}\)\./);
     expect(savings(server, 1)).toBe(before - 1000);
     await second.status('completed');
   });
