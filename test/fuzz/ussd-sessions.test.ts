@@ -160,9 +160,7 @@ describe('fuzzing USSD sessions through the engine', () => {
           const written = server.logs.lines.slice(firstLine).map((text, n) => ({ where: `log line ${firstLine + n + 1}`, text }));
           expect(findLeaks(written, pins)).toEqual([]);
           // Both sessions end as Africa's Talking ends them, with its end-of-session notice (the record is
-          // dropped). Without it a record left mid-flow keeps its recorded screens, and one of them, the refusal
-          // of a guessable new PIN, reads "digits in a row (like 1234)": Amina's demo PIN as static text, which
-          // the suite's sentinel counts as a PIN stored in a session.
+          // dropped), so the next sequence starts from a clean slate.
           for (const id of [sessionId, freshId]) {
             expect((await post({ sessionId: id, phoneNumber: customer.msisdn, status: 'Success' }, EVENTS)).status).toBe(200);
           }
