@@ -1,11 +1,13 @@
+import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import pino from 'pino';
 import { INSUFFICIENT_FUNDS } from '../../src/fineract/client.js';
 import { FineractRejected } from '../../src/fineract/errors.js';
 import { createMemoryQueue } from '../../src/jobs/queue.js';
-import { failureCode, TransferService } from '../../src/money/transfer-service.js';
+import { failureCode, TransferService, type TransferIntent } from '../../src/money/transfer-service.js';
 import { newTransferKey } from '../../src/engine/registry-money.js';
 import { DEMO_SAVINGS, type Sandbox } from '../../src/sandbox/index.js';
+import { createKeys, type Keys } from '../../src/session/keys.js';
 import { startMoneyRig, stopMoneyRig, transferIntent, transferService, type MoneyRig } from './fixtures.js';
 
 /** The transfer service against the sandbox over HTTP and real Redis (threats T24, T30; Fineract error codes). */
@@ -135,5 +137,40 @@ describe('failureCode', () => {
     expect(failureCode(new FineractRejected('x', 403, `${INSUFFICIENT_FUNDS}.withdraw`))).toBe('insufficient');
     expect(failureCode(new FineractRejected('x', 405, 'error.msg.invalid.instance.type'))).toBeUndefined();
     expect(failureCode(new FineractRejected('x', 400, 'error.msg.something.else'))).toBe('rejected');
+  });
+});
+
+describe("Fineract's ids of a done transfer, each under its own name (docs/fineract.md §6.2)", () => {
+  const recordOf = async (keys: Keys, i: TransferIntent) =>
+    JSON.parse((await rig.store.get(keys.forCustomer(i.from.clientId, `transfer:${i.id}`)))!) as Record<string, unknown>;
+
+  it("should keep the POST's detail id as detailId, and a reconciled transfer's transaction id as transactionId", async () => {
+    const keys = createKeys(`kiunga-money-ids-${randomBytes(4).toString('hex')}`);
+    const transfers = transferService(rig, { keys });
+    const posted = intent();
+    const outcome = await transfers.execute(posted, Date.now() + 3000);
+    const detail = sandbox.bank.data.transfers.at(-1)!;
+    expect(outcome).toEqual({ status: 'done', detailId: detail.detailId });
+    expect(await recordOf(keys, posted)).toMatchObject({ status: 'done', detailId: detail.detailId });
+    expect(await recordOf(keys, posted)).not.toHaveProperty('transactionId');
+
+    // The connection drops after Fineract committed: only reconciliation knows it, by the transaction id.
+    sandbox.control.timeoutAfterCommit = { count: 1, mode: 'destroy', ms: 0 };
+    const lost = intent();
+    expect(await transfers.execute(lost, Date.now() + 3000)).toEqual({ status: 'processing' });
+    await transfers.resolve(lost.from.clientId, lost.id);
+    const moved = sandbox.bank.data.transfers.at(-1)!;
+    expect(moved.description).toBe(`Kiunga send ${lost.ref}`);
+    expect(await transfers.execute(lost, Date.now() + 3000)).toEqual({ status: 'done', transactionId: moved.id });
+    expect(await recordOf(keys, lost)).not.toHaveProperty('detailId');
+  });
+
+  it('should read the transferId of a record written before issue 13 as its transaction id', async () => {
+    const keys = createKeys(`kiunga-money-ids-${randomBytes(4).toString('hex')}`);
+    const transfers = transferService(rig, { keys });
+    const old = intent();
+    const record = { intent: old, status: 'done', transferId: 77, createdAt: Date.now(), updatedAt: Date.now() };
+    await rig.store.set(keys.forCustomer(old.from.clientId, `transfer:${old.id}`), JSON.stringify(record), 60_000);
+    expect(await transfers.execute(old, Date.now() + 3000)).toEqual({ status: 'done', transactionId: 77 });
   });
 });
