@@ -20,7 +20,7 @@
  *
  * Options: --sessions=N (200), --runs=N (3), --customers=N (64), --cpu-prof (Kiunga writes a .cpuprofile of
  * the rounds to /tmp/kiunga-hop-prof; summarise with `npx tsx bench/profile-summary.ts /tmp/kiunga-hop-prof`),
- * --only=kiunga|minimal. REDIS_URL (redis://127.0.0.1:6379).
+ * --only=kiunga|minimal, --promises (promises created per hop, by an async hook). REDIS_URL (redis://127.0.0.1:6379).
  */
 import { fork, spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -40,7 +40,7 @@ const option = (name: string, fallback: string) =>
 
 type Role = 'kiunga' | 'minimal';
 type ToChild = { cpu: true } | { profile: 'start' | 'stop' };
-type FromChild = { listening: number } | { cpu: NodeJS.CpuUsage; wall: number } | { profiled: 'start' | 'stop' };
+type FromChild = { listening: number } | { cpu: NodeJS.CpuUsage; wall: number; promises: number } | { profiled: 'start' | 'stop' };
 const PROFILE_DIR = '/tmp/kiunga-hop-prof';
 
 // ---------------------------------------------------------------- child: one server, reporting its CPU
@@ -60,9 +60,19 @@ async function child(role: Role): Promise<void> {
     await once(server, 'listening');
     port = (server.address() as AddressInfo).port;
   }
+  // --promises: every promise created is counted (an async hook: it costs CPU itself, so figures of such a run are not compared).
+  let promises = 0;
+  if (process.env.HOP_CPU_PROMISES) {
+    const { createHook } = await import('node:async_hooks');
+    createHook({
+      init(_id, type) {
+        if (type === 'PROMISE') promises++;
+      },
+    }).enable();
+  }
   let session: import('node:inspector/promises').Session | undefined;
   process.on('message', (message: ToChild) => {
-    if ('cpu' in message) process.send!({ cpu: process.cpuUsage(), wall: performance.now() } satisfies FromChild);
+    if ('cpu' in message) process.send!({ cpu: process.cpuUsage(), wall: performance.now(), promises } satisfies FromChild);
     else void profileStep(message.profile);
   });
   // The rounds only: start-up and the warm-up stay out of the profile.
@@ -101,13 +111,13 @@ interface Server {
   role: Role;
   proc: ChildProcess;
   url: string;
-  cpu(): Promise<{ cpu: NodeJS.CpuUsage; wall: number }>;
+  cpu(): Promise<{ cpu: NodeJS.CpuUsage; wall: number; promises: number }>;
   profile(step: 'start' | 'stop'): Promise<void>;
 }
 
 async function startServer(role: Role, env: Record<string, string>, execArgv: string[]): Promise<Server> {
   const proc = fork(HERE, [`--child=${role}`], {
-    env: { ...process.env, ...env },
+    env: { ...process.env, ...env, ...(process.argv.includes('--promises') ? { HOP_CPU_PROMISES: '1' } : {}) },
     execArgv: [...execArgv, '--import', 'tsx'],
     stdio: ['ignore', 'ignore', 'inherit', 'ipc'],
   });
@@ -136,6 +146,7 @@ async function main(): Promise<void> {
   const customers = Number(option('customers', '64'));
   const profile = option('cpu-prof', '') === 'true';
   const only = option('only', '');
+  const countPromises = option('promises', '') === 'true';
   const prefix = `hopcpu-${randomBytes(3).toString('hex')}`;
 
   const { createRedisStore } = await import('../src/session/redis-store.js');
@@ -245,7 +256,7 @@ async function main(): Promise<void> {
 
     const kiungaServer = servers.find((s) => s.role === 'kiunga');
     if (profile && kiungaServer) await kiungaServer.profile('start');
-    const results: Record<string, { raw: number; net: number }[]> = {};
+    const results: Record<string, { raw: number; net: number; promises: number }[]> = {};
     const errorsBefore = errors;
     for (let run = 0; run < runs; run++) {
       const order = run % 2 === 0 ? servers : [...servers].reverse();
@@ -255,7 +266,11 @@ async function main(): Promise<void> {
         const b = await server.cpu();
         const used = b.cpu.user + b.cpu.system - a.cpu.user - a.cpu.system;
         const hops = sessions * 3;
-        (results[server.role] ??= []).push({ raw: used / hops, net: (used - idle[server.role]! * (b.wall - a.wall)) / hops });
+        (results[server.role] ??= []).push({
+          raw: used / hops,
+          net: (used - idle[server.role]! * (b.wall - a.wall)) / hops,
+          promises: (b.promises - a.promises) / hops,
+        });
       }
     }
 
@@ -283,6 +298,14 @@ async function main(): Promise<void> {
         lines.push(
           `| ${name} | ${s.raw.toFixed(0)} µs | ${s.net.toFixed(0)} µs | ${s.all.join(', ')} µs | ${idle[name]!.toFixed(1)} ms/s |`,
         );
+    }
+    if (countPromises) {
+      for (const role of ['minimal', 'kiunga'] as const)
+        if (results[role])
+          lines.push(
+            '',
+            `${role}: ${Math.min(...results[role].map((r) => r.promises)).toFixed(1)} promises created per hop (CPU figures of this run include the counting hook)`,
+          );
     }
     if (k && m) lines.push('', `minimal/kiunga CPU per hop: ${(m.raw / k.raw).toFixed(2)} (net of idle ${(m.net / k.net).toFixed(2)})`);
     if (errors > errorsBefore) lines.push('', `errors in the rounds: ${errors - errorsBefore} (those sessions stopped at the wrong reply)`);

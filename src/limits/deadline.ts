@@ -1,4 +1,4 @@
-import { AsyncLocalStorage } from 'node:async_hooks';
+import { currentContext, runInContext } from '../session/hop-context.js';
 
 /**
  * The current hop's absolute deadline (epoch milliseconds, `Date.now()` clock), carried through async calls
@@ -6,9 +6,9 @@ import { AsyncLocalStorage } from 'node:async_hooks';
  * without plumbing.
  *
  * The turn runner wraps each hop: `runWithDeadline(Date.now() + budgetMs, () => runHop(...))`. The gateway
- * reads `currentDeadline()` when a call gives no `deadlineAt` of its own.
+ * reads `currentDeadline()` when a call gives no `deadlineAt` of its own. It is kept in the hop's one async
+ * context (session/hop-context.ts).
  */
-const storage = new AsyncLocalStorage<number>();
 
 /**
  * Runs `fn` with `deadlineAt` as the current deadline. Nested calls can only shorten the deadline, never
@@ -16,17 +16,17 @@ const storage = new AsyncLocalStorage<number>();
  */
 export function runWithDeadline<T>(deadlineAt: number, fn: () => Promise<T>): Promise<T> {
   if (!Number.isFinite(deadlineAt)) throw new RangeError(`deadlineAt must be a finite epoch time, got ${deadlineAt}`);
-  const outer = storage.getStore();
-  return storage.run(outer === undefined ? deadlineAt : Math.min(outer, deadlineAt), fn);
+  const outer = currentContext()?.deadline;
+  return runInContext({ deadline: outer === undefined ? deadlineAt : Math.min(outer, deadlineAt) }, fn);
 }
 
 /** The deadline of the hop being served, or undefined outside `runWithDeadline`. */
 export function currentDeadline(): number | undefined {
-  return storage.getStore();
+  return currentContext()?.deadline;
 }
 
 /** Milliseconds left before the current deadline (may be negative), or undefined when there is none. */
 export function remainingMs(now: number = Date.now()): number | undefined {
-  const deadline = storage.getStore();
+  const deadline = currentContext()?.deadline;
   return deadline === undefined ? undefined : deadline - now;
 }

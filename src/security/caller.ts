@@ -1,4 +1,4 @@
-import { AsyncLocalStorage } from 'node:async_hooks';
+import { currentContext, runInContext } from '../session/hop-context.js';
 
 /**
  * Who the hop being served claims to be: the phone number a channel adapter read from the aggregator's
@@ -12,14 +12,12 @@ export interface Caller {
   channel: string;
 }
 
-const storage = new AsyncLocalStorage<Caller>();
-
-/** Runs `fn` as a hop of `caller`. */
+/** Runs `fn` as a hop of `caller` (in the hop's one async context, session/hop-context.ts). */
 export function withCaller<T>(caller: Caller, fn: () => Promise<T>): Promise<T> {
-  return storage.run(caller, fn);
+  return runInContext({ caller }, fn);
 }
 
 /** The caller of the hop being served, or undefined outside a channel hop. */
 export function currentCaller(): Caller | undefined {
-  return storage.getStore();
+  return currentContext()?.caller;
 }

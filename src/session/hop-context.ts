@@ -26,17 +26,40 @@ export interface HopScope {
   readonly writes: (() => Promise<unknown>)[];
 }
 
-const storage = new AsyncLocalStorage<HopScope>();
+/**
+ * Everything carried through the async calls of the hop being served: who calls (security/caller.ts), the
+ * deadline (limits/deadline.ts) and the scope above. One AsyncLocalStorage holds the three because every
+ * enabled instance is copied onto every promise created while it is enabled: three cost each await about
+ * three times what one does.
+ */
+export interface HopContext {
+  readonly caller?: { readonly msisdn: string; readonly channel: string };
+  readonly deadline?: number;
+  readonly scope?: HopScope;
+}
+
+const storage = new AsyncLocalStorage<HopContext>();
+
+/** Runs `fn` with the current context's fields, `change` replacing those it names. */
+export function runInContext<T>(change: HopContext, fn: () => T): T {
+  const outer = storage.getStore();
+  return storage.run(outer ? { ...outer, ...change } : change, fn);
+}
+
+/** The context of the call being served (empty outside any). */
+export function currentContext(): HopContext | undefined {
+  return storage.getStore();
+}
 
 /** Runs `fn` as one hop with a fresh scope. */
 export function runInHop<T>(fn: (scope: HopScope) => Promise<T>): Promise<T> {
   const scope: HopScope = { reads: new Map(), early: new Map(), facts: new Map(), writes: [] };
-  return storage.run(scope, () => fn(scope));
+  return runInContext({ scope }, () => fn(scope));
 }
 
 /** The scope of the hop being served, or undefined outside one. */
 export function currentHop(): HopScope | undefined {
-  return storage.getStore();
+  return storage.getStore()?.scope;
 }
 
 /**
@@ -44,7 +67,7 @@ export function currentHop(): HopScope | undefined {
  * take with `takeRead`. Outside a hop: nothing.
  */
 export function startRead(key: string, read: () => Promise<unknown>): void {
-  const scope = storage.getStore();
+  const scope = storage.getStore()?.scope;
   if (!scope || scope.reads.has(key)) return;
   const pending = read();
   // A read nobody ends up taking must not become an unhandled rejection.
@@ -57,7 +80,7 @@ export function startRead(key: string, read: () => Promise<unknown>): void {
  * A failed early read fails the taker as the read would have.
  */
 export function takeRead<T>(key: string, read: () => Promise<T>): Promise<T> {
-  const scope = storage.getStore();
+  const scope = storage.getStore()?.scope;
   const early = scope?.reads.get(key) as Promise<T> | undefined;
   if (!early) return read();
   scope!.reads.delete(key);
@@ -70,7 +93,7 @@ export function takeRead<T>(key: string, read: () => Promise<T>): Promise<T> {
  * caller writes at once. The caller must not wait for a deferred write (it runs after the flow rests).
  */
 export function deferToRecordWrite(write: () => Promise<unknown>): boolean {
-  const scope = storage.getStore();
+  const scope = storage.getStore()?.scope;
   if (!scope) return false;
   scope.writes.push(write);
   return true;
@@ -78,12 +101,12 @@ export function deferToRecordWrite(write: () => Promise<unknown>): boolean {
 
 /** Within a hop: what the session learned under `name` (see `HopScope.facts`); else undefined. */
 export function sessionFact(name: string): string | undefined {
-  return storage.getStore()?.facts.get(name);
+  return storage.getStore()?.scope?.facts.get(name);
 }
 
 /** Within a hop: keeps `value` under `name` in the session (`undefined` forgets it); outside a hop nothing. */
 export function keepSessionFact(name: string, value: string | undefined): void {
-  const facts = storage.getStore()?.facts;
+  const facts = storage.getStore()?.scope?.facts;
   if (!facts) return;
   if (value === undefined) facts.delete(name);
   else facts.set(name, value);
@@ -91,7 +114,7 @@ export function keepSessionFact(name: string, value: string | undefined): void {
 
 /** Within a hop: the early read of `key`, taken (a second `get` reads again); else undefined. */
 export function takeEarlyRead(key: string): Promise<string | null> | undefined {
-  const early = storage.getStore()?.early;
+  const early = storage.getStore()?.scope?.early;
   const read = early?.get(key);
   if (read) early!.delete(key);
   return read;
@@ -99,7 +122,7 @@ export function takeEarlyRead(key: string): Promise<string | null> | undefined {
 
 /** Within a hop: starts `read(key)` for each key not read early yet. Outside a hop: nothing. */
 export function startEarlyReads(keys: readonly string[], read: (key: string) => Promise<string | null>): void {
-  const early = storage.getStore()?.early;
+  const early = storage.getStore()?.scope?.early;
   if (!early) return;
   for (const key of keys) {
     if (early.has(key)) continue;
@@ -112,7 +135,7 @@ export function startEarlyReads(keys: readonly string[], read: (key: string) => 
 
 /** Within a hop: forgets the early read of `key` (the hop writes it). */
 export function forgetEarlyRead(key: string): void {
-  storage.getStore()?.early.delete(key);
+  storage.getStore()?.scope?.early.delete(key);
 }
 
 /** Starts every write waiting in `scope` (none is started twice) and resolves when all settled. */
