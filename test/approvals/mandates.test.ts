@@ -4,6 +4,8 @@
  * re-check that fails an approval raised under an older mandate.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { approvalView } from '../../src/admin/mandate-routes.js';
+import type { ApprovalRecord } from '../../src/approvals/approval.js';
 import { mandateProblem, ruleFor, type MandateInput } from '../../src/approvals/mandates.js';
 import { DEMO_SAVINGS } from '../../src/sandbox/index.js';
 import { startTestServer, type TestServer } from '../helpers/server.js';
@@ -182,5 +184,44 @@ describe('mandates over the admin API', () => {
     expect(result).toMatchObject({ outcome: 'failed', reason: 'mandate-changed' });
     expect(moved()).toBe(before);
     expect((await approvals.get(record.id))!.holdId).toBeUndefined();
+  });
+});
+
+describe("an executed approval's Fineract ids, as operators see them", () => {
+  const executed = (ids: Partial<ApprovalRecord>): ApprovalRecord => ({
+    id: 'a'.repeat(32),
+    ref: 'AAAAAAAA',
+    kind: 'mandate',
+    state: 'executed',
+    intent: {
+      id: 'a'.repeat(32),
+      ref: 'AAAAAAAA',
+      kind: 'send',
+      msisdn: '+254711000001',
+      lang: 'en',
+      from: { clientId: 4, officeId: 1, accountId: DEMO_SAVINGS.duma.id },
+      to: { clientId: 2, officeId: 1, accountId: DEMO_SAVINGS.baraka.id, type: 'savings' },
+      amountCents: 1_000_00,
+      currency: 'KES',
+      counterparty: 'Baraka O.',
+    },
+    requester: { clientId: 1, label: 'Amina W.' },
+    approvers: [{ clientId: 2, label: 'Baraka O.' }],
+    required: 1,
+    approvedBy: [2],
+    rule: 'mandate:000000004@v1 band 0- needs 1',
+    createdAt: 0,
+    expiresAt: 0,
+    version: 3,
+    ...ids,
+  });
+
+  it('names the detail id and the transaction id apart, and shows a pre-issue-13 fineractId as the transaction id', () => {
+    expect(approvalView(executed({ transferDetailId: 41 }))).toMatchObject({ transferDetailId: 41 });
+    expect(approvalView(executed({ transferDetailId: 41 }))).not.toHaveProperty('transferTransactionId');
+    expect(approvalView(executed({ transferTransactionId: 9 }))).toMatchObject({ transferTransactionId: 9 });
+    expect(approvalView(executed({ fineractId: 9 }))).toMatchObject({ transferTransactionId: 9 });
+    expect(approvalView(executed({ fineractId: 9 }))).not.toHaveProperty('transferDetailId');
+    expect(approvalView(executed({ fineractId: 9 }))).not.toHaveProperty('fineractId');
   });
 });
