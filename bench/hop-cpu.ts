@@ -16,7 +16,8 @@
  * `process.cpuUsage()` (user + system, every thread) before and after each round over IPC. The figure is the
  * best round (the least disturbed by the rest of the machine), in µs per hop. The idle rate (CPU per second
  * with no traffic, measured for 2 s before the rounds: timers, the job queue's polls) is printed, and the
- * figure net of it as well.
+ * figure net of it as well, with the bytes allocated on the JavaScript heap per hop (the least of the rounds:
+ * what the heap grew by between collections, from v8.GCProfiler, plus its growth since the last one).
  *
  * Options: --sessions=N (200), --runs=N (3), --customers=N (64), --cpu-prof (Kiunga writes a .cpuprofile of
  * the rounds to /tmp/kiunga-hop-prof; summarise with `npx tsx bench/profile-summary.ts /tmp/kiunga-hop-prof`),
@@ -40,7 +41,8 @@ const option = (name: string, fallback: string) =>
 
 type Role = 'kiunga' | 'minimal';
 type ToChild = { cpu: true } | { profile: 'start' | 'stop' };
-type FromChild = { listening: number } | { cpu: NodeJS.CpuUsage; wall: number; promises: number } | { profiled: 'start' | 'stop' };
+type FromChild =
+  { listening: number } | { cpu: NodeJS.CpuUsage; wall: number; promises: number; allocated: number } | { profiled: 'start' | 'stop' };
 const PROFILE_DIR = '/tmp/kiunga-hop-prof';
 
 // ---------------------------------------------------------------- child: one server, reporting its CPU
@@ -70,9 +72,30 @@ async function child(role: Role): Promise<void> {
       },
     }).enable();
   }
+  // Bytes allocated on the JavaScript heap since the last report: what the heap grew by between collections
+  // (v8.GCProfiler reports the heap before and after each), plus its growth since the last one.
+  const { GCProfiler, getHeapStatistics } = await import('node:v8');
+  let gcs = new GCProfiler();
+  let usedAfter = getHeapStatistics().used_heap_size;
+  gcs.start();
+  const allocatedSinceLast = () => {
+    const { statistics } = gcs.stop();
+    let allocated = 0;
+    for (const gc of statistics) {
+      allocated += gc.beforeGC.heapStatistics.usedHeapSize - usedAfter;
+      usedAfter = gc.afterGC.heapStatistics.usedHeapSize;
+    }
+    const used = getHeapStatistics().used_heap_size;
+    allocated += used - usedAfter;
+    usedAfter = used;
+    gcs = new GCProfiler();
+    gcs.start();
+    return allocated;
+  };
   let session: import('node:inspector/promises').Session | undefined;
   process.on('message', (message: ToChild) => {
-    if ('cpu' in message) process.send!({ cpu: process.cpuUsage(), wall: performance.now(), promises } satisfies FromChild);
+    if ('cpu' in message)
+      process.send!({ cpu: process.cpuUsage(), wall: performance.now(), promises, allocated: allocatedSinceLast() } satisfies FromChild);
     else void profileStep(message.profile);
   });
   // The rounds only: start-up and the warm-up stay out of the profile.
@@ -111,7 +134,7 @@ interface Server {
   role: Role;
   proc: ChildProcess;
   url: string;
-  cpu(): Promise<{ cpu: NodeJS.CpuUsage; wall: number; promises: number }>;
+  cpu(): Promise<{ cpu: NodeJS.CpuUsage; wall: number; promises: number; allocated: number }>;
   profile(step: 'start' | 'stop'): Promise<void>;
 }
 
@@ -256,7 +279,7 @@ async function main(): Promise<void> {
 
     const kiungaServer = servers.find((s) => s.role === 'kiunga');
     if (profile && kiungaServer) await kiungaServer.profile('start');
-    const results: Record<string, { raw: number; net: number; promises: number }[]> = {};
+    const results: Record<string, { raw: number; net: number; promises: number; allocated: number }[]> = {};
     const errorsBefore = errors;
     for (let run = 0; run < runs; run++) {
       const order = run % 2 === 0 ? servers : [...servers].reverse();
@@ -270,6 +293,7 @@ async function main(): Promise<void> {
           raw: used / hops,
           net: (used - idle[server.role]! * (b.wall - a.wall)) / hops,
           promises: (b.promises - a.promises) / hops,
+          allocated: b.allocated / hops,
         });
       }
     }
@@ -278,7 +302,12 @@ async function main(): Promise<void> {
     const best = (role: Role) => {
       const rs = results[role];
       return rs
-        ? { raw: Math.min(...rs.map((r) => r.raw)), net: Math.min(...rs.map((r) => r.net)), all: rs.map((r) => r.raw.toFixed(0)) }
+        ? {
+            raw: Math.min(...rs.map((r) => r.raw)),
+            net: Math.min(...rs.map((r) => r.net)),
+            all: rs.map((r) => r.raw.toFixed(0)),
+            allocated: Math.min(...rs.map((r) => r.allocated)),
+          }
         : undefined;
     };
     const k = best('kiunga');
@@ -287,8 +316,8 @@ async function main(): Promise<void> {
       '',
       `USSD balance, returning customers, one session at a time: ${runs} rounds of ${sessions} sessions (${sessions * 3} hops) per server`,
       '',
-      '| server | CPU per hop (best round) | net of idle | every round | idle CPU |',
-      '|---|---|---|---|---|',
+      '| server | CPU per hop (best round) | net of idle | every round | idle CPU | heap allocated per hop |',
+      '|---|---|---|---|---|---|',
     ];
     for (const [name, s] of [
       ['minimal', m],
@@ -296,7 +325,7 @@ async function main(): Promise<void> {
     ] as const) {
       if (s)
         lines.push(
-          `| ${name} | ${s.raw.toFixed(0)} µs | ${s.net.toFixed(0)} µs | ${s.all.join(', ')} µs | ${idle[name]!.toFixed(1)} ms/s |`,
+          `| ${name} | ${s.raw.toFixed(0)} µs | ${s.net.toFixed(0)} µs | ${s.all.join(', ')} µs | ${idle[name]!.toFixed(1)} ms/s | ${(s.allocated / 1024).toFixed(1)} KB |`,
         );
     }
     if (countPromises) {
