@@ -151,6 +151,8 @@ function toConfig(v: SettingValues) {
       /** FINERACT_UNKNOWN_LOOKUP_SHARE: share of rateLimit for lookups of numbers never matched to a customer. */
       unknownLookupShare: v.FINERACT_UNKNOWN_LOOKUP_SHARE,
       maxConcurrent: v.FINERACT_MAX_CONCURRENT,
+      /** FINERACT_RATE_LOCAL_SHARE: share of the limits spent from each process's memory (limits/local-share.ts). */
+      rateLocalShare: v.FINERACT_RATE_LOCAL_SHARE,
       cacheTtlS: v.FINERACT_CACHE_TTL_S,
       timeoutMs: v.FINERACT_TIMEOUT_MS,
       /** Undefined: every product. */

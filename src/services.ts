@@ -172,6 +172,7 @@ export async function createServices(
       id: `${config.redisPrefix}-fineract`,
       ratePerSecond: config.fineract.rateLimit,
       maxConcurrent: config.fineract.maxConcurrent,
+      localShare: config.fineract.rateLocalShare,
       // A slot outlives the longest call, so a running call never loses its place.
       maxRunMs: config.fineract.timeoutMs + 5000,
       // Wider than the limiter's default margin: the limit must hold where Fineract counts (constants.ts).

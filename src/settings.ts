@@ -123,6 +123,20 @@ export const SETTINGS = {
       .regex(/^(0(\.\d+)?|1(\.0+)?)$/, 'must be a number from 0 to 1')
       .transform(Number),
   },
+  FINERACT_RATE_LOCAL_SHARE: {
+    help:
+      'Share of FINERACT_RATE_LIMIT and FINERACT_MAX_CONCURRENT that the live processes split among themselves and ' +
+      'spend from memory, so a call far under the limit costs no Redis round trip; the rest is shared through ' +
+      'Redis, and the sum never exceeds the limits. A process takes its part once the others have counted it ' +
+      '(up to about 30 s after start-up; at once when alone). 0 disables it; at most 0.5.',
+    default: '0.2',
+    schema: z
+      .string()
+      .trim()
+      .regex(/^0(\.\d+)?$/, 'must be a number from 0 to 0.5')
+      .transform(Number)
+      .pipe(z.number().max(0.5, 'must be a number from 0 to 0.5')),
+  },
   FINERACT_MAX_CONCURRENT: {
     help: 'Requests in flight to Fineract at once, shared by all processes.',
     default: '16',

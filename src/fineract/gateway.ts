@@ -57,6 +57,11 @@ export interface FineractGatewayOptions {
   ratePerSecond: number;
   /** Calls in flight at once across all processes. */
   maxConcurrent: number;
+  /**
+   * Fraction of the rate and concurrency the processes split and spend from memory, with no Redis round trip
+   * (FINERACT_RATE_LOCAL_SHARE; default 0: every call goes through the shared limiter). See `limits/limiter.ts`.
+   */
+  localShare?: number;
   /** Per upstream; see `breaker.ts` for the defaults. */
   breaker?: BreakerOptions;
   /** Longest wait in the queue for a call with no deadline (default 10,000 ms). */
@@ -166,6 +171,7 @@ export function createFineractGateway(options: FineractGatewayOptions): Fineract
     ...(options.paceMargin !== undefined ? { paceMargin: options.paceMargin } : {}),
     ...(options.maxQueued !== undefined ? { maxQueued: options.maxQueued } : {}),
     ...(options.maxRunMs !== undefined ? { maxRunMs: options.maxRunMs } : {}),
+    ...(options.localShare !== undefined ? { localShare: options.localShare } : {}),
     ...(logger ? { logger } : {}),
     now,
   });

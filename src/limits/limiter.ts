@@ -2,6 +2,7 @@ import type { Cluster, Redis } from 'ioredis';
 import type { Logger } from '../logger.js';
 import { PACE_MARGIN } from '../constants.js';
 import { createTokenSource } from './bottleneck-tokens.js';
+import { createLocalShare, type LocalShare, type LocalShareStats } from './local-share.js';
 import { RateLimited, type RefusalReason } from './rate-limited.js';
 import { createWaitingRoom, systemClock, type Clock, type WaitingTask } from './waiting-room.js';
 
@@ -31,12 +32,22 @@ export type { Priority } from './waiting-room.js';
  *    50 ms), and calls arriving meanwhile start from them with no Redis round trip (a bottleneck job costs
  *    three scripts). Unused tokens lapse (`wastedTokens`); the grant's running slots are freed when the lease
  *    has lapsed and its calls have ended. At 20 calls a second a lease is one token, used at once, as before.
+ * 4. **Local share** (`local-share.ts`, option `localShare`, FINERACT_RATE_LOCAL_SHARE for Fineract): a fraction
+ *    of the rate and of `maxConcurrent` is split among the live processes (counted in Redis every 5 s), and each
+ *    spends its part from memory: paced tokens and running slots of its own. Bottleneck holds the rest, so
+ *    local and shared never add up to more than the limit. A call takes the lease's tokens first, then a local
+ *    token, then waits for a grant. A lone call far under the limit therefore makes no Redis round trip. A
+ *    process takes a share only once every other has counted it (at once when alone), and has none while its
+ *    count is stale (Redis unreachable); a 429 pauses its local share for a second (the other processes pause
+ *    theirs when Fineract answers them 429).
  *
  * Guarantees and limits:
- * - No more than `ratePerSecond` tokens are granted per refresh interval across all processes, grants at
+ * - No more than `ratePerSecond` tokens (less the local pool) are granted per refresh interval across all
+ *   processes, the local shares add at most the pool per sliding second (paced like the grants), grants at
  *   least `minTime` apart, and no more than `maxConcurrent` calls run at once (a lease holds as many running
- *   slots as it has tokens). A token is used within `leaseMs` of its grant, so a sliding second sees at most
- *   the rate plus one lease per process. Measured at a sandbox Fineract, two processes at 20/s never put
+ *   slots as it has tokens; a local call holds one of its process's local slots, outside bottleneck's). A
+ *   token is used within `leaseMs` of its grant, so a sliding second sees at most the rate plus one lease per
+ *   process. Measured at a sandbox Fineract, two processes at 20/s never put
  *   more than 21 calls in any sliding second (test/gateway/shared-limit); two limiters bursting at 40/s stay
  *   within 40 + 2 leases (test/limits/lease.test.ts).
  *   A burst of k calls on an idle limiter takes (k - 1) x minTime to start: the price of smoothness.
@@ -74,6 +85,15 @@ export interface LimiterOptions {
    * waiting when it comes.
    */
   leaseMs?: number;
+  /**
+   * Fraction of the rate and of `maxConcurrent` split among the live processes and spent from memory, with no
+   * Redis round trip (`local-share.ts`); the shared path keeps the rest. 0 (the default) or no Redis: none.
+   */
+  localShare?: number;
+  /** How often a process with a local share says it is alive and counts the others (default 5,000 ms). */
+  shareHeartbeatMs?: number;
+  /** Monotonic clock of the local share (default `performance.now`; tests drive it). */
+  monotonicNow?: () => number;
   /** Calls waiting in this process at most (default 1,000). */
   maxQueued?: number;
   /** A running call's slot is freed after this long even if the call still runs (crashed process; default 30,000). */
@@ -101,6 +121,10 @@ export interface LimiterStats {
   batches: number;
   /** Calls started from a lease's tokens without a grant of their own (no Redis round trip). */
   fromLease: number;
+  /** Calls started from this process's local share (no Redis round trip). */
+  fromLocal: number;
+  /** This process's local share now (all 0 when there is none). */
+  localShare: LocalShareStats;
   /** Times the upstream's "too many requests" emptied the shared reservoir. */
   penalties: number;
 }
@@ -139,12 +163,6 @@ export function createSharedLimiter(options: LimiterOptions): SharedLimiter {
   if (!(paceMargin >= 0 && paceMargin < 1)) throw new RangeError(`paceMargin must be in [0, 1), got ${paceMargin}`);
   const log = options.logger?.child({ component: 'rate-limiter', limiter: options.id });
 
-  // One bottleneck job costs a few milliseconds of its own bookkeeping (it yields to the event loop several
-  // times), which capped a process near 400 calls a second whatever the configured rate. At high rates one
-  // job therefore carries a batch of tokens (its weight): at most 5% of a second's calls start together, so
-  // the pacing still spreads them over the second. At 20 calls a second a batch is one call, as before.
-  const maxBatch = Math.max(1, Math.min(maxConcurrent, Math.floor(ratePerSecond / 20)));
-
   let lastErrorLog = -Infinity;
   const logError = (err: unknown, what: string) => {
     const t = now();
@@ -153,14 +171,42 @@ export function createSharedLimiter(options: LimiterOptions): SharedLimiter {
     log?.warn({ reason: err instanceof Error ? err.message : String(err) }, what);
   };
 
+  const maxRunMs = options.maxRunMs ?? 30_000;
+  if (!(options.localShare === undefined || (options.localShare >= 0 && options.localShare < 1)))
+    throw new RangeError(`localShare must be in [0, 1), got ${options.localShare}`);
+  const local: LocalShare | undefined =
+    redis && options.localShare
+      ? createLocalShare({
+          redis,
+          id: options.id,
+          share: options.localShare,
+          ratePerSecond,
+          maxConcurrent,
+          paceMargin,
+          settleMs: Math.max(1_000, maxRunMs),
+          ...(options.shareHeartbeatMs !== undefined ? { heartbeatMs: options.shareHeartbeatMs } : {}),
+          ...(options.monotonicNow ? { now: options.monotonicNow } : {}),
+          onError: (err, what) => logError(err, what),
+        })
+      : undefined;
+  // What bottleneck holds across processes: the limit less the local pools.
+  const sharedRate = local?.shared.ratePerSecond ?? ratePerSecond;
+  const sharedConcurrent = local?.shared.maxConcurrent ?? maxConcurrent;
+
+  // One bottleneck job costs a few milliseconds of its own bookkeeping (it yields to the event loop several
+  // times), which capped a process near 400 calls a second whatever the configured rate. At high rates one
+  // job therefore carries a batch of tokens (its weight): at most 5% of a second's calls start together, so
+  // the pacing still spreads them over the second. At 20 calls a second a batch is one call, as before.
+  const maxBatch = Math.max(1, Math.min(sharedConcurrent, Math.floor(sharedRate / 20)));
+
   const tokens = createTokenSource({
     ...(redis ? { redis } : {}),
     id: options.id,
-    ratePerSecond,
-    maxConcurrent,
-    minTime: (1_000 * maxBatch) / (ratePerSecond * (1 - paceMargin)),
+    ratePerSecond: sharedRate,
+    maxConcurrent: sharedConcurrent,
+    minTime: (1_000 * maxBatch) / (sharedRate * (1 - paceMargin)),
     refreshMs: heartbeatMs,
-    maxRunMs: options.maxRunMs ?? 30_000,
+    maxRunMs,
     onError(err, what) {
       logError(err, what);
       if (!tokens.connected()) room.refuseAll('limiter unavailable');
@@ -168,7 +214,9 @@ export function createSharedLimiter(options: LimiterOptions): SharedLimiter {
   });
 
   let isReady = false;
-  const readyPromise = tokens.ready().then(() => void (isReady = true));
+  // Ready once bottleneck is; the local share's first count is awaited too, so a call right after start-up
+  // can already be local (it never fails: without a count there is simply no local share).
+  const readyPromise = Promise.all([tokens.ready(), local?.ready()]).then(() => void (isReady = true));
   readyPromise.catch((err: unknown) => logError(err, 'rate limiter failed to start'));
 
   const room = createWaitingRoom({
@@ -186,6 +234,9 @@ export function createSharedLimiter(options: LimiterOptions): SharedLimiter {
   let wastedTokens = 0;
   let batches = 0;
   let fromLease = 0;
+  let fromLocal = 0;
+  /** A pump at the local share's next token, while calls wait for it or a grant. */
+  let localTimer: unknown;
   let penalties = 0;
   let lastPenalty = -Infinity;
   let closed = false;
@@ -204,7 +255,7 @@ export function createSharedLimiter(options: LimiterOptions): SharedLimiter {
    * Tokens for calls not here yet hold running slots idle, so they take at most a quarter of `maxConcurrent`:
    * the other processes keep their share.
    */
-  const speculativeCap = Math.max(1, Math.floor(maxConcurrent / 4));
+  const speculativeCap = Math.max(1, Math.floor(sharedConcurrent / 4));
   function leaseSize(waiting: number): number {
     const perSecond = demand * Math.exp(-Math.max(0, now() - demandAt) / DEMAND_DECAY_MS) * (1_000 / DEMAND_DECAY_MS);
     const expected = Math.min(speculativeCap, Math.ceil((perSecond * leaseMs) / 1_000));
@@ -254,10 +305,37 @@ export function createSharedLimiter(options: LimiterOptions): SharedLimiter {
     return runs.length;
   }
 
-  /** Starts what the lease covers; keeps one token request (a lease of up to `maxBatch`) pending while anybody still waits. */
+  /** Starts waiting calls from this process's local share (paced tokens, its own running slots). */
+  function drainLocal(): void {
+    if (!local) return;
+    while (room.waiting() > 0 && local.canStart()) {
+      const [run] = room.startUpTo(1);
+      if (!run) break;
+      local.started();
+      fromLocal++;
+      void run.then(() => {
+        local.ended();
+        pump(); // a slot is free again
+      });
+    }
+    const next = room.waiting() > 0 && localTimer === undefined ? local.nextTokenIn() : undefined;
+    if (next !== undefined) {
+      localTimer = clock.setTimer(() => {
+        localTimer = undefined;
+        pump();
+      }, Math.ceil(next));
+      (localTimer as { unref?: () => void } | undefined)?.unref?.();
+    }
+  }
+
+  /**
+   * Starts what the lease covers, then what the local share allows; keeps one token request (a lease of up to
+   * `maxBatch`) pending while anybody still waits.
+   */
   function pump(): void {
     if (closed) return;
     fromLease += drainLease();
+    drainLocal();
     const waiting = room.waiting();
     if (tokenPending || waiting === 0) return;
     tokenPending = true;
@@ -305,6 +383,7 @@ export function createSharedLimiter(options: LimiterOptions): SharedLimiter {
       lastPenalty = t;
       penalties++;
       if (lease) lapse(lease); // this process's unused tokens too
+      local?.pause(1_000); // and its local share, for a second
       log?.warn('the upstream answered 429: pausing calls until the next refill');
       tokens.spend(ratePerSecond).catch((err: unknown) => logError(err, 'rate limiter penalty failed'));
     },
@@ -332,6 +411,8 @@ export function createSharedLimiter(options: LimiterOptions): SharedLimiter {
         wastedTokens,
         batches,
         fromLease,
+        fromLocal,
+        localShare: local?.stats() ?? { processes: 0, perSecond: 0, slots: 0, running: 0 },
         penalties,
       };
     },
@@ -340,11 +421,12 @@ export function createSharedLimiter(options: LimiterOptions): SharedLimiter {
       if (closed) return;
       closed = true;
       if (lease) lapse(lease);
+      clock.clearTimer(localTimer);
       room.refuseAll('closed');
       await room.idle(CLOSE_WAIT_MS);
       // Let bottleneck record the last frees before leaving.
       for (let i = 0; i < 50 && tokens.busy() > 0; i++) await new Promise((r) => setTimeout(r, 10));
-      await tokens.close().catch(() => undefined);
+      await Promise.all([tokens.close().catch(() => undefined), local?.close()]);
     },
   };
 }
