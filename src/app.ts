@@ -11,6 +11,7 @@ import type { ChallengeServiceRuntime } from './security/challenge.js';
 import type { IdentityService } from './security/enrolment.js';
 import { adminRouter, type AdminOptions } from './admin/admin-router.js';
 import type { LockedCustomers } from './admin/locked-customers.js';
+import type { ClockGuard } from './control/clock-guard.js';
 import { FIXED_SCOPES, type SwitchBoard } from './control/switch-board.js';
 import type { SwitchScope } from './control/switches.js';
 import type { AuditTrail } from './audit/audit.js';
@@ -86,6 +87,8 @@ export interface AppDeps {
   mandates?: MandateRegistry;
   /** The kill switches: obeyed by the channel routes, changed at PUT /admin/switches/<scope>, on /metrics. */
   switches?: SwitchBoard;
+  /** The clock guard: /readyz answers 503 `clock: skewed` while this process's clock is off Redis's; on /metrics. */
+  clock?: ClockGuard;
   /** Customers locked out by wrong PINs, for GET /admin/customers/locked. */
   lockedCustomers?: LockedCustomers;
   /** The audit trail (threat T16): admin calls and switch changes are recorded with the operator's name. */
@@ -123,8 +126,10 @@ export function buildApp(deps: AppDeps): express.Express {
       }
     };
     const [store, fineract] = await Promise.all([check(() => deps.store.ping()), check(() => deps.fineract.ping())]);
-    const ready = store === 'ok' && fineract === 'ok';
-    res.status(ready ? 200 : 503).json({ status: ready ? 'ready' : 'not ready', store, storeKind: deps.store.kind, fineract });
+    // Checked last, so a step during the two checks is seen.
+    const clock = deps.clock?.ok() === false ? 'skewed' : 'ok';
+    const ready = store === 'ok' && fineract === 'ok' && clock === 'ok';
+    res.status(ready ? 200 : 503).json({ status: ready ? 'ready' : 'not ready', store, storeKind: deps.store.kind, fineract, clock });
   });
 
   // The channel adapters, in one explicit list (src/channels/index.ts), behind the one request wrapper.
@@ -212,6 +217,7 @@ function metricsOf(deps: AppDeps): Metrics {
     deps.pins.metrics,
     deps.transfers?.metrics,
     deps.switches?.metrics,
+    deps.clock?.metrics,
     deps.challenges?.metrics,
     deps.audit && isAuditLog(deps.audit) ? deps.audit.metrics : undefined,
   ];

@@ -140,6 +140,8 @@ function toConfig(v: SettingValues) {
     publicUrl: v.PUBLIC_URL,
     redisUrl: v.REDIS_URL,
     redisPrefix: v.REDIS_PREFIX,
+    /** CLOCK_SKEW_MAX_MS: the clock guard's threshold (control/clock-guard.ts). */
+    clockSkewMaxMs: v.CLOCK_SKEW_MAX_MS,
     fineract: {
       /** Undefined: run the built-in sandbox. */
       url: fineractUrl,

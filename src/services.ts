@@ -7,6 +7,7 @@ import { createMemoryStore } from './session/memory-store.js';
 import { createRedisStore } from './session/redis-store.js';
 import { createKeys } from './session/keys.js';
 import { createAuditTrail, type AuditLog } from './audit/audit-log.js';
+import { ClockGuard } from './control/clock-guard.js';
 import { SwitchBoard } from './control/switch-board.js';
 import { LockedCustomers } from './admin/locked-customers.js';
 import type { KeyValueStore } from './session/store.js';
@@ -127,7 +128,15 @@ export async function createServices(
     const audit = createAuditTrail({ store, keys, logger, ...config.audit });
     closers.push(() => audit.close());
     // Kill switches (issue 10): every process polls the shared state; money fails closed when it is unreadable.
-    const switches = new SwitchBoard({ store, prefix: config.redisPrefix, logger, fourEyes: config.admin.fourEyes });
+    // Findings F2, F3: the clock guard compares this process's clock with Redis's at each switch poll.
+    const clock = new ClockGuard({ maxSkewMs: config.clockSkewMaxMs, logger });
+    const switches = new SwitchBoard({
+      store,
+      prefix: config.redisPrefix,
+      logger,
+      fourEyes: config.admin.fourEyes,
+      onServerTime: (serverMs, rttMs) => clock.observe(serverMs, rttMs),
+    });
     await switches.start();
     closers.push(async () => switches.close());
     // Customers locked out by wrong PINs, for operators (GET /admin/customers/locked).
@@ -177,6 +186,7 @@ export async function createServices(
       maxRunMs: config.fineract.timeoutMs + 5000,
       // Wider than the limiter's default margin: the limit must hold where Fineract counts (constants.ts).
       paceMargin: FINERACT_PACE_MARGIN,
+      clock,
       logger,
     });
     await gateway.ready();
@@ -285,12 +295,13 @@ export async function createServices(
       store,
       keys,
       logger,
+      clock,
     });
     closers.push(() => outbound.close());
     await outbound.ready();
     const { messenger, dialer, outbox, calls } = outbound;
     const queue: JobQueue = config.redisUrl
-      ? createBullQueue({ redis: (store as RedisStore).client, prefix: config.redisPrefix, logger })
+      ? createBullQueue({ redis: (store as RedisStore).client, prefix: config.redisPrefix, logger, clock })
       : createMemoryQueue({ logger });
     closers.push(async () => void (await queue.close()));
     // Threat T31: one-time codes, sent by the `otp` job (its data names the challenge, never the code).
@@ -591,6 +602,7 @@ export async function createServices(
       challenges,
       audit,
       switches,
+      clock,
       lockedCustomers,
       identity,
       sandbox,

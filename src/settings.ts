@@ -87,6 +87,14 @@ export const SETTINGS = {
     schema: z.string().trim().min(1),
   },
   REDIS_PREFIX: { help: 'Prefix of every Redis key.', default: 'kiunga', schema: z.string().regex(/^[A-Za-z0-9_.-]+$/) },
+  CLOCK_SKEW_MAX_MS: {
+    help:
+      "Largest difference allowed between this process's clock and Redis's (read with the kill switches, every " +
+      '250 ms). Beyond it the process is unready (/readyz: clock), makes no Fineract, SMS or call requests and runs ' +
+      "no jobs, because the shared rate limits and delayed jobs trust each caller's clock; it resumes by itself.",
+    default: '1000',
+    schema: int(100, 60_000),
+  },
   FINERACT_URL: {
     help:
       'Fineract API base, e.g. https://fineract:8443/fineract-provider/api/v1. Unset: the built-in sandbox ' +

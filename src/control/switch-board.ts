@@ -54,20 +54,26 @@ export interface SwitchBoardOptions {
   pollMs?: number;
   /** Without a good read this long, money fails closed (default 1000 ms). */
   staleMs?: number;
+  /** Each poll also reads Redis `TIME` (Redis only): its value in ms and the round trip, for the clock guard. */
+  onServerTime?: (serverMs: number, rttMs: number) => void;
 }
 
 /** Where the state is kept: a Redis script pair, or plain store keys for the in-process store. */
 interface Backend {
-  /** The version, and the states when it differs from `known`. */
-  read(known: string | undefined): Promise<{ version: string; states?: Record<string, string> }>;
+  /** The version, and the states when it differs from `known`; Redis's clock with the round trip when there is one. */
+  read(
+    known: string | undefined,
+  ): Promise<{ version: string; states?: Record<string, string>; time?: { serverMs: number; rttMs: number } }>;
   write(scope: SwitchScope, json: string): Promise<void>;
 }
 
-// KEYS: state hash, version. ARGV: the version this process holds. Returns {version} or {version, hash}.
+// KEYS: state hash, version. ARGV: the version this process holds. Returns {version, seconds, microseconds}
+// or {version, seconds, microseconds, hash}: the server's TIME rides along for the clock guard.
 const READ_LUA = `
+local t = redis.call('TIME')
 local v = redis.call('GET', KEYS[2]) or '0'
-if v == ARGV[1] then return {v} end
-return {v, redis.call('HGETALL', KEYS[1])}`;
+if v == ARGV[1] then return {v, t[1], t[2]} end
+return {v, t[1], t[2], redis.call('HGETALL', KEYS[1])}`;
 
 // KEYS: state hash, version. ARGV: scope, JSON. The change and the new version in one step.
 const WRITE_LUA = `
@@ -75,7 +81,7 @@ redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
 return redis.call('INCR', KEYS[2])`;
 
 interface SwitchScripts {
-  kiungaSwitchRead(state: string, version: string, known: string): Promise<[string, string[]?]>;
+  kiungaSwitchRead(state: string, version: string, known: string): Promise<[string, string, string, string[]?]>;
   kiungaSwitchWrite(state: string, version: string, scope: string, json: string): Promise<number>;
 }
 
@@ -90,11 +96,13 @@ function redisBackend(store: KeyValueStore, client: Redis | Cluster, stateKey: s
   return {
     async read(known) {
       await ready();
-      const [version, flat] = await scripts.kiungaSwitchRead(stateKey, versionKey, known ?? '');
-      if (!flat) return { version };
+      const sent = performance.now();
+      const [version, seconds, micros, flat] = await scripts.kiungaSwitchRead(stateKey, versionKey, known ?? '');
+      const time = { serverMs: Number(seconds) * 1000 + Number(micros) / 1000, rttMs: performance.now() - sent };
+      if (!flat) return { version, time };
       const states: Record<string, string> = {};
       for (let i = 0; i + 1 < flat.length; i += 2) states[flat[i]!] = flat[i + 1]!;
-      return { version, states };
+      return { version, states, time };
     },
     async write(scope, json) {
       await ready();
@@ -250,7 +258,8 @@ export class SwitchBoard implements Switches {
     if (this.polling && !force) return false;
     this.polling = true;
     try {
-      const { version, states } = await this.backend.read(force ? undefined : this.version);
+      const { version, states, time } = await this.backend.read(force ? undefined : this.version);
+      if (time) this.options.onServerTime?.(time.serverMs, time.rttMs);
       if (states) this.view = parseStates(states);
       this.version = version;
       this.lastGoodRead = performance.now();

@@ -6,7 +6,7 @@ import { currentDeadline } from '../limits/deadline.js';
 import { FineractNotSent } from './not-sent.js';
 import { FineractNotFound, FineractRejected, FineractUnauthorized, FineractUnavailable } from './errors.js';
 import type { FineractRequester, HttpMethod, RequestOptions } from './http.js';
-import { createSharedLimiter, RateLimited, type LimiterStats, type Priority } from '../limits/limiter.js';
+import { createSharedLimiter, RateLimited, type LimiterOptions, type LimiterStats, type Priority } from '../limits/limiter.js';
 import { createReplicaRouter, type ReadFrom, type RouterStats } from './replicas.js';
 
 export { FineractNotSent, type NotSentReason } from './not-sent.js';
@@ -76,6 +76,8 @@ export interface FineractGatewayOptions {
   heartbeatMs?: number;
   /** Slot of a call still running after this long is released (a crashed process; default 30,000 ms). */
   maxRunMs?: number;
+  /** The clock guard: no shared-limiter script while this process's clock is skewed (see `limits/limiter.ts`). */
+  clock?: LimiterOptions['clock'];
   logger?: Logger;
   now?: () => number;
 }
@@ -172,6 +174,7 @@ export function createFineractGateway(options: FineractGatewayOptions): Fineract
     ...(options.maxQueued !== undefined ? { maxQueued: options.maxQueued } : {}),
     ...(options.maxRunMs !== undefined ? { maxRunMs: options.maxRunMs } : {}),
     ...(options.localShare !== undefined ? { localShare: options.localShare } : {}),
+    ...(options.clock ? { clock: options.clock } : {}),
     ...(logger ? { logger } : {}),
     now,
   });

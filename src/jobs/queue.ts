@@ -104,6 +104,12 @@ export interface BullQueueOptions<C extends JobCatalogue = typeof JOB_SCHEMAS> e
   redis: Redis | Cluster;
   prefix: string;
   concurrency?: number;
+  /**
+   * The clock guard. bullmq dates a job by the adding process's clock (a delayed job's due time is its
+   * `timestamp` + delay) and its worker promotes and retries by its own: jobs are dated by Redis's time, and
+   * this process's worker pauses while its clock is skewed (other processes' workers run the jobs meanwhile).
+   */
+  clock?: { ok(): boolean; onChange(listener: (ok: boolean) => void): void; serverNow(): number };
 }
 
 export function createBullQueue<C extends JobCatalogue = typeof JOB_SCHEMAS>(
@@ -145,6 +151,7 @@ export function createBullQueue<C extends JobCatalogue = typeof JOB_SCHEMAS>(
     async add(jobName, data, opts = {}) {
       await queue.add(jobName, data, {
         delay: opts.delayMs,
+        ...(options.clock ? { timestamp: Math.round(options.clock.serverNow()) } : {}),
         jobId: opts.jobId,
         attempts: opts.attempts ?? DEFAULTS.attempts,
         backoff: { type: 'exponential', delay: opts.backoffMs ?? DEFAULTS.backoffMs },
@@ -180,6 +187,14 @@ export function createBullQueue<C extends JobCatalogue = typeof JOB_SCHEMAS>(
         logger.warn({ job: job?.name, attempt: job?.attemptsMade, err: { type: err.name, message: err.message } }, 'job failed'),
       );
       worker.on('error', (err) => logger.warn({ err: { message: err.message } }, 'job worker error'));
+      const w = worker;
+      const follow = (ok: boolean) => {
+        if (closing) return;
+        if (ok) w.resume();
+        else w.pause(true).catch((err: unknown) => logger.warn({ err: { message: (err as Error).message } }, 'job worker pause failed'));
+      };
+      options.clock?.onChange(follow);
+      if (options.clock && !options.clock.ok()) follow(false);
     },
     async idle(timeoutMs = 10_000) {
       const until = Date.now() + timeoutMs;

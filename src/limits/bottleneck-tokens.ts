@@ -31,6 +31,11 @@ export interface TokenSourceOptions {
   /** A grant's slots are freed after this long even if its function still runs. */
   maxRunMs: number;
   onError: (err: unknown, what: string) => void;
+  /**
+   * Redis: may this process's clock be handed to bottleneck's scripts now (the clock guard)? With it, every
+   * script runs only when it says yes: bottleneck's own heartbeat is replaced by one that asks first.
+   */
+  gate?: () => boolean;
 }
 
 export interface TokenSource {
@@ -48,6 +53,13 @@ export interface TokenSource {
   spend(n: number): Promise<void>;
   /** Grants still running in this process (bottleneck's count). */
   busy(): number;
+  /**
+   * Leaves Redis at once (the clock guard saw a skew): no script runs until `resume()`; requests reject and
+   * `connected()` is false. Grants still held are freed by their expiration in Redis.
+   */
+  suspend(): void;
+  /** Joins Redis again with a new instance (after `suspend()`). */
+  resume(): void;
   /** Leaves Redis (closes this source's own connection); the store's client stays open. */
   close(): Promise<void>;
 }
@@ -57,7 +69,14 @@ interface Generation {
   connection?: Bottleneck.IORedisConnection;
   client?: Redis | Cluster;
   ready: Promise<void>;
+  keepAlive?: NodeJS.Timeout;
+  disposed?: boolean;
 }
+
+/** bottleneck's default heartbeat, which keeps a process registered (its clients time out after 10 s). */
+const HEARTBEAT_MS = 5_000;
+/** Long enough never to fire: with a gate, bottleneck's own heartbeat is replaced by a gated one. */
+const NO_HEARTBEAT_MS = 86_400_000;
 
 export function createTokenSource(options: TokenSourceOptions): TokenSource {
   const { redis, ratePerSecond, onError } = options;
@@ -88,7 +107,16 @@ export function createTokenSource(options: TokenSourceOptions): TokenSource {
       // In-process, the heartbeat is what refills the reservoir; clustered, bottleneck's default (5 s) only
       // keeps this process registered, and `refreshWhileWaiting` refills while somebody waits.
       ...(connection ? { datastore: 'ioredis' as const, connection, clearDatastore: false } : { heartbeatInterval: options.refreshMs }),
+      ...(connection && options.gate ? { heartbeatInterval: NO_HEARTBEAT_MS } : {}),
     });
+    // The gated heartbeat: the cheapest script that registers this process, only while its clock is right.
+    const keepAlive =
+      connection && options.gate
+        ? setInterval(() => {
+            if (options.gate?.()) limiter.currentReservoir().catch((err: unknown) => onError(err, 'rate limiter heartbeat failed'));
+          }, HEARTBEAT_MS)
+        : undefined;
+    keepAlive?.unref();
     limiter.on('error', (err: unknown) => {
       onError(err, 'rate limiter error');
       if (lostState(err)) rebuild();
@@ -98,10 +126,13 @@ export function createTokenSource(options: TokenSourceOptions): TokenSource {
       // Settings already in Redis win over the constructor's; write ours (a changed rate applies on deploy).
       if (redis) await limiter.updateSettings(settings);
     })();
-    return { limiter, connection, client, ready };
+    return { limiter, connection, client, ready, keepAlive };
   }
 
   async function dispose(g: Generation): Promise<void> {
+    if (g.disposed) return;
+    g.disposed = true;
+    clearInterval(g.keepAlive);
     // Closing the connection first marks it terminated, so the limiter's own disconnect does not
     // unsubscribe on a closed subscriber (an unhandled rejection).
     await g.connection?.disconnect(false);
@@ -111,10 +142,11 @@ export function createTokenSource(options: TokenSourceOptions): TokenSource {
   let current = open();
   let rebuilding = false;
   let closed = false;
+  let suspended = false;
 
   /** bottleneck's keys are gone: a new instance re-creates them at its start-up. */
   function rebuild(): void {
-    if (rebuilding || closed || !redis) return;
+    if (rebuilding || closed || suspended || !redis) return;
     rebuilding = true;
     const old = current;
     current = open();
@@ -131,12 +163,13 @@ export function createTokenSource(options: TokenSourceOptions): TokenSource {
   return {
     mode: redis ? 'redis' : 'local',
     ready: () => current.ready,
-    connected: () => !current.client || current.client.status === 'ready',
+    connected: () => !current.client || (!suspended && current.client.status === 'ready'),
 
     async request(weight, granted) {
+      if (suspended) throw new Error('rate limiter suspended: clock skewed');
       const { limiter } = current;
       let stop: (() => void) | undefined;
-      if (redis) stop = refreshWhileWaiting(limiter, options.refreshMs, (err) => onError(err, 'rate limiter refresh failed'));
+      if (redis) stop = refreshWhileWaiting(limiter, options.refreshMs, (err) => onError(err, 'rate limiter refresh failed'), options.gate);
       try {
         await limiter.schedule({ expiration: options.maxRunMs, weight }, async () => {
           stop?.();
@@ -157,6 +190,19 @@ export function createTokenSource(options: TokenSourceOptions): TokenSource {
     busy() {
       const counts = current.limiter.counts();
       return counts.EXECUTING + counts.RUNNING;
+    },
+
+    suspend() {
+      if (suspended || closed || !redis) return;
+      suspended = true;
+      void dispose(current).catch(() => undefined);
+    },
+
+    resume() {
+      if (!suspended || closed) return;
+      suspended = false;
+      current = open();
+      current.ready.catch((err: unknown) => onError(err, 'rate limiter could not rejoin Redis'));
     },
 
     async close() {

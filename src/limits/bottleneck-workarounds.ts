@@ -26,10 +26,17 @@ export function lostState(err: unknown): boolean {
 
 /**
  * Runs a script of `limiter` (which refreshes the shared reservoir and tells a waiting process of the new
- * capacity) every `everyMs` until the returned function is called. Errors go to `onError`.
+ * capacity) every `everyMs` until the returned function is called, skipping a turn when `gate` says no (the
+ * clock guard). Errors go to `onError`.
  */
-export function refreshWhileWaiting(limiter: Bottleneck, everyMs: number, onError: (err: unknown) => void): () => void {
+export function refreshWhileWaiting(
+  limiter: Bottleneck,
+  everyMs: number,
+  onError: (err: unknown) => void,
+  gate?: () => boolean,
+): () => void {
   const timer = setInterval(() => {
+    if (gate && !gate()) return;
     limiter.currentReservoir().catch(onError);
   }, everyMs);
   timer.unref();

@@ -100,6 +100,12 @@ export interface LimiterOptions {
   maxRunMs?: number;
   logger?: Logger;
   now?: () => number;
+  /**
+   * The clock guard (Redis): bottleneck's scripts take "now" from this process, so while the guard says its
+   * clock is skewed the limiter runs none of them: calls are refused (`limiter unavailable`), bottleneck's
+   * instance leaves Redis, and a new one joins once the clock is right.
+   */
+  clock?: { ok(): boolean; onChange(listener: (ok: boolean) => void): void };
 }
 
 export type LimiterTask<T> = WaitingTask<T>;
@@ -162,6 +168,10 @@ export function createSharedLimiter(options: LimiterOptions): SharedLimiter {
   const paceMargin = options.paceMargin ?? PACE_MARGIN;
   if (!(paceMargin >= 0 && paceMargin < 1)) throw new RangeError(`paceMargin must be in [0, 1), got ${paceMargin}`);
   const log = options.logger?.child({ component: 'rate-limiter', limiter: options.id });
+  const guard = redis ? options.clock : undefined;
+  const clockGate = guard ? () => guard.ok() : undefined;
+  /** The clock guard says this process's "now" must not reach bottleneck's scripts. */
+  const skewed = () => clockGate !== undefined && !clockGate();
 
   let lastErrorLog = -Infinity;
   const logError = (err: unknown, what: string) => {
@@ -211,6 +221,12 @@ export function createSharedLimiter(options: LimiterOptions): SharedLimiter {
       logError(err, what);
       if (!tokens.connected()) room.refuseAll('limiter unavailable');
     },
+    ...(clockGate ? { gate: clockGate } : {}),
+  });
+  guard?.onChange((ok) => {
+    if (ok) return tokens.resume();
+    room.refuseAll('limiter unavailable');
+    tokens.suspend();
   });
 
   let isReady = false;
@@ -278,6 +294,8 @@ export function createSharedLimiter(options: LimiterOptions): SharedLimiter {
   function finishIfDone(l: Lease): void {
     if (l.released || l.left > 0 || l.running > 0) return;
     l.released = true;
+    // bottleneck's `free` would run with a skewed "now": leave Redis instead; the grant's expiration frees its slots.
+    if (skewed()) return tokens.suspend();
     l.release();
   }
   /** The lease's unused tokens are given up (its time is over, or the limiter closes). */
@@ -334,6 +352,10 @@ export function createSharedLimiter(options: LimiterOptions): SharedLimiter {
    */
   function pump(): void {
     if (closed) return;
+    if (skewed()) {
+      room.refuseAll('limiter unavailable');
+      return tokens.suspend();
+    }
     fromLease += drainLease();
     drainLocal();
     const waiting = room.waiting();
@@ -374,12 +396,13 @@ export function createSharedLimiter(options: LimiterOptions): SharedLimiter {
   return {
     schedule<T>(task: LimiterTask<T>): Promise<T> {
       if (closed) return room.refuse('closed', task.where);
-      return room.wait(task, () => (tokens.connected() ? undefined : 'limiter unavailable'));
+      return room.wait(task, () => (tokens.connected() && !skewed() ? undefined : 'limiter unavailable'));
     },
 
     penalize(): void {
       const t = now();
       if (t - lastPenalty < 1_000) return;
+      if (skewed()) return;
       lastPenalty = t;
       penalties++;
       if (lease) lapse(lease); // this process's unused tokens too

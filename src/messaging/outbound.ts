@@ -6,7 +6,7 @@ import { maskMsisdn, type Logger } from '../logger.js';
 import type { JobQueue } from '../jobs/queue.js';
 import type { KeyValueStore } from '../session/store.js';
 import type { Keys } from '../session/keys.js';
-import { createSharedLimiter, RateLimited, type SharedLimiter } from '../limits/limiter.js';
+import { createSharedLimiter, RateLimited, type LimiterOptions, type SharedLimiter } from '../limits/limiter.js';
 import { CALL_JOB, SMS_JOB, type Jobs } from '../jobs/catalogue.js';
 import { SandboxOutbox, type Messenger, type OutboundSms } from './messenger.js';
 import { SandboxDialer, type Dialer, type OutboundCall } from './dialer.js';
@@ -74,6 +74,8 @@ export interface OutboundOptions {
   endpoints?: { africastalking?: { sms?: string; voice?: string; content?: string }; twilio?: string };
   /** Provider request timeout (default 10,000 ms). */
   timeoutMs?: number;
+  /** The clock guard: no shared-limiter script while this process's clock is skewed (see `limits/limiter.ts`). */
+  clock?: LimiterOptions['clock'];
 }
 
 export function createOutbound(options: OutboundOptions): Outbound {
@@ -129,6 +131,7 @@ export function createOutbound(options: OutboundOptions): Outbound {
         maxConcurrent: Math.max(4, ratePerSecond * 2),
         maxQueued: 10_000,
         maxRunMs: timeoutMs + 5_000,
+        ...(options.clock ? { clock: options.clock } : {}),
         logger: log,
       });
       limiters.push(l);
