@@ -123,7 +123,9 @@ export function channelRouter(adapters: readonly ChannelAdapter[], deps: Wrapper
       router.post(route.path, guard, async (req: Request, res: Response) => {
         const started = performance.now();
         const deadlineAt = hopDeadline(deps.hopDeadlineMs);
-        const log = logger.child({ route: route.label });
+        // A child logger redacts its bindings when made: made only if the hop writes a line.
+        let routeLog: Logger | undefined;
+        const log = () => (routeLog ??= logger.child({ route: route.label }));
         const send = (answer: Answer) => {
           // Server-Timing: how long the request took here, from arrival to answer (the deadline's own measure).
           res.set('server-timing', `hop;dur=${(performance.now() - started).toFixed(1)}`);
@@ -135,7 +137,7 @@ export function channelRouter(adapters: readonly ChannelAdapter[], deps: Wrapper
           answer
             .after?.()
             .catch((error: unknown) =>
-              log.warn({ err: { type: (error as Error)?.name, message: (error as Error)?.message } }, 'work after the answer failed'),
+              log().warn({ err: { type: (error as Error)?.name, message: (error as Error)?.message } }, 'work after the answer failed'),
             );
         };
         const form = formOf(req);
@@ -146,14 +148,16 @@ export function channelRouter(adapters: readonly ChannelAdapter[], deps: Wrapper
         const parsed = route.form.safeParse(form ?? {});
         if (!parsed.success) {
           const fields = [...new Set(parsed.error.issues.map((i) => String(i.path[0] ?? '')))].filter(Boolean);
-          if (route.invalidLog) log.warn({ invalid: fields }, route.invalidLog);
+          if (route.invalidLog) log().warn({ invalid: fields }, route.invalidLog);
           send(route.invalid(fields));
           return;
         }
         const hop: Hop = {
           req,
           deadlineAt,
-          log,
+          get log() {
+            return log();
+          },
           admit: async (msisdn) => {
             if (!deps.abuse) return { ok: true };
             const admission = await deps.abuse.admit({ source: sourceOf(req), msisdn });
@@ -167,7 +171,7 @@ export function channelRouter(adapters: readonly ChannelAdapter[], deps: Wrapper
         // The kill switch, after the request proved where it comes from and before any work.
         const paused = route.paused;
         if (paused && deps.switches && (deps.switches.isOff('all') || deps.switches.isOff(`channel:${paused.channel}`))) {
-          log.info({ channel: paused.channel }, 'channel switched off: maintenance answer');
+          log().info({ channel: paused.channel }, 'channel switched off: maintenance answer');
           send(await paused.answer(hop, parsed.data));
           return;
         }
