@@ -254,6 +254,64 @@ function resumeOf(p: PendingIntent): Record<string, string | number> {
   return Object.fromEntries(Object.entries(p).filter(([, v]) => v !== undefined)) as Record<string, string | number>;
 }
 
+/** The intent fixed on the confirmation screen as the transfer service moves it; `customer` dialled. */
+function transferIntentOf(context: FlowContext, customer: NonNullable<FlowContext['customer']>, pending: PendingIntent): TransferIntent {
+  return {
+    id: pending.id,
+    ref: pending.id.slice(0, 8).toUpperCase(),
+    kind: pending.kind,
+    msisdn: context.msisdn,
+    lang: context.lang,
+    from: {
+      clientId: pending.fromClientId ?? customer.clientId,
+      officeId: pending.fromOfficeId ?? customer.officeId,
+      accountId: pending.fromAccountId,
+    },
+    to: { clientId: pending.toClientId, officeId: pending.toOfficeId, accountId: pending.toAccountId, type: pending.toType },
+    amountCents: pending.amountCents,
+    currency: pending.currency,
+    counterparty: pending.counterparty,
+    recipientMsisdn: pending.recipientMsisdn,
+    senderLabel: maskName(customer.displayName),
+    // The confirmation's read checked the source (and the loan came from the customer's own accounts and
+    // was read with its owner checked): the transfer sends only the POST.
+    ...(pending.fromDecimals !== undefined
+      ? { checked: { sourceDecimalPlaces: pending.fromDecimals, loan: pending.kind === 'loan' } }
+      : {}),
+  };
+}
+
+/**
+ * A retry of a money confirmation whose first run still holds the session lock (its process died, or it is
+ * slow; threat T29): the outcome of the session's intent goes by SMS, as when a hop stops waiting
+ * (`TransferService.tellLater`: nothing sent yet is settled as not sent, so it never will be). Resolves the
+ * intent's ref, or undefined when the session holds no transfer intent of its customer, or its source has a
+ * mandate (the first run raised an approval, not a transfer, or nothing).
+ */
+export async function tellLostConfirmation(
+  deps: Pick<MoneyDeps, 'transfers' | 'mandates'>,
+  context: FlowContext,
+): Promise<string | undefined> {
+  const intent = sessionIntent(context);
+  if (!intent || (await deps.mandates?.registry.forAccountId(intent.from.accountId))) return undefined;
+  await deps.transfers.tellLater(intent, 'unavailable');
+  return intent.ref;
+}
+
+/** The transfer intent a money journey's context holds for its customer (the confirmation screen's), if any. */
+export function sessionIntent(context: FlowContext): TransferIntent | undefined {
+  const customer = context.customer;
+  const stored = context.data.transfer;
+  if (!customer || typeof stored !== 'string') return undefined;
+  let parsed;
+  try {
+    parsed = pendingIntentSchema.safeParse(JSON.parse(stored));
+  } catch {
+    return undefined;
+  }
+  return parsed.success && parsed.data.clientId === customer.clientId ? transferIntentOf(context, customer, parsed.data) : undefined;
+}
+
 /** A refusal told by SMS when the hop stopped waiting for it. */
 const REFUSALS: Partial<Record<string, FailureCode>> = {
   insufficient: 'insufficient',
@@ -403,29 +461,7 @@ export function createMoneyImplementations(deps: MoneyDeps) {
   ) => {
     const customer = requireCustomer(context);
     const pending = pendingOf(context, customer.clientId);
-    const intent: TransferIntent = {
-      id: pending.id,
-      ref: pending.id.slice(0, 8).toUpperCase(),
-      kind: pending.kind,
-      msisdn: context.msisdn,
-      lang: context.lang,
-      from: {
-        clientId: pending.fromClientId ?? customer.clientId,
-        officeId: pending.fromOfficeId ?? customer.officeId,
-        accountId: pending.fromAccountId,
-      },
-      to: { clientId: pending.toClientId, officeId: pending.toOfficeId, accountId: pending.toAccountId, type: pending.toType },
-      amountCents: pending.amountCents,
-      currency: pending.currency,
-      counterparty: pending.counterparty,
-      recipientMsisdn: pending.recipientMsisdn,
-      senderLabel: maskName(customer.displayName),
-      // The confirmation's read checked the source (and the loan came from the customer's own accounts and
-      // was read with its owner checked): the transfer sends only the POST.
-      ...(pending.fromDecimals !== undefined
-        ? { checked: { sourceDecimalPlaces: pending.fromDecimals, loan: pending.kind === 'loan' } }
-        : {}),
-    };
+    const intent = transferIntentOf(context, customer, pending);
     let settled: { refusal?: FailureCode; quiet?: boolean } | undefined;
     const tell = () => {
       if (!settled || settled.quiet || !signal.aborted) return;

@@ -11,7 +11,7 @@ import { Conversation, HopDeadlineExceeded, type ConversationState, type Navigat
 import type { LoadedFlow } from './flow-loader.js';
 import { closingScreen, type ScreenTranslator } from './screen.js';
 import type { Translator } from '../text/i18n.js';
-import type { Channel, Turn, TurnReply } from './types.js';
+import type { Channel, FlowContext, Turn, TurnReply, TurnScreen } from './types.js';
 import type { Switches } from '../control/switches.js';
 import { decodeRecord, encodeRecord, shortHopKey, type SessionRecord } from './session-record.js';
 import { currentHop, deferToRecordWrite, flushWrites, runInHop, type HopScope } from '../session/hop-context.js';
@@ -101,6 +101,13 @@ export interface TurnRunnerDeps {
    * should not cost.
    */
   readAhead?: (req: TurnRequest) => string[];
+  /**
+   * A retry of a money confirmation whose first run still holds the session lock near the deadline (its
+   * process died, or it is slow; threat T29): makes sure the outcome of the intent in `context` reaches the
+   * customer by SMS and resolves its ref, or undefined when `context` holds no intent it can tell (the retry
+   * then gets the polite end of a lock it could not take).
+   */
+  tellLostConfirmation?: (context: FlowContext) => Promise<string | undefined>;
 }
 
 /**
@@ -131,6 +138,21 @@ interface HopLock {
  * waiting earlier (25%, at most 1 s), keeping time to persist and answer even when a burst keeps the event
  * loop busy and timers fire late (measured: 300 ms late under 1,000 simultaneous sessions on 2 cores).
  */
+/**
+ * The session lock's value: random, then the holder's hop key (shortened, a keyed hash already), so that a
+ * retry of that very hop can recognise the hop it is waiting for.
+ */
+export const lockToken = (hopKey: string): string => `${randomBytes(12).toString('base64url')}.${shortHopKey(hopKey)}`;
+
+/** True when the lock value `held` was taken by a hop with `hopKey` (`lockToken`). */
+export const heldByHop = (held: string | null, hopKey: string): boolean => !!held && held.endsWith(`.${shortHopKey(hopKey)}`);
+
+/**
+ * How long before its deadline a retry of the lock holder's own hop stops waiting for the lock: the time to
+ * read the session and hand the outcome to the SMS (a few store round trips).
+ */
+const LOST_HOP_MARGIN_MS = 400;
+
 export function hopDeadline(budgetMs: number, arrivedAt = Date.now()): number {
   return arrivedAt + budgetMs - Math.min(1000, Math.round(budgetMs * 0.25));
 }
@@ -172,7 +194,7 @@ export class TurnRunner {
     const hop: HopLock = {
       lockKey: keys.lock(req.channel, req.sessionId),
       sessionKey: keys.session(req.channel, req.sessionId),
-      token: randomBytes(12).toString('base64url'),
+      token: lockToken(req.hopKey),
       released: false,
       outcome: 'failed',
     };
@@ -184,6 +206,8 @@ export class TurnRunner {
       let raw: string | null = null;
       if (req.opening) store.readAhead?.([keys.language(req.msisdn), ...(this.deps.readAhead?.(req) ?? [])]);
       let admission = req.admitted;
+      // Set once the lock was found held: true while it is held by this very hop (a retry of it).
+      let retry: boolean | undefined;
       for (;;) {
         const taken = await store.lockAndGet(hop.lockKey, hop.token, Math.max(1000, deadlineAt - Date.now() + 2000), hop.sessionKey);
         if (admission) {
@@ -198,6 +222,12 @@ export class TurnRunner {
         if (taken.locked) {
           raw = taken.value;
           break;
+        }
+        if (retry === undefined) retry = !!this.deps.tellLostConfirmation && heldByHop(await store.get(hop.lockKey), req.hopKey);
+        if (retry && Date.now() >= deadlineAt - LOST_HOP_MARGIN_MS) {
+          const told = await this.lostConfirmation(req, hop, deadlineAt, log);
+          if (told) return told;
+          retry = false;
         }
         if (Date.now() >= deadlineAt - 50) throw new LockTimeout(hop.lockKey, 0);
         await sleep(10 + Math.random() * 15);
@@ -366,6 +396,45 @@ export class TurnRunner {
     hop.outcome = reply.end ? 'ended' : 'continued';
     log.info({ state: turn.screen.stateId ?? '', end: reply.end }, 'hop answered');
     return reply;
+  }
+
+  /**
+   * A retry of a hop whose first run still holds the lock (threat T29): when that hop is a money confirmation
+   * (the session, as the first run read it, rests on one with an intent), the outcome goes by SMS and the
+   * retry answers "being processed" with the intent's ref. Nothing is written: the lock is not this hop's.
+   * Undefined when the lock is no longer that hop's or the session is not at a money confirmation.
+   */
+  private async lostConfirmation(req: TurnRequest, hop: HopLock, deadlineAt: number, log: Logger): Promise<TurnReply | undefined> {
+    const { store, flows, translator } = this.deps;
+    const [held, raw] = await Promise.all([store.get(hop.lockKey), store.get(hop.sessionKey)]);
+    if (!heldByHop(held, req.hopKey)) return undefined;
+    const record = this.parse(raw, log);
+    if (!record || record.ended || record.msisdn !== req.msisdn || record.serviceCode !== req.serviceCode) return undefined;
+    const flow = flows.version(record.flowId, record.flowVersion);
+    if (!flow) return undefined;
+    const conversation = Conversation.restore(flow, record, deadlineAt);
+    try {
+      if (!conversation.atConfirm) return undefined;
+      const ref = await this.deps.tellLostConfirmation!(conversation.context);
+      if (!ref) return undefined;
+      const vars: TurnScreen['vars'] = {};
+      for (const [name, value] of Object.entries(conversation.context.view)) if (!Array.isArray(value)) vars[name] = value;
+      vars.ref = ref;
+      const key = 'transfer.processing';
+      const turn: Turn = {
+        end: true,
+        lang: conversation.context.lang,
+        screen: { final: true, vars, prompt: { key }, list: [], options: [] },
+        transport: req.inputs(record.transport).transport,
+      };
+      const texts = flow.translator ?? translator;
+      const text = req.render ? req.render(turn, texts) : this.deps.profiles[req.channel].presenter.render(turn, texts, undefined).text;
+      log.warn('retry of a money confirmation still held by its first run: its outcome goes by SMS');
+      hop.outcome = 'deadline';
+      return { end: true, text };
+    } finally {
+      conversation.stop();
+    }
   }
 
   /** A runner-made end (a polite end, the deadline, the channel's `endWith`): the one text `key`, rendered. */

@@ -103,6 +103,11 @@ interface TransferRecord extends FineractTransferIds {
   code?: FailureCode;
   /** The customer saw the final outcome on screen (a failure then needs no SMS). */
   shown?: boolean;
+  /**
+   * The customer was told an SMS will follow (`tellLater`): never marked shown afterwards, even by the hop
+   * that moved it, whose screen then reached no one (its process died, or the aggregator gave up on it).
+   */
+  told?: boolean;
   /** Business date the record was made on (`yyyy-mm-dd`): the transfer is looked for from that date. */
   date?: string;
   /** Fineract replayed another movement's answer for this key: never sent again, only looked for. */
@@ -338,27 +343,44 @@ export class TransferService {
   }
 
   /**
-   * The hop stopped waiting for this transfer (deadline): the customer was told an SMS will follow, so the
-   * outcome goes by SMS. `refusal` is the reason when the transfer was refused before any record was made.
+   * The hop stopped waiting for this transfer (deadline), or a retry of the hop found its first run still
+   * holding the session (threat T29): the customer was told an SMS will follow, so the outcome goes by SMS.
+   * `refusal` is the reason when the transfer was refused before any record was made.
    */
   async tellLater(intent: TransferIntent, refusal?: FailureCode): Promise<void> {
     const key = this.recordKey(intent.from.clientId, intent.id);
-    const record = await this.read(intent.from.clientId, intent.id);
+    let record = await this.read(intent.from.clientId, intent.id);
     if (!record) {
-      await this.deps.queue.add(
-        SMS_JOB,
-        { to: intent.msisdn, text: this.deps.receipts.senderFailed(intent, refusal ?? 'rejected'), ref: intent.ref },
-        { jobId: `sms-${intent.id}-f` },
-      );
-      return;
+      // Nothing was sent: the record is written as failed first, so that no hop still running this intent
+      // (a slow one in another process) can send it after the SMS said nothing moved (execute finds it).
+      const now = this.now();
+      const failed: TransferRecord = {
+        intent,
+        status: 'failed',
+        code: refusal ?? 'rejected',
+        told: true,
+        date: this.deps.today(),
+        createdAt: now,
+        updatedAt: now,
+      };
+      if (await this.deps.store.setIfAbsent(key, JSON.stringify(failed), RECORD_TTL_MS)) {
+        this.deps.logger.info({ transfer: intent.ref, status: 'failed' }, 'transfer settled: nothing was sent');
+        await this.audit(intent, 'money.outcome', { status: 'failed', reason: failed.code! });
+        await this.notify(intent.from.clientId, intent.id);
+        return;
+      }
+      record = await this.read(intent.from.clientId, intent.id);
+      if (!record) return;
     }
-    if (record.shown) {
+    if (record.shown || !record.told) {
       await withLock(this.deps.store, `${key}:lock`, { ttlMs: 5000, waitMs: 3000 }, async () => {
         const current = await this.read(intent.from.clientId, intent.id);
-        if (current) await this.deps.store.set(key, JSON.stringify({ ...current, shown: false }), RECORD_TTL_MS);
+        if (current) await this.deps.store.set(key, JSON.stringify({ ...current, shown: false, told: true }), RECORD_TTL_MS);
       });
     }
-    // Pending or uncertain: the queued resolution settles and notifies.
+    // Pending or uncertain: the queued resolution settles and notifies (queued again in case the process that
+    // made the record died before queueing it; its job id makes it one job).
+    if (record.status === 'pending' || record.status === 'uncertain') await this.scheduleResolution(intent);
     await this.notify(intent.from.clientId, intent.id);
   }
 
@@ -477,7 +499,7 @@ export class TransferService {
     const key = this.recordKey(intent.from.clientId, intent.id);
     await withLock(this.deps.store, `${key}:lock`, { ttlMs: 5000, waitMs: 3000 }, async () => {
       const current = await this.read(intent.from.clientId, intent.id);
-      if (current) await this.deps.store.set(key, JSON.stringify({ ...current, shown: true }), RECORD_TTL_MS);
+      if (current && !current.told) await this.deps.store.set(key, JSON.stringify({ ...current, shown: true }), RECORD_TTL_MS);
     });
   }
 
@@ -588,6 +610,7 @@ export class TransferService {
         code: outcome.status === 'failed' ? outcome.code : undefined,
         date: current?.date,
         listed: current?.listed,
+        ...(current?.told ? { told: true } : {}),
         createdAt: current?.createdAt ?? this.now(),
         updatedAt: this.now(),
       };
