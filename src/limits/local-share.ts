@@ -11,10 +11,12 @@ import type { Cluster, Redis } from 'ioredis';
  * - **Live processes**: a sorted set of process ids scored by Redis's own clock (`TIME`), written every
  *   `heartbeatMs` by one script that also drops entries older than `expireMs` and counts the rest. Nothing
  *   else runs while idle. Scores never come from a host's clock, so a clock step on one host changes nothing.
- * - **A process's share**: `floor(pool × (1 − paceMargin) / live)` starts a second, paced evenly (one start
- *   every `1000 / share` ms, as the shared path is paced: a burst delayed on its way would bunch at the
- *   upstream), and `floor(slots / live)` calls running at once. A share of 0 (more processes than the pool
- *   can feed) means no local calls.
+ * - **A process's share**: at most `floor(pool × (1 − paceMargin) / live)` starts in any sliding second (a log
+ *   of its recent starts, not a bucket refilled each second, which would allow twice that across a second's
+ *   edge), and `floor(slots / live)` calls running at once. Within the second starts are not spread: calls far
+ *   under the limit come one or two at a time, and pacing them would send the second of two close calls
+ *   through Redis. The pace margin is kept on the pool, for the jitter between a start and its arrival. A
+ *   share of 0 (more processes than the pool can feed) means no local calls.
  *
  * Why the sum of shares never exceeds the pools (durations are measured on this host's monotonic clock):
  * - a share stays in use for `settleMs` after it was last granted (a start counts for one second, a running
@@ -66,13 +68,13 @@ export interface LocalShareStats {
 export interface LocalShare {
   /** What the shared path is left with. */
   readonly shared: { ratePerSecond: number; maxConcurrent: number };
-  /** True when a call may start locally now (a paced token and a free slot of this process's share). */
+  /** True when a call may start locally now (a token of this second and a free slot of this process's share). */
   canStart(): boolean;
   /** A call started locally: takes the token and a slot. */
   started(): void;
   /** A local call ended: frees its slot. */
   ended(): void;
-  /** Milliseconds until the next paced token, when only pacing stands in the way (else undefined). */
+  /** Milliseconds until the next token, when only the rate stands in the way (else undefined). */
   nextTokenIn(): number | undefined;
   /** No local starts for `ms` (the upstream answered 429). */
   pause(ms: number): void;
@@ -120,7 +122,13 @@ export function createLocalShare(options: LocalShareOptions): LocalShare {
   let countedAt = -Infinity;
   /** No share before this time (a registration while others were live, or a 429). */
   let eligibleAt = Infinity;
-  let lastStart = -Infinity;
+  /** The latest local starts, newest at `head - 1` (a ring as long as the largest share). */
+  const starts = new Float64Array(Math.max(1, Math.floor(poolRate * (1 - paceMargin))));
+  let head = 0;
+  let pausedUntil = -Infinity;
+  starts.fill(-Infinity);
+  /** The start `k` back from the newest (k = 1: the newest); -Infinity when there was none. */
+  const startBack = (k: number) => starts[(((head - k) % starts.length) + starts.length) % starts.length]!;
   let running = 0;
   let closed = false;
 
@@ -156,11 +164,13 @@ export function createLocalShare(options: LocalShareOptions): LocalShare {
 
     canStart() {
       const s = shareNow();
-      return s !== undefined && running < s.slots && s.t - lastStart >= 1_000 / s.perSecond;
+      // The share-th latest start is a second old: fewer than `perSecond` starts in the last second.
+      return s !== undefined && running < s.slots && s.t >= pausedUntil && s.t - startBack(s.perSecond) >= 1_000;
     },
 
     started() {
-      lastStart = now();
+      starts[head] = now();
+      head = (head + 1) % starts.length;
       running++;
     },
 
@@ -171,11 +181,11 @@ export function createLocalShare(options: LocalShareOptions): LocalShare {
     nextTokenIn() {
       const s = shareNow();
       if (!s || running >= s.slots) return undefined;
-      return Math.max(0, lastStart + 1_000 / s.perSecond - s.t);
+      return Math.max(0, pausedUntil - s.t, startBack(s.perSecond) + 1_000 - s.t);
     },
 
     pause(ms) {
-      lastStart = Math.max(lastStart, now() + ms);
+      pausedUntil = Math.max(pausedUntil, now() + ms);
     },
 
     ready: () => first,
@@ -192,7 +202,7 @@ export function createLocalShare(options: LocalShareOptions): LocalShare {
       await first;
       // The others may grow as soon as the entry is gone: only once this process's local calls have settled
       // (none running, the last start a second old); otherwise the entry expires by itself.
-      if (running > 0 || now() - lastStart < 1_000) return;
+      if (running > 0 || now() - startBack(1) < 1_000) return;
       await redis.zrem(key, member).catch((err: unknown) => onError(err, 'rate limiter could not leave the live set'));
     },
   };
