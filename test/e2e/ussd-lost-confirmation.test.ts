@@ -110,6 +110,28 @@ describe('a retried confirming hop whose first process died holding the session 
     expect(server.services.outbox!.list(AMINA).filter((m) => m.text.includes(intent.ref))).toHaveLength(1);
   });
 
+  it('should still send the SMS when a first run that was slow, not dead, is refused after the retry promised it', async () => {
+    const session = await toConfirmation(server, '10.04');
+    const intent = await intentOf(server, session.sessionId);
+    const { control, bank } = server.services.sandbox!;
+    control.writeLatencyMs = 1000;
+    const holder = server.services.transfers.execute(intent, Date.now() + 4000);
+    try {
+      for (let i = 0; i < 200 && !transferPosts(server).some((r) => r.idempotencyKey === intent.id); i++) await sleep(10);
+      // The retry hands the intent over while the POST is still at Fineract, which then refuses it.
+      await server.services.transfers.tellLater(intent, 'unavailable');
+      bank.savingsAccount(2)!.statusId = 600;
+      // The slow run settles the refusal and would mark it shown: its screen reaches no one.
+      expect(await holder).toEqual({ status: 'failed', code: 'inactive' });
+    } finally {
+      control.writeLatencyMs = 0;
+      bank.savingsAccount(2)!.statusId = 300;
+    }
+    expect(await smsAbout(server, AMINA, intent.ref)).toEqual([
+      expect.stringMatching(/^Your payment of KES 10\.04 to Baraka O\. could not be completed \(.+\)\. No money was moved/),
+    ]);
+  });
+
   it('should keep the polite end for a hop that is not a retry of the holder', async () => {
     const session = await toConfirmation(server, '10.03');
     // The lock is held by the hop that typed the amount (the session already rests on the confirmation).
