@@ -131,6 +131,7 @@ export async function createServices(
     // Kill switches (issue 10): every process polls the shared state; money fails closed when it is unreadable.
     // Findings F2, F3: the clock guard compares this process's clock with Redis's at each switch poll.
     const clock = new ClockGuard({ maxSkewMs: config.clockSkewMaxMs, logger });
+    closers.push(async () => clock.close());
     const switches = new SwitchBoard({
       store,
       prefix: config.redisPrefix,

@@ -14,7 +14,9 @@ import type { Logger } from 'pino';
  *
  * Between two reads the guard does not wait for the next one: each sample fixes Redis's time against the
  * monotonic clock, so `ok()` compares the wall clock of this very moment with Redis's time carried forward
- * monotonically. A step is seen by the first check after it, not a poll later.
+ * monotonically. A step is seen by the first check after it (the guard checks every 20 ms by itself), not a
+ * poll later. A script bottleneck ran in those milliseconds may still have stored the wrong time: the limiter
+ * therefore re-creates bottleneck's keys when it resumes (`limits/bottleneck-tokens.ts`).
  */
 
 export interface ClockGuardOptions {
@@ -25,6 +27,12 @@ export interface ClockGuardOptions {
   wallNow?: () => number;
   /** The monotonic clock that carries Redis's time between samples (default `performance.now`). */
   monoNow?: () => number;
+  /**
+   * How often the guard checks by itself between samples (default 20 ms; 0: only when asked): bottleneck also
+   * runs scripts on its own (a waiting job's registration when capacity is announced), so a step must be seen
+   * before one of those, not a poll later. A check is two clock reads.
+   */
+  watchMs?: number;
 }
 
 /** What the limiter and the job queue need of the guard. */
@@ -47,6 +55,7 @@ export class ClockGuard implements ClockGate {
   private baseMono = 0;
   private skewed = false;
   private readonly listeners: ((ok: boolean) => void)[] = [];
+  private readonly watch: NodeJS.Timeout | undefined;
 
   constructor(private readonly options: ClockGuardOptions) {
     if (!(options.maxSkewMs > 0)) throw new RangeError(`maxSkewMs must be positive, got ${options.maxSkewMs}`);
@@ -62,6 +71,15 @@ export class ClockGuard implements ClockGate {
       },
     });
     this.metrics = [gauge];
+    const watchMs = options.watchMs ?? 20;
+    if (watchMs > 0) {
+      this.watch = setInterval(() => void this.check(), watchMs);
+      this.watch.unref();
+    }
+  }
+
+  close(): void {
+    clearInterval(this.watch);
   }
 
   /**

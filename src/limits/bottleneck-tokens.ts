@@ -58,7 +58,12 @@ export interface TokenSource {
    * `connected()` is false. Grants still held are freed by their expiration in Redis.
    */
   suspend(): void;
-  /** Joins Redis again with a new instance (after `suspend()`). */
+  /**
+   * Joins Redis again (after `suspend()`) with a new instance that clears and re-creates bottleneck's keys
+   * (its public `clearDatastore`): before the skew was seen, a script may have stored this process's wrong
+   * time (a refill 20 minutes ahead stops every process's refills). The other processes' instances then find
+   * themselves unknown and are rebuilt; calls running meanwhile are forgotten by the shared count once.
+   */
   resume(): void;
   /** Leaves Redis (closes this source's own connection); the store's client stays open. */
   close(): Promise<void>;
@@ -89,7 +94,7 @@ export function createTokenSource(options: TokenSourceOptions): TokenSource {
     minTime: options.minTime,
   };
 
-  function open(): Generation {
+  function open(clear = false): Generation {
     let client: Redis | Cluster | undefined;
     let connection: Bottleneck.IORedisConnection | undefined;
     if (redis) {
@@ -106,14 +111,18 @@ export function createTokenSource(options: TokenSourceOptions): TokenSource {
       id: redis ? `{${options.id}}` : options.id,
       // In-process, the heartbeat is what refills the reservoir; clustered, bottleneck's default (5 s) only
       // keeps this process registered, and `refreshWhileWaiting` refills while somebody waits.
-      ...(connection ? { datastore: 'ioredis' as const, connection, clearDatastore: false } : { heartbeatInterval: options.refreshMs }),
+      ...(connection ? { datastore: 'ioredis' as const, connection, clearDatastore: clear } : { heartbeatInterval: options.refreshMs }),
       ...(connection && options.gate ? { heartbeatInterval: NO_HEARTBEAT_MS } : {}),
     });
     // The gated heartbeat: the cheapest script that registers this process, only while its clock is right.
     const keepAlive =
       connection && options.gate
         ? setInterval(() => {
-            if (options.gate?.()) limiter.currentReservoir().catch((err: unknown) => onError(err, 'rate limiter heartbeat failed'));
+            if (!options.gate?.()) return;
+            limiter.currentReservoir().catch((err: unknown) => {
+              onError(err, 'rate limiter heartbeat failed');
+              if (lostState(err)) rebuild();
+            });
           }, HEARTBEAT_MS)
         : undefined;
     keepAlive?.unref();
@@ -163,23 +172,33 @@ export function createTokenSource(options: TokenSourceOptions): TokenSource {
   return {
     mode: redis ? 'redis' : 'local',
     ready: () => current.ready,
-    connected: () => !current.client || (!suspended && current.client.status === 'ready'),
+    // Re-creating lost keys is not an outage: Redis answered; calls wait for the new instance.
+    connected: () => !current.client || (!suspended && (rebuilding || current.client.status === 'ready')),
 
     async request(weight, granted) {
-      if (suspended) throw new Error('rate limiter suspended: clock skewed');
-      const { limiter } = current;
-      let stop: (() => void) | undefined;
-      if (redis) stop = refreshWhileWaiting(limiter, options.refreshMs, (err) => onError(err, 'rate limiter refresh failed'), options.gate);
-      try {
-        await limiter.schedule({ expiration: options.maxRunMs, weight }, async () => {
+      let ran = false;
+      for (let attempt = 0; ; attempt++) {
+        if (suspended) throw new Error('rate limiter suspended: clock skewed');
+        const { limiter } = current;
+        let stop: (() => void) | undefined;
+        if (redis)
+          stop = refreshWhileWaiting(limiter, options.refreshMs, (err) => onError(err, 'rate limiter refresh failed'), options.gate);
+        try {
+          await limiter.schedule({ expiration: options.maxRunMs, weight }, async () => {
+            stop?.();
+            ran = true;
+            await granted();
+          });
+          return;
+        } catch (err) {
+          if (!lostState(err)) throw err;
+          rebuild();
+          // The keys were re-created (a Redis restart, or another process's reset): ask the new instance once.
+          if (ran || attempt > 0) throw err;
+          await current.ready.catch(() => undefined);
+        } finally {
           stop?.();
-          await granted();
-        });
-      } catch (err) {
-        if (lostState(err)) rebuild();
-        throw err;
-      } finally {
-        stop?.();
+        }
       }
     },
 
@@ -201,7 +220,7 @@ export function createTokenSource(options: TokenSourceOptions): TokenSource {
     resume() {
       if (!suspended || closed) return;
       suspended = false;
-      current = open();
+      current = open(true);
       current.ready.catch((err: unknown) => onError(err, 'rate limiter could not rejoin Redis'));
     },
 

@@ -57,6 +57,7 @@ describe('clock guard on the switch board poll', () => {
     closers.push(() => store.close());
     let offset = 0;
     const guard = new ClockGuard({ maxSkewMs: 1000, logger, wallNow: () => Date.now() + offset });
+    closers.push(() => guard.close());
     const changes: boolean[] = [];
     guard.onChange((ok) => changes.push(ok));
     const board = new SwitchBoard({
@@ -90,7 +91,7 @@ describe('clock guard on the switch board poll', () => {
   it('should see a step at once, before the next poll: Redis time is carried by the monotonic clock', () => {
     let wall = 1_000_000;
     let mono = 0;
-    const guard = new ClockGuard({ maxSkewMs: 1000, wallNow: () => wall, monoNow: () => mono });
+    const guard = new ClockGuard({ maxSkewMs: 1000, wallNow: () => wall, monoNow: () => mono, watchMs: 0 });
     expect(guard.skewMs()).toBeUndefined();
     expect(guard.ok()).toBe(true); // nothing known yet: nothing refused
     guard.observe(1_000_000 - 40, 80); // Redis read its clock mid-trip: 40 ms ago + 40 ms = now

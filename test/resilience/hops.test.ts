@@ -10,7 +10,7 @@ import { REDIS_URL } from '../helpers/server.js';
 import { deploy, waitReady, type Deployment } from './cluster.js';
 import { checkInvariants, verifyAuditCli } from './invariants.js';
 import { msisdnOf, nextCustomer, Traffic } from './traffic.js';
-import { recordResult } from './results.js';
+import { dumpHops, recordResult } from './results.js';
 
 let d: Deployment;
 let traffic: Traffic;
@@ -129,6 +129,7 @@ describe('hops as aggregators send them', () => {
     }
     const report = await checkInvariants(d, traffic, { since });
     report.violations.unshift(...resumed);
+    if (resumed.length > 0) dumpHops(report.violations, traffic.hops.slice(since.hops), d);
     recordResult('clock steps (one process +20 min then back, -20 min then back)', report);
     expect(report.violations).toEqual([]);
   });
