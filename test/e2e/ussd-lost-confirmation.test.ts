@@ -77,7 +77,7 @@ describe('a retried confirming hop whose first process died holding the session 
     const intent = await intentOf(server, session.sessionId);
     await holdLockAsDeadProcess(server, session.sessionId, '1234*3*0711000002*10.01*1234');
     // The dead process got as far as the POST: Fineract committed it, and the connection died with the process.
-    server.services.sandbox!.control.timeoutAfterCommit = { count: 1, mode: 'destroy' };
+    server.services.sandbox!.control.timeoutAfterCommit = { count: 1, mode: 'destroy', ms: 0 };
     expect((await server.services.transfers.execute(intent, Date.now() + 2000)).status).toBe('processing');
     expect(transferPosts(server).filter((r) => r.committed)).toHaveLength(1);
     expect(server.services.outbox!.list(AMINA).filter((m) => m.text.includes(intent.ref))).toEqual([]);
