@@ -320,6 +320,8 @@ export async function createServices(
       keys,
       fineract,
       queue,
+      // Records' ages decide whether a resolution may send again (T30): dated by Redis's clock, not this host's.
+      now: () => Math.round(clock.serverNow()),
       receipts: translatedReceipts(translator),
       limits: config.limits,
       callMaxMs: config.hopDeadlineMs + config.fineract.timeoutMs,

@@ -55,7 +55,8 @@ export type { Priority } from './waiting-room.js';
  *   the fewest calls).
  * - With Redis down, calls are refused at once (`limiter unavailable`) rather than run unlimited;
  *   the limiter re-creates its state when Redis comes back empty.
- * - bottleneck takes "now" from each process's clock: keep the hosts' clocks in sync (NTP).
+ * - bottleneck takes "now" from each process's clock: with `clock` (the clock guard), a process whose clock is
+ *   off Redis's runs none of its scripts and re-creates its keys when it comes back; keep NTP on the hosts.
  */
 
 export interface LimiterOptions {

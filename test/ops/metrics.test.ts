@@ -78,9 +78,9 @@ describe('GET /metrics', () => {
     expect(text).not.toContain('254711000004');
   });
 
-  it('should report readiness of Redis and Fineract', async () => {
+  it("should report readiness of Redis, Fineract and this process's clock", async () => {
     const res = await fetch(`${server.url}/readyz`);
     expect(res.status).toBe(200);
-    expect(await res.json()).toEqual({ status: 'ready', store: 'ok', storeKind: 'redis', fineract: 'ok' });
+    expect(await res.json()).toEqual({ status: 'ready', store: 'ok', storeKind: 'redis', fineract: 'ok', clock: 'ok' });
   });
 });
