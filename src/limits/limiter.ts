@@ -34,12 +34,12 @@ export type { Priority } from './waiting-room.js';
  *    has lapsed and its calls have ended. At 20 calls a second a lease is one token, used at once, as before.
  * 4. **Local share** (`local-share.ts`, option `localShare`, FINERACT_RATE_LOCAL_SHARE for Fineract): a fraction
  *    of the rate and of `maxConcurrent` is split among the live processes (counted in Redis every 5 s), and each
- *    spends its part from memory: paced tokens and running slots of its own. Bottleneck holds the rest, so
- *    local and shared never add up to more than the limit. A call takes the lease's tokens first, then a local
- *    token, then waits for a grant. A lone call far under the limit therefore makes no Redis round trip. A
- *    process takes a share only once every other has counted it (at once when alone), and has none while its
- *    count is stale (Redis unreachable); a 429 pauses its local share for a second (the other processes pause
- *    theirs when Fineract answers them 429).
+ *    spends its part from memory: its share of starts in any sliding second, and running slots of its own.
+ *    Bottleneck holds the rest, so local and shared never add up to more than the limit. A call takes the
+ *    lease's tokens first, then a local token, then waits for a grant. A lone call far under the limit
+ *    therefore makes no Redis round trip. A process takes a share only once every other has counted it (at
+ *    once when alone), and has none while its count is stale (Redis unreachable); a 429 pauses its local share
+ *    for a second (the other processes pause theirs when Fineract answers them 429).
  *
  * Guarantees and limits:
  * - No more than `ratePerSecond` tokens (less the local pool) are granted per refresh interval across all
@@ -324,7 +324,7 @@ export function createSharedLimiter(options: LimiterOptions): SharedLimiter {
     return runs.length;
   }
 
-  /** Starts waiting calls from this process's local share (paced tokens, its own running slots). */
+  /** Starts waiting calls from this process's local share (its starts in the last second, its own slots). */
   function drainLocal(): void {
     if (!local) return;
     while (room.waiting() > 0 && local.canStart()) {
