@@ -26,13 +26,19 @@ import type { Cluster, Redis } from 'ioredis';
  * - a process shrinks its share as soon as it sees a larger count;
  * - a process that (re-)registers while others are live takes a share only after `validMs + settleMs` plus a
  *   heartbeat of slack (`joinMs`): by then every other process has counted it and the larger shares they had
- *   before have settled. A process alone at registration has nobody to wait for;
+ *   before have settled. A process alone at its first registration has nobody to wait for; one that had been
+ *   counted before waits even when alone (the set may have been lost with Redis's data);
  * - an entry is dropped `expireMs` (the same length) after its last heartbeat: by then its process stopped
  *   using its share (`validMs`) and that share settled, so the others may grow at once. A dead process's share
  *   stays unused until then (underuse, never overuse).
  *
  * A process's share shrinks when another joins and grows when one leaves (a closed process removes its entry
  * once its local calls have settled; a dead one's expires).
+ *
+ * Redis losing the set (a restart without persistence, a failover to a replica without it) is the one case
+ * where the sum may pass the pool for a while: a process started just then sees itself alone while the
+ * others still use their shares, until their next heartbeat finds their entries gone (they then wait as if
+ * new): at most the pool again for a heartbeat and a second. bottleneck loses its running count the same way.
  */
 
 export interface LocalShareOptions {
@@ -146,8 +152,11 @@ export function createLocalShare(options: LocalShareOptions): LocalShare {
       const [added, count] = await script.kiungaLimiterLive(key, member, expireMs);
       if (closed) return;
       // New in the set (the first beat, or the entry had expired), or out of touch long enough that it may have
-      // expired unseen: the others must count this process before it takes a share, unless it is alone.
-      if (added === 1 || sentAt - countedAt >= validMs) eligibleAt = count > 1 ? now() + joinMs : now();
+      // expired unseen: the others must count this process before it takes a share. Alone at its first beat it
+      // has nobody to wait for; a process that had been counted before and finds itself alone may be looking at
+      // a set Redis lost (a restart without persistence, a failover) while the others still use their shares.
+      const rejoin = countedAt > -Infinity;
+      if (added === 1 || sentAt - countedAt >= validMs) eligibleAt = count > 1 || rejoin ? now() + joinMs : now();
       live = count;
       countedAt = sentAt;
     } catch (err) {

@@ -159,6 +159,18 @@ describe('local share of the limit', () => {
     expect(a.limiter.stats().localShare).toMatchObject({ perSecond: 19, slots: 20 });
   });
 
+  it('should wait before taking a share again when its entry vanished, even alone (Redis lost the set while others may still use theirs)', async () => {
+    const id = uniqueId('local-lost');
+    ids.push(id);
+    const options = { id, ratePerSecond: 40, maxConcurrent: 40, localShare: 0.5, shareHeartbeatMs: 100, maxRunMs: 1_000 };
+    const a = await processOn(options);
+    expect(a.limiter.stats().localShare).toMatchObject({ processes: 1, perSecond: 19 });
+    await a.store.client.del(liveSetKey(id)); // as a Redis restart without persistence would
+    await until('A finds its entry gone', () => a.limiter.stats().localShare.perSecond === 0, 2_000);
+    expect(a.limiter.stats().localShare.processes).toBe(1);
+    await until('A takes its share again', () => a.limiter.stats().localShare.perSecond === 19);
+  });
+
   it('should keep a burst across three processes, and a fourth joining mid-burst, within the rate in every sliding second', async () => {
     const id = uniqueId('local-burst');
     ids.push(id);
