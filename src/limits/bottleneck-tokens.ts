@@ -76,6 +76,9 @@ interface Generation {
   ready: Promise<void>;
   keepAlive?: NodeJS.Timeout;
   disposed?: boolean;
+  /** Resolves when the instance is discarded: requests still waiting on it ask the next one. */
+  gone: Promise<void>;
+  leave: () => void;
 }
 
 /** bottleneck's default heartbeat, which keeps a process registered (its clients time out after 10 s). */
@@ -135,13 +138,16 @@ export function createTokenSource(options: TokenSourceOptions): TokenSource {
       // Settings already in Redis win over the constructor's; write ours (a changed rate applies on deploy).
       if (redis) await limiter.updateSettings(settings);
     })();
-    return { limiter, connection, client, ready, keepAlive };
+    let leave = () => {};
+    const gone = new Promise<void>((resolve) => (leave = resolve));
+    return { limiter, connection, client, ready, keepAlive, gone, leave };
   }
 
   async function dispose(g: Generation): Promise<void> {
     if (g.disposed) return;
     g.disposed = true;
     clearInterval(g.keepAlive);
+    g.leave();
     // Closing the connection first marks it terminated, so the limiter's own disconnect does not
     // unsubscribe on a closed subscriber (an unhandled rejection).
     await g.connection?.disconnect(false);
@@ -179,17 +185,36 @@ export function createTokenSource(options: TokenSourceOptions): TokenSource {
       let ran = false;
       for (let attempt = 0; ; attempt++) {
         if (suspended) throw new Error('rate limiter suspended: clock skewed');
-        const { limiter } = current;
+        const g = current;
+        let abandoned = false;
         let stop: (() => void) | undefined;
         if (redis)
-          stop = refreshWhileWaiting(limiter, options.refreshMs, (err) => onError(err, 'rate limiter refresh failed'), options.gate);
+          stop = refreshWhileWaiting(
+            g.limiter,
+            options.refreshMs,
+            (err) => {
+              onError(err, 'rate limiter refresh failed');
+              if (lostState(err)) rebuild();
+            },
+            options.gate,
+          );
         try {
-          await limiter.schedule({ expiration: options.maxRunMs, weight }, async () => {
+          const job = g.limiter.schedule({ expiration: options.maxRunMs, weight }, async () => {
             stop?.();
+            if (abandoned) return; // a discarded instance's late grant: the request moved on
             ran = true;
             await granted();
           });
-          return;
+          job.catch(() => undefined); // an abandoned job's end is nobody's concern
+          // A job waiting on an instance that is discarded (lost keys, a clock reset) may wait for ever: one
+          // granted with a wait stored by a clock 20 minutes ahead waits 20 minutes.
+          if ((await Promise.race([job.then(() => 'granted'), g.gone.then(() => 'gone')])) === 'granted' || ran) {
+            await job;
+            return;
+          }
+          abandoned = true;
+          if (attempt > 0 || suspended || closed) throw new Error('rate limiter instance replaced');
+          await current.ready.catch(() => undefined);
         } catch (err) {
           if (!lostState(err)) throw err;
           rebuild();
