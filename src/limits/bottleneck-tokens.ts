@@ -245,8 +245,16 @@ export function createTokenSource(options: TokenSourceOptions): TokenSource {
     resume() {
       if (!suspended || closed) return;
       suspended = false;
+      // Joining is like a rebuild: calls wait for the new instance rather than being refused.
+      rebuilding = true;
       current = open(true);
-      current.ready.catch((err: unknown) => onError(err, 'rate limiter could not rejoin Redis'));
+      current.ready.then(
+        () => (rebuilding = false),
+        (err: unknown) => {
+          rebuilding = false;
+          onError(err, 'rate limiter could not rejoin Redis');
+        },
+      );
     },
 
     async close() {

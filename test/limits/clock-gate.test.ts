@@ -81,6 +81,29 @@ describe('limiter and the clock guard', () => {
     expect(after).toEqual(['ran', 'ran', 'ran']);
   });
 
+  it('should not be held by a token request that was waiting when the skew was seen', async () => {
+    const id = uniqueId('clock-pending');
+    ids.push(id);
+    const clock = gate();
+    const a = await limiter(redisA, { id, ratePerSecond: 5, maxConcurrent: 1, clock });
+    let finish = () => {};
+    const running = a.schedule({
+      priority: 'read',
+      startBy: Date.now() + 5_000,
+      where: 'GET /slow',
+      run: () => new Promise<string>((resolve) => (finish = () => resolve('ran'))),
+    });
+    await new Promise((r) => setTimeout(r, 200)); // it holds the only running slot
+    const waiting = call(a, 10_000); // its token request waits in bottleneck
+    await new Promise((r) => setTimeout(r, 200));
+    clock.set(false);
+    expect(await waiting).toBe('limiter unavailable');
+    finish();
+    expect(await running).toBe('ran');
+    clock.set(true);
+    expect(await call(a, 5_000)).toBe('ran');
+  });
+
   it('should run no script while the guard says skewed, and refuse at once', async () => {
     const id = uniqueId('clock-off');
     ids.push(id);
