@@ -7,7 +7,7 @@
  * key prefix) and the same Fineract sandbox, itself a third child (its CPU is never counted either):
  *
  * - kiunga: the app built in the child as the e2e tests build it (`createServices` + `buildApp`, sources
- *   through tsx), with the bench's settings (bench/ussd-bench.ts);
+ *   through tsx), with the bench's settings (bench/run.ts);
  * - minimal: bench/minimal-server.ts imported as is.
  *
  * The journey is the USSD balance of a returning customer: dial, PIN, `1` (3 hops), every reply checked. A

@@ -31,6 +31,9 @@ function groupOf(frame: CallFrame): { pkg: string; file: string } {
   if (frame.functionName === '(garbage collector)') return { pkg: 'GC', file: 'GC' };
   if (frame.functionName === '(program)') return { pkg: 'program', file: 'program' };
   if (!frame.url) return { pkg: 'native', file: 'native' };
+  // The compiled server npm run bench builds (bench/run.ts) lives under node_modules but is Kiunga's own.
+  const compiled = /node_modules\/\.cache\/kiunga-bench\/(.+)\.js$/.exec(frame.url)?.[1];
+  if (compiled) return { pkg: 'kiunga (own files)', file: `kiunga:${compiled}.ts` };
   const pkg = /node_modules\/((?:@[^/]+\/)?[^/]+)/.exec(frame.url)?.[1];
   if (pkg) return { pkg, file: pkg };
   const own = /\/src\/(.+)$/.exec(frame.url)?.[1];

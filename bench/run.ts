@@ -26,7 +26,9 @@
  *
  * Settings (environment): BENCH_SECONDS (4 per round), BENCH_ROUNDS (2), BENCH_CONCURRENCY (64),
  * BENCH_CUSTOMERS (256), BENCH_REDIS_URL (unset: a private redis-server), BENCH_KIUNGA (compiled | tsx),
- * KIUNGA_LOG_LEVEL (info). With the defaults a run takes about 3.5 minutes.
+ * BENCH_JOURNEYS (all; e.g. balance,transfer,sms-balance,voice-balance), BENCH_KIUNGA_PROFILE (unset; set:
+ * Kiunga runs with --cpu-prof into /tmp/kiunga-prof, for bench/profile-summary.ts), KIUNGA_LOG_LEVEL (info).
+ * With the defaults a run took 188 to 274 s on a 2-core machine, depending on its other work.
  */
 import { spawn, spawnSync, fork, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -61,12 +63,21 @@ const SERVER_LABELS: Record<ServerName, string> = {
   peer: 'ussd-menu-builder 1.2.0 (menu per request, sessions in Redis)',
   kiunga: 'Kiunga',
 };
-const JOURNEYS: { journey: Journey; title: string; servers: ServerName[] }[] = [
+const ALL_JOURNEYS: { journey: Journey; title: string; servers: ServerName[] }[] = [
   { journey: 'ussd-balance', title: 'USSD balance', servers: ['minimal', 'peer', 'kiunga'] },
   { journey: 'ussd-transfer', title: 'USSD transfer', servers: ['minimal', 'peer', 'kiunga'] },
   { journey: 'sms-balance', title: 'SMS BAL', servers: ['minimal', 'kiunga'] },
   { journey: 'voice-balance', title: 'voice call-back balance', servers: ['kiunga'] },
 ];
+/** BENCH_JOURNEYS: the journeys measured, e.g. `balance,transfer` (`ussd-` may be left out; default all). */
+const JOURNEYS = ALL_JOURNEYS.filter(
+  ({ journey }) =>
+    !process.env.BENCH_JOURNEYS ||
+    process.env.BENCH_JOURNEYS.split(',').some((name) => [journey, journey.replace(/^ussd-/, '')].includes(name.trim())),
+);
+if (JOURNEYS.length === 0) throw new Error(`BENCH_JOURNEYS names no journey of ${ALL_JOURNEYS.map((j) => j.journey).join(', ')}`);
+/** BENCH_KIUNGA_PROFILE: Kiunga writes V8 CPU profiles (`--cpu-prof`) here when it stops (bench/profile-summary.ts reads them). */
+const PROFILE_DIR = '/tmp/kiunga-prof';
 
 // Paths below (src/, bench/, node_modules/) are the repository's, wherever the command is started from.
 process.chdir(fileURLToPath(new URL('..', import.meta.url)));
@@ -269,8 +280,11 @@ async function main() {
     TRANSFER_DAILY_LIMIT: '1000000',
     LOG_LEVEL: process.env.KIUNGA_LOG_LEVEL ?? 'info',
   };
+  const profile = process.env.BENCH_KIUNGA_PROFILE ? ['--cpu-prof', `--cpu-prof-dir=${PROFILE_DIR}`] : [];
+  if (profile.length)
+    notes.push(`Kiunga wrote CPU profiles to ${PROFILE_DIR} (BENCH_KIUNGA_PROFILE): its figures include the profiler's cost.`);
   const startKiunga = (port: number) =>
-    startChild([...kiungaArgs, 'serve'], { ...kiungaEnv, PORT: String(port) }, `http://127.0.0.1:${port}/healthz`);
+    startChild([...profile, ...kiungaArgs, 'serve'], { ...kiungaEnv, PORT: String(port) }, `http://127.0.0.1:${port}/healthz`);
   const kiunga = await startKiunga(kiungaPort);
   const minimal = await startChild(
     ['--import', 'tsx', 'bench/minimal-server.ts'],
@@ -367,10 +381,12 @@ async function main() {
    */
   const warm = async (names: ServerName[], targets: (name: ServerName) => string[], seconds: number) => {
     const delayedBefore = await delayedJobs();
-    const journeys = ['ussd-transfer', ...JOURNEYS.map((j) => j.journey).filter((j) => j !== 'ussd-transfer')] as Journey[];
+    const selected = JOURNEYS.map((j) => j.journey);
+    // Transfers first (their resolution checks run out while the rest warms up); the balance journey always.
+    const journeys = [...new Set<Journey>([...selected.filter((j) => j === 'ussd-transfer'), 'ussd-balance', ...selected])];
     for (const journey of journeys) {
       if (journey !== 'ussd-transfer') await load.order({ type: 'balances', sandboxUrl, customers: CUSTOMERS });
-      for (const name of names.filter((n) => JOURNEYS.find((j) => j.journey === journey)!.servers.includes(n))) {
+      for (const name of names.filter((n) => ALL_JOURNEYS.find((j) => j.journey === journey)!.servers.includes(n))) {
         const order = {
           type: 'run',
           label: `warm${name}`,
@@ -594,7 +610,7 @@ function report(r: {
 }): string {
   const command = [
     `BENCH_SECONDS=${SECONDS} BENCH_ROUNDS=${ROUNDS} BENCH_CONCURRENCY=${CONCURRENCY} BENCH_CUSTOMERS=${CUSTOMERS}`,
-    ...['BENCH_KIUNGA', 'BENCH_REDIS_URL', 'KIUNGA_LOG_LEVEL']
+    ...['BENCH_KIUNGA', 'BENCH_REDIS_URL', 'BENCH_JOURNEYS', 'BENCH_KIUNGA_PROFILE', 'KIUNGA_LOG_LEVEL']
       .filter((name) => process.env[name])
       .map((name) => `${name}=${process.env[name]}`),
     'npm run bench',
