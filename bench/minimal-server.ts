@@ -42,7 +42,7 @@ app.post('/channels/africastalking/sms', async (req, res) => {
   if (!from || !id) return void res.status(400).send('bad request');
   const reply = /^BAL\b/i.test(text ?? '') ? `Balance\n${await balanceLine(from)}` : 'Send BAL for your balance.';
   outbox.push({ to: from, text: reply, ref: `at:${id}` });
-  if (outbox.length > 10_000) outbox.splice(0, outbox.length - 10_000);
+  if (outbox.length > 500_000) outbox.splice(0, outbox.length - 500_000);
   res.type('text/plain').send('OK');
 });
 app.get('/sandbox/outbox', (_req, res) => void res.json(outbox));
