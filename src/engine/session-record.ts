@@ -66,15 +66,9 @@ interface StoredV2 {
 }
 
 /** The form written before (v1): full field names, the last three replies. */
-interface StoredV1 extends ConversationState {
+interface StoredV1
+  extends ConversationState, Pick<SessionRecord, 'flowId' | 'flowVersion' | 'msisdn' | 'serviceCode' | 'ended' | 'transport' | 'view'> {
   v: 1;
-  flowId: string;
-  flowVersion: string;
-  msisdn: string;
-  serviceCode?: string;
-  ended: boolean;
-  transport: unknown;
-  view?: unknown;
   hops: { key: string; reply: TurnReply }[];
   f?: Record<string, string>;
 }
