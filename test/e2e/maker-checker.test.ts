@@ -138,13 +138,15 @@ describe('maker-checker on a business account over USSD', () => {
     const [ledger0, available0, moved0] = [ledger(DUMA), available(DUMA), transfersFromDuma()];
     const { approval } = await raise('2000');
     expect(available(DUMA)).toBe(available0 - 2_000_00);
-    // Past its expiry it is gone from Baraka's list at once, whether or not its job has run yet.
-    await vi.waitFor(async () => expect((await approvals.waitingFor(2)).map((a) => a.id)).not.toContain(approval.id));
+    // Past its expiry it is gone from Baraka's list at once, whether or not its job has run yet. The expiry is
+    // a second after the request: waitFor's default of one second from here could end just before it.
+    const pastExpiry = { timeout: 5000, interval: 50 };
+    await vi.waitFor(async () => expect((await approvals.waitingFor(2)).map((a) => a.id)).not.toContain(approval.id), pastExpiry);
     // Drive the expiry job's handler (the delayed bullmq job does the same; whichever runs first wins).
     await vi.waitFor(async () => {
       await approvals.expire(approval.id);
       expect((await approvals.get(approval.id))!.state).toBe('expired');
-    });
+    }, pastExpiry);
     await vi.waitFor(() => expect(available(DUMA)).toBe(available0));
     expect([ledger(DUMA), transfersFromDuma()]).toEqual([ledger0, moved0]);
     for (const who of [AMINA, BARAKA])
