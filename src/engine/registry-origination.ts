@@ -6,7 +6,7 @@ import { profilePinId, type ProfileService } from '../origination/profiles.js';
 import { parseAmount } from '../money/transfer-service.js';
 import { actor, checkPin, FlowError, requireCustomer, type PinVerifier } from './actor-kit.js';
 import { startRead, takeRead } from '../session/hop-context.js';
-import type { Catalogue } from './catalogue.js';
+import type { Catalogue, ShownLoanProduct } from './catalogue.js';
 import type { FlowContext, FlowEvent, ViewVars } from './types.js';
 import { amountVar, type ManifestSet } from './manifest.js';
 
@@ -191,14 +191,7 @@ export function createOriginationImplementations(deps: OriginationFlowDeps) {
   const chosenTerms = (context: FlowContext): OfferedTerms => {
     const shown = offers(context).find((o) => o.productId === Number(context.data.offerProductId));
     if (!shown) throw new FlowError('not-found');
-    return {
-      productId: shown.productId,
-      productName: shown.displayName,
-      minCents: shown.minAmountMinor,
-      maxCents: shown.maxAmountMinor,
-      repayments: shown.repayments,
-      currency: shown.currency,
-    };
+    return offeredTerms(shown);
   };
   const chosenCents = (context: FlowContext) => Number(context.data.applyCents ?? 0);
   const chosenRepayments = (context: FlowContext) => Number(context.data.applyRepayments ?? 0);
@@ -391,4 +384,16 @@ export function createOriginationImplementations(deps: OriginationFlowDeps) {
   } satisfies Record<keyof typeof ORIGINATION_MANIFESTS.actions, unknown>;
 
   return { actors, actions, guards: {}, warm: (context: FlowContext) => startRead('loadApplicationMenu', () => applicationMenu(context)) };
+}
+
+/** The terms an application is made on, as the catalogue shows the product on a channel. */
+export function offeredTerms(shown: ShownLoanProduct): OfferedTerms {
+  return {
+    productId: shown.productId,
+    productName: shown.displayName,
+    minCents: shown.minAmountMinor,
+    maxCents: shown.maxAmountMinor,
+    repayments: shown.repayments,
+    currency: shown.currency,
+  };
 }

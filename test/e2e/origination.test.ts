@@ -12,6 +12,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DEMO, DEMO_UNKNOWN_MSISDN } from '../../src/sandbox/demo-data.js';
 import type { OfferedTerms } from '../../src/origination/applications.js';
+import { offeredTerms } from '../../src/engine/registry-origination.js';
 import { profilePinId, SignupRefused, type Profile } from '../../src/origination/profiles.js';
 import { atSession, startTestServer, type TestServer } from '../helpers/server.js';
 import { atSms } from '../sms/helpers.js';
@@ -59,15 +60,7 @@ const sms = async (msisdn: string) => {
 };
 
 function biashara(): OfferedTerms {
-  const shown = server.services.productCatalogue!.loanProduct(1, 'ussd', 'en')!;
-  return {
-    productId: shown.productId,
-    productName: shown.displayName,
-    minCents: shown.minAmountMinor,
-    maxCents: shown.maxAmountMinor,
-    repayments: shown.repayments,
-    currency: shown.currency,
-  };
+  return offeredTerms(server.services.productCatalogue!.loanProduct(1, 'ussd', 'en')!);
 }
 
 async function auditOf(type: string) {
