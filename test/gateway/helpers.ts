@@ -3,6 +3,8 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { FineractHttp } from '../../src/fineract/http.js';
 import { createRedisStore, type RedisStore } from '../../src/session/redis-store.js';
 import type { Sandbox } from '../../src/sandbox/index.js';
+import { afterAll, beforeAll, expect } from 'vitest';
+import { createSharedLimiter, type LimiterOptions, type SharedLimiter } from '../../src/limits/limiter.js';
 
 export const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
 
@@ -25,6 +27,35 @@ export async function openRedis(url = REDIS_URL): Promise<RedisStore> {
 export async function dropLimiterKeys(store: RedisStore, id: string): Promise<void> {
   const keys = await store.client.keys(`b_{${id}}_*`);
   if (keys.length) await store.client.del(...keys);
+}
+
+/**
+ * Two "processes" (a Redis connection each) for a test file, and the shared limiters it makes on them: each
+ * limiter is ready when returned; after the file they are closed, the ids pushed to `ids` lose their keys,
+ * and the connections close.
+ */
+export function twoProcesses() {
+  const limiters: SharedLimiter[] = [];
+  const fx = {
+    redisA: undefined as unknown as RedisStore,
+    redisB: undefined as unknown as RedisStore,
+    ids: [] as string[],
+    async limiter(redis: RedisStore, options: Omit<LimiterOptions, 'redis'>): Promise<SharedLimiter> {
+      const l = createSharedLimiter({ redis: redis.client, ...options });
+      limiters.push(l);
+      expect(await l.ready()).toBe(true);
+      return l;
+    },
+  };
+  beforeAll(async () => {
+    [fx.redisA, fx.redisB] = await Promise.all([openRedis(), openRedis()]);
+  });
+  afterAll(async () => {
+    await Promise.all(limiters.map((l) => l.close()));
+    for (const id of fx.ids) await dropLimiterKeys(fx.redisA, id);
+    await Promise.all([fx.redisA.close(), fx.redisB.close()]);
+  });
+  return fx;
 }
 
 /** The most requests that arrived within any window of `windowMs` (sliding). */

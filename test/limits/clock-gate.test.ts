@@ -4,33 +4,14 @@
  * the step. A process coming back from a skew re-creates bottleneck's keys, and the other processes' limiters
  * rebuild and carry on, their waiting calls included.
  */
-import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { createSharedLimiter, isRateLimited, type LimiterOptions, type SharedLimiter } from '../../src/limits/limiter.js';
-import type { RedisStore } from '../../src/session/redis-store.js';
-import { dropLimiterKeys, openRedis, uniqueId } from '../gateway/helpers.js';
+import { afterAll, describe, expect, it, vi } from 'vitest';
+import { isRateLimited, type SharedLimiter } from '../../src/limits/limiter.js';
+import { twoProcesses, uniqueId } from '../gateway/helpers.js';
 
 const TWENTY_MINUTES = 20 * 60_000;
-let redisA: RedisStore;
-let redisB: RedisStore;
-const ids: string[] = [];
-const limiters: SharedLimiter[] = [];
-
-beforeAll(async () => {
-  [redisA, redisB] = await Promise.all([openRedis(), openRedis()]);
-});
-afterAll(async () => {
-  vi.restoreAllMocks();
-  await Promise.all(limiters.map((l) => l.close()));
-  for (const id of ids) await dropLimiterKeys(redisA, id);
-  await Promise.all([redisA.close(), redisB.close()]);
-});
-
-async function limiter(redis: RedisStore, options: Omit<LimiterOptions, 'redis'>): Promise<SharedLimiter> {
-  const l = createSharedLimiter({ redis: redis.client, ...options });
-  limiters.push(l);
-  expect(await l.ready()).toBe(true);
-  return l;
-}
+const fx = twoProcesses();
+const { ids, limiter } = fx;
+afterAll(() => vi.restoreAllMocks());
 
 /** What the clock guard gives the limiter, driven by the test. */
 function gate() {
@@ -57,8 +38,8 @@ describe('limiter and the clock guard', () => {
     const id = uniqueId('clock-reset');
     ids.push(id);
     const clock = gate();
-    const a = await limiter(redisA, { id, ratePerSecond: 5, maxConcurrent: 4, clock });
-    const b = await limiter(redisB, { id, ratePerSecond: 5, maxConcurrent: 4 });
+    const a = await limiter(fx.redisA, { id, ratePerSecond: 5, maxConcurrent: 4, clock });
+    const b = await limiter(fx.redisB, { id, ratePerSecond: 5, maxConcurrent: 4 });
     expect([await call(a, 5_000), await call(b, 5_000)]).toEqual(['ran', 'ran']);
 
     // A's clock steps 20 minutes ahead and one of its calls runs before its guard notices.
@@ -85,7 +66,7 @@ describe('limiter and the clock guard', () => {
     const id = uniqueId('clock-pending');
     ids.push(id);
     const clock = gate();
-    const a = await limiter(redisA, { id, ratePerSecond: 5, maxConcurrent: 1, clock });
+    const a = await limiter(fx.redisA, { id, ratePerSecond: 5, maxConcurrent: 1, clock });
     let finish = () => {};
     const running = a.schedule({
       priority: 'read',
@@ -108,7 +89,7 @@ describe('limiter and the clock guard', () => {
     const id = uniqueId('clock-off');
     ids.push(id);
     const clock = gate();
-    const a = await limiter(redisA, { id, ratePerSecond: 5, maxConcurrent: 4, clock });
+    const a = await limiter(fx.redisA, { id, ratePerSecond: 5, maxConcurrent: 4, clock });
     clock.set(false);
     expect(a.stats().connected).toBe(false);
     expect(await call(a, 5_000)).toBe('limiter unavailable');

@@ -3,31 +3,12 @@
  * lasts start from process memory, with no Redis round trip. The shared limit must still hold across
  * processes: each "process" here is a limiter on its own Redis connection, sharing one limiter id.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createSharedLimiter, type LimiterOptions, type SharedLimiter } from '../../src/limits/limiter.js';
-import type { RedisStore } from '../../src/session/redis-store.js';
-import { dropLimiterKeys, maxInWindow, openRedis, uniqueId } from '../gateway/helpers.js';
+import { describe, expect, it } from 'vitest';
+import type { SharedLimiter } from '../../src/limits/limiter.js';
+import { maxInWindow, twoProcesses, uniqueId } from '../gateway/helpers.js';
 
-let redisA: RedisStore;
-let redisB: RedisStore;
-const ids: string[] = [];
-const limiters: SharedLimiter[] = [];
-
-beforeAll(async () => {
-  [redisA, redisB] = await Promise.all([openRedis(), openRedis()]);
-});
-afterAll(async () => {
-  await Promise.all(limiters.map((l) => l.close()));
-  for (const id of ids) await dropLimiterKeys(redisA, id);
-  await Promise.all([redisA.close(), redisB.close()]);
-});
-
-async function limiter(redis: RedisStore, options: Omit<LimiterOptions, 'redis'>): Promise<SharedLimiter> {
-  const l = createSharedLimiter({ redis: redis.client, ...options });
-  limiters.push(l);
-  expect(await l.ready()).toBe(true);
-  return l;
-}
+const fx = twoProcesses();
+const { ids, limiter } = fx;
 
 /** One call that records when it started. */
 const call = (l: SharedLimiter, starts: number[]) =>
@@ -43,7 +24,7 @@ describe('limiter leases', () => {
     const id = uniqueId('lease-stream');
     ids.push(id);
     // A lease long enough not to lapse during the test: the count below does not depend on speed.
-    const l = await limiter(redisA, { id, ratePerSecond: 2_000, maxConcurrent: 256, leaseMs: 30_000 });
+    const l = await limiter(fx.redisA, { id, ratePerSecond: 2_000, maxConcurrent: 256, leaseMs: 30_000 });
     const starts: number[] = [];
     for (let i = 0; i < 100; i++) await call(l, starts); // one at a time, as hops come
     const stats = l.stats();
@@ -58,8 +39,8 @@ describe('limiter leases', () => {
     const id = uniqueId('lease-slots');
     ids.push(id);
     // A lease of 4 tokens (a quarter of 16 in flight) that would last five minutes holds 4 slots; B wants all 16.
-    const a = await limiter(redisA, { id, ratePerSecond: 2_000, maxConcurrent: 16, leaseMs: 300_000 });
-    const b = await limiter(redisB, { id, ratePerSecond: 2_000, maxConcurrent: 16 });
+    const a = await limiter(fx.redisA, { id, ratePerSecond: 2_000, maxConcurrent: 16, leaseMs: 300_000 });
+    const b = await limiter(fx.redisB, { id, ratePerSecond: 2_000, maxConcurrent: 16 });
     await call(a, []);
     // B's calls run until A's lease ends: at most 12 at once while it holds its 4 slots.
     let release: () => void = () => undefined;
@@ -91,7 +72,7 @@ describe('limiter leases', () => {
     ids.push(id);
     // 40/s: leases of up to 2 tokens (rate / 20), paced at 38/s; each limiter alone could run its 80 calls at once.
     const options = { id, ratePerSecond: 40, maxConcurrent: 8 };
-    const [a, b] = await Promise.all([limiter(redisA, options), limiter(redisB, options)]);
+    const [a, b] = await Promise.all([limiter(fx.redisA, options), limiter(fx.redisB, options)]);
     const starts: number[] = [];
     const calls = Array.from({ length: 80 }, () => [call(a, starts), call(b, starts)]).flat();
     const results = await Promise.allSettled(calls);
