@@ -9,7 +9,7 @@ import { withLock } from '../session/lock.js';
 import { remainingMs } from '../limits/deadline.js';
 import { maskMsisdn } from '../logger.js';
 import { currentCaller } from './caller.js';
-import type { Cluster, Redis } from 'ioredis';
+import { Cluster, type Redis } from 'ioredis';
 import {
   createLockoutStore,
   LOCKOUT_LUA_FUNCTION,
@@ -160,11 +160,14 @@ const HASH_BYTES = 32;
  * sent again. Both hashes are compared through SHA-1 so the comparison's time says nothing about the stored
  * hash.
  *
- * KEYS: the PIN record, the customer's lockout hash, the numbers that failed for the customer.
+ * KEYS: the PIN record, the customer's lockout hash, the numbers that failed for the customer, and (where it
+ * shares the server: not on a Cluster) the calling number's lockout hash: a number locked for any customer
+ * compares nothing, so its guesses neither count against the customer nor clear their failures.
  * ARGV: 'fail', now, the lockout policy (6), the salt (base64), the candidate hash (base64), the number ('' for
  * none), the numbers' TTL in ms, how many numbers are kept.
- * Returns {'not-set'}, {'unreadable'}, {'salt', salt}, {'held', until} (locked: nothing compared), {'ok', failures
- * and locks forgotten}, or the lockout's fail answer.
+ * Returns {'not-set'}, {'unreadable'}, {'salt', salt}, {'held', until} (the customer locked: nothing compared),
+ * {'number-held', until} (the number locked: nothing compared), {'ok', failures and locks forgotten}, or the
+ * lockout's fail answer.
  */
 const PIN_CHECK_LUA =
   LOCKOUT_LUA_FUNCTION +
@@ -175,6 +178,10 @@ local ok, rec = pcall(cjson.decode, raw)
 if not ok or type(rec) ~= 'table' or type(rec.salt) ~= 'string' or type(rec.hash) ~= 'string' then return {'unreadable'} end
 if rec.salt ~= ARGV[9] then return {'salt', rec.salt} end
 local st = {'status', ARGV[2], ARGV[3], ARGV[4], ARGV[5], ARGV[6], ARGV[7], ARGV[8]}
+if KEYS[4] then
+  local number = lockout(KEYS[4], st)
+  if number[1] == 1 then return {'number-held', number[2]} end
+end
 local state = lockout(KEYS[2], st)
 if state[1] == 1 then return {'held', state[2]} end
 if redis.sha1hex(rec.hash) == redis.sha1hex(ARGV[10]) then
@@ -201,7 +208,8 @@ return lockout(KEYS[2], ARGV)`;
 
 type PinCheckReply = [string, (string | number)?, number?, number?];
 interface PinCheckScript {
-  kiungaPinCheck(pinKey: string, lockoutKey: string, numbersKey: string, ...args: (string | number)[]): Promise<PinCheckReply>;
+  /** `keyCount` 3, or 4 with the number's lockout hash after the customer's keys. */
+  kiungaPinCheck(keyCount: 3 | 4, ...keysThenArgs: (string | number)[]): Promise<PinCheckReply>;
 }
 
 /** The session fact holding the salt of a customer's PIN record (see `HopScope.facts`). */
@@ -343,8 +351,11 @@ export function createPinService(options: PinServiceOptions): PinService {
   };
 
   const redis = store.kind === 'redis' ? (store as { client?: Redis | Cluster }).client : undefined;
-  redis?.defineCommand('kiungaPinCheck', { numberOfKeys: 3, lua: PIN_CHECK_LUA });
+  // The number of keys is given per call (3, or 4 with the number's lockout where it shares the server).
+  redis?.defineCommand('kiungaPinCheck', { lua: PIN_CHECK_LUA });
   const pinScript = redis as unknown as PinCheckScript | undefined;
+  // On a Cluster the number's lockout lives in another slot than the customer's keys: it is read before the script.
+  const clustered = redis instanceof Cluster;
 
   /** The check in one script (see PIN_CHECK_LUA); the number's own lockout read alongside it. */
   async function scriptedCheck(
@@ -358,9 +369,15 @@ export function createPinService(options: PinServiceOptions): PinService {
     const valid = typeof pin === 'string' && format.test(pin);
     let salt = sessionFact(saltFact(clientId));
     let numberState: Promise<SubjectState> | undefined;
+    if (clustered && numberSubject) {
+      // The script cannot see the number's lockout here: a locked number compares nothing, so it is read first.
+      numberState = lockout.status(numberSubject, at);
+      const number = await numberState;
+      if (number.locked) return lockedResult([number]);
+    }
     if (salt === undefined) {
       // Not learned yet in this session: the record's salt first, with the number's lockout.
-      numberState = numberSubject ? lockout.status(numberSubject, at) : undefined;
+      numberState ??= numberSubject ? lockout.status(numberSubject, at) : undefined;
       const raw = await store.get(keys.pin(clientId));
       if (raw === null) {
         await numberState;
@@ -373,10 +390,9 @@ export function createPinService(options: PinServiceOptions): PinService {
     for (let attempt = 0; ; attempt++) {
       // A PIN of the wrong shape never matches, and counts as a wrong one.
       const candidate = valid ? digest(Buffer.from(salt, 'base64'), pin).toString('base64') : '';
+      const customerKeys = [keys.pin(clientId), customerKey(clientId), numbersKey(clientId)];
       const sent = script.kiungaPinCheck(
-        keys.pin(clientId),
-        customerKey(clientId),
-        numbersKey(clientId),
+        ...((numberSubject && !clustered ? [4, ...customerKeys, numberSubject] : [3, ...customerKeys]) as [3 | 4, ...string[]]),
         'fail',
         at,
         ...policyArgs(policy),
@@ -407,7 +423,7 @@ export function createPinService(options: PinServiceOptions): PinService {
       }
       // A number locked for any customer stays locked: nothing this check found is told.
       if (number?.locked) return lockedResult([number]);
-      if (kind === 'held') {
+      if (kind === 'held' || kind === 'number-held') {
         const until = Number(value);
         return lockedResult([{ hard: until < 0, ...(until > 0 ? { until } : {}) }]);
       }

@@ -229,6 +229,22 @@ export function pinContract(label: string, open: () => Promise<KeyValueStore>, p
       expect(await pins.verify(a, '1234', { msisdn: number })).toEqual({ result: 'ok' });
     });
 
+    it('a locked number compares nothing: its wrong PINs do not count against a customer, its right PIN clears nothing', async () => {
+      const c = await newClient();
+      const d = await newClient();
+      const locked = '+254722000204';
+      for (const g of ['0000', '0000', '0000']) await pins.verify(c, g, { msisdn: locked });
+      expect(await pins.verify(c, '1234', { msisdn: locked })).toMatchObject({ result: 'locked' });
+      // d has one failure of their own, from their own number.
+      expect(await pins.verify(d, '0000', { msisdn: '+254722000205' })).toEqual({ result: 'wrong', attemptsLeft: 2 });
+      for (const g of ['0000', '1111', '2222', '3333'])
+        expect(await pins.verify(d, g, { msisdn: locked })).toMatchObject({ result: 'locked' });
+      expect(await pins.status(d)).toEqual({ locked: false, hard: false, failures: 1, locks: 0 });
+      expect(await pins.verify(d, '1234', { msisdn: locked })).toMatchObject({ result: 'locked' });
+      expect(await pins.status(d)).toEqual({ locked: false, hard: false, failures: 1, locks: 0 });
+      expect(await pins.verify(d, '0000', { msisdn: '+254722000205' })).toEqual({ result: 'wrong', attemptsLeft: 1 });
+    });
+
     it('seedIfAbsent never overwrites an existing PIN', async () => {
       const id = ++nextClient;
       expect(await pins.seedIfAbsent(id, '2468')).toBe(true);
