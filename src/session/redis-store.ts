@@ -206,13 +206,40 @@ export function createRedisStore(url: string, options: RedisStoreOptions = {}): 
     throw new StoreUnavailable(`redis is not connected (${client.status})`);
   }
 
-  async function run<T>(op: string, command: () => Promise<T>): Promise<T> {
-    await ensureReady();
+  const failure = (op: string, err: unknown) => {
+    const e = err as Error & { code?: string };
+    return new StoreUnavailable(`redis ${op} failed: ${scrub(String(e?.message))}`, e?.code);
+  };
+
+  /** Sends `command`, its failure as `StoreUnavailable`. */
+  function send<T>(op: string, command: () => Promise<T>): Promise<T> {
+    let sent: Promise<T>;
     try {
-      return await command();
+      sent = command();
     } catch (err) {
-      const e = err as Error & { code?: string };
-      throw new StoreUnavailable(`redis ${op} failed: ${scrub(String(e.message))}`, e.code);
+      return Promise.reject(failure(op, err));
+    }
+    return sent.catch((err: unknown) => {
+      throw failure(op, err);
+    });
+  }
+
+  /**
+   * Runs `command` once the store is ready. Connected (every hop's case), the command is sent at once,
+   * without an async wrapper around it: each promise a command makes costs every hop (the hop's async
+   * context is copied onto each one).
+   */
+  function run<T>(op: string, command: () => Promise<T>): Promise<T> {
+    if (!closed && everReady && client.status === 'ready') return send(op, command);
+    return ensureReady().then(() => send(op, command));
+  }
+
+  /** `checkTtl(ttlMs)`, a bad TTL as a rejection (as from an async method). */
+  function ttlOrReject(ttlMs: number): number | Promise<never> {
+    try {
+      return checkTtl(ttlMs);
+    } catch (err) {
+      return Promise.reject(err as Error);
     }
   }
 
@@ -243,9 +270,9 @@ export function createRedisStore(url: string, options: RedisStoreOptions = {}): 
       await run('del', () => client.del(key));
     },
 
-    async deleteIfEquals(key, value) {
+    deleteIfEquals(key, value) {
       forgetEarlyRead(key);
-      return (await run('deleteIfEquals', () => scripts.kiungaDeleteIfEquals(key, value))) === 1;
+      return run('deleteIfEquals', () => scripts.kiungaDeleteIfEquals(key, value)).then((n) => n === 1);
     },
 
     async increment(key, ttlMs, by = 1) {
@@ -256,17 +283,23 @@ export function createRedisStore(url: string, options: RedisStoreOptions = {}): 
       return run('increment', () => scripts.kiungaIncrementWithTtl(key, ttl, by));
     },
 
-    async lockAndGet(lockKey, token, lockTtlMs, key) {
-      const ttl = checkTtl(lockTtlMs);
-      const [locked, value] = await run('lockAndGet', () => scripts.kiungaLockAndGet(lockKey, key, token, ttl));
-      return { locked: locked === 1, value: locked === 1 ? (value ?? null) : null };
+    // The hop's own two round trips: promise chains rather than async methods (one promise each, not two).
+    lockAndGet(lockKey, token, lockTtlMs, key) {
+      const ttl = ttlOrReject(lockTtlMs);
+      if (typeof ttl !== 'number') return ttl;
+      return run('lockAndGet', () => scripts.kiungaLockAndGet(lockKey, key, token, ttl)).then(([locked, value]) => ({
+        locked: locked === 1,
+        value: locked === 1 ? (value ?? null) : null,
+      }));
     },
 
-    async setAndUnlock(key, value, ttlMs, lockKey, token) {
+    setAndUnlock(key, value, ttlMs, lockKey, token) {
       forgetEarlyRead(key);
-      const ttl = checkTtl(ttlMs);
-      const written = await run('setAndUnlock', () => scripts.kiungaSetAndUnlock(key, lockKey, value, ttl, token));
-      if (written !== 1) throw new LockLost(lockKey);
+      const ttl = ttlOrReject(ttlMs);
+      if (typeof ttl !== 'number') return ttl;
+      return run('setAndUnlock', () => scripts.kiungaSetAndUnlock(key, lockKey, value, ttl, token)).then((written) => {
+        if (written !== 1) throw new LockLost(lockKey);
+      });
     },
 
     async ping() {
