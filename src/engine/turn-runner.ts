@@ -139,14 +139,14 @@ interface HopLock {
  * (a hop that lost its lock must not release or overwrite the next holder's); it never leaves Redis, so it
  * need not be unpredictable, and one random draw per process replaces one per hop.
  */
+const TOKEN_PREFIX = `${randomBytes(12).toString('base64url')}-`;
+let tokenCount = 0;
+
 /**
  * The session lock's value: unique (`TOKEN_PREFIX` and a count), then the holder's hop key (shortened, a
  * keyed hash already), so that a retry of that very hop can recognise the hop it is waiting for.
  */
 export const lockToken = (hopKey: string): string => `${TOKEN_PREFIX}${(tokenCount++).toString(36)}.${shortHopKey(hopKey)}`;
-
-const TOKEN_PREFIX = `${randomBytes(12).toString('base64url')}-`;
-let tokenCount = 0;
 
 /** True when the lock value `held` was taken by a hop with `hopKey` (`lockToken`). */
 export const heldByHop = (held: string | null, hopKey: string): boolean => !!held && held.endsWith(`.${shortHopKey(hopKey)}`);
@@ -157,17 +157,17 @@ export const heldByHop = (held: string | null, hopKey: string): boolean => !!hel
  */
 const LOST_HOP_MARGIN_MS = 400;
 
+/**
+ * The internal deadline of a hop that must be answered within `budgetMs` of arrival: the engine stops
+ * waiting earlier (25%, at most 1 s), keeping time to persist and answer even when a burst keeps the event
+ * loop busy and timers fire late (measured: 300 ms late under 1,000 simultaneous sessions on 2 cores).
+ */
 export function hopDeadline(budgetMs: number, arrivedAt = Date.now()): number {
   return arrivedAt + budgetMs - Math.min(1000, Math.round(budgetMs * 0.25));
 }
 
 export class TurnRunner {
   /** Prometheus metrics of hops, registered by the app on /metrics. The flow id is a label, never a number or session. */
-/**
- * The internal deadline of a hop that must be answered within `budgetMs` of arrival: the engine stops
- * waiting earlier (25%, at most 1 s), keeping time to persist and answer even when a burst keeps the event
- * loop busy and timers fire late (measured: 300 ms late under 1,000 simultaneous sessions on 2 cores).
- */
   readonly metrics: Metric[];
   private readonly hops: Counter<'channel' | 'flow' | 'outcome'>;
   private readonly hopSeconds: Histogram<'channel'>;
