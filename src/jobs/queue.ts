@@ -2,6 +2,7 @@ import { Queue, UnrecoverableError, Worker, type ConnectionOptions, type Job } f
 import { Redis, Cluster } from 'ioredis';
 import type { Logger } from 'pino';
 import { JOB_SCHEMAS, type JobCatalogue, type JobDataOf, type Jobs } from './catalogue.js';
+import { hostname } from 'node:os';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { settlesWithin } from '../time.js';
 
@@ -68,6 +69,27 @@ export interface JobCounts {
 
 const DEFAULTS = { attempts: 8, backoffMs: 1000 };
 
+/**
+ * How long a running job's lock lasts without renewal (bullmq `lockDuration`; its worker renews it every half
+ * of this). A job whose process died keeps its lock this long, then a stalled-job check (`STALLED_CHECK_MS`)
+ * of any live worker hands it to another worker: it runs again at most JOB_LOCK_MS + STALLED_CHECK_MS after
+ * the death (bullmq's defaults, 30 s and 30 s, made a customer promised a transfer's SMS wait up to a minute).
+ * The price of a shorter lock: a worker that cannot renew for this long (its event loop blocked, Redis out of
+ * reach) loses the job to another worker while still running it. A resolution or a hook job run twice reads
+ * Fineract again and changes nothing (records, keys and notices are written once); an SMS or a call sent by
+ * both goes out twice, as after any death between sending and finishing the job (delivery is at least once).
+ */
+export const JOB_LOCK_MS = 10_000;
+/** Between two stalled-job checks (bullmq `stalledInterval`; one check per interval across all workers). */
+export const STALLED_CHECK_MS = 5_000;
+/**
+ * Stalls a job survives (bullmq `maxStalledCount`, default 1): past it bullmq fails the job for good, whatever
+ * its attempts, and its id stays taken (`removeOnFail`), so a transfer's resolution lost that way is never
+ * queued again and its customer never gets the promised SMS. Two: a job survives a process death and a lost
+ * lock; a job that kills every process running it still stops on the third.
+ */
+export const MAX_STALLED = 2;
+
 /** A job the worker refuses for good: no schema for its name, or data that does not match it. */
 export class InvalidJobError extends Error {
   constructor(
@@ -111,6 +133,13 @@ export interface BullQueueOptions<C extends JobCatalogue = typeof JOB_SCHEMAS> e
    * this process's worker pauses while its clock is skewed (other processes' workers run the jobs meanwhile).
    */
   clock?: { ok(): boolean; onChange(listener: (ok: boolean) => void): void; serverNow(): number };
+  /**
+   * This worker's name, stored on each job it takes (bullmq's `processedBy`): which process runs or ran a
+   * job. Default `<hostname>:<pid>`.
+   */
+  workerName?: string;
+  /** The lock and the stalled-job check's interval (default `JOB_LOCK_MS`, `STALLED_CHECK_MS`; tests shorten them). */
+  stalled?: { lockMs: number; checkMs: number };
 }
 
 export function createBullQueue<C extends JobCatalogue = typeof JOB_SCHEMAS>(
@@ -185,7 +214,15 @@ export function createBullQueue<C extends JobCatalogue = typeof JOB_SCHEMAS>(
             active--;
           }
         },
-        { connection: connection(), prefix, concurrency: options.concurrency ?? 8 },
+        {
+          connection: connection(),
+          prefix,
+          concurrency: options.concurrency ?? 8,
+          name: options.workerName ?? `${hostname()}:${process.pid}`,
+          lockDuration: options.stalled?.lockMs ?? JOB_LOCK_MS,
+          stalledInterval: options.stalled?.checkMs ?? STALLED_CHECK_MS,
+          maxStalledCount: MAX_STALLED,
+        },
       );
       worker.on('failed', (job, err) =>
         logger.warn({ job: job?.name, attempt: job?.attemptsMade, err: { type: err.name, message: err.message } }, 'job failed'),

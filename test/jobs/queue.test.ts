@@ -1,15 +1,17 @@
 /**
  * The job queue: the in-process queue's deduplication is bounded (count and age) without ever forgetting
  * a job that has not finished; `close` waits for running jobs, reports what it could not drain, and on
- * bullmq leaves waiting and delayed jobs in Redis.
+ * bullmq leaves waiting and delayed jobs in Redis; a bullmq job names the process running it, and survives
+ * two processes dying under it.
  */
 import { randomBytes } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { afterAll, describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it, vi } from 'vitest';
 import { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
 import { pino } from 'pino';
 import { z } from 'zod';
+import { hostname } from 'node:os';
 import { createBullQueue, createMemoryQueue } from '../../src/jobs/queue.js';
 import { createRedisStore } from '../../src/session/redis-store.js';
 import { REDIS_URL } from '../helpers/server.js';
@@ -130,14 +132,15 @@ describe('in-process queue depth', () => {
 describe('bullmq queue close (real Redis)', () => {
   const prefixes: string[] = [];
   const stores: ReturnType<typeof createRedisStore>[] = [];
-  const open = async () => {
-    const prefix = `kiunga-jobs-${randomBytes(4).toString('hex')}`;
+  const open = async (options: { prefix?: string; workerName?: string; stalled?: { lockMs: number; checkMs: number } } = {}) => {
+    const prefix = options.prefix ?? `kiunga-jobs-${randomBytes(4).toString('hex')}`;
     prefixes.push(prefix);
     const store = createRedisStore(REDIS_URL);
     stores.push(store);
     await store.ping();
     const inspect = new Queue('jobs', { connection: new Redis(REDIS_URL, { maxRetriesPerRequest: null }), prefix: `{${prefix}:bull}` });
-    return { queue: createBullQueue({ jobs, redis: store.client, prefix, logger }), inspect };
+    const { workerName, stalled } = options;
+    return { queue: createBullQueue({ jobs, redis: store.client, prefix, logger, workerName, stalled }), inspect, prefix };
   };
   afterAll(async () => {
     const redis = new Redis(REDIS_URL);
@@ -195,6 +198,59 @@ describe('bullmq queue close (real Redis)', () => {
     for (let i = 0; i < 200 && !started; i++) await sleep(10);
     expect(await queue.close(200)).toEqual({ running: 1, dropped: 0 });
     expect(await inspect.getJobState('stuck-one')).toBe('active');
+    await inspect.close();
+    await (await inspect.client).quit();
+  });
+
+  it("names the process running a job on it (bullmq's processedBy: host and pid)", async () => {
+    const { queue, inspect } = await open();
+    queue.handle('job', async () => undefined);
+    await queue.start();
+    await queue.add('job', {}, { jobId: 'named' });
+    await vi.waitFor(async () => expect(await inspect.getJobState('named')).toBe('completed'), { timeout: 5000 });
+    expect((await inspect.getJob('named'))?.processedBy).toBe(`${hostname()}:${process.pid}`);
+    await queue.close(1000);
+    await inspect.close();
+    await (await inspect.client).quit();
+  });
+
+  it('runs a job to the end on a third worker after the two before it died under it (two stalls)', async () => {
+    // A process's death: its queue closed with the job still running (its connections gone, the lock left to expire).
+    const stalled = { lockMs: 600, checkMs: 300 };
+    const first = await open({ workerName: 'first', stalled });
+    const { prefix, inspect } = first;
+    const takenBy: string[] = [];
+    const stuck = (name: string) => async () => {
+      takenBy.push(name);
+      await new Promise(() => undefined);
+    };
+    first.queue.handle('stuck', stuck('first'));
+    await first.queue.start();
+    await first.queue.add('stuck', {}, { jobId: 'stalls-twice', attempts: 1 });
+    await vi.waitFor(() => expect(takenBy).toEqual(['first']), { timeout: 5000 });
+    expect(await first.queue.close(50)).toEqual({ running: 1, dropped: 0 });
+
+    const second = await open({ prefix, workerName: 'second', stalled });
+    second.queue.handle('stuck', stuck('second'));
+    await second.queue.start();
+    await vi.waitFor(() => expect(takenBy).toEqual(['first', 'second']), { timeout: 10_000, interval: 50 });
+    expect(await second.queue.close(50)).toEqual({ running: 1, dropped: 0 });
+
+    const third = await open({ prefix, workerName: 'third', stalled });
+    third.queue.handle('stuck', async () => void takenBy.push('third'));
+    await third.queue.start();
+    await vi.waitFor(async () => expect(await inspect.getJobState('stalls-twice')).not.toMatch(/active|waiting/), {
+      timeout: 10_000,
+      interval: 50,
+    });
+    const job = await inspect.getJob('stalls-twice');
+    expect({ state: await inspect.getJobState('stalls-twice'), reason: job?.failedReason, by: job?.processedBy }).toEqual({
+      state: 'completed',
+      reason: undefined,
+      by: 'third',
+    });
+    expect(takenBy).toEqual(['first', 'second', 'third']);
+    await third.queue.close(1000);
     await inspect.close();
     await (await inspect.client).quit();
   });
