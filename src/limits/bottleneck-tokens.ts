@@ -1,6 +1,6 @@
 import Bottleneck from 'bottleneck';
 import type { Cluster, Redis } from 'ioredis';
-import { lostState, refreshWhileWaiting } from './bottleneck-workarounds.js';
+import { lostState, refreshWhileWaiting, watchGrantDue } from './bottleneck-workarounds.js';
 
 /**
  * The tokens of the shared limit: bottleneck, clustered on Redis (`datastore: 'ioredis'`) or in-process when
@@ -46,9 +46,11 @@ export interface TokenSource {
   connected(): boolean;
   /**
    * Asks for one grant of `weight` tokens; `granted` runs when it is given and holds the slots until it
-   * settles. Rejects when the grant could not be asked for (Redis unreachable, keys lost).
+   * settles. Its `dueAt` is the time (epoch ms, this host's clock) the shared pacing gave the grant, which a slow
+   * Redis answer or a busy event loop may have passed (Redis only; undefined in-process). Rejects when the grant
+   * could not be asked for (Redis unreachable, keys lost).
    */
-  request(weight: number, granted: () => Promise<void>): Promise<void>;
+  request(weight: number, granted: (dueAt: number | undefined) => Promise<void>): Promise<void>;
   /** Spends `n` tokens of the current second in every process. */
   spend(n: number): Promise<void>;
   /** Grants still running in this process (bottleneck's count). */
@@ -79,6 +81,8 @@ interface Generation {
   /** Resolves when the instance is discarded: requests still waiting on it ask the next one. */
   gone: Promise<void>;
   leave: () => void;
+  /** The due time of the latest grant answered on this instance's connection (one request at a time). */
+  due: { at?: number };
 }
 
 /** bottleneck's default heartbeat, which keeps a process registered (its clients time out after 10 s). */
@@ -100,8 +104,10 @@ export function createTokenSource(options: TokenSourceOptions): TokenSource {
   function open(clear = false): Generation {
     let client: Redis | Cluster | undefined;
     let connection: Bottleneck.IORedisConnection | undefined;
+    const due: { at?: number } = {};
     if (redis) {
       client = redis.duplicate();
+      watchGrantDue(client, (at) => (due.at = at));
       // Uses `client` for commands and `client.duplicate()` for its subscriber; both are closed with it.
       connection = new Bottleneck.IORedisConnection({ client });
       connection.on('error', (err: unknown) => onError(err, 'rate limiter redis error'));
@@ -140,7 +146,7 @@ export function createTokenSource(options: TokenSourceOptions): TokenSource {
     })();
     let leave = () => {};
     const gone = new Promise<void>((resolve) => (leave = resolve));
-    return { limiter, connection, client, ready, keepAlive, gone, leave };
+    return { limiter, connection, client, ready, keepAlive, gone, leave, due };
   }
 
   async function dispose(g: Generation): Promise<void> {
@@ -203,7 +209,9 @@ export function createTokenSource(options: TokenSourceOptions): TokenSource {
             stop?.();
             if (abandoned) return; // a discarded instance's late grant: the request moved on
             ran = true;
-            await granted();
+            const dueAt = g.due.at;
+            g.due.at = undefined;
+            await granted(dueAt);
           });
           job.catch(() => undefined); // an abandoned job's end is nobody's concern
           // A job waiting on an instance that is discarded (lost keys, a clock reset) may wait for ever: one

@@ -1,3 +1,4 @@
+import { channel } from 'node:diagnostics_channel';
 import type { Cluster, Redis } from 'ioredis';
 import type { Logger } from '../logger.js';
 import { PACE_MARGIN } from '../constants.js';
@@ -28,8 +29,8 @@ export type { Priority } from './waiting-room.js';
  * 3. **Leases**: one grant reserves a batch of tokens (its bottleneck weight: that many reservoir units and
  *    running slots), sized to this process's recent demand and capped at `rate / 20` (tokens for calls not
  *    waiting yet at a quarter of `maxConcurrent`, so one process never holds every slot). The tokens the waiting
- *    calls do not take stay in process memory for `leaseMs` (default: the pace margin's share of a second,
- *    50 ms), and calls arriving meanwhile start from them with no Redis round trip (a bottleneck job costs
+ *    calls do not take stay in process memory until `leaseMs` after the grant's due time (default: the pace
+ *    margin's share of a second, 50 ms), and calls arriving meanwhile start from them with no Redis round trip (a bottleneck job costs
  *    three scripts). Unused tokens lapse (`wastedTokens`); the grant's running slots are freed when the lease
  *    has lapsed and its calls have ended. At 20 calls a second a lease is one token, used at once, as before.
  * 4. **Local share** (`local-share.ts`, option `localShare`, FINERACT_RATE_LOCAL_SHARE for Fineract): a fraction
@@ -45,9 +46,16 @@ export type { Priority } from './waiting-room.js';
  * - No more than `ratePerSecond` tokens (less the local pool) are granted per refresh interval across all
  *   processes, the local shares add at most the pool per sliding second (paced like the grants), grants at
  *   least `minTime` apart, and no more than `maxConcurrent` calls run at once (a lease holds as many running
- *   slots as it has tokens; a local call holds one of its process's local slots, outside bottleneck's). A
- *   token is used within `leaseMs` of its grant, so a sliding second sees at most the rate plus one lease per
- *   process. Measured at a sandbox Fineract, two processes at 20/s never put
+ *   slots as it has tokens; a local call holds one of its process's local slots, outside bottleneck's).
+ * - A grant is due at the time bottleneck's pacing gave it (at least `minTime` after the one before, on the
+ *   processes' clocks), and its tokens are used by `leaseMs` after that time. A grant answered later (a slow
+ *   Redis answer, a busy event loop) starts nothing (`lateGrants`): every process can hold one, and each late
+ *   one would join the grants due after it (three processes could each add one to a sliding second). So a
+ *   sliding second's shared starts are those of grants due within 1,000 + `leaseMs` ms: with the default lease
+ *   (the pace margin's share of a second) at most the shared rate (a batch more where rounding falls badly),
+ *   the local shares adding at most their pool. Skew between hosts' clocks adds to it. The limit is kept on
+ *   starts; where the upstream counts arrivals, network and event-loop delay after the start move calls across
+ *   a second's edge, which the rest of the pace margin absorbs only in part. Measured at a sandbox Fineract, two processes at 20/s never put
  *   more than 21 calls in any sliding second (test/gateway/shared-limit); two limiters bursting at 40/s stay
  *   within 40 + 2 leases (test/limits/lease.test.ts).
  *   A burst of k calls on an idle limiter takes (k - 1) x minTime to start: the price of smoothness.
@@ -81,9 +89,9 @@ export interface LimiterOptions {
    */
   heartbeatMs?: number;
   /**
-   * How long the unused tokens of a grant stay usable in this process (default `1000 * paceMargin` ms, 50 ms):
-   * the pace margin then also absorbs the spread of a lease's starts. 0: a grant's tokens go only to the calls
-   * waiting when it comes.
+   * How long after its due time a grant's tokens stay usable in this process (default `1000 * paceMargin` ms,
+   * 50 ms): the pace margin then also absorbs the spread of a lease's starts; a grant answered later starts
+   * nothing. 0: a grant's tokens go only to the calls waiting when it comes, however late.
    */
   leaseMs?: number;
   /**
@@ -100,6 +108,7 @@ export interface LimiterOptions {
   /** A running call's slot is freed after this long even if the call still runs (crashed process; default 30,000). */
   maxRunMs?: number;
   logger?: Logger;
+  /** Epoch milliseconds (default `Date.now`); also compared with bottleneck's due times, which use `Date.now`. */
   now?: () => number;
   /**
    * The clock guard (Redis): bottleneck's scripts take "now" from this process, so while the guard says its
@@ -130,6 +139,8 @@ export interface LimiterStats {
   fromLease: number;
   /** Calls started from this process's local share (no Redis round trip). */
   fromLocal: number;
+  /** Grants that came after their due time plus `leaseMs` and started nothing (their tokens are in `wastedTokens`). */
+  lateGrants: number;
   /** This process's local share now (all 0 when there is none). */
   localShare: LocalShareStats;
   /** Times the upstream's "too many requests" emptied the shared reservoir. */
@@ -151,6 +162,20 @@ export interface SharedLimiter {
   /** Refuses the waiting calls, waits (up to 5 s) for running ones, and leaves Redis; the store's client stays open. */
   close(): Promise<void>;
 }
+
+/** What `START_CHANNEL` publishes for each call started: when (epoch ms, sub-millisecond) and from which path. */
+export interface LimiterStart {
+  id: string;
+  via: 'shared' | 'local';
+  at: number;
+}
+/**
+ * A `node:diagnostics_channel` name: every call the limiter starts is published there (a `LimiterStart`), for
+ * tests and tracing that compare the limiter's starts with the arrivals the upstream counts. Nothing is built
+ * while nobody subscribes.
+ */
+export const START_CHANNEL = 'kiunga:limiter:start';
+const startChannel = channel(START_CHANNEL);
 
 const ID = /^[A-Za-z0-9_.:-]{1,100}$/;
 const ERROR_LOG_INTERVAL_MS = 5_000;
@@ -252,11 +277,18 @@ export function createSharedLimiter(options: LimiterOptions): SharedLimiter {
   let batches = 0;
   let fromLease = 0;
   let fromLocal = 0;
+  let lateGrants = 0;
   /** A pump at the local share's next token, while calls wait for it or a grant. */
   let localTimer: unknown;
   let penalties = 0;
   let lastPenalty = -Infinity;
   let closed = false;
+  /** Publishes `count` starts made just now on `START_CHANNEL`. */
+  function published(count: number, via: LimiterStart['via']): void {
+    if (count === 0 || !startChannel.hasSubscribers) return;
+    const at = performance.timeOrigin + performance.now();
+    for (let i = 0; i < count; i++) startChannel.publish({ id: options.id, via, at } satisfies LimiterStart);
+  }
 
   /** Calls that came to wait lately, decayed over about a second: what the next lease is sized for. */
   let demand = 0;
@@ -312,6 +344,7 @@ export function createSharedLimiter(options: LimiterOptions): SharedLimiter {
     const l = lease;
     if (!l || room.waiting() === 0) return 0;
     const runs = room.startUpTo(l.left);
+    published(runs.length, 'shared');
     l.left -= runs.length;
     l.running += runs.length;
     for (const run of runs) {
@@ -330,6 +363,7 @@ export function createSharedLimiter(options: LimiterOptions): SharedLimiter {
     while (room.waiting() > 0 && local.canStart()) {
       const [run] = room.startUpTo(1);
       if (!run) break;
+      published(1, 'local');
       local.started();
       fromLocal++;
       void run.then(() => {
@@ -367,7 +401,7 @@ export function createSharedLimiter(options: LimiterOptions): SharedLimiter {
     tokens
       .request(
         weight,
-        () =>
+        (dueAt) =>
           new Promise<void>((release) => {
             granted = true;
             tokenPending = false;
@@ -375,10 +409,20 @@ export function createSharedLimiter(options: LimiterOptions): SharedLimiter {
             if (lease) lapse(lease);
             const l: Lease = { left: weight, running: 0, timer: undefined, release, released: false };
             lease = l;
+            // The grant's tokens are used by its due time plus the lease (the pacing gave it that time); one that
+            // comes later (a slow Redis answer, a busy event loop) starts nothing: its calls would join the grants
+            // given after it, and every process can hold one.
+            const t = now();
+            const until = dueAt === undefined || leaseMs === 0 ? t + leaseMs : dueAt + leaseMs;
+            if (t > until) {
+              lateGrants++;
+              lapse(l);
+              return pump();
+            }
             drainLease();
             if (l.left > 0) {
-              if (leaseMs > 0 && !closed) {
-                l.timer = clock.setTimer(() => lapse(l), leaseMs);
+              if (until > t && !closed) {
+                l.timer = clock.setTimer(() => lapse(l), until - t);
                 (l.timer as { unref?: () => void } | undefined)?.unref?.(); // a lease never keeps a process alive
               } else lapse(l);
             }
@@ -436,6 +480,7 @@ export function createSharedLimiter(options: LimiterOptions): SharedLimiter {
         batches,
         fromLease,
         fromLocal,
+        lateGrants,
         localShare: local?.stats() ?? { processes: 0, perSecond: 0, slots: 0, running: 0 },
         penalties,
       };

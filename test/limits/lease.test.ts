@@ -67,6 +67,31 @@ describe('limiter leases', () => {
     expect(a.stats().wastedTokens).toBe(3);
   });
 
+  it('should start nothing from a grant that comes later than its due time plus the lease (the call waits for the next grant)', async () => {
+    const id = uniqueId('lease-late');
+    ids.push(id);
+    // The limiter's clock runs a second ahead of bottleneck's until the first grant was seen late: that grant's
+    // callback comes, in the limiter's eyes, a second after the time bottleneck gave it. A late grant started at
+    // once would put its calls beside grants given after it (each process can hold one).
+    let ahead = 1_000;
+    const l = await limiter(fx.redisA, { id, ratePerSecond: 20, maxConcurrent: 4, now: () => Date.now() + ahead });
+    const starts: number[] = [];
+    const pending = l.schedule({
+      priority: 'read',
+      startBy: Date.now() + 30_000,
+      where: 'GET /x',
+      run: async () => void starts.push(Date.now()),
+    });
+    for (const end = Date.now() + 5_000; l.stats().lateGrants === 0 && Date.now() < end;) await new Promise((r) => setTimeout(r, 5));
+    ahead = 0;
+    await pending;
+    const stats = l.stats();
+    expect(stats.lateGrants, JSON.stringify(stats)).toBe(1);
+    expect(starts).toHaveLength(1);
+    expect(stats.batches).toBe(2); // the late grant started nothing; the next one started the call
+    expect(stats.wastedTokens).toBe(1);
+  });
+
   it('should keep a burst across two limiters within the shared rate (plus one lease each)', async () => {
     const id = uniqueId('lease-burst');
     ids.push(id);

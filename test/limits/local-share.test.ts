@@ -102,7 +102,8 @@ describe('local share of the limit', () => {
       watch.stop();
       const own = watch.lines.filter((w) => !isBackground(w));
       const stats = limiter.stats();
-      counts[localShare] = { commands: own.length, fromLocal: stats.fromLocal, batches: stats.batches };
+      // A grant answered after its due time plus the lease (a loaded machine) starts nothing and is asked again.
+      counts[localShare] = { commands: own.length, fromLocal: stats.fromLocal, batches: stats.batches - stats.lateGrants };
     }
     // The control: without a local share the same call is a bottleneck job (submit, register, free).
     expect(counts[0], JSON.stringify(counts)).toMatchObject({ fromLocal: 0, batches: 2 });
