@@ -6,10 +6,12 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { Queue } from 'bullmq';
+import { Redis } from 'ioredis';
 import { generateAuditKeys } from '../../src/audit/checkpoints.js';
 import { createKeys } from '../../src/session/keys.js';
 import { createRedisStore } from '../../src/session/redis-store.js';
@@ -201,6 +203,11 @@ export class KiungaProcess extends Child {
     this.nodeFlags = ['--import', CLOCK_OFFSET];
   }
 
+  /** The name its job worker stores on each job it takes (bullmq's `processedBy`, src/jobs/queue.ts). */
+  get workerName(): string | undefined {
+    return this.child?.pid === undefined ? undefined : `${hostname()}:${this.child.pid}`;
+  }
+
   /** Sets the wall-clock offset (ms) and waits until the process has read it. */
   async stepClock(ms: number): Promise<void> {
     if (!this.#clockFile) throw new Error('useSteppableClock() first');
@@ -330,4 +337,50 @@ export async function deploy(options: {
       }
     },
   } satisfies Deployment;
+}
+
+/** A job as a scenario reads it in Redis (bullmq's own fields). */
+export interface JobView {
+  id: string;
+  name: string;
+  data: Record<string, unknown>;
+  /** The worker that took it last (`<hostname>:<pid>` of a Kiunga process). */
+  processedBy?: string;
+  /** Times bullmq found it stalled (its worker gone with its lock) and handed it to another worker. */
+  stalledCounter: number;
+  state: string;
+}
+
+/** Reads the deployment's job queue (bullmq, on a plain Redis URL) without running any job. */
+export function jobInspector(d: Pick<Deployment, 'redisUrl' | 'prefix'>) {
+  const connection = new Redis(d.redisUrl, { maxRetriesPerRequest: null });
+  const queue = new Queue('jobs', { connection, prefix: `{${d.prefix}:bull}` });
+  const view = async (id: string): Promise<JobView | undefined> => {
+    const job = await queue.getJob(id);
+    if (!job?.id) return undefined;
+    const { name, data, processedBy, stalledCounter } = job;
+    return { id: job.id, name, data: data as Record<string, unknown>, processedBy, stalledCounter, state: await job.getState() };
+  };
+  return {
+    async job(id: string): Promise<JobView> {
+      const found = await view(id);
+      if (!found) throw new Error(`no job ${id}`);
+      return found;
+    },
+    /** The first job named `name` whose data matches, once a worker runs it (polled every 25 ms). */
+    async activeJob(name: string, match: (data: Record<string, unknown>) => boolean, timeoutMs: number): Promise<JobView> {
+      const until = Date.now() + timeoutMs;
+      while (Date.now() < until) {
+        for (const job of await queue.getActive()) {
+          if (job.id && job.name === name && match(job.data as Record<string, unknown>) && job.processedBy) return (await view(job.id))!;
+        }
+        await sleep(25);
+      }
+      throw new Error(`no ${name} job running after ${timeoutMs} ms`);
+    },
+    async close(): Promise<void> {
+      await queue.close();
+      connection.disconnect();
+    },
+  };
 }

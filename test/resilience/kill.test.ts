@@ -1,15 +1,18 @@
 /**
- * A Kiunga process SIGKILLed under load (docs/resilience.md): mid-hop (reads in flight at Fineract) and
- * mid-transfer (the transfer's POST in flight), while the sessions carry on on the two other processes; the
- * killed process is then started again, as a supervisor would. A hop that died with its process is sent
- * again to another one, as the aggregator retries.
+ * A Kiunga process SIGKILLed under load (docs/resilience.md): mid-hop (reads in flight at Fineract),
+ * mid-transfer (the transfer's POST in flight), and while its job worker resolves a transfer (the job left
+ * active in Redis, taken again by another process's worker once its lock expires), while the sessions carry
+ * on on the two other processes; the killed process is then started again, as a supervisor would. A hop that
+ * died with its process is sent again to another one, as the aggregator retries.
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { RESOLVE_JOB } from '../../src/jobs/catalogue.js';
+import { JOB_LOCK_MS, STALLED_CHECK_MS } from '../../src/jobs/queue.js';
 import { REDIS_URL } from '../helpers/server.js';
-import { deploy, waitReady, type Deployment, type KiungaProcess } from './cluster.js';
+import { deploy, jobInspector, waitReady, type Deployment, type KiungaProcess } from './cluster.js';
 import { checkInvariants, verifyAuditCli } from './invariants.js';
-import { barrier, nextCustomer, Traffic } from './traffic.js';
+import { accountOf, barrier, kes, msisdnOf, nextCustomer, Traffic } from './traffic.js';
 import { recordResult } from './results.js';
 
 let d: Deployment;
@@ -82,6 +85,58 @@ describe('a Kiunga process killed', () => {
     const report = await invariants('Kiunga SIGKILLed mid-transfer', since);
     expect(report.hopsKilled).toBeGreaterThan(0);
   });
+
+  it('while its worker resolves a transfer: another worker takes the job once its lock expires, one SMS', async () => {
+    const since = traffic.mark();
+    const from = nextCustomer();
+    // The transfer commits and its answer is held back past FINERACT_TIMEOUT_MS: the customer reads "being
+    // processed", the record stays uncertain, and its resolution job runs callMaxMs + 1 s later.
+    const intent = await traffic.transfer(from, from + 100, {
+      beforeConfirm: async () => void (await d.sandbox.control({ timeoutAfterCommit: { count: 1, mode: 'delay', ms: 3000 } })),
+    });
+    expect(intent.replies.join(' | ')).toMatch(/being processed/);
+    // The resolution's lookup answered 1.2 s late (under FINERACT_TIMEOUT_MS, so not a failure): the job is
+    // active that long on whichever process's worker took it, named in the job (bullmq's processedBy).
+    await d.sandbox.control({ latencyMs: 1200 });
+    const jobs = jobInspector(d);
+    try {
+      const running = await jobs.activeJob(RESOLVE_JOB, (data) => data.clientId === accountOf(from), 20_000);
+      const victim = d.kiunga.find((k) => k.workerName === running.processedBy);
+      if (!victim) throw new Error(`no Kiunga process is ${running.processedBy}`);
+      await traffic.collectSms();
+      await victim.kill('SIGKILL');
+      const killedAt = performance.now();
+      await d.sandbox.control({ reset: true });
+      const restarted = sleep(1500).then(() => victim.start());
+      // The job's lock lasts JOB_LOCK_MS from its last renewal (at most that long after the death); the next
+      // stalled-job check, at most STALLED_CHECK_MS later, moves it back to wait; then a worker runs it (one
+      // lookup, the receipt's SMS job). 3 s for those and for this loop's reads on a loaded 2-core machine.
+      const bound = JOB_LOCK_MS + STALLED_CHECK_MS + 3000;
+      const sent = () => [...traffic.sms.values()].filter((m) => m.to === msisdnOf(from) && m.text.includes(kes(intent.amountCents)));
+      while (sent().length === 0 && performance.now() - killedAt < bound + 10_000) {
+        await sleep(250);
+        await traffic.collectSms();
+      }
+      const smsAfterMs = Math.round(performance.now() - killedAt);
+      await restarted;
+      await waitReady(d.kiunga);
+      const report = await checkInvariants(d, traffic, { since, settleMs: 45_000 });
+      expect(report.violations).toEqual([]);
+      const done = await jobs.job(running.id);
+      expect({
+        sms: sent().map((m) => m.text.slice(0, 9)),
+        takenAgainAfterStall: done.stalledCounter,
+        by: done.processedBy === running.processedBy ? 'the dead worker' : 'another worker',
+        state: done.state,
+      }).toEqual({ sms: ['You sent '], takenAgainAfterStall: 1, by: 'another worker', state: 'completed' });
+      expect(smsAfterMs).toBeLessThan(bound);
+      expect(report.done).toBe(1);
+      recordResult('Kiunga SIGKILLed while its worker resolves a transfer', report, { smsAfterKillMs: smsAfterMs, boundMs: bound });
+    } finally {
+      await jobs.close();
+    }
+  });
+
   it("leaves a trail the operator's `kiunga audit verify` passes", async () => {
     expect((await verifyAuditCli(d)).output).toMatch(/"ok":true/);
   });

@@ -4,14 +4,17 @@ import type { Deployment } from './cluster.js';
 import type { HopRecord } from './traffic.js';
 
 /**
- * Appends one scenario's report as a JSON line to RESILIENCE_RESULTS when set (docs/resilience.md's results
- * table is made from such a run); otherwise does nothing.
+ * Appends one scenario's report (and its own figures, `extra`) as a JSON line to RESILIENCE_RESULTS when set
+ * (docs/resilience.md's results table is made from such a run); otherwise does nothing.
  */
-export function recordResult(scenario: string, report: InvariantReport): void {
+export function recordResult(scenario: string, report: InvariantReport, extra: Record<string, number> = {}): void {
   const file = process.env.RESILIENCE_RESULTS;
   if (!file) return;
   const { violations, ...figures } = report;
-  appendFileSync(file, `${JSON.stringify({ scenario, ...figures, violations: violations.length, details: violations.slice(0, 5) })}\n`);
+  appendFileSync(
+    file,
+    `${JSON.stringify({ scenario, ...figures, ...extra, violations: violations.length, details: violations.slice(0, 5) })}\n`,
+  );
 }
 
 /**
