@@ -158,14 +158,15 @@ export function channelRouter(adapters: readonly ChannelAdapter[], deps: Wrapper
           get log() {
             return log();
           },
-          admit: async (msisdn) => {
-            if (!deps.abuse) return { ok: true };
-            const admission = await deps.abuse.admit({ source: sourceOf(req), msisdn });
-            if (!admission.ok) {
-              refuse(res, logger, { route: route.label, reason: `${admission.bucket} limit`, msisdn });
-              res.set('retry-after', String(admission.retryAfterS));
-            }
-            return admission;
+          admit: (msisdn) => {
+            if (!deps.abuse) return Promise.resolve({ ok: true });
+            return deps.abuse.admit({ source: sourceOf(req), msisdn }).then((admission) => {
+              if (!admission.ok) {
+                refuse(res, logger, { route: route.label, reason: `${admission.bucket} limit`, msisdn });
+                res.set('retry-after', String(admission.retryAfterS));
+              }
+              return admission;
+            });
           },
         };
         // The kill switch, after the request proved where it comes from and before any work.

@@ -118,9 +118,8 @@ export function africastalkingUssd(options: AtUssdOptions): ChannelAdapter<UssdI
       // The flow that names this service code, else the USSD catch-all (the flow files decide).
       const flowId = options.flowFor('ussd', inbound.serviceCode) ?? '';
       const opening = (fields.text ?? '') === '';
-      const admitted = admission.then((a) => a.ok);
       const reply = await withCaller({ msisdn: inbound.msisdn, channel: 'ussd' }, () =>
-        runner.run({ ...inbound, flowId, opening, admitted }, hop.deadlineAt),
+        runner.run({ ...inbound, flowId, opening, admitted: admission }, hop.deadlineAt),
       );
       if (!(await admission).ok) return answer(options.busyText?.() ?? options.politeEnd(), true);
       return render(reply);

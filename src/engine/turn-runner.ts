@@ -54,7 +54,7 @@ export interface TurnRequest {
    * the session lock: when it refuses, the lock is released, nothing runs or renders, and the reply is empty
    * (the caller answers politely).
    */
-  admitted?: Promise<boolean>;
+  admitted?: Promise<{ readonly ok: boolean }>;
 }
 
 /** The texts a presenter renders with: the session's flow version's, or the server's for a polite end. */
@@ -219,7 +219,7 @@ export class TurnRunner {
       for (;;) {
         const taken = await store.lockAndGet(hop.lockKey, hop.token, Math.max(1000, deadlineAt - Date.now() + 2000), hop.sessionKey);
         if (admission) {
-          const admitted = await admission;
+          const { ok: admitted } = await admission;
           admission = undefined;
           if (!admitted) {
             if (taken.locked) await store.deleteIfEquals(hop.lockKey, hop.token).catch(() => undefined);

@@ -205,18 +205,27 @@ function queryString(query: Record<string, QueryValue> | undefined): string {
   return s ? `?${s}` : '';
 }
 
-async function readCapped(body: Dispatcher.ResponseData['body']): Promise<string> {
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of body as AsyncIterable<Buffer>) {
-    size += chunk.length;
-    if (size > MAX_RESPONSE_BYTES) {
-      body.destroy();
-      throw new FineractUnavailable(`Fineract response too large (over ${MAX_RESPONSE_BYTES} bytes)`);
-    }
-    chunks.push(chunk);
-  }
-  return Buffer.concat(chunks).toString('utf8');
+/**
+ * The body as text, refused past MAX_RESPONSE_BYTES. Read with the stream's events in one promise: an async
+ * iterator over the chunks makes several promises per chunk, and every promise made while serving a hop costs
+ * a copy of the hop's async context.
+ */
+function readCapped(body: Dispatcher.ResponseData['body']): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    body.on('data', (chunk: Buffer) => {
+      size += chunk.length;
+      if (size > MAX_RESPONSE_BYTES) {
+        body.destroy();
+        reject(new FineractUnavailable(`Fineract response too large (over ${MAX_RESPONSE_BYTES} bytes)`));
+        return;
+      }
+      chunks.push(chunk);
+    });
+    body.once('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
+    body.once('error', reject);
+  });
 }
 
 function parseJson(text: string): unknown {

@@ -4,7 +4,7 @@ import type { Logger } from '../logger.js';
 import { maskMsisdn } from '../logger.js';
 import { tagSafe, type Keys } from '../session/keys.js';
 import type { KeyValueStore } from '../session/store.js';
-import { createTokenBuckets, type BucketSpec, type TokenBuckets } from './buckets.js';
+import { createTokenBuckets, type BucketSpec, type TakeResult, type TokenBuckets } from './buckets.js';
 
 /**
  * Abuse limits on every channel route, checked before the turn runner and before any Fineract lookup
@@ -73,6 +73,7 @@ export function trustedSourceList(entries: readonly string[]): BlockList {
 }
 
 const ERROR_LOG_INTERVAL_MS = 5000;
+const ADMITTED: Admission = Object.freeze({ ok: true });
 
 export function createAbuseLimiter(options: AbuseLimiterOptions): AbuseLimiter {
   const { keys, logger } = options;
@@ -90,27 +91,36 @@ export function createAbuseLimiter(options: AbuseLimiterOptions): AbuseLimiter {
 
   return {
     trusted,
-    async admit({ source, msisdn }) {
+    // A promise chain, not an async method: it runs on every hop, and each promise costs a copy of the hop's context.
+    admit({ source, msisdn }) {
       const specs: (BucketSpec & { bucket: AbuseBucket })[] = [];
       if (msisdn) specs.push({ bucket: 'number', key: abuseKey(keys, 'n', msisdn), ...perMinute(options.numberPerMin) });
       if (source && !trusted(source))
         specs.push({ bucket: 'source', key: abuseKey(keys, 's', source), ...perMinute(options.sourcePerMin) });
-      if (specs.length === 0) return { ok: true };
+      if (specs.length === 0) return Promise.resolve(ADMITTED);
+      let taking: Promise<TakeResult>;
       try {
-        const result = await buckets.take(specs);
-        if (result.ok) return { ok: true };
-        return { ok: false, bucket: specs[result.refused]!.bucket, retryAfterS: Math.max(1, Math.ceil(result.retryAfterMs / 1000)) };
+        taking = buckets.take(specs);
       } catch (err) {
-        const t = performance.now();
-        if (t - lastErrorLog >= ERROR_LOG_INTERVAL_MS) {
-          lastErrorLog = t;
-          logger?.warn(
-            { reason: (err as Error)?.message, msisdn: msisdn ? maskMsisdn(msisdn) : undefined },
-            'abuse limits unavailable; request let through',
-          );
-        }
-        return { ok: true };
+        taking = Promise.reject(err as Error);
       }
+      return taking.then(
+        (result): Admission =>
+          result.ok
+            ? ADMITTED
+            : { ok: false, bucket: specs[result.refused]!.bucket, retryAfterS: Math.max(1, Math.ceil(result.retryAfterMs / 1000)) },
+        (err: unknown): Admission => {
+          const t = performance.now();
+          if (t - lastErrorLog >= ERROR_LOG_INTERVAL_MS) {
+            lastErrorLog = t;
+            logger?.warn(
+              { reason: (err as Error)?.message, msisdn: msisdn ? maskMsisdn(msisdn) : undefined },
+              'abuse limits unavailable; request let through',
+            );
+          }
+          return ADMITTED;
+        },
+      );
     },
   };
 }

@@ -60,13 +60,19 @@ export function createTokenBuckets(store: KeyValueStore, options: { now?: () => 
     client.defineCommand('kiungaTakeTokens', { lua: TAKE_LUA });
     const script = client as unknown as TakeScript;
     return {
-      async take(specs) {
-        if (specs.length === 0) return { ok: true };
+      // A promise chain, not an async method: every hop takes from the buckets.
+      take(specs) {
+        if (specs.length === 0) return Promise.resolve({ ok: true });
+        const args: (string | number)[] = specs.map((s) => s.key);
+        for (const s of specs) args.push(s.capacity, s.perSecond / 1000, costOf(s));
+        const send = () =>
+          script
+            .kiungaTakeTokens(specs.length, ...args)
+            .then(([refused, retryAfterMs]): TakeResult =>
+              refused === 0 ? { ok: true } : { ok: false, refused: refused - 1, retryAfterMs },
+            );
         // The store waits for its very first connection (and says why it cannot); the raw client would not.
-        if (client.status !== 'ready') await store.ping();
-        const args = specs.flatMap((s) => [s.capacity, s.perSecond / 1000, costOf(s)]);
-        const [refused, retryAfterMs] = await script.kiungaTakeTokens(specs.length, ...specs.map((s) => s.key), ...args);
-        return refused === 0 ? { ok: true } : { ok: false, refused: refused - 1, retryAfterMs };
+        return client.status === 'ready' ? send() : store.ping().then(send);
       },
     };
   }

@@ -194,13 +194,13 @@ describe('turn runner: the abuse limits', () => {
     renders.length = 0;
     const hops = async () => (await runner.metrics[0]!.get()).values.reduce((n, v) => n + v.value, 0);
     const counted = await hops();
-    await runner.run({ ...request(session, []), admitted: Promise.resolve(false) }, Date.now() + 5000);
+    await runner.run({ ...request(session, []), admitted: Promise.resolve({ ok: false }) }, Date.now() + 5000);
     expect(renders).toHaveLength(0);
     expect(await services.store.get(services.keys.session('ussd', session))).toBeNull();
     expect(await services.store.get(services.keys.lock('ussd', session))).toBeNull();
     // Counted by the refusals metric of the channel wrapper, not as a hop.
     expect(await hops()).toBe(counted);
     // Admitted, the same session opens at once (no lock left behind).
-    expect((await runner.run({ ...request(session, []), admitted: Promise.resolve(true) }, Date.now() + 5000)).text).toMatch(/PIN/);
+    expect((await runner.run({ ...request(session, []), admitted: Promise.resolve({ ok: true }) }, Date.now() + 5000)).text).toMatch(/PIN/);
   });
 });
