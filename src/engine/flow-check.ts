@@ -266,7 +266,7 @@ export function checkFlow(flow: FlowFile, ctx: CheckContext): FlowProblem[] {
     const all = [...new Set(Object.values(manifests.actions).flatMap((m) => Object.keys(m[field] ?? {})))];
     const why =
       by.length > 0
-        ? `only ${by.join(', ')} sets it, and this flow never runs ${by.length === 1 ? 'it' : 'them'}`
+        ? `only ${by.join(', ')} ${by.length === 1 ? 'sets' : 'set'} it, and this flow never runs ${by.length === 1 ? 'it' : 'them'}`
         : `no action sets it${suggest(name, all)}`;
     add(path, `${what} '${name}' is never set: ${why}`, field === 'flags' ? 'undeclared-flag' : 'undeclared-list');
   };

@@ -44,7 +44,8 @@ export const APPROVAL_MANIFESTS = {
   actors: {
     loadApprovalMenu: {
       description:
-        'after the PIN (USSD only): the business account this customer raises payments from, and how many approvals wait for them',
+        'after the PIN (USSD only): the business account this customer raises payments from, and how many approvals wait for them ' +
+        "(loadMenu reads them with the menu's other facts)",
     },
     loadApprovals: {
       description: 'the approvals waiting for this customer, newest first, expired ones left out; none (any more): approval-closed',
@@ -129,6 +130,25 @@ export const APPROVAL_MANIFESTS = {
 
 type Ctx = { context: FlowContext; event: FlowEvent };
 
+/** What the menu shows of business payments and approvals (`loadApprovalMenu`, `loadMenu`). */
+export interface ApprovalMenu {
+  business: { accountNo: string; accountId: number; clientId: number; officeId: number; name: string } | null;
+  waiting: number;
+}
+
+/** What `rememberApprovalMenu` (and `rememberMenu`) keep: `hasBusiness`, `hasApprovals`, the business and the count. */
+export function rememberedApprovalMenu(context: FlowContext, out: ApprovalMenu): Pick<FlowContext, 'data' | 'view'> {
+  return {
+    data: {
+      ...context.data,
+      businessSource: out.business ? JSON.stringify(out.business) : null,
+      hasBusiness: out.business !== null,
+      hasApprovals: out.waiting > 0,
+    },
+    view: { ...context.view, business: out.business?.name ?? '', waiting: out.waiting },
+  };
+}
+
 export function createApprovalImplementations(deps: ApprovalFlowDeps) {
   const { logger } = deps;
   const service = () => {
@@ -176,7 +196,7 @@ export function createApprovalImplementations(deps: ApprovalFlowDeps) {
   };
 
   /** What the menu shows of business payments and approvals (USSD only); read early while the PIN is checked. */
-  const approvalMenu = async (context: FlowContext) => {
+  const approvalMenu = async (context: FlowContext): Promise<ApprovalMenu> => {
     const customer = requireCustomer(context);
     // A business payment and its approvals need the USSD menus (a voice call or an SMS has no such screens).
     if (context.channel !== 'ussd' || !deps.approvals) return { business: null, waiting: 0 };
@@ -250,18 +270,7 @@ export function createApprovalImplementations(deps: ApprovalFlowDeps) {
   } satisfies Record<keyof typeof APPROVAL_MANIFESTS.actors, AnyActorLogic>;
 
   const actions = {
-    rememberApprovalMenu: assign(({ context, event }: Ctx) => {
-      const out = event.output as { business: { name: string } | null; waiting: number };
-      return {
-        data: {
-          ...context.data,
-          businessSource: out.business ? JSON.stringify(out.business) : null,
-          hasBusiness: out.business !== null,
-          hasApprovals: out.waiting > 0,
-        },
-        view: { ...context.view, business: out.business?.name ?? '', waiting: out.waiting },
-      };
-    }),
+    rememberApprovalMenu: assign(({ context, event }: Ctx) => rememberedApprovalMenu(context, event.output as ApprovalMenu)),
     useBusiness: assign(({ context }: Ctx) => {
       const source =
         typeof context.data.businessSource === 'string'
@@ -313,5 +322,12 @@ export function createApprovalImplementations(deps: ApprovalFlowDeps) {
     decisionIs: ({ event }: Ctx, params: z.infer<typeof decisionParams>) => (event.output as { status?: string })?.status === params.status,
   } satisfies Record<keyof typeof APPROVAL_MANIFESTS.guards, unknown>;
 
-  return { actors, actions, guards, warm: (context: FlowContext) => startRead('loadApprovalMenu', () => approvalMenu(context)) };
+  return {
+    actors,
+    actions,
+    guards,
+    warm: (context: FlowContext) => startRead('loadApprovalMenu', () => approvalMenu(context)),
+    /** The read `loadMenu` makes (taken from the PIN hop's early read when there is one). */
+    menuRead: (context: FlowContext) => takeRead('loadApprovalMenu', () => approvalMenu(context)),
+  };
 }

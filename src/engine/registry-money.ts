@@ -93,7 +93,9 @@ const TRANSFER_REFUSALS = ['sim-swap', 'sim-swap-unknown', 'inactive', 'insuffic
 /** Manifests of the money actions, guards and actors. */
 export const MONEY_MANIFESTS = {
   actors: {
-    loadAccounts: { description: "after the PIN: the customer's savings accounts and loans" },
+    loadAccounts: {
+      description: "after the PIN: the customer's savings accounts and loans (loadMenu reads them with the menu's other facts)",
+    },
     findRecipient: { description: 'finds the customer of the phone number typed', errors: ['unknown-recipient', 'self'] },
     fetchLoan: { description: "reads the customer's loan: next instalment and outstanding amount", errors: ['no-account'] },
     checkAmount: {
@@ -125,7 +127,8 @@ export const MONEY_MANIFESTS = {
     cancelCode: { description: "revokes the customer's open payment code: nothing can move with it any more" },
     findPendingCode: {
       description:
-        'after the PIN: a payment code still open from an earlier session (a redial within its validity); resolves { pending: true | false }',
+        'after the PIN: a payment code still open from an earlier session (a redial within its validity); resolves { pending: true | false } ' +
+        "(loadMenu reads it with the menu's other facts)",
     },
   },
   actions: {
@@ -180,7 +183,8 @@ export const MONEY_MANIFESTS = {
       views: { triesLeft: { max: 1, example: '2', description: 'one-time code tries left' } },
     },
     resumeCode: {
-      description: 'after findPendingCode: the intent the open code was sent for becomes the intent of this session (same idempotency key)',
+      description:
+        'after findPendingCode or loadMenu: the intent the open code was sent for becomes the intent of this session (same idempotency key)',
       views: {
         amount: amountVar('the amount to send'),
         counterparty: counterpartyVar,
@@ -204,7 +208,9 @@ export const MONEY_MANIFESTS = {
       description: "the transfer's outcome on onDone: `{ type: outcomeIs, params: { status: processing } }`",
       params: outcomeParams,
     },
-    codePending: { description: 'on findPendingCode onDone: a payment code is still open (the redial resumes at the code prompt)' },
+    codePending: {
+      description: 'on findPendingCode or loadMenu onDone: a payment code is still open (the redial resumes at the code prompt)',
+    },
     moneyOn: { description: 'money movement is switched on (kill switch `money` and `all` on, their state known)' },
   },
 } as const satisfies ManifestSet;
@@ -353,6 +359,34 @@ export function savingsFact(clientId: number): number[] | undefined {
   const known = sessionFact(`savings:${clientId}`);
   if (known === undefined) return undefined;
   return known === '' ? [] : known.split(',').map(Number);
+}
+
+/** The customer's accounts as the menu reads them after the PIN (`loadAccounts`, `loadMenu`). */
+export type MenuAccounts = Awaited<ReturnType<FineractClient['listAccounts']>>;
+
+/**
+ * What `rememberAccounts` (and `rememberMenu`) keep of the accounts: which menu items work for this customer
+ * (`hasAccount`, `hasOwnAccounts`, `hasLoan`), the account paid from and the others.
+ */
+export function rememberedAccounts(context: FlowContext, out: MenuAccounts): Pick<FlowContext, 'data' | 'view'> {
+  const [primary, ...others] = out.savings;
+  const loan = out.loans[0];
+  return {
+    data: {
+      ...context.data,
+      fromAccountId: primary?.id ?? null,
+      hasAccount: !!primary,
+      hasOwnAccounts: others.length > 0,
+      hasLoan: !!loan && !!primary,
+      loanId: loan?.id ?? null,
+      ownAccount: primary ? `${primary.productName} ${primary.accountNo}` : '',
+    },
+    view: {
+      ...context.view,
+      ownAccounts: others.map((a): ViewVars => ({ account: `${a.productName} ${a.accountNo}`, accountId: a.id })),
+      account: primary ? `${primary.productName} ${primary.accountNo}` : '',
+    },
+  };
 }
 
 export function createMoneyImplementations(deps: MoneyDeps) {
@@ -612,27 +646,7 @@ export function createMoneyImplementations(deps: MoneyDeps) {
   } satisfies Record<keyof typeof MONEY_MANIFESTS.actors, AnyActorLogic>;
 
   const actions = {
-    rememberAccounts: assign(({ context, event }: Ctx) => {
-      const out = event.output as Awaited<ReturnType<FineractClient['listAccounts']>>;
-      const [primary, ...others] = out.savings;
-      const loan = out.loans[0];
-      return {
-        data: {
-          ...context.data,
-          fromAccountId: primary?.id ?? null,
-          hasAccount: !!primary,
-          hasOwnAccounts: others.length > 0,
-          hasLoan: !!loan && !!primary,
-          loanId: loan?.id ?? null,
-          ownAccount: primary ? `${primary.productName} ${primary.accountNo}` : '',
-        },
-        view: {
-          ...context.view,
-          ownAccounts: others.map((a): ViewVars => ({ account: `${a.productName} ${a.accountNo}`, accountId: a.id })),
-          account: primary ? `${primary.productName} ${primary.accountNo}` : '',
-        },
-      };
-    }),
+    rememberAccounts: assign(({ context, event }: Ctx) => rememberedAccounts(context, event.output as MenuAccounts)),
     /** `{ type: usePurpose, params: { purpose: send } }` on entering a money journey. */
     usePurpose: assign(({ context }: Ctx, params: z.infer<typeof purposeParams>) => ({
       // A journey pays from the customer's own account unless useBusiness follows.
@@ -785,5 +799,10 @@ export function createMoneyImplementations(deps: MoneyDeps) {
 
   // The accounts are read early by the store (EngineDeps.warmAccounts: the cached list only, never Fineract).
   const warm = (context: FlowContext) => startRead('findPendingCode', () => pendingCode(context));
-  return { actors, actions, guards, warm };
+  /** The reads `loadMenu` makes at once (each taken from the PIN hop's early read when there is one). */
+  const menuReads = {
+    accounts: (context: FlowContext) => takeRead('loadAccounts', () => accountsOf(context)),
+    pendingCode: (context: FlowContext) => takeRead('findPendingCode', () => pendingCode(context)),
+  };
+  return { actors, actions, guards, warm, menuReads };
 }

@@ -44,7 +44,8 @@ export const ORIGINATION_MANIFESTS = {
       errors: ['not-found'],
     },
     loadApplicationMenu: {
-      description: 'after the PIN (USSD only): how many loan applications this number has made; unanswered: none shown',
+      description:
+        "after the PIN (USSD only): how many loan applications this number has made; unanswered: none shown (loadMenu reads it with the menu's other facts)",
     },
     loadApplications: {
       description: "the customer's newest loan applications (up to 5, newest first); none: not-found",
@@ -183,6 +184,17 @@ function requireApplicant(context: FlowContext): Applicant {
 
 type Ctx = { context: FlowContext; event: FlowEvent };
 
+/** What the menu shows of loan applications (`loadApplicationMenu`, `loadMenu`): applications made, products offered. */
+export interface ApplicationMenu {
+  count?: number;
+  offers?: number;
+}
+
+/** What `rememberApplicationMenu` (and `rememberMenu`) keep: `hasApplications`, `canApply`. */
+export function rememberedApplicationMenu(context: FlowContext, out: ApplicationMenu | undefined): Pick<FlowContext, 'data'> {
+  return { data: { ...context.data, hasApplications: (out?.count ?? 0) > 0, canApply: (out?.offers ?? 0) > 0 } };
+}
+
 export function createOriginationImplementations(deps: OriginationFlowDeps) {
   const { logger } = deps;
 
@@ -196,7 +208,7 @@ export function createOriginationImplementations(deps: OriginationFlowDeps) {
   const chosenCents = (context: FlowContext) => Number(context.data.applyCents ?? 0);
   const chosenRepayments = (context: FlowContext) => Number(context.data.applyRepayments ?? 0);
   /** Whether the menu offers "My applications" (USSD only); read early while the PIN is checked. */
-  const applicationMenu = async (context: FlowContext) => {
+  const applicationMenu = async (context: FlowContext): Promise<ApplicationMenu> => {
     requireCustomer(context);
     // The list and withdrawal need the USSD menus; a voice call reads no such screens.
     if (context.channel !== 'ussd' || !deps.applications) return { count: 0, offers: 0 };
@@ -314,13 +326,7 @@ export function createOriginationImplementations(deps: OriginationFlowDeps) {
     rememberApplicationStatus: assign(({ context, event }: Ctx) => ({
       view: { ...context.view, applications: ((event.output as { lines?: string[] } | undefined)?.lines ?? []).join('\n') },
     })),
-    rememberApplicationMenu: assign(({ context, event }: Ctx) => ({
-      data: {
-        ...context.data,
-        hasApplications: ((event.output as { count?: number } | undefined)?.count ?? 0) > 0,
-        canApply: ((event.output as { offers?: number } | undefined)?.offers ?? 0) > 0,
-      },
-    })),
+    rememberApplicationMenu: assign(({ context, event }: Ctx) => rememberedApplicationMenu(context, event.output as ApplicationMenu)),
     rememberLoanOffers: assign(({ context, event }: Ctx) => ({
       view: { ...context.view, offers: event.output as ViewVars[] },
     })),
@@ -383,7 +389,14 @@ export function createOriginationImplementations(deps: OriginationFlowDeps) {
     }),
   } satisfies Record<keyof typeof ORIGINATION_MANIFESTS.actions, unknown>;
 
-  return { actors, actions, guards: {}, warm: (context: FlowContext) => startRead('loadApplicationMenu', () => applicationMenu(context)) };
+  return {
+    actors,
+    actions,
+    guards: {},
+    warm: (context: FlowContext) => startRead('loadApplicationMenu', () => applicationMenu(context)),
+    /** The read `loadMenu` makes (taken from the PIN hop's early read when there is one). */
+    menuRead: (context: FlowContext) => takeRead('loadApplicationMenu', () => applicationMenu(context)),
+  };
 }
 
 /** The terms an application is made on, as the catalogue shows the product on a channel. */

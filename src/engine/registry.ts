@@ -3,13 +3,42 @@ import { z } from 'zod';
 import type { Logger } from 'pino';
 import type { FineractClient } from '../fineract/types.js';
 import type { FlowContext, FlowEvent, ViewVars } from './types.js';
-import { createMoneyImplementations, MONEY_MANIFESTS, type LoanRepaymentSource, type MoneyDeps } from './registry-money.js';
-import { actor, checkPin, errorCodeParam, errorOf, FlowError, requireCustomer, type FlowInput, type PinVerifier } from './actor-kit.js';
+import {
+  createMoneyImplementations,
+  MONEY_MANIFESTS,
+  rememberedAccounts,
+  type LoanRepaymentSource,
+  type MenuAccounts,
+  type MoneyDeps,
+} from './registry-money.js';
+import {
+  actor,
+  checkPin,
+  errorCodeParam,
+  errorOf,
+  FlowError,
+  requireCustomer,
+  toFlowError,
+  type FlowInput,
+  type PinVerifier,
+} from './actor-kit.js';
 import { CALLBACK_MANIFESTS, createCallbackImplementations, type CallbackRequester } from './registry-callback.js';
 import { createIdentityImplementations, IDENTITY_MANIFESTS } from './registry-identity.js';
 import { AGENT_MANIFESTS, createAgentImplementations } from './registry-agents.js';
-import { APPROVAL_MANIFESTS, createApprovalImplementations, type ApprovalFlowDeps } from './registry-approvals.js';
-import { ORIGINATION_MANIFESTS, createOriginationImplementations, type OriginationFlowDeps } from './registry-origination.js';
+import {
+  APPROVAL_MANIFESTS,
+  createApprovalImplementations,
+  rememberedApprovalMenu,
+  type ApprovalFlowDeps,
+  type ApprovalMenu,
+} from './registry-approvals.js';
+import {
+  ORIGINATION_MANIFESTS,
+  createOriginationImplementations,
+  rememberedApplicationMenu,
+  type ApplicationMenu,
+  type OriginationFlowDeps,
+} from './registry-origination.js';
 import { SIGNUP_MANIFESTS, createSignupImplementations, type SignupFlowDeps } from './registry-signup.js';
 import type { AgentService } from '../agents/agent-service.js';
 import type { IdentityService } from '../security/enrolment.js';
@@ -45,6 +74,13 @@ export const CORE_MANIFESTS = {
       description: 'checks the PIN typed (or sent by SMS) for the customer',
       errors: ['pin-wrong', 'pin-locked', 'pin-not-set', 'sms-pin-off'],
     },
+    loadMenu: {
+      description:
+        "after the PIN, what the menu needs, read at once: the customer's accounts (unanswered: the actor fails), the business " +
+        'account and approvals waiting (issue 11, USSD only), loan applications and products (issue 12, USSD only) and a payment ' +
+        'code still open from an earlier session; those three unanswered: left out (no entry, no code). Resolves ' +
+        '{ pending: true | false, ... } (test it with codePending)',
+    },
     fetchBalances: { description: "reads the customer's savings balances" },
     fetchStatement: { description: 'reads the last 10 transactions of the primary savings account' },
   },
@@ -53,6 +89,17 @@ export const CORE_MANIFESTS = {
     greet: {
       description: "puts the customer's first name in the view",
       views: { name: { max: 20, example: 'Nyambura-Wairimu Kam', description: "customer's first name" } },
+    },
+    rememberMenu: {
+      description:
+        'keeps what loadMenu found, as rememberAccounts, rememberApprovalMenu and rememberApplicationMenu do: which menu items work for this customer',
+      flags: {
+        ...MONEY_MANIFESTS.actions.rememberAccounts.flags,
+        ...APPROVAL_MANIFESTS.actions.rememberApprovalMenu.flags,
+        ...ORIGINATION_MANIFESTS.actions.rememberApplicationMenu.flags,
+      },
+      views: { ...MONEY_MANIFESTS.actions.rememberAccounts.views, ...APPROVAL_MANIFESTS.actions.rememberApprovalMenu.views },
+      lists: { ...MONEY_MANIFESTS.actions.rememberAccounts.lists },
     },
     rememberAttempts: {
       description: 'after pin-wrong: how many PIN attempts are left',
@@ -150,6 +197,18 @@ export interface EngineDeps {
   signup?: { profiles: NonNullable<SignupFlowDeps['profiles']>; pins: NonNullable<SignupFlowDeps['pins']> };
 }
 
+/**
+ * What `loadMenu` resolves with: the pending code's answer at the top (`pending`, and the `transfer` it was sent
+ * for, so `codePending` and `resumeCode` read it as they read findPendingCode's), the accounts, and the two
+ * menu parts (null: unanswered).
+ */
+interface MenuOutput {
+  pending: boolean;
+  accounts: MenuAccounts;
+  approvalMenu?: ApprovalMenu | null;
+  applicationMenu?: ApplicationMenu | null;
+}
+
 /** Builds the implementations bound to this process's dependencies. */
 export function createImplementations(deps: EngineDeps) {
   const { fineract, pins, logger } = deps;
@@ -164,6 +223,32 @@ export function createImplementations(deps: EngineDeps) {
     return (await fineract.listAccounts(clientId)).savings.map((s) => s.id);
   };
 
+  const money = createMoneyImplementations({
+    fineract: fineract as FineractClient & LoanRepaymentSource,
+    pins,
+    logger,
+    ...(deps.money ?? MONEY_UNAVAILABLE),
+  });
+  const callback = createCallbackImplementations({ callbacks: deps.callbacks, logger });
+  const identity = createIdentityImplementations({ identity: deps.identity, logger });
+  const agents = createAgentImplementations({
+    agents: deps.agents,
+    pins,
+    logger,
+    defaultCountry: deps.money?.defaultCountry ?? DEFAULT_COUNTRY,
+    currency: deps.money?.currency ?? DEFAULT_CURRENCY,
+    fallbackBudgetMs: deps.money?.fallbackBudgetMs ?? 4000,
+    simSwap: deps.money?.simSwap,
+  });
+  const approvals = createApprovalImplementations({ timeZone: 'UTC', ...deps.approvals, pins, logger });
+  const origination = createOriginationImplementations({
+    applications: deps.applications,
+    catalogue: deps.catalogue,
+    pins,
+    profiles: deps.signup?.profiles,
+    profilePins: deps.signup?.pins,
+    logger,
+  });
   const actors = {
     findCustomer: actor(logger, 'findCustomer', async ({ context }) => {
       const customer = await fineract.findClientByPhone(context.msisdn);
@@ -182,6 +267,29 @@ export function createImplementations(deps: EngineDeps) {
       }
       await checkPin(pins, customer.clientId, event);
       return true;
+    }),
+    /**
+     * After the PIN: the four reads of the menu at once (each taken from the PIN hop's early read when there is
+     * one). Only the accounts are needed; the others, unanswered, leave their entries (or the code) out.
+     */
+    loadMenu: actor(logger, 'loadMenu', async ({ context }): Promise<MenuOutput> => {
+      const optional = <T>(part: string, read: Promise<T>) =>
+        read.catch((error: unknown) => {
+          if (toFlowError(error).code === 'unavailable') {
+            logger.warn(
+              { actor: 'loadMenu', part, err: { type: (error as Error)?.name, message: (error as Error)?.message } },
+              'actor failed',
+            );
+          }
+          return null;
+        });
+      const [accounts, approvalMenu, applicationMenu, code] = await Promise.all([
+        money.menuReads.accounts(context),
+        optional('approvalMenu', approvals.menuRead(context)),
+        optional('applicationMenu', origination.menuRead(context)),
+        optional('pendingCode', money.menuReads.pendingCode(context)),
+      ]);
+      return { ...(code ?? { pending: false }), accounts, approvalMenu, applicationMenu };
     }),
     fetchBalances: actor(logger, 'fetchBalances', async ({ context }) => {
       const customer = requireCustomer(context);
@@ -217,6 +325,14 @@ export function createImplementations(deps: EngineDeps) {
     greet: assign(({ context }: { context: FlowContext }) => ({
       view: { ...context.view, name: context.customer?.name ?? '' },
     })),
+    rememberMenu: assign(({ context, event }: { context: FlowContext; event: FlowEvent }) => {
+      const out = event.output as MenuOutput;
+      // The three parts in turn, each over what the one before kept; a part left unanswered keeps nothing.
+      let kept: Pick<FlowContext, 'data' | 'view'> = rememberedAccounts(context, out.accounts);
+      if (out.approvalMenu) kept = rememberedApprovalMenu({ ...context, ...kept }, out.approvalMenu);
+      if (out.applicationMenu) kept = { ...kept, ...rememberedApplicationMenu({ ...context, ...kept }, out.applicationMenu) };
+      return kept;
+    }),
     rememberAttempts: assign(({ context, event }: { context: FlowContext; event: FlowEvent }) => ({
       view: { ...context.view, attemptsLeft: Number(errorOf(event)?.details.attemptsLeft ?? 0) },
     })),
@@ -237,32 +353,6 @@ export function createImplementations(deps: EngineDeps) {
     errorIs: ({ event }: { event: FlowEvent }, params: z.infer<typeof errorIsParams>) => errorOf(event)?.code === params.code,
   } satisfies Record<keyof typeof CORE_MANIFESTS.guards, unknown>;
 
-  const money = createMoneyImplementations({
-    fineract: fineract as FineractClient & LoanRepaymentSource,
-    pins,
-    logger,
-    ...(deps.money ?? MONEY_UNAVAILABLE),
-  });
-  const callback = createCallbackImplementations({ callbacks: deps.callbacks, logger });
-  const identity = createIdentityImplementations({ identity: deps.identity, logger });
-  const agents = createAgentImplementations({
-    agents: deps.agents,
-    pins,
-    logger,
-    defaultCountry: deps.money?.defaultCountry ?? DEFAULT_COUNTRY,
-    currency: deps.money?.currency ?? DEFAULT_CURRENCY,
-    fallbackBudgetMs: deps.money?.fallbackBudgetMs ?? 4000,
-    simSwap: deps.money?.simSwap,
-  });
-  const approvals = createApprovalImplementations({ timeZone: 'UTC', ...deps.approvals, pins, logger });
-  const origination = createOriginationImplementations({
-    applications: deps.applications,
-    catalogue: deps.catalogue,
-    pins,
-    profiles: deps.signup?.profiles,
-    profilePins: deps.signup?.pins,
-    logger,
-  });
   const afterPin = [money.warm, approvals.warm, origination.warm];
   const signup = createSignupImplementations({ profiles: deps.signup?.profiles, pins: deps.signup?.pins, identity: deps.identity, logger });
   return {

@@ -63,7 +63,7 @@ describe('the banking flow with fake actors (machine.provide)', () => {
         if (tries++ === 0) throw new FlowError('pin-wrong', { attemptsLeft: 2 });
         return true;
       }),
-      loadAccounts: resolves({ savings: [], loans: [] }),
+      loadMenu: resolves({ pending: false, accounts: { savings: [], loans: [] } }),
     });
     const c = await start(flow);
     expect(screenOf(c)).toBe('pin');
@@ -82,7 +82,7 @@ describe('the banking flow with fake actors (machine.provide)', () => {
     const flow = withActors({
       findCustomer: resolves(AMINA),
       verifyPin: resolves(true),
-      loadAccounts: resolves({ savings: [], loans: [] }),
+      loadMenu: resolves({ pending: false, accounts: { savings: [], loans: [] } }),
       fetchBalances: rejects('unavailable'),
     });
     const c = await start(flow);
@@ -111,7 +111,7 @@ describe('a restored conversation without an actor', () => {
     const flow = withActors({
       findCustomer: resolves(AMINA),
       verifyPin: resolves(true),
-      loadAccounts: resolves({ savings: [], loans: [] }),
+      loadMenu: resolves({ pending: false, accounts: { savings: [], loans: [] } }),
       fetchBalances: resolves([]),
     });
     const machine = flow.machine as unknown as { restoreSnapshot: (...args: unknown[]) => unknown };

@@ -147,7 +147,7 @@ describe('flow loader', () => {
     [
       'an option behind a flag no action of the flow sets',
       (s) => s.replace('event: BALANCE }', 'event: BALANCE, if: hasLoan }'),
-      /menu\.meta\.options\.0\.if: flag 'hasLoan' is never set: only rememberAccounts sets it, and this flow never runs it \[undeclared-flag\]$/,
+      /menu\.meta\.options\.0\.if: flag 'hasLoan' is never set: only rememberMenu, rememberAccounts set it, and this flow never runs them \[undeclared-flag\]$/,
     ],
     [
       'a list no action of the flow sets',
