@@ -7,6 +7,7 @@ import { LockTimeout } from '../session/errors.js';
 import type { Keys } from '../session/keys.js';
 import { maskMsisdn } from '../logger.js';
 import { runWithDeadline } from '../limits/deadline.js';
+import { settlesWithin } from '../time.js';
 import { Conversation, HopDeadlineExceeded, type ConversationState, type NavigationKeys } from './conversation.js';
 import type { LoadedFlow } from './flow-loader.js';
 import { closingScreen, type ScreenTranslator } from './screen.js';
@@ -156,6 +157,18 @@ export const heldByHop = (held: string | null, hopKey: string): boolean => !!hel
  * read the session and hand the outcome to the SMS (a few store round trips).
  */
 const LOST_HOP_MARGIN_MS = 400;
+/**
+ * Once a hop's deadline has passed, the longest it waits for its writes (the record, the lock's release, the
+ * deferred writes) before answering: part of the margin `hopDeadline` keeps before the aggregator's own
+ * deadline. A store that stops answering (Redis out of reach) would otherwise hold the answer for each
+ * write's command timeout in turn (finding F4 in docs/resilience.md); the writes go on, unawaited.
+ */
+const PAST_DEADLINE_WRITES_MS = 300;
+
+/** Waits for `work` until `PAST_DEADLINE_WRITES_MS` after `deadlineAt` at most; true when it settled. */
+function settledByDeadline(work: Promise<unknown>, deadlineAt: number): Promise<boolean> {
+  return settlesWithin(work, Math.max(0, deadlineAt + PAST_DEADLINE_WRITES_MS - Date.now()));
+}
 
 /**
  * The internal deadline of a hop that must be answered within `budgetMs` of arrival: the engine stops
@@ -246,7 +259,7 @@ export class TurnRunner {
       } finally {
         if (!hop.released) {
           const release = store.deleteIfEquals(hop.lockKey, hop.token).catch(() => undefined);
-          await (scope.writes.length > 0 ? Promise.all([release, flushWrites(scope)]) : release);
+          await settledByDeadline(scope.writes.length > 0 ? Promise.all([release, flushWrites(scope)]) : release, deadlineAt);
         }
       }
     } catch (error) {
@@ -255,7 +268,7 @@ export class TurnRunner {
       return this.closing(req, this.deps.translator, this.deps.defaultLanguage, 'error.unavailable').reply;
     } finally {
       // Writes of a hop that ended before its record was written (a refusal, a failure) still happen.
-      if (scope.writes.length > 0) await flushWrites(scope);
+      if (scope.writes.length > 0) await settledByDeadline(flushWrites(scope), deadlineAt);
       timer();
       if (!hop.notAdmitted) this.hops.inc({ channel: req.channel, flow: req.flowId, outcome: hop.outcome });
     }
@@ -359,9 +372,13 @@ export class TurnRunner {
       log.warn({ moneyInFlight: error.moneyInFlight }, 'hop deadline exceeded: answering politely and ending the session');
       const lang = record ? this.langOf(record) : this.deps.defaultLanguage;
       const { reply } = this.closing(req, translator, lang, key, transport);
-      await this.save(hop, profile, record, req, transport, reply, undefined, record?.view).catch((saveError: unknown) => {
-        if (!error.moneyInFlight) throw saveError;
+      let saveError: unknown;
+      const saving = this.save(hop, profile, record, req, transport, reply, undefined, record?.view).catch((e: unknown) => {
+        saveError = e ?? new Error('session not saved');
       });
+      // The answer does not wait past the deadline for a store that does not answer: the session ends here.
+      if (!(await settledByDeadline(saving, deadlineAt))) log.warn('session not saved by the deadline: answered without it');
+      else if (saveError !== undefined && !error.moneyInFlight) throw saveError;
       hop.outcome = 'deadline';
       return reply;
     }
@@ -383,7 +400,8 @@ export class TurnRunner {
       );
     }
     try {
-      await this.save(
+      let saveError: unknown;
+      const saving = this.save(
         hop,
         profile,
         record,
@@ -392,7 +410,11 @@ export class TurnRunner {
         reply,
         { ...state, flowId: conversation.flow.id, flowVersion: conversation.flow.version },
         rendered.view,
-      );
+      ).catch((e: unknown) => {
+        saveError = e ?? new Error('session not saved');
+      });
+      if (!(await settledByDeadline(saving, deadlineAt))) throw new Error('session not saved by the deadline');
+      if (saveError !== undefined) throw saveError;
     } catch (error) {
       // A money hop's final screen states what the transfer service knows (done, refused, or being processed
       // with an SMS to follow): it stays the answer even when the session cannot be saved (threat T29).
