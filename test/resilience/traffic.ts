@@ -96,6 +96,8 @@ export class Traffic {
   readonly hops: HopRecord[] = [];
   readonly intents: Intent[] = [];
   readonly sms = new Map<string, Sms>();
+  /** Processes the load balancer has taken out of rotation (their health check failing): `pick` skips them. */
+  readonly outOfRotation = new Set<KiungaProcess>();
   #next = 0;
   readonly #agent = new Agent({ connections: 64, keepAliveTimeout: 1000 });
 
@@ -106,9 +108,9 @@ export class Traffic {
     return { intents: this.intents.length, hops: this.hops.length };
   }
 
-  /** The next live process, in turn. */
+  /** The next live process in rotation, in turn. */
   pick(exclude?: KiungaProcess): KiungaProcess {
-    const live = this.processes().filter((p) => p.ready && p !== exclude);
+    const live = this.processes().filter((p) => p.ready && p !== exclude && !this.outOfRotation.has(p));
     const pool = live.length > 0 ? live : this.processes().filter((p) => p.ready);
     if (pool.length === 0) throw new Error('no live Kiunga process');
     return pool[this.#next++ % pool.length]!;
