@@ -54,6 +54,15 @@ export interface CashCustomer {
   lang?: string;
 }
 
+/** A cash-in as the agent confirmed it: its key (drawn on the confirmation screen) and the agent's details. */
+export interface CashInMovement {
+  id: string;
+  agentMsisdn: string;
+  agentLang: string;
+  agentLabel: string;
+  agentOfficeId: number;
+}
+
 export interface AgentServiceDeps {
   /** Where a customer's passed store-number check is remembered until their approval (`confirmCashOut`). */
   store: KeyValueStore;
@@ -61,7 +70,7 @@ export interface AgentServiceDeps {
   registry: AgentRegistry;
   limiter: AgentLimiter;
   fineract: Pick<FineractClient, 'findClientByPhone' | 'getClient' | 'listAccounts' | 'getOwnedSavingsAccount' | 'hasIdentifier'>;
-  transfers: Pick<TransferService, 'execute'>;
+  transfers: Pick<TransferService, 'execute' | 'tellLater'>;
   approvals: Pick<ApprovalService, 'request' | 'get' | 'waitingFor'>;
   queue: JobQueue;
   translator: Translator;
@@ -156,7 +165,7 @@ export class AgentService {
     agent: AgentRecord,
     customer: CashCustomer,
     cents: number,
-    movement: { id: string; agentMsisdn: string; agentLang: string; agentLabel: string; agentOfficeId: number },
+    movement: CashInMovement,
     deadlineAt: number,
     /** Aborts when the hop stopped waiting: a refusal then reaches the agent by SMS, not on screen. */
     signal?: AbortSignal,
@@ -171,7 +180,47 @@ export class AgentService {
     });
     if (!reserved.ok) return this.refuse(agent, customer, 'in', cents, reserved.rule);
     const { reservation } = reserved;
-    const intent: TransferIntent = {
+    const intent = this.cashInIntent(agent, customer, cents, movement);
+    try {
+      await this.checkFloat(agent, customer, cents);
+      const outcome = await this.deps.transfers.execute(intent, deadlineAt, { signal });
+      if (outcome.status === 'failed') await reservation.release();
+      return { intent, outcome };
+    } catch (error) {
+      // Refused before the transfer was recorded (float floor, money paused): nothing moved.
+      await reservation.release().catch(() => undefined);
+      throw error;
+    }
+  }
+
+  /**
+   * A retry of the cash-in's confirming hop whose first run still holds the session (its process died, or it
+   * is slow; threat T29): the outcome goes by SMS, as for any transfer (`TransferService.tellLater`: nothing
+   * sent yet is settled as not sent, so the first run's `execute` sends nothing). When nothing was sent, the
+   * limits the first run may have reserved are given back. Resolves the movement's ref.
+   */
+  async tellLostCashIn(agentClientId: number, customer: CashCustomer, cents: number, movement: CashInMovement): Promise<string> {
+    // The record as it is, suspended or not: its float is the account the first run paid from.
+    const agent = await this.deps.registry.get(agentClientId);
+    if (!agent) throw new AgentRefusal('not-agent');
+    const intent = this.cashInIntent(agent, customer, cents, movement);
+    const status = await this.deps.transfers.tellLater(intent, 'unavailable');
+    if (status === 'failed') {
+      await this.deps.limiter.release({
+        id: movement.id,
+        agentClientId: agent.clientId,
+        customerClientId: customer.clientId,
+        direction: 'in',
+        cents,
+        limits: agent.limits,
+      });
+    }
+    return intent.ref;
+  }
+
+  /** The transfer a cash-in is: the float pays the customer's savings, keyed by the movement's id. */
+  private cashInIntent(agent: AgentRecord, customer: CashCustomer, cents: number, movement: CashInMovement): TransferIntent {
+    return {
       id: movement.id,
       ref: movement.id.slice(0, 8).toUpperCase(),
       kind: 'send',
@@ -186,16 +235,6 @@ export class AgentService {
       recipientMsisdn: customer.msisdn,
       senderLabel: movement.agentLabel,
     };
-    try {
-      await this.checkFloat(agent, customer, cents);
-      const outcome = await this.deps.transfers.execute(intent, deadlineAt, { signal });
-      if (outcome.status === 'failed') await reservation.release();
-      return { intent, outcome };
-    } catch (error) {
-      // Refused before the transfer was recorded (float floor, money paused): nothing moved.
-      await reservation.release().catch(() => undefined);
-      throw error;
-    }
   }
 
   /**

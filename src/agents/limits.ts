@@ -29,6 +29,11 @@ export interface AgentLimiter {
   check(input: LimitInput): Promise<LimitRule | undefined>;
   /** Reserves the movement on every daily counter, or refuses with the first rule it breaks (nothing kept). */
   reserve(input: LimitInput & { id: string }): Promise<{ ok: true; reservation: Reservation } | { ok: false; rule: LimitRule }>;
+  /**
+   * Gives back the reservation of movement `id`, if one is held (`Reservation.release` without the
+   * reservation: whoever learns that the movement never moved, in another process). Idempotent.
+   */
+  release(input: LimitInput & { id: string }): Promise<void>;
 }
 
 export interface LimitInput {
@@ -77,6 +82,14 @@ export function createAgentLimiter(deps: { store: KeyValueStore; keys: Keys; tod
     return undefined;
   };
 
+  const markOf = (input: { agentClientId: number; id: string }) => keys.forCustomer(input.agentClientId, `agent:reserved:${input.id}`);
+
+  /** Only the holder of the mark gives back: a second release (or one after a refusal) changes nothing. */
+  const giveBack = async (markKey: string, counters: ReturnType<typeof countersOf>) => {
+    if (!(await store.deleteIfEquals(markKey, 'held'))) return;
+    for (const c of counters) await store.increment(c.key, DAILY_TTL_MS, -c.by);
+  };
+
   const limiter: AgentLimiter = {
     async check(input) {
       const single = perTransaction(input);
@@ -88,16 +101,15 @@ export function createAgentLimiter(deps: { store: KeyValueStore; keys: Keys; tod
       return undefined;
     },
 
+    // Today's counters: it follows the reservation within a hop or two.
+    release: (input) => giveBack(markOf(input), countersOf(input)),
+
     async reserve(input) {
       const single = perTransaction(input);
       if (single) return { ok: false, rule: single };
       const counters = countersOf(input);
-      const markKey = keys.forCustomer(input.agentClientId, `agent:reserved:${input.id}`);
-      const release = async () => {
-        // Only the holder of the mark gives back: a second release (or one after a refusal) changes nothing.
-        if (!(await store.deleteIfEquals(markKey, 'held'))) return;
-        for (const c of counters) await store.increment(c.key, DAILY_TTL_MS, -c.by);
-      };
+      const markKey = markOf(input);
+      const release = () => giveBack(markKey, counters);
       if (!(await store.setIfAbsent(markKey, 'taking', DAILY_TTL_MS))) {
         // Reserved (or refused) before for this movement, a replay: it stands as it was. Another process may be
         // taking it right now: its answer is waited for (briefly), never taken twice.

@@ -1,4 +1,4 @@
-import { randomBytes, randomInt } from 'node:crypto';
+import { createHash, randomBytes, randomInt } from 'node:crypto';
 import type { Cluster, Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import type { KeyValueStore } from '../session/store.js';
@@ -119,6 +119,20 @@ function newRef(): string {
   return ref;
 }
 
+/**
+ * The id of the approval a request with `key` raises (`ApprovalRequest.key`): derived, so that whoever holds the
+ * key finds it (or voids it) without the requester, and distinct from the key itself (the key may also name a
+ * transfer record of the same intent).
+ */
+export const approvalIdFor = (key: string): string => createHash('sha256').update(`approval:${key}`).digest('hex').slice(0, 32);
+
+/** The ref of an approval whose id was derived from a key: from the id's bytes (the alphabet has 32 letters). */
+export function approvalRefOf(id: string): string {
+  let ref = '';
+  for (let i = 0; i < 8; i++) ref += REF_ALPHABET[parseInt(id.slice(i * 2, i * 2 + 2), 16) % REF_ALPHABET.length];
+  return ref;
+}
+
 /** Fineract refused the hold: nothing is held, and why. Undefined when the outcome is not known. */
 function holdRefusal(error: unknown): RequestRefusal | undefined {
   if (error instanceof OwnershipError) return 'forbidden';
@@ -133,7 +147,10 @@ function holdRefusal(error: unknown): RequestRefusal | undefined {
 
 interface Backend {
   read(id: string): Promise<string | null>;
-  create(record: ApprovalRecord, ttlMs: number): Promise<boolean>;
+  /** Writes a new record unless one exists (`exists`) or its id was voided (`voided`). */
+  create(record: ApprovalRecord, ttlMs: number): Promise<'created' | 'exists' | 'voided'>;
+  /** Marks `id` void with `value` unless its record exists; true when it is void (now or before). */
+  voidUnlessCreated(id: string, value: string, ttlMs: number): Promise<boolean>;
   /** Writes `next` only while the stored record still has `prev.version`; moves the indexes with it. */
   swap(prev: ApprovalRecord, next: ApprovalRecord, ttlMs: number): Promise<boolean>;
   /** Ids in a set, newest first. */
@@ -142,14 +159,24 @@ interface Backend {
 
 interface KeyNames {
   record(id: string): string;
+  /** Set when no approval may be created with this id any more (`voidRequest`). */
+  voided(id: string): string;
   state(state: ApprovalState): string;
   waiting(clientId: number): string;
 }
 
-// KEYS: record, state set, approvers' waiting sets. ARGV: json, ttl ms, id, score. Returns 1 when created.
+// KEYS: record, void mark, state set, approvers' waiting sets. ARGV: json, ttl ms, id, score.
+// Returns 1 when created, 0 when the record exists, -1 when the id was voided.
 const CREATE_LUA = `
+if redis.call('EXISTS', KEYS[2]) == 1 then return -1 end
 if not redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2]) then return 0 end
-for i = 2, #KEYS do redis.call('ZADD', KEYS[i], ARGV[4], ARGV[3]) end
+for i = 3, #KEYS do redis.call('ZADD', KEYS[i], ARGV[4], ARGV[3]) end
+return 1`;
+
+// KEYS: record, void mark. ARGV: value, ttl ms. Returns 0 when the record exists, else 1 (void, now or before).
+const VOID_LUA = `
+if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
+redis.call('SET', KEYS[2], ARGV[1], 'NX', 'PX', ARGV[2])
 return 1`;
 
 // KEYS: record, old state set, new state set, approvers' waiting sets.
@@ -170,6 +197,7 @@ return 1`;
 
 interface ApprovalScripts {
   kiungaApprovalCreate(...args: (string | number)[]): Promise<number>;
+  kiungaApprovalVoid(...args: (string | number)[]): Promise<number>;
   kiungaApprovalSwap(...args: (string | number)[]): Promise<number>;
 }
 
@@ -177,6 +205,7 @@ const isFinal = (state: ApprovalState) => FINAL_APPROVAL_STATES.includes(state);
 
 function redisBackend(store: KeyValueStore, client: Redis | Cluster, keys: KeyNames): Backend {
   client.defineCommand('kiungaApprovalCreate', { lua: CREATE_LUA });
+  client.defineCommand('kiungaApprovalVoid', { lua: VOID_LUA });
   client.defineCommand('kiungaApprovalSwap', { lua: SWAP_LUA });
   const scripts = client as unknown as ApprovalScripts;
   // The store waits for its very first connection (and says why it cannot); the raw client would not.
@@ -189,15 +218,20 @@ function redisBackend(store: KeyValueStore, client: Redis | Cluster, keys: KeyNa
       await ready();
       const sets = [keys.state(record.state), ...record.approvers.map((a) => keys.waiting(a.clientId))];
       const created = await scripts.kiungaApprovalCreate(
-        1 + sets.length,
+        2 + sets.length,
         keys.record(record.id),
+        keys.voided(record.id),
         ...sets,
         JSON.stringify(record),
         ttlMs,
         record.id,
         record.createdAt,
       );
-      return created === 1;
+      return created === 1 ? 'created' : created === 0 ? 'exists' : 'voided';
+    },
+    async voidUnlessCreated(id, value, ttlMs) {
+      await ready();
+      return (await scripts.kiungaApprovalVoid(2, keys.record(id), keys.voided(id), value, ttlMs)) === 1;
     },
     async swap(prev, next, ttlMs) {
       await ready();
@@ -243,9 +277,16 @@ function storeBackend(store: KeyValueStore, keys: KeyNames): Backend {
     read: (id) => store.get(keys.record(id)),
     create: (record, ttlMs) =>
       serial(async () => {
-        if (!(await store.setIfAbsent(keys.record(record.id), JSON.stringify(record), ttlMs))) return false;
+        if ((await store.get(keys.voided(record.id))) !== null) return 'voided' as const;
+        if (!(await store.setIfAbsent(keys.record(record.id), JSON.stringify(record), ttlMs))) return 'exists' as const;
         for (const set of [keys.state(record.state), ...record.approvers.map((a) => keys.waiting(a.clientId))])
           await edit(set, (e) => void (e[record.id] = record.createdAt));
+        return 'created' as const;
+      }),
+    voidUnlessCreated: (id, value, ttlMs) =>
+      serial(async () => {
+        if ((await store.get(keys.record(id))) !== null) return false;
+        await store.setIfAbsent(keys.voided(id), value, ttlMs);
         return true;
       }),
     swap: (prev, next, ttlMs) =>
@@ -285,6 +326,7 @@ export class RedisApprovalService implements ApprovalService {
     const base = `${options.prefix}:{approvals}`;
     this.keys = {
       record: (id) => `${base}:rec:${id}`,
+      voided: (id) => `${base}:void:${id}`,
       state: (state) => `${base}:state:${state}`,
       waiting: (clientId) => `${base}:waiting:${clientId}`,
     };
@@ -311,8 +353,14 @@ export class RedisApprovalService implements ApprovalService {
     // Money off: nothing new is held (the same rule as a transfer's: refused before any call or record).
     if (this.options.switches && !this.options.switches.moneyAllowed()) throw new MoneyPaused();
 
-    const id = randomBytes(16).toString('hex');
-    const ref = newRef();
+    const id = request.key ? approvalIdFor(request.key) : randomBytes(16).toString('hex');
+    const ref = request.key ? approvalRefOf(id) : newRef();
+    if (request.key) {
+      // Raised before with this key: that approval (nothing is held twice); voided: none may be raised any more.
+      const raised = await this.get(id);
+      if (raised) return raised;
+      if ((await this.options.store.get(this.keys.voided(id))) !== null) throw new ApprovalRefused('unavailable');
+    }
     const intent: TransferIntent = { ...given, id, ref };
     const createdAt = this.now();
     const expiresAt = createdAt + request.ttlMs;
@@ -356,11 +404,25 @@ export class RedisApprovalService implements ApprovalService {
       expiresAt,
       version: 1,
     };
+    let created: Awaited<ReturnType<Backend['create']>>;
     try {
-      if (!(await this.backend.create(record, this.ttlOf(record)))) throw new Error('approval id already in use');
+      created = await this.backend.create(record, this.ttlOf(record));
     } catch (error) {
       await this.release(record).catch(() => undefined);
       throw error;
+    }
+    if (created === 'exists' && request.key) {
+      // The same key raced in another process: its hold is the same one (the same idempotency key), keep it.
+      const raised = await this.get(id);
+      if (raised) return raised;
+    }
+    if (created !== 'created') {
+      await this.release(record).catch(() => undefined);
+      if (created === 'voided') {
+        logger.info({ approval: ref }, 'approval not raised: its request was voided meanwhile (hold released)');
+        throw new ApprovalRefused('unavailable');
+      }
+      throw new Error('approval id already in use');
     }
     logger.info({ approval: ref, kind: record.kind, required, approvers: approvers.length }, 'approval requested');
     await this.audit('approval.requested', record, `customer:${requester.clientId}`, requester.clientId, requester.msisdn, {
@@ -485,9 +547,30 @@ export class RedisApprovalService implements ApprovalService {
    * to its end (throws, so the job runs again, while the transfer's outcome is unknown) and releases the hold of
    * a closed one.
    */
+  async voidRequest(key: string, accountId: number): Promise<ApprovalRecord | undefined> {
+    const id = approvalIdFor(key);
+    const ref = approvalRefOf(id);
+    if (!(await this.backend.voidUnlessCreated(id, JSON.stringify({ accountId, ref }), KEEP_AFTER_EXPIRY_MS))) return this.get(id);
+    // A requester that died between its hold and its record left the hold: released once any request still
+    // running must have ended (a live one that finds the void releases its own).
+    await this.options.queue.add(
+      APPROVAL_SETTLE_JOB,
+      { id },
+      { jobId: `approval-settle-${id}-void`, delayMs: this.options.settleDelayMs ?? 30_000, attempts: 12, backoffMs: 5000 },
+    );
+    return undefined;
+  }
+
   async settle(id: string): Promise<void> {
     const record = await this.get(id);
-    if (!record) return;
+    if (!record) {
+      const voided = await this.options.store.get(this.keys.voided(id));
+      if (voided) {
+        const { accountId, ref } = JSON.parse(voided) as { accountId: number; ref: string };
+        await this.releaseOrphan(accountId, holdReason(ref));
+      }
+      return;
+    }
     if (record.state === 'approved' || record.state === 'executing') {
       const result = await this.drive(record, this.now() + this.options.executeBudgetMs);
       if (result.outcome === 'processing') throw new Error('approval execution not settled yet');

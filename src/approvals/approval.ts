@@ -86,6 +86,12 @@ export interface ApprovalRequest {
   rule: string;
   /** How long it stays open (default: the mandate's expiry, or the cash-out setting). */
   ttlMs: number;
+  /**
+   * The requester's own key for this request (its money intent's id, 32 hex characters): the approval's id and
+   * ref then derive from it (`approvalIdFor`), a second request with the key answers the first approval, and
+   * `voidRequest(key)` can settle for good that none will be raised (threat T29: a retry whose first run died).
+   */
+  key?: string;
 }
 
 export type DecisionResult =
@@ -107,6 +113,13 @@ export type DecisionResult =
 export interface ApprovalService {
   /** Holds the funds, writes the record (pending), audits and tells the approvers by SMS. */
   request(request: ApprovalRequest): Promise<ApprovalRecord>;
+  /**
+   * For a request made with `key` whose requester's hop was lost (its process died, or it is slow; threat T29):
+   * the approval raised with that key, or, when there is none yet, undefined and from then on none can be
+   * raised with it (a `request` still running refuses with `unavailable` and releases its hold; a hold left by
+   * a requester that died before writing the record is released by the `approval-settle` job).
+   */
+  voidRequest(key: string, accountId: number): Promise<ApprovalRecord | undefined>;
   /** An approver agrees (their PIN was checked by the caller); executes once the k-th approval is given. */
   approve(id: string, approverClientId: number): Promise<DecisionResult>;
   reject(id: string, approverClientId: number, reason: string): Promise<DecisionResult>;

@@ -242,13 +242,15 @@ export class MandateRegistry {
 
   /**
    * Raises a payment from a mandated account: the band's rule, every approver but the requester, the
-   * mandate's expiry. The approval service holds the funds and tells the approvers.
+   * mandate's expiry. The approval service holds the funds and tells the approvers. `key` (the session's money
+   * intent id) makes the request one per intent (`ApprovalRequest.key`).
    */
   async requestPayment(
     approvals: Pick<ApprovalService, 'request'>,
     mandate: Mandate,
     requester: ApprovalParty,
     intent: TransferIntent,
+    key?: string,
   ): Promise<ApprovalRecord> {
     const rule = ruleFor(mandate, intent.amountCents);
     const approvers: ApprovalParty[] = [];
@@ -262,6 +264,7 @@ export class MandateRegistry {
       required: rule.required,
       rule: ruleText(mandate, rule),
       ttlMs: mandate.expiryS * 1000,
+      ...(key ? { key } : {}),
     });
   }
 

@@ -6,13 +6,13 @@ import type { CountryCode } from 'libphonenumber-js';
 import { currentDeadline } from '../limits/deadline.js';
 import { MoneyPaused } from '../money/transfer-service.js';
 import { ApprovalRefused } from '../approvals/approval-service.js';
-import { AgentRefusal, type AgentService, type CashCustomer } from '../agents/agent-service.js';
+import { AgentRefusal, type AgentService, type CashCustomer, type CashInMovement } from '../agents/agent-service.js';
 import type { LimitRule } from '../agents/limits.js';
 import { maskPhone } from './registry-money.js';
 import { maskName } from '../text/names.js';
 import { actor, checkPin, FlowError, requireCustomer, type PinVerifier } from './actor-kit.js';
 import type { SimSwapCheck } from '../security/sim-swap.js';
-import type { FlowContext, FlowEvent, ViewVars } from './types.js';
+import type { FlowContext, FlowEvent, LostConfirmationAnswer, ViewVars } from './types.js';
 import { amountVar, dateVar, type ManifestSet } from './manifest.js';
 
 /**
@@ -167,6 +167,39 @@ function toAgentFlowError(error: unknown): unknown {
   return error;
 }
 
+/** The cash-in the agent's confirmation screen fixed (rememberCashAmount), or undefined when the session holds none. */
+function cashInOf(context: FlowContext): { customer: CashCustomer; cents: number; movement: CashInMovement } | undefined {
+  const me = context.customer;
+  const id = String(context.data.cashId ?? '');
+  const cents = Number(context.data.cashCents);
+  const raw = context.data.cashCustomer;
+  if (!me || context.data.cash !== 'in' || !/^[0-9a-f]{32}$/.test(id) || typeof raw !== 'string') return undefined;
+  if (!Number.isSafeInteger(cents) || cents <= 0) return undefined;
+  return {
+    customer: JSON.parse(raw) as CashCustomer,
+    cents,
+    movement: {
+      id,
+      agentMsisdn: context.msisdn,
+      agentLang: context.lang,
+      agentLabel: maskName(me.displayName),
+      agentOfficeId: me.officeId,
+    },
+  };
+}
+
+/**
+ * A retry of the cash-in's confirming hop whose first run still holds the session lock (its process died, or
+ * it is slow; threat T29): the outcome goes by SMS (`AgentService.tellLostCashIn`) and the retry answers
+ * "being processed" with the movement's ref. Undefined when the session is at no cash-in confirmation.
+ */
+export async function tellLostCashIn(agents: AgentService | undefined, context: FlowContext): Promise<LostConfirmationAnswer | undefined> {
+  const cash = agents && cashInOf(context);
+  if (!cash) return undefined;
+  const ref = await agents.tellLostCashIn(context.customer!.clientId, cash.customer, cash.cents, cash.movement);
+  return { key: 'transfer.processing', vars: { ref } };
+}
+
 export function createAgentImplementations(deps: AgentFlowDeps) {
   const { logger } = deps;
   const service = () => {
@@ -222,13 +255,13 @@ export function createAgentImplementations(deps: AgentFlowDeps) {
         if (swapped) throw new FlowError('sim-swap');
       }
       const agent = await agentOf(context);
-      const id = String(context.data.cashId ?? '');
-      if (!/^[0-9a-f]{32}$/.test(id)) throw new FlowError('unavailable');
+      const cash = cashInOf(context);
+      if (!cash) throw new FlowError('unavailable');
       const { intent, outcome } = await service().cashIn(
         agent,
-        cashCustomerOf(context),
-        cents(context),
-        { id, agentMsisdn: context.msisdn, agentLang: context.lang, agentLabel: maskName(me.displayName), agentOfficeId: me.officeId },
+        cash.customer,
+        cash.cents,
+        cash.movement,
         currentDeadline() ?? Date.now() + deps.fallbackBudgetMs,
         signal,
       );

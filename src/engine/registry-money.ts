@@ -21,7 +21,7 @@ import {
 } from '../money/transfer-service.js';
 import { actor, checkPin, FlowError, requireCustomer, toFlowError, type PinVerifier } from './actor-kit.js';
 import { keepSessionFact, sessionFact, startRead, takeRead } from '../session/hop-context.js';
-import type { FlowContext, FlowEvent, ViewVars } from './types.js';
+import type { FlowContext, FlowEvent, LostConfirmationAnswer, ViewVars } from './types.js';
 import { accountVar, amountVar, dateVar, type ManifestSet } from './manifest.js';
 import type { Switches } from '../control/switches.js';
 import type { ApprovalService } from '../approvals/approval.js';
@@ -72,7 +72,10 @@ export interface MoneyDeps {
    * Business accounts (issue 11, threat T15): a money-out from an account with a mandate is raised for approval
    * instead of sent, whoever dials (its owner too); an initiator pays from the business account they are named on.
    */
-  mandates?: { registry: Pick<MandateRegistry, 'forAccountId' | 'requestPayment'>; approvals: Pick<ApprovalService, 'request'> };
+  mandates?: {
+    registry: Pick<MandateRegistry, 'forAccountId' | 'requestPayment'>;
+    approvals: Pick<ApprovalService, 'request' | 'voidRequest'>;
+  };
 }
 
 /** What a money journey is for: `usePurpose` sets it, `purposeIs` tests it. */
@@ -289,19 +292,27 @@ function transferIntentOf(context: FlowContext, customer: NonNullable<FlowContex
 
 /**
  * A retry of a money confirmation whose first run still holds the session lock (its process died, or it is
- * slow; threat T29): the outcome of the session's intent goes by SMS, as when a hop stops waiting
- * (`TransferService.tellLater`: nothing sent yet is settled as not sent, so it never will be). Resolves the
- * intent's ref, or undefined when the session holds no transfer intent of its customer, or its source has a
- * mandate (the first run raised an approval, not a transfer, or nothing).
+ * slow; threat T29). From an account with a mandate the first run raises an approval keyed by the intent
+ * (`raiseForApproval`): when it did, the retry answers what it would have (waiting for approval, the
+ * approval's ref and approvers; the approvers' SMS are the request's own); when it did not, no approval can be
+ * raised with that key any more (`voidRequest`: a first run still raising it refuses and releases its hold).
+ * Otherwise the outcome of the session's intent goes by SMS, as when a hop stops waiting
+ * (`TransferService.tellLater`: nothing sent yet is settled as not sent, so it never will be), and the retry
+ * answers "being processed" with the intent's ref. Undefined when the session holds no transfer intent of its
+ * customer.
  */
 export async function tellLostConfirmation(
   deps: Pick<MoneyDeps, 'transfers' | 'mandates'>,
   context: FlowContext,
-): Promise<string | undefined> {
+): Promise<LostConfirmationAnswer | undefined> {
   const intent = sessionIntent(context);
-  if (!intent || (await deps.mandates?.registry.forAccountId(intent.from.accountId))) return undefined;
+  if (!intent) return undefined;
+  if (deps.mandates && (await deps.mandates.registry.forAccountId(intent.from.accountId))) {
+    const raised = await deps.mandates.approvals.voidRequest(intent.id, intent.from.accountId);
+    if (raised) return { key: 'approvals.waiting', vars: { ref: raised.ref, approvers: raised.approvers.map((a) => a.label).join(', ') } };
+  }
   await deps.transfers.tellLater(intent, 'unavailable');
-  return intent.ref;
+  return { key: 'transfer.processing', vars: { ref: intent.ref } };
 }
 
 /** The transfer intent a money journey's context holds for its customer (the confirmation screen's), if any. */
@@ -418,7 +429,8 @@ export function createMoneyImplementations(deps: MoneyDeps) {
     if (customer.clientId !== mandate.clientId && !mandate.initiators.includes(customer.clientId)) throw new FlowError('forbidden');
     const requester = { clientId: customer.clientId, label: maskName(customer.displayName), msisdn: context.msisdn, lang: context.lang };
     try {
-      const record = await deps.mandates!.registry.requestPayment(deps.mandates!.approvals, mandate, requester, intent);
+      // Keyed by the intent: a retry of this hop finds the approval, or voids the key (tellLostConfirmation).
+      const record = await deps.mandates!.registry.requestPayment(deps.mandates!.approvals, mandate, requester, intent, intent.id);
       return { status: 'approval', ref: record.ref, approvers: record.approvers.map((a) => a.label).join(', ') };
     } catch (error) {
       if (error instanceof MoneyPaused) throw new FlowError('money-paused');

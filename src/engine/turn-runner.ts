@@ -12,7 +12,7 @@ import { Conversation, HopDeadlineExceeded, type ConversationState, type Navigat
 import type { LoadedFlow } from './flow-loader.js';
 import { closingScreen, type ScreenTranslator } from './screen.js';
 import type { Translator } from '../text/i18n.js';
-import type { Channel, FlowContext, Turn, TurnReply, TurnScreen } from './types.js';
+import type { Channel, FlowContext, LostConfirmationAnswer, Turn, TurnReply, TurnScreen } from './types.js';
 import type { Switches } from '../control/switches.js';
 import { decodeRecord, encodeRecord, shortHopKey, type SessionRecord } from './session-record.js';
 import { currentHop, deferToRecordWrite, flushWrites, runInHop, type HopScope } from '../session/hop-context.js';
@@ -105,10 +105,10 @@ export interface TurnRunnerDeps {
   /**
    * A retry of a money confirmation whose first run still holds the session lock near the deadline (its
    * process died, or it is slow; threat T29): makes sure the outcome of the intent in `context` reaches the
-   * customer by SMS and resolves its ref, or undefined when `context` holds no intent it can tell (the retry
-   * then gets the polite end of a lock it could not take).
+   * customer (by SMS, or on the screen it resolves) and resolves that screen, or undefined when `context`
+   * holds no intent it can tell (the retry then gets the polite end of a lock it could not take).
    */
-  tellLostConfirmation?: (context: FlowContext) => Promise<string | undefined>;
+  tellLostConfirmation?: (context: FlowContext) => Promise<LostConfirmationAnswer | undefined>;
 }
 
 /**
@@ -434,8 +434,9 @@ export class TurnRunner {
   /**
    * A retry of a hop whose first run still holds the lock (threat T29): when that hop is a money confirmation
    * (the session, as the first run read it, rests on one with an intent), the outcome goes by SMS and the
-   * retry answers "being processed" with the intent's ref. Nothing is written: the lock is not this hop's.
-   * Undefined when the lock is no longer that hop's or the session is not at a money confirmation.
+   * retry answers "being processed" with the intent's ref (or what is known already: an approval raised).
+   * Nothing is written: the lock is not this hop's. Undefined when the lock is no longer that hop's or the
+   * session is not at a money confirmation.
    */
   private async lostConfirmation(req: TurnRequest, hop: HopLock, deadlineAt: number, log: HopLog): Promise<TurnReply | undefined> {
     const { store, flows, translator } = this.deps;
@@ -448,12 +449,12 @@ export class TurnRunner {
     const conversation = Conversation.restore(flow, record, deadlineAt);
     try {
       if (!conversation.atConfirm) return undefined;
-      const ref = await this.deps.tellLostConfirmation!(conversation.context);
-      if (!ref) return undefined;
+      const told = await this.deps.tellLostConfirmation!(conversation.context);
+      if (!told) return undefined;
       const vars: TurnScreen['vars'] = {};
       for (const [name, value] of Object.entries(conversation.context.view)) if (!Array.isArray(value)) vars[name] = value;
-      vars.ref = ref;
-      const key = 'transfer.processing';
+      Object.assign(vars, told.vars);
+      const { key } = told;
       const turn: Turn = {
         end: true,
         lang: conversation.context.lang,

@@ -117,6 +117,15 @@ export interface TurnText {
 }
 
 /**
+ * The final screen a retry of a lost money confirmation answers (threat T29, `TurnRunnerDeps.tellLostConfirmation`):
+ * its text key and variables (the ref).
+ */
+export interface LostConfirmationAnswer {
+  key: string;
+  vars: Record<string, string>;
+}
+
+/**
  * The channel-neutral screen of a turn: keys and raw variables only, nothing translated or formatted. A
  * channel's presenter translates it (`translateScreen`, screen.ts) with the texts of the session's flow version.
  */

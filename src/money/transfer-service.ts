@@ -345,9 +345,10 @@ export class TransferService {
   /**
    * The hop stopped waiting for this transfer (deadline), or a retry of the hop found its first run still
    * holding the session (threat T29): the customer was told an SMS will follow, so the outcome goes by SMS.
-   * `refusal` is the reason when the transfer was refused before any record was made.
+   * `refusal` is the reason when the transfer was refused before any record was made. Resolves the record's
+   * status as it was found (`failed` when nothing had been sent), undefined when it could not be read.
    */
-  async tellLater(intent: TransferIntent, refusal?: FailureCode): Promise<void> {
+  async tellLater(intent: TransferIntent, refusal?: FailureCode): Promise<TransferRecord['status'] | undefined> {
     const key = this.recordKey(intent.from.clientId, intent.id);
     let record = await this.read(intent.from.clientId, intent.id);
     if (!record) {
@@ -367,10 +368,10 @@ export class TransferService {
         this.deps.logger.info({ transfer: intent.ref, status: 'failed' }, 'transfer settled: nothing was sent');
         await this.audit(intent, 'money.outcome', { status: 'failed', reason: failed.code! });
         await this.notify(intent.from.clientId, intent.id);
-        return;
+        return 'failed';
       }
       record = await this.read(intent.from.clientId, intent.id);
-      if (!record) return;
+      if (!record) return undefined;
     }
     if (record.shown || !record.told) {
       await withLock(this.deps.store, `${key}:lock`, { ttlMs: 5000, waitMs: 3000 }, async () => {
@@ -382,6 +383,7 @@ export class TransferService {
     // made the record died before queueing it; its job id makes it one job).
     if (record.status === 'pending' || record.status === 'uncertain') await this.scheduleResolution(intent);
     await this.notify(intent.from.clientId, intent.id);
+    return record.status;
   }
 
   /** Settles an uncertain or pending transfer: asks Fineract, replays with the same key if needed, notifies. */
