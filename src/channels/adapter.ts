@@ -28,6 +28,9 @@ import type { Channel } from '../engine/types.js';
 /** The locale key of the maintenance answer while a channel (or everything) is switched off. */
 export const MAINTENANCE_KEY = 'maintenance.all';
 
+/** The content type each kind of answer is sent with (as Express's `res.type()` names them). */
+const CONTENT_TYPES = { 'text/plain': 'text/plain; charset=utf-8', 'text/xml': 'text/xml; charset=utf-8' } as const;
+
 /** What a route answers. `after` runs once the answer is sent (a missed call's call-back request). */
 export interface Answer {
   status?: number;
@@ -128,12 +131,14 @@ export function channelRouter(adapters: readonly ChannelAdapter[], deps: Wrapper
         const log = () => (routeLog ??= logger.child({ route: route.label }));
         const send = (answer: Answer) => {
           // Server-Timing: how long the request took here, from arrival to answer (the deadline's own measure).
-          res.set('server-timing', `hop;dur=${(performance.now() - started).toFixed(1)}`);
+          res.setHeader('server-timing', `hop;dur=${(performance.now() - started).toFixed(1)}`);
           if (answer.headers) res.set(answer.headers);
-          res
-            .status(answer.status ?? 200)
-            .type(answer.type)
-            .send(answer.body);
+          // What Express's status().type().send() sends for a text body on a POST (no ETag: disabled), without
+          // its per-answer mime lookup and charset parsing.
+          res.statusCode = answer.status ?? 200;
+          res.setHeader('content-type', CONTENT_TYPES[answer.type]);
+          res.setHeader('content-length', Buffer.byteLength(answer.body));
+          res.end(answer.body);
           answer
             .after?.()
             .catch((error: unknown) =>
