@@ -412,9 +412,13 @@ export class RedisApprovalService implements ApprovalService {
       throw error;
     }
     if (created === 'exists' && request.key) {
-      // The same key raced in another process: its hold is the same one (the same idempotency key), keep it.
+      // The same key raced in another process: the same hold key answered its hold again (Fineract 1.9+), or
+      // held twice (1.8, docs/fineract.md §4.4): a hold that is not the approval's own is released.
       const raised = await this.get(id);
-      if (raised) return raised;
+      if (raised) {
+        if (raised.holdId !== holdId) await this.release(record).catch(() => undefined);
+        return raised;
+      }
     }
     if (created !== 'created') {
       await this.release(record).catch(() => undefined);

@@ -180,6 +180,9 @@ describe('a retried payment confirmation from an account with a mandate whose fi
     // Nothing told as failed, nothing sent, held once.
     expect(server.services.outbox!.list(AMINA.msisdn).filter((m) => m.text.includes(intent.ref))).toEqual([]);
     expect(available(DUMA)).toBe(held - 300_01);
+    // A second request with the intent's key answers the first approval: nothing is held twice.
+    expect((await raiseAsDeadProcess(intent)).id).toBe(approval.id);
+    expect(available(DUMA)).toBe(held - 300_01);
     await server.services.approvals.cancel(approval.id, 1);
   });
 
