@@ -141,21 +141,33 @@ export function createFineractGateway(options: FineractGatewayOptions): Fineract
 
   // A 429 from any upstream (even one whose read then fell back to the primary) slows everybody down.
   let penalize = (): void => undefined;
+  // The calls' wrappers below are promise chains rather than async functions: every promise made while serving
+  // a hop costs a copy of the hop's async context.
   const observe = (name: string, upstream: FineractRequester): FineractRequester => ({
-    async request<T = unknown>(method: HttpMethod, path: string, opts?: RequestOptions): Promise<T> {
+    request<T = unknown>(method: HttpMethod, path: string, opts?: RequestOptions): Promise<T> {
       const kind = method === 'GET' ? 'read' : 'write';
       const end = seconds.startTimer({ upstream: name, kind });
-      let outcome: CallOutcome = 'ok';
-      try {
-        return await upstream.request<T>(method, path, opts);
-      } catch (err) {
-        if (err instanceof FineractUnavailable && err.httpStatus === 429) penalize();
-        outcome = outcomeOf(err);
-        throw err;
-      } finally {
+      const done = (outcome: CallOutcome) => {
         end();
         requests.inc({ upstream: name, kind, outcome });
+      };
+      let sent: Promise<T>;
+      try {
+        sent = upstream.request<T>(method, path, opts);
+      } catch (err) {
+        sent = Promise.reject(err as Error);
       }
+      return sent.then(
+        (value) => {
+          done('ok');
+          return value;
+        },
+        (err: unknown) => {
+          if (err instanceof FineractUnavailable && err.httpStatus === 429) penalize();
+          done(outcomeOf(err));
+          throw err;
+        },
+      );
     },
     close: () => upstream.close(),
   });
@@ -182,7 +194,7 @@ export function createFineractGateway(options: FineractGatewayOptions): Fineract
   let circuitRefused = 0;
   let closing: Promise<void> | undefined;
 
-  async function call<T>(method: HttpMethod, path: string, opts: GatewayRequestOptions): Promise<T> {
+  function call<T>(method: HttpMethod, path: string, opts: GatewayRequestOptions): Promise<T> {
     const { deadlineAt: explicit, priority: givenPriority, readFrom, ...http } = opts;
     const where = `${method} ${path}`;
     const isWrite = method !== 'GET';
@@ -192,7 +204,7 @@ export function createFineractGateway(options: FineractGatewayOptions): Fineract
 
     if (!router.canServe(method, readFrom)) {
       circuitRefused++;
-      throw new FineractNotSent('circuit open', where);
+      return Promise.reject(new FineractNotSent('circuit open', where));
     }
 
     return limiter
@@ -201,7 +213,7 @@ export function createFineractGateway(options: FineractGatewayOptions): Fineract
         startBy,
         where,
         ...(http.signal ? { signal: http.signal } : {}),
-        run: async () => {
+        run: () => {
           // A read is useless after the hop's deadline: abort it then. A write that started runs to its end.
           let timer: NodeJS.Timeout | undefined;
           let signal = http.signal;
@@ -210,11 +222,14 @@ export function createFineractGateway(options: FineractGatewayOptions): Fineract
             timer = setTimeout(() => controller.abort(), Math.max(0, hopDeadline - now()));
             signal = signal ? AbortSignal.any([signal, controller.signal]) : controller.signal;
           }
+          let sent: Promise<T>;
           try {
-            return await router.request<T>(method, path, { ...http, ...(signal ? { signal } : {}), ...(readFrom ? { readFrom } : {}) });
-          } finally {
+            sent = router.request<T>(method, path, { ...http, ...(signal ? { signal } : {}), ...(readFrom ? { readFrom } : {}) });
+          } catch (err) {
             clearTimeout(timer);
+            return Promise.reject(err as Error);
           }
+          return timer === undefined ? sent : sent.finally(() => clearTimeout(timer));
         },
       })
       .catch((err: unknown) => {
