@@ -4,17 +4,16 @@
  */
 
 /** Waits for `promise` at most `ms`; true when it settled (either way) in time. The timer never outlives the wait. */
-export async function settlesWithin(promise: Promise<unknown>, ms: number): Promise<boolean> {
-  let timer: NodeJS.Timeout | undefined;
-  const settled = await Promise.race([
-    promise.then(
-      () => true,
-      () => true,
-    ),
-    new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(false), ms))),
-  ]);
-  clearTimeout(timer);
-  return settled;
+export function settlesWithin(promise: Promise<unknown>, ms: number): Promise<boolean> {
+  // One promise and one timer (it runs on every hop's writes): no race of wrapped promises.
+  return new Promise<boolean>((resolve) => {
+    const timer = setTimeout(() => resolve(false), ms);
+    const settled = () => {
+      clearTimeout(timer);
+      resolve(true);
+    };
+    promise.then(settled, settled);
+  });
 }
 
 /** `promise`, or a rejection with `Error('timeout')` after `ms`. The timer never outlives the promise. */
