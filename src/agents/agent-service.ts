@@ -14,7 +14,7 @@ import type { ApprovalConfirm, ApprovalRecheck, ApprovalRecord, ApprovalService 
 import type { KeyValueStore } from '../session/store.js';
 import type { Keys } from '../session/keys.js';
 import type { AgentRecord, AgentRegistry } from './registry.js';
-import type { AgentLimiter, Direction, LimitRule } from './limits.js';
+import type { AgentLimiter, Direction, LimitInput, LimitRule } from './limits.js';
 import { cashOutFee, type FeeSchedule } from './fees.js';
 
 /**
@@ -61,6 +61,18 @@ export interface CashInMovement {
   agentLang: string;
   agentLabel: string;
   agentOfficeId: number;
+}
+
+/** What the agent limits count of a cash-in: reserved before it moves, given back when it did not. */
+function cashInMovement(agent: AgentRecord, customer: CashCustomer, cents: number, movement: CashInMovement): LimitInput & { id: string } {
+  return {
+    id: movement.id,
+    agentClientId: agent.clientId,
+    customerClientId: customer.clientId,
+    direction: 'in',
+    cents,
+    limits: agent.limits,
+  };
 }
 
 export interface AgentServiceDeps {
@@ -170,14 +182,7 @@ export class AgentService {
     /** Aborts when the hop stopped waiting: a refusal then reaches the agent by SMS, not on screen. */
     signal?: AbortSignal,
   ): Promise<{ intent: TransferIntent; outcome: TransferOutcome }> {
-    const reserved = await this.deps.limiter.reserve({
-      id: movement.id,
-      agentClientId: agent.clientId,
-      customerClientId: customer.clientId,
-      direction: 'in',
-      cents,
-      limits: agent.limits,
-    });
+    const reserved = await this.deps.limiter.reserve(cashInMovement(agent, customer, cents, movement));
     if (!reserved.ok) return this.refuse(agent, customer, 'in', cents, reserved.rule);
     const { reservation } = reserved;
     const intent = this.cashInIntent(agent, customer, cents, movement);
@@ -206,14 +211,7 @@ export class AgentService {
     const intent = this.cashInIntent(agent, customer, cents, movement);
     const status = await this.deps.transfers.tellLater(intent, 'unavailable');
     if (status === 'failed') {
-      await this.deps.limiter.release({
-        id: movement.id,
-        agentClientId: agent.clientId,
-        customerClientId: customer.clientId,
-        direction: 'in',
-        cents,
-        limits: agent.limits,
-      });
+      await this.deps.limiter.release(cashInMovement(agent, customer, cents, movement));
     }
     return intent.ref;
   }
