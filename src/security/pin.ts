@@ -167,7 +167,9 @@ const HASH_BYTES = 32;
  * none), the numbers' TTL in ms, how many numbers are kept.
  * Returns {'not-set'}, {'unreadable'}, {'salt', salt}, {'held', until} (the customer locked: nothing compared),
  * {'number-held', until} (the number locked: nothing compared), {'ok', failures and locks forgotten}, or the
- * lockout's fail answer.
+ * lockout's fail answer. With the number's key, a right PIN also clears the number's failures and locks, and a
+ * wrong one counts on the number in the same step: the fail answer is then the customer's (4 fields, padded
+ * with 0) followed by the number's (4 fields), so the check needs no other round trip.
  */
 const PIN_CHECK_LUA =
   LOCKOUT_LUA_FUNCTION +
@@ -178,15 +180,18 @@ local ok, rec = pcall(cjson.decode, raw)
 if not ok or type(rec) ~= 'table' or type(rec.salt) ~= 'string' or type(rec.hash) ~= 'string' then return {'unreadable'} end
 if rec.salt ~= ARGV[9] then return {'salt', rec.salt} end
 local st = {'status', ARGV[2], ARGV[3], ARGV[4], ARGV[5], ARGV[6], ARGV[7], ARGV[8]}
+local numberHad = 0
 if KEYS[4] then
   local number = lockout(KEYS[4], st)
   if number[1] == 1 then return {'number-held', number[2]} end
+  numberHad = tonumber(number[3]) + tonumber(number[4])
 end
 local state = lockout(KEYS[2], st)
 if state[1] == 1 then return {'held', state[2]} end
 if redis.sha1hex(rec.hash) == redis.sha1hex(ARGV[10]) then
   local had = tonumber(state[3]) + tonumber(state[4])
   if had > 0 then redis.call('DEL', KEYS[2]) end
+  if numberHad > 0 then redis.call('DEL', KEYS[4]) end
   return {'ok', had}
 end
 if ARGV[11] ~= '' then
@@ -204,9 +209,13 @@ if ARGV[11] ~= '' then
     redis.call('SET', KEYS[3], cjson.encode(kept), 'PX', ARGV[12])
   end
 end
-return lockout(KEYS[2], ARGV)`;
+local customer = lockout(KEYS[2], ARGV)
+if not KEYS[4] then return customer end
+local number = lockout(KEYS[4], ARGV)
+return {customer[1], customer[2], customer[3] or 0, customer[4] or 0, number[1], number[2], number[3] or 0, number[4] or 0}`;
 
-type PinCheckReply = [string, (string | number)?, number?, number?];
+/** The script's answer; a fail answer with the number's key carries the number's outcome in fields 4 to 7. */
+type PinCheckReply = [string, (string | number)?, number?, number?, string?, (string | number)?, number?, number?];
 interface PinCheckScript {
   /** `keyCount` 3, or 4 with the number's lockout hash after the customer's keys. */
   kiungaPinCheck(keyCount: 3 | 4, ...keysThenArgs: (string | number)[]): Promise<PinCheckReply>;
@@ -368,21 +377,17 @@ export function createPinService(options: PinServiceOptions): PinService {
     const numberSubject = msisdn ? numberKey(msisdn) : undefined;
     const valid = typeof pin === 'string' && format.test(pin);
     let salt = sessionFact(saltFact(clientId));
-    let numberState: Promise<SubjectState> | undefined;
+    // On one Redis the script reads the number's lockout (and clears or counts it). On a Cluster it lives in
+    // another slot than the customer's keys: a locked number compares nothing, so it is read first.
+    let number: SubjectState | undefined;
     if (clustered && numberSubject) {
-      // The script cannot see the number's lockout here: a locked number compares nothing, so it is read first.
-      numberState = lockout.status(numberSubject, at);
-      const number = await numberState;
+      number = await lockout.status(numberSubject, at);
       if (number.locked) return lockedResult([number]);
     }
     if (salt === undefined) {
-      // Not learned yet in this session: the record's salt first, with the number's lockout.
-      numberState ??= numberSubject ? lockout.status(numberSubject, at) : undefined;
+      // Not learned yet in this session: the record's salt first.
       const raw = await store.get(keys.pin(clientId));
-      if (raw === null) {
-        await numberState;
-        return { result: 'not-set' };
-      }
+      if (raw === null) return { result: 'not-set' };
       salt = parse(clientId, raw).salt.toString('base64');
     }
     if (store.kind === 'redis' && (store as { client?: Redis | Cluster }).client?.status !== 'ready') await store.ping();
@@ -402,8 +407,7 @@ export function createPinService(options: PinServiceOptions): PinService {
         MAX_LOCK_MS + failureWindowMs + escalationMemoryMs,
         NUMBERS_KEPT,
       );
-      numberState ??= numberSubject ? lockout.status(numberSubject, at) : undefined;
-      const [reply, number] = await Promise.all([sent, numberState]);
+      const reply = await sent;
       const [kind, value] = reply;
       if (kind === 'salt' && attempt === 0) {
         salt = String(value);
@@ -421,18 +425,18 @@ export function createPinService(options: PinServiceOptions): PinService {
         const remember = () => store.set(known, `${clientId} ${salt}`, KNOWN_TTL_MS).catch(() => undefined);
         if (!deferToRecordWrite(remember)) void remember();
       }
-      // A number locked for any customer stays locked: nothing this check found is told.
-      if (number?.locked) return lockedResult([number]);
       if (kind === 'held' || kind === 'number-held') {
         const until = Number(value);
         return lockedResult([{ hard: until < 0, ...(until > 0 ? { until } : {}) }]);
       }
       if (kind === 'ok') {
+        // On a Cluster the number's failures are cleared here (the script cleared them on one Redis).
         if (numberSubject && number && (number.failures > 0 || number.locks > 0)) await lockout.clear(numberSubject);
         return { result: 'ok' };
       }
-      // Wrong: the number counts it too.
-      const outcomes: FailOutcome[] = [toFailOutcome(reply), ...(numberSubject ? [await lockout.fail(numberSubject, at)] : [])];
+      // Wrong: the number counts it too (in the script itself when it had the number's key).
+      const numberOutcome = numberSubject ? (clustered ? [await lockout.fail(numberSubject, at)] : [toFailOutcome(reply, 4)]) : [];
+      const outcomes: FailOutcome[] = [toFailOutcome(reply), ...numberOutcome];
       if (outcomes.some((o) => o.kind === 'locked')) return lockedNow(clientId, msisdn, at, outcomes);
       return { result: 'wrong', attemptsLeft: Math.min(...outcomes.map((o) => (o.kind === 'wrong' ? o.left : 0))) };
     }
@@ -576,9 +580,9 @@ export function createPinService(options: PinServiceOptions): PinService {
   };
 }
 
-/** The lockout script's fail answer, as read by the lockout store. */
-function toFailOutcome(reply: PinCheckReply): FailOutcome {
-  if (reply[0] === 'wrong') return { kind: 'wrong', left: Number(reply[1]) };
-  const until = Number(reply[1]);
-  return { kind: 'locked', ...(until > 0 ? { until } : {}), locks: Number(reply[2]), fresh: reply[3] === 1 };
+/** The lockout script's fail answer, as read by the lockout store (`at` 4: the number's, after the customer's). */
+function toFailOutcome(reply: PinCheckReply, at: 0 | 4 = 0): FailOutcome {
+  if (reply[at] === 'wrong') return { kind: 'wrong', left: Number(reply[at + 1]) };
+  const until = Number(reply[at + 1]);
+  return { kind: 'locked', ...(until > 0 ? { until } : {}), locks: Number(reply[at + 2]), fresh: reply[at + 3] === 1 };
 }

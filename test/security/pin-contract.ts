@@ -229,6 +229,16 @@ export function pinContract(label: string, open: () => Promise<KeyValueStore>, p
       expect(await pins.verify(a, '1234', { msisdn: number })).toEqual({ result: 'ok' });
     });
 
+    it("a right PIN clears the number's failures too: the number's next customer starts afresh", async () => {
+      const a = await newClient();
+      const b = await newClient();
+      const number = '+254722000206';
+      expect(await pins.verify(a, '0000', { msisdn: number })).toEqual({ result: 'wrong', attemptsLeft: 2 });
+      expect(await pins.verify(a, '0000', { msisdn: number })).toEqual({ result: 'wrong', attemptsLeft: 1 });
+      expect(await pins.verify(a, '1234', { msisdn: number })).toEqual({ result: 'ok' });
+      expect(await pins.verify(b, '0000', { msisdn: number })).toEqual({ result: 'wrong', attemptsLeft: 2 });
+    });
+
     it('a locked number compares nothing: its wrong PINs do not count against a customer, its right PIN clears nothing', async () => {
       const c = await newClient();
       const d = await newClient();

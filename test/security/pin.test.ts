@@ -8,6 +8,8 @@ import { createRedisStore } from '../../src/session/redis-store.js';
 import { PEPPER, pinContract } from './pin-contract.js';
 import { sharedMemoryStore } from '../session/helpers/memory.js';
 import { REDIS_URL, captureLogs, deleteByPrefix, testPrefix } from '../session/helpers/fixtures.js';
+import { createKeys } from '../../src/session/keys.js';
+import { keepSessionFact, runInHop } from '../../src/session/hop-context.js';
 
 const prefix = testPrefix();
 pinContract('memory (one shared map)', sharedMemoryStore(), prefix);
@@ -64,6 +66,36 @@ describe('PIN records (T7)', () => {
     const pins = createPinService({ store, pepper: PEPPER });
     await expect(pins.verify(1, '1234')).rejects.toThrow(/unreadable/);
     await expect(pins.verify(1, '1234')).rejects.not.toThrow(/c2VjcmV0/);
+  });
+});
+
+describe('PIN check on one Redis', () => {
+  it("is one command from a number, right or wrong: the script reads, clears and counts the number's lockout", async () => {
+    const store = createRedisStore(REDIS_URL);
+    const keys = createKeys(prefix);
+    const pins = createPinService({ store, pepper: PEPPER, keys });
+    await pins.setPin(77, '1234');
+    const salt = (JSON.parse((await store.get(keys.pin(77))) as string) as { salt: string }).salt;
+    const commands: string[] = [];
+    const client = store.client as unknown as { sendCommand: (command: { name: string }) => unknown };
+    const send = client.sendCommand.bind(client);
+    client.sendCommand = (command) => {
+      commands.push(command.name);
+      return send(command);
+    };
+    // The salt learned by the session (as a dial or an earlier check does): no read of the record.
+    const verify = (pin: string) =>
+      runInHop(async () => {
+        keepSessionFact('pin-salt:77', salt);
+        return pins.verify(77, pin, { msisdn: '+254722000301' });
+      });
+    expect(await verify('0000')).toEqual({ result: 'wrong', attemptsLeft: 2 });
+    expect(commands).toEqual(['evalsha']);
+    commands.length = 0;
+    expect(await verify('1234')).toEqual({ result: 'ok' });
+    expect(commands).toEqual(['evalsha']);
+    client.sendCommand = send;
+    await store.close();
   });
 });
 
