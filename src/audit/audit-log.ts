@@ -99,10 +99,18 @@ const RECENT = 1000;
 const MAX_ENTRY_CHARS = 4096;
 
 interface Pending {
-  /** The entry without `seq` and `prev`, fixed when recorded. */
-  fields: Omit<AuditEntry, 'seq' | 'prev'>;
+  /**
+   * The canonical JSON of the entry without `seq` and `prev`, fixed when recorded, cut before its last member
+   * (`type`, which sorts after both): `head` ends with that member's comma, `tail` is the member and the
+   * closing brace. The entry is `head` + `prev` and `seq` + `tail`, byte for byte what `canonicalJson` writes.
+   */
+  head: string;
+  tail: string;
   done: () => void;
 }
+
+/** The entry of `p` linked after `prev` (see `Pending`). */
+const linked = (p: Pending, seq: number, prev: string): string => `${p.head}"prev":${JSON.stringify(prev)},"seq":${seq},${p.tail}`;
 
 /** Whether a trail can also be read back and verified (the one `createAuditTrail` builds). */
 export function isAuditLog(trail: AuditTrail): trail is AuditLog {
@@ -200,7 +208,7 @@ export function createAuditTrail(options: AuditTrailOptions): AuditLog {
         if (!base) throw new Error('the audit head in the store is not <seq>:<hash>');
         let prev = base;
         const entries = batch.map((p) => {
-          const entry = canonicalJson({ ...p.fields, seq: prev.seq + 1, prev: prev.hash });
+          const entry = linked(p, prev.seq + 1, prev.hash);
           prev = { seq: prev.seq + 1, hash: sha256Hex(entry) };
           return { entry, hash: prev.hash };
         });
@@ -288,7 +296,7 @@ export function createAuditTrail(options: AuditTrailOptions): AuditLog {
         logger.warn({ auditType: String(event.type).slice(0, 40), reason: refusal }, 'audit event refused');
         throw new TypeError(`audit event refused: ${refusal}`);
       }
-      const fields: Pending['fields'] = {
+      const fields: Omit<AuditEntry, 'seq' | 'prev'> = {
         at: new Date(now()).toISOString(),
         type: event.type,
         actor: event.actor,
@@ -297,7 +305,8 @@ export function createAuditTrail(options: AuditTrailOptions): AuditLog {
         channel: event.channel,
         data: event.data && Object.keys(event.data).length > 0 ? { ...event.data } : undefined,
       };
-      if (canonicalJson(fields).length > MAX_ENTRY_CHARS) {
+      const canonical = canonicalJson(fields);
+      if (canonical.length > MAX_ENTRY_CHARS) {
         logger.warn({ auditType: event.type, reason: 'too long' }, 'audit event refused');
         throw new TypeError(`audit event refused: longer than ${MAX_ENTRY_CHARS} characters`);
       }
@@ -307,7 +316,11 @@ export function createAuditTrail(options: AuditTrailOptions): AuditLog {
           logger.error({ auditType: event.type, buffered: pending.length }, 'audit buffer full: event dropped');
         return;
       }
-      const written = new Promise<void>((resolve) => pending.push({ fields, done: resolve }));
+      // `type` is the last member (no other field sorts after it): the entry is linked by splicing before it.
+      const tail = `"type":${JSON.stringify(fields.type)}}`;
+      const head = canonical.slice(0, -tail.length);
+      if (!head.endsWith(',') || !canonical.endsWith(tail)) throw new TypeError('audit event refused: not canonical');
+      const written = new Promise<void>((resolve) => pending.push({ head, tail, done: resolve }));
       // Sent with the hop's record: events keep their order (one queue), and the chain is still extended
       // only by the compare-and-append script.
       if (recordOptions?.withHop && deferToRecordWrite(() => (void startDrain(), settlesWithin(written, waitMs)))) return;

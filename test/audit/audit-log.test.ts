@@ -67,6 +67,24 @@ describe('audit trail', () => {
     await log.close();
   });
 
+  it('should write canonical JSON whichever fields an event has (the fewest, data whose keys sort after type)', async () => {
+    const keys = freshKeys();
+    const log = trail(store, keys);
+    await log.record({ type: 'pin.ok', actor: 'system' });
+    await log.record({ type: 'pin.failed', actor: 'customer:7', clientId: 7, data: { zone: 'b', attemptsLeft: 2, reason: 'wrong' } });
+    await log.record({ type: 'pin.locked', actor: 'system', channel: 'ussd', data: { hard: false, locks: 1, lockS: 1800 } });
+    await log.flush();
+    const stored = await rows(redis, keys);
+    expect(stored).toHaveLength(3);
+    for (const [, fields] of stored) {
+      const text = field(fields, 'e');
+      expect(canonicalJson(JSON.parse(text))).toBe(text);
+      expect(field(fields, 'h')).toBe(sha256Hex(text));
+    }
+    expect((await verifyAudit({ store, keys })).ok).toBe(true);
+    await log.close();
+  });
+
   it('should mask the phone number before writing it', async () => {
     const keys = freshKeys();
     const log = trail(store, keys);
