@@ -79,20 +79,20 @@ interface StoredV1
  * record read this hop, when the snapshot is the very object read from it).
  */
 export function encodeRecord(record: SessionRecord, reuse?: SessionRecord): string {
-  const stored: StoredV2 = {
-    v: 2,
-    fi: record.flowId,
-    fv: record.flowVersion,
-    ...(record.ended ? {} : { h: record.history }),
-    m: record.msisdn,
-    ...(record.serviceCode === undefined ? {} : { sc: record.serviceCode }),
-    ...(record.ended ? { e: 1 as const } : {}),
-    ...(record.transport === undefined ? {} : { t: record.transport }),
-    ...(record.view === undefined || record.ended ? {} : { w: record.view }),
-    k: record.hopKeys.slice(-RECENT_HOPS),
-    ...(record.reply ? { x: record.reply.text, ...(record.reply.end ? { re: 1 as const } : {}) } : {}),
-    ...(record.facts && Object.keys(record.facts).length > 0 ? { f: record.facts } : {}),
-  };
+  // Members assigned one by one, in the stored order (object spreads of conditional literals cost several µs).
+  const stored = { v: 2, fi: record.flowId, fv: record.flowVersion } as StoredV2;
+  if (!record.ended) stored.h = record.history;
+  stored.m = record.msisdn;
+  if (record.serviceCode !== undefined) stored.sc = record.serviceCode;
+  if (record.ended) stored.e = 1;
+  if (record.transport !== undefined) stored.t = record.transport;
+  if (record.view !== undefined && !record.ended) stored.w = record.view;
+  stored.k = record.hopKeys.length > RECENT_HOPS ? record.hopKeys.slice(-RECENT_HOPS) : record.hopKeys;
+  if (record.reply) {
+    stored.x = record.reply.text;
+    if (record.reply.end) stored.re = 1;
+  }
+  if (record.facts && Object.keys(record.facts).length > 0) stored.f = record.facts;
   const head = JSON.stringify(stored);
   if (record.ended) return head;
   const unchanged = reuse?.snapshotText !== undefined && reuse.snapshot === record.snapshot;
@@ -104,24 +104,26 @@ export function encodeRecord(record: SessionRecord, reuse?: SessionRecord): stri
 export function decodeRecord(raw: string): SessionRecord {
   const stored = JSON.parse(raw) as StoredV2 | StoredV1;
   if (stored.v === 2 && Array.isArray(stored.k) && typeof stored.m === 'string') {
-    const sl = stored.sl;
-    // The snapshot's own text: the `sl` characters before the closing brace (checked by its opening).
-    const snapshotText = typeof sl === 'number' && stored.s !== undefined ? raw.slice(raw.length - 1 - sl, raw.length - 1) : undefined;
-    return {
-      ...(snapshotText && raw.slice(0, raw.length - 1 - sl!).endsWith('"s":') ? { snapshotText } : {}),
+    const record: SessionRecord = {
       flowId: stored.fi,
       flowVersion: stored.fv,
       snapshot: stored.s ?? null,
       history: stored.h ?? [],
       msisdn: stored.m,
-      ...(stored.sc === undefined ? {} : { serviceCode: stored.sc }),
       ended: stored.e === 1,
       transport: stored.t,
-      ...(stored.w === undefined ? {} : { view: stored.w }),
       hopKeys: stored.k,
-      ...(typeof stored.x === 'string' ? { reply: { end: stored.re === 1, text: stored.x } } : {}),
-      ...(stored.f ? { facts: stored.f } : {}),
     };
+    // The snapshot's own text: the `sl` characters before the closing brace (checked by its opening).
+    const sl = stored.sl;
+    if (typeof sl === 'number' && sl > 0 && stored.s !== undefined && raw.startsWith('"s":', raw.length - 5 - sl))
+      record.snapshotText = raw.slice(raw.length - 1 - sl, raw.length - 1);
+    // Members assigned one by one (object spreads of conditional literals cost several µs).
+    if (stored.sc !== undefined) record.serviceCode = stored.sc;
+    if (stored.w !== undefined) record.view = stored.w;
+    if (typeof stored.x === 'string') record.reply = { end: stored.re === 1, text: stored.x };
+    if (stored.f) record.facts = stored.f;
+    return record;
   }
   if (stored.v === 1 && Array.isArray(stored.hops)) {
     const last = stored.hops[stored.hops.length - 1];
