@@ -233,3 +233,14 @@ describe('audit trail', () => {
     await memory.close();
   });
 });
+
+describe('canonical JSON', () => {
+  it('orders keys by UTF-16 code unit, leaves undefined members out, and writes values as JSON.stringify does', () => {
+    const value = { b: 1, a: 'x', B: true, é: null, a1: undefined, _: { z: 2, y: undefined, Z: 'q"' }, '10': 0.5, '9': -0 };
+    expect(canonicalJson(value)).toBe('{"10":0.5,"9":0,"B":true,"_":{"Z":"q\\"","z":2},"a":"x","b":1,"é":null}');
+    expect(canonicalJson({})).toBe('{}');
+    expect(canonicalJson({ only: undefined })).toBe('{}');
+    expect(canonicalJson([1, 'a', { b: 2, a: 1 }])).toBe('[1,"a",{"a":1,"b":2}]');
+    expect(() => canonicalJson({ n: Infinity })).toThrow(TypeError);
+  });
+});
