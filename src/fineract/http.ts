@@ -134,8 +134,18 @@ export class FineractHttp implements FineractRequester {
   async request<T = unknown>(method: HttpMethod, path: string, options: RequestOptions = {}): Promise<T> {
     const where = `${method} ${path}`; // never the query string: it may hold a phone number
     const timeoutMs = options.timeoutMs ?? this.#timeoutMs;
-    const deadline = AbortSignal.timeout(timeoutMs);
-    const signal = options.signal ? AbortSignal.any([deadline, options.signal]) : deadline;
+    // One controller and one timer, cleared when the call ends. AbortSignal.timeout's timer outlives the call and
+    // fires later anyway (an abort event and a DOMException with its stack per call), and AbortSignal.any adds a
+    // third signal: together about a tenth of a balance read's CPU in a hot loop.
+    const controller = new AbortController();
+    const signal = controller.signal;
+    const abort = (): void => controller.abort();
+    const timer = setTimeout(abort, timeoutMs);
+    const caller = options.signal;
+    if (caller) {
+      if (caller.aborted) abort();
+      else caller.addEventListener('abort', abort, { once: true });
+    }
     const started = performance.now();
     const headers: Record<string, string> = { ...this.#headers };
     let body: string | undefined;
@@ -178,6 +188,9 @@ export class FineractHttp implements FineractRequester {
         'fineract call failed',
       );
       throw error;
+    } finally {
+      clearTimeout(timer);
+      caller?.removeEventListener('abort', abort);
     }
   }
 

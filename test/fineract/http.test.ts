@@ -61,6 +61,39 @@ describe('FineractHttp against the sandbox', () => {
     }
   });
 
+  it("ends a call at its timeout or at the caller's abort, and leaves the caller's signal without a listener", async () => {
+    sandbox.control.latencyMs = 1_000;
+    try {
+      const started = Date.now();
+      const late = await http.request('GET', '/clients/1', { timeoutMs: 150 }).catch((e: unknown) => e);
+      expect(late).toBeInstanceOf(FineractUnavailable);
+      expect((late as FineractUnavailable).timedOut).toBe(true);
+      const controller = new AbortController();
+      setTimeout(() => controller.abort(), 100);
+      const cancelled = await http.request('GET', '/clients/1', { signal: controller.signal }).catch((e: unknown) => e);
+      expect((cancelled as FineractUnavailable).timedOut).toBe(true);
+      expect(Date.now() - started).toBeLessThan(900);
+      const aborted = new AbortController();
+      aborted.abort();
+      expect(await http.request('GET', '/clients/1', { signal: aborted.signal }).catch((e: unknown) => e)).toBeInstanceOf(
+        FineractUnavailable,
+      );
+    } finally {
+      sandbox.control.latencyMs = 0;
+    }
+    // A call that ended removes its listener from a long-lived caller signal (none piles up over many calls).
+    const kept = new AbortController();
+    let added = 0;
+    let removed = 0;
+    const add = kept.signal.addEventListener.bind(kept.signal);
+    const remove = kept.signal.removeEventListener.bind(kept.signal);
+    kept.signal.addEventListener = ((...args: Parameters<typeof add>) => (added++, add(...args))) as typeof add;
+    kept.signal.removeEventListener = ((...args: Parameters<typeof remove>) => (removed++, remove(...args))) as typeof remove;
+    for (let i = 0; i < 3; i++) await http.request('GET', '/clients/1', { signal: kept.signal });
+    expect(added).toBe(3);
+    expect(removed).toBe(3);
+  });
+
   it('reuses keep-alive connections', async () => {
     const sockets = new Set<string>();
     const probe = createServer((req, res) => {
