@@ -214,22 +214,18 @@ export function createFineractGateway(options: FineractGatewayOptions): Fineract
         where,
         ...(http.signal ? { signal: http.signal } : {}),
         run: () => {
-          // A read is useless after the hop's deadline: abort it then. A write that started runs to its end.
-          let timer: NodeJS.Timeout | undefined;
-          let signal = http.signal;
-          if (!isWrite && hopDeadline !== undefined) {
-            const controller = new AbortController();
-            timer = setTimeout(() => controller.abort(), Math.max(0, hopDeadline - now()));
-            signal = signal ? AbortSignal.any([signal, controller.signal]) : controller.signal;
-          }
-          let sent: Promise<T>;
+          // A read is useless after the hop's deadline: the HTTP layer aborts it then, on the timer it keeps for the
+          // call's own timeout (no second controller, timer and signal per read). A write that started runs to its end.
+          const abortAt = !isWrite && hopDeadline !== undefined ? Math.min(hopDeadline, http.abortAt ?? Infinity) : http.abortAt;
           try {
-            sent = router.request<T>(method, path, { ...http, ...(signal ? { signal } : {}), ...(readFrom ? { readFrom } : {}) });
+            return router.request<T>(method, path, {
+              ...http,
+              ...(abortAt !== undefined ? { abortAt } : {}),
+              ...(readFrom ? { readFrom } : {}),
+            });
           } catch (err) {
-            clearTimeout(timer);
             return Promise.reject(err as Error);
           }
-          return timer === undefined ? sent : sent.finally(() => clearTimeout(timer));
         },
       })
       .catch((err: unknown) => {

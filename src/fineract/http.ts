@@ -24,6 +24,11 @@ export interface RequestOptions {
   /** Caller's cancellation (e.g. the aggregator's deadline); aborting gives FineractUnavailable(timedOut). */
   signal?: AbortSignal;
   /**
+   * Epoch ms after which the answer is useless (a read at the hop's deadline): the call is aborted then, as at its
+   * timeout (FineractUnavailable, timedOut), on the call's own timer, so the caller needs no signal of its own.
+   */
+  abortAt?: number;
+  /**
    * Called with the status and headers of every HTTP answer (success or error) before it is interpreted.
    * Wrappers (gateway, limiter, breaker) pass options through unchanged, so this reaches the transport.
    */
@@ -140,7 +145,10 @@ export class FineractHttp implements FineractRequester {
     const controller = new AbortController();
     const signal = controller.signal;
     const abort = (): void => controller.abort();
-    const timer = setTimeout(abort, timeoutMs);
+    const timer = setTimeout(
+      abort,
+      options.abortAt === undefined ? timeoutMs : Math.max(0, Math.min(timeoutMs, options.abortAt - Date.now())),
+    );
     const caller = options.signal;
     if (caller) {
       if (caller.aborted) abort();
