@@ -319,7 +319,9 @@ export function createAuditTrail(options: AuditTrailOptions): AuditLog {
       // `type` is the last member (no other field sorts after it): the entry is linked by splicing before it.
       const tail = `"type":${JSON.stringify(fields.type)}}`;
       const head = canonical.slice(0, -tail.length);
-      if (!head.endsWith(',') || !canonical.endsWith(tail)) throw new TypeError('audit event refused: not canonical');
+      // A member sorting between `prev` and `type` would belong after the splice: fail loudly, never write it.
+      if (!head.endsWith(',') || !canonical.endsWith(tail) || Object.keys(fields).some((k) => k > 'prev' && k < 'type'))
+        throw new TypeError('audit event refused: not canonical');
       const written = new Promise<void>((resolve) => pending.push({ head, tail, done: resolve }));
       // Sent with the hop's record: events keep their order (one queue), and the chain is still extended
       // only by the compare-and-append script.
