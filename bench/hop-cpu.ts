@@ -31,8 +31,8 @@ import type { AddressInfo } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import { Pool } from 'undici';
+import { BENCH_PEPPER, kiungaBenchEnv } from './kiunga-env.js';
 
-const PEPPER = 'bench-pepper-0123456789abcdef';
 const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
 const HERE = fileURLToPath(import.meta.url);
 
@@ -199,7 +199,7 @@ async function main(): Promise<void> {
 
     // The customers' PINs, where Kiunga looks for them (same Redis, prefix and pepper).
     const store = createRedisStore(REDIS_URL);
-    const pins = createPinService({ store, pepper: PEPPER, keys: createKeys(prefix) });
+    const pins = createPinService({ store, pepper: BENCH_PEPPER, keys: createKeys(prefix) });
     for (let i = 0; i < customers; i++) await pins.setPin(SYNTHETIC_FIRST_ID + i, SYNTHETIC_PIN);
     await store.close();
 
@@ -216,21 +216,7 @@ async function main(): Promise<void> {
     if (only !== 'minimal') {
       const kiunga = await startServer(
         'kiunga',
-        {
-          REDIS_URL,
-          REDIS_PREFIX: prefix,
-          FINERACT_URL: fineractUrl,
-          // The sandbox on loopback stands in for Fineract: its unsafe settings are expected (threat T27).
-          KIUNGA_ALLOW_INSECURE: 'messaging,callback-key,fineract-password,sim-swap',
-          FINERACT_SAVINGS_PRODUCTS: '1',
-          FINERACT_LOAN_PRODUCTS: '1',
-          FINERACT_RATE_LIMIT: '100000',
-          LIMIT_NUMBER_PER_MIN: '100000',
-          FINERACT_MAX_CONCURRENT: '256',
-          PIN_PEPPER: PEPPER,
-          HOP_DEADLINE_MS: '10000',
-          LOG_LEVEL: process.env.KIUNGA_LOG_LEVEL ?? 'warn',
-        },
+        kiungaBenchEnv({ redisUrl: REDIS_URL, prefix, fineractUrl, logLevel: process.env.KIUNGA_LOG_LEVEL ?? 'warn' }),
         [],
       );
       children.push(kiunga.proc);

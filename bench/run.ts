@@ -44,13 +44,13 @@ import { createPinService } from '../src/security/pin.js';
 import { SYNTHETIC_FIRST_ID, SYNTHETIC_PIN } from '../src/sandbox/synthetic.js';
 import { totalCpuSeconds, CPU_TICK_SECONDS } from './proc-cpu.js';
 import type { Journey, LoadOrder, RunResult, VerifyResult } from './load.js';
+import { BENCH_PEPPER, kiungaBenchEnv } from './kiunga-env.js';
 
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 4);
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 2);
 const CONCURRENCY = Number(process.env.BENCH_CONCURRENCY ?? 64);
 const CUSTOMERS = Number(process.env.BENCH_CUSTOMERS ?? 256);
 const KIUNGA_MODE = process.env.BENCH_KIUNGA ?? 'compiled';
-const PEPPER = 'bench-pepper-0123456789abcdef';
 const BUILD_DIR = 'node_modules/.cache/kiunga-bench';
 const IDLE_SECONDS = 5;
 const MEMORY_SESSIONS = Math.min(CUSTOMERS, 256);
@@ -240,7 +240,7 @@ async function main() {
 
   // The customers' PINs, where Kiunga looks for them (same Redis, prefix and pepper).
   const store = createRedisStore(redisUrl);
-  const pins = createPinService({ store, pepper: PEPPER, keys: createKeys(prefix) });
+  const pins = createPinService({ store, pepper: BENCH_PEPPER, keys: createKeys(prefix) });
   for (let i = 0; i < CUSTOMERS; i += 64)
     await Promise.all(
       Array.from({ length: Math.min(64, CUSTOMERS - i) }, (_, k) => pins.setPin(SYNTHETIC_FIRST_ID + i + k, SYNTHETIC_PIN)),
@@ -253,33 +253,7 @@ async function main() {
     { SANDBOX_PORT: String(sandboxPort), SANDBOX_CUSTOMERS: String(CUSTOMERS), LOG_LEVEL: 'warn' },
     `${sandboxUrl}/sandbox/requests`,
   );
-  const kiungaEnv = {
-    HOST: '127.0.0.1',
-    REDIS_URL: redisUrl,
-    REDIS_PREFIX: prefix,
-    FINERACT_URL: fineractUrl,
-    // The sandbox on loopback stands in for Fineract and for the messaging provider: its unsafe settings
-    // are expected (threat T27).
-    KIUNGA_ALLOW_INSECURE: 'messaging,callback-key,fineract-password,sim-swap',
-    FINERACT_SAVINGS_PRODUCTS: '1',
-    FINERACT_LOAN_PRODUCTS: '1',
-    FINERACT_RATE_LIMIT: '100000',
-    FINERACT_MAX_CONCURRENT: '256',
-    // Each customer makes hundreds of hops a minute: the abuse checks still run (their cost is measured) but
-    // must not refuse them.
-    LIMIT_NUMBER_PER_MIN: '100000',
-    SMS_MAX_PER_HOUR: '10000',
-    CALLBACK_MAX_PER_HOUR: '100',
-    CALLBACK_MAX_PER_MINUTE: '100000',
-    CALLBACK_DELAY_MS: '0',
-    CALLBACK_RETRIES: '0',
-    // `BAL <PIN>` by SMS is the journey measured (off by default, threats T6, T26).
-    SMS_PIN_ENABLED: 'true',
-    PIN_PEPPER: PEPPER,
-    HOP_DEADLINE_MS: '10000',
-    TRANSFER_DAILY_LIMIT: '1000000',
-    LOG_LEVEL: process.env.KIUNGA_LOG_LEVEL ?? 'info',
-  };
+  const kiungaEnv = kiungaBenchEnv({ redisUrl, prefix, fineractUrl, logLevel: process.env.KIUNGA_LOG_LEVEL ?? 'info' });
   const profile = process.env.BENCH_KIUNGA_PROFILE ? ['--cpu-prof', `--cpu-prof-dir=${PROFILE_DIR}`] : [];
   if (profile.length)
     notes.push(`Kiunga wrote CPU profiles to ${PROFILE_DIR} (BENCH_KIUNGA_PROFILE): its figures include the profiler's cost.`);
