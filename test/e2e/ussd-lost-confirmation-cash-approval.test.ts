@@ -1,11 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { atSession, startTestServer, type TestServer } from '../helpers/server.js';
-import { keyedHash } from '../../src/security/secrets.js';
-import { lockToken } from '../../src/engine/turn-runner.js';
-import { decodeRecord } from '../../src/engine/session-record.js';
+import { holdLockAsDeadProcess, sessionContext, transferPosts } from '../helpers/money.js';
 import { maskName, sessionIntent } from '../../src/engine/registry-money.js';
-import type { FlowContext } from '../../src/engine/types.js';
 import type { TransferIntent } from '../../src/money/transfer-service.js';
 import type { CashCustomer } from '../../src/agents/agent-service.js';
 import type { AgentLimiter } from '../../src/agents/limits.js';
@@ -39,20 +36,6 @@ afterAll(async () => {
 const bank = () => server.services.sandbox!.bank;
 const available = (id: number) => bank().availableBalance(bank().savingsAccount(id)!);
 const ledger = (id: number) => bank().balance(bank().savingsAccount(id)!);
-const transferPosts = () =>
-  server.services.sandbox!.control.requests.filter((r) => r.method === 'POST' && r.path.endsWith('/accounttransfers'));
-
-async function contextOf(sessionId: string): Promise<FlowContext> {
-  const { store, keys } = server.services;
-  const record = decodeRecord((await store.get(keys.session('ussd', `at:${sessionId}`)))!);
-  return (record.snapshot as { context: FlowContext }).context;
-}
-
-/** Takes the session lock as the process that ran the confirming hop with `text` took it, and never releases it. */
-async function holdLockAsDeadProcess(sessionId: string, text: string) {
-  const hopKey = keyedHash(server.services.config.pin.pepper, `hop:${text}`);
-  await server.services.store.set(server.services.keys.lock('ussd', `at:${sessionId}`), lockToken(hopKey), 60_000);
-}
 
 /**
  * Until no job is due (twice, 100 ms apart): the delayed ones (an approval's expiry, the settle job of a void)
@@ -87,7 +70,7 @@ describe('a retried agent cash-in confirmation whose first process died holding 
     await session.send('1');
     await session.send('0711000002');
     expect((await session.send(amount)).body).toMatch(/^CON Cash-in KES /);
-    const context = await contextOf(session.sessionId);
+    const context = await sessionContext(server, session.sessionId);
     const id = String(context.data.cashId);
     const movement = {
       id,
@@ -98,7 +81,7 @@ describe('a retried agent cash-in confirmation whose first process died holding 
     };
     const customer = JSON.parse(String(context.data.cashCustomer)) as CashCustomer;
     const cents = Number(context.data.cashCents);
-    await holdLockAsDeadProcess(session.sessionId, `${CHANYA.pin}*1*0711000002*${amount}*${CHANYA.pin}`);
+    await holdLockAsDeadProcess(server, session.sessionId, `${CHANYA.pin}*1*0711000002*${amount}*${CHANYA.pin}`);
     return { session, movement, customer, cents, ref: id.slice(0, 8).toUpperCase() };
   }
   const agent = async () => (await server.services.agentRegistry.get(CHANYA.clientId))!;
@@ -114,14 +97,14 @@ describe('a retried agent cash-in confirmation whose first process died holding 
     expect((await session.send(CHANYA.pin)).body).toBe(processing('1,000.01', 'Baraka O.', ref));
     expect(await smsAbout(CHANYA.msisdn, ref)).toEqual([expect.stringMatching(/^Cash-in of KES 1,000\.01 to Baraka O\. done \(ref /)]);
     expect(await smsAbout(BARAKA, ref)).toEqual([expect.stringMatching(/^You received KES 1,000\.01 from Chanya M\./)]);
-    expect(transferPosts().filter((r) => r.idempotencyKey === movement.id && r.committed)).toHaveLength(1);
+    expect(transferPosts(server).filter((r) => r.idempotencyKey === movement.id && r.committed)).toHaveLength(1);
     expect(ledger(CHANYA.float)).toBe(float - 1_000_01);
   });
 
   it('should answer "being processed", tell the agent that no money moved, give the limits back, and never send it later, when the dead process sent nothing', async () => {
     const { session, movement, customer, cents, ref } = await toCashInConfirmation('1000.02');
     const float = ledger(CHANYA.float);
-    const posts = transferPosts().length;
+    const posts = transferPosts(server).length;
     // The dead process reserved the agent's limits, then died before the transfer.
     const { limiter } = (server.services.agents as unknown as { deps: { limiter: AgentLimiter } }).deps;
     const mark = server.services.keys.forCustomer(CHANYA.clientId, `agent:reserved:${movement.id}`);
@@ -138,7 +121,7 @@ describe('a retried agent cash-in confirmation whose first process died holding 
     const late = await server.services.agents.cashIn(await agent(), customer, cents, movement, Date.now() + 2000);
     expect(late.outcome).toEqual({ status: 'failed', code: 'unavailable' });
     await jobsDone();
-    expect(transferPosts()).toHaveLength(posts);
+    expect(transferPosts(server)).toHaveLength(posts);
     expect(ledger(CHANYA.float)).toBe(float);
     expect(await server.services.store.get(mark)).toBeNull();
     expect(server.services.outbox!.list(CHANYA.msisdn).filter((m) => m.text.includes(ref))).toHaveLength(1);
@@ -155,8 +138,8 @@ describe('a retried payment confirmation from an account with a mandate whose fi
     await session.send('9');
     await session.send('0711000002');
     expect((await session.send(amount)).body).toContain('from Duma Traders Ltd 000000004?');
-    const intent: TransferIntent = sessionIntent(await contextOf(session.sessionId))!;
-    await holdLockAsDeadProcess(session.sessionId, `${AMINA.pin}*9*0711000002*${amount}*${AMINA.pin}`);
+    const intent: TransferIntent = sessionIntent(await sessionContext(server, session.sessionId))!;
+    await holdLockAsDeadProcess(server, session.sessionId, `${AMINA.pin}*9*0711000002*${amount}*${AMINA.pin}`);
     return { session, intent };
   }
   /** What the dead process did at the confirmation (raiseForApproval): the approval keyed by the session's intent. */
@@ -279,7 +262,7 @@ describe('a retried payment confirmation from an account with a mandate whose fi
     await session.send('9');
     await session.send('0711000002');
     await session.send('300.05');
-    await holdLockAsDeadProcess(session.sessionId, `${AMINA.pin}*9*0711000002*300.05`);
+    await holdLockAsDeadProcess(server, session.sessionId, `${AMINA.pin}*9*0711000002*300.05`);
     expect((await session.send(AMINA.pin)).body).toBe(POLITE);
   });
 });

@@ -1,11 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { atSession, startTestServer, type TestServer } from '../helpers/server.js';
-import { keyedHash } from '../../src/security/secrets.js';
-import { lockToken } from '../../src/engine/turn-runner.js';
-import { decodeRecord } from '../../src/engine/session-record.js';
+import { startTestServer, type TestServer } from '../helpers/server.js';
+import { AMINA, balance, holdLockAsDeadProcess, sessionContext, toConfirmation, transferPosts } from '../helpers/money.js';
 import { sessionIntent } from '../../src/engine/registry-money.js';
-import type { FlowContext } from '../../src/engine/types.js';
 import type { TransferIntent } from '../../src/money/transfer-service.js';
 
 /**
@@ -16,37 +13,11 @@ import type { TransferIntent } from '../../src/money/transfer-service.js';
  * its lock (with the hop's key) and, when it got that far, the transfer it started.
  */
 
-const AMINA = '+254711000001';
 const BARAKA = '+254711000002';
-
-const transferPosts = (s: TestServer) =>
-  s.services.sandbox!.control.requests.filter((r) => r.method === 'POST' && r.path.endsWith('/accounttransfers'));
-const balance = (s: TestServer, accountId: number) => {
-  const bank = s.services.sandbox!.bank;
-  return bank.balance(bank.savingsAccount(accountId)!) / 100;
-};
-
-async function toConfirmation(s: TestServer, amount: string) {
-  const session = atSession(s, AMINA);
-  await session.send();
-  await session.send('1234');
-  await session.send('3');
-  await session.send('0711000002');
-  expect((await session.send(amount)).body).toMatch(/^CON Pay KES /);
-  return session;
-}
 
 /** The intent on the session's confirmation screen, read from its record as the dead process read it. */
 async function intentOf(s: TestServer, sessionId: string): Promise<TransferIntent> {
-  const { store, keys } = s.services;
-  const record = decodeRecord((await store.get(keys.session('ussd', `at:${sessionId}`)))!);
-  return sessionIntent((record.snapshot as { context: FlowContext }).context)!;
-}
-
-/** Takes the session lock as the process that ran the confirming hop with `text` took it, and never releases it. */
-async function holdLockAsDeadProcess(s: TestServer, sessionId: string, text: string) {
-  const hopKey = keyedHash(s.services.config.pin.pepper, `hop:${text}`);
-  await s.services.store.set(s.services.keys.lock('ussd', `at:${sessionId}`), lockToken(hopKey), 60_000);
+  return sessionIntent(await sessionContext(s, sessionId))!;
 }
 
 /** Every SMS to `to` that names `ref`, once the job queue is idle (the resolution and the SMS jobs ran). */

@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { atSession, startTestServer, type TestServer } from '../helpers/server.js';
+import { startTestServer, type TestServer } from '../helpers/server.js';
+import { AMINA, balance, toConfirmation, transferPosts } from '../helpers/money.js';
 import { cli, startRedis, stopAll, type RedisProcess } from '../session/helpers/redis-server.js';
 
 /**
@@ -9,25 +10,7 @@ import { cli, startRedis, stopAll, type RedisProcess } from '../session/helpers/
  * "No money was moved" or "try again", and the SMS always comes.
  */
 
-const AMINA = '+254711000001';
 const BARAKA = '+254711000002';
-
-const balance = (s: TestServer, accountId: number) => {
-  const bank = s.services.sandbox!.bank;
-  return bank.balance(bank.savingsAccount(accountId)!) / 100;
-};
-const transferPosts = (s: TestServer) =>
-  s.services.sandbox!.control.requests.filter((r) => r.method === 'POST' && r.path.endsWith('/accounttransfers'));
-
-async function toConfirmation(s: TestServer, amount: string) {
-  const session = atSession(s, AMINA);
-  await session.send();
-  await session.send('1234');
-  await session.send('3');
-  await session.send('0711000002');
-  expect((await session.send(amount)).body).toMatch(/^CON Pay KES /);
-  return session;
-}
 
 async function waitForSms(s: TestServer, to: string, prefix: string): Promise<string[]> {
   for (let i = 0; i < 300 && !s.services.outbox!.list(to).some((m) => m.text.startsWith(prefix)); i++) await sleep(50);
