@@ -24,6 +24,11 @@ async function start(options: SandboxOptions = {}): Promise<Sandbox> {
   return sandbox;
 }
 
+/** The sandbox's raw HTTP layer with the demo tenant's credentials (what a proxy or an operator would call). */
+function demoHttp(s: Sandbox): FineractHttp {
+  return new FineractHttp({ baseUrl: s.url, tenant: DEMO.tenant, username: DEMO.username, password: DEMO.password, timeoutMs: 2_000 });
+}
+
 function client(s: Sandbox, overrides: Partial<FineractClientOptions> = {}): FineractClient {
   const c = demoClient(s.url, { timeZone: 'Africa/Nairobi', ...overrides });
   closers.push(c);
@@ -59,13 +64,7 @@ describe('transactions/search answers a Spring page (Fineract 1.9, 1.10, HEAD)',
 
   it('falls back to ?associations=transactions when the search answers another shape', async () => {
     const s = await start();
-    const http = new FineractHttp({
-      baseUrl: s.url,
-      tenant: DEMO.tenant,
-      username: DEMO.username,
-      password: DEMO.password,
-      timeoutMs: 2_000,
-    });
+    const http = demoHttp(s);
     // A proxy (or a version) that answers the search with something else.
     const reshaping: FineractRequester = {
       request: async (method, path, options) => {
@@ -236,13 +235,7 @@ describe('transfer ids: detail id (POST resourceId) and transaction id (legs, GE
     // A replay answers the same detail id.
     expect(await c.transfer(request('IDS1'))).toEqual({ detailId: 41, replayed: true });
     // How an operator maps the detail id to the transaction id (docs/fineract.md §6.2).
-    const http = new FineractHttp({
-      baseUrl: s.url,
-      tenant: DEMO.tenant,
-      username: DEMO.username,
-      password: DEMO.password,
-      timeoutMs: 2_000,
-    });
+    const http = demoHttp(s);
     closers.push(http);
     const page = await http.request<{ pageItems: { id: number }[] }>('GET', '/accounttransfers', { query: { accountDetailId: 41 } });
     expect(page.pageItems.map((t) => t.id)).toEqual([record.id]);
