@@ -8,6 +8,7 @@ import { approvalView } from '../../src/admin/mandate-routes.js';
 import type { ApprovalRecord } from '../../src/approvals/approval.js';
 import { mandateProblem, ruleFor, type MandateInput } from '../../src/approvals/mandates.js';
 import { DEMO_SAVINGS } from '../../src/sandbox/index.js';
+import type { TransferIntent } from '../../src/money/transfer-service.js';
 import { startTestServer, type TestServer } from '../helpers/server.js';
 
 const ALICE = 'alice-token-for-mandate-tests-0123456789';
@@ -22,6 +23,19 @@ afterAll(async () => {
   await server?.close();
 });
 
+/** Amina, an initiator of Duma Traders' mandate, pays Baraka from the business account. */
+const dumaPaysBaraka = (amountCents: number, id = 'x', ref = 'x'): TransferIntent => ({
+  id,
+  ref,
+  kind: 'send',
+  msisdn: '+254711000001',
+  lang: 'en',
+  from: { clientId: 4, officeId: 1, accountId: DEMO_SAVINGS.duma.id },
+  to: { clientId: 2, officeId: 1, accountId: DEMO_SAVINGS.baraka.id, type: 'savings' },
+  amountCents,
+  currency: 'KES',
+  counterparty: 'Baraka O.',
+});
 const admin = (method: string, path: string, body?: unknown) =>
   fetch(`${server.url}${path}`, {
     method,
@@ -127,18 +141,7 @@ describe('mandates over the admin API', () => {
     const mandate = (await mandates.get(DUMA_NO))!;
     const onHold = () => sandbox!.bank.savingsAccount(DEMO_SAVINGS.duma.id)!.savingsAmountOnHold;
     const held = onHold();
-    const record = await mandates.requestPayment(approvals, mandate, await mandates.party(1), {
-      id: 'x',
-      ref: 'x',
-      kind: 'send',
-      msisdn: '+254711000001',
-      lang: 'en',
-      from: { clientId: 4, officeId: 1, accountId: DEMO_SAVINGS.duma.id },
-      to: { clientId: 2, officeId: 1, accountId: DEMO_SAVINGS.baraka.id, type: 'savings' },
-      amountCents: 1_000_00,
-      currency: 'KES',
-      counterparty: 'Baraka O.',
-    });
+    const record = await mandates.requestPayment(approvals, mandate, await mandates.party(1), dumaPaysBaraka(1_000_00));
     expect(record).toMatchObject({
       required: 1,
       approvers: [{ clientId: 2, label: 'Baraka O.' }],
@@ -167,18 +170,12 @@ describe('mandates over the admin API', () => {
     const { mandates, approvals, sandbox } = server.services;
     const moved = () => sandbox!.bank.data.transfers.filter((t) => t.fromAccountId === DEMO_SAVINGS.duma.id).length;
     const before = moved();
-    const record = await mandates.requestPayment(approvals, (await mandates.get(DUMA_NO))!, await mandates.party(1), {
-      id: 'x',
-      ref: 'x',
-      kind: 'send',
-      msisdn: '+254711000001',
-      lang: 'en',
-      from: { clientId: 4, officeId: 1, accountId: DEMO_SAVINGS.duma.id },
-      to: { clientId: 2, officeId: 1, accountId: DEMO_SAVINGS.baraka.id, type: 'savings' },
-      amountCents: 500_00,
-      currency: 'KES',
-      counterparty: 'Baraka O.',
-    });
+    const record = await mandates.requestPayment(
+      approvals,
+      (await mandates.get(DUMA_NO))!,
+      await mandates.party(1),
+      dumaPaysBaraka(500_00),
+    );
     expect((await admin('PUT', `/admin/mandates/${DUMA_NO}`, base)).status).toBe(200);
     const result = await approvals.approve(record.id, 2);
     expect(result).toMatchObject({ outcome: 'failed', reason: 'mandate-changed' });
@@ -193,18 +190,7 @@ describe("an executed approval's Fineract ids, as operators see them", () => {
     ref: 'AAAAAAAA',
     kind: 'mandate',
     state: 'executed',
-    intent: {
-      id: 'a'.repeat(32),
-      ref: 'AAAAAAAA',
-      kind: 'send',
-      msisdn: '+254711000001',
-      lang: 'en',
-      from: { clientId: 4, officeId: 1, accountId: DEMO_SAVINGS.duma.id },
-      to: { clientId: 2, officeId: 1, accountId: DEMO_SAVINGS.baraka.id, type: 'savings' },
-      amountCents: 1_000_00,
-      currency: 'KES',
-      counterparty: 'Baraka O.',
-    },
+    intent: dumaPaysBaraka(1_000_00, 'a'.repeat(32), 'AAAAAAAA'),
     requester: { clientId: 1, label: 'Amina W.' },
     approvers: [{ clientId: 2, label: 'Baraka O.' }],
     required: 1,
