@@ -33,6 +33,7 @@ import { loadFlowVersions, type FlowVersions } from './engine/flow-versions.js';
 import { TurnRunner } from './engine/turn-runner.js';
 import { tellLostConfirmation } from './engine/registry-money.js';
 import { tellLostCashIn } from './engine/registry-agents.js';
+import { tellLostApproval } from './engine/registry-approvals.js';
 import { ussdProfile } from './channels/ussd-screen.js';
 import { voiceProfile } from './channels/voice-render.js';
 import { loadAudioCatalogue, type AudioCatalogue } from './channels/voice-audio.js';
@@ -562,10 +563,12 @@ export async function createServices(
       defaultLanguage: config.defaultLanguage,
       switches,
       // Threat T29: a retried money confirmation whose first run died holding the session gets "being processed" and the SMS
-      // (an agent's cash-in too), or the approval its first run raised.
-      tellLostConfirmation: async (context) =>
-        (await tellLostCashIn(agents, context)) ??
-        tellLostConfirmation({ transfers, mandates: { registry: mandates, approvals } }, context),
+      // (an agent's cash-in too), or the approval its first run raised; a retried approval, what its record knows.
+      tellLostConfirmation: async (context, actor) => {
+        if (actor === 'agentCashIn') return tellLostCashIn(agents, context);
+        if (actor === 'approveRequest') return tellLostApproval(approvals, context);
+        return tellLostConfirmation({ transfers, mandates: { registry: mandates, approvals } }, context);
+      },
       // A dial's cached customer lookup and whether the number's customer has a PIN come with the session lock.
       readAhead: (req: { msisdn: string }) => [
         ...(lookupCache ? [lookupKey(keys, 'client-by-phone', req.msisdn)] : []),

@@ -149,9 +149,10 @@ export const requireCustomer = (context: FlowContext) => {
 /**
  * Actors that move money. A state invoking one may be entered only from a prompt state by the customer's
  * own input (its confirmation screen, or the prompt of the one-time code): the engine treats that prompt as a
- * money confirmation (threats T25, T29).
+ * money confirmation (threats T25, T29). `approveRequest` is one: the last approval of a payment from an
+ * account with a mandate, or of an agent's cash-out, executes it.
  */
-export const MONEY_ACTORS: ReadonlySet<string> = new Set(['transferMoney', 'transferWithCode', 'agentCashIn']);
+export const MONEY_ACTORS: ReadonlySet<string> = new Set(['transferMoney', 'transferWithCode', 'agentCashIn', 'approveRequest']);
 
 /** What an actor gets besides its input: `signal` aborts when the hop stops waiting for it (deadline). */
 export interface ActorScope {

@@ -33,19 +33,25 @@ export class HopDeadlineExceeded extends Error {
 }
 
 /** Ids of the prompt states that confirm a money movement: an event of theirs enters a state invoking a money actor. */
-const confirmStates = new WeakMap<LoadedFlow, Set<string>>();
+const confirmStates = new WeakMap<LoadedFlow, ReadonlyMap<string, string>>();
 
-/** The money-confirmation prompts of a flow, derived from the machine (threats T25, T29). */
-export function moneyConfirmStates(flow: LoadedFlow): Set<string> {
-  let ids = confirmStates.get(flow);
-  if (ids) return ids;
-  ids = new Set<string>();
-  const movesMoney = (node: { invoke: { src: unknown }[] }) =>
-    node.invoke.some((i) => typeof i.src === 'string' && MONEY_ACTORS.has(i.src));
+/**
+ * The money-confirmation prompts of a flow, derived from the machine (threats T25, T29): each prompt state whose
+ * event enters a state invoking a money actor (`MONEY_ACTORS`), with that actor's name.
+ */
+export function moneyConfirmStates(flow: LoadedFlow): ReadonlyMap<string, string> {
+  const known = confirmStates.get(flow);
+  if (known) return known;
+  const ids = new Map<string, string>();
+  const moneyActorOf = (node: { invoke: { src: unknown }[] }) =>
+    node.invoke.map((i) => i.src).find((src): src is string => typeof src === 'string' && MONEY_ACTORS.has(src));
   for (const id of flow.screens.keys()) {
     const node = flow.machine.getStateNodeById(id);
     for (const list of node.transitions.values()) {
-      if (list.some((t) => t.target?.some(movesMoney))) ids.add(id);
+      for (const t of list) {
+        const actor = t.target?.map(moneyActorOf).find((src) => src !== undefined);
+        if (actor && !ids.has(id)) ids.set(id, actor);
+      }
     }
   }
   confirmStates.set(flow, ids);
@@ -153,9 +159,14 @@ export class Conversation {
 
   /** True when the machine rests on a money-confirmation screen (amount and recipient shown, PIN asked). */
   get atConfirm(): boolean {
-    if (this.ended) return false;
+    return this.confirming !== undefined;
+  }
+
+  /** The money actor the screen the machine rests on confirms (`moneyConfirmStates`), if it is such a screen. */
+  get confirming(): string | undefined {
+    if (this.ended) return undefined;
     const current = currentScreenMeta(this.flow, this.state);
-    return !!current && moneyConfirmStates(this.flow).has(current.id);
+    return current && moneyConfirmStates(this.flow).get(current.id);
   }
 
   /**

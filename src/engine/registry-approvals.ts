@@ -7,7 +7,7 @@ import type { Mandate } from '../approvals/mandates.js';
 import { MoneyPaused } from '../money/transfer-service.js';
 import { actor, checkPin, FlowError, requireCustomer, type PinVerifier } from './actor-kit.js';
 import { startRead, takeRead } from '../session/hop-context.js';
-import type { FlowContext, FlowEvent, ViewVars } from './types.js';
+import type { FlowContext, FlowEvent, LostConfirmationAnswer, ViewVars } from './types.js';
 import { amountVar, type ManifestSet } from './manifest.js';
 
 /**
@@ -147,6 +147,39 @@ export function rememberedApprovalMenu(context: FlowContext, out: ApprovalMenu):
     },
     view: { ...context.view, business: out.business?.name ?? '', waiting: out.waiting },
   };
+}
+
+/**
+ * A retry of an approver's PIN hop whose first run still holds the session lock (its process died, or it is
+ * slow; threat T29): the last approval executes the payment, so once this approver's approval is recorded the
+ * retry answers what the approval's record knows, never "try again": sent, not sent, being processed (the
+ * execution's own SMS tells every approver the outcome), or waiting for others. Undefined when nothing of this
+ * approver was recorded, or the request ended otherwise: nothing moves unless they approve (an approval
+ * executes once), so the retry's polite end stays true.
+ */
+export async function tellLostApproval(
+  approvals: Pick<ApprovalService, 'get'> | undefined,
+  context: FlowContext,
+): Promise<LostConfirmationAnswer | undefined> {
+  const id = context.data.approvalId;
+  const approver = context.customer?.clientId;
+  if (!approvals || typeof id !== 'string' || approver === undefined) return undefined;
+  const record = await approvals.get(id);
+  if (!record || !record.approvedBy.includes(approver)) return undefined;
+  const vars = { ref: record.ref };
+  switch (record.state) {
+    case 'executed':
+      return { key: 'approvals.done', vars };
+    case 'failed':
+      return { key: 'approvals.failed', vars };
+    case 'approved':
+    case 'executing':
+      return { key: 'approvals.processing', vars };
+    case 'pending':
+      return { key: 'approvals.pending', vars: { ...vars, left: String(record.required - record.approvedBy.length) } };
+    default:
+      return undefined;
+  }
 }
 
 export function createApprovalImplementations(deps: ApprovalFlowDeps) {

@@ -106,9 +106,10 @@ export interface TurnRunnerDeps {
    * A retry of a money confirmation whose first run still holds the session lock near the deadline (its
    * process died, or it is slow; threat T29): makes sure the outcome of the intent in `context` reaches the
    * customer (by SMS, or on the screen it resolves) and resolves that screen, or undefined when `context`
-   * holds no intent it can tell (the retry then gets the polite end of a lock it could not take).
+   * holds no intent it can tell (the retry then gets the polite end of a lock it could not take). `actor` is
+   * the money actor the screen confirms (`moneyConfirmStates`): a transfer, a cash-in, an approval.
    */
-  tellLostConfirmation?: (context: FlowContext) => Promise<LostConfirmationAnswer | undefined>;
+  tellLostConfirmation?: (context: FlowContext, actor: string) => Promise<LostConfirmationAnswer | undefined>;
 }
 
 /**
@@ -448,8 +449,9 @@ export class TurnRunner {
     if (!flow) return undefined;
     const conversation = Conversation.restore(flow, record, deadlineAt);
     try {
-      if (!conversation.atConfirm) return undefined;
-      const told = await this.deps.tellLostConfirmation!(conversation.context);
+      const actor = conversation.confirming;
+      if (!actor) return undefined;
+      const told = await this.deps.tellLostConfirmation!(conversation.context, actor);
       if (!told) return undefined;
       const vars: TurnScreen['vars'] = {};
       for (const [name, value] of Object.entries(conversation.context.view)) if (!Array.isArray(value)) vars[name] = value;

@@ -92,8 +92,10 @@ describe('the banking flow with fake actors (machine.provide)', () => {
     expect(screenOf(c)).toBe('unavailable');
   });
 
-  it('should know the money confirmation screens from the flow itself, the one-time code prompts included (threats T25, T31)', () => {
-    expect([...moneyConfirmStates(banking)].sort()).toEqual([
+  it("should know the money confirmation screens from the flow itself, the one-time code prompts and an approver's PIN included (threats T25, T29, T31)", () => {
+    expect([...moneyConfirmStates(banking).keys()].sort()).toEqual([
+      'banking.approvePin',
+      'banking.approvePinRetry',
       'banking.code',
       'banking.codeResent',
       'banking.codeResumed',
@@ -102,6 +104,8 @@ describe('the banking flow with fake actors (machine.provide)', () => {
       'banking.confirm',
       'banking.confirmRetry',
     ]);
+    expect(moneyConfirmStates(banking).get('banking.approvePin')).toBe('approveRequest');
+    expect(moneyConfirmStates(banking).get('banking.confirm')).toBe('transferMoney');
   });
 });
 
