@@ -263,8 +263,8 @@ export async function deploy(options: {
   count?: number;
   sandbox?: SandboxProcess;
   env?: Record<string, string>;
-  /** Runs before the Kiunga processes start (e.g. to give one a steppable clock). */
-  prepare?: (kiunga: KiungaProcess[]) => void;
+  /** Runs before the Kiunga processes start, the sandbox running (e.g. to give one a steppable clock, or a proxy). */
+  prepare?: (kiunga: KiungaProcess[], sandbox: SandboxProcess) => void | Promise<void>;
 }) {
   const prefix = `kiunga-chaos-${randomBytes(4).toString('hex')}`;
   const pepper = `chaos-pepper-${randomBytes(12).toString('hex')}`;
@@ -314,7 +314,7 @@ export async function deploy(options: {
   }
   const stored: Evidence[] = [];
   registerEvidence(() => stored);
-  options.prepare?.(kiunga);
+  await options.prepare?.(kiunga, sandbox);
   await Promise.all(kiunga.map((k) => k.start()));
   const own = sandbox;
   return {
