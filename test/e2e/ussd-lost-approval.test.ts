@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { atSession, startTestServer, type TestServer } from '../helpers/server.js';
-import { holdLockAsDeadProcess, transferPosts } from '../helpers/money.js';
+import { holdLockAsDeadProcess, jobsDone, POLITE, transferPosts } from '../helpers/money.js';
 import { DEMO_SAVINGS } from '../../src/sandbox/index.js';
 
 /**
@@ -18,7 +18,6 @@ import { DEMO_SAVINGS } from '../../src/sandbox/index.js';
 const AMINA = { msisdn: '+254711000001', pin: '1234' };
 const BARAKA = { msisdn: '+254711000002', pin: '2468' };
 const DUMA = DEMO_SAVINGS.duma.id;
-const POLITE = 'END Sorry, the service is not available right now. Please try again later.';
 
 let server: TestServer;
 beforeAll(async () => {
@@ -30,14 +29,6 @@ afterAll(async () => {
 
 const bank = () => server.services.sandbox!.bank;
 const ledger = (id: number) => bank().balance(bank().savingsAccount(id)!);
-
-/** Until no job is due (twice, 100 ms apart). */
-async function jobsDone(): Promise<void> {
-  for (let quiet = 0, i = 0; quiet < 2 && i < 600; i++) {
-    quiet = (await server.services.queue.counts()).waiting === 0 ? quiet + 1 : 0;
-    await sleep(100);
-  }
-}
 
 /** Amina asks for a payment of `amount` from Duma Traders to Baraka: an approval Baraka must give. */
 async function raise(amount: string) {
@@ -69,7 +60,7 @@ async function toApprovalPinHeldByDeadProcess() {
 /** The SMS to Baraka about `ref` that tell an outcome (not the request itself), once the jobs ran. */
 async function outcomesToBaraka(ref: string): Promise<string[]> {
   for (let i = 0; i < 400 && !outcomeTexts(ref).length; i++) await sleep(50);
-  await jobsDone();
+  await jobsDone(server);
   return outcomeTexts(ref);
 }
 const outcomeTexts = (ref: string) =>

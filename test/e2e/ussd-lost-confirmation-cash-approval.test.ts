@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { atSession, startTestServer, type TestServer } from '../helpers/server.js';
-import { holdLockAsDeadProcess, sessionContext, transferPosts } from '../helpers/money.js';
+import { holdLockAsDeadProcess, jobsDone, POLITE, sessionContext, transferPosts } from '../helpers/money.js';
 import { maskName, sessionIntent } from '../../src/engine/registry-money.js';
 import type { TransferIntent } from '../../src/money/transfer-service.js';
 import type { CashCustomer } from '../../src/agents/agent-service.js';
@@ -23,7 +23,6 @@ const CHANYA = { msisdn: '+254711000003', pin: '1357', clientId: 3, float: 3 };
 const AMINA = { msisdn: '+254711000001', pin: '1234' };
 const BARAKA = '+254711000002';
 const DUMA = DEMO_SAVINGS.duma.id;
-const POLITE = 'END Sorry, the service is not available right now. Please try again later.';
 
 let server: TestServer;
 beforeAll(async () => {
@@ -37,21 +36,10 @@ const bank = () => server.services.sandbox!.bank;
 const available = (id: number) => bank().availableBalance(bank().savingsAccount(id)!);
 const ledger = (id: number) => bank().balance(bank().savingsAccount(id)!);
 
-/**
- * Until no job is due (twice, 100 ms apart): the delayed ones (an approval's expiry, the settle job of a void)
- * wait their time, and `queue.idle` would wait for them too.
- */
-async function jobsDone(): Promise<void> {
-  for (let quiet = 0, i = 0; quiet < 2 && i < 600; i++) {
-    quiet = (await server.services.queue.counts()).waiting === 0 ? quiet + 1 : 0;
-    await sleep(100);
-  }
-}
-
 /** Every SMS to `to` that names `ref`, once no job is due or running (the resolution and the SMS jobs ran). */
 async function smsAbout(to: string, ref: string): Promise<string[]> {
   for (let i = 0; i < 400 && !server.services.outbox!.list(to).some((m) => m.text.includes(ref)); i++) await sleep(50);
-  await jobsDone();
+  await jobsDone(server);
   return server.services
     .outbox!.list(to)
     .map((m) => m.text)
@@ -120,7 +108,7 @@ describe('a retried agent cash-in confirmation whose first process died holding 
     // The first run, had it been slow rather than dead, finds the movement settled as not sent: nothing moves.
     const late = await server.services.agents.cashIn(await agent(), customer, cents, movement, Date.now() + 2000);
     expect(late.outcome).toEqual({ status: 'failed', code: 'unavailable' });
-    await jobsDone();
+    await jobsDone(server);
     expect(transferPosts(server)).toHaveLength(posts);
     expect(ledger(CHANYA.float)).toBe(float);
     expect(await server.services.store.get(mark)).toBeNull();
@@ -182,7 +170,7 @@ describe('a retried payment confirmation from an account with a mandate whose fi
     const ref = approvalRefOf(approvalIdFor(intent.id));
     expect(await pendingFor(ref)).toEqual([]);
     expect(available(DUMA)).toBe(held);
-    await jobsDone();
+    await jobsDone(server);
     expect(server.services.outbox!.list(BARAKA).filter((m) => m.text.includes(ref))).toEqual([]);
     expect(server.services.outbox!.list(AMINA.msisdn).filter((m) => m.text.includes(intent.ref))).toHaveLength(1);
   });

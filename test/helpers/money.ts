@@ -3,6 +3,7 @@
  * transfer confirmation, and the session as a process that died mid-hop left it (its record and its lock).
  */
 import { expect } from 'vitest';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { atSession, type TestServer } from './server.js';
 import { keyedHash } from '../../src/security/secrets.js';
 import { lockToken } from '../../src/engine/turn-runner.js';
@@ -11,6 +12,20 @@ import type { FlowContext } from '../../src/engine/types.js';
 
 /** The demo customer who sends money in these tests, and the PIN of every demo customer. */
 export const AMINA = '+254711000001';
+
+/** The polite end of a hop that could not be served (a lock it could not take, a failure). */
+export const POLITE = 'END Sorry, the service is not available right now. Please try again later.';
+
+/**
+ * Until no job is due (twice, 100 ms apart): the delayed ones (an approval's expiry, the settle job of a void)
+ * wait their time, and `queue.idle` would wait for them too.
+ */
+export async function jobsDone(s: TestServer): Promise<void> {
+  for (let quiet = 0, i = 0; quiet < 2 && i < 600; i++) {
+    quiet = (await s.services.queue.counts()).waiting === 0 ? quiet + 1 : 0;
+    await sleep(100);
+  }
+}
 
 /** Every `POST /accounttransfers` the sandbox received (`committed` tells which moved money). */
 export const transferPosts = (s: TestServer) =>

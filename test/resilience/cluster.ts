@@ -339,6 +339,13 @@ export async function deploy(options: {
   } satisfies Deployment;
 }
 
+/** GET /readyz of one process: its status, the body's fields, and how long it took to answer. */
+export async function readyz(k: KiungaProcess): Promise<{ status: number; body: Record<string, unknown>; ms: number }> {
+  const started = performance.now();
+  const res = await fetch(`${k.url}/readyz`, { signal: AbortSignal.timeout(10_000) });
+  return { status: res.status, body: (await res.json()) as Record<string, unknown>, ms: performance.now() - started };
+}
+
 /** A job as a scenario reads it in Redis (bullmq's own fields). */
 export interface JobView {
   id: string;

@@ -8,7 +8,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { REDIS_URL } from '../helpers/server.js';
-import { deploy, waitReady, HOP_DEADLINE_MS, type Deployment, type KiungaProcess } from './cluster.js';
+import { deploy, readyz, waitReady, HOP_DEADLINE_MS, type Deployment } from './cluster.js';
 import { checkInvariants, verifyAuditCli } from './invariants.js';
 import { barrier, nextCustomer, Traffic } from './traffic.js';
 import { recordResult } from './results.js';
@@ -33,13 +33,6 @@ afterAll(async () => {
   await d?.stop();
   await proxy?.close();
 });
-
-/** GET /readyz of one process: its status and the body's fields. */
-async function readyz(k: KiungaProcess): Promise<{ status: number; body: Record<string, unknown>; ms: number }> {
-  const started = performance.now();
-  const res = await fetch(`${k.url}/readyz`, { signal: AbortSignal.timeout(10_000) });
-  return { status: res.status, body: (await res.json()) as Record<string, unknown>, ms: performance.now() - started };
-}
 
 describe('a network partition between one Kiunga process and Redis', () => {
   it('cut off: polite answers and not ready while the others serve; healed: serves again by itself', async () => {
