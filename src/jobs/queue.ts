@@ -29,7 +29,19 @@ export interface JobOptions {
   backoffMs?: number;
 }
 
-export type JobHandler<D = object> = (data: D) => Promise<void>;
+/** The run of one job, as its handler sees it. */
+export interface JobRun {
+  /**
+   * True while this worker still holds the job (bullmq: its lock, renewed for `JOB_LOCK_MS` by the call); false
+   * once it lost the lock and another worker may run the job too. Rejects when the queue's store cannot be
+   * reached. A handler with an effect it cannot take back (an SMS, a call) asks just before it, so that a worker
+   * which lost its job (its event loop blocked, or cut off from Redis, past `JOB_LOCK_MS`) does not repeat what
+   * the new holder does. In-process: true while the queue is open.
+   */
+  stillMine(): Promise<boolean>;
+}
+
+export type JobHandler<D = object> = (data: D, run: JobRun) => Promise<void>;
 
 /** What `close` left undone (both zero after a clean drain). */
 export interface QueueClosed {
@@ -76,8 +88,10 @@ const DEFAULTS = { attempts: 8, backoffMs: 1000 };
  * the death (bullmq's defaults, 30 s and 30 s, made a customer promised a transfer's SMS wait up to a minute).
  * The price of a shorter lock: a worker that cannot renew for this long (its event loop blocked, Redis out of
  * reach) loses the job to another worker while still running it. A resolution or a hook job run twice reads
- * Fineract again and changes nothing (records, keys and notices are written once); an SMS or a call sent by
- * both goes out twice, as after any death between sending and finishing the job (delivery is at least once).
+ * Fineract again and changes nothing (records, keys and notices are written once). An SMS or a call asks
+ * `JobRun.stillMine` just before it leaves, so the worker that lost the job sends nothing; what is left is
+ * a send already under way when the lock was lost, or a death between sending and finishing the job, after
+ * which it goes out twice (delivery is at least once).
  */
 export const JOB_LOCK_MS = 10_000;
 /** Between two stalled-job checks (bullmq `stalledInterval`; one check per interval across all workers). */
@@ -195,7 +209,7 @@ export function createBullQueue<C extends JobCatalogue = typeof JOB_SCHEMAS>(
     async start() {
       worker = new Worker(
         name,
-        async (job: Job) => {
+        async (job: Job, token?: string) => {
           const handler = handlers.get(job.name);
           if (!handler) throw new Error(`no handler for job ${job.name}`);
           // Fetched as the clock stepped (pausing does not stop a fetch under way): finishing or failing now would
@@ -207,9 +221,12 @@ export function createBullQueue<C extends JobCatalogue = typeof JOB_SCHEMAS>(
           } catch (err) {
             throw new UnrecoverableError((err as Error).message); // bullmq does not retry it
           }
+          const lockMs = options.stalled?.lockMs ?? JOB_LOCK_MS;
+          // bullmq's public lock extension answers 1 only to the lock's holder (its token), 0 to anyone else.
+          const run: JobRun = { stillMine: async () => token !== undefined && (await job.extendLock(token, lockMs)) === 1 };
           active++;
           try {
-            await handler(data);
+            await handler(data, run);
           } finally {
             active--;
           }
@@ -331,7 +348,7 @@ export function createMemoryQueue<C extends JobCatalogue = typeof JOB_SCHEMAS>(
       let retry = false;
       try {
         if (!handler) throw new Error(`no handler for job ${jobName}`);
-        await handler(checkJob(catalogue, jobName, data));
+        await handler(checkJob(catalogue, jobName, data), { stillMine: async () => !closed });
       } catch (err) {
         if (err instanceof InvalidJobError) {
           options.logger.warn({ job: jobName, attempt, err: { type: err.name, message: err.message } }, 'job refused: not retried');

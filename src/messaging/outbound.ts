@@ -8,6 +8,7 @@ import type { KeyValueStore } from '../session/store.js';
 import type { Keys } from '../session/keys.js';
 import { createSharedLimiter, RateLimited, type LimiterOptions, type SharedLimiter } from '../limits/limiter.js';
 import { CALL_JOB, SMS_JOB, type Jobs } from '../jobs/catalogue.js';
+import type { JobRun } from '../jobs/queue.js';
 import { SandboxOutbox, type Messenger, type OutboundSms } from './messenger.js';
 import { SandboxDialer, type Dialer, type OutboundCall } from './dialer.js';
 import { createAfricasTalkingSdk } from './africastalking-sdk.js';
@@ -88,6 +89,8 @@ export function createOutbound(options: OutboundOptions): Outbound {
   let outbox: SandboxOutbox | undefined;
   let calls: SandboxDialer | undefined;
   const limiters: SharedLimiter[] = [];
+  let smsLimiter: SharedLimiter | undefined;
+  let callLimiter: SharedLimiter | undefined;
 
   const required = (value: string | undefined, name: string): string => {
     if (!value) throw new Error(`${name} is required with MESSAGING_PROVIDER=${provider}`);
@@ -137,9 +140,14 @@ export function createOutbound(options: OutboundOptions): Outbound {
       limiters.push(l);
       return l;
     };
-    messenger = rateLimitedMessenger(messenger, limiter('sms', config.outbound.smsPerSecond));
-    dialer = rateLimitedDialer(dialer, limiter('call', config.outbound.callsPerSecond));
+    smsLimiter = limiter('sms', config.outbound.smsPerSecond);
+    callLimiter = limiter('call', config.outbound.callsPerSecond);
   }
+  // The providers themselves, for the jobs (which ask whether the job is still theirs once the limiter grants).
+  const base = messenger;
+  const baseDialer = dialer;
+  if (smsLimiter) messenger = rateLimitedMessenger(messenger, smsLimiter);
+  if (callLimiter) dialer = rateLimitedDialer(dialer, callLimiter);
 
   const country = config.defaultCountry as CountryCode;
 
@@ -156,7 +164,18 @@ export function createOutbound(options: OutboundOptions): Outbound {
         if (queue.kind === 'bullmq') throw new UnrecoverableError(err.message);
       };
 
-      queue.handle(SMS_JOB, async (job) => {
+      /**
+       * Just before an SMS or a call leaves: a worker that lost its job to another (its lock expired while its
+       * event loop was blocked or Redis was out of reach) sends nothing, since the new holder sends it. The
+       * window left is the provider's own call, once asked.
+       */
+      const mine = async (run: JobRun, kind: DeliveryKind, ref: string | undefined): Promise<boolean> => {
+        if (await run.stillMine()) return true;
+        log.warn({ kind, provider, ref }, `${kind} not sent: this worker lost the job to another, which sends it`);
+        return false;
+      };
+
+      queue.handle(SMS_JOB, async (job, run) => {
         const { to, text } = job; // shapes checked by the queue against the catalogue
         const ref = job.ref || undefined;
         if (!isE164(to) || text.length === 0) {
@@ -164,15 +183,18 @@ export function createOutbound(options: OutboundOptions): Outbound {
         }
         const sms: OutboundSms = { to, text, ...(ref ? { ref } : {}), ...premiumFields(job) };
         try {
-          const { id } = await messenger.send(sms);
-          log.info({ provider, to: maskMsisdn(to), ref, id }, 'sms sent');
+          const sent = await throughOwnLimiter(smsLimiter, provider, 'sms', async () =>
+            (await mine(run, 'sms', ref)) ? base.send(sms) : undefined,
+          );
+          if (!sent) return;
+          log.info({ provider, to: maskMsisdn(to), ref, id: sent.id }, 'sms sent');
         } catch (err) {
           if (err instanceof PermanentDeliveryError) return giveUp(err, to, ref, 'sms');
           throw err;
         }
       });
 
-      queue.handle(CALL_JOB, async (job) => {
+      queue.handle(CALL_JOB, async (job, run) => {
         const { to, ref } = job;
         if (!isE164(to) || !/^[A-Za-z0-9_.-]{1,64}$/.test(ref)) {
           return giveUp(new PermanentDeliveryError(provider, 'call', 'invalid job: number or ref'), to, ref, 'call');
@@ -185,7 +207,11 @@ export function createOutbound(options: OutboundOptions): Outbound {
         }
         const call: OutboundCall = { to, ref };
         try {
-          const { id } = await dialer.call(call);
+          const placed = await throughOwnLimiter(callLimiter, provider, 'call', async () =>
+            (await mine(run, 'call', ref)) ? baseDialer.call(call) : undefined,
+          );
+          if (!placed) return;
+          const { id } = placed;
           log.info({ provider, to: maskMsisdn(to), ref, id }, 'call placed');
           await store
             .set(callRefKey(keys, id), ref, CALL_REF_TTL_MS)
@@ -233,6 +259,11 @@ async function throughLimiter<T>(limiter: SharedLimiter, provider: string, kind:
     if (err instanceof RateLimited) throw new TransientDeliveryError(provider, kind, `rate limiter: ${err.reason}`);
     throw err;
   }
+}
+
+/** `run` through `limiter` when there is one (a real provider), else at once (the sandbox). */
+function throughOwnLimiter<T>(limiter: SharedLimiter | undefined, provider: string, kind: DeliveryKind, run: () => Promise<T>): Promise<T> {
+  return limiter ? throughLimiter(limiter, provider, kind, run) : run();
 }
 
 /** A messenger that sends no faster than `limiter` allows (shared by every process on the same Redis). */

@@ -15,6 +15,7 @@ import { hostname } from 'node:os';
 import { createBullQueue, createMemoryQueue } from '../../src/jobs/queue.js';
 import { createRedisStore } from '../../src/session/redis-store.js';
 import { REDIS_URL } from '../helpers/server.js';
+import { startRedisProxy } from '../resilience/tcp-proxy.js';
 
 const logger = pino({ level: 'silent' });
 
@@ -212,6 +213,53 @@ describe('bullmq queue close (real Redis)', () => {
     await queue.close(1000);
     await inspect.close();
     await (await inspect.client).quit();
+  });
+
+  it('tells a worker that lost its job while cut off from Redis that the job is no longer its own, and the new holder that it is', async () => {
+    // The first worker reaches Redis through a proxy the test black-holes: it cannot renew the job's lock,
+    // which expires; a second worker takes the job. Healed, the first asks before its effect and is told no.
+    const proxy = await startRedisProxy(REDIS_URL);
+    const stalled = { lockMs: 600, checkMs: 300 };
+    const prefix = `kiunga-jobs-${randomBytes(4).toString('hex')}`;
+    prefixes.push(prefix);
+    const cutStore = createRedisStore(proxy.url);
+    stores.push(cutStore);
+    await cutStore.ping();
+    const first = createBullQueue({ jobs, redis: cutStore.client, prefix, logger, workerName: 'first', stalled });
+    let release!: () => void;
+    const gate = new Promise<void>((resolve) => (release = resolve));
+    const answers: [string, boolean][] = [];
+    let entered = false;
+    first.handle('slow', async (_data, run) => {
+      entered = true;
+      await gate;
+      answers.push(['first', await run.stillMine()]);
+    });
+    await first.start();
+    await first.add('slow', {}, { jobId: 'lost-lock', attempts: 1 });
+    await vi.waitFor(() => expect(entered).toBe(true), { timeout: 5000 });
+    proxy.blackhole();
+
+    const second = await open({ prefix, workerName: 'second', stalled });
+    second.queue.handle('slow', async (_data, run) => void answers.push(['second', await run.stillMine()]));
+    await second.queue.start();
+    await vi.waitFor(() => expect(answers).toEqual([['second', true]]), { timeout: 10_000, interval: 50 });
+
+    proxy.heal();
+    release();
+    await vi.waitFor(
+      () =>
+        expect(answers).toEqual([
+          ['second', true],
+          ['first', false],
+        ]),
+      { timeout: 10_000, interval: 50 },
+    );
+    await second.queue.close(1000);
+    await first.close(1000);
+    await proxy.close();
+    await second.inspect.close();
+    await (await second.inspect.client).quit();
   });
 
   it('runs a job to the end on a third worker after the two before it died under it (two stalls)', async () => {

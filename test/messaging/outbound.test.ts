@@ -4,13 +4,13 @@ import { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
 import { ConfigError, loadConfig } from '../../src/config.js';
 import { createLogger } from '../../src/logger.js';
-import { createBullQueue, createMemoryQueue, type JobQueue } from '../../src/jobs/queue.js';
+import { createBullQueue, createMemoryQueue, type JobHandler, type JobQueue, type JobRun } from '../../src/jobs/queue.js';
 import { createMemoryStore } from '../../src/session/memory-store.js';
 import { createKeys } from '../../src/session/keys.js';
 import { callRefKey, createOutbound, type Outbound } from '../../src/messaging/outbound.js';
 import { CALL_JOB, SMS_JOB } from '../../src/jobs/catalogue.js';
 import { LogCapture, REDIS_URL, startTestServer, type TestServer } from '../helpers/server.js';
-import { FakeProvider, atSmsAnswer, type RecordedRequest } from './fake-provider.js';
+import { FakeProvider, atCallAnswer, atSmsAnswer, type RecordedRequest } from './fake-provider.js';
 
 /**
  * Outbound work through the job queue: provider selection, retries with exponential backoff on transient
@@ -151,6 +151,30 @@ describe('sms job', () => {
     expect(premium!.form).toMatchObject({ linkId: 'Link-1', keyword: 'BAL', from: '22384' });
     expect(standard!.path).toBe('/version1/messaging');
     expect(standard!.raw).not.toContain('undefined');
+  });
+});
+
+describe('a worker that lost its job to another', () => {
+  it('should send no SMS and place no call once the job is no longer its own, through the rate limiter, and send when it is', async () => {
+    fake.on('/version1/messaging', () => ({ status: 201, body: atSmsAnswer(101, 'Success') }));
+    fake.on('/call', () => ({ status: 201, body: atCallAnswer('Queued') }));
+    const { outbound, logs } = await process_(prefix());
+    // The handlers as the queue runs them, with the run's answer to "is this job still mine?" chosen here.
+    const handlers = new Map<string, JobHandler<object>>();
+    const capturing = createMemoryQueue({ logger: createLogger('silent') });
+    outbound.register({ ...capturing, handle: (name, handler) => void handlers.set(name, handler as JobHandler<object>) });
+    const lost: JobRun = { stillMine: async () => false };
+    const held: JobRun = { stillMine: async () => true };
+
+    await handlers.get(SMS_JOB)!({ to: AMINA, text: 'You sent KES 500.00' }, lost);
+    await handlers.get(CALL_JOB)!({ to: AMINA, ref: 'cb-lost-1' }, lost);
+    expect(fake.requests).toEqual([]);
+    expect(logs.text).toContain('sms not sent: this worker lost the job to another');
+
+    await handlers.get(SMS_JOB)!({ to: AMINA, text: 'You sent KES 500.00' }, held);
+    await handlers.get(CALL_JOB)!({ to: AMINA, ref: 'cb-held-1' }, held);
+    expect(smsRequests()).toHaveLength(1);
+    expect(fake.to('/call')).toHaveLength(1);
   });
 });
 
