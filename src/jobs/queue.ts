@@ -36,12 +36,15 @@ export interface JobRun {
    * once it lost the lock and another worker may run the job too. Rejects when the queue's store cannot be
    * reached. A handler with an effect it cannot take back (an SMS, a call) asks just before it, so that a worker
    * which lost its job (its event loop blocked, or cut off from Redis, past `JOB_LOCK_MS`) does not repeat what
-   * the new holder does. In-process: true while the queue is open.
+   * the new holder does. In-process: always true (no other worker can take the job).
    */
   stillMine(): Promise<boolean>;
 }
 
 export type JobHandler<D = object> = (data: D, run: JobRun) => Promise<void>;
+
+/** The in-process queue's run: its one worker never loses a job. */
+const OWN_RUN: JobRun = { stillMine: async () => true };
 
 /** What `close` left undone (both zero after a clean drain). */
 export interface QueueClosed {
@@ -348,7 +351,7 @@ export function createMemoryQueue<C extends JobCatalogue = typeof JOB_SCHEMAS>(
       let retry = false;
       try {
         if (!handler) throw new Error(`no handler for job ${jobName}`);
-        await handler(checkJob(catalogue, jobName, data), { stillMine: async () => !closed });
+        await handler(checkJob(catalogue, jobName, data), OWN_RUN);
       } catch (err) {
         if (err instanceof InvalidJobError) {
           options.logger.warn({ job: jobName, attempt, err: { type: err.name, message: err.message } }, 'job refused: not retried');
