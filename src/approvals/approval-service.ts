@@ -528,6 +528,9 @@ export class RedisApprovalService implements ApprovalService {
   /** The `approval-expire` job: a pending approval past its expiry becomes expired, its hold released. */
   async expire(id: string): Promise<void> {
     const current = await this.get(id);
+    // Approved but not executed by its expiry: the process that approved it died before its settle job was
+    // queued (or the job was lost). It executes now, once, as the settle job would have.
+    if (current && (current.state === 'approved' || current.state === 'executing')) return this.settle(id);
     if (!current || current.state !== 'pending') {
       if (current && isFinal(current.state) && current.holdId !== undefined) await this.settle(id);
       return;

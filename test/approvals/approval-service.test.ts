@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
 import { createMemoryQueue, type MemoryQueue } from '../../src/jobs/queue.js';
-import { SMS_JOB } from '../../src/jobs/catalogue.js';
+import { APPROVAL_SETTLE_JOB, SMS_JOB } from '../../src/jobs/catalogue.js';
 import { ApprovalRefused, createApprovalService, holdReason, type RedisApprovalService } from '../../src/approvals/approval-service.js';
 import type { ApprovalParty, ApprovalRequest } from '../../src/approvals/approval.js';
 import type { TransferIntent } from '../../src/money/transfer-service.js';
@@ -257,6 +257,32 @@ describe('approval service', () => {
     expect(told.sort()).toEqual([AMINA.msisdn, BARAKA.msisdn]);
     expect((await approvals.list('expired', 500)).map((r) => r.id)).toContain(record.id);
     expect(await auditTypes(record.id)).toEqual(['approval.requested', 'approval.expired']);
+  });
+
+  it('executes at its expiry job an approval left approved with no settle job (its process died between the two)', async () => {
+    const approvals = await service();
+    const moved = transfersFromDuma();
+    const record = await approvals.request(request());
+    // The approving process records the approval, then dies before it queues the settle job.
+    const add = queue.add;
+    queue.add = async (...args: Parameters<typeof add>) => {
+      if (args[0] === APPROVAL_SETTLE_JOB) throw new Error('the process died here');
+      return add.apply(queue, args);
+    };
+    try {
+      await expect(approvals.approve(record.id, BARAKA.clientId)).rejects.toThrow('the process died here');
+    } finally {
+      queue.add = add;
+    }
+    expect((await approvals.get(record.id))!.state).toBe('approved');
+    expect(transfersFromDuma()).toBe(moved);
+
+    await approvals.expire(record.id);
+    expect((await approvals.get(record.id))!.state).toBe('executed');
+    expect(transfersFromDuma()).toBe(moved + 1);
+    expect(account().savingsAmountOnHold).toBe(0);
+    await smsQueued();
+    expect(sms.filter((m) => m.to === BARAKA.msisdn && m.text.includes('was sent'))).toHaveLength(1);
   });
 
   it('warns the approvers still awaited before the expiry', async () => {
