@@ -11,6 +11,7 @@ import { ClockGuard } from './control/clock-guard.js';
 import { SwitchBoard } from './control/switch-board.js';
 import { LockedCustomers } from './admin/locked-customers.js';
 import type { KeyValueStore } from './session/store.js';
+import type { HopContext } from './session/hop-context.js';
 import { startSandbox, type Sandbox } from './sandbox/server.js';
 import { createFineractClient } from './fineract/client.js';
 import { FineractHttp } from './fineract/http.js';
@@ -511,7 +512,12 @@ export async function createServices(
       fineract,
       pins,
       logger,
-      ...(lookupCache ? { warmAccounts: (clientId: number) => store.readAhead?.([lookupKey(keys, 'accounts', clientId)]) } : {}),
+      ...(lookupCache
+        ? {
+            warmAccounts: (clientId: number, hop: HopContext | undefined) =>
+              store.readAhead?.(hop, [lookupKey(keys, 'accounts', clientId)]),
+          }
+        : {}),
       callbacks,
       smsPinEnabled: config.sms.pinEnabled,
       identity,

@@ -7,10 +7,11 @@ import { RESOLVE_JOB, SMS_JOB } from '../jobs/catalogue.js';
 import { Counter, Gauge, type Metric } from 'prom-client';
 import { FineractError, FineractRejected, OwnershipError, isReplayedFailure } from '../fineract/errors.js';
 import { INVALID_INSTANCE_TYPE, MAKER_CHECKER_PENDING, isInsufficientFunds } from '../fineract/client.js';
-import type { SavingsAccount } from '../fineract/types.js';
+import type { CallOptions, SavingsAccount } from '../fineract/types.js';
 import { maskMsisdn } from '../logger.js';
 import type { Switches } from '../control/switches.js';
 import type { AuditEvent, AuditTrail } from '../audit/audit.js';
+import type { HopContext } from '../session/hop-context.js';
 
 /**
  * Moves money exactly once or not at all (threat T9). Every money intent has a random idempotency key drawn
@@ -139,15 +140,21 @@ export interface UncertainTransfer {
 
 /** The Fineract calls a transfer needs (implemented by the Fineract client). */
 export interface TransferBackend {
-  transfer(request: {
-    from: TransferParty;
-    to: TransferParty & { type: 'savings' | 'loan' };
-    amount: string;
-    description: string;
-    idempotencyKey: string;
-    checked?: { sourceDecimalPlaces: number; loan: boolean };
-  }): Promise<{ detailId: number; replayed?: boolean }>;
-  findTransfer(query: { fromAccountId: number; description: string; onOrAfter?: string }): Promise<{ transactionId: number } | null>;
+  transfer(
+    request: {
+      from: TransferParty;
+      to: TransferParty & { type: 'savings' | 'loan' };
+      amount: string;
+      description: string;
+      idempotencyKey: string;
+      checked?: { sourceDecimalPlaces: number; loan: boolean };
+    },
+    call?: CallOptions,
+  ): Promise<{ detailId: number; replayed?: boolean }>;
+  findTransfer(
+    query: { fromAccountId: number; description: string; onOrAfter?: string },
+    call?: CallOptions,
+  ): Promise<{ transactionId: number } | null>;
   getOwnedSavingsAccount(clientId: number, accountId: number): Promise<SavingsAccount>;
 }
 
@@ -249,6 +256,11 @@ function sameIntent(a: TransferIntent, b: TransferIntent): boolean {
 export interface ExecuteOptions {
   /** Aborts when the hop stopped waiting: the outcome then reaches the customer by SMS, not on screen. */
   signal?: AbortSignal;
+  /**
+   * The hop the transfer runs in (session/hop-context.ts): its Fineract calls are given the hop's deadline (a
+   * call that cannot start by then is not sent). Without it (a job) they wait at most the gateway's queue limit.
+   */
+  hop?: HopContext;
 }
 
 export class TransferService {
@@ -308,7 +320,9 @@ export class TransferService {
   async execute(intent: TransferIntent, deadlineAt: number, options: ExecuteOptions = {}): Promise<TransferOutcome> {
     const existing = await this.read(intent.from.clientId, intent.id);
     if (existing)
-      return sameIntent(existing.intent, intent) ? this.continueExisting(existing, deadlineAt) : this.collision(intent, 'intent');
+      return sameIntent(existing.intent, intent)
+        ? this.continueExisting(existing, deadlineAt, options.hop)
+        : this.collision(intent, 'intent');
     // The kill switch, before anything new: a paused intent leaves no record and counts against no limit.
     // (One already recorded above may have reached Fineract: its outcome is told as it is.)
     if (this.deps.switches && !this.deps.switches.moneyAllowed()) throw new MoneyPaused();
@@ -326,7 +340,7 @@ export class TransferService {
       await store.increment(dailyKey, DAILY_TTL_MS, -intent.amountCents);
       const raced = await this.read(intent.from.clientId, intent.id);
       if (raced && !sameIntent(raced.intent, intent)) return this.collision(intent, 'intent');
-      return raced ? this.continueExisting(raced, deadlineAt) : { status: 'processing' };
+      return raced ? this.continueExisting(raced, deadlineAt, options.hop) : { status: 'processing' };
     }
     // Queued before the call: if this process dies after Fineract commits, the job still finds out and tells the customer.
     await this.scheduleResolution(intent);
@@ -386,17 +400,23 @@ export class TransferService {
     return record.status;
   }
 
-  /** Settles an uncertain or pending transfer: asks Fineract, replays with the same key if needed, notifies. */
-  async resolve(clientId: number, id: string): Promise<void> {
+  /**
+   * Settles an uncertain or pending transfer: asks Fineract, replays with the same key if needed, notifies.
+   * `hop`: the hop it is resolved in, whose deadline its Fineract calls are given.
+   */
+  async resolve(clientId: number, id: string, hop?: HopContext): Promise<void> {
     const record = await this.read(clientId, id);
     if (!record) return;
     if (record.status === 'pending' || record.status === 'uncertain') {
       const { intent } = record;
-      const found = await this.deps.fineract.findTransfer({
-        fromAccountId: intent.from.accountId,
-        description: TransferService.description(intent),
-        ...(record.date ? { onOrAfter: record.date } : {}),
-      });
+      const found = await this.deps.fineract.findTransfer(
+        {
+          fromAccountId: intent.from.accountId,
+          description: TransferService.description(intent),
+          ...(record.date ? { onOrAfter: record.date } : {}),
+        },
+        { hop },
+      );
       if (found) await this.settle(intent, { status: 'done', transactionId: found.transactionId });
       else if (this.now() - record.createdAt > this.deps.resolveMaxAgeMs) {
         // Too late to send (threat T30): the customer may have paid another way since. Look only.
@@ -410,7 +430,7 @@ export class TransferService {
         // Not there: send it now with the same key (Fineract 1.9+ deduplicates it even so), unless money
         // is switched off: then the job tries again later, still bounded by the maximum age.
         if (this.deps.switches && !this.deps.switches.moneyAllowed()) throw new MoneyPaused();
-        const outcome = await this.call(intent);
+        const outcome = await this.call(intent, hop);
         if (outcome.status === 'processing') throw new Error('transfer outcome still uncertain');
       }
     }
@@ -450,14 +470,14 @@ export class TransferService {
     return out.sort((a, b) => a.createdAt.localeCompare(b.createdAt));
   }
 
-  private async continueExisting(record: TransferRecord, deadlineAt: number): Promise<TransferOutcome> {
+  private async continueExisting(record: TransferRecord, deadlineAt: number, hop: HopContext | undefined): Promise<TransferOutcome> {
     if (record.status === 'done') return { status: 'done', ...idsOf(record) };
     if (record.status === 'failed') return { status: 'failed', code: record.code! };
     // Pending or uncertain: an earlier attempt may still be in flight or may have committed. Never send
     // again before it must have ended; the queued resolution settles it and the SMS tells the customer.
     if (this.now() - record.updatedAt > this.deps.callMaxMs + ANSWER_MARGIN_MS && deadlineAt - Date.now() > 1000) {
       try {
-        await this.resolve(record.intent.from.clientId, record.intent.id);
+        await this.resolve(record.intent.from.clientId, record.intent.id, hop);
         const settled = await this.read(record.intent.from.clientId, record.intent.id);
         if (settled?.status === 'done') return { status: 'done', ...idsOf(settled) };
         if (settled?.status === 'failed') return { status: 'failed', code: settled.code! };
@@ -478,7 +498,7 @@ export class TransferService {
   private async attempt(intent: TransferIntent, deadlineAt: number, options: ExecuteOptions): Promise<TransferOutcome> {
     const budget = deadlineAt - Date.now() - ANSWER_MARGIN_MS;
     if (budget <= 0) return this.handOver(intent);
-    const call = this.call(intent);
+    const call = this.call(intent, options.hop);
     const late = new Promise<'late'>((resolve) => setTimeout(() => resolve('late'), budget).unref());
     const outcome = await Promise.race([call, late]);
     if (outcome === 'late') {
@@ -509,7 +529,7 @@ export class TransferService {
    * One call to Fineract with the intent's idempotency key; writes the outcome it learns. Never rejects:
    * once the request may have reached Fineract, anything unknown is `processing` (the resolution settles it).
    */
-  private async call(intent: TransferIntent): Promise<TransferOutcome> {
+  private async call(intent: TransferIntent, hop: HopContext | undefined): Promise<TransferOutcome> {
     // Counted before the request: a replayed answer to the first request ever sent with a key is a collision.
     const sent = await this.deps.store.increment(`${this.recordKey(intent.from.clientId, intent.id)}:calls`, RECORD_TTL_MS, 1);
     await this.audit(intent, 'money.attempt', {
@@ -524,14 +544,17 @@ export class TransferService {
     });
     let result: { detailId: number; replayed?: boolean };
     try {
-      result = await this.deps.fineract.transfer({
-        from: intent.from,
-        to: intent.to,
-        amount: toDecimal(intent.amountCents),
-        description: TransferService.description(intent),
-        idempotencyKey: intent.id,
-        ...(intent.checked ? { checked: intent.checked } : {}),
-      });
+      result = await this.deps.fineract.transfer(
+        {
+          from: intent.from,
+          to: intent.to,
+          amount: toDecimal(intent.amountCents),
+          description: TransferService.description(intent),
+          idempotencyKey: intent.id,
+          ...(intent.checked ? { checked: intent.checked } : {}),
+        },
+        { hop },
+      );
     } catch (error) {
       const code = failureCode(error);
       // A stored failure replayed on a key never sent before is another request's answer (threat T24); it
