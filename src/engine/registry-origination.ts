@@ -266,14 +266,14 @@ export function createOriginationImplementations(deps: OriginationFlowDeps) {
       if (cents > terms.maxCents) throw new FlowError('amount-high');
       return { cents, currency: terms.currency };
     }),
-    quoteLoan: actor(logger, 'quoteLoan', async ({ context }) => {
+    quoteLoan: actor(logger, 'quoteLoan', async ({ context }, { hop }) => {
       const applicant = requireApplicant(context);
       if (!deps.applications) throw new FlowError('unavailable');
       const terms = chosenTerms(context);
       const repayments = chosenRepayments(context);
       const cents = chosenCents(context);
       if (!terms.repayments.includes(repayments) || cents < terms.minCents || cents > terms.maxCents) throw new FlowError('not-found');
-      const quote = await deps.applications.quote(terms, cents, repayments, applicant.clientId);
+      const quote = await deps.applications.quote(terms, cents, repayments, applicant.clientId, hop);
       await deps.applications.sendQuote(context.msisdn, context.lang, terms, cents, repayments, quote);
       return quote;
     }),
@@ -297,6 +297,7 @@ export function createOriginationImplementations(deps: OriginationFlowDeps) {
         msisdn: context.msisdn,
         lang: context.lang,
         channel: context.channel,
+        ...(hop ? { hop } : {}),
         ...(applicant.clientId !== undefined ? { clientId: applicant.clientId } : { profile }),
         terms,
         principalCents: chosenCents(context),

@@ -133,12 +133,12 @@ export function createSignupImplementations(deps: SignupFlowDeps) {
       const existing = await deps.profiles.forNumber(context.msisdn);
       return existing ? shown(existing) : { step: 'name' };
     }),
-    openSignup: actor(logger, 'openSignup', async ({ context }) => shown(await step(() => profiles().start(context.msisdn)))),
+    openSignup: actor(logger, 'openSignup', async ({ context }, { hop }) => shown(await step(() => profiles().start(context.msisdn, hop)))),
     saveSignupName: actor(logger, 'saveSignupName', async ({ context, event }) =>
       shown(await step(() => profiles().setName(profileId(context), typed(event)))),
     ),
-    saveSignupNationalId: actor(logger, 'saveSignupNationalId', async ({ context, event }) =>
-      shown(await step(() => profiles().setNationalId(profileId(context), typed(event)))),
+    saveSignupNationalId: actor(logger, 'saveSignupNationalId', async ({ context, event }, { hop }) =>
+      shown(await step(() => profiles().setNationalId(profileId(context), typed(event), hop))),
     ),
     saveSignupBirthDate: actor(logger, 'saveSignupBirthDate', async ({ context, event }) =>
       shown(await step(() => profiles().setBirthDate(profileId(context), typed(event)))),
