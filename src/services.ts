@@ -336,11 +336,11 @@ export async function createServices(
       // Threat T16: each money movement's attempt and outcome.
       audit,
       // Step-up (threat T31): a payee paid is no longer new, and the first money-out after a new PIN is done.
-      afterDone: async (intent) => {
+      afterDone: async (intent, hop) => {
         if (intent.kind === 'send') await payees.remember(intent.from.clientId, payeeOf(intent.to));
         await challenges.consumeFreshCredential(intent.from.clientId);
         // An agent's cash movement: the agent's SMS (float balance, or the cash to pay and its code).
-        await agents?.afterDone(intent).catch((error: unknown) => {
+        await agents?.afterDone(intent, hop).catch((error: unknown) => {
           logger.warn({ transfer: intent.ref, err: { type: (error as Error)?.name } }, 'agent SMS not queued');
         });
       },

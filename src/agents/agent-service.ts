@@ -344,12 +344,12 @@ export class AgentService {
    * SMS of a cash-in carries the float balance; a cash-out tells the agent to pay, with the code the customer
    * also gets. Each SMS once (its job id derives from the movement's key).
    */
-  async afterDone(intent: TransferIntent): Promise<void> {
+  async afterDone(intent: TransferIntent, hop?: HopContext): Promise<void> {
     if (!intent.cash) return;
     const { translator, queue } = this.deps;
     const amount = (lang: string) => translator.formatAmount(lang, intent.amountCents / 100, intent.currency);
     if (intent.cash === 'in') {
-      const float = await this.deps.fineract.getOwnedSavingsAccount(intent.from.clientId, intent.from.accountId);
+      const float = await this.deps.fineract.getOwnedSavingsAccount(intent.from.clientId, intent.from.accountId, { hop });
       const lang = intent.lang;
       const text = translator.t(lang, 'agent.sms.cashInDone', {
         amount: amount(lang),

@@ -201,9 +201,10 @@ export interface TransferServiceDeps {
   /**
    * Told once of every transfer that is done, whoever settles it (the hop or the background resolution): the
    * step-up remembers the payee (OTP_NEW_PAYEE) and clears a fresh credential's mark (threat T31). Its failure
-   * only means a code is asked once more next time.
+   * only means a code is asked once more next time. `hop`: the hop that settled it, if any (its deadline for
+   * the Fineract reads made then).
    */
-  afterDone?: (intent: TransferIntent) => Promise<void>;
+  afterDone?: (intent: TransferIntent, hop?: HopContext) => Promise<void>;
   /**
    * The audit trail (threat T16): `money.attempt` before each request to Fineract (idempotency key, amount in
    * minor units, currency, masked counterparty) and `money.outcome` (done with Fineract's ids, failed with the
@@ -417,7 +418,7 @@ export class TransferService {
         },
         { hop },
       );
-      if (found) await this.settle(intent, { status: 'done', transactionId: found.transactionId });
+      if (found) await this.settle(intent, { status: 'done', transactionId: found.transactionId }, hop);
       else if (this.now() - record.createdAt > this.deps.resolveMaxAgeMs) {
         // Too late to send (threat T30): the customer may have paid another way since. Look only.
         await this.unresolved(record);
@@ -562,7 +563,7 @@ export class TransferService {
       if (code && isReplayedFailure(error) && sent === 1) this.collision(intent, 'replayed');
       if (code) {
         try {
-          return await this.settle(intent, { status: 'failed', code });
+          return await this.settle(intent, { status: 'failed', code }, hop);
         } catch (storeError) {
           // Refused, but not written: the resolution (a replay with the same key) settles and tells by SMS.
           this.deps.logger.warn({ transfer: intent.ref, err: { type: (storeError as Error)?.name } }, 'transfer refusal not recorded');
@@ -581,7 +582,7 @@ export class TransferService {
       return this.collision(intent, 'replayed');
     }
     try {
-      return await this.settle(intent, { status: 'done', detailId: result.detailId });
+      return await this.settle(intent, { status: 'done', detailId: result.detailId }, hop);
     } catch (storeError) {
       // Fineract moved the money: that is known. The queued resolution finds it and sends the receipt.
       this.deps.logger.warn({ transfer: intent.ref, err: { type: (storeError as Error)?.name } }, 'transfer done but not recorded yet');
@@ -622,6 +623,7 @@ export class TransferService {
   private async settle(
     intent: TransferIntent,
     outcome: ({ status: 'done' } & FineractTransferIds) | { status: 'failed'; code: FailureCode },
+    hop?: HopContext,
   ): Promise<TransferOutcome> {
     const key = this.recordKey(intent.from.clientId, intent.id);
     const settled = await withLock(this.deps.store, `${key}:lock`, { ttlMs: 5000, waitMs: 3000 }, async () => {
@@ -654,7 +656,7 @@ export class TransferService {
       );
     }
     if ('written' in settled && settled.outcome.status === 'done' && this.deps.afterDone) {
-      await this.deps.afterDone(intent).catch((error: unknown) => {
+      await this.deps.afterDone(intent, hop).catch((error: unknown) => {
         this.deps.logger.warn(
           { transfer: intent.ref, err: { type: (error as Error)?.name } },
           'step-up records not updated after a transfer',
