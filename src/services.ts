@@ -11,6 +11,7 @@ import { ClockGuard } from './control/clock-guard.js';
 import { SwitchBoard } from './control/switch-board.js';
 import { LockedCustomers } from './admin/locked-customers.js';
 import type { KeyValueStore } from './session/store.js';
+import type { HopContext } from './session/hop-context.js';
 import { startSandbox, type Sandbox } from './sandbox/server.js';
 import { createFineractClient } from './fineract/client.js';
 import { FineractHttp } from './fineract/http.js';
@@ -335,11 +336,11 @@ export async function createServices(
       // Threat T16: each money movement's attempt and outcome.
       audit,
       // Step-up (threat T31): a payee paid is no longer new, and the first money-out after a new PIN is done.
-      afterDone: async (intent) => {
+      afterDone: async (intent, hop) => {
         if (intent.kind === 'send') await payees.remember(intent.from.clientId, payeeOf(intent.to));
         await challenges.consumeFreshCredential(intent.from.clientId);
         // An agent's cash movement: the agent's SMS (float balance, or the cash to pay and its code).
-        await agents?.afterDone(intent).catch((error: unknown) => {
+        await agents?.afterDone(intent, hop).catch((error: unknown) => {
           logger.warn({ transfer: intent.ref, err: { type: (error as Error)?.name } }, 'agent SMS not queued');
         });
       },
@@ -511,7 +512,12 @@ export async function createServices(
       fineract,
       pins,
       logger,
-      ...(lookupCache ? { warmAccounts: (clientId: number) => store.readAhead?.([lookupKey(keys, 'accounts', clientId)]) } : {}),
+      ...(lookupCache
+        ? {
+            warmAccounts: (clientId: number, hop: HopContext | undefined) =>
+              store.readAhead?.(hop, [lookupKey(keys, 'accounts', clientId)]),
+          }
+        : {}),
       callbacks,
       smsPinEnabled: config.sms.pinEnabled,
       identity,

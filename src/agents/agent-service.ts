@@ -16,6 +16,7 @@ import type { Keys } from '../session/keys.js';
 import type { AgentRecord, AgentRegistry } from './registry.js';
 import type { AgentLimiter, Direction, LimitInput, LimitRule } from './limits.js';
 import { cashOutFee, type FeeSchedule } from './fees.js';
+import type { HopContext } from '../session/hop-context.js';
 
 /**
  * Agent cash-in and cash-out (issue 11; threats T14, T32).
@@ -127,8 +128,8 @@ export class AgentService {
    * The ID number the agent keyed is one of the customer's active identifiers in Fineract. A mismatch is
    * audited (`agent.id-mismatch`): an agent trying numbers shows in the trail.
    */
-  async idMatches(agent: AgentRecord, customer: CashCustomer, typed: string): Promise<boolean> {
-    if (await this.deps.fineract.hasIdentifier(customer.clientId, typed)) return true;
+  async idMatches(agent: AgentRecord, customer: CashCustomer, typed: string, hop?: HopContext): Promise<boolean> {
+    if (await this.deps.fineract.hasIdentifier(customer.clientId, typed, { hop })) return true;
     await this.deps.audit
       .record({
         type: 'agent.id-mismatch',
@@ -141,12 +142,12 @@ export class AgentService {
   }
 
   /** The customer of the number the agent typed: active, with a savings account, not the agent. */
-  async findCustomer(agent: AgentRecord, typed: string): Promise<CashCustomer | undefined> {
+  async findCustomer(agent: AgentRecord, typed: string, hop?: HopContext): Promise<CashCustomer | undefined> {
     const msisdn = toE164(typed, this.deps.defaultCountry as CountryCode);
     if (!msisdn) return undefined;
-    const client = await this.deps.fineract.findClientByPhone(msisdn);
+    const client = await this.deps.fineract.findClientByPhone(msisdn, { hop });
     if (!client || !client.active || client.clientId === agent.clientId) return undefined;
-    const account = (await this.deps.fineract.listAccounts(client.clientId)).savings[0];
+    const account = (await this.deps.fineract.listAccounts(client.clientId, { hop })).savings[0];
     if (!account) return undefined;
     return { clientId: client.clientId, officeId: client.officeId, accountId: account.id, label: maskName(client.displayName), msisdn };
   }
@@ -157,7 +158,7 @@ export class AgentService {
   }
 
   /** The limits as they stand and, for a cash-in, the float floor: refused (and audited) before the PIN is asked. */
-  async check(agent: AgentRecord, customer: CashCustomer, direction: Direction, cents: number): Promise<void> {
+  async check(agent: AgentRecord, customer: CashCustomer, direction: Direction, cents: number, hop?: HopContext): Promise<void> {
     const rule = await this.deps.limiter.check({
       agentClientId: agent.clientId,
       customerClientId: customer.clientId,
@@ -166,7 +167,7 @@ export class AgentService {
       limits: agent.limits,
     });
     if (rule) await this.refuse(agent, customer, direction, cents, rule);
-    if (direction === 'in') await this.checkFloat(agent, customer, cents);
+    if (direction === 'in') await this.checkFloat(agent, customer, cents, hop);
   }
 
   /**
@@ -181,14 +182,16 @@ export class AgentService {
     deadlineAt: number,
     /** Aborts when the hop stopped waiting: a refusal then reaches the agent by SMS, not on screen. */
     signal?: AbortSignal,
+    /** The hop the cash-in runs in, whose deadline its Fineract calls are given. */
+    hop?: HopContext,
   ): Promise<{ intent: TransferIntent; outcome: TransferOutcome }> {
     const reserved = await this.deps.limiter.reserve(cashInMovement(agent, customer, cents, movement));
     if (!reserved.ok) return this.refuse(agent, customer, 'in', cents, reserved.rule);
     const { reservation } = reserved;
     const intent = this.cashInIntent(agent, customer, cents, movement);
     try {
-      await this.checkFloat(agent, customer, cents);
-      const outcome = await this.deps.transfers.execute(intent, deadlineAt, { signal });
+      await this.checkFloat(agent, customer, cents, hop);
+      const outcome = await this.deps.transfers.execute(intent, deadlineAt, { ...(signal ? { signal } : {}), ...(hop ? { hop } : {}) });
       if (outcome.status === 'failed') await reservation.release();
       return { intent, outcome };
     } catch (error) {
@@ -244,40 +247,44 @@ export class AgentService {
     customer: CashCustomer,
     cents: number,
     requester: { msisdn: string; lang: string; label: string; officeId: number; idChecked?: boolean },
+    hop?: HopContext,
   ): Promise<ApprovalRecord> {
     if (this.idCheck && !requester.idChecked) throw new AgentRefusal('id-unchecked');
-    await this.check(agent, customer, 'out', cents);
+    await this.check(agent, customer, 'out', cents, hop);
     // One open request per agent and customer: an agent cannot pile up requests (and holds on the customer's
     // savings) that the customer would have to wade through, nor push again and again until one is confirmed.
     const open = await this.deps.approvals.waitingFor(customer.clientId);
     if (open.some((a) => a.kind === 'cash-out' && a.requester.clientId === agent.clientId)) throw new AgentRefusal('pending');
     const lang = customer.lang ?? this.deps.defaultLanguage;
     const fee = this.feeFor('out', cents);
-    return this.deps.approvals.request({
-      kind: 'cash-out',
-      // Held with the cash from the start, and moved in the same transfer (src/agents/fees.ts).
-      ...(fee > 0 ? { feeCents: fee } : {}),
-      intent: {
-        // id and ref are the approval's own (the service replaces them).
-        id: '',
-        ref: '',
-        kind: 'send',
-        cash: 'out',
-        msisdn: customer.msisdn,
-        lang,
-        from: { clientId: customer.clientId, officeId: customer.officeId, accountId: customer.accountId },
-        to: { clientId: agent.clientId, officeId: requester.officeId, accountId: agent.floatAccountId, type: 'savings' },
-        amountCents: cents,
-        currency: this.deps.currency,
-        counterparty: `${requester.label} (${agent.storeNumber})`,
-        senderLabel: customer.label,
+    return this.deps.approvals.request(
+      {
+        kind: 'cash-out',
+        // Held with the cash from the start, and moved in the same transfer (src/agents/fees.ts).
+        ...(fee > 0 ? { feeCents: fee } : {}),
+        intent: {
+          // id and ref are the approval's own (the service replaces them).
+          id: '',
+          ref: '',
+          kind: 'send',
+          cash: 'out',
+          msisdn: customer.msisdn,
+          lang,
+          from: { clientId: customer.clientId, officeId: customer.officeId, accountId: customer.accountId },
+          to: { clientId: agent.clientId, officeId: requester.officeId, accountId: agent.floatAccountId, type: 'savings' },
+          amountCents: cents,
+          currency: this.deps.currency,
+          counterparty: `${requester.label} (${agent.storeNumber})`,
+          senderLabel: customer.label,
+        },
+        requester: { clientId: agent.clientId, label: requester.label, msisdn: requester.msisdn, lang: requester.lang },
+        approvers: [{ clientId: customer.clientId, label: customer.label, msisdn: customer.msisdn, lang }],
+        required: 1,
+        rule: `agent:${agent.clientId} store ${agent.storeNumber} cash-out`,
+        ttlMs: this.deps.cashOutTtlMs,
       },
-      requester: { clientId: agent.clientId, label: requester.label, msisdn: requester.msisdn, lang: requester.lang },
-      approvers: [{ clientId: customer.clientId, label: customer.label, msisdn: customer.msisdn, lang }],
-      required: 1,
-      rule: `agent:${agent.clientId} store ${agent.storeNumber} cash-out`,
-      ttlMs: this.deps.cashOutTtlMs,
-    });
+      hop,
+    );
   }
 
   /**
@@ -337,12 +344,12 @@ export class AgentService {
    * SMS of a cash-in carries the float balance; a cash-out tells the agent to pay, with the code the customer
    * also gets. Each SMS once (its job id derives from the movement's key).
    */
-  async afterDone(intent: TransferIntent): Promise<void> {
+  async afterDone(intent: TransferIntent, hop?: HopContext): Promise<void> {
     if (!intent.cash) return;
     const { translator, queue } = this.deps;
     const amount = (lang: string) => translator.formatAmount(lang, intent.amountCents / 100, intent.currency);
     if (intent.cash === 'in') {
-      const float = await this.deps.fineract.getOwnedSavingsAccount(intent.from.clientId, intent.from.accountId);
+      const float = await this.deps.fineract.getOwnedSavingsAccount(intent.from.clientId, intent.from.accountId, { hop });
       const lang = intent.lang;
       const text = translator.t(lang, 'agent.sms.cashInDone', {
         amount: amount(lang),
@@ -395,12 +402,12 @@ export class AgentService {
   }
 
   /** The float's balance (available) and its last transactions. */
-  async float(agent: AgentRecord, transactions = false) {
-    return this.deps.fineract.getOwnedSavingsAccount(agent.clientId, agent.floatAccountId, { transactions });
+  async float(agent: AgentRecord, transactions = false, hop?: HopContext) {
+    return this.deps.fineract.getOwnedSavingsAccount(agent.clientId, agent.floatAccountId, { transactions, hop });
   }
 
-  private async checkFloat(agent: AgentRecord, customer: CashCustomer, cents: number): Promise<void> {
-    const float = await this.float(agent);
+  private async checkFloat(agent: AgentRecord, customer: CashCustomer, cents: number, hop: HopContext | undefined): Promise<void> {
+    const float = await this.float(agent, false, hop);
     const available = Math.round(float.availableBalance * 10 ** float.decimalPlaces);
     if (available - cents < agent.limits.floatFloorCents) {
       await this.auditLimit(agent, customer.clientId, 'in', cents, 'float-floor');

@@ -10,8 +10,9 @@ import type { Translator } from '../text/i18n.js';
 import { toGsm } from '../text/gsm.js';
 import { FineractError, FineractRejected, OwnershipError } from '../fineract/errors.js';
 import { isInsufficientFunds } from '../fineract/client.js';
-import type { SavingsAccount } from '../fineract/types.js';
+import type { CallOptions, SavingsAccount } from '../fineract/types.js';
 import { MoneyPaused, type FineractTransferIds, type TransferOutcome, type TransferIntent } from '../money/transfer-service.js';
+import type { HopContext } from '../session/hop-context.js';
 import {
   FINAL_APPROVAL_STATES,
   type ApprovalKind,
@@ -55,15 +56,20 @@ export class ApprovalRefused extends Error {
 
 /** The Fineract calls the service makes (implemented by the Fineract client). */
 export interface ApprovalFineract {
-  holdAmount(accountId: number, amountCents: number, reason: string, options?: { idempotencyKey?: string }): Promise<{ holdId: number }>;
-  releaseAmount(accountId: number, holdId: number, options?: { idempotencyKey?: string }): Promise<void>;
-  findHold(accountId: number, reason: string): Promise<{ holdId: number } | null>;
-  getOwnedSavingsAccount(clientId: number, accountId: number): Promise<SavingsAccount>;
+  holdAmount(
+    accountId: number,
+    amountCents: number,
+    reason: string,
+    options?: { idempotencyKey?: string } & CallOptions,
+  ): Promise<{ holdId: number }>;
+  releaseAmount(accountId: number, holdId: number, options?: { idempotencyKey?: string } & CallOptions): Promise<void>;
+  findHold(accountId: number, reason: string, call?: CallOptions): Promise<{ holdId: number } | null>;
+  getOwnedSavingsAccount(clientId: number, accountId: number, options?: CallOptions): Promise<SavingsAccount>;
 }
 
 /** The transfer service's one entry point the approvals use (exactly once by the intent's id). */
 export interface ApprovalTransfers {
-  execute(intent: TransferIntent, deadlineAt: number): Promise<TransferOutcome>;
+  execute(intent: TransferIntent, deadlineAt: number, options?: { hop?: HopContext }): Promise<TransferOutcome>;
 }
 
 export interface ApprovalServiceOptions {
@@ -343,7 +349,7 @@ export class RedisApprovalService implements ApprovalService {
     queue.handle(APPROVAL_SETTLE_JOB, async ({ id }) => this.settle(id));
   }
 
-  async request(request: ApprovalRequest): Promise<ApprovalRecord> {
+  async request(request: ApprovalRequest, hop?: HopContext): Promise<ApprovalRecord> {
     const { intent: given, requester, approvers, required } = request;
     if (!Number.isSafeInteger(required) || required < 1 || required > approvers.length)
       throw new TypeError('an approval needs between 1 and as many approvals as it has approvers');
@@ -377,13 +383,14 @@ export class RedisApprovalService implements ApprovalService {
     try {
       ({ holdId } = await fineract.holdAmount(intent.from.accountId, intent.amountCents + (request.feeCents ?? 0), reason, {
         idempotencyKey: `${id}-hold`,
+        hop,
       }));
     } catch (error) {
       const refusal = holdRefusal(error);
       if (refusal) throw new ApprovalRefused(refusal);
       // The hold may exist without an answer: find it by its reason and release it, then refuse.
       logger.warn({ approval: ref, err: { type: (error as Error)?.name } }, 'hold outcome unknown: looking for it to release it');
-      await this.releaseOrphan(intent.from.accountId, reason);
+      await this.releaseOrphan(intent.from.accountId, reason, hop);
       throw new ApprovalRefused('unavailable');
     }
 
@@ -408,7 +415,7 @@ export class RedisApprovalService implements ApprovalService {
     try {
       created = await this.backend.create(record, this.ttlOf(record));
     } catch (error) {
-      await this.release(record).catch(() => undefined);
+      await this.release(record, hop).catch(() => undefined);
       throw error;
     }
     if (created === 'exists' && request.key) {
@@ -416,12 +423,12 @@ export class RedisApprovalService implements ApprovalService {
       // held twice (1.8, docs/fineract.md §4.4): a hold that is not the approval's own is released.
       const raised = await this.get(id);
       if (raised) {
-        if (raised.holdId !== holdId) await this.release(record).catch(() => undefined);
+        if (raised.holdId !== holdId) await this.release(record, hop).catch(() => undefined);
         return raised;
       }
     }
     if (created !== 'created') {
-      await this.release(record).catch(() => undefined);
+      await this.release(record, hop).catch(() => undefined);
       if (created === 'voided') {
         logger.info({ approval: ref }, 'approval not raised: its request was voided meanwhile (hold released)');
         throw new ApprovalRefused('unavailable');
@@ -437,7 +444,7 @@ export class RedisApprovalService implements ApprovalService {
     return record;
   }
 
-  async approve(id: string, approverClientId: number): Promise<DecisionResult> {
+  async approve(id: string, approverClientId: number, hop?: HopContext): Promise<DecisionResult> {
     const { switches } = this.options;
     const before = await this.get(id);
     const confirm = before && this.options.confirms?.[before.kind];
@@ -470,10 +477,10 @@ export class RedisApprovalService implements ApprovalService {
     }
     // The settle job backs this hop up: if it dies here, the approval still reaches an end.
     await this.queueSettle(record, 'exec');
-    return this.drive(record, this.now() + this.options.executeBudgetMs);
+    return this.drive(record, this.now() + this.options.executeBudgetMs, hop);
   }
 
-  async reject(id: string, approverClientId: number, reason: string): Promise<DecisionResult> {
+  async reject(id: string, approverClientId: number, reason: string, hop?: HopContext): Promise<DecisionResult> {
     const changed = await this.change(id, (current) => {
       const refusal = this.decisionRefusal(current, approverClientId);
       if (refusal) return refusal;
@@ -481,11 +488,11 @@ export class RedisApprovalService implements ApprovalService {
     });
     if ('refused' in changed) return { outcome: 'refused', reason: changed.refused };
     const approver = changed.record.approvers.find((a) => a.clientId === approverClientId)!;
-    const record = await this.closed(changed.record, `customer:${approverClientId}`, approverClientId, approver.msisdn);
+    const record = await this.closed(changed.record, `customer:${approverClientId}`, approverClientId, approver.msisdn, hop);
     return { outcome: 'rejected', approval: record };
   }
 
-  async cancel(id: string, by: number | `operator:${string}`, reason = 'cancelled'): Promise<DecisionResult> {
+  async cancel(id: string, by: number | `operator:${string}`, reason = 'cancelled', hop?: HopContext): Promise<DecisionResult> {
     const changed = await this.change(id, (current) => {
       if (typeof by === 'number' && by !== current.requester.clientId) return 'not-approver';
       if (current.state !== 'pending' || current.expiresAt <= this.now()) return 'closed';
@@ -494,7 +501,13 @@ export class RedisApprovalService implements ApprovalService {
     if ('refused' in changed) return { outcome: 'refused', reason: changed.refused };
     const actor: AuditActor = typeof by === 'number' ? `customer:${by}` : by;
     const clientId = typeof by === 'number' ? by : undefined;
-    const record = await this.closed(changed.record, actor, clientId, typeof by === 'number' ? changed.record.requester.msisdn : undefined);
+    const record = await this.closed(
+      changed.record,
+      actor,
+      clientId,
+      typeof by === 'number' ? changed.record.requester.msisdn : undefined,
+      hop,
+    );
     return { outcome: 'cancelled', approval: record };
   }
 
@@ -604,7 +617,7 @@ export class RedisApprovalService implements ApprovalService {
    * Either way nothing moves twice and the people concerned are told the truth; the window is two Fineract
    * calls long.
    */
-  private async drive(start: ApprovalRecord, deadlineAt: number): Promise<DecisionResult> {
+  private async drive(start: ApprovalRecord, deadlineAt: number, hop?: HopContext): Promise<DecisionResult> {
     let record = start;
     if (record.state === 'approved') {
       const moved = await this.change(record.id, (r) => (r.state === 'approved' ? { ...r, state: 'executing' } : 'closed'));
@@ -620,11 +633,11 @@ export class RedisApprovalService implements ApprovalService {
     if (record.state !== 'executing') return this.resultOf(record);
     try {
       if (record.sentAt === undefined) {
-        const problem = await this.recheck(record);
+        const problem = await this.recheck(record, hop);
         if (problem) return await this.fail(record, problem);
-        if (record.holdId !== undefined) await this.release(record);
+        if (record.holdId !== undefined) await this.release(record, hop);
         const { intent } = record;
-        const account = await this.options.fineract.getOwnedSavingsAccount(intent.from.clientId, intent.from.accountId);
+        const account = await this.options.fineract.getOwnedSavingsAccount(intent.from.clientId, intent.from.accountId, { hop });
         if (!account.active) return await this.fail(record, 'inactive');
         const available = Math.round(account.availableBalance * 10 ** account.decimalPlaces);
         if (available < intent.amountCents + (record.feeCents ?? 0)) return await this.fail(record, 'insufficient');
@@ -638,7 +651,7 @@ export class RedisApprovalService implements ApprovalService {
         } else record = marked.record;
       }
       // A fee (an agent's cash-out) moves in the same transfer as the amount: one leg, one key, exactly once.
-      const outcome = await this.options.transfers.execute(movementOf(record), deadlineAt);
+      const outcome = await this.options.transfers.execute(movementOf(record), deadlineAt, hop ? { hop } : {});
       if (outcome.status === 'done') return await this.finish(record, outcome);
       if (outcome.status === 'failed') return await this.fail(record, outcome.code);
       return { outcome: 'processing', approval: record };
@@ -651,9 +664,9 @@ export class RedisApprovalService implements ApprovalService {
     }
   }
 
-  private async recheck(record: ApprovalRecord): Promise<string | undefined> {
+  private async recheck(record: ApprovalRecord, hop: HopContext | undefined): Promise<string | undefined> {
     const check = this.options.rechecks?.[record.kind];
-    return check ? check(record) : undefined;
+    return check ? check(record, hop) : undefined;
   }
 
   private async finish(record: ApprovalRecord, ids: FineractTransferIds): Promise<DecisionResult> {
@@ -681,14 +694,20 @@ export class RedisApprovalService implements ApprovalService {
    * After a closing transition: audit it, release the hold (the settle job, queued first, finishes it when
    * Fineract does not answer now), and tell the people concerned.
    */
-  private async closed(record: ApprovalRecord, actor: AuditActor, clientId?: number, msisdn?: string): Promise<ApprovalRecord> {
+  private async closed(
+    record: ApprovalRecord,
+    actor: AuditActor,
+    clientId?: number,
+    msisdn?: string,
+    hop?: HopContext,
+  ): Promise<ApprovalRecord> {
     const type = `approval.${record.state}` as AuditType;
     await this.audit(type, record, actor, clientId, msisdn, record.reason ? { reason: record.reason } : {});
     let current = record;
     if (record.holdId !== undefined) {
       await this.queueSettle(record, 'release');
       try {
-        await this.release(record);
+        await this.release(record, hop);
         const cleared = await this.change(record.id, (r) => (r.holdId === record.holdId ? { ...r, holdId: undefined } : 'closed'));
         if (!('refused' in cleared)) current = cleared.record;
       } catch (error) {
@@ -714,17 +733,17 @@ export class RedisApprovalService implements ApprovalService {
    * (docs/fineract.md §10), so a release refused once by a 500 could never be retried under it; the client's
    * release reads the hold first and counts an earlier release as done, which makes retries safe without one.
    */
-  private async release(record: ApprovalRecord): Promise<void> {
+  private async release(record: ApprovalRecord, hop?: HopContext): Promise<void> {
     if (record.holdId === undefined) return;
-    await this.options.fineract.releaseAmount(record.intent.from.accountId, record.holdId);
+    await this.options.fineract.releaseAmount(record.intent.from.accountId, record.holdId, { hop });
     this.options.logger.info({ approval: record.ref, holdId: record.holdId }, 'approval hold released');
   }
 
   /** A hold whose placing was not answered: found by its reason and released, or left logged for an operator. */
-  private async releaseOrphan(accountId: number, reason: string): Promise<void> {
+  private async releaseOrphan(accountId: number, reason: string, hop?: HopContext): Promise<void> {
     try {
-      const found = await this.options.fineract.findHold(accountId, reason);
-      if (found) await this.options.fineract.releaseAmount(accountId, found.holdId);
+      const found = await this.options.fineract.findHold(accountId, reason, { hop });
+      if (found) await this.options.fineract.releaseAmount(accountId, found.holdId, { hop });
     } catch (error) {
       this.options.logger.error(
         { accountId, reason, err: { type: (error as Error)?.name } },

@@ -1,4 +1,5 @@
 import type { TransferIntent } from '../money/transfer-service.js';
+import type { HopContext } from '../session/hop-context.js';
 
 /**
  * The approval primitive (issue 11; threats T14, T15, T32, T33): one state machine behind every "a second
@@ -111,8 +112,11 @@ export type DecisionResult =
     };
 
 export interface ApprovalService {
-  /** Holds the funds, writes the record (pending), audits and tells the approvers by SMS. */
-  request(request: ApprovalRequest): Promise<ApprovalRecord>;
+  /**
+   * Holds the funds, writes the record (pending), audits and tells the approvers by SMS. `hop`: the hop it is
+   * raised in (session/hop-context.ts), whose deadline its Fineract calls are given.
+   */
+  request(request: ApprovalRequest, hop?: HopContext): Promise<ApprovalRecord>;
   /**
    * For a request made with `key` whose requester's hop was lost (its process died, or it is slow; threat T29):
    * the approval raised with that key, or, when there is none yet, undefined and from then on none can be
@@ -121,10 +125,10 @@ export interface ApprovalService {
    */
   voidRequest(key: string, accountId: number): Promise<ApprovalRecord | undefined>;
   /** An approver agrees (their PIN was checked by the caller); executes once the k-th approval is given. */
-  approve(id: string, approverClientId: number): Promise<DecisionResult>;
-  reject(id: string, approverClientId: number, reason: string): Promise<DecisionResult>;
+  approve(id: string, approverClientId: number, hop?: HopContext): Promise<DecisionResult>;
+  reject(id: string, approverClientId: number, reason: string, hop?: HopContext): Promise<DecisionResult>;
   /** By the requester (`by` is their client id) or an operator (`operator:<name>`). Releases the hold. */
-  cancel(id: string, by: number | `operator:${string}`, reason?: string): Promise<DecisionResult>;
+  cancel(id: string, by: number | `operator:${string}`, reason?: string, hop?: HopContext): Promise<DecisionResult>;
   get(id: string): Promise<ApprovalRecord | undefined>;
   /** Open approvals waiting for this client (as an approver), newest first; expired ones never listed. */
   waitingFor(clientId: number): Promise<ApprovalRecord[]>;
@@ -137,7 +141,7 @@ export interface ApprovalService {
  * kind, given to the service when it is built by whoever owns the kind (the mandate registry, the agent
  * registry): undefined when all is well, else the reason code for `failed`.
  */
-export type ApprovalRecheck = (approval: ApprovalRecord) => Promise<string | undefined>;
+export type ApprovalRecheck = (approval: ApprovalRecord, hop?: HopContext) => Promise<string | undefined>;
 
 /**
  * What an approver must have done, besides their PIN, before their approval counts, per kind: for a cash-out,

@@ -3,10 +3,11 @@ import type { KeyValueStore } from '../session/store.js';
 import type { Keys } from '../session/keys.js';
 import { withLock } from '../session/lock.js';
 import { FineractError } from '../fineract/errors.js';
-import type { Customer, SavingsAccount, SavingsAccountSummary } from '../fineract/types.js';
+import type { CallOptions, Customer, SavingsAccount, SavingsAccountSummary } from '../fineract/types.js';
 import type { TransferIntent } from '../money/transfer-service.js';
 import { maskName } from '../text/names.js';
 import type { ApprovalParty, ApprovalRecheck, ApprovalRecord, ApprovalService } from './approval.js';
+import type { HopContext } from '../session/hop-context.js';
 
 /**
  * Mandates (issue 11, threat T15): who may raise a payment from a business's savings account and who must
@@ -101,9 +102,9 @@ const RULE_TEXT = /^mandate:(\d{1,20})@v(\d+) /;
 
 /** The Fineract calls the registry makes. */
 export interface MandateFineract {
-  getClient(clientId: number): Promise<Customer>;
+  getClient(clientId: number, call?: CallOptions): Promise<Customer>;
   listAccounts(clientId: number): Promise<{ savings: SavingsAccountSummary[] }>;
-  getOwnedSavingsAccount(clientId: number, accountId: number): Promise<SavingsAccount>;
+  getOwnedSavingsAccount(clientId: number, accountId: number, options?: CallOptions): Promise<SavingsAccount>;
 }
 
 export interface MandateRegistryOptions {
@@ -233,8 +234,8 @@ export class MandateRegistry {
   }
 
   /** One person of a mandate, as approvals name and reach them. */
-  async party(clientId: number): Promise<ApprovalParty> {
-    const customer = await this.options.fineract.getClient(clientId);
+  async party(clientId: number, hop?: HopContext): Promise<ApprovalParty> {
+    const customer = await this.options.fineract.getClient(clientId, { hop });
     const lang =
       (await this.options.store.get(this.options.keys.language(customer.msisdn)).catch(() => null)) ?? this.options.defaultLanguage;
     return { clientId, label: maskName(customer.displayName), msisdn: customer.msisdn, lang };
@@ -251,35 +252,40 @@ export class MandateRegistry {
     requester: ApprovalParty,
     intent: TransferIntent,
     key?: string,
+    /** The hop it is raised in (session/hop-context.ts), whose deadline its Fineract calls are given. */
+    hop?: HopContext,
   ): Promise<ApprovalRecord> {
     const rule = ruleFor(mandate, intent.amountCents);
     const approvers: ApprovalParty[] = [];
-    for (const id of mandate.approvers) if (id !== requester.clientId) approvers.push(await this.party(id));
-    return approvals.request({
-      kind: 'mandate',
-      // The business pays: its name is the source on every screen and SMS, and the payee's receipt names it.
-      intent: { ...intent, senderLabel: mandate.name },
-      requester,
-      approvers,
-      required: rule.required,
-      rule: ruleText(mandate, rule),
-      ttlMs: mandate.expiryS * 1000,
-      ...(key ? { key } : {}),
-    });
+    for (const id of mandate.approvers) if (id !== requester.clientId) approvers.push(await this.party(id, hop));
+    return approvals.request(
+      {
+        kind: 'mandate',
+        // The business pays: its name is the source on every screen and SMS, and the payee's receipt names it.
+        intent: { ...intent, senderLabel: mandate.name },
+        requester,
+        approvers,
+        required: rule.required,
+        rule: ruleText(mandate, rule),
+        ttlMs: mandate.expiryS * 1000,
+        ...(key ? { key } : {}),
+      },
+      hop,
+    );
   }
 
   /**
    * The re-check of kind `mandate` just before an approved payment runs: the mandate still at the version the
    * approval was raised under, the requester still allowed to raise it, the account active, the limits.
    */
-  readonly recheck: ApprovalRecheck = async (approval) => {
+  readonly recheck: ApprovalRecheck = async (approval, hop) => {
     const match = RULE_TEXT.exec(approval.rule);
     if (!match) return 'mandate-changed';
     const mandate = await this.get(match[1]!);
     if (!mandate || String(mandate.version) !== match[2]) return 'mandate-changed';
     const requester = approval.requester.clientId;
     if (requester !== mandate.clientId && !mandate.initiators.includes(requester)) return 'mandate-changed';
-    const account = await this.options.fineract.getOwnedSavingsAccount(mandate.clientId, mandate.accountId);
+    const account = await this.options.fineract.getOwnedSavingsAccount(mandate.clientId, mandate.accountId, { hop });
     if (!account.active) return 'inactive';
     return this.options.checkLimits(approval.intent.from.clientId, approval.intent.amountCents);
   };

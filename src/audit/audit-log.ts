@@ -325,7 +325,7 @@ export function createAuditTrail(options: AuditTrailOptions): AuditLog {
       const written = new Promise<void>((resolve) => pending.push({ head, tail, done: resolve }));
       // Sent with the hop's record: events keep their order (one queue), and the chain is still extended
       // only by the compare-and-append script.
-      if (recordOptions?.withHop && deferToRecordWrite(() => (void startDrain(), settlesWithin(written, waitMs)))) return;
+      if (recordOptions?.hop && deferToRecordWrite(recordOptions.hop, () => (void startDrain(), settlesWithin(written, waitMs)))) return;
       void startDrain();
       await settlesWithin(written, waitMs);
     },

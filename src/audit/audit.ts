@@ -5,6 +5,7 @@
  * An entry never holds a PIN, a one-time code, a token or a full phone number: `msisdn` is masked by the
  * trail before it is written, and `data` is checked against the secret-looking names in `FORBIDDEN_DATA`.
  */
+import type { HopContext } from '../session/hop-context.js';
 
 /** Every kind of entry. Add a type here before writing it; `kiunga audit verify` and the console read them. */
 export const AUDIT_TYPES = [
@@ -78,9 +79,10 @@ export const FORBIDDEN_DATA = /pin|otp|code|token|secret|password|pepper/i;
 
 export interface AuditTrail {
   /**
-   * Appends one entry; resolves once it is in the stream. Never throws for a well-formed event. With
-   * `withHop`, inside a hop (session/hop-context.ts) the entry is appended together with the session record's
-   * write, in its round trip, and this resolves at once: the hop is answered only after the entry is written.
+   * Appends one entry; resolves once it is in the stream. Never throws for a well-formed event. With `hop`
+   * (the hop's context, session/hop-context.ts, with its scope) the entry is appended together with the
+   * session record's write, in its round trip, and this resolves at once: the hop is answered only after the
+   * entry is written.
    */
-  record(event: AuditEvent, options?: { withHop?: boolean }): Promise<void>;
+  record(event: AuditEvent, options?: { hop?: HopContext }): Promise<void>;
 }

@@ -8,6 +8,7 @@ import { CALL_JOB } from '../jobs/catalogue.js';
 import type { FineractClient } from '../fineract/types.js';
 import { maskMsisdn } from '../logger.js';
 import type { CallbackOutcome, CallbackRequester, CallbackSource } from '../engine/registry-callback.js';
+import type { HopContext } from '../session/hop-context.js';
 
 /**
  * Call-back requests: a missed call to the voice number, the USSD item "Call me back" or the SMS keyword
@@ -96,7 +97,12 @@ export class CallbackService implements CallbackRequester {
   }
 
   /** Checks a request and queues the call; never throws for a refusal (only when the store or Fineract fail). */
-  async request(req: { msisdn: string; source: CallbackSource; readCode?: { clientId: number } }): Promise<CallbackOutcome> {
+  async request(req: {
+    msisdn: string;
+    source: CallbackSource;
+    readCode?: { clientId: number };
+    hop?: HopContext;
+  }): Promise<CallbackOutcome> {
     const { store, keys, settings } = this.deps;
     const { msisdn, source } = req;
     const log = this.log.child({ msisdn: maskMsisdn(msisdn), source });
@@ -120,7 +126,7 @@ export class CallbackService implements CallbackRequester {
         await release();
         return refuse('limit');
       }
-      const customer = await this.deps.fineract.findClientByPhone(msisdn);
+      const customer = await this.deps.fineract.findClientByPhone(msisdn, { hop: req.hop });
       if (!customer || !customer.active) {
         await release();
         return refuse(customer ? 'inactive' : 'unregistered');

@@ -7,7 +7,6 @@ import type { ChannelDeps } from './channel-deps.js';
 import { plain, type Answer, type ChannelAdapter, type ChannelRoute } from './adapter.js';
 import type { TurnRequest } from '../engine/turn-runner.js';
 import type { TurnReply } from '../engine/types.js';
-import { withCaller } from '../security/caller.js';
 
 /**
  * Africa's Talking USSD: `POST /channels/africastalking/ussd` answers `CON ...` / `END ...` as text/plain.
@@ -118,9 +117,8 @@ export function africastalkingUssd(options: AtUssdOptions): ChannelAdapter<UssdI
       // The flow that names this service code, else the USSD catch-all (the flow files decide).
       const flowId = options.flowFor('ussd', inbound.serviceCode) ?? '';
       const opening = (fields.text ?? '') === '';
-      const reply = await withCaller({ msisdn: inbound.msisdn, channel: 'ussd' }, () =>
-        runner.run({ ...inbound, flowId, opening, admitted: admission }, hop.deadlineAt),
-      );
+      // The runner's hop context names the caller (the request's own number and channel).
+      const reply = await runner.run({ ...inbound, flowId, opening, admitted: admission }, hop.deadlineAt);
       if (!(await admission).ok) return answer(options.busyText?.() ?? options.politeEnd(), true);
       return render(reply);
     },

@@ -3,7 +3,6 @@ import { toE164 } from '../text/phone.js';
 import { keyedHash } from '../security/secrets.js';
 import { maskMsisdn } from '../logger.js';
 import type { ChannelDeps } from './channel-deps.js';
-import { withCaller } from '../security/caller.js';
 import type { AbuseBucket } from '../limits/abuse.js';
 import { withinReplyCap } from '../sms/reply-cap.js';
 import type { Hop } from './adapter.js';
@@ -71,18 +70,16 @@ export async function answerSms(
   if (paused !== undefined) return { kind: 'reply', msisdn, text: paused };
 
   const text = cleanSmsText(sms.text);
-  const reply = await withCaller({ msisdn, channel: 'sms' }, () =>
-    runner.run(
-      {
-        channel: 'sms',
-        sessionId: `${sms.provider}:${sms.messageId}`,
-        msisdn,
-        flowId: options.flowFor('sms') ?? '',
-        hopKey: keyedHash(secret, `sms:${text}`),
-        inputs: () => ({ inputs: [text], transport: null }),
-      },
-      hop.deadlineAt,
-    ),
+  const reply = await runner.run(
+    {
+      channel: 'sms',
+      sessionId: `${sms.provider}:${sms.messageId}`,
+      msisdn,
+      flowId: options.flowFor('sms') ?? '',
+      hopKey: keyedHash(secret, `sms:${text}`),
+      inputs: () => ({ inputs: [text], transport: null }),
+    },
+    hop.deadlineAt,
   );
   return { kind: 'reply', msisdn, text: reply.text };
 }

@@ -1,8 +1,12 @@
-import { fromPromise } from 'xstate';
+import { fromPromise, type AnyActorRef } from 'xstate';
+
+/** The actor system a machine's actors share (XState's public `actor.system`). */
+type ActorSystemOf = AnyActorRef['system'];
 import { z } from 'zod';
 import type { Logger } from 'pino';
 import { FineractError, OwnershipError } from '../fineract/errors.js';
 import type { FlowContext, FlowEvent } from './types.js';
+import type { HopContext } from '../session/hop-context.js';
 
 /**
  * What every registry actor shares: the closed set of error codes flows branch on, and the wrapper that
@@ -154,16 +158,33 @@ export const requireCustomer = (context: FlowContext) => {
  */
 export const MONEY_ACTORS: ReadonlySet<string> = new Set(['transferMoney', 'transferWithCode', 'agentCashIn', 'approveRequest']);
 
-/** What an actor gets besides its input: `signal` aborts when the hop stops waiting for it (deadline). */
+/**
+ * What an actor gets besides its input: `signal` aborts when the hop stops waiting for it (deadline); `hop` is
+ * the context of the hop it runs in (caller, deadline, scope: session/hop-context.ts), which the actor passes
+ * to the services it calls. Undefined outside a conversation's hop (a machine run by a test on its own).
+ */
 export interface ActorScope {
   signal: AbortSignal;
+  hop: HopContext | undefined;
+}
+
+/**
+ * The hop context of each running machine, by its actor system (XState's public `actor.system`, which the
+ * machine's invoked actors share and `fromPromise` hands them): set by the conversation right after it creates
+ * the machine's actor, read by `actor()`. A WeakMap: a stopped machine's entry goes with it.
+ */
+const hops = new WeakMap<ActorSystemOf, HopContext>();
+
+/** Binds `hop` to the actor system of a machine about to start (engine/conversation.ts). */
+export function bindHop(system: ActorSystemOf, hop: HopContext): void {
+  hops.set(system, hop);
 }
 
 /** Wraps an async function as a named actor whose failures are always FlowErrors. */
 export function actor<T>(logger: Logger, name: string, run: (input: ActorInput, scope: ActorScope) => Promise<T>) {
-  return fromPromise<T, ActorInput>(async ({ input, signal }) => {
+  return fromPromise<T, ActorInput>(async ({ input, signal, system }) => {
     try {
-      return await run(input, { signal });
+      return await run(input, { signal, hop: hops.get(system) });
     } catch (error) {
       const flowError = toFlowError(error);
       if (flowError.code === 'unavailable') {
@@ -174,11 +195,12 @@ export function actor<T>(logger: Logger, name: string, run: (input: ActorInput, 
   });
 }
 
-/** The PIN check the flows use (implemented by security/pin.ts). */
+/** The PIN check the flows use (implemented by security/pin.ts); `caller.hop` is the hop's context. */
 export interface PinVerifier {
   verify(
     clientId: number,
     pin: string,
+    caller?: { msisdn?: string; hop?: HopContext },
   ): Promise<{ result: 'ok' } | { result: 'wrong'; attemptsLeft: number } | { result: 'locked'; until?: number } | { result: 'not-set' }>;
 }
 
@@ -186,9 +208,9 @@ export interface PinVerifier {
  * Verifies the PIN of the event (typed input `value`, or an SMS keyword's `pin` argument); rejects with the
  * FlowError the flow branches on.
  */
-export async function checkPin(pins: PinVerifier, clientId: number, event: FlowEvent): Promise<void> {
+export async function checkPin(pins: PinVerifier, clientId: number, event: FlowEvent, hop: HopContext | undefined): Promise<void> {
   const pin = typeof event.value === 'string' ? event.value : typeof event.pin === 'string' ? event.pin : '';
-  const outcome = await pins.verify(clientId, pin);
+  const outcome = await pins.verify(clientId, pin, hop ? { hop } : undefined);
   if (outcome.result === 'ok') return;
   if (outcome.result === 'wrong') throw new FlowError('pin-wrong', { attemptsLeft: outcome.attemptsLeft });
   // `until` (a time-boxed lock) lets the flow offer a self-unlock; a hard lock has none.

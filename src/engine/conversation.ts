@@ -4,7 +4,8 @@ import type { FlowInput } from './registry.js';
 import { currentScreenMeta, screenChoices, turnScreen, type RestingState } from './screen.js';
 import type { FlowContext, TurnScreen } from './types.js';
 import { matchKeyword } from './keywords.js';
-import { MONEY_ACTORS } from './actor-kit.js';
+import { MONEY_ACTORS, bindHop } from './actor-kit.js';
+import type { HopContext } from '../session/hop-context.js';
 import { CHALLENGE_DIGITS } from '../security/challenge.js';
 
 /**
@@ -19,6 +20,9 @@ import { CHALLENGE_DIGITS } from '../security/challenge.js';
  * that actor must run within the hop. XState's pure `transition()` is not used for events: it builds an
  * inert actor with the machine's initial snapshot on every call (which here spawns the first invoked actor),
  * and measured slower than an actor restored from the snapshot.
+ *
+ * The hop's context (caller, deadline, scope: session/hop-context.ts) is given at start or restore and bound to
+ * each actor's system as soon as the actor is created (`bindHop`), so the flow's invoked actors get it.
  */
 
 /**
@@ -113,14 +117,22 @@ export class Conversation {
     readonly flow: LoadedFlow,
     public history: StateValue[],
     private readonly deadlineAt: number,
+    /** The hop's context, handed to the flow's invoked actors. */
+    private readonly hop: HopContext,
     /** The snapshot this hop restored, as persisted; undefined once the machine has moved. */
     private persisted?: PersistedSnapshot,
   ) {}
 
   /** Starts the flow and runs it to its first resting screen. */
-  static async start(flow: LoadedFlow, input: FlowInput, deadlineAt: number): Promise<Conversation> {
-    const c = new Conversation(flow, [], deadlineAt);
+  static async start(
+    flow: LoadedFlow,
+    input: FlowInput,
+    deadlineAt: number,
+    hop: HopContext = { deadline: deadlineAt },
+  ): Promise<Conversation> {
+    const c = new Conversation(flow, [], deadlineAt, hop);
     c.actor = createActor(flow.machine, { input });
+    bindHop(c.actor.system, hop);
     c.actor.start();
     await c.settle();
     c.remember();
@@ -128,9 +140,9 @@ export class Conversation {
   }
 
   /** Restores a persisted conversation (nothing runs: it was persisted at rest; no actor until an event). */
-  static restore(flow: LoadedFlow, state: ConversationState, deadlineAt: number): Conversation {
+  static restore(flow: LoadedFlow, state: ConversationState, deadlineAt: number, hop: HopContext = { deadline: deadlineAt }): Conversation {
     const persisted = state.snapshot as PersistedSnapshot;
-    const c = new Conversation(flow, state.history, deadlineAt, persisted);
+    const c = new Conversation(flow, state.history, deadlineAt, hop, persisted);
     if (!plainRest(persisted)) c.startActor(persisted);
     return c;
   }
@@ -271,6 +283,7 @@ export class Conversation {
 
   private startActor(snapshot: unknown): AnyActorRef {
     this.actor = createActor(this.flow.machine, { snapshot: snapshot as never });
+    bindHop(this.actor.system, this.hop);
     this.actor.start();
     return this.actor;
   }

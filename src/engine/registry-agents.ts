@@ -3,14 +3,13 @@ import { assign, type AnyActorLogic } from 'xstate';
 import { z } from 'zod';
 import type { Logger } from 'pino';
 import type { CountryCode } from 'libphonenumber-js';
-import { currentDeadline } from '../limits/deadline.js';
 import { MoneyPaused } from '../money/transfer-service.js';
 import { ApprovalRefused } from '../approvals/approval-service.js';
 import { AgentRefusal, type AgentService, type CashCustomer, type CashInMovement } from '../agents/agent-service.js';
 import type { LimitRule } from '../agents/limits.js';
 import { maskPhone } from './registry-money.js';
 import { maskName } from '../text/names.js';
-import { actor, checkPin, FlowError, requireCustomer, type PinVerifier } from './actor-kit.js';
+import { actor, checkPin, FlowError, requireCustomer, type ActorScope, type PinVerifier } from './actor-kit.js';
 import type { SimSwapCheck } from '../security/sim-swap.js';
 import type { FlowContext, FlowEvent, LostConfirmationAnswer, ViewVars } from './types.js';
 import { amountVar, dateVar, type ManifestSet } from './manifest.js';
@@ -217,7 +216,7 @@ export function createAgentImplementations(deps: AgentFlowDeps) {
     if (!Number.isSafeInteger(value) || value <= 0) throw new FlowError('unavailable');
     return value;
   };
-  const wrap = <T>(name: string, run: (input: Ctx, scope: { signal: AbortSignal }) => Promise<T>) =>
+  const wrap = <T>(name: string, run: (input: Ctx, scope: ActorScope) => Promise<T>) =>
     actor(logger, name, async (input, scope) => {
       try {
         return await run(input, scope);
@@ -232,24 +231,24 @@ export function createAgentImplementations(deps: AgentFlowDeps) {
       const agent = await agentOf(context);
       return { storeNumber: agent.storeNumber };
     }),
-    findCashCustomer: wrap('findCashCustomer', async ({ context, event }) => {
+    findCashCustomer: wrap('findCashCustomer', async ({ context, event }, { hop }) => {
       const agent = await agentOf(context);
-      const found = await service().findCustomer(agent, String(event.value ?? ''));
+      const found = await service().findCustomer(agent, String(event.value ?? ''), hop);
       if (!found) throw new FlowError('unknown-recipient');
       return found;
     }),
-    checkCashAmount: wrap('checkCashAmount', async ({ context, event }) => {
+    checkCashAmount: wrap('checkCashAmount', async ({ context, event }, { hop }) => {
       const agent = await agentOf(context);
       const typed = /^(\d{1,9})(?:\.(\d{1,2}))?$/.exec(String(event.value ?? '').trim());
       if (!typed) throw new FlowError('amount-low');
       const amount = Number(typed[1]) * 100 + Number((typed[2] ?? '0').padEnd(2, '0'));
       const direction = context.data.cash === 'out' ? 'out' : 'in';
-      await service().check(agent, cashCustomerOf(context), direction, amount);
+      await service().check(agent, cashCustomerOf(context), direction, amount, hop);
       return { cents: amount, fee: service().feeFor(direction, amount) };
     }),
-    agentCashIn: wrap('agentCashIn', async ({ context, event }, { signal }) => {
+    agentCashIn: wrap('agentCashIn', async ({ context, event }, { signal, hop }) => {
       const me = requireCustomer(context);
-      await checkPin(deps.pins, me.clientId, event);
+      await checkPin(deps.pins, me.clientId, event, hop);
       if (deps.simSwap) {
         const swapped = await deps.simSwap.recentlySwapped(context.msisdn).catch(() => Promise.reject(new FlowError('sim-swap-unknown')));
         if (swapped) throw new FlowError('sim-swap');
@@ -262,41 +261,48 @@ export function createAgentImplementations(deps: AgentFlowDeps) {
         cash.customer,
         cash.cents,
         cash.movement,
-        currentDeadline() ?? Date.now() + deps.fallbackBudgetMs,
+        hop?.deadline ?? Date.now() + deps.fallbackBudgetMs,
         signal,
+        hop,
       );
       if (outcome.status === 'failed') throw new FlowError(outcome.code === 'over-daily' ? 'agent-limit' : outcome.code);
       return outcome.status === 'done' ? { status: 'done', ref: intent.ref } : { status: 'processing', ref: intent.ref };
     }),
-    agentCashOut: wrap('agentCashOut', async ({ context, event }) => {
+    agentCashOut: wrap('agentCashOut', async ({ context, event }, { hop }) => {
       const me = requireCustomer(context);
-      await checkPin(deps.pins, me.clientId, event);
+      await checkPin(deps.pins, me.clientId, event, hop);
       const agent = await agentOf(context);
-      const approval = await service().requestCashOut(agent, cashCustomerOf(context), cents(context), {
-        msisdn: context.msisdn,
-        lang: context.lang,
-        label: maskName(me.displayName),
-        officeId: me.officeId,
-        // Matched for this very customer (a new customer in the session starts without it).
-        idChecked: context.data.idCheckedFor === cashCustomerOf(context).clientId,
-      });
+      const approval = await service().requestCashOut(
+        agent,
+        cashCustomerOf(context),
+        cents(context),
+        {
+          msisdn: context.msisdn,
+          lang: context.lang,
+          label: maskName(me.displayName),
+          officeId: me.officeId,
+          // Matched for this very customer (a new customer in the session starts without it).
+          idChecked: context.data.idCheckedFor === cashCustomerOf(context).clientId,
+        },
+        hop,
+      );
       return { ref: approval.ref, minutes: Math.max(1, Math.round((approval.expiresAt - approval.createdAt) / 60_000)) };
     }),
-    fetchFloat: wrap('fetchFloat', async ({ context }) => {
-      const float = await service().float(await agentOf(context));
+    fetchFloat: wrap('fetchFloat', async ({ context }, { hop }) => {
+      const float = await service().float(await agentOf(context), false, hop);
       return { amount: float.availableBalance, currency: float.currency, decimals: float.decimalPlaces };
     }),
-    fetchFloatStatement: wrap('fetchFloatStatement', async ({ context }) => {
-      const float = await service().float(await agentOf(context), true);
+    fetchFloatStatement: wrap('fetchFloatStatement', async ({ context }, { hop }) => {
+      const float = await service().float(await agentOf(context), true, hop);
       return (float.transactions ?? []).slice(0, 10).map((t): ViewVars => ({
         date: { date: t.date },
         sign: t.credit ? '+' : '-',
         amount: { amount: t.amount, currency: float.currency, decimals: float.decimalPlaces },
       }));
     }),
-    checkCustomerId: wrap('checkCustomerId', async ({ context, event }) => {
+    checkCustomerId: wrap('checkCustomerId', async ({ context, event }, { hop }) => {
       const agent = await agentOf(context);
-      if (!(await service().idMatches(agent, cashCustomerOf(context), String(event.value ?? '')))) throw new FlowError('id-mismatch');
+      if (!(await service().idMatches(agent, cashCustomerOf(context), String(event.value ?? ''), hop))) throw new FlowError('id-mismatch');
       return true;
     }),
     checkStoreNumber: wrap('checkStoreNumber', async ({ context, event }) => {

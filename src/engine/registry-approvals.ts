@@ -6,7 +6,7 @@ import { REJECT_REASONS } from '../approvals/approval-service.js';
 import type { Mandate } from '../approvals/mandates.js';
 import { MoneyPaused } from '../money/transfer-service.js';
 import { actor, checkPin, FlowError, requireCustomer, type PinVerifier } from './actor-kit.js';
-import { startRead, takeRead } from '../session/hop-context.js';
+import { startRead, takeRead, type HopContext } from '../session/hop-context.js';
 import type { FlowContext, FlowEvent, LostConfirmationAnswer, ViewVars } from './types.js';
 import { amountVar, type ManifestSet } from './manifest.js';
 
@@ -255,7 +255,9 @@ export function createApprovalImplementations(deps: ApprovalFlowDeps) {
   };
 
   const actors = {
-    loadApprovalMenu: actor(logger, 'loadApprovalMenu', async ({ context }) => takeRead('loadApprovalMenu', () => approvalMenu(context))),
+    loadApprovalMenu: actor(logger, 'loadApprovalMenu', async ({ context }, { hop }) =>
+      takeRead(hop, 'loadApprovalMenu', () => approvalMenu(context)),
+    ),
     loadApprovals: actor(logger, 'loadApprovals', async ({ context }) => {
       const customer = requireCustomer(context);
       const rows = (await service().waitingFor(customer.clientId)).map((r) => row(r, context.lang));
@@ -263,13 +265,13 @@ export function createApprovalImplementations(deps: ApprovalFlowDeps) {
       if (rows.length === 0) throw new FlowError('approval-closed');
       return rows;
     }),
-    approveRequest: actor(logger, 'approveRequest', async ({ context, event }) => {
+    approveRequest: actor(logger, 'approveRequest', async ({ context, event }, { hop }) => {
       const customer = requireCustomer(context);
       const id = chosen(context);
       if (deps.moneyAllowed && !deps.moneyAllowed()) throw new FlowError('money-paused');
-      await checkPin(deps.pins, customer.clientId, event);
+      await checkPin(deps.pins, customer.clientId, event, hop);
       const result = await service()
-        .approve(id, customer.clientId)
+        .approve(id, customer.clientId, hop)
         .catch((error: unknown) => Promise.reject(error instanceof MoneyPaused ? new FlowError('money-paused') : error));
       switch (result.outcome) {
         case 'executed':
@@ -286,15 +288,16 @@ export function createApprovalImplementations(deps: ApprovalFlowDeps) {
           throw new FlowError('approval-closed');
       }
     }),
-    rejectRequest: actor(logger, 'rejectRequest', async ({ context, event }) => {
+    rejectRequest: actor(logger, 'rejectRequest', async ({ context, event }, { hop }) => {
       const customer = requireCustomer(context);
       const id = chosen(context);
-      await checkPin(deps.pins, customer.clientId, event);
+      await checkPin(deps.pins, customer.clientId, event, hop);
       const reason = String(context.data.rejectReason ?? 'other');
       const result = await service().reject(
         id,
         customer.clientId,
         (REJECT_REASONS as readonly string[]).includes(reason) ? reason : 'other',
+        hop,
       );
       if (result.outcome === 'refused') throw refusal(result);
       if (result.outcome !== 'rejected') throw new FlowError('approval-closed');
@@ -359,8 +362,8 @@ export function createApprovalImplementations(deps: ApprovalFlowDeps) {
     actors,
     actions,
     guards,
-    warm: (context: FlowContext) => startRead('loadApprovalMenu', () => approvalMenu(context)),
+    warm: (context: FlowContext, hop: HopContext | undefined) => startRead(hop, 'loadApprovalMenu', () => approvalMenu(context)),
     /** The read `loadMenu` makes (taken from the PIN hop's early read when there is one). */
-    menuRead: (context: FlowContext) => takeRead('loadApprovalMenu', () => approvalMenu(context)),
+    menuRead: (context: FlowContext, hop: HopContext | undefined) => takeRead(hop, 'loadApprovalMenu', () => approvalMenu(context)),
   };
 }

@@ -3,6 +3,7 @@ import type { Logger } from 'pino';
 import { actor, FlowError, requireCustomer } from './actor-kit.js';
 import type { FlowContext } from './types.js';
 import type { ManifestSet } from './manifest.js';
+import type { HopContext } from '../session/hop-context.js';
 
 /**
  * The call-back part of the setup() registry: `requestCallback` (the USSD "Call me back" item and the SMS
@@ -32,9 +33,10 @@ export type CallbackOutcome = { status: 'queued'; ref: string } | { status: 'ref
 export interface CallbackRequester {
   /**
    * `readCode`: the call reads out the customer's open payment code instead of running the flow (the
-   * alternative to the SMS for the one-time code, threat T31).
+   * alternative to the SMS for the one-time code, threat T31). `hop`: the hop it is asked in
+   * (session/hop-context.ts), whose deadline its Fineract read is given.
    */
-  request(req: { msisdn: string; source: CallbackSource; readCode?: { clientId: number } }): Promise<CallbackOutcome>;
+  request(req: { msisdn: string; source: CallbackSource; readCode?: { clientId: number }; hop?: HopContext }): Promise<CallbackOutcome>;
 }
 
 /** Flow error code per refusal; flows branch on these with `errorIs`. */
@@ -76,10 +78,10 @@ export function createCallbackImplementations(deps: { callbacks?: CallbackReques
      * Queues a call-back to the number of this session. Resolves `{ ref }`; rejects with `callback-pending`,
      * `callback-limit`, `callback-refused`, `unregistered`, `inactive` or `unavailable`.
      */
-    requestCallback: actor(logger, 'requestCallback', async ({ context }) => {
+    requestCallback: actor(logger, 'requestCallback', async ({ context }, { hop }) => {
       if (!deps.callbacks) throw new FlowError('unavailable');
       const source = context.channel === 'sms' ? 'sms' : 'ussd';
-      const outcome = await deps.callbacks.request({ msisdn: context.msisdn, source });
+      const outcome = await deps.callbacks.request({ msisdn: context.msisdn, source, ...(hop ? { hop } : {}) });
       if (outcome.status === 'queued') return { ref: outcome.ref };
       throw new FlowError(REFUSAL_CODES[outcome.reason]);
     }),
@@ -87,10 +89,15 @@ export function createCallbackImplementations(deps: { callbacks?: CallbackReques
      * A call that reads out the open payment code, to the session's number: the registered one, since the
      * customer was found by it. Offered on USSD only: a voice caller cannot take a second call.
      */
-    requestCodeCall: actor(logger, 'requestCodeCall', async ({ context }) => {
+    requestCodeCall: actor(logger, 'requestCodeCall', async ({ context }, { hop }) => {
       if (!deps.callbacks || context.channel !== 'ussd') throw new FlowError('unavailable');
       const customer = requireCustomer(context);
-      const outcome = await deps.callbacks.request({ msisdn: context.msisdn, source: 'ussd', readCode: { clientId: customer.clientId } });
+      const outcome = await deps.callbacks.request({
+        msisdn: context.msisdn,
+        source: 'ussd',
+        readCode: { clientId: customer.clientId },
+        ...(hop ? { hop } : {}),
+      });
       if (outcome.status === 'queued') return { ref: outcome.ref };
       throw new FlowError(REFUSAL_CODES[outcome.reason]);
     }),

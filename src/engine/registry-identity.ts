@@ -112,12 +112,12 @@ export function createIdentityImplementations(deps: IdentityEngineDeps) {
   };
 
   const actors = {
-    checkEnrolment: actor(logger, 'checkEnrolment', async ({ context }) => {
+    checkEnrolment: actor(logger, 'checkEnrolment', async ({ context }, { hop }) => {
       const customer = requireCustomer(context);
       if (!deps.identity) return { state: 'has-pin' as const };
       const state = await deps.identity.enrolmentState(
         { clientId: customer.clientId, msisdn: context.msisdn },
-        { lang: context.lang, channel: context.channel },
+        { lang: context.lang, channel: context.channel, ...(hop ? { context: hop } : {}) },
       );
       return { state };
     }),
@@ -127,14 +127,14 @@ export function createIdentityImplementations(deps: IdentityEngineDeps) {
       if (result.result !== 'ok') throw codeFailure(result);
       return true;
     }),
-    checkNewPin: actor(logger, 'checkNewPin', async ({ context, event }) => {
+    checkNewPin: actor(logger, 'checkNewPin', async ({ context, event }, { hop }) => {
       const customer = requireCustomer(context);
       const pin = typed(event);
-      const problem = await service().newPinProblem({ clientId: customer.clientId, msisdn: context.msisdn }, pin);
+      const problem = await service().newPinProblem({ clientId: customer.clientId, msisdn: context.msisdn }, pin, hop);
       if (problem) throw new FlowError('pin-weak', { reason: problem });
       return { draft: service().draftHash(context.session, pin) };
     }),
-    setNewPin: actor(logger, 'setNewPin', async ({ context, event }) => {
+    setNewPin: actor(logger, 'setNewPin', async ({ context, event }, { hop }) => {
       const customer = requireCustomer(context);
       const journey = context.data.pinJourney;
       // Only after a right activation code or the right old PIN in this session.
@@ -149,6 +149,7 @@ export function createIdentityImplementations(deps: IdentityEngineDeps) {
         channel: context.channel,
         pin,
         journey,
+        ...(hop ? { hop } : {}),
       });
       return { journey };
     }),

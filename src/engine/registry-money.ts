@@ -5,7 +5,6 @@ import type { Logger } from 'pino';
 import type { CountryCode } from 'libphonenumber-js';
 import { nationalDigits, toE164 } from '../text/phone.js';
 import type { FineractClient } from '../fineract/types.js';
-import { currentDeadline } from '../limits/deadline.js';
 import type { SimSwapCheck } from '../security/sim-swap.js';
 import type { ChallengeIntent, ChallengeService, IssueResult } from '../security/challenge.js';
 import type { PaidPayees } from '../security/paid-payees.js';
@@ -19,8 +18,8 @@ import {
   type TransferIntent,
   type TransferService,
 } from '../money/transfer-service.js';
-import { actor, checkPin, FlowError, requireCustomer, toFlowError, type PinVerifier } from './actor-kit.js';
-import { keepSessionFact, sessionFact, startRead, takeRead } from '../session/hop-context.js';
+import { actor, checkPin, FlowError, requireCustomer, toFlowError, type ActorScope, type PinVerifier } from './actor-kit.js';
+import { keepSessionFact, sessionFact, startRead, takeRead, type HopContext } from '../session/hop-context.js';
 import type { FlowContext, FlowEvent, LostConfirmationAnswer, ViewVars } from './types.js';
 import { accountVar, amountVar, dateVar, type ManifestSet } from './manifest.js';
 import type { Switches } from '../control/switches.js';
@@ -366,8 +365,8 @@ export function maskPhone(e164: string, country: CountryCode): string {
 }
 
 /** The savings account ids the session learned after the PIN (`loadAccounts`), primary first; else undefined. */
-export function savingsFact(clientId: number): number[] | undefined {
-  const known = sessionFact(`savings:${clientId}`);
+export function savingsFact(hop: HopContext | undefined, clientId: number): number[] | undefined {
+  const known = sessionFact(hop, `savings:${clientId}`);
   if (known === undefined) return undefined;
   return known === '' ? [] : known.split(',').map(Number);
 }
@@ -422,7 +421,7 @@ export function createMoneyImplementations(deps: MoneyDeps) {
    * held and the approvers told by SMS; nothing moves until they approve. Only the owner and the initiators
    * may raise it.
    */
-  const raiseForApproval = async (context: FlowContext, intent: TransferIntent) => {
+  const raiseForApproval = async (context: FlowContext, intent: TransferIntent, hop: HopContext | undefined) => {
     const customer = requireCustomer(context);
     const mandate = await deps.mandates?.registry.forAccountId(intent.from.accountId);
     if (!mandate) return undefined;
@@ -430,7 +429,7 @@ export function createMoneyImplementations(deps: MoneyDeps) {
     const requester = { clientId: customer.clientId, label: maskName(customer.displayName), msisdn: context.msisdn, lang: context.lang };
     try {
       // Keyed by the intent: a retry of this hop finds the approval, or voids the key (tellLostConfirmation).
-      const record = await deps.mandates!.registry.requestPayment(deps.mandates!.approvals, mandate, requester, intent, intent.id);
+      const record = await deps.mandates!.registry.requestPayment(deps.mandates!.approvals, mandate, requester, intent, intent.id, hop);
       return { status: 'approval', ref: record.ref, approvers: record.approvers.map((a) => a.label).join(', ') };
     } catch (error) {
       if (error instanceof MoneyPaused) throw new FlowError('money-paused');
@@ -502,7 +501,7 @@ export function createMoneyImplementations(deps: MoneyDeps) {
    */
   const moveMoney = async (
     context: FlowContext,
-    signal: AbortSignal,
+    { signal, hop }: ActorScope,
     authorise: (customer: NonNullable<FlowContext['customer']>, pending: PendingIntent) => Promise<void>,
   ) => {
     const customer = requireCustomer(context);
@@ -526,7 +525,7 @@ export function createMoneyImplementations(deps: MoneyDeps) {
       // ("not active, no money was moved"; docs/fineract.md §6.1).
       // The hop gave up before anything was sent: send nothing (the SMS says so).
       if (signal.aborted) throw new FlowError('unavailable');
-      const held = await raiseForApproval(context, intent);
+      const held = await raiseForApproval(context, intent, hop);
       if (held) {
         // Its approvers were told by SMS; the requester reads the ref on screen (or asks in Approvals).
         settled = { quiet: true };
@@ -535,7 +534,7 @@ export function createMoneyImplementations(deps: MoneyDeps) {
       // Only a mandated account is paid by someone other than its owner.
       if (intent.from.clientId !== customer.clientId) throw new FlowError('forbidden');
       const outcome = await transfers
-        .execute(intent, currentDeadline() ?? Date.now() + deps.fallbackBudgetMs, { signal })
+        .execute(intent, hop?.deadline ?? Date.now() + deps.fallbackBudgetMs, { signal, ...(hop ? { hop } : {}) })
         .catch((error: unknown) => Promise.reject(error instanceof MoneyPaused ? new FlowError('money-paused') : error));
       settled = { refusal: outcome.status === 'failed' && !signal.aborted ? outcome.code : undefined };
       if (outcome.status === 'failed') throw new FlowError(outcome.code);
@@ -550,10 +549,10 @@ export function createMoneyImplementations(deps: MoneyDeps) {
   };
 
   /** The customer's accounts (the menu's entries); read early while the PIN is checked, kept for the session's later hops. */
-  const accountsOf = async (context: FlowContext) => {
+  const accountsOf = async (context: FlowContext, hop: HopContext | undefined) => {
     const customer = requireCustomer(context);
-    const { savings, loans } = await fineract.listAccounts(customer.clientId);
-    keepSessionFact(`savings:${customer.clientId}`, savings.map((s) => s.id).join(','));
+    const { savings, loans } = await fineract.listAccounts(customer.clientId, { hop });
+    keepSessionFact(hop, `savings:${customer.clientId}`, savings.map((s) => s.id).join(','));
     return { savings, loans };
   };
   /** A payment code still open from an earlier session (the redial resumes at it); read early while the PIN is checked. */
@@ -567,16 +566,18 @@ export function createMoneyImplementations(deps: MoneyDeps) {
 
   const actors = {
     /** After the PIN: which menu items work for this customer (own accounts, a loan to pay). */
-    loadAccounts: actor(logger, 'loadAccounts', async ({ context }) => takeRead('loadAccounts', () => accountsOf(context))),
-    findRecipient: actor(logger, 'findRecipient', async ({ context, event }) => {
+    loadAccounts: actor(logger, 'loadAccounts', async ({ context }, { hop }) =>
+      takeRead(hop, 'loadAccounts', () => accountsOf(context, hop)),
+    ),
+    findRecipient: actor(logger, 'findRecipient', async ({ context, event }, { hop }) => {
       const customer = requireCustomer(context);
       const msisdn = toE164(String(event.value ?? ''), deps.defaultCountry as CountryCode);
       if (!msisdn) throw new FlowError('unknown-recipient');
       if (msisdn === context.msisdn) throw new FlowError('self');
-      const recipient = await fineract.findClientByPhone(msisdn);
+      const recipient = await fineract.findClientByPhone(msisdn, { hop });
       if (!recipient || !recipient.active) throw new FlowError('unknown-recipient');
       if (recipient.clientId === customer.clientId) throw new FlowError('self');
-      const account = (await fineract.listAccounts(recipient.clientId)).savings[0];
+      const account = (await fineract.listAccounts(recipient.clientId, { hop })).savings[0];
       if (!account) throw new FlowError('unknown-recipient');
       return {
         clientId: recipient.clientId,
@@ -586,16 +587,16 @@ export function createMoneyImplementations(deps: MoneyDeps) {
         msisdn,
       };
     }),
-    fetchLoan: actor(logger, 'fetchLoan', async ({ context }) => {
+    fetchLoan: actor(logger, 'fetchLoan', async ({ context }, { hop }) => {
       const customer = requireCustomer(context);
       const loanId = num(data(context).loanId);
-      const loan = (await fineract.listAccounts(customer.clientId)).loans.find((l) => l.id === loanId);
+      const loan = (await fineract.listAccounts(customer.clientId, { hop })).loans.find((l) => l.id === loanId);
       if (!loan) throw new FlowError('no-account');
-      const info = await fineract.getLoanRepaymentInfo(customer.clientId, loanId);
+      const info = await fineract.getLoanRepaymentInfo(customer.clientId, loanId, { hop });
       return { accountNo: loan.accountNo, ...info };
     }),
     /** Validates the amount typed (or chosen) against limits, balance and, for a loan, what is owed. */
-    checkAmount: actor(logger, 'checkAmount', async ({ context, event }) => {
+    checkAmount: actor(logger, 'checkAmount', async ({ context, event }, { hop }) => {
       const text = typeof event.value === 'string' ? event.value : String(data(context).amountText ?? '');
       const cents = parseAmount(text);
       if (cents === undefined || cents === 0) throw new FlowError('amount-low', { min: 0 });
@@ -603,7 +604,7 @@ export function createMoneyImplementations(deps: MoneyDeps) {
       const problem = await transfers.checkLimits(from.clientId, cents);
       if (problem) throw new FlowError(problem);
       if (data(context).purpose === 'loan' && cents > num(data(context).outstandingCents)) throw new FlowError('above-outstanding');
-      const source = await fineract.getOwnedSavingsAccount(from.clientId, from.accountId);
+      const source = await fineract.getOwnedSavingsAccount(from.clientId, from.accountId, { hop });
       if (!source.active) throw new FlowError('inactive');
       if (Math.round(source.availableBalance * 100) < cents) {
         throw new FlowError('insufficient', { availableCents: Math.round(source.availableBalance * 100) });
@@ -615,9 +616,9 @@ export function createMoneyImplementations(deps: MoneyDeps) {
      * deadline or completed in the background. When the step-up asks for a code, nothing moves: the code is
      * sent by SMS for this exact intent and the flow collects it (code-required).
      */
-    transferMoney: actor(logger, 'transferMoney', async ({ context, event }, { signal }) =>
-      moveMoney(context, signal, async (customer, pending) => {
-        await checkPin(pins, customer.clientId, event);
+    transferMoney: actor(logger, 'transferMoney', async ({ context, event }, scope) =>
+      moveMoney(context, scope, async (customer, pending) => {
+        await checkPin(pins, customer.clientId, event, scope.hop);
         await checkSimSwap(context);
         const reason = await stepUpReason(pending);
         if (!reason) return;
@@ -633,8 +634,8 @@ export function createMoneyImplementations(deps: MoneyDeps) {
      * (bound to the amount, payee and source), then the money moves as in transferMoney. The PIN is not asked
      * again: the code was only sent after it was right.
      */
-    transferWithCode: actor(logger, 'transferWithCode', async ({ context, event }, { signal }) =>
-      moveMoney(context, signal, async (_customer, pending) => {
+    transferWithCode: actor(logger, 'transferWithCode', async ({ context, event }, scope) =>
+      moveMoney(context, scope, async (_customer, pending) => {
         if (!deps.challenges) throw new FlowError('unavailable');
         const outcome = await deps.challenges.check(challengeIntentOf(pending), typeof event.value === 'string' ? event.value : '');
         if (outcome.result === 'wrong') throw new FlowError('code-wrong', { triesLeft: outcome.triesLeft });
@@ -654,7 +655,9 @@ export function createMoneyImplementations(deps: MoneyDeps) {
       return { revoked: await deps.challenges.revoke(customer.clientId, ['money']) };
     }),
     /** A payment code outlives the USSD session: after the PIN, a redial within its validity resumes at the code. */
-    findPendingCode: actor(logger, 'findPendingCode', async ({ context }) => takeRead('findPendingCode', () => pendingCode(context))),
+    findPendingCode: actor(logger, 'findPendingCode', async ({ context }, { hop }) =>
+      takeRead(hop, 'findPendingCode', () => pendingCode(context)),
+    ),
   } satisfies Record<keyof typeof MONEY_MANIFESTS.actors, AnyActorLogic>;
 
   const actions = {
@@ -810,11 +813,11 @@ export function createMoneyImplementations(deps: MoneyDeps) {
   } satisfies Record<keyof typeof MONEY_MANIFESTS.guards, unknown>;
 
   // The accounts are read early by the store (EngineDeps.warmAccounts: the cached list only, never Fineract).
-  const warm = (context: FlowContext) => startRead('findPendingCode', () => pendingCode(context));
+  const warm = (context: FlowContext, hop: HopContext | undefined) => startRead(hop, 'findPendingCode', () => pendingCode(context));
   /** The reads `loadMenu` makes at once (each taken from the PIN hop's early read when there is one). */
   const menuReads = {
-    accounts: (context: FlowContext) => takeRead('loadAccounts', () => accountsOf(context)),
-    pendingCode: (context: FlowContext) => takeRead('findPendingCode', () => pendingCode(context)),
+    accounts: (context: FlowContext, hop: HopContext | undefined) => takeRead(hop, 'loadAccounts', () => accountsOf(context, hop)),
+    pendingCode: (context: FlowContext, hop: HopContext | undefined) => takeRead(hop, 'findPendingCode', () => pendingCode(context)),
   };
   return { actors, actions, guards, warm, menuReads };
 }

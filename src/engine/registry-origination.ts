@@ -5,7 +5,7 @@ import type { LoanQuote } from '../origination/core.js';
 import { profilePinId, type ProfileService } from '../origination/profiles.js';
 import { parseAmount } from '../money/transfer-service.js';
 import { actor, checkPin, FlowError, requireCustomer, type PinVerifier } from './actor-kit.js';
-import { startRead, takeRead } from '../session/hop-context.js';
+import { startRead, takeRead, type HopContext } from '../session/hop-context.js';
 import type { Catalogue, ShownLoanProduct } from './catalogue.js';
 import type { FlowContext, FlowEvent, ViewVars } from './types.js';
 import { amountVar, type ManifestSet } from './manifest.js';
@@ -168,7 +168,7 @@ export interface OriginationFlowDeps {
   /** Sign-up profiles: a signed-up applicant applies with their profile (no client yet). */
   profiles?: Pick<ProfileService, 'get' | 'forNumber'>;
   /** The PIN check of a profile's PIN key (`p-<profile id>`), with the ordinary lockout. */
-  profilePins?: { verify(id: string, pin: string, caller?: { msisdn?: string }): ReturnType<PinVerifier['verify']> };
+  profilePins?: { verify(id: string, pin: string, caller?: { msisdn?: string; hop?: HopContext }): ReturnType<PinVerifier['verify']> };
   logger: Logger;
 }
 
@@ -229,8 +229,8 @@ export function createOriginationImplementations(deps: OriginationFlowDeps) {
       // Told in the language the customer uses now, whatever language they applied in.
       return { lines: mine.map((a) => deps.applications!.statusLine({ ...a, lang: context.lang })) };
     }),
-    loadApplicationMenu: actor(logger, 'loadApplicationMenu', async ({ context }) =>
-      takeRead('loadApplicationMenu', () => applicationMenu(context)),
+    loadApplicationMenu: actor(logger, 'loadApplicationMenu', async ({ context }, { hop }) =>
+      takeRead(hop, 'loadApplicationMenu', () => applicationMenu(context)),
     ),
     loadApplications: actor(logger, 'loadApplications', async ({ context }) => {
       requireApplicant(context);
@@ -266,28 +266,28 @@ export function createOriginationImplementations(deps: OriginationFlowDeps) {
       if (cents > terms.maxCents) throw new FlowError('amount-high');
       return { cents, currency: terms.currency };
     }),
-    quoteLoan: actor(logger, 'quoteLoan', async ({ context }) => {
+    quoteLoan: actor(logger, 'quoteLoan', async ({ context }, { hop }) => {
       const applicant = requireApplicant(context);
       if (!deps.applications) throw new FlowError('unavailable');
       const terms = chosenTerms(context);
       const repayments = chosenRepayments(context);
       const cents = chosenCents(context);
       if (!terms.repayments.includes(repayments) || cents < terms.minCents || cents > terms.maxCents) throw new FlowError('not-found');
-      const quote = await deps.applications.quote(terms, cents, repayments, applicant.clientId);
+      const quote = await deps.applications.quote(terms, cents, repayments, applicant.clientId, hop);
       await deps.applications.sendQuote(context.msisdn, context.lang, terms, cents, repayments, quote);
       return quote;
     }),
-    submitApplication: actor(logger, 'submitApplication', async ({ context, event }) => {
+    submitApplication: actor(logger, 'submitApplication', async ({ context, event }, { hop }) => {
       const applicant = requireApplicant(context);
       if (!deps.applications) throw new FlowError('unavailable');
       let profile;
-      if (applicant.clientId !== undefined) await checkPin(deps.pins, applicant.clientId, event);
+      if (applicant.clientId !== undefined) await checkPin(deps.pins, applicant.clientId, event, hop);
       else {
         if (!deps.profiles || !deps.profilePins) throw new FlowError('unavailable');
         profile = await deps.profiles.get(applicant.profileId);
         if (!profile || profile.msisdn !== context.msisdn) throw new FlowError('forbidden');
         const pinKey = profilePinId(applicant.profileId);
-        await checkPin({ verify: (_id, pin) => deps.profilePins!.verify(pinKey, pin, { msisdn: context.msisdn }) }, 0, event);
+        await checkPin({ verify: (_id, pin) => deps.profilePins!.verify(pinKey, pin, { msisdn: context.msisdn, hop }) }, 0, event, hop);
       }
       const terms = chosenTerms(context);
       const quote = JSON.parse(String(context.data.applyQuote ?? 'null')) as LoanQuote | null;
@@ -297,6 +297,7 @@ export function createOriginationImplementations(deps: OriginationFlowDeps) {
         msisdn: context.msisdn,
         lang: context.lang,
         channel: context.channel,
+        ...(hop ? { hop } : {}),
         ...(applicant.clientId !== undefined ? { clientId: applicant.clientId } : { profile }),
         terms,
         principalCents: chosenCents(context),
@@ -393,9 +394,9 @@ export function createOriginationImplementations(deps: OriginationFlowDeps) {
     actors,
     actions,
     guards: {},
-    warm: (context: FlowContext) => startRead('loadApplicationMenu', () => applicationMenu(context)),
+    warm: (context: FlowContext, hop: HopContext | undefined) => startRead(hop, 'loadApplicationMenu', () => applicationMenu(context)),
     /** The read `loadMenu` makes (taken from the PIN hop's early read when there is one). */
-    menuRead: (context: FlowContext) => takeRead('loadApplicationMenu', () => applicationMenu(context)),
+    menuRead: (context: FlowContext, hop: HopContext | undefined) => takeRead(hop, 'loadApplicationMenu', () => applicationMenu(context)),
   };
 }
 

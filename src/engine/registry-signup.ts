@@ -133,12 +133,12 @@ export function createSignupImplementations(deps: SignupFlowDeps) {
       const existing = await deps.profiles.forNumber(context.msisdn);
       return existing ? shown(existing) : { step: 'name' };
     }),
-    openSignup: actor(logger, 'openSignup', async ({ context }) => shown(await step(() => profiles().start(context.msisdn)))),
+    openSignup: actor(logger, 'openSignup', async ({ context }, { hop }) => shown(await step(() => profiles().start(context.msisdn, hop)))),
     saveSignupName: actor(logger, 'saveSignupName', async ({ context, event }) =>
       shown(await step(() => profiles().setName(profileId(context), typed(event)))),
     ),
-    saveSignupNationalId: actor(logger, 'saveSignupNationalId', async ({ context, event }) =>
-      shown(await step(() => profiles().setNationalId(profileId(context), typed(event)))),
+    saveSignupNationalId: actor(logger, 'saveSignupNationalId', async ({ context, event }, { hop }) =>
+      shown(await step(() => profiles().setNationalId(profileId(context), typed(event), hop))),
     ),
     saveSignupBirthDate: actor(logger, 'saveSignupBirthDate', async ({ context, event }) =>
       shown(await step(() => profiles().setBirthDate(profileId(context), typed(event)))),
@@ -158,7 +158,7 @@ export function createSignupImplementations(deps: SignupFlowDeps) {
       if (problem) throw new FlowError('pin-weak', { reason: problem });
       return { draft: deps.identity!.draftHash(context.session, pin) };
     }),
-    setSignupPin: actor(logger, 'setSignupPin', async ({ context, event }) => {
+    setSignupPin: actor(logger, 'setSignupPin', async ({ context, event }, { hop }) => {
       const service = profiles();
       const id = profileId(context);
       const pin = typed(event);
@@ -167,14 +167,14 @@ export function createSignupImplementations(deps: SignupFlowDeps) {
       // Only at the PIN step, once: a signed-up applicant's PIN is never set again from a dial.
       const profile = await service.get(id);
       if (!profile || profile.state !== 'pin') throw new FlowError('forbidden');
-      await deps.pins!.setPin(profilePinId(id), pin);
+      await deps.pins!.setPin(profilePinId(id), pin, hop);
       return shown(await step(() => service.pinSet(id, context.channel)));
     }),
-    verifyApplicantPin: actor(logger, 'verifyApplicantPin', async ({ context, event }) => {
+    verifyApplicantPin: actor(logger, 'verifyApplicantPin', async ({ context, event }, { hop }) => {
       const id = profileId(context);
       const profile = await profiles().get(id);
       if (!profile || profile.state !== 'done' || profile.msisdn !== context.msisdn) throw new FlowError('forbidden');
-      const outcome = await deps.pins!.verify(profilePinId(id), typed(event), { msisdn: context.msisdn });
+      const outcome = await deps.pins!.verify(profilePinId(id), typed(event), { msisdn: context.msisdn, ...(hop ? { hop } : {}) });
       if (outcome.result === 'ok') return true;
       if (outcome.result === 'wrong') throw new FlowError('pin-wrong', { attemptsLeft: outcome.attemptsLeft });
       if (outcome.result === 'locked') throw new FlowError('pin-locked');

@@ -2,6 +2,7 @@ import { assign, setup, type AnyActorLogic } from 'xstate';
 import { z } from 'zod';
 import type { Logger } from 'pino';
 import type { FineractClient } from '../fineract/types.js';
+import type { HopContext } from '../session/hop-context.js';
 import type { FlowContext, FlowEvent, ViewVars } from './types.js';
 import {
   createMoneyImplementations,
@@ -192,7 +193,7 @@ export interface EngineDeps {
    * plain read of the cache, which never calls Fineract (a wrong PIN, or a flow that shows no such menu,
    * costs that read and nothing else).
    */
-  warmAccounts?: (clientId: number) => void;
+  warmAccounts?: (clientId: number, hop: HopContext | undefined) => void;
   /** Sign-up of numbers that are not clients (issue 12, point 2) and the PIN service that keeps their PIN; without them an unknown number is told it is not registered. */
   signup?: { profiles: NonNullable<SignupFlowDeps['profiles']>; pins: NonNullable<SignupFlowDeps['pins']> };
 }
@@ -217,10 +218,10 @@ export function createImplementations(deps: EngineDeps) {
    * The customer's savings account ids, primary first: as the session learned them after the PIN (the menu's
    * accounts read), else read now. Each account is then read with its ownership checked (T10).
    */
-  const savingsIds = async (clientId: number): Promise<number[]> => {
-    const known = savingsFact(clientId);
+  const savingsIds = async (clientId: number, hop: HopContext | undefined): Promise<number[]> => {
+    const known = savingsFact(hop, clientId);
     if (known) return known;
-    return (await fineract.listAccounts(clientId)).savings.map((s) => s.id);
+    return (await fineract.listAccounts(clientId, { hop })).savings.map((s) => s.id);
   };
 
   const money = createMoneyImplementations({
@@ -250,29 +251,30 @@ export function createImplementations(deps: EngineDeps) {
     logger,
   });
   const actors = {
-    findCustomer: actor(logger, 'findCustomer', async ({ context }) => {
-      const customer = await fineract.findClientByPhone(context.msisdn);
+    findCustomer: actor(logger, 'findCustomer', async ({ context }, { hop }) => {
+      // A dial's cached lookup was read with the session lock (the hop's early read).
+      const customer = await fineract.findClientByPhone(context.msisdn, { hop });
       if (!customer) throw new FlowError('unregistered');
       if (!customer.active) throw new FlowError('inactive');
       return customer;
     }),
-    verifyPin: actor(logger, 'verifyPin', async ({ context, event }) => {
+    verifyPin: actor(logger, 'verifyPin', async ({ context, event }, { hop }) => {
       const customer = requireCustomer(context);
       if (context.channel === 'sms' && deps.smsPinEnabled === false) throw new FlowError('sms-pin-off');
       // What the USSD menu after a right PIN shows is read in the PIN check's round trip (used only once it is
       // right; a wrong PIN costs these reads, cached ones, and nothing else).
       if (context.channel === 'ussd') {
-        deps.warmAccounts?.(customer.clientId);
-        for (const warm of afterPin) warm(context);
+        deps.warmAccounts?.(customer.clientId, hop);
+        for (const warm of afterPin) warm(context, hop);
       }
-      await checkPin(pins, customer.clientId, event);
+      await checkPin(pins, customer.clientId, event, hop);
       return true;
     }),
     /**
      * After the PIN: the four reads of the menu at once (each taken from the PIN hop's early read when there is
      * one). Only the accounts are needed; the others, unanswered, leave their entries (or the code) out.
      */
-    loadMenu: actor(logger, 'loadMenu', async ({ context }): Promise<MenuOutput> => {
+    loadMenu: actor(logger, 'loadMenu', async ({ context }, { hop }): Promise<MenuOutput> => {
       const optional = <T>(part: string, read: Promise<T>) =>
         read.catch((error: unknown) => {
           if (toFlowError(error).code === 'unavailable') {
@@ -284,27 +286,27 @@ export function createImplementations(deps: EngineDeps) {
           return null;
         });
       const [accounts, approvalMenu, applicationMenu, code] = await Promise.all([
-        money.menuReads.accounts(context),
-        optional('approvalMenu', approvals.menuRead(context)),
-        optional('applicationMenu', origination.menuRead(context)),
-        optional('pendingCode', money.menuReads.pendingCode(context)),
+        money.menuReads.accounts(context, hop),
+        optional('approvalMenu', approvals.menuRead(context, hop)),
+        optional('applicationMenu', origination.menuRead(context, hop)),
+        optional('pendingCode', money.menuReads.pendingCode(context, hop)),
       ]);
       return { ...(code ?? { pending: false }), accounts, approvalMenu, applicationMenu };
     }),
-    fetchBalances: actor(logger, 'fetchBalances', async ({ context }) => {
+    fetchBalances: actor(logger, 'fetchBalances', async ({ context }, { hop }) => {
       const customer = requireCustomer(context);
-      const savings = await savingsIds(customer.clientId);
-      const accounts = await Promise.all(savings.map((id) => fineract.getOwnedSavingsAccount(customer.clientId, id)));
+      const savings = await savingsIds(customer.clientId, hop);
+      const accounts = await Promise.all(savings.map((id) => fineract.getOwnedSavingsAccount(customer.clientId, id, { hop })));
       return accounts.map((a): ViewVars => ({
         account: `${a.productName} ${a.accountNo}`,
         amount: { amount: a.availableBalance, currency: a.currency, decimals: a.decimalPlaces },
       }));
     }),
-    fetchStatement: actor(logger, 'fetchStatement', async ({ context }) => {
+    fetchStatement: actor(logger, 'fetchStatement', async ({ context }, { hop }) => {
       const customer = requireCustomer(context);
-      const primary = (await savingsIds(customer.clientId))[0];
+      const primary = (await savingsIds(customer.clientId, hop))[0];
       if (primary === undefined) return { account: '', lines: [] as ViewVars[] };
-      const account = await fineract.getOwnedSavingsAccount(customer.clientId, primary, { transactions: true });
+      const account = await fineract.getOwnedSavingsAccount(customer.clientId, primary, { transactions: true, hop });
       const lines = (account.transactions ?? []).slice(0, 10).map((t): ViewVars => ({
         date: { date: t.date },
         sign: t.credit ? '+' : '-',

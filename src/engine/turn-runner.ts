@@ -6,7 +6,6 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { LockTimeout } from '../session/errors.js';
 import type { Keys } from '../session/keys.js';
 import { maskMsisdn } from '../logger.js';
-import { runWithDeadline } from '../limits/deadline.js';
 import { settlesWithin } from '../time.js';
 import { Conversation, HopDeadlineExceeded, type ConversationState, type NavigationKeys } from './conversation.js';
 import type { LoadedFlow } from './flow-loader.js';
@@ -15,7 +14,7 @@ import type { Translator } from '../text/i18n.js';
 import type { Channel, FlowContext, LostConfirmationAnswer, Turn, TurnReply, TurnScreen } from './types.js';
 import type { Switches } from '../control/switches.js';
 import { decodeRecord, encodeRecord, shortHopKey, type SessionRecord } from './session-record.js';
-import { currentHop, deferToRecordWrite, flushWrites, runInHop, type HopScope } from '../session/hop-context.js';
+import { deferToRecordWrite, flushWrites, newHopScope, takeEarlyRead, type HopContext, type HopScope } from '../session/hop-context.js';
 
 /**
  * Runs one hop of a conversation: lock the session, restore the machine, apply the inputs, wait until it
@@ -133,6 +132,8 @@ interface HopLock {
   outcome: HopOutcome;
   /** The abuse limits refused the hop: the channel answers it, and the refusals metric counts it, not this one. */
   notAdmitted?: boolean;
+  /** The hop's context (caller, deadline, scope), handed to the conversation and from it to the flow's actors. */
+  context: HopContext & { readonly scope: HopScope };
 }
 
 /**
@@ -206,19 +207,25 @@ export class TurnRunner {
 
   /** Runs a hop; always resolves with a reply, before `deadlineAt` whenever the store answers. */
   run(req: TurnRequest, deadlineAt: number): Promise<TurnReply> {
-    // The hop's scope: reads its services share, and writes sent with the record's (session/hop-context.ts).
-    return runInHop((scope) => this.runHop(req, deadlineAt, scope));
+    // The hop's context, passed explicitly to everything that serves the hop (session/hop-context.ts): the caller
+    // (the request's own number and channel), the deadline (every Fineract call of the hop knows it: the gateway
+    // drops what cannot be served in time), and the scope: reads its services share, writes sent with the record's.
+    const scope = newHopScope();
+    const context = { caller: { msisdn: req.msisdn, channel: req.channel }, deadline: deadlineAt, scope };
+    return this.runHop(req, deadlineAt, context);
   }
 
-  private async runHop(req: TurnRequest, deadlineAt: number, scope: HopScope): Promise<TurnReply> {
+  private async runHop(req: TurnRequest, deadlineAt: number, context: HopLock['context']): Promise<TurnReply> {
     const log = new HopLog(this.deps.logger, req);
     const { store, keys } = this.deps;
+    const { scope } = context;
     const hop: HopLock = {
       lockKey: keys.lock(req.channel, req.sessionId),
       sessionKey: keys.session(req.channel, req.sessionId),
       token: lockToken(req.hopKey),
       released: false,
       outcome: 'failed',
+      context,
     };
     const timer = this.hopSeconds.startTimer({ channel: req.channel });
     try {
@@ -226,7 +233,7 @@ export class TurnRunner {
       // trip, and the record written and the lock released in another. An opening hop's first reads (the
       // language, the cached customer lookup) and the abuse limits' answer travel with the lock.
       let raw: string | null = null;
-      if (req.opening) store.readAhead?.([keys.language(req.msisdn), ...(this.deps.readAhead?.(req) ?? [])]);
+      if (req.opening) store.readAhead?.(context, [keys.language(req.msisdn), ...(this.deps.readAhead?.(req) ?? [])]);
       let admission = req.admitted;
       // Set once the lock was found held: true while it is held by this very hop (a retry of it).
       let retry: boolean | undefined;
@@ -255,8 +262,7 @@ export class TurnRunner {
         await sleep(10 + Math.random() * 15);
       }
       try {
-        // Every Fineract call made for this hop knows the hop's deadline (the gateway drops what cannot be served in time).
-        return await runWithDeadline(deadlineAt, () => this.locked(req, raw, hop, deadlineAt, log));
+        return await this.locked(req, raw, hop, deadlineAt, log);
       } finally {
         if (!hop.released) {
           const release = store.deleteIfEquals(hop.lockKey, hop.token).catch(() => undefined);
@@ -280,8 +286,8 @@ export class TurnRunner {
     const profile = this.deps.profiles[req.channel];
     const { presenter } = profile;
     const record = this.parse(raw, log);
-    const scope = currentHop();
-    if (record?.facts && scope) for (const [name, value] of Object.entries(record.facts)) scope.facts.set(name, value);
+    const { context } = hop;
+    if (record?.facts) for (const [name, value] of Object.entries(record.facts)) context.scope.facts.set(name, value);
 
     if (record && (record.msisdn !== req.msisdn || record.serviceCode !== req.serviceCode)) {
       log.warn('hop refused: session belongs to another number or service code');
@@ -313,7 +319,7 @@ export class TurnRunner {
     // The kill switch of the session's flow: a polite end in the customer's language, and the session is over.
     const flowId = record?.flowId ?? req.flowId;
     if (this.deps.switches?.isOff(`flow:${flowId}`)) {
-      const lang = record ? this.langOf(record) : await this.language(req.msisdn);
+      const lang = record ? this.langOf(record) : await this.language(req.msisdn, context);
       const { reply } = this.closing(req, translator, lang, 'maintenance.all', transport);
       await this.save(hop, profile, record, req, transport, reply, undefined, record?.view);
       log.info({ flow: flowId }, 'flow switched off: maintenance answer');
@@ -328,7 +334,7 @@ export class TurnRunner {
     let view: unknown = record?.view;
     try {
       if (record && restored) {
-        conversation = Conversation.restore(restored, record, deadlineAt);
+        conversation = Conversation.restore(restored, record, deadlineAt, context);
         startLang = conversation.context.lang;
       } else {
         const flow = this.deps.flows.current(req.flowId);
@@ -338,11 +344,12 @@ export class TurnRunner {
           pending = [];
         }
         view = undefined;
-        startLang = await this.language(req.msisdn);
+        startLang = await this.language(req.msisdn, context);
         conversation = await Conversation.start(
           flow,
           { channel: req.channel, session: req.sessionId, msisdn: req.msisdn, lang: startLang },
           deadlineAt,
+          context,
         );
       }
       const c = conversation;
@@ -394,7 +401,7 @@ export class TurnRunner {
     // The caller's language for their next sessions, written with the record.
     if (turn.lang !== startLang && translator.languages.includes(turn.lang)) {
       const lang = turn.lang;
-      deferToRecordWrite(() =>
+      deferToRecordWrite(context, () =>
         store
           .set(keys.language(req.msisdn), lang)
           .catch((err: unknown) => log.warn({ err: { message: (err as Error)?.message } }, 'language not kept')),
@@ -447,7 +454,7 @@ export class TurnRunner {
     if (!record || record.ended || record.msisdn !== req.msisdn || record.serviceCode !== req.serviceCode) return undefined;
     const flow = flows.version(record.flowId, record.flowVersion);
     if (!flow) return undefined;
-    const conversation = Conversation.restore(flow, record, deadlineAt);
+    const conversation = Conversation.restore(flow, record, deadlineAt, hop.context);
     try {
       const actor = conversation.confirming;
       if (!actor) return undefined;
@@ -491,7 +498,7 @@ export class TurnRunner {
     view: unknown,
   ): Promise<void> {
     const base = state ?? previous;
-    const scope = currentHop();
+    const { scope } = hop.context;
     const record: SessionRecord = {
       flowId: base?.flowId ?? req.flowId,
       flowVersion: base?.flowVersion ?? '',
@@ -504,11 +511,11 @@ export class TurnRunner {
       ...(view === undefined ? {} : { view }),
       hopKeys: [...(previous?.hopKeys ?? []), shortHopKey(req.hopKey)],
       reply,
-      ...(scope && scope.facts.size > 0 ? { facts: Object.fromEntries(scope.facts) } : {}),
+      ...(scope.facts.size > 0 ? { facts: Object.fromEntries(scope.facts) } : {}),
     };
     // The hop's deferred writes (an audit entry, the language) go in the same round trip as the record.
     const saving = this.deps.store.setAndUnlock(hop.sessionKey, encodeRecord(record, previous), profile.ttlMs, hop.lockKey, hop.token);
-    if (scope && scope.writes.length > 0) {
+    if (scope.writes.length > 0) {
       const [saved] = await Promise.allSettled([saving, flushWrites(scope)]);
       if (saved.status === 'rejected') throw saved.reason;
     } else await saving;
@@ -520,8 +527,10 @@ export class TurnRunner {
     return ctx?.lang ?? this.deps.defaultLanguage;
   }
 
-  private async language(msisdn: string): Promise<string> {
-    const stored = await this.deps.store.get(this.deps.keys.language(msisdn));
+  /** The caller's language: read with the session lock on an opening hop (`readAhead`), else read now. */
+  private async language(msisdn: string, context: HopContext): Promise<string> {
+    const key = this.deps.keys.language(msisdn);
+    const stored = await (takeEarlyRead(context, key) ?? this.deps.store.get(key));
     return stored && this.deps.translator.languages.includes(stored) ? stored : this.deps.defaultLanguage;
   }
 

@@ -1,6 +1,7 @@
 import type { Logger } from '../logger.js';
 import { tagSafe, type Keys } from '../session/keys.js';
 import type { KeyValueStore } from '../session/store.js';
+import { takeEarlyRead, type HopContext } from '../session/hop-context.js';
 
 /**
  * A read-through cache of Fineract lookup data in the shared store (Redis or in-process), so that every
@@ -14,6 +15,8 @@ import type { KeyValueStore } from '../session/store.js';
  *   `negativeTtlMs` (default a fifth of the TTL) so that a number enrolled a moment later is found soon;
  *   call `invalidate` on enrolment to make it immediate; `negativeTtlMs: 0` caches no `null`. `undefined`
  *   is returned but never cached.
+ * - Within a hop (`hop`, session/hop-context.ts) the entry read with the session lock or the PIN check
+ *   (`KeyValueStore.readAhead`) is taken instead of reading it again.
  * - Concurrent misses of one key in one process load once (single flight); other processes may load the
  *   same key at the same moment (no distributed lock: the loads are cheap, idempotent reads, and the rate
  *   limiter bounds them).
@@ -24,7 +27,13 @@ import type { KeyValueStore } from '../session/store.js';
  *   (now stale) result back.
  */
 export interface LookupCache {
-  getOrLoad<T>(name: string, id: string | number, ttlMs: number, load: () => Promise<T>, options?: { negativeTtlMs?: number }): Promise<T>;
+  getOrLoad<T>(
+    name: string,
+    id: string | number,
+    ttlMs: number,
+    load: () => Promise<T>,
+    options?: { negativeTtlMs?: number; hop?: HopContext },
+  ): Promise<T>;
   invalidate(name: string, id: string | number): Promise<void>;
   stats(): LookupCacheStats;
 }
@@ -75,10 +84,10 @@ export function createLookupCache(options: LookupCacheOptions): LookupCache {
   }
 
   /** The cached value, or `miss`; never throws. */
-  async function read(key: string): Promise<{ value: unknown } | 'miss'> {
+  async function read(key: string, hop: HopContext | undefined): Promise<{ value: unknown } | 'miss'> {
     let raw: string | null;
     try {
-      raw = await store.get(key);
+      raw = await (takeEarlyRead(hop, key) ?? store.get(key));
     } catch (err) {
       storeFailed('get', err);
       return 'miss';
@@ -117,7 +126,7 @@ export function createLookupCache(options: LookupCacheOptions): LookupCache {
       id: string | number,
       ttlMs: number,
       loader: () => Promise<T>,
-      opts: { negativeTtlMs?: number } = {},
+      opts: { negativeTtlMs?: number; hop?: HopContext } = {},
     ): Promise<T> {
       if (!(ttlMs > 0)) throw new RangeError(`ttlMs must be positive, got ${ttlMs}`);
       const negativeTtlMs = opts.negativeTtlMs ?? Math.max(1, Math.floor(ttlMs / 5));
@@ -125,7 +134,7 @@ export function createLookupCache(options: LookupCacheOptions): LookupCache {
       const joined = inFlight.get(key);
       if (joined) return joined.promise as Promise<T>;
 
-      const cached = await read(key);
+      const cached = await read(key, opts.hop);
       if (cached !== 'miss') {
         stats.hits++;
         if (cached.value === null) stats.negativeHits++;

@@ -1,5 +1,5 @@
 import type { LookupCache } from './cache.js';
-import type { FineractClient } from './types.js';
+import type { CallOptions, FineractClient } from './types.js';
 import { FineractUnavailable } from './errors.js';
 import type { Logger } from '../logger.js';
 import type { KeyValueStore } from '../session/store.js';
@@ -50,6 +50,9 @@ export class UnknownLookupRefused extends FineractUnavailable {
   }
 }
 
+/** The cache's options for a call of a hop: the hop, whose early reads it takes. */
+const hopOf = (call: CallOptions | undefined) => (call?.hop ? { hop: call.hop } : {});
+
 const KNOWN_TTL_MS = 30 * 24 * 3600 * 1000;
 /**
  * The budget may be spent ahead by this many seconds' worth: new customers arriving together (the first
@@ -68,8 +71,8 @@ export function withLookupCache(
   let refused = 0;
   const knownKey = (e164: string) => cap!.keys.forMsisdn(e164, 'known');
 
-  async function lookup(e164: string) {
-    if (!cap) return client.findClientByPhone(e164);
+  async function lookup(e164: string, call: CallOptions | undefined) {
+    if (!cap) return client.findClientByPhone(e164, call);
     const known = await cap.store.get(knownKey(e164)).catch(() => null);
     if (known === null) {
       const allowed =
@@ -90,19 +93,21 @@ export function withLookupCache(
         throw new UnknownLookupRefused();
       }
     }
-    const customer = await client.findClientByPhone(e164);
+    const customer = await client.findClientByPhone(e164, call);
     if (customer) await cap.store.set(knownKey(e164), '1', cap.knownTtlMs ?? KNOWN_TTL_MS).catch(() => undefined);
     return customer;
   }
 
   return {
     ...client,
-    findClientByPhone: (e164) =>
-      cache.getOrLoad('client-by-phone', e164, ttls.lookupMs, () => lookup(e164), { negativeTtlMs: ttls.negativeMs }),
-    listAccounts: (clientId) => cache.getOrLoad('accounts', clientId, ttls.lookupMs, () => client.listAccounts(clientId)),
+    // A hop's lookups (`call.hop`) take what was read early with the session lock or the PIN check.
+    findClientByPhone: (e164, call) =>
+      cache.getOrLoad('client-by-phone', e164, ttls.lookupMs, () => lookup(e164, call), { negativeTtlMs: ttls.negativeMs, ...hopOf(call) }),
+    listAccounts: (clientId, call) =>
+      cache.getOrLoad('accounts', clientId, ttls.lookupMs, () => client.listAccounts(clientId, call), hopOf(call)),
     // Products change rarely and every loan application's menu reads them (issue 12, the catalogue's terms).
-    listLoanProducts: () => cache.getOrLoad('loan-products', 'all', ttls.lookupMs, () => client.listLoanProducts()),
-    listSavingsProducts: () => cache.getOrLoad('savings-products', 'all', ttls.lookupMs, () => client.listSavingsProducts()),
+    listLoanProducts: (call) => cache.getOrLoad('loan-products', 'all', ttls.lookupMs, () => client.listLoanProducts(call)),
+    listSavingsProducts: (call) => cache.getOrLoad('savings-products', 'all', ttls.lookupMs, () => client.listSavingsProducts(call)),
     unknownLookupsRefused: () => refused,
   };
 }

@@ -14,6 +14,7 @@ import { lookupQueries, uncappedFallbackQueries, type LookupQuery } from './phon
 import { toE164, type CountryCode } from '../text/phone.js';
 import { DEFAULT_TIMEZONE } from '../constants.js';
 import type {
+  CallOptions,
   Customer,
   CustomerAccounts,
   FineractClient,
@@ -182,8 +183,9 @@ export function createFineractClient(options: FineractClientOptions): FineractCl
     path: string,
     query?: Record<string, string | boolean>,
     options: Pick<RequestOptions, 'readFrom'> = {},
+    call?: CallOptions,
   ): Promise<z.infer<S>> {
-    const raw = await http.request('GET', path, { ...(query ? { query } : {}), ...options });
+    const raw = await http.request('GET', path, { ...(query ? { query } : {}), ...options, ...deadlineOf(call) });
     const parsed = schema.safeParse(raw);
     if (!parsed.success) {
       const at = parsed.error.issues[0]?.path.join('.') || '(root)';
@@ -206,13 +208,13 @@ export function createFineractClient(options: FineractClientOptions): FineractCl
     };
   }
 
-  async function getClient(clientId: number): Promise<Customer> {
-    return toCustomer(await get(ClientData, `/clients/${id(clientId)}`));
+  async function getClient(clientId: number, call?: CallOptions): Promise<Customer> {
+    return toCustomer(await get(ClientData, `/clients/${id(clientId)}`, undefined, {}, call));
   }
 
   /** Runs one search; returns the confirmed customer, or null, and whether the answer hit the row cap. */
-  async function tryQuery(q: LookupQuery, e164: string): Promise<{ customer: Customer | null; capped: boolean }> {
-    const rows = await get(SearchResults, '/search', { query: q.query, resource: 'clients', exactMatch: q.exactMatch });
+  async function tryQuery(q: LookupQuery, e164: string, call?: CallOptions): Promise<{ customer: Customer | null; capped: boolean }> {
+    const rows = await get(SearchResults, '/search', { query: q.query, resource: 'clients', exactMatch: q.exactMatch }, {}, call);
     const candidates = rows.filter(
       (r) =>
         (r.entityType ?? 'CLIENT') === 'CLIENT' &&
@@ -225,7 +227,7 @@ export function createFineractClient(options: FineractClientOptions): FineractCl
       log?.warn({ msisdn: maskMsisdn(e164), clients: ids }, 'several active clients share one mobile number; using the first');
     for (const clientId of ids) {
       // Confirm on the client record itself: the search row may be stale or from another resource.
-      const customer = await getClient(clientId).catch((err: unknown) => {
+      const customer = await getClient(clientId, call).catch((err: unknown) => {
         if (err instanceof FineractNotFound) return null;
         throw err;
       });
@@ -234,19 +236,19 @@ export function createFineractClient(options: FineractClientOptions): FineractCl
     return { customer: null, capped: rows.length >= SEARCH_CAP };
   }
 
-  async function findClientByPhone(e164: string): Promise<Customer | null> {
+  async function findClientByPhone(e164: string, call?: CallOptions): Promise<Customer | null> {
     if (toE164(e164, country) !== e164) return null; // not a valid E.164 number: nothing to search for
     const queries = lookupQueries(e164, country);
     let capped = false;
     for (const q of queries) {
-      const result = await tryQuery(q, e164);
+      const result = await tryQuery(q, e164, call);
       if (result.customer) return result.customer;
       capped ||= result.capped;
     }
     if (capped) {
       // A substring search was cut at 50 rows; try the unformatted spellings exactly.
       for (const q of uncappedFallbackQueries(e164)) {
-        const result = await tryQuery(q, e164);
+        const result = await tryQuery(q, e164, call);
         if (result.customer) return result.customer;
       }
     }
@@ -254,8 +256,8 @@ export function createFineractClient(options: FineractClientOptions): FineractCl
     return null;
   }
 
-  async function listAccounts(clientId: number): Promise<CustomerAccounts> {
-    const accounts = await get(ClientAccounts, `/clients/${id(clientId)}/accounts`);
+  async function listAccounts(clientId: number, call?: CallOptions): Promise<CustomerAccounts> {
+    const accounts = await get(ClientAccounts, `/clients/${id(clientId)}/accounts`, undefined, {}, call);
     return {
       savings: (accounts.savingsAccounts ?? [])
         .filter((a) => isListedSavings(a) && (!savingsProducts || savingsProducts.has(a.productId)))
@@ -269,13 +271,15 @@ export function createFineractClient(options: FineractClientOptions): FineractCl
   async function getOwnedSavingsAccount(
     clientId: number,
     accountId: number,
-    opts: { transactions?: boolean } = {},
+    opts: { transactions?: boolean } & CallOptions = {},
   ): Promise<SavingsAccount> {
     const withTransactions = opts.transactions === true;
     const account = await get(
       SavingsAccountData,
       `/savingsaccounts/${id(accountId)}`,
       withTransactions ? { associations: 'transactions' } : undefined,
+      {},
+      opts,
     );
     if (account.clientId !== clientId) {
       log?.warn({ clientId, accountId }, 'savings account does not belong to the customer');
@@ -284,8 +288,8 @@ export function createFineractClient(options: FineractClientOptions): FineractCl
     return toSavingsAccount(account, clientId, withTransactions);
   }
 
-  async function getOwnedLoan(clientId: number, loanId: number): Promise<LoanAccount> {
-    const loan = await get(LoanAccountData, `/loans/${id(loanId)}`);
+  async function getOwnedLoan(clientId: number, loanId: number, call?: CallOptions): Promise<LoanAccount> {
+    const loan = await get(LoanAccountData, `/loans/${id(loanId)}`, undefined, {}, call);
     if (loan.clientId !== clientId) {
       log?.warn({ clientId, loanId }, 'loan does not belong to the customer');
       throw new OwnershipError();
@@ -307,8 +311,8 @@ export function createFineractClient(options: FineractClientOptions): FineractCl
   const reconcileWindow = Math.min(Math.max(options.reconcileWindow ?? 100, 1), 1000);
   const reconcileMaxPages = Math.min(Math.max(options.reconcileMaxPages ?? 50, 1), 1000);
 
-  async function getLoanRepaymentInfo(clientId: number, loanId: number): Promise<LoanRepaymentInfo> {
-    const loan = await get(LoanWithSchedule, `/loans/${id(loanId)}`, { associations: 'repaymentSchedule' });
+  async function getLoanRepaymentInfo(clientId: number, loanId: number, call?: CallOptions): Promise<LoanRepaymentInfo> {
+    const loan = await get(LoanWithSchedule, `/loans/${id(loanId)}`, { associations: 'repaymentSchedule' }, {}, call);
     if (loan.clientId !== clientId) {
       log?.warn({ clientId, loanId }, 'loan does not belong to the customer');
       throw new OwnershipError();
@@ -316,7 +320,7 @@ export function createFineractClient(options: FineractClientOptions): FineractCl
     return toLoanRepaymentInfo(loan);
   }
 
-  async function transfer(req: TransferRequest, loanChecked = false): Promise<TransferResult> {
+  async function transfer(req: TransferRequest, loanChecked: boolean, call?: CallOptions): Promise<TransferResult> {
     const key = idempotencyKey(req.idempotencyKey);
     const description = sanitizeDescription(req.description);
     if (description === '')
@@ -328,12 +332,12 @@ export function createFineractClient(options: FineractClientOptions): FineractCl
     // checked here, unless the caller's own read when it fixed the movement already did.
     let decimalPlaces = req.checked?.sourceDecimalPlaces;
     if (decimalPlaces === undefined) {
-      const source = await getOwnedSavingsAccount(req.from.clientId, req.from.accountId);
+      const source = await getOwnedSavingsAccount(req.from.clientId, req.from.accountId, call);
       if (!source.active) throw rejected('source account is not active', NOT_ACTIVE);
       decimalPlaces = source.decimalPlaces;
     }
     const transferAmount = decimalAmount(req.amount, decimalPlaces);
-    if (req.to.type === 'loan' && !loanChecked && !req.checked?.loan) await getOwnedLoan(req.to.clientId, req.to.accountId);
+    if (req.to.type === 'loan' && !loanChecked && !req.checked?.loan) await getOwnedLoan(req.to.clientId, req.to.accountId, call);
     const body = {
       fromOfficeId: id(req.from.officeId),
       fromClientId: id(req.from.clientId),
@@ -349,7 +353,7 @@ export function createFineractClient(options: FineractClientOptions): FineractCl
       transferAmount,
       transferDescription: description,
     };
-    const res = await requestWithMeta(http, 'POST', '/accounttransfers', { body, idempotencyKey: key });
+    const res = await requestWithMeta(http, 'POST', '/accounttransfers', { body, idempotencyKey: key, ...deadlineOf(call) });
     const parsed = CommandResult.safeParse(res.body);
     if (parsed.success && parsed.data.rollbackTransaction === true) {
       log?.warn({ fromAccountId: req.from.accountId, commandId: parsed.data.commandId }, 'transfer held for maker-checker approval');
@@ -370,10 +374,14 @@ export function createFineractClient(options: FineractClientOptions): FineractCl
     return result;
   }
 
-  async function repayLoan(req: LoanRepaymentRequest): Promise<TransferResult> {
-    await getOwnedLoan(req.from.clientId, req.loanId);
+  async function repayLoan(req: LoanRepaymentRequest, call?: CallOptions): Promise<TransferResult> {
+    await getOwnedLoan(req.from.clientId, req.loanId, call);
     const { loanId, ...rest } = req;
-    return transfer({ ...rest, to: { clientId: req.from.clientId, officeId: req.from.officeId, accountId: loanId, type: 'loan' } }, true);
+    return transfer(
+      { ...rest, to: { clientId: req.from.clientId, officeId: req.from.officeId, accountId: loanId, type: 'loan' } },
+      true,
+      call,
+    );
   }
 
   /**
@@ -385,11 +393,14 @@ export function createFineractClient(options: FineractClientOptions): FineractCl
    * the transfer). Fineract < 1.9 has no search (a container 404), and a search answer of another shape also falls
    * back to the account with all its transactions.
    */
-  async function findTransfer(query: {
-    fromAccountId: number;
-    description: string;
-    onOrAfter?: string;
-  }): Promise<{ transactionId: number } | null> {
+  async function findTransfer(
+    query: {
+      fromAccountId: number;
+      description: string;
+      onOrAfter?: string;
+    },
+    call?: CallOptions,
+  ): Promise<{ transactionId: number } | null> {
     const wanted = sanitizeDescription(query.description);
     if (wanted === '') return null;
     const accountId = id(query.fromAccountId);
@@ -410,9 +421,13 @@ export function createFineractClient(options: FineractClientOptions): FineractCl
       for (let page = 0; page < pages; page++) {
         const params: Record<string, string> = { limit: String(reconcileWindow), offset: String(page), debit: 'true' };
         if (since !== undefined) Object.assign(params, { fromDate: since, dateFormat: 'yyyy-MM-dd', locale: 'en' });
-        const { total, items } = await get(SavingsTransactionPage, `/savingsaccounts/${accountId}/transactions/search`, params, {
-          readFrom: 'primary',
-        });
+        const { total, items } = await get(
+          SavingsTransactionPage,
+          `/savingsaccounts/${accountId}/transactions/search`,
+          params,
+          { readFrom: 'primary' },
+          call,
+        );
         looked += items.length;
         const hit = items.find(match);
         if (hit) return done(hit, looked, page + 1);
@@ -432,7 +447,7 @@ export function createFineractClient(options: FineractClientOptions): FineractCl
       if (!noSearch && !(err instanceof FineractUnexpectedShape)) throw err;
     }
     const legs =
-      (await get(SavingsTransactionList, `/savingsaccounts/${accountId}`, { associations: 'transactions' }, { readFrom: 'primary' }))
+      (await get(SavingsTransactionList, `/savingsaccounts/${accountId}`, { associations: 'transactions' }, { readFrom: 'primary' }, call))
         .transactions ?? [];
     return done(legs.find(match), legs.length, 0);
   }
@@ -451,7 +466,7 @@ export function createFineractClient(options: FineractClientOptions): FineractCl
     accountId: number,
     amountCents: number,
     reason: string,
-    opts: { idempotencyKey?: string } = {},
+    opts: { idempotencyKey?: string } & CallOptions = {},
   ): Promise<{ holdId: number }> {
     const accountPath = `/savingsaccounts/${id(accountId)}`;
     if (!Number.isSafeInteger(amountCents) || amountCents <= 0) {
@@ -465,7 +480,7 @@ export function createFineractClient(options: FineractClientOptions): FineractCl
     const key = opts.idempotencyKey !== undefined ? idempotencyKey(opts.idempotencyKey) : undefined;
     // The currency's decimal places turn minor units into the amount Fineract reads; an inactive account is
     // refused here with the code Fineract would give.
-    const account = toSavingsAccount(await get(SavingsAccountData, accountPath), 0, false);
+    const account = toSavingsAccount(await get(SavingsAccountData, accountPath, undefined, {}, opts), 0, false);
     if (!account.active) throw rejected('account is not active', 'validation.msg.savingsaccount.not.in.active.state');
     const transactionAmount = minorToDecimal(amountCents, account.decimalPlaces);
     // A hold dated before the account's last transaction is refused; the business date is never before it.
@@ -475,6 +490,7 @@ export function createFineractClient(options: FineractClientOptions): FineractCl
       query: { command: 'holdAmount' },
       body,
       ...(key !== undefined ? { idempotencyKey: key } : {}),
+      ...deadlineOf(opts),
     });
     const result = refuseIfHeldForApproval(res.body, res.status, 'a hold');
     if (result?.resourceId === undefined) {
@@ -485,13 +501,13 @@ export function createFineractClient(options: FineractClientOptions): FineractCl
     return { holdId: result.resourceId };
   }
 
-  async function releaseAmount(accountId: number, holdId: number, opts: { idempotencyKey?: string } = {}): Promise<void> {
+  async function releaseAmount(accountId: number, holdId: number, opts: { idempotencyKey?: string } & CallOptions = {}): Promise<void> {
     const path = `/savingsaccounts/${id(accountId)}/transactions/${id(holdId)}`;
     const key = opts.idempotencyKey !== undefined ? idempotencyKey(opts.idempotencyKey) : undefined;
     // Fineract's release checks only that the transaction was not released before: given a deposit's id it
     // "releases" the deposit's amount and lowers the account's total on hold, freeing other holds' money. So the
     // transaction is read first (from the primary: the hold may be seconds old).
-    const hold = await get(HoldTransaction, path, undefined, { readFrom: 'primary' });
+    const hold = await get(HoldTransaction, path, undefined, { readFrom: 'primary' }, opts);
     if (hold.transactionType.id !== AMOUNT_HOLD || hold.reversed === true) {
       log?.warn({ accountId, holdId, type: hold.transactionType.id }, 'release refused: the transaction is not a hold');
       throw new FineractRejected(`savings transaction ${holdId} is not a hold of account ${accountId}`, 400, NOT_A_HOLD);
@@ -506,6 +522,7 @@ export function createFineractClient(options: FineractClientOptions): FineractCl
         // Fineract ignores the body (a blank one is read as `{}`); JSON keeps the answer in its idempotency store.
         body: {},
         ...(key !== undefined ? { idempotencyKey: key } : {}),
+        ...deadlineOf(opts),
       });
       const result = refuseIfHeldForApproval(res.body, res.status, 'a release');
       log?.info({ accountId, holdId, releaseId: result?.resourceId, replayed: isServedFromCache(res) }, 'hold released');
@@ -519,12 +536,12 @@ export function createFineractClient(options: FineractClientOptions): FineractCl
     }
   }
 
-  async function findHold(accountId: number, reason: string): Promise<{ holdId: number } | null> {
+  async function findHold(accountId: number, reason: string, call?: CallOptions): Promise<{ holdId: number } | null> {
     const wanted = sanitizeDescription(reason, HOLD_REASON_MAX);
     if (wanted === '') return null;
     const rows =
-      (await get(HoldList, `/savingsaccounts/${id(accountId)}`, { associations: 'transactions' }, { readFrom: 'primary' })).transactions ??
-      [];
+      (await get(HoldList, `/savingsaccounts/${id(accountId)}`, { associations: 'transactions' }, { readFrom: 'primary' }, call))
+        .transactions ?? [];
     // Newest first, as Fineract lists them; a released hold has lost its reason, so it never matches.
     const hit = rows.find(
       (t) =>
@@ -534,11 +551,11 @@ export function createFineractClient(options: FineractClientOptions): FineractCl
     return hit ? { holdId: hit.id } : null;
   }
 
-  async function hasIdentifier(clientId: number, documentKey: string): Promise<boolean> {
+  async function hasIdentifier(clientId: number, documentKey: string, call?: CallOptions): Promise<boolean> {
     const norm = (key: string) => key.replace(/[\s-]/g, '').toUpperCase();
     const wanted = norm(documentKey);
     if (wanted === '') return false;
-    const rows = await get(ClientIdentifierList, `/clients/${id(clientId)}/identifiers`);
+    const rows = await get(ClientIdentifierList, `/clients/${id(clientId)}/identifiers`, undefined, {}, call);
     // An inactive or invalid document (a lost passport, a replaced ID) proves nothing.
     return rows.some((r) => r.status === IDENTIFIER_ACTIVE && norm(r.documentKey) === wanted);
   }
@@ -573,12 +590,12 @@ export function createFineractClient(options: FineractClientOptions): FineractCl
     };
   }
 
-  async function listLoanProducts(): Promise<LoanProduct[]> {
-    return (await get(LoanProductList, '/loanproducts')).map(toLoanProduct);
+  async function listLoanProducts(call?: CallOptions): Promise<LoanProduct[]> {
+    return (await get(LoanProductList, '/loanproducts', undefined, {}, call)).map(toLoanProduct);
   }
 
-  async function listSavingsProducts(): Promise<SavingsProduct[]> {
-    return (await get(SavingsProductList, '/savingsproducts')).map((p) => ({
+  async function listSavingsProducts(call?: CallOptions): Promise<SavingsProduct[]> {
+    return (await get(SavingsProductList, '/savingsproducts', undefined, {}, call)).map((p) => ({
       id: p.id,
       name: p.name,
       shortName: p.shortName ?? p.name,
@@ -610,13 +627,13 @@ export function createFineractClient(options: FineractClientOptions): FineractCl
     return created;
   }
 
-  async function findClientIdByExternalId(ext: string): Promise<number | null> {
+  async function findClientIdByExternalId(ext: string, call?: CallOptions): Promise<number | null> {
     // `external_id like ?` in Fineract: `_` and `%` are wildcards there, so only an exact match counts.
-    const page = await get(ClientPage, '/clients', { externalId: ext, limit: '10' }, { readFrom: 'primary' });
+    const page = await get(ClientPage, '/clients', { externalId: ext, limit: '10' }, { readFrom: 'primary' }, call);
     return page.pageItems.find((c) => c.externalId === ext)?.id ?? null;
   }
 
-  async function createClient(req: NewClient): Promise<{ clientId: number; created: boolean }> {
+  async function createClient(req: NewClient, call?: CallOptions): Promise<{ clientId: number; created: boolean }> {
     const ext = externalId(req.externalId);
     const firstname = req.firstName.trim().slice(0, 50);
     const lastname = req.lastName.trim().slice(0, 50);
@@ -638,13 +655,13 @@ export function createFineractClient(options: FineractClientOptions): FineractCl
       locale: 'en',
     };
     try {
-      const res = await requestWithMeta(http, 'POST', '/clients', { body });
+      const res = await requestWithMeta(http, 'POST', '/clients', { body, ...deadlineOf(call) });
       const clientId = createdId(res.body, res.status, 'POST /clients', (r) => r.clientId ?? r.resourceId);
       log?.info({ clientId, active: req.active }, 'client created');
       return { clientId, created: true };
     } catch (err) {
       if (!(err instanceof FineractRejected && err.code === CLIENT_DUPLICATE_EXTERNAL_ID)) throw err;
-      const clientId = await findClientIdByExternalId(ext);
+      const clientId = await findClientIdByExternalId(ext, call);
       if (clientId === null) throw new FineractUnavailable('Fineract reported a duplicate client external id but lists none');
       log?.info({ clientId }, 'client existed already with this external id');
       return { clientId, created: false };
@@ -652,8 +669,8 @@ export function createFineractClient(options: FineractClientOptions): FineractCl
   }
 
   /** The body of `POST /loans` for these terms, the rest from the product (as Fineract's loan template would fill it). */
-  async function loanBody(req: LoanTermsRequest): Promise<Record<string, unknown>> {
-    const product = await get(LoanProductData, `/loanproducts/${id(req.productId)}`);
+  async function loanBody(req: LoanTermsRequest, call?: CallOptions): Promise<Record<string, unknown>> {
+    const product = await get(LoanProductData, `/loanproducts/${id(req.productId)}`, undefined, {}, call);
     const dp = product.currency.decimalPlaces ?? 2;
     if (!Number.isSafeInteger(req.principalCents) || req.principalCents <= 0) {
       throw rejected('principal must be a positive whole number of minor units', 'validation.msg.loan.principal.not.greater.than.zero');
@@ -699,24 +716,24 @@ export function createFineractClient(options: FineractClientOptions): FineractCl
     };
   }
 
-  async function findLoanByExternalId(ext: string): Promise<LoanStatus | null> {
-    const page = await get(LoanPage, '/loans', { externalId: externalId(ext), limit: '10' }, { readFrom: 'primary' });
+  async function findLoanByExternalId(ext: string, call?: CallOptions): Promise<LoanStatus | null> {
+    const page = await get(LoanPage, '/loans', { externalId: externalId(ext), limit: '10' }, { readFrom: 'primary' }, call);
     const hit = page.pageItems.find((l) => l.externalId === ext);
     return hit ? toLoanStatus(hit) : null;
   }
 
-  async function submitLoan(req: LoanSubmission): Promise<{ loanId: number; created: boolean }> {
+  async function submitLoan(req: LoanSubmission, call?: CallOptions): Promise<{ loanId: number; created: boolean }> {
     const ext = externalId(req.externalId);
-    const body = { ...(await loanBody(req)), externalId: ext };
+    const body = { ...(await loanBody(req, call)), externalId: ext };
     try {
-      const res = await requestWithMeta(http, 'POST', '/loans', { body });
+      const res = await requestWithMeta(http, 'POST', '/loans', { body, ...deadlineOf(call) });
       const loanId = createdId(res.body, res.status, 'POST /loans', (r) => r.loanId ?? r.resourceId);
       log?.info({ loanId, clientId: req.clientId, productId: req.productId }, 'loan application submitted');
       return { loanId, created: true };
     } catch (err) {
       // Sent before (a retry after a timeout, a racing approval): m_loan.external_id is unique, read that loan.
       if (!(err instanceof FineractRejected && err.code === LOAN_DUPLICATE_EXTERNAL_ID)) throw err;
-      const existing = await findLoanByExternalId(ext);
+      const existing = await findLoanByExternalId(ext, call);
       if (existing === null) throw new FineractUnavailable('Fineract reported a duplicate loan external id but lists none');
       if (existing.clientId !== undefined && existing.clientId !== req.clientId) {
         log?.error({ loanId: existing.loanId, clientId: req.clientId }, 'a loan with this external id belongs to another client');
@@ -727,9 +744,9 @@ export function createFineractClient(options: FineractClientOptions): FineractCl
     }
   }
 
-  async function calculateLoanSchedule(req: LoanTermsRequest): Promise<LoanQuote> {
-    const body = await loanBody(req);
-    const raw = await http.request('POST', '/loans', { query: { command: 'calculateLoanSchedule' }, body });
+  async function calculateLoanSchedule(req: LoanTermsRequest, call?: CallOptions): Promise<LoanQuote> {
+    const body = await loanBody(req, call);
+    const raw = await http.request('POST', '/loans', { query: { command: 'calculateLoanSchedule' }, body, ...deadlineOf(call) });
     const parsed = LoanScheduleData.safeParse(raw);
     if (!parsed.success) throw new FineractUnexpectedShape('Fineract answered calculateLoanSchedule with an unexpected shape');
     const s = parsed.data;
@@ -759,16 +776,22 @@ export function createFineractClient(options: FineractClientOptions): FineractCl
     };
   }
 
-  async function getLoanStatus(loanId: number): Promise<LoanStatus> {
-    return toLoanStatus(await get(LoanStatusData, `/loans/${id(loanId)}`, undefined, { readFrom: 'primary' }));
+  async function getLoanStatus(loanId: number, call?: CallOptions): Promise<LoanStatus> {
+    return toLoanStatus(await get(LoanStatusData, `/loans/${id(loanId)}`, undefined, { readFrom: 'primary' }, call));
   }
 
-  async function findClientByIdentifier(documentKey: string): Promise<number | null> {
+  async function findClientByIdentifier(documentKey: string, call?: CallOptions): Promise<number | null> {
     const norm = (key: string) => key.replace(/[\s-]/g, '').toUpperCase();
     const wanted = norm(documentKey);
     // Letters and digits only: nothing of the customer's input can act as a LIKE wildcard (`%`, `_`).
     if (!/^[A-Z0-9]{1,50}$/.test(wanted)) return null;
-    const rows = await get(IdentifierSearchResults, '/search', { query: wanted, resource: 'clientIdentifiers', exactMatch: false });
+    const rows = await get(
+      IdentifierSearchResults,
+      '/search',
+      { query: wanted, resource: 'clientIdentifiers', exactMatch: false },
+      {},
+      call,
+    );
     const CLOSED_OR_REFUSED = new Set([600, 700, 800]);
     const hit = rows.find(
       (r) =>
@@ -808,7 +831,7 @@ export function createFineractClient(options: FineractClientOptions): FineractCl
     listAccounts: taxonomyOnly(listAccounts),
     getOwnedSavingsAccount: taxonomyOnly(getOwnedSavingsAccount),
     getOwnedLoan: taxonomyOnly(getOwnedLoan),
-    transfer: taxonomyOnly((req: TransferRequest) => transfer(req)),
+    transfer: taxonomyOnly((req: TransferRequest, call?: CallOptions) => transfer(req, false, call)),
     repayLoan: taxonomyOnly(repayLoan),
     getLoanRepaymentInfo: taxonomyOnly(getLoanRepaymentInfo),
     findTransfer: taxonomyOnly(findTransfer),
@@ -829,6 +852,12 @@ export function createFineractClient(options: FineractClientOptions): FineractCl
     ping: taxonomyOnly(ping),
     close: () => http.close(),
   };
+}
+
+/** The gateway's `deadlineAt` of a call: its own, else its hop's (`HopContext.deadline`). */
+function deadlineOf(call: CallOptions | undefined): { deadlineAt?: number } {
+  const deadlineAt = call?.deadlineAt ?? call?.hop?.deadline;
+  return deadlineAt === undefined ? {} : { deadlineAt };
 }
 
 /** Ids go into URL paths: only positive integers, so customer input can never reach a path (T18). */

@@ -38,6 +38,11 @@ export interface RequestOptions {
    * and the id of a transfer just posted). The plain transport ignores it.
    */
   readFrom?: 'primary' | 'replica';
+  /**
+   * Latest epoch-ms time the call may start, and when a read is aborted: the hop's deadline, read by the gateway
+   * (see `GatewayRequestOptions`). The plain transport ignores it.
+   */
+  deadlineAt?: number;
 }
 
 /** Status line and headers of one answer; header names are lower-case. */
@@ -228,8 +233,8 @@ function queryString(query: Record<string, QueryValue> | undefined): string {
 
 /**
  * The body as text, refused past MAX_RESPONSE_BYTES. Read with the stream's events in one promise: an async
- * iterator over the chunks makes several promises per chunk, and every promise made while serving a hop costs
- * a copy of the hop's async context.
+ * iterator over the chunks makes several promises per chunk, and every promise costs an allocation and a
+ * microtask on the hop's path.
  */
 function readCapped(body: Dispatcher.ResponseData['body']): Promise<string> {
   return new Promise((resolve, reject) => {

@@ -1,3 +1,5 @@
+import type { HopContext } from '../session/hop-context.js';
+
 /**
  * Kiunga's own view of Fineract data: only what channels show, already normalised (dates as ISO
  * `yyyy-mm-dd` strings, phone numbers as E.164). The raw Fineract wire shapes stay inside `client.ts`.
@@ -140,28 +142,40 @@ export interface LoanRepaymentInfo {
   nextInstalment?: { dueDate: string; amount: number };
 }
 
+/**
+ * What a call made while serving a hop carries (the last argument of the client's calls): `deadlineAt`, else
+ * the deadline of `hop` (session/hop-context.ts), is the gateway's: a call that cannot start by then is not
+ * sent, and a read in flight is aborted then. The lookup cache takes `hop`'s early reads (the cached customer
+ * and accounts read with the session lock or the PIN check). Without either, a call waits at most the
+ * gateway's `maxQueueMs`.
+ */
+export interface CallOptions {
+  deadlineAt?: number;
+  hop?: HopContext;
+}
+
 /** Typed calls to Fineract used by the flows. Every method rejects only with a `FineractError` (or `OwnershipError`). */
 export interface FineractClient {
   /** Finds the active client whose stored mobileNo (in whatever format) is this E.164 number; null if none. */
-  findClientByPhone(e164: string): Promise<Customer | null>;
-  getClient(clientId: number): Promise<Customer>;
+  findClientByPhone(e164: string, call?: CallOptions): Promise<Customer | null>;
+  getClient(clientId: number, call?: CallOptions): Promise<Customer>;
   /** Active plain savings accounts and loans of the client, restricted to the products shown on channels. */
-  listAccounts(clientId: number): Promise<CustomerAccounts>;
+  listAccounts(clientId: number, call?: CallOptions): Promise<CustomerAccounts>;
   /** A savings account, after checking it belongs to `clientId` (OwnershipError otherwise). */
-  getOwnedSavingsAccount(clientId: number, accountId: number, options?: { transactions?: boolean }): Promise<SavingsAccount>;
+  getOwnedSavingsAccount(clientId: number, accountId: number, options?: { transactions?: boolean } & CallOptions): Promise<SavingsAccount>;
   /** A loan, after checking it belongs to `clientId` (OwnershipError otherwise). */
-  getOwnedLoan(clientId: number, loanId: number): Promise<LoanAccount>;
+  getOwnedLoan(clientId: number, loanId: number, call?: CallOptions): Promise<LoanAccount>;
   /**
    * Moves money once: checks the source belongs to `from.clientId` (OwnershipError) and is active, then posts
    * `POST /accounttransfers` with the idempotency key. Insufficient funds is a FineractRejected (see
    * `isInsufficientFunds`). A timeout (FineractUnavailable with `timedOut`) leaves the outcome uncertain:
    * retry with the same key (Fineract 1.9+) or look for it with `findTransfer` (any version).
    */
-  transfer(request: TransferRequest): Promise<TransferResult>;
+  transfer(request: TransferRequest, call?: CallOptions): Promise<TransferResult>;
   /** Pays a loan of `from.clientId` from their savings account (ownership of both checked). */
-  repayLoan(request: LoanRepaymentRequest): Promise<TransferResult>;
+  repayLoan(request: LoanRepaymentRequest, call?: CallOptions): Promise<TransferResult>;
   /** Outstanding balance and next instalment from the repayment schedule, after the ownership check. */
-  getLoanRepaymentInfo(clientId: number, loanId: number): Promise<LoanRepaymentInfo>;
+  getLoanRepaymentInfo(clientId: number, loanId: number, call?: CallOptions): Promise<LoanRepaymentInfo>;
   /**
    * Reconciliation after an uncertain outcome: the transfer *transaction* id of the newest transfer out of
    * `fromAccountId` whose description is exactly `description` (sanitised the way `transfer` sanitises it), or null. Without `onOrAfter` only the
@@ -169,7 +183,10 @@ export interface FineractClient {
    * date or earlier) every debit dated on or after it is, page by page, and a search cut off at the page limit
    * rejects with FineractUnavailable (still uncertain) instead of answering null.
    */
-  findTransfer(query: { fromAccountId: number; description: string; onOrAfter?: string }): Promise<{ transactionId: number } | null>;
+  findTransfer(
+    query: { fromAccountId: number; description: string; onOrAfter?: string },
+    call?: CallOptions,
+  ): Promise<{ transactionId: number } | null>;
   /**
    * The tenant's business date `yyyy-mm-dd`, the latest transfer date Fineract accepts: `BUSINESS_DATE` when
    * Fineract's `enable_business_date` is on, else today in the tenant's time zone. Cached briefly; never rejects
@@ -187,7 +204,12 @@ export interface FineractClient {
    * account, so derive it from something unique (the approval's id). A timeout (FineractUnavailable) leaves the
    * outcome uncertain: retry with the same key.
    */
-  holdAmount(accountId: number, amountCents: number, reason: string, options?: { idempotencyKey?: string }): Promise<{ holdId: number }>;
+  holdAmount(
+    accountId: number,
+    amountCents: number,
+    reason: string,
+    options?: { idempotencyKey?: string } & CallOptions,
+  ): Promise<{ holdId: number }>;
   /**
    * Ends a hold with `POST /savingsaccounts/{id}/transactions/{holdId}?command=releaseAmount`. Resolves once the
    * hold is no longer held, including when it had been released before (Fineract's 400
@@ -195,48 +217,48 @@ export interface FineractClient {
    * "releases" any transaction id it is given: an id that is not a live hold of this account is a FineractRejected
    * `kiunga.hold.not.a.hold`, and an unknown id a FineractNotFound, and nothing is sent.
    */
-  releaseAmount(accountId: number, holdId: number, options?: { idempotencyKey?: string }): Promise<void>;
+  releaseAmount(accountId: number, holdId: number, options?: { idempotencyKey?: string } & CallOptions): Promise<void>;
   /**
    * After an uncertain `holdAmount` (a timeout, or Fineract 1.8 where a retried key holds again): the newest hold
    * of the account still held whose reason is exactly `reason` (sanitised as `holdAmount` sanitises it), or null.
    * Read from the primary. Use a reason unique to the request (the approval's reference), so that a hold found is
    * that request's, to release it or to keep it.
    */
-  findHold(accountId: number, reason: string): Promise<{ holdId: number } | null>;
+  findHold(accountId: number, reason: string, call?: CallOptions): Promise<{ holdId: number } | null>;
   /**
    * Whether one of the client's active identifiers (`GET /clients/{id}/identifiers`: national ID, passport...) has
    * this document key, compared without spaces, dashes or case. An agent's cash-out with AGENT_CASHOUT_ID_CHECK
    * (threat T32): the ID typed must be this customer's, not merely a valid one.
    */
-  hasIdentifier(clientId: number, documentKey: string): Promise<boolean>;
+  hasIdentifier(clientId: number, documentKey: string, call?: CallOptions): Promise<boolean>;
   /**
    * The client, not closed, rejected or withdrawn, that holds an identity document with this key (any document
    * type, active or not), compared without spaces, dashes or case: `GET /search?resource=clientIdentifiers`. Keys
    * stored with separators inside are not found (Fineract's LIKE runs on the stored text). Null when none.
    */
-  findClientByIdentifier(documentKey: string): Promise<number | null>;
+  findClientByIdentifier(documentKey: string, call?: CallOptions): Promise<number | null>;
   /** Fineract's loan products (`GET /loanproducts`), every one: which a channel shows is the catalogue's decision. */
-  listLoanProducts(): Promise<LoanProduct[]>;
+  listLoanProducts(call?: CallOptions): Promise<LoanProduct[]>;
   /** Fineract's plain savings products (`GET /savingsproducts`). */
-  listSavingsProducts(): Promise<SavingsProduct[]>;
+  listSavingsProducts(call?: CallOptions): Promise<SavingsProduct[]>;
   /**
    * Creates a person client with `externalId` (`POST /clients`). A client with this external id already there (a
    * retry, a race) is not an error: its id is read back (`GET /clients?externalId=`) and `created` is false.
    */
-  createClient(request: NewClient): Promise<{ clientId: number; created: boolean }>;
+  createClient(request: NewClient, call?: CallOptions): Promise<{ clientId: number; created: boolean }>;
   /**
    * Submits a loan application with `externalId` (`POST /loans`): it is then "Submitted and pending approval"
    * (status 100). Terms not in the request come from the product. A loan with this external id already there
    * is read back (`findLoanByExternalId`) instead, with `created` false: the same application never goes in twice.
    * The client must be active (403 `error.msg.client.not.active.exception` otherwise).
    */
-  submitLoan(request: LoanSubmission): Promise<{ loanId: number; created: boolean }>;
+  submitLoan(request: LoanSubmission, call?: CallOptions): Promise<{ loanId: number; created: boolean }>;
   /** The loan with exactly this external id (`GET /loans?externalId=`, read from the primary), or null. */
-  findLoanByExternalId(externalId: string): Promise<LoanStatus | null>;
+  findLoanByExternalId(externalId: string, call?: CallOptions): Promise<LoanStatus | null>;
   /** Fineract's own schedule for these terms (`POST /loans?command=calculateLoanSchedule`); nothing is stored. */
-  calculateLoanSchedule(request: LoanTermsRequest): Promise<LoanQuote>;
+  calculateLoanSchedule(request: LoanTermsRequest, call?: CallOptions): Promise<LoanQuote>;
   /** A loan's status as Fineract has it now (read from the primary), for mirroring an application. */
-  getLoanStatus(loanId: number): Promise<LoanStatus>;
+  getLoanStatus(loanId: number, call?: CallOptions): Promise<LoanStatus>;
   /** The business date known right now, without waiting (refreshed in the background when stale). */
   businessDateNow(): string;
   /** Resolves when Fineract answers an authenticated request (used by /readyz). */

@@ -7,10 +7,11 @@ import { RESOLVE_JOB, SMS_JOB } from '../jobs/catalogue.js';
 import { Counter, Gauge, type Metric } from 'prom-client';
 import { FineractError, FineractRejected, OwnershipError, isReplayedFailure } from '../fineract/errors.js';
 import { INVALID_INSTANCE_TYPE, MAKER_CHECKER_PENDING, isInsufficientFunds } from '../fineract/client.js';
-import type { SavingsAccount } from '../fineract/types.js';
+import type { CallOptions, SavingsAccount } from '../fineract/types.js';
 import { maskMsisdn } from '../logger.js';
 import type { Switches } from '../control/switches.js';
 import type { AuditEvent, AuditTrail } from '../audit/audit.js';
+import type { HopContext } from '../session/hop-context.js';
 
 /**
  * Moves money exactly once or not at all (threat T9). Every money intent has a random idempotency key drawn
@@ -139,15 +140,21 @@ export interface UncertainTransfer {
 
 /** The Fineract calls a transfer needs (implemented by the Fineract client). */
 export interface TransferBackend {
-  transfer(request: {
-    from: TransferParty;
-    to: TransferParty & { type: 'savings' | 'loan' };
-    amount: string;
-    description: string;
-    idempotencyKey: string;
-    checked?: { sourceDecimalPlaces: number; loan: boolean };
-  }): Promise<{ detailId: number; replayed?: boolean }>;
-  findTransfer(query: { fromAccountId: number; description: string; onOrAfter?: string }): Promise<{ transactionId: number } | null>;
+  transfer(
+    request: {
+      from: TransferParty;
+      to: TransferParty & { type: 'savings' | 'loan' };
+      amount: string;
+      description: string;
+      idempotencyKey: string;
+      checked?: { sourceDecimalPlaces: number; loan: boolean };
+    },
+    call?: CallOptions,
+  ): Promise<{ detailId: number; replayed?: boolean }>;
+  findTransfer(
+    query: { fromAccountId: number; description: string; onOrAfter?: string },
+    call?: CallOptions,
+  ): Promise<{ transactionId: number } | null>;
   getOwnedSavingsAccount(clientId: number, accountId: number): Promise<SavingsAccount>;
 }
 
@@ -194,9 +201,10 @@ export interface TransferServiceDeps {
   /**
    * Told once of every transfer that is done, whoever settles it (the hop or the background resolution): the
    * step-up remembers the payee (OTP_NEW_PAYEE) and clears a fresh credential's mark (threat T31). Its failure
-   * only means a code is asked once more next time.
+   * only means a code is asked once more next time. `hop`: the hop that settled it, if any (its deadline for
+   * the Fineract reads made then).
    */
-  afterDone?: (intent: TransferIntent) => Promise<void>;
+  afterDone?: (intent: TransferIntent, hop?: HopContext) => Promise<void>;
   /**
    * The audit trail (threat T16): `money.attempt` before each request to Fineract (idempotency key, amount in
    * minor units, currency, masked counterparty) and `money.outcome` (done with Fineract's ids, failed with the
@@ -249,6 +257,11 @@ function sameIntent(a: TransferIntent, b: TransferIntent): boolean {
 export interface ExecuteOptions {
   /** Aborts when the hop stopped waiting: the outcome then reaches the customer by SMS, not on screen. */
   signal?: AbortSignal;
+  /**
+   * The hop the transfer runs in (session/hop-context.ts): its Fineract calls are given the hop's deadline (a
+   * call that cannot start by then is not sent). Without it (a job) they wait at most the gateway's queue limit.
+   */
+  hop?: HopContext;
 }
 
 export class TransferService {
@@ -308,7 +321,9 @@ export class TransferService {
   async execute(intent: TransferIntent, deadlineAt: number, options: ExecuteOptions = {}): Promise<TransferOutcome> {
     const existing = await this.read(intent.from.clientId, intent.id);
     if (existing)
-      return sameIntent(existing.intent, intent) ? this.continueExisting(existing, deadlineAt) : this.collision(intent, 'intent');
+      return sameIntent(existing.intent, intent)
+        ? this.continueExisting(existing, deadlineAt, options.hop)
+        : this.collision(intent, 'intent');
     // The kill switch, before anything new: a paused intent leaves no record and counts against no limit.
     // (One already recorded above may have reached Fineract: its outcome is told as it is.)
     if (this.deps.switches && !this.deps.switches.moneyAllowed()) throw new MoneyPaused();
@@ -326,7 +341,7 @@ export class TransferService {
       await store.increment(dailyKey, DAILY_TTL_MS, -intent.amountCents);
       const raced = await this.read(intent.from.clientId, intent.id);
       if (raced && !sameIntent(raced.intent, intent)) return this.collision(intent, 'intent');
-      return raced ? this.continueExisting(raced, deadlineAt) : { status: 'processing' };
+      return raced ? this.continueExisting(raced, deadlineAt, options.hop) : { status: 'processing' };
     }
     // Queued before the call: if this process dies after Fineract commits, the job still finds out and tells the customer.
     await this.scheduleResolution(intent);
@@ -386,18 +401,24 @@ export class TransferService {
     return record.status;
   }
 
-  /** Settles an uncertain or pending transfer: asks Fineract, replays with the same key if needed, notifies. */
-  async resolve(clientId: number, id: string): Promise<void> {
+  /**
+   * Settles an uncertain or pending transfer: asks Fineract, replays with the same key if needed, notifies.
+   * `hop`: the hop it is resolved in, whose deadline its Fineract calls are given.
+   */
+  async resolve(clientId: number, id: string, hop?: HopContext): Promise<void> {
     const record = await this.read(clientId, id);
     if (!record) return;
     if (record.status === 'pending' || record.status === 'uncertain') {
       const { intent } = record;
-      const found = await this.deps.fineract.findTransfer({
-        fromAccountId: intent.from.accountId,
-        description: TransferService.description(intent),
-        ...(record.date ? { onOrAfter: record.date } : {}),
-      });
-      if (found) await this.settle(intent, { status: 'done', transactionId: found.transactionId });
+      const found = await this.deps.fineract.findTransfer(
+        {
+          fromAccountId: intent.from.accountId,
+          description: TransferService.description(intent),
+          ...(record.date ? { onOrAfter: record.date } : {}),
+        },
+        { hop },
+      );
+      if (found) await this.settle(intent, { status: 'done', transactionId: found.transactionId }, hop);
       else if (this.now() - record.createdAt > this.deps.resolveMaxAgeMs) {
         // Too late to send (threat T30): the customer may have paid another way since. Look only.
         await this.unresolved(record);
@@ -410,7 +431,7 @@ export class TransferService {
         // Not there: send it now with the same key (Fineract 1.9+ deduplicates it even so), unless money
         // is switched off: then the job tries again later, still bounded by the maximum age.
         if (this.deps.switches && !this.deps.switches.moneyAllowed()) throw new MoneyPaused();
-        const outcome = await this.call(intent);
+        const outcome = await this.call(intent, hop);
         if (outcome.status === 'processing') throw new Error('transfer outcome still uncertain');
       }
     }
@@ -450,14 +471,14 @@ export class TransferService {
     return out.sort((a, b) => a.createdAt.localeCompare(b.createdAt));
   }
 
-  private async continueExisting(record: TransferRecord, deadlineAt: number): Promise<TransferOutcome> {
+  private async continueExisting(record: TransferRecord, deadlineAt: number, hop: HopContext | undefined): Promise<TransferOutcome> {
     if (record.status === 'done') return { status: 'done', ...idsOf(record) };
     if (record.status === 'failed') return { status: 'failed', code: record.code! };
     // Pending or uncertain: an earlier attempt may still be in flight or may have committed. Never send
     // again before it must have ended; the queued resolution settles it and the SMS tells the customer.
     if (this.now() - record.updatedAt > this.deps.callMaxMs + ANSWER_MARGIN_MS && deadlineAt - Date.now() > 1000) {
       try {
-        await this.resolve(record.intent.from.clientId, record.intent.id);
+        await this.resolve(record.intent.from.clientId, record.intent.id, hop);
         const settled = await this.read(record.intent.from.clientId, record.intent.id);
         if (settled?.status === 'done') return { status: 'done', ...idsOf(settled) };
         if (settled?.status === 'failed') return { status: 'failed', code: settled.code! };
@@ -478,7 +499,7 @@ export class TransferService {
   private async attempt(intent: TransferIntent, deadlineAt: number, options: ExecuteOptions): Promise<TransferOutcome> {
     const budget = deadlineAt - Date.now() - ANSWER_MARGIN_MS;
     if (budget <= 0) return this.handOver(intent);
-    const call = this.call(intent);
+    const call = this.call(intent, options.hop);
     const late = new Promise<'late'>((resolve) => setTimeout(() => resolve('late'), budget).unref());
     const outcome = await Promise.race([call, late]);
     if (outcome === 'late') {
@@ -509,7 +530,7 @@ export class TransferService {
    * One call to Fineract with the intent's idempotency key; writes the outcome it learns. Never rejects:
    * once the request may have reached Fineract, anything unknown is `processing` (the resolution settles it).
    */
-  private async call(intent: TransferIntent): Promise<TransferOutcome> {
+  private async call(intent: TransferIntent, hop: HopContext | undefined): Promise<TransferOutcome> {
     // Counted before the request: a replayed answer to the first request ever sent with a key is a collision.
     const sent = await this.deps.store.increment(`${this.recordKey(intent.from.clientId, intent.id)}:calls`, RECORD_TTL_MS, 1);
     await this.audit(intent, 'money.attempt', {
@@ -524,14 +545,17 @@ export class TransferService {
     });
     let result: { detailId: number; replayed?: boolean };
     try {
-      result = await this.deps.fineract.transfer({
-        from: intent.from,
-        to: intent.to,
-        amount: toDecimal(intent.amountCents),
-        description: TransferService.description(intent),
-        idempotencyKey: intent.id,
-        ...(intent.checked ? { checked: intent.checked } : {}),
-      });
+      result = await this.deps.fineract.transfer(
+        {
+          from: intent.from,
+          to: intent.to,
+          amount: toDecimal(intent.amountCents),
+          description: TransferService.description(intent),
+          idempotencyKey: intent.id,
+          ...(intent.checked ? { checked: intent.checked } : {}),
+        },
+        { hop },
+      );
     } catch (error) {
       const code = failureCode(error);
       // A stored failure replayed on a key never sent before is another request's answer (threat T24); it
@@ -539,7 +563,7 @@ export class TransferService {
       if (code && isReplayedFailure(error) && sent === 1) this.collision(intent, 'replayed');
       if (code) {
         try {
-          return await this.settle(intent, { status: 'failed', code });
+          return await this.settle(intent, { status: 'failed', code }, hop);
         } catch (storeError) {
           // Refused, but not written: the resolution (a replay with the same key) settles and tells by SMS.
           this.deps.logger.warn({ transfer: intent.ref, err: { type: (storeError as Error)?.name } }, 'transfer refusal not recorded');
@@ -558,7 +582,7 @@ export class TransferService {
       return this.collision(intent, 'replayed');
     }
     try {
-      return await this.settle(intent, { status: 'done', detailId: result.detailId });
+      return await this.settle(intent, { status: 'done', detailId: result.detailId }, hop);
     } catch (storeError) {
       // Fineract moved the money: that is known. The queued resolution finds it and sends the receipt.
       this.deps.logger.warn({ transfer: intent.ref, err: { type: (storeError as Error)?.name } }, 'transfer done but not recorded yet');
@@ -599,6 +623,7 @@ export class TransferService {
   private async settle(
     intent: TransferIntent,
     outcome: ({ status: 'done' } & FineractTransferIds) | { status: 'failed'; code: FailureCode },
+    hop?: HopContext,
   ): Promise<TransferOutcome> {
     const key = this.recordKey(intent.from.clientId, intent.id);
     const settled = await withLock(this.deps.store, `${key}:lock`, { ttlMs: 5000, waitMs: 3000 }, async () => {
@@ -631,7 +656,7 @@ export class TransferService {
       );
     }
     if ('written' in settled && settled.outcome.status === 'done' && this.deps.afterDone) {
-      await this.deps.afterDone(intent).catch((error: unknown) => {
+      await this.deps.afterDone(intent, hop).catch((error: unknown) => {
         this.deps.logger.warn(
           { transfer: intent.ref, err: { type: (error as Error)?.name } },
           'step-up records not updated after a transfer',

@@ -12,6 +12,7 @@ import type { CoreLoanStatus, LoanQuote, OriginationCore } from './core.js';
 import { ADULT_AGE, ageOn, validNationalId } from './national-id.js';
 import { profilePinId, type Profile, type ProfileService } from './profiles.js';
 import { RecordStore } from './records.js';
+import type { HopContext } from '../session/hop-context.js';
 
 /**
  * Loan applications with Kiunga's own lifecycle (issue 12, points 3 to 5):
@@ -106,6 +107,8 @@ export interface ApplyRequest {
   repayments: number;
   /** The quote shown (and sent by SMS) before the PIN. */
   quote: LoanQuote;
+  /** The hop it is made in (session/hop-context.ts), whose deadline the checks' Fineract reads are given. */
+  hop?: HopContext;
 }
 
 export type ReviewResult =
@@ -176,9 +179,9 @@ export class ApplicationService {
     return this.records.list('state', state, limit);
   }
 
-  /** Fineract's quote for these terms (instalment, total repaid, cost); nothing is stored. */
-  quote(terms: OfferedTerms, principalCents: number, repayments: number, clientId?: number): Promise<LoanQuote> {
-    return this.options.core.quote(terms.productId, principalCents, repayments, clientId);
+  /** Fineract's quote for these terms (instalment, total repaid, cost); nothing is stored. `hop`: as `ApplyRequest.hop`. */
+  quote(terms: OfferedTerms, principalCents: number, repayments: number, clientId?: number, hop?: HopContext): Promise<LoanQuote> {
+    return this.options.core.quote(terms.productId, principalCents, repayments, clientId, { hop });
   }
 
   /** The SMS with the quote, sent before the applicant confirms with the PIN. */
@@ -274,7 +277,7 @@ export class ApplicationService {
     checks.push({ name: 'open-application', ok: !open, ...(open ? { detail: 'open-application' } : {}) });
     if (application.clientId !== undefined) {
       try {
-        const loans = await this.options.core.openLoans(application.clientId);
+        const loans = await this.options.core.openLoans(application.clientId, { hop: request.hop });
         const overdue = loans.some((l) => l.overdue);
         const same = loans.some((l) => l.productId === application.productId);
         checks.push({

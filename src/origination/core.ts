@@ -9,6 +9,7 @@
  *   the profile id and the application id make both calls safe to repeat: on a duplicate, read by external id.
  * - `POST /loans?command=calculateLoanSchedule` answers the schedule without creating anything.
  */
+import type { CallOptions } from '../fineract/types.js';
 
 /** Fineract's loan status, reduced to what the applicant is told. */
 export type CoreLoanStatus = 'pending' | 'approved' | 'active' | 'rejected' | 'withdrawn' | 'closed';
@@ -46,9 +47,9 @@ export interface NewCoreLoan {
 
 export interface OriginationCore {
   /** The client (active or not) holding this phone number, or null. */
-  clientByPhone(e164: string): Promise<number | null>;
+  clientByPhone(e164: string, call?: CallOptions): Promise<number | null>;
   /** The client holding this national ID number among their identifiers, or null. */
-  clientByNationalId(nationalId: string): Promise<number | null>;
+  clientByNationalId(nationalId: string, call?: CallOptions): Promise<number | null>;
   /** The client whose externalId is this, or null. */
   clientByExternalId(externalId: string): Promise<number | null>;
   /** Creates the client; a duplicate externalId rejects (read it with `clientByExternalId`). */
@@ -58,7 +59,7 @@ export interface OriginationCore {
   loanByExternalId(externalId: string): Promise<{ loanId: number; status: CoreLoanStatus } | null>;
   loanStatus(loanId: number): Promise<CoreLoanStatus>;
   /** Fineract's own schedule for these terms (nothing is stored); `clientId` when the applicant is a client. */
-  quote(productId: number, principalCents: number, repayments: number, clientId?: number): Promise<LoanQuote>;
+  quote(productId: number, principalCents: number, repayments: number, clientId?: number, call?: CallOptions): Promise<LoanQuote>;
   /** The client's loans that are open, with their product and whether any amount is overdue. */
-  openLoans(clientId: number): Promise<{ productId: number; overdue: boolean }[]>;
+  openLoans(clientId: number, call?: CallOptions): Promise<{ productId: number; overdue: boolean }[]>;
 }

@@ -48,10 +48,10 @@ type Client = Pick<
 export function fineractCore(client: Client, options: FineractCoreOptions): OriginationCore {
   const status = (l: LoanStatus) => ({ loanId: l.loanId, status: coreStatusOf(l.statusId) });
   return {
-    async clientByPhone(e164) {
-      return (await client.findClientByPhone(e164))?.clientId ?? null;
+    async clientByPhone(e164, call) {
+      return (await client.findClientByPhone(e164, call))?.clientId ?? null;
     },
-    clientByNationalId: (nationalId) => client.findClientByIdentifier(nationalId),
+    clientByNationalId: (nationalId, call) => client.findClientByIdentifier(nationalId, call),
     async clientByExternalId() {
       // createClient reads an existing client back by its external id itself (a duplicate is not an error).
       return null;
@@ -86,13 +86,16 @@ export function fineractCore(client: Client, options: FineractCoreOptions): Orig
     async loanStatus(loanId) {
       return coreStatusOf((await client.getLoanStatus(loanId)).statusId);
     },
-    async quote(productId, principalCents, repayments, clientId) {
-      const q = await client.calculateLoanSchedule({
-        clientId: clientId ?? options.quoteClientId,
-        productId,
-        principalCents,
-        numberOfRepayments: repayments,
-      });
+    async quote(productId, principalCents, repayments, clientId, call) {
+      const q = await client.calculateLoanSchedule(
+        {
+          clientId: clientId ?? options.quoteClientId,
+          productId,
+          principalCents,
+          numberOfRepayments: repayments,
+        },
+        call,
+      );
       return {
         instalmentCents: q.instalmentCents,
         totalRepaymentCents: q.totalRepaymentCents,
@@ -100,14 +103,14 @@ export function fineractCore(client: Client, options: FineractCoreOptions): Orig
         currency: q.currency,
       };
     },
-    async openLoans(clientId) {
-      const { loans } = await client.listAccounts(clientId);
+    async openLoans(clientId, call) {
+      const { loans } = await client.listAccounts(clientId, call);
       return Promise.all(
         loans
           .filter((l) => l.statusId < 400)
           .map(async (l) => ({
             productId: l.productId,
-            overdue: l.statusId === 300 && (await client.getLoanRepaymentInfo(clientId, l.id)).totalOverdue > 0,
+            overdue: l.statusId === 300 && (await client.getLoanRepaymentInfo(clientId, l.id, call)).totalOverdue > 0,
           })),
       );
     },

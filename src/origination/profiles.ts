@@ -3,6 +3,7 @@ import type { Logger } from 'pino';
 import type { AuditTrail } from '../audit/audit.js';
 import type { KeyValueStore } from '../session/store.js';
 import type { OriginationCore } from './core.js';
+import type { HopContext } from '../session/hop-context.js';
 import { ADULT_AGE, ageOn, parseBirthDate, validNationalId } from './national-id.js';
 import { RecordStore } from './records.js';
 
@@ -100,10 +101,11 @@ export class ProfileService {
   }
 
   /** Starts a sign-up, or answers the one the number already has (a redial resumes it). */
-  async start(msisdn: string): Promise<Profile> {
+  /** `hop`: the hop it is made in (session/hop-context.ts), whose deadline its Fineract read is given. */
+  async start(msisdn: string, hop?: HopContext): Promise<Profile> {
     const existing = await this.forNumber(msisdn);
     if (existing) return existing;
-    if ((await this.options.core.clientByPhone(msisdn)) !== null) throw new SignupRefused('already-client');
+    if ((await this.options.core.clientByPhone(msisdn, { hop })) !== null) throw new SignupRefused('already-client');
     const at = this.now();
     const profile: Profile = {
       id: `kp${randomBytes(10).toString('hex')}`,
@@ -129,11 +131,11 @@ export class ProfileService {
     return this.answer(id, 'name', { firstname, lastname });
   }
 
-  async setNationalId(id: string, raw: string): Promise<Profile> {
+  async setNationalId(id: string, raw: string, hop?: HopContext): Promise<Profile> {
     const profile = await this.mustGet(id);
     const nationalId = validNationalId(profile.country, raw);
     if (!nationalId) throw new SignupRefused('id-format');
-    if ((await this.options.core.clientByNationalId(nationalId)) !== null) throw new SignupRefused('id-taken');
+    if ((await this.options.core.clientByNationalId(nationalId, { hop })) !== null) throw new SignupRefused('id-taken');
     // One profile per ID number (kept for a year, like the number's own index).
     const indexKey = this.records.key(`nid:${profile.country}:${nationalId}`);
     const holder = await this.options.store.get(indexKey);

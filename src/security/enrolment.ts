@@ -1,5 +1,5 @@
 import type { AuditEvent, AuditTrail } from '../audit/audit.js';
-import type { Customer } from '../fineract/types.js';
+import type { CallOptions, Customer } from '../fineract/types.js';
 import { SMS_JOB } from '../jobs/catalogue.js';
 import type { JobQueue } from '../jobs/queue.js';
 import { maskMsisdn, type Logger } from '../logger.js';
@@ -14,6 +14,7 @@ import type { PinService } from './pin.js';
 import { pinWeakness, type PinWeakness } from './pin-rules.js';
 import { hmacSha256 } from './secrets.js';
 import type { SimSwapCheck } from './sim-swap.js';
+import type { HopContext } from '../session/hop-context.js';
 
 /**
  * Who may set a PIN, and how it changes over a customer's life (threat T11, issue 10 points 2 and 3).
@@ -44,7 +45,10 @@ export interface IdentityDeps {
   pins: PinService;
   challenges: ChallengeService;
   /** Finds the client by number (operator enrolment) and reads the birth date (PIN rules). */
-  fineract: { findClientByPhone(e164: string): Promise<Customer | null>; getClient(clientId: number): Promise<Customer> };
+  fineract: {
+    findClientByPhone(e164: string): Promise<Customer | null>;
+    getClient(clientId: number, call?: CallOptions): Promise<Customer>;
+  };
   /** Self enrolment and self-unlock refuse a SIM swapped recently; absent: no check (SIM_SWAP_PROVIDER=none). */
   simSwap?: SimSwapCheck;
   queue: JobQueue;
@@ -95,15 +99,30 @@ export interface IdentityService {
   readonly mode: EnrolmentMode;
   /** `POST /admin/enrolments`: `phone` as the operator typed it (E.164, or national in DEFAULT_COUNTRY). */
   enrolByOperator(request: { phone: string; reset: boolean; operator: string }): Promise<OperatorEnrolment>;
-  /** At the start of a session: has a PIN, or where the enrolment stands (and, in self mode, sends the code). */
-  enrolmentState(customer: { clientId: number; msisdn: string }, hop: { lang: string; channel: string }): Promise<EnrolmentState>;
+  /**
+   * At the start of a session: has a PIN, or where the enrolment stands (and, in self mode, sends the code).
+   * `hop.context`: the hop's context (session/hop-context.ts), whose early read of the number's PIN record
+   * answers without a round trip.
+   */
+  enrolmentState(
+    customer: { clientId: number; msisdn: string },
+    hop: { lang: string; channel: string; context?: HopContext },
+  ): Promise<EnrolmentState>;
   checkActivationCode(clientId: number, code: string): Promise<CheckResult>;
   /** What is wrong with a new PIN: not `pinLength` digits (`format`), or the first rule it breaks (birth year from Fineract, the number). */
-  newPinProblem(customer: { clientId: number; msisdn: string }, pin: string): Promise<PinWeakness | 'format' | undefined>;
+  newPinProblem(customer: { clientId: number; msisdn: string }, pin: string, hop?: HopContext): Promise<PinWeakness | 'format' | undefined>;
   /** The keyed hash a first PIN entry waits under in the session (never the PIN). */
   draftHash(session: string, pin: string): string;
   /** Stores the new PIN, voids open codes, audits, tells the customer by SMS; enrolment marks the credential fresh. */
-  setNewPin(request: { clientId: number; msisdn: string; lang: string; channel: string; pin: string; journey: PinJourney }): Promise<void>;
+  setNewPin(request: {
+    clientId: number;
+    msisdn: string;
+    lang: string;
+    channel: string;
+    pin: string;
+    journey: PinJourney;
+    hop?: HopContext;
+  }): Promise<void>;
   sendUnlockCode(customer: { clientId: number; msisdn: string }, hop: { lang: string; channel: string }): Promise<UnlockSend>;
   unlockWithCode(clientId: number, code: string): Promise<UnlockCheck>;
 }
@@ -171,7 +190,7 @@ export function createIdentityService(deps: IdentityDeps): IdentityService {
 
     async enrolmentState(customer, hop) {
       const { clientId, msisdn } = customer;
-      if (await pins.hasPin(clientId, msisdn)) return 'has-pin';
+      if (await pins.hasPin(clientId, msisdn, hop.context)) return 'has-pin';
       if (await challenges.pending(clientId, 'enrol')) return 'code-open';
       if (mode === 'operator') return 'operator-only';
       const swap = await swapped(msisdn);
@@ -195,16 +214,16 @@ export function createIdentityService(deps: IdentityDeps): IdentityService {
 
     checkActivationCode: (clientId, code) => challenges.check({ purpose: 'enrol', clientId }, code),
 
-    async newPinProblem(customer, pin) {
+    async newPinProblem(customer, pin, hop) {
       if (typeof pin !== 'string' || !pinFormat.test(pin)) return 'format';
-      const { birthDate } = await fineract.getClient(customer.clientId);
+      const { birthDate } = await fineract.getClient(customer.clientId, { hop });
       return pinWeakness(pin, { birthDate, msisdn: customer.msisdn });
     },
 
     draftHash: (session, pin) => hmacSha256(deps.pepper, 'kiunga new pin v1\0', session, '\0', pin).toString('hex'),
 
-    async setNewPin({ clientId, msisdn, lang, channel, pin, journey }) {
-      await pins.setPin(clientId, pin);
+    async setNewPin({ clientId, msisdn, lang, channel, pin, journey, hop }) {
+      await pins.setPin(clientId, pin, hop);
       // Any code sent before the change was sent to whoever held the phone then.
       await challenges.revoke(clientId);
       const actor = `customer:${clientId}` as const;

@@ -8,7 +8,6 @@ import { hmacSha256 } from './secrets.js';
 import { withLock } from '../session/lock.js';
 import { remainingMs } from '../limits/deadline.js';
 import { maskMsisdn } from '../logger.js';
-import { currentCaller } from './caller.js';
 import { Cluster, type Redis } from 'ioredis';
 import {
   createLockoutStore,
@@ -18,7 +17,14 @@ import {
   type LockoutPolicy,
   type SubjectState,
 } from './lockout.js';
-import { deferToRecordWrite, keepSessionFact, sessionFact } from '../session/hop-context.js';
+import {
+  deferToRecordWrite,
+  forgetEarlyRead,
+  keepSessionFact,
+  sessionFact,
+  takeEarlyRead,
+  type HopContext,
+} from '../session/hop-context.js';
 
 export type PinVerifyResult =
   | { result: 'ok' }
@@ -55,13 +61,18 @@ export interface PinLockNotice {
 }
 
 export interface PinService {
-  /** Stores a new PIN (throws `InvalidPinFormat` when it is not `pinLength` digits). Leaves any lockout alone. */
-  setPin(clientId: ClientId, pin: string): Promise<void>;
+  /**
+   * Stores a new PIN (throws `InvalidPinFormat` when it is not `pinLength` digits). Leaves any lockout alone.
+   * `hop`: the hop's context (session/hop-context.ts), whose later checks use the new salt at once.
+   */
+  setPin(clientId: ClientId, pin: string, hop?: HopContext): Promise<void>;
   /**
    * Checks a PIN against the stored one and counts failures against the customer and against the number
-   * the hop came from (`caller.msisdn`, else the channel adapter's `withCaller`); never throws on bad input.
+   * the hop came from (`caller.msisdn`, else the caller of `caller.hop`, the hop's context); never throws on
+   * bad input. Within a hop, what the session learned (the record's salt) saves a round trip and the audit
+   * entry is written with the session record.
    */
-  verify(clientId: ClientId, pin: string, caller?: { msisdn?: string }): Promise<PinVerifyResult>;
+  verify(clientId: ClientId, pin: string, caller?: { msisdn?: string; hop?: HopContext }): Promise<PinVerifyResult>;
   isLocked(clientId: ClientId): Promise<boolean>;
   status(clientId: ClientId): Promise<PinLockStatus>;
   /** Lifts a lockout (timed or hard): clears the lock, the failure count and the escalation, of the customer and of the numbers that failed for them. */
@@ -71,9 +82,10 @@ export interface PinService {
   /**
    * True when the customer has a PIN (enrolled). With `msisdn` (a dial), what a dial of this number learned
    * before answers without reading the record (`<number>:pin:known`: the client and the record's salt, read
-   * with the session lock); a PIN removed since is found at the check ('not-set'), which forgets it.
+   * with the session lock, `hop`'s early read); a PIN removed since is found at the check ('not-set'), which
+   * forgets it.
    */
-  hasPin(clientId: ClientId, msisdn?: string): Promise<boolean>;
+  hasPin(clientId: ClientId, msisdn?: string, hop?: HopContext): Promise<boolean>;
   /**
    * Removes the PIN (an operator's reset): the old PIN stops working at once. Leaves any lockout alone.
    * `numbers`: the customer's numbers, whose dials must stop assuming a PIN.
@@ -115,8 +127,8 @@ export interface PinServiceOptions {
   /** Receives `pin.ok`, `pin.failed` and `pin.locked` (never the PIN). */
   audit?: AuditTrail;
   /**
-   * How long a check waits for a concurrent check of the same customer: until shortly before the current
-   * hop's deadline when there is one, else this (default 3000 ms).
+   * How long a check waits for a concurrent check of the same customer: until shortly before the hop's
+   * deadline when the check is given one (`verify`'s `caller.hop`), else this (default 3000 ms).
    */
   lockWaitMs?: number;
 }
@@ -313,7 +325,13 @@ export function createPinService(options: PinServiceOptions): PinService {
     return { result: 'locked', until: Math.max(...states.map((s) => s.until ?? 0)) };
   };
 
-  async function lockedNow(clientId: ClientId, msisdn: string | undefined, at: number, outcomes: FailOutcome[]): Promise<PinVerifyResult> {
+  async function lockedNow(
+    clientId: ClientId,
+    msisdn: string | undefined,
+    at: number,
+    outcomes: FailOutcome[],
+    hop: HopContext | undefined,
+  ): Promise<PinVerifyResult> {
     const locks = outcomes.filter((o): o is Extract<FailOutcome, { kind: 'locked' }> => o.kind === 'locked');
     const result = lockedResult(locks.map((o) => ({ until: o.until, hard: o.until === undefined })));
     const fresh = locks.filter((o) => o.fresh);
@@ -337,13 +355,16 @@ export function createPinService(options: PinServiceOptions): PinService {
       hard ? 'PIN locked until an operator unlocks it (too many wrong attempts)' : 'PIN locked for a while after too many wrong attempts',
     );
     lockouts.inc({ kind: hard ? 'hard' : 'timed' });
-    await audited({
-      type: 'pin.locked',
-      actor: 'system',
-      ...auditedClient(clientId),
-      ...(msisdn ? { msisdn } : {}),
-      data: { hard, locks: notice.locks, ...(hard ? {} : { lockS: Math.round(notice.lockMs! / 1000) }) },
-    });
+    await audited(
+      {
+        type: 'pin.locked',
+        actor: 'system',
+        ...auditedClient(clientId),
+        ...(msisdn ? { msisdn } : {}),
+        data: { hard, locks: notice.locks, ...(hard ? {} : { lockS: Math.round(notice.lockMs! / 1000) }) },
+      },
+      hop,
+    );
     try {
       await onLocked?.(notice);
     } catch (err) {
@@ -352,11 +373,11 @@ export function createPinService(options: PinServiceOptions): PinService {
     return result;
   }
 
-  const setPin = async (clientId: ClientId, pin: string) => {
+  const setPin = async (clientId: ClientId, pin: string, hop?: HopContext) => {
     const value = record(pin);
     await store.set(keys.pin(clientId), value);
     // A PIN changed in a session: its later checks use the new salt at once.
-    if (sessionFact(saltFact(clientId)) !== undefined) keepSessionFact(saltFact(clientId), (JSON.parse(value) as PinRecord).salt);
+    if (sessionFact(hop, saltFact(clientId)) !== undefined) keepSessionFact(hop, saltFact(clientId), (JSON.parse(value) as PinRecord).salt);
   };
 
   const redis = store.kind === 'redis' ? (store as { client?: Redis | Cluster }).client : undefined;
@@ -372,11 +393,12 @@ export function createPinService(options: PinServiceOptions): PinService {
     clientId: ClientId,
     pin: string,
     msisdn: string | undefined,
+    hop: HopContext | undefined,
   ): Promise<PinVerifyResult> {
     const at = now();
     const numberSubject = msisdn ? numberKey(msisdn) : undefined;
     const valid = typeof pin === 'string' && format.test(pin);
-    let salt = sessionFact(saltFact(clientId));
+    let salt = sessionFact(hop, saltFact(clientId));
     // On one Redis the script reads the number's lockout (and clears or counts it). On a Cluster it lives in
     // another slot than the customer's keys: a locked number compares nothing, so it is read first.
     let number: SubjectState | undefined;
@@ -414,16 +436,17 @@ export function createPinService(options: PinServiceOptions): PinService {
         continue;
       }
       if (kind === 'not-set') {
-        keepSessionFact(saltFact(clientId), undefined);
+        keepSessionFact(hop, saltFact(clientId), undefined);
         return { result: 'not-set' };
       }
       if (kind === 'unreadable' || kind === 'salt') throw new Error(`the stored PIN record of client ${clientId} is unreadable`);
-      keepSessionFact(saltFact(clientId), salt);
+      keepSessionFact(hop, saltFact(clientId), salt);
       if (salt !== learned && msisdn) {
         // The PIN changed since the number's dials learned it: they learn the new salt (see `hasPin`).
         const known = keys.forMsisdn(msisdn, 'pin:known');
+        forgetEarlyRead(hop, known);
         const remember = () => store.set(known, `${clientId} ${salt}`, KNOWN_TTL_MS).catch(() => undefined);
-        if (!deferToRecordWrite(remember)) void remember();
+        if (!deferToRecordWrite(hop, remember)) void remember();
       }
       if (kind === 'held' || kind === 'number-held') {
         const until = Number(value);
@@ -437,26 +460,26 @@ export function createPinService(options: PinServiceOptions): PinService {
       // Wrong: the number counts it too (in the script itself when it had the number's key).
       const numberOutcome = numberSubject ? (clustered ? [await lockout.fail(numberSubject, at)] : [toFailOutcome(reply, 4)]) : [];
       const outcomes: FailOutcome[] = [toFailOutcome(reply), ...numberOutcome];
-      if (outcomes.some((o) => o.kind === 'locked')) return lockedNow(clientId, msisdn, at, outcomes);
+      if (outcomes.some((o) => o.kind === 'locked')) return lockedNow(clientId, msisdn, at, outcomes, hop);
       return { result: 'wrong', attemptsLeft: Math.min(...outcomes.map((o) => (o.kind === 'wrong' ? o.left : 0))) };
     }
   }
 
   /** Writes an audit entry (with the hop's record, in a hop); a trail that fails is logged, never the PIN check's problem. */
-  async function audited(event: AuditEvent): Promise<void> {
+  async function audited(event: AuditEvent, hop: HopContext | undefined): Promise<void> {
     try {
-      await options.audit?.record(event, { withHop: true });
+      await options.audit?.record(event, hop ? { hop } : undefined);
     } catch (err) {
       logger?.error({ type: event.type, err: { message: (err as Error)?.message } }, 'audit entry not written');
     }
   }
 
-  async function check(clientId: ClientId, pin: string, msisdn: string | undefined): Promise<PinVerifyResult> {
-    if (pinScript) return scriptedCheck(pinScript, clientId, pin, msisdn);
+  async function check(clientId: ClientId, pin: string, msisdn: string | undefined, hop: HopContext | undefined): Promise<PinVerifyResult> {
+    if (pinScript) return scriptedCheck(pinScript, clientId, pin, msisdn, hop);
     const subjects = [customerKey(clientId), ...(msisdn ? [numberKey(msisdn)] : [])];
     // Checks of one customer's PIN are serialised across every channel and process, so concurrent guesses
     // cannot compare more than maxFailures wrong PINs, and concurrent right ones never count as wrong.
-    const hopLeft = remainingMs();
+    const hopLeft = remainingMs(hop?.deadline);
     const waitMs = hopLeft === undefined ? lockWaitMs : Math.max(0, hopLeft - 100);
     return withLock(store, keys.forCustomer(clientId, 'pin:check'), { ttlMs: 5000, waitMs, logger }, async (): Promise<PinVerifyResult> => {
       const at = now();
@@ -473,7 +496,7 @@ export function createPinService(options: PinServiceOptions): PinService {
       }
       if (msisdn) await rememberNumber(clientId, msisdn);
       const outcomes = await Promise.all(subjects.map((key) => lockout.fail(key, at)));
-      if (outcomes.some((o) => o.kind === 'locked')) return lockedNow(clientId, msisdn, at, outcomes);
+      if (outcomes.some((o) => o.kind === 'locked')) return lockedNow(clientId, msisdn, at, outcomes, hop);
       const left = Math.min(...outcomes.map((o) => (o.kind === 'wrong' ? o.left : 0)));
       return { result: 'wrong', attemptsLeft: left };
     });
@@ -491,21 +514,25 @@ export function createPinService(options: PinServiceOptions): PinService {
     setPin,
 
     async verify(clientId, pin, caller) {
-      const hop = currentCaller();
-      const msisdn = caller?.msisdn ?? hop?.msisdn;
-      const result = await check(clientId, pin, msisdn);
+      const hop = caller?.hop;
+      const msisdn = caller?.msisdn ?? hop?.caller?.msisdn;
+      const result = await check(clientId, pin, msisdn, hop);
       // The number's next dial must not assume a PIN any more.
-      if (result.result === 'not-set' && msisdn) await store.delete(keys.forMsisdn(msisdn, 'pin:known')).catch(() => undefined);
+      if (result.result === 'not-set' && msisdn) {
+        const known = keys.forMsisdn(msisdn, 'pin:known');
+        forgetEarlyRead(hop, known);
+        await store.delete(known).catch(() => undefined);
+      }
       const about = {
         actor: `customer:${clientId}` as const,
         ...auditedClient(clientId),
         ...(msisdn ? { msisdn } : {}),
-        ...(hop ? { channel: hop.channel } : {}),
+        ...(hop?.caller ? { channel: hop.caller.channel } : {}),
       };
-      if (result.result === 'ok') await audited({ type: 'pin.ok', ...about });
+      if (result.result === 'ok') await audited({ type: 'pin.ok', ...about }, hop);
       if (result.result === 'wrong')
-        await audited({ type: 'pin.failed', ...about, data: { reason: 'wrong', attemptsLeft: result.attemptsLeft } });
-      if (result.result === 'locked') await audited({ type: 'pin.failed', ...about, data: { reason: 'locked' } });
+        await audited({ type: 'pin.failed', ...about, data: { reason: 'wrong', attemptsLeft: result.attemptsLeft } }, hop);
+      if (result.result === 'locked') await audited({ type: 'pin.failed', ...about, data: { reason: 'locked' } }, hop);
       return result;
     },
 
@@ -537,13 +564,14 @@ export function createPinService(options: PinServiceOptions): PinService {
       return true;
     },
 
-    async hasPin(clientId, msisdn) {
+    async hasPin(clientId, msisdn, hop) {
       const known = msisdn ? keys.forMsisdn(msisdn, 'pin:known') : undefined;
       if (known) {
-        // `<client id> <salt>`: the salt is no secret (the pepper is), and the check confirms it.
-        const [id, salt] = ((await store.get(known).catch(() => null)) ?? '').split(' ');
+        // `<client id> <salt>`: the salt is no secret (the pepper is), and the check confirms it. A dial read it
+        // with the session lock (the turn runner's `readAhead`).
+        const [id, salt] = ((await (takeEarlyRead(hop, known) ?? store.get(known)).catch(() => null)) ?? '').split(' ');
         if (id === String(clientId) && salt) {
-          keepSessionFact(saltFact(clientId), salt);
+          keepSessionFact(hop, saltFact(clientId), salt);
           return true;
         }
       }
@@ -557,10 +585,10 @@ export function createPinService(options: PinServiceOptions): PinService {
       }
       if (salt) {
         // The salt is what the session's PIN check will need: learned now, it saves the check a round trip.
-        keepSessionFact(saltFact(clientId), salt);
+        keepSessionFact(hop, saltFact(clientId), salt);
         if (known) {
           const remember = () => store.set(known, `${clientId} ${salt}`, KNOWN_TTL_MS).catch(() => undefined);
-          if (!deferToRecordWrite(remember)) await remember();
+          if (!deferToRecordWrite(hop, remember)) await remember();
         }
       }
       return true;

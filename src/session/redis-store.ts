@@ -3,7 +3,7 @@ import type { Logger } from '../logger.js';
 import type { KeyValueStore } from './store.js';
 import { LockLost, StoreUnavailable, checkTtl } from './errors.js';
 import { parseRedisUrl, scrubSecrets } from './redis-url.js';
-import { forgetEarlyRead, startEarlyReads, takeEarlyRead } from './hop-context.js';
+import { startEarlyReads } from './hop-context.js';
 
 export interface RedisStoreOptions {
   /** Receives connection errors (at most one line per 5 s) and recoveries. Secrets are scrubbed. */
@@ -226,8 +226,7 @@ export function createRedisStore(url: string, options: RedisStoreOptions = {}): 
 
   /**
    * Runs `command` once the store is ready. Connected (every hop's case), the command is sent at once,
-   * without an async wrapper around it: each promise a command makes costs every hop (the hop's async
-   * context is copied onto each one).
+   * without an async wrapper around it: each promise a command makes costs every hop.
    */
   function run<T>(op: string, command: () => Promise<T>): Promise<T> {
     if (!closed && everReady && client.status === 'ready') return send(op, command);
@@ -247,37 +246,32 @@ export function createRedisStore(url: string, options: RedisStoreOptions = {}): 
     kind: 'redis',
     client,
 
-    get: (key) => takeEarlyRead(key) ?? run('get', () => client.get(key)),
+    get: (key) => run('get', () => client.get(key)),
 
-    readAhead(keys) {
-      startEarlyReads(keys, (key) => run('get', () => client.get(key)));
+    readAhead(hop, keys) {
+      startEarlyReads(hop, keys, (key) => run('get', () => client.get(key)));
     },
 
     async set(key, value, ttlMs) {
-      forgetEarlyRead(key);
       const ttl = ttlMs === undefined ? undefined : checkTtl(ttlMs);
       await run('set', () => (ttl === undefined ? client.set(key, value) : client.set(key, value, 'PX', ttl)));
     },
 
     async setIfAbsent(key, value, ttlMs) {
-      forgetEarlyRead(key);
       const ttl = checkTtl(ttlMs);
       return (await run('set', () => client.set(key, value, 'PX', ttl, 'NX'))) === 'OK';
     },
 
     async delete(key) {
-      forgetEarlyRead(key);
       await run('del', () => client.del(key));
     },
 
     deleteIfEquals(key, value) {
-      forgetEarlyRead(key);
       return run('deleteIfEquals', () => scripts.kiungaDeleteIfEquals(key, value)).then((n) => n === 1);
     },
 
     async increment(key, ttlMs, by = 1) {
       if (!Number.isSafeInteger(by)) throw new RangeError('increment must be an integer');
-      forgetEarlyRead(key);
       if (ttlMs === undefined) return run('incr', () => client.incrby(key, by));
       const ttl = checkTtl(ttlMs);
       return run('increment', () => scripts.kiungaIncrementWithTtl(key, ttl, by));
@@ -294,7 +288,6 @@ export function createRedisStore(url: string, options: RedisStoreOptions = {}): 
     },
 
     setAndUnlock(key, value, ttlMs, lockKey, token) {
-      forgetEarlyRead(key);
       const ttl = ttlOrReject(ttlMs);
       if (typeof ttl !== 'number') return ttl;
       return run('setAndUnlock', () => scripts.kiungaSetAndUnlock(key, lockKey, value, ttl, token)).then((written) => {

@@ -1,3 +1,5 @@
+import type { HopContext } from './hop-context.js';
+
 /**
  * The narrow key-value contract every stateful part of Kiunga is built on (sessions, locks, PIN records,
  * lockout counters, language preferences). Two implementations: Redis (shared by every process) and an
@@ -32,11 +34,12 @@ export interface KeyValueStore {
    */
   setAndUnlock(key: string, value: string, ttlMs: number, lockKey: string, token: string): Promise<void>;
   /**
-   * Within a hop (`session/hop-context.ts`): starts reading `keys` now, so that the hop's first `get` of each
-   * is answered from this read (one round trip for all of them and whatever else is sent with it). A write
-   * to a key in the hop forgets its early read. Optional: a store without round trips need not.
+   * Within a hop (`session/hop-context.ts`): starts reading `keys` now (one round trip for all of them and
+   * whatever else is sent with it), each kept in `hop`'s scope until the hop takes it where it reads the key:
+   * `takeEarlyRead(hop, key) ?? store.get(key)`. Outside a hop nothing. Optional: a store without round trips
+   * need not.
    */
-  readAhead?(keys: readonly string[]): void;
+  readAhead?(hop: HopContext | undefined, keys: readonly string[]): void;
   /** Rejects when the backing store cannot answer. */
   ping(): Promise<void>;
   close(): Promise<void>;

@@ -6,7 +6,6 @@ import type { Keys } from '../session/keys.js';
 import type { Admission } from '../limits/abuse.js';
 import { keyedHash } from '../security/secrets.js';
 import type { ChallengeService } from '../security/challenge.js';
-import { withCaller } from '../security/caller.js';
 import { maskMsisdn } from '../logger.js';
 import type { CallbackRecord, CallbackService, CallOutcome } from '../callback/callbacks.js';
 import { callRefKey } from '../messaging/outbound.js';
@@ -229,23 +228,19 @@ export async function answerCall(
     }
     if (!(await hop.admit(record.msisdn)).ok) return answers.closing('error.busy');
     const codeCall = record.readCode;
-    if (codeCall)
-      return await withCaller({ msisdn: record.msisdn, channel: 'voice' }, () =>
-        readCode(deps, { ...record, readCode: codeCall }, answers, log),
-      );
-    return await withCaller({ msisdn: record.msisdn, channel: 'voice' }, () =>
-      runVoiceHop({
-        runner: deps.runner,
-        secret: deps.secret,
-        deadlineAt: hop.deadlineAt,
-        flowId: deps.flowFor('voice') ?? '',
-        sessionId: `${call.provider}:${call.callId}`,
-        msisdn: record.msisdn,
-        seq: call.seq,
-        digits: call.digits,
-        render: (turn, texts, transport) => answers.render(turn, texts, transport, record),
-      }),
-    );
+    if (codeCall) return await readCode(deps, { ...record, readCode: codeCall }, answers, log);
+    // The runner's hop context names the caller: the record's number, on channel voice.
+    return await runVoiceHop({
+      runner: deps.runner,
+      secret: deps.secret,
+      deadlineAt: hop.deadlineAt,
+      flowId: deps.flowFor('voice') ?? '',
+      sessionId: `${call.provider}:${call.callId}`,
+      msisdn: record.msisdn,
+      seq: call.seq,
+      digits: call.digits,
+      render: (turn, texts, transport) => answers.render(turn, texts, transport, record),
+    });
   } catch (err) {
     log.warn({ err: { type: (err as Error)?.name, message: (err as Error)?.message } }, 'voice hop failed');
     return answers.closing('error.unavailable');

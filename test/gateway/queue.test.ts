@@ -7,13 +7,8 @@ import type { AddressInfo } from 'node:net';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { FineractRejected, FineractUnavailable } from '../../src/fineract/errors.js';
 import { FineractHttp } from '../../src/fineract/http.js';
-import {
-  createFineractGateway,
-  FineractNotSent,
-  runWithDeadline,
-  type FineractGateway,
-  type FineractGatewayOptions,
-} from '../../src/fineract/gateway.js';
+import { createFineractClient } from '../../src/fineract/client.js';
+import { createFineractGateway, FineractNotSent, type FineractGateway, type FineractGatewayOptions } from '../../src/fineract/gateway.js';
 import { startSandbox, type Sandbox } from '../../src/sandbox/index.js';
 import type { RedisStore } from '../../src/session/redis-store.js';
 import { dropLimiterKeys, failure, hits, httpTo, maxInWindow, openRedis, uniqueId } from './helpers.js';
@@ -118,13 +113,15 @@ describe('deadline-bounded queue', () => {
     expect(hits(sandbox, '/clients/2')).toHaveLength(0);
   });
 
-  it('takes the deadline of the hop when the call gives none (runWithDeadline)', async () => {
+  it("takes the hop's deadline when a client read is given the hop (CallOptions.hop)", async () => {
     const g = await gateway({ maxConcurrent: 1 });
     sandbox.control.latencyMs = 600;
     fill(g, 1);
     await untilStarted(1);
+    const login = { baseUrl: sandbox.url, tenant: 'default', username: 'mifos', password: 'password' };
+    const client = createFineractClient({ ...login, http: g, timeoutMs: 5000, defaultCountry: 'KE' });
     const started = Date.now();
-    const err = await runWithDeadline(Date.now() + 200, () => failure(g.request('GET', '/clients/2')));
+    const err = await failure(client.getClient(2, { hop: { deadline: Date.now() + 200 } }));
     expect(err).toMatchObject({ reason: 'queue deadline' });
     expect(Date.now() - started).toBeLessThan(300);
   });

@@ -9,7 +9,7 @@ import { PEPPER, pinContract } from './pin-contract.js';
 import { sharedMemoryStore } from '../session/helpers/memory.js';
 import { REDIS_URL, captureLogs, deleteByPrefix, testPrefix } from '../session/helpers/fixtures.js';
 import { createKeys } from '../../src/session/keys.js';
-import { keepSessionFact, runInHop } from '../../src/session/hop-context.js';
+import { keepSessionFact, newHopScope } from '../../src/session/hop-context.js';
 
 const prefix = testPrefix();
 pinContract('memory (one shared map)', sharedMemoryStore(), prefix);
@@ -84,11 +84,11 @@ describe('PIN check on one Redis', () => {
       return send(command);
     };
     // The salt learned by the session (as a dial or an earlier check does): no read of the record.
-    const verify = (pin: string) =>
-      runInHop(async () => {
-        keepSessionFact('pin-salt:77', salt);
-        return pins.verify(77, pin, { msisdn: '+254722000301' });
-      });
+    const verify = (pin: string) => {
+      const hop = { scope: newHopScope() };
+      keepSessionFact(hop, 'pin-salt:77', salt);
+      return pins.verify(77, pin, { msisdn: '+254722000301', hop });
+    };
     expect(await verify('0000')).toEqual({ result: 'wrong', attemptsLeft: 2 });
     expect(commands).toEqual(['evalsha']);
     commands.length = 0;

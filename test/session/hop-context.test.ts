@@ -1,40 +1,89 @@
 import { describe, expect, it } from 'vitest';
-import { setTimeout as sleep } from 'node:timers/promises';
-import { currentHop, runInHop } from '../../src/session/hop-context.js';
-import { currentCaller, withCaller } from '../../src/security/caller.js';
-import { currentDeadline, runWithDeadline } from '../../src/limits/deadline.js';
+import { createActor, setup, toPromise } from 'xstate';
+import pino from 'pino';
+import {
+  deferToRecordWrite,
+  flushWrites,
+  keepSessionFact,
+  newHopScope,
+  sessionFact,
+  startEarlyReads,
+  startRead,
+  takeEarlyRead,
+  takeRead,
+  type HopContext,
+} from '../../src/session/hop-context.js';
+import { actor, bindHop } from '../../src/engine/actor-kit.js';
+import type { FlowContext } from '../../src/engine/types.js';
 
-// The caller, the deadline and the hop's scope share one async context: setting one must keep the others.
+const logger = pino({ level: 'silent' });
+
+/** Runs a machine that invokes one actor, bound to `hop` when given; resolves with what the actor was handed. */
+async function runBound(hop: HopContext | undefined): Promise<HopContext | undefined> {
+  const seen: { hop?: HopContext } = {};
+  const machine = setup({
+    actors: {
+      probe: actor(logger, 'probe', async (_input, scope) => {
+        if (scope.hop) seen.hop = scope.hop;
+      }),
+    },
+  }).createMachine({
+    initial: 'probing',
+    states: {
+      probing: { invoke: { src: 'probe', input: { context: {} as FlowContext, event: { type: 'START' } }, onDone: 'done' } },
+      done: { type: 'final' },
+    },
+  });
+  const running = createActor(machine);
+  if (hop) bindHop(running.system, hop);
+  running.start();
+  await toPromise(running);
+  return seen.hop;
+}
+
+// The hop's context is passed explicitly: the conversation binds it to its machine's actor system, and every
+// actor the machine invokes is handed it.
 describe('the hop context', () => {
-  it('keeps the caller, the deadline and the scope through each other and through awaits', async () => {
-    const caller = { msisdn: '+254720000001', channel: 'ussd' };
-    const seen = await withCaller(caller, () =>
-      runInHop(async (scope) =>
-        runWithDeadline(5_000_000, async () => {
-          await sleep(1);
-          return { caller: currentCaller(), deadline: currentDeadline(), scope: currentHop() === scope };
-        }),
-      ),
-    );
-    expect(seen).toEqual({ caller, deadline: 5_000_000, scope: true });
+  it("hands an invoked actor the context bound to its machine's system, the caller, deadline and scope as they are", async () => {
+    const hop: HopContext = { caller: { msisdn: '+254720000001', channel: 'ussd' }, deadline: 5_000_000, scope: newHopScope() };
+    expect(await runBound(hop)).toBe(hop);
   });
 
-  it('gives an inner run its own value and the outer one back after it', async () => {
-    await runWithDeadline(2_000, async () => {
-      await withCaller({ msisdn: '+254720000002', channel: 'sms' }, async () => {
-        // A nested deadline only shortens.
-        expect(await runWithDeadline(3_000, async () => currentDeadline())).toBe(2_000);
-        expect(await runWithDeadline(1_000, async () => currentDeadline())).toBe(1_000);
-        await runInHop(async () => {
-          expect(currentCaller()?.channel).toBe('sms');
-          expect(await withCaller({ msisdn: '+254720000003', channel: 'voice' }, async () => currentCaller()?.channel)).toBe('voice');
-          expect(currentCaller()?.channel).toBe('sms');
-        });
-        expect(currentHop()).toBeUndefined();
-      });
-      expect(currentCaller()).toBeUndefined();
-      expect(currentDeadline()).toBe(2_000);
-    });
-    expect(currentDeadline()).toBeUndefined();
+  it('keeps concurrent machines apart, and gives an unbound machine none', async () => {
+    const a: HopContext = { deadline: 1 };
+    const b: HopContext = { deadline: 2 };
+    const [seenA, seenB, none] = await Promise.all([runBound(a), runBound(b), runBound(undefined)]);
+    expect(seenA).toBe(a);
+    expect(seenB).toBe(b);
+    expect(none).toBeUndefined();
+  });
+
+  it("shares the hop's early reads, facts and deferred writes; outside a hop each runs at once", async () => {
+    const hop: HopContext = { scope: newHopScope() };
+    let reads = 0;
+    const read = async () => ++reads;
+    startRead(hop, 'menu', read);
+    startRead(hop, 'menu', read);
+    expect(await takeRead(hop, 'menu', read)).toBe(1);
+    // Taken: a second take reads again.
+    expect(await takeRead(hop, 'menu', read)).toBe(2);
+    startRead(undefined, 'menu', read);
+    expect(await takeRead(undefined, 'menu', read)).toBe(3);
+
+    startEarlyReads(hop, ['k'], async (key) => `early ${key}`);
+    expect(await takeEarlyRead(hop, 'k')).toBe('early k');
+    expect(takeEarlyRead(hop, 'k')).toBeUndefined();
+    expect(takeEarlyRead(undefined, 'k')).toBeUndefined();
+
+    keepSessionFact(hop, 'pin-salt:1', 'salt');
+    expect(sessionFact(hop, 'pin-salt:1')).toBe('salt');
+    expect(sessionFact(undefined, 'pin-salt:1')).toBeUndefined();
+
+    const written: string[] = [];
+    expect(deferToRecordWrite(hop, async () => written.push('audit'))).toBe(true);
+    expect(deferToRecordWrite(undefined, async () => written.push('never'))).toBe(false);
+    expect(written).toEqual([]);
+    await flushWrites(hop.scope!);
+    expect(written).toEqual(['audit']);
   });
 });
