@@ -1,12 +1,12 @@
 import { fromPromise, type AnyActorRef } from 'xstate';
-
-/** The actor system a machine's actors share (XState's public `actor.system`). */
-type ActorSystemOf = AnyActorRef['system'];
 import { z } from 'zod';
 import type { Logger } from 'pino';
 import { FineractError, OwnershipError } from '../fineract/errors.js';
 import type { FlowContext, FlowEvent } from './types.js';
 import type { HopContext } from '../session/hop-context.js';
+
+/** The actor system a machine's actors share (XState's public `actor.system`). */
+type ActorSystemOf = AnyActorRef['system'];
 
 /**
  * What every registry actor shares: the closed set of error codes flows branch on, and the wrapper that
