@@ -73,6 +73,8 @@ export function trustedSourceList(entries: readonly string[]): BlockList {
 }
 
 const ERROR_LOG_INTERVAL_MS = 5000;
+/** Source addresses whose TRUSTED_SOURCES verdict is kept (`trusted`). */
+const TRUSTED_VERDICTS = 1024;
 const ADMITTED: Admission = Object.freeze({ ok: true });
 
 export function createAbuseLimiter(options: AbuseLimiterOptions): AbuseLimiter {
@@ -82,16 +84,28 @@ export function createAbuseLimiter(options: AbuseLimiterOptions): AbuseLimiter {
   const perMinute = (n: number) => ({ capacity: n, perSecond: n / 60 });
   let lastErrorLog = -Infinity;
 
-  const trusted = (source: string | undefined): boolean => {
-    if (!source) return false;
+  const check = (source: string): boolean => {
     if (isIPv4(source)) return trustedList.check(source, 'ipv4');
     if (isIPv6(source)) return trustedList.check(source, 'ipv6');
     return false;
   };
+  // Every hop asks for its source; `BlockList.check` parses the address each time. A few aggregator addresses
+  // send nearly every hop, so the answers are kept, at most TRUSTED_VERDICTS of them (then forgotten at once).
+  const verdicts = new Map<string, boolean>();
+  const trusted = (source: string | undefined): boolean => {
+    if (!source) return false;
+    let verdict = verdicts.get(source);
+    if (verdict === undefined) {
+      verdict = check(source);
+      if (verdicts.size >= TRUSTED_VERDICTS) verdicts.clear();
+      verdicts.set(source, verdict);
+    }
+    return verdict;
+  };
 
   return {
     trusted,
-    // A promise chain, not an async method: it runs on every hop, and each promise costs a copy of the hop's context.
+    // A promise chain, not an async method: it runs on every hop, and each promise is an allocation and a microtask.
     admit({ source, msisdn }) {
       const specs: (BucketSpec & { bucket: AbuseBucket })[] = [];
       if (msisdn) specs.push({ bucket: 'number', key: abuseKey(keys, 'n', msisdn), ...perMinute(options.numberPerMin) });

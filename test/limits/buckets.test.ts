@@ -112,6 +112,26 @@ describe('abuse limiter', () => {
     expect(abuse.trusted('10.2.0.1')).toBe(false);
   });
 
+  it('answers the same trust for an address however many others came between (its kept verdicts are bounded)', () => {
+    const abuse = createAbuseLimiter({
+      store: createMemoryStore(),
+      keys: createKeys(`${prefix}-abuse-${n++}`),
+      numberPerMin: 2,
+      sourcePerMin: 3,
+      trustedSources: ['10.1.0.0/16', '2001:db8::1'],
+    });
+    for (let round = 0; round < 3; round++) {
+      // 3,000 addresses, more than the verdicts kept, half of them in the trusted subnet.
+      for (let i = 0; i < 3000; i++) {
+        const address = i % 2 === 0 ? `10.1.${i >> 8}.${i & 255}` : `192.0.${i >> 8}.${i & 255}`;
+        expect(abuse.trusted(address)).toBe(i % 2 === 0);
+      }
+      expect(abuse.trusted('2001:db8::1')).toBe(true);
+      expect(abuse.trusted('2001:db8::2')).toBe(false);
+      expect(abuse.trusted('not-an-address')).toBe(false);
+    }
+  });
+
   it('lets requests through when the store is down (the runner answers them politely anyway)', async () => {
     const store = createMemoryStore();
     await store.close();
