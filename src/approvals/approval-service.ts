@@ -10,7 +10,7 @@ import type { Translator } from '../text/i18n.js';
 import { toGsm } from '../text/gsm.js';
 import { FineractError, FineractRejected, OwnershipError } from '../fineract/errors.js';
 import { isInsufficientFunds } from '../fineract/client.js';
-import type { CallOptions, SavingsAccount } from '../fineract/types.js';
+import type { FineractClient } from '../fineract/types.js';
 import { MoneyPaused, type FineractTransferIds, type TransferOutcome, type TransferIntent } from '../money/transfer-service.js';
 import type { HopContext } from '../session/hop-context.js';
 import {
@@ -54,18 +54,8 @@ export class ApprovalRefused extends Error {
   }
 }
 
-/** The Fineract calls the service makes (implemented by the Fineract client). */
-export interface ApprovalFineract {
-  holdAmount(
-    accountId: number,
-    amountCents: number,
-    reason: string,
-    options?: { idempotencyKey?: string } & CallOptions,
-  ): Promise<{ holdId: number }>;
-  releaseAmount(accountId: number, holdId: number, options?: { idempotencyKey?: string } & CallOptions): Promise<void>;
-  findHold(accountId: number, reason: string, call?: CallOptions): Promise<{ holdId: number } | null>;
-  getOwnedSavingsAccount(clientId: number, accountId: number, options?: CallOptions): Promise<SavingsAccount>;
-}
+/** The Fineract calls the service makes (the Fineract client's own). */
+export type ApprovalFineract = Pick<FineractClient, 'holdAmount' | 'releaseAmount' | 'findHold' | 'getOwnedSavingsAccount'>;
 
 /** The transfer service's one entry point the approvals use (exactly once by the intent's id). */
 export interface ApprovalTransfers {
