@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { atSession, startTestServer, type TestServer } from '../helpers/server.js';
-import { holdLockAsDeadProcess, jobsDone, POLITE, transferPosts } from '../helpers/money.js';
+import { holdLockAsDeadProcess, jobsDone, ledgerCents, POLITE, transferPosts } from '../helpers/money.js';
 import { DEMO_SAVINGS } from '../../src/sandbox/index.js';
 
 /**
@@ -27,8 +27,7 @@ afterAll(async () => {
   await server?.close();
 });
 
-const bank = () => server.services.sandbox!.bank;
-const ledger = (id: number) => bank().balance(bank().savingsAccount(id)!);
+const ledger = (id: number) => ledgerCents(server, id);
 
 /** Amina asks for a payment of `amount` from Duma Traders to Baraka: an approval Baraka must give. */
 async function raise(amount: string) {

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { atSession, startTestServer, type TestServer } from '../helpers/server.js';
-import { holdLockAsDeadProcess, jobsDone, POLITE, sessionContext, transferPosts } from '../helpers/money.js';
+import { availableCents, holdLockAsDeadProcess, jobsDone, ledgerCents, POLITE, sessionContext, transferPosts } from '../helpers/money.js';
 import { maskName, sessionIntent } from '../../src/engine/registry-money.js';
 import type { TransferIntent } from '../../src/money/transfer-service.js';
 import type { CashCustomer } from '../../src/agents/agent-service.js';
@@ -32,9 +32,8 @@ afterAll(async () => {
   await server?.close();
 });
 
-const bank = () => server.services.sandbox!.bank;
-const available = (id: number) => bank().availableBalance(bank().savingsAccount(id)!);
-const ledger = (id: number) => bank().balance(bank().savingsAccount(id)!);
+const available = (id: number) => availableCents(server, id);
+const ledger = (id: number) => ledgerCents(server, id);
 
 /** Every SMS to `to` that names `ref`, once no job is due or running (the resolution and the SMS jobs ran). */
 async function smsAbout(to: string, ref: string): Promise<string[]> {

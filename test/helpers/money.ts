@@ -31,10 +31,21 @@ export async function jobsDone(s: TestServer): Promise<void> {
 export const transferPosts = (s: TestServer) =>
   s.services.sandbox!.control.requests.filter((r) => r.method === 'POST' && r.path.endsWith('/accounttransfers'));
 
+/** A savings account's ledger balance in the sandbox, in minor units. */
+export function ledgerCents(s: TestServer, accountId: number): number {
+  const bank = s.services.sandbox!.bank;
+  return bank.balance(bank.savingsAccount(accountId)!);
+}
+
+/** A savings account's available balance in the sandbox (holds taken off), in minor units. */
+export function availableCents(s: TestServer, accountId: number): number {
+  const bank = s.services.sandbox!.bank;
+  return bank.availableBalance(bank.savingsAccount(accountId)!);
+}
+
 /** A savings account's ledger balance in the sandbox, in major units. */
 export function balance(s: TestServer, accountId: number): number {
-  const bank = s.services.sandbox!.bank;
-  return bank.balance(bank.savingsAccount(accountId)!) / 100;
+  return ledgerCents(s, accountId) / 100;
 }
 
 /** Amina's dial, PIN, Send money to Baraka and `amount`: the session rests on the PIN confirmation. */
