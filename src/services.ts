@@ -33,7 +33,7 @@ import { createImplementations } from './engine/registry.js';
 import { loadFlowVersions, type FlowVersions } from './engine/flow-versions.js';
 import { TurnRunner } from './engine/turn-runner.js';
 import { tellLostConfirmation } from './engine/registry-money.js';
-import { tellLostCashIn } from './engine/registry-agents.js';
+import { tellLostCashIn, tellLostCashOut } from './engine/registry-agents.js';
 import { tellLostApproval } from './engine/registry-approvals.js';
 import { ussdProfile } from './channels/ussd-screen.js';
 import { voiceProfile } from './channels/voice-render.js';
@@ -572,6 +572,7 @@ export async function createServices(
       // (an agent's cash-in too), or the approval its first run raised; a retried approval, what its record knows.
       tellLostConfirmation: async (context, actor) => {
         if (actor === 'agentCashIn') return tellLostCashIn(agents, context);
+        if (actor === 'agentCashOut') return tellLostCashOut(agents, context);
         if (actor === 'approveRequest') return tellLostApproval(approvals, context);
         return tellLostConfirmation({ transfers, mandates: { registry: mandates, approvals } }, context);
       },

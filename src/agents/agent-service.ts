@@ -84,7 +84,7 @@ export interface AgentServiceDeps {
   limiter: AgentLimiter;
   fineract: Pick<FineractClient, 'findClientByPhone' | 'getClient' | 'listAccounts' | 'getOwnedSavingsAccount' | 'hasIdentifier'>;
   transfers: Pick<TransferService, 'execute' | 'tellLater'>;
-  approvals: Pick<ApprovalService, 'request' | 'get' | 'waitingFor'>;
+  approvals: Pick<ApprovalService, 'request' | 'get' | 'waitingFor' | 'raised' | 'voidRequest'>;
   queue: JobQueue;
   translator: Translator;
   audit: AuditTrail;
@@ -101,6 +101,9 @@ export interface AgentServiceDeps {
   /** The cash-out fee schedule (flows/fees/agent-fees.yaml); none: no fees. */
   fees?: FeeSchedule;
 }
+
+/** The key of the approval a cash-out request raises (`ApprovalRequest.key`), from the request's id. */
+const cashOutKey = (id: string) => `cash-out:${id}`;
 
 /** The 4-digit code of a cash-out: the agent reads it from their SMS, the customer from theirs. */
 export function cashOutCode(secret: string, approvalId: string): string {
@@ -240,15 +243,21 @@ export class AgentService {
 
   /**
    * Cash-out request: the limits as they stand (reserved only when the customer's confirmation executes it),
-   * then an approval the customer alone can give, with the amount held on the customer's savings.
+   * then an approval the customer alone can give, with the amount held on the customer's savings. `id` is the
+   * request's id, fixed by the agent's confirmation screen: a hop that runs again (its first run died after
+   * raising the request) gets the request raised, and a retry that finds the first run still holding the
+   * session asks `tellLostCashOut` (threat T29).
    */
   async requestCashOut(
     agent: AgentRecord,
     customer: CashCustomer,
     cents: number,
     requester: { msisdn: string; lang: string; label: string; officeId: number; idChecked?: boolean },
+    id: string,
     hop?: HopContext,
   ): Promise<ApprovalRecord> {
+    const raised = await this.deps.approvals.raised(cashOutKey(id));
+    if (raised) return raised;
     if (this.idCheck && !requester.idChecked) throw new AgentRefusal('id-unchecked');
     await this.check(agent, customer, 'out', cents, hop);
     // One open request per agent and customer: an agent cannot pile up requests (and holds on the customer's
@@ -282,9 +291,19 @@ export class AgentService {
         required: 1,
         rule: `agent:${agent.clientId} store ${agent.storeNumber} cash-out`,
         ttlMs: this.deps.cashOutTtlMs,
+        key: cashOutKey(id),
       },
       hop,
     );
+  }
+
+  /**
+   * A retry of the agent's cash-out confirmation whose first run still holds the session lock (its process
+   * died, or it is slow; threat T29): the request that run raised, or undefined when it raised none, and from
+   * then on it cannot raise one (`ApprovalService.voidRequest`: a run still going refuses and releases its hold).
+   */
+  async tellLostCashOut(customer: CashCustomer, id: string): Promise<ApprovalRecord | undefined> {
+    return this.deps.approvals.voidRequest(cashOutKey(id), customer.accountId);
   }
 
   /**

@@ -400,6 +400,10 @@ export class RedisApprovalService implements ApprovalService {
     return undefined;
   }
 
+  raised(key: string): Promise<ApprovalRecord | undefined> {
+    return this.get(approvalIdFor(key));
+  }
+
   async settle(id: string): Promise<void> {
     const record = await this.get(id);
     if (!record) {

@@ -124,6 +124,8 @@ export interface ApprovalService {
    * a requester that died before writing the record is released by the `approval-settle` job).
    */
   voidRequest(key: string, accountId: number): Promise<ApprovalRecord | undefined>;
+  /** The approval a request with `key` raised, if any (a retry of the requesting hop answers it instead of asking again). */
+  raised(key: string): Promise<ApprovalRecord | undefined>;
   /** An approver agrees (their PIN was checked by the caller); executes once the k-th approval is given. */
   approve(id: string, approverClientId: number, hop?: HopContext): Promise<DecisionResult>;
   reject(id: string, approverClientId: number, reason: string, hop?: HopContext): Promise<DecisionResult>;

@@ -159,6 +159,15 @@ export const requireCustomer = (context: FlowContext) => {
 export const MONEY_ACTORS: ReadonlySet<string> = new Set(['transferMoney', 'transferWithCode', 'agentCashIn', 'approveRequest']);
 
 /**
+ * Actors confirmed by a PIN that move no money themselves but record a request under an id their confirmation
+ * screen fixed: an agent's cash-out request (held on the customer's savings until the customer confirms). Their
+ * prompt is a confirmation like a money actor's for what the dial string may carry (threat T25) and for a
+ * retry whose first run still holds the session (threat T29: the retry answers what was recorded), but a hop
+ * cut short by the deadline answers the polite end, not "being processed": no SMS would follow it.
+ */
+export const REQUEST_ACTORS: ReadonlySet<string> = new Set(['agentCashOut']);
+
+/**
  * What an actor gets besides its input: `signal` aborts when the hop stops waiting for it (deadline); `hop` is
  * the context of the hop it runs in (caller, deadline, scope: session/hop-context.ts), which the actor passes
  * to the services it calls. Undefined outside a conversation's hop (a machine run by a test on its own).

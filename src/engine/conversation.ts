@@ -4,7 +4,7 @@ import type { FlowInput } from './registry.js';
 import { currentScreenMeta, screenChoices, turnScreen, type RestingState } from './screen.js';
 import type { FlowContext, TurnScreen } from './types.js';
 import { matchKeyword } from './keywords.js';
-import { MONEY_ACTORS, bindHop } from './actor-kit.js';
+import { MONEY_ACTORS, REQUEST_ACTORS, bindHop } from './actor-kit.js';
 import type { HopContext } from '../session/hop-context.js';
 import { CHALLENGE_DIGITS } from '../security/challenge.js';
 
@@ -36,29 +36,32 @@ export class HopDeadlineExceeded extends Error {
   }
 }
 
-/** Ids of the prompt states that confirm a money movement: an event of theirs enters a state invoking a money actor. */
-const confirmStates = new WeakMap<LoadedFlow, ReadonlyMap<string, string>>();
+/** The confirmation prompts of each flow, by state id, with the actor each confirms (`confirmStates`). */
+const confirmStatesOf = new WeakMap<LoadedFlow, ReadonlyMap<string, string>>();
 
 /**
- * The money-confirmation prompts of a flow, derived from the machine (threats T25, T29): each prompt state whose
- * event enters a state invoking a money actor (`MONEY_ACTORS`), with that actor's name.
+ * The confirmation prompts of a flow, derived from the machine (threats T25, T29): each prompt state whose
+ * event enters a state invoking a money actor (`MONEY_ACTORS`) or a recorded request (`REQUEST_ACTORS`), with
+ * that actor's name.
  */
-export function moneyConfirmStates(flow: LoadedFlow): ReadonlyMap<string, string> {
-  const known = confirmStates.get(flow);
+export function confirmStates(flow: LoadedFlow): ReadonlyMap<string, string> {
+  const known = confirmStatesOf.get(flow);
   if (known) return known;
   const ids = new Map<string, string>();
-  const moneyActorOf = (node: { invoke: { src: unknown }[] }) =>
-    node.invoke.map((i) => i.src).find((src): src is string => typeof src === 'string' && MONEY_ACTORS.has(src));
+  const confirmedActorOf = (node: { invoke: { src: unknown }[] }) =>
+    node.invoke
+      .map((i) => i.src)
+      .find((src): src is string => typeof src === 'string' && (MONEY_ACTORS.has(src) || REQUEST_ACTORS.has(src)));
   for (const id of flow.screens.keys()) {
     const node = flow.machine.getStateNodeById(id);
     for (const list of node.transitions.values()) {
       for (const t of list) {
-        const actor = t.target?.map(moneyActorOf).find((src) => src !== undefined);
+        const actor = t.target?.map(confirmedActorOf).find((src) => src !== undefined);
         if (actor && !ids.has(id)) ids.set(id, actor);
       }
     }
   }
-  confirmStates.set(flow, ids);
+  confirmStatesOf.set(flow, ids);
   return ids;
 }
 
@@ -169,16 +172,19 @@ export class Conversation {
     return this.state.status !== 'active';
   }
 
-  /** True when the machine rests on a money-confirmation screen (amount and recipient shown, PIN asked). */
+  /** True when the machine rests on a confirmation screen (amount and recipient shown, PIN asked). */
   get atConfirm(): boolean {
     return this.confirming !== undefined;
   }
 
-  /** The money actor the screen the machine rests on confirms (`moneyConfirmStates`), if it is such a screen. */
+  /**
+   * The actor the screen the machine rests on confirms (`confirmStates`: one that moves money, or a recorded
+   * request), if it is such a screen.
+   */
   get confirming(): string | undefined {
     if (this.ended) return undefined;
     const current = currentScreenMeta(this.flow, this.state);
-    return current && moneyConfirmStates(this.flow).get(current.id);
+    return current && confirmStates(this.flow).get(current.id);
   }
 
   /**
@@ -198,7 +204,8 @@ export class Conversation {
       this.jumpTo(this.history[this.history.length - 1]!);
       return true;
     }
-    const confirming = !!current && moneyConfirmStates(this.flow).has(current.id);
+    const confirmed = current && confirmStates(this.flow).get(current.id);
+    const confirming = confirmed !== undefined && MONEY_ACTORS.has(confirmed);
     if (reserved(keys.home) && this.flow.homeId) {
       const homeValue = this.homeValue();
       if (homeValue !== undefined && this.history.some((v) => sameValue(v, homeValue))) {

@@ -166,16 +166,27 @@ function toAgentFlowError(error: unknown): unknown {
   return error;
 }
 
-/** The cash-in the agent's confirmation screen fixed (rememberCashAmount), or undefined when the session holds none. */
-function cashInOf(context: FlowContext): { customer: CashCustomer; cents: number; movement: CashInMovement } | undefined {
-  const me = context.customer;
+/**
+ * The movement the agent's confirmation screen fixed (rememberCashAmount) in `direction`: its id, customer and
+ * amount, or undefined when the session holds none.
+ */
+function cashOf(context: FlowContext, direction: 'in' | 'out'): { id: string; customer: CashCustomer; cents: number } | undefined {
   const id = String(context.data.cashId ?? '');
   const cents = Number(context.data.cashCents);
   const raw = context.data.cashCustomer;
-  if (!me || context.data.cash !== 'in' || !/^[0-9a-f]{32}$/.test(id) || typeof raw !== 'string') return undefined;
+  if (!context.customer || context.data.cash !== direction || !/^[0-9a-f]{32}$/.test(id) || typeof raw !== 'string') return undefined;
   if (!Number.isSafeInteger(cents) || cents <= 0) return undefined;
+  return { id, customer: JSON.parse(raw) as CashCustomer, cents };
+}
+
+/** The cash-in the agent's confirmation screen fixed (rememberCashAmount), or undefined when the session holds none. */
+function cashInOf(context: FlowContext): { customer: CashCustomer; cents: number; movement: CashInMovement } | undefined {
+  const cash = cashOf(context, 'in');
+  const me = context.customer;
+  if (!cash || !me) return undefined;
+  const { id, customer, cents } = cash;
   return {
-    customer: JSON.parse(raw) as CashCustomer,
+    customer,
     cents,
     movement: {
       id,
@@ -199,6 +210,25 @@ export async function tellLostCashIn(agents: AgentService | undefined, context: 
   return { key: 'transfer.processing', vars: { ref } };
 }
 
+/**
+ * A retry of the cash-out confirmation whose first run still holds the session lock (threat T29): when that run
+ * raised the request, the retry answers it as the run would have ("Request sent", its ref and the minutes
+ * left), and the customer's SMS is the request's own. When it raised none, none can be raised any more
+ * (`AgentService.tellLostCashOut`) and the retry gets the polite end: nothing is held, and the agent's next
+ * try is not refused as a request already waiting. Undefined when the session is at no cash-out confirmation.
+ */
+export async function tellLostCashOut(agents: AgentService | undefined, context: FlowContext): Promise<LostConfirmationAnswer | undefined> {
+  const cash = agents && cashOf(context, 'out');
+  if (!cash) return undefined;
+  const raised = await agents.tellLostCashOut(cash.customer, cash.id);
+  if (!raised || raised.requester.clientId !== context.customer!.clientId) return undefined;
+  return { key: 'agent.cashOutWaiting', vars: { ref: raised.ref, minutes: String(cashOutMinutes(raised)) } };
+}
+
+/** The minutes an agent's cash-out request gives the customer to confirm, as the agent's screen says them (at least 1). */
+const cashOutMinutes = (approval: { expiresAt: number; createdAt: number }) =>
+  Math.max(1, Math.round((approval.expiresAt - approval.createdAt) / 60_000));
+
 export function createAgentImplementations(deps: AgentFlowDeps) {
   const { logger } = deps;
   const service = () => {
@@ -210,6 +240,11 @@ export function createAgentImplementations(deps: AgentFlowDeps) {
     const raw = context.data.cashCustomer;
     if (typeof raw !== 'string') throw new FlowError('unavailable');
     return JSON.parse(raw) as CashCustomer;
+  };
+  const cashIdOf = (context: FlowContext) => {
+    const id = context.data.cashId;
+    if (typeof id !== 'string' || !/^[0-9a-f]{32}$/.test(id)) throw new FlowError('unavailable');
+    return id;
   };
   const cents = (context: FlowContext) => {
     const value = Number(context.data.cashCents);
@@ -284,9 +319,10 @@ export function createAgentImplementations(deps: AgentFlowDeps) {
           // Matched for this very customer (a new customer in the session starts without it).
           idChecked: context.data.idCheckedFor === cashCustomerOf(context).clientId,
         },
+        cashIdOf(context),
         hop,
       );
-      return { ref: approval.ref, minutes: Math.max(1, Math.round((approval.expiresAt - approval.createdAt) / 60_000)) };
+      return { ref: approval.ref, minutes: cashOutMinutes(approval) };
     }),
     fetchFloat: wrap('fetchFloat', async ({ context }, { hop }) => {
       const float = await service().float(await agentOf(context), false, hop);

@@ -106,7 +106,7 @@ export interface TurnRunnerDeps {
    * process died, or it is slow; threat T29): makes sure the outcome of the intent in `context` reaches the
    * customer (by SMS, or on the screen it resolves) and resolves that screen, or undefined when `context`
    * holds no intent it can tell (the retry then gets the polite end of a lock it could not take). `actor` is
-   * the money actor the screen confirms (`moneyConfirmStates`): a transfer, a cash-in, an approval.
+   * the actor the screen confirms (`confirmStates`): a transfer, a cash-in, an approval, a cash-out request.
    */
   tellLostConfirmation?: (context: FlowContext, actor: string) => Promise<LostConfirmationAnswer | undefined>;
 }

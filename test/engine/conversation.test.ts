@@ -3,7 +3,7 @@ import { createActor, fromPromise, type AnyActorLogic, type AnyStateMachine } fr
 import { loadConfig } from '../../src/config.js';
 import { createLogger } from '../../src/logger.js';
 import { createServices, type Services } from '../../src/services.js';
-import { Conversation, moneyConfirmStates } from '../../src/engine/conversation.js';
+import { Conversation, confirmStates } from '../../src/engine/conversation.js';
 import { FlowError } from '../../src/engine/actor-kit.js';
 import { currentScreenMeta } from '../../src/engine/screen.js';
 import type { LoadedFlow } from '../../src/engine/flow-loader.js';
@@ -93,7 +93,7 @@ describe('the banking flow with fake actors (machine.provide)', () => {
   });
 
   it("should know the money confirmation screens from the flow itself, the one-time code prompts and an approver's PIN included (threats T25, T29, T31)", () => {
-    expect([...moneyConfirmStates(banking).keys()].sort()).toEqual([
+    expect([...confirmStates(banking).keys()].sort()).toEqual([
       'banking.approvePin',
       'banking.approvePinRetry',
       'banking.code',
@@ -104,8 +104,18 @@ describe('the banking flow with fake actors (machine.provide)', () => {
       'banking.confirm',
       'banking.confirmRetry',
     ]);
-    expect(moneyConfirmStates(banking).get('banking.approvePin')).toBe('approveRequest');
-    expect(moneyConfirmStates(banking).get('banking.confirm')).toBe('transferMoney');
+    expect(confirmStates(banking).get('banking.approvePin')).toBe('approveRequest');
+    expect(confirmStates(banking).get('banking.confirm')).toBe('transferMoney');
+  });
+
+  it("should know an agent's cash-out request as a confirmation that moves no money, beside the cash-in that does", () => {
+    const agent = services.flows.current('agent')!;
+    expect(Object.fromEntries(confirmStates(agent))).toEqual({
+      'agent.cashInConfirm': 'agentCashIn',
+      'agent.cashInRetry': 'agentCashIn',
+      'agent.cashOutConfirm': 'agentCashOut',
+      'agent.cashOutRetry': 'agentCashOut',
+    });
   });
 });
 
