@@ -6,7 +6,7 @@ import type { JobQueue } from '../jobs/queue.js';
 import { RESOLVE_JOB, SMS_JOB } from '../jobs/catalogue.js';
 import { Counter, Gauge, type Metric } from 'prom-client';
 import { FineractError, FineractRejected, OwnershipError, isReplayedFailure } from '../fineract/errors.js';
-import { INVALID_INSTANCE_TYPE, MAKER_CHECKER_PENDING, isInsufficientFunds } from '../fineract/client.js';
+import { INVALID_INSTANCE_TYPE, MAKER_CHECKER_PENDING, isInsufficientFunds } from '../fineract/rejection-codes.js';
 import type { CallOptions, SavingsAccount } from '../fineract/types.js';
 import { maskMsisdn } from '../logger.js';
 import type { Switches } from '../control/switches.js';

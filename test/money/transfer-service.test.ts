@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import pino from 'pino';
-import { INSUFFICIENT_FUNDS } from '../../src/fineract/client.js';
+import { INSUFFICIENT_FUNDS } from '../../src/fineract/rejection-codes.js';
 import { FineractRejected } from '../../src/fineract/errors.js';
 import { createMemoryQueue } from '../../src/jobs/queue.js';
 import { failureCode, TransferService, type TransferIntent } from '../../src/money/transfer-service.js';
