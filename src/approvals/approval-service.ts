@@ -11,7 +11,7 @@ import { toGsm } from '../text/gsm.js';
 import { FineractError, FineractRejected, OwnershipError } from '../fineract/errors.js';
 import { isInsufficientFunds } from '../fineract/rejection-codes.js';
 import type { FineractClient } from '../fineract/types.js';
-import { MoneyPaused, type FineractTransferIds, type TransferOutcome, type TransferIntent } from '../money/transfer-service.js';
+import { MoneyPaused, type FineractTransferIds, type TransferOutcome, type TransferIntent } from '../money/transfer-types.js';
 import type { HopContext } from '../session/hop-context.js';
 import { isFinal, redisBackend, storeBackend, type Backend, type KeyNames } from './approval-store.js';
 import {
