@@ -9,9 +9,9 @@ import type { Switches } from '../control/switches.js';
 import type { Translator } from '../text/i18n.js';
 import { toGsm } from '../text/gsm.js';
 import { FineractError, FineractRejected, OwnershipError } from '../fineract/errors.js';
-import { isInsufficientFunds } from '../fineract/client.js';
+import { isInsufficientFunds } from '../fineract/rejection-codes.js';
 import type { FineractClient } from '../fineract/types.js';
-import { MoneyPaused, type FineractTransferIds, type TransferOutcome, type TransferIntent } from '../money/transfer-service.js';
+import { MoneyPaused, type FineractTransferIds, type TransferOutcome, type TransferIntent } from '../money/transfer-types.js';
 import type { HopContext } from '../session/hop-context.js';
 import { isFinal, redisBackend, storeBackend, type Backend, type KeyNames } from './approval-store.js';
 import {

@@ -1,4 +1,4 @@
-import type { TransferIntent } from '../money/transfer-service.js';
+import type { TransferIntent } from '../money/transfer-types.js';
 import type { HopContext } from '../session/hop-context.js';
 
 /**

@@ -4,7 +4,7 @@ import type { Keys } from '../session/keys.js';
 import { withLock } from '../session/lock.js';
 import { FineractError } from '../fineract/errors.js';
 import type { CallOptions, Customer, SavingsAccount, SavingsAccountSummary } from '../fineract/types.js';
-import type { TransferIntent } from '../money/transfer-service.js';
+import type { TransferIntent } from '../money/transfer-types.js';
 import { maskName } from '../text/names.js';
 import type { ApprovalParty, ApprovalRecheck, ApprovalRecord, ApprovalService } from './approval.js';
 import type { HopContext } from '../session/hop-context.js';

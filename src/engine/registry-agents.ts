@@ -3,7 +3,7 @@ import { assign, type AnyActorLogic } from 'xstate';
 import { z } from 'zod';
 import type { Logger } from 'pino';
 import type { CountryCode } from 'libphonenumber-js';
-import { MoneyPaused } from '../money/transfer-service.js';
+import { MoneyPaused } from '../money/transfer-types.js';
 import { ApprovalRefused } from '../approvals/approval-service.js';
 import { AgentRefusal, type AgentService, type CashCustomer, type CashInMovement } from '../agents/agent-service.js';
 import type { LimitRule } from '../agents/limits.js';

@@ -4,7 +4,7 @@ import type { Logger } from 'pino';
 import type { ApprovalRecord, ApprovalService, DecisionResult } from '../approvals/approval.js';
 import { REJECT_REASONS } from '../approvals/approval-service.js';
 import type { Mandate } from '../approvals/mandates.js';
-import { MoneyPaused } from '../money/transfer-service.js';
+import { MoneyPaused } from '../money/transfer-types.js';
 import { actor, checkPin, FlowError, requireCustomer, type PinVerifier } from './actor-kit.js';
 import { startRead, takeRead, type HopContext } from '../session/hop-context.js';
 import type { FlowContext, FlowEvent, LostConfirmationAnswer, ViewVars } from './types.js';

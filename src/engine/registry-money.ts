@@ -9,15 +9,9 @@ import type { SimSwapCheck } from '../security/sim-swap.js';
 import type { ChallengeIntent, ChallengeService, IssueResult } from '../security/challenge.js';
 import type { PaidPayees } from '../security/paid-payees.js';
 import { formatAmount } from '../text/i18n.js';
-import {
-  MoneyPaused,
-  parseAmount,
-  payeeOf,
-  toDecimal,
-  type FailureCode,
-  type TransferIntent,
-  type TransferService,
-} from '../money/transfer-service.js';
+import { parseAmount, toDecimal } from '../money/amount.js';
+import type { TransferService } from '../money/transfer-service.js';
+import { MoneyPaused, payeeOf, type FailureCode, type TransferIntent } from '../money/transfer-types.js';
 import { actor, checkPin, FlowError, requireCustomer, toFlowError, type ActorScope, type PinVerifier } from './actor-kit.js';
 import { keepSessionFact, sessionFact, startRead, takeRead, type HopContext } from '../session/hop-context.js';
 import type { FlowContext, FlowEvent, LostConfirmationAnswer, ViewVars } from './types.js';

@@ -3,7 +3,7 @@ import type { Logger } from 'pino';
 import type { ApplicationService, OfferedTerms } from '../origination/applications.js';
 import type { LoanQuote } from '../origination/core.js';
 import { profilePinId, type ProfileService } from '../origination/profiles.js';
-import { parseAmount } from '../money/transfer-service.js';
+import { parseAmount } from '../money/amount.js';
 import { actor, checkPin, FlowError, requireCustomer, type PinVerifier } from './actor-kit.js';
 import { startRead, takeRead, type HopContext } from '../session/hop-context.js';
 import type { Catalogue, ShownLoanProduct } from './catalogue.js';

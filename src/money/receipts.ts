@@ -1,6 +1,6 @@
 import { toGsm } from '../text/gsm.js';
 import type { Translator } from '../text/i18n.js';
-import type { FailureCode, ReceiptWriter, TransferIntent } from './transfer-service.js';
+import type { FailureCode, ReceiptWriter, TransferIntent } from './transfer-types.js';
 
 const REASON_KEYS: Record<FailureCode, string> = {
   insufficient: 'sms.reason.insufficient',

@@ -3,7 +3,7 @@ import { createMemoryQueue, type MemoryQueue } from '../../src/jobs/queue.js';
 import { APPROVAL_SETTLE_JOB, SMS_JOB } from '../../src/jobs/catalogue.js';
 import { ApprovalRefused, createApprovalService, holdReason, type RedisApprovalService } from '../../src/approvals/approval-service.js';
 import type { ApprovalParty, ApprovalRequest } from '../../src/approvals/approval.js';
-import type { TransferIntent } from '../../src/money/transfer-service.js';
+import type { TransferIntent } from '../../src/money/transfer-types.js';
 import { DEMO_SAVINGS } from '../../src/sandbox/index.js';
 import { createLogger } from '../../src/logger.js';
 import { startTestServer, type TestServer } from '../helpers/server.js';

@@ -8,7 +8,7 @@ import { approvalView } from '../../src/admin/mandate-routes.js';
 import type { ApprovalRecord } from '../../src/approvals/approval.js';
 import { mandateProblem, ruleFor, type MandateInput } from '../../src/approvals/mandates.js';
 import { DEMO_SAVINGS } from '../../src/sandbox/index.js';
-import type { TransferIntent } from '../../src/money/transfer-service.js';
+import type { TransferIntent } from '../../src/money/transfer-types.js';
 import { startTestServer, type TestServer } from '../helpers/server.js';
 
 const ALICE = 'alice-token-for-mandate-tests-0123456789';

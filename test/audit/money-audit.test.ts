@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Redis } from 'ioredis';
 import { createMemoryQueue } from '../../src/jobs/queue.js';
-import type { TransferIntent } from '../../src/money/transfer-service.js';
+import type { TransferIntent } from '../../src/money/transfer-types.js';
 import { DEMO_SAVINGS } from '../../src/sandbox/index.js';
 import type { RedisStore } from '../../src/session/redis-store.js';
 import { verifyAudit } from '../../src/audit/verify.js';

@@ -6,7 +6,7 @@
  * service reads (the switch board itself is tested in switch-board.test.ts).
  */
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { MoneyPaused } from '../../src/money/transfer-service.js';
+import { MoneyPaused } from '../../src/money/transfer-types.js';
 import type { Sandbox } from '../../src/sandbox/index.js';
 import { startMoneyRig, stopMoneyRig, transferIntent, transferService, type MoneyRig } from '../money/fixtures.js';
 

@@ -3,7 +3,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { atSession, startTestServer, type TestServer } from '../helpers/server.js';
 import { availableCents, holdLockAsDeadProcess, jobsDone, ledgerCents, POLITE, sessionContext, transferPosts } from '../helpers/money.js';
 import { maskName, sessionIntent } from '../../src/engine/registry-money.js';
-import type { TransferIntent } from '../../src/money/transfer-service.js';
+import type { TransferIntent } from '../../src/money/transfer-types.js';
 import type { CashCustomer } from '../../src/agents/agent-service.js';
 import type { AgentLimiter } from '../../src/agents/limits.js';
 import { ApprovalRefused, approvalIdFor, approvalRefOf, createApprovalService, holdReason } from '../../src/approvals/approval-service.js';

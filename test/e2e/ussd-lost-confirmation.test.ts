@@ -3,7 +3,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { startTestServer, type TestServer } from '../helpers/server.js';
 import { AMINA, balance, holdLockAsDeadProcess, sessionContext, toConfirmation, transferPosts } from '../helpers/money.js';
 import { sessionIntent } from '../../src/engine/registry-money.js';
-import type { TransferIntent } from '../../src/money/transfer-service.js';
+import type { TransferIntent } from '../../src/money/transfer-types.js';
 
 /**
  * Threat T29, finding F1 (docs/resilience.md): a process dies while a transfer's confirming hop (the PIN) runs;

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { HOLD_INSUFFICIENT_BALANCE, MAKER_CHECKER_PENDING, NOT_A_HOLD, isInsufficientFunds } from '../../src/fineract/client.js';
+import { HOLD_INSUFFICIENT_BALANCE, MAKER_CHECKER_PENDING, NOT_A_HOLD, isInsufficientFunds } from '../../src/fineract/rejection-codes.js';
 import { FineractNotFound, FineractRejected, FineractUnavailable } from '../../src/fineract/errors.js';
 import { FineractHttp, type FineractRequester, type HttpMethod, type RequestOptions } from '../../src/fineract/http.js';
 import type { FineractClient } from '../../src/fineract/types.js';

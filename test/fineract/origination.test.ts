@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { CLIENT_DUPLICATE_MOBILE_NO, CLIENT_NOT_ACTIVE } from '../../src/fineract/client.js';
+import { CLIENT_DUPLICATE_MOBILE_NO, CLIENT_NOT_ACTIVE } from '../../src/fineract/rejection-codes.js';
 import { FineractRejected, OwnershipError } from '../../src/fineract/errors.js';
 import type { FineractClient } from '../../src/fineract/types.js';
 import { DEMO_PRODUCTS, type Sandbox } from '../../src/sandbox/index.js';

@@ -1,13 +1,13 @@
 import { afterAll, afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { todayIn } from '../../src/fineract/business-date.js';
+import { type FineractClientOptions } from '../../src/fineract/client.js';
 import {
   INSUFFICIENT_FUNDS,
   INVALID_INSTANCE_TYPE,
   MAKER_CHECKER_PENDING,
   isInsufficientFunds,
-  sanitizeDescription,
-  todayIn,
-  type FineractClientOptions,
-} from '../../src/fineract/client.js';
+} from '../../src/fineract/rejection-codes.js';
+import { sanitizeDescription } from '../../src/fineract/request-values.js';
 import { FineractNotFound, FineractRejected, FineractUnavailable, OwnershipError } from '../../src/fineract/errors.js';
 import type { FineractClient, TransferRequest } from '../../src/fineract/types.js';
 import { addDays, addMonths } from '../../src/sandbox/dates.js';

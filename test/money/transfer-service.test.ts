@@ -1,10 +1,11 @@
 import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import pino from 'pino';
-import { INSUFFICIENT_FUNDS } from '../../src/fineract/client.js';
+import { INSUFFICIENT_FUNDS } from '../../src/fineract/rejection-codes.js';
 import { FineractRejected } from '../../src/fineract/errors.js';
 import { createMemoryQueue } from '../../src/jobs/queue.js';
-import { failureCode, TransferService, type TransferIntent } from '../../src/money/transfer-service.js';
+import { failureCode, TransferService } from '../../src/money/transfer-service.js';
+import type { TransferIntent } from '../../src/money/transfer-types.js';
 import { newTransferKey } from '../../src/engine/registry-money.js';
 import { DEMO_SAVINGS, type Sandbox } from '../../src/sandbox/index.js';
 import { createKeys, type Keys } from '../../src/session/keys.js';
