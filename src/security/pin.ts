@@ -9,14 +9,16 @@ import { withLock } from '../session/lock.js';
 import { remainingMs } from '../limits/deadline.js';
 import { maskMsisdn } from '../logger.js';
 import { Cluster, type Redis } from 'ioredis';
+import { createLockoutStore, policyArgs, type FailOutcome, type LockoutPolicy, type SubjectState } from './lockout.js';
 import {
-  createLockoutStore,
-  LOCKOUT_LUA_FUNCTION,
-  policyArgs,
-  type FailOutcome,
-  type LockoutPolicy,
-  type SubjectState,
-} from './lockout.js';
+  definePinCheck,
+  encodePinRecord,
+  parsePinRecord,
+  SALT_BYTES,
+  toFailOutcome,
+  type PinCheckScript,
+  type PinRecord,
+} from './pin-store.js';
 import {
   deferToRecordWrite,
   forgetEarlyRead,
@@ -150,89 +152,6 @@ const MAX_LOCK_MS = 30 * DAY_MS;
 /** Numbers remembered per customer, so an unlock also frees the numbers that failed for them. */
 const NUMBERS_KEPT = 5;
 
-/** Stored per customer under `keys.pin(clientId)`; neither the PIN nor an unkeyed hash of it. */
-interface PinRecord {
-  v: 1;
-  /** 16 random bytes, base64. */
-  salt: string;
-  /** HMAC-SHA256(pepper, salt || pin), base64. */
-  hash: string;
-}
-
-const SALT_BYTES = 16;
-const HASH_BYTES = 32;
-
-/*
- * The PIN check on Redis, one script on the customer's keys (one slot): the stored record, the lockout and
- * the comparison, then the success reset or the failure count (and the number that failed, for `unlock`),
- * atomically, so concurrent checks of one customer are serialised by Redis itself: no more than maxFailures
- * wrong PINs are ever compared, and a right one never counts as wrong. The HMAC is computed here (the pepper
- * never leaves the process) with the salt the session learned when it read the record (a fact of the
- * session, not a secret); when the record changed since, the script answers with its salt and the check is
- * sent again. Both hashes are compared through SHA-1 so the comparison's time says nothing about the stored
- * hash.
- *
- * KEYS: the PIN record, the customer's lockout hash, the numbers that failed for the customer, and (where it
- * shares the server: not on a Cluster) the calling number's lockout hash: a number locked for any customer
- * compares nothing, so its guesses neither count against the customer nor clear their failures.
- * ARGV: 'fail', now, the lockout policy (6), the salt (base64), the candidate hash (base64), the number ('' for
- * none), the numbers' TTL in ms, how many numbers are kept.
- * Returns {'not-set'}, {'unreadable'}, {'salt', salt}, {'held', until} (the customer locked: nothing compared),
- * {'number-held', until} (the number locked: nothing compared), {'ok', failures and locks forgotten}, or the
- * lockout's fail answer. With the number's key, a right PIN also clears the number's failures and locks, and a
- * wrong one counts on the number in the same step: the fail answer is then the customer's (4 fields, padded
- * with 0) followed by the number's (4 fields), so the check needs no other round trip.
- */
-const PIN_CHECK_LUA =
-  LOCKOUT_LUA_FUNCTION +
-  `
-local raw = redis.call('GET', KEYS[1])
-if not raw then return {'not-set'} end
-local ok, rec = pcall(cjson.decode, raw)
-if not ok or type(rec) ~= 'table' or type(rec.salt) ~= 'string' or type(rec.hash) ~= 'string' then return {'unreadable'} end
-if rec.salt ~= ARGV[9] then return {'salt', rec.salt} end
-local st = {'status', ARGV[2], ARGV[3], ARGV[4], ARGV[5], ARGV[6], ARGV[7], ARGV[8]}
-local numberHad = 0
-if KEYS[4] then
-  local number = lockout(KEYS[4], st)
-  if number[1] == 1 then return {'number-held', number[2]} end
-  numberHad = tonumber(number[3]) + tonumber(number[4])
-end
-local state = lockout(KEYS[2], st)
-if state[1] == 1 then return {'held', state[2]} end
-if redis.sha1hex(rec.hash) == redis.sha1hex(ARGV[10]) then
-  local had = tonumber(state[3]) + tonumber(state[4])
-  if had > 0 then redis.call('DEL', KEYS[2]) end
-  if numberHad > 0 then redis.call('DEL', KEYS[4]) end
-  return {'ok', had}
-end
-if ARGV[11] ~= '' then
-  local list = {}
-  local known = redis.call('GET', KEYS[3])
-  if known then
-    local okList, decoded = pcall(cjson.decode, known)
-    if okList and type(decoded) == 'table' then list = decoded end
-  end
-  local seen = false
-  for _, n in ipairs(list) do if n == ARGV[11] then seen = true end end
-  if not seen then
-    local kept = {ARGV[11]}
-    for _, n in ipairs(list) do if #kept < tonumber(ARGV[13]) then kept[#kept + 1] = n end end
-    redis.call('SET', KEYS[3], cjson.encode(kept), 'PX', ARGV[12])
-  end
-end
-local customer = lockout(KEYS[2], ARGV)
-if not KEYS[4] then return customer end
-local number = lockout(KEYS[4], ARGV)
-return {customer[1], customer[2], customer[3] or 0, customer[4] or 0, number[1], number[2], number[3] or 0, number[4] or 0}`;
-
-/** The script's answer; a fail answer with the number's key carries the number's outcome in fields 4 to 7. */
-type PinCheckReply = [string, (string | number)?, number?, number?, string?, (string | number)?, number?, number?];
-interface PinCheckScript {
-  /** `keyCount` 3, or 4 with the number's lockout hash after the customer's keys. */
-  kiungaPinCheck(keyCount: 3 | 4, ...keysThenArgs: (string | number)[]): Promise<PinCheckReply>;
-}
-
 /** The session fact holding the salt of a customer's PIN record (see `HopScope.facts`). */
 const saltFact = (clientId: ClientId) => `pin-salt:${clientId}`;
 
@@ -280,22 +199,7 @@ export function createPinService(options: PinServiceOptions): PinService {
   function record(pin: string): string {
     if (typeof pin !== 'string' || !format.test(pin)) throw new InvalidPinFormat(`a PIN is ${pinLength} digits`);
     const salt = randomBytes(SALT_BYTES);
-    const value: PinRecord = { v: 1, salt: salt.toString('base64'), hash: digest(salt, pin).toString('base64') };
-    return JSON.stringify(value);
-  }
-
-  function parse(clientId: ClientId, raw: string): { salt: Buffer; hash: Buffer } {
-    try {
-      const value = JSON.parse(raw) as Partial<PinRecord>;
-      if (value.v === 1 && typeof value.salt === 'string' && typeof value.hash === 'string') {
-        const salt = Buffer.from(value.salt, 'base64');
-        const hash = Buffer.from(value.hash, 'base64');
-        if (salt.length === SALT_BYTES && hash.length === HASH_BYTES) return { salt, hash };
-      }
-    } catch {
-      // fall through
-    }
-    throw new Error(`the stored PIN record of client ${clientId} is unreadable`);
+    return encodePinRecord(salt, digest(salt, pin));
   }
 
   const policy: LockoutPolicy = {
@@ -381,13 +285,11 @@ export function createPinService(options: PinServiceOptions): PinService {
   };
 
   const redis = store.kind === 'redis' ? (store as { client?: Redis | Cluster }).client : undefined;
-  // The number of keys is given per call (3, or 4 with the number's lockout where it shares the server).
-  redis?.defineCommand('kiungaPinCheck', { lua: PIN_CHECK_LUA });
-  const pinScript = redis as unknown as PinCheckScript | undefined;
+  const pinScript = redis ? definePinCheck(redis) : undefined;
   // On a Cluster the number's lockout lives in another slot than the customer's keys: it is read before the script.
   const clustered = redis instanceof Cluster;
 
-  /** The check in one script (see PIN_CHECK_LUA); the number's own lockout read alongside it. */
+  /** The check in one script (see PIN_CHECK_LUA in pin-store.ts); the number's own lockout read alongside it. */
   async function scriptedCheck(
     script: PinCheckScript,
     clientId: ClientId,
@@ -410,7 +312,7 @@ export function createPinService(options: PinServiceOptions): PinService {
       // Not learned yet in this session: the record's salt first.
       const raw = await store.get(keys.pin(clientId));
       if (raw === null) return { result: 'not-set' };
-      salt = parse(clientId, raw).salt.toString('base64');
+      salt = parsePinRecord(clientId, raw).salt.toString('base64');
     }
     if (store.kind === 'redis' && (store as { client?: Redis | Cluster }).client?.status !== 'ready') await store.ping();
     const learned = salt;
@@ -488,7 +390,7 @@ export function createPinService(options: PinServiceOptions): PinService {
       if (locked.length > 0) return lockedResult(locked);
       const raw = await store.get(keys.pin(clientId));
       if (raw === null) return { result: 'not-set' };
-      const stored = parse(clientId, raw);
+      const stored = parsePinRecord(clientId, raw);
       const candidate = digest(stored.salt, typeof pin === 'string' ? pin : '');
       if (timingSafeEqual(candidate, stored.hash) && typeof pin === 'string' && format.test(pin)) {
         if (states.some((s) => s.failures > 0 || s.locks > 0)) await Promise.all(subjects.map((key) => lockout.clear(key)));
@@ -579,7 +481,7 @@ export function createPinService(options: PinServiceOptions): PinService {
       if (raw === null) return false;
       let salt: string | undefined;
       try {
-        salt = parse(clientId, raw).salt.toString('base64');
+        salt = parsePinRecord(clientId, raw).salt.toString('base64');
       } catch {
         // An unreadable record: the check itself says so.
       }
@@ -606,11 +508,4 @@ export function createPinService(options: PinServiceOptions): PinService {
       return true;
     },
   };
-}
-
-/** The lockout script's fail answer, as read by the lockout store (`at` 4: the number's, after the customer's). */
-function toFailOutcome(reply: PinCheckReply, at: 0 | 4 = 0): FailOutcome {
-  if (reply[at] === 'wrong') return { kind: 'wrong', left: Number(reply[at + 1]) };
-  const until = Number(reply[at + 1]);
-  return { kind: 'locked', ...(until > 0 ? { until } : {}), locks: Number(reply[at + 2]), fresh: reply[at + 3] === 1 };
 }
