@@ -3,7 +3,7 @@ import type { ClientId } from '../session/keys.js';
 import { LOCKOUT_LUA_FUNCTION, type FailOutcome } from './lockout.js';
 
 /**
- * How a PIN is kept (pin.ts decides, this file stores): the record's format, and on Redis the check of a PIN
+ * How a PIN is kept (pin-service.ts decides, this file stores): the record's format, and on Redis the check of a PIN
  * in one Lua script with the lockout (lockout.ts) and the reading of its answer.
  */
 
@@ -45,7 +45,7 @@ export function parsePinRecord(clientId: ClientId, raw: string): { salt: Buffer;
  * the comparison, then the success reset or the failure count (and the number that failed, for `unlock`),
  * atomically, so concurrent checks of one customer are serialised by Redis itself: no more than maxFailures
  * wrong PINs are ever compared, and a right one never counts as wrong. The HMAC is computed in the process
- * (pin.ts: the pepper never leaves it) with the salt the session learned when it read the record (a fact of the
+ * (pin-service.ts: the pepper never leaves it) with the salt the session learned when it read the record (a fact of the
  * session, not a secret); when the record changed since, the script answers with its salt and the check is
  * sent again. Both hashes are compared through SHA-1 so the comparison's time says nothing about the stored
  * hash.
