@@ -174,7 +174,7 @@ async function main(): Promise<void> {
 
   const { createRedisStore } = await import('../src/session/redis-store.js');
   const { createKeys } = await import('../src/session/keys.js');
-  const { createPinService } = await import('../src/security/pin.js');
+  const { createPinService } = await import('../src/security/pin-service.js');
   const { SYNTHETIC_FIRST_ID, SYNTHETIC_PIN, syntheticMsisdn } = await import('../src/sandbox/synthetic.js');
 
   const children: ChildProcess[] = [];

@@ -40,7 +40,7 @@ import { fileURLToPath } from 'node:url';
 import { Redis } from 'ioredis';
 import { createRedisStore } from '../src/session/redis-store.js';
 import { createKeys } from '../src/session/keys.js';
-import { createPinService } from '../src/security/pin.js';
+import { createPinService } from '../src/security/pin-service.js';
 import { SYNTHETIC_FIRST_ID, SYNTHETIC_PIN } from '../src/sandbox/synthetic.js';
 import { totalCpuSeconds, CPU_TICK_SECONDS } from './proc-cpu.js';
 import type { Journey, LoadOrder, RunResult, VerifyResult } from './load.js';

@@ -204,7 +204,7 @@ export function actor<T>(logger: Logger, name: string, run: (input: ActorInput, 
   });
 }
 
-/** The PIN check the flows use (implemented by security/pin.ts); `caller.hop` is the hop's context. */
+/** The PIN check the flows use (implemented by security/pin-service.ts); `caller.hop` is the hop's context. */
 export interface PinVerifier {
   verify(
     clientId: number,

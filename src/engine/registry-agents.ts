@@ -7,7 +7,7 @@ import { MoneyPaused } from '../money/transfer-types.js';
 import { ApprovalRefused } from '../approvals/approval-service.js';
 import { AgentRefusal, type AgentService, type CashCustomer, type CashInMovement } from '../agents/agent-service.js';
 import type { LimitRule } from '../agents/limits.js';
-import { maskPhone } from './registry-money.js';
+import { maskPhone } from '../text/phone.js';
 import { maskName } from '../text/names.js';
 import { actor, checkPin, FlowError, requireCustomer, type ActorScope, type PinVerifier } from './actor-kit.js';
 import type { SimSwapCheck } from '../security/sim-swap.js';

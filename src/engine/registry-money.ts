@@ -1,22 +1,29 @@
-import { randomBytes } from 'node:crypto';
-import { assign, type AnyActorLogic } from 'xstate';
-import { z } from 'zod';
+import type { AnyActorLogic } from 'xstate';
 import type { Logger } from 'pino';
 import type { CountryCode } from 'libphonenumber-js';
-import { nationalDigits, toE164 } from '../text/phone.js';
+import { toE164 } from '../text/phone.js';
+import { maskName } from '../text/names.js';
 import type { FineractClient } from '../fineract/types.js';
 import type { SimSwapCheck } from '../security/sim-swap.js';
 import type { ChallengeIntent, ChallengeService, IssueResult } from '../security/challenge.js';
 import type { PaidPayees } from '../security/paid-payees.js';
 import { formatAmount } from '../text/i18n.js';
-import { parseAmount, toDecimal } from '../money/amount.js';
+import { parseAmount } from '../money/amount.js';
 import type { TransferService } from '../money/transfer-service.js';
 import { MoneyPaused, payeeOf, type FailureCode, type TransferIntent } from '../money/transfer-types.js';
 import { actor, checkPin, FlowError, requireCustomer, toFlowError, type ActorScope, type PinVerifier } from './actor-kit.js';
 import { keepSessionFact, sessionFact, startRead, takeRead, type HopContext } from '../session/hop-context.js';
-import type { FlowContext, FlowEvent, LostConfirmationAnswer, ViewVars } from './types.js';
-import { accountVar, amountVar, dateVar, type ManifestSet } from './manifest.js';
-import type { Switches } from '../control/switches.js';
+import type { FlowContext, LostConfirmationAnswer } from './types.js';
+import { MONEY_MANIFESTS } from './registry-money-manifest.js';
+import {
+  challengeIntentOf,
+  pendingIntentSchema,
+  resumeOf,
+  sessionIntent,
+  transferIntentOf,
+  type PendingIntent,
+} from './registry-money-intent.js';
+import { createMoneyActions, type MoneyContextDeps } from './registry-money-actions.js';
 import type { ApprovalService } from '../approvals/approval.js';
 import { ApprovalRefused } from '../approvals/approval-service.js';
 import type { MandateRegistry } from '../approvals/mandates.js';
@@ -25,7 +32,8 @@ import type { MandateRegistry } from '../approvals/mandates.js';
  * The money part of the setup() registry: recipients, amounts, loan repayment details and the transfer
  * itself (PIN-confirmed, exactly once), with its step-up: a one-time code by SMS, bound to the intent, when
  * the amount, a first payee or a fresh credential asks for one (threat T31). Flow files name these;
- * behaviour lives here.
+ * behaviour lives here: the actors in this file, the actions and guards in registry-money-actions.ts, the
+ * money intent they share in registry-money-intent.ts, and what they declare in registry-money-manifest.ts.
  */
 
 /** Next instalment and outstanding amount of a loan (implemented by the Fineract client). */
@@ -36,18 +44,15 @@ export interface LoanRepaymentSource {
   ): Promise<{ totalOutstanding: number; nextInstalment?: { dueDate: string; amount: number } }>;
 }
 
-export interface MoneyDeps {
+export interface MoneyDeps extends MoneyContextDeps {
   fineract: FineractClient & LoanRepaymentSource;
   pins: PinVerifier;
   transfers: TransferService;
   logger: Logger;
   /** Server secret (kept for implementations that key derived values; idempotency keys are random). */
   secret: string;
-  defaultCountry: string;
-  currency: string;
   /** Hop budget used when no hop deadline is set (background runs). */
   fallbackBudgetMs: number;
-  limits: { minCents: number; maxCents: number; dailyCents: number };
   /** Asked before money moves (threat T4); a recent SIM swap refuses the transfer. */
   simSwap?: SimSwapCheck;
   /** One-time codes (threat T31). Without them a transfer that needs a code is refused: it fails closed. */
@@ -59,8 +64,6 @@ export interface MoneyDeps {
   stepUp?: { thresholdCents: number; newPayee: boolean };
   /** Who each customer has paid before (OTP_NEW_PAYEE). */
   payees?: PaidPayees;
-  /** The kill switches: while money is off, a money journey is refused at its start and before anything is sent. */
-  switches?: Pick<Switches, 'moneyAllowed'>;
   /**
    * Business accounts (issue 11, threat T15): a money-out from an account with a mandate is raised for approval
    * instead of sent, whoever dials (its owner too); an initiator pays from the business account they are named on.
@@ -68,218 +71,6 @@ export interface MoneyDeps {
   mandates?: {
     registry: Pick<MandateRegistry, 'forAccountId' | 'requestPayment'>;
     approvals: Pick<ApprovalService, 'request' | 'voidRequest'>;
-  };
-}
-
-/** What a money journey is for: `usePurpose` sets it, `purposeIs` tests it. */
-export const PURPOSES = ['send', 'own', 'loan'] as const;
-type Purpose = (typeof PURPOSES)[number];
-/**
- * What a transfer's onDone carries: `done`, `processing` when the outcome will follow by SMS, or `approval` when
- * the source account's mandate holds it for approval (nothing moved yet).
- */
-export const TRANSFER_OUTCOMES = ['done', 'processing', 'approval'] as const;
-
-const purposeParams = z.strictObject({ purpose: z.enum(PURPOSES) });
-const outcomeParams = z.strictObject({ status: z.enum(TRANSFER_OUTCOMES) });
-const counterpartyVar = { max: 30, example: 'Akiba Savings Plus 000000000001', description: 'recipient: masked name, account or loan' };
-/** What a money actor that moves money after a one-time code may still reject with, besides the code's own. */
-const TRANSFER_REFUSALS = ['sim-swap', 'sim-swap-unknown', 'inactive', 'insufficient', 'over-daily', 'money-paused'] as const;
-
-/** Manifests of the money actions, guards and actors. */
-export const MONEY_MANIFESTS = {
-  actors: {
-    loadAccounts: {
-      description: "after the PIN: the customer's savings accounts and loans (loadMenu reads them with the menu's other facts)",
-    },
-    findRecipient: { description: 'finds the customer of the phone number typed', errors: ['unknown-recipient', 'self'] },
-    fetchLoan: { description: "reads the customer's loan: next instalment and outstanding amount", errors: ['no-account'] },
-    checkAmount: {
-      description: 'checks the amount typed against the limits, the balance and, for a loan, what is owed',
-      errors: ['amount-low', 'amount-high', 'over-daily', 'above-outstanding', 'inactive', 'insufficient'],
-    },
-    transferMoney: {
-      description:
-        'PIN-confirmed transfer of the intent fixed on the confirmation screen, exactly once; resolves { status: done | processing }. ' +
-        'When the step-up asks for a code (OTP_THRESHOLD, OTP_NEW_PAYEE, a fresh credential) it moves nothing, sends a code bound to the ' +
-        'intent by SMS and rejects with code-required',
-      // shown by the turn runner when the hop deadline passes while the transfer runs (threat T29)
-      keys: ['transfer.pending'],
-      errors: ['pin-wrong', 'pin-locked', 'pin-not-set', 'code-required', 'code-send-limit', ...TRANSFER_REFUSALS],
-      code: 'asks',
-    },
-    transferWithCode: {
-      description:
-        'checks the one-time code typed against the intent it was sent for (consumed when right), then moves the money exactly once ' +
-        'like transferMoney (the PIN was checked before the code was sent); resolves { status: done | processing }',
-      keys: ['transfer.pending'],
-      errors: ['code-wrong', 'code-exhausted', 'code-expired', 'code-mismatch', ...TRANSFER_REFUSALS],
-      code: 'checks',
-    },
-    resendCode: {
-      description: 'sends the open code of the intent again (the same code, at most 3 sends), or a new one once it has expired',
-      errors: ['code-send-limit'],
-    },
-    cancelCode: { description: "revokes the customer's open payment code: nothing can move with it any more" },
-    findPendingCode: {
-      description:
-        'after the PIN: a payment code still open from an earlier session (a redial within its validity); resolves { pending: true | false } ' +
-        "(loadMenu reads it with the menu's other facts)",
-    },
-  },
-  actions: {
-    rememberAccounts: {
-      description: 'keeps the accounts loaded by loadAccounts: which menu items work for this customer',
-      flags: {
-        hasAccount: 'the customer has a savings account to pay from',
-        hasOwnAccounts: 'the customer has more than one savings account',
-        hasLoan: 'the customer has a loan and an account to repay it from',
-      },
-      views: { account: accountVar },
-      lists: { ownAccounts: { description: "the customer's other savings accounts", row: { account: accountVar } } },
-    },
-    usePurpose: {
-      description: 'starts a money journey: `{ type: usePurpose, params: { purpose: send } }`',
-      params: purposeParams,
-      views: { min: amountVar('smallest amount allowed'), max: amountVar('largest amount allowed'), daily: amountVar('daily limit') },
-    },
-    rememberRecipient: {
-      description: 'keeps the recipient found by findRecipient',
-      views: {
-        counterparty: counterpartyVar,
-        phone: { max: 13, example: '+255711000009', description: 'a phone number, masked for display (0711***002)' },
-      },
-    },
-    chooseOwnAccount: { description: 'keeps the own account chosen (choose event index)', views: { counterparty: counterpartyVar } },
-    rememberLoan: {
-      description: 'keeps the loan read by fetchLoan',
-      flags: { hasInstalment: 'the loan has an instalment to pay' },
-      views: {
-        loan: { max: 12, example: '000000000101', description: 'loan account number' },
-        counterparty: counterpartyVar,
-        outstanding: amountVar('loan outstanding'),
-        instalment: amountVar('next loan instalment'),
-        dueDate: dateVar('next instalment due date'),
-      },
-    },
-    useInstalment: { description: 'takes the next instalment as the amount' },
-    rememberAmount: {
-      description: 'entering the confirmation screen: fixes the money intent (a new idempotency key) with the amount checked',
-      views: {
-        amount: amountVar('the amount to send'),
-        ref: { max: 8, example: 'AB12CD34', description: 'transfer reference shown to customers' },
-      },
-    },
-    rememberAmountProblem: {
-      description: 'after insufficient: the balance available',
-      views: { available: amountVar('available balance') },
-    },
-    rememberTries: {
-      description: 'after code-wrong: how many tries the code has left',
-      views: { triesLeft: { max: 1, example: '2', description: 'one-time code tries left' } },
-    },
-    resumeCode: {
-      description:
-        'after findPendingCode or loadMenu: the intent the open code was sent for becomes the intent of this session (same idempotency key)',
-      views: {
-        amount: amountVar('the amount to send'),
-        counterparty: counterpartyVar,
-        ref: { max: 8, example: 'AB12CD34', description: 'transfer reference shown to customers' },
-      },
-    },
-    rememberReceipt: {
-      description: "keeps the transfer reference (Kiunga's, also in Fineract's description) or, held for approval, who must approve",
-      views: {
-        ref: { max: 8, example: 'AB12CD34', description: 'transfer reference shown to customers' },
-        approvers: { max: 40, example: 'Nyambura-Wairimu K., Baraka O.', description: 'who must approve (masked names)' },
-      },
-    },
-  },
-  guards: {
-    purposeIs: {
-      description: 'the money journey is for this purpose: `{ type: purposeIs, params: { purpose: loan } }`',
-      params: purposeParams,
-    },
-    outcomeIs: {
-      description: "the transfer's outcome on onDone: `{ type: outcomeIs, params: { status: processing } }`",
-      params: outcomeParams,
-    },
-    codePending: {
-      description: 'on findPendingCode or loadMenu onDone: a payment code is still open (the redial resumes at the code prompt)',
-    },
-    moneyOn: { description: 'money movement is switched on (kill switch `money` and `all` on, their state known)' },
-  },
-} as const satisfies ManifestSet;
-
-/**
- * The money intent fixed when the confirmation screen is entered (threat T24): a random idempotency key and
- * exactly what the customer is shown and asked to confirm. Kept in the session context.
- */
-const pendingIntentSchema = z.object({
-  id: z.string().regex(/^[0-9a-f]{32}$/),
-  kind: z.enum(PURPOSES),
-  clientId: z.number().int(),
-  fromAccountId: z.number().int(),
-  toClientId: z.number().int(),
-  toOfficeId: z.number().int(),
-  toAccountId: z.number().int(),
-  toType: z.enum(['savings', 'loan']),
-  amountCents: z.number().int().positive(),
-  currency: z.string().min(3).max(3),
-  counterparty: z.string(),
-  recipientMsisdn: z.string().optional(),
-  /** A business account's owner, when an initiator pays from it (issue 11); absent: the customer's own account. */
-  fromClientId: z.number().int().optional(),
-  fromOfficeId: z.number().int().optional(),
-  /**
-   * The source's currency decimal places, from the read that checked its ownership, activity and balance when
-   * this intent was fixed (checkAmount): present, the transfer does not read the source again.
-   */
-  fromDecimals: z.number().int().min(0).max(6).optional(),
-});
-type PendingIntent = z.infer<typeof pendingIntentSchema>;
-
-/** What a payment code is bound to (threat T31): any other amount, currency, payee or source account voids it. */
-function challengeIntentOf(p: PendingIntent): ChallengeIntent {
-  return {
-    purpose: 'money',
-    clientId: p.clientId,
-    amountCents: p.amountCents,
-    currency: p.currency,
-    payee: payeeOf({ type: p.toType, accountId: p.toAccountId }),
-    source: String(p.fromAccountId),
-  };
-}
-
-/** The intent as the challenge keeps it for a redial (`resume`): ids, amount and the masked label, no secret. */
-function resumeOf(p: PendingIntent): Record<string, string | number> {
-  return Object.fromEntries(Object.entries(p).filter(([, v]) => v !== undefined)) as Record<string, string | number>;
-}
-
-/** The intent fixed on the confirmation screen as the transfer service moves it; `customer` dialled. */
-function transferIntentOf(context: FlowContext, customer: NonNullable<FlowContext['customer']>, pending: PendingIntent): TransferIntent {
-  return {
-    id: pending.id,
-    ref: pending.id.slice(0, 8).toUpperCase(),
-    kind: pending.kind,
-    msisdn: context.msisdn,
-    lang: context.lang,
-    from: {
-      clientId: pending.fromClientId ?? customer.clientId,
-      officeId: pending.fromOfficeId ?? customer.officeId,
-      accountId: pending.fromAccountId,
-    },
-    to: { clientId: pending.toClientId, officeId: pending.toOfficeId, accountId: pending.toAccountId, type: pending.toType },
-    amountCents: pending.amountCents,
-    currency: pending.currency,
-    counterparty: pending.counterparty,
-    recipientMsisdn: pending.recipientMsisdn,
-    senderLabel: maskName(customer.displayName),
-    // The confirmation's read checked the source (and the loan came from the customer's own accounts and
-    // was read with its owner checked): the transfer sends only the POST.
-    ...(pending.fromDecimals !== undefined
-      ? { checked: { sourceDecimalPlaces: pending.fromDecimals, loan: pending.kind === 'loan' } }
-      : {}),
   };
 }
 
@@ -308,20 +99,6 @@ export async function tellLostConfirmation(
   return { key: 'transfer.processing', vars: { ref: intent.ref } };
 }
 
-/** The transfer intent a money journey's context holds for its customer (the confirmation screen's), if any. */
-export function sessionIntent(context: FlowContext): TransferIntent | undefined {
-  const customer = context.customer;
-  const stored = context.data.transfer;
-  if (!customer || typeof stored !== 'string') return undefined;
-  let parsed;
-  try {
-    parsed = pendingIntentSchema.safeParse(JSON.parse(stored));
-  } catch {
-    return undefined;
-  }
-  return parsed.success && parsed.data.clientId === customer.clientId ? transferIntentOf(context, customer, parsed.data) : undefined;
-}
-
 /** A refusal told by SMS when the hop stopped waiting for it. */
 const REFUSALS: Partial<Record<string, FailureCode>> = {
   insufficient: 'insufficient',
@@ -338,25 +115,8 @@ const REFUSALS: Partial<Record<string, FailureCode>> = {
   'money-paused': 'unavailable',
 };
 
-/** A fresh idempotency key: 128 random bits as 32 hex characters (Fineract's column holds 50). */
-export const newTransferKey = () => randomBytes(16).toString('hex');
-type Ctx = { context: FlowContext; event: FlowEvent };
-
 const data = (context: FlowContext) => context.data;
 const num = (value: unknown) => (typeof value === 'number' ? value : Number(value));
-
-/** "Baraka Otieno" -> "Baraka O." (enough for the sender to recognise, not a full identity). */
-export function maskName(displayName: string): string {
-  const [first = '', ...rest] = displayName.trim().split(/\s+/);
-  const last = rest[rest.length - 1];
-  return last ? `${first} ${last[0]!.toUpperCase()}.` : first;
-}
-
-/** "+254711000002" -> "0711***002" for display (national form for numbers of `country`, the deployment's). */
-export function maskPhone(e164: string, country: CountryCode): string {
-  const national = nationalDigits(e164, country);
-  return national.length > 6 ? `${national.slice(0, 4)}***${national.slice(-3)}` : national;
-}
 
 /** The savings account ids the session learned after the PIN (`loadAccounts`), primary first; else undefined. */
 export function savingsFact(hop: HopContext | undefined, clientId: number): number[] | undefined {
@@ -365,37 +125,8 @@ export function savingsFact(hop: HopContext | undefined, clientId: number): numb
   return known === '' ? [] : known.split(',').map(Number);
 }
 
-/** The customer's accounts as the menu reads them after the PIN (`loadAccounts`, `loadMenu`). */
-export type MenuAccounts = Awaited<ReturnType<FineractClient['listAccounts']>>;
-
-/**
- * What `rememberAccounts` (and `rememberMenu`) keep of the accounts: which menu items work for this customer
- * (`hasAccount`, `hasOwnAccounts`, `hasLoan`), the account paid from and the others.
- */
-export function rememberedAccounts(context: FlowContext, out: MenuAccounts): Pick<FlowContext, 'data' | 'view'> {
-  const [primary, ...others] = out.savings;
-  const loan = out.loans[0];
-  return {
-    data: {
-      ...context.data,
-      fromAccountId: primary?.id ?? null,
-      hasAccount: !!primary,
-      hasOwnAccounts: others.length > 0,
-      hasLoan: !!loan && !!primary,
-      loanId: loan?.id ?? null,
-      ownAccount: primary ? `${primary.productName} ${primary.accountNo}` : '',
-    },
-    view: {
-      ...context.view,
-      ownAccounts: others.map((a): ViewVars => ({ account: `${a.productName} ${a.accountNo}`, accountId: a.id })),
-      account: primary ? `${primary.productName} ${primary.accountNo}` : '',
-    },
-  };
-}
-
 export function createMoneyImplementations(deps: MoneyDeps) {
   const { fineract, pins, transfers, logger } = deps;
-  const money = (cents: number) => ({ amount: cents / 100, currency: deps.currency });
 
   /**
    * The account a money journey pays from: the business account chosen from the menu (useBusiness) by one of
@@ -654,158 +385,6 @@ export function createMoneyImplementations(deps: MoneyDeps) {
     ),
   } satisfies Record<keyof typeof MONEY_MANIFESTS.actors, AnyActorLogic>;
 
-  const actions = {
-    rememberAccounts: assign(({ context, event }: Ctx) => rememberedAccounts(context, event.output as MenuAccounts)),
-    /** `{ type: usePurpose, params: { purpose: send } }` on entering a money journey. */
-    usePurpose: assign(({ context }: Ctx, params: z.infer<typeof purposeParams>) => ({
-      // A journey pays from the customer's own account unless useBusiness follows.
-      data: { ...context.data, purpose: params.purpose, amountText: null, business: null },
-      view: {
-        ...context.view,
-        ...(typeof context.data.ownAccount === 'string' ? { account: context.data.ownAccount } : {}),
-        min: money(deps.limits.minCents),
-        max: money(deps.limits.maxCents),
-        daily: money(deps.limits.dailyCents),
-      },
-    })),
-    rememberRecipient: assign(({ context, event }: Ctx) => {
-      const r = event.output as { clientId: number; officeId: number; accountId: number; label: string; msisdn: string };
-      return {
-        data: {
-          ...context.data,
-          toClientId: r.clientId,
-          toOfficeId: r.officeId,
-          toAccountId: r.accountId,
-          counterparty: r.label,
-          recipientMsisdn: r.msisdn,
-        },
-        view: { ...context.view, counterparty: r.label, phone: maskPhone(r.msisdn, deps.defaultCountry as CountryCode) },
-      };
-    }),
-    chooseOwnAccount: assign(({ context, event }: Ctx) => {
-      const rows = context.view.ownAccounts;
-      const row = Array.isArray(rows) ? rows[num(event.index)] : undefined;
-      const customer = context.customer!;
-      return {
-        data: {
-          ...context.data,
-          toClientId: customer.clientId,
-          toOfficeId: customer.officeId,
-          toAccountId: row ? num(row.accountId) : null,
-          counterparty: row ? String(row.account) : '',
-        },
-        view: { ...context.view, counterparty: row ? String(row.account) : '' },
-      };
-    }),
-    rememberLoan: assign(({ context, event }: Ctx) => {
-      const loan = event.output as { accountNo: string; totalOutstanding: number; nextInstalment?: { dueDate: string; amount: number } };
-      const customer = context.customer!;
-      const instalmentCents = loan.nextInstalment ? Math.round(Math.min(loan.nextInstalment.amount, loan.totalOutstanding) * 100) : 0;
-      return {
-        data: {
-          ...context.data,
-          toClientId: customer.clientId,
-          toOfficeId: customer.officeId,
-          toAccountId: num(context.data.loanId),
-          counterparty: `Loan ${loan.accountNo}`,
-          outstandingCents: Math.round(loan.totalOutstanding * 100),
-          instalmentCents,
-          hasInstalment: instalmentCents > 0,
-        },
-        view: {
-          ...context.view,
-          loan: loan.accountNo,
-          counterparty: `Loan ${loan.accountNo}`,
-          outstanding: money(Math.round(loan.totalOutstanding * 100)),
-          instalment: money(instalmentCents),
-          dueDate: loan.nextInstalment ? { date: loan.nextInstalment.dueDate } : '-',
-        },
-      };
-    }),
-    useInstalment: assign(({ context }: Ctx) => ({
-      data: { ...context.data, amountText: toDecimal(num(context.data.instalmentCents)) },
-    })),
-    /**
-     * Entering the confirmation screen fixes a new money intent: a random idempotency key (never derived from
-     * the session id, which aggregators reuse: threat T24) with exactly what the screen shows.
-     */
-    rememberAmount: assign(({ context, event }: Ctx) => {
-      const { cents, from, decimalPlaces } = event.output as {
-        cents: number;
-        from?: { clientId: number; officeId: number; accountId: number };
-        decimalPlaces?: number;
-      };
-      const d = context.data;
-      const customer = context.customer!;
-      // A business account (an initiator paying under its mandate) keeps its owner; the customer's own needs none.
-      const business = from && from.clientId !== customer.clientId ? { fromClientId: from.clientId, fromOfficeId: from.officeId } : {};
-      const transfer: PendingIntent = {
-        id: newTransferKey(),
-        kind: d.purpose as Purpose,
-        clientId: customer.clientId,
-        fromAccountId: from?.accountId ?? num(d.fromAccountId),
-        ...business,
-        toClientId: num(d.toClientId),
-        toOfficeId: num(d.toOfficeId),
-        toAccountId: num(d.toAccountId),
-        toType: d.purpose === 'loan' ? 'loan' : 'savings',
-        amountCents: cents,
-        currency: deps.currency,
-        counterparty: String(d.counterparty ?? ''),
-        ...(d.purpose === 'send' ? { recipientMsisdn: String(d.recipientMsisdn) } : {}),
-        ...(from && decimalPlaces !== undefined ? { fromDecimals: decimalPlaces } : {}),
-      };
-      return {
-        data: { ...d, amountCents: cents, transfer: JSON.stringify(transfer) },
-        view: { ...context.view, amount: money(cents), ref: transfer.id.slice(0, 8).toUpperCase() },
-      };
-    }),
-    rememberAmountProblem: assign(({ context, event }: Ctx) => {
-      const details = (event.error as FlowError | undefined)?.details ?? {};
-      return {
-        view: {
-          ...context.view,
-          available: money(num(details.availableCents ?? 0)),
-        },
-      };
-    }),
-    rememberTries: assign(({ context, event }: Ctx) => ({
-      view: { ...context.view, triesLeft: num((event.error as FlowError | undefined)?.details.triesLeft ?? 0) },
-    })),
-    /** The intent of the open code (a redial) becomes this session's: same idempotency key, same screen. */
-    resumeCode: assign(({ context, event }: Ctx) => {
-      const { transfer } = event.output as { transfer: PendingIntent };
-      return {
-        data: {
-          ...context.data,
-          purpose: transfer.kind,
-          amountCents: transfer.amountCents,
-          counterparty: transfer.counterparty,
-          transfer: JSON.stringify(transfer),
-        },
-        view: {
-          ...context.view,
-          amount: { amount: transfer.amountCents / 100, currency: transfer.currency },
-          counterparty: transfer.counterparty,
-          ref: transfer.id.slice(0, 8).toUpperCase(),
-        },
-      };
-    }),
-    rememberReceipt: assign(({ context, event }: Ctx) => {
-      const out = event.output as { ref: string; approvers?: string };
-      return { view: { ...context.view, ref: out.ref, approvers: out.approvers ?? '' } };
-    }),
-  } satisfies Record<keyof typeof MONEY_MANIFESTS.actions, unknown>;
-
-  const guards = {
-    /** `{ type: purposeIs, params: { purpose: loan } }` */
-    purposeIs: ({ context }: Ctx, params: z.infer<typeof purposeParams>) => context.data.purpose === params.purpose,
-    /** `{ type: outcomeIs, params: { status: processing } }` on a transfer's onDone. */
-    outcomeIs: ({ event }: Ctx, params: z.infer<typeof outcomeParams>) => (event.output as { status?: string })?.status === params.status,
-    codePending: ({ event }: Ctx) => (event.output as { pending?: boolean })?.pending === true,
-    moneyOn: () => deps.switches?.moneyAllowed() ?? true,
-  } satisfies Record<keyof typeof MONEY_MANIFESTS.guards, unknown>;
-
   // The accounts are read early by the store (EngineDeps.warmAccounts: the cached list only, never Fineract).
   const warm = (context: FlowContext, hop: HopContext | undefined) => startRead(hop, 'findPendingCode', () => pendingCode(context));
   /** The reads `loadMenu` makes at once (each taken from the PIN hop's early read when there is one). */
@@ -813,5 +392,5 @@ export function createMoneyImplementations(deps: MoneyDeps) {
     accounts: (context: FlowContext, hop: HopContext | undefined) => takeRead(hop, 'loadAccounts', () => accountsOf(context, hop)),
     pendingCode: (context: FlowContext, hop: HopContext | undefined) => takeRead(hop, 'findPendingCode', () => pendingCode(context)),
   };
-  return { actors, actions, guards, warm, menuReads };
+  return { actors, ...createMoneyActions(deps), warm, menuReads };
 }

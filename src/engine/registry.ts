@@ -4,14 +4,9 @@ import type { Logger } from 'pino';
 import type { FineractClient } from '../fineract/types.js';
 import type { HopContext } from '../session/hop-context.js';
 import type { FlowContext, FlowEvent, ViewVars } from './types.js';
-import {
-  createMoneyImplementations,
-  MONEY_MANIFESTS,
-  rememberedAccounts,
-  type LoanRepaymentSource,
-  type MenuAccounts,
-  type MoneyDeps,
-} from './registry-money.js';
+import { createMoneyImplementations, savingsFact, type LoanRepaymentSource, type MoneyDeps } from './registry-money.js';
+import { MONEY_MANIFESTS } from './registry-money-manifest.js';
+import { rememberedAccounts, type MenuAccounts } from './registry-money-actions.js';
 import {
   actor,
   checkPin,
@@ -45,7 +40,6 @@ import type { AgentService } from '../agents/agent-service.js';
 import type { IdentityService } from '../security/enrolment.js';
 import { accountVar, amountVar, dateVar, type ManifestSet } from './manifest.js';
 import { DEFAULT_COUNTRY, DEFAULT_CURRENCY } from '../constants.js';
-import { savingsFact } from './registry-money.js';
 
 export {
   ANY_ACTOR_ERRORS,

@@ -70,7 +70,7 @@ interface Raw {
 }
 
 // The lockout step of one subject as a Lua function, shared by the lockout script and the PIN check script
-// (pin.ts). key: the subject's hash (n, nx, u, lv, lx); a: op, now, maxFailures, lockMs, hardLockAfter,
+// (pin-store.ts). key: the subject's hash (n, nx, u, lv, lx); a: op, now, maxFailures, lockMs, hardLockAfter,
 // failureWindowMs, memoryMs, maxLockMs. Returns status: {locked, until, failures, locks};
 // fail: {'wrong', left} or {'locked', until, locks, fresh}; lift: {lifted, 0, 0, locks}.
 export const LOCKOUT_LUA_FUNCTION = `

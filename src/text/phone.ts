@@ -61,3 +61,9 @@ export function nationalDigits(e164: string, country: CountryCode): string {
   const n = parsePhoneNumberFromString(e164);
   return n?.country === country ? n.formatNational().replace(/\D/g, '') : e164;
 }
+
+/** "+254711000002" -> "0711***002" for display (national form for numbers of `country`, the deployment's). */
+export function maskPhone(e164: string, country: CountryCode): string {
+  const national = nationalDigits(e164, country);
+  return national.length > 6 ? `${national.slice(0, 4)}***${national.slice(-3)}` : national;
+}

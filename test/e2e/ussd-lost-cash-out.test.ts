@@ -53,7 +53,7 @@ async function raisedByProcessThatDied(session: Awaited<ReturnType<typeof toCash
 const waitingFromChanya = async (clientId: number) =>
   (await server.services.approvals.waitingFor(clientId)).filter((a) => a.kind === 'cash-out' && a.requester.clientId === 3);
 
-describe("a retried cash-out request whose first process died (threat T29)", () => {
+describe('a retried cash-out request whose first process died (threat T29)', () => {
   it('should keep the polite end when the process holding the session raised nothing, and hold nothing', async () => {
     const available = availableCents(server, AMINA.accountId);
     const session = await toCashOutConfirm(AMINA.phone, '200');

@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { startTestServer, type TestServer } from '../helpers/server.js';
 import { AMINA, balance, holdLockAsDeadProcess, sessionContext, toConfirmation, transferPosts } from '../helpers/money.js';
-import { sessionIntent } from '../../src/engine/registry-money.js';
+import { sessionIntent } from '../../src/engine/registry-money-intent.js';
 import type { TransferIntent } from '../../src/money/transfer-types.js';
 
 /**

@@ -8,7 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Pool } from 'undici';
 import { createRedisStore } from '../../src/session/redis-store.js';
 import { createKeys } from '../../src/session/keys.js';
-import { createPinService } from '../../src/security/pin.js';
+import { createPinService } from '../../src/security/pin-service.js';
 import { DEMO_PINS } from '../../src/security/demo-pins.js';
 import { freePort } from '../session/helpers/redis-server.js';
 import { REDIS_URL } from '../helpers/server.js';

@@ -4,7 +4,7 @@ import type { FineractClient } from '../../src/fineract/types.js';
 import { createMemoryQueue } from '../../src/jobs/queue.js';
 import { TransferService } from '../../src/money/transfer-service.js';
 import type { ReceiptWriter, TransferIntent, TransferServiceDeps } from '../../src/money/transfer-types.js';
-import { newTransferKey } from '../../src/engine/registry-money.js';
+import { newTransferKey } from '../../src/engine/registry-money-intent.js';
 import { startSandbox, type Sandbox } from '../../src/sandbox/index.js';
 import { createKeys } from '../../src/session/keys.js';
 import { createRedisStore, type RedisStore } from '../../src/session/redis-store.js';

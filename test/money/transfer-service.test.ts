@@ -6,7 +6,7 @@ import { FineractRejected } from '../../src/fineract/errors.js';
 import { createMemoryQueue } from '../../src/jobs/queue.js';
 import { failureCode, TransferService } from '../../src/money/transfer-service.js';
 import type { TransferIntent } from '../../src/money/transfer-types.js';
-import { newTransferKey } from '../../src/engine/registry-money.js';
+import { newTransferKey } from '../../src/engine/registry-money-intent.js';
 import { DEMO_SAVINGS, type Sandbox } from '../../src/sandbox/index.js';
 import { createKeys, type Keys } from '../../src/session/keys.js';
 import { startMoneyRig, stopMoneyRig, transferIntent, transferService, type MoneyRig } from './fixtures.js';

@@ -15,7 +15,7 @@ import { Redis } from 'ioredis';
 import { generateAuditKeys } from '../../src/audit/checkpoints.js';
 import { createKeys } from '../../src/session/keys.js';
 import { createRedisStore } from '../../src/session/redis-store.js';
-import { createPinService } from '../../src/security/pin.js';
+import { createPinService } from '../../src/security/pin-service.js';
 import { SYNTHETIC_FIRST_ID, SYNTHETIC_PIN } from '../../src/sandbox/synthetic.js';
 import { redisEvidence, registerEvidence, registerSecret, type Evidence } from '../helpers/secret-sentinel.js';
 import { freePort } from '../session/helpers/redis-server.js';

@@ -6,7 +6,7 @@ import { createMemoryQueue, type JobQueue } from '../../src/jobs/queue.js';
 import { createTranslator, type Translator } from '../../src/text/i18n.js';
 import type { AuditEvent } from '../../src/audit/audit.js';
 import type { Customer } from '../../src/fineract/types.js';
-import { createPinService } from '../../src/security/pin.js';
+import { createPinService } from '../../src/security/pin-service.js';
 import { createChallengeService } from '../../src/security/challenge.js';
 import { createIdentityService, SELF_UNLOCKS_PER_DAY, type EnrolmentMode } from '../../src/security/enrolment.js';
 import { pinWeakness } from '../../src/security/pin-rules.js';

@@ -5,7 +5,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { KeyValueStore } from '../../src/session/store.js';
 import { createKeys } from '../../src/session/keys.js';
-import { createPinService, type PinLockNotice, type PinService } from '../../src/security/pin.js';
+import { createPinService } from '../../src/security/pin-service.js';
+import type { PinLockNotice, PinService } from '../../src/security/pin.js';
 
 export const PEPPER = 'test-pepper-0123456789abcdef';
 

@@ -1,7 +1,7 @@
 import { afterAll, describe, expect, it } from 'vitest';
 import { createRedisStore } from '../../src/session/redis-store.js';
 import { createKeys } from '../../src/session/keys.js';
-import { createPinService } from '../../src/security/pin.js';
+import { createPinService } from '../../src/security/pin-service.js';
 import { flushWrites, newHopScope, type HopContext } from '../../src/session/hop-context.js';
 import { PEPPER } from './pin-contract.js';
 import { REDIS_URL, deleteByPrefix, testPrefix } from '../session/helpers/fixtures.js';

@@ -1,7 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { lookupQueries, uncappedFallbackQueries } from '../../src/fineract/phone-lookup.js';
-import { nationalDigits, toE164 } from '../../src/text/phone.js';
-import { maskPhone } from '../../src/engine/registry-money.js';
+import { maskPhone, nationalDigits, toE164 } from '../../src/text/phone.js';
 
 describe('toE164', () => {
   it.each([
