@@ -1,7 +1,10 @@
 import { z } from 'zod';
 import { int, bool, type Setting } from './schemas.js';
 
-/** Defences against abuse of the channel routes: PINs by SMS, per-number and per-source request limits, trusted sources and the SMS reply cap. */
+/**
+ * Defences against abuse of the channel routes: PINs by SMS, per-number and per-source request limits, trusted
+ * sources and the SMS reply cap.
+ */
 export const ABUSE_SETTINGS = {
   SMS_PIN_ENABLED: {
     help:

@@ -1,7 +1,10 @@
 import { z } from 'zod';
 import { int, bool, type Setting } from './schemas.js';
 
-/** Who may do what: the Fineract hook's secret, the admin API's operators and listener, the customers' PINs, lockout and enrolment. */
+/**
+ * Who may do what: the Fineract hook's secret, the admin API's operators and listener, the customers' PINs,
+ * lockout and enrolment.
+ */
 export const ACCESS_SETTINGS = {
   FINERACT_HOOK_SECRET: {
     help:

@@ -2,7 +2,10 @@ import { z } from 'zod';
 import { DEFAULT_COUNTRY } from '../constants.js';
 import { int, bool, type Setting } from './schemas.js';
 
-/** Approvals, agents' cash-out and loan origination (issues 11 and 12), and the USSD code SMS texts tell people to dial. */
+/**
+ * Approvals, agents' cash-out and loan origination (issues 11 and 12), and the USSD code SMS texts tell people
+ * to dial.
+ */
 export const BUSINESS_SETTINGS = {
   APPROVAL_DEFAULT_EXPIRY_S: {
     help:

@@ -2,7 +2,10 @@ import { z } from 'zod';
 import { DEFAULT_COUNTRY } from '../constants.js';
 import { int, url, type Setting } from './schemas.js';
 
-/** The channels and their providers: the hop deadline, USSD screens, call-backs and voice, the default country and language, Africa's Talking, Twilio and outbound messaging. */
+/**
+ * The channels and their providers: the hop deadline, USSD screens, call-backs and voice, the default country
+ * and language, Africa's Talking, Twilio and outbound messaging.
+ */
 export const CHANNEL_SETTINGS = {
   HOP_DEADLINE_MS: {
     help: 'Budget for one USSD hop, from request to reply; a reply always leaves within it.',

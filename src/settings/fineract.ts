@@ -2,7 +2,10 @@ import { z } from 'zod';
 import { DEFAULT_CURRENCY, DEFAULT_TIMEZONE } from '../constants.js';
 import { int, url, productIds, type Setting } from './schemas.js';
 
-/** Fineract: where it is, its service user, the shared rate limits, cache and timeout, the products shown, and the tenant's time zone and currency. */
+/**
+ * Fineract: where it is, its service user, the shared rate limits, cache and timeout, the products shown, and
+ * the tenant's time zone and currency.
+ */
 export const FINERACT_SETTINGS = {
   FINERACT_URL: {
     help:

@@ -1,6 +1,9 @@
 import { int, bool, type Setting } from './schemas.js';
 
-/** Money leaving an account: transfer amounts and daily limit, one-time codes, and when an uncertain transfer stops being resolved. */
+/**
+ * Money leaving an account: transfer amounts and daily limit, one-time codes, and when an uncertain transfer
+ * stops being resolved.
+ */
 export const MONEY_SETTINGS = {
   TRANSFER_MIN: { help: 'Smallest amount one transfer or repayment may move (major units).', default: '10', schema: int(1, 1_000_000_000) },
   TRANSFER_MAX: {

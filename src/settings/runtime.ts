@@ -1,7 +1,10 @@
 import { z } from 'zod';
 import { int, bool, type Setting } from './schemas.js';
 
-/** How a deployment runs: where flows, catalogue and locales are read from, the built-in sandbox, the SIM-swap check, the acknowledged unsafe settings, the simulator and the log level. */
+/**
+ * How a deployment runs: where flows, catalogue and locales are read from, the built-in sandbox, the SIM-swap
+ * check, the acknowledged unsafe settings, the simulator and the log level.
+ */
 export const RUNTIME_SETTINGS = {
   FLOWS_DIR: { help: 'Directory of flow files.', default: 'flows', schema: z.string().min(1) },
   CATALOGUE_FILE: {

@@ -1,7 +1,10 @@
 import { createPrivateKey, createPublicKey, type KeyObject } from 'node:crypto';
 import { z } from 'zod';
 
-/* The schemas the settings of each area (the other files of src/settings/) are read with, and the parsers config.ts shares. */
+/*
+ * The schemas the settings of each area (the other files of src/settings/) are read with, and the parsers
+ * config.ts shares.
+ */
 
 export const csv = (value: string | undefined): string[] =>
   (value ?? '')

@@ -1,6 +1,9 @@
 import { fineractError, paramError } from '../serialize.js';
 
-/* What the origination routes need to create a record: its id, its account number, and the 403 a UNIQUE column raises. */
+/*
+ * What the origination routes need to create a record: its id, its account number, and the 403 a UNIQUE column
+ * raises.
+ */
 
 /** The account number of a new record: its id, zero-padded to nine digits. */
 export const accountNo = (id: number): string => String(id).padStart(9, '0');
