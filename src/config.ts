@@ -2,7 +2,8 @@ import { createPublicKey } from 'node:crypto';
 import { isIP } from 'node:net';
 import { join } from 'node:path';
 import { z } from 'zod';
-import { SETTINGS, csv, ed25519Key, url, type Setting, type SettingName } from './settings.js';
+import { SETTINGS, type SettingName } from './settings.js';
+import { csv, ed25519Key, url, type Setting } from './settings/schemas.js';
 
 export { SETTINGS, settingsMarkdown, withSettingsTable, type SettingName } from './settings.js';
 

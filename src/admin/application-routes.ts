@@ -1,7 +1,8 @@
 import type { Request, Response, Router } from 'express';
 import type { Logger } from 'pino';
 import { z } from 'zod';
-import { APPLICATION_STATES, type Application, type ApplicationService, type ReviewResult } from '../origination/applications.js';
+import { APPLICATION_STATES, type Application, type ReviewResult } from '../origination/application.js';
+import type { ApplicationService } from '../origination/applications.js';
 import { maskMsisdn } from '../logger.js';
 import { operatorName } from './operators.js';
 import { listQuery, listQueryParameters } from './list-query.js';

@@ -1,6 +1,7 @@
 import { assign, type AnyActorLogic } from 'xstate';
 import type { Logger } from 'pino';
-import type { ApplicationService, OfferedTerms } from '../origination/applications.js';
+import type { OfferedTerms } from '../origination/application.js';
+import type { ApplicationService } from '../origination/applications.js';
 import type { LoanQuote } from '../origination/core.js';
 import { profilePinId, type ProfileService } from '../origination/profiles.js';
 import { parseAmount } from '../money/amount.js';

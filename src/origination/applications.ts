@@ -7,10 +7,11 @@ import type { KeyValueStore } from '../session/store.js';
 import { withLock } from '../session/lock.js';
 import type { Keys } from '../session/keys.js';
 import type { Translator } from '../text/i18n.js';
-import { toGsm } from '../text/gsm.js';
+import type { Application, ApplicationState, ApplyRequest, OfferedTerms, ReviewResult } from './application.js';
+import { runApplicationChecks } from './application-checks.js';
+import { applicationSmsText, applicationStatusLine, quoteText } from './application-texts.js';
 import type { CoreLoanStatus, LoanQuote, OriginationCore } from './core.js';
-import { ADULT_AGE, ageOn, validNationalId } from './national-id.js';
-import { profilePinId, type Profile, type ProfileService } from './profiles.js';
+import { profilePinId, type ProfileService } from './profiles.js';
 import { RecordStore } from './records.js';
 import type { HopContext } from '../session/hop-context.js';
 
@@ -29,96 +30,6 @@ import type { HopContext } from '../session/hop-context.js';
  * (externalId = application id); a duplicate of either is read back by its external id. So a repeated approval,
  * two approvals racing, or a crash half-way all end with one client and one loan.
  */
-
-export const APPLICATION_STATES = [
-  'submitted',
-  'declined',
-  'review',
-  'rejected',
-  'withdrawn',
-  'approved',
-  'in-core',
-  'core-approved',
-  'disbursed',
-  'core-rejected',
-  'core-withdrawn',
-  'closed',
-] as const;
-export type ApplicationState = (typeof APPLICATION_STATES)[number];
-/** States still open on Kiunga's side or in Fineract: one application at a time per applicant. */
-export const OPEN_APPLICATION_STATES: readonly ApplicationState[] = ['submitted', 'review', 'approved', 'in-core', 'core-approved'];
-
-/** The catalogue's terms for the product on this channel (what the applicant was offered). */
-export interface OfferedTerms {
-  productId: number;
-  /** The short display name in the applicant's language. */
-  productName: string;
-  minCents: number;
-  maxCents: number;
-  repayments: readonly number[];
-  currency: string;
-}
-
-export interface CheckResult {
-  name: 'catalogue-limits' | 'open-application' | 'core-loans' | 'id-format' | 'age';
-  ok: boolean;
-  /** Why it failed (a reason code with a translated sentence), or what was found. */
-  detail?: string;
-}
-
-export interface Application {
-  /** 32 hex characters: the loan's externalId in Fineract. */
-  id: string;
-  /** 8 characters people read. */
-  ref: string;
-  state: ApplicationState;
-  msisdn: string;
-  lang: string;
-  /** A signed-up applicant's profile; absent for a registered customer. */
-  profileId?: string;
-  /** The Fineract client (a registered customer's, or the one created on approval). */
-  clientId?: number;
-  productId: number;
-  productName: string;
-  principalCents: number;
-  repayments: number;
-  currency: string;
-  quote: LoanQuote;
-  checks: CheckResult[];
-  /** Decline or rejection reason code (`origination.reason.<code>` tells it). */
-  reason?: string;
-  reviewedBy?: string;
-  loanId?: number;
-  channel: string;
-  createdAt: number;
-  updatedAt: number;
-  version: number;
-}
-
-export interface ApplyRequest {
-  msisdn: string;
-  lang: string;
-  channel: string;
-  /** A signed-up profile, or a registered customer's client id. */
-  profile?: Profile;
-  clientId?: number;
-  terms: OfferedTerms;
-  principalCents: number;
-  repayments: number;
-  /** The quote shown (and sent by SMS) before the PIN. */
-  quote: LoanQuote;
-  /** The hop it is made in (session/hop-context.ts), whose deadline the checks' Fineract reads are given. */
-  hop?: HopContext;
-}
-
-export type ReviewResult =
-  | { outcome: 'done'; application: Application }
-  /** In Fineract's hands already, or already decided the same way: answered as it is (idempotent). */
-  | { outcome: 'unchanged'; application: Application }
-  | { outcome: 'conflict'; application: Application }
-  | { outcome: 'not-found' }
-  /** Approved, but Fineract could not be reached: the application stays approved and is sent again later. */
-  | { outcome: 'core-unavailable'; application: Application };
 
 export interface ApplicationServiceOptions {
   store: KeyValueStore;
@@ -193,19 +104,7 @@ export class ApplicationService {
     repayments: number,
     quote: LoanQuote,
   ): Promise<void> {
-    const { translator } = this.options;
-    const l = translator.languages.includes(lang) ? lang : translator.fallback;
-    const money = (cents: number) => translator.formatAmount(l, cents / 100, quote.currency);
-    const text = toGsm(
-      translator.t(l, 'origination.sms.quote', {
-        product: terms.productName,
-        amount: money(principalCents),
-        repayments,
-        instalment: money(quote.instalmentCents),
-        total: money(quote.totalRepaymentCents),
-        cost: money(quote.totalCostCents),
-      }),
-    );
+    const text = quoteText(this.options.translator, lang, terms, principalCents, repayments, quote);
     await this.options.queue.add(SMS_JOB, { to: msisdn, text }).catch((error: unknown) => {
       this.options.logger.warn({ err: { type: (error as Error)?.name } }, 'quote SMS not queued');
     });
@@ -246,7 +145,7 @@ export class ApplicationService {
       const others = await this.forApplicant(request.msisdn, 20);
       await this.records.create(application);
       await this.audited('application.submitted', application, { product: application.productId, amountMinor: application.principalCents });
-      const checks = await this.runChecks(application, request, others);
+      const checks = await runApplicationChecks(application, request, others, this.options);
       const failed = checks.find((c) => !c.ok);
       const { record } = await this.records.update(application.id, (a) =>
         a.state !== 'submitted'
@@ -263,43 +162,6 @@ export class ApplicationService {
       }
       return result;
     });
-  }
-
-  private async runChecks(application: Application, request: ApplyRequest, others: Application[]): Promise<CheckResult[]> {
-    const { terms } = request;
-    const checks: CheckResult[] = [];
-    const within =
-      application.principalCents >= terms.minCents &&
-      application.principalCents <= terms.maxCents &&
-      terms.repayments.includes(application.repayments);
-    checks.push({ name: 'catalogue-limits', ok: within, ...(within ? {} : { detail: 'out-of-range' }) });
-    const open = others.find((a) => OPEN_APPLICATION_STATES.includes(a.state));
-    checks.push({ name: 'open-application', ok: !open, ...(open ? { detail: 'open-application' } : {}) });
-    if (application.clientId !== undefined) {
-      try {
-        const loans = await this.options.core.openLoans(application.clientId, { hop: request.hop });
-        const overdue = loans.some((l) => l.overdue);
-        const same = loans.some((l) => l.productId === application.productId);
-        checks.push({
-          name: 'core-loans',
-          ok: !overdue && !same,
-          ...(overdue ? { detail: 'arrears' } : same ? { detail: 'active-loan' } : {}),
-        });
-      } catch {
-        // Unknown is not a pass: the reviewer sees it and decides.
-        checks.push({ name: 'core-loans', ok: true, detail: 'not-checked' });
-      }
-    } else checks.push({ name: 'core-loans', ok: true, detail: 'no-client' });
-    const profile = request.profile;
-    if (profile) {
-      const idOk = profile.nationalId !== undefined && validNationalId(profile.country, profile.nationalId) === profile.nationalId;
-      checks.push({ name: 'id-format', ok: idOk, ...(idOk ? {} : { detail: 'id-format' }) });
-      const adult = profile.birthDate !== undefined && ageOn(profile.birthDate, this.options.today()) >= ADULT_AGE;
-      checks.push({ name: 'age', ok: adult, ...(adult ? {} : { detail: 'under-age' }) });
-    } else {
-      checks.push({ name: 'id-format', ok: true, detail: 'on-file' }, { name: 'age', ok: true, detail: 'on-file' });
-    }
-    return checks;
   }
 
   /** The applicant withdraws an application that has not gone to Fineract yet. */
@@ -471,35 +333,12 @@ export class ApplicationService {
 
   /** The one line an applicant reads about an application (USSD list, SMS status). */
   statusLine(application: Application): string {
-    const { translator } = this.options;
-    const lang = this.langOf(application);
-    return translator.t(lang, `origination.status.${application.state}`, this.vars(application, lang));
-  }
-
-  private langOf(application: Application): string {
-    const { translator } = this.options;
-    return translator.languages.includes(application.lang) ? application.lang : translator.fallback;
-  }
-
-  private vars(application: Application, lang: string): Record<string, string | number> {
-    const { translator } = this.options;
-    const reasonKey = `origination.reason.${application.reason ?? 'rejected'}`;
-    return {
-      ref: application.ref,
-      product: application.productName,
-      amount: translator.formatAmount(lang, application.principalCents / 100, application.currency),
-      why:
-        translator.has(lang, reasonKey) || translator.has(translator.fallback, reasonKey)
-          ? translator.t(lang, reasonKey)
-          : (application.reason ?? ''),
-      dial: this.options.ussdCode,
-    };
+    return applicationStatusLine(this.options, application);
   }
 
   /** The SMS of one transition, in the applicant's language (GSM-7). */
   smsText(application: Application, event: string): string {
-    const lang = this.langOf(application);
-    return toGsm(this.options.translator.t(lang, `origination.sms.${event}`, this.vars(application, lang)));
+    return applicationSmsText(this.options, application, event);
   }
 
   private async tell(application: Application, event: string): Promise<void> {

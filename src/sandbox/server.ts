@@ -13,11 +13,13 @@ import { addSyntheticCustomers } from './synthetic.js';
 import { parseBasic, readJsonBody, write } from './http-io.js';
 import { HttpError, Router, type RouteContext } from './router.js';
 import { businessDateRoutes } from './routes/business-date.js';
+import { clientCreationRoutes } from './routes/client-creation.js';
 import { clientRoutes } from './routes/clients.js';
 import { holdRoutes } from './routes/holds.js';
+import { loanApplicationRoutes } from './routes/loan-applications.js';
+import { loanCommandRoutes } from './routes/loan-commands.js';
 import { loanRoutes } from './routes/loans.js';
 import { moneyRoutes, unknownCommand } from './routes/money.js';
-import { originationRoutes } from './routes/origination.js';
 import { officeRoutes, productRoutes } from './routes/products.js';
 import { handleControlRequest } from './routes/sandbox-control.js';
 import { savingsRoutes } from './routes/savings.js';
@@ -88,7 +90,9 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
     ...clientRoutes,
     ...savingsRoutes,
     ...loanRoutes,
-    ...originationRoutes,
+    ...clientCreationRoutes,
+    ...loanApplicationRoutes,
+    ...loanCommandRoutes,
     ...moneyRoutes,
     ...holdRoutes,
     ...transferRoutes,

@@ -2,7 +2,9 @@ import { cp, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { lint, readFineractProducts, type LintMessage } from '../../src/authoring/lint.js';
+import { lint } from '../../src/authoring/lint.js';
+import { readFineractProducts } from '../../src/authoring/lint-catalogue.js';
+import type { LintMessage } from '../../src/authoring/lint-report.js';
 import { runAuthoringCommand } from '../../src/authoring/cli.js';
 import { loadConfig } from '../../src/config.js';
 

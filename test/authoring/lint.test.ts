@@ -3,7 +3,8 @@ import { mkdtemp, readFile, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { formatLintMessage, lint, type LintReport } from '../../src/authoring/lint.js';
+import { lint } from '../../src/authoring/lint.js';
+import { formatLintMessage, type LintReport } from '../../src/authoring/lint-report.js';
 import { runAuthoringCommand } from '../../src/authoring/cli.js';
 
 const FIXTURES = 'test/authoring/fixtures';

@@ -11,7 +11,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DEMO, DEMO_UNKNOWN_MSISDN } from '../../src/sandbox/demo-data.js';
-import type { OfferedTerms } from '../../src/origination/applications.js';
+import type { OfferedTerms } from '../../src/origination/application.js';
 import { offeredTerms } from '../../src/engine/registry-origination.js';
 import { profilePinId, SignupRefused, type Profile } from '../../src/origination/profiles.js';
 import { atSession, startTestServer, type TestServer } from '../helpers/server.js';

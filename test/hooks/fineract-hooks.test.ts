@@ -2,7 +2,7 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { startTestServer, type TestServer } from '../helpers/server.js';
 import { call, savingsTxnBody } from '../sandbox/api.js';
 import { hookEventKey, loanHookEventKey } from '../../src/hooks/fineract-hooks.js';
-import type { Application } from '../../src/origination/applications.js';
+import type { Application } from '../../src/origination/application.js';
 
 /**
  * Fineract hooks → SMS alerts (threat T20): the secret in the URL path is the only authenticity (Fineract

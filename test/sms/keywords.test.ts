@@ -137,7 +137,8 @@ describe('docs/flows.md', () => {
     const { mkdtemp, rm, writeFile } = await import('node:fs/promises');
     const { tmpdir } = await import('node:os');
     const { join } = await import('node:path');
-    const { lint, formatLintMessage } = await import('../../src/authoring/lint.js');
+    const { lint } = await import('../../src/authoring/lint.js');
+    const { formatLintMessage } = await import('../../src/authoring/lint-report.js');
     const doc = readFileSync('docs/flows.md', 'utf8');
     const flow = [...doc.matchAll(/```yaml\n([\s\S]*?)```/g)].map((m) => m[1]!).find((b) => /^id: /m.test(b) && /keywords:/.test(b));
     expect(flow).toBeDefined();
