@@ -213,7 +213,7 @@ export const SERVER_TEXTS = {
   },
   origination: {
     description:
-      'loan applications (issue 12, src/origination/applications.ts): the quote by SMS, the SMS of each status change, and the ' +
+      'loan applications (issue 12, src/origination/applications.ts and application-texts.ts): the quote by SMS, the SMS of each status change, and the ' +
       'status lines of LOAN / MKOPO / PRET; a decline names the reason and what to do next',
     keys: [
       'origination.status.submitted',
