@@ -3,10 +3,10 @@ import type { KeyValueStore } from '../session/store.js';
 import { FINAL_APPROVAL_STATES, type ApprovalRecord, type ApprovalState } from './approval.js';
 
 /**
- * Where approval records live (approval-service.ts decides, this file stores): a record per approval, a
- * sorted set per state and per approver waiting, each change a compare-and-set on the record's version. On
- * Redis each step is one Lua script (record, indexes and the void mark move together); on the in-process
- * store the same steps run serialised in this process.
+ * Where approval records live (approval-service.ts decides, approval-records.ts reads and changes them through
+ * the backends of this file): a record per approval, a sorted set per state and per approver waiting, each
+ * change a compare-and-set on the record's version. On Redis each step is one Lua script (record, indexes and
+ * the void mark move together); on the in-process store the same steps run serialised in this process.
  */
 
 /** Most closed approvals listed per state (the oldest drop off the list, never off the audit trail). */

@@ -1,4 +1,5 @@
-import type { TransferIntent } from '../money/transfer-types.js';
+import type { FineractClient } from '../fineract/types.js';
+import type { TransferIntent, TransferOutcome } from '../money/transfer-types.js';
 import type { HopContext } from '../session/hop-context.js';
 
 /**
@@ -151,3 +152,11 @@ export type ApprovalRecheck = (approval: ApprovalRecord, hop?: HopContext) => Pr
  * flow can skip it: true when the approver passed it.
  */
 export type ApprovalConfirm = (approval: ApprovalRecord, approverClientId: number) => Promise<boolean>;
+
+/** The Fineract calls the approval service makes (the Fineract client's own). */
+export type ApprovalFineract = Pick<FineractClient, 'holdAmount' | 'releaseAmount' | 'findHold' | 'getOwnedSavingsAccount'>;
+
+/** The transfer service's one entry point the approvals use (exactly once by the intent's id). */
+export interface ApprovalTransfers {
+  execute(intent: TransferIntent, deadlineAt: number, options?: { hop?: HopContext }): Promise<TransferOutcome>;
+}

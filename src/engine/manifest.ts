@@ -156,7 +156,7 @@ export const SERVER_TEXTS = {
   approvalSms: {
     description:
       'the SMS of each approval transition: to the approvers when asked and before expiry, to everyone concerned when approved, ' +
-      'rejected, expired, cancelled, sent or failed (src/approvals/approval-service.ts); a kind may override one as approval.sms.<kind>.<event>',
+      'rejected, expired, cancelled, sent or failed (src/approvals/approval-notices.ts); a kind may override one as approval.sms.<kind>.<event>',
     keys: [
       'approval.sms.requested',
       'approval.sms.warn',

@@ -1,7 +1,8 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
 import { createMemoryQueue, type MemoryQueue } from '../../src/jobs/queue.js';
 import { APPROVAL_SETTLE_JOB, SMS_JOB } from '../../src/jobs/catalogue.js';
-import { ApprovalRefused, createApprovalService, holdReason, type RedisApprovalService } from '../../src/approvals/approval-service.js';
+import { ApprovalRefused, createApprovalService, type RedisApprovalService } from '../../src/approvals/approval-service.js';
+import { holdReason } from '../../src/approvals/approval-refs.js';
 import type { ApprovalParty, ApprovalRequest } from '../../src/approvals/approval.js';
 import type { TransferIntent } from '../../src/money/transfer-types.js';
 import { DEMO_SAVINGS } from '../../src/sandbox/index.js';

@@ -7,7 +7,8 @@ import { maskName } from '../../src/text/names.js';
 import type { TransferIntent } from '../../src/money/transfer-types.js';
 import type { CashCustomer } from '../../src/agents/agent-service.js';
 import type { AgentLimiter } from '../../src/agents/limits.js';
-import { ApprovalRefused, approvalIdFor, approvalRefOf, createApprovalService, holdReason } from '../../src/approvals/approval-service.js';
+import { ApprovalRefused, createApprovalService } from '../../src/approvals/approval-service.js';
+import { approvalIdFor, approvalRefOf, holdReason } from '../../src/approvals/approval-refs.js';
 import { DEMO_SAVINGS } from '../../src/sandbox/index.js';
 
 /**
