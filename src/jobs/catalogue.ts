@@ -10,7 +10,7 @@ import { z } from 'zod';
  * - `sms`: money (receipts), hooks (account alerts), security (PIN lock notices), the AT SMS channel (replies);
  *   handled by `messaging/outbound.ts`.
  * - `call`: call-back (`callback/callbacks.ts`); handled by `messaging/outbound.ts`.
- * - `resolveTransfer`: money (`TransferService`), handled by `TransferService.resolve` (wired in services.ts).
+ * - `resolveTransfer`: money (`TransferService`), handled by `TransferService.resolve` (wired in services/money.ts).
  * - `fineract-hook`: the Fineract hook route; handled by `hooks/fineract-hooks.ts` (`registerHookJob`).
  * - `fineract-loan-hook`: the same route, for a loan's status change (issue 12); handled by
  *   `origination/loan-hook-job.ts` (`registerLoanHookJob`): re-reads the loan and mirrors the loan application

@@ -1,6 +1,7 @@
 /**
  * What origination needs from Fineract (issue 12), as a narrow port: the service is written against it, and
- * `services.ts` hands over an adapter on the Fineract client. Every method rejects only with a `FineractError`.
+ * `services/origination.ts` hands over an adapter on the Fineract client. Every method rejects only with a
+ * `FineractError`.
  *
  * Fineract behaviour relied on (docs/fineract.md):
  * - `GET /search?resource=clients` matches mobile_no and external_id, `resource=clientIdentifiers` matches
