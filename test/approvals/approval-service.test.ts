@@ -109,7 +109,26 @@ beforeEach(() => {
   recheck = undefined;
 });
 
+/**
+ * The expiry as the approver's SMS gives it, as a pattern: the time alone when it falls on the same day in the
+ * institution's time zone (Nairobi) as the request, the date first otherwise. An hour's approval raised after
+ * 23:00 in Nairobi (20:00 UTC) expires the next day; the exact texts are checked with a fixed clock below.
+ */
+const expiry = (at: number) => {
+  const day = (t: number) => new Date(t + 3 * 3_600_000).toISOString().slice(0, 10);
+  return day(at) === day(clock) ? '\\d\\d:\\d\\d' : '\\d\\d/\\d\\d/\\d{4} \\d\\d:\\d\\d';
+};
+
 describe('approval service', () => {
+  it("gives the expiry as a time on the request's day and with the date after midnight, in the institution's time zone", async () => {
+    const approvals = await service();
+    // 10:00 and 23:30 in Nairobi (UTC+3), an hour's approval each.
+    clock = Date.parse('2026-12-03T07:00:00Z');
+    expect(approvals.expiryText('en', clock + 3_600_000)).toBe('11:00');
+    clock = Date.parse('2026-12-03T20:30:00Z');
+    expect(approvals.expiryText('en', clock + 3_600_000)).toBe('04/12/2026 00:30');
+  });
+
   it('holds the amount at request time (available drops, ledger does not), moves nothing, and tells the approver by SMS', async () => {
     const approvals = await service();
     const before = balances();
@@ -127,7 +146,7 @@ describe('approval service', () => {
         to: BARAKA.msisdn,
         text: expect.stringMatching(
           new RegExp(
-            `^Amina W\\. asks you to approve KES 5,000\\.00 from Duma Traders to Baraka O\\. Dial \\*384\\*123# > Approvals\\. Ref ${record.ref}\\. Expires \\d\\d:\\d\\d\\.$`,
+            `^Amina W\\. asks you to approve KES 5,000\\.00 from Duma Traders to Baraka O\\. Dial \\*384\\*123# > Approvals\\. Ref ${record.ref}\\. Expires ${expiry(record.expiresAt)}\\.$`,
           ),
         ),
       },
