@@ -134,7 +134,12 @@ describe('what the schema cannot see', () => {
     const monitor = /sentinel monitor (\S+) (\S+) (\d+) (\d+)/.exec(String(services['sentinel-1']!.command))!;
     expect(monitor[1]).toBe(redis.name);
     expect(services).toHaveProperty([monitor[2]!]);
-    expect(String(services['redis-replica']!.command)).toContain(`--replicaof ${monitor[2]} ${monitor[3]}`);
+    const replicas = ['redis-replica', 'redis-replica-2'];
+    for (const name of replicas) expect(String(services[name]!.command)).toContain(`--replicaof ${monitor[2]} ${monitor[3]}`);
+    // A master cut off from every replica for 10 s refuses writes (NOREPLICAS) instead of taking writes a failover
+    // throws away, on every node that can become the master; two replicas, so a new master still has one.
+    for (const name of [monitor[2]!, ...replicas])
+      expect(String(services[name]!.command)).toContain('--min-replicas-to-write 1 --min-replicas-max-lag 10');
     const fineract = new URL(env.FINERACT_URL!);
     expect(services).toHaveProperty([fineract.hostname]);
     expect(fineract.port).toBe(services.fineract!.environment!.FINERACT_SERVER_PORT);
