@@ -5,7 +5,7 @@ import type { LoanRecord } from '../model.js';
 import { HttpError, intParam, ok, type Route } from '../router.js';
 import { currencyData, domainRuleBody, notFoundBody, paramError, type ParamError } from '../serialize.js';
 import { loanView, scheduleView } from './loans.js';
-import { accountNo, dataIntegrityBody, nextId } from './new-records.js';
+import { accountNo, dataIntegrityBody, loanCommandResult, nextId } from './new-records.js';
 
 /**
  * Origination (docs/fineract.md §5.3): loan applications, `POST /loans` (submit, or
@@ -266,13 +266,7 @@ function submitLoan(bank: Bank, body: unknown): Record<string, unknown> {
   const loan = pendingLoan(bank, terms);
   bank.data.loans.push(loan);
   bank.revision++;
-  return {
-    officeId: bank.client(loan.clientId)?.officeId,
-    clientId: loan.clientId,
-    loanId: loan.id,
-    resourceId: loan.id,
-    ...(loan.externalId !== undefined ? { resourceExternalId: loan.externalId } : {}),
-  };
+  return loanCommandResult(bank, loan);
 }
 
 /** LoanScheduleData of a calculation: nothing stored, the record exists only to be rendered. */

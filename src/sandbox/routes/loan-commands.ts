@@ -5,6 +5,7 @@ import { HttpError, ok, type CommandName, type Route } from '../router.js';
 import { domainRuleBody, paramError, validationBody } from '../serialize.js';
 import { requireLoan } from './loans.js';
 import { unknownCommand } from './money.js';
+import { loanCommandResult } from './new-records.js';
 
 /**
  * Origination (docs/fineract.md §5.3): the back-office steps of a loan application,
@@ -113,15 +114,7 @@ function loanTransition(bank: Bank, loanId: number, kind: string, body: unknown)
     Object.assign(changes, { status: { id: 500 }, rejectedOnDate: cmd.raw('rejectedOnDate') });
   }
   bank.revision++;
-  return {
-    officeId: bank.client(loan.clientId)?.officeId,
-    clientId: loan.clientId,
-    loanId: loan.id,
-    resourceId: loan.id,
-    ...(loan.externalId !== undefined ? { resourceExternalId: loan.externalId } : {}),
-    ...(subResourceId !== undefined ? { subResourceId } : {}),
-    changes,
-  };
+  return { ...loanCommandResult(bank, loan), ...(subResourceId !== undefined ? { subResourceId } : {}), changes };
 }
 
 export const loanCommandRoutes: Route[] = [
