@@ -1,23 +1,15 @@
-import { createHmac } from 'node:crypto';
-import type { Logger } from 'pino';
 import type { CountryCode } from 'libphonenumber-js';
-import type { FineractClient } from '../fineract/types.js';
-import type { JobQueue } from '../jobs/queue.js';
-import { SMS_JOB } from '../jobs/catalogue.js';
-import type { AuditTrail } from '../audit/audit.js';
-import type { Translator } from '../text/i18n.js';
-import { toGsm } from '../text/gsm.js';
 import { toE164 } from '../text/phone.js';
 import { maskName } from '../text/names.js';
-import type { TransferService } from '../money/transfer-service.js';
 import type { TransferIntent, TransferOutcome } from '../money/transfer-types.js';
-import type { ApprovalConfirm, ApprovalRecheck, ApprovalRecord, ApprovalService } from '../approvals/approval.js';
-import type { KeyValueStore } from '../session/store.js';
-import type { Keys } from '../session/keys.js';
-import type { AgentRecord, AgentRegistry } from './registry.js';
-import type { AgentLimiter, Direction, LimitInput, LimitRule } from './limits.js';
-import { cashOutFee, type FeeSchedule } from './fees.js';
+import type { ApprovalConfirm, ApprovalRecheck, ApprovalRecord } from '../approvals/approval.js';
+import type { AgentRecord } from './registry.js';
+import type { Direction, LimitRule } from './limits.js';
+import { cashOutFee } from './fees.js';
 import type { HopContext } from '../session/hop-context.js';
+import { AgentRefusal, type AgentServiceDeps, type CashCustomer, type CashInMovement } from './agent-types.js';
+import { cashInIntent, cashInMovement, cashOutKey } from './agent-movements.js';
+import { tellCashDone } from './agent-notices.js';
 
 /**
  * Agent cash-in and cash-out (issue 11; threats T14, T32).
@@ -33,84 +25,6 @@ import type { HopContext } from '../session/hop-context.js';
  * agent is told to hand over the cash with a short code the customer also receives, so the agent pays the
  * person who confirmed.
  */
-
-/** Why a cash movement was refused before anything was sent; `limit` carries the rule. */
-export class AgentRefusal extends Error {
-  constructor(
-    readonly code: 'limit' | 'float-low' | 'not-agent' | 'suspended' | 'id-unchecked' | 'pending',
-    readonly rule?: LimitRule,
-  ) {
-    super(`agent movement refused: ${rule ?? code}`);
-    this.name = 'AgentRefusal';
-  }
-}
-
-/** The customer on the other side of the counter, as the agent's screen shows them. */
-export interface CashCustomer {
-  clientId: number;
-  officeId: number;
-  accountId: number;
-  /** "Amina W." */
-  label: string;
-  msisdn: string;
-  lang?: string;
-}
-
-/** A cash-in as the agent confirmed it: its key (drawn on the confirmation screen) and the agent's details. */
-export interface CashInMovement {
-  id: string;
-  agentMsisdn: string;
-  agentLang: string;
-  agentLabel: string;
-  agentOfficeId: number;
-}
-
-/** What the agent limits count of a cash-in: reserved before it moves, given back when it did not. */
-function cashInMovement(agent: AgentRecord, customer: CashCustomer, cents: number, movement: CashInMovement): LimitInput & { id: string } {
-  return {
-    id: movement.id,
-    agentClientId: agent.clientId,
-    customerClientId: customer.clientId,
-    direction: 'in',
-    cents,
-    limits: agent.limits,
-  };
-}
-
-export interface AgentServiceDeps {
-  /** Where a customer's passed store-number check is remembered until their approval (`confirmCashOut`). */
-  store: KeyValueStore;
-  keys: Keys;
-  registry: AgentRegistry;
-  limiter: AgentLimiter;
-  fineract: Pick<FineractClient, 'findClientByPhone' | 'getClient' | 'listAccounts' | 'getOwnedSavingsAccount' | 'hasIdentifier'>;
-  transfers: Pick<TransferService, 'execute' | 'tellLater'>;
-  approvals: Pick<ApprovalService, 'request' | 'get' | 'waitingFor' | 'raised' | 'voidRequest'>;
-  queue: JobQueue;
-  translator: Translator;
-  audit: AuditTrail;
-  logger: Logger;
-  /** Keys the cash-out code (a keyed hash of the approval's id: never stored, the same wherever it is made). */
-  secret: string;
-  defaultCountry: string;
-  currency: string;
-  defaultLanguage: string;
-  /** AGENT_CASHOUT_EXPIRY_S, in ms. */
-  cashOutTtlMs: number;
-  /** AGENT_CASHOUT_ID_CHECK: the agent keys the customer's ID number before a cash-out request. */
-  idCheck?: boolean;
-  /** The cash-out fee schedule (flows/fees/agent-fees.yaml); none: no fees. */
-  fees?: FeeSchedule;
-}
-
-/** The key of the approval a cash-out request raises (`ApprovalRequest.key`), from the request's id. */
-const cashOutKey = (id: string) => `cash-out:${id}`;
-
-/** The 4-digit code of a cash-out: the agent reads it from their SMS, the customer from theirs. */
-export function cashOutCode(secret: string, approvalId: string): string {
-  const n = createHmac('sha256', secret).update(`cash-out:${approvalId}`).digest().readUInt32BE(0) % 10_000;
-  return String(n).padStart(4, '0');
-}
 
 export class AgentService {
   constructor(private readonly deps: AgentServiceDeps) {}
@@ -192,7 +106,7 @@ export class AgentService {
     const reserved = await this.deps.limiter.reserve(cashInMovement(agent, customer, cents, movement));
     if (!reserved.ok) return this.refuse(agent, customer, 'in', cents, reserved.rule);
     const { reservation } = reserved;
-    const intent = this.cashInIntent(agent, customer, cents, movement);
+    const intent = cashInIntent(agent, customer, cents, movement, this.deps.currency);
     try {
       await this.checkFloat(agent, customer, cents, hop);
       const outcome = await this.deps.transfers.execute(intent, deadlineAt, { ...(signal ? { signal } : {}), ...(hop ? { hop } : {}) });
@@ -215,31 +129,12 @@ export class AgentService {
     // The record as it is, suspended or not: its float is the account the first run paid from.
     const agent = await this.deps.registry.get(agentClientId);
     if (!agent) throw new AgentRefusal('not-agent');
-    const intent = this.cashInIntent(agent, customer, cents, movement);
+    const intent = cashInIntent(agent, customer, cents, movement, this.deps.currency);
     const status = await this.deps.transfers.tellLater(intent, 'unavailable');
     if (status === 'failed') {
       await this.deps.limiter.release(cashInMovement(agent, customer, cents, movement));
     }
     return intent.ref;
-  }
-
-  /** The transfer a cash-in is: the float pays the customer's savings, keyed by the movement's id. */
-  private cashInIntent(agent: AgentRecord, customer: CashCustomer, cents: number, movement: CashInMovement): TransferIntent {
-    return {
-      id: movement.id,
-      ref: movement.id.slice(0, 8).toUpperCase(),
-      kind: 'send',
-      cash: 'in',
-      msisdn: movement.agentMsisdn,
-      lang: movement.agentLang,
-      from: { clientId: agent.clientId, officeId: movement.agentOfficeId, accountId: agent.floatAccountId },
-      to: { clientId: customer.clientId, officeId: customer.officeId, accountId: customer.accountId, type: 'savings' },
-      amountCents: cents,
-      currency: this.deps.currency,
-      counterparty: customer.label,
-      recipientMsisdn: customer.msisdn,
-      senderLabel: movement.agentLabel,
-    };
   }
 
   /**
@@ -365,60 +260,7 @@ export class AgentService {
    * also gets. Each SMS once (its job id derives from the movement's key).
    */
   async afterDone(intent: TransferIntent, hop?: HopContext): Promise<void> {
-    if (!intent.cash) return;
-    const { translator, queue } = this.deps;
-    const amount = (lang: string) => translator.formatAmount(lang, intent.amountCents / 100, intent.currency);
-    if (intent.cash === 'in') {
-      const float = await this.deps.fineract.getOwnedSavingsAccount(intent.from.clientId, intent.from.accountId, { hop });
-      const lang = intent.lang;
-      const text = translator.t(lang, 'agent.sms.cashInDone', {
-        amount: amount(lang),
-        customer: intent.counterparty,
-        ref: intent.ref,
-        float: translator.formatAmount(lang, float.availableBalance, float.currency, float.decimalPlaces),
-      });
-      await queue.add(SMS_JOB, { to: intent.msisdn, text: toGsm(text), ref: intent.ref }, { jobId: `sms-${intent.id}-agent` });
-      return;
-    }
-    const approval = await this.deps.approvals.get(intent.id);
-    const agent = approval?.requester;
-    if (!approval || !agent?.msisdn) return;
-    // The transfer moved the cash and the fee together; the cash to hand over is the approval's own amount.
-    const cash = (lang: string) => translator.formatAmount(lang, approval.intent.amountCents / 100, intent.currency);
-    const code = cashOutCode(this.deps.secret, intent.id);
-    const agentLang = agent.lang ?? this.deps.defaultLanguage;
-    await queue.add(
-      SMS_JOB,
-      {
-        to: agent.msisdn,
-        text: toGsm(
-          translator.t(agentLang, 'agent.sms.payCash', {
-            amount: cash(agentLang),
-            customer: intent.senderLabel ?? '',
-            code,
-            ref: intent.ref,
-          }),
-        ),
-        ref: intent.ref,
-      },
-      { jobId: `sms-${intent.id}-agent` },
-    );
-    await queue.add(
-      SMS_JOB,
-      {
-        to: intent.msisdn,
-        text: toGsm(
-          translator.t(intent.lang, 'agent.sms.cashOutCode', {
-            amount: cash(intent.lang),
-            agent: intent.counterparty,
-            code,
-            ref: intent.ref,
-          }),
-        ),
-        ref: intent.ref,
-      },
-      { jobId: `sms-${intent.id}-code` },
-    );
+    return tellCashDone(this.deps, intent, hop);
   }
 
   /** The float's balance (available) and its last transactions. */

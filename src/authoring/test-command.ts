@@ -4,7 +4,9 @@ import { createTranslator } from '../text/i18n.js';
 import { buildFlowGraph } from './flow-graph.js';
 import { parseFlowSource } from '../engine/flow-loader.js';
 import { readFile } from 'node:fs/promises';
-import { generateCases, runConversationTests, type CaseResult, type TestReport } from './conversation-tests.js';
+import { runConversationTests, type TestReport } from './conversation-tests.js';
+import type { CaseResult } from './conversation-test-case.js';
+import { generateCases } from './conversation-test-generator.js';
 import { parse as parseCommandArgs, UsageError, type CliIo } from './cli-args.js';
 
 /** `kiunga test [dir] [--locales dir] [--generate] [--case name] [--strict]` */

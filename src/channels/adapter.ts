@@ -1,7 +1,7 @@
 import { Router, type Request, type RequestHandler, type Response } from 'express';
 import type { Logger } from 'pino';
 import type { z } from 'zod';
-import { hopDeadline } from '../engine/turn-runner.js';
+import { hopDeadline } from '../engine/turn-deadline.js';
 import { sourceOf, type Admission, type AbuseLimiter } from '../limits/abuse.js';
 import { refuse } from '../limits/refusals.js';
 import { requireCallbackKey } from './africastalking-common.js';

@@ -5,7 +5,7 @@ import { keyedHash } from '../security/secrets.js';
 import { maskMsisdn } from '../logger.js';
 import type { ChannelDeps } from './channel-deps.js';
 import { plain, type Answer, type ChannelAdapter, type ChannelRoute } from './adapter.js';
-import type { TurnRequest } from '../engine/turn-runner.js';
+import type { TurnRequest } from '../engine/turn-types.js';
 import type { TurnReply } from '../engine/types.js';
 
 /**

@@ -4,7 +4,7 @@ import type { CountryCode } from 'libphonenumber-js';
 import { toE164 } from '../text/phone.js';
 import type { CallbackRecord, CallOutcome } from '../callback/callbacks.js';
 import { CALL_ID, digitsOf, seqOf, serveVoice, type VoiceDeps, type VoiceInbound, type VoiceTransport } from '../voice/calls.js';
-import type { TurnTexts } from '../engine/turn-runner.js';
+import type { TurnTexts } from '../engine/turn-types.js';
 import type { Turn } from '../engine/types.js';
 import { voiceReplyOf, voiceScript, type VoiceRenderOptions } from './voice-render.js';
 import { atVoiceXml, AtVoiceXml } from './voice-xml.js';

@@ -1,7 +1,7 @@
 import { smsSegments, toGsm } from '../text/gsm.js';
 import { SMS_MAX_PARTS } from '../constants.js';
 import { optionLine } from '../text/paging.js';
-import type { ChannelProfile } from '../engine/turn-runner.js';
+import type { ChannelProfile } from '../engine/turn-types.js';
 import { translateScreen } from '../engine/screen.js';
 import type { Screen } from '../engine/types.js';
 

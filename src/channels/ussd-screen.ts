@@ -1,7 +1,7 @@
 import { toGsm } from '../text/gsm.js';
 import { USSD_KEYS } from '../constants.js';
 import { fitList, paginate, type ScreenLimits } from '../text/paging.js';
-import type { ChannelProfile, Presenter } from '../engine/turn-runner.js';
+import type { ChannelProfile, Presenter } from '../engine/turn-types.js';
 import { translateScreen, type ScreenTranslator } from '../engine/screen.js';
 import type { Screen, Turn } from '../engine/types.js';
 

@@ -1,4 +1,4 @@
-import type { ChannelProfile } from '../engine/turn-runner.js';
+import type { ChannelProfile } from '../engine/turn-types.js';
 import { VOICE_KEYS } from '../constants.js';
 import { translateScreen } from '../engine/screen.js';
 import type { Screen, Turn } from '../engine/types.js';

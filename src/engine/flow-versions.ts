@@ -3,7 +3,7 @@ import type { AnyStateMachine } from 'xstate';
 import { checkContextFor } from './flow-check.js';
 import { loadFlows, type LoadedFlow, type MachineFactory } from './flow-loader.js';
 import { createFlowSetup, type Implementations } from './registry.js';
-import type { FlowSource } from './turn-runner.js';
+import type { FlowSource } from './turn-types.js';
 import type { Translator } from '../text/i18n.js';
 
 /**

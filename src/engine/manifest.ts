@@ -133,7 +133,7 @@ export const SERVER_TEXTS = {
   },
   agentSms: {
     description:
-      "an agent's SMS after a cash movement: the float balance after a cash-in, the cash to pay and its code after a cash-out, and the customer's code (src/agents/agent-service.ts); the cash-out approval's own texts (src/approvals)",
+      "an agent's SMS after a cash movement: the float balance after a cash-in, the cash to pay and its code after a cash-out, and the customer's code (src/agents/agent-notices.ts); the cash-out approval's own texts (src/approvals)",
     keys: [
       'agent.sms.cashInDone',
       'agent.sms.payCash',

@@ -1,20 +1,19 @@
-import type { Logger } from 'pino';
-import type { KeyValueStore } from '../session/store.js';
-import { randomBytes } from 'node:crypto';
-import { Counter, Histogram, type Metric } from 'prom-client';
+import type { Metric } from 'prom-client';
+import type { HopContext } from '../session/hop-context.js';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { LockTimeout } from '../session/errors.js';
-import type { Keys } from '../session/keys.js';
-import { maskMsisdn } from '../logger.js';
-import { settlesWithin } from '../time.js';
-import { Conversation, HopDeadlineExceeded, type ConversationState, type NavigationKeys } from './conversation.js';
-import type { LoadedFlow } from './flow-loader.js';
-import { closingScreen, type ScreenTranslator } from './screen.js';
-import type { Translator } from '../text/i18n.js';
-import type { Channel, FlowContext, LostConfirmationAnswer, Turn, TurnReply, TurnScreen } from './types.js';
-import type { Switches } from '../control/switches.js';
-import { decodeRecord, encodeRecord, shortHopKey, type SessionRecord } from './session-record.js';
-import { deferToRecordWrite, flushWrites, newHopScope, takeEarlyRead, type HopContext, type HopScope } from '../session/hop-context.js';
+import { Conversation, HopDeadlineExceeded } from './conversation.js';
+import { closingScreen } from './screen.js';
+import type { Turn, TurnReply } from './types.js';
+import { shortHopKey, type SessionRecord } from './session-record.js';
+import { deferToRecordWrite, flushWrites, newHopScope, takeEarlyRead } from '../session/hop-context.js';
+import type { TurnRequest, TurnRunnerDeps, TurnTexts } from './turn-types.js';
+import { heldByHop, lockToken, type HopLock } from './turn-lock.js';
+import { LOST_HOP_MARGIN_MS, settledByDeadline } from './turn-deadline.js';
+import { HopLog } from './turn-log.js';
+import { readRecord, saveRecord } from './turn-record.js';
+import { lostConfirmation } from './turn-lost-confirmation.js';
+import { hopMetrics, type HopMetrics } from './turn-metrics.js';
 
 /**
  * Runs one hop of a conversation: lock the session, restore the machine, apply the inputs, wait until it
@@ -24,185 +23,17 @@ import { deferToRecordWrite, flushWrites, newHopScope, takeEarlyRead, type HopCo
  * reply without running anything again. Whatever fails, the caller gets a polite reply, never an exception.
  */
 
-export interface TurnRequest {
-  channel: Channel;
-  /** Unique per provider and session, e.g. `at:ATUid_123`. */
-  sessionId: string;
-  /** E.164 number of the caller; the session is bound to it (threat T8). */
-  msisdn: string;
-  serviceCode?: string;
-  flowId: string;
-  /** Identity of this hop for duplicate detection (a keyed hash: it may cover a PIN). */
-  hopKey: string;
-  /**
-   * Derives this hop's inputs from what the adapter remembered last hop (e.g. AT text un-accumulation).
-   * `endWith` (an i18n key) ends the session now with that text instead (voice: the caller stayed silent).
-   */
-  inputs(previous: unknown): { inputs: string[]; transport: unknown; endWith?: string };
-  /**
-   * Renders the turn instead of the channel's presenter (voice: TwiML or AT voice XML, which name the
-   * provider's callback URL). Called once per hop; its body is what a repeated hop gets again.
-   */
-  render?: (turn: Turn, texts: TurnTexts) => string;
-  /**
-   * The hop most likely opens a session (USSD: the dial's empty text): what a new session reads first (the
-   * caller's language, `TurnRunnerDeps.readAhead`) is asked for together with the session lock.
-   */
-  opening?: boolean;
-  /**
-   * The abuse limits' answer (threats T22, T28), asked for by the channel wrapper in the same round trip as
-   * the session lock: when it refuses, the lock is released, nothing runs or renders, and the reply is empty
-   * (the caller answers politely).
-   */
-  admitted?: Promise<{ readonly ok: boolean }>;
-}
-
-/** The texts a presenter renders with: the session's flow version's, or the server's for a polite end. */
-export type TurnTexts = ScreenTranslator & Pick<Translator, 'languages' | 'fallback' | 'template'>;
-
-/** How one channel presents a neutral turn. */
-export interface Presenter {
-  /**
-   * Presentation-only navigation (USSD "98 More" and "0 Back" between pages of one screen): the presenter's
-   * state after `input`, or undefined when the input is not its own (the engine then gets it). `current`
-   * gives the screen as it stands, for a presenter that needs to measure it.
-   */
-  navigate?(input: string, view: unknown, current: () => { turn: Turn; texts: TurnTexts }): unknown;
-  /** Renders the turn once, with `texts`; `view` is the presenter's state (after `navigate`). */
-  render(turn: Turn, texts: TurnTexts, view: unknown): { text: string; view?: unknown };
-}
-
-/** A channel: how long its sessions live, the engine's navigation keys on it, and its presenter. */
-export interface ChannelProfile {
-  ttlMs: number;
-  keys: NavigationKeys;
-  presenter: Presenter;
-}
-
-/** Where flows come from (a hot-reloading registry later). */
-export interface FlowSource {
-  current(id: string): LoadedFlow | undefined;
-  version(id: string, version: string): LoadedFlow | undefined;
-}
-
-export interface TurnRunnerDeps {
-  store: KeyValueStore;
-  keys: Keys;
-  flows: FlowSource;
-  translator: TurnTexts;
-  profiles: Record<Channel, ChannelProfile>;
-  logger: Logger;
-  defaultLanguage: string;
-  /** The kill switches: a hop of a switched-off flow (`flow:<id>`) gets the maintenance end. */
-  switches?: Pick<Switches, 'isOff'>;
-  /**
-   * Store keys an opening hop will read (the cached customer lookup), fetched in the round trip of the
-   * session lock (`KeyValueStore.readAhead`). Plain reads of cached values only: nothing a refused hop
-   * should not cost.
-   */
-  readAhead?: (req: TurnRequest) => string[];
-  /**
-   * A retry of a money confirmation whose first run still holds the session lock near the deadline (its
-   * process died, or it is slow; threat T29): makes sure the outcome of the intent in `context` reaches the
-   * customer (by SMS, or on the screen it resolves) and resolves that screen, or undefined when `context`
-   * holds no intent it can tell (the retry then gets the polite end of a lock it could not take). `actor` is
-   * the actor the screen confirms (`confirmStates`): a transfer, a cash-in, an approval, a cash-out request.
-   */
-  tellLostConfirmation?: (context: FlowContext, actor: string) => Promise<LostConfirmationAnswer | undefined>;
-}
-
-/**
- * How a hop ended, the `outcome` label of `kiunga_hops_total`: the flow asked for more (`continued`) or
- * ended the session (`ended`), an aggregator retry got the recorded reply (`replayed`), the hop belonged to
- * another number or service code (`refused`), the flow is switched off and the customer got the maintenance
- * end (`paused`), the deadline cut it short (`deadline`), or something failed and the customer got the
- * polite end (`failed`). A hop of a switched-off channel never reaches the runner (the channel wrapper
- * answers it), so it is not counted here.
- */
-export type HopOutcome = 'continued' | 'ended' | 'replayed' | 'refused' | 'paused' | 'deadline' | 'failed';
-
-/** The session lock held for one hop. */
-interface HopLock {
-  lockKey: string;
-  sessionKey: string;
-  token: string;
-  /** Set once the record was written and the lock released together. */
-  released: boolean;
-  /** How the hop ended, for the metrics; `failed` until a reply is chosen. */
-  outcome: HopOutcome;
-  /** The abuse limits refused the hop: the channel answers it, and the refusals metric counts it, not this one. */
-  notAdmitted?: boolean;
-  /** The hop's context (caller, deadline, scope), handed to the conversation and from it to the flow's actors. */
-  context: HopContext & { readonly scope: HopScope };
-}
-
-/**
- * What makes each lock value this process takes unique: a random prefix drawn once per process (96 bits, so
- * no two processes share one), then a count. A lock value only has to tell its holder from every other hop's
- * (a hop that lost its lock must not release or overwrite the next holder's); it never leaves Redis, so it
- * need not be unpredictable, and one random draw per process replaces one per hop.
- */
-const TOKEN_PREFIX = `${randomBytes(12).toString('base64url')}-`;
-let tokenCount = 0;
-
-/**
- * The session lock's value: unique (`TOKEN_PREFIX` and a count), then the holder's hop key (shortened, a
- * keyed hash already), so that a retry of that very hop can recognise the hop it is waiting for.
- */
-export const lockToken = (hopKey: string): string => `${TOKEN_PREFIX}${(tokenCount++).toString(36)}.${shortHopKey(hopKey)}`;
-
-/** True when the lock value `held` was taken by a hop with `hopKey` (`lockToken`). */
-export const heldByHop = (held: string | null, hopKey: string): boolean => !!held && held.endsWith(`.${shortHopKey(hopKey)}`);
-
-/**
- * How long before its deadline a retry of the lock holder's own hop stops waiting for the lock: the time to
- * read the session and hand the outcome to the SMS (a few store round trips).
- */
-const LOST_HOP_MARGIN_MS = 400;
-/**
- * Once a hop's deadline has passed, the longest it waits for its writes (the record, the lock's release, the
- * deferred writes) before answering: part of the margin `hopDeadline` keeps before the aggregator's own
- * deadline. A store that stops answering (Redis out of reach) would otherwise hold the answer for each
- * write's command timeout in turn (finding F4 in docs/resilience.md); the writes go on, unawaited.
- */
-const PAST_DEADLINE_WRITES_MS = 300;
-
-/** Waits for `work` until `PAST_DEADLINE_WRITES_MS` after `deadlineAt` at most; true when it settled. */
-function settledByDeadline(work: Promise<unknown>, deadlineAt: number): Promise<boolean> {
-  return settlesWithin(work, Math.max(0, deadlineAt + PAST_DEADLINE_WRITES_MS - Date.now()));
-}
-
-/**
- * The internal deadline of a hop that must be answered within `budgetMs` of arrival: the engine stops
- * waiting earlier (25%, at most 1 s), keeping time to persist and answer even when a burst keeps the event
- * loop busy and timers fire late (measured: 300 ms late under 1,000 simultaneous sessions on 2 cores).
- */
-export function hopDeadline(budgetMs: number, arrivedAt = Date.now()): number {
-  return arrivedAt + budgetMs - Math.min(1000, Math.round(budgetMs * 0.25));
-}
-
 export class TurnRunner {
   /** Prometheus metrics of hops, registered by the app on /metrics. The flow id is a label, never a number or session. */
   readonly metrics: Metric[];
-  private readonly hops: Counter<'channel' | 'flow' | 'outcome'>;
-  private readonly hopSeconds: Histogram<'channel'>;
+  private readonly hops: HopMetrics['hops'];
+  private readonly hopSeconds: HopMetrics['hopSeconds'];
 
   constructor(private readonly deps: TurnRunnerDeps) {
-    this.hops = new Counter({
-      name: 'kiunga_hops_total',
-      help: 'Hops answered, by channel, flow and outcome (continued, ended, replayed, refused, paused, deadline, failed).',
-      labelNames: ['channel', 'flow', 'outcome'],
-      registers: [],
-    });
-    // Around the aggregators' deadlines (USSD answers within a few seconds), so the buckets are dense below 5 s.
-    this.hopSeconds = new Histogram({
-      name: 'kiunga_hop_duration_seconds',
-      help: 'Time from taking a hop to answering it (lock, flow, Fineract calls, save), by channel.',
-      labelNames: ['channel'],
-      buckets: [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2, 3, 5, 8],
-      registers: [],
-    });
-    this.metrics = [this.hops, this.hopSeconds];
+    const { hops, hopSeconds } = hopMetrics();
+    this.hops = hops;
+    this.hopSeconds = hopSeconds;
+    this.metrics = [hops, hopSeconds];
   }
 
   /** Runs a hop; always resolves with a reply, before `deadlineAt` whenever the store answers. */
@@ -254,7 +85,7 @@ export class TurnRunner {
         }
         if (retry === undefined) retry = !!this.deps.tellLostConfirmation && heldByHop(await store.get(hop.lockKey), req.hopKey);
         if (retry && Date.now() >= deadlineAt - LOST_HOP_MARGIN_MS) {
-          const told = await this.lostConfirmation(req, hop, deadlineAt, log);
+          const told = await lostConfirmation(this.deps, req, hop, deadlineAt, log);
           if (told) return told;
           retry = false;
         }
@@ -285,7 +116,7 @@ export class TurnRunner {
     const { store, keys, translator } = this.deps;
     const profile = this.deps.profiles[req.channel];
     const { presenter } = profile;
-    const record = this.parse(raw, log);
+    const record = readRecord(raw, log);
     const { context } = hop;
     if (record?.facts) for (const [name, value] of Object.entries(record.facts)) context.scope.facts.set(name, value);
 
@@ -311,7 +142,7 @@ export class TurnRunner {
       const lang = record ? this.langOf(record) : this.deps.defaultLanguage;
       const texts = (record && this.deps.flows.version(record.flowId, record.flowVersion)?.translator) || translator;
       const { reply } = this.closing(req, texts, lang, endWith, transport);
-      await this.save(hop, profile, record, req, transport, reply, undefined, record?.view);
+      await saveRecord(this.deps.store, hop, profile, record, req, transport, reply, undefined, record?.view);
       log.info({ end: true, reason: endWith }, 'session ended by the channel');
       hop.outcome = 'ended';
       return reply;
@@ -321,7 +152,7 @@ export class TurnRunner {
     if (this.deps.switches?.isOff(`flow:${flowId}`)) {
       const lang = record ? this.langOf(record) : await this.language(req.msisdn, context);
       const { reply } = this.closing(req, translator, lang, 'maintenance.all', transport);
-      await this.save(hop, profile, record, req, transport, reply, undefined, record?.view);
+      await saveRecord(this.deps.store, hop, profile, record, req, transport, reply, undefined, record?.view);
       log.info({ flow: flowId }, 'flow switched off: maintenance answer');
       hop.outcome = 'paused';
       return reply;
@@ -381,9 +212,11 @@ export class TurnRunner {
       const lang = record ? this.langOf(record) : this.deps.defaultLanguage;
       const { reply } = this.closing(req, translator, lang, key, transport);
       let saveError: unknown;
-      const saving = this.save(hop, profile, record, req, transport, reply, undefined, record?.view).catch((e: unknown) => {
-        saveError = e ?? new Error('session not saved');
-      });
+      const saving = saveRecord(this.deps.store, hop, profile, record, req, transport, reply, undefined, record?.view).catch(
+        (e: unknown) => {
+          saveError = e ?? new Error('session not saved');
+        },
+      );
       // The answer does not wait past the deadline for a store that does not answer: the session ends here.
       if (!(await settledByDeadline(saving, deadlineAt))) log.warn('session not saved by the deadline: answered without it');
       else if (saveError !== undefined && !error.moneyInFlight) throw saveError;
@@ -409,7 +242,8 @@ export class TurnRunner {
     }
     try {
       let saveError: unknown;
-      const saving = this.save(
+      const saving = saveRecord(
+        this.deps.store,
         hop,
         profile,
         record,
@@ -439,87 +273,11 @@ export class TurnRunner {
     return reply;
   }
 
-  /**
-   * A retry of a hop whose first run still holds the lock (threat T29): when that hop is a money confirmation
-   * (the session, as the first run read it, rests on one with an intent), the outcome goes by SMS and the
-   * retry answers "being processed" with the intent's ref (or what is known already: an approval raised).
-   * Nothing is written: the lock is not this hop's. Undefined when the lock is no longer that hop's or the
-   * session is not at a money confirmation.
-   */
-  private async lostConfirmation(req: TurnRequest, hop: HopLock, deadlineAt: number, log: HopLog): Promise<TurnReply | undefined> {
-    const { store, flows, translator } = this.deps;
-    const [held, raw] = await Promise.all([store.get(hop.lockKey), store.get(hop.sessionKey)]);
-    if (!heldByHop(held, req.hopKey)) return undefined;
-    const record = this.parse(raw, log);
-    if (!record || record.ended || record.msisdn !== req.msisdn || record.serviceCode !== req.serviceCode) return undefined;
-    const flow = flows.version(record.flowId, record.flowVersion);
-    if (!flow) return undefined;
-    const conversation = Conversation.restore(flow, record, deadlineAt, hop.context);
-    try {
-      const actor = conversation.confirming;
-      if (!actor) return undefined;
-      const told = await this.deps.tellLostConfirmation!(conversation.context, actor);
-      if (!told) return undefined;
-      const vars: TurnScreen['vars'] = {};
-      for (const [name, value] of Object.entries(conversation.context.view)) if (!Array.isArray(value)) vars[name] = value;
-      Object.assign(vars, told.vars);
-      const { key } = told;
-      const turn: Turn = {
-        end: true,
-        lang: conversation.context.lang,
-        screen: { final: true, vars, prompt: { key }, list: [], options: [] },
-        transport: req.inputs(record.transport).transport,
-      };
-      const texts = flow.translator ?? translator;
-      const text = req.render ? req.render(turn, texts) : this.deps.profiles[req.channel].presenter.render(turn, texts, undefined).text;
-      log.warn('retry of a money confirmation still held by its first run: its outcome goes by SMS');
-      hop.outcome = 'deadline';
-      return { end: true, text };
-    } finally {
-      conversation.stop();
-    }
-  }
-
   /** A runner-made end (a polite end, the deadline, the channel's `endWith`): the one text `key`, rendered. */
   private closing(req: TurnRequest, texts: TurnTexts, lang: string, key: string, transport?: unknown): { turn: Turn; reply: TurnReply } {
     const turn: Turn = { end: true, lang, screen: closingScreen(key), closing: key, transport };
     const text = req.render ? req.render(turn, texts) : this.deps.profiles[req.channel].presenter.render(turn, texts, undefined).text;
     return { turn, reply: { end: true, text } };
-  }
-
-  private async save(
-    hop: HopLock,
-    profile: ChannelProfile,
-    previous: SessionRecord | undefined,
-    req: TurnRequest,
-    transport: unknown,
-    reply: TurnReply,
-    state: (ConversationState & { flowId: string; flowVersion: string }) | undefined,
-    view: unknown,
-  ): Promise<void> {
-    const base = state ?? previous;
-    const { scope } = hop.context;
-    const record: SessionRecord = {
-      flowId: base?.flowId ?? req.flowId,
-      flowVersion: base?.flowVersion ?? '',
-      snapshot: base?.snapshot ?? null,
-      history: base?.history ?? [],
-      msisdn: req.msisdn,
-      serviceCode: req.serviceCode,
-      ended: reply.end,
-      transport,
-      ...(view === undefined ? {} : { view }),
-      hopKeys: [...(previous?.hopKeys ?? []), shortHopKey(req.hopKey)],
-      reply,
-      ...(scope.facts.size > 0 ? { facts: Object.fromEntries(scope.facts) } : {}),
-    };
-    // The hop's deferred writes (an audit entry, the language) go in the same round trip as the record.
-    const saving = this.deps.store.setAndUnlock(hop.sessionKey, encodeRecord(record, previous), profile.ttlMs, hop.lockKey, hop.token);
-    if (scope.writes.length > 0) {
-      const [saved] = await Promise.allSettled([saving, flushWrites(scope)]);
-      if (saved.status === 'rejected') throw saved.reason;
-    } else await saving;
-    hop.released = true;
   }
 
   private langOf(record: SessionRecord): string {
@@ -533,16 +291,6 @@ export class TurnRunner {
     const stored = await (takeEarlyRead(context, key) ?? this.deps.store.get(key));
     return stored && this.deps.translator.languages.includes(stored) ? stored : this.deps.defaultLanguage;
   }
-
-  private parse(raw: string | null, log: HopLog): SessionRecord | undefined {
-    if (!raw) return undefined;
-    try {
-      return decodeRecord(raw);
-    } catch {
-      log.warn('unreadable session record ignored');
-      return undefined;
-    }
-  }
 }
 
 /** The neutral turn of a conversation at rest. */
@@ -551,33 +299,4 @@ function turnOf(conversation: Conversation, transport: unknown): Turn {
   const turn: Turn = { end: screen.final, lang: conversation.context.lang, screen, transport };
   if (conversation.notice) turn.notice = conversation.notice;
   return turn;
-}
-
-/**
- * The hop's log lines, each with the hop's fields (channel, session, masked number) beside its own. A pino
- * child logger per hop would redact its bindings when made (about 2 µs and 5.5 KB, measured), whether or not
- * the hop writes a line at its level; these fields are plain, and the line's redaction covers them as it
- * covers the rest of the line.
- */
-class HopLog {
-  #fields: { channel: string; session: string; msisdn: string } | undefined;
-
-  constructor(
-    private readonly logger: Logger,
-    private readonly req: Pick<TurnRequest, 'channel' | 'sessionId' | 'msisdn'>,
-  ) {}
-
-  info(fields: object | string, message?: string): void {
-    if (this.logger.isLevelEnabled('info')) this.line('info', fields, message);
-  }
-
-  warn(fields: object | string, message?: string): void {
-    if (this.logger.isLevelEnabled('warn')) this.line('warn', fields, message);
-  }
-
-  private line(level: 'info' | 'warn', fields: object | string, message?: string): void {
-    this.#fields ??= { channel: this.req.channel, session: this.req.sessionId, msisdn: maskMsisdn(this.req.msisdn) };
-    if (typeof fields === 'string') this.logger[level](this.#fields, fields);
-    else this.logger[level]({ ...this.#fields, ...fields }, message);
-  }
 }

@@ -5,7 +5,8 @@ import { CircuitBreaker, withBreaker, type BreakerOptions, type BreakerSnapshot 
 import { FineractNotSent } from './not-sent.js';
 import { FineractNotFound, FineractRejected, FineractUnauthorized, FineractUnavailable } from './errors.js';
 import type { FineractRequester, HttpMethod, RequestOptions } from './http.js';
-import { createSharedLimiter, RateLimited, type LimiterOptions, type LimiterStats, type Priority } from '../limits/limiter.js';
+import { createSharedLimiter, RateLimited, type Priority } from '../limits/limiter.js';
+import type { LimiterOptions, LimiterStats } from '../limits/limiter-types.js';
 import { createReplicaRouter, type ReadFrom, type RouterStats } from './replicas.js';
 
 export { FineractNotSent, type NotSentReason } from './not-sent.js';

@@ -1,11 +1,11 @@
-import { channel } from 'node:diagnostics_channel';
-import type { Cluster, Redis } from 'ioredis';
-import type { Logger } from '../logger.js';
 import { PACE_MARGIN } from '../constants.js';
 import { createTokenSource } from './bottleneck-tokens.js';
-import { createLocalShare, type LocalShare, type LocalShareStats } from './local-share.js';
-import { RateLimited, type RefusalReason } from './rate-limited.js';
-import { createWaitingRoom, systemClock, type Clock, type WaitingTask } from './waiting-room.js';
+import { createLocalShare, type LocalShare } from './local-share.js';
+import { RateLimited } from './rate-limited.js';
+import { createWaitingRoom, systemClock, type Clock } from './waiting-room.js';
+import { createLeases, type Lease } from './limiter-lease.js';
+import { publishStarts } from './limiter-starts.js';
+import type { LimiterOptions, LimiterStats, LimiterTask, SharedLimiter } from './limiter-types.js';
 
 export { RateLimited, type RefusalReason } from './rate-limited.js';
 export type { Priority } from './waiting-room.js';
@@ -26,7 +26,7 @@ export type { Priority } from './waiting-room.js';
  *    The process keeps exactly one token request pending in bottleneck while anybody waits; a granted token
  *    goes to the best call still waiting, and the next one is requested at once. A call that gave up costs
  *    nothing.
- * 3. **Leases**: one grant reserves a batch of tokens (its bottleneck weight: that many reservoir units and
+ * 3. **Leases** (`limiter-lease.ts`): one grant reserves a batch of tokens (its bottleneck weight: that many reservoir units and
  *    running slots), sized to this process's recent demand and capped at `rate / 20` (tokens for calls not
  *    waiting yet at a quarter of `maxConcurrent`, so one process never holds every slot). The tokens the waiting
  *    calls do not take stay in process memory until `leaseMs` after the grant's due time (default: the pace
@@ -66,116 +66,6 @@ export type { Priority } from './waiting-room.js';
  * - bottleneck takes "now" from each process's clock: with `clock` (the clock guard), a process whose clock is
  *   off Redis's runs none of its scripts and re-creates its keys when it comes back; keep NTP on the hosts.
  */
-
-export interface LimiterOptions {
-  /** A live ioredis client (standalone, Sentinel or Cluster) of the store; undefined = in-process. */
-  redis?: Redis | Cluster;
-  /** The limiter id, the same in every process sharing the limit (letters, digits, `_.:-`). */
-  id: string;
-  /** Calls per second, across all processes (positive integer). */
-  ratePerSecond: number;
-  /** Calls in flight at once, across all processes. */
-  maxConcurrent: number;
-  /**
-   * Calls are started at most every `1000 / (ratePerSecond * (1 - paceMargin))` ms across all processes
-   * (default `PACE_MARGIN`, 0.05: 20/s is paced at 19/s). The margin absorbs the jitter between the moment a call
-   * is allowed to start and the moment it reaches the upstream (event loop, network), so that the upstream
-   * does not see more than the rate in any one-second window. 0 paces at exactly the rate.
-   */
-  paceMargin?: number;
-  /**
-   * While calls wait, how often the shared reservoir is given a chance to refill (default 100 ms): bottleneck's
-   * own 5 s heartbeat would run 20 calls a second as 20 per 5 s. Nothing runs while nobody waits.
-   */
-  heartbeatMs?: number;
-  /**
-   * How long after its due time a grant's tokens stay usable in this process (default `1000 * paceMargin` ms,
-   * 50 ms): the pace margin then also absorbs the spread of a lease's starts; a grant answered later starts
-   * nothing. 0: a grant's tokens go only to the calls waiting when it comes, however late.
-   */
-  leaseMs?: number;
-  /**
-   * Fraction of the rate and of `maxConcurrent` split among the live processes and spent from memory, with no
-   * Redis round trip (`local-share.ts`); the shared path keeps the rest. 0 (the default) or no Redis: none.
-   */
-  localShare?: number;
-  /** How often a process with a local share says it is alive and counts the others (default 5,000 ms). */
-  shareHeartbeatMs?: number;
-  /** Monotonic clock of the local share (default `performance.now`; tests drive it). */
-  monotonicNow?: () => number;
-  /** Calls waiting in this process at most (default 1,000). */
-  maxQueued?: number;
-  /** A running call's slot is freed after this long even if the call still runs (crashed process; default 30,000). */
-  maxRunMs?: number;
-  logger?: Logger;
-  /** Epoch milliseconds (default `Date.now`); also compared with bottleneck's due times, which use `Date.now`. */
-  now?: () => number;
-  /**
-   * The clock guard (Redis): bottleneck's scripts take "now" from this process, so while the guard says its
-   * clock is skewed the limiter runs none of them: calls are refused (`limiter unavailable`), bottleneck's
-   * instance leaves Redis, and a new one joins once the clock is right.
-   */
-  clock?: { ok(): boolean; onChange(listener: (ok: boolean) => void): void };
-}
-
-export type LimiterTask<T> = WaitingTask<T>;
-
-export interface LimiterStats {
-  mode: 'redis' | 'local';
-  /** The Redis connection is up (always true in-process). */
-  connected: boolean;
-  queued: { write: number; read: number };
-  /** Calls of this process running now. */
-  running: number;
-  /** Calls of this process started since start-up. */
-  started: number;
-  /** Calls refused without being run, by reason. */
-  refused: Record<RefusalReason, number>;
-  /** Tokens granted but never used (a lease lapsed, or nobody was waiting any more). */
-  wastedTokens: number;
-  /** Bottleneck grants (each a Redis round trip); each leases up to rate/20 tokens. */
-  batches: number;
-  /** Calls started from a lease's tokens without a grant of their own (no Redis round trip). */
-  fromLease: number;
-  /** Calls started from this process's local share (no Redis round trip). */
-  fromLocal: number;
-  /** Grants that came after their due time plus `leaseMs` and started nothing (their tokens are in `wastedTokens`). */
-  lateGrants: number;
-  /** This process's local share now (all 0 when there is none). */
-  localShare: LocalShareStats;
-  /** Times the upstream's "too many requests" emptied the shared reservoir. */
-  penalties: number;
-}
-
-export interface SharedLimiter {
-  /** Runs `task.run` once a token is granted; rejects with `RateLimited` if it cannot start in time. */
-  schedule<T>(task: LimiterTask<T>): Promise<T>;
-  /** The upstream answered 429: spend the rest of this second's tokens, in every process (at most once a second). */
-  penalize(): void;
-  /**
-   * Waits until the limiter is connected and its settings are written: true; or false after `timeoutMs`
-   * (default 3,000) if Redis is not there yet. Never rejects: until connected, calls are refused
-   * (`limiter unavailable`), and the limiter connects by itself when Redis comes.
-   */
-  ready(timeoutMs?: number): Promise<boolean>;
-  stats(): LimiterStats;
-  /** Refuses the waiting calls, waits (up to 5 s) for running ones, and leaves Redis; the store's client stays open. */
-  close(): Promise<void>;
-}
-
-/** What `START_CHANNEL` publishes for each call started: when (epoch ms, sub-millisecond) and from which path. */
-export interface LimiterStart {
-  id: string;
-  via: 'shared' | 'local';
-  at: number;
-}
-/**
- * A `node:diagnostics_channel` name: every call the limiter starts is published there (a `LimiterStart`), for
- * tests and tracing that compare the limiter's starts with the arrivals the upstream counts. Nothing is built
- * while nobody subscribes.
- */
-export const START_CHANNEL = 'kiunga:limiter:start';
-const startChannel = channel(START_CHANNEL);
 
 const ID = /^[A-Za-z0-9_.:-]{1,100}$/;
 const ERROR_LOG_INTERVAL_MS = 5_000;
@@ -266,14 +156,13 @@ export function createSharedLimiter(options: LimiterOptions): SharedLimiter {
     clock,
     ...(options.maxQueued !== undefined ? { maxQueued: options.maxQueued } : {}),
     onWaiting: () => {
-      noteArrival();
+      leases.noteArrival();
       pump();
     },
   });
   const leaseMs = options.leaseMs ?? 1_000 * paceMargin;
   if (!(leaseMs >= 0)) throw new RangeError(`leaseMs must be >= 0, got ${leaseMs}`);
   let tokenPending = false;
-  let wastedTokens = 0;
   let batches = 0;
   let fromLease = 0;
   let fromLocal = 0;
@@ -283,79 +172,16 @@ export function createSharedLimiter(options: LimiterOptions): SharedLimiter {
   let penalties = 0;
   let lastPenalty = -Infinity;
   let closed = false;
-  /** Publishes `count` starts made just now on `START_CHANNEL`. */
-  function published(count: number, via: LimiterStart['via']): void {
-    if (count === 0 || !startChannel.hasSubscribers) return;
-    const at = performance.timeOrigin + performance.now();
-    for (let i = 0; i < count; i++) startChannel.publish({ id: options.id, via, at } satisfies LimiterStart);
-  }
-
-  /** Calls that came to wait lately, decayed over about a second: what the next lease is sized for. */
-  let demand = 0;
-  let demandAt = now();
-  const DEMAND_DECAY_MS = 1_000;
-  function noteArrival(): void {
-    const t = now();
-    demand = demand * Math.exp(-Math.max(0, t - demandAt) / DEMAND_DECAY_MS) + 1;
-    demandAt = t;
-  }
-  /**
-   * Tokens to ask for: what waits now, or what the recent demand will want within one lease, whichever is more.
-   * Tokens for calls not here yet hold running slots idle, so they take at most a quarter of `maxConcurrent`:
-   * the other processes keep their share.
-   */
-  const speculativeCap = Math.max(1, Math.floor(sharedConcurrent / 4));
-  function leaseSize(waiting: number): number {
-    const perSecond = demand * Math.exp(-Math.max(0, now() - demandAt) / DEMAND_DECAY_MS) * (1_000 / DEMAND_DECAY_MS);
-    const expected = Math.min(speculativeCap, Math.ceil((perSecond * leaseMs) / 1_000));
-    return Math.min(maxBatch, Math.max(waiting, expected, 1));
-  }
-
-  interface Lease {
-    /** Tokens not used yet. */
-    left: number;
-    /** Calls started from it and still running. */
-    running: number;
-    timer: unknown;
-    /** Settles the bottleneck grant, which frees its running slots. */
-    release: () => void;
-    released: boolean;
-  }
-  /** The lease whose tokens new calls take; earlier ones only wait for their calls to end. */
-  let lease: Lease | undefined;
-
-  function finishIfDone(l: Lease): void {
-    if (l.released || l.left > 0 || l.running > 0) return;
-    l.released = true;
-    // bottleneck's `free` would run with a skewed "now": leave Redis instead; the grant's expiration frees its slots.
-    if (skewed()) return tokens.suspend();
-    l.release();
-  }
-  /** The lease's unused tokens are given up (its time is over, or the limiter closes). */
-  function lapse(l: Lease): void {
-    clock.clearTimer(l.timer);
-    wastedTokens += l.left;
-    l.left = 0;
-    if (lease === l) lease = undefined;
-    finishIfDone(l);
-  }
-  /** Starts waiting calls from the current lease's tokens; how many it started. */
-  function drainLease(): number {
-    const l = lease;
-    if (!l || room.waiting() === 0) return 0;
-    const runs = room.startUpTo(l.left);
-    published(runs.length, 'shared');
-    l.left -= runs.length;
-    l.running += runs.length;
-    for (const run of runs) {
-      void run.then(() => {
-        l.running--;
-        finishIfDone(l);
-      });
-    }
-    if (l.left === 0) lapse(l);
-    return runs.length;
-  }
+  const leases = createLeases({
+    room,
+    clock,
+    maxBatch,
+    sharedConcurrent,
+    leaseMs,
+    skewed,
+    suspend: () => tokens.suspend(),
+    onStarts: (count) => publishStarts(options.id, count, 'shared'),
+  });
 
   /** Starts waiting calls from this process's local share (its starts in the last second, its own slots). */
   function drainLocal(): void {
@@ -363,7 +189,7 @@ export function createSharedLimiter(options: LimiterOptions): SharedLimiter {
     while (room.waiting() > 0 && local.canStart()) {
       const [run] = room.startUpTo(1);
       if (!run) break;
-      published(1, 'local');
+      publishStarts(options.id, 1, 'local');
       local.started();
       fromLocal++;
       void run.then(() => {
@@ -391,12 +217,12 @@ export function createSharedLimiter(options: LimiterOptions): SharedLimiter {
       room.refuseAll('limiter unavailable');
       return tokens.suspend();
     }
-    fromLease += drainLease();
+    fromLease += leases.drain();
     drainLocal();
     const waiting = room.waiting();
     if (tokenPending || waiting === 0) return;
     tokenPending = true;
-    const weight = leaseSize(waiting);
+    const weight = leases.size(waiting);
     let granted = false;
     tokens
       .request(
@@ -406,9 +232,7 @@ export function createSharedLimiter(options: LimiterOptions): SharedLimiter {
             granted = true;
             tokenPending = false;
             batches++;
-            if (lease) lapse(lease);
-            const l: Lease = { left: weight, running: 0, timer: undefined, release, released: false };
-            lease = l;
+            const l: Lease = leases.open(weight, release);
             // The grant's tokens are used by its due time plus the lease (the pacing gave it that time); one that
             // comes later (a slow Redis answer, a busy event loop) starts nothing: its calls would join the grants
             // given after it, and every process can hold one.
@@ -416,15 +240,15 @@ export function createSharedLimiter(options: LimiterOptions): SharedLimiter {
             const until = dueAt === undefined || leaseMs === 0 ? t + leaseMs : dueAt + leaseMs;
             if (t > until) {
               lateGrants++;
-              lapse(l);
+              leases.lapse(l);
               return pump();
             }
-            drainLease();
+            leases.drain();
             if (l.left > 0) {
               if (until > t && !closed) {
-                l.timer = clock.setTimer(() => lapse(l), until - t);
+                l.timer = clock.setTimer(() => leases.lapse(l), until - t);
                 (l.timer as { unref?: () => void } | undefined)?.unref?.(); // a lease never keeps a process alive
-              } else lapse(l);
+              } else leases.lapse(l);
             }
             pump();
           }),
@@ -450,7 +274,7 @@ export function createSharedLimiter(options: LimiterOptions): SharedLimiter {
       if (skewed()) return;
       lastPenalty = t;
       penalties++;
-      if (lease) lapse(lease); // this process's unused tokens too
+      leases.lapseCurrent(); // this process's unused tokens too
       local?.pause(1_000); // and its local share, for a second
       log?.warn('the upstream answered 429: pausing calls until the next refill');
       tokens.spend(ratePerSecond).catch((err: unknown) => logError(err, 'rate limiter penalty failed'));
@@ -476,7 +300,7 @@ export function createSharedLimiter(options: LimiterOptions): SharedLimiter {
         mode: tokens.mode,
         connected: tokens.connected() && isReady,
         ...room.stats(),
-        wastedTokens,
+        wastedTokens: leases.wasted(),
         batches,
         fromLease,
         fromLocal,
@@ -489,7 +313,7 @@ export function createSharedLimiter(options: LimiterOptions): SharedLimiter {
     async close(): Promise<void> {
       if (closed) return;
       closed = true;
-      if (lease) lapse(lease);
+      leases.lapseCurrent();
       clock.clearTimer(localTimer);
       room.refuseAll('closed');
       await room.idle(CLOSE_WAIT_MS);

@@ -1,5 +1,6 @@
 import type { Logger } from 'pino';
-import type { TurnRunner, TurnTexts } from '../engine/turn-runner.js';
+import type { TurnRunner } from '../engine/turn-runner.js';
+import type { TurnTexts } from '../engine/turn-types.js';
 import type { Channel, Turn } from '../engine/types.js';
 import type { KeyValueStore } from '../session/store.js';
 import type { Keys } from '../session/keys.js';

@@ -5,7 +5,8 @@ import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 import { lint } from '../../src/authoring/lint.js';
-import { runConversationTests, testFileSchema } from '../../src/authoring/conversation-tests.js';
+import { runConversationTests } from '../../src/authoring/conversation-tests.js';
+import { testFileSchema } from '../../src/authoring/conversation-test-files.js';
 import { formatLintMessage, LINT_RULES } from '../../src/authoring/lint-report.js';
 import { withRegistryReference } from '../../src/authoring/registry-docs.js';
 

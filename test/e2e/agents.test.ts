@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { atSession, startTestServer, type TestServer } from '../helpers/server.js';
-import { cashOutCode } from '../../src/agents/agent-service.js';
+import { cashOutCode } from '../../src/agents/agent-notices.js';
 import { DEFAULT_AGENT_LIMITS } from '../../src/agents/registry.js';
 
 /**

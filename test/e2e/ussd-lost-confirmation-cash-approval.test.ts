@@ -5,7 +5,7 @@ import { availableCents, holdLockAsDeadProcess, jobsDone, ledgerCents, POLITE, s
 import { sessionIntent } from '../../src/engine/registry-money-intent.js';
 import { maskName } from '../../src/text/names.js';
 import type { TransferIntent } from '../../src/money/transfer-types.js';
-import type { CashCustomer } from '../../src/agents/agent-service.js';
+import type { CashCustomer } from '../../src/agents/agent-types.js';
 import type { AgentLimiter } from '../../src/agents/limits.js';
 import { ApprovalRefused, createApprovalService } from '../../src/approvals/approval-service.js';
 import { approvalIdFor, approvalRefOf, holdReason } from '../../src/approvals/approval-refs.js';

@@ -4,7 +4,8 @@ import { FineractHttp } from '../../src/fineract/http.js';
 import { createRedisStore, type RedisStore } from '../../src/session/redis-store.js';
 import type { Sandbox } from '../../src/sandbox/index.js';
 import { afterAll, beforeAll, expect } from 'vitest';
-import { createSharedLimiter, type LimiterOptions, type SharedLimiter } from '../../src/limits/limiter.js';
+import { createSharedLimiter } from '../../src/limits/limiter.js';
+import type { LimiterOptions, SharedLimiter } from '../../src/limits/limiter-types.js';
 
 export const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
 

@@ -6,7 +6,7 @@ import { expect } from 'vitest';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { atSession, type TestServer } from './server.js';
 import { keyedHash } from '../../src/security/secrets.js';
-import { lockToken } from '../../src/engine/turn-runner.js';
+import { lockToken } from '../../src/engine/turn-lock.js';
 import { decodeRecord } from '../../src/engine/session-record.js';
 import type { FlowContext } from '../../src/engine/types.js';
 

@@ -9,7 +9,8 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import Bottleneck from 'bottleneck';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { lostState } from '../../src/limits/bottleneck-workarounds.js';
-import { createSharedLimiter, RateLimited, type SharedLimiter } from '../../src/limits/limiter.js';
+import { createSharedLimiter, RateLimited } from '../../src/limits/limiter.js';
+import type { SharedLimiter } from '../../src/limits/limiter-types.js';
 import type { RedisStore } from '../../src/session/redis-store.js';
 import { dropLimiterKeys, openRedis, REDIS_URL, uniqueId } from '../gateway/helpers.js';
 

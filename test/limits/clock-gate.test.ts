@@ -5,7 +5,8 @@
  * rebuild and carry on, their waiting calls included.
  */
 import { afterAll, describe, expect, it, vi } from 'vitest';
-import { isRateLimited, type SharedLimiter } from '../../src/limits/limiter.js';
+import { isRateLimited } from '../../src/limits/limiter.js';
+import type { SharedLimiter } from '../../src/limits/limiter-types.js';
 import { twoProcesses, uniqueId } from '../gateway/helpers.js';
 
 const TWENTY_MINUTES = 20 * 60_000;

@@ -1,10 +1,11 @@
 /**
- * Leases (src/limits/limiter.ts): one bottleneck grant reserves a batch of tokens, and calls arriving while it
- * lasts start from process memory, with no Redis round trip. The shared limit must still hold across
- * processes: each "process" here is a limiter on its own Redis connection, sharing one limiter id.
+ * Leases (src/limits/limiter-lease.ts, used by src/limits/limiter.ts): one bottleneck grant reserves a batch of
+ * tokens, and calls arriving while it lasts start from process memory, with no Redis round trip. The shared
+ * limit must still hold across processes: each "process" here is a limiter on its own Redis connection,
+ * sharing one limiter id.
  */
 import { describe, expect, it } from 'vitest';
-import type { SharedLimiter } from '../../src/limits/limiter.js';
+import type { SharedLimiter } from '../../src/limits/limiter-types.js';
 import { maxInWindow, twoProcesses, uniqueId } from '../gateway/helpers.js';
 
 const fx = twoProcesses();

@@ -6,7 +6,7 @@
 import { subscribe } from 'node:diagnostics_channel';
 import { appendFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { START_CHANNEL, type LimiterStart } from '../../src/limits/limiter.js';
+import { START_CHANNEL, type LimiterStart } from '../../src/limits/limiter-starts.js';
 
 const id = process.env.KIUNGA_TEST_STARTS_ID;
 const dir = process.env.KIUNGA_TEST_STARTS_DIR;
