@@ -45,14 +45,19 @@ export type IssueReply =
   | { status: 'sent'; expiresAt: number; sendsLeft: number; id: string; send: number; replaced: boolean }
   | { status: 'resent'; expiresAt: number; sendsLeft: number; id: string; send: number }
   | { status: 'send-limit'; expiresAt: number };
-/** The service's `CheckResult`, or `changed`: another challenge replaced the one peeked at. */
-export type CheckReply =
+/** The outcome of checking a code against the open challenge (the service's answer). */
+export type CheckResult =
   | { result: 'ok' }
   | { result: 'wrong'; triesLeft: number }
+  /** Too many wrong codes: the challenge is void. */
   | { result: 'exhausted' }
+  /** No open challenge for this purpose (never issued, expired, consumed or revoked). */
   | { result: 'expired' }
-  | { result: 'mismatch' }
-  | { result: 'changed' };
+  /** The open challenge was for another intent (another amount, payee...): it is now void. */
+  | { result: 'mismatch' };
+
+/** The store's answer: a `CheckResult`, or `changed`: another challenge replaced the one peeked at. */
+export type CheckReply = CheckResult | { result: 'changed' };
 
 export interface Backend {
   issue(key: string, issues: string, now: number, fresh: ChallengeRecord): Promise<IssueReply>;

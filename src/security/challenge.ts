@@ -9,7 +9,14 @@ import { defaultKeys, type ClientId, type Keys } from '../session/keys.js';
 import type { KeyValueStore } from '../session/store.js';
 import { toGsm } from '../text/gsm.js';
 import type { Translator } from '../text/i18n.js';
-import { memoryBackend, redisBackend, type ChallengeLimits, type ChallengeRecord, type CheckReply } from './challenge-store.js';
+import {
+  memoryBackend,
+  redisBackend,
+  type ChallengeLimits,
+  type ChallengeRecord,
+  type CheckReply,
+  type CheckResult,
+} from './challenge-store.js';
 import { hmacSha256 } from './secrets.js';
 
 /**
@@ -70,15 +77,7 @@ export type IssueResult =
   /** Three sends already: no more codes for this intent until it expires. */
   | { status: 'send-limit'; expiresAt: number };
 
-export type CheckResult =
-  | { result: 'ok' }
-  | { result: 'wrong'; triesLeft: number }
-  /** Too many wrong codes: the challenge is void. */
-  | { result: 'exhausted' }
-  /** No open challenge for this purpose (never issued, expired, consumed or revoked). */
-  | { result: 'expired' }
-  /** The open challenge was for another intent (another amount, payee...): it is now void. */
-  | { result: 'mismatch' };
+export type { CheckResult };
 
 export interface PendingChallenge {
   intent: ChallengeIntent;
