@@ -170,8 +170,7 @@ export function createMetrics(options: MetricsOptions): Metrics {
       registers: [registry],
       collect() {
         const { queued } = gateway.stats().limiter;
-        this.set({ priority: 'write' }, queued.write);
-        this.set({ priority: 'read' }, queued.read);
+        for (const [priority, n] of Object.entries(queued)) this.set({ priority }, n);
       },
     });
     new Gauge({

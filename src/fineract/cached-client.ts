@@ -17,9 +17,10 @@ import { abuseKey } from '../limits/abuse.js';
  * budget, a share of FINERACT_RATE_LIMIT (FINERACT_UNKNOWN_LOOKUP_SHARE): one token per Fineract request
  * the lookup makes (one `GET /search` per spelling of the number), with up to 5 s' worth spent ahead. When the budget is spent the lookup is
  * refused without calling Fineract (`UnknownLookupRefused`, an "unavailable": the customer is asked to try
- * later). Returning customers never wait for it: their number is in the lookup cache, or in the
+ * later), and a lookup within the budget waits in the gateway's queue behind every other call (priority
+ * `low`). Returning customers never wait for it: their number is in the lookup cache, or in the
  * known-numbers record that every successful lookup writes (kept 30 days), so a flood of random numbers
- * cannot take the budget they need.
+ * cannot take the budget they need, nor their place in the queue.
  */
 
 export interface CacheTtls {
@@ -75,6 +76,9 @@ export function withLookupCache(
     if (!cap) return client.findClientByPhone(e164, call);
     const known = await cap.store.get(knownKey(e164)).catch(() => null);
     if (known === null) {
+      // Its requests also wait behind every other Fineract call of this process (`low`): the flood's share of
+      // the budget never delays a returning customer's reads in the queue either.
+      call = { ...call, priority: 'low' };
       const allowed =
         cap.perSecond > 0 &&
         (await cap.buckets

@@ -36,7 +36,12 @@ export function shapeCheckedGet(http: FineractRequester): ClientCore['get'] {
     options: Pick<RequestOptions, 'readFrom'> = {},
     call?: CallOptions,
   ): Promise<z.infer<S>> {
-    const raw = await http.request('GET', path, { ...(query ? { query } : {}), ...options, ...deadlineOf(call) });
+    const raw = await http.request('GET', path, {
+      ...(query ? { query } : {}),
+      ...options,
+      ...deadlineOf(call),
+      ...(call?.priority ? { priority: call.priority } : {}),
+    });
     const parsed = schema.safeParse(raw);
     if (!parsed.success) {
       const at = parsed.error.issues[0]?.path.join('.') || '(root)';

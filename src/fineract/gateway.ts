@@ -43,8 +43,6 @@ export interface GatewayRequestOptions extends RequestOptions {
    * it only `maxQueueMs` bounds the wait.
    */
   deadlineAt?: number;
-  /** Default: `write` for POST/PUT/DELETE, `read` for GET. */
-  priority?: Priority;
   /** `primary` forces a GET to the primary (a read right after a write). */
   readFrom?: ReadFrom;
 }

@@ -1,5 +1,6 @@
 import { Pool, type Dispatcher } from 'undici';
 import type { Logger } from '../logger.js';
+import type { Priority } from '../limits/waiting-room.js';
 import {
   FineractError,
   FineractNotFound,
@@ -43,6 +44,12 @@ export interface RequestOptions {
    * (see `GatewayRequestOptions`). The plain transport ignores it.
    */
   deadlineAt?: number;
+  /**
+   * The limiter's queue the call waits in (default: `write` for POST/PUT/DELETE, `read` for GET). `low`, for a
+   * lookup of a number never matched to a customer (threat T28), waits behind every other call. Read by the
+   * gateway; the plain transport ignores it.
+   */
+  priority?: Priority;
 }
 
 /** Status line and headers of one answer; header names are lower-case. */

@@ -152,6 +152,8 @@ export interface LoanRepaymentInfo {
 export interface CallOptions {
   deadlineAt?: number;
   hop?: HopContext;
+  /** `low`: the call's reads wait behind every other Fineract call of the process (threat T28). */
+  priority?: 'low';
 }
 
 /** Typed calls to Fineract used by the flows. Every method rejects only with a `FineractError` (or `OwnershipError`). */

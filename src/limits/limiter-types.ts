@@ -2,7 +2,7 @@ import type { Cluster, Redis } from 'ioredis';
 import type { Logger } from '../logger.js';
 import type { LocalShareStats } from './local-share.js';
 import type { RefusalReason } from './rate-limited.js';
-import type { WaitingTask } from './waiting-room.js';
+import type { Priority, WaitingTask } from './waiting-room.js';
 
 /** What the shared limiter (limiter.ts) is given, what it does for its users, and what it tells of itself. */
 
@@ -63,7 +63,7 @@ export interface LimiterStats {
   mode: 'redis' | 'local';
   /** The Redis connection is up (always true in-process). */
   connected: boolean;
-  queued: { write: number; read: number };
+  queued: Record<Priority, number>;
   /** Calls of this process running now. */
   running: number;
   /** Calls of this process started since start-up. */

@@ -6,16 +6,21 @@ import { RateLimited, type RefusalReason } from './rate-limited.js';
  * gave up; so each call waits here with a timer at its start-by time, and a granted token goes to the best
  * call still waiting. A call that gave up costs nothing.
  *
- * - Two FIFO lists, writes before reads: a write waits only behind the writes of its own process.
+ * - Three FIFO lists, writes before reads before low-priority reads: a write waits only behind the writes of its
+ *   own process, a read behind writes and reads. A `low` read (a lookup of a number never matched to a customer,
+ *   threat T28) waits behind every other call, so a flood of them never delays a returning customer's reads.
  * - A call that cannot start by its start-by time is refused (`queue deadline`): at that time, or at once
  *   when even the full rate could not reach it in time. A call that started is never cut.
- * - At most `maxQueued` calls wait; when full, a new write sheds the newest read, and a call with nothing to
- *   shed is refused (`queue full`).
+ * - At most `maxQueued` calls wait; when full, a new call sheds the newest waiting call of a lower priority
+ *   (low first, then read), and a call with nothing to shed is refused (`queue full`).
  *
  * Pure: no I/O, and time comes from the injected `Clock` (tests drive it by hand).
  */
 
-export type Priority = 'write' | 'read';
+export type Priority = 'write' | 'read' | 'low';
+
+/** The priorities, first served first. */
+const ORDER: readonly Priority[] = ['write', 'read', 'low'];
 
 /** Time and timers, injected. */
 export interface Clock {
@@ -43,7 +48,7 @@ export interface WaitingTask<T> {
 }
 
 export interface WaitingRoomStats {
-  queued: { write: number; read: number };
+  queued: Record<Priority, number>;
   /** Calls of this process running now. */
   running: number;
   /** Calls of this process started since start-up. */
@@ -97,15 +102,13 @@ export function createWaitingRoom(options: WaitingRoomOptions): WaitingRoom {
   const { ratePerSecond } = options;
   const maxQueued = options.maxQueued ?? 1_000;
   const clock = options.clock ?? systemClock;
-  const writes: Waiter[] = [];
-  const reads: Waiter[] = [];
-  const live = { write: 0, read: 0 };
+  const lists: Record<Priority, Waiter[]> = { write: [], read: [], low: [] };
+  const live: Record<Priority, number> = { write: 0, read: 0, low: 0 };
+  const liveTotal = () => live.write + live.read + live.low;
   let running = 0;
   let started = 0;
   const refused: Record<RefusalReason, number> = { 'queue deadline': 0, 'queue full': 0, 'limiter unavailable': 0, closed: 0 };
   const idle: (() => void)[] = [];
-
-  const listOf = (p: Priority): Waiter[] => (p === 'write' ? writes : reads);
 
   /** Removes settled waiters from the head of a list. */
   function trim(list: Waiter[]): void {
@@ -123,7 +126,8 @@ export function createWaitingRoom(options: WaitingRoomOptions): WaitingRoom {
   }
 
   function takeNext(): Waiter | undefined {
-    for (const list of [writes, reads]) {
+    for (const p of ORDER) {
+      const list = lists[p];
       trim(list);
       const w = list.shift();
       if (w) return w;
@@ -134,19 +138,22 @@ export function createWaitingRoom(options: WaitingRoomOptions): WaitingRoom {
   /** Live waiters that would start before a new `priority` call and cannot expire before `startBy`. */
   function aheadOf(priority: Priority, startBy: number): number {
     let n = 0;
-    for (const list of priority === 'write' ? [writes] : [writes, reads]) {
-      for (const w of list) if (!w.settled && w.startBy >= startBy) n++;
+    for (const p of ORDER.slice(0, ORDER.indexOf(priority) + 1)) {
+      for (const w of lists[p]) if (!w.settled && w.startBy >= startBy) n++;
     }
     return n;
   }
 
-  /** Sheds the newest waiting read (to make room for a write). */
-  function shedNewestRead(): boolean {
-    for (let i = reads.length - 1; i >= 0; i--) {
-      const w = reads[i]!;
-      if (!w.settled) {
-        w.refuse('queue full');
-        return true;
+  /** Sheds the newest waiting call of a priority below `priority`, the lowest first (to make room for it). */
+  function shedBelow(priority: Priority): boolean {
+    for (const p of ORDER.slice(ORDER.indexOf(priority) + 1).reverse()) {
+      const list = lists[p];
+      for (let i = list.length - 1; i >= 0; i--) {
+        const w = list[i]!;
+        if (!w.settled) {
+          w.refuse('queue full');
+          return true;
+        }
       }
     }
     return false;
@@ -167,7 +174,7 @@ export function createWaitingRoom(options: WaitingRoomOptions): WaitingRoom {
       // Even at the full shared rate, with a full reservoir now, this call could not be reached in time.
       const reachable = ratePerSecond * (1 + Math.ceil(left / 1000));
       if (aheadOf(task.priority, task.startBy) >= reachable) return refuse('queue deadline', task.where);
-      if (live.write + live.read >= maxQueued && !(task.priority === 'write' && shedNewestRead())) return refuse('queue full', task.where);
+      if (liveTotal() >= maxQueued && !shedBelow(task.priority)) return refuse('queue full', task.where);
 
       return new Promise<T>((resolve, reject) => {
         const leave = () => {
@@ -185,7 +192,7 @@ export function createWaitingRoom(options: WaitingRoomOptions): WaitingRoom {
             if (w.settled) return;
             leave();
             refused[reason]++;
-            compact(listOf(w.priority), live[w.priority]);
+            compact(lists[w.priority], live[w.priority]);
             reject(new RateLimited(reason, task.where));
           },
           async start() {
@@ -207,14 +214,14 @@ export function createWaitingRoom(options: WaitingRoomOptions): WaitingRoom {
         task.signal?.addEventListener('abort', onAbort, { once: true });
         w.timer = clock.setTimer(() => w.refuse('queue deadline'), left);
         live[w.priority]++;
-        listOf(w.priority).push(w);
+        lists[w.priority].push(w);
         options.onWaiting?.();
       });
     },
 
     refuse,
 
-    waiting: () => live.write + live.read,
+    waiting: liveTotal,
 
     startUpTo(n: number): Promise<void>[] {
       const runs: Promise<void>[] = [];
@@ -231,8 +238,8 @@ export function createWaitingRoom(options: WaitingRoomOptions): WaitingRoom {
     },
 
     refuseAll(reason: RefusalReason): void {
-      for (const list of [writes, reads]) {
-        for (const w of list.splice(0)) if (!w.settled) w.refuse(reason);
+      for (const p of ORDER) {
+        for (const w of lists[p].splice(0)) if (!w.settled) w.refuse(reason);
       }
     },
 

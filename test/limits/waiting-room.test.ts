@@ -1,11 +1,12 @@
 /**
- * The waiting room of the rate limiter, alone, on a hand-driven clock: writes before reads, start-by times
+ * The waiting room of the rate limiter, alone, on a hand-driven clock: writes before reads before low-priority
+ * reads, start-by times
  * (refused when they come, or at once when the rate could never reach the call), the caller's abort,
  * shedding the newest read for a write when full, and "nothing runs that was refused". No Redis, no sleeps.
  */
 import { describe, expect, it } from 'vitest';
 import { RateLimited } from '../../src/limits/rate-limited.js';
-import { createWaitingRoom, type Clock, type WaitingRoomOptions } from '../../src/limits/waiting-room.js';
+import { createWaitingRoom, type Clock, type Priority, type WaitingRoomOptions } from '../../src/limits/waiting-room.js';
 
 /** A clock whose time moves only when told, firing due timers in order. */
 function fakeClock(start = 1_000_000) {
@@ -39,7 +40,7 @@ function room(options: Partial<WaitingRoomOptions> = {}) {
   const time = fakeClock();
   const r = createWaitingRoom({ ratePerSecond: 10, maxQueued: 100, clock: time.clock, ...options });
   const order: string[] = [];
-  const task = (name: string, priority: 'write' | 'read', startInMs = 5_000, signal?: AbortSignal) =>
+  const task = (name: string, priority: Priority, startInMs = 5_000, signal?: AbortSignal) =>
     r.wait({
       priority,
       startBy: time.clock.now() + startInMs,
@@ -65,7 +66,29 @@ describe('waiting room', () => {
     await Promise.all(r.startUpTo(4));
     await Promise.all(all);
     expect(order).toEqual(['w1', 'w2', 'r1', 'r2']);
-    expect(r.stats()).toMatchObject({ queued: { write: 0, read: 0 }, running: 0, started: 4 });
+    expect(r.stats()).toMatchObject({ queued: { write: 0, read: 0, low: 0 }, running: 0, started: 4 });
+  });
+
+  it('should start a low-priority read after every read and write, even one that came later (threat T28)', async () => {
+    const { r, order, task } = room();
+    const all = [task('l1', 'low'), task('r1', 'read'), task('l2', 'low'), task('w1', 'write'), task('r2', 'read')];
+    expect(r.stats().queued).toEqual({ write: 1, read: 2, low: 2 });
+    await Promise.all(r.startUpTo(5));
+    await Promise.all(all);
+    expect(order).toEqual(['w1', 'r1', 'r2', 'l1', 'l2']);
+  });
+
+  it('should not count low-priority reads ahead of a read, but count reads ahead of a low one', async () => {
+    const { r, task } = room({ ratePerSecond: 2 });
+    // 2/s with 500 ms left reaches at most 4 calls: four low reads waiting do not stand in a read's way...
+    const lows = ['l1', 'l2', 'l3', 'l4'].map((n) => outcome(task(n, 'low', 10_000)));
+    const read = outcome(task('r', 'read', 500));
+    // ...but four reads and writes stand in a low one's way.
+    const more = ['r2', 'r3', 'r4'].map((n) => outcome(task(n, 'read', 10_000)));
+    expect(await outcome(task('late', 'low', 500))).toBe('queue deadline');
+    await Promise.all(r.startUpTo(10));
+    expect(await read).toBe('ran');
+    expect(await Promise.all([...lows, ...more])).toEqual(['ran', 'ran', 'ran', 'ran', 'ran', 'ran', 'ran']);
   });
 
   it('should refuse a waiting call when its start-by time comes, and never run it', async () => {
@@ -120,6 +143,21 @@ describe('waiting room', () => {
     expect([await w, await r1, await r2]).toEqual(['ran', 'ran', 'ran']);
     expect(order).toEqual(['w', 'r1', 'r2']);
     expect(r.stats().refused['queue full']).toBe(2);
+  });
+
+  it('should shed the newest low-priority read for a read or a write when full, before any read', async () => {
+    const { r, order, task } = room({ maxQueued: 3 });
+    const r1 = outcome(task('r1', 'read'));
+    const l1 = outcome(task('l1', 'low'));
+    const l2 = outcome(task('l2', 'low'));
+    expect(await outcome(task('l3', 'low'))).toBe('queue full');
+    const r2 = outcome(task('r2', 'read'));
+    expect(await l2).toBe('queue full'); // the newest low read made room for a read
+    const w = outcome(task('w', 'write'));
+    expect(await l1).toBe('queue full'); // then for a write, before any read
+    await Promise.all(r.startUpTo(10));
+    expect([await w, await r1, await r2]).toEqual(['ran', 'ran', 'ran']);
+    expect(order).toEqual(['w', 'r1', 'r2']);
   });
 
   it("should refuse a call when its caller's signal aborts, before or while it waits", async () => {
