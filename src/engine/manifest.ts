@@ -62,7 +62,16 @@ export const dateVar = (description: string): ViewVarSpec => ({ max: 10, example
 export const SERVER_TEXTS = {
   engine: {
     description: 'the turn runner and USSD presenter: navigation, invalid input, polite ends (src/engine, src/channels/ussd-screen.ts)',
-    keys: ['nav.more', 'nav.back', 'error.invalidChoice', 'error.invalidInput', 'error.unavailable', 'error.generic', 'common.goodbye'],
+    keys: [
+      'nav.more',
+      'nav.back',
+      'error.invalidChoice',
+      'error.invalidInput',
+      'error.unavailable',
+      'error.unconfirmed',
+      'error.generic',
+      'common.goodbye',
+    ],
     views: { count: { max: 3, example: '999', description: 'i18next plural count' } },
   },
   gateway: {
@@ -265,7 +274,7 @@ export const SERVER_TEXTS = {
 } as const satisfies Readonly<Record<string, Manifest>>;
 
 /** The engine's texts shown as whole final screens (polite ends): each must fit one screen. */
-export const ENGINE_FINAL_KEYS: readonly string[] = ['error.unavailable', 'error.generic', 'common.goodbye'];
+export const ENGINE_FINAL_KEYS: readonly string[] = ['error.unavailable', 'error.unconfirmed', 'error.generic', 'common.goodbye'];
 
 /** Every manifest of a set, with its kind and name. */
 export function entriesOf(set: ManifestSet): { kind: 'action' | 'guard' | 'actor'; name: string; manifest: Manifest }[] {

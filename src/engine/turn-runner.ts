@@ -59,6 +59,9 @@ export class TurnRunner {
       context,
     };
     const timer = this.hopSeconds.startTimer({ channel: req.channel });
+    // Set once the lock was found held: true while it is held by this very hop (a retry of it), until
+    // `lostConfirmation` finds nothing to tell.
+    let retry: boolean | undefined;
     try {
       // Concurrent hops of one session are serialised: the lock is taken and the record read in one round
       // trip, and the record written and the lock released in another. An opening hop's first reads (the
@@ -66,8 +69,6 @@ export class TurnRunner {
       let raw: string | null = null;
       if (req.opening) store.readAhead?.(context, [keys.language(req.msisdn), ...(this.deps.readAhead?.(req) ?? [])]);
       let admission = req.admitted;
-      // Set once the lock was found held: true while it is held by this very hop (a retry of it).
-      let retry: boolean | undefined;
       for (;;) {
         const taken = await store.lockAndGet(hop.lockKey, hop.token, Math.max(1000, deadlineAt - Date.now() + 2000), hop.sessionKey);
         if (admission) {
@@ -103,7 +104,11 @@ export class TurnRunner {
     } catch (error) {
       log.warn({ err: { type: (error as Error)?.name, message: (error as Error)?.message } }, 'hop failed');
       hop.outcome = 'failed';
-      return this.closing(req, this.deps.translator, this.deps.defaultLanguage, 'error.unavailable').reply;
+      // A retry of a hop still running (a money confirmation, maybe) cannot know what that run does: "try
+      // again" could invite a second payment (threat T29). It says the request was not finished, and to wait
+      // for a payment's SMS.
+      const key = retry ? 'error.unconfirmed' : 'error.unavailable';
+      return this.closing(req, this.deps.translator, this.deps.defaultLanguage, key).reply;
     } finally {
       // Writes of a hop that ended before its record was written (a refusal, a failure) still happen.
       if (scope.writes.length > 0) await settledByDeadline(flushWrites(scope), deadlineAt);
