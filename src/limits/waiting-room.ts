@@ -21,6 +21,10 @@ export type Priority = 'write' | 'read' | 'low';
 
 /** The priorities, first served first. */
 const ORDER: readonly Priority[] = ['write', 'read', 'low'];
+/** The priorities served no later than each (its own and those before it). */
+const UP_TO: Record<Priority, readonly Priority[]> = { write: ['write'], read: ['write', 'read'], low: ORDER };
+/** The priorities below each, the lowest first (shed first). */
+const SHED: Record<Priority, readonly Priority[]> = { write: ['low', 'read'], read: ['low'], low: [] };
 
 /** Time and timers, injected. */
 export interface Clock {
@@ -138,7 +142,7 @@ export function createWaitingRoom(options: WaitingRoomOptions): WaitingRoom {
   /** Live waiters that would start before a new `priority` call and cannot expire before `startBy`. */
   function aheadOf(priority: Priority, startBy: number): number {
     let n = 0;
-    for (const p of ORDER.slice(0, ORDER.indexOf(priority) + 1)) {
+    for (const p of UP_TO[priority]) {
       for (const w of lists[p]) if (!w.settled && w.startBy >= startBy) n++;
     }
     return n;
@@ -146,7 +150,7 @@ export function createWaitingRoom(options: WaitingRoomOptions): WaitingRoom {
 
   /** Sheds the newest waiting call of a priority below `priority`, the lowest first (to make room for it). */
   function shedBelow(priority: Priority): boolean {
-    for (const p of ORDER.slice(ORDER.indexOf(priority) + 1).reverse()) {
+    for (const p of SHED[priority]) {
       const list = lists[p];
       for (let i = list.length - 1; i >= 0; i--) {
         const w = list[i]!;
