@@ -142,7 +142,7 @@ export class SandboxProcess extends Child {
     return (await res.json()) as Record<string, unknown>;
   }
 
-  async requests(): Promise<{ method: string; path: string; idempotencyKey?: string; committed?: boolean; status?: number }[]> {
+  async requests(): Promise<{ method: string; path: string; at: number; idempotencyKey?: string; committed?: boolean; status?: number }[]> {
     return (await (await fetch(`${this.url}/sandbox/requests`)).json()) as never;
   }
 

@@ -246,12 +246,13 @@ async function verifyInProcess(d: Deployment) {
   }
 }
 
-interface AuditedEvent {
+export interface AuditedEvent {
   type: string;
   data?: Record<string, unknown>;
 }
 
-async function auditEntries(d: Deployment): Promise<AuditedEvent[]> {
+/** Every entry of the deployment's audit trail, oldest first. */
+export async function auditEntries(d: Deployment): Promise<AuditedEvent[]> {
   const store = createRedisStore(d.redisUrl);
   try {
     const stream = auditStream(store, createKeys(d.prefix));
