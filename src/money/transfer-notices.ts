@@ -22,39 +22,40 @@ export class TransferNotices {
     );
   }
 
-  /** Queues the SMS receipts of a settled transfer, once. */
+  /**
+   * Queues the SMS receipts of a settled transfer, once. The jobs are queued first and the `notified` mark set
+   * after: a run that dies (or is cut off from Redis) between the two leaves the jobs and no mark, and the next
+   * run (the resolution's) queues them again under the same job ids, which the queue takes once. The other
+   * order would leave a mark and no SMS.
+   */
   async notify(clientId: number, id: string): Promise<void> {
     const record = await this.records.read(clientId, id);
     if (!record || (record.status !== 'done' && record.status !== 'failed')) return;
     if (record.status === 'failed' && record.shown) return; // the customer read it on screen
-    if (!(await this.records.markOnce(clientId, id, 'notified'))) return;
+    if (await this.records.isMarked(clientId, id, 'notified')) return;
     const { intent } = record;
     const { receipts, queue } = this.deps;
     // Job ids derive from the intent's random key: a receipt is never deduplicated against another movement's.
-    try {
-      if (record.status === 'done') {
-        if (!intent.cash) {
-          await queue.add(SMS_JOB, { to: intent.msisdn, text: receipts.senderDone(intent), ref: intent.ref }, { jobId: `sms-${id}-s` });
-        }
-        if (intent.recipientMsisdn) {
-          await queue.add(
-            SMS_JOB,
-            { to: intent.recipientMsisdn, text: receipts.recipientDone(intent), ref: intent.ref },
-            { jobId: `sms-${id}-r` },
-          );
-        }
-      } else {
-        // A failure settled after the customer stopped waiting (or without a screen) is told by SMS.
+    if (record.status === 'done') {
+      if (!intent.cash) {
+        await queue.add(SMS_JOB, { to: intent.msisdn, text: receipts.senderDone(intent), ref: intent.ref }, { jobId: `sms-${id}-s` });
+      }
+      if (intent.recipientMsisdn) {
         await queue.add(
           SMS_JOB,
-          { to: intent.msisdn, text: receipts.senderFailed(intent, record.code!), ref: intent.ref },
-          { jobId: `sms-${id}-f` },
+          { to: intent.recipientMsisdn, text: receipts.recipientDone(intent), ref: intent.ref },
+          { jobId: `sms-${id}-r` },
         );
       }
-    } catch (error) {
-      await this.records.clearMark(clientId, id, 'notified').catch(() => undefined); // the next notify (the resolution) tries again
-      throw error;
+    } else {
+      // A failure settled after the customer stopped waiting (or without a screen) is told by SMS.
+      await queue.add(
+        SMS_JOB,
+        { to: intent.msisdn, text: receipts.senderFailed(intent, record.code!), ref: intent.ref },
+        { jobId: `sms-${id}-f` },
+      );
     }
+    await this.records.markOnce(clientId, id, 'notified');
   }
 
   /** Tells the sender a transfer past the resolution's maximum age was not confirmed (the caller tells once). */

@@ -105,9 +105,9 @@ export class TransferRecords {
     return this.store.setIfAbsent(`${this.recordKey(clientId, id)}:${mark}`, '1', RECORD_TTL_MS);
   }
 
-  /** Clears a once-only mark (the next try may set it again). */
-  async clearMark(clientId: number, id: string, mark: 'notified'): Promise<void> {
-    return this.store.delete(`${this.recordKey(clientId, id)}:${mark}`);
+  /** True when the record's once-only mark is set. */
+  async isMarked(clientId: number, id: string, mark: 'notified' | 'unconfirmed'): Promise<boolean> {
+    return (await this.store.get(`${this.recordKey(clientId, id)}:${mark}`)) !== null;
   }
 
   /**

@@ -407,13 +407,15 @@ export class TransferService {
   private async unresolved(record: TransferRecord): Promise<void> {
     const { intent } = record;
     await this.records.list(record);
+    // Queued before the mark is set (under its own job id, taken once), as the receipts are (TransferNotices.notify).
+    if (await this.records.isMarked(intent.from.clientId, intent.id, 'unconfirmed')) return;
+    await this.notices.unconfirmed(intent);
     if (!(await this.records.markOnce(intent.from.clientId, intent.id, 'unconfirmed'))) return;
     this.pastMaxAge.inc();
     this.deps.logger.error(
       { transfer: intent.ref, ageS: Math.round((this.now() - record.createdAt) / 1000) },
       'transfer unresolved past its maximum age: not sent again, operator to check',
     );
-    await this.notices.unconfirmed(intent);
   }
 }
 

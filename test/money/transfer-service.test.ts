@@ -1,15 +1,17 @@
 import { randomBytes } from 'node:crypto';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import pino from 'pino';
 import { INSUFFICIENT_FUNDS } from '../../src/fineract/rejection-codes.js';
 import { FineractRejected } from '../../src/fineract/errors.js';
-import { createMemoryQueue } from '../../src/jobs/queue.js';
+import { createMemoryQueue, type JobQueue } from '../../src/jobs/queue.js';
+import { RESOLVE_JOB, SMS_JOB } from '../../src/jobs/catalogue.js';
 import { failureCode, TransferService } from '../../src/money/transfer-service.js';
 import type { TransferIntent } from '../../src/money/transfer-types.js';
 import { newTransferKey } from '../../src/engine/registry-money-intent.js';
 import { DEMO_SAVINGS, type Sandbox } from '../../src/sandbox/index.js';
 import { createKeys, type Keys } from '../../src/session/keys.js';
-import { startMoneyRig, stopMoneyRig, transferIntent, transferService, type MoneyRig } from './fixtures.js';
+import { RECEIPTS, startMoneyRig, stopMoneyRig, transferIntent, transferService, type MoneyRig } from './fixtures.js';
 
 /** The transfer service against the sandbox over HTTP and real Redis (threats T24, T30; Fineract error codes). */
 
@@ -129,6 +131,44 @@ describe('resolution age (threat T30)', () => {
     expect(commits()).toBe(before + 1);
     expect((await transfers.listUncertain()).map((t) => t.ref)).toEqual([stale.ref]);
     await queue.close();
+  });
+});
+
+describe('receipts of a settled transfer (threat T29)', () => {
+  it('should queue the receipt again when the run that settled it was cut off while queueing it, and send it once', async () => {
+    const real = createMemoryQueue({ logger: pino({ level: 'silent' }) });
+    const sent: string[] = [];
+    real.handle(SMS_JOB, async (data) => void sent.push(data.text));
+    // The first SMS job hangs as bullmq's add does while its connection is cut off (it holds the command):
+    // the run that settled the transfer stops there, as it would if its process died or stayed cut off.
+    const held: (() => Promise<void>)[] = [];
+    const queue: JobQueue = {
+      ...real,
+      add: (name, data, options) => {
+        if (name === SMS_JOB && held.length === 0)
+          return new Promise<void>((resolve) => held.push(() => real.add(name, data, options).then(resolve)));
+        return real.add(name, data, options);
+      },
+    };
+    const transfers = transferService(rig, { queue });
+    const paid = intent({ amountCents: 140_00 });
+    const before = commits();
+    void transfers.execute(paid, Date.now() + 3000);
+    for (let i = 0; i < 300 && held.length === 0; i++) await sleep(10);
+    expect([held.length, commits()]).toEqual([1, before + 1]);
+
+    // The transfer's resolution job (queued before its call, run by another worker) finds it done and queues
+    // its receipt.
+    real.handle(RESOLVE_JOB, (data) => transfers.resolve(data.clientId, data.id));
+    await real.start();
+    await real.idle(10_000);
+    expect(sent).toEqual([RECEIPTS.senderDone(paid)]);
+    // The cut-off run's command goes through at last: the same job id, taken once.
+    await held[0]!();
+    await real.idle(5000);
+    expect(sent).toHaveLength(1);
+    expect(commits()).toBe(before + 1);
+    await real.close();
   });
 });
 
