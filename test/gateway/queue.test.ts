@@ -224,7 +224,7 @@ describe('many expiring calls', () => {
     expect(refused.every((e) => e instanceof FineractNotSent && e.reason === 'queue deadline')).toBe(true);
     await expect(older).resolves.toMatchObject({ id: 2 });
     expect(hits(sandbox, '/clients/3')).toHaveLength(0);
-    expect(g.stats().limiter.queued).toEqual({ write: 0, read: 0 });
+    expect(g.stats().limiter.queued).toEqual({ write: 0, read: 0, low: 0 });
   });
 });
 
