@@ -9,14 +9,14 @@
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { RESOLVE_JOB } from '../../src/jobs/catalogue.js';
 import { JOB_LOCK_MS, STALLED_CHECK_MS } from '../../src/jobs/queue.js';
 import { SYNTHETIC_PIN } from '../../src/sandbox/synthetic.js';
 import { REDIS_URL } from '../helpers/server.js';
-import { deploy, jobInspector, readyz, waitReady, HOP_DEADLINE_MS, type Deployment, type KiungaProcess } from './cluster.js';
+import { deploy, readyz, waitReady, HOP_DEADLINE_MS, type Deployment, type KiungaProcess } from './cluster.js';
 import { auditEntries, checkInvariants, verifyAuditCli } from './invariants.js';
 import { accountOf, kes, msisdnOf, nextCustomer, Traffic } from './traffic.js';
 import { recordResult } from './results.js';
+import { resolutionRunning } from './resolution.js';
 import { startRedisProxy, type TcpProxy } from './tcp-proxy.js';
 
 /**
@@ -74,21 +74,9 @@ describe('a network partition between one Kiunga process and Redis, longer than 
     for (const proxy of proxies.values()) expect(proxy.connections).toBeGreaterThan(0);
 
     const from = nextCustomer();
-    // The transfer commits and its answer is held back past FINERACT_TIMEOUT_MS: the customer reads "being
-    // processed", the record stays uncertain, and its resolution job runs callMaxMs + 1 s later.
-    const intent = await traffic.transfer(from, from + 100, {
-      beforeConfirm: async () => void (await d.sandbox.control({ timeoutAfterCommit: { count: 1, mode: 'delay', ms: 3000 } })),
-    });
-    expect(intent.replies.join(' | ')).toMatch(/being processed/);
-    // The resolution's lookup answered 1.2 s late (under FINERACT_TIMEOUT_MS, so not a failure): the job is
-    // active that long on whichever process's worker took it.
-    await d.sandbox.control({ latencyMs: 1200 });
-    const jobs = jobInspector(d);
+    const { intent, jobs, running, worker: victim } = await resolutionRunning(d, traffic, from);
+    const takenAt = Date.now();
     try {
-      const running = await jobs.activeJob(RESOLVE_JOB, (data) => data.clientId === accountOf(from), 20_000);
-      const takenAt = Date.now();
-      const victim = d.kiunga.find((k) => k.workerName === running.processedBy);
-      if (!victim) throw new Error(`no Kiunga process is ${running.processedBy}`);
       const proxy = proxies.get(victim)!;
       const generation = victim.generation;
       // Cut while the lookup is at Fineract: its answer comes back to a process that cannot reach Redis.

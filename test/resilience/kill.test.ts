@@ -7,13 +7,13 @@
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { RESOLVE_JOB } from '../../src/jobs/catalogue.js';
 import { JOB_LOCK_MS, STALLED_CHECK_MS } from '../../src/jobs/queue.js';
 import { REDIS_URL } from '../helpers/server.js';
-import { deploy, jobInspector, waitReady, type Deployment, type KiungaProcess } from './cluster.js';
+import { deploy, waitReady, type Deployment, type KiungaProcess } from './cluster.js';
 import { checkInvariants, verifyAuditCli } from './invariants.js';
-import { accountOf, barrier, kes, msisdnOf, nextCustomer, Traffic } from './traffic.js';
+import { barrier, kes, msisdnOf, nextCustomer, Traffic } from './traffic.js';
 import { recordResult } from './results.js';
+import { resolutionRunning } from './resolution.js';
 
 let d: Deployment;
 let traffic: Traffic;
@@ -89,20 +89,8 @@ describe('a Kiunga process killed', () => {
   it('while its worker resolves a transfer: another worker takes the job once its lock expires, one SMS', async () => {
     const since = traffic.mark();
     const from = nextCustomer();
-    // The transfer commits and its answer is held back past FINERACT_TIMEOUT_MS: the customer reads "being
-    // processed", the record stays uncertain, and its resolution job runs callMaxMs + 1 s later.
-    const intent = await traffic.transfer(from, from + 100, {
-      beforeConfirm: async () => void (await d.sandbox.control({ timeoutAfterCommit: { count: 1, mode: 'delay', ms: 3000 } })),
-    });
-    expect(intent.replies.join(' | ')).toMatch(/being processed/);
-    // The resolution's lookup answered 1.2 s late (under FINERACT_TIMEOUT_MS, so not a failure): the job is
-    // active that long on whichever process's worker took it, named in the job (bullmq's processedBy).
-    await d.sandbox.control({ latencyMs: 1200 });
-    const jobs = jobInspector(d);
+    const { intent, jobs, running, worker: victim } = await resolutionRunning(d, traffic, from);
     try {
-      const running = await jobs.activeJob(RESOLVE_JOB, (data) => data.clientId === accountOf(from), 20_000);
-      const victim = d.kiunga.find((k) => k.workerName === running.processedBy);
-      if (!victim) throw new Error(`no Kiunga process is ${running.processedBy}`);
       await traffic.collectSms();
       await victim.kill('SIGKILL');
       const killedAt = performance.now();
