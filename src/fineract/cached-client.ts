@@ -76,9 +76,6 @@ export function withLookupCache(
     if (!cap) return client.findClientByPhone(e164, call);
     const known = await cap.store.get(knownKey(e164)).catch(() => null);
     if (known === null) {
-      // Its requests also wait behind every other Fineract call of this process (`low`): the flood's share of
-      // the budget never delays a returning customer's reads in the queue either.
-      call = { ...call, priority: 'low' };
       const allowed =
         cap.perSecond > 0 &&
         (await cap.buckets
@@ -97,7 +94,9 @@ export function withLookupCache(
         throw new UnknownLookupRefused();
       }
     }
-    const customer = await client.findClientByPhone(e164, call);
+    // An unknown number's requests also wait behind every other Fineract call of this process (`low`): the
+    // flood's share of the budget never delays a returning customer's reads in the queue either.
+    const customer = await client.findClientByPhone(e164, known === null ? { ...call, priority: 'low' } : call);
     if (customer) await cap.store.set(knownKey(e164), '1', cap.knownTtlMs ?? KNOWN_TTL_MS).catch(() => undefined);
     return customer;
   }
