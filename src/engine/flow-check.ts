@@ -1,8 +1,11 @@
 import type { FlowFile, StateNodeConfig, TransitionConfig, ActionsConfig, NamedRef } from './flow-schema.js';
-import { ANY_ACTOR_ERRORS, errorCodeParam, FLOW_ERROR_CODES, FLOW_MANIFESTS } from './registry.js';
+import { ANY_ACTOR_ERRORS, FLOW_ERROR_CODES } from './registry.js';
 import { normalizeKeyword } from './keywords.js';
-import type { Manifest, ManifestSet } from './manifest.js';
-import type { Translator } from '../text/i18n.js';
+import type { Manifest } from './manifest.js';
+import type { CheckContext, FlowProblem, FlowRule } from './flow-problems.js';
+import { actionsNamed, asArray, buildTree, refName, refParams, resolveTarget, type NodeInfo } from './flow-tree.js';
+import { checkParams, suggest } from './flow-check-params.js';
+import { stepUpChecks } from './flow-check-step-up.js';
 
 /**
  * Cross-checks a schema-valid flow against the registry's manifests and the locales: every action, guard,
@@ -10,166 +13,23 @@ import type { Translator } from '../text/i18n.js';
  * is one of the closed set), every `if:` flag and view list must be set by an action of the flow, every
  * invoke must handle errors, no state may be a dead end, and a one-time code an actor asks for must be
  * collected and checked (step-up). XState itself would silently ignore most of these mistakes.
+ *
+ * The parts live beside it: the state tree and target resolution in `flow-tree.ts`, the parameter checks in
+ * `flow-check-params.ts`, step-up in `flow-check-step-up.ts`, rule ids and problem shapes in `flow-problems.ts`;
+ * this module re-exports what its importers use from them.
  */
 
-/** Rule ids of the problems the loader finds (`kiunga lint` reports them with the same ids). */
-export const FLOW_RULES = [
-  'syntax',
-  'flow-check',
-  'reference',
-  'unknown-error-code',
-  'unraised-error-code',
-  'param-type',
-  'param-missing',
-  'undeclared-flag',
-  'undeclared-list',
-  'dead-end',
-  'step-up',
-] as const;
-export type FlowRule = (typeof FLOW_RULES)[number];
-
-interface ProblemBase {
-  /** Path inside the file, e.g. ['machine', 'states', 'menu', 'on', 'BALANCE']. */
-  path: (string | number)[];
-  message: string;
-}
-
-/** A mistake in the flow itself. `unresolved` marks a target or initial state that does not exist. */
-export interface StructureProblem extends ProblemBase {
-  rule: FlowRule;
-  unresolved?: boolean;
-}
-
-/** A text the flow names that a locale lacks: the flow is right, the locale file is to be completed. */
-export interface LocaleProblem extends ProblemBase {
-  rule: 'locale-missing';
-  lang: string;
-  key: string;
-}
-
-export type FlowProblem = StructureProblem | LocaleProblem;
-
-/** The names a flow may reference (the registry's manifests), and the locale lookup. */
-export interface CheckContext {
-  manifests: ManifestSet;
-  languages: string[];
-  hasKey(lang: string, key: string): boolean;
-}
-
-/** The check context of the registry's manifests and these locales (builds no implementation). */
-export function checkContextFor(translator: Translator, manifests: ManifestSet = FLOW_MANIFESTS): CheckContext {
-  return { manifests, languages: [...translator.languages], hasKey: (lang, key) => translator.has(lang, key) };
-}
-
-export interface NodeInfo {
-  key: string;
-  /** State keys from the root, e.g. ['menu']. */
-  path: string[];
-  /** Path of this node inside the file. */
-  filePath: (string | number)[];
-  config: StateNodeConfig;
-  parent?: NodeInfo;
-  children: Map<string, NodeInfo>;
-}
-
-/** Builds the state tree with parent links (the root has key '' and the machine's states as children). */
-export function buildTree(flow: FlowFile): { root: NodeInfo; ids: Map<string, NodeInfo>; all: NodeInfo[] } {
-  const ids = new Map<string, NodeInfo>();
-  const all: NodeInfo[] = [];
-  const root: NodeInfo = {
-    key: '',
-    path: [],
-    filePath: ['machine'],
-    config: { initial: flow.machine.initial, states: flow.machine.states, on: flow.machine.on },
-    children: new Map(),
-  };
-  ids.set(flow.id, root);
-  const walk = (node: NodeInfo) => {
-    for (const [key, config] of Object.entries(node.config.states ?? {})) {
-      const child: NodeInfo = {
-        key,
-        path: [...node.path, key],
-        filePath: [...node.filePath, 'states', key],
-        config,
-        parent: node,
-        children: new Map(),
-      };
-      node.children.set(key, child);
-      all.push(child);
-      if (config.id) ids.set(config.id, child);
-      walk(child);
-    }
-  };
-  walk(root);
-  return { root, ids, all };
-}
-
-/** Resolves a transition target the way XState does: sibling by default, `.child`, or `#id.path`. */
-export function resolveTarget(from: NodeInfo, target: string, ids: Map<string, NodeInfo>): NodeInfo | undefined {
-  const descend = (start: NodeInfo | undefined, segments: string[]) => {
-    let node = start;
-    for (const s of segments) node = node?.children.get(s);
-    return node;
-  };
-  if (target.startsWith('#')) {
-    const [id, ...rest] = target.slice(1).split('.');
-    return descend(ids.get(id ?? ''), rest);
-  }
-  if (target.startsWith('.')) return descend(from, target.slice(1).split('.'));
-  return descend(from.parent ?? from, target.split('.'));
-}
-
-const asArray = <T>(value: T | T[] | undefined): T[] => (value === undefined ? [] : Array.isArray(value) ? value : [value]);
-
-const refName = (ref: NamedRef) => (typeof ref === 'string' ? ref : ref.type);
-const refParams = (ref: NamedRef) => (typeof ref === 'string' ? undefined : ref.params);
-
-/** Levenshtein distance, for "did you mean". */
-function distance(a: string, b: string): number {
-  const row = Array.from({ length: b.length + 1 }, (_, j) => j);
-  for (let i = 1; i <= a.length; i++) {
-    let prev = row[0]!;
-    row[0] = i;
-    for (let j = 1; j <= b.length; j++) {
-      const next = Math.min(row[j]! + 1, row[j - 1]! + 1, prev + (a[i - 1] === b[j - 1] ? 0 : 1));
-      prev = row[j]!;
-      row[j] = next;
-    }
-  }
-  return row[b.length]!;
-}
-
-/** The known value closest to a misspelt one, if one is close. */
-export function closest(value: string, known: readonly string[]): string | undefined {
-  const scored = known.map((k) => ({ k, d: distance(value.toLowerCase(), k.toLowerCase()) }));
-  const best = scored.filter((x) => x.d <= Math.max(2, Math.floor(x.k.length / 3))).sort((a, b) => a.d - b.d)[0];
-  return best?.k;
-}
-
-/** ` (did you mean 'pin-wrong'? known: …)` when one known value is close, else ` (known: …)`. */
-export function suggest(value: string, known: readonly string[]): string {
-  const near = closest(value, known);
-  const list = `known: ${[...known].sort().join(', ')}`;
-  return near ? ` (did you mean '${near}'? ${list})` : ` (${list})`;
-}
-
-/** Every action a flow names (entry, exit and transition actions), to know which flags and lists it sets. */
-export function actionsNamed(flow: FlowFile, nodes: NodeInfo[] = buildTree(flow).all): Set<string> {
-  const names = new Set<string>();
-  const fromActions = (a: ActionsConfig | undefined) => asArray(a).forEach((r) => names.add(refName(r)));
-  const fromTransitions = (t: TransitionConfig | undefined) =>
-    asArray(t).forEach((tr) => typeof tr !== 'string' && fromActions(tr.actions));
-  Object.values(flow.machine.on ?? {}).forEach(fromTransitions);
-  for (const { config: c } of nodes) {
-    fromActions(c.entry);
-    fromActions(c.exit);
-    Object.values(c.on ?? {}).forEach(fromTransitions);
-    fromTransitions(c.always);
-    fromTransitions(c.invoke?.onDone);
-    fromTransitions(c.invoke?.onError);
-  }
-  return names;
-}
+export {
+  FLOW_RULES,
+  checkContextFor,
+  type FlowRule,
+  type StructureProblem,
+  type LocaleProblem,
+  type FlowProblem,
+  type CheckContext,
+} from './flow-problems.js';
+export { buildTree, resolveTarget, actionsNamed, type NodeInfo } from './flow-tree.js';
+export { closest, suggest } from './flow-check-params.js';
 
 /** Runs every cross-check and returns all problems found (empty when the flow is sound). */
 export function checkFlow(flow: FlowFile, ctx: CheckContext): FlowProblem[] {
@@ -187,57 +47,6 @@ export function checkFlow(flow: FlowFile, ctx: CheckContext): FlowProblem[] {
         problems.push({ path, rule: 'locale-missing', lang, key, message: `${what} '${key}' is missing in locale '${lang}'` });
     }
   };
-  const checkParams = (
-    path: (string | number)[],
-    kind: string,
-    name: string,
-    manifest: Manifest,
-    params: Record<string, unknown> | undefined,
-  ) => {
-    if (!manifest.params) {
-      if (params && Object.keys(params).length > 0) add([...path, 'params'], `${kind} '${name}' takes no params`, 'param-type');
-      return;
-    }
-    const parsed = manifest.params.safeParse(params ?? {});
-    if (parsed.success) return;
-    for (const issue of parsed.error.issues) {
-      const key = String(issue.path[0] ?? '');
-      const given = params?.[key];
-      const isErrorCode = manifest.params.shape[key] === errorCodeParam;
-      if (issue.code === 'unrecognized_keys') {
-        add(
-          [...path, 'params'],
-          `${kind} '${name}' has no params ${issue.keys.join(', ')} (it takes ${Object.keys(manifest.params.shape).join(', ')})`,
-          'param-type',
-        );
-      } else if (given === undefined) {
-        add(params ? [...path, 'params'] : path, `${kind} '${name}' needs params.${key}`, 'param-missing');
-      } else if (issue.code === 'invalid_value' && typeof given !== 'string') {
-        const values = isErrorCode ? 'an error code' : `one of ${issue.values.map(String).join(', ')}`;
-        add(
-          [...path, 'params', key],
-          `${kind} '${name}' params.${key}: ${JSON.stringify(given)} is a ${typeof given}, not ${values}`,
-          'param-type',
-        );
-      } else if (issue.code === 'invalid_value' && isErrorCode) {
-        add(
-          [...path, 'params', key],
-          `${kind} '${name}': '${String(given)}' is not an error code actors reject with${suggest(String(given), FLOW_ERROR_CODES)}`,
-          'unknown-error-code',
-        );
-      } else if (issue.code === 'invalid_value') {
-        const values = issue.values.map(String);
-        const near = closest(String(given), values);
-        add(
-          [...path, 'params', key],
-          `${kind} '${name}' params.${key}: '${String(given)}' is not one of ${values.join(', ')}${near ? ` (did you mean '${near}'?)` : ''}`,
-          'param-type',
-        );
-      } else {
-        add([...path, 'params', key], `${kind} '${name}' params.${key}: ${issue.message}`, 'param-type');
-      }
-    }
-  };
   const checkRef = (path: (string | number)[], r: NamedRef, kind: 'action' | 'guard') => {
     const name = refName(r);
     const known = kind === 'action' ? manifests.actions : manifests.guards;
@@ -246,7 +55,7 @@ export function checkFlow(flow: FlowFile, ctx: CheckContext): FlowProblem[] {
       ref(path, `${kind} '${name}' is not implemented (known: ${Object.keys(known).sort().join(', ')})`);
       return;
     }
-    checkParams(path, kind, name, manifest, refParams(r));
+    checkParams(add, path, kind, name, manifest, refParams(r));
     for (const key of manifest.keys ?? []) checkKey(path, key, `${kind} '${name}' text`);
   };
 
@@ -336,59 +145,7 @@ export function checkFlow(flow: FlowFile, ctx: CheckContext): FlowProblem[] {
     });
   };
 
-  /**
-   * Step-up (threat T31), declared by the manifests: an actor that `asks` for a one-time code must have its
-   * `code-required` branch lead to a prompt taking `input: code`, and every such prompt must lead into an
-   * actor that `checks` the code (never into another actor, which would take the code for something else).
-   */
-  const checkers = Object.entries(manifests.actors)
-    .filter(([, m]) => m.code === 'checks')
-    .map(([n]) => n);
-  const checkStepUp = (node: NodeInfo, src: string, path: (string | number)[], t: TransitionConfig | undefined) => {
-    const branches = asArray(t);
-    const i = branches.findIndex(
-      (tr) => typeof tr !== 'string' && !!tr.guard && refName(tr.guard) === 'errorIs' && refParams(tr.guard)?.code === 'code-required',
-    );
-    if (i < 0) {
-      add(
-        path,
-        `actor '${src}' may send a one-time code and reject with code-required: branch on it ` +
-          `({ guard: { type: errorIs, params: { code: code-required } }, target: <a prompt with input: code> }), ` +
-          `or the code sent is never asked for`,
-        'step-up',
-      );
-      return;
-    }
-    const branch = branches[i] as Exclude<TransitionConfig, string | unknown[]>;
-    for (const target of asArray(branch.target)) {
-      const to = resolveTarget(node, target, ids);
-      if (to && to.config.meta?.input !== 'code') {
-        add(
-          [...(Array.isArray(t) ? [...path, i] : path), 'target'],
-          `code-required must lead to a prompt with input: code, and '${target}' takes ${to.config.meta?.input ? `input: ${to.config.meta.input}` : 'no input'}`,
-          'step-up',
-        );
-      }
-    }
-  };
-  const checkCodePrompt = (node: NodeInfo) => {
-    const input = node.config.on?.INPUT;
-    asArray(input).forEach((tr, i) => {
-      const obj = typeof tr === 'string' ? { target: tr } : tr;
-      for (const target of asArray(obj.target)) {
-        const to = resolveTarget(node, target, ids);
-        const src = to?.config.invoke?.src;
-        if (!to || (src && manifests.actors[src]?.code === 'checks')) continue;
-        const p = [...node.filePath, 'on', 'INPUT', ...(Array.isArray(input) ? [i] : []), ...(typeof tr === 'string' ? [] : ['target'])];
-        add(
-          p,
-          `a code prompt must lead into an actor that checks the code (${checkers.join(', ') || 'none is registered'}), and '${target}' ` +
-            `${src ? `invokes '${src}'` : 'invokes nothing'}`,
-          'step-up',
-        );
-      }
-    });
-  };
+  const { checkStepUp, checkCodePrompt } = stepUpChecks(add, ids, manifests);
 
   checkInitial(root, flow.machine.initial, ['machine']);
   for (const [event, t] of Object.entries(flow.machine.on ?? {})) checkTransitions(root, ['machine', 'on', event], t);
