@@ -2,7 +2,7 @@ import type { HopContext } from '../session/hop-context.js';
 
 /**
  * Kiunga's own view of Fineract data: only what channels show, already normalised (dates as ISO
- * `yyyy-mm-dd` strings, phone numbers as E.164). The raw Fineract wire shapes stay inside the client (`wire.ts`, `client*.ts`).
+ * `yyyy-mm-dd` strings, phone numbers as E.164). The raw Fineract wire shapes stay inside the client (`wire*.ts`, `client*.ts`).
  */
 
 /** A channel customer: a Fineract client found from the E.164 number the aggregator sent. */
