@@ -3,7 +3,7 @@ import { z } from 'zod';
 
 /*
  * The schemas the settings of each area (the other files of src/settings/) are read with, and the parsers
- * config.ts shares.
+ * config.ts and config/ share.
  */
 
 export const csv = (value: string | undefined): string[] =>
