@@ -1,20 +1,19 @@
 import { Counter, Gauge, type Metric } from 'prom-client';
-import { FineractError, FineractRejected, OwnershipError, isReplayedFailure } from '../fineract/errors.js';
-import { INVALID_INSTANCE_TYPE, MAKER_CHECKER_PENDING, isInsufficientFunds } from '../fineract/rejection-codes.js';
 import type { HopContext } from '../session/hop-context.js';
-import { toDecimal } from './amount.js';
+import { TransferCaller, transferDescription } from './transfer-call.js';
 import { TransferNotices } from './transfer-notices.js';
 import { TransferRecords, idsOf, type TransferRecord } from './transfer-records.js';
 import {
   MoneyPaused,
   type ExecuteOptions,
   type FailureCode,
-  type FineractTransferIds,
   type TransferIntent,
   type TransferOutcome,
   type TransferServiceDeps,
   type UncertainTransfer,
 } from './transfer-types.js';
+
+export { failureCode } from './transfer-call.js';
 
 /**
  * Moves money exactly once or not at all (threat T9). Every money intent has a random idempotency key drawn
@@ -26,7 +25,8 @@ import {
  * have committed) is resolved by asking Fineract (the transfer's unique reference in its description, then
  * a replay with the same key) before anything is sent again, and never sent again past
  * `resolveMaxAgeMs` (threat T30). The customer is told the truth: done, failed (only when nothing reached
- * Fineract or Fineract refused it), or being processed with an SMS to follow (threat T29).
+ * Fineract or Fineract refused it), or being processed with an SMS to follow (threat T29). Each request to
+ * Fineract and the outcome it writes are transfer-call.ts's.
  */
 
 /** Time kept back from the hop deadline to persist and answer after the call. */
@@ -49,22 +49,17 @@ function sameIntent(a: TransferIntent, b: TransferIntent): boolean {
 export class TransferService {
   /** Prometheus metrics of money movements, registered by the app on /metrics. */
   readonly metrics: Metric[];
-  private readonly collisions: Counter<'reason'>;
   private readonly pastMaxAge: Counter;
   private readonly now: () => number;
   private readonly records: TransferRecords;
   private readonly notices: TransferNotices;
+  private readonly caller: TransferCaller;
 
   constructor(private readonly deps: TransferServiceDeps) {
     this.now = deps.now ?? Date.now;
     this.records = new TransferRecords(deps.store, deps.keys, () => deps.today());
     this.notices = new TransferNotices(this.records, deps);
-    this.collisions = new Counter({
-      name: 'kiunga_transfer_key_collisions_total',
-      help: 'Idempotency-key collisions (threat T24): a key whose record holds another intent, or a Fineract answer replayed on a key never sent before. Never reported as success; alert on any.',
-      labelNames: ['reason'],
-      registers: [],
-    });
+    this.caller = new TransferCaller(deps, this.records, this.notices, this.now);
     this.pastMaxAge = new Counter({
       name: 'kiunga_transfer_unresolved_past_max_age_total',
       help: 'Resolutions that found no transfer past TRANSFER_RESOLVE_MAX_AGE_S: not sent again, left to an operator (threat T30).',
@@ -82,12 +77,12 @@ export class TransferService {
         }
       },
     });
-    this.metrics = [this.collisions, this.pastMaxAge, uncertain];
+    this.metrics = [this.caller.collisions, this.pastMaxAge, uncertain];
   }
 
   /** The description Fineract stores with the transfer; its unique reference makes it findable. */
   static description(intent: TransferIntent): string {
-    return `Kiunga ${intent.kind} ${intent.ref}`;
+    return transferDescription(intent);
   }
 
   /** Checks an amount against the limits and what the customer already sent today (no reservation). */
@@ -109,7 +104,7 @@ export class TransferService {
     if (existing)
       return sameIntent(existing.intent, intent)
         ? this.continueExisting(existing, deadlineAt, options.hop)
-        : this.collision(intent, 'intent');
+        : this.caller.collision(intent, 'intent');
     // The kill switch, before anything new: a paused intent leaves no record and counts against no limit.
     // (One already recorded above may have reached Fineract: its outcome is told as it is.)
     if (this.deps.switches && !this.deps.switches.moneyAllowed()) throw new MoneyPaused();
@@ -125,7 +120,7 @@ export class TransferService {
     if (!(await this.records.create(record))) {
       await this.records.addToDaily(dailyKey, -intent.amountCents);
       const raced = await this.records.read(intent.from.clientId, intent.id);
-      if (raced && !sameIntent(raced.intent, intent)) return this.collision(intent, 'intent');
+      if (raced && !sameIntent(raced.intent, intent)) return this.caller.collision(intent, 'intent');
       return raced ? this.continueExisting(raced, deadlineAt, options.hop) : { status: 'processing' };
     }
     // Queued before the call: if this process dies after Fineract commits, the job still finds out and tells the customer.
@@ -201,7 +196,7 @@ export class TransferService {
         },
         { hop },
       );
-      if (found) await this.settle(intent, { status: 'done', transactionId: found.transactionId }, hop);
+      if (found) await this.caller.settle(intent, { status: 'done', transactionId: found.transactionId }, hop);
       else if (this.now() - record.createdAt > this.deps.resolveMaxAgeMs) {
         // Too late to send (threat T30): the customer may have paid another way since. Look only.
         await this.unresolved(record);
@@ -214,7 +209,7 @@ export class TransferService {
         // Not there: send it now with the same key (Fineract 1.9+ deduplicates it even so), unless money
         // is switched off: then the job tries again later, still bounded by the maximum age.
         if (this.deps.switches && !this.deps.switches.moneyAllowed()) throw new MoneyPaused();
-        const outcome = await this.call(intent, hop);
+        const outcome = await this.caller.call(intent, hop);
         if (outcome.status === 'processing') throw new Error('transfer outcome still uncertain');
       }
     }
@@ -244,23 +239,16 @@ export class TransferService {
     return { status: 'processing' };
   }
 
-  /** A key already used for another intent (threat T24): nothing is sent for this intent under it. */
-  private collision(intent: TransferIntent, reason: 'intent' | 'replayed'): TransferOutcome {
-    this.collisions.inc({ reason });
-    this.deps.logger.error({ transfer: intent.ref, reason }, 'idempotency key collision: not reported as success');
-    return reason === 'intent' ? { status: 'failed', code: 'rejected' } : { status: 'processing' };
-  }
-
   private async attempt(intent: TransferIntent, deadlineAt: number, options: ExecuteOptions): Promise<TransferOutcome> {
     const budget = deadlineAt - Date.now() - ANSWER_MARGIN_MS;
-    if (budget <= 0) return this.handOver(intent);
-    const call = this.call(intent, options.hop);
+    if (budget <= 0) return this.caller.handOver(intent);
+    const call = this.caller.call(intent, options.hop);
     const late = new Promise<'late'>((resolve) => setTimeout(() => resolve('late'), budget).unref());
     const outcome = await Promise.race([call, late]);
     if (outcome === 'late') {
       // The call goes on in the background and settles the record when it ends; the job backs it up.
       call.catch(() => undefined);
-      return this.handOver(intent);
+      return this.caller.handOver(intent);
     }
     // A failure the customer reads on screen needs no SMS; one the hop gave up waiting for does.
     if (outcome.status === 'failed' && !options.signal?.aborted) await this.markShown(intent).catch(() => undefined);
@@ -279,130 +267,6 @@ export class TransferService {
     });
   }
 
-  /**
-   * One call to Fineract with the intent's idempotency key; writes the outcome it learns. Never rejects:
-   * once the request may have reached Fineract, anything unknown is `processing` (the resolution settles it).
-   */
-  private async call(intent: TransferIntent, hop: HopContext | undefined): Promise<TransferOutcome> {
-    // Counted before the request: a replayed answer to the first request ever sent with a key is a collision.
-    const sent = await this.records.countSent(intent.from.clientId, intent.id);
-    await this.notices.audit(intent, 'money.attempt', {
-      kind: intent.kind,
-      amountMinor: intent.amountCents,
-      currency: intent.currency,
-      counterparty: intent.counterparty,
-      fromAccountId: intent.from.accountId,
-      toAccountId: intent.to.accountId,
-      toType: intent.to.type,
-      send: sent,
-    });
-    let result: { detailId: number; replayed?: boolean };
-    try {
-      result = await this.deps.fineract.transfer(
-        {
-          from: intent.from,
-          to: intent.to,
-          amount: toDecimal(intent.amountCents),
-          description: TransferService.description(intent),
-          idempotencyKey: intent.id,
-          ...(intent.checked ? { checked: intent.checked } : {}),
-        },
-        { hop },
-      );
-    } catch (error) {
-      const code = failureCode(error);
-      // A stored failure replayed on a key never sent before is another request's answer (threat T24); it
-      // still means this request did not run: nothing moved for this intent.
-      if (code && isReplayedFailure(error) && sent === 1) this.collision(intent, 'replayed');
-      if (code) {
-        try {
-          return await this.settle(intent, { status: 'failed', code }, hop);
-        } catch (storeError) {
-          // Refused, but not written: the resolution (a replay with the same key) settles and tells by SMS.
-          this.deps.logger.warn({ transfer: intent.ref, err: { type: (storeError as Error)?.name } }, 'transfer refusal not recorded');
-          return { status: 'processing' };
-        }
-      }
-      this.deps.logger.warn({ transfer: intent.ref, err: { type: (error as Error).name } }, 'transfer outcome uncertain');
-      await this.mark(intent, 'uncertain').catch(() => undefined);
-      await this.notices.audit(intent, 'money.outcome', { status: 'processing' });
-      return { status: 'processing' };
-    }
-    if (result.replayed && sent === 1) {
-      // Fineract answered from its idempotency store on a key Kiunga never sent before: another movement's answer.
-      await this.mark(intent, 'uncertain', { collision: true }).catch(() => undefined);
-      await this.notices.audit(intent, 'money.outcome', { status: 'processing', collision: true });
-      return this.collision(intent, 'replayed');
-    }
-    try {
-      return await this.settle(intent, { status: 'done', detailId: result.detailId }, hop);
-    } catch (storeError) {
-      // Fineract moved the money: that is known. The queued resolution finds it and sends the receipt.
-      this.deps.logger.warn({ transfer: intent.ref, err: { type: (storeError as Error)?.name } }, 'transfer done but not recorded yet');
-      return { status: 'done', detailId: result.detailId };
-    }
-  }
-
-  private async handOver(intent: TransferIntent): Promise<TransferOutcome> {
-    await this.mark(intent, 'uncertain').catch(() => undefined);
-    this.deps.logger.info({ transfer: intent.ref }, 'transfer handed over to the background');
-    return { status: 'processing' };
-  }
-
-  /** Writes a final outcome once; a final outcome is never overwritten. Releases the daily reservation on failure. */
-  private async settle(
-    intent: TransferIntent,
-    outcome: ({ status: 'done' } & FineractTransferIds) | { status: 'failed'; code: FailureCode },
-    hop?: HopContext,
-  ): Promise<TransferOutcome> {
-    const settled = await this.records.locked(intent.from.clientId, intent.id, async (current) => {
-      if (current?.status === 'done') return { outcome: { status: 'done' as const, ...idsOf(current) }, current };
-      if (current?.status === 'failed') return { outcome: { status: 'failed', code: current.code! } as const, current };
-      const record: TransferRecord = {
-        intent,
-        status: outcome.status,
-        ...(outcome.status === 'done' ? idsOf(outcome) : {}),
-        code: outcome.status === 'failed' ? outcome.code : undefined,
-        date: current?.date,
-        listed: current?.listed,
-        ...(current?.told ? { told: true } : {}),
-        createdAt: current?.createdAt ?? this.now(),
-        updatedAt: this.now(),
-      };
-      await this.records.write(record);
-      if (outcome.status === 'failed') await this.records.addToDaily(this.records.dailyKey(intent.from.clientId), -intent.amountCents);
-      this.deps.logger.info({ transfer: intent.ref, kind: intent.kind, status: outcome.status }, 'transfer settled');
-      return { outcome, current: record, written: true };
-    });
-    if (settled.current?.listed) await this.records.unlist([`${intent.from.clientId}:${intent.id}`]).catch(() => undefined);
-    if ('written' in settled) {
-      await this.notices.audit(
-        intent,
-        'money.outcome',
-        outcome.status === 'done' ? { status: 'done', ...idsOf(outcome) } : { status: 'failed', reason: outcome.code },
-      );
-    }
-    if ('written' in settled && settled.outcome.status === 'done' && this.deps.afterDone) {
-      await this.deps.afterDone(intent, hop).catch((error: unknown) => {
-        this.deps.logger.warn(
-          { transfer: intent.ref, err: { type: (error as Error)?.name } },
-          'step-up records not updated after a transfer',
-        );
-      });
-    }
-    return settled.outcome;
-  }
-
-  private async mark(intent: TransferIntent, status: 'uncertain', flags: { collision?: boolean } = {}): Promise<void> {
-    const marked = await this.records.locked(intent.from.clientId, intent.id, async (current) => {
-      if (!current || current.status === 'done' || current.status === 'failed') return undefined;
-      const next: TransferRecord = { ...current, ...flags, status, updatedAt: this.now() };
-      await this.records.write(next);
-      return next;
-    });
-    if (marked) await this.records.list(marked);
-  }
-
   /** Past the maximum age and not found: listed for operators, counted, and the customer told once. */
   private async unresolved(record: TransferRecord): Promise<void> {
     const { intent } = record;
@@ -417,21 +281,4 @@ export class TransferService {
       'transfer unresolved past its maximum age: not sent again, operator to check',
     );
   }
-}
-
-/** Fineract's refusals that mean "nothing moved"; anything else leaves the outcome uncertain. */
-export function failureCode(error: unknown): FailureCode | undefined {
-  if (error instanceof OwnershipError) return 'forbidden';
-  if (!(error instanceof FineractError)) return undefined;
-  if (error instanceof FineractRejected) {
-    // InsufficientAccountBalanceException, with or without a withdrawal fee (`...balance.withdraw`).
-    if (isInsufficientFunds(error)) return 'insufficient';
-    if (error.code === 'error.msg.savingsaccount.transaction.account.is.not.active') return 'inactive';
-    // A write sent to a read replica did not run, and one parked for maker-checker may still run when
-    // approved: neither is a failure the customer may be told about, both stay uncertain.
-    if (error.code === INVALID_INSTANCE_TYPE || error.code === MAKER_CHECKER_PENDING) return undefined;
-    return 'rejected';
-  }
-  if (error.kind === 'not-found' || error.kind === 'unauthorized') return 'rejected';
-  return undefined;
 }
