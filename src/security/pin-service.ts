@@ -1,15 +1,14 @@
 import { randomBytes, timingSafeEqual } from 'node:crypto';
-import { Counter } from 'prom-client';
 import type { Logger } from '../logger.js';
-import type { AuditTrail, AuditEvent } from '../audit/audit.js';
+import type { AuditTrail } from '../audit/audit.js';
 import type { KeyValueStore } from '../session/store.js';
 import { defaultKeys, type ClientId, type Keys } from '../session/keys.js';
 import { hmacSha256 } from './secrets.js';
 import { withLock } from '../session/lock.js';
 import { remainingMs } from '../limits/deadline.js';
-import { maskMsisdn } from '../logger.js';
 import { Cluster, type Redis } from 'ioredis';
-import { createLockoutStore, policyArgs, type FailOutcome, type LockoutPolicy, type SubjectState } from './lockout.js';
+import { policyArgs, type FailOutcome, type LockoutPolicy, type SubjectState } from './lockout.js';
+import { MAX_LOCK_MS, NUMBERS_KEPT, DAY_MS, auditedClient, createPinLockouts } from './pin-lockouts.js';
 import {
   definePinCheck,
   encodePinRecord,
@@ -61,18 +60,6 @@ export interface PinServiceOptions {
   lockWaitMs?: number;
 }
 
-/** The audit entry's client id: a Fineract client's number; a sign-up profile's PIN key (`p-…`) has none. */
-function auditedClient(clientId: ClientId): { clientId?: number } {
-  const n = Number(clientId);
-  return Number.isSafeInteger(n) ? { clientId: n } : {};
-}
-
-const DAY_MS = 24 * 3600 * 1000;
-/** The longest single timed lock, however far it escalates. */
-const MAX_LOCK_MS = 30 * DAY_MS;
-/** Numbers remembered per customer, so an unlock also frees the numbers that failed for them. */
-const NUMBERS_KEPT = 5;
-
 /** The session fact holding the salt of a customer's PIN record (see `HopScope.facts`). */
 const saltFact = (clientId: ClientId) => `pin-salt:${clientId}`;
 
@@ -86,8 +73,8 @@ const KNOWN_TTL_MS = 7 * DAY_MS;
  * the server's environment; without it a record reveals nothing. Online guessing (T5) is stopped by the
  * shared failure counter. Stretching would only add CPU cost per hop, a denial-of-service lever.
  *
- * Lockout (threats T5, T26): wrong PINs are counted per customer AND per number (lockout.ts), in the
- * shared store, across every channel and process. The customer subject is what a PIN protects: it stops
+ * Lockout (threats T5, T26): wrong PINs are counted per customer AND per number (lockout.ts; the subjects'
+ * keys, what a new lock does, and unlocks are in pin-lockouts.ts), in the shared store, across every channel and process. The customer subject is what a PIN protects: it stops
  * guessing one customer's PIN from many numbers or sessions. The number subject stops one number from
  * guessing across the customers it can reach over time (a recycled or re-enrolled number, two clients
  * sharing a mobile number, whichever Fineract returns first): a number locked for one customer stays
@@ -97,13 +84,6 @@ const KNOWN_TTL_MS = 7 * DAY_MS;
  */
 export function createPinService(options: PinServiceOptions): PinService {
   const { store, pepper, pinLength = 4, keys = defaultKeys, logger, lockWaitMs = 3000, onLocked } = options;
-  // One per lock (of the customer, the number, or both at once): a rise means guessing, or confused customers.
-  const lockouts = new Counter({
-    name: 'kiunga_pin_lockouts_total',
-    help: 'PINs locked after too many wrong attempts, by kind (timed, hard: until an operator unlocks).',
-    labelNames: ['kind'],
-    registers: [],
-  });
   const { maxFailures = 3, lockMs = 1_800_000, hardLockAfter = 3, now = Date.now } = options;
   const { failureWindowMs = DAY_MS, escalationMemoryMs = DAY_MS } = options;
   if (Buffer.byteLength(pepper, 'utf8') < 16) throw new TypeError('the PIN pepper must be at least 16 bytes');
@@ -131,72 +111,8 @@ export function createPinService(options: PinServiceOptions): PinService {
     memoryMs: escalationMemoryMs,
     maxLockMs: Math.max(lockMs, MAX_LOCK_MS),
   };
-  const lockout = createLockoutStore(store, policy);
-  const customerKey = (clientId: ClientId) => keys.forCustomer(clientId, 'pin:lockout');
-  const numberKey = (msisdn: string) => keys.forMsisdn(msisdn, 'pin:lockout');
-  const numbersKey = (clientId: ClientId) => keys.forCustomer(clientId, 'pin:numbers');
-
-  /** Remembers that `msisdn` failed for this customer (under the customer's check lock), for `unlock`. */
-  async function rememberNumber(clientId: ClientId, msisdn: string): Promise<void> {
-    const raw = await store.get(numbersKey(clientId));
-    const list = raw ? (JSON.parse(raw) as string[]) : [];
-    if (list.includes(msisdn)) return;
-    const kept = [msisdn, ...list].slice(0, NUMBERS_KEPT);
-    await store.set(numbersKey(clientId), JSON.stringify(kept), MAX_LOCK_MS + failureWindowMs + escalationMemoryMs);
-  }
-
-  const lockedResult = (states: { until?: number; hard: boolean }[]): Extract<PinVerifyResult, { result: 'locked' }> => {
-    if (states.some((s) => s.hard)) return { result: 'locked' };
-    return { result: 'locked', until: Math.max(...states.map((s) => s.until ?? 0)) };
-  };
-
-  async function lockedNow(
-    clientId: ClientId,
-    msisdn: string | undefined,
-    at: number,
-    outcomes: FailOutcome[],
-    hop: HopContext | undefined,
-  ): Promise<PinVerifyResult> {
-    const locks = outcomes.filter((o): o is Extract<FailOutcome, { kind: 'locked' }> => o.kind === 'locked');
-    const result = lockedResult(locks.map((o) => ({ until: o.until, hard: o.until === undefined })));
-    const fresh = locks.filter((o) => o.fresh);
-    if (fresh.length === 0) return result;
-    const hard = result.until === undefined;
-    const notice: PinLockNotice = {
-      clientId,
-      ...(msisdn ? { msisdn } : {}),
-      ...(hard ? {} : { until: result.until, lockMs: result.until! - at }),
-      hard,
-      locks: Math.max(...fresh.map((o) => o.locks)),
-    };
-    logger?.warn(
-      {
-        clientId,
-        msisdn: msisdn ? maskMsisdn(msisdn) : undefined,
-        hard,
-        lockS: hard ? undefined : Math.round(notice.lockMs! / 1000),
-        locks: notice.locks,
-      },
-      hard ? 'PIN locked until an operator unlocks it (too many wrong attempts)' : 'PIN locked for a while after too many wrong attempts',
-    );
-    lockouts.inc({ kind: hard ? 'hard' : 'timed' });
-    await audited(
-      {
-        type: 'pin.locked',
-        actor: 'system',
-        ...auditedClient(clientId),
-        ...(msisdn ? { msisdn } : {}),
-        data: { hard, locks: notice.locks, ...(hard ? {} : { lockS: Math.round(notice.lockMs! / 1000) }) },
-      },
-      hop,
-    );
-    try {
-      await onLocked?.(notice);
-    } catch (err) {
-      logger?.error({ clientId, err: { type: (err as Error)?.name, message: (err as Error)?.message } }, 'PIN lock notice not sent');
-    }
-    return result;
-  }
+  const locks = createPinLockouts({ store, keys, policy, now, onLocked, logger, audit: options.audit });
+  const { lockout, customerKey, numberKey, numbersKey, rememberNumber, lockedResult, lockedNow, audited } = locks;
 
   const setPin = async (clientId: ClientId, pin: string, hop?: HopContext) => {
     const value = record(pin);
@@ -249,7 +165,7 @@ export function createPinService(options: PinServiceOptions): PinService {
         salt,
         candidate,
         msisdn ?? '',
-        MAX_LOCK_MS + failureWindowMs + escalationMemoryMs,
+        locks.numbersTtlMs,
         NUMBERS_KEPT,
       );
       const reply = await sent;
@@ -288,15 +204,6 @@ export function createPinService(options: PinServiceOptions): PinService {
     }
   }
 
-  /** Writes an audit entry (with the hop's record, in a hop); a trail that fails is logged, never the PIN check's problem. */
-  async function audited(event: AuditEvent, hop: HopContext | undefined): Promise<void> {
-    try {
-      await options.audit?.record(event, hop ? { hop } : undefined);
-    } catch (err) {
-      logger?.error({ type: event.type, err: { message: (err as Error)?.message } }, 'audit entry not written');
-    }
-  }
-
   async function check(clientId: ClientId, pin: string, msisdn: string | undefined, hop: HopContext | undefined): Promise<PinVerifyResult> {
     if (pinScript) return scriptedCheck(pinScript, clientId, pin, msisdn, hop);
     const subjects = [customerKey(clientId), ...(msisdn ? [numberKey(msisdn)] : [])];
@@ -325,15 +232,8 @@ export function createPinService(options: PinServiceOptions): PinService {
     });
   }
 
-  /** The customer and the numbers that failed for them: what an unlock frees. */
-  async function lockoutKeys(clientId: ClientId): Promise<string[]> {
-    const raw = await store.get(numbersKey(clientId));
-    const numbers = raw ? (JSON.parse(raw) as string[]) : [];
-    return [customerKey(clientId), ...numbers.map(numberKey)];
-  }
-
   return {
-    metrics: [lockouts],
+    metrics: locks.metrics,
     setPin,
 
     async verify(clientId, pin, caller) {
@@ -359,33 +259,10 @@ export function createPinService(options: PinServiceOptions): PinService {
       return result;
     },
 
-    async isLocked(clientId) {
-      return (await lockout.status(customerKey(clientId), now())).locked;
-    },
-
-    async status(clientId) {
-      const s: SubjectState = await lockout.status(customerKey(clientId), now());
-      return {
-        locked: s.locked,
-        ...(s.until !== undefined ? { until: s.until } : {}),
-        hard: s.locked && s.hard,
-        failures: s.failures,
-        locks: s.locks,
-      };
-    },
-
-    async unlock(clientId) {
-      await Promise.all((await lockoutKeys(clientId)).map((key) => lockout.clear(key)));
-      await store.delete(numbersKey(clientId));
-    },
-
-    async liftTimedLock(clientId) {
-      const at = now();
-      const customer = await lockout.status(customerKey(clientId), at);
-      if (!customer.locked || customer.hard) return false;
-      await Promise.all((await lockoutKeys(clientId)).map((key) => lockout.lift(key, at)));
-      return true;
-    },
+    isLocked: locks.isLocked,
+    status: locks.status,
+    unlock: locks.unlock,
+    liftTimedLock: locks.liftTimedLock,
 
     async hasPin(clientId, msisdn, hop) {
       const known = msisdn ? keys.forMsisdn(msisdn, 'pin:known') : undefined;

@@ -4,7 +4,8 @@ import type { HopContext } from '../session/hop-context.js';
 
 /**
  * Customers' PINs: the contract. The service that keeps them lives next to it (pin-service.ts: keyed hashes,
- * the check and its lockout), its records and Redis script in pin-store.ts, the lockout counters in lockout.ts.
+ * the check), its lockouts (lock notices, unlocks) in pin-lockouts.ts, its records and Redis script in pin-store.ts,
+ * the lockout counters in lockout.ts.
  */
 
 export type PinVerifyResult =
