@@ -3,7 +3,7 @@ import { SETTINGS, type SettingName } from './settings.js';
 import type { Setting } from './settings/schemas.js';
 import { crossProblems } from './config/rules.js';
 import { toConfig } from './config/to-config.js';
-import type { Value } from './config/values.js';
+import type { Settings, Value } from './config/values.js';
 
 export { SETTINGS, settingsMarkdown, withSettingsTable, type SettingName } from './settings.js';
 export type { SettingValues, SimSwapProvider } from './config/values.js';
@@ -19,8 +19,6 @@ export type { Operator } from './config/operators.js';
  * with the admin operators' checks (`operators.ts`) and the production-safety checks (`production-safety.ts`),
  * and the configuration built from valid settings (`to-config.ts`). Importers use this module.
  */
-
-type Settings = typeof SETTINGS;
 
 /** Thrown with every problem at once, each naming the variable. Never includes secret values. */
 export class ConfigError extends Error {

@@ -4,7 +4,8 @@ import type { Setting } from '../settings/schemas.js';
 
 /** The parsed settings, as the rules between them and the configuration read them. */
 
-type Settings = typeof SETTINGS;
+/** The settings' declarations (settings.ts), by name. */
+export type Settings = typeof SETTINGS;
 /** A setting's parsed value: always there when it has a default. */
 export type Value<S extends Setting> = S extends { default: string } ? z.output<S['schema']> : z.output<S['schema']> | undefined;
 /** Every setting, parsed. */

@@ -80,11 +80,6 @@ export class TransferService {
     this.metrics = [this.caller.collisions, this.pastMaxAge, uncertain];
   }
 
-  /** The description Fineract stores with the transfer; its unique reference makes it findable. */
-  static description(intent: TransferIntent): string {
-    return transferDescription(intent);
-  }
-
   /** Checks an amount against the limits and what the customer already sent today (no reservation). */
   async checkLimits(clientId: number, cents: number): Promise<'amount-low' | 'amount-high' | 'over-daily' | undefined> {
     const { limits } = this.deps;
@@ -191,7 +186,7 @@ export class TransferService {
       const found = await this.deps.fineract.findTransfer(
         {
           fromAccountId: intent.from.accountId,
-          description: TransferService.description(intent),
+          description: transferDescription(intent),
           ...(record.date ? { onOrAfter: record.date } : {}),
         },
         { hop },

@@ -74,8 +74,9 @@ const KNOWN_TTL_MS = 7 * DAY_MS;
  * shared failure counter. Stretching would only add CPU cost per hop, a denial-of-service lever.
  *
  * Lockout (threats T5, T26): wrong PINs are counted per customer AND per number (lockout.ts; the subjects'
- * keys, what a new lock does, and unlocks are in pin-lockouts.ts), in the shared store, across every channel and process. The customer subject is what a PIN protects: it stops
- * guessing one customer's PIN from many numbers or sessions. The number subject stops one number from
+ * keys, what a new lock does, and unlocks are in pin-lockouts.ts), in the shared store, across every channel
+ * and process. The customer subject is what a PIN protects: it stops guessing one customer's PIN from many
+ * numbers or sessions. The number subject stops one number from
  * guessing across the customers it can reach over time (a recycled or re-enrolled number, two clients
  * sharing a mobile number, whichever Fineract returns first): a number locked for one customer stays
  * locked for the next. A check is refused while either is locked; a wrong PIN counts on both; a right

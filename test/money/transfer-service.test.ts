@@ -7,6 +7,7 @@ import { FineractRejected } from '../../src/fineract/errors.js';
 import { createMemoryQueue, type JobQueue } from '../../src/jobs/queue.js';
 import { RESOLVE_JOB, SMS_JOB } from '../../src/jobs/catalogue.js';
 import { failureCode, TransferService } from '../../src/money/transfer-service.js';
+import { transferDescription } from '../../src/money/transfer-call.js';
 import type { TransferIntent } from '../../src/money/transfer-types.js';
 import { newTransferKey } from '../../src/engine/registry-money-intent.js';
 import { DEMO_SAVINGS, type Sandbox } from '../../src/sandbox/index.js';
@@ -74,7 +75,7 @@ describe('idempotency keys (threat T24)', () => {
       from: { clientId: 3, officeId: 1, accountId: DEMO_SAVINGS.chanya.id },
       to: { clientId: 2, officeId: 1, accountId: DEMO_SAVINGS.baraka.id, type: 'savings' },
       amount: '40.00',
-      description: TransferService.description(mine),
+      description: transferDescription(mine),
       idempotencyKey: mine.id,
     });
     const before = [balance(DEMO_SAVINGS.amina.id), commits()];
