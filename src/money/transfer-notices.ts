@@ -29,10 +29,11 @@ export class TransferNotices {
    * order would leave a mark and no SMS.
    */
   async notify(clientId: number, id: string): Promise<void> {
-    const record = await this.records.read(clientId, id);
+    // Both reads in one round trip (the store's client pipelines commands sent together).
+    const [record, notified] = await Promise.all([this.records.read(clientId, id), this.records.isMarked(clientId, id, 'notified')]);
     if (!record || (record.status !== 'done' && record.status !== 'failed')) return;
     if (record.status === 'failed' && record.shown) return; // the customer read it on screen
-    if (await this.records.isMarked(clientId, id, 'notified')) return;
+    if (notified) return;
     const { intent } = record;
     const { receipts, queue } = this.deps;
     // Job ids derive from the intent's random key: a receipt is never deduplicated against another movement's.
