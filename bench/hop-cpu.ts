@@ -21,7 +21,9 @@
  *
  * Options: --sessions=N (200), --runs=N (3), --customers=N (64), --cpu-prof (Kiunga writes a .cpuprofile of
  * the rounds to /tmp/kiunga-hop-prof; summarise with `npx tsx bench/profile-summary.ts /tmp/kiunga-hop-prof`),
- * --only=kiunga|minimal, --promises (promises created per hop, by an async hook). REDIS_URL (redis://127.0.0.1:6379).
+ * --only=kiunga|minimal, --promises (promises created per hop, by an async hook), --by-hop (each round sends
+ * the dial of every session, then every PIN, then every balance, and reads the CPU between them: the CPU per
+ * hop of each of the three kinds). REDIS_URL (redis://127.0.0.1:6379).
  */
 import { fork, spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -44,6 +46,8 @@ type ToChild = { cpu: true } | { profile: 'start' | 'stop' };
 type FromChild =
   { listening: number } | { cpu: NodeJS.CpuUsage; wall: number; promises: number; allocated: number } | { profiled: 'start' | 'stop' };
 const PROFILE_DIR = '/tmp/kiunga-hop-prof';
+/** The hops of the journey, in order (--by-hop). */
+const HOP_NAMES = ['dial', 'PIN', 'balance'] as const;
 
 // ---------------------------------------------------------------- child: one server, reporting its CPU
 
@@ -170,6 +174,7 @@ async function main(): Promise<void> {
   const profile = option('cpu-prof', '') === 'true';
   const only = option('only', '');
   const countPromises = option('promises', '') === 'true';
+  const byHop = option('by-hop', '') === 'true';
   const prefix = `hopcpu-${randomBytes(3).toString('hex')}`;
 
   const { createRedisStore } = await import('../src/session/redis-store.js');
@@ -225,28 +230,35 @@ async function main(): Promise<void> {
 
     const pool = new Map(servers.map((s) => [s.role, new Pool(s.url, { connections: 1 })]));
     let errors = 0;
+    const script: [string, RegExp][] = [
+      ['', /^CON /],
+      [SYNTHETIC_PIN, /^CON /],
+      [`${SYNTHETIC_PIN}*1`, /^END [\s\S]*KES [0-9,]+\.[0-9]{2}/],
+    ];
+    /** Sends hop `step` (0 dial, 1 PIN, 2 balance) of session `sessionId`; false on a wrong reply. */
+    const hop = async (server: Server, n: number, sessionId: string, step: number) => {
+      const [text, expect] = script[step]!;
+      const { statusCode, body } = await pool.get(server.role)!.request({
+        method: 'POST',
+        path: '/channels/africastalking/ussd',
+        headers: { 'content-type': 'application/x-www-form-urlencoded' },
+        body: new URLSearchParams({
+          sessionId,
+          serviceCode: '*384*1#',
+          phoneNumber: syntheticMsisdn(n % customers),
+          networkCode: '63902',
+          text,
+        }).toString(),
+      });
+      const reply = await body.text();
+      if (statusCode === 200 && expect.test(reply)) return true;
+      if (errors++ < 3) process.stderr.write(`${server.role}: unexpected reply ${statusCode} ${JSON.stringify(reply.slice(0, 80))}\n`);
+      return false;
+    };
+    const sessionIdOf = (n: number, label: string) => `hop_${label}_${n}_${randomBytes(3).toString('hex')}`;
     const session = async (server: Server, n: number, label: string) => {
-      const customer = n % customers;
-      const phoneNumber = syntheticMsisdn(customer);
-      const sessionId = `hop_${label}_${n}_${randomBytes(3).toString('hex')}`;
-      const script: [string, RegExp][] = [
-        ['', /^CON /],
-        [SYNTHETIC_PIN, /^CON /],
-        [`${SYNTHETIC_PIN}*1`, /^END [\s\S]*KES [0-9,]+\.[0-9]{2}/],
-      ];
-      for (const [text, expect] of script) {
-        const { statusCode, body } = await pool.get(server.role)!.request({
-          method: 'POST',
-          path: '/channels/africastalking/ussd',
-          headers: { 'content-type': 'application/x-www-form-urlencoded' },
-          body: new URLSearchParams({ sessionId, serviceCode: '*384*1#', phoneNumber, networkCode: '63902', text }).toString(),
-        });
-        const reply = await body.text();
-        if (statusCode !== 200 || !expect.test(reply)) {
-          if (errors++ < 3) process.stderr.write(`${server.role}: unexpected reply ${statusCode} ${JSON.stringify(reply.slice(0, 80))}\n`);
-          return;
-        }
-      }
+      const sessionId = sessionIdOf(n, label);
+      for (let step = 0; step < script.length; step++) if (!(await hop(server, n, sessionId, step))) return;
     };
 
     process.stdout.write(`warming up (${customers} customers, then ${sessions} sessions per server)...\n`);
@@ -266,10 +278,21 @@ async function main(): Promise<void> {
     const kiungaServer = servers.find((s) => s.role === 'kiunga');
     if (profile && kiungaServer) await kiungaServer.profile('start');
     const results: Record<string, { raw: number; net: number; promises: number; allocated: number }[]> = {};
+    const perHop: Record<string, number[]> = {};
     const errorsBefore = errors;
     for (let run = 0; run < runs; run++) {
       const order = run % 2 === 0 ? servers : [...servers].reverse();
       for (const server of order) {
+        if (byHop) {
+          const ids = Array.from({ length: sessions }, (_, n) => sessionIdOf(n, `r${run}`));
+          for (let step = 0; step < script.length; step++) {
+            const a = await server.cpu();
+            for (let n = 0; n < sessions; n++) await hop(server, n, ids[n]!, step);
+            const b = await server.cpu();
+            (perHop[`${server.role} ${HOP_NAMES[step]}`] ??= []).push((b.cpu.user + b.cpu.system - a.cpu.user - a.cpu.system) / sessions);
+          }
+          continue;
+        }
         const a = await server.cpu();
         for (let n = 0; n < sessions; n++) await session(server, n, `r${run}`);
         const b = await server.cpu();
@@ -296,6 +319,28 @@ async function main(): Promise<void> {
           }
         : undefined;
     };
+    if (byHop) {
+      const lines = [
+        '',
+        `USSD balance by hop, returning customers, one session at a time: ${runs} rounds of ${sessions} sessions per server, each round every dial, then every PIN, then every balance`,
+        '',
+        '| hop | minimal, CPU per hop (best round) | kiunga | kiunga/minimal | kiunga, every round |',
+        '|---|---|---|---|---|',
+      ];
+      for (const name of HOP_NAMES) {
+        const m = perHop[`minimal ${name}`];
+        const k = perHop[`kiunga ${name}`];
+        const bestOf = (xs?: number[]) => (xs ? Math.min(...xs) : undefined);
+        const [bm, bk] = [bestOf(m), bestOf(k)];
+        lines.push(
+          `| ${name} | ${bm?.toFixed(0) ?? 'n/a'} µs | ${bk?.toFixed(0) ?? 'n/a'} µs | ${bm && bk ? (bk / bm).toFixed(2) : 'n/a'} | ${k?.map((x) => x.toFixed(0)).join(', ') ?? ''} |`,
+        );
+      }
+      if (errors > errorsBefore) lines.push('', `errors in the rounds: ${errors - errorsBefore}`);
+      process.stdout.write(`${lines.join('\n')}\n`);
+      for (const p of pool.values()) await p.close();
+      return;
+    }
     const k = best('kiunga');
     const m = best('minimal');
     const lines = [
