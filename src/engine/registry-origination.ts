@@ -1,4 +1,4 @@
-import { assign, type AnyActorLogic } from 'xstate';
+import type { AnyActorLogic } from 'xstate';
 import type { Logger } from 'pino';
 import type { OfferedTerms } from '../origination/application.js';
 import type { ApplicationService } from '../origination/applications.js';
@@ -8,8 +8,9 @@ import { parseAmount } from '../money/amount.js';
 import { actor, checkPin, FlowError, requireCustomer, type PinVerifier } from './actor-kit.js';
 import { startRead, takeRead, type HopContext } from '../session/hop-context.js';
 import type { Catalogue, ShownLoanProduct } from './catalogue.js';
-import type { FlowContext, FlowEvent, ViewVars } from './types.js';
-import { amountVar, type ManifestSet } from './manifest.js';
+import type { FlowContext, ViewVars } from './types.js';
+import { ORIGINATION_MANIFESTS } from './registry-origination-manifest.js';
+import { createOriginationActions, type ApplicationMenu } from './registry-origination-actions.js';
 
 /**
  * The loan applications part of the setup() registry (issue 12, point 4): the status of the sender's loan
@@ -24,142 +25,18 @@ import { amountVar, type ManifestSet } from './manifest.js';
  * trusted from the session). A signed-up applicant who is not a client yet (registry-signup.ts) uses the same
  * screens once their sign-up PIN was right in this session (`data.applicantProfileId`): the quote is made
  * without a client, the PIN that submits is checked under the profile, and the application carries the profile.
+ *
+ * Import this part from here: its manifests are in `registry-origination-manifest.ts`, its actions (what the
+ * screens keep in the session) in `registry-origination-actions.ts`; the actors are below.
  */
+
+export { ORIGINATION_MANIFESTS } from './registry-origination-manifest.js';
+export { rememberedApplicationMenu, type ApplicationMenu } from './registry-origination-actions.js';
 
 /** How many applications "My applications" lists (the newest). */
 const LISTED = 5;
 /** Kiunga's states an applicant may still withdraw from (nothing has gone to Fineract). */
 const WITHDRAWABLE = new Set(['submitted', 'review']);
-const refVar = { max: 8, example: 'AB12CD34', description: 'application reference' };
-const productVar = { max: 20, example: 'Biashara Loan', description: "the product's display name" };
-
-export const ORIGINATION_MANIFESTS = {
-  actors: {
-    findApplicant: {
-      description:
-        "a number that is no (active) client: its completed sign-up (a Kiunga profile), with the profile's language; none: unregistered",
-      errors: ['unregistered'],
-    },
-    loadApplicationStatus: {
-      description: "the status of the sender's latest loan applications (the two newest, newest first); none: not-found",
-      errors: ['not-found'],
-    },
-    loadApplicationMenu: {
-      description:
-        "after the PIN (USSD only): how many loan applications this number has made; unanswered: none shown (loadMenu reads it with the menu's other facts)",
-    },
-    loadApplications: {
-      description: "the customer's newest loan applications (up to 5, newest first); none: not-found",
-      errors: ['not-found'],
-    },
-    loadLoanOffers: {
-      description: 'the loan products the catalogue shows on this channel, with their terms, in the customer language; none: not-found',
-      errors: ['not-found'],
-    },
-    checkLoanAmount: {
-      description: "the amount typed, inside the chosen product's range in the catalogue; below: amount-low, above: amount-high",
-      errors: ['amount-low', 'amount-high', 'not-found'],
-    },
-    quoteLoan: {
-      description: "Fineract's quote (instalment, total) for the product, amount and repayments chosen; also sent by SMS",
-      errors: ['not-found'],
-    },
-    submitApplication: {
-      description:
-        'PIN-checked: submits the application with the quote shown and runs the automated checks. Resolves { status: review | declined, line }',
-      errors: ['pin-wrong', 'pin-locked', 'pin-not-set', 'not-found'],
-    },
-    withdrawApplication: {
-      description:
-        'withdraws the application chosen, if it is still before Fineract (submitted or waiting for review); otherwise not-withdrawable',
-      errors: ['not-withdrawable', 'not-found'],
-    },
-  },
-  actions: {
-    rememberApplicant: {
-      description: "speaks the language of the applicant's sign-up (findApplicant)",
-    },
-    rememberApplicationStatus: {
-      description: 'keeps the status lines loadApplicationStatus read',
-      views: {
-        applications: {
-          max: 150,
-          example: 'AB12CD34 Biashara Loan KES 10,000.00: waiting for review\nCD34EF56 Biashara Loan KES 5,000.00: loan paid out',
-          description: 'one line per application, the two newest first',
-        },
-      },
-    },
-    rememberApplicationMenu: {
-      description: 'keeps what loadApplicationMenu found',
-      flags: {
-        hasApplications: 'the number has made a loan application',
-        canApply: 'the catalogue shows a loan product on this channel',
-      },
-    },
-    rememberLoanOffers: {
-      description: 'keeps the loan products loaded by loadLoanOffers',
-      lists: { offers: { description: 'one row per product shown', row: { product: productVar } } },
-    },
-    chooseLoanOffer: {
-      description: 'keeps the product chosen (choose event index) with its range and repayments',
-      views: {
-        product: productVar,
-        min: amountVar('the smallest amount'),
-        max: amountVar('the largest amount'),
-      },
-      lists: {
-        repaymentChoices: {
-          description: 'the numbers of repayments allowed',
-          row: { count: { max: 3, example: '12', description: 'repayments' } },
-        },
-      },
-    },
-    rememberLoanAmount: {
-      description: 'keeps the amount checkLoanAmount accepted',
-      views: { amount: amountVar('the amount applied for') },
-    },
-    chooseRepayments: {
-      description: 'keeps the number of repayments chosen (choose event index)',
-      views: { repayments: { max: 3, example: '12', description: 'repayments' } },
-    },
-    rememberQuote: {
-      description: 'keeps the quote quoteLoan read',
-      views: { instalment: amountVar('one repayment'), total: amountVar('the total to repay') },
-    },
-    rememberSubmission: {
-      description: 'keeps the status line of the application submitted',
-      views: {
-        status: {
-          max: 140,
-          example: 'AB12CD34 Biashara Loan KES 10,000.00: waiting for review',
-          description: "the application's status line (with the reason and next step when declined)",
-        },
-      },
-    },
-    rememberApplications: {
-      description: 'keeps the applications loaded by loadApplications',
-      lists: {
-        applications: {
-          description: 'one row per application, newest first',
-          row: { ref: refVar, product: productVar, amount: amountVar('the amount applied for') },
-        },
-      },
-    },
-    chooseApplication: {
-      description: 'keeps the application chosen (choose event index) and whether it may still be withdrawn',
-      flags: { canWithdraw: 'the application chosen has not gone to Fineract yet' },
-      views: {
-        ref: refVar,
-        status: {
-          max: 140,
-          example: 'AB12CD34 Biashara Loan KES 10,000.00: with the bank, pending approval',
-          description: "the application's status line (with the reason and next step when declined)",
-        },
-      },
-    },
-  },
-  guards: {},
-} as const satisfies ManifestSet;
 
 export interface OriginationFlowDeps {
   applications?: Pick<ApplicationService, 'forApplicant' | 'statusLine' | 'withdraw' | 'quote' | 'sendQuote' | 'apply'>;
@@ -181,19 +58,6 @@ function requireApplicant(context: FlowContext): Applicant {
   const profileId = context.data.applicantProfileId;
   if (typeof profileId === 'string' && /^kp[0-9a-f]{20}$/.test(profileId)) return { profileId };
   throw new FlowError('unregistered');
-}
-
-type Ctx = { context: FlowContext; event: FlowEvent };
-
-/** What the menu shows of loan applications (`loadApplicationMenu`, `loadMenu`): applications made, products offered. */
-export interface ApplicationMenu {
-  count?: number;
-  offers?: number;
-}
-
-/** What `rememberApplicationMenu` (and `rememberMenu`) keep: `hasApplications`, `canApply`. */
-export function rememberedApplicationMenu(context: FlowContext, out: ApplicationMenu | undefined): Pick<FlowContext, 'data'> {
-  return { data: { ...context.data, hasApplications: (out?.count ?? 0) > 0, canApply: (out?.offers ?? 0) > 0 } };
 }
 
 export function createOriginationImplementations(deps: OriginationFlowDeps) {
@@ -320,76 +184,7 @@ export function createOriginationImplementations(deps: OriginationFlowDeps) {
     }),
   } satisfies Record<keyof typeof ORIGINATION_MANIFESTS.actors, AnyActorLogic>;
 
-  const actions = {
-    rememberApplicant: assign(({ event }: Ctx) => {
-      const lang = (event.output as { lang?: string } | undefined)?.lang;
-      return typeof lang === 'string' && lang ? { lang } : {};
-    }),
-    rememberApplicationStatus: assign(({ context, event }: Ctx) => ({
-      view: { ...context.view, applications: ((event.output as { lines?: string[] } | undefined)?.lines ?? []).join('\n') },
-    })),
-    rememberApplicationMenu: assign(({ context, event }: Ctx) => rememberedApplicationMenu(context, event.output as ApplicationMenu)),
-    rememberLoanOffers: assign(({ context, event }: Ctx) => ({
-      view: { ...context.view, offers: event.output as ViewVars[] },
-    })),
-    chooseLoanOffer: assign(({ context, event }: Ctx) => {
-      const rows = context.view.offers;
-      const picked = Array.isArray(rows) ? rows[Number(event.index)] : undefined;
-      const counts = String(picked?.repayments ?? '')
-        .split(',')
-        .filter(Boolean);
-      return {
-        data: { ...context.data, offerProductId: picked ? Number(picked.productId) : null },
-        view: {
-          ...context.view,
-          product: picked?.product ?? '',
-          min: picked?.min ?? '',
-          max: picked?.max ?? '',
-          repaymentChoices: counts.map((count) => ({ count: Number(count) })),
-        },
-      };
-    }),
-    rememberLoanAmount: assign(({ context, event }: Ctx) => {
-      const out = event.output as { cents: number; currency: string };
-      return {
-        data: { ...context.data, applyCents: out.cents },
-        view: { ...context.view, amount: { amount: out.cents / 100, currency: out.currency } },
-      };
-    }),
-    chooseRepayments: assign(({ context, event }: Ctx) => {
-      const rows = context.view.repaymentChoices;
-      const picked = Array.isArray(rows) ? rows[Number(event.index)] : undefined;
-      return {
-        data: { ...context.data, applyRepayments: picked ? Number(picked.count) : null },
-        view: { ...context.view, repayments: picked ? Number(picked.count) : '' },
-      };
-    }),
-    rememberQuote: assign(({ context, event }: Ctx) => {
-      const quote = event.output as LoanQuote;
-      return {
-        data: { ...context.data, applyQuote: JSON.stringify(quote) },
-        view: {
-          ...context.view,
-          instalment: { amount: quote.instalmentCents / 100, currency: quote.currency },
-          total: { amount: quote.totalRepaymentCents / 100, currency: quote.currency },
-        },
-      };
-    }),
-    rememberSubmission: assign(({ context, event }: Ctx) => ({
-      view: { ...context.view, status: (event.output as { line?: string } | undefined)?.line ?? '' },
-    })),
-    rememberApplications: assign(({ context, event }: Ctx) => ({
-      view: { ...context.view, applications: event.output as ViewVars[] },
-    })),
-    chooseApplication: assign(({ context, event }: Ctx) => {
-      const rows = context.view.applications;
-      const picked = Array.isArray(rows) ? rows[Number(event.index)] : undefined;
-      return {
-        data: { ...context.data, applicationId: picked ? String(picked.id) : null, canWithdraw: picked?.withdrawable === 1 },
-        view: { ...context.view, ref: picked?.ref ?? '', status: picked?.status ?? '' },
-      };
-    }),
-  } satisfies Record<keyof typeof ORIGINATION_MANIFESTS.actions, unknown>;
+  const actions = createOriginationActions();
 
   return {
     actors,

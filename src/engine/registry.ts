@@ -1,44 +1,20 @@
-import { assign, setup, type AnyActorLogic } from 'xstate';
-import { z } from 'zod';
-import type { Logger } from 'pino';
+import { setup, type AnyActorLogic } from 'xstate';
 import type { FineractClient } from '../fineract/types.js';
 import type { HopContext } from '../session/hop-context.js';
 import type { FlowContext, FlowEvent, ViewVars } from './types.js';
-import { createMoneyImplementations, savingsFact, type LoanRepaymentSource, type MoneyDeps } from './registry-money.js';
+import { createMoneyImplementations, savingsFact, type LoanRepaymentSource } from './registry-money.js';
 import { MONEY_MANIFESTS } from './registry-money-manifest.js';
-import { rememberedAccounts, type MenuAccounts } from './registry-money-actions.js';
-import {
-  actor,
-  checkPin,
-  errorCodeParam,
-  errorOf,
-  FlowError,
-  requireCustomer,
-  toFlowError,
-  type FlowInput,
-  type PinVerifier,
-} from './actor-kit.js';
-import { CALLBACK_MANIFESTS, createCallbackImplementations, type CallbackRequester } from './registry-callback.js';
+import { actor, checkPin, FlowError, requireCustomer, toFlowError, type FlowInput } from './actor-kit.js';
+import { CALLBACK_MANIFESTS, createCallbackImplementations } from './registry-callback.js';
 import { createIdentityImplementations, IDENTITY_MANIFESTS } from './registry-identity.js';
 import { AGENT_MANIFESTS, createAgentImplementations } from './registry-agents.js';
-import {
-  APPROVAL_MANIFESTS,
-  createApprovalImplementations,
-  rememberedApprovalMenu,
-  type ApprovalFlowDeps,
-  type ApprovalMenu,
-} from './registry-approvals.js';
-import {
-  ORIGINATION_MANIFESTS,
-  createOriginationImplementations,
-  rememberedApplicationMenu,
-  type ApplicationMenu,
-  type OriginationFlowDeps,
-} from './registry-origination.js';
-import { SIGNUP_MANIFESTS, createSignupImplementations, type SignupFlowDeps } from './registry-signup.js';
-import type { AgentService } from '../agents/agent-service.js';
-import type { IdentityService } from '../security/enrolment.js';
-import { accountVar, amountVar, dateVar, type ManifestSet } from './manifest.js';
+import { APPROVAL_MANIFESTS, createApprovalImplementations } from './registry-approvals.js';
+import { ORIGINATION_MANIFESTS, createOriginationImplementations } from './registry-origination.js';
+import { SIGNUP_MANIFESTS, createSignupImplementations } from './registry-signup.js';
+import { CORE_MANIFESTS } from './registry-core-manifest.js';
+import { createCoreActions, type MenuOutput } from './registry-core-actions.js';
+import { MONEY_UNAVAILABLE, type EngineDeps } from './registry-deps.js';
+import type { ManifestSet } from './manifest.js';
 import { DEFAULT_COUNTRY, DEFAULT_CURRENCY } from '../constants.js';
 
 export {
@@ -57,78 +33,15 @@ export {
  * only reference these by name; the loader refuses any other name. Each one declares its manifest (its
  * params, the flags and view variables it sets) in the `*_MANIFESTS` next to it; the implementations must
  * match the manifests name for name (checked by the compiler).
+ *
+ * Import the registry from here. Its core part (finding the customer, the PIN, the menu, balances, the
+ * statement, the language) has its manifests in `registry-core-manifest.ts`, its actions and guards in
+ * `registry-core-actions.ts` and its actors below, which read the other parts; what the registry is built
+ * from (`EngineDeps`) is in `registry-deps.ts`.
  */
 
-const errorIsParams = z.strictObject({ code: errorCodeParam });
-
-/** Manifests of the core actions, guards and actors (customer, PIN, balances, statement, language). */
-export const CORE_MANIFESTS = {
-  actors: {
-    findCustomer: { description: "finds the customer by the session's phone number", errors: ['unregistered', 'inactive'] },
-    verifyPin: {
-      description: 'checks the PIN typed (or sent by SMS) for the customer',
-      errors: ['pin-wrong', 'pin-locked', 'pin-not-set', 'sms-pin-off'],
-    },
-    loadMenu: {
-      description:
-        "after the PIN, what the menu needs, read at once: the customer's accounts (unanswered: the actor fails), the business " +
-        'account and approvals waiting (issue 11, USSD only), loan applications and products (issue 12, USSD only) and a payment ' +
-        'code still open from an earlier session; those three unanswered: left out (no entry, no code). Resolves ' +
-        '{ pending: true | false, ... } (test it with codePending)',
-    },
-    fetchBalances: { description: "reads the customer's savings balances" },
-    fetchStatement: { description: 'reads the last 10 transactions of the primary savings account' },
-  },
-  actions: {
-    rememberCustomer: { description: 'keeps the customer found by findCustomer' },
-    greet: {
-      description: "puts the customer's first name in the view",
-      views: { name: { max: 20, example: 'Nyambura-Wairimu Kam', description: "customer's first name" } },
-    },
-    rememberMenu: {
-      description:
-        'keeps what loadMenu found, as rememberAccounts, rememberApprovalMenu and rememberApplicationMenu do: which menu items work for this customer',
-      flags: {
-        ...MONEY_MANIFESTS.actions.rememberAccounts.flags,
-        ...APPROVAL_MANIFESTS.actions.rememberApprovalMenu.flags,
-        ...ORIGINATION_MANIFESTS.actions.rememberApplicationMenu.flags,
-      },
-      views: { ...MONEY_MANIFESTS.actions.rememberAccounts.views, ...APPROVAL_MANIFESTS.actions.rememberApprovalMenu.views },
-      lists: { ...MONEY_MANIFESTS.actions.rememberAccounts.lists },
-    },
-    rememberAttempts: {
-      description: 'after pin-wrong: how many PIN attempts are left',
-      views: { attemptsLeft: { max: 1, example: '9', description: 'PIN attempts left' } },
-    },
-    rememberBalances: {
-      description: 'keeps the balances fetched by fetchBalances',
-      lists: {
-        balances: {
-          description: 'one row per savings account',
-          row: { account: accountVar, amount: amountVar('available balance of the account') },
-        },
-      },
-    },
-    rememberStatement: {
-      description: 'keeps the statement fetched by fetchStatement',
-      views: { account: accountVar },
-      lists: {
-        lines: {
-          description: 'one row per transaction, newest first',
-          row: {
-            date: dateVar('a date (dd/mm/yyyy)'),
-            sign: { max: 1, example: '-', description: '+ for credits, - for debits' },
-            amount: amountVar('the amount of the transaction'),
-          },
-        },
-      },
-    },
-    setLanguage: { description: "switches the session's language to the option's `lang` param" },
-  },
-  guards: {
-    errorIs: { description: 'the actor failed with this code: `{ type: errorIs, params: { code: pin-locked } }`', params: errorIsParams },
-  },
-} as const satisfies ManifestSet;
+export { CORE_MANIFESTS } from './registry-core-manifest.js';
+export type { EngineDeps } from './registry-deps.js';
 
 /** Every name a flow file may use, with its manifest. */
 export const FLOW_MANIFESTS: ManifestSet = {
@@ -161,48 +74,6 @@ export const FLOW_MANIFESTS: ManifestSet = {
     ...SIGNUP_MANIFESTS.guards,
   },
 };
-
-export interface EngineDeps {
-  fineract: FineractClient;
-  pins: PinVerifier;
-  logger: Logger;
-  /** Money movements; without them the money actors are still registered but refuse to run. */
-  money?: Omit<MoneyDeps, 'fineract' | 'pins' | 'logger'>;
-  /** Call-back requests (USSD "Call me back", SMS CALL); without it `requestCallback` answers unavailable. */
-  callbacks?: CallbackRequester;
-  /** SMS_PIN_ENABLED: `false` refuses every PIN that arrives by SMS, before it is checked (threat T6). */
-  smsPinEnabled?: boolean;
-  /** Enrolment, PIN changes and self-unlock (threat T11); without it every customer counts as enrolled. */
-  identity?: IdentityService;
-  /** Agent cash-in and cash-out (issue 11); without it the agent actors answer unavailable. */
-  agents?: AgentService;
-  /** Approvals and business mandates (issue 11); without them nobody sees a business account or "Approvals". */
-  approvals?: Omit<ApprovalFlowDeps, 'pins' | 'logger'>;
-  /** Loan applications (issue 12): the SMS status keyword, "My applications" and "Apply for a loan" on USSD. */
-  applications?: OriginationFlowDeps['applications'];
-  /** The product catalogue (issue 12): the loan products "Apply for a loan" offers; without it none. */
-  catalogue?: OriginationFlowDeps['catalogue'];
-  /**
-   * Starts reading the customer's cached accounts list (the menu's) in the round trip of the PIN check: a
-   * plain read of the cache, which never calls Fineract (a wrong PIN, or a flow that shows no such menu,
-   * costs that read and nothing else).
-   */
-  warmAccounts?: (clientId: number, hop: HopContext | undefined) => void;
-  /** Sign-up of numbers that are not clients (issue 12, point 2) and the PIN service that keeps their PIN; without them an unknown number is told it is not registered. */
-  signup?: { profiles: NonNullable<SignupFlowDeps['profiles']>; pins: NonNullable<SignupFlowDeps['pins']> };
-}
-
-/**
- * What `loadMenu` resolves with: the pending code's answer at the top (`pending`, and the `transfer` it was sent
- * for, so `codePending` and `resumeCode` read it as they read findPendingCode's), the accounts, and the two
- * menu parts (null: unanswered).
- */
-interface MenuOutput {
-  pending: boolean;
-  accounts: MenuAccounts;
-  approvalMenu?: ApprovalMenu | null;
-  applicationMenu?: ApplicationMenu | null;
-}
 
 /** Builds the implementations bound to this process's dependencies. */
 export function createImplementations(deps: EngineDeps) {
@@ -310,44 +181,7 @@ export function createImplementations(deps: EngineDeps) {
     }),
   } satisfies Record<keyof typeof CORE_MANIFESTS.actors, AnyActorLogic>;
 
-  const actions = {
-    rememberCustomer: assign(({ event }: { event: FlowEvent }) => {
-      const c = event.output as { clientId: number; displayName: string; firstName?: string; officeId: number };
-      const name = c.firstName ?? c.displayName.split(' ')[0] ?? c.displayName;
-      return {
-        customer: { clientId: c.clientId, name, displayName: c.displayName, officeId: c.officeId },
-      } satisfies Partial<FlowContext>;
-    }),
-    greet: assign(({ context }: { context: FlowContext }) => ({
-      view: { ...context.view, name: context.customer?.name ?? '' },
-    })),
-    rememberMenu: assign(({ context, event }: { context: FlowContext; event: FlowEvent }) => {
-      const out = event.output as MenuOutput;
-      // The three parts in turn, each over what the one before kept; a part left unanswered keeps nothing.
-      let kept: Pick<FlowContext, 'data' | 'view'> = rememberedAccounts(context, out.accounts);
-      if (out.approvalMenu) kept = rememberedApprovalMenu({ ...context, ...kept }, out.approvalMenu);
-      if (out.applicationMenu) kept = { ...kept, ...rememberedApplicationMenu({ ...context, ...kept }, out.applicationMenu) };
-      return kept;
-    }),
-    rememberAttempts: assign(({ context, event }: { context: FlowContext; event: FlowEvent }) => ({
-      view: { ...context.view, attemptsLeft: Number(errorOf(event)?.details.attemptsLeft ?? 0) },
-    })),
-    rememberBalances: assign(({ context, event }: { context: FlowContext; event: FlowEvent }) => ({
-      view: { ...context.view, balances: event.output as ViewVars[] },
-    })),
-    rememberStatement: assign(({ context, event }: { context: FlowContext; event: FlowEvent }) => {
-      const out = event.output as { account: string; lines: ViewVars[] };
-      return { view: { ...context.view, account: out.account, lines: out.lines } };
-    }),
-    setLanguage: assign(({ context, event }: { context: FlowContext; event: FlowEvent }) => ({
-      lang: typeof event.lang === 'string' ? event.lang : context.lang,
-    })),
-  } satisfies Record<keyof typeof CORE_MANIFESTS.actions, unknown>;
-
-  const guards = {
-    /** True when the actor error has the given code: `{ type: errorIs, params: { code: pin-locked } }`. */
-    errorIs: ({ event }: { event: FlowEvent }, params: z.infer<typeof errorIsParams>) => errorOf(event)?.code === params.code,
-  } satisfies Record<keyof typeof CORE_MANIFESTS.guards, unknown>;
+  const { actions, guards } = createCoreActions();
 
   const afterPin = [money.warm, approvals.warm, origination.warm];
   const signup = createSignupImplementations({ profiles: deps.signup?.profiles, pins: deps.signup?.pins, identity: deps.identity, logger });
@@ -375,21 +209,6 @@ export function createImplementations(deps: EngineDeps) {
     guards: { ...guards, ...money.guards, ...identity.guards, ...agents.guards, ...approvals.guards, ...signup.guards },
   };
 }
-
-/** Used where no money service is wired (tests of read-only flows): every transfer refuses. */
-const MONEY_UNAVAILABLE: Omit<MoneyDeps, 'fineract' | 'pins' | 'logger'> = {
-  transfers: {
-    checkLimits: async () => undefined,
-    execute: async () => {
-      throw new FlowError('unavailable');
-    },
-  } as unknown as MoneyDeps['transfers'],
-  secret: 'unused-secret-for-linting-only',
-  defaultCountry: DEFAULT_COUNTRY,
-  currency: DEFAULT_CURRENCY,
-  fallbackBudgetMs: 4000,
-  limits: { minCents: 1000, maxCents: 7_000_000, dailyCents: 15_000_000 },
-};
 
 export type Implementations = ReturnType<typeof createImplementations>;
 

@@ -19,8 +19,8 @@ import { z } from 'zod';
  *   registered there with `registerJobs`): expire a pending approval at its expiry (hold released), warn its
  *   approvers before, and finish the Fineract side of one (execute an approved one, release the hold of a closed
  *   one) after a crash or an unknown outcome (`approvals/approval-execution.ts`). The data is the approval's id only.
- * - `otp`: one send of a one-time code (`security/challenge.ts`), handled there: the data names the challenge,
- *   never the code, which the handler decrypts when it sends (so no code waits in Redis in clear).
+ * - `otp`: one send of a one-time code (`security/challenge.ts`), handled in `security/challenge-sms.ts`: the data
+ *   names the challenge, never the code, which the handler decrypts when it sends (so no code waits in Redis in clear).
  */
 
 export const SMS_JOB = 'sms';
