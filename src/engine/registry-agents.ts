@@ -13,7 +13,8 @@ import { maskName } from '../text/names.js';
 import { actor, checkPin, FlowError, requireCustomer, type ActorScope, type PinVerifier } from './actor-kit.js';
 import type { SimSwapCheck } from '../security/sim-swap.js';
 import type { FlowContext, FlowEvent, LostConfirmationAnswer, ViewVars } from './types.js';
-import { amountVar, dateVar, type ManifestSet } from './manifest.js';
+import { amountVar, type ManifestSet } from './manifest.js';
+import { STATEMENT_LINES } from './registry-core-manifest.js';
 
 /**
  * The agent part of the setup() registry (issue 11; threats T14, T32): the agent menu behind the agent's PIN
@@ -115,16 +116,7 @@ export const AGENT_MANIFESTS = {
     rememberFloat: { description: "keeps the float's balance", views: { float: amountVar('available float balance') } },
     rememberFloatStatement: {
       description: "keeps the float's statement",
-      lists: {
-        lines: {
-          description: 'one row per transaction, newest first',
-          row: {
-            date: dateVar('a date (dd/mm/yyyy)'),
-            sign: { max: 1, example: '-', description: '+ for credits, - for debits' },
-            amount: amountVar('the amount of the transaction'),
-          },
-        },
-      },
+      lists: { lines: STATEMENT_LINES },
     },
   },
   guards: {

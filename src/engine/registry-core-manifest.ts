@@ -13,6 +13,16 @@ import { accountVar, amountVar, dateVar, type ManifestSet } from './manifest.js'
 export const errorIsParams = z.strictObject({ code: errorCodeParam });
 
 /** Manifests of the core actions, guards and actors (customer, PIN, balances, statement, language). */
+/** A statement's rows, as the core flows' and the agents' statements keep them. */
+export const STATEMENT_LINES = {
+  description: 'one row per transaction, newest first',
+  row: {
+    date: dateVar('a date (dd/mm/yyyy)'),
+    sign: { max: 1, example: '-', description: '+ for credits, - for debits' },
+    amount: amountVar('the amount of the transaction'),
+  },
+};
+
 export const CORE_MANIFESTS = {
   actors: {
     findCustomer: { description: "finds the customer by the session's phone number", errors: ['unregistered', 'inactive'] },
@@ -63,16 +73,7 @@ export const CORE_MANIFESTS = {
     rememberStatement: {
       description: 'keeps the statement fetched by fetchStatement',
       views: { account: accountVar },
-      lists: {
-        lines: {
-          description: 'one row per transaction, newest first',
-          row: {
-            date: dateVar('a date (dd/mm/yyyy)'),
-            sign: { max: 1, example: '-', description: '+ for credits, - for debits' },
-            amount: amountVar('the amount of the transaction'),
-          },
-        },
-      },
+      lists: { lines: STATEMENT_LINES },
     },
     setLanguage: { description: "switches the session's language to the option's `lang` param" },
   },
