@@ -33,8 +33,10 @@ import { HOOK_JOB, LOAN_HOOK_ACTIONS, LOAN_HOOK_JOB, SMS_JOB, type Jobs } from '
  *   transactions from Fineract, checks the account belongs to the claimed client, finds the transaction
  *   (which must exist, not be reversed, and go the claimed way), reads the owner's mobile number from the
  *   client record, and writes the alert from what Fineract says: amount, account number, balance.
- * - **Once per event.** The event identity (action + savings account + transaction id) is claimed in Redis
- *   with SET NX for 7 days before the job is queued; a second delivery answers `duplicate` and does nothing.
+ * - **Once per event.** The job's id is derived from the event identity (action + savings account + transaction
+ *   id), so racing deliveries queue it once, and the identity is claimed in Redis with SET NX for 7 days once
+ *   the job is queued (queued first: Fineract never redelivers, so a claim without its job would lose the
+ *   alert); a second delivery answers `duplicate` and does nothing.
  * - **Fast answer.** The route only validates, claims and queues (200); the work is the `fineract-hook` job,
  *   delayed by a second because Fineract may deliver before its write is visible, and retried while the
  *   transaction is not there yet. Malformed bodies get 4xx; events other than savings deposits and
@@ -167,8 +169,11 @@ export function fineractHooksRouter(options: FineractHooksOptions): Router {
   let warnedNoSecret = false;
 
   /**
-   * Claims an event once (SET NX for 7 days) and queues its job; answers `accepted`, `duplicate` or, when Redis
-   * or the queue fails, `not processed` (the claim is dropped so that a redelivery may try again).
+   * Queues an event's job once and claims the event (SET NX for 7 days); answers `accepted`, `duplicate` or,
+   * when the queue fails, `not processed`. The job comes first: Fineract never delivers a hook again, so a
+   * claim written before a job that never got queued (the process dying between the two, the store failing)
+   * would lose the alert for good. The job's id is derived from the event, so deliveries racing each other
+   * queue it once; the claim, which outlives the job, answers `duplicate` to a delivery after it.
    */
   const claimAndQueue = async (
     res: Response,
@@ -176,24 +181,31 @@ export function fineractHooksRouter(options: FineractHooksOptions): Router {
     dedupe: () => string,
     add: (jobOptions: { delayMs: number; attempts: number; backoffMs: number }) => Promise<unknown>,
   ) => {
+    const key = dedupe();
+    const duplicate = () => {
+      log.info(ids, 'Fineract hook already seen');
+      res.json({ status: 'duplicate' });
+    };
     try {
-      const key = dedupe();
-      if (!(await store.setIfAbsent(key, '1', HOOK_DEDUPE_TTL_MS))) {
-        log.info(ids, 'Fineract hook already seen');
-        res.json({ status: 'duplicate' });
-        return;
-      }
-      try {
-        await add({ delayMs: HOOK_DELAY_MS, attempts: 6, backoffMs: 1000 });
-      } catch (err) {
-        await store.delete(key).catch(() => undefined);
-        throw err;
-      }
+      // A store that cannot answer does not stop the alert: the job id still keeps it to one.
+      if ((await store.get(key).catch(() => null)) !== null) return duplicate();
+      await add({ delayMs: HOOK_DELAY_MS, attempts: 6, backoffMs: 1000 });
     } catch (err) {
       log.error({ err: { type: (err as Error)?.name, message: (err as Error)?.message } }, 'Fineract hook not processed');
       res.json({ status: 'not processed' });
       return;
     }
+    let first = true;
+    try {
+      first = await store.setIfAbsent(key, '1', HOOK_DEDUPE_TTL_MS);
+    } catch (err) {
+      // The job is queued; only a redelivery after it ran could alert again, and Fineract does not redeliver.
+      log.warn(
+        { ...ids, err: { type: (err as Error)?.name, message: (err as Error)?.message } },
+        'Fineract hook queued, its claim not written',
+      );
+    }
+    if (!first) return duplicate();
     log.info(ids, 'Fineract hook accepted');
     res.json({ status: 'accepted' });
   };

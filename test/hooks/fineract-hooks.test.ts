@@ -180,6 +180,24 @@ describe('Fineract hooks', () => {
     ]);
   });
 
+  it('should still alert when the claim cannot be written once the job is queued (Fineract never delivers a hook again)', async () => {
+    const store = server.services.store;
+    const setIfAbsent = store.setIfAbsent.bind(store);
+    // The store fails just for the claim, as a Redis command timing out (or the process dying) between the two steps would.
+    store.setIfAbsent = () => Promise.reject(new Error('Command timed out'));
+    let res: Awaited<ReturnType<typeof hook>>;
+    try {
+      const start = balance(2);
+      const result = await postTxn(2, 'deposit', 250);
+      res = await hook({ body: payloadOf(result, 'DEPOSIT', 250) });
+      await server.services.queue.idle();
+      expect(outbox(BARAKA).map((m) => m.text)).toEqual([`Deposit of KES 250.00 to 000000002. Balance ${kes(start + 250)}.`]);
+    } finally {
+      store.setIfAbsent = setIfAbsent;
+    }
+    expect(res).toMatchObject({ status: 200, json: { status: 'accepted' } });
+  });
+
   it('should write the alert from the re-read account when the payload lies about the amount', async () => {
     const result = await postTxn(2, 'deposit', 1000);
     const after = balance(2);
