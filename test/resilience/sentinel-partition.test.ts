@@ -153,15 +153,15 @@ describe('a Redis master cut off (not killed) behind Sentinel', () => {
     recordResult('Redis master cut off (not killed) behind Sentinel', report, {
       failoverMs: Math.round(switchAt - cutAt),
       slowestServedAfterSwitchMs: Math.max(...served),
+      receiptsAfterSwitchMs: receiptsAt,
       partitionMs: Math.round(healedAt - cutAt),
+      sentinelClients: Number(sentinelClients),
     });
-    console.info(JSON.stringify({ sentinelClients, failoverMs: Math.round(switchAt - cutAt), probes, transfers, receiptsAt, stillCut }));
-    expect(report.violations).toEqual([]);
-    // The point of the scenario: served within the bound after the switch, on every process, while still cut off.
-    for (const p of probes)
-      expect({ proc: p.proc, served: (p.servedAfterMs ?? Infinity) <= SWITCH_BOUND_MS, p }).toMatchObject({ served: true });
+    // The point of the scenario first: served within the bound after the switch, on every process, still cut off.
+    for (const p of probes) expect(p.servedAfterMs ?? Infinity, JSON.stringify(p)).toBeLessThanOrEqual(SWITCH_BOUND_MS);
     for (const t of transfers) expect(t).toEqual({ proc: t.proc, reply: expect.stringMatching(/^END Done/), sms: true });
     expect(stillCut).toBe(true);
+    expect(report.violations).toEqual([]);
   });
 
   it("leaves a trail the operator's `kiunga audit verify` passes", async () => {
