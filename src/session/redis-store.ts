@@ -122,6 +122,12 @@ export function createRedisStore(url: string, options: RedisStoreOptions = {}): 
         ...(target.tls ? { enableTLSForSentinelMode: true, sentinelTLS: {} } : {}),
         sentinelRetryStrategy: backoff,
         sentinelCommandTimeout: commandTimeoutMs,
+        // A master cut off by a partition (not killed) sends no reset: commands time out, but the connection
+        // stays open for as long as TCP retransmits (minutes), and the client only asks the Sentinels again
+        // when it drops. The detector subscribes to the Sentinels' `+switch-master` and drops it on a
+        // failover. Connections duplicated from this client (the job queue's, blocking ones included, and the
+        // rate limiter's) inherit it, so they move to the new master too.
+        failoverDetector: true,
         enableOfflineQueue: false,
         enableAutoPipelining: true,
         retryStrategy: backoff,

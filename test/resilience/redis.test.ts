@@ -4,15 +4,14 @@
  * over behind Sentinel (master SIGKILLed; three Sentinels promote the replica; Kiunga follows through its
  * redis-sentinel:// URL). Transfers are in flight at Fineract when Redis dies; then the invariants.
  */
-import { writeFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { cli, startRedis, stopAll, tempDir, type RedisProcess } from '../session/helpers/redis-server.js';
+import { cli, startRedis, stopAll, type RedisProcess } from '../session/helpers/redis-server.js';
 import { deploy, waitReady, type Deployment } from './cluster.js';
 import { checkInvariants, verifyAuditCli } from './invariants.js';
 import { barrier, nextCustomer, Traffic } from './traffic.js';
 import { recordResult } from './results.js';
+import { startSentinels, waitForMaster, type Sentinels } from './sentinels.js';
 
 /** Every write on disk before it is acknowledged: a restart loses nothing Kiunga was told was written. */
 const PERSISTENT = ['--appendonly', 'yes', '--appendfsync', 'always'];
@@ -95,37 +94,8 @@ describe('Redis restarted mid-session', () => {
   });
 });
 
-/** A master, its replica and three Sentinels (quorum 2) watching them as `name`. */
-async function startSentinels(name: string) {
-  const master = await startRedis();
-  const replica = await startRedis({ extra: ['--replicaof', '127.0.0.1', String(master.port)] });
-  const sentinels: RedisProcess[] = [];
-  for (let i = 0; i < 3; i++) {
-    const configFile = join(tempDir(), 'sentinel.conf');
-    writeFileSync(
-      configFile,
-      [
-        `sentinel monitor ${name} 127.0.0.1 ${master.port} 2`,
-        `sentinel down-after-milliseconds ${name} 1000`,
-        `sentinel failover-timeout ${name} 5000`,
-        `sentinel parallel-syncs ${name} 1`,
-        '',
-      ].join('\n'),
-    );
-    sentinels.push(await startRedis({ configFile, extra: ['--sentinel'] }));
-  }
-  // The Sentinels have found the replica and each other before anything fails.
-  for (let i = 0; i < 100; i++) {
-    const info = await cli(sentinels[0]!.port, 'sentinel', 'master', name);
-    if (/num-slaves\s+1/.test(info.replace(/\n/g, ' ')) && /num-other-sentinels\s+2/.test(info.replace(/\n/g, ' '))) break;
-    await sleep(100);
-  }
-  const url = `redis-sentinel://${sentinels.map((s) => `127.0.0.1:${s.port}`).join(',')}/${name}`;
-  return { master, replica, sentinels, url };
-}
-
 describe('Redis failing over behind Sentinel', () => {
-  let cluster: Awaited<ReturnType<typeof startSentinels>>;
+  let cluster: Sentinels;
   let d: Deployment;
   let traffic: Traffic;
   beforeAll(async () => {
@@ -144,13 +114,7 @@ describe('Redis failing over behind Sentinel', () => {
     const since = traffic.mark();
     const failover = async () => {
       await cluster.master.kill();
-      // Until a Sentinel names the replica as the master.
-      for (let i = 0; i < 150; i++) {
-        const addr = await cli(cluster.sentinels[0]!.port, 'sentinel', 'get-master-addr-by-name', 'kiunga-chaos').catch(() => '');
-        if (addr.includes(String(cluster.replica.port))) return;
-        await sleep(100);
-      }
-      throw new Error('no failover');
+      await waitForMaster(cluster, cluster.replica.port);
     };
     await Promise.all([transfersDuring(traffic, d, 4, failover), slowBalances(traffic, 3, 900)]);
     await waitReady(d.kiunga);

@@ -50,6 +50,11 @@ export class TcpProxy {
     return url.toString().replace(/\/$/, '');
   }
 
+  /** The loopback port it listens on (0 before `start`). */
+  get port(): number {
+    return this.#port;
+  }
+
   get partitioned(): boolean {
     return this.#down;
   }
