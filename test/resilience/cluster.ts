@@ -237,7 +237,10 @@ export async function waitReady(kiunga: KiungaProcess[], timeoutMs = 20_000): Pr
         (error: unknown) => ({ ok: false, text: (error as Error).message }),
       );
       if (answer.ok) break;
-      if (Date.now() > until) throw new Error(`${k.name} not ready after ${timeoutMs} ms: ${answer.text.slice(0, 300)}`);
+      if (Date.now() > until)
+        throw new Error(
+          `${k.name} not ready after ${timeoutMs} ms: ${answer.text.slice(0, 300)}\nits last log lines:\n${k.lines.slice(-15).join('\n')}`,
+        );
       await sleep(200);
     }
   }
