@@ -140,6 +140,14 @@ export function createRedisStore(url: string, options: RedisStoreOptions = {}): 
         enableAutoPipelining: true,
         clusterRetryStrategy: backoff,
         slotsRefreshTimeout: connectTimeoutMs,
+        // Without it ioredis 5 reloads the slot map only on a MOVED reply or a node connection that closes.
+        // A master that goes silent without closing anything (a partition, a frozen VM) is failed over by the
+        // Cluster, yet every command for its slots would still go to it and time out for as long as TCP holds
+        // the connection (minutes). Reloaded every 5 s (ioredis 4's default), the store reaches the promoted
+        // replica at most about 5 s + `slotsRefreshTimeout` after the promotion. Cost: one short-lived
+        // connection and one CLUSTER SLOTS per interval for this client and for each client duplicated from
+        // it (the job queue's, the rate limiter's inherit the option).
+        slotsRefreshInterval: 5000,
       } satisfies ClusterOptions);
       break;
   }

@@ -1,7 +1,7 @@
 /**
- * Throw-away redis-server processes for tests: standalone, a 3-node Cluster, a Sentinel. Every process
- * started here is killed when its test file ends (call `stopAll` in afterAll) and, as a last resort,
- * when the worker exits.
+ * Throw-away redis-server processes for tests: standalone, a Cluster (three masters, with or without a
+ * replica each), a Sentinel. Every process started here is killed when its test file ends (call `stopAll` in
+ * afterAll) and, as a last resort, when the worker exits.
  */
 import { spawn, execFile, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -110,21 +110,51 @@ export async function startRedis(options: { port?: number; extra?: string[]; con
   };
 }
 
-/** Starts three masters on free ports, joins them into a Cluster and waits for cluster_state:ok. */
-export async function startCluster(): Promise<{ nodes: RedisProcess[]; url: string }> {
+export interface ClusterOptions {
+  /** Replicas per master (default 0: three masters only; 1: three masters and three replicas). */
+  replicas?: number;
+  /** `cluster-node-timeout` in ms (default 2000): how long a silent node takes to be failed over. */
+  nodeTimeoutMs?: number;
+}
+
+/**
+ * Starts three masters (and `replicas` replicas of each) on free ports, joins them into a Cluster and waits
+ * for cluster_state:ok on every node. `nodes` lists the processes in the order given to `--cluster create`.
+ */
+export async function startCluster(options: ClusterOptions = {}): Promise<{ nodes: RedisProcess[]; url: string }> {
+  const { replicas = 0, nodeTimeoutMs = 2000 } = options;
   const dir = tempDir();
   const nodes: RedisProcess[] = [];
-  for (let i = 0; i < 3; i++) {
+  for (let i = 0; i < 3 * (1 + replicas); i++) {
     nodes.push(
       await startRedis({
-        extra: ['--cluster-enabled', 'yes', '--cluster-config-file', join(dir, `nodes-${i}.conf`), '--cluster-node-timeout', '2000'],
+        extra: [
+          '--cluster-enabled',
+          'yes',
+          '--cluster-config-file',
+          join(dir, `nodes-${i}.conf`),
+          '--cluster-node-timeout',
+          String(nodeTimeoutMs),
+        ],
       }),
     );
   }
   const addresses = nodes.map((n) => `127.0.0.1:${n.port}`);
-  await run('redis-cli', ['--cluster', 'create', ...addresses, '--cluster-replicas', '0', '--cluster-yes'], { timeout: 15_000 });
+  await run('redis-cli', ['--cluster', 'create', ...addresses, '--cluster-replicas', String(replicas), '--cluster-yes'], {
+    timeout: 15_000,
+  });
   for (const node of nodes) {
     await waitFor(async () => (await cli(node.port, 'cluster', 'info')).includes('cluster_state:ok'), 10_000, 'cluster_state:ok');
+  }
+  // cluster_state:ok says nothing of replication: a replica that has not synced with its master yet would refuse
+  // to be promoted. Wait until every replica's link to its master is up.
+  if (replicas > 0) {
+    const synced = async () => {
+      const roles = await Promise.all(nodes.map((node) => cli(node.port, 'info', 'replication')));
+      const replicasUp = roles.filter((info) => info.includes('role:slave') && info.includes('master_link_status:up'));
+      return replicasUp.length === 3 * replicas;
+    };
+    await waitFor(synced, 10_000, 'every replica in sync with its master');
   }
   return { nodes, url: `redis-cluster://${addresses.join(',')}` };
 }
