@@ -4,6 +4,7 @@ import type { KeyValueStore } from './store.js';
 import { LockLost, StoreUnavailable, checkTtl } from './errors.js';
 import { parseRedisUrl, scrubSecrets } from './redis-url.js';
 import { startEarlyReads } from './hop-context.js';
+import { watchSentinelSwitches } from './sentinel-switch.js';
 
 export interface RedisStoreOptions {
   /** Receives connection errors (at most one line per 5 s) and recoveries. Secrets are scrubbed. */
@@ -90,6 +91,10 @@ export function createRedisStore(url: string, options: RedisStoreOptions = {}): 
     commandTimeout: commandTimeoutMs,
     maxRetriesPerRequest: 0,
     autoResendUnfulfilledCommands: false,
+    // How long a connection being dropped may take to close before it is destroyed (ioredis: 2 s). A healthy
+    // server closes at once; one cut off by a partition never answers, and the client reconnects (or, behind
+    // Sentinel, moves to the new master) only once it is gone.
+    disconnectTimeout: 250,
     ...(target.username ? { username: target.username } : {}),
     ...(target.password ? { password: target.password } : {}),
     ...(target.tls ? { tls: {} } : {}),
@@ -122,12 +127,6 @@ export function createRedisStore(url: string, options: RedisStoreOptions = {}): 
         ...(target.tls ? { enableTLSForSentinelMode: true, sentinelTLS: {} } : {}),
         sentinelRetryStrategy: backoff,
         sentinelCommandTimeout: commandTimeoutMs,
-        // A master cut off by a partition (not killed) sends no reset: commands time out, but the connection
-        // stays open for as long as TCP retransmits (minutes), and the client only asks the Sentinels again
-        // when it drops. The detector subscribes to the Sentinels' `+switch-master` and drops it on a
-        // failover. Connections duplicated from this client (the job queue's, blocking ones included, and the
-        // rate limiter's) inherit it, so they move to the new master too.
-        failoverDetector: true,
         enableOfflineQueue: false,
         enableAutoPipelining: true,
         retryStrategy: backoff,
@@ -171,6 +170,32 @@ export function createRedisStore(url: string, options: RedisStoreOptions = {}): 
   };
   client.on('error', onError);
   if (client instanceof Cluster) client.on('node error', onError);
+  // Behind Sentinel, this connection and those duplicated from it move to the new master when the Sentinels
+  // announce a failover, even when the old one was cut off rather than killed (sentinel-switch.ts).
+  let lastSentinelErrorLog = -Infinity;
+  const switchWatcher =
+    target.mode === 'sentinel'
+      ? watchSentinelSwitches({
+          sentinels: target.sentinels,
+          name: target.name,
+          connection: {
+            connectTimeout: connectTimeoutMs,
+            disconnectTimeout: failFast.disconnectTimeout,
+            retryStrategy: backoff,
+            ...(target.sentinelUsername ? { username: target.sentinelUsername } : {}),
+            ...(target.sentinelPassword ? { password: target.sentinelPassword } : {}),
+            ...(target.tls ? { tls: {} } : {}),
+          },
+          onError: (err: Error & { code?: string }) => {
+            const now = performance.now();
+            if (now - lastSentinelErrorLog < ERROR_LOG_INTERVAL_MS) return;
+            lastSentinelErrorLog = now;
+            logger?.warn({ code: err.code, reason: scrub(err.message) }, 'redis sentinel unreachable: a failover is noticed by the others');
+          },
+          onSwitch: (from, to) => logger?.warn({ from, to }, 'redis sentinel failover: moving to the new master'),
+        })
+      : undefined;
+  if (switchWatcher) switchWatcher.watch(client as Redis);
   // Connections duplicated from this one (the job queue's, the rate limiter's subscriber) report their
   // reconnect errors through the same throttled log instead of ioredis's "Unhandled error event" lines.
   // Their commands are never auto-pipelined: a worker's blocking wait must not hold the commands behind it.
@@ -181,6 +206,7 @@ export function createRedisStore(url: string, options: RedisStoreOptions = {}): 
     else args = [{ ...noPipelining, ...(args[0] as object | undefined) }];
     const copy = duplicate(...args);
     copy.on('error', onError);
+    if (switchWatcher && copy instanceof Redis) switchWatcher.watch(copy);
     return copy;
   };
 
@@ -316,6 +342,7 @@ export function createRedisStore(url: string, options: RedisStoreOptions = {}): 
     async close() {
       if (closed) return;
       closed = true;
+      switchWatcher?.close();
       if (client.status === 'ready')
         await settleWithin(
           client.quit().catch(() => undefined),
