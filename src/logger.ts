@@ -21,6 +21,18 @@ export const REDACT_PATHS = [
   'event.value',
 ];
 
+/**
+ * How `err` is written. A real error gives its type, message, code and stack only, never its other fields
+ * (pino's standard serializer writes them all, and an ioredis error carries its command's arguments: keys,
+ * hashes, session records). A plain object, what most lines pass (`{ type, message }`), is written as given
+ * (the standard serializer would call its type `Object`).
+ */
+export function serializeErr(err: unknown): unknown {
+  if (!(err instanceof Error)) return err;
+  const code = (err as { code?: unknown }).code;
+  return { type: err.name, message: err.message, ...(typeof code === 'string' ? { code } : {}), stack: err.stack };
+}
+
 /** Creates the process logger; `destination` lets tests capture lines. */
 export function createLogger(level = 'info', destination?: DestinationStream): Logger {
   return pino(
@@ -28,6 +40,7 @@ export function createLogger(level = 'info', destination?: DestinationStream): L
       level,
       base: { service: 'kiunga' },
       redact: { paths: REDACT_PATHS, censor: '[redacted]' },
+      serializers: { err: serializeErr },
     },
     destination,
   );

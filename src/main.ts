@@ -35,10 +35,19 @@ const USAGE = `usage: kiunga <command>
 
 Settings come from the environment; see README.md.`;
 
-/** Resolves with the first SIGTERM or SIGINT; a second one while shutting down exits at once (code 1). */
-function stopSignal(logger?: Logger): Promise<NodeJS.Signals> {
+/** Why the process stops: a signal, or an error nothing caught. */
+type StopReason = NodeJS.Signals | 'fatal';
+
+/**
+ * Resolves with the first SIGTERM or SIGINT (a second one while shutting down exits at once, code 1), or with
+ * `'fatal'` on the first error nothing caught (an uncaught exception, an unhandled rejection): the process then
+ * drains as on a signal, so the hops in flight still get their answer, and exits 1. Such an error is logged as
+ * one line through the logger (type, message, stack), never as Node's own dump, which prints every enumerable
+ * field of the error (an ioredis error carries its command's arguments: keys, hashes, session records).
+ */
+function stopSignal(logger?: Logger): Promise<StopReason> {
   return new Promise((resolve) => {
-    let received: NodeJS.Signals | undefined;
+    let received: StopReason | undefined;
     const on = (signal: NodeJS.Signals) => {
       if (received) {
         logger?.error({ signal }, 'second signal while shutting down: exiting without waiting');
@@ -47,14 +56,28 @@ function stopSignal(logger?: Logger): Promise<NodeJS.Signals> {
       received = signal;
       resolve(signal);
     };
+    const fatal = (error: unknown, origin: string) => {
+      // The logger's `err` serializer writes an error's type, message and stack, never its other fields.
+      const err = error instanceof Error ? error : { type: typeof error };
+      if (received) {
+        // The drain has its own deadlines; a later error does not cut the hops in flight short.
+        logger?.error({ err, origin }, 'uncaught error while shutting down');
+        return;
+      }
+      logger?.fatal({ err, origin }, 'uncaught error: draining, then exiting 1');
+      received = 'fatal';
+      resolve('fatal');
+    };
     process.on('SIGTERM', on);
     process.on('SIGINT', on);
+    process.on('uncaughtException', (error, origin) => fatal(error, origin));
+    process.on('unhandledRejection', (reason) => fatal(reason, 'unhandledRejection'));
   });
 }
 
 /**
  * Serves until SIGTERM or SIGINT, then drains and resolves with the exit code: 0 when everything drained,
- * 1 when something did not (a log line names it).
+ * 1 when something did not (a log line names it) or when an uncaught error stopped it.
  */
 async function serve(): Promise<number> {
   const config = loadConfig();
@@ -105,7 +128,8 @@ async function serve(): Promise<number> {
   // Answers still to come end their connection too, so no client keeps one open after the drain.
   for (const res of inFlight) if (!res.headersSent) res.setHeader('connection', 'close');
   logger.info({ signal, inFlight: inFlight.size }, 'shutting down: not ready, no new connections, finishing requests in flight');
-  return shutdown(server, services, logger, () => inFlight.size, adminServer);
+  const code = await shutdown(server, services, logger, () => inFlight.size, adminServer);
+  return signal === 'fatal' ? 1 : code;
 }
 
 /**

@@ -32,14 +32,19 @@ interface LogLine {
   [field: string]: unknown;
 }
 
-/** Starts `kiunga serve` and collects its JSON log lines. */
-async function startServer(env: Record<string, string>) {
+/** Starts `kiunga serve` (with `preload` imported first, when given) and collects its JSON log lines and its stderr. */
+async function startServer(env: Record<string, string>, preload?: string) {
   const port = await freePort();
-  const proc = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts', 'serve'], {
+  const proc = spawn(process.execPath, [...(preload ? ['--import', preload] : []), '--import', 'tsx', 'src/main.ts', 'serve'], {
     env: { ...process.env, PORT: String(port), HOST: '127.0.0.1', LOG_LEVEL: 'info', ...env },
-    stdio: ['ignore', 'pipe', 'inherit'],
+    stdio: ['ignore', 'pipe', 'pipe'],
   });
   children.push(proc);
+  let stderr = '';
+  proc.stderr!.on('data', (chunk: Buffer) => {
+    stderr += chunk.toString('utf8');
+    process.stderr.write(chunk);
+  });
   const lines: LogLine[] = [];
   const waiters: { test: (l: LogLine) => boolean; resolve: (l: LogLine) => void }[] = [];
   createInterface({ input: proc.stdout! }).on('line', (text) => {
@@ -75,7 +80,16 @@ async function startServer(env: Record<string, string>) {
   };
   const sandboxLine = await logged(/FINERACT_URL is not set/);
   await logged('kiunga listening');
-  return { proc, port, url: `http://127.0.0.1:${port}`, sandbox: new URL(String(sandboxLine.sandbox)).origin, lines, logged, exited };
+  return {
+    proc,
+    port,
+    url: `http://127.0.0.1:${port}`,
+    sandbox: new URL(String(sandboxLine.sandbox)).origin,
+    lines,
+    logged,
+    exited,
+    stderr: () => stderr,
+  };
 }
 
 /** Opens a connection and sends a request's first line and headers but not the blank line that ends it. */
@@ -182,6 +196,43 @@ describe('kiunga serve on SIGTERM', () => {
     expect(await jobs.getDelayedCount()).toBe(1);
     await jobs.close();
     await (await jobs.client).quit();
+  }, 90_000);
+
+  it('on an error nothing caught: logs it as one line (never the error object), answers the hop in flight, exits 1', async () => {
+    const server = await startServer({ REDIS_URL, REDIS_PREFIX: prefix, HOP_DEADLINE_MS: '4000' }, './test/ops/fault-on-signal.mjs');
+    const control = await fetch(`${server.sandbox}/sandbox/control`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ latencyMs: 700, clearRequests: true }),
+    });
+    expect(control.status).toBe(200);
+    const hop = fetch(
+      `${server.url}/channels/africastalking/ussd`,
+      form({ sessionId: `ATUid_${randomBytes(6).toString('hex')}`, phoneNumber: '+254711000002', serviceCode: '*384*123#', text: '' }),
+    ).then(async (res) => ({ status: res.status, body: await res.text() }));
+    for (let i = 0; i < 200; i++) {
+      const seen = (await (await fetch(`${server.sandbox}/sandbox/requests`)).json()) as unknown[];
+      if (seen.length > 0) break;
+      await sleep(10);
+    }
+    // The preload rejects a promise nobody handles.
+    server.proc.kill('SIGUSR2');
+    const fatal = await server.logged('uncaught error: draining, then exiting 1');
+    expect(fatal).toMatchObject({
+      level: 60,
+      origin: 'unhandledRejection',
+      err: { type: 'Error', message: 'a fault injected by the test' },
+    });
+    expect((await server.logged(/^shutting down/)).signal).toBe('fatal');
+
+    const answer = await hop;
+    expect(answer.status).toBe(200);
+    expect(answer.body).toMatch(/^CON Welcome Baraka/);
+    const [code] = await server.exited;
+    expect(code).toBe(1);
+    // Node's own report of an unhandled rejection prints the error's fields: it never ran.
+    const everything = JSON.stringify(server.lines) + server.stderr();
+    expect(everything).not.toContain('never-logged-4821');
   }, 90_000);
 
   it('exits non-zero and names what did not drain: a delayed job of the in-process queue is lost', async () => {

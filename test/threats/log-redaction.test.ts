@@ -106,4 +106,22 @@ describe('personal data in logs (T19)', () => {
     expect(logs.text.match(/\[redacted\]/g)?.length).toBeGreaterThanOrEqual(10);
     expect(REDACT_PATHS).toContain('req.body');
   });
+
+  it("should write an error's type, message, code and stack only, never its other fields, and a plain err object as given", () => {
+    const logs = new LogCapture();
+    const logger = createLogger('info', logs);
+    // As ioredis's ReplyError carries the command it answered: a key, a PIN hash, a session record.
+    const error = Object.assign(new Error('ERR script failed'), {
+      name: 'ReplyError',
+      code: 'ERR',
+      command: { name: 'evalsha', args: ['kiunga:{c:1}:pin', 'pin-hash-9f3a', '{"sl":12}'] },
+    });
+    logger.error({ err: error }, 'a real error');
+    logger.warn({ err: { type: 'StoreUnavailable', message: 'redis get failed' } }, 'a plain one');
+    const [real, plain] = logs.lines.map((l) => JSON.parse(l) as { err: Record<string, unknown> });
+    expect(real!.err).toMatchObject({ type: 'ReplyError', message: 'ERR script failed', code: 'ERR' });
+    expect(Object.keys(real!.err).sort()).toEqual(['code', 'message', 'stack', 'type']);
+    expect(logs.text).not.toMatch(/pin-hash-9f3a|kiunga:\{c:1\}|"sl"/);
+    expect(plain!.err).toEqual({ type: 'StoreUnavailable', message: 'redis get failed' });
+  });
 });
