@@ -141,6 +141,32 @@ const askForCallBack = (url: string) =>
     }),
   );
 
+type Server = Awaited<ReturnType<typeof startServer>>;
+
+/** Makes every Fineract answer take 700 ms and dials Baraka's session; `answer` is the hop's answer to come. */
+async function slowHop(server: Server): Promise<{ answer: Promise<{ status: number; body: string }> }> {
+  const control = await fetch(`${server.sandbox}/sandbox/control`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ latencyMs: 700, clearRequests: true }),
+  });
+  expect(control.status).toBe(200);
+  const answer = fetch(
+    `${server.url}/channels/africastalking/ussd`,
+    form({ sessionId: `ATUid_${randomBytes(6).toString('hex')}`, phoneNumber: '+254711000002', serviceCode: '*384*123#', text: '' }),
+  ).then(async (res) => ({ status: res.status, body: await res.text() }));
+  return { answer };
+}
+
+/** Until the sandbox has seen a request: the slow hop is at Fineract. */
+async function atFineract(server: Server): Promise<void> {
+  for (let i = 0; i < 200; i++) {
+    const seen = (await (await fetch(`${server.sandbox}/sandbox/requests`)).json()) as unknown[];
+    if (seen.length > 0) return;
+    await sleep(10);
+  }
+}
+
 describe('kiunga serve on SIGTERM', () => {
   it('answers the hop in flight, says not ready, refuses new connections, keeps delayed jobs in Redis, exits 0', async () => {
     const server = await startServer({ REDIS_URL, REDIS_PREFIX: prefix, HOP_DEADLINE_MS: '4000', CALLBACK_DELAY_MS: '60000' });
@@ -154,26 +180,11 @@ describe('kiunga serve on SIGTERM', () => {
     expect(await jobs.getDelayedCount()).toBe(1);
 
     // A slow hop: every Fineract answer takes 700 ms.
-    const control = await fetch(`${server.sandbox}/sandbox/control`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({ latencyMs: 700, clearRequests: true }),
-    });
-    expect(control.status).toBe(200);
-    const hop = fetch(
-      `${server.url}/channels/africastalking/ussd`,
-      form({ sessionId: `ATUid_${randomBytes(6).toString('hex')}`, phoneNumber: '+254711000002', serviceCode: '*384*123#', text: '' }),
-    ).then(async (res) => {
-      return { status: res.status, body: await res.text() };
-    });
+    const hop = (await slowHop(server)).answer;
     // A probe whose request is still arriving when the signal comes.
     const probe = await partialRequest(server.port, '/readyz');
     // Wait until the hop is at Fineract, then stop the server.
-    for (let i = 0; i < 200; i++) {
-      const seen = (await (await fetch(`${server.sandbox}/sandbox/requests`)).json()) as unknown[];
-      if (seen.length > 0) break;
-      await sleep(10);
-    }
+    await atFineract(server);
     server.proc.kill('SIGTERM');
     const draining = await server.logged(/^shutting down/);
     expect(draining.inFlight).toBe(1); // the hop (the probe's request has not arrived whole yet)
@@ -200,21 +211,8 @@ describe('kiunga serve on SIGTERM', () => {
 
   it('on an error nothing caught: logs it as one line (never the error object), answers the hop in flight, exits 1', async () => {
     const server = await startServer({ REDIS_URL, REDIS_PREFIX: prefix, HOP_DEADLINE_MS: '4000' }, './test/ops/fault-on-signal.mjs');
-    const control = await fetch(`${server.sandbox}/sandbox/control`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({ latencyMs: 700, clearRequests: true }),
-    });
-    expect(control.status).toBe(200);
-    const hop = fetch(
-      `${server.url}/channels/africastalking/ussd`,
-      form({ sessionId: `ATUid_${randomBytes(6).toString('hex')}`, phoneNumber: '+254711000002', serviceCode: '*384*123#', text: '' }),
-    ).then(async (res) => ({ status: res.status, body: await res.text() }));
-    for (let i = 0; i < 200; i++) {
-      const seen = (await (await fetch(`${server.sandbox}/sandbox/requests`)).json()) as unknown[];
-      if (seen.length > 0) break;
-      await sleep(10);
-    }
+    const hop = (await slowHop(server)).answer;
+    await atFineract(server);
     // The preload rejects a promise nobody handles.
     server.proc.kill('SIGUSR2');
     const fatal = await server.logged('uncaught error: draining, then exiting 1');
