@@ -179,9 +179,9 @@ async function sandbox(): Promise<number> {
   const logger = createLogger(config.logLevel);
   const running = await startSandbox({ port: config.sandboxPort, host: config.host, syntheticCustomers: config.sandboxCustomers });
   logger.info({ url: running.url, tenant: 'default', user: 'mifos' }, 'Fineract sandbox listening');
-  await stopSignal(logger);
+  const why = await stopSignal(logger);
   await running.close();
-  return 0;
+  return why === 'fatal' ? 1 : 0;
 }
 
 async function main(argv: string[]): Promise<number> {

@@ -181,12 +181,13 @@ export function fineractHooksRouter(options: FineractHooksOptions): Router {
     dedupe: () => string,
     add: (jobOptions: { delayMs: number; attempts: number; backoffMs: number }) => Promise<unknown>,
   ) => {
-    const key = dedupe();
     const duplicate = () => {
       log.info(ids, 'Fineract hook already seen');
       res.json({ status: 'duplicate' });
     };
+    let key: string;
     try {
+      key = dedupe();
       // A store that cannot answer does not stop the alert: the job id still keeps it to one.
       if ((await store.get(key).catch(() => null)) !== null) return duplicate();
       await add({ delayMs: HOOK_DELAY_MS, attempts: 6, backoffMs: 1000 });
