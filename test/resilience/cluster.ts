@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Queue } from 'bullmq';
-import { Redis } from 'ioredis';
+import { Cluster, Redis } from 'ioredis';
 import { generateAuditKeys } from '../../src/audit/checkpoints.js';
 import { createKeys } from '../../src/session/keys.js';
 import { createRedisStore } from '../../src/session/redis-store.js';
@@ -266,10 +266,12 @@ export async function deploy(options: {
   count?: number;
   sandbox?: SandboxProcess;
   env?: Record<string, string>;
+  /** The key prefix (default: a fresh random one); a Cluster scenario picks one whose slots it knows. */
+  prefix?: string;
   /** Runs before the Kiunga processes start, the sandbox running (e.g. to give one a steppable clock, or a proxy). */
   prepare?: (kiunga: KiungaProcess[], sandbox: SandboxProcess) => void | Promise<void>;
 }) {
-  const prefix = `kiunga-chaos-${randomBytes(4).toString('hex')}`;
+  const prefix = options.prefix ?? `kiunga-chaos-${randomBytes(4).toString('hex')}`;
   const pepper = `chaos-pepper-${randomBytes(12).toString('hex')}`;
   registerSecret(pepper, 'the resilience suite’s PIN pepper');
   const keys = generateAuditKeys();
@@ -334,7 +336,9 @@ export async function deploy(options: {
       const store = createRedisStore(options.redisUrl);
       try {
         await store.ping(); // the store's client sends nothing before its first connection
-        stored.push(...(await redisEvidence(store.client as never, prefix)));
+        // SCAN walks one node: on a Cluster, each master's keys in turn.
+        const nodes = store.client instanceof Cluster ? store.client.nodes('master') : [store.client];
+        for (const node of nodes) stored.push(...(await redisEvidence(node, prefix)));
       } finally {
         await store.close();
       }

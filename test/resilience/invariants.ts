@@ -22,7 +22,7 @@ import { auditStream } from '../../src/audit/stream.js';
 import { verifyAudit } from '../../src/audit/verify.js';
 import { parseRedisUrl } from '../../src/session/redis-url.js';
 import { Queue } from 'bullmq';
-import { Redis, type RedisOptions } from 'ioredis';
+import { Cluster, Redis, type RedisOptions } from 'ioredis';
 import { HOP_DEADLINE_MS, type Deployment, type LedgerTransfer } from './cluster.js';
 import { accountOf, kes, msisdnOf, type Intent, type Traffic } from './traffic.js';
 import { dumpHops } from './results.js';
@@ -105,9 +105,7 @@ export async function checkInvariants(
   let outcomes: Outcome[] = [];
   const until = Date.now() + (options.settleMs ?? 30_000);
   // Kiunga's job queue (bullmq, in the deployment's Redis): queued resolutions and SMS may still move or tell.
-  const connection = d.redisUrl.startsWith('redis-sentinel://')
-    ? new Redis(sentinelOptions(d.redisUrl))
-    : new Redis(d.redisUrl, { maxRetriesPerRequest: null });
+  const connection = queueConnection(d.redisUrl);
   const queue = new Queue('jobs', { connection, prefix: `{${d.prefix}:bull}` });
   let pendingJobs = 0;
   try {
@@ -227,6 +225,14 @@ export async function verifyAuditCli(d: Deployment): Promise<{ ok: boolean; outp
     const e = error as { stdout?: string; stderr?: string; message: string };
     return { ok: false, output: `${e.stdout ?? ''}${e.stderr ?? ''}`.trim() || e.message };
   }
+}
+
+/** A connection for bullmq's Queue on any URL form Kiunga accepts (ioredis itself reads only redis://). */
+function queueConnection(url: string): Redis | Cluster {
+  const target = parseRedisUrl(url);
+  if (target.mode === 'sentinel') return new Redis(sentinelOptions(url));
+  if (target.mode === 'cluster') return new Cluster(target.nodes, { redisOptions: { maxRetriesPerRequest: null } });
+  return new Redis(url, { maxRetriesPerRequest: null });
 }
 
 /** ioredis options for a redis-sentinel:// URL (the forms Kiunga accepts, src/session/redis-url.ts). */
