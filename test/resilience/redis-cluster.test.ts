@@ -13,11 +13,12 @@
 import { randomBytes } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { cli, startCluster, stopAll, type RedisProcess } from '../session/helpers/redis-server.js';
+import { cli, clusterNodes, infoField, startCluster, stopAll, type RedisProcess } from '../session/helpers/redis-server.js';
 import { deploy, waitReady, type Deployment, type KiungaProcess } from './cluster.js';
 import { checkInvariants, verifyAuditCli } from './invariants.js';
-import { barrier, kes, msisdnOf, nextCustomer, Traffic } from './traffic.js';
+import { barrier, nextCustomer, Traffic } from './traffic.js';
 import { recordResult } from './results.js';
+import { probe, receiptWithin } from './failover-probes.js';
 
 /** After another node reports the replica promoted, each process must serve whole sessions within this time. */
 const RECOVERY_BOUND_MS = 10_000;
@@ -61,75 +62,6 @@ afterAll(async () => {
   await stopAll();
 });
 
-interface ClusterNode {
-  id: string;
-  port: number;
-  flags: string[];
-  masterId: string;
-  slots: [number, number][];
-}
-
-/** CLUSTER NODES as seen from `port`. */
-async function clusterNodes(port: number): Promise<ClusterNode[]> {
-  const lines = (await cli(port, 'cluster', 'nodes')).trim().split('\n');
-  return lines.map((line) => {
-    const [id = '', address = '', flags = '', masterId = '', , , , , ...slots] = line.trim().split(' ');
-    return {
-      id,
-      port: Number(address.split('@')[0]!.split(':')[1]),
-      flags: flags.split(','),
-      masterId,
-      slots: slots.map((range) => {
-        const [from, to = from] = range.split('-').map(Number);
-        return [from!, to!] as [number, number];
-      }),
-    };
-  });
-}
-
-const info = (port: number, section: string, field: string) =>
-  cli(port, 'info', section).then((text) => new RegExp(`${field}:(\\S+)`).exec(text)?.[1] ?? '');
-
-/** What a process answered to the balance sessions dialled on it after the promotion, until one was served. */
-interface Probe {
-  proc: string;
-  servedAfterMs?: number;
-  refused: { atMs: number; reply: string }[];
-}
-
-/** Dials balance sessions on `proc` alone until one ends on its balance screen, or `limitMs` after `from`. */
-async function probe(proc: KiungaProcess, from: number, limitMs: number): Promise<Probe> {
-  const result: Probe = { proc: proc.name, refused: [] };
-  while (performance.now() - from < limitMs) {
-    const s = traffic.session(nextCustomer());
-    let last = '';
-    for (const input of [undefined, '4321', '1']) {
-      last = (await s.send(input, proc)).body ?? '(no answer)';
-      if (!last.startsWith('CON ')) break;
-    }
-    const atMs = Math.round(performance.now() - from);
-    if (/^END Balance/.test(last)) {
-      result.servedAfterMs = atMs;
-      return result;
-    }
-    result.refused.push({ atMs, reply: last.slice(0, 60) });
-    await sleep(200);
-  }
-  return result;
-}
-
-/** Polls every process's SMS outbox until customer `from` has the "You sent" receipt for `cents`. */
-async function receiptWithin(from: number, cents: number, ms: number): Promise<boolean> {
-  const until = performance.now() + ms;
-  while (performance.now() < until) {
-    await traffic.collectSms();
-    for (const m of traffic.sms.values())
-      if (m.to === msisdnOf(from) && m.text.startsWith('You sent ') && m.text.includes(kes(cents))) return true;
-    await sleep(250);
-  }
-  return false;
-}
-
 describe('a Redis Cluster master frozen (SIGSTOP) under three processes', () => {
   it('every process follows the promoted replica within the bound, the master still frozen; then every promise kept', async () => {
     const since = traffic.mark();
@@ -150,11 +82,11 @@ describe('a Redis Cluster master frozen (SIGSTOP) under three processes', () => 
       abuse: (await ownerOf('abuse')).id === master.id,
     };
     // What Kiunga wrote so far (the seeded PINs among them) is on the replica before its master freezes.
-    const written = Number(await info(master.port, 'replication', 'master_repl_offset'));
+    const written = Number(await infoField(master.port, 'replication', 'master_repl_offset'));
     await expect
-      .poll(async () => Number(await info(replica.port, 'replication', 'slave_repl_offset')), { timeout: 5000 })
+      .poll(async () => Number(await infoField(replica.port, 'replication', 'slave_repl_offset')), { timeout: 5000 })
       .toBeGreaterThanOrEqual(written);
-    const pid = Number(await info(master.port, 'server', 'process_id'));
+    const pid = Number(await infoField(master.port, 'server', 'process_id'));
 
     // Four customers confirm with Fineract's writes held 1 s; the master is frozen 400 ms later, and three
     // balance sessions (pauses between hops) span the failover.
@@ -196,13 +128,13 @@ describe('a Redis Cluster master frozen (SIGSTOP) under three processes', () => 
     await d.sandbox.control({ reset: true });
 
     // Promoted; the old master is still frozen. Every process serves whole sessions again.
-    const probes = await Promise.all(d.kiunga.map((k) => probe(k, promotedAt, RECOVERY_BOUND_MS + 5000)));
+    const probes = await Promise.all(d.kiunga.map((k) => probe(traffic, k, promotedAt, RECOVERY_BOUND_MS + 5000)));
     // A transfer on each process, and its receipt from the job queue (whose slot was on the frozen master).
     const transferOn = async (k: KiungaProcess) => {
       const from = nextCustomer();
       const intent = await traffic.transfer(from, from + 100, { redials: 0, confirm: (send) => send(k) });
       const reply = intent.replies.at(-1) ?? '';
-      const sms = /^END Done/.test(reply) && (await receiptWithin(from, intent.amountCents, RECOVERY_BOUND_MS));
+      const sms = /^END Done/.test(reply) && (await receiptWithin(traffic, from, intent.amountCents, RECOVERY_BOUND_MS));
       return { proc: k.name, reply: reply.slice(0, 60), sms };
     };
     // At once: within the bound, a process whose slot map still names the frozen master may hold the confirming
@@ -217,7 +149,7 @@ describe('a Redis Cluster master frozen (SIGSTOP) under three processes', () => 
     // The heal: the old master wakes up, learns it was failed over and follows the new one as its replica.
     resumeAll();
     const healedAt = performance.now();
-    await expect.poll(() => info(master.port, 'replication', 'role'), { timeout: 10_000 }).toBe('slave');
+    await expect.poll(() => infoField(master.port, 'replication', 'role'), { timeout: 10_000 }).toBe('slave');
     await waitReady(d.kiunga);
     const after = await Promise.all([0, 1].map(() => traffic.transfer(nextCustomer(), 150)));
     expect(after.map((i) => i.replies.at(-1))).toEqual([expect.stringMatching(/^END Done: /), expect.stringMatching(/^END Done: /)]);

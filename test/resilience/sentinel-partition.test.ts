@@ -11,10 +11,11 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { cli, stopAll } from '../session/helpers/redis-server.js';
-import { deploy, waitReady, type Deployment, type KiungaProcess } from './cluster.js';
+import { deploy, waitReady, type Deployment } from './cluster.js';
 import { checkInvariants, verifyAuditCli } from './invariants.js';
-import { barrier, kes, msisdnOf, nextCustomer, Traffic } from './traffic.js';
+import { barrier, nextCustomer, Traffic } from './traffic.js';
 import { recordResult } from './results.js';
+import { probe, receiptWithin } from './failover-probes.js';
 import { startSentinels, waitForMaster, type Sentinels } from './sentinels.js';
 
 /** After a Sentinel names the new master, each process must serve whole sessions within this time. */
@@ -40,48 +41,6 @@ afterAll(async () => {
   await cluster?.proxy?.close();
   await stopAll();
 });
-
-/** What a process answered to the balance sessions dialled on it after the switch, until one was served. */
-interface Probe {
-  proc: string;
-  /** From the switch to the end of the first balance session served in full (undefined: none in the limit). */
-  servedAfterMs?: number;
-  /** The last replies of the sessions that were not served, with when (ms after the switch). */
-  refused: { atMs: number; reply: string }[];
-}
-
-/** Dials balance sessions on `proc` alone until one ends on its balance screen, or `limitMs` after `switchAt`. */
-async function probe(proc: KiungaProcess, switchAt: number, limitMs: number): Promise<Probe> {
-  const result: Probe = { proc: proc.name, refused: [] };
-  while (performance.now() - switchAt < limitMs) {
-    const s = traffic.session(nextCustomer());
-    let last = '';
-    for (const input of [undefined, '4321', '1']) {
-      last = (await s.send(input, proc)).body ?? '(no answer)';
-      if (!last.startsWith('CON ')) break;
-    }
-    const atMs = Math.round(performance.now() - switchAt);
-    if (/^END Balance/.test(last)) {
-      result.servedAfterMs = atMs;
-      return result;
-    }
-    result.refused.push({ atMs, reply: last.slice(0, 60) });
-    await sleep(200);
-  }
-  return result;
-}
-
-/** Polls every process's SMS outbox until customer `from` has the "You sent" receipt for `cents`. */
-async function receiptWithin(from: number, cents: number, ms: number): Promise<boolean> {
-  const until = performance.now() + ms;
-  while (performance.now() < until) {
-    await traffic.collectSms();
-    for (const m of traffic.sms.values())
-      if (m.to === msisdnOf(from) && m.text.startsWith('You sent ') && m.text.includes(kes(cents))) return true;
-    await sleep(250);
-  }
-  return false;
-}
 
 describe('a Redis master cut off (not killed) behind Sentinel', () => {
   it('every process follows the failover within the bound, before the partition heals; then every promise kept', async () => {
@@ -127,14 +86,14 @@ describe('a Redis master cut off (not killed) behind Sentinel', () => {
     expect(proxy.partitioned).toBe(true);
 
     // The switch is done; the old master is alive and still cut off. Every process serves whole sessions again.
-    const probes = await Promise.all(d.kiunga.map((k) => probe(k, switchAt, PROBE_LIMIT_MS)));
+    const probes = await Promise.all(d.kiunga.map((k) => probe(traffic, k, switchAt, PROBE_LIMIT_MS)));
     // A transfer on each process, and its receipt from the job queue (queued and sent over bullmq's connections).
     const transfers = await Promise.all(
       d.kiunga.map(async (k) => {
         const from = nextCustomer();
         const intent = await traffic.transfer(from, from + 100, { redials: 0, confirm: (send) => send(k) });
         const reply = intent.replies.at(-1) ?? '';
-        const sms = /^END Done/.test(reply) && (await receiptWithin(from, intent.amountCents, SWITCH_BOUND_MS));
+        const sms = /^END Done/.test(reply) && (await receiptWithin(traffic, from, intent.amountCents, SWITCH_BOUND_MS));
         return { proc: k.name, reply: reply.slice(0, 60), sms };
       }),
     );

@@ -15,7 +15,7 @@ import { z } from 'zod';
 import { createBullQueue } from '../../src/jobs/queue.js';
 import type { JobQueue } from '../../src/jobs/queue-contract.js';
 import { createRedisStore, type RedisStore } from '../../src/session/redis-store.js';
-import { cli, startCluster, stopAll, type RedisProcess } from './helpers/redis-server.js';
+import { cli, clusterNodes, infoField, startCluster, stopAll, type RedisProcess } from './helpers/redis-server.js';
 import { testPrefix } from './helpers/fixtures.js';
 
 /** Short, so the Cluster promotes the replica about 2-3 s after the freeze. */
@@ -36,41 +36,6 @@ afterAll(async () => {
   frozen.clear();
   await stopAll();
 });
-
-interface ClusterNode {
-  id: string;
-  port: number;
-  flags: string[];
-  masterId: string;
-  slots: [number, number][];
-}
-
-/** CLUSTER NODES as seen from `port`. */
-async function clusterNodes(port: number): Promise<ClusterNode[]> {
-  const lines = (await cli(port, 'cluster', 'nodes')).trim().split('\n');
-  return lines.map((line) => {
-    const [id = '', address = '', flags = '', masterId = '', , , , , ...slots] = line.trim().split(' ');
-    return {
-      id,
-      port: Number(address.split('@')[0]!.split(':')[1]),
-      flags: flags.split(','),
-      masterId,
-      // "0-5460" or "5461"; "[slot->-id]" entries (a migration in progress) never occur here.
-      slots: slots.map((range) => {
-        const [from, to = from] = range.split('-').map(Number);
-        return [from!, to!] as [number, number];
-      }),
-    };
-  });
-}
-
-function pidOf(port: number): Promise<number> {
-  return cli(port, 'info', 'server').then((info) => Number(/process_id:(\d+)/.exec(info)![1]));
-}
-
-function replicationOffset(port: number, field: 'master_repl_offset' | 'slave_repl_offset'): Promise<number> {
-  return cli(port, 'info', 'replication').then((info) => Number(new RegExp(`${field}:(\\d+)`).exec(info)![1]));
-}
 
 /** Rejects when `promise` has not settled within `ms` (a connection without a command timeout never does). */
 function within<T>(promise: Promise<T>, ms: number): Promise<T> {
@@ -133,10 +98,12 @@ describe('redis cluster: a master frozen (not killed)', () => {
     const witness = view.find((n) => n.flags.includes('master') && n.id !== master.id)!;
     expect(master && replica && witness).toBeTruthy();
     // The replica has the key (replication is asynchronous) before its master is frozen.
-    const written = await replicationOffset(master.port, 'master_repl_offset');
-    await expect.poll(() => replicationOffset(replica.port, 'slave_repl_offset'), { timeout: 5000 }).toBeGreaterThanOrEqual(written);
+    const written = Number(await infoField(master.port, 'replication', 'master_repl_offset'));
+    await expect
+      .poll(async () => Number(await infoField(replica.port, 'replication', 'slave_repl_offset')), { timeout: 5000 })
+      .toBeGreaterThanOrEqual(written);
 
-    const pid = await pidOf(master.port);
+    const pid = Number(await infoField(master.port, 'server', 'process_id'));
     frozen.add(pid);
     process.kill(pid, 'SIGSTOP');
     const frozenAt = performance.now();

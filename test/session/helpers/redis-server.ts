@@ -48,6 +48,40 @@ export async function cli(port: number, ...args: string[]): Promise<string> {
   return stdout;
 }
 
+/** One field of `INFO <section>` on a port (`process_id`, `role`, `master_repl_offset`...); throws when absent. */
+export async function infoField(port: number, section: string, field: string): Promise<string> {
+  const value = new RegExp(`^${field}:(\\S+)`, 'm').exec(await cli(port, 'info', section))?.[1];
+  if (value === undefined) throw new Error(`no ${field} in INFO ${section} of port ${port}`);
+  return value;
+}
+
+export interface ClusterNode {
+  id: string;
+  port: number;
+  flags: string[];
+  masterId: string;
+  slots: [number, number][];
+}
+
+/** CLUSTER NODES as seen from `port`. */
+export async function clusterNodes(port: number): Promise<ClusterNode[]> {
+  const lines = (await cli(port, 'cluster', 'nodes')).trim().split('\n');
+  return lines.map((line) => {
+    const [id = '', address = '', flags = '', masterId = '', , , , , ...slots] = line.trim().split(' ');
+    return {
+      id,
+      port: Number(address.split('@')[0]!.split(':')[1]),
+      flags: flags.split(','),
+      masterId,
+      // "0-5460" or "5461"; "[slot->-id]" entries (a migration in progress) never occur here.
+      slots: slots.map((range) => {
+        const [from, to = from] = range.split('-').map(Number);
+        return [from!, to!] as [number, number];
+      }),
+    };
+  });
+}
+
 async function waitFor(check: () => Promise<boolean>, timeoutMs: number, what: string): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
