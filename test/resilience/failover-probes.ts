@@ -1,10 +1,46 @@
 /**
- * What the Redis failover scenarios (sentinel-partition.test.ts, redis-cluster.test.ts) ask of each process
+ * What the Redis scenarios (redis.test.ts, sentinel-partition.test.ts, redis-cluster.test.ts) run across a
+ * fault (transfers in flight at Fineract, balance sessions spanning it), and what they ask of each process
  * once the new master is named: a whole balance session served, and a transfer's receipt.
  */
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { KiungaProcess } from './cluster.js';
-import { kes, msisdnOf, nextCustomer, type Traffic } from './traffic.js';
+import type { Deployment, KiungaProcess } from './cluster.js';
+import { barrier, kes, msisdnOf, nextCustomer, type Traffic } from './traffic.js';
+
+/**
+ * `n` customers reach their confirmation screens; once all are there, Fineract's writes are made slow enough
+ * that their transfers are in flight when `fault` runs (it is started, not awaited, 400 ms after they confirm).
+ */
+export async function transfersDuring(traffic: Traffic, d: Deployment, n: number, fault: () => Promise<void>) {
+  let faulted: Promise<void> = Promise.resolve();
+  const beforeConfirm = barrier(n, async () => {
+    await d.sandbox.control({ writeLatencyMs: 1000 });
+    faulted = sleep(400).then(fault);
+  });
+  const intents = await Promise.all(
+    Array.from({ length: n }, () => {
+      const from = nextCustomer();
+      return traffic.transfer(from, from + 100, { beforeConfirm });
+    }),
+  );
+  await faulted;
+  await d.sandbox.control({ reset: true });
+  return intents;
+}
+
+/** Balance sessions of `n` customers, hop by hop with pauses, so that their sessions span the outage. */
+export async function slowBalances(traffic: Traffic, n: number, pauseMs: number) {
+  await Promise.all(
+    Array.from({ length: n }, async () => {
+      const s = traffic.session(nextCustomer());
+      for (const input of [undefined, '4321', '1']) {
+        const r = await s.send(input);
+        if (!r.body?.startsWith('CON ')) return;
+        await sleep(pauseMs);
+      }
+    }),
+  );
+}
 
 /** What a process answered to the balance sessions dialled on it after the failover, until one was served. */
 export interface Probe {

@@ -16,9 +16,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { cli, clusterNodes, infoField, startCluster, stopAll, type RedisProcess } from '../session/helpers/redis-server.js';
 import { deploy, waitReady, type Deployment, type KiungaProcess } from './cluster.js';
 import { checkInvariants, verifyAuditCli } from './invariants.js';
-import { barrier, nextCustomer, Traffic } from './traffic.js';
+import { nextCustomer, Traffic } from './traffic.js';
 import { recordResult } from './results.js';
-import { probe, receiptWithin } from './failover-probes.js';
+import { probe, receiptWithin, slowBalances, transfersDuring } from './failover-probes.js';
 
 /** After another node reports the replica promoted, each process must serve whole sessions within this time. */
 const RECOVERY_BOUND_MS = 10_000;
@@ -92,40 +92,19 @@ describe('a Redis Cluster master frozen (SIGSTOP) under three processes', () => 
     // balance sessions (pauses between hops) span the failover.
     let frozenAt = 0;
     let promotedAt = 0;
-    let failedOver: Promise<void> = Promise.resolve();
-    const beforeConfirm = barrier(4, async () => {
-      await d.sandbox.control({ writeLatencyMs: 1000 });
-      failedOver = sleep(400).then(async () => {
-        frozen.add(pid);
-        process.kill(pid, 'SIGSTOP');
-        frozenAt = performance.now();
-        await expect
-          .poll(async () => (await clusterNodes(witness.port)).find((n) => n.id === replica.id)?.flags.includes('master'), {
-            timeout: 20_000,
-            interval: 100,
-          })
-          .toBe(true);
-        promotedAt = performance.now();
-      });
-    });
-    const slowBalances = Promise.all(
-      [0, 1, 2].map(async () => {
-        const s = traffic.session(nextCustomer());
-        for (const input of [undefined, '4321', '1']) {
-          if (!(await s.send(input)).body?.startsWith('CON ')) return;
-          await sleep(900);
-        }
-      }),
-    );
-    await Promise.all(
-      [0, 1, 2, 3].map(() => {
-        const from = nextCustomer();
-        return traffic.transfer(from, from + 100, { beforeConfirm });
-      }),
-    );
-    await failedOver;
-    await slowBalances;
-    await d.sandbox.control({ reset: true });
+    const freeze = async () => {
+      frozen.add(pid);
+      process.kill(pid, 'SIGSTOP');
+      frozenAt = performance.now();
+      await expect
+        .poll(async () => (await clusterNodes(witness.port)).find((n) => n.id === replica.id)?.flags.includes('master'), {
+          timeout: 20_000,
+          interval: 100,
+        })
+        .toBe(true);
+      promotedAt = performance.now();
+    };
+    await Promise.all([transfersDuring(traffic, d, 4, freeze), slowBalances(traffic, 3, 900)]);
 
     // Promoted; the old master is still frozen. Every process serves whole sessions again.
     const probes = await Promise.all(d.kiunga.map((k) => probe(traffic, k, promotedAt, RECOVERY_BOUND_MS + 5000)));

@@ -9,49 +9,15 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { cli, startRedis, stopAll, type RedisProcess } from '../session/helpers/redis-server.js';
 import { deploy, waitReady, type Deployment } from './cluster.js';
 import { checkInvariants, verifyAuditCli } from './invariants.js';
-import { barrier, nextCustomer, Traffic } from './traffic.js';
+import { nextCustomer, Traffic } from './traffic.js';
 import { recordResult } from './results.js';
+import { slowBalances, transfersDuring } from './failover-probes.js';
 import { startSentinels, waitForMaster, type Sentinels } from './sentinels.js';
 
 /** Every write on disk before it is acknowledged: a restart loses nothing Kiunga was told was written. */
 const PERSISTENT = ['--appendonly', 'yes', '--appendfsync', 'always'];
 
 afterAll(stopAll);
-
-/**
- * `n` customers reach their confirmation screens; once all are there, Fineract's writes are made slow enough
- * that their transfers are in flight when `fault` runs (it is started, not awaited, 400 ms after they confirm).
- */
-async function transfersDuring(traffic: Traffic, d: Deployment, n: number, fault: () => Promise<void>) {
-  let faulted: Promise<void> = Promise.resolve();
-  const beforeConfirm = barrier(n, async () => {
-    await d.sandbox.control({ writeLatencyMs: 1000 });
-    faulted = sleep(400).then(fault);
-  });
-  const intents = await Promise.all(
-    Array.from({ length: n }, () => {
-      const from = nextCustomer();
-      return traffic.transfer(from, from + 100, { beforeConfirm });
-    }),
-  );
-  await faulted;
-  await d.sandbox.control({ reset: true });
-  return intents;
-}
-
-/** Balance sessions of `n` customers, hop by hop with pauses, so that their sessions span the outage. */
-async function slowBalances(traffic: Traffic, n: number, pauseMs: number) {
-  await Promise.all(
-    Array.from({ length: n }, async () => {
-      const s = traffic.session(nextCustomer());
-      for (const input of [undefined, '4321', '1']) {
-        const r = await s.send(input);
-        if (!r.body?.startsWith('CON ')) return;
-        await sleep(pauseMs);
-      }
-    }),
-  );
-}
 
 async function invariants(d: Deployment, traffic: Traffic, scenario: string, since: { intents: number; hops: number }) {
   const report = await checkInvariants(d, traffic, { since, settleMs: 45_000 });

@@ -8,14 +8,13 @@
  * (queued and sent by the job queue's connections) must come, all before the partition heals. Healed, the
  * Sentinels turn the old master into a replica; then the invariants.
  */
-import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { cli, stopAll } from '../session/helpers/redis-server.js';
 import { deploy, waitReady, type Deployment } from './cluster.js';
 import { checkInvariants, verifyAuditCli } from './invariants.js';
-import { barrier, nextCustomer, Traffic } from './traffic.js';
+import { nextCustomer, Traffic } from './traffic.js';
 import { recordResult } from './results.js';
-import { probe, receiptWithin } from './failover-probes.js';
+import { probe, receiptWithin, slowBalances, transfersDuring } from './failover-probes.js';
 import { startSentinels, waitForMaster, type Sentinels } from './sentinels.js';
 
 /** After a Sentinel names the new master, each process must serve whole sessions within this time. */
@@ -55,34 +54,13 @@ describe('a Redis master cut off (not killed) behind Sentinel', () => {
     // balance sessions (pauses between hops) span the failover.
     let cutAt = 0;
     let switchAt = 0;
-    let failedOver: Promise<void> = Promise.resolve();
-    const beforeConfirm = barrier(4, async () => {
-      await d.sandbox.control({ writeLatencyMs: 1000 });
-      failedOver = sleep(400).then(async () => {
-        proxy.blackhole();
-        cutAt = performance.now();
-        await waitForMaster(cluster, cluster.replica.port);
-        switchAt = performance.now();
-      });
-    });
-    const slowBalances = Promise.all(
-      [0, 1, 2].map(async () => {
-        const s = traffic.session(nextCustomer());
-        for (const input of [undefined, '4321', '1']) {
-          if (!(await s.send(input)).body?.startsWith('CON ')) return;
-          await sleep(900);
-        }
-      }),
-    );
-    await Promise.all(
-      [0, 1, 2, 3].map(() => {
-        const from = nextCustomer();
-        return traffic.transfer(from, from + 100, { beforeConfirm });
-      }),
-    );
-    await failedOver;
-    await slowBalances;
-    await d.sandbox.control({ reset: true });
+    const cutOff = async () => {
+      proxy.blackhole();
+      cutAt = performance.now();
+      await waitForMaster(cluster, cluster.replica.port);
+      switchAt = performance.now();
+    };
+    await Promise.all([transfersDuring(traffic, d, 4, cutOff), slowBalances(traffic, 3, 900)]);
     expect(proxy.partitioned).toBe(true);
 
     // The switch is done; the old master is alive and still cut off. Every process serves whole sessions again.
