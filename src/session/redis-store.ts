@@ -5,6 +5,7 @@ import { LockLost, StoreUnavailable, checkTtl } from './errors.js';
 import { parseRedisUrl, scrubSecrets } from './redis-url.js';
 import { startEarlyReads } from './hop-context.js';
 import { watchSentinelSwitches } from './sentinel-switch.js';
+import { checkClusterCoverage } from './cluster-coverage.js';
 
 export interface RedisStoreOptions {
   /** Receives connection errors (at most one line per 5 s) and recoveries. Secrets are scrubbed. */
@@ -216,6 +217,8 @@ export function createRedisStore(url: string, options: RedisStoreOptions = {}): 
   const firstReady = new Promise<void>((resolve) => {
     client.on('ready', () => {
       void warmUp().then(() => {
+        // Once per process: a Cluster that stops every slot while one master is failed (cluster-coverage.ts).
+        if (!everReady && client instanceof Cluster) void checkClusterCoverage(client, logger);
         if (down || !everReady) logger?.info({ mode: target.mode }, 'redis connection ready');
         down = false;
         everReady = true;

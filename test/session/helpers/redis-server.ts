@@ -149,6 +149,11 @@ export interface ClusterOptions {
   replicas?: number;
   /** `cluster-node-timeout` in ms (default 2000): how long a silent node takes to be failed over. */
   nodeTimeoutMs?: number;
+  /**
+   * `cluster-require-full-coverage` (default true, as Redis's own default): false lets the other masters serve
+   * their slots while one is failed (src/session/cluster-coverage.ts).
+   */
+  requireFullCoverage?: boolean;
 }
 
 /**
@@ -156,7 +161,7 @@ export interface ClusterOptions {
  * for cluster_state:ok on every node. `nodes` lists the processes in the order given to `--cluster create`.
  */
 export async function startCluster(options: ClusterOptions = {}): Promise<{ nodes: RedisProcess[]; url: string }> {
-  const { replicas = 0, nodeTimeoutMs = 2000 } = options;
+  const { replicas = 0, nodeTimeoutMs = 2000, requireFullCoverage = true } = options;
   const dir = tempDir();
   const nodes: RedisProcess[] = [];
   for (let i = 0; i < 3 * (1 + replicas); i++) {
@@ -169,6 +174,8 @@ export async function startCluster(options: ClusterOptions = {}): Promise<{ node
           join(dir, `nodes-${i}.conf`),
           '--cluster-node-timeout',
           String(nodeTimeoutMs),
+          '--cluster-require-full-coverage',
+          requireFullCoverage ? 'yes' : 'no',
         ],
       }),
     );
