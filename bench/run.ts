@@ -27,7 +27,8 @@
  * Settings (environment): BENCH_SECONDS (4 per round), BENCH_ROUNDS (2), BENCH_CONCURRENCY (64),
  * BENCH_CUSTOMERS (256), BENCH_REDIS_URL (unset: a private redis-server), BENCH_KIUNGA (compiled | tsx),
  * BENCH_JOURNEYS (all; e.g. balance,transfer,sms-balance,voice-balance), BENCH_KIUNGA_PROFILE (unset; set:
- * Kiunga runs with --cpu-prof into /tmp/kiunga-prof, for bench/profile-summary.ts), KIUNGA_LOG_LEVEL (info).
+ * Kiunga runs with --cpu-prof into /tmp/kiunga-prof, for bench/profile-summary.ts; `all`: the minimal and the
+ * peer servers too, into its subfolders minimal/ and peer/, for bench/profile-layers.ts), KIUNGA_LOG_LEVEL (info).
  * With the defaults a run took 188 to 274 s on a 2-core machine, depending on its other work.
  */
 import { spawn, spawnSync, fork, type ChildProcess } from 'node:child_process';
@@ -257,18 +258,22 @@ async function main() {
   );
   const kiungaEnv = kiungaBenchEnv({ redisUrl, prefix, fineractUrl, logLevel: process.env.KIUNGA_LOG_LEVEL ?? 'info' });
   const profile = process.env.BENCH_KIUNGA_PROFILE ? ['--cpu-prof', `--cpu-prof-dir=${PROFILE_DIR}`] : [];
+  const profileBaselines = process.env.BENCH_KIUNGA_PROFILE === 'all';
+  const baselineProfile = (name: string) => (profileBaselines ? ['--cpu-prof', `--cpu-prof-dir=${PROFILE_DIR}/${name}`] : []);
   if (profile.length)
-    notes.push(`Kiunga wrote CPU profiles to ${PROFILE_DIR} (BENCH_KIUNGA_PROFILE): its figures include the profiler's cost.`);
+    notes.push(
+      `Kiunga${profileBaselines ? ' and the baselines' : ''} wrote CPU profiles to ${PROFILE_DIR} (BENCH_KIUNGA_PROFILE): the figures include the profiler's cost.`,
+    );
   const startKiunga = (port: number) =>
     startChild([...profile, ...kiungaArgs, 'serve'], { ...kiungaEnv, PORT: String(port) }, `http://127.0.0.1:${port}/healthz`);
   const kiunga = await startKiunga(kiungaPort);
   const minimal = await startChild(
-    ['--import', 'tsx', 'bench/minimal-server.ts'],
+    [...baselineProfile('minimal'), '--import', 'tsx', 'bench/minimal-server.ts'],
     { PORT: String(minimalPort), REDIS_URL: redisUrl, REDIS_PREFIX: `${prefix}-minimal`, FINERACT_URL: fineractUrl },
     `http://127.0.0.1:${minimalPort}/`,
   );
   const peer = await startChild(
-    ['--import', 'tsx', 'bench/peer-server.ts'],
+    [...baselineProfile('peer'), '--import', 'tsx', 'bench/peer-server.ts'],
     { PORT: String(peerPort), REDIS_URL: redisUrl, REDIS_PREFIX: `${prefix}-peer`, FINERACT_URL: fineractUrl },
     `http://127.0.0.1:${peerPort}/`,
   );
