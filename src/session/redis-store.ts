@@ -96,6 +96,11 @@ export function createRedisStore(url: string, options: RedisStoreOptions = {}): 
     // server closes at once; one cut off by a partition never answers, and the client reconnects (or, behind
     // Sentinel, moves to the new master) only once it is gone.
     disconnectTimeout: 250,
+    // A command answered READONLY reached a replica: the primary this connection was opened to has been demoted
+    // and nothing closed the connection (a managed Redis failing over behind one DNS name, a manual REPLICAOF).
+    // Every write would fail on it for good. Reconnecting resolves the name again, or asks the Sentinels, and
+    // reaches the new primary; the command itself fails (1: not sent again).
+    reconnectOnError: (err: Error) => (err.message.startsWith('READONLY') ? 1 : false),
     ...(target.username ? { username: target.username } : {}),
     ...(target.password ? { password: target.password } : {}),
     ...(target.tls ? { tls: {} } : {}),

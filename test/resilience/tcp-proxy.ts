@@ -24,9 +24,17 @@ export class TcpProxy {
 
   /** `target`: where to forward; `template`: the URL the client would use directly (its scheme, credentials, db kept). */
   constructor(
-    private readonly target: { host: string; port: number },
+    private target: { host: string; port: number },
     private readonly template = 'redis://127.0.0.1',
   ) {}
+
+  /**
+   * Forwards the connections opened from now on to `target`; those open stay where they are, as when a DNS name
+   * (a managed Redis's primary endpoint) moves to another server.
+   */
+  retarget(target: { host: string; port: number }): void {
+    this.target = target;
+  }
 
   /** Starts listening on a free loopback port. */
   async start(): Promise<this> {
