@@ -9,9 +9,9 @@ import type { Logger } from '../logger.js';
  * for. When a master fails, that lasts from the moment it is marked failed until its replica wins the election
  * (0.85 s measured with `cluster-node-timeout` 1 s and a replica per master: ioredis retries a CLUSTERDOWN
  * every 100 ms, so a command either rides it out or reaches its 1 s timeout), and for as long as no replica can
- * take over (`test/session/redis-cluster-coverage.test.ts`: a master dies with no replica). Kiunga's keys are spread over every master (sessions by their id; the job
- * queue, the kill switches, each limiter in a slot of its own), so during that time every hop fails, not only
- * those whose keys were on the failed master. Every multi-key operation of Kiunga stays in one slot, so
+ * take over (`test/session/redis-cluster-coverage.test.ts`: a master dies with no replica). Kiunga's keys are
+ * spread over every master (sessions by their id; the job queue, the kill switches, each limiter in a slot of
+ * its own), so during that time every hop fails, not only those whose keys were on the failed master. Every multi-key operation of Kiunga stays in one slot, so
  * nothing needs the whole key space at once: with `cluster-require-full-coverage no` the other masters keep
  * serving their slots (docs/deployment.md, §3).
  *
