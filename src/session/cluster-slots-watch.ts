@@ -20,8 +20,9 @@ import type { Cluster, Redis } from 'ioredis';
  * command timeout) move on to the next one, at once. A random master each tick (what a keyless command on the
  * Cluster client does) lands on the silent one a third of the time, after the promotion too: in 2 of 6 runs a
  * connection was then served only 2.5 to 2.9 s after the promotion instead of 0.4 to 1.7 s. Kept, the master
- * asked has shown it answers by the time the Cluster promotes the replica (the first tick after a freeze finds
- * a silent one out, 1 to 2 s before). ioredis's own interval stays as the backstop.
+ * asked has usually shown it answers by the time the Cluster promotes the replica: a tick on a master frozen
+ * from then on has timed out by 2 s after the freeze, and the promotion came 2.0 to 2.9 s after it. ioredis's
+ * own interval stays as the backstop.
  */
 export interface ClusterSlotsWatcher {
   /** Watches `client` until it ends (the store's client and the connections duplicated from it). */

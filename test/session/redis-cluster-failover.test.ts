@@ -28,7 +28,7 @@ import { createBullQueue } from '../../src/jobs/queue.js';
 import type { JobQueue } from '../../src/jobs/queue-contract.js';
 import { createRedisStore, type RedisStore } from '../../src/session/redis-store.js';
 import { cli, clusterNodes, infoField, startCluster, stopAll, type RedisProcess } from './helpers/redis-server.js';
-import { testPrefix } from './helpers/fixtures.js';
+import { captureLogs, testPrefix } from './helpers/fixtures.js';
 
 /** Short, so the Cluster promotes the replica about 2-3 s after the freeze. */
 const NODE_TIMEOUT_MS = 1000;
@@ -118,7 +118,8 @@ describe('redis cluster: a master frozen (not killed)', () => {
 
   it('the store, a connection duplicated from it and the job queue follow the promoted replica within 2.5 s', async () => {
     const url = `redis-cluster://${nodes.map((n) => `127.0.0.1:${n.port}`).join(',')}`;
-    store = createRedisStore(url);
+    const logs = captureLogs();
+    store = createRedisStore(url, { logger: logs.logger });
     // The queue's keys carry the hash tag `{<prefix>:bull}`: this key shares their slot, so one frozen master
     // holds both.
     const key = `{${prefix}:bull}:session`;
@@ -182,8 +183,10 @@ describe('redis cluster: a master frozen (not killed)', () => {
     ]);
     // The figures for docs/resilience.md.
     const slowestMs = Math.max(viaStore.afterMs, viaCopy.afterMs, viaQueue.afterMs);
+    const changed = logs.text().match(/.*redis cluster slot map changed.*/g) ?? [];
     console.info(`cluster master frozen: replica promoted ${promotedAfterMs} ms after the freeze; then`, {
       slowestMs,
+      changed,
       viaStore,
       viaCopy,
       viaQueue,
@@ -192,6 +195,9 @@ describe('redis cluster: a master frozen (not killed)', () => {
     expect(viaCopy).toMatchObject({ recovered: true });
     expect(viaQueue).toMatchObject({ recovered: true });
     expect(slowestMs).toBeLessThanOrEqual(SERVED_BOUND_MS);
+    // One line for the one change, naming how many connections reload (the store's, the copy, the queue's).
+    expect(changed).toHaveLength(1);
+    expect(Number(/"connections":(\d+)/.exec(changed[0]!)?.[1])).toBeGreaterThanOrEqual(3);
 
     // The heal: the old master wakes up, learns it was failed over and follows the new one as its replica.
     process.kill(pid, 'SIGCONT');
