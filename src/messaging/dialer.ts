@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 /**
  * The outbound call port (call-back IVR). Providers (the sandbox, Africa's Talking, Twilio) implement it;
  * calls are placed from the job queue, never inside a webhook.
@@ -26,9 +27,14 @@ export class SandboxDialer implements Dialer {
   readonly provider = 'sandbox';
   private readonly calls: PlacedCall[] = [];
   private next = 1;
+  /**
+   * Tells this recorder's ids from another process's (or this process's before a restart), as a real provider's
+   * ids are unique: a call's ref is kept in the shared Redis under its id.
+   */
+  private readonly instance = randomBytes(3).toString('hex');
 
   async call(call: OutboundCall): Promise<{ id: string }> {
-    const id = `sandbox-call-${this.next++}`;
+    const id = `sandbox-call-${this.instance}-${this.next++}`;
     this.calls.push({ ...call, id, at: new Date().toISOString() });
     if (this.calls.length > 10_000) this.calls.splice(0, this.calls.length - 10_000);
     return { id };

@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 /**
  * The outbound SMS port. Providers (the sandbox outbox now; Africa's Talking and Twilio with the SMS issue)
  * implement it; callers send through the job queue so a provider outage delays a message, never loses it.
@@ -35,9 +36,14 @@ export class SandboxOutbox implements Messenger {
   readonly provider = 'sandbox';
   private readonly entries: OutboxEntry[] = [];
   private next = 1;
+  /**
+   * Tells this recorder's ids from another process's (or this process's before a restart), as a real provider's
+   * ids are unique: a call's ref is kept in the shared Redis under its id.
+   */
+  private readonly instance = randomBytes(3).toString('hex');
 
   async send(sms: OutboundSms): Promise<{ id: string }> {
-    const id = `sandbox-sms-${this.next++}`;
+    const id = `sandbox-sms-${this.instance}-${this.next++}`;
     this.entries.push({ ...sms, id, at: new Date().toISOString() });
     if (this.entries.length > 10_000) this.entries.splice(0, this.entries.length - 10_000);
     return { id };

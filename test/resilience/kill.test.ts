@@ -3,11 +3,14 @@
  * mid-transfer (the transfer's POST in flight), and while its job worker resolves a transfer (the job left
  * active in Redis, taken again by another process's worker once its lock expires), while the sessions carry
  * on on the two other processes; the killed process is then started again, as a supervisor would. A hop that
- * died with its process is sent again to another one, as the aggregator retries.
+ * died with its process is sent again to another one, as the aggregator retries. And between two keypresses of
+ * a voice call-back: AT's next request reaches another process, which carries the call on.
  */
+import { randomBytes } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { JOB_LOCK_MS, STALLED_CHECK_MS } from '../../src/jobs/queue.js';
+import { SYNTHETIC_PIN } from '../../src/sandbox/synthetic.js';
 import { REDIS_URL } from '../helpers/server.js';
 import { deploy, waitReady, type Deployment, type KiungaProcess } from './cluster.js';
 import { checkInvariants, verifyAuditCli } from './invariants.js';
@@ -43,6 +46,74 @@ async function invariants(scenario: string, since: { intents: number; hops: numb
   expect(report.violations).toEqual([]);
   return report;
 }
+
+const VOICE = '/channels/africastalking/voice';
+/** The AT voice number customers call (any of the institution's numbers does). */
+const VOICE_NUMBER = '+254711082000';
+
+async function postForm(proc: KiungaProcess, path: string, form: Record<string, string>) {
+  const res = await fetch(`${proc.url}${path}`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/x-www-form-urlencoded' },
+    body: new URLSearchParams(form).toString(),
+  });
+  return { status: res.status, body: await res.text() };
+}
+
+/** The ids of the calls placed to `msisdn` by every process running (each sandbox dialer keeps its own). */
+async function callsTo(msisdn: string): Promise<Set<string>> {
+  const ids = new Set<string>();
+  for (const k of d.kiunga) {
+    const res = await fetch(`${k.url}/sandbox/calls?to=${encodeURIComponent(msisdn)}`).catch(() => undefined);
+    if (res?.ok) for (const c of (await res.json()) as { id: string }[]) ids.add(c.id);
+  }
+  return ids;
+}
+
+/** The path of the GetDigits `callbackUrl` in an answer, as AT follows it. */
+const digitsPath = (body: string) => {
+  const url = /callbackUrl="([^"]+)"/.exec(body)?.[1];
+  if (!url) return undefined;
+  const next = new URL(url.replace(/&amp;/g, '&'));
+  return `${next.pathname}${next.search}`;
+};
+
+/**
+ * A missed call from `msisdn` to `proc` (AT's inbound request, answered `<Reject/>`), the call-back a worker
+ * places (after CALLBACK_DELAY_MS, on whichever process), and its answer on `proc`: the PIN prompt.
+ */
+async function voiceCallBack(proc: KiungaProcess, msisdn: string) {
+  const before = await callsTo(msisdn);
+  const missed = await postForm(proc, VOICE, {
+    sessionId: `ATVId_in_${randomBytes(4).toString('hex')}`,
+    direction: 'Inbound',
+    isActive: '1',
+    callerNumber: msisdn,
+    destinationNumber: VOICE_NUMBER,
+  });
+  expect(missed).toMatchObject({ status: 200, body: expect.stringContaining('<Reject/>') });
+  let id: string | undefined;
+  for (let i = 0; i < 100 && id === undefined; i++) {
+    await sleep(150);
+    id = [...(await callsTo(msisdn))].find((c) => !before.has(c));
+  }
+  if (!id) throw new Error(`no call-back placed to ${msisdn} within 15 s`);
+  const form = { sessionId: id, direction: 'Outbound', isActive: '1', callerNumber: msisdn, destinationNumber: VOICE_NUMBER };
+  const answered = await postForm(proc, VOICE, form);
+  expect(answered.status).toBe(200);
+  return { id, form, path: digitsPath(answered.body) ?? VOICE, prompt: answered.body.includes('<GetDigits') };
+}
+
+/** The keys the customer pressed, posted to `proc` at the path the last answer named. */
+async function voiceKeys(proc: KiungaProcess, call: { form: Record<string, string>; path: string }, digits: string) {
+  const answer = await postForm(proc, call.path, { ...call.form, dtmfDigits: digits });
+  expect(answer.status).toBe(200);
+  return { ...answer, path: digitsPath(answer.body) ?? call.path };
+}
+
+/** AT's last request of a call, whatever ended it. */
+const voiceEnd = (proc: KiungaProcess, id: string) =>
+  postForm(proc, VOICE, { sessionId: id, direction: 'Outbound', isActive: '0', hangupCause: 'NORMAL_CLEARING', durationInSeconds: '20' });
 
 describe('a Kiunga process killed', () => {
   it('mid-hop: reads in flight at Fineract when the process dies', async () => {
@@ -123,6 +194,40 @@ describe('a Kiunga process killed', () => {
     } finally {
       await jobs.close();
     }
+  });
+
+  it('mid-call: a voice call-back carries on on another process; a call its process took down ends, and the next is placed', async () => {
+    const since = traffic.mark();
+    // The first call: missed call and answer on kiunga-1, which dies after the PIN; the balance key and the
+    // call's end reach the two others, as AT's requests would through the load balancer.
+    const first = msisdnOf(nextCustomer());
+    const [one, two, three] = d.kiunga as [KiungaProcess, KiungaProcess, KiungaProcess];
+    const call = await voiceCallBack(one, first);
+    const pin = await voiceKeys(one, call, SYNTHETIC_PIN);
+    await one.kill('SIGKILL');
+    const balance = await voiceKeys(two, { ...call, path: pin.path }, '1');
+    const ended = await voiceEnd(three, call.id);
+    await one.start();
+
+    // The second call: answered on kiunga-2, which dies before the PIN; AT can only end the call (its request
+    // reaches kiunga-3). The number asks again: the call-back is placed once more.
+    const second = msisdnOf(nextCustomer());
+    const cut = await voiceCallBack(two, second);
+    await two.kill('SIGKILL');
+    const cutEnded = await voiceEnd(three, cut.id);
+    await two.start();
+    await waitReady(d.kiunga);
+    const again = await voiceCallBack(three, second);
+
+    expect({
+      answered: call.prompt,
+      pin: pin.body.includes('<GetDigits'),
+      balance: /<Say[^>]*>[^<]*Balance/.test(balance.body),
+      ended: ended.status,
+      cutEnded: cutEnded.status,
+      placedAgain: again.id !== cut.id && again.prompt,
+    }).toEqual({ answered: true, pin: true, balance: true, ended: 200, cutEnded: 200, placedAgain: true });
+    await invariants('Kiunga SIGKILLed mid-call (voice call-back)', since);
   });
 
   it("leaves a trail the operator's `kiunga audit verify` passes", async () => {
