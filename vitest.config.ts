@@ -14,7 +14,8 @@ export default defineConfig({
     hookTimeout: 30_000,
     pool: 'forks',
     // Most test files wait on Redis, HTTP and timers rather than on the CPU: three files at a time halve the
-    // run on a 2-core machine (vitest's default would be one). Tests never assert timings.
+    // run on a 2-core machine (vitest's default would be one). Tests never assert how fast something runs; the
+    // few that bound a recovery (a Redis failover followed within seconds) leave a margin for a loaded machine.
     maxWorkers: 3,
   },
 });
