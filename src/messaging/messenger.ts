@@ -38,7 +38,7 @@ export class SandboxOutbox implements Messenger {
   private next = 1;
   /**
    * Tells this recorder's ids from another process's (or this process's before a restart), as a real provider's
-   * ids are unique: a call's ref is kept in the shared Redis under its id.
+   * ids are unique: the log lines of several processes name each message by it.
    */
   private readonly instance = randomBytes(3).toString('hex');
 
