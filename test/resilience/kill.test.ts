@@ -12,6 +12,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { JOB_LOCK_MS, STALLED_CHECK_MS } from '../../src/jobs/queue.js';
 import { SYNTHETIC_PIN } from '../../src/sandbox/synthetic.js';
 import { REDIS_URL } from '../helpers/server.js';
+import { atCall, atPost } from '../voice/helpers.js';
 import { deploy, waitReady, type Deployment, type KiungaProcess } from './cluster.js';
 import { checkInvariants, verifyAuditCli } from './invariants.js';
 import { barrier, kes, msisdnOf, nextCustomer, Traffic } from './traffic.js';
@@ -47,18 +48,8 @@ async function invariants(scenario: string, since: { intents: number; hops: numb
   return report;
 }
 
-const VOICE = '/channels/africastalking/voice';
-/** The AT voice number customers call (any of the institution's numbers does). */
-const VOICE_NUMBER = '+254711082000';
-
-async function postForm(proc: KiungaProcess, path: string, form: Record<string, string>) {
-  const res = await fetch(`${proc.url}${path}`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/x-www-form-urlencoded' },
-    body: new URLSearchParams(form).toString(),
-  });
-  return { status: res.status, body: await res.text() };
-}
+/** Where AT's voice requests go: the load balancer's choice of process, set by the scenario before each one. */
+const balancer = { url: '' };
 
 /** The ids of the calls placed to `msisdn` by every process running (each sandbox dialer keeps its own). */
 async function callsTo(msisdn: string): Promise<Set<string>> {
@@ -70,26 +61,20 @@ async function callsTo(msisdn: string): Promise<Set<string>> {
   return ids;
 }
 
-/** The path of the GetDigits `callbackUrl` in an answer, as AT follows it. */
-const digitsPath = (body: string) => {
-  const url = /callbackUrl="([^"]+)"/.exec(body)?.[1];
-  if (!url) return undefined;
-  const next = new URL(url.replace(/&amp;/g, '&'));
-  return `${next.pathname}${next.search}`;
-};
-
 /**
  * A missed call from `msisdn` to `proc` (AT's inbound request, answered `<Reject/>`), the call-back a worker
- * places (after CALLBACK_DELAY_MS, on whichever process), and its answer on `proc`: the PIN prompt.
+ * places (after CALLBACK_DELAY_MS, on whichever process), and its answer on `proc`: the PIN prompt. The call's
+ * later requests go wherever `balancer` points.
  */
 async function voiceCallBack(proc: KiungaProcess, msisdn: string) {
   const before = await callsTo(msisdn);
-  const missed = await postForm(proc, VOICE, {
+  balancer.url = proc.url;
+  const missed = await atPost(balancer, {
     sessionId: `ATVId_in_${randomBytes(4).toString('hex')}`,
     direction: 'Inbound',
     isActive: '1',
     callerNumber: msisdn,
-    destinationNumber: VOICE_NUMBER,
+    destinationNumber: '+254711082000',
   });
   expect(missed).toMatchObject({ status: 200, body: expect.stringContaining('<Reject/>') });
   let id: string | undefined;
@@ -98,22 +83,11 @@ async function voiceCallBack(proc: KiungaProcess, msisdn: string) {
     id = [...(await callsTo(msisdn))].find((c) => !before.has(c));
   }
   if (!id) throw new Error(`no call-back placed to ${msisdn} within 15 s`);
-  const form = { sessionId: id, direction: 'Outbound', isActive: '1', callerNumber: msisdn, destinationNumber: VOICE_NUMBER };
-  const answered = await postForm(proc, VOICE, form);
+  const call = atCall(balancer, msisdn, id);
+  const answered = await call.answer();
   expect(answered.status).toBe(200);
-  return { id, form, path: digitsPath(answered.body) ?? VOICE, prompt: answered.body.includes('<GetDigits') };
+  return { ...call, id, prompt: answered.body.includes('<GetDigits') };
 }
-
-/** The keys the customer pressed, posted to `proc` at the path the last answer named. */
-async function voiceKeys(proc: KiungaProcess, call: { form: Record<string, string>; path: string }, digits: string) {
-  const answer = await postForm(proc, call.path, { ...call.form, dtmfDigits: digits });
-  expect(answer.status).toBe(200);
-  return { ...answer, path: digitsPath(answer.body) ?? call.path };
-}
-
-/** AT's last request of a call, whatever ended it. */
-const voiceEnd = (proc: KiungaProcess, id: string) =>
-  postForm(proc, VOICE, { sessionId: id, direction: 'Outbound', isActive: '0', hangupCause: 'NORMAL_CLEARING', durationInSeconds: '20' });
 
 describe('a Kiunga process killed', () => {
   it('mid-hop: reads in flight at Fineract when the process dies', async () => {
@@ -203,10 +177,12 @@ describe('a Kiunga process killed', () => {
     const first = msisdnOf(nextCustomer());
     const [one, two, three] = d.kiunga as [KiungaProcess, KiungaProcess, KiungaProcess];
     const call = await voiceCallBack(one, first);
-    const pin = await voiceKeys(one, call, SYNTHETIC_PIN);
+    const pin = await call.press(SYNTHETIC_PIN);
     await one.kill('SIGKILL');
-    const balance = await voiceKeys(two, { ...call, path: pin.path }, '1');
-    const ended = await voiceEnd(three, call.id);
+    balancer.url = two.url;
+    const balance = await call.press('1');
+    balancer.url = three.url;
+    const ended = await call.end();
     await one.start();
 
     // The second call: answered on kiunga-2, which dies before the PIN; AT can only end the call (its request
@@ -214,7 +190,8 @@ describe('a Kiunga process killed', () => {
     const second = msisdnOf(nextCustomer());
     const cut = await voiceCallBack(two, second);
     await two.kill('SIGKILL');
-    const cutEnded = await voiceEnd(three, cut.id);
+    balancer.url = three.url;
+    const cutEnded = await cut.end();
     await two.start();
     await waitReady(d.kiunga);
     const again = await voiceCallBack(three, second);

@@ -183,7 +183,7 @@ export function twilioCall(server: TestServer, to: string, ref: string) {
 // --- Africa's Talking ---------------------------------------------------------------------------------
 
 /** Posts to the AT voice route (with the callback key unless `key` is false). */
-export async function atPost(server: TestServer, params: Record<string, string>, query = `key=${AT_KEY}`): Promise<Reply> {
+export async function atPost(server: Pick<TestServer, 'url'>, params: Record<string, string>, query = `key=${AT_KEY}`): Promise<Reply> {
   const res = await fetch(`${server.url}/channels/africastalking/voice${query ? `?${query}` : ''}`, {
     method: 'POST',
     headers: { 'content-type': 'application/x-www-form-urlencoded' },
@@ -201,8 +201,11 @@ export function callbackOf(xml: XmlNode): string {
   return url.search.slice(1);
 }
 
-/** An AT call-back call identified by AT's `sessionId`. */
-export function atCall(server: TestServer, customer: string, sessionId: string) {
+/**
+ * An AT call-back call identified by AT's `sessionId`. `server.url` is read at each request, so a scenario can
+ * send each of the call's requests to another process, as a load balancer would.
+ */
+export function atCall(server: Pick<TestServer, 'url'>, customer: string, sessionId: string) {
   const base = { sessionId, direction: 'Outbound', isActive: '1', callerNumber: customer, destinationNumber: '+254711082000' };
   let query = `key=${AT_KEY}`;
   const follow = (reply: Reply) => {
