@@ -12,17 +12,9 @@
  * read has no package above it (the event loop calls Node's stream code, which calls the parser): it is
  * `node http/net`, for HTTP requests, Redis replies and Fineract answers alike. So is Node's HTTP parser.
  */
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-
-interface CallFrame {
-  functionName: string;
-  url: string;
-}
-interface Profile {
-  nodes: { id: number; callFrame: CallFrame; children?: number[] }[];
-  samples: number[];
-}
+import { busySamples, COMPILED_KIUNGA, type Sample } from './cpu-profiles.js';
 
 /** Packages by layer; any other package is its own layer. */
 const LAYERS: Record<string, string[]> = {
@@ -74,22 +66,19 @@ const cpu = new Map(
 );
 const dir = args[0] ?? '/tmp/kiunga-prof';
 
-function layerOf(id: number, frames: Map<number, CallFrame>, parent: Map<number, number>): string {
-  const leaf = frames.get(id)!;
+function layerOf({ frame: leaf, stack }: Sample): string {
   if (leaf.functionName === '(garbage collector)') return 'GC';
   if (leaf.functionName === '(program)') return 'V8 (program)';
   let network = false;
   let crypto = false;
-  for (let at: number | undefined = id; at !== undefined; at = parent.get(at)) {
-    const { url } = frames.get(at)!;
+  for (const { url } of stack()) {
     if (!url) continue;
     if (/^node:(_http|net|internal\/streams?\/|internal\/stream_base)/.test(url)) network = true;
     else if (url.startsWith('node:internal/crypto')) crypto = true;
     else if (url.startsWith('node:')) continue;
     else {
-      // The compiled server `npm run bench` builds lives under node_modules/.cache but is Kiunga's own.
-      const pkg = url.includes('node_modules/.cache/kiunga-bench/') ? undefined : /node_modules\/((?:@[^/]+\/)?[^/]+)/.exec(url)?.[1];
-      const own = url.includes('node_modules/.cache/kiunga-bench/') || url.includes('/src/');
+      const pkg = url.includes(COMPILED_KIUNGA) ? undefined : /node_modules\/((?:@[^/]+\/)?[^/]+)/.exec(url)?.[1];
+      const own = url.includes(COMPILED_KIUNGA) || url.includes('/src/');
       const layer = pkg
         ? (layerOfPackage.get(pkg) ?? pkg)
         : own
@@ -108,25 +97,10 @@ function layerOf(id: number, frames: Map<number, CallFrame>, parent: Map<number,
 function layers(folder: string): { busy: number; counts: Map<string, number> } {
   const counts = new Map<string, number>();
   let busy = 0;
-  for (const name of readdirSync(folder).filter((f) => f.endsWith('.cpuprofile'))) {
-    const profile = JSON.parse(readFileSync(join(folder, name), 'utf8')) as Profile;
-    const frames = new Map(profile.nodes.map((n) => [n.id, n.callFrame]));
-    const parent = new Map<number, number>();
-    for (const n of profile.nodes) for (const child of n.children ?? []) parent.set(child, n.id);
-    // From the first sample inside a hop on: start-up (loading and compiling modules) is left out.
-    const inHop = (id: number) => {
-      for (let at: number | undefined = id; at !== undefined; at = parent.get(at))
-        if (/turn-runner|minimal-server|peer-server/.test(frames.get(at)!.url)) return true;
-      return false;
-    };
-    const first = profile.samples.findIndex(inHop);
-    if (first < 0) continue;
-    for (const id of profile.samples.slice(first)) {
-      if (frames.get(id)!.functionName === '(idle)') continue;
-      busy++;
-      const layer = layerOf(id, frames, parent);
-      counts.set(layer, (counts.get(layer) ?? 0) + 1);
-    }
+  for (const sample of busySamples(folder, /turn-runner|minimal-server|peer-server/)) {
+    busy++;
+    const layer = layerOf(sample);
+    counts.set(layer, (counts.get(layer) ?? 0) + 1);
   }
   return { busy, counts };
 }

@@ -6,22 +6,7 @@
  *
  *   npx tsx bench/profile-summary.ts [dir] [count]
  */
-import { readdirSync, readFileSync } from 'node:fs';
-
-interface CallFrame {
-  functionName: string;
-  url: string;
-  lineNumber: number;
-}
-interface ProfileNode {
-  id: number;
-  callFrame: CallFrame;
-  children?: number[];
-}
-interface Profile {
-  nodes: ProfileNode[];
-  samples: number[];
-}
+import { busySamples, COMPILED_KIUNGA, type CallFrame } from './cpu-profiles.js';
 
 const dir = process.argv[2] ?? '/tmp/kiunga-prof';
 const count = Number(process.argv[3] ?? 25);
@@ -31,8 +16,7 @@ function groupOf(frame: CallFrame): { pkg: string; file: string } {
   if (frame.functionName === '(garbage collector)') return { pkg: 'GC', file: 'GC' };
   if (frame.functionName === '(program)') return { pkg: 'program', file: 'program' };
   if (!frame.url) return { pkg: 'native', file: 'native' };
-  // The compiled server npm run bench builds (bench/run.ts) lives under node_modules but is Kiunga's own.
-  const compiled = /node_modules\/\.cache\/kiunga-bench\/(.+)\.js$/.exec(frame.url)?.[1];
+  const compiled = frame.url.includes(COMPILED_KIUNGA) ? /kiunga-bench\/(.+)\.js$/.exec(frame.url)?.[1] : undefined;
   if (compiled) return { pkg: 'kiunga (own files)', file: `kiunga:${compiled}.ts` };
   const pkg = /node_modules\/((?:@[^/]+\/)?[^/]+)/.exec(frame.url)?.[1];
   if (pkg) return { pkg, file: pkg };
@@ -48,27 +32,12 @@ const byFunction = new Map<string, number>();
 let busy = 0;
 const add = (map: Map<string, number>, key: string) => map.set(key, (map.get(key) ?? 0) + 1);
 
-for (const name of readdirSync(dir).filter((f) => f.endsWith('.cpuprofile'))) {
-  const profile = JSON.parse(readFileSync(`${dir}/${name}`, 'utf8')) as Profile;
-  const nodes = new Map(profile.nodes.map((n) => [n.id, n]));
-  const parent = new Map<number, number>();
-  for (const n of profile.nodes) for (const child of n.children ?? []) parent.set(child, n.id);
-  const inHop = (id: number) => {
-    for (let at: number | undefined = id; at !== undefined; at = parent.get(at))
-      if (nodes.get(at)!.callFrame.url.includes('turn-runner')) return true;
-    return false;
-  };
-  const first = profile.samples.findIndex(inHop);
-  if (first < 0) continue;
-  for (const id of profile.samples.slice(first)) {
-    const frame = nodes.get(id)!.callFrame;
-    if (frame.functionName === '(idle)') continue;
-    busy++;
-    const { pkg, file } = groupOf(frame);
-    add(byPackage, pkg);
-    add(byFile, file);
-    add(byFunction, `${frame.functionName || '(anonymous)'} ${file}:${frame.lineNumber}`);
-  }
+for (const { frame } of busySamples(dir, /turn-runner/)) {
+  busy++;
+  const { pkg, file } = groupOf(frame);
+  add(byPackage, pkg);
+  add(byFile, file);
+  add(byFunction, `${frame.functionName || '(anonymous)'} ${file}:${frame.lineNumber}`);
 }
 
 const table = (title: string, map: Map<string, number>) => {
