@@ -30,7 +30,7 @@ import { createBullQueue } from '../../src/jobs/queue.js';
 import type { JobQueue } from '../../src/jobs/queue-contract.js';
 import { createRedisStore, type RedisStore } from '../../src/session/redis-store.js';
 import { cli, clusterNodes, infoField, startCluster, stopAll, type RedisProcess } from './helpers/redis-server.js';
-import { captureLogs, testPrefix } from './helpers/fixtures.js';
+import { captureLogs, recoversWithin, testPrefix, within } from './helpers/fixtures.js';
 
 /** Short, so the Cluster promotes the replica about 2-3 s after the freeze. */
 const NODE_TIMEOUT_MS = 1000;
@@ -54,30 +54,6 @@ afterAll(async () => {
   frozen.clear();
   await stopAll();
 });
-
-/** Rejects when `promise` has not settled within `ms` (a connection without a command timeout never does). */
-function within<T>(promise: Promise<T>, ms: number): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const late = new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(`no reply within ${ms} ms`)), ms)));
-  return Promise.race([promise, late]).finally(() => clearTimeout(timer));
-}
-
-/** Polls `attempt` (each try bounded by 1.5 s, the store's own command timeout first) until it resolves or `ms` pass. */
-async function recoversWithin(ms: number, attempt: () => Promise<unknown>) {
-  const started = performance.now();
-  const errors = new Map<string, number>();
-  while (performance.now() - started < ms) {
-    try {
-      await within(attempt(), 1500);
-      return { recovered: true, afterMs: Math.round(performance.now() - started), errors: Object.fromEntries(errors) };
-    } catch (err) {
-      const message = (err as Error).message;
-      errors.set(message, (errors.get(message) ?? 0) + 1);
-      await sleep(100);
-    }
-  }
-  return { recovered: false, afterMs: Math.round(performance.now() - started), errors: Object.fromEntries(errors) };
-}
 
 /**
  * Starts a new `attempt` every 100 ms, without waiting for the ones in flight (a command sent to the frozen master

@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { Writable } from 'node:stream';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { Cluster } from 'ioredis';
 import type { RedisStore } from '../../../src/session/redis-store.js';
 import { createLogger, type Logger } from '../../../src/logger.js';
@@ -37,4 +38,28 @@ export function captureLogs(level = 'debug'): { logger: Logger; text: () => stri
     },
   });
   return { logger: createLogger(level, sink), text: () => lines.join('') };
+}
+
+/** Rejects when `promise` has not settled within `ms` (a connection without a command timeout never does). */
+export function within<T>(promise: Promise<T>, ms: number): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(`no reply within ${ms} ms`)), ms)));
+  return Promise.race([promise, late]).finally(() => clearTimeout(timer));
+}
+
+/** Polls `attempt` (each try bounded by 1.5 s, the store's own command timeout first) until it resolves or `ms` pass. */
+export async function recoversWithin(ms: number, attempt: () => Promise<unknown>) {
+  const started = performance.now();
+  const errors = new Map<string, number>();
+  while (performance.now() - started < ms) {
+    try {
+      await within(attempt(), 1500);
+      return { recovered: true, afterMs: Math.round(performance.now() - started), errors: Object.fromEntries(errors) };
+    } catch (err) {
+      const message = (err as Error).message;
+      errors.set(message, (errors.get(message) ?? 0) + 1);
+      await sleep(100);
+    }
+  }
+  return { recovered: false, afterMs: Math.round(performance.now() - started), errors: Object.fromEntries(errors) };
 }
